@@ -1,0 +1,230 @@
+//! Roles and permissions: the one place that says which role may do what (TW-4).
+//!
+//! Routes declare a [`Permission`]; a principal holds the union of its roles' permissions
+//! (API tokens hold a subset of their owner's). Nothing is allowed unless listed here.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Operator,
+    Supervisor,
+    SecurityAdmin,
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Operator, Role::Supervisor, Role::SecurityAdmin, Role::Auditor];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Supervisor => "supervisor",
+            Role::SecurityAdmin => "security_admin",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    /// The permissions this role grants. The matrix is documented in `docs/authorization.md`,
+    /// and a test keeps that page equal to this function.
+    pub fn permissions(self) -> &'static [Permission] {
+        use Permission::*;
+        match self {
+            Role::Operator => &[],
+            Role::Supervisor => &[UsersRead, OrgRead],
+            Role::SecurityAdmin => &[
+                UsersRead,
+                UsersManage,
+                OrgRead,
+                OrgManage,
+                TokensManage,
+                AuditRead,
+                SecurityEventsRead,
+                SettingsManage,
+            ],
+            Role::Auditor => &[UsersRead, OrgRead, AuditRead, SecurityEventsRead],
+        }
+    }
+
+    /// Roles whose holders must sign in with a second factor (TW-8).
+    pub fn requires_totp(self) -> bool {
+        !matches!(self, Role::Operator)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownName(s.to_owned()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum Permission {
+    /// List and read user accounts.
+    #[serde(rename = "users.read")]
+    UsersRead,
+    /// Invite, disable, enable, unlock users; change roles and client assignments.
+    #[serde(rename = "users.manage")]
+    UsersManage,
+    /// Read teams, sites and client companies.
+    #[serde(rename = "org.read")]
+    OrgRead,
+    /// Create teams, sites and client companies.
+    #[serde(rename = "org.manage")]
+    OrgManage,
+    /// Create and revoke API tokens.
+    #[serde(rename = "tokens.manage")]
+    TokensManage,
+    /// Read the audit log.
+    #[serde(rename = "audit.read")]
+    AuditRead,
+    /// Read security events (shared accounts, lockouts).
+    #[serde(rename = "security_events.read")]
+    SecurityEventsRead,
+    /// Change system-wide settings such as "TOTP for everyone".
+    #[serde(rename = "settings.manage")]
+    SettingsManage,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 8] = [
+        Permission::UsersRead,
+        Permission::UsersManage,
+        Permission::OrgRead,
+        Permission::OrgManage,
+        Permission::TokensManage,
+        Permission::AuditRead,
+        Permission::SecurityEventsRead,
+        Permission::SettingsManage,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::UsersRead => "users.read",
+            Permission::UsersManage => "users.manage",
+            Permission::OrgRead => "org.read",
+            Permission::OrgManage => "org.manage",
+            Permission::TokensManage => "tokens.manage",
+            Permission::AuditRead => "audit.read",
+            Permission::SecurityEventsRead => "security_events.read",
+            Permission::SettingsManage => "settings.manage",
+        }
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Permission {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Permission::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| UnknownName(s.to_owned()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown name `{0}`")]
+pub struct UnknownName(pub String);
+
+/// The permissions a set of roles grants.
+pub fn permissions_of(roles: &[Role]) -> BTreeSet<Permission> {
+    roles.iter().flat_map(|r| r.permissions().iter().copied()).collect()
+}
+
+/// What a route needs before its handler runs. Every route names one (deny by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not (sign-in page, health checks, static files).
+    Public,
+    /// A session that has passed its password but not yet its second factor.
+    PendingSecondFactor,
+    /// A fully signed-in user who still has to enrol TOTP (their role requires it).
+    EnrolmentAllowed,
+    /// Any fully signed-in user.
+    SignedIn,
+    /// A fully signed-in user or token holding this permission.
+    Permission(Permission),
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Access::Public => f.write_str("public"),
+            Access::PendingSecondFactor => f.write_str("pending second factor"),
+            Access::EnrolmentAllowed => f.write_str("signed in (TOTP enrolment allowed)"),
+            Access::SignedIn => f.write_str("signed in"),
+            Access::Permission(p) => write!(f, "permission {p}"),
+        }
+    }
+}
+
+/// Renders the matrix as the Markdown table in `docs/authorization.md`.
+pub fn matrix_markdown() -> String {
+    let mut out = String::from("| permission |");
+    for r in Role::ALL {
+        out.push_str(&format!(" {r} |"));
+    }
+    out.push_str("\n|---|");
+    for _ in Role::ALL {
+        out.push_str("---|");
+    }
+    out.push('\n');
+    for p in Permission::ALL {
+        out.push_str(&format!("| `{p}` |"));
+        for r in Role::ALL {
+            out.push_str(if r.permissions().contains(&p) { " ✓ |" } else { "   |" });
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>(), Ok(r));
+        }
+        for p in Permission::ALL {
+            assert_eq!(p.as_str().parse::<Permission>(), Ok(p));
+        }
+        assert!("root".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn operators_hold_no_admin_permission() {
+        assert!(permissions_of(&[Role::Operator]).is_empty());
+        assert!(!permissions_of(&[Role::Auditor]).contains(&Permission::UsersManage));
+    }
+
+    #[test]
+    fn several_roles_grant_the_union() {
+        let both = permissions_of(&[Role::Supervisor, Role::Auditor]);
+        assert!(both.contains(&Permission::AuditRead));
+        assert!(both.contains(&Permission::UsersRead));
+        assert!(!both.contains(&Permission::UsersManage));
+    }
+}

@@ -1,0 +1,129 @@
+//! Users, their names and their state.
+
+use crate::authz::Role;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UserStatus {
+    /// Invited; has not yet chosen a password.
+    Invited,
+    Active,
+    Disabled,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Invited => "invited",
+            UserStatus::Active => "active",
+            UserStatus::Disabled => "disabled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "invited" => Some(UserStatus::Invited),
+            "active" => Some(UserStatus::Active),
+            "disabled" => Some(UserStatus::Disabled),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    Ja,
+    En,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Ja => "ja",
+            Language::En => "en",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ja" => Some(Language::Ja),
+            "en" => Some(Language::En),
+            _ => None,
+        }
+    }
+}
+
+/// Why a name was refused. The variants are stable: the API reports them as codes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameProblem {
+    #[error("must be 3 to 64 characters")]
+    Length,
+    #[error("may hold only lower-case letters a-z, digits, '.', '_' and '-', starting with a letter or digit")]
+    Characters,
+    #[error("must be 1 to 100 characters without control characters")]
+    DisplayName,
+}
+
+/// A sign-in name: 3–64 of `a-z 0-9 . _ -`, starting with a letter or digit. Compared as given
+/// (callers lower-case before storing and looking up).
+pub fn validate_username(name: &str) -> Result<(), NameProblem> {
+    let len = name.chars().count();
+    if !(3..=64).contains(&len) {
+        return Err(NameProblem::Length);
+    }
+    let first_ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let rest_ok = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    if first_ok && rest_ok { Ok(()) } else { Err(NameProblem::Characters) }
+}
+
+/// A display name (any script, Japanese included) of 1–100 characters, no control characters.
+pub fn validate_display_name(name: &str) -> Result<(), NameProblem> {
+    let len = name.trim().chars().count();
+    if (1..=100).contains(&len) && !name.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        Err(NameProblem::DisplayName)
+    }
+}
+
+/// Names of teams, sites and client companies follow the display-name rule.
+pub fn validate_org_name(name: &str) -> Result<(), NameProblem> {
+    validate_display_name(name)
+}
+
+/// Whether a user with these roles must have TOTP (TW-8). `required_for_everyone` is the
+/// system-wide setting that extends the rule to operators.
+pub fn totp_required(roles: &[Role], required_for_everyone: bool) -> bool {
+    required_for_everyone || roles.iter().any(|r| r.requires_totp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert!(validate_username("op.tanaka-01").is_ok());
+        assert_eq!(validate_username("ab"), Err(NameProblem::Length));
+        assert_eq!(validate_username("Tanaka"), Err(NameProblem::Characters));
+        assert_eq!(validate_username("-tanaka"), Err(NameProblem::Characters));
+        assert_eq!(validate_username("tanaka'; drop table users;--"), Err(NameProblem::Characters));
+        assert_eq!(validate_username("田中さん"), Err(NameProblem::Characters));
+    }
+
+    #[test]
+    fn display_names_take_japanese_but_no_control_characters() {
+        assert!(validate_display_name("田中 花子").is_ok());
+        assert!(validate_display_name("  ").is_err());
+        assert!(validate_display_name("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn totp_rule() {
+        assert!(!totp_required(&[Role::Operator], false));
+        assert!(totp_required(&[Role::Operator], true));
+        assert!(totp_required(&[Role::Operator, Role::Auditor], false));
+    }
+}

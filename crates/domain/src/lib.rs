@@ -1,0 +1,15 @@
+//! Mamori's domain rules, free of HTTP, SQL and I/O.
+//!
+//! Everything here is a pure function of its inputs: time comes in through [`clock::Clock`], so tests
+//! control TOTP windows, expiries and lockouts. The role → permission matrix lives in [`authz`] and
+//! nowhere else.
+
+pub mod authz;
+pub mod clock;
+pub mod identity;
+pub mod lockout;
+pub mod password_policy;
+pub mod session_policy;
+
+pub use authz::{Permission, Role};
+pub use clock::{Clock, SystemClock, UnixMillis};

@@ -1,0 +1,67 @@
+//! PostgreSQL: for several `mamori serve` replicas sharing one database.
+
+use crate::queries::store_tx_impl;
+use crate::rows::*;
+use crate::{Handle, db_err, migrate_err};
+use async_trait::async_trait;
+use mamori_audit::{AuditEntry, AuditEvent};
+use mamori_domain::{Role, UnixMillis};
+use mamori_store::*;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
+use std::str::FromStr;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Key of the transaction-scoped advisory lock that makes one audit appender at a time
+/// across all replicas ("mamori-audit" folded into an i64).
+const AUDIT_SEQUENCER_LOCK: &str = "SELECT pg_advisory_xact_lock(7236497368235921)";
+
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Unavailable(format!("bad PostgreSQL URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(db_err)?;
+        let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+        MIGRATOR.run(&pool).await.map_err(|e| migrate_err(e, known))?;
+        Ok(PgStore { pool })
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
+        let tx = self.pool.begin().await.map_err(db_err)?;
+        Ok(Box::new(PgHandle { handle: Handle::Tx(tx) }))
+    }
+
+    async fn read(&self) -> StoreResult<Box<dyn StoreTx>> {
+        let conn = self.pool.acquire().await.map_err(db_err)?;
+        Ok(Box::new(PgHandle { handle: Handle::Plain(conn) }))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_err).map(drop)
+    }
+}
+
+pub struct PgHandle {
+    handle: Handle<Postgres>,
+}
+
+store_tx_impl!(PgHandle, Postgres, AUDIT_SEQUENCER_LOCK);

@@ -1,0 +1,235 @@
+//! Rows as sqlx decodes them, and their conversion into the store's records.
+
+use mamori_audit::{AuditEntry, Category, Outcome};
+use mamori_domain::identity::UserStatus;
+use mamori_domain::{Role, UnixMillis};
+use mamori_store::*;
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("unexpected {what} `{value}`"))
+}
+
+pub(crate) fn join_list<T: AsRef<str>>(items: &[T]) -> String {
+    items.iter().map(|s| s.as_ref()).collect::<Vec<_>>().join(",")
+}
+
+fn split_list(s: &str) -> impl Iterator<Item = &str> {
+    s.split(',').filter(|p| !p.is_empty())
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: String,
+    username: String,
+    display_name: String,
+    roles: String,
+    status: String,
+    language: Option<String>,
+    team_id: Option<String>,
+    site_id: Option<String>,
+    password_hash: Option<String>,
+    password_changed_at: Option<i64>,
+    totp_secret: Option<Vec<u8>>,
+    totp_pending: Option<Vec<u8>>,
+    totp_last_step: Option<i64>,
+    failed_signins: i64,
+    locked_until: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+pub(crate) const USER_COLUMNS: &str = "id, username, display_name, roles, status, language, team_id, site_id, \
+     password_hash, password_changed_at, totp_secret, totp_pending, totp_last_step, failed_signins, \
+     locked_until, created_at, updated_at";
+
+impl TryFrom<UserRow> for UserRecord {
+    type Error = StoreError;
+    fn try_from(r: UserRow) -> Result<Self, StoreError> {
+        let roles = split_list(&r.roles)
+            .map(|s| s.parse::<Role>().map_err(|_| corrupt("role", s)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(UserRecord {
+            status: UserStatus::parse(&r.status).ok_or_else(|| corrupt("user status", &r.status))?,
+            id: r.id,
+            username: r.username,
+            display_name: r.display_name,
+            roles,
+            language: r.language,
+            team_id: r.team_id,
+            site_id: r.site_id,
+            password_hash: r.password_hash,
+            password_changed_at: r.password_changed_at.map(UnixMillis),
+            totp_secret: r.totp_secret,
+            totp_pending: r.totp_pending,
+            totp_last_step: r.totp_last_step,
+            failed_signins: r.failed_signins,
+            locked_until: r.locked_until.map(UnixMillis),
+            created_at: UnixMillis(r.created_at),
+            updated_at: UnixMillis(r.updated_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionRow {
+    id: String,
+    digest: String,
+    user_id: String,
+    state: String,
+    csrf_token: String,
+    source_ip: Option<String>,
+    user_agent: Option<String>,
+    created_at: i64,
+    last_seen_at: i64,
+}
+
+pub(crate) const SESSION_COLUMNS: &str =
+    "id, digest, user_id, state, csrf_token, source_ip, user_agent, created_at, last_seen_at";
+
+impl TryFrom<SessionRow> for SessionRecord {
+    type Error = StoreError;
+    fn try_from(r: SessionRow) -> Result<Self, StoreError> {
+        Ok(SessionRecord {
+            state: SessionState::parse(&r.state).ok_or_else(|| corrupt("session state", &r.state))?,
+            id: r.id,
+            digest: r.digest,
+            user_id: r.user_id,
+            csrf_token: r.csrf_token,
+            source_ip: r.source_ip,
+            user_agent: r.user_agent,
+            created_at: UnixMillis(r.created_at),
+            last_seen_at: UnixMillis(r.last_seen_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct LinkRow {
+    digest: String,
+    purpose: String,
+    user_id: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+impl TryFrom<LinkRow> for OneTimeLink {
+    type Error = StoreError;
+    fn try_from(r: LinkRow) -> Result<Self, StoreError> {
+        Ok(OneTimeLink {
+            purpose: LinkPurpose::parse(&r.purpose).ok_or_else(|| corrupt("link purpose", &r.purpose))?,
+            digest: r.digest,
+            user_id: r.user_id,
+            created_at: UnixMillis(r.created_at),
+            expires_at: UnixMillis(r.expires_at),
+            used_at: r.used_at.map(UnixMillis),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApiTokenRow {
+    id: String,
+    digest: String,
+    name: String,
+    owner_id: String,
+    permissions: String,
+    created_at: i64,
+    expires_at: i64,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+}
+
+pub(crate) const API_TOKEN_COLUMNS: &str =
+    "id, digest, name, owner_id, permissions, created_at, expires_at, revoked_at, last_used_at";
+
+impl From<ApiTokenRow> for ApiTokenRecord {
+    fn from(r: ApiTokenRow) -> Self {
+        ApiTokenRecord {
+            permissions: split_list(&r.permissions).map(str::to_owned).collect(),
+            id: r.id,
+            digest: r.digest,
+            name: r.name,
+            owner_id: r.owner_id,
+            created_at: UnixMillis(r.created_at),
+            expires_at: UnixMillis(r.expires_at),
+            revoked_at: r.revoked_at.map(UnixMillis),
+            last_used_at: r.last_used_at.map(UnixMillis),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct OrgRow {
+    id: String,
+    kind: String,
+    name: String,
+    site_id: Option<String>,
+    created_at: i64,
+}
+
+impl TryFrom<OrgRow> for OrgUnit {
+    type Error = StoreError;
+    fn try_from(r: OrgRow) -> Result<Self, StoreError> {
+        Ok(OrgUnit {
+            kind: OrgKind::parse(&r.kind).ok_or_else(|| corrupt("org kind", &r.kind))?,
+            id: r.id,
+            name: r.name,
+            site_id: r.site_id,
+            created_at: UnixMillis(r.created_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SecurityEventRow {
+    id: String,
+    kind: String,
+    user_id: Option<String>,
+    details: String,
+    created_at: i64,
+}
+
+impl From<SecurityEventRow> for SecurityEvent {
+    fn from(r: SecurityEventRow) -> Self {
+        SecurityEvent {
+            id: r.id,
+            kind: r.kind,
+            user_id: r.user_id,
+            details: r.details,
+            created_at: UnixMillis(r.created_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    seq: i64,
+    time: i64,
+    category: String,
+    action: String,
+    actor: String,
+    object: Option<String>,
+    outcome: String,
+    source_ip: Option<String>,
+    request_id: Option<String>,
+    details: String,
+}
+
+impl TryFrom<AuditRow> for AuditEntry {
+    type Error = StoreError;
+    fn try_from(r: AuditRow) -> Result<Self, StoreError> {
+        Ok(AuditEntry {
+            category: Category::parse(&r.category).ok_or_else(|| corrupt("audit category", &r.category))?,
+            outcome: Outcome::parse(&r.outcome).ok_or_else(|| corrupt("audit outcome", &r.outcome))?,
+            details: serde_json::from_str(&r.details).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            seq: r.seq,
+            time: UnixMillis(r.time),
+            action: r.action,
+            actor: r.actor,
+            object: r.object,
+            source_ip: r.source_ip,
+            request_id: r.request_id,
+        })
+    }
+}

@@ -1,0 +1,78 @@
+//! Embedded SQLite: one file in the data directory, WAL mode, fsync on commit.
+//!
+//! One writer connection serialises write transactions inside the process (SQLite allows one
+//! writer at a time anyway, and this avoids busy-retries); reads use a small pool of their own.
+
+use crate::queries::store_tx_impl;
+use crate::rows::*;
+use crate::{Handle, db_err, migrate_err};
+use async_trait::async_trait;
+use mamori_audit::{AuditEntry, AuditEvent};
+use mamori_domain::{Role, UnixMillis};
+use mamori_store::*;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool};
+use std::path::Path;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit is on disk before it is acknowledged (DESIGN invariant 7).
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(db_err)?;
+        let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+        MIGRATOR.run(&writer).await.map_err(|e| migrate_err(e, known))?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(db_err)?;
+        Ok(SqliteStore { writer, reader })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
+        let tx = self.writer.begin().await.map_err(db_err)?;
+        Ok(Box::new(SqliteHandle { handle: Handle::Tx(tx) }))
+    }
+
+    async fn read(&self) -> StoreResult<Box<dyn StoreTx>> {
+        let conn = self.reader.acquire().await.map_err(db_err)?;
+        Ok(Box::new(SqliteHandle { handle: Handle::Plain(conn) }))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(db_err).map(drop)
+    }
+}
+
+pub struct SqliteHandle {
+    handle: Handle<Sqlite>,
+}
+
+// The single writer connection already serialises appends.
+store_tx_impl!(SqliteHandle, Sqlite, "");

@@ -1,0 +1,188 @@
+//! Rows as the storage layer hands them over. Times are [`UnixMillis`], ids are UUID strings.
+
+use mamori_domain::identity::UserStatus;
+use mamori_domain::{Role, UnixMillis};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<Role>,
+    pub status: UserStatus,
+    pub language: Option<String>,
+    pub team_id: Option<String>,
+    pub site_id: Option<String>,
+    pub password_hash: Option<String>,
+    pub password_changed_at: Option<UnixMillis>,
+    /// AES-GCM sealed base32 secret; present once TOTP is enrolled.
+    pub totp_secret: Option<Vec<u8>>,
+    /// A secret shown for enrolment but not yet confirmed with a code.
+    pub totp_pending: Option<Vec<u8>>,
+    pub totp_last_step: Option<i64>,
+    pub failed_signins: i64,
+    pub locked_until: Option<UnixMillis>,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+impl UserRecord {
+    pub fn totp_enabled(&self) -> bool {
+        self.totp_secret.is_some()
+    }
+}
+
+/// The fields of a user an administrator edits in one go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserProfile {
+    pub display_name: String,
+    pub team_id: Option<String>,
+    pub site_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    /// Password accepted; the second factor (or its enrolment) is still to come.
+    AwaitingSecondFactor,
+    Active,
+}
+
+impl SessionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionState::AwaitingSecondFactor => "awaiting_second_factor",
+            SessionState::Active => "active",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "awaiting_second_factor" => Some(SessionState::AwaitingSecondFactor),
+            "active" => Some(SessionState::Active),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// Public id (shown in the profile's session list).
+    pub id: String,
+    /// SHA-256 of the cookie value; the cookie itself is never stored.
+    pub digest: String,
+    pub user_id: String,
+    pub state: SessionState,
+    pub csrf_token: String,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: UnixMillis,
+    pub last_seen_at: UnixMillis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPurpose {
+    /// Creates the first security admin.
+    Setup,
+    /// Lets an invited user choose a password.
+    Invitation,
+}
+
+impl LinkPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkPurpose::Setup => "setup",
+            LinkPurpose::Invitation => "invitation",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "setup" => Some(LinkPurpose::Setup),
+            "invitation" => Some(LinkPurpose::Invitation),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneTimeLink {
+    pub digest: String,
+    pub purpose: LinkPurpose,
+    pub user_id: Option<String>,
+    pub created_at: UnixMillis,
+    pub expires_at: UnixMillis,
+    pub used_at: Option<UnixMillis>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiTokenRecord {
+    pub id: String,
+    pub digest: String,
+    pub name: String,
+    /// The user whose rights bound the token's.
+    pub owner_id: String,
+    /// Permission names (`users.read`, …).
+    pub permissions: Vec<String>,
+    pub created_at: UnixMillis,
+    pub expires_at: UnixMillis,
+    pub revoked_at: Option<UnixMillis>,
+    pub last_used_at: Option<UnixMillis>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgKind {
+    Site,
+    Team,
+    Client,
+}
+
+impl OrgKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrgKind::Site => "site",
+            OrgKind::Team => "team",
+            OrgKind::Client => "client",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "site" => Some(OrgKind::Site),
+            "team" => Some(OrgKind::Team),
+            "client" => Some(OrgKind::Client),
+            _ => None,
+        }
+    }
+}
+
+/// A site, a team (which may belong to a site) or a client company [委託元].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgUnit {
+    pub id: String,
+    pub kind: OrgKind,
+    pub name: String,
+    pub site_id: Option<String>,
+    pub created_at: UnixMillis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityEvent {
+    pub id: String,
+    /// `shared_account_suspected`, `account_locked`, …
+    pub kind: String,
+    pub user_id: Option<String>,
+    /// JSON object of ids and codes.
+    pub details: String,
+    pub created_at: UnixMillis,
+}
+
+/// A search of the audit log; every field narrows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub object: Option<String>,
+    pub outcome: Option<String>,
+    pub from: Option<UnixMillis>,
+    pub to: Option<UnixMillis>,
+    /// Only entries with a sequence number below this (paging backwards from the newest).
+    pub before_seq: Option<i64>,
+    pub limit: i64,
+}
