@@ -1,0 +1,143 @@
+//! Mamori's application services. Each public operation checks its rules (from
+//! `mamori-domain`), does its work in one storage transaction and appends its audit entry in that
+//! same transaction. Slow work — Argon2 above all — happens before the transaction opens, so a
+//! write transaction is never held across a password hash.
+//!
+//! The HTTP layer calls these and maps [`CoreError`] to responses; nothing here knows HTTP.
+
+pub mod account;
+pub mod admin;
+pub mod auth;
+pub mod demo;
+mod error;
+pub mod setup;
+
+pub use error::CoreError;
+
+use mamori_audit::{Actor, AuditEvent, RequestContext};
+use mamori_crypto::secret_box::SecretBox;
+use mamori_domain::lockout::LockoutPolicy;
+use mamori_domain::session_policy::SessionPolicy;
+use mamori_domain::{Clock, Permission, UnixMillis};
+use mamori_store::{Store, StoreTx, UserRecord};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The tunable rules, from configuration.
+#[derive(Debug, Clone)]
+pub struct Policies {
+    pub session: SessionPolicy,
+    pub lockout: LockoutPolicy,
+    /// How long an invitation link stays valid.
+    pub invitation_validity: Duration,
+}
+
+impl Default for Policies {
+    fn default() -> Self {
+        Policies {
+            session: SessionPolicy::default(),
+            lockout: LockoutPolicy::default(),
+            invitation_validity: Duration::from_secs(72 * 3600),
+        }
+    }
+}
+
+/// Everything the services need, shared by all requests.
+#[derive(Debug, Clone)]
+pub struct Core {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    /// Seals TOTP secrets with the data directory's key.
+    pub secrets: Arc<SecretBox>,
+    pub policies: Policies,
+}
+
+/// Settings keys kept in the database (changed from the console, shared by replicas).
+pub mod settings {
+    pub const TOTP_FOR_EVERYONE: &str = "totp_required_for_everyone";
+    pub const DEMO_LOADED: &str = "demo_loaded";
+}
+
+/// Who is making a request, once authenticated.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: UserRecord,
+    pub via: Credential,
+    pub permissions: BTreeSet<Permission>,
+    /// The user's role needs TOTP and none is enrolled yet: only enrolment is allowed.
+    pub must_enrol_totp: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Credential {
+    Session { id: String, csrf_token: String, awaiting_second_factor: bool },
+    ApiToken { id: String },
+}
+
+impl Principal {
+    pub fn actor(&self) -> Actor {
+        match &self.via {
+            Credential::Session { .. } => Actor::User(self.user.id.clone()),
+            Credential::ApiToken { id } => Actor::ApiToken(id.clone()),
+        }
+    }
+    pub fn session_id(&self) -> Option<&str> {
+        match &self.via {
+            Credential::Session { id, .. } => Some(id),
+            Credential::ApiToken { .. } => None,
+        }
+    }
+    pub fn can(&self, p: Permission) -> bool {
+        self.permissions.contains(&p)
+    }
+}
+
+impl Core {
+    pub fn now(&self) -> UnixMillis {
+        self.clock.now()
+    }
+
+    /// Appends an audit entry on `tx`, stamped with the request's origin and the current time.
+    pub(crate) async fn audit(
+        &self,
+        tx: &mut Box<dyn StoreTx>,
+        ctx: &RequestContext,
+        event: AuditEvent,
+    ) -> Result<(), CoreError> {
+        tx.append_audit(self.now(), &ctx.stamp(event)).await?;
+        Ok(())
+    }
+
+    pub async fn totp_required_for_everyone(&self) -> Result<bool, CoreError> {
+        let mut r = self.store.read().await?;
+        Ok(r.setting(settings::TOTP_FOR_EVERYONE).await?.as_deref() == Some("true"))
+    }
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Argon2 off the async threads.
+pub(crate) async fn hash_password(password: &str) -> Result<String, CoreError> {
+    let pw = password.to_owned();
+    tokio::task::spawn_blocking(move || mamori_crypto::password::hash_password(&pw))
+        .await
+        .map_err(|e| CoreError::Internal(e.to_string()))?
+        .map_err(CoreError::from)
+}
+
+pub(crate) async fn verify_password(password: &str, hash: Option<&str>) -> Result<bool, CoreError> {
+    let pw = password.to_owned();
+    let hash = hash.map(str::to_owned);
+    tokio::task::spawn_blocking(move || match hash {
+        Some(h) => mamori_crypto::password::verify_password(&pw, &h),
+        None => {
+            mamori_crypto::password::verify_against_dummy(&pw);
+            false
+        }
+    })
+    .await
+    .map_err(|e| CoreError::Internal(e.to_string()))
+}

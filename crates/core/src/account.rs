@@ -1,0 +1,208 @@
+//! What users do for themselves: password, TOTP, recovery codes, language, sessions.
+
+use crate::{Core, CoreError, Principal, hash_password, verify_password};
+use mamori_audit::{AuditEvent, Category, Outcome, RequestContext};
+use mamori_crypto::{tokens, totp};
+use mamori_domain::identity::{Language, totp_required};
+use mamori_domain::password_policy::{self, HISTORY_DEPTH, PasswordProblem};
+use mamori_store::SessionRecord;
+
+/// What the enrolment page shows: scan the QR code or type the secret, then confirm a code.
+#[derive(Debug, Clone)]
+pub struct TotpEnrolment {
+    pub secret_base32: String,
+    pub otpauth_uri: String,
+    pub qr_svg: String,
+}
+
+pub const TOTP_ISSUER: &str = "Mamori";
+
+pub(crate) fn password_error(p: PasswordProblem) -> CoreError {
+    CoreError::invalid("new_password", p.code(), format!("the new password {p}"))
+}
+
+/// Checks a new password against every rule, the last five included. Argon2 runs here, outside
+/// any transaction.
+pub(crate) async fn check_new_password(core: &Core, user_id: Option<&str>, username: &str, password: &str) -> Result<(), CoreError> {
+    password_policy::check(username, password).map_err(password_error)?;
+    if let Some(id) = user_id {
+        let history = core.store.read().await?.password_history(id, i64::try_from(HISTORY_DEPTH).unwrap_or(5)).await?;
+        for old in history {
+            if verify_password(password, Some(&old)).await? {
+                return Err(password_error(PasswordProblem::Reused));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Core {
+    /// Changes the caller's password. Other sessions of the user end; this one stays.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current: &str,
+        new: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let user = &principal.user;
+        if !verify_password(current, user.password_hash.as_deref()).await? {
+            let mut tx = self.store.begin().await?;
+            let event = AuditEvent::new(Category::Authentication, "password.change", principal.actor(), Outcome::Failure)
+                .object(format!("user:{}", user.id))
+                .detail("reason", "wrong_current_password");
+            self.audit(&mut tx, ctx, event).await?;
+            tx.commit().await?;
+            return Err(CoreError::invalid("current_password", "wrong_current_password", "the current password is wrong"));
+        }
+        check_new_password(self, Some(&user.id), &user.username, new).await?;
+        let hash = hash_password(new).await?;
+        let mut tx = self.store.begin().await?;
+        tx.set_password(&user.id, &hash, self.now()).await?;
+        let mut ended = 0;
+        for s in tx.user_sessions(&user.id).await? {
+            if Some(s.id.as_str()) != principal.session_id() {
+                tx.delete_session(&s.id).await?;
+                ended += 1;
+            }
+        }
+        let event = AuditEvent::new(Category::Authentication, "password.change", principal.actor(), Outcome::Success)
+            .object(format!("user:{}", user.id))
+            .detail("other_sessions_ended", ended.to_string());
+        self.audit(&mut tx, ctx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Starts (or restarts) TOTP enrolment: a new secret, kept sealed until a code confirms it.
+    pub async fn start_totp_enrolment(&self, principal: &Principal) -> Result<TotpEnrolment, CoreError> {
+        let user = &principal.user;
+        let secret = totp::new_secret_base32()?;
+        let sealed = self.secrets.seal(secret.as_bytes(), &user.id)?;
+        let mut tx = self.store.begin().await?;
+        tx.set_totp_pending(&user.id, Some(&sealed)).await?;
+        tx.commit().await?;
+        enrolment_view(&secret, &user.username)
+    }
+
+    /// The enrolment in progress, if any (to show the same QR code again after a wrong code).
+    pub fn pending_totp_enrolment(&self, principal: &Principal) -> Result<Option<TotpEnrolment>, CoreError> {
+        let user = &principal.user;
+        let Some(sealed) = &user.totp_pending else { return Ok(None) };
+        let secret = self.secrets.open(sealed, &user.id)?;
+        enrolment_view(&String::from_utf8_lossy(&secret), &user.username).map(Some)
+    }
+
+    /// Confirms enrolment with a code from the app. Returns the ten recovery codes, shown once.
+    pub async fn confirm_totp_enrolment(
+        &self,
+        principal: &Principal,
+        code: &str,
+        ctx: &RequestContext,
+    ) -> Result<Vec<String>, CoreError> {
+        let user = &principal.user;
+        let Some(sealed) = &user.totp_pending else {
+            return Err(CoreError::invalid("code", "no_enrolment", "start TOTP enrolment first"));
+        };
+        let secret = self.secrets.open(sealed, &user.id)?;
+        let secret = String::from_utf8_lossy(&secret).into_owned();
+        let Some(step) = totp::verify(&secret, code, self.now().as_secs(), None)? else {
+            return Err(CoreError::invalid("code", "totp_code_wrong", "the code does not match; check the phone's clock and try the next code"));
+        };
+        let codes = tokens::new_recovery_codes()?;
+        let digests: Vec<String> = codes.iter().map(|c| tokens::recovery_code_digest(c)).collect();
+        let mut tx = self.store.begin().await?;
+        tx.enable_totp(&user.id, sealed, i64::try_from(step).unwrap_or(i64::MAX)).await?;
+        tx.replace_recovery_codes(&user.id, &digests).await?;
+        let event = AuditEvent::new(Category::Authentication, "mfa.enable", principal.actor(), Outcome::Success)
+            .object(format!("user:{}", user.id))
+            .detail("method", "totp");
+        self.audit(&mut tx, ctx, event).await?;
+        tx.commit().await?;
+        Ok(codes)
+    }
+
+    /// Turns TOTP off for oneself — only where no role requires it.
+    pub async fn disable_own_totp(&self, principal: &Principal, ctx: &RequestContext) -> Result<(), CoreError> {
+        let user = &principal.user;
+        if totp_required(&user.roles, self.totp_required_for_everyone().await?) {
+            return Err(CoreError::Forbidden("your role requires TOTP; it cannot be turned off"));
+        }
+        let mut tx = self.store.begin().await?;
+        tx.disable_totp(&user.id).await?;
+        let event = AuditEvent::new(Category::Authentication, "mfa.disable", principal.actor(), Outcome::Success)
+            .object(format!("user:{}", user.id));
+        self.audit(&mut tx, ctx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces the recovery codes with ten new ones.
+    pub async fn regenerate_recovery_codes(&self, principal: &Principal, ctx: &RequestContext) -> Result<Vec<String>, CoreError> {
+        let user = &principal.user;
+        if !user.totp_enabled() {
+            return Err(CoreError::invalid("totp", "totp_not_enabled", "recovery codes need TOTP enrolled first"));
+        }
+        let codes = tokens::new_recovery_codes()?;
+        let digests: Vec<String> = codes.iter().map(|c| tokens::recovery_code_digest(c)).collect();
+        let mut tx = self.store.begin().await?;
+        tx.replace_recovery_codes(&user.id, &digests).await?;
+        let event = AuditEvent::new(Category::Authentication, "mfa.recovery_codes_regenerate", principal.actor(), Outcome::Success)
+            .object(format!("user:{}", user.id));
+        self.audit(&mut tx, ctx, event).await?;
+        tx.commit().await?;
+        Ok(codes)
+    }
+
+    pub async fn recovery_codes_left(&self, principal: &Principal) -> Result<i64, CoreError> {
+        Ok(self.store.read().await?.count_recovery_codes(&principal.user.id).await?)
+    }
+
+    pub async fn set_language(&self, principal: &Principal, language: Option<Language>, ctx: &RequestContext) -> Result<(), CoreError> {
+        let mut tx = self.store.begin().await?;
+        tx.set_user_language(&principal.user.id, language.map(Language::as_str), self.now()).await?;
+        let event = AuditEvent::new(Category::Operation, "profile.language", principal.actor(), Outcome::Success)
+            .object(format!("user:{}", principal.user.id))
+            .detail("language", language.map_or("browser", Language::as_str));
+        self.audit(&mut tx, ctx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn my_sessions(&self, principal: &Principal) -> Result<Vec<SessionRecord>, CoreError> {
+        Ok(self.store.read().await?.user_sessions(&principal.user.id).await?)
+    }
+
+    /// Ends one of the caller's own sessions.
+    pub async fn end_my_session(&self, principal: &Principal, session_id: &str, ctx: &RequestContext) -> Result<(), CoreError> {
+        let mut tx = self.store.begin().await?;
+        let mine = tx.user_sessions(&principal.user.id).await?.into_iter().any(|s| s.id == session_id);
+        if !mine {
+            return Err(CoreError::NotFound { what: "session" });
+        }
+        tx.delete_session(session_id).await?;
+        let event = AuditEvent::new(Category::Login, "session.end", principal.actor(), Outcome::Success)
+            .object(format!("session:{session_id}"))
+            .detail("reason", "ended_by_user");
+        self.audit(&mut tx, ctx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Signs the caller out everywhere, this session included.
+    pub async fn sign_out_everywhere(&self, principal: &Principal, ctx: &RequestContext) -> Result<u64, CoreError> {
+        let mut tx = self.store.begin().await?;
+        let ended = tx.delete_user_sessions(&principal.user.id).await?;
+        let event = AuditEvent::new(Category::Login, "session.end_all", principal.actor(), Outcome::Success)
+            .object(format!("user:{}", principal.user.id))
+            .detail("sessions_ended", ended.to_string());
+        self.audit(&mut tx, ctx, event).await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+}
+
+fn enrolment_view(secret: &str, username: &str) -> Result<TotpEnrolment, CoreError> {
+    let uri = totp::otpauth_uri(secret, TOTP_ISSUER, username)?;
+    Ok(TotpEnrolment { qr_svg: totp::qr_svg(&uri)?, otpauth_uri: uri, secret_base32: secret.to_owned() })
+}

@@ -1,0 +1,414 @@
+//! What security admins do: users, organisation, API tokens, settings; and what auditors read.
+//! Each change is audited in its own transaction with the actor, object and what changed.
+
+use crate::setup::invitation_link;
+use crate::{Core, CoreError, Principal, new_id, settings};
+use mamori_audit::{AuditEntry, AuditEvent, Category, Outcome, RequestContext};
+use mamori_crypto::tokens;
+use mamori_domain::identity::{self, UserStatus};
+use mamori_domain::{Permission, Role};
+use mamori_store::{
+    ApiTokenRecord, AuditQuery, OrgKind, OrgUnit, SecurityEvent, StoreTx, UserProfile, UserRecord,
+};
+use std::time::Duration;
+
+/// A new user's details, as the inviting admin gives them.
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<Role>,
+    pub team_id: Option<String>,
+    pub site_id: Option<String>,
+    pub client_ids: Vec<String>,
+}
+
+/// An invitation just made; `token` goes into the link `/invite?token=…` and is not stored.
+#[derive(Debug, Clone)]
+pub struct Invited {
+    pub user: UserRecord,
+    pub token: String,
+}
+
+/// An API token just made; `secret` is shown once and not stored.
+#[derive(Debug, Clone)]
+pub struct NewApiToken {
+    pub record: ApiTokenRecord,
+    pub secret: String,
+}
+
+fn event(principal: &Principal, action: &'static str, object: String) -> AuditEvent {
+    AuditEvent::new(Category::Operation, action, principal.actor(), Outcome::Success).object(object)
+}
+
+fn validate_roles(roles: &[Role]) -> Result<Vec<Role>, CoreError> {
+    let mut roles = roles.to_vec();
+    roles.sort();
+    roles.dedup();
+    if roles.is_empty() {
+        return Err(CoreError::invalid("roles", "roles_empty", "give the user at least one role"));
+    }
+    Ok(roles)
+}
+
+pub(crate) fn validate_username(username: &str) -> Result<String, CoreError> {
+    let username = username.trim().to_lowercase();
+    identity::validate_username(&username)
+        .map_err(|p| CoreError::invalid("username", "username_invalid", format!("the user name {p}")))?;
+    Ok(username)
+}
+
+pub(crate) fn validate_display_name(name: &str) -> Result<String, CoreError> {
+    identity::validate_display_name(name)
+        .map_err(|p| CoreError::invalid("display_name", "display_name_invalid", format!("the display name {p}")))?;
+    Ok(name.trim().to_owned())
+}
+
+async fn check_org_ref(tx: &mut Box<dyn StoreTx>, field: &'static str, id: Option<&str>, kind: OrgKind) -> Result<(), CoreError> {
+    if let Some(id) = id {
+        match tx.org_unit(id).await? {
+            Some(u) if u.kind == kind => {}
+            _ => return Err(CoreError::invalid(field, "unknown_reference", format!("no {} with this id", kind.as_str()))),
+        }
+    }
+    Ok(())
+}
+
+async fn check_clients(tx: &mut Box<dyn StoreTx>, ids: &[String]) -> Result<Vec<String>, CoreError> {
+    let mut ids = ids.to_vec();
+    ids.sort();
+    ids.dedup();
+    for id in &ids {
+        check_org_ref(tx, "client_ids", Some(id), OrgKind::Client).await?;
+    }
+    Ok(ids)
+}
+
+impl Core {
+    pub async fn list_users(&self) -> Result<Vec<UserRecord>, CoreError> {
+        Ok(self.store.read().await?.list_users().await?)
+    }
+
+    pub async fn user(&self, id: &str) -> Result<(UserRecord, Vec<String>), CoreError> {
+        let mut r = self.store.read().await?;
+        let user = r.user_by_id(id).await?.ok_or(CoreError::NotFound { what: "user" })?;
+        let clients = r.user_clients(id).await?;
+        Ok((user, clients))
+    }
+
+    async fn user_in(&self, tx: &mut Box<dyn StoreTx>, id: &str) -> Result<UserRecord, CoreError> {
+        tx.user_by_id(id).await?.ok_or(CoreError::NotFound { what: "user" })
+    }
+
+    /// Creates an invited user and a one-time link for them to choose a password.
+    pub async fn invite_user(&self, principal: &Principal, inv: &Invitation, ctx: &RequestContext) -> Result<Invited, CoreError> {
+        let username = validate_username(&inv.username)?;
+        let display_name = validate_display_name(&inv.display_name)?;
+        let roles = validate_roles(&inv.roles)?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        if tx.user_by_username(&username).await?.is_some() {
+            return Err(CoreError::invalid("username", "username_taken", "this user name is already taken"));
+        }
+        check_org_ref(&mut tx, "team_id", inv.team_id.as_deref(), OrgKind::Team).await?;
+        check_org_ref(&mut tx, "site_id", inv.site_id.as_deref(), OrgKind::Site).await?;
+        let clients = check_clients(&mut tx, &inv.client_ids).await?;
+        let user = UserRecord {
+            id: new_id(),
+            username,
+            display_name,
+            roles,
+            status: UserStatus::Invited,
+            language: None,
+            team_id: inv.team_id.clone(),
+            site_id: inv.site_id.clone(),
+            password_hash: None,
+            password_changed_at: None,
+            totp_secret: None,
+            totp_pending: None,
+            totp_last_step: None,
+            failed_signins: 0,
+            locked_until: None,
+            created_at: now,
+            updated_at: now,
+        };
+        tx.insert_user(&user).await?;
+        tx.set_user_clients(&user.id, &clients).await?;
+        let token = invitation_link(&mut tx, &user.id, now, self.policies.invitation_validity).await?;
+        let roles: Vec<&str> = user.roles.iter().map(|r| r.as_str()).collect();
+        let e = event(principal, "user.invite", format!("user:{}", user.id))
+            .detail("roles", roles.join(","))
+            .detail("clients", clients.join(","));
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(Invited { user, token })
+    }
+
+    /// A new invitation link for a user who has not accepted yet (the old one may have expired).
+    pub async fn reinvite_user(&self, principal: &Principal, user_id: &str, ctx: &RequestContext) -> Result<String, CoreError> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let user = self.user_in(&mut tx, user_id).await?;
+        if user.status != UserStatus::Invited {
+            return Err(CoreError::Conflict("this user has already accepted their invitation".into()));
+        }
+        let token = invitation_link(&mut tx, &user.id, now, self.policies.invitation_validity).await?;
+        self.audit(&mut tx, ctx, event(principal, "user.reinvite", format!("user:{}", user.id))).await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    pub async fn update_user_profile(
+        &self,
+        principal: &Principal,
+        user_id: &str,
+        profile: &UserProfile,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let display_name = validate_display_name(&profile.display_name)?;
+        let mut tx = self.store.begin().await?;
+        let before = self.user_in(&mut tx, user_id).await?;
+        check_org_ref(&mut tx, "team_id", profile.team_id.as_deref(), OrgKind::Team).await?;
+        check_org_ref(&mut tx, "site_id", profile.site_id.as_deref(), OrgKind::Site).await?;
+        let profile = UserProfile { display_name, ..profile.clone() };
+        tx.update_user_profile(user_id, &profile, self.now()).await?;
+        let mut changed = Vec::new();
+        if before.display_name != profile.display_name {
+            changed.push("display_name");
+        }
+        if before.team_id != profile.team_id {
+            changed.push("team_id");
+        }
+        if before.site_id != profile.site_id {
+            changed.push("site_id");
+        }
+        let e = event(principal, "user.update", format!("user:{user_id}")).detail("fields", changed.join(","));
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Changes a user's roles (LEAK-6: every change is on the record for access reviews).
+    pub async fn set_user_roles(&self, principal: &Principal, user_id: &str, roles: &[Role], ctx: &RequestContext) -> Result<(), CoreError> {
+        let roles = validate_roles(roles)?;
+        if user_id == principal.user.id && !roles.contains(&Role::SecurityAdmin) {
+            return Err(CoreError::Forbidden("you cannot remove your own security admin role; ask another admin"));
+        }
+        let mut tx = self.store.begin().await?;
+        let before = self.user_in(&mut tx, user_id).await?;
+        tx.set_user_roles(user_id, &roles, self.now()).await?;
+        let names = |rs: &[Role]| rs.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
+        let e = event(principal, "user.roles", format!("user:{user_id}"))
+            .detail("from", names(&before.roles))
+            .detail("to", names(&roles));
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets which client companies' data a user works on.
+    pub async fn set_user_clients(&self, principal: &Principal, user_id: &str, client_ids: &[String], ctx: &RequestContext) -> Result<(), CoreError> {
+        let mut tx = self.store.begin().await?;
+        self.user_in(&mut tx, user_id).await?;
+        let before = tx.user_clients(user_id).await?;
+        let clients = check_clients(&mut tx, client_ids).await?;
+        tx.set_user_clients(user_id, &clients).await?;
+        let e = event(principal, "user.clients", format!("user:{user_id}"))
+            .detail("from", before.join(","))
+            .detail("to", clients.join(","));
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Disables a user and ends all their sessions at once.
+    pub async fn disable_user(&self, principal: &Principal, user_id: &str, ctx: &RequestContext) -> Result<(), CoreError> {
+        if user_id == principal.user.id {
+            return Err(CoreError::Forbidden("you cannot disable your own account"));
+        }
+        let mut tx = self.store.begin().await?;
+        self.user_in(&mut tx, user_id).await?;
+        tx.set_user_status(user_id, UserStatus::Disabled.as_str(), self.now()).await?;
+        let ended = tx.delete_user_sessions(user_id).await?;
+        let e = event(principal, "user.disable", format!("user:{user_id}")).detail("sessions_ended", ended.to_string());
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Re-enables a disabled user (an invited user stays invited until they accept).
+    pub async fn enable_user(&self, principal: &Principal, user_id: &str, ctx: &RequestContext) -> Result<(), CoreError> {
+        let mut tx = self.store.begin().await?;
+        let user = self.user_in(&mut tx, user_id).await?;
+        let status = if user.password_hash.is_some() { UserStatus::Active } else { UserStatus::Invited };
+        tx.set_user_status(user_id, status.as_str(), self.now()).await?;
+        self.audit(&mut tx, ctx, event(principal, "user.enable", format!("user:{user_id}"))).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Lifts a lockout before it ends by itself.
+    pub async fn unlock_user(&self, principal: &Principal, user_id: &str, ctx: &RequestContext) -> Result<(), CoreError> {
+        let mut tx = self.store.begin().await?;
+        let user = self.user_in(&mut tx, user_id).await?;
+        tx.clear_failed_signins(user_id).await?;
+        let e = event(principal, "user.unlock", format!("user:{user_id}"))
+            .detail("was_locked", user.locked_until.is_some_and(|t| t > self.now()).to_string());
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes a user's TOTP (a lost phone). They enrol again at their next sign-in.
+    pub async fn reset_user_totp(&self, principal: &Principal, user_id: &str, ctx: &RequestContext) -> Result<(), CoreError> {
+        let mut tx = self.store.begin().await?;
+        self.user_in(&mut tx, user_id).await?;
+        tx.disable_totp(user_id).await?;
+        let ended = tx.delete_user_sessions(user_id).await?;
+        let e = AuditEvent::new(Category::Authentication, "mfa.reset", principal.actor(), Outcome::Success)
+            .object(format!("user:{user_id}"))
+            .detail("sessions_ended", ended.to_string());
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Signs a user out everywhere.
+    pub async fn end_user_sessions(&self, principal: &Principal, user_id: &str, ctx: &RequestContext) -> Result<u64, CoreError> {
+        let mut tx = self.store.begin().await?;
+        self.user_in(&mut tx, user_id).await?;
+        let ended = tx.delete_user_sessions(user_id).await?;
+        let e = AuditEvent::new(Category::Login, "session.end_all", principal.actor(), Outcome::Success)
+            .object(format!("user:{user_id}"))
+            .detail("sessions_ended", ended.to_string());
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    pub async fn list_org(&self, kind: OrgKind) -> Result<Vec<OrgUnit>, CoreError> {
+        Ok(self.store.read().await?.list_org_units(kind).await?)
+    }
+
+    pub async fn create_org_unit(
+        &self,
+        principal: &Principal,
+        kind: OrgKind,
+        name: &str,
+        site_id: Option<String>,
+        ctx: &RequestContext,
+    ) -> Result<OrgUnit, CoreError> {
+        identity::validate_org_name(name)
+            .map_err(|p| CoreError::invalid("name", "name_invalid", format!("the name {p}")))?;
+        if kind != OrgKind::Team && site_id.is_some() {
+            return Err(CoreError::invalid("site_id", "not_applicable", "only a team belongs to a site"));
+        }
+        let mut tx = self.store.begin().await?;
+        check_org_ref(&mut tx, "site_id", site_id.as_deref(), OrgKind::Site).await?;
+        let unit = OrgUnit { id: new_id(), kind, name: name.trim().to_owned(), site_id, created_at: self.now() };
+        match tx.insert_org_unit(&unit).await {
+            Err(mamori_store::StoreError::Conflict(_)) => {
+                return Err(CoreError::invalid("name", "name_taken", format!("a {} with this name exists", kind.as_str())));
+            }
+            other => other?,
+        }
+        let action = match kind {
+            OrgKind::Site => "site.create",
+            OrgKind::Team => "team.create",
+            OrgKind::Client => "client.create",
+        };
+        self.audit(&mut tx, ctx, event(principal, action, format!("{}:{}", kind.as_str(), unit.id))).await?;
+        tx.commit().await?;
+        Ok(unit)
+    }
+
+    /// Creates an API token for the caller's automation. It may hold only permissions the caller
+    /// holds, and expires after `valid_for` (at most a year).
+    pub async fn create_api_token(
+        &self,
+        principal: &Principal,
+        name: &str,
+        permissions: &[Permission],
+        valid_for: Duration,
+        ctx: &RequestContext,
+    ) -> Result<NewApiToken, CoreError> {
+        identity::validate_org_name(name).map_err(|p| CoreError::invalid("name", "name_invalid", format!("the name {p}")))?;
+        if permissions.is_empty() {
+            return Err(CoreError::invalid("permissions", "permissions_empty", "give the token at least one permission"));
+        }
+        if let Some(p) = permissions.iter().find(|p| !principal.can(**p)) {
+            return Err(CoreError::invalid("permissions", "permission_not_held", format!("you do not hold `{p}` yourself")));
+        }
+        if valid_for.is_zero() || valid_for > Duration::from_secs(366 * 86400) {
+            return Err(CoreError::invalid("expires_in_days", "out_of_range", "must be 1 to 366 days"));
+        }
+        let now = self.now();
+        let secret = format!("mmr_{}", tokens::new_secret()?);
+        let mut names: Vec<String> = permissions.iter().map(|p| p.as_str().to_owned()).collect();
+        names.sort();
+        names.dedup();
+        let record = ApiTokenRecord {
+            id: new_id(),
+            digest: tokens::digest(&secret),
+            name: name.trim().to_owned(),
+            owner_id: principal.user.id.clone(),
+            permissions: names,
+            created_at: now,
+            expires_at: now.plus(valid_for),
+            revoked_at: None,
+            last_used_at: None,
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_api_token(&record).await?;
+        let e = event(principal, "token.create", format!("token:{}", record.id))
+            .detail("permissions", record.permissions.join(","))
+            .detail("expires_at", record.expires_at.0.to_string());
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(NewApiToken { record, secret })
+    }
+
+    pub async fn list_api_tokens(&self) -> Result<Vec<ApiTokenRecord>, CoreError> {
+        Ok(self.store.read().await?.list_api_tokens().await?)
+    }
+
+    pub async fn revoke_api_token(&self, principal: &Principal, token_id: &str, ctx: &RequestContext) -> Result<(), CoreError> {
+        let mut tx = self.store.begin().await?;
+        if tx.api_token_by_id(token_id).await?.is_none() {
+            return Err(CoreError::NotFound { what: "API token" });
+        }
+        if !tx.revoke_api_token(token_id, self.now()).await? {
+            return Err(CoreError::Conflict("this token is already revoked".into()));
+        }
+        self.audit(&mut tx, ctx, event(principal, "token.revoke", format!("token:{token_id}"))).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Requires TOTP of every user, operators included (or stops requiring it of operators).
+    pub async fn set_totp_for_everyone(&self, principal: &Principal, on: bool, ctx: &RequestContext) -> Result<(), CoreError> {
+        let mut tx = self.store.begin().await?;
+        tx.put_setting(settings::TOTP_FOR_EVERYONE, if on { "true" } else { "false" }).await?;
+        let e = event(principal, "settings.totp_for_everyone", "settings".into()).detail("value", on.to_string());
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn security_events(&self, limit: i64) -> Result<Vec<SecurityEvent>, CoreError> {
+        Ok(self.store.read().await?.list_security_events(limit.clamp(1, 1000)).await?)
+    }
+
+    /// Searches the audit log. Reading the log is itself recorded (TW-10: access logs).
+    pub async fn search_audit(&self, principal: &Principal, query: &AuditQuery, ctx: &RequestContext) -> Result<Vec<AuditEntry>, CoreError> {
+        let query = AuditQuery { limit: query.limit.clamp(1, 1000), ..query.clone() };
+        let mut tx = self.store.begin().await?;
+        let entries = tx.search_audit(&query).await?;
+        let e = AuditEvent::new(Category::Access, "audit.search", principal.actor(), Outcome::Success)
+            .object("audit_log")
+            .detail("results", entries.len().to_string());
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(entries)
+    }
+}

@@ -1,0 +1,342 @@
+//! Signing in and out, second factors, and turning a cookie or bearer token into a [`Principal`].
+
+use crate::{Core, CoreError, Credential, Principal, new_id, settings, verify_password};
+use mamori_audit::{Actor, AuditEvent, Category, Outcome, RequestContext};
+use mamori_crypto::tokens;
+use mamori_domain::identity::{UserStatus, totp_required};
+use mamori_domain::lockout::LockoutPolicy;
+use mamori_domain::session_policy::{SECOND_FACTOR_WINDOW, SessionPolicy};
+use mamori_domain::{Permission, authz};
+use mamori_store::{SecurityEvent, SessionRecord, SessionState, StoreTx, UserRecord};
+
+/// A session just created. `cookie` is the only copy of its secret.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub cookie: String,
+    pub record: SessionRecord,
+}
+
+/// Where the sign-in stands after the password.
+#[derive(Debug, Clone)]
+pub enum SignIn {
+    /// Signed in.
+    Complete(NewSession),
+    /// The user has TOTP: the code (or a recovery code) comes next.
+    NeedsSecondFactor(NewSession),
+}
+
+impl SignIn {
+    pub fn session(&self) -> &NewSession {
+        match self {
+            SignIn::Complete(s) | SignIn::NeedsSecondFactor(s) => s,
+        }
+    }
+}
+
+fn user_object(id: &str) -> String {
+    format!("user:{id}")
+}
+
+impl Core {
+    /// First step of signing in. Unknown names, wrong passwords, disabled accounts all answer
+    /// [`CoreError::SignInFailed`] after the same Argon2 work, so none can be told apart.
+    pub async fn sign_in(&self, username: &str, password: &str, ctx: &RequestContext) -> Result<SignIn, CoreError> {
+        let username = username.trim().to_lowercase();
+        let now = self.now();
+        let user = self.store.read().await?.user_by_username(&username).await?;
+        let password_ok = verify_password(password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await?;
+
+        let Some(user) = user else {
+            let mut tx = self.store.begin().await?;
+            let event = AuditEvent::new(Category::Authentication, "signin.password", Actor::Anonymous, Outcome::Failure)
+                .detail("reason", "unknown_user");
+            self.audit(&mut tx, ctx, event).await?;
+            tx.commit().await?;
+            return Err(CoreError::SignInFailed);
+        };
+        let fail = |reason: &str| {
+            AuditEvent::new(Category::Authentication, "signin.password", Actor::User(user.id.clone()), Outcome::Failure)
+                .object(user_object(&user.id))
+                .detail("reason", reason)
+        };
+
+        let mut tx = self.store.begin().await?;
+        if LockoutPolicy::is_locked(user.locked_until, now) {
+            self.audit(&mut tx, ctx, fail("locked")).await?;
+            tx.commit().await?;
+            return Err(CoreError::Locked { until: user.locked_until.unwrap_or(now) });
+        }
+        if user.status != UserStatus::Active {
+            self.audit(&mut tx, ctx, fail(user.status.as_str())).await?;
+            tx.commit().await?;
+            return Err(CoreError::SignInFailed);
+        }
+        if !password_ok {
+            self.audit(&mut tx, ctx, fail("wrong_password")).await?;
+            let locked = self.count_failure(&mut tx, &user, ctx).await?;
+            tx.commit().await?;
+            return Err(match locked {
+                Some(until) => CoreError::Locked { until },
+                None => CoreError::SignInFailed,
+            });
+        }
+
+        tx.clear_failed_signins(&user.id).await?;
+        let state =
+            if user.totp_enabled() { SessionState::AwaitingSecondFactor } else { SessionState::Active };
+        let session = self.new_session(&mut tx, &user, state, ctx).await?;
+        let ok = AuditEvent::new(Category::Authentication, "signin.password", Actor::User(user.id.clone()), Outcome::Success)
+            .object(user_object(&user.id));
+        self.audit(&mut tx, ctx, ok).await?;
+        let result = if user.totp_enabled() {
+            SignIn::NeedsSecondFactor(session)
+        } else {
+            self.session_started(&mut tx, &user, &session.record.id, ctx).await?;
+            SignIn::Complete(session)
+        };
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    /// Counts a failed sign-in step; locks the account when the policy says so (and records it
+    /// as a security event). Returns the end of the lock if this failure locked the account.
+    async fn count_failure(
+        &self,
+        tx: &mut Box<dyn StoreTx>,
+        user: &UserRecord,
+        ctx: &RequestContext,
+    ) -> Result<Option<mamori_domain::UnixMillis>, CoreError> {
+        let now = self.now();
+        let failures = tx.add_failed_signin(&user.id).await?;
+        let failures = u32::try_from(failures).unwrap_or(u32::MAX);
+        let Some(until) = self.policies.lockout.lock_after_failure(failures, now) else {
+            return Ok(None);
+        };
+        tx.lock_user(&user.id, until).await?;
+        tx.insert_security_event(&SecurityEvent {
+            id: new_id(),
+            kind: "account_locked".into(),
+            user_id: Some(user.id.clone()),
+            details: serde_json::json!({ "failures": failures, "locked_until": until.0 }).to_string(),
+            created_at: now,
+        })
+        .await?;
+        let event = AuditEvent::new(Category::Security, "account.lock", Actor::System, Outcome::Success)
+            .object(user_object(&user.id))
+            .detail("failures", failures.to_string())
+            .detail("locked_until", until.0.to_string());
+        self.audit(tx, ctx, event).await?;
+        tracing::warn!(user_id = %user.id, failures, "account locked after failed sign-ins");
+        Ok(Some(until))
+    }
+
+    async fn new_session(
+        &self,
+        tx: &mut Box<dyn StoreTx>,
+        user: &UserRecord,
+        state: SessionState,
+        ctx: &RequestContext,
+    ) -> Result<NewSession, CoreError> {
+        let now = self.now();
+        let cookie = tokens::new_secret()?;
+        let record = SessionRecord {
+            id: new_id(),
+            digest: tokens::digest(&cookie),
+            user_id: user.id.clone(),
+            state,
+            csrf_token: tokens::new_secret()?,
+            source_ip: ctx.source_ip.clone(),
+            user_agent: ctx.user_agent.as_ref().map(|ua| ua.chars().take(200).collect()),
+            created_at: now,
+            last_seen_at: now,
+        };
+        tx.insert_session(&record).await?;
+        Ok(NewSession { cookie, record })
+    }
+
+    /// Records the start of a fully signed-in session, and raises a security event when the same
+    /// account already has a live session from another address (LEAK-5: no lending of accounts).
+    async fn session_started(
+        &self,
+        tx: &mut Box<dyn StoreTx>,
+        user: &UserRecord,
+        session_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let now = self.now();
+        let start = AuditEvent::new(Category::Login, "session.start", Actor::User(user.id.clone()), Outcome::Success)
+            .object(format!("session:{session_id}"));
+        self.audit(tx, ctx, start).await?;
+        let others = tx.user_sessions(&user.id).await?;
+        let elsewhere = others.iter().find(|s| {
+            s.id != session_id
+                && s.state == SessionState::Active
+                && !self.policies.session.is_expired(s.created_at, s.last_seen_at, now)
+                && s.source_ip.is_some()
+                && s.source_ip != ctx.source_ip
+        });
+        if let Some(other) = elsewhere {
+            tx.insert_security_event(&SecurityEvent {
+                id: new_id(),
+                kind: "shared_account_suspected".into(),
+                user_id: Some(user.id.clone()),
+                details: serde_json::json!({
+                    "session": session_id,
+                    "other_session": other.id,
+                    "source_ip": ctx.source_ip,
+                    "other_source_ip": other.source_ip,
+                })
+                .to_string(),
+                created_at: now,
+            })
+            .await?;
+            let event = AuditEvent::new(Category::Security, "account.shared_suspected", Actor::System, Outcome::Success)
+                .object(user_object(&user.id))
+                .detail("session", session_id)
+                .detail("other_session", other.id.clone());
+            self.audit(tx, ctx, event).await?;
+            tracing::warn!(user_id = %user.id, "one account signed in from two addresses at once");
+        }
+        Ok(())
+    }
+
+    /// Second step: a TOTP code, or one of the user's recovery codes.
+    pub async fn second_factor(&self, principal: &Principal, code: &str, ctx: &RequestContext) -> Result<(), CoreError> {
+        let Credential::Session { id: session_id, awaiting_second_factor: true, .. } = &principal.via else {
+            return Err(CoreError::Forbidden("no sign-in is waiting for a second factor"));
+        };
+        let user = &principal.user;
+        let now = self.now();
+        let code = code.trim();
+        let is_totp = code.len() == mamori_crypto::totp::DIGITS && code.bytes().all(|b| b.is_ascii_digit());
+        let mut tx = self.store.begin().await?;
+        let (accepted, action) = if is_totp {
+            let step = match &user.totp_secret {
+                Some(sealed) => {
+                    let secret = self.secrets.open(sealed, &user.id)?;
+                    let secret = String::from_utf8_lossy(&secret).into_owned();
+                    let last = user.totp_last_step.and_then(|s| u64::try_from(s).ok());
+                    mamori_crypto::totp::verify(&secret, code, now.as_secs(), last)?
+                }
+                None => None,
+            };
+            let fresh = match step {
+                Some(step) => tx.advance_totp_step(&user.id, i64::try_from(step).unwrap_or(i64::MAX)).await?,
+                None => false,
+            };
+            (fresh, "signin.totp")
+        } else {
+            let used = tx.use_recovery_code(&user.id, &tokens::recovery_code_digest(code)).await?;
+            (used, "signin.recovery_code")
+        };
+        let outcome = if accepted { Outcome::Success } else { Outcome::Failure };
+        let event = AuditEvent::new(Category::Authentication, action, Actor::User(user.id.clone()), outcome)
+            .object(user_object(&user.id));
+        self.audit(&mut tx, ctx, event).await?;
+        if !accepted {
+            let locked = self.count_failure(&mut tx, user, ctx).await?;
+            if locked.is_some() {
+                tx.delete_session(session_id).await?;
+            }
+            tx.commit().await?;
+            return Err(match locked {
+                Some(until) => CoreError::Locked { until },
+                None => CoreError::SecondFactorFailed,
+            });
+        }
+        tx.clear_failed_signins(&user.id).await?;
+        tx.promote_session(session_id, now).await?;
+        self.session_started(&mut tx, user, session_id, ctx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Turns a session cookie into a principal, ending the session if it has expired, the user
+    /// was disabled, or a second factor was not given in time.
+    pub async fn session_principal(&self, cookie: &str, ctx: &RequestContext) -> Result<Option<Principal>, CoreError> {
+        let now = self.now();
+        let digest = tokens::digest(cookie);
+        let mut read = self.store.read().await?;
+        let Some(session) = read.session_by_digest(&digest).await? else {
+            return Ok(None);
+        };
+        let user = read.user_by_id(&session.user_id).await?;
+        let totp_for_everyone = read.setting(settings::TOTP_FOR_EVERYONE).await?.as_deref() == Some("true");
+        drop(read);
+
+        let awaiting = session.state == SessionState::AwaitingSecondFactor;
+        let expired = self.policies.session.is_expired(session.created_at, session.last_seen_at, now)
+            || (awaiting && now >= session.created_at.plus(SECOND_FACTOR_WINDOW));
+        let user = match user {
+            Some(u) if u.status == UserStatus::Active && !expired => u,
+            other => {
+                let reason = if other.is_none() || expired { "expired" } else { "user_disabled" };
+                let mut tx = self.store.begin().await?;
+                tx.delete_session(&session.id).await?;
+                let event = AuditEvent::new(Category::Login, "session.end", Actor::User(session.user_id.clone()), Outcome::Success)
+                    .object(format!("session:{}", session.id))
+                    .detail("reason", reason);
+                self.audit(&mut tx, ctx, event).await?;
+                tx.commit().await?;
+                return Ok(None);
+            }
+        };
+        if SessionPolicy::needs_touch(session.last_seen_at, now) {
+            let mut tx = self.store.begin().await?;
+            tx.touch_session(&session.id, now).await?;
+            tx.commit().await?;
+        }
+        let must_enrol = !user.totp_enabled() && totp_required(&user.roles, totp_for_everyone);
+        Ok(Some(Principal {
+            permissions: if awaiting { Default::default() } else { authz::permissions_of(&user.roles) },
+            must_enrol_totp: must_enrol,
+            via: Credential::Session { id: session.id, csrf_token: session.csrf_token, awaiting_second_factor: awaiting },
+            user,
+        }))
+    }
+
+    /// Turns a bearer token into a principal. A token's rights are those it was given, limited
+    /// to what its owner holds now (a demoted or disabled owner's tokens shrink or stop).
+    pub async fn token_principal(&self, token: &str) -> Result<Option<Principal>, CoreError> {
+        let now = self.now();
+        let mut read = self.store.read().await?;
+        let Some(t) = read.api_token_by_digest(&tokens::digest(token)).await? else {
+            return Ok(None);
+        };
+        if t.revoked_at.is_some() || now >= t.expires_at {
+            return Ok(None);
+        }
+        let Some(owner) = read.user_by_id(&t.owner_id).await?.filter(|u| u.status == UserStatus::Active) else {
+            return Ok(None);
+        };
+        drop(read);
+        if t.last_used_at.is_none_or(|last| SessionPolicy::needs_touch(last, now)) {
+            let mut tx = self.store.begin().await?;
+            tx.touch_api_token(&t.id, now).await?;
+            tx.commit().await?;
+        }
+        let owner_permissions = authz::permissions_of(&owner.roles);
+        let permissions = t
+            .permissions
+            .iter()
+            .filter_map(|p| p.parse::<Permission>().ok())
+            .filter(|p| owner_permissions.contains(p))
+            .collect();
+        Ok(Some(Principal { user: owner, via: Credential::ApiToken { id: t.id }, permissions, must_enrol_totp: false }))
+    }
+
+    /// Ends this session.
+    pub async fn sign_out(&self, principal: &Principal, ctx: &RequestContext) -> Result<(), CoreError> {
+        let Some(session_id) = principal.session_id() else {
+            return Err(CoreError::Forbidden("an API token has no session to end"));
+        };
+        let mut tx = self.store.begin().await?;
+        tx.delete_session(session_id).await?;
+        let event = AuditEvent::new(Category::Login, "session.end", principal.actor(), Outcome::Success)
+            .object(format!("session:{session_id}"))
+            .detail("reason", "sign_out");
+        self.audit(&mut tx, ctx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

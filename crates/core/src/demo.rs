@@ -1,0 +1,135 @@
+//! The demo contact center: a BPO serving two client companies from two sites, with about forty
+//! staff in every role. Everything is plainly synthetic (names end in "(デモ)" / "(demo)").
+//! Later features add their own demo data here.
+
+use crate::{Core, CoreError, new_id, settings};
+use mamori_audit::{Actor, AuditEvent, Category, Outcome};
+use mamori_domain::identity::UserStatus;
+use mamori_domain::Role;
+use mamori_store::{OrgKind, OrgUnit, UserRecord};
+
+/// Every demo account signs in with this password.
+pub const DEMO_PASSWORD: &str = "mamori-demo-2026";
+/// The TOTP secret every demo account that needs a second factor is enrolled with. Published on
+/// purpose: `mamori demo-totp` prints the current code.
+pub const DEMO_TOTP_SECRET: &str = "MFQW2ZLSNFSGK3LPMFQW2ZLSNFSGK3LP";
+
+/// One line of the demo's sign-in sheet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoAccount {
+    pub username: String,
+    pub role: Role,
+    pub needs_totp: bool,
+}
+
+/// (username prefix, display name stem, role, count)
+const STAFF: [(&str, &str, Role, usize); 4] = [
+    ("demo-op", "オペレーター", Role::Operator, 30),
+    ("demo-sv", "スーパーバイザー", Role::Supervisor, 6),
+    ("demo-admin", "セキュリティ管理者", Role::SecurityAdmin, 2),
+    ("demo-auditor", "監査人", Role::Auditor, 2),
+];
+
+impl Core {
+    /// Loads the demo into an empty database; does nothing if it is already loaded. Refuses a
+    /// database that holds real users.
+    pub async fn load_demo(&self) -> Result<Vec<DemoAccount>, CoreError> {
+        let accounts = demo_accounts();
+        let mut read = self.store.read().await?;
+        if read.setting(settings::DEMO_LOADED).await?.is_some() {
+            return Ok(accounts);
+        }
+        if read.count_users().await? > 0 {
+            return Err(CoreError::Conflict(
+                "this data directory already holds real users; run the demo with its own --data-dir".into(),
+            ));
+        }
+        drop(read);
+
+        let hash = crate::hash_password(DEMO_PASSWORD).await?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let unit = |kind, name: &str, site_id: Option<&str>| OrgUnit {
+            id: new_id(),
+            kind,
+            name: name.to_owned(),
+            site_id: site_id.map(str::to_owned),
+            created_at: now,
+        };
+        let tokyo = unit(OrgKind::Site, "東京第1センター (デモ)", None);
+        let sapporo = unit(OrgKind::Site, "札幌センター (デモ)", None);
+        let clients = [
+            unit(OrgKind::Client, "サンプル通販株式会社 (デモ)", None),
+            unit(OrgKind::Client, "Example Insurance Co. (demo)", None),
+        ];
+        let teams = [
+            unit(OrgKind::Team, "通販受注チーム (デモ)", Some(&tokyo.id)),
+            unit(OrgKind::Team, "保険サポートチーム (デモ)", Some(&tokyo.id)),
+            unit(OrgKind::Team, "札幌夜間チーム (デモ)", Some(&sapporo.id)),
+        ];
+        for u in [&tokyo, &sapporo].into_iter().chain(&clients).chain(&teams) {
+            tx.insert_org_unit(u).await?;
+        }
+
+        let sealed_for = |id: &str| self.secrets.seal(DEMO_TOTP_SECRET.as_bytes(), id);
+        let mut index = 0usize;
+        for (prefix, stem, role, count) in STAFF {
+            for n in 1..=count {
+                let team = &teams[index % teams.len()];
+                let client = &clients[index % clients.len()];
+                index += 1;
+                let id = new_id();
+                let totp_secret = if role.requires_totp() { Some(sealed_for(&id)?) } else { None };
+                let user = UserRecord {
+                    id: id.clone(),
+                    username: format!("{prefix}{n:02}"),
+                    display_name: format!("デモ{stem}{n:02} (demo)"),
+                    roles: vec![role],
+                    status: UserStatus::Active,
+                    language: None,
+                    team_id: (role == Role::Operator || role == Role::Supervisor).then(|| team.id.clone()),
+                    site_id: team.site_id.clone(),
+                    password_hash: Some(hash.clone()),
+                    password_changed_at: Some(now),
+                    totp_secret,
+                    totp_pending: None,
+                    totp_last_step: None,
+                    failed_signins: 0,
+                    locked_until: None,
+                    created_at: now,
+                    updated_at: now,
+                };
+                tx.insert_user(&user).await?;
+                let assigned: Vec<String> = match role {
+                    Role::Operator => vec![client.id.clone()],
+                    _ => clients.iter().map(|c| c.id.clone()).collect(),
+                };
+                tx.set_user_clients(&id, &assigned).await?;
+            }
+        }
+        tx.put_setting(settings::DEMO_LOADED, &now.0.to_string()).await?;
+        let e = AuditEvent::new(Category::Operation, "demo.load", Actor::System, Outcome::Success)
+            .detail("users", index.to_string());
+        tx.append_audit(now, &e).await?;
+        tx.commit().await?;
+        Ok(accounts)
+    }
+}
+
+/// The first account of each role, for the sign-in sheet printed at start.
+pub fn demo_accounts() -> Vec<DemoAccount> {
+    STAFF
+        .iter()
+        .map(|(prefix, _, role, _)| DemoAccount {
+            username: format!("{prefix}01"),
+            role: *role,
+            needs_totp: role.requires_totp(),
+        })
+        .collect()
+}
+
+/// The number of demo staff.
+pub fn demo_staff_count() -> usize {
+    STAFF.iter().map(|s| s.3).sum()
+}
+

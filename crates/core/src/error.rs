@@ -1,0 +1,59 @@
+use mamori_domain::UnixMillis;
+use mamori_store::StoreError;
+
+/// What can go wrong in a service call. `code()` is the stable machine name the API and the
+/// console's message catalogue use. Messages carry ids and rule names, never personal data.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, code: &'static str, message: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("not allowed: {0}")]
+    Forbidden(&'static str),
+    #[error("sign-in failed: wrong user name or password")]
+    SignInFailed,
+    #[error("the second factor was not accepted")]
+    SecondFactorFailed,
+    #[error("the account is locked until {until:?} after too many failed sign-ins; wait, or ask a security admin to unlock it")]
+    Locked { until: UnixMillis },
+    #[error("this link is invalid, expired or already used; ask for a new one")]
+    LinkInvalid,
+    #[error("the session has ended; sign in again")]
+    SessionEnded,
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl CoreError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            CoreError::NotFound { .. } => "not_found",
+            CoreError::Invalid { code, .. } => code,
+            CoreError::Conflict(_) => "conflict",
+            CoreError::Forbidden(_) => "forbidden",
+            CoreError::SignInFailed => "sign_in_failed",
+            CoreError::SecondFactorFailed => "second_factor_failed",
+            CoreError::Locked { .. } => "account_locked",
+            CoreError::LinkInvalid => "link_invalid",
+            CoreError::SessionEnded => "session_ended",
+            CoreError::Store(StoreError::Conflict(_)) => "conflict",
+            CoreError::Store(_) => "storage_unavailable",
+            CoreError::Internal(_) => "internal",
+        }
+    }
+
+    pub(crate) fn invalid(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+        CoreError::Invalid { field, code, message: message.into() }
+    }
+}
+
+impl From<mamori_crypto::CryptoError> for CoreError {
+    fn from(e: mamori_crypto::CryptoError) -> Self {
+        CoreError::Internal(e.to_string())
+    }
+}
