@@ -23,10 +23,16 @@ pub(crate) fn password_error(p: PasswordProblem) -> CoreError {
 
 /// Checks a new password against every rule, the last five included. Argon2 runs here, outside
 /// any transaction.
-pub(crate) async fn check_new_password(core: &Core, user_id: Option<&str>, username: &str, password: &str) -> Result<(), CoreError> {
+pub(crate) async fn check_new_password(
+    core: &Core,
+    user_id: Option<&str>,
+    username: &str,
+    password: &str,
+) -> Result<(), CoreError> {
     password_policy::check(username, password).map_err(password_error)?;
     if let Some(id) = user_id {
-        let history = core.store.read().await?.password_history(id, i64::try_from(HISTORY_DEPTH).unwrap_or(5)).await?;
+        let history =
+            core.store.read().await?.password_history(id, i64::try_from(HISTORY_DEPTH).unwrap_or(5)).await?;
         for old in history {
             if verify_password(password, Some(&old)).await? {
                 return Err(password_error(PasswordProblem::Reused));
@@ -48,12 +54,21 @@ impl Core {
         let user = &principal.user;
         if !verify_password(current, user.password_hash.as_deref()).await? {
             let mut tx = self.store.begin().await?;
-            let event = AuditEvent::new(Category::Authentication, "password.change", principal.actor(), Outcome::Failure)
-                .object(format!("user:{}", user.id))
-                .detail("reason", "wrong_current_password");
+            let event = AuditEvent::new(
+                Category::Authentication,
+                "password.change",
+                principal.actor(),
+                Outcome::Failure,
+            )
+            .object(format!("user:{}", user.id))
+            .detail("reason", "wrong_current_password");
             self.audit(&mut tx, ctx, event).await?;
             tx.commit().await?;
-            return Err(CoreError::invalid("current_password", "wrong_current_password", "the current password is wrong"));
+            return Err(CoreError::invalid(
+                "current_password",
+                "wrong_current_password",
+                "the current password is wrong",
+            ));
         }
         check_new_password(self, Some(&user.id), &user.username, new).await?;
         let hash = hash_password(new).await?;
@@ -66,9 +81,10 @@ impl Core {
                 ended += 1;
             }
         }
-        let event = AuditEvent::new(Category::Authentication, "password.change", principal.actor(), Outcome::Success)
-            .object(format!("user:{}", user.id))
-            .detail("other_sessions_ended", ended.to_string());
+        let event =
+            AuditEvent::new(Category::Authentication, "password.change", principal.actor(), Outcome::Success)
+                .object(format!("user:{}", user.id))
+                .detail("other_sessions_ended", ended.to_string());
         self.audit(&mut tx, ctx, event).await?;
         tx.commit().await?;
         Ok(())
@@ -107,48 +123,71 @@ impl Core {
         let secret = self.secrets.open(sealed, &user.id)?;
         let secret = String::from_utf8_lossy(&secret).into_owned();
         let Some(step) = totp::verify(&secret, code, self.now().as_secs(), None)? else {
-            return Err(CoreError::invalid("code", "totp_code_wrong", "the code does not match; check the phone's clock and try the next code"));
+            return Err(CoreError::invalid(
+                "code",
+                "totp_code_wrong",
+                "the code does not match; check the phone's clock and try the next code",
+            ));
         };
         let codes = tokens::new_recovery_codes()?;
         let digests: Vec<String> = codes.iter().map(|c| tokens::recovery_code_digest(c)).collect();
         let mut tx = self.store.begin().await?;
         tx.enable_totp(&user.id, sealed, i64::try_from(step).unwrap_or(i64::MAX)).await?;
         tx.replace_recovery_codes(&user.id, &digests).await?;
-        let event = AuditEvent::new(Category::Authentication, "mfa.enable", principal.actor(), Outcome::Success)
-            .object(format!("user:{}", user.id))
-            .detail("method", "totp");
+        let event =
+            AuditEvent::new(Category::Authentication, "mfa.enable", principal.actor(), Outcome::Success)
+                .object(format!("user:{}", user.id))
+                .detail("method", "totp");
         self.audit(&mut tx, ctx, event).await?;
         tx.commit().await?;
         Ok(codes)
     }
 
     /// Turns TOTP off for oneself — only where no role requires it.
-    pub async fn disable_own_totp(&self, principal: &Principal, ctx: &RequestContext) -> Result<(), CoreError> {
+    pub async fn disable_own_totp(
+        &self,
+        principal: &Principal,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
         let user = &principal.user;
         if totp_required(&user.roles, self.totp_required_for_everyone().await?) {
             return Err(CoreError::Forbidden("your role requires TOTP; it cannot be turned off"));
         }
         let mut tx = self.store.begin().await?;
         tx.disable_totp(&user.id).await?;
-        let event = AuditEvent::new(Category::Authentication, "mfa.disable", principal.actor(), Outcome::Success)
-            .object(format!("user:{}", user.id));
+        let event =
+            AuditEvent::new(Category::Authentication, "mfa.disable", principal.actor(), Outcome::Success)
+                .object(format!("user:{}", user.id));
         self.audit(&mut tx, ctx, event).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Replaces the recovery codes with ten new ones.
-    pub async fn regenerate_recovery_codes(&self, principal: &Principal, ctx: &RequestContext) -> Result<Vec<String>, CoreError> {
+    pub async fn regenerate_recovery_codes(
+        &self,
+        principal: &Principal,
+        ctx: &RequestContext,
+    ) -> Result<Vec<String>, CoreError> {
         let user = &principal.user;
         if !user.totp_enabled() {
-            return Err(CoreError::invalid("totp", "totp_not_enabled", "recovery codes need TOTP enrolled first"));
+            return Err(CoreError::invalid(
+                "totp",
+                "totp_not_enabled",
+                "recovery codes need TOTP enrolled first",
+            ));
         }
         let codes = tokens::new_recovery_codes()?;
         let digests: Vec<String> = codes.iter().map(|c| tokens::recovery_code_digest(c)).collect();
         let mut tx = self.store.begin().await?;
         tx.replace_recovery_codes(&user.id, &digests).await?;
-        let event = AuditEvent::new(Category::Authentication, "mfa.recovery_codes_regenerate", principal.actor(), Outcome::Success)
-            .object(format!("user:{}", user.id));
+        let event = AuditEvent::new(
+            Category::Authentication,
+            "mfa.recovery_codes_regenerate",
+            principal.actor(),
+            Outcome::Success,
+        )
+        .object(format!("user:{}", user.id));
         self.audit(&mut tx, ctx, event).await?;
         tx.commit().await?;
         Ok(codes)
@@ -158,12 +197,18 @@ impl Core {
         Ok(self.store.read().await?.count_recovery_codes(&principal.user.id).await?)
     }
 
-    pub async fn set_language(&self, principal: &Principal, language: Option<Language>, ctx: &RequestContext) -> Result<(), CoreError> {
+    pub async fn set_language(
+        &self,
+        principal: &Principal,
+        language: Option<Language>,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
         let mut tx = self.store.begin().await?;
         tx.set_user_language(&principal.user.id, language.map(Language::as_str), self.now()).await?;
-        let event = AuditEvent::new(Category::Operation, "profile.language", principal.actor(), Outcome::Success)
-            .object(format!("user:{}", principal.user.id))
-            .detail("language", language.map_or("browser", Language::as_str));
+        let event =
+            AuditEvent::new(Category::Operation, "profile.language", principal.actor(), Outcome::Success)
+                .object(format!("user:{}", principal.user.id))
+                .detail("language", language.map_or("browser", Language::as_str));
         self.audit(&mut tx, ctx, event).await?;
         tx.commit().await?;
         Ok(())
@@ -174,7 +219,12 @@ impl Core {
     }
 
     /// Ends one of the caller's own sessions.
-    pub async fn end_my_session(&self, principal: &Principal, session_id: &str, ctx: &RequestContext) -> Result<(), CoreError> {
+    pub async fn end_my_session(
+        &self,
+        principal: &Principal,
+        session_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
         let mut tx = self.store.begin().await?;
         let mine = tx.user_sessions(&principal.user.id).await?.into_iter().any(|s| s.id == session_id);
         if !mine {
@@ -190,7 +240,11 @@ impl Core {
     }
 
     /// Signs the caller out everywhere, this session included.
-    pub async fn sign_out_everywhere(&self, principal: &Principal, ctx: &RequestContext) -> Result<u64, CoreError> {
+    pub async fn sign_out_everywhere(
+        &self,
+        principal: &Principal,
+        ctx: &RequestContext,
+    ) -> Result<u64, CoreError> {
         let mut tx = self.store.begin().await?;
         let ended = tx.delete_user_sessions(&principal.user.id).await?;
         let event = AuditEvent::new(Category::Login, "session.end_all", principal.actor(), Outcome::Success)

@@ -59,16 +59,28 @@ pub(crate) fn validate_username(username: &str) -> Result<String, CoreError> {
 }
 
 pub(crate) fn validate_display_name(name: &str) -> Result<String, CoreError> {
-    identity::validate_display_name(name)
-        .map_err(|p| CoreError::invalid("display_name", "display_name_invalid", format!("the display name {p}")))?;
+    identity::validate_display_name(name).map_err(|p| {
+        CoreError::invalid("display_name", "display_name_invalid", format!("the display name {p}"))
+    })?;
     Ok(name.trim().to_owned())
 }
 
-async fn check_org_ref(tx: &mut Box<dyn StoreTx>, field: &'static str, id: Option<&str>, kind: OrgKind) -> Result<(), CoreError> {
+async fn check_org_ref(
+    tx: &mut Box<dyn StoreTx>,
+    field: &'static str,
+    id: Option<&str>,
+    kind: OrgKind,
+) -> Result<(), CoreError> {
     if let Some(id) = id {
         match tx.org_unit(id).await? {
             Some(u) if u.kind == kind => {}
-            _ => return Err(CoreError::invalid(field, "unknown_reference", format!("no {} with this id", kind.as_str()))),
+            _ => {
+                return Err(CoreError::invalid(
+                    field,
+                    "unknown_reference",
+                    format!("no {} with this id", kind.as_str()),
+                ));
+            }
         }
     }
     Ok(())
@@ -101,7 +113,12 @@ impl Core {
     }
 
     /// Creates an invited user and a one-time link for them to choose a password.
-    pub async fn invite_user(&self, principal: &Principal, inv: &Invitation, ctx: &RequestContext) -> Result<Invited, CoreError> {
+    pub async fn invite_user(
+        &self,
+        principal: &Principal,
+        inv: &Invitation,
+        ctx: &RequestContext,
+    ) -> Result<Invited, CoreError> {
         let username = validate_username(&inv.username)?;
         let display_name = validate_display_name(&inv.display_name)?;
         let roles = validate_roles(&inv.roles)?;
@@ -145,7 +162,12 @@ impl Core {
     }
 
     /// A new invitation link for a user who has not accepted yet (the old one may have expired).
-    pub async fn reinvite_user(&self, principal: &Principal, user_id: &str, ctx: &RequestContext) -> Result<String, CoreError> {
+    pub async fn reinvite_user(
+        &self,
+        principal: &Principal,
+        user_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<String, CoreError> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let user = self.user_in(&mut tx, user_id).await?;
@@ -182,17 +204,26 @@ impl Core {
         if before.site_id != profile.site_id {
             changed.push("site_id");
         }
-        let e = event(principal, "user.update", format!("user:{user_id}")).detail("fields", changed.join(","));
+        let e =
+            event(principal, "user.update", format!("user:{user_id}")).detail("fields", changed.join(","));
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Changes a user's roles (LEAK-6: every change is on the record for access reviews).
-    pub async fn set_user_roles(&self, principal: &Principal, user_id: &str, roles: &[Role], ctx: &RequestContext) -> Result<(), CoreError> {
+    pub async fn set_user_roles(
+        &self,
+        principal: &Principal,
+        user_id: &str,
+        roles: &[Role],
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
         let roles = validate_roles(roles)?;
         if user_id == principal.user.id && !roles.contains(&Role::SecurityAdmin) {
-            return Err(CoreError::Forbidden("you cannot remove your own security admin role; ask another admin"));
+            return Err(CoreError::Forbidden(
+                "you cannot remove your own security admin role; ask another admin",
+            ));
         }
         let mut tx = self.store.begin().await?;
         let before = self.user_in(&mut tx, user_id).await?;
@@ -207,7 +238,13 @@ impl Core {
     }
 
     /// Sets which client companies' data a user works on.
-    pub async fn set_user_clients(&self, principal: &Principal, user_id: &str, client_ids: &[String], ctx: &RequestContext) -> Result<(), CoreError> {
+    pub async fn set_user_clients(
+        &self,
+        principal: &Principal,
+        user_id: &str,
+        client_ids: &[String],
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
         let mut tx = self.store.begin().await?;
         self.user_in(&mut tx, user_id).await?;
         let before = tx.user_clients(user_id).await?;
@@ -222,7 +259,12 @@ impl Core {
     }
 
     /// Disables a user and ends all their sessions at once.
-    pub async fn disable_user(&self, principal: &Principal, user_id: &str, ctx: &RequestContext) -> Result<(), CoreError> {
+    pub async fn disable_user(
+        &self,
+        principal: &Principal,
+        user_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
         if user_id == principal.user.id {
             return Err(CoreError::Forbidden("you cannot disable your own account"));
         }
@@ -230,14 +272,20 @@ impl Core {
         self.user_in(&mut tx, user_id).await?;
         tx.set_user_status(user_id, UserStatus::Disabled.as_str(), self.now()).await?;
         let ended = tx.delete_user_sessions(user_id).await?;
-        let e = event(principal, "user.disable", format!("user:{user_id}")).detail("sessions_ended", ended.to_string());
+        let e = event(principal, "user.disable", format!("user:{user_id}"))
+            .detail("sessions_ended", ended.to_string());
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Re-enables a disabled user (an invited user stays invited until they accept).
-    pub async fn enable_user(&self, principal: &Principal, user_id: &str, ctx: &RequestContext) -> Result<(), CoreError> {
+    pub async fn enable_user(
+        &self,
+        principal: &Principal,
+        user_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
         let mut tx = self.store.begin().await?;
         let user = self.user_in(&mut tx, user_id).await?;
         let status = if user.password_hash.is_some() { UserStatus::Active } else { UserStatus::Invited };
@@ -248,7 +296,12 @@ impl Core {
     }
 
     /// Lifts a lockout before it ends by itself.
-    pub async fn unlock_user(&self, principal: &Principal, user_id: &str, ctx: &RequestContext) -> Result<(), CoreError> {
+    pub async fn unlock_user(
+        &self,
+        principal: &Principal,
+        user_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
         let mut tx = self.store.begin().await?;
         let user = self.user_in(&mut tx, user_id).await?;
         tx.clear_failed_signins(user_id).await?;
@@ -260,7 +313,12 @@ impl Core {
     }
 
     /// Removes a user's TOTP (a lost phone). They enrol again at their next sign-in.
-    pub async fn reset_user_totp(&self, principal: &Principal, user_id: &str, ctx: &RequestContext) -> Result<(), CoreError> {
+    pub async fn reset_user_totp(
+        &self,
+        principal: &Principal,
+        user_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
         let mut tx = self.store.begin().await?;
         self.user_in(&mut tx, user_id).await?;
         tx.disable_totp(user_id).await?;
@@ -274,7 +332,12 @@ impl Core {
     }
 
     /// Signs a user out everywhere.
-    pub async fn end_user_sessions(&self, principal: &Principal, user_id: &str, ctx: &RequestContext) -> Result<u64, CoreError> {
+    pub async fn end_user_sessions(
+        &self,
+        principal: &Principal,
+        user_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<u64, CoreError> {
         let mut tx = self.store.begin().await?;
         self.user_in(&mut tx, user_id).await?;
         let ended = tx.delete_user_sessions(user_id).await?;
@@ -305,10 +368,15 @@ impl Core {
         }
         let mut tx = self.store.begin().await?;
         check_org_ref(&mut tx, "site_id", site_id.as_deref(), OrgKind::Site).await?;
-        let unit = OrgUnit { id: new_id(), kind, name: name.trim().to_owned(), site_id, created_at: self.now() };
+        let unit =
+            OrgUnit { id: new_id(), kind, name: name.trim().to_owned(), site_id, created_at: self.now() };
         match tx.insert_org_unit(&unit).await {
             Err(mamori_store::StoreError::Conflict(_)) => {
-                return Err(CoreError::invalid("name", "name_taken", format!("a {} with this name exists", kind.as_str())));
+                return Err(CoreError::invalid(
+                    "name",
+                    "name_taken",
+                    format!("a {} with this name exists", kind.as_str()),
+                ));
             }
             other => other?,
         }
@@ -332,12 +400,21 @@ impl Core {
         valid_for: Duration,
         ctx: &RequestContext,
     ) -> Result<NewApiToken, CoreError> {
-        identity::validate_org_name(name).map_err(|p| CoreError::invalid("name", "name_invalid", format!("the name {p}")))?;
+        identity::validate_org_name(name)
+            .map_err(|p| CoreError::invalid("name", "name_invalid", format!("the name {p}")))?;
         if permissions.is_empty() {
-            return Err(CoreError::invalid("permissions", "permissions_empty", "give the token at least one permission"));
+            return Err(CoreError::invalid(
+                "permissions",
+                "permissions_empty",
+                "give the token at least one permission",
+            ));
         }
         if let Some(p) = permissions.iter().find(|p| !principal.can(**p)) {
-            return Err(CoreError::invalid("permissions", "permission_not_held", format!("you do not hold `{p}` yourself")));
+            return Err(CoreError::invalid(
+                "permissions",
+                "permission_not_held",
+                format!("you do not hold `{p}` yourself"),
+            ));
         }
         if valid_for.is_zero() || valid_for > Duration::from_secs(366 * 86400) {
             return Err(CoreError::invalid("expires_in_days", "out_of_range", "must be 1 to 366 days"));
@@ -372,7 +449,12 @@ impl Core {
         Ok(self.store.read().await?.list_api_tokens().await?)
     }
 
-    pub async fn revoke_api_token(&self, principal: &Principal, token_id: &str, ctx: &RequestContext) -> Result<(), CoreError> {
+    pub async fn revoke_api_token(
+        &self,
+        principal: &Principal,
+        token_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
         let mut tx = self.store.begin().await?;
         if tx.api_token_by_id(token_id).await?.is_none() {
             return Err(CoreError::NotFound { what: "API token" });
@@ -386,10 +468,16 @@ impl Core {
     }
 
     /// Requires TOTP of every user, operators included (or stops requiring it of operators).
-    pub async fn set_totp_for_everyone(&self, principal: &Principal, on: bool, ctx: &RequestContext) -> Result<(), CoreError> {
+    pub async fn set_totp_for_everyone(
+        &self,
+        principal: &Principal,
+        on: bool,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
         let mut tx = self.store.begin().await?;
         tx.put_setting(settings::TOTP_FOR_EVERYONE, if on { "true" } else { "false" }).await?;
-        let e = event(principal, "settings.totp_for_everyone", "settings".into()).detail("value", on.to_string());
+        let e =
+            event(principal, "settings.totp_for_everyone", "settings".into()).detail("value", on.to_string());
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
@@ -400,7 +488,12 @@ impl Core {
     }
 
     /// Searches the audit log. Reading the log is itself recorded (TW-10: access logs).
-    pub async fn search_audit(&self, principal: &Principal, query: &AuditQuery, ctx: &RequestContext) -> Result<Vec<AuditEntry>, CoreError> {
+    pub async fn search_audit(
+        &self,
+        principal: &Principal,
+        query: &AuditQuery,
+        ctx: &RequestContext,
+    ) -> Result<Vec<AuditEntry>, CoreError> {
         let query = AuditQuery { limit: query.limit.clamp(1, 1000), ..query.clone() };
         let mut tx = self.store.begin().await?;
         let entries = tx.search_audit(&query).await?;
@@ -410,5 +503,12 @@ impl Core {
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(entries)
+    }
+}
+
+impl Core {
+    /// The client companies a user is assigned to.
+    pub async fn user_clients(&self, user_id: &str) -> Result<Vec<String>, CoreError> {
+        Ok(self.store.read().await?.user_clients(user_id).await?)
     }
 }

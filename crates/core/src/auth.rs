@@ -40,24 +40,40 @@ fn user_object(id: &str) -> String {
 impl Core {
     /// First step of signing in. Unknown names, wrong passwords, disabled accounts all answer
     /// [`CoreError::SignInFailed`] after the same Argon2 work, so none can be told apart.
-    pub async fn sign_in(&self, username: &str, password: &str, ctx: &RequestContext) -> Result<SignIn, CoreError> {
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        ctx: &RequestContext,
+    ) -> Result<SignIn, CoreError> {
         let username = username.trim().to_lowercase();
         let now = self.now();
         let user = self.store.read().await?.user_by_username(&username).await?;
-        let password_ok = verify_password(password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await?;
+        let password_ok =
+            verify_password(password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await?;
 
         let Some(user) = user else {
             let mut tx = self.store.begin().await?;
-            let event = AuditEvent::new(Category::Authentication, "signin.password", Actor::Anonymous, Outcome::Failure)
-                .detail("reason", "unknown_user");
+            let event = AuditEvent::new(
+                Category::Authentication,
+                "signin.password",
+                Actor::Anonymous,
+                Outcome::Failure,
+            )
+            .detail("reason", "unknown_user");
             self.audit(&mut tx, ctx, event).await?;
             tx.commit().await?;
             return Err(CoreError::SignInFailed);
         };
         let fail = |reason: &str| {
-            AuditEvent::new(Category::Authentication, "signin.password", Actor::User(user.id.clone()), Outcome::Failure)
-                .object(user_object(&user.id))
-                .detail("reason", reason)
+            AuditEvent::new(
+                Category::Authentication,
+                "signin.password",
+                Actor::User(user.id.clone()),
+                Outcome::Failure,
+            )
+            .object(user_object(&user.id))
+            .detail("reason", reason)
         };
 
         let mut tx = self.store.begin().await?;
@@ -85,8 +101,13 @@ impl Core {
         let state =
             if user.totp_enabled() { SessionState::AwaitingSecondFactor } else { SessionState::Active };
         let session = self.new_session(&mut tx, &user, state, ctx).await?;
-        let ok = AuditEvent::new(Category::Authentication, "signin.password", Actor::User(user.id.clone()), Outcome::Success)
-            .object(user_object(&user.id));
+        let ok = AuditEvent::new(
+            Category::Authentication,
+            "signin.password",
+            Actor::User(user.id.clone()),
+            Outcome::Success,
+        )
+        .object(user_object(&user.id));
         self.audit(&mut tx, ctx, ok).await?;
         let result = if user.totp_enabled() {
             SignIn::NeedsSecondFactor(session)
@@ -164,8 +185,9 @@ impl Core {
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
         let now = self.now();
-        let start = AuditEvent::new(Category::Login, "session.start", Actor::User(user.id.clone()), Outcome::Success)
-            .object(format!("session:{session_id}"));
+        let start =
+            AuditEvent::new(Category::Login, "session.start", Actor::User(user.id.clone()), Outcome::Success)
+                .object(format!("session:{session_id}"));
         self.audit(tx, ctx, start).await?;
         let others = tx.user_sessions(&user.id).await?;
         let elsewhere = others.iter().find(|s| {
@@ -190,10 +212,15 @@ impl Core {
                 created_at: now,
             })
             .await?;
-            let event = AuditEvent::new(Category::Security, "account.shared_suspected", Actor::System, Outcome::Success)
-                .object(user_object(&user.id))
-                .detail("session", session_id)
-                .detail("other_session", other.id.clone());
+            let event = AuditEvent::new(
+                Category::Security,
+                "account.shared_suspected",
+                Actor::System,
+                Outcome::Success,
+            )
+            .object(user_object(&user.id))
+            .detail("session", session_id)
+            .detail("other_session", other.id.clone());
             self.audit(tx, ctx, event).await?;
             tracing::warn!(user_id = %user.id, "one account signed in from two addresses at once");
         }
@@ -201,7 +228,12 @@ impl Core {
     }
 
     /// Second step: a TOTP code, or one of the user's recovery codes.
-    pub async fn second_factor(&self, principal: &Principal, code: &str, ctx: &RequestContext) -> Result<(), CoreError> {
+    pub async fn second_factor(
+        &self,
+        principal: &Principal,
+        code: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
         let Credential::Session { id: session_id, awaiting_second_factor: true, .. } = &principal.via else {
             return Err(CoreError::Forbidden("no sign-in is waiting for a second factor"));
         };
@@ -253,7 +285,11 @@ impl Core {
 
     /// Turns a session cookie into a principal, ending the session if it has expired, the user
     /// was disabled, or a second factor was not given in time.
-    pub async fn session_principal(&self, cookie: &str, ctx: &RequestContext) -> Result<Option<Principal>, CoreError> {
+    pub async fn session_principal(
+        &self,
+        cookie: &str,
+        ctx: &RequestContext,
+    ) -> Result<Option<Principal>, CoreError> {
         let now = self.now();
         let digest = tokens::digest(cookie);
         let mut read = self.store.read().await?;
@@ -273,9 +309,14 @@ impl Core {
                 let reason = if other.is_none() || expired { "expired" } else { "user_disabled" };
                 let mut tx = self.store.begin().await?;
                 tx.delete_session(&session.id).await?;
-                let event = AuditEvent::new(Category::Login, "session.end", Actor::User(session.user_id.clone()), Outcome::Success)
-                    .object(format!("session:{}", session.id))
-                    .detail("reason", reason);
+                let event = AuditEvent::new(
+                    Category::Login,
+                    "session.end",
+                    Actor::User(session.user_id.clone()),
+                    Outcome::Success,
+                )
+                .object(format!("session:{}", session.id))
+                .detail("reason", reason);
                 self.audit(&mut tx, ctx, event).await?;
                 tx.commit().await?;
                 return Ok(None);
@@ -290,7 +331,11 @@ impl Core {
         Ok(Some(Principal {
             permissions: if awaiting { Default::default() } else { authz::permissions_of(&user.roles) },
             must_enrol_totp: must_enrol,
-            via: Credential::Session { id: session.id, csrf_token: session.csrf_token, awaiting_second_factor: awaiting },
+            via: Credential::Session {
+                id: session.id,
+                csrf_token: session.csrf_token,
+                awaiting_second_factor: awaiting,
+            },
             user,
         }))
     }
@@ -306,7 +351,8 @@ impl Core {
         if t.revoked_at.is_some() || now >= t.expires_at {
             return Ok(None);
         }
-        let Some(owner) = read.user_by_id(&t.owner_id).await?.filter(|u| u.status == UserStatus::Active) else {
+        let Some(owner) = read.user_by_id(&t.owner_id).await?.filter(|u| u.status == UserStatus::Active)
+        else {
             return Ok(None);
         };
         drop(read);
@@ -322,7 +368,12 @@ impl Core {
             .filter_map(|p| p.parse::<Permission>().ok())
             .filter(|p| owner_permissions.contains(p))
             .collect();
-        Ok(Some(Principal { user: owner, via: Credential::ApiToken { id: t.id }, permissions, must_enrol_totp: false }))
+        Ok(Some(Principal {
+            user: owner,
+            via: Credential::ApiToken { id: t.id },
+            permissions,
+            must_enrol_totp: false,
+        }))
     }
 
     /// Ends this session.

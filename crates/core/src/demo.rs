@@ -4,8 +4,8 @@
 
 use crate::{Core, CoreError, new_id, settings};
 use mamori_audit::{Actor, AuditEvent, Category, Outcome};
-use mamori_domain::identity::UserStatus;
 use mamori_domain::Role;
+use mamori_domain::identity::UserStatus;
 use mamori_store::{OrgKind, OrgUnit, UserRecord};
 
 /// Every demo account signs in with this password.
@@ -132,4 +132,3 @@ pub fn demo_accounts() -> Vec<DemoAccount> {
 pub fn demo_staff_count() -> usize {
     STAFF.iter().map(|s| s.3).sum()
 }
-

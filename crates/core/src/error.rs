@@ -17,7 +17,9 @@ pub enum CoreError {
     SignInFailed,
     #[error("the second factor was not accepted")]
     SecondFactorFailed,
-    #[error("the account is locked until {until:?} after too many failed sign-ins; wait, or ask a security admin to unlock it")]
+    #[error(
+        "the account is locked until {until:?} after too many failed sign-ins; wait, or ask a security admin to unlock it"
+    )]
     Locked { until: UnixMillis },
     #[error("this link is invalid, expired or already used; ask for a new one")]
     LinkInvalid,

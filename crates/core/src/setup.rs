@@ -136,16 +136,26 @@ impl Core {
             updated_at: now,
         };
         tx.insert_user(&user).await?;
-        let e = AuditEvent::new(Category::Operation, "setup.complete", Actor::User(user.id.clone()), Outcome::Success)
-            .object(format!("user:{}", user.id))
-            .detail("roles", "security_admin");
+        let e = AuditEvent::new(
+            Category::Operation,
+            "setup.complete",
+            Actor::User(user.id.clone()),
+            Outcome::Success,
+        )
+        .object(format!("user:{}", user.id))
+        .detail("roles", "security_admin");
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(user)
     }
 
     /// An invited user chooses their password; the account becomes active.
-    pub async fn accept_invitation(&self, token: &str, password: &str, ctx: &RequestContext) -> Result<UserRecord, CoreError> {
+    pub async fn accept_invitation(
+        &self,
+        token: &str,
+        password: &str,
+        ctx: &RequestContext,
+    ) -> Result<UserRecord, CoreError> {
         let link = self.check_link(token, LinkPurpose::Invitation).await?;
         let user_id = link.user_id.ok_or(CoreError::LinkInvalid)?;
         let user = self.store.read().await?.user_by_id(&user_id).await?.ok_or(CoreError::LinkInvalid)?;
@@ -161,8 +171,13 @@ impl Core {
         }
         tx.set_password(&user.id, &hash, now).await?;
         tx.set_user_status(&user.id, UserStatus::Active.as_str(), now).await?;
-        let e = AuditEvent::new(Category::Operation, "user.invitation_accept", Actor::User(user.id.clone()), Outcome::Success)
-            .object(format!("user:{}", user.id));
+        let e = AuditEvent::new(
+            Category::Operation,
+            "user.invitation_accept",
+            Actor::User(user.id.clone()),
+            Outcome::Success,
+        )
+        .object(format!("user:{}", user.id));
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(UserRecord { status: UserStatus::Active, ..user })

@@ -35,8 +35,10 @@ fn load_32(path: &Path) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
     }
     let mut buf = Zeroizing::new(Vec::new());
     f.read_to_end(&mut buf).map_err(|e| err(path, e.to_string()))?;
-    let key: [u8; 32] =
-        buf.as_slice().try_into().map_err(|_| err(path, format!("holds {} bytes, expected 32", buf.len())))?;
+    let key: [u8; 32] = buf
+        .as_slice()
+        .try_into()
+        .map_err(|_| err(path, format!("holds {} bytes, expected 32", buf.len())))?;
     Ok(Zeroizing::new(key))
 }
 

@@ -40,11 +40,7 @@ pub fn otpauth_uri(secret_base32: &str, issuer: &str, account: &str) -> Result<S
 /// The URI as a QR code, an SVG document (no script; safe to inline in a page).
 pub fn qr_svg(uri: &str) -> Result<String, CryptoError> {
     let code = qrcode::QrCode::new(uri.as_bytes()).map_err(|e| CryptoError::Totp(e.to_string()))?;
-    Ok(code
-        .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(200, 200)
-        .quiet_zone(true)
-        .build())
+    Ok(code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(200, 200).quiet_zone(true).build())
 }
 
 /// The code for a moment (used by tests and the demo).

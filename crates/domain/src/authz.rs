@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Operator,
@@ -65,14 +67,13 @@ impl fmt::Display for Role {
 impl FromStr for Role {
     type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| UnknownName(s.to_owned()))
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| UnknownName(s.to_owned()))
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub enum Permission {
     /// List and read user accounts.
     #[serde(rename = "users.read")]
@@ -135,10 +136,7 @@ impl fmt::Display for Permission {
 impl FromStr for Permission {
     type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Permission::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| UnknownName(s.to_owned()))
+        Permission::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| UnknownName(s.to_owned()))
     }
 }
 
@@ -156,6 +154,8 @@ pub fn permissions_of(roles: &[Role]) -> BTreeSet<Permission> {
 pub enum Access {
     /// Anyone, signed in or not (sign-in page, health checks, static files).
     Public,
+    /// Any session, even one still waiting for its second factor (sign-out).
+    AnySession,
     /// A session that has passed its password but not yet its second factor.
     PendingSecondFactor,
     /// A fully signed-in user who still has to enrol TOTP (their role requires it).
@@ -170,6 +170,7 @@ impl fmt::Display for Access {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Access::Public => f.write_str("public"),
+            Access::AnySession => f.write_str("any session"),
             Access::PendingSecondFactor => f.write_str("pending second factor"),
             Access::EnrolmentAllowed => f.write_str("signed in (TOTP enrolment allowed)"),
             Access::SignedIn => f.write_str("signed in"),

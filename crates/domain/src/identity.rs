@@ -58,7 +58,9 @@ impl Language {
 pub enum NameProblem {
     #[error("must be 3 to 64 characters")]
     Length,
-    #[error("may hold only lower-case letters a-z, digits, '.', '_' and '-', starting with a letter or digit")]
+    #[error(
+        "may hold only lower-case letters a-z, digits, '.', '_' and '-', starting with a letter or digit"
+    )]
     Characters,
     #[error("must be 1 to 100 characters without control characters")]
     DisplayName,
@@ -72,9 +74,8 @@ pub fn validate_username(name: &str) -> Result<(), NameProblem> {
         return Err(NameProblem::Length);
     }
     let first_ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let rest_ok = name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    let rest_ok =
+        name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
     if first_ok && rest_ok { Ok(()) } else { Err(NameProblem::Characters) }
 }
 

@@ -1,0 +1,223 @@
+//! The shapes of Mamori's `/api/v1`: what clients send and receive. Request bodies refuse unknown
+//! fields, so a typo is an error rather than a silently ignored setting.
+
+use mamori_domain::identity::{Language, UserStatus};
+use mamori_domain::{Permission, Role};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// An RFC 9457 problem document; every API error has this shape.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Problem {
+    /// `urn:mamori:problem:<code>`.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine-readable code (see docs/api.md).
+    pub code: String,
+    /// The request field the problem is about, as a path like `roles[1]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<Role>,
+    pub permissions: Vec<Permission>,
+    pub client_ids: Vec<String>,
+    pub language: Option<Language>,
+    pub totp_enabled: bool,
+    /// `session` or `api_token`.
+    pub authenticated_by: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<Role>,
+    pub status: UserStatus,
+    pub team_id: Option<String>,
+    pub site_id: Option<String>,
+    pub client_ids: Vec<String>,
+    pub totp_enabled: bool,
+    /// Unix milliseconds; set while the account is locked.
+    pub locked_until: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserList {
+    pub users: Vec<User>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteUser {
+    /// 3–64 of `a-z 0-9 . _ -`.
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<Role>,
+    #[serde(default)]
+    pub team_id: Option<String>,
+    #[serde(default)]
+    pub site_id: Option<String>,
+    #[serde(default)]
+    pub client_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Invited {
+    pub user: User,
+    /// One-time link for the new user to choose a password; shown only now.
+    pub invitation_url: String,
+}
+
+/// Every field is optional; what is given is changed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub display_name: Option<String>,
+    /// `null` removes the team.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub team_id: Option<Option<String>>,
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub site_id: Option<Option<String>>,
+    pub roles: Option<Vec<Role>>,
+    pub client_ids: Option<Vec<String>>,
+}
+
+/// Tells a missing field (leave alone) from an explicit `null` (clear).
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+        Option::<String>::deserialize(d).map(Some)
+    }
+    pub fn serialize<S: Serializer>(v: &Option<Option<String>>, s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InvitationLink {
+    pub invitation_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SessionsEnded {
+    pub sessions_ended: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrgUnit {
+    pub id: String,
+    pub name: String,
+    /// For teams: the site they belong to.
+    pub site_id: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrgUnitList {
+    pub items: Vec<OrgUnit>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrgUnit {
+    pub name: String,
+    /// Teams only.
+    #[serde(default)]
+    pub site_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiToken {
+    pub id: String,
+    pub name: String,
+    pub owner_id: String,
+    pub permissions: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiTokenList {
+    pub tokens: Vec<ApiToken>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiToken {
+    pub name: String,
+    pub permissions: Vec<Permission>,
+    /// 1–366.
+    pub expires_in_days: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreatedApiToken {
+    pub token: ApiToken,
+    /// The bearer secret (`Authorization: Bearer …`). Shown only now; Mamori keeps a hash.
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SecurityEvent {
+    pub id: String,
+    pub kind: String,
+    pub user_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SecurityEventList {
+    pub events: Vec<SecurityEvent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub totp_required_for_everyone: bool,
+}
+
+/// Query of `GET /api/v1/audit`. Times are Unix milliseconds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditSearch {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub object: Option<String>,
+    pub outcome: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// Entries before this sequence number (the `next_before` of the previous page).
+    pub before: Option<i64>,
+    /// 1–1000, default 100.
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditPage {
+    pub entries: Vec<mamori_audit::AuditEntry>,
+    /// Pass as `before` to get the next (older) page; absent on the last page.
+    pub next_before: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+}

@@ -6,9 +6,9 @@
 //! and adds only what differs: connection set-up, migrations and the audit sequencer's lock.
 //! Migrations live in `migrations/sqlite` and `migrations/postgres` and run on start.
 
+pub mod postgres;
 mod queries;
 mod rows;
-pub mod postgres;
 pub mod sqlite;
 
 use mamori_store::{Store, StoreError};

@@ -56,10 +56,20 @@ pub trait StoreTx: Send {
     async fn user_by_id(&mut self, id: &str) -> StoreResult<Option<UserRecord>>;
     async fn user_by_username(&mut self, username: &str) -> StoreResult<Option<UserRecord>>;
     async fn list_users(&mut self) -> StoreResult<Vec<UserRecord>>;
-    async fn update_user_profile(&mut self, id: &str, profile: &UserProfile, now: UnixMillis) -> StoreResult<()>;
+    async fn update_user_profile(
+        &mut self,
+        id: &str,
+        profile: &UserProfile,
+        now: UnixMillis,
+    ) -> StoreResult<()>;
     async fn set_user_roles(&mut self, id: &str, roles: &[Role], now: UnixMillis) -> StoreResult<()>;
     async fn set_user_status(&mut self, id: &str, status: &str, now: UnixMillis) -> StoreResult<()>;
-    async fn set_user_language(&mut self, id: &str, language: Option<&str>, now: UnixMillis) -> StoreResult<()>;
+    async fn set_user_language(
+        &mut self,
+        id: &str,
+        language: Option<&str>,
+        now: UnixMillis,
+    ) -> StoreResult<()>;
     /// Sets the password and keeps it in the history.
     async fn set_password(&mut self, id: &str, hash: &str, now: UnixMillis) -> StoreResult<()>;
     /// The most recent password hashes, newest first.

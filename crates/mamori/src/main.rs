@@ -1,0 +1,221 @@
+//! `mamori`: the server (`mamori serve`) and its command-line tools.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use mamori_core::setup::SetupState;
+use mamori_domain::{Clock, SystemClock};
+use mamori_server::config::{self, ServerConfig, Sources};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "mamori", version, about = "Mamori — security platform for contact centers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (console and API).
+    Serve(ServeArgs),
+    /// Print a new one-time setup link when no user exists yet (the first one was lost or expired).
+    SetupLink(CommonArgs),
+    /// Print the current TOTP code of the demo accounts (the demo's secret is published).
+    DemoTotp,
+    /// Print the configuration keys and their environment variables.
+    ConfigKeys,
+}
+
+/// Where the data is; shared by every command that opens it.
+#[derive(Args, Clone)]
+struct CommonArgs {
+    /// TOML configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory for the SQLite database and key files [default: ./mamori-data, ./mamori-demo with --demo].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://…); without it Mamori uses the embedded SQLite.
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// The URL users reach Mamori at, used in links.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+    /// PEM certificate chain for HTTPS.
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// Allow plain HTTP on a non-loopback address (only behind a TLS proxy).
+    #[arg(long)]
+    insecure_http: bool,
+    /// Load a synthetic contact center and print its sign-in names and passwords.
+    #[arg(long)]
+    demo: bool,
+}
+
+fn load_config(
+    common: &CommonArgs,
+    extra: Vec<(&'static str, toml::Value)>,
+    demo: bool,
+) -> anyhow::Result<ServerConfig> {
+    let file = match &common.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the config file {}", path.display()))?;
+            Some((path.display().to_string(), text))
+        }
+        None => None,
+    };
+    let mut flags = extra;
+    if let Some(d) = &common.data_dir {
+        flags.push(("data_dir", toml::Value::String(d.display().to_string())));
+    }
+    if let Some(u) = &common.database_url {
+        flags.push(("database_url", toml::Value::String(u.clone())));
+    }
+    let sources = Sources {
+        file,
+        env: std::env::vars().collect(),
+        flags,
+        default_data_dir: PathBuf::from(if demo { "./mamori-demo" } else { "./mamori-data" }),
+    };
+    Ok(config::load(&sources)?)
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    // A panic message may quote data; log where it happened, never what it said (invariant 4).
+    std::panic::set_hook(Box::new(|info| {
+        let place = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        tracing::error!(location = %place, "internal error (panic); the request was answered with 500");
+    }));
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::SetupLink(common) => runtime.block_on(setup_link(common)),
+        Command::DemoTotp => {
+            let now = SystemClock.now().as_secs();
+            println!("{}", mamori_crypto::totp::code_at(mamori_core::demo::DEMO_TOTP_SECRET, now)?);
+            Ok(())
+        }
+        Command::ConfigKeys => {
+            print!("{}", config::keys_markdown());
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut flags = Vec::new();
+    if let Some(l) = &args.listen {
+        flags.push(("listen", toml::Value::String(l.clone())));
+    }
+    if let Some(u) = &args.public_url {
+        flags.push(("public_url", toml::Value::String(u.clone())));
+    }
+    if let Some(c) = &args.tls_cert {
+        flags.push(("tls_cert", toml::Value::String(c.display().to_string())));
+    }
+    if let Some(k) = &args.tls_key {
+        flags.push(("tls_key", toml::Value::String(k.display().to_string())));
+    }
+    if args.insecure_http {
+        flags.push(("insecure_http", toml::Value::Boolean(true)));
+    }
+    let config = load_config(&args.common, flags, args.demo)?;
+    init_logging(&config.log);
+    if config.tls.is_none() && !config.listen.ip().is_loopback() {
+        tracing::warn!(listen = %config.listen, "serving plain HTTP on a non-loopback address (--insecure-http); put a TLS proxy in front");
+    }
+    let public_url = config.public_url.clone();
+    let running = mamori_server::serve::start(config, Arc::new(SystemClock), args.demo).await?;
+    let started = &running.started;
+    tracing::info!(addr = %started.addr, backend = started.backend, "Mamori is listening");
+    print_start_notes(started, &public_url);
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
+
+fn print_start_notes(started: &mamori_server::serve::Started, public_url: &str) {
+    match &started.setup {
+        SetupState::NewLink(token) => {
+            println!();
+            println!(
+                "  First start: create the first security admin with this one-time link (valid 1 hour):"
+            );
+            println!("  {public_url}/setup?token={token}");
+            println!();
+        }
+        SetupState::LinkOutstanding => {
+            println!("  No user exists yet, and a setup link printed earlier is still valid.");
+            println!("  Lost it? Run `mamori setup-link` for a new one.");
+        }
+        SetupState::Done => {}
+    }
+    if let Some(accounts) = &started.demo {
+        println!();
+        println!("  Demo contact center loaded (synthetic data). Open {public_url}/ and sign in as:");
+        for a in accounts {
+            let totp = if a.needs_totp { "  + TOTP code from `mamori demo-totp`" } else { "" };
+            println!(
+                "    {:<16} {:<15} password {}{totp}",
+                a.username,
+                a.role.as_str(),
+                mamori_core::demo::DEMO_PASSWORD
+            );
+        }
+        println!(
+            "  ({} demo staff in all: demo-op01–30, demo-sv01–06, demo-admin01–02, demo-auditor01–02.)",
+            mamori_core::demo::demo_staff_count()
+        );
+        println!("  Demo TOTP secret (add to an authenticator app): {}", mamori_core::demo::DEMO_TOTP_SECRET);
+        println!();
+    }
+}
+
+async fn setup_link(common: CommonArgs) -> anyhow::Result<()> {
+    let config = load_config(&common, Vec::new(), false)?;
+    init_logging("warn");
+    let core = mamori_server::serve::open_core(&config, Arc::new(SystemClock)).await?;
+    match core.force_setup_link().await? {
+        Some(token) => println!("{}/setup?token={token}", config.public_url),
+        None => anyhow::bail!("users exist already; the first security admin can invite others"),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

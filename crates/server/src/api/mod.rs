@@ -1,0 +1,381 @@
+//! `/api/v1`: JSON in and out, RFC 9457 problems for errors, described by the OpenAPI document
+//! at `/api/v1/openapi.json`. Each handler extracts, calls `mamori_core`, and converts.
+
+use crate::middleware::{Caller, Ctx};
+use crate::problem::{ApiError, ApiJson, ApiQuery, IdPath};
+use crate::routes::Routes;
+use crate::{AppState, openapi};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use mamori_core::admin::Invitation;
+use mamori_domain::Permission::*;
+use mamori_domain::authz::Access;
+use mamori_proto as proto;
+use mamori_store::{AuditQuery, OrgKind, UserProfile, UserRecord};
+use std::time::Duration;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+pub fn routes(r: Routes) -> Routes {
+    use Access::*;
+    r.add(Method::GET, "/healthz", Public, healthz)
+        .add(Method::GET, "/readyz", Public, readyz)
+        .add(Method::GET, "/api/v1/openapi.json", Public, openapi::document)
+        .add(Method::GET, "/api/v1/me", SignedIn, me)
+        .add(Method::GET, "/api/v1/users", Permission(UsersRead), list_users)
+        .add(Method::POST, "/api/v1/users", Permission(UsersManage), invite_user)
+        .add(Method::GET, "/api/v1/users/{id}", Permission(UsersRead), get_user)
+        .add(Method::PATCH, "/api/v1/users/{id}", Permission(UsersManage), update_user)
+        .add(Method::POST, "/api/v1/users/{id}/disable", Permission(UsersManage), disable_user)
+        .add(Method::POST, "/api/v1/users/{id}/enable", Permission(UsersManage), enable_user)
+        .add(Method::POST, "/api/v1/users/{id}/unlock", Permission(UsersManage), unlock_user)
+        .add(Method::POST, "/api/v1/users/{id}/reset-totp", Permission(UsersManage), reset_totp)
+        .add(Method::POST, "/api/v1/users/{id}/reinvite", Permission(UsersManage), reinvite_user)
+        .add(Method::DELETE, "/api/v1/users/{id}/sessions", Permission(UsersManage), end_user_sessions)
+        .add(Method::GET, "/api/v1/sites", Permission(OrgRead), list_sites)
+        .add(Method::POST, "/api/v1/sites", Permission(OrgManage), create_site)
+        .add(Method::GET, "/api/v1/teams", Permission(OrgRead), list_teams)
+        .add(Method::POST, "/api/v1/teams", Permission(OrgManage), create_team)
+        .add(Method::GET, "/api/v1/clients", Permission(OrgRead), list_clients)
+        .add(Method::POST, "/api/v1/clients", Permission(OrgManage), create_client)
+        .add(Method::GET, "/api/v1/tokens", Permission(TokensManage), list_tokens)
+        .add(Method::POST, "/api/v1/tokens", Permission(TokensManage), create_token)
+        .add(Method::DELETE, "/api/v1/tokens/{id}", Permission(TokensManage), revoke_token)
+        .add(Method::GET, "/api/v1/audit", Permission(AuditRead), search_audit)
+        .add(Method::GET, "/api/v1/security-events", Permission(SecurityEventsRead), security_events)
+        .add(Method::GET, "/api/v1/settings", Permission(SettingsManage), get_settings)
+        .add(Method::PUT, "/api/v1/settings", Permission(SettingsManage), put_settings)
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = proto::Health)))]
+pub async fn healthz() -> Json<proto::Health> {
+    Json(proto::Health { status: "ok".into() })
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = proto::Health), (status = 503, body = proto::Problem)))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    if !state.is_ready() {
+        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "starting", "start-up is not finished")
+            .into_response();
+    }
+    match state.core.store.ping().await {
+        Ok(()) => Json(proto::Health { status: "ready".into() }).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "readiness check: database unreachable");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unreachable",
+                "the database does not answer",
+            )
+            .into_response()
+        }
+    }
+}
+
+pub(crate) fn user_json(u: &UserRecord, client_ids: Vec<String>) -> proto::User {
+    proto::User {
+        id: u.id.clone(),
+        username: u.username.clone(),
+        display_name: u.display_name.clone(),
+        roles: u.roles.clone(),
+        status: u.status,
+        team_id: u.team_id.clone(),
+        site_id: u.site_id.clone(),
+        client_ids,
+        totp_enabled: u.totp_enabled(),
+        locked_until: u.locked_until.map(|t| t.0),
+        created_at: u.created_at.0,
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/me", tag = "identity",
+    responses((status = 200, body = proto::Me), (status = 401, body = proto::Problem)))]
+pub async fn me(State(state): State<AppState>, Caller(p): Caller) -> ApiResult<Json<proto::Me>> {
+    let client_ids = state.core.user_clients(&p.user.id).await?;
+    Ok(Json(proto::Me {
+        id: p.user.id.clone(),
+        username: p.user.username.clone(),
+        display_name: p.user.display_name.clone(),
+        roles: p.user.roles.clone(),
+        permissions: p.permissions.iter().copied().collect(),
+        client_ids,
+        language: p.user.language.as_deref().and_then(mamori_domain::identity::Language::parse),
+        totp_enabled: p.user.totp_enabled(),
+        authenticated_by: match p.via {
+            mamori_core::Credential::Session { .. } => "session".into(),
+            mamori_core::Credential::ApiToken { .. } => "api_token".into(),
+        },
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+    responses((status = 200, body = proto::UserList), (status = 403, body = proto::Problem)))]
+pub async fn list_users(State(state): State<AppState>) -> ApiResult<Json<proto::UserList>> {
+    let users = state.core.list_users().await?;
+    Ok(Json(proto::UserList { users: users.iter().map(|u| user_json(u, Vec::new())).collect() }))
+}
+
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = proto::InviteUser,
+    responses((status = 201, body = proto::Invited), (status = 422, body = proto::Problem)))]
+pub async fn invite_user(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<proto::InviteUser>,
+) -> ApiResult<(StatusCode, Json<proto::Invited>)> {
+    let inv = Invitation {
+        username: body.username,
+        display_name: body.display_name,
+        roles: body.roles,
+        team_id: body.team_id,
+        site_id: body.site_id,
+        client_ids: body.client_ids,
+    };
+    let invited = state.core.invite_user(&p, &inv, &ctx).await?;
+    let (user, clients) = state.core.user(&invited.user.id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(proto::Invited {
+            user: user_json(&user, clients),
+            invitation_url: format!("{}/invite?token={}", state.config.public_url, invited.token),
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
+    responses((status = 200, body = proto::User), (status = 404, body = proto::Problem)))]
+pub async fn get_user(State(state): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<proto::User>> {
+    let (user, clients) = state.core.user(&id).await?;
+    Ok(Json(user_json(&user, clients)))
+}
+
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = proto::UpdateUser,
+    responses((status = 200, body = proto::User), (status = 422, body = proto::Problem)))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<proto::UpdateUser>,
+) -> ApiResult<Json<proto::User>> {
+    let (current, _) = state.core.user(&id).await?;
+    if body.display_name.is_some() || body.team_id.is_some() || body.site_id.is_some() {
+        let profile = UserProfile {
+            display_name: body.display_name.unwrap_or(current.display_name),
+            team_id: body.team_id.unwrap_or(current.team_id),
+            site_id: body.site_id.unwrap_or(current.site_id),
+        };
+        state.core.update_user_profile(&p, &id, &profile, &ctx).await?;
+    }
+    if let Some(roles) = body.roles {
+        state.core.set_user_roles(&p, &id, &roles, &ctx).await?;
+    }
+    if let Some(clients) = body.client_ids {
+        state.core.set_user_clients(&p, &id, &clients, &ctx).await?;
+    }
+    let (user, clients) = state.core.user(&id).await?;
+    Ok(Json(user_json(&user, clients)))
+}
+
+macro_rules! user_action {
+    ($name:ident, $path:literal, $method:ident) => {
+        #[utoipa::path(post, path = $path, tag = "users",
+                    responses((status = 204), (status = 404, body = proto::Problem)))]
+        pub async fn $name(
+            State(state): State<AppState>,
+            Caller(p): Caller,
+            Ctx(ctx): Ctx,
+            IdPath(id): IdPath,
+        ) -> ApiResult<StatusCode> {
+            state.core.$method(&p, &id, &ctx).await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+    };
+}
+
+user_action!(disable_user, "/api/v1/users/{id}/disable", disable_user);
+user_action!(enable_user, "/api/v1/users/{id}/enable", enable_user);
+user_action!(unlock_user, "/api/v1/users/{id}/unlock", unlock_user);
+user_action!(reset_totp, "/api/v1/users/{id}/reset-totp", reset_user_totp);
+
+#[utoipa::path(post, path = "/api/v1/users/{id}/reinvite", tag = "users",
+    responses((status = 200, body = proto::InvitationLink), (status = 409, body = proto::Problem)))]
+pub async fn reinvite_user(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<proto::InvitationLink>> {
+    let token = state.core.reinvite_user(&p, &id, &ctx).await?;
+    Ok(Json(proto::InvitationLink {
+        invitation_url: format!("{}/invite?token={token}", state.config.public_url),
+    }))
+}
+
+#[utoipa::path(delete, path = "/api/v1/users/{id}/sessions", tag = "users",
+    responses((status = 200, body = proto::SessionsEnded), (status = 404, body = proto::Problem)))]
+pub async fn end_user_sessions(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<proto::SessionsEnded>> {
+    let n = state.core.end_user_sessions(&p, &id, &ctx).await?;
+    Ok(Json(proto::SessionsEnded { sessions_ended: n }))
+}
+
+async fn list_org(state: &AppState, kind: OrgKind) -> ApiResult<Json<proto::OrgUnitList>> {
+    let items = state.core.list_org(kind).await?;
+    Ok(Json(proto::OrgUnitList { items: items.into_iter().map(org_json).collect() }))
+}
+
+fn org_json(u: mamori_store::OrgUnit) -> proto::OrgUnit {
+    proto::OrgUnit { id: u.id, name: u.name, site_id: u.site_id, created_at: u.created_at.0 }
+}
+
+async fn create_org(
+    state: &AppState,
+    p: &mamori_core::Principal,
+    ctx: &mamori_audit::RequestContext,
+    kind: OrgKind,
+    body: proto::CreateOrgUnit,
+) -> ApiResult<(StatusCode, Json<proto::OrgUnit>)> {
+    let unit = state.core.create_org_unit(p, kind, &body.name, body.site_id, ctx).await?;
+    Ok((StatusCode::CREATED, Json(org_json(unit))))
+}
+
+macro_rules! org_routes {
+    ($list:ident, $create:ident, $path:literal, $kind:expr, $tag:literal) => {
+        #[utoipa::path(get, path = $path, tag = $tag, responses((status = 200, body = proto::OrgUnitList)))]
+        pub async fn $list(State(state): State<AppState>) -> ApiResult<Json<proto::OrgUnitList>> {
+            list_org(&state, $kind).await
+        }
+
+        #[utoipa::path(post, path = $path, tag = $tag, request_body = proto::CreateOrgUnit,
+                    responses((status = 201, body = proto::OrgUnit), (status = 422, body = proto::Problem)))]
+        pub async fn $create(
+            State(state): State<AppState>,
+            Caller(p): Caller,
+            Ctx(ctx): Ctx,
+            ApiJson(body): ApiJson<proto::CreateOrgUnit>,
+        ) -> ApiResult<(StatusCode, Json<proto::OrgUnit>)> {
+            create_org(&state, &p, &ctx, $kind, body).await
+        }
+    };
+}
+
+org_routes!(list_sites, create_site, "/api/v1/sites", OrgKind::Site, "organisation");
+org_routes!(list_teams, create_team, "/api/v1/teams", OrgKind::Team, "organisation");
+org_routes!(list_clients, create_client, "/api/v1/clients", OrgKind::Client, "organisation");
+
+fn token_json(t: mamori_store::ApiTokenRecord) -> proto::ApiToken {
+    proto::ApiToken {
+        id: t.id,
+        name: t.name,
+        owner_id: t.owner_id,
+        permissions: t.permissions,
+        created_at: t.created_at.0,
+        expires_at: t.expires_at.0,
+        revoked_at: t.revoked_at.map(|x| x.0),
+        last_used_at: t.last_used_at.map(|x| x.0),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", responses((status = 200, body = proto::ApiTokenList)))]
+pub async fn list_tokens(State(state): State<AppState>) -> ApiResult<Json<proto::ApiTokenList>> {
+    let tokens = state.core.list_api_tokens().await?;
+    Ok(Json(proto::ApiTokenList { tokens: tokens.into_iter().map(token_json).collect() }))
+}
+
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = proto::CreateApiToken,
+    responses((status = 201, body = proto::CreatedApiToken), (status = 422, body = proto::Problem)))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<proto::CreateApiToken>,
+) -> ApiResult<(StatusCode, Json<proto::CreatedApiToken>)> {
+    let valid_for = Duration::from_secs(u64::from(body.expires_in_days) * 86400);
+    let t = state.core.create_api_token(&p, &body.name, &body.permissions, valid_for, &ctx).await?;
+    Ok((StatusCode::CREATED, Json(proto::CreatedApiToken { token: token_json(t.record), secret: t.secret })))
+}
+
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens",
+    responses((status = 204), (status = 404, body = proto::Problem)))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
+    state.core.revoke_api_token(&p, &id, &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(proto::AuditSearch),
+    responses((status = 200, body = proto::AuditPage), (status = 400, body = proto::Problem)))]
+pub async fn search_audit(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiQuery(q): ApiQuery<proto::AuditSearch>,
+) -> ApiResult<Json<proto::AuditPage>> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "limit must be 1 to 1000").field("limit")
+        );
+    }
+    let query = AuditQuery {
+        actor: q.actor,
+        action: q.action,
+        object: q.object,
+        outcome: q.outcome,
+        from: q.from.map(mamori_domain::UnixMillis),
+        to: q.to.map(mamori_domain::UnixMillis),
+        before_seq: q.before,
+        limit,
+    };
+    let entries = state.core.search_audit(&p, &query, &ctx).await?;
+    let next_before =
+        if i64::try_from(entries.len()).unwrap_or(0) == limit { entries.last().map(|e| e.seq) } else { None };
+    Ok(Json(proto::AuditPage { entries, next_before }))
+}
+
+#[utoipa::path(get, path = "/api/v1/security-events", tag = "audit",
+    responses((status = 200, body = proto::SecurityEventList)))]
+pub async fn security_events(State(state): State<AppState>) -> ApiResult<Json<proto::SecurityEventList>> {
+    let events = state.core.security_events(200).await?;
+    Ok(Json(proto::SecurityEventList {
+        events: events
+            .into_iter()
+            .map(|e| proto::SecurityEvent {
+                details: serde_json::from_str(&e.details).unwrap_or(serde_json::Value::Null),
+                id: e.id,
+                kind: e.kind,
+                user_id: e.user_id,
+                created_at: e.created_at.0,
+            })
+            .collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/settings", tag = "settings", responses((status = 200, body = proto::Settings)))]
+pub async fn get_settings(State(state): State<AppState>) -> ApiResult<Json<proto::Settings>> {
+    Ok(Json(proto::Settings { totp_required_for_everyone: state.core.totp_required_for_everyone().await? }))
+}
+
+#[utoipa::path(put, path = "/api/v1/settings", tag = "settings", request_body = proto::Settings,
+    responses((status = 200, body = proto::Settings), (status = 422, body = proto::Problem)))]
+pub async fn put_settings(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<proto::Settings>,
+) -> ApiResult<Json<proto::Settings>> {
+    state.core.set_totp_for_everyone(&p, body.totp_required_for_everyone, &ctx).await?;
+    get_settings(State(state)).await
+}

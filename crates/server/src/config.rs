@@ -1,0 +1,361 @@
+//! Configuration: built-in defaults, then a TOML file (`--config`), then `MAMORI_*` environment
+//! variables, then command-line flags — each later source wins. Unknown keys, unknown `MAMORI_*`
+//! variables and bad values stop the start with the key's name.
+
+use mamori_domain::lockout::LockoutPolicy;
+use mamori_domain::session_policy::SessionPolicy;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Integer,
+    Boolean,
+    List,
+}
+
+/// Every key the configuration knows, as `section.key`, with its type and meaning. The
+/// environment variable is `MAMORI_` + the key in capitals with `.` as `_`.
+const KEYS: &[(&str, Kind, &str)] = &[
+    ("data_dir", Kind::Text, "directory for the SQLite database and key files (default ./mamori-data)"),
+    ("database_url", Kind::Text, "postgres://… to use PostgreSQL instead of the embedded SQLite"),
+    ("listen", Kind::Text, "address to listen on (default 127.0.0.1:8080)"),
+    ("public_url", Kind::Text, "the URL users reach Mamori at, for links (default from `listen`)"),
+    ("tls_cert", Kind::Text, "PEM certificate chain; enables HTTPS with tls_key"),
+    ("tls_key", Kind::Text, "PEM private key"),
+    ("insecure_http", Kind::Boolean, "allow plain HTTP on a non-loopback address"),
+    ("trusted_proxies", Kind::List, "addresses of reverse proxies whose X-Forwarded-For is believed"),
+    ("log", Kind::Text, "log filter, e.g. `info` or `mamori=debug` (default info)"),
+    ("session.idle_timeout_minutes", Kind::Integer, "a session unused this long ends (default 15)"),
+    ("session.absolute_timeout_hours", Kind::Integer, "a session ends this long after sign-in (default 12)"),
+    ("lockout.max_failures", Kind::Integer, "failed sign-ins in a row that lock an account (default 10)"),
+    ("lockout.duration_minutes", Kind::Integer, "how long a lockout lasts (default 30)"),
+    (
+        "signin_throttle.per_minute",
+        Kind::Integer,
+        "sign-in attempts allowed per client address per minute (default 60)",
+    ),
+    ("signin_throttle.burst", Kind::Integer, "attempts allowed at once before throttling (default 20)"),
+];
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("config file {path}: {problem}")]
+    File { path: String, problem: String },
+    #[error("unknown configuration key `{0}`; known keys: {1}")]
+    UnknownKey(String, String),
+    #[error(
+        "unknown environment variable `{0}`; Mamori reads only the MAMORI_* variables listed in docs/configuration.md"
+    )]
+    UnknownEnv(String),
+    #[error("`{key}`: {problem}")]
+    Invalid { key: String, problem: String },
+}
+
+fn invalid(key: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.to_owned(), problem: problem.into() }
+}
+
+/// The configuration the server runs with, every value checked.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub insecure_http: bool,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub log: String,
+    pub session: SessionPolicy,
+    pub lockout: LockoutPolicy,
+    pub signin_per_minute: u32,
+    pub signin_burst: u32,
+}
+
+impl ServerConfig {
+    /// Defaults for everything; what `mamori serve` runs with when given nothing.
+    pub fn defaults(data_dir: PathBuf) -> Self {
+        ServerConfig {
+            data_dir,
+            database_url: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "http://127.0.0.1:8080".into(),
+            tls: None,
+            insecure_http: false,
+            trusted_proxies: Vec::new(),
+            log: "info".into(),
+            session: SessionPolicy::default(),
+            lockout: LockoutPolicy::default(),
+            signin_per_minute: 60,
+            signin_burst: 20,
+        }
+    }
+
+    /// Whether the server must refuse to start: plain HTTP on an address others can reach.
+    pub fn check_transport(&self) -> Result<(), ConfigError> {
+        if self.tls.is_none() && !self.listen.ip().is_loopback() && !self.insecure_http {
+            return Err(invalid(
+                "listen",
+                format!(
+                    "{} is reachable from other machines, and without TLS passwords would cross the network in \
+                     clear; give --tls-cert and --tls-key, or --insecure-http if a TLS proxy sits in front",
+                    self.listen
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The raw sources, before merging.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    /// The TOML file's text and path, if `--config` was given.
+    pub file: Option<(String, String)>,
+    /// The process environment (only `MAMORI_*` entries are looked at).
+    pub env: Vec<(String, String)>,
+    /// Flags as `key = value` in the keys' own names.
+    pub flags: Vec<(&'static str, toml::Value)>,
+    /// Where the data lives when nothing says otherwise.
+    pub default_data_dir: PathBuf,
+}
+
+fn kind_of(key: &str) -> Option<Kind> {
+    KEYS.iter().find(|(k, _, _)| *k == key).map(|(_, kind, _)| *kind)
+}
+
+fn env_name(key: &str) -> String {
+    format!("MAMORI_{}", key.replace('.', "_").to_uppercase())
+}
+
+/// The documentation table of keys and environment variables (docs/configuration.md).
+pub fn keys_markdown() -> String {
+    let mut out = String::from("| key | environment variable | meaning |\n|---|---|---|\n");
+    for (key, _, doc) in KEYS {
+        out.push_str(&format!("| `{key}` | `{}` | {doc} |\n", env_name(key)));
+    }
+    out
+}
+
+fn flatten(prefix: &str, table: &toml::Table, out: &mut Vec<(String, toml::Value)>) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match v {
+            toml::Value::Table(t) if kind_of(&key).is_none() => flatten(&key, t, out),
+            other => out.push((key, other.clone())),
+        }
+    }
+}
+
+fn env_value(key: &str, var: &str, raw: &str) -> Result<toml::Value, ConfigError> {
+    let kind = kind_of(key).ok_or_else(|| ConfigError::UnknownEnv(var.to_owned()))?;
+    Ok(match kind {
+        Kind::Text => toml::Value::String(raw.to_owned()),
+        Kind::Integer => toml::Value::Integer(
+            raw.trim().parse().map_err(|_| invalid(var, format!("`{raw}` is not a whole number")))?,
+        ),
+        Kind::Boolean => toml::Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => true,
+            "false" | "0" | "no" | "off" => false,
+            _ => return Err(invalid(var, format!("`{raw}` is not true or false"))),
+        }),
+        Kind::List => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.into()))
+                .collect(),
+        ),
+    })
+}
+
+/// Merges the sources and checks every value.
+pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
+    let mut merged: Vec<(String, toml::Value)> = Vec::new();
+    if let Some((path, text)) = &sources.file {
+        let table: toml::Table = toml::from_str(text)
+            .map_err(|e| ConfigError::File { path: path.clone(), problem: e.to_string() })?;
+        flatten("", &table, &mut merged);
+        let known: Vec<&str> = KEYS.iter().map(|k| k.0).collect();
+        if let Some((bad, _)) = merged.iter().find(|(k, _)| kind_of(k).is_none()) {
+            return Err(ConfigError::UnknownKey(bad.clone(), known.join(", ")));
+        }
+    }
+    let mut env: Vec<&(String, String)> =
+        sources.env.iter().filter(|(k, _)| k.starts_with("MAMORI_")).collect();
+    env.sort();
+    for (var, raw) in env {
+        let key = KEYS
+            .iter()
+            .map(|k| k.0)
+            .find(|k| env_name(k) == *var)
+            .ok_or_else(|| ConfigError::UnknownEnv(var.clone()))?;
+        merged.push((key.to_owned(), env_value(key, var, raw)?));
+    }
+    for (key, value) in &sources.flags {
+        merged.push(((*key).to_owned(), value.clone()));
+    }
+
+    let mut c = ServerConfig::defaults(sources.default_data_dir.clone());
+    let mut public_url = None;
+    let mut tls_cert = None;
+    let mut tls_key = None;
+    for (key, value) in merged {
+        let k = key.as_str();
+        match k {
+            "data_dir" => c.data_dir = PathBuf::from(text(k, &value)?),
+            "database_url" => {
+                let url = text(k, &value)?;
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    return Err(invalid(
+                        k,
+                        "must be a postgres:// URL (leave it unset for the embedded SQLite)",
+                    ));
+                }
+                c.database_url = Some(url);
+            }
+            "listen" => {
+                let s = text(k, &value)?;
+                c.listen = s
+                    .parse()
+                    .map_err(|_| invalid(k, format!("`{s}` is not an address like 127.0.0.1:8080")))?;
+            }
+            "public_url" => {
+                let s = text(k, &value)?;
+                if !(s.starts_with("http://") || s.starts_with("https://")) {
+                    return Err(invalid(k, "must start with http:// or https://"));
+                }
+                public_url = Some(s.trim_end_matches('/').to_owned());
+            }
+            "tls_cert" => tls_cert = Some(PathBuf::from(text(k, &value)?)),
+            "tls_key" => tls_key = Some(PathBuf::from(text(k, &value)?)),
+            "insecure_http" => c.insecure_http = boolean(k, &value)?,
+            "trusted_proxies" => {
+                let toml::Value::Array(items) = &value else {
+                    return Err(invalid(k, "must be a list of addresses"));
+                };
+                c.trusted_proxies = items
+                    .iter()
+                    .map(|v| {
+                        let s = text(k, v)?;
+                        s.parse::<IpAddr>().map_err(|_| invalid(k, format!("`{s}` is not an IP address")))
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            "log" => c.log = text(k, &value)?,
+            "session.idle_timeout_minutes" => {
+                c.session.idle_timeout = Duration::from_secs(60 * integer(k, &value, 1, 24 * 60)?)
+            }
+            "session.absolute_timeout_hours" => {
+                c.session.absolute_timeout = Duration::from_secs(3600 * integer(k, &value, 1, 7 * 24)?)
+            }
+            "lockout.max_failures" => {
+                c.lockout.max_failures = u32::try_from(integer(k, &value, 1, 1000)?).unwrap_or(10)
+            }
+            "lockout.duration_minutes" => {
+                c.lockout.duration = Duration::from_secs(60 * integer(k, &value, 1, 7 * 24 * 60)?)
+            }
+            "signin_throttle.per_minute" => {
+                c.signin_per_minute = u32::try_from(integer(k, &value, 1, 100_000)?).unwrap_or(60)
+            }
+            "signin_throttle.burst" => {
+                c.signin_burst = u32::try_from(integer(k, &value, 1, 100_000)?).unwrap_or(20)
+            }
+            other => return Err(ConfigError::UnknownKey(other.to_owned(), String::new())),
+        }
+    }
+    c.tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        (Some(_), None) => return Err(invalid("tls_key", "is needed with tls_cert")),
+        (None, Some(_)) => return Err(invalid("tls_cert", "is needed with tls_key")),
+    };
+    let scheme = if c.tls.is_some() { "https" } else { "http" };
+    c.public_url = public_url.unwrap_or_else(|| format!("{scheme}://{}", c.listen));
+    Ok(c)
+}
+
+fn text(key: &str, v: &toml::Value) -> Result<String, ConfigError> {
+    match v {
+        toml::Value::String(s) if !s.trim().is_empty() => Ok(s.clone()),
+        toml::Value::String(_) => Err(invalid(key, "must not be empty")),
+        _ => Err(invalid(key, "must be a string")),
+    }
+}
+
+fn boolean(key: &str, v: &toml::Value) -> Result<bool, ConfigError> {
+    v.as_bool().ok_or_else(|| invalid(key, "must be true or false"))
+}
+
+fn integer(key: &str, v: &toml::Value, min: u64, max: u64) -> Result<u64, ConfigError> {
+    match v.as_integer().and_then(|i| u64::try_from(i).ok()) {
+        Some(i) if (min..=max).contains(&i) => Ok(i),
+        _ => Err(invalid(key, format!("must be a whole number from {min} to {max}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources() -> Sources {
+        Sources { default_data_dir: "./mamori-data".into(), ..Default::default() }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = load(&sources()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./mamori-data"));
+        assert_eq!(c.session.idle_timeout, Duration::from_secs(900));
+        assert_eq!(c.lockout.max_failures, 10);
+        assert!(c.check_transport().is_ok());
+    }
+
+    #[test]
+    fn flags_beat_env_beat_file() {
+        let mut s = sources();
+        s.file = Some((
+            "m.toml".into(),
+            "listen = \"127.0.0.1:1000\"\n[session]\nidle_timeout_minutes = 5\n".into(),
+        ));
+        s.env = vec![("MAMORI_LISTEN".into(), "127.0.0.1:2000".into()), ("PATH".into(), "/bin".into())];
+        let c = load(&s).unwrap();
+        assert_eq!(c.listen.port(), 2000);
+        assert_eq!(c.session.idle_timeout, Duration::from_secs(300));
+        s.flags = vec![("listen", toml::Value::String("127.0.0.1:3000".into()))];
+        assert_eq!(load(&s).unwrap().listen.port(), 3000);
+    }
+
+    #[test]
+    fn unknown_and_bad_values_name_the_key() {
+        let mut s = sources();
+        s.file = Some(("m.toml".into(), "[session]\nidle_minutes = 5\n".into()));
+        assert!(matches!(load(&s), Err(ConfigError::UnknownKey(k, _)) if k == "session.idle_minutes"));
+        s.file = Some(("m.toml".into(), "[lockout]\nmax_failures = \"ten\"\n".into()));
+        assert!(load(&s).unwrap_err().to_string().contains("lockout.max_failures"));
+        s.file = None;
+        s.env = vec![("MAMORI_LISTEN_ADDR".into(), "x".into())];
+        assert_eq!(load(&s).unwrap_err(), ConfigError::UnknownEnv("MAMORI_LISTEN_ADDR".into()));
+        s.env = vec![("MAMORI_SESSION_IDLE_TIMEOUT_MINUTES".into(), "soon".into())];
+        assert!(load(&s).unwrap_err().to_string().contains("MAMORI_SESSION_IDLE_TIMEOUT_MINUTES"));
+        s.env = vec![("MAMORI_LISTEN".into(), "everywhere".into())];
+        assert!(load(&s).unwrap_err().to_string().contains("`listen`"));
+        s.env = vec![("MAMORI_DATABASE_URL".into(), "mysql://x".into())];
+        assert!(load(&s).unwrap_err().to_string().contains("database_url"));
+        s.env = vec![("MAMORI_TLS_CERT".into(), "c.pem".into())];
+        assert!(load(&s).unwrap_err().to_string().contains("tls_key"));
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback_unless_told() {
+        let mut s = sources();
+        s.flags = vec![("listen", toml::Value::String("0.0.0.0:8080".into()))];
+        assert!(load(&s).unwrap().check_transport().is_err());
+        s.flags.push(("insecure_http", toml::Value::Boolean(true)));
+        assert!(load(&s).unwrap().check_transport().is_ok());
+    }
+}

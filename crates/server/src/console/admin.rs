@@ -1,0 +1,660 @@
+//! Administration pages: users, organisation, API tokens, settings; and the read-only security
+//! event and audit views.
+
+use super::auth::role_key;
+use super::{Chrome, DoneQuery, Form, csrf_for, error_text, local_time, render, tr_for};
+use crate::AppState;
+use crate::i18n::Tr;
+use crate::middleware::{Caller, Ctx};
+use crate::routes::Routes;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use mamori_core::admin::Invitation;
+use mamori_core::{CoreError, Principal};
+use mamori_domain::Permission::*;
+use mamori_domain::authz::Access::Permission as Needs;
+use mamori_domain::identity::UserStatus;
+use mamori_domain::{Permission, Role, UnixMillis};
+use mamori_store::{AuditQuery, OrgKind, OrgUnit, UserProfile, UserRecord};
+use std::time::Duration;
+
+pub fn routes(r: Routes) -> Routes {
+    r.add(Method::GET, "/admin/users", Needs(UsersRead), users_page)
+        .add(Method::POST, "/admin/users", Needs(UsersManage), invite)
+        .add(Method::GET, "/admin/users/{id}", Needs(UsersRead), user_page)
+        .add(Method::POST, "/admin/users/{id}/profile", Needs(UsersManage), update_profile)
+        .add(Method::POST, "/admin/users/{id}/roles", Needs(UsersManage), set_roles)
+        .add(Method::POST, "/admin/users/{id}/clients", Needs(UsersManage), set_clients)
+        .add(Method::POST, "/admin/users/{id}/disable", Needs(UsersManage), disable)
+        .add(Method::POST, "/admin/users/{id}/enable", Needs(UsersManage), enable)
+        .add(Method::POST, "/admin/users/{id}/unlock", Needs(UsersManage), unlock)
+        .add(Method::POST, "/admin/users/{id}/reset-totp", Needs(UsersManage), reset_totp)
+        .add(Method::POST, "/admin/users/{id}/end-sessions", Needs(UsersManage), end_sessions)
+        .add(Method::POST, "/admin/users/{id}/reinvite", Needs(UsersManage), reinvite)
+        .add(Method::GET, "/admin/org", Needs(OrgRead), org_page)
+        .add(Method::POST, "/admin/org", Needs(OrgManage), create_org)
+        .add(Method::GET, "/admin/tokens", Needs(TokensManage), tokens_page)
+        .add(Method::POST, "/admin/tokens", Needs(TokensManage), create_token)
+        .add(Method::POST, "/admin/tokens/{id}/revoke", Needs(TokensManage), revoke_token)
+        .add(Method::GET, "/admin/settings", Needs(SettingsManage), settings_page)
+        .add(Method::POST, "/admin/settings", Needs(SettingsManage), save_settings)
+        .add(Method::GET, "/security-events", Needs(SecurityEventsRead), events_page)
+        .add(Method::GET, "/audit", Needs(AuditRead), audit_page)
+}
+
+pub struct UserView {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<&'static str>,
+    pub status: &'static str,
+    pub locked: bool,
+    pub totp: bool,
+}
+
+fn user_view(u: &UserRecord, now: UnixMillis) -> UserView {
+    UserView {
+        id: u.id.clone(),
+        username: u.username.clone(),
+        display_name: u.display_name.clone(),
+        roles: u.roles.iter().map(|r| role_key(*r)).collect(),
+        status: match u.status {
+            UserStatus::Invited => "status.invited",
+            UserStatus::Active => "status.active",
+            UserStatus::Disabled => "status.disabled",
+        },
+        locked: u.locked_until.is_some_and(|t| t > now),
+        totp: u.totp_enabled(),
+    }
+}
+
+/// A choice in a form: value, label, and whether it is selected.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+fn role_choices(tr: Tr, selected: &[Role]) -> Vec<Choice> {
+    Role::ALL
+        .iter()
+        .map(|r| Choice {
+            value: r.as_str().into(),
+            label: tr.t(role_key(*r)).into(),
+            selected: selected.contains(r),
+        })
+        .collect()
+}
+
+fn org_choices(units: &[OrgUnit], selected: &[String]) -> Vec<Choice> {
+    units
+        .iter()
+        .map(|u| Choice { value: u.id.clone(), label: u.name.clone(), selected: selected.contains(&u.id) })
+        .collect()
+}
+
+fn parse_roles(values: &[String]) -> Vec<Role> {
+    values.iter().filter_map(|v| v.parse().ok()).collect()
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    c: Chrome,
+    users: Vec<UserView>,
+    can_manage: bool,
+    roles: Vec<Choice>,
+    teams: Vec<Choice>,
+    sites: Vec<Choice>,
+    clients: Vec<Choice>,
+    invitation_url: Option<String>,
+}
+
+async fn users_view(
+    state: &AppState,
+    tr: Tr,
+    p: &Principal,
+    done: Option<&str>,
+    error: Option<String>,
+    link: Option<String>,
+) -> Response {
+    let users = state.core.list_users().await.unwrap_or_default();
+    let teams = state.core.list_org(OrgKind::Team).await.unwrap_or_default();
+    let sites = state.core.list_org(OrgKind::Site).await.unwrap_or_default();
+    let clients = state.core.list_org(OrgKind::Client).await.unwrap_or_default();
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let now = state.core.now();
+    let c = Chrome::new(tr, "users.title", Some(p), csrf_for(Some(p), None), "/admin/users")
+        .notice_key(done)
+        .error(error);
+    let page = UsersPage {
+        c,
+        users: users.iter().map(|u| user_view(u, now)).collect(),
+        can_manage: p.can(UsersManage),
+        roles: role_choices(tr, &[]),
+        teams: org_choices(&teams, &[]),
+        sites: org_choices(&sites, &[]),
+        clients: org_choices(&clients, &[]),
+        invitation_url: link,
+    };
+    (status, render(&page)).into_response()
+}
+
+async fn users_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Caller(p): Caller,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    users_view(&state, tr_for(&headers, Some(&p)), &p, q.done.as_deref(), None, None).await
+}
+
+async fn invite(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let inv = Invitation {
+        username: form.text("username").to_owned(),
+        display_name: form.text("display_name").to_owned(),
+        roles: parse_roles(&form.all("roles")),
+        team_id: form.optional("team_id"),
+        site_id: form.optional("site_id"),
+        client_ids: form.all("client_ids"),
+    };
+    match state.core.invite_user(&p, &inv, &ctx).await {
+        Ok(invited) => {
+            let link = format!("{}/invite?token={}", state.config.public_url, invited.token);
+            users_view(&state, tr, &p, Some("user_invited"), None, Some(link)).await
+        }
+        Err(e) => users_view(&state, tr, &p, None, Some(error_text(tr, &e)), None).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "user.html")]
+struct UserPage {
+    c: Chrome,
+    u: UserView,
+    can_manage: bool,
+    is_self: bool,
+    invited: bool,
+    roles: Vec<Choice>,
+    teams: Vec<Choice>,
+    sites: Vec<Choice>,
+    clients: Vec<Choice>,
+    invitation_url: Option<String>,
+}
+
+async fn user_view_page(
+    state: &AppState,
+    tr: Tr,
+    p: &Principal,
+    id: &str,
+    done: Option<&str>,
+    error: Option<String>,
+    link: Option<String>,
+) -> Response {
+    let (user, assigned) = match state.core.user(id).await {
+        Ok(u) => u,
+        Err(e) => {
+            let status = crate::problem::status_of(&e);
+            return super::message_page_text(tr, status, error_text(tr, &e));
+        }
+    };
+    let teams = state.core.list_org(OrgKind::Team).await.unwrap_or_default();
+    let sites = state.core.list_org(OrgKind::Site).await.unwrap_or_default();
+    let clients = state.core.list_org(OrgKind::Client).await.unwrap_or_default();
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let c = Chrome::new(tr, "user.title", Some(p), csrf_for(Some(p), None), "/admin/users")
+        .notice_key(done)
+        .error(error);
+    let page = UserPage {
+        c,
+        u: user_view(&user, state.core.now()),
+        can_manage: p.can(UsersManage),
+        is_self: user.id == p.user.id,
+        invited: user.status == UserStatus::Invited,
+        roles: role_choices(tr, &user.roles),
+        teams: org_choices(&teams, user.team_id.as_slice()),
+        sites: org_choices(&sites, user.site_id.as_slice()),
+        clients: org_choices(&clients, &assigned),
+        invitation_url: link,
+    };
+    (status, render(&page)).into_response()
+}
+
+async fn user_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    user_view_page(&state, tr_for(&headers, Some(&p)), &p, &id, q.done.as_deref(), None, None).await
+}
+
+/// After an action on a user: back to their page with a notice, or the page with the error.
+async fn user_outcome(
+    state: &AppState,
+    tr: Tr,
+    p: &Principal,
+    id: &str,
+    result: Result<(), CoreError>,
+    done: &str,
+) -> Response {
+    match result {
+        Ok(()) => Redirect::to(&format!("/admin/users/{id}?done={done}")).into_response(),
+        Err(e) => user_view_page(state, tr, p, id, None, Some(error_text(tr, &e)), None).await,
+    }
+}
+
+async fn update_profile(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let profile = UserProfile {
+        display_name: form.text("display_name").to_owned(),
+        team_id: form.optional("team_id"),
+        site_id: form.optional("site_id"),
+    };
+    let result = state.core.update_user_profile(&p, &id, &profile, &ctx).await;
+    user_outcome(&state, tr, &p, &id, result, "user_updated").await
+}
+
+async fn set_roles(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let result = state.core.set_user_roles(&p, &id, &parse_roles(&form.all("roles")), &ctx).await;
+    user_outcome(&state, tr, &p, &id, result, "user_updated").await
+}
+
+async fn set_clients(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let result = state.core.set_user_clients(&p, &id, &form.all("client_ids"), &ctx).await;
+    user_outcome(&state, tr, &p, &id, result, "user_updated").await
+}
+
+macro_rules! user_action {
+    ($name:ident, $method:ident, $done:literal) => {
+        async fn $name(
+            State(state): State<AppState>,
+            headers: HeaderMap,
+            Ctx(ctx): Ctx,
+            Caller(p): Caller,
+            Path(id): Path<String>,
+            _form: Form,
+        ) -> Response {
+            let tr = tr_for(&headers, Some(&p));
+            let result = state.core.$method(&p, &id, &ctx).await.map(drop);
+            user_outcome(&state, tr, &p, &id, result, $done).await
+        }
+    };
+}
+
+user_action!(disable, disable_user, "user_disabled");
+user_action!(enable, enable_user, "user_enabled");
+user_action!(unlock, unlock_user, "user_unlocked");
+user_action!(reset_totp, reset_user_totp, "totp_reset");
+user_action!(end_sessions, end_user_sessions, "sessions_ended");
+
+async fn reinvite(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    _form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    match state.core.reinvite_user(&p, &id, &ctx).await {
+        Ok(token) => {
+            let link = format!("{}/invite?token={token}", state.config.public_url);
+            user_view_page(&state, tr, &p, &id, Some("user_invited"), None, Some(link)).await
+        }
+        Err(e) => user_view_page(&state, tr, &p, &id, None, Some(error_text(tr, &e)), None).await,
+    }
+}
+
+pub struct OrgView {
+    pub name: String,
+    pub site: String,
+}
+
+#[derive(Template)]
+#[template(path = "org.html")]
+struct OrgPage {
+    c: Chrome,
+    sites: Vec<OrgView>,
+    teams: Vec<OrgView>,
+    clients: Vec<OrgView>,
+    site_choices: Vec<Choice>,
+    can_manage: bool,
+}
+
+async fn org_view(
+    state: &AppState,
+    tr: Tr,
+    p: &Principal,
+    done: Option<&str>,
+    error: Option<String>,
+) -> Response {
+    let sites = state.core.list_org(OrgKind::Site).await.unwrap_or_default();
+    let teams = state.core.list_org(OrgKind::Team).await.unwrap_or_default();
+    let clients = state.core.list_org(OrgKind::Client).await.unwrap_or_default();
+    let site_name = |id: &Option<String>| {
+        id.as_ref()
+            .and_then(|id| sites.iter().find(|s| &s.id == id))
+            .map(|s| s.name.clone())
+            .unwrap_or_default()
+    };
+    let view = |units: &[OrgUnit]| {
+        units.iter().map(|u| OrgView { name: u.name.clone(), site: site_name(&u.site_id) }).collect()
+    };
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let c = Chrome::new(tr, "org.title", Some(p), csrf_for(Some(p), None), "/admin/org")
+        .notice_key(done)
+        .error(error);
+    let page = OrgPage {
+        c,
+        sites: view(&sites),
+        teams: view(&teams),
+        clients: view(&clients),
+        site_choices: org_choices(&sites, &[]),
+        can_manage: p.can(OrgManage),
+    };
+    (status, render(&page)).into_response()
+}
+
+async fn org_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Caller(p): Caller,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    org_view(&state, tr_for(&headers, Some(&p)), &p, q.done.as_deref(), None).await
+}
+
+async fn create_org(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let Some(kind) = OrgKind::parse(form.text("kind")) else {
+        return org_view(&state, tr, &p, None, Some(tr.t("error.org_kind").to_owned())).await;
+    };
+    let site = if kind == OrgKind::Team { form.optional("site_id") } else { None };
+    match state.core.create_org_unit(&p, kind, form.text("name"), site, &ctx).await {
+        Ok(_) => Redirect::to("/admin/org?done=org_created").into_response(),
+        Err(e) => org_view(&state, tr, &p, None, Some(error_text(tr, &e))).await,
+    }
+}
+
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    pub permissions: String,
+    pub created: String,
+    pub expires: String,
+    pub last_used: String,
+    pub active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "tokens.html")]
+struct TokensPage {
+    c: Chrome,
+    tokens: Vec<TokenView>,
+    permissions: Vec<Choice>,
+    new_secret: Option<String>,
+}
+
+async fn tokens_view(
+    state: &AppState,
+    tr: Tr,
+    p: &Principal,
+    done: Option<&str>,
+    error: Option<String>,
+    secret: Option<String>,
+) -> Response {
+    let now = state.core.now();
+    let tokens = state.core.list_api_tokens().await.unwrap_or_default();
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let c = Chrome::new(tr, "tokens.title", Some(p), csrf_for(Some(p), None), "/admin/tokens")
+        .notice_key(done)
+        .error(error);
+    let page = TokensPage {
+        c,
+        tokens: tokens
+            .into_iter()
+            .map(|t| TokenView {
+                active: t.revoked_at.is_none() && t.expires_at > now,
+                id: t.id,
+                name: t.name,
+                permissions: t.permissions.join(", "),
+                created: local_time(t.created_at.0),
+                expires: local_time(t.expires_at.0),
+                last_used: t.last_used_at.map(|x| local_time(x.0)).unwrap_or_default(),
+            })
+            .collect(),
+        permissions: p
+            .permissions
+            .iter()
+            .map(|perm| Choice { value: perm.as_str().into(), label: perm.as_str().into(), selected: false })
+            .collect(),
+        new_secret: secret,
+    };
+    (status, render(&page)).into_response()
+}
+
+async fn tokens_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Caller(p): Caller,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    tokens_view(&state, tr_for(&headers, Some(&p)), &p, q.done.as_deref(), None, None).await
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let permissions: Vec<Permission> =
+        form.all("permissions").iter().filter_map(|s| s.parse().ok()).collect();
+    let days: u64 = form.text("expires_in_days").trim().parse().unwrap_or(0);
+    let valid_for = Duration::from_secs(days.saturating_mul(86400));
+    match state.core.create_api_token(&p, form.text("name"), &permissions, valid_for, &ctx).await {
+        Ok(t) => tokens_view(&state, tr, &p, Some("token_created"), None, Some(t.secret)).await,
+        Err(e) => tokens_view(&state, tr, &p, None, Some(error_text(tr, &e)), None).await,
+    }
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    _form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    match state.core.revoke_api_token(&p, &id, &ctx).await {
+        Ok(()) => Redirect::to("/admin/tokens?done=token_revoked").into_response(),
+        Err(e) => tokens_view(&state, tr, &p, None, Some(error_text(tr, &e)), None).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    c: Chrome,
+    totp_for_everyone: bool,
+}
+
+async fn settings_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Caller(p): Caller,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let on = state.core.totp_required_for_everyone().await.unwrap_or(false);
+    let c = Chrome::new(tr, "settings.title", Some(&p), csrf_for(Some(&p), None), "/admin/settings")
+        .notice_key(q.done.as_deref());
+    render(&SettingsPage { c, totp_for_everyone: on })
+}
+
+async fn save_settings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let on = form.text("totp_for_everyone") == "on";
+    match state.core.set_totp_for_everyone(&p, on, &ctx).await {
+        Ok(()) => Redirect::to("/admin/settings?done=settings_saved").into_response(),
+        Err(e) => super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
+    }
+}
+
+pub struct EventView {
+    pub time: String,
+    pub kind: String,
+    pub user_id: String,
+    pub details: String,
+}
+
+#[derive(Template)]
+#[template(path = "security_events.html")]
+struct EventsPage {
+    c: Chrome,
+    events: Vec<EventView>,
+}
+
+async fn events_page(State(state): State<AppState>, headers: HeaderMap, Caller(p): Caller) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let events = state.core.security_events(200).await.unwrap_or_default();
+    let c = Chrome::new(tr, "events.title", Some(&p), csrf_for(Some(&p), None), "/security-events");
+    let events = events
+        .into_iter()
+        .map(|e| EventView {
+            time: local_time(e.created_at.0),
+            kind: tr.get(&format!("event.{}", e.kind)).map_or(e.kind.clone(), str::to_owned),
+            user_id: e.user_id.unwrap_or_default(),
+            details: e.details,
+        })
+        .collect();
+    render(&EventsPage { c, events })
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct AuditFilter {
+    actor: Option<String>,
+    action: Option<String>,
+    outcome: Option<String>,
+    before: Option<i64>,
+}
+
+pub struct AuditView {
+    pub seq: i64,
+    pub time: String,
+    pub category: &'static str,
+    pub action: String,
+    pub actor: String,
+    pub object: String,
+    pub outcome: &'static str,
+    pub source_ip: String,
+    pub details: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    c: Chrome,
+    actor: String,
+    action: String,
+    outcome: String,
+    entries: Vec<AuditView>,
+    next_before: Option<i64>,
+}
+
+async fn audit_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    q: Result<Query<AuditFilter>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let Query(f) = q.unwrap_or_default();
+    let clean = |s: Option<String>| s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let query = AuditQuery {
+        actor: clean(f.actor.clone()),
+        action: clean(f.action.clone()),
+        outcome: clean(f.outcome.clone()),
+        before_seq: f.before,
+        limit: 100,
+        ..Default::default()
+    };
+    let entries = match state.core.search_audit(&p, &query, &ctx).await {
+        Ok(e) => e,
+        Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
+    };
+    let next_before = if entries.len() == 100 { entries.last().map(|e| e.seq) } else { None };
+    let c = Chrome::new(tr, "audit.title", Some(&p), csrf_for(Some(&p), None), "/audit");
+    let page = AuditPage {
+        c,
+        actor: f.actor.unwrap_or_default(),
+        action: f.action.unwrap_or_default(),
+        outcome: f.outcome.unwrap_or_default(),
+        entries: entries
+            .into_iter()
+            .map(|e| AuditView {
+                seq: e.seq,
+                time: local_time(e.time.0),
+                category: e.category.as_str(),
+                action: e.action,
+                actor: e.actor,
+                object: e.object.unwrap_or_default(),
+                outcome: e.outcome.as_str(),
+                source_ip: e.source_ip.unwrap_or_default(),
+                details: serde_json::to_string(&e.details).unwrap_or_default(),
+            })
+            .collect(),
+        next_before,
+    };
+    render(&page)
+}

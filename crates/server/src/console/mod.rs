@@ -1,0 +1,256 @@
+//! The web console: server-rendered pages in Japanese and English, no inline script (strict CSP).
+//! Every form posts with a CSRF token ([`Form`] checks it) and answers with a page or a redirect.
+//! Later features slot into the navigation through [`NAV`].
+
+mod admin;
+mod auth;
+mod profile;
+
+use crate::AppState;
+use crate::i18n::{Tr, negotiate};
+use crate::middleware::PreSessionCsrf;
+use crate::routes::Routes;
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use mamori_core::{CoreError, Credential, Principal};
+use mamori_domain::Permission;
+use mamori_domain::authz::Access;
+
+pub fn routes(r: Routes) -> Routes {
+    use Access::*;
+    let r = r
+        .add(Method::GET, "/static/mamori.css", Public, stylesheet)
+        .add(Method::GET, "/", Public, auth::home)
+        .add(Method::GET, "/signin", Public, auth::signin_page)
+        .add(Method::POST, "/signin", Public, auth::signin)
+        .add(Method::GET, "/signin/totp", PendingSecondFactor, auth::totp_page)
+        .add(Method::POST, "/signin/totp", PendingSecondFactor, auth::totp)
+        .add(Method::POST, "/signout", AnySession, auth::signout)
+        .add(Method::GET, "/setup", Public, auth::setup_page)
+        .add(Method::POST, "/setup", Public, auth::setup)
+        .add(Method::GET, "/invite", Public, auth::invite_page)
+        .add(Method::POST, "/invite", Public, auth::accept_invite)
+        .add(Method::GET, "/enrol-totp", EnrolmentAllowed, auth::enrol_page)
+        .add(Method::POST, "/enrol-totp", EnrolmentAllowed, auth::enrol)
+        .add(Method::GET, "/dashboard", SignedIn, auth::dashboard);
+    let r = profile::routes(r);
+    admin::routes(r)
+}
+
+/// `?done=key` after a redirect: which notice to show.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct DoneQuery {
+    pub done: Option<String>,
+}
+
+/// One navigation entry: shown to whoever may open it.
+pub struct NavEntry {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub needs: Option<Permission>,
+}
+
+/// The console's navigation, in order. A feature adds its pages here.
+pub const NAV: &[NavEntry] = &[
+    NavEntry { href: "/dashboard", label: "nav.dashboard", needs: None },
+    NavEntry { href: "/admin/users", label: "nav.users", needs: Some(Permission::UsersRead) },
+    NavEntry { href: "/admin/org", label: "nav.org", needs: Some(Permission::OrgRead) },
+    NavEntry { href: "/admin/tokens", label: "nav.tokens", needs: Some(Permission::TokensManage) },
+    NavEntry { href: "/audit", label: "nav.audit", needs: Some(Permission::AuditRead) },
+    NavEntry {
+        href: "/security-events",
+        label: "nav.security_events",
+        needs: Some(Permission::SecurityEventsRead),
+    },
+    NavEntry { href: "/admin/settings", label: "nav.settings", needs: Some(Permission::SettingsManage) },
+    NavEntry { href: "/profile", label: "nav.profile", needs: None },
+];
+
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub active: bool,
+}
+
+/// What every page shows around its content.
+pub struct Chrome {
+    pub tr: Tr,
+    pub title: &'static str,
+    /// The signed-in user's display name; none on sign-in pages.
+    pub user: Option<String>,
+    pub nav: Vec<NavItem>,
+    pub csrf: String,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Chrome {
+    pub fn new(
+        tr: Tr,
+        title: &'static str,
+        principal: Option<&Principal>,
+        csrf: String,
+        current: &str,
+    ) -> Self {
+        let full = principal.filter(|p| {
+            !p.must_enrol_totp && !matches!(p.via, Credential::Session { awaiting_second_factor: true, .. })
+        });
+        let nav = match full {
+            Some(p) => NAV
+                .iter()
+                .filter(|e| e.needs.is_none_or(|perm| p.can(perm)))
+                .map(|e| NavItem { href: e.href, label: e.label, active: current.starts_with(e.href) })
+                .collect(),
+            None => Vec::new(),
+        };
+        Chrome {
+            tr,
+            title,
+            user: principal.map(|p| p.user.display_name.clone()),
+            nav,
+            csrf,
+            notice: None,
+            error: None,
+        }
+    }
+
+    pub fn error(mut self, e: Option<String>) -> Self {
+        self.error = e;
+        self
+    }
+
+    /// A notice chosen by key from `?done=` (never free text from the URL).
+    pub fn notice_key(mut self, key: Option<&str>) -> Self {
+        self.notice = key.and_then(|k| self.tr.get(&format!("done.{k}"))).map(str::to_owned);
+        self
+    }
+}
+
+/// The language for this request and user.
+pub fn tr_for(headers: &HeaderMap, principal: Option<&Principal>) -> Tr {
+    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    Tr(negotiate(principal.and_then(|p| p.user.language.as_deref()), accept))
+}
+
+/// The CSRF token forms on this page carry: the session's once signed in, else the cookie's.
+pub fn csrf_for(principal: Option<&Principal>, pre: Option<&PreSessionCsrf>) -> String {
+    match principal.map(|p| &p.via) {
+        Some(Credential::Session { csrf_token, .. }) => csrf_token.clone(),
+        _ => pre.map(|c| c.0.clone()).unwrap_or_default(),
+    }
+}
+
+/// Renders a template, or a plain error if the template fails (it should not).
+pub fn render<T: Template>(page: &T) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "page could not be rendered").into_response()
+        }
+    }
+}
+
+/// A service error as a sentence in the page's language.
+pub fn error_text(tr: Tr, e: &CoreError) -> String {
+    if let CoreError::Store(_) | CoreError::Internal(_) = e {
+        tracing::error!(error = %e, "console request failed");
+    }
+    match tr.get(&format!("error.{}", e.code())) {
+        Some(s) => s.to_owned(),
+        None => e.to_string(),
+    }
+}
+
+/// A posted form, its CSRF token checked. Fields are read by name; repeated names (check boxes)
+/// with [`Form::all`].
+pub struct Form {
+    pairs: Vec<(String, String)>,
+}
+
+impl Form {
+    pub fn text(&self, name: &str) -> &str {
+        self.pairs.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+    }
+
+    pub fn optional(&self, name: &str) -> Option<String> {
+        Some(self.text(name).trim()).filter(|s| !s.is_empty()).map(str::to_owned)
+    }
+
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
+    }
+}
+
+impl FromRequest<AppState> for Form {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let principal = req.extensions().get::<Principal>().cloned();
+        let pre = req.extensions().get::<PreSessionCsrf>().cloned();
+        let tr = tr_for(req.headers(), principal.as_ref());
+        let expected = csrf_for(principal.as_ref(), pre.as_ref());
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| message_page(tr, e.status(), "error.form_unreadable"))?;
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
+        let form = Form { pairs };
+        let sent = form.text("_csrf");
+        if expected.is_empty() || !constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
+            return Err(message_page(tr, StatusCode::FORBIDDEN, "error.csrf"));
+        }
+        Ok(form)
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    c: Chrome,
+    message: String,
+}
+
+/// A page that only says something (errors, refusals).
+pub fn message_page(tr: Tr, status: StatusCode, key: &'static str) -> Response {
+    let c = Chrome::new(tr, "message.title", None, String::new(), "");
+    let page = MessagePage { message: tr.t(key).to_owned(), c };
+    (status, render(&page)).into_response()
+}
+
+/// A page that says a sentence already in the page's language.
+pub fn message_page_text(tr: Tr, status: StatusCode, message: String) -> Response {
+    let c = Chrome::new(tr, "message.title", None, String::new(), "");
+    (status, render(&MessagePage { c, message })).into_response()
+}
+
+pub fn forbidden_page(headers: &HeaderMap) -> Response {
+    message_page(tr_for(headers, None), StatusCode::FORBIDDEN, "error.forbidden_page")
+}
+
+pub fn not_found_page(req: &Request) -> Response {
+    message_page(tr_for(req.headers(), None), StatusCode::NOT_FOUND, "error.not_found_page")
+}
+
+async fn stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("../../static/mamori.css"),
+    )
+        .into_response()
+}
+
+/// Unix milliseconds as the site's local time (Asia/Tokyo, UTC+9, no daylight saving).
+pub fn local_time(ms: i64) -> String {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)) else { return String::new() };
+    let offset = time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    t.to_offset(offset)
+        .format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"))
+        .unwrap_or_default()
+}

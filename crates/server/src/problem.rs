@@ -1,0 +1,179 @@
+//! RFC 9457 problem documents, and the extractors that turn bad input into them: bodies over
+//! 1 MiB, malformed JSON, unknown fields, wrong types and bad query strings all answer 4xx with
+//! the offending field named — never a 500.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use mamori_core::CoreError;
+use mamori_proto::Problem;
+use serde::de::DeserializeOwned;
+
+/// Largest request body accepted anywhere.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: String,
+    pub detail: String,
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
+        ApiError { status, code: code.to_owned(), detail: detail.into(), field: None }
+    }
+
+    pub fn field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn problem(&self) -> Problem {
+        Problem {
+            type_uri: format!("urn:mamori:problem:{}", self.code),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code.clone(),
+            field: self.field.clone(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        let mut resp = (self.status, body).into_response();
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        resp
+    }
+}
+
+/// The HTTP status for each service error; one place.
+pub fn status_of(e: &CoreError) -> StatusCode {
+    match e {
+        CoreError::NotFound { .. } => StatusCode::NOT_FOUND,
+        CoreError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        CoreError::Conflict(_) | CoreError::Store(mamori_store::StoreError::Conflict(_)) => {
+            StatusCode::CONFLICT
+        }
+        CoreError::Forbidden(_) => StatusCode::FORBIDDEN,
+        CoreError::SignInFailed | CoreError::SecondFactorFailed | CoreError::SessionEnded => {
+            StatusCode::UNAUTHORIZED
+        }
+        CoreError::Locked { .. } => StatusCode::LOCKED,
+        CoreError::LinkInvalid => StatusCode::GONE,
+        CoreError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        let status = status_of(&e);
+        let detail = match &e {
+            // Internal detail stays in the server's log, not in the answer.
+            CoreError::Store(_) | CoreError::Internal(_) => {
+                tracing::error!(error = %e, "request failed");
+                "the server could not complete the request; try again, and tell the administrator if it persists"
+                    .to_owned()
+            }
+            other => other.to_string(),
+        };
+        let field = match &e {
+            CoreError::Invalid { field, .. } => Some((*field).to_owned()),
+            _ => None,
+        };
+        ApiError { status, code: e.code().to_owned(), detail, field }
+    }
+}
+
+/// A JSON body: `Content-Type: application/json`, at most 1 MiB, every field known and well typed.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "body_unreadable",
+                    "the request body could not be read",
+                )
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+pub fn too_large() -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is over the 1 MiB limit")
+}
+
+/// Parses JSON, naming the field at fault.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.inner();
+        let (status, code) = match inner.classify() {
+            serde_json::error::Category::Data => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+            _ => (StatusCode::BAD_REQUEST, "malformed_json"),
+        };
+        let err = ApiError::new(status, code, inner.to_string());
+        if path == "." { err } else { err.field(path) }
+    })
+}
+
+/// A query string whose every parameter is known and well typed.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
+            let path = e.path().to_string();
+            let err = ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.inner().to_string());
+            if path == "." { err } else { err.field(path) }
+        })
+    }
+}
+
+/// An id in the path. Anything that is not a UUID cannot name a record, so it is simply not found.
+pub struct IdPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not_found", "no record has this id");
+        let axum::extract::Path(id) =
+            axum::extract::Path::<String>::from_request_parts(parts, state).await.map_err(|_| not_found())?;
+        uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
+        Ok(IdPath(id))
+    }
+}

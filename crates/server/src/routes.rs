@@ -1,0 +1,256 @@
+//! The route table and the authorization guard (deny by default, DESIGN invariant 2).
+//!
+//! Routes are only ever added through [`Routes::add`], which demands the [`Access`] the route
+//! needs. The guard runs on every matched route, looks the route up in the table and refuses it
+//! if it is missing — so a route registered any other way answers 403, never its handler.
+
+use crate::middleware::{self, resolve_principal};
+use crate::problem::ApiError;
+use crate::{AppState, api, console};
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::handler::Handler;
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
+use mamori_core::{Credential, Principal};
+use mamori_domain::authz::Access;
+use std::collections::HashMap;
+
+/// One route and the access it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+impl RouteSpec {
+    pub fn is_api(&self) -> bool {
+        self.path.starts_with("/api/")
+    }
+}
+
+/// Every route of the application.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    specs: Vec<RouteSpec>,
+    /// path → the methods it takes and their access.
+    index: HashMap<&'static str, Vec<(Method, Access)>>,
+}
+
+impl RouteTable {
+    pub fn specs(&self) -> &[RouteSpec] {
+        &self.specs
+    }
+
+    pub fn access(&self, method: &Method, path: &str) -> Option<Access> {
+        let method = if method == Method::HEAD { &Method::GET } else { method };
+        self.index.get(path)?.iter().find(|(m, _)| m == method).map(|(_, a)| *a)
+    }
+}
+
+/// Builds the router and the table together.
+pub struct Routes {
+    router: Router<AppState>,
+    specs: Vec<RouteSpec>,
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Routes { router: Router::new(), specs: Vec::new() }
+    }
+}
+
+impl Routes {
+    pub fn add<H, T>(mut self, method: Method, path: &'static str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let route: MethodRouter<AppState> = match method.as_str() {
+            "GET" => get(handler),
+            "POST" => post(handler),
+            "PUT" => put(handler),
+            "PATCH" => patch(handler),
+            "DELETE" => delete(handler),
+            other => {
+                tracing::error!(method = other, path, "route with an unsupported method left out");
+                return self;
+            }
+        };
+        self.router = self.router.route(path, route);
+        self.specs.push(RouteSpec { method, path, access });
+        self
+    }
+
+    pub fn into_parts(self) -> (Router<AppState>, RouteTable) {
+        let mut index: HashMap<&'static str, Vec<(Method, Access)>> = HashMap::new();
+        for s in &self.specs {
+            index.entry(s.path).or_default().push((s.method.clone(), s.access));
+        }
+        (self.router, RouteTable { specs: self.specs, index })
+    }
+}
+
+/// Every route Mamori serves.
+pub fn all_routes() -> Routes {
+    let r = Routes::default();
+    let r = api::routes(r);
+    console::routes(r)
+}
+
+pub fn build(mut state: AppState) -> Router {
+    let (router, table) = all_routes().into_parts();
+    state.routes = std::sync::Arc::new(table);
+    with_guard(router, state)
+}
+
+/// Applies the guard and the outer middleware to a router.
+pub fn with_guard(router: Router<AppState>, state: AppState) -> Router {
+    router
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::outer))
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route; see /api/v1/openapi.json")
+            .into_response()
+    } else {
+        console::not_found_page(&req)
+    }
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this route does not take this method",
+        )
+        .into_response()
+    } else {
+        (StatusCode::METHOD_NOT_ALLOWED, "method not allowed").into_response()
+    }
+}
+
+/// What the guard decided for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// Not signed in.
+    SignIn,
+    /// Password given; the second factor is still due.
+    SecondFactor,
+    /// Signed in but must enrol TOTP first.
+    Enrol,
+    /// This page is for the middle of a sign-in, and the user is already through it.
+    AlreadySignedIn,
+    Forbidden,
+}
+
+/// The rule itself: may this principal use a route that needs `access`?
+pub fn decide(access: Access, principal: Option<&Principal>) -> Decision {
+    let Some(p) = principal else {
+        return if access == Access::Public { Decision::Allow } else { Decision::SignIn };
+    };
+    let awaiting = matches!(p.via, Credential::Session { awaiting_second_factor: true, .. });
+    match access {
+        Access::Public | Access::AnySession => Decision::Allow,
+        Access::PendingSecondFactor if awaiting => Decision::Allow,
+        Access::PendingSecondFactor => Decision::AlreadySignedIn,
+        _ if awaiting => Decision::SecondFactor,
+        Access::EnrolmentAllowed => Decision::Allow,
+        _ if p.must_enrol_totp => Decision::Enrol,
+        Access::SignedIn => Decision::Allow,
+        Access::Permission(perm) if p.can(perm) => Decision::Allow,
+        Access::Permission(_) => Decision::Forbidden,
+    }
+}
+
+async fn guard(
+    State(state): State<AppState>,
+    matched: Option<MatchedPath>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let access = matched.as_ref().and_then(|m| state.routes.access(req.method(), m.as_str()));
+    let Some(access) = access else {
+        tracing::error!(path = ?matched.map(|m| m.as_str().to_owned()), "route without declared access refused");
+        return refuse(is_api, Decision::Forbidden, req.headers());
+    };
+    if access == Access::Public {
+        return next.run(req).await;
+    }
+    let ctx = req.extensions().get::<mamori_audit::RequestContext>().cloned().unwrap_or_default();
+    let principal = match resolve_principal(&state, req.headers(), &ctx, is_api).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    match decide(access, principal.as_ref()) {
+        Decision::Allow => {}
+        other => return refuse(is_api, other, req.headers()),
+    }
+    if let Some(p) = principal {
+        // A cookie-authenticated API call that changes something must prove it came from our own
+        // pages (the console sends X-CSRF-Token); bearer tokens cannot be sent by a browser on
+        // its own, so they need no such proof.
+        if is_api
+            && !is_safe(req.method())
+            && let Credential::Session { csrf_token, .. } = &p.via
+        {
+            let sent = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok());
+            if sent != Some(csrf_token.as_str()) {
+                return ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf_token_missing",
+                    "send the session's CSRF token in the X-CSRF-Token header, or use an API token",
+                )
+                .into_response();
+            }
+        }
+        req.extensions_mut().insert(p);
+    }
+    next.run(req).await
+}
+
+pub fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn refuse(is_api: bool, decision: Decision, headers: &axum::http::HeaderMap) -> Response {
+    if is_api {
+        let (status, code, detail) = match decision {
+            Decision::SignIn => {
+                (StatusCode::UNAUTHORIZED, "unauthenticated", "send `Authorization: Bearer <API token>`")
+            }
+            Decision::SecondFactor => (
+                StatusCode::UNAUTHORIZED,
+                "second_factor_required",
+                "finish signing in with the second factor",
+            ),
+            Decision::Enrol => {
+                (StatusCode::FORBIDDEN, "totp_enrolment_required", "enrol TOTP in the console first")
+            }
+            _ => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "your roles do not grant the permission this route needs",
+            ),
+        };
+        return ApiError::new(status, code, detail).into_response();
+    }
+    match decision {
+        Decision::SignIn => Redirect::to("/signin").into_response(),
+        Decision::SecondFactor => Redirect::to("/signin/totp").into_response(),
+        Decision::Enrol => Redirect::to("/enrol-totp").into_response(),
+        Decision::AlreadySignedIn => Redirect::to("/dashboard").into_response(),
+        _ => console::forbidden_page(headers),
+    }
+}

@@ -1,0 +1,167 @@
+//! Start-up and shutdown: data directory and keys, database and migrations, the first-start
+//! setup link, the demo, TLS, and a graceful stop.
+
+use crate::config::ServerConfig;
+use crate::{AppState, app};
+use mamori_core::demo::DemoAccount;
+use mamori_core::setup::SetupState;
+use mamori_core::{Core, Policies};
+use mamori_crypto::secret_box::SecretBox;
+use mamori_domain::Clock;
+use mamori_store_sql::Database;
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data directory {path}: {problem}")]
+    DataDir { path: String, problem: String },
+    #[error(transparent)]
+    Keys(#[from] mamori_crypto::CryptoError),
+    #[error(transparent)]
+    Store(#[from] mamori_store::StoreError),
+    #[error("{0}")]
+    Core(#[from] mamori_core::CoreError),
+    #[error("cannot listen on {addr}: {problem}")]
+    Bind { addr: SocketAddr, problem: String },
+    #[error("TLS: {0}; check --tls-cert and --tls-key (PEM files)")]
+    Tls(String),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+}
+
+/// What start-up has to tell the person who started the server.
+#[derive(Debug)]
+pub struct Started {
+    pub addr: SocketAddr,
+    pub setup: SetupState,
+    pub demo: Option<Vec<DemoAccount>>,
+    pub backend: &'static str,
+}
+
+/// A running server.
+pub struct Running {
+    pub started: Started,
+    pub state: AppState,
+    handle: axum_server::Handle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    pub fn addr(&self) -> SocketAddr {
+        self.started.addr
+    }
+
+    /// Stops accepting, lets requests in flight finish (up to 10 s), and returns.
+    pub async fn shutdown(self) {
+        self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "server stopped with an error"),
+            Err(e) => tracing::error!(error = %e, "server task failed"),
+        }
+    }
+}
+
+fn data_dir_err(path: &Path, e: impl std::fmt::Display) -> StartError {
+    StartError::DataDir { path: path.display().to_string(), problem: e.to_string() }
+}
+
+/// Creates a private directory (0700) if it is missing.
+fn private_dir(path: &Path) -> Result<(), StartError> {
+    std::fs::create_dir_all(path).map_err(|e| data_dir_err(path, e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(|e| data_dir_err(path, e))
+}
+
+/// Opens everything the server needs, in order: keys, database (migrations run here), services.
+pub async fn open_core(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Core, StartError> {
+    private_dir(&config.data_dir)?;
+    let keys = config.data_dir.join("keys");
+    private_dir(&keys)?;
+    let (key, created) = mamori_crypto::keyfile::load_or_create_32(&keys.join("secret-box.key"))?;
+    if created {
+        tracing::info!(path = %keys.display(), "created the server's secret key (mode 0600); back it up with the database");
+    }
+    let db = match &config.database_url {
+        Some(url) => Database::Postgres(url.clone()),
+        None => Database::Sqlite(config.data_dir.join("mamori.db")),
+    };
+    let store = mamori_store_sql::open(&db).await?;
+    let policies = Policies { session: config.session, lockout: config.lockout, ..Policies::default() };
+    Ok(Core { store, clock, secrets: Arc::new(SecretBox::new(&key)), policies })
+}
+
+/// Starts the server and returns once it is listening.
+pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> Result<Running, StartError> {
+    config.check_transport()?;
+    let core = open_core(&config, clock).await?;
+    let backend = core.store.backend();
+    let demo = if demo { Some(core.load_demo().await?) } else { None };
+    let setup = core.prepare_setup().await?;
+
+    let listener = std::net::TcpListener::bind(config.listen)
+        .map_err(|e| StartError::Bind { addr: config.listen, problem: e.to_string() })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| StartError::Bind { addr: config.listen, problem: e.to_string() })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Bind { addr: config.listen, problem: e.to_string() })?;
+
+    let tls = match &config.tls {
+        Some((cert, key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            Some(
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                    .await
+                    .map_err(|e| StartError::Tls(e.to_string()))?,
+            )
+        }
+        None => None,
+    };
+
+    let state = AppState::new(core, config);
+    let router = app(state.clone());
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let handle = axum_server::Handle::new();
+    let task = match tls {
+        Some(tls) => {
+            let server = axum_server::from_tcp_rustls(listener, tls).handle(handle.clone());
+            tokio::spawn(async move { server.serve(service).await })
+        }
+        None => {
+            let server = axum_server::from_tcp(listener).handle(handle.clone());
+            tokio::spawn(async move { server.serve(service).await })
+        }
+    };
+    spawn_housekeeping(state.clone());
+    state.ready.store(true, Ordering::SeqCst);
+    Ok(Running { started: Started { addr, setup, demo, backend }, state, handle, task })
+}
+
+/// Removes sessions nobody can use any more (idle past the timeout), every five minutes.
+fn spawn_housekeeping(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            let cutoff = state.core.now().minus(state.config.session.idle_timeout);
+            let result = async {
+                let mut tx = state.core.store.begin().await?;
+                let n = tx.delete_sessions_seen_before(cutoff).await?;
+                tx.commit().await?;
+                Ok::<u64, mamori_store::StoreError>(n)
+            }
+            .await;
+            match result {
+                Ok(n) if n > 0 => tracing::info!(sessions = n, "removed idle sessions"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "session housekeeping failed"),
+            }
+        }
+    });
+}
