@@ -2,7 +2,7 @@
 //! Each change is audited in its own transaction with the actor, object and what changed.
 
 use crate::setup::invitation_link;
-use crate::{Core, CoreError, Principal, new_id, settings};
+use crate::{Core, CoreError, Principal, check_id, new_id, settings};
 use mamori_audit::{AuditEntry, AuditEvent, Category, Outcome, RequestContext};
 use mamori_crypto::tokens;
 use mamori_domain::identity::{self, UserStatus};
@@ -72,6 +72,9 @@ async fn check_org_ref(
     kind: OrgKind,
 ) -> Result<(), CoreError> {
     if let Some(id) = id {
+        let unknown =
+            || CoreError::invalid(field, "unknown_reference", format!("no {} with this id", kind.as_str()));
+        check_id(id, "organisation unit").map_err(|_| unknown())?;
         match tx.org_unit(id).await? {
             Some(u) if u.kind == kind => {}
             _ => {
@@ -102,6 +105,7 @@ impl Core {
     }
 
     pub async fn user(&self, id: &str) -> Result<(UserRecord, Vec<String>), CoreError> {
+        check_id(id, "user")?;
         let mut r = self.store.read().await?;
         let user = r.user_by_id(id).await?.ok_or(CoreError::NotFound { what: "user" })?;
         let clients = r.user_clients(id).await?;
@@ -109,6 +113,7 @@ impl Core {
     }
 
     async fn user_in(&self, tx: &mut Box<dyn StoreTx>, id: &str) -> Result<UserRecord, CoreError> {
+        check_id(id, "user")?;
         tx.user_by_id(id).await?.ok_or(CoreError::NotFound { what: "user" })
     }
 
@@ -495,6 +500,21 @@ impl Core {
         ctx: &RequestContext,
     ) -> Result<Vec<AuditEntry>, CoreError> {
         let query = AuditQuery { limit: query.limit.clamp(1, 1000), ..query.clone() };
+        let filters = [
+            ("actor", &query.actor),
+            ("action", &query.action),
+            ("object", &query.object),
+            ("outcome", &query.outcome),
+        ];
+        for (field, value) in filters {
+            if value.as_deref().is_some_and(|v| v.chars().any(char::is_control) || v.len() > 200) {
+                return Err(CoreError::invalid(
+                    field,
+                    "invalid_filter",
+                    "a filter is at most 200 characters, without control characters",
+                ));
+            }
+        }
         let mut tx = self.store.begin().await?;
         let entries = tx.search_audit(&query).await?;
         let e = AuditEvent::new(Category::Access, "audit.search", principal.actor(), Outcome::Success)

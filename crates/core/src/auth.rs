@@ -48,7 +48,11 @@ impl Core {
     ) -> Result<SignIn, CoreError> {
         let username = username.trim().to_lowercase();
         let now = self.now();
-        let user = self.store.read().await?.user_by_username(&username).await?;
+        // A name that breaks the naming rule belongs to nobody; it is not even looked up.
+        let user = match mamori_domain::identity::validate_username(&username) {
+            Ok(()) => self.store.read().await?.user_by_username(&username).await?,
+            Err(_) => None,
+        };
         let password_ok =
             verify_password(password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await?;
 

@@ -115,6 +115,12 @@ impl Core {
     }
 }
 
+/// Record ids are UUIDs; anything else cannot name a record, so it is simply not found (and never
+/// reaches a query: PostgreSQL refuses some bytes that can arrive in a URL).
+pub(crate) fn check_id(id: &str, what: &'static str) -> Result<(), CoreError> {
+    uuid::Uuid::parse_str(id).map(drop).map_err(|_| CoreError::NotFound { what })
+}
+
 pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }

@@ -80,7 +80,7 @@ pub async fn signin(
     match state.core.sign_in(&username, form.text("password"), &ctx).await {
         Ok(SignIn::Complete(s)) => with_session_cookie(&state, &s.cookie, "/dashboard"),
         Ok(SignIn::NeedsSecondFactor(s)) => with_session_cookie(&state, &s.cookie, "/signin/totp"),
-        Err(e) => again(StatusCode::UNAUTHORIZED, error_text(tr, &e)),
+        Err(e) => again(crate::problem::status_of(&e), error_text(tr, &e)),
     }
 }
 

@@ -1,0 +1,212 @@
+//! The `mamori` binary as an administrator meets it: start-up, configuration, TLS, shutdown, logs.
+
+use crate::support::{PASSWORD, mamori_bin};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn mamori(args: &[&str]) -> Command {
+    let mut c = Command::new(mamori_bin());
+    c.args(args).env_remove("MAMORI_LOG").env("NO_COLOR", "1");
+    c
+}
+
+/// Starts `mamori serve`, returning the child and the stdout lines up to `until`.
+fn serve_until(cmd: &mut Command, until: &str) -> (Child, Vec<String>) {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn mamori");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            let done = line.contains(until);
+            lines.push(line);
+            if done {
+                return (child, lines);
+            }
+        }
+    }
+    let _ = child.kill();
+    panic!("mamori did not print {until:?}; got {lines:?}");
+}
+
+fn terminate(mut child: Child) -> (std::process::ExitStatus, String) {
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        std::io::Read::read_to_string(&mut e, &mut stderr).unwrap();
+    }
+    (child.wait().unwrap(), stderr)
+}
+
+async fn wait_ready(url: &str, client: &reqwest::Client) {
+    for _ in 0..100 {
+        if let Ok(r) = client.get(format!("{url}/readyz")).send().await {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{url} never became ready");
+}
+
+#[tokio::test]
+async fn first_start_prints_the_setup_link_once_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+    let args = ["serve", "--data-dir", data.to_str().unwrap(), "--listen", &listen];
+    let (child, lines) = serve_until(&mut mamori(&args), "/setup?token=");
+    let link = lines.last().unwrap().trim().to_owned();
+    assert!(link.starts_with(&format!("http://{listen}/setup?token=")));
+    let key = data.join("keys/secret-box.key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600, "key file is 0600");
+    assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+    let client = reqwest::Client::new();
+    wait_ready(&format!("http://{listen}"), &client).await;
+    assert_eq!(client.get(&link).send().await.unwrap().status(), 200);
+    let (status, _) = terminate(child);
+    assert!(status.success(), "graceful shutdown on SIGTERM exits 0: {status}");
+
+    // Second start: the link is still valid, so it is not printed again.
+    let (child, lines) = serve_until(&mut mamori(&args), "setup link printed earlier");
+    assert!(!lines.iter().any(|l| l.contains("token=")), "the link is printed once");
+    terminate(child);
+    let out = mamori(&["setup-link", "--data-dir", data.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("/setup?token="), "a lost link can be replaced");
+}
+
+#[test]
+fn bad_configuration_is_refused_with_the_key_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let run = |cmd: &mut Command| {
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = run(&mut mamori(&["serve", "--data-dir", data, "--listen", "0.0.0.0:0"]));
+    assert!(err.contains("listen") && err.contains("--tls-cert"), "{err}");
+    let config = dir.path().join("m.toml");
+    std::fs::write(&config, "[session]\nidle_timeout = 5\n").unwrap();
+    let err = run(&mut mamori(&["serve", "--config", config.to_str().unwrap(), "--data-dir", data]));
+    assert!(err.contains("session.idle_timeout"), "{err}");
+    std::fs::write(&config, "[lockout]\nmax_failures = -3\n").unwrap();
+    let err = run(&mut mamori(&["serve", "--config", config.to_str().unwrap(), "--data-dir", data]));
+    assert!(err.contains("lockout.max_failures"), "{err}");
+    let err = run(mamori(&["serve", "--data-dir", data]).env("MAMORI_LISTNE", "x"));
+    assert!(err.contains("MAMORI_LISTNE"), "{err}");
+    let err = run(mamori(&["serve", "--data-dir", data]).env("MAMORI_SESSION_IDLE_TIMEOUT_MINUTES", "0"));
+    assert!(err.contains("session.idle_timeout_minutes"), "{err}");
+}
+
+#[tokio::test]
+async fn insecure_http_allows_a_public_address_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let listen = format!("0.0.0.0:{port}");
+    let args = ["serve", "--data-dir", dir.path().to_str().unwrap(), "--listen", &listen, "--insecure-http"];
+    let (child, _) = serve_until(&mut mamori(&args), "token=");
+    wait_ready(&format!("http://127.0.0.1:{port}"), &reqwest::Client::new()).await;
+    let (_, stderr) = terminate(child);
+    assert!(stderr.contains("plain HTTP"), "{stderr}");
+}
+
+#[tokio::test]
+async fn tls_with_rustls() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let port = free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+    let data = dir.path().join("d");
+    let args = [
+        "serve",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--listen",
+        &listen,
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+    ];
+    let (child, lines) = serve_until(&mut mamori(&args), "token=");
+    assert!(lines.last().unwrap().contains(&format!("https://{listen}/setup")));
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .resolve("localhost", format!("127.0.0.1:{port}").parse().unwrap())
+        .build()
+        .unwrap();
+    let base = format!("https://localhost:{port}");
+    wait_ready(&base, &client).await;
+    let r = client.get(format!("{base}/signin")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["strict-transport-security"].to_str().unwrap().contains("max-age"));
+    assert!(r.headers()["set-cookie"].to_str().unwrap().contains("Secure"), "cookies are Secure under TLS");
+    let plain = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await;
+    assert!(plain.is_err() || !plain.unwrap().status().is_success(), "no plain HTTP on the TLS port");
+    terminate(child);
+}
+
+/// Invariant 4: the log never holds personal data, passwords or one-time secrets.
+#[tokio::test]
+async fn no_personal_data_in_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+    let data = dir.path().join("d");
+    let args = ["serve", "--data-dir", data.to_str().unwrap(), "--listen", &listen];
+    let (child, lines) = serve_until(mamori(&args).env("MAMORI_LOG", "debug"), "token=");
+    let link = lines.last().unwrap().trim().to_owned();
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let base = format!("http://{listen}");
+    let b = crate::support::Browser::new(&base, None);
+    wait_ready(&base, &b.client).await;
+    let csrf = b.csrf(&format!("/setup?token={token}")).await;
+    let secrets = ["admin.takahashi", "高橋 美咲", "Distinctive-Passphrase-42"];
+    let r = b
+        .post_form(
+            "/setup",
+            &[
+                ("_csrf", &csrf),
+                ("token", &token),
+                ("username", secrets[0]),
+                ("display_name", secrets[1]),
+                ("password", secrets[2]),
+                ("password_again", secrets[2]),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    b.sign_in("stranger.kobayashi", "Another-Secret-Phrase-99").await;
+    b.sign_in(secrets[0], "wrong-passphrase-guess").await;
+    b.sign_in(secrets[0], secrets[2]).await;
+    let (_, stderr) = terminate(child);
+    assert!(stderr.contains("request"), "the access log is on");
+    for s in
+        secrets.iter().chain(&["stranger.kobayashi", "Another-Secret-Phrase-99", token.as_str(), PASSWORD])
+    {
+        assert!(!stderr.contains(s), "the log holds {s:?}");
+    }
+}

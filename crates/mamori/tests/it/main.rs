@@ -1,0 +1,9 @@
+//! Mamori's integration tests: one test binary, a module per feature. Every test that touches
+//! storage runs twice, on SQLite and on PostgreSQL (see `support::Backend`).
+
+mod authz;
+mod cli;
+mod identity;
+mod input;
+mod storage;
+mod support;

@@ -1,0 +1,297 @@
+//! Starting real servers for tests, on either backend, and driving them like a browser would.
+
+use mamori_core::Core;
+use mamori_domain::clock::ManualClock;
+use mamori_domain::{Clock, Role, SystemClock};
+use mamori_server::config::ServerConfig;
+use mamori_server::serve::Running;
+use mamori_store::UserRecord;
+use std::sync::Arc;
+
+pub const PASSWORD: &str = "correct-horse-battery-7";
+/// Fixed TOTP secret the tests enrol users with.
+pub const TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs an async test body once per backend: `both_backends!(name, body_fn)` makes
+/// `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::support::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::support::postgres_available().await {
+                    super::$name($crate::support::Backend::Postgres).await
+                }
+            }
+        }
+    };
+}
+
+pub fn pg_base_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// Whether PostgreSQL tests can run. Under CI (`CI=true`) an unreachable database is a failure,
+/// not a skip.
+pub async fn postgres_available() -> bool {
+    match sqlx::PgPool::connect(&pg_base_url()).await {
+        Ok(pool) => {
+            pool.close().await;
+            true
+        }
+        Err(e) => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("PostgreSQL is required under CI=true but unreachable at {}: {e}", pg_base_url());
+            }
+            eprintln!("SKIPPED: PostgreSQL unreachable at {} ({e}); set TEST_POSTGRES_URL", pg_base_url());
+            false
+        }
+    }
+}
+
+/// A fresh, empty schema of its own for one test, as a URL whose connections use it.
+pub async fn fresh_pg_url() -> String {
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let pool = sqlx::PgPool::connect(&pg_base_url()).await.expect("connect to PostgreSQL");
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&pool).await.expect("create schema");
+    pool.close().await;
+    let sep = if pg_base_url().contains('?') { '&' } else { '?' };
+    format!("{}{sep}options=-c%20search_path%3D{schema}", pg_base_url())
+}
+
+/// A running server with its own data directory (and schema), a clock the test moves, and
+/// direct access to the services for set-up.
+pub struct TestServer {
+    pub base: String,
+    /// The first-start setup link's token, when one was made.
+    pub setup_token: Option<String>,
+    pub core: Core,
+    pub clock: Arc<ManualClock>,
+    pub config: ServerConfig,
+    running: Option<Running>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = ServerConfig::defaults(dir.path().join("data"));
+        config.listen = "127.0.0.1:0".parse().expect("addr");
+        if backend == Backend::Postgres {
+            config.database_url = Some(fresh_pg_url().await);
+        }
+        tweak(&mut config);
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let running =
+            mamori_server::serve::start(config.clone(), clock.clone(), false).await.expect("server starts");
+        let scheme = if config.tls.is_some() { "https" } else { "http" };
+        let base = format!("{scheme}://{}", running.addr());
+        let core = running.state.core.clone();
+        let setup_token = match &running.started.setup {
+            mamori_core::setup::SetupState::NewLink(t) => Some(t.clone()),
+            _ => None,
+        };
+        TestServer { base, setup_token, core, clock, config, running: Some(running), _dir: dir }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Creates an active user with [`PASSWORD`]; roles that need TOTP get [`TOTP_SECRET`].
+    pub async fn user(&self, username: &str, roles: &[Role]) -> UserRecord {
+        let now = self.clock.now();
+        let id = uuid::Uuid::new_v4().to_string();
+        let needs_totp = roles.iter().any(|r| r.requires_totp());
+        let user = UserRecord {
+            id: id.clone(),
+            username: username.into(),
+            display_name: format!("Test {username}"),
+            roles: roles.to_vec(),
+            status: mamori_domain::identity::UserStatus::Active,
+            language: None,
+            team_id: None,
+            site_id: None,
+            password_hash: Some(password_hash()),
+            password_changed_at: Some(now),
+            totp_secret: needs_totp
+                .then(|| self.core.secrets.seal(TOTP_SECRET.as_bytes(), &id).expect("seal")),
+            totp_pending: None,
+            totp_last_step: None,
+            failed_signins: 0,
+            locked_until: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.core.store.begin().await.expect("begin");
+        tx.insert_user(&user).await.expect("insert user");
+        tx.commit().await.expect("commit");
+        user
+    }
+
+    /// The current TOTP code of [`TOTP_SECRET`], after moving the clock past any step used before.
+    pub fn next_totp(&self) -> String {
+        self.clock.advance(std::time::Duration::from_secs(30));
+        mamori_crypto::totp::code_at(TOTP_SECRET, self.clock.now().as_secs()).expect("code")
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.base, None)
+    }
+
+    /// A browser signed in as `username` (password, then TOTP if the account has it).
+    pub async fn signed_in(&self, username: &str) -> Browser {
+        let b = self.browser();
+        let resp = b.sign_in(username, PASSWORD).await;
+        assert_eq!(resp.status(), 303, "password accepted for {username}");
+        if resp.headers()["location"] == "/signin/totp" {
+            let csrf = b.csrf("/signin/totp").await;
+            let r = b.post_form("/signin/totp", &[("_csrf", &csrf), ("code", &self.next_totp())]).await;
+            assert_eq!(r.headers()["location"], "/dashboard", "second factor accepted for {username}");
+        }
+        b
+    }
+
+    /// An API token with the given permissions, made by `owner` through the services.
+    pub async fn token(&self, owner: &UserRecord, permissions: &[mamori_domain::Permission]) -> String {
+        let principal = mamori_core::Principal {
+            user: owner.clone(),
+            via: mamori_core::Credential::Session {
+                id: "test".into(),
+                csrf_token: String::new(),
+                awaiting_second_factor: false,
+            },
+            permissions: mamori_domain::authz::permissions_of(&owner.roles),
+            must_enrol_totp: false,
+        };
+        let t = self
+            .core
+            .create_api_token(
+                &principal,
+                "test",
+                permissions,
+                std::time::Duration::from_secs(86400),
+                &Default::default(),
+            )
+            .await
+            .expect("token");
+        t.secret
+    }
+
+    /// Audit entries with this action, newest first.
+    pub async fn audit(&self, action: &str) -> Vec<mamori_audit::AuditEntry> {
+        let q = mamori_store::AuditQuery { action: Some(action.into()), limit: 1000, ..Default::default() };
+        self.core.store.read().await.expect("read").search_audit(&q).await.expect("search")
+    }
+}
+
+fn password_hash() -> String {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| mamori_crypto::password::hash_password(PASSWORD).expect("hash")).clone()
+}
+
+/// A cookie-keeping HTTP client that does not follow redirects, like a browser seen step by step.
+pub struct Browser {
+    pub client: reqwest::Client,
+    base: String,
+}
+
+impl Browser {
+    pub fn new(base: &str, local_address: Option<std::net::IpAddr>) -> Browser {
+        let mut b = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none());
+        if let Some(addr) = local_address {
+            b = b.local_address(addr);
+        }
+        Browser { client: b.build().expect("client"), base: base.to_owned() }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.base)).send().await.expect("GET")
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client.post(format!("{}{path}", self.base)).form(form).send().await.expect("POST")
+    }
+
+    /// The CSRF token in the forms of a page.
+    pub async fn csrf(&self, path: &str) -> String {
+        let html = self.get(path).await.text().await.expect("body");
+        hidden_value(&html, "_csrf").unwrap_or_else(|| panic!("no CSRF token on {path}"))
+    }
+
+    pub async fn sign_in(&self, username: &str, password: &str) -> reqwest::Response {
+        let csrf = self.csrf("/signin").await;
+        self.post_form("/signin", &[("_csrf", &csrf), ("username", username), ("password", password)]).await
+    }
+
+    /// A JSON API call with the session cookie and its CSRF header.
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let csrf = self.csrf("/profile").await;
+        let mut req =
+            self.client.request(method, format!("{}{path}", self.base)).header("x-csrf-token", csrf);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.expect("API call")
+    }
+}
+
+pub fn hidden_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    Some(html[start..].split('"').next()?.to_owned())
+}
+
+/// The `mamori` binary built for these tests.
+pub fn mamori_bin() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_BIN_EXE_mamori"))
+}
+
+/// A TOTP code from `oathtool`, an implementation independent of ours, for a given moment.
+/// `None` when oathtool is not installed (then the caller skips; under CI it must be installed).
+pub fn oathtool_code(secret: &str, unix_seconds: u64) -> Option<String> {
+    let out = std::process::Command::new("oathtool")
+        .args(["--totp", "-b", secret, "--now", &format!("@{unix_seconds}")])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Some(String::from_utf8_lossy(&o.stdout).trim().to_owned()),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "oathtool is required under CI=true; run scripts/install-test-deps.sh"
+            );
+            eprintln!("SKIPPED part: oathtool not installed (scripts/install-test-deps.sh installs it)");
+            None
+        }
+    }
+}

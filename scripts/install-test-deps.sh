@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what the headless-browser end-to-end test (tests/browser/) needs:
+# Debian's chromium and oathtool, and playwright-core from npm. Idempotent:
+# installs only what is missing, and downloads no browser build of its own
+# (playwright-core drives Debian's /usr/bin/chromium).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+say() { printf 'install-test-deps: %s\n' "$*"; }
+
+missing=()
+dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q 'ok installed' || missing+=(chromium)
+dpkg-query -W -f='${Status}' oathtool 2>/dev/null | grep -q 'ok installed' || missing+=(oathtool)
+
+if ((${#missing[@]} > 0)); then
+    sudo=()
+    if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
+    say "installing Debian packages: ${missing[*]}"
+    "${sudo[@]}" apt-get update -q
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+    say "chromium and oathtool already installed"
+fi
+
+if [[ ! -x /usr/bin/chromium ]]; then
+    say "error: /usr/bin/chromium not found after install" >&2
+    exit 1
+fi
+
+browser_dir="$repo/tests/browser"
+if [[ ! -d "$browser_dir/node_modules/playwright-core" ]]; then
+    cd "$browser_dir"
+    # Never let playwright fetch a browser build: only Debian's chromium is used.
+    export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+    if [[ -f package-lock.json ]]; then
+        say "npm ci in tests/browser"
+        npm ci --no-audit --no-fund
+    else
+        say "npm install in tests/browser (no lockfile yet)"
+        npm install --no-audit --no-fund
+    fi
+else
+    say "tests/browser/node_modules/playwright-core already installed"
+fi
+
+say "done ($(/usr/bin/chromium --version 2>/dev/null || echo 'chromium version unknown'))"
