@@ -1,3 +1,5 @@
+#![allow(clippy::zombie_processes, clippy::collapsible_if)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Mamori's integration tests: one test binary, a module per feature. Every test that touches
 //! storage runs twice, on SQLite and on PostgreSQL (see `support::Backend`).
 

@@ -182,8 +182,7 @@ pub async fn update_user(
 
 macro_rules! user_action {
     ($name:ident, $path:literal, $method:ident) => {
-        #[utoipa::path(post, path = $path, tag = "users",
-                            responses((status = 204), (status = 404, body = proto::Problem)))]
+        #[utoipa::path(post, path = $path, tag = "users", responses((status = 204), (status = 404, body = proto::Problem)))]
         pub async fn $name(
             State(state): State<AppState>,
             Caller(p): Caller,
