@@ -1,5 +1,6 @@
 //! Signing in and out, second factors, and turning a cookie or bearer token into a [`Principal`].
 
+use crate::caller_cache::CredentialKind;
 use crate::{Core, CoreError, Credential, Principal, new_id, settings, verify_password};
 use mamori_audit::{Actor, AuditEvent, Category, Outcome, RequestContext};
 use mamori_crypto::tokens;
@@ -296,17 +297,25 @@ impl Core {
     ) -> Result<Option<Principal>, CoreError> {
         let now = self.now();
         let digest = tokens::digest(cookie);
+        let generation = self.store.identity_generation();
+        if let Some(p) = self.callers.get(CredentialKind::Session, &digest, generation, now) {
+            return Ok(Some(p));
+        }
         let mut read = self.store.read().await?;
         let Some(session) = read.session_by_digest(&digest).await? else {
             return Ok(None);
         };
         let user = read.user_by_id(&session.user_id).await?;
+        let client_ids = read.user_clients(&session.user_id).await?;
         let totp_for_everyone = read.setting(settings::TOTP_FOR_EVERYONE).await?.as_deref() == Some("true");
         drop(read);
 
         let awaiting = session.state == SessionState::AwaitingSecondFactor;
-        let expired = self.policies.session.is_expired(session.created_at, session.last_seen_at, now)
-            || (awaiting && now >= session.created_at.plus(SECOND_FACTOR_WINDOW));
+        let ends_at = |last_seen| {
+            let end = self.policies.session.expires_at(session.created_at, last_seen);
+            if awaiting { end.min(session.created_at.plus(SECOND_FACTOR_WINDOW)) } else { end }
+        };
+        let expired = now >= ends_at(session.last_seen_at);
         let user = match user {
             Some(u) if u.status == UserStatus::Active && !expired => u,
             other => {
@@ -326,30 +335,41 @@ impl Core {
                 return Ok(None);
             }
         };
-        if SessionPolicy::needs_touch(session.last_seen_at, now) {
+        let mut last_seen = session.last_seen_at;
+        if SessionPolicy::needs_touch(last_seen, now) {
             let mut tx = self.store.begin().await?;
             tx.touch_session(&session.id, now).await?;
             tx.commit().await?;
+            last_seen = now;
         }
         let must_enrol = !user.totp_enabled() && totp_required(&user.roles, totp_for_everyone);
-        Ok(Some(Principal {
+        let principal = Principal {
             permissions: if awaiting { Default::default() } else { authz::permissions_of(&user.roles) },
             must_enrol_totp: must_enrol,
+            client_ids,
             via: Credential::Session {
                 id: session.id,
                 csrf_token: session.csrf_token,
                 awaiting_second_factor: awaiting,
             },
             user,
-        }))
+        };
+        let deadline = ends_at(last_seen).min(SessionPolicy::touch_due(last_seen));
+        self.callers.put(CredentialKind::Session, &digest, &principal, generation, now, deadline);
+        Ok(Some(principal))
     }
 
     /// Turns a bearer token into a principal. A token's rights are those it was given, limited
     /// to what its owner holds now (a demoted or disabled owner's tokens shrink or stop).
     pub async fn token_principal(&self, token: &str) -> Result<Option<Principal>, CoreError> {
         let now = self.now();
+        let digest = tokens::digest(token);
+        let generation = self.store.identity_generation();
+        if let Some(p) = self.callers.get(CredentialKind::ApiToken, &digest, generation, now) {
+            return Ok(Some(p));
+        }
         let mut read = self.store.read().await?;
-        let Some(t) = read.api_token_by_digest(&tokens::digest(token)).await? else {
+        let Some(t) = read.api_token_by_digest(&digest).await? else {
             return Ok(None);
         };
         if t.revoked_at.is_some() || now >= t.expires_at {
@@ -359,11 +379,14 @@ impl Core {
         else {
             return Ok(None);
         };
+        let client_ids = read.user_clients(&owner.id).await?;
         drop(read);
-        if t.last_used_at.is_none_or(|last| SessionPolicy::needs_touch(last, now)) {
+        let mut last_used = t.last_used_at;
+        if last_used.is_none_or(|last| SessionPolicy::needs_touch(last, now)) {
             let mut tx = self.store.begin().await?;
             tx.touch_api_token(&t.id, now).await?;
             tx.commit().await?;
+            last_used = Some(now);
         }
         let owner_permissions = authz::permissions_of(&owner.roles);
         let permissions = t
@@ -372,12 +395,16 @@ impl Core {
             .filter_map(|p| p.parse::<Permission>().ok())
             .filter(|p| owner_permissions.contains(p))
             .collect();
-        Ok(Some(Principal {
+        let principal = Principal {
             user: owner,
             via: Credential::ApiToken { id: t.id },
             permissions,
+            client_ids,
             must_enrol_totp: false,
-        }))
+        };
+        let deadline = last_used.map_or(now, SessionPolicy::touch_due).min(t.expires_at);
+        self.callers.put(CredentialKind::ApiToken, &digest, &principal, generation, now, deadline);
+        Ok(Some(principal))
     }
 
     /// Ends this session.

@@ -8,10 +8,12 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+mod caller_cache;
 pub mod demo;
 mod error;
 pub mod setup;
 
+pub use caller_cache::CALLER_CACHE_TTL;
 pub use error::CoreError;
 
 use mamori_audit::{Actor, AuditEvent, RequestContext};
@@ -51,6 +53,7 @@ pub struct Core {
     /// Seals TOTP secrets with the data directory's key.
     pub secrets: Arc<SecretBox>,
     pub policies: Policies,
+    callers: Arc<caller_cache::CallerCache>,
 }
 
 /// Settings keys kept in the database (changed from the console, shared by replicas).
@@ -65,6 +68,8 @@ pub struct Principal {
     pub user: UserRecord,
     pub via: Credential,
     pub permissions: BTreeSet<Permission>,
+    /// The client companies whose data the user works on.
+    pub client_ids: Vec<String>,
     /// The user's role needs TOTP and none is enrolled yet: only enrolment is allowed.
     pub must_enrol_totp: bool,
 }
@@ -94,6 +99,10 @@ impl Principal {
 }
 
 impl Core {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, secrets: SecretBox, policies: Policies) -> Self {
+        Core { store, clock, secrets: Arc::new(secrets), policies, callers: Default::default() }
+    }
+
     pub fn now(&self) -> UnixMillis {
         self.clock.now()
     }

@@ -29,12 +29,22 @@ pub const SECOND_FACTOR_WINDOW: Duration = Duration::from_secs(5 * 60);
 pub const LAST_SEEN_GRANULARITY: Duration = Duration::from_secs(30);
 
 impl SessionPolicy {
+    /// When a session created and last seen at these times ends unless it is used again.
+    pub fn expires_at(&self, created: UnixMillis, last_seen: UnixMillis) -> UnixMillis {
+        created.plus(self.absolute_timeout).min(last_seen.plus(self.idle_timeout))
+    }
+
     pub fn is_expired(&self, created: UnixMillis, last_seen: UnixMillis, now: UnixMillis) -> bool {
-        now >= created.plus(self.absolute_timeout) || now >= last_seen.plus(self.idle_timeout)
+        now >= self.expires_at(created, last_seen)
+    }
+
+    /// When the last-seen time should next be recorded.
+    pub fn touch_due(last_seen: UnixMillis) -> UnixMillis {
+        last_seen.plus(LAST_SEEN_GRANULARITY)
     }
 
     pub fn needs_touch(last_seen: UnixMillis, now: UnixMillis) -> bool {
-        now >= last_seen.plus(LAST_SEEN_GRANULARITY)
+        now >= Self::touch_due(last_seen)
     }
 }
 

@@ -92,7 +92,7 @@ pub async fn open_core(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<C
     };
     let store = mamori_store_sql::open(&db).await?;
     let policies = Policies { session: config.session, lockout: config.lockout, ..Policies::default() };
-    Ok(Core { store, clock, secrets: Arc::new(SecretBox::new(&key)), policies })
+    Ok(Core::new(store, clock, SecretBox::new(&key), policies))
 }
 
 /// Starts the server and returns once it is listening.

@@ -14,6 +14,7 @@ pub mod sqlite;
 use mamori_store::{Store, StoreError};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Where the data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +49,20 @@ fn migrate_err(e: sqlx::migrate::MigrateError, known: i64) -> StoreError {
     match e {
         sqlx::migrate::MigrateError::VersionMissing(found) => StoreError::SchemaTooNew { found, known },
         other => StoreError::Migration(other.to_string()),
+    }
+}
+
+/// Counts this process's committed transactions that changed users, sessions, API tokens or
+/// settings; see [`Store::identity_generation`].
+#[derive(Debug, Default, Clone)]
+struct Generation(Arc<AtomicU64>);
+
+impl Generation {
+    fn current(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+    fn advance(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::queries::store_tx_impl;
 use crate::rows::*;
-use crate::{Handle, db_err, migrate_err};
+use crate::{Generation, Handle, db_err, migrate_err};
 use async_trait::async_trait;
 use mamori_audit::{AuditEntry, AuditEvent};
 use mamori_domain::{Role, UnixMillis};
@@ -21,38 +21,54 @@ const AUDIT_SEQUENCER_LOCK: &str = "SELECT pg_advisory_xact_lock(723649736823592
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    generation: Generation,
 }
 
 impl PgStore {
     pub async fn open(url: &str) -> StoreResult<Self> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Unavailable(format!("bad PostgreSQL URL: {e}")))?;
+        // No ping on every acquire (a round trip per request); a connection PostgreSQL dropped
+        // fails its statement, sqlx discards it, and that one request gets a 503.
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await
             .map_err(db_err)?;
         let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
         MIGRATOR.run(&pool).await.map_err(|e| migrate_err(e, known))?;
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, generation: Generation::default() })
     }
 }
 
 #[async_trait]
 impl Store for PgStore {
+    fn identity_generation(&self) -> u64 {
+        self.generation.current()
+    }
+
     fn backend(&self) -> &'static str {
         "postgres"
     }
 
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
         let tx = self.pool.begin().await.map_err(db_err)?;
-        Ok(Box::new(PgHandle { handle: Handle::Tx(tx) }))
+        Ok(Box::new(PgHandle {
+            generation: self.generation.clone(),
+            identity_changed: false,
+            handle: Handle::Tx(tx),
+        }))
     }
 
     async fn read(&self) -> StoreResult<Box<dyn StoreTx>> {
         let conn = self.pool.acquire().await.map_err(db_err)?;
-        Ok(Box::new(PgHandle { handle: Handle::Plain(conn) }))
+        Ok(Box::new(PgHandle {
+            generation: self.generation.clone(),
+            identity_changed: false,
+            handle: Handle::Plain(conn),
+        }))
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -61,6 +77,8 @@ impl Store for PgStore {
 }
 
 pub struct PgHandle {
+    generation: Generation,
+    identity_changed: bool,
     handle: Handle<Postgres>,
 }
 

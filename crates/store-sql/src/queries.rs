@@ -1,16 +1,22 @@
 //! Every query Mamori runs, written once for both backends.
 //!
 //! `store_tx_impl!` expands to `impl StoreTx` for a backend's handle type. The handle has a
-//! `handle: Handle<DB>` field; `$audit_lock` is the statement that makes the audit sequence
-//! gap-free and single-writer on that backend (empty where the backend already serialises
-//! writers).
+//! `handle: Handle<DB>` field, the store's `generation`, and an `identity_changed` flag that
+//! every write to users, sessions, tokens or settings raises (the commit then advances the
+//! generation). `$audit_lock` is the statement that makes the audit sequence gap-free and
+//! single-writer on that backend (empty where the backend already serialises writers).
 
 macro_rules! store_tx_impl {
     ($handle:ty, $db:ty, $audit_lock:expr) => {
         #[async_trait::async_trait]
         impl mamori_store::StoreTx for $handle {
             async fn commit(self: Box<Self>) -> mamori_store::StoreResult<()> {
-                self.handle.commit().await
+                let (generation, changed) = (self.generation.clone(), self.identity_changed);
+                self.handle.commit().await?;
+                if changed {
+                    generation.advance();
+                }
+                Ok(())
             }
 
             async fn count_users(&mut self) -> StoreResult<i64> {
@@ -21,6 +27,7 @@ macro_rules! store_tx_impl {
             }
 
             async fn insert_user(&mut self, u: &UserRecord) -> StoreResult<()> {
+                self.identity_changed = true;
                 sqlx::query::<$db>(
                     "INSERT INTO users (id, username, display_name, roles, status, language, team_id, site_id, \
                      password_hash, password_changed_at, totp_secret, totp_pending, totp_last_step, \
@@ -87,6 +94,7 @@ macro_rules! store_tx_impl {
             }
 
             async fn update_user_profile(&mut self, id: &str, p: &UserProfile, now: UnixMillis) -> StoreResult<()> {
+                self.identity_changed = true;
                 sqlx::query::<$db>(
                     "UPDATE users SET display_name = $2, team_id = $3, site_id = $4, updated_at = $5 WHERE id = $1",
                 )
@@ -102,6 +110,7 @@ macro_rules! store_tx_impl {
             }
 
             async fn set_user_roles(&mut self, id: &str, roles: &[Role], now: UnixMillis) -> StoreResult<()> {
+                self.identity_changed = true;
                 let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
                 sqlx::query::<$db>("UPDATE users SET roles = $2, updated_at = $3 WHERE id = $1")
                     .bind(id)
@@ -114,6 +123,7 @@ macro_rules! store_tx_impl {
             }
 
             async fn set_user_status(&mut self, id: &str, status: &str, now: UnixMillis) -> StoreResult<()> {
+                self.identity_changed = true;
                 sqlx::query::<$db>("UPDATE users SET status = $2, updated_at = $3 WHERE id = $1")
                     .bind(id)
                     .bind(status)
@@ -125,6 +135,7 @@ macro_rules! store_tx_impl {
             }
 
             async fn set_user_language(&mut self, id: &str, language: Option<&str>, now: UnixMillis) -> StoreResult<()> {
+                self.identity_changed = true;
                 sqlx::query::<$db>("UPDATE users SET language = $2, updated_at = $3 WHERE id = $1")
                     .bind(id)
                     .bind(language)
@@ -136,6 +147,7 @@ macro_rules! store_tx_impl {
             }
 
             async fn set_password(&mut self, id: &str, hash: &str, now: UnixMillis) -> StoreResult<()> {
+                self.identity_changed = true;
                 sqlx::query::<$db>(
                     "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3 WHERE id = $1",
                 )
@@ -170,6 +182,7 @@ macro_rules! store_tx_impl {
             }
 
             async fn lock_user(&mut self, id: &str, until: UnixMillis) -> StoreResult<()> {
+                self.identity_changed = true;
                 sqlx::query::<$db>("UPDATE users SET locked_until = $2 WHERE id = $1")
                     .bind(id)
                     .bind(until.0)
@@ -189,6 +202,7 @@ macro_rules! store_tx_impl {
             }
 
             async fn set_totp_pending(&mut self, id: &str, sealed: Option<&[u8]>) -> StoreResult<()> {
+                self.identity_changed = true;
                 sqlx::query::<$db>("UPDATE users SET totp_pending = $2 WHERE id = $1")
                     .bind(id)
                     .bind(sealed)
@@ -199,6 +213,7 @@ macro_rules! store_tx_impl {
             }
 
             async fn enable_totp(&mut self, id: &str, sealed: &[u8], step: i64) -> StoreResult<()> {
+                self.identity_changed = true;
                 sqlx::query::<$db>(
                     "UPDATE users SET totp_secret = $2, totp_pending = NULL, totp_last_step = $3 WHERE id = $1",
                 )
@@ -212,6 +227,7 @@ macro_rules! store_tx_impl {
             }
 
             async fn disable_totp(&mut self, id: &str) -> StoreResult<()> {
+                self.identity_changed = true;
                 sqlx::query::<$db>(
                     "UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_last_step = NULL WHERE id = $1",
                 )
@@ -271,6 +287,7 @@ macro_rules! store_tx_impl {
             }
 
             async fn set_user_clients(&mut self, user_id: &str, client_ids: &[String]) -> StoreResult<()> {
+                self.identity_changed = true;
                 sqlx::query::<$db>("DELETE FROM user_clients WHERE user_id = $1")
                     .bind(user_id)
                     .execute(self.handle.conn())
@@ -352,6 +369,7 @@ macro_rules! store_tx_impl {
             }
 
             async fn promote_session(&mut self, id: &str, now: UnixMillis) -> StoreResult<()> {
+                self.identity_changed = true;
                 sqlx::query::<$db>("UPDATE sessions SET state = $2, last_seen_at = $3 WHERE id = $1")
                     .bind(id)
                     .bind(SessionState::Active.as_str())
@@ -363,6 +381,7 @@ macro_rules! store_tx_impl {
             }
 
             async fn delete_session(&mut self, id: &str) -> StoreResult<()> {
+                self.identity_changed = true;
                 sqlx::query::<$db>("DELETE FROM sessions WHERE id = $1")
                     .bind(id)
                     .execute(self.handle.conn())
@@ -372,6 +391,7 @@ macro_rules! store_tx_impl {
             }
 
             async fn delete_user_sessions(&mut self, user_id: &str) -> StoreResult<u64> {
+                self.identity_changed = true;
                 sqlx::query::<$db>("DELETE FROM sessions WHERE user_id = $1")
                     .bind(user_id)
                     .execute(self.handle.conn())
@@ -381,6 +401,7 @@ macro_rules! store_tx_impl {
             }
 
             async fn delete_sessions_seen_before(&mut self, cutoff: UnixMillis) -> StoreResult<u64> {
+                self.identity_changed = true;
                 sqlx::query::<$db>("DELETE FROM sessions WHERE last_seen_at < $1")
                     .bind(cutoff.0)
                     .execute(self.handle.conn())
@@ -495,6 +516,7 @@ macro_rules! store_tx_impl {
             }
 
             async fn revoke_api_token(&mut self, id: &str, now: UnixMillis) -> StoreResult<bool> {
+                self.identity_changed = true;
                 let done = sqlx::query::<$db>(
                     "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
                 )
@@ -645,6 +667,7 @@ macro_rules! store_tx_impl {
             }
 
             async fn put_setting(&mut self, key: &str, value: &str) -> StoreResult<()> {
+                self.identity_changed = true;
                 sqlx::query::<$db>(
                     "INSERT INTO settings (key, value) VALUES ($1, $2) \
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -5,7 +5,7 @@
 
 use crate::queries::store_tx_impl;
 use crate::rows::*;
-use crate::{Handle, db_err, migrate_err};
+use crate::{Generation, Handle, db_err, migrate_err};
 use async_trait::async_trait;
 use mamori_audit::{AuditEntry, AuditEvent};
 use mamori_domain::{Role, UnixMillis};
@@ -21,6 +21,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    generation: Generation,
 }
 
 impl SqliteStore {
@@ -33,8 +34,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        // No test query on acquire: a broken file connection fails its statement anyway.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(db_err)?;
@@ -42,27 +45,40 @@ impl SqliteStore {
         MIGRATOR.run(&writer).await.map_err(|e| migrate_err(e, known))?;
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .connect_with(options.read_only(true))
             .await
             .map_err(db_err)?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore { writer, reader, generation: Generation::default() })
     }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn identity_generation(&self) -> u64 {
+        self.generation.current()
+    }
+
     fn backend(&self) -> &'static str {
         "sqlite"
     }
 
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
         let tx = self.writer.begin().await.map_err(db_err)?;
-        Ok(Box::new(SqliteHandle { handle: Handle::Tx(tx) }))
+        Ok(Box::new(SqliteHandle {
+            generation: self.generation.clone(),
+            identity_changed: false,
+            handle: Handle::Tx(tx),
+        }))
     }
 
     async fn read(&self) -> StoreResult<Box<dyn StoreTx>> {
         let conn = self.reader.acquire().await.map_err(db_err)?;
-        Ok(Box::new(SqliteHandle { handle: Handle::Plain(conn) }))
+        Ok(Box::new(SqliteHandle {
+            generation: self.generation.clone(),
+            identity_changed: false,
+            handle: Handle::Plain(conn),
+        }))
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -71,6 +87,8 @@ impl Store for SqliteStore {
 }
 
 pub struct SqliteHandle {
+    generation: Generation,
+    identity_changed: bool,
     handle: Handle<Sqlite>,
 }
 

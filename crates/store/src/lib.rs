@@ -38,6 +38,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+    /// Advances after every transaction committed by this process that changed a user, a
+    /// session, an API token or a setting. Caches of who a caller is compare it to know they
+    /// are still current; other processes' changes are not seen here.
+    fn identity_generation(&self) -> u64;
     /// A write transaction. Dropping it without [`StoreTx::commit`] rolls back.
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
     /// A read handle outside any transaction (each statement sees committed data).

@@ -497,3 +497,33 @@ async fn totp_for_everyone(backend: Backend) {
     s.stop().await;
 }
 both_backends!(totp_for_everyone);
+
+/// Who a credential belongs to is remembered for at most a second: a change made in this
+/// process is seen on the very next request, one made by another replica within that second.
+async fn caller_cache_bounds(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let owner = s.user("sv.cache", &[Role::Supervisor]).await;
+    let secret = s.token(&owner, &[Permission::UsersRead]).await;
+    let api = reqwest::Client::new();
+    let me = || api.get(s.url("/api/v1/me")).bearer_auth(&secret).send();
+    assert_eq!(me().await.unwrap().status(), 200);
+
+    // Another replica on the same database revokes the token.
+    let replica = mamori_server::serve::open_core(&s.config, s.clock.clone()).await.unwrap();
+    let id = replica.store.read().await.unwrap().list_api_tokens().await.unwrap()[0].id.clone();
+    let mut tx = replica.store.begin().await.unwrap();
+    assert!(tx.revoke_api_token(&id, s.clock.now()).await.unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(me().await.unwrap().status(), 200, "not yet seen by this replica");
+    s.clock.advance(mamori_core::CALLER_CACHE_TTL);
+    assert_eq!(me().await.unwrap().status(), 401, "seen once the cache entry is a second old");
+
+    // A change made here ends a cached session at once.
+    let b = s.signed_in("sv.cache").await;
+    assert_eq!(b.get("/dashboard").await.status(), 200);
+    let admin = s.user("admin.cache", &[Role::SecurityAdmin]).await;
+    s.core.disable_user(&s.principal_of(&admin), &owner.id, &Default::default()).await.unwrap();
+    assert_eq!(b.get("/dashboard").await.headers()["location"], "/signin", "disabled: refused at once");
+    s.stop().await;
+}
+both_backends!(caller_cache_bounds);

@@ -286,3 +286,32 @@ async fn newer_schema_is_refused(backend: Backend) {
     assert!(err.to_string().contains("newer than this Mamori binary"));
 }
 both_backends!(newer_schema_is_refused);
+
+/// The identity generation moves when a committed transaction changed who someone is or what
+/// they may do, and only then: not on a rollback, a last-seen touch or an audit append.
+async fn identity_generation(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open(backend, dir.path()).await;
+    let g0 = store.identity_generation();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_user(&user("u1", "tanaka")).await.unwrap();
+    drop(tx);
+    assert_eq!(store.identity_generation(), g0, "rolled back");
+
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_user(&user("u1", "tanaka")).await.unwrap();
+    tx.commit().await.unwrap();
+    let g1 = store.identity_generation();
+    assert!(g1 > g0, "committed user");
+
+    let mut tx = store.begin().await.unwrap();
+    tx.append_audit(UnixMillis(5), &event("x.y")).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.identity_generation(), g1, "an audit entry changes nobody's rights");
+
+    let mut tx = store.begin().await.unwrap();
+    tx.set_user_status("u1", "disabled", UnixMillis(6)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(store.identity_generation() > g1, "disabled user");
+}
+both_backends!(identity_generation);

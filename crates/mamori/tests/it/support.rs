@@ -173,22 +173,27 @@ impl TestServer {
         b
     }
 
-    /// An API token with the given permissions, made by `owner` through the services.
-    pub async fn token(&self, owner: &UserRecord, permissions: &[mamori_domain::Permission]) -> String {
-        let principal = mamori_core::Principal {
-            user: owner.clone(),
+    /// `user` acting through the services directly, with all the rights of their roles.
+    pub fn principal_of(&self, user: &UserRecord) -> mamori_core::Principal {
+        mamori_core::Principal {
+            user: user.clone(),
             via: mamori_core::Credential::Session {
                 id: "test".into(),
                 csrf_token: String::new(),
                 awaiting_second_factor: false,
             },
-            permissions: mamori_domain::authz::permissions_of(&owner.roles),
+            permissions: mamori_domain::authz::permissions_of(&user.roles),
+            client_ids: Vec::new(),
             must_enrol_totp: false,
-        };
+        }
+    }
+
+    /// An API token with the given permissions, made by `owner` through the services.
+    pub async fn token(&self, owner: &UserRecord, permissions: &[mamori_domain::Permission]) -> String {
         let t = self
             .core
             .create_api_token(
-                &principal,
+                &self.principal_of(owner),
                 "test",
                 permissions,
                 std::time::Duration::from_secs(86400),

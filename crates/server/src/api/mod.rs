@@ -93,15 +93,14 @@ pub(crate) fn user_json(u: &UserRecord, client_ids: Vec<String>) -> proto::User 
 
 #[utoipa::path(get, path = "/api/v1/me", tag = "identity",
     responses((status = 200, body = proto::Me), (status = 401, body = proto::Problem)))]
-pub async fn me(State(state): State<AppState>, Caller(p): Caller) -> ApiResult<Json<proto::Me>> {
-    let client_ids = state.core.user_clients(&p.user.id).await?;
+pub async fn me(Caller(p): Caller) -> ApiResult<Json<proto::Me>> {
     Ok(Json(proto::Me {
         id: p.user.id.clone(),
         username: p.user.username.clone(),
         display_name: p.user.display_name.clone(),
         roles: p.user.roles.clone(),
         permissions: p.permissions.iter().copied().collect(),
-        client_ids,
+        client_ids: p.client_ids.clone(),
         language: p.user.language.as_deref().and_then(mamori_domain::identity::Language::parse),
         totp_enabled: p.user.totp_enabled(),
         authenticated_by: match p.via {
