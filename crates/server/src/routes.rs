@@ -45,6 +45,15 @@ impl RouteTable {
         &self.specs
     }
 
+    /// The route list in `docs/authorization.md`: every route and what it needs.
+    pub fn markdown(&self) -> String {
+        let mut out = String::from("| method | path | needs |\n|---|---|---|\n");
+        for s in &self.specs {
+            out.push_str(&format!("| {} | `{}` | {} |\n", s.method, s.path, s.access));
+        }
+        out
+    }
+
     pub fn access(&self, method: &Method, path: &str) -> Option<Access> {
         let method = if method == Method::HEAD { &Method::GET } else { method };
         self.index.get(path)?.iter().find(|(m, _)| m == method).map(|(_, a)| *a)

@@ -5,6 +5,7 @@
 
 mod authz;
 mod cli;
+mod docs;
 mod identity;
 mod input;
 mod storage;

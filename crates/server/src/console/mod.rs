@@ -23,6 +23,7 @@ pub fn routes(r: Routes) -> Routes {
     use Access::*;
     let r = r
         .add(Method::GET, "/static/mamori.css", Public, stylesheet)
+        .add(Method::GET, "/static/mamori.svg", Public, icon)
         .add(Method::GET, "/", Public, auth::home)
         .add(Method::GET, "/signin", Public, auth::signin_page)
         .add(Method::POST, "/signin", Public, auth::signin)
@@ -238,12 +239,17 @@ pub fn not_found_page(req: &Request) -> Response {
     message_page(tr_for(req.headers(), None), StatusCode::NOT_FOUND, "error.not_found_page")
 }
 
-async fn stylesheet() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
-        include_str!("../../static/mamori.css"),
-    )
+fn static_file(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body)
         .into_response()
+}
+
+async fn stylesheet() -> Response {
+    static_file("text/css; charset=utf-8", include_str!("../../static/mamori.css"))
+}
+
+async fn icon() -> Response {
+    static_file("image/svg+xml", include_str!("../../static/mamori.svg"))
 }
 
 /// Unix milliseconds as the site's local time (Asia/Tokyo, UTC+9, no daylight saving).
