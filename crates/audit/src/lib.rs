@@ -1,9 +1,20 @@
-//! Audit events (TW-10): one shape for every access, authentication, login and operation.
+//! The audit log (TW-10, ISMS-6, LEAK-14): one shape for every access, authentication, login
+//! and operation, kept as a transparency log.
 //!
-//! Every change an administrator makes and every sign-in step is recorded through
-//! `StoreTx::append_audit` in the same database transaction as the change itself, so a change
-//! without its entry cannot be committed. Entries hold ids, never personal data: no user names
-//! typed at a sign-in form, no passwords, no customer values — field names at most.
+//! - [`AuditEvent`] is what happened; the store appends it in the same database transaction as
+//!   the change it records, giving it an index and a time — an [`AuditEntry`].
+//! - [`encoding`] is the entry's canonical bytes, [`merkle`] the RFC 9162 tree over them,
+//!   [`checkpoint`] the signed tree heads (C2SP `tlog-checkpoint`), and [`bundle`] the export
+//!   that an auditor verifies offline with nothing but the public key.
+//!
+//! Entries hold ids, never personal data: no user names typed at a sign-in form, no passwords,
+//! no customer values — field names at most, and customer ids only as keyed hashes.
+
+pub mod bundle;
+pub mod checkpoint;
+pub mod encoding;
+pub mod merkle;
+pub mod verify;
 
 use mamori_domain::UnixMillis;
 use serde::{Deserialize, Serialize};
@@ -145,8 +156,10 @@ impl RequestContext {
 
 /// An entry as stored and read back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AuditEntry {
-    pub seq: i64,
+    /// Position in the log, from 0; also the entry's leaf index in the Merkle tree.
+    pub index: u64,
     #[schema(value_type = i64)]
     pub time: UnixMillis,
     pub category: Category,

@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod audit_log;
 pub mod auth;
 mod caller_cache;
 pub mod demo;
@@ -16,6 +17,7 @@ pub mod setup;
 pub use caller_cache::CALLER_CACHE_TTL;
 pub use error::CoreError;
 
+use mamori_audit::checkpoint::CheckpointSigner;
 use mamori_audit::{Actor, AuditEvent, RequestContext};
 use mamori_crypto::secret_box::SecretBox;
 use mamori_domain::lockout::LockoutPolicy;
@@ -54,6 +56,8 @@ pub struct Core {
     pub secrets: Arc<SecretBox>,
     pub policies: Policies,
     callers: Arc<caller_cache::CallerCache>,
+    /// Signs the audit log's checkpoints.
+    audit_signer: Arc<CheckpointSigner>,
 }
 
 /// Settings keys kept in the database (changed from the console, shared by replicas).
@@ -99,8 +103,21 @@ impl Principal {
 }
 
 impl Core {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, secrets: SecretBox, policies: Policies) -> Self {
-        Core { store, clock, secrets: Arc::new(secrets), policies, callers: Default::default() }
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        secrets: SecretBox,
+        audit_signer: CheckpointSigner,
+        policies: Policies,
+    ) -> Self {
+        Core {
+            store,
+            clock,
+            secrets: Arc::new(secrets),
+            policies,
+            callers: Default::default(),
+            audit_signer: Arc::new(audit_signer),
+        }
     }
 
     pub fn now(&self) -> UnixMillis {

@@ -8,6 +8,8 @@ use mamori_server::config::{self, ServerConfig, Sources};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod audit;
+
 #[derive(Parser)]
 #[command(name = "mamori", version, about = "Mamori — security platform for contact centers")]
 struct Cli {
@@ -25,6 +27,44 @@ enum Command {
     DemoTotp,
     /// Print the configuration keys and their environment variables.
     ConfigKeys,
+    /// The tamper-evident audit log: public key, export bundles, verification.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Print the key that verifies the log's checkpoints (give it to auditors).
+    PublicKey(CommonArgs),
+    /// Write entries A..B with their checkpoints and proofs to a bundle that verifies offline.
+    Export {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Tree size the bundle starts at: the `to-size` of the previous export [default: 0].
+        #[arg(long, value_name = "A", default_value_t = 0)]
+        from_size: u64,
+        /// Tree size the bundle ends at [default: the latest checkpoint].
+        #[arg(long, value_name = "B")]
+        to_size: Option<u64>,
+        /// The bundle file to write.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Verify a bundle offline, or without BUNDLE the live database; exits 1 naming the first
+    /// entry that does not match.
+    Verify {
+        /// An export bundle; without it the live database is checked.
+        bundle: Option<PathBuf>,
+        /// The log's public key, or a file holding it (required for a bundle; for the live
+        /// database the data directory's key is used when it is not given).
+        #[arg(long, value_name = "KEY|FILE")]
+        public_key: Option<String>,
+        /// The checkpoint kept from the previous export: the bundle must continue from it.
+        #[arg(long, value_name = "FILE")]
+        previous_checkpoint: Option<PathBuf>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
 }
 
 /// Where the data is; shared by every command that opens it.
@@ -119,6 +159,10 @@ fn main() -> anyhow::Result<()> {
         Command::ConfigKeys => {
             print!("{}", config::keys_markdown());
             Ok(())
+        }
+        Command::Audit(command) => {
+            init_logging("warn");
+            audit::run(command, &runtime)
         }
     }
 }

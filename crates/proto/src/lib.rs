@@ -204,8 +204,8 @@ pub struct AuditSearch {
     pub outcome: Option<String>,
     pub from: Option<i64>,
     pub to: Option<i64>,
-    /// Entries before this sequence number (the `next_before` of the previous page).
-    pub before: Option<i64>,
+    /// Entries before this index (the `next_before` of the previous page).
+    pub before: Option<u64>,
     /// 1–1000, default 100.
     pub limit: Option<i64>,
 }
@@ -214,7 +214,62 @@ pub struct AuditSearch {
 pub struct AuditPage {
     pub entries: Vec<mamori_audit::AuditEntry>,
     /// Pass as `before` to get the next (older) page; absent on the last page.
-    pub next_before: Option<i64>,
+    pub next_before: Option<u64>,
+}
+
+/// The latest signed tree head of the audit log, and the key that verifies it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditCheckpoint {
+    pub size: u64,
+    /// Hex SHA-256 root of the Merkle tree.
+    pub root: String,
+    /// When it was signed (Unix milliseconds).
+    pub time: i64,
+    /// The C2SP tlog-checkpoint signed note.
+    pub note: String,
+    /// The verifier key (`<origin>+<key id>+<key>`).
+    pub public_key: String,
+}
+
+/// Query of `GET /api/v1/audit/entries/{index}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditProofQuery {
+    /// The signed tree size to prove inclusion in; default the latest checkpoint.
+    pub tree_size: Option<u64>,
+}
+
+/// An entry with its RFC 9162 inclusion proof.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntryProof {
+    pub entry: mamori_audit::AuditEntry,
+    /// Hex SHA-256(0x00 ‖ canonical entry bytes), as recorded in the tree.
+    pub leaf_hash: String,
+    pub tree_size: u64,
+    /// Hex hashes, leaf to root.
+    pub inclusion_proof: Vec<String>,
+    /// The signed checkpoint of `tree_size`.
+    pub checkpoint: String,
+}
+
+/// Query of `GET /api/v1/audit/consistency`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditConsistencyQuery {
+    pub from: u64,
+    pub to: u64,
+}
+
+/// An RFC 9162 consistency proof between two signed tree sizes.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditConsistency {
+    pub from: u64,
+    pub to: u64,
+    pub proof: Vec<String>,
+    pub from_checkpoint: String,
+    pub to_checkpoint: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

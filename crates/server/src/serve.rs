@@ -3,6 +3,7 @@
 
 use crate::config::ServerConfig;
 use crate::{AppState, app};
+use mamori_audit::checkpoint::{CheckpointSigner, default_origin};
 use mamori_core::demo::DemoAccount;
 use mamori_core::setup::SetupState;
 use mamori_core::{Core, Policies};
@@ -49,6 +50,7 @@ pub struct Running {
     pub state: AppState,
     handle: axum_server::Handle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    checkpointer: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -56,7 +58,8 @@ impl Running {
         self.started.addr
     }
 
-    /// Stops accepting, lets requests in flight finish (up to 10 s), and returns.
+    /// Stops accepting, lets requests in flight finish (up to 10 s), signs a last checkpoint
+    /// over everything they logged, and returns.
     pub async fn shutdown(self) {
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         match self.task.await {
@@ -64,6 +67,8 @@ impl Running {
             Ok(Err(e)) => tracing::error!(error = %e, "server stopped with an error"),
             Err(e) => tracing::error!(error = %e, "server task failed"),
         }
+        self.checkpointer.abort();
+        checkpoint_now(&self.state.core).await;
     }
 }
 
@@ -90,9 +95,17 @@ pub async fn open_core(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<C
         Some(url) => Database::Postgres(url.clone()),
         None => Database::Sqlite(config.data_dir.join("mamori.db")),
     };
+    let (audit_key, created) = mamori_crypto::keyfile::load_or_create_32(&keys.join("audit-signing.key"))?;
+    if created {
+        tracing::info!(
+            "created the audit log's signing key (mode 0600); `mamori audit public-key` prints its public half"
+        );
+    }
+    let signer =
+        CheckpointSigner::new(&default_origin(&audit_key), &audit_key).map_err(|e| data_dir_err(&keys, e))?;
     let store = mamori_store_sql::open(&db).await?;
     let policies = Policies { session: config.session, lockout: config.lockout, ..Policies::default() };
-    Ok(Core::new(store, clock, SecretBox::new(&key), policies))
+    Ok(Core::new(store, clock, SecretBox::new(&key), signer, policies))
 }
 
 /// Starts the server and returns once it is listening.
@@ -139,8 +152,31 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
         }
     };
     spawn_housekeeping(state.clone());
+    let checkpointer = spawn_checkpointer(state.core.clone());
     state.ready.store(true, Ordering::SeqCst);
-    Ok(Running { started: Started { addr, setup, demo, backend }, state, handle, task })
+    Ok(Running { started: Started { addr, setup, demo, backend }, state, handle, task, checkpointer })
+}
+
+/// How often the audit log's tree is extended and a checkpoint signed while entries arrive.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+async fn checkpoint_now(core: &Core) {
+    match core.checkpoint_audit_log().await {
+        Ok(Some(size)) => tracing::debug!(size, "signed an audit checkpoint"),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "signing an audit checkpoint failed"),
+    }
+}
+
+fn spawn_checkpointer(core: Core) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            checkpoint_now(&core).await;
+        }
+    })
 }
 
 /// Removes sessions nobody can use any more (idle past the timeout), every five minutes.

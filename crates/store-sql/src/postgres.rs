@@ -4,6 +4,7 @@ use crate::queries::store_tx_impl;
 use crate::rows::*;
 use crate::{Generation, Handle, db_err, migrate_err};
 use async_trait::async_trait;
+use mamori_audit::merkle::{Hash, NodeId};
 use mamori_audit::{AuditEntry, AuditEvent};
 use mamori_domain::{Role, UnixMillis};
 use mamori_store::*;
@@ -17,6 +18,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// Key of the transaction-scoped advisory lock that makes one audit appender at a time
 /// across all replicas ("mamori-audit" folded into an i64).
 const AUDIT_SEQUENCER_LOCK: &str = "SELECT pg_advisory_xact_lock(7236497368235921)";
+
+/// The lock of the process extending the Merkle tree and signing checkpoints; the others skip
+/// their turn instead of waiting.
+const AUDIT_INTEGRATOR_LOCK: &str = "SELECT pg_try_advisory_xact_lock(7236497368235922)";
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -82,4 +87,4 @@ pub struct PgHandle {
     handle: Handle<Postgres>,
 }
 
-store_tx_impl!(PgHandle, Postgres, AUDIT_SEQUENCER_LOCK);
+store_tx_impl!(PgHandle, Postgres, AUDIT_SEQUENCER_LOCK, AUDIT_INTEGRATOR_LOCK);

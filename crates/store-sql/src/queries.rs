@@ -4,10 +4,11 @@
 //! `handle: Handle<DB>` field, the store's `generation`, and an `identity_changed` flag that
 //! every write to users, sessions, tokens or settings raises (the commit then advances the
 //! generation). `$audit_lock` is the statement that makes the audit sequence gap-free and
-//! single-writer on that backend (empty where the backend already serialises writers).
+//! single-writer on that backend, `$integrator_lock` the one that lets one process at a time
+//! extend the Merkle tree (empty where the backend already serialises writers).
 
 macro_rules! store_tx_impl {
-    ($handle:ty, $db:ty, $audit_lock:expr) => {
+    ($handle:ty, $db:ty, $audit_lock:expr, $integrator_lock:expr) => {
         #[async_trait::async_trait]
         impl mamori_store::StoreTx for $handle {
             async fn commit(self: Box<Self>) -> mamori_store::StoreResult<()> {
@@ -607,16 +608,18 @@ macro_rules! store_tx_impl {
                 .collect())
             }
 
-            async fn append_audit(&mut self, time: UnixMillis, e: &AuditEvent) -> StoreResult<i64> {
+            async fn append_audit(&mut self, time: UnixMillis, e: &AuditEvent) -> StoreResult<u64> {
                 let lock: &str = $audit_lock;
                 if !lock.is_empty() {
                     sqlx::query::<$db>(lock).execute(self.handle.conn()).await.map_err(db_err)?;
                 }
-                sqlx::query_scalar::<$db, i64>(
-                    "INSERT INTO audit_log (seq, time, category, action, actor, object, outcome, source_ip, \
+                // After a prune the table may be empty: the next index is then the floor.
+                let index = sqlx::query_scalar::<$db, i64>(
+                    "INSERT INTO audit_entries (idx, time, category, action, actor, object, outcome, source_ip, \
                      request_id, details) \
-                     VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log), $1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                     RETURNING seq",
+                     VALUES ((SELECT COALESCE(MAX(idx) + 1, (SELECT pruned_below FROM audit_retention WHERE id = 1)) \
+                              FROM audit_entries), $1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     RETURNING idx",
                 )
                 .bind(time.0)
                 .bind(e.category.as_str())
@@ -629,18 +632,19 @@ macro_rules! store_tx_impl {
                 .bind(e.details_json())
                 .fetch_one(self.handle.conn())
                 .await
-                .map_err(db_err)
+                .map_err(db_err)?;
+                to_index(index)
             }
 
             async fn search_audit(&mut self, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
                 sqlx::query_as::<$db, AuditRow>(
-                    "SELECT seq, time, category, action, actor, object, outcome, source_ip, request_id, details \
-                     FROM audit_log \
+                    "SELECT idx, time, category, action, actor, object, outcome, source_ip, request_id, details \
+                     FROM audit_entries \
                      WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action = $2) \
                        AND ($3 IS NULL OR object = $3) AND ($4 IS NULL OR outcome = $4) \
                        AND ($5 IS NULL OR time >= $5) AND ($6 IS NULL OR time < $6) \
-                       AND ($7 IS NULL OR seq < $7) \
-                     ORDER BY seq DESC LIMIT $8",
+                       AND ($7 IS NULL OR idx < $7) \
+                     ORDER BY idx DESC LIMIT $8",
                 )
                 .bind(&q.actor)
                 .bind(&q.action)
@@ -648,7 +652,7 @@ macro_rules! store_tx_impl {
                 .bind(&q.outcome)
                 .bind(q.from.map(|t| t.0))
                 .bind(q.to.map(|t| t.0))
-                .bind(q.before_seq)
+                .bind(q.before_index.map(from_index).transpose()?)
                 .bind(q.limit)
                 .fetch_all(self.handle.conn())
                 .await
@@ -656,6 +660,133 @@ macro_rules! store_tx_impl {
                 .into_iter()
                 .map(AuditEntry::try_from)
                 .collect()
+            }
+
+            async fn audit_entries(&mut self, from: u64, to: u64) -> StoreResult<Vec<AuditEntry>> {
+                sqlx::query_as::<$db, AuditRow>(
+                    "SELECT idx, time, category, action, actor, object, outcome, source_ip, request_id, details \
+                     FROM audit_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+                )
+                .bind(from_index(from)?)
+                .bind(from_index(to)?)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(AuditEntry::try_from)
+                .collect()
+            }
+
+            async fn audit_log_size(&mut self) -> StoreResult<u64> {
+                let next = sqlx::query_scalar::<$db, i64>(
+                    "SELECT COALESCE(MAX(idx) + 1, (SELECT pruned_below FROM audit_retention WHERE id = 1)) \
+                     FROM audit_entries",
+                )
+                .fetch_one(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                to_index(next)
+            }
+
+            async fn audit_node(&mut self, id: NodeId) -> StoreResult<Option<Hash>> {
+                sqlx::query_scalar::<$db, Vec<u8>>("SELECT hash FROM audit_tree WHERE level = $1 AND idx = $2")
+                    .bind(i16::from(id.level))
+                    .bind(from_index(id.index)?)
+                    .fetch_optional(self.handle.conn())
+                    .await
+                    .map_err(db_err)?
+                    .map(to_hash)
+                    .transpose()
+            }
+
+            async fn audit_nodes_range(&mut self, level: u8, from: u64, to: u64) -> StoreResult<Vec<(u64, Hash)>> {
+                sqlx::query_as::<$db, (i64, Vec<u8>)>(
+                    "SELECT idx, hash FROM audit_tree WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx",
+                )
+                .bind(i16::from(level))
+                .bind(from_index(from)?)
+                .bind(from_index(to)?)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(|(i, h)| Ok((to_index(i)?, to_hash(h)?)))
+                .collect()
+            }
+
+            async fn insert_audit_nodes(&mut self, nodes: &[(NodeId, Hash)]) -> StoreResult<()> {
+                // Several rows per statement: one round trip per few hundred nodes.
+                for chunk in nodes.chunks(500) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO audit_tree (level, idx, hash) ");
+                    let mut bad = None;
+                    q.push_values(chunk, |mut row, (id, hash)| {
+                        match from_index(id.index) {
+                            Ok(i) => {
+                                row.push_bind(i16::from(id.level)).push_bind(i).push_bind(hash.to_vec());
+                            }
+                            Err(e) => bad = Some(e),
+                        }
+                    });
+                    if let Some(e) = bad {
+                        return Err(e);
+                    }
+                    q.build().execute(self.handle.conn()).await.map_err(db_err)?;
+                }
+                Ok(())
+            }
+
+            async fn latest_checkpoint(&mut self) -> StoreResult<Option<CheckpointRecord>> {
+                sqlx::query_as::<$db, CheckpointRow>(
+                    "SELECT size, root, time, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
+                )
+                .fetch_optional(self.handle.conn())
+                .await
+                .map_err(db_err)?
+                .map(CheckpointRecord::try_from)
+                .transpose()
+            }
+
+            async fn checkpoints_between(&mut self, from: u64, to: u64) -> StoreResult<Vec<CheckpointRecord>> {
+                sqlx::query_as::<$db, CheckpointRow>(
+                    "SELECT size, root, time, note FROM audit_checkpoints WHERE size >= $1 AND size <= $2 \
+                     ORDER BY size",
+                )
+                .bind(from_index(from)?)
+                .bind(from_index(to)?)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(CheckpointRecord::try_from)
+                .collect()
+            }
+
+            async fn insert_checkpoint(&mut self, c: &CheckpointRecord) -> StoreResult<()> {
+                sqlx::query::<$db>("INSERT INTO audit_checkpoints (size, root, time, note) VALUES ($1, $2, $3, $4)")
+                    .bind(from_index(c.size)?)
+                    .bind(c.root.to_vec())
+                    .bind(c.time.0)
+                    .bind(&c.note)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)
+                    .map(drop)
+            }
+
+            async fn try_lock_audit_integrator(&mut self) -> StoreResult<bool> {
+                let lock: &str = $integrator_lock;
+                if lock.is_empty() {
+                    return Ok(true);
+                }
+                sqlx::query_scalar::<$db, bool>(lock).fetch_one(self.handle.conn()).await.map_err(db_err)
+            }
+
+            async fn audit_pruned_below(&mut self) -> StoreResult<u64> {
+                let floor = sqlx::query_scalar::<$db, i64>("SELECT pruned_below FROM audit_retention WHERE id = 1")
+                    .fetch_one(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                to_index(floor)
             }
 
             async fn setting(&mut self, key: &str) -> StoreResult<Option<String>> {

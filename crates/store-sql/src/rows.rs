@@ -1,5 +1,6 @@
 //! Rows as sqlx decodes them, and their conversion into the store's records.
 
+use mamori_audit::merkle::Hash;
 use mamori_audit::{AuditEntry, Category, Outcome};
 use mamori_domain::identity::UserStatus;
 use mamori_domain::{Role, UnixMillis};
@@ -204,7 +205,7 @@ impl From<SecurityEventRow> for SecurityEvent {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct AuditRow {
-    seq: i64,
+    idx: i64,
     time: i64,
     category: String,
     action: String,
@@ -223,13 +224,49 @@ impl TryFrom<AuditRow> for AuditEntry {
             category: Category::parse(&r.category).ok_or_else(|| corrupt("audit category", &r.category))?,
             outcome: Outcome::parse(&r.outcome).ok_or_else(|| corrupt("audit outcome", &r.outcome))?,
             details: serde_json::from_str(&r.details).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            seq: r.seq,
+            index: to_index(r.idx)?,
             time: UnixMillis(r.time),
             action: r.action,
             actor: r.actor,
             object: r.object,
             source_ip: r.source_ip,
             request_id: r.request_id,
+        })
+    }
+}
+
+/// Indexes and sizes are u64 in Mamori and BIGINT (i64) in the databases.
+pub(crate) fn to_index(v: i64) -> StoreResult<u64> {
+    u64::try_from(v).map_err(|_| corrupt("audit index", &v.to_string()))
+}
+
+pub(crate) fn from_index(v: u64) -> StoreResult<i64> {
+    i64::try_from(v)
+        .map_err(|_| StoreError::Corrupt(format!("audit index {v} is beyond what the database holds")))
+}
+
+pub(crate) fn to_hash(bytes: Vec<u8>) -> StoreResult<Hash> {
+    bytes.try_into().map_err(|b: Vec<u8>| {
+        StoreError::Corrupt(format!("a stored audit hash has {} bytes, not 32", b.len()))
+    })
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CheckpointRow {
+    size: i64,
+    root: Vec<u8>,
+    time: i64,
+    note: String,
+}
+
+impl TryFrom<CheckpointRow> for CheckpointRecord {
+    type Error = StoreError;
+    fn try_from(r: CheckpointRow) -> Result<Self, StoreError> {
+        Ok(CheckpointRecord {
+            size: to_index(r.size)?,
+            root: to_hash(r.root)?,
+            time: UnixMillis(r.time),
+            note: r.note,
         })
     }
 }

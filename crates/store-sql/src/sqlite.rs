@@ -7,6 +7,7 @@ use crate::queries::store_tx_impl;
 use crate::rows::*;
 use crate::{Generation, Handle, db_err, migrate_err};
 use async_trait::async_trait;
+use mamori_audit::merkle::{Hash, NodeId};
 use mamori_audit::{AuditEntry, AuditEvent};
 use mamori_domain::{Role, UnixMillis};
 use mamori_store::*;
@@ -92,5 +93,5 @@ pub struct SqliteHandle {
     handle: Handle<Sqlite>,
 }
 
-// The single writer connection already serialises appends.
-store_tx_impl!(SqliteHandle, Sqlite, "");
+// The single writer connection already serialises appends and tree extensions.
+store_tx_impl!(SqliteHandle, Sqlite, "", "");

@@ -10,6 +10,7 @@ mod records;
 pub use records::*;
 
 use async_trait::async_trait;
+use mamori_audit::merkle::{Hash, NodeId};
 use mamori_audit::{AuditEntry, AuditEvent};
 use mamori_domain::{Role, UnixMillis};
 
@@ -131,10 +132,28 @@ pub trait StoreTx: Send {
     async fn insert_security_event(&mut self, event: &SecurityEvent) -> StoreResult<()>;
     async fn list_security_events(&mut self, limit: i64) -> StoreResult<Vec<SecurityEvent>>;
 
-    // --- audit log
-    /// Appends an entry in this transaction and returns its sequence number.
-    async fn append_audit(&mut self, time: UnixMillis, event: &AuditEvent) -> StoreResult<i64>;
+    // --- audit log (a transparency log: entries, the Merkle tree's nodes, signed checkpoints)
+    /// Appends an entry in this transaction and returns its index. Appends are serialised
+    /// across processes, so committed entries always form a gap-free prefix.
+    async fn append_audit(&mut self, time: UnixMillis, event: &AuditEvent) -> StoreResult<u64>;
     async fn search_audit(&mut self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
+    /// Entries with `from <= index < to`, in index order.
+    async fn audit_entries(&mut self, from: u64, to: u64) -> StoreResult<Vec<AuditEntry>>;
+    /// How many entries the log holds (the index the next one gets), pruned ones included.
+    async fn audit_log_size(&mut self) -> StoreResult<u64>;
+    async fn audit_node(&mut self, id: NodeId) -> StoreResult<Option<Hash>>;
+    /// Stored nodes of one level with `from <= index < to`, in index order.
+    async fn audit_nodes_range(&mut self, level: u8, from: u64, to: u64) -> StoreResult<Vec<(u64, Hash)>>;
+    async fn insert_audit_nodes(&mut self, nodes: &[(NodeId, Hash)]) -> StoreResult<()>;
+    async fn latest_checkpoint(&mut self) -> StoreResult<Option<CheckpointRecord>>;
+    /// Checkpoints with `from <= size <= to`, smallest first.
+    async fn checkpoints_between(&mut self, from: u64, to: u64) -> StoreResult<Vec<CheckpointRecord>>;
+    async fn insert_checkpoint(&mut self, checkpoint: &CheckpointRecord) -> StoreResult<()>;
+    /// Takes, for this transaction, the lock that lets one process at a time extend the tree;
+    /// false when another process holds it.
+    async fn try_lock_audit_integrator(&mut self) -> StoreResult<bool>;
+    /// Entries below this index were archived and may have been pruned.
+    async fn audit_pruned_below(&mut self) -> StoreResult<u64>;
 
     // --- settings
     async fn setting(&mut self, key: &str) -> StoreResult<Option<String>>;

@@ -182,7 +182,17 @@ pub struct AuditQuery {
     pub outcome: Option<String>,
     pub from: Option<UnixMillis>,
     pub to: Option<UnixMillis>,
-    /// Only entries with a sequence number below this (paging backwards from the newest).
-    pub before_seq: Option<i64>,
+    /// Only entries with an index below this (paging backwards from the newest).
+    pub before_index: Option<u64>,
     pub limit: i64,
+}
+
+/// A signed tree head of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointRecord {
+    pub size: u64,
+    pub root: mamori_audit::merkle::Hash,
+    pub time: UnixMillis,
+    /// The C2SP signed note.
+    pub note: String,
 }

@@ -197,8 +197,8 @@ async fn audit_is_transactional_and_append_only(backend: Backend) {
     let (store, db) = open(backend, dir.path()).await;
 
     let mut tx = store.begin().await.unwrap();
-    assert_eq!(tx.append_audit(UnixMillis(1), &event("a.one")).await.unwrap(), 1);
-    assert_eq!(tx.append_audit(UnixMillis(2), &event("a.two")).await.unwrap(), 2);
+    assert_eq!(tx.append_audit(UnixMillis(1), &event("a.one")).await.unwrap(), 0, "indexes start at 0");
+    assert_eq!(tx.append_audit(UnixMillis(2), &event("a.two")).await.unwrap(), 1);
     tx.commit().await.unwrap();
 
     // A change and its entry roll back together (DESIGN invariant 1).
@@ -209,7 +209,7 @@ async fn audit_is_transactional_and_append_only(backend: Backend) {
     let mut r = store.read().await.unwrap();
     assert!(r.user_by_id("u9").await.unwrap().is_none());
     let all = r.search_audit(&AuditQuery { limit: 100, ..Default::default() }).await.unwrap();
-    assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 1], "no gap, newest first");
+    assert_eq!(all.iter().map(|e| e.index).collect::<Vec<_>>(), vec![1, 0], "no gap, newest first");
     assert_eq!(all[0].details.get("k").map(String::as_str), Some("v"));
     let found = r
         .search_audit(&AuditQuery { action: Some("a.one".into()), limit: 10, ..Default::default() })
@@ -217,11 +217,11 @@ async fn audit_is_transactional_and_append_only(backend: Backend) {
         .unwrap();
     assert_eq!(found.len(), 1);
     let page =
-        r.search_audit(&AuditQuery { before_seq: Some(2), limit: 10, ..Default::default() }).await.unwrap();
+        r.search_audit(&AuditQuery { before_index: Some(1), limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(page.len(), 1);
     drop(r);
 
-    // Sequence numbers stay gap-free under concurrent appenders.
+    // Indexes stay gap-free under concurrent appenders.
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let store = store.clone();
@@ -238,8 +238,8 @@ async fn audit_is_transactional_and_append_only(backend: Backend) {
     }
     let mut r = store.read().await.unwrap();
     let all = r.search_audit(&AuditQuery { limit: 1000, ..Default::default() }).await.unwrap();
-    let seqs: Vec<i64> = all.iter().rev().map(|e| e.seq).collect();
-    assert_eq!(seqs, (1..=82).collect::<Vec<_>>());
+    let indexes: Vec<u64> = all.iter().rev().map(|e| e.index).collect();
+    assert_eq!(indexes, (0..82).collect::<Vec<_>>());
     drop(r);
 
     // Nobody edits or deletes entries, not even with SQL.
@@ -247,17 +247,23 @@ async fn audit_is_transactional_and_append_only(backend: Backend) {
         Database::Sqlite(path) => {
             let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display())).await.unwrap();
             assert!(
-                sqlx::query("UPDATE audit_log SET action = 'x' WHERE seq = 1").execute(&pool).await.is_err()
+                sqlx::query("UPDATE audit_entries SET action = 'x' WHERE idx = 1")
+                    .execute(&pool)
+                    .await
+                    .is_err()
             );
-            assert!(sqlx::query("DELETE FROM audit_log").execute(&pool).await.is_err());
+            assert!(sqlx::query("DELETE FROM audit_entries").execute(&pool).await.is_err());
         }
         Database::Postgres(url) => {
             let pool = sqlx::PgPool::connect(url).await.unwrap();
             assert!(
-                sqlx::query("UPDATE audit_log SET action = 'x' WHERE seq = 1").execute(&pool).await.is_err()
+                sqlx::query("UPDATE audit_entries SET action = 'x' WHERE idx = 1")
+                    .execute(&pool)
+                    .await
+                    .is_err()
             );
-            assert!(sqlx::query("DELETE FROM audit_log").execute(&pool).await.is_err());
-            assert!(sqlx::query("TRUNCATE audit_log").execute(&pool).await.is_err());
+            assert!(sqlx::query("DELETE FROM audit_entries").execute(&pool).await.is_err());
+            assert!(sqlx::query("TRUNCATE audit_entries").execute(&pool).await.is_err());
         }
     }
 }

@@ -205,6 +205,37 @@ impl TestServer {
     }
 
     /// Audit entries with this action, newest first.
+    /// Runs SQL on the server's database as someone with full access to it would: the
+    /// append-only triggers do not stop it.
+    pub async fn tamper(&self, sql: &str) {
+        match &self.config.database_url {
+            Some(url) => {
+                use sqlx::Connection;
+                let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+                sqlx::raw_sql(&format!("SET session_replication_role = replica; {sql}"))
+                    .execute(&mut c)
+                    .await
+                    .expect("tamper");
+            }
+            None => {
+                use sqlx::Connection;
+                let path = self.config.data_dir.join("mamori.db");
+                let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                    .await
+                    .expect("connect");
+                let triggers: Vec<String> =
+                    sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+                        .fetch_all(&mut c)
+                        .await
+                        .expect("triggers");
+                for t in triggers {
+                    sqlx::raw_sql(&format!("DROP TRIGGER {t}")).execute(&mut c).await.expect("drop trigger");
+                }
+                sqlx::raw_sql(sql).execute(&mut c).await.expect("tamper");
+            }
+        }
+    }
+
     pub async fn audit(&self, action: &str) -> Vec<mamori_audit::AuditEntry> {
         let q = mamori_store::AuditQuery { action: Some(action.into()), limit: 1000, ..Default::default() };
         self.core.store.read().await.expect("read").search_audit(&q).await.expect("search")

@@ -2,7 +2,7 @@
 //! at `/api/v1/openapi.json`. Each handler extracts, calls `mamori_core`, and converts.
 
 use crate::middleware::{Caller, Ctx};
-use crate::problem::{ApiError, ApiJson, ApiQuery, IdPath};
+use crate::problem::{ApiError, ApiJson, IdPath};
 use crate::routes::Routes;
 use crate::{AppState, openapi};
 use axum::Json;
@@ -13,8 +13,10 @@ use mamori_core::admin::Invitation;
 use mamori_domain::Permission::*;
 use mamori_domain::authz::Access;
 use mamori_proto as proto;
-use mamori_store::{AuditQuery, OrgKind, UserProfile, UserRecord};
+use mamori_store::{OrgKind, UserProfile, UserRecord};
 use std::time::Duration;
+
+pub mod audit;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -43,7 +45,10 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::GET, "/api/v1/tokens", Permission(TokensManage), list_tokens)
         .add(Method::POST, "/api/v1/tokens", Permission(TokensManage), create_token)
         .add(Method::DELETE, "/api/v1/tokens/{id}", Permission(TokensManage), revoke_token)
-        .add(Method::GET, "/api/v1/audit", Permission(AuditRead), search_audit)
+        .add(Method::GET, "/api/v1/audit", Permission(AuditRead), audit::search)
+        .add(Method::GET, "/api/v1/audit/checkpoint", Permission(AuditRead), audit::checkpoint)
+        .add(Method::GET, "/api/v1/audit/entries/{index}", Permission(AuditRead), audit::entry_proof)
+        .add(Method::GET, "/api/v1/audit/consistency", Permission(AuditRead), audit::consistency)
         .add(Method::GET, "/api/v1/security-events", Permission(SecurityEventsRead), security_events)
         .add(Method::GET, "/api/v1/settings", Permission(SettingsManage), get_settings)
         .add(Method::PUT, "/api/v1/settings", Permission(SettingsManage), put_settings)
@@ -311,36 +316,6 @@ pub async fn revoke_token(
 ) -> ApiResult<StatusCode> {
     state.core.revoke_api_token(&p, &id, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(proto::AuditSearch),
-    responses((status = 200, body = proto::AuditPage), (status = 400, body = proto::Problem)))]
-pub async fn search_audit(
-    State(state): State<AppState>,
-    Caller(p): Caller,
-    Ctx(ctx): Ctx,
-    ApiQuery(q): ApiQuery<proto::AuditSearch>,
-) -> ApiResult<Json<proto::AuditPage>> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "limit must be 1 to 1000").field("limit")
-        );
-    }
-    let query = AuditQuery {
-        actor: q.actor,
-        action: q.action,
-        object: q.object,
-        outcome: q.outcome,
-        from: q.from.map(mamori_domain::UnixMillis),
-        to: q.to.map(mamori_domain::UnixMillis),
-        before_seq: q.before,
-        limit,
-    };
-    let entries = state.core.search_audit(&p, &query, &ctx).await?;
-    let next_before =
-        if i64::try_from(entries.len()).unwrap_or(0) == limit { entries.last().map(|e| e.seq) } else { None };
-    Ok(Json(proto::AuditPage { entries, next_before }))
 }
 
 #[utoipa::path(get, path = "/api/v1/security-events", tag = "audit",

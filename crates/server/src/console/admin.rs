@@ -585,11 +585,11 @@ pub struct AuditFilter {
     actor: Option<String>,
     action: Option<String>,
     outcome: Option<String>,
-    before: Option<i64>,
+    before: Option<u64>,
 }
 
 pub struct AuditView {
-    pub seq: i64,
+    pub index: u64,
     pub time: String,
     pub category: &'static str,
     pub action: String,
@@ -608,7 +608,10 @@ struct AuditPage {
     action: String,
     outcome: String,
     entries: Vec<AuditView>,
-    next_before: Option<i64>,
+    next_before: Option<u64>,
+    /// The verifier key and the latest signed tree head, for auditors to keep.
+    public_key: String,
+    checkpoint: Option<String>,
 }
 
 async fn audit_page(
@@ -625,7 +628,7 @@ async fn audit_page(
         actor: clean(f.actor.clone()),
         action: clean(f.action.clone()),
         outcome: clean(f.outcome.clone()),
-        before_seq: f.before,
+        before_index: f.before,
         limit: 100,
         ..Default::default()
     };
@@ -633,7 +636,8 @@ async fn audit_page(
         Ok(e) => e,
         Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     };
-    let next_before = if entries.len() == 100 { entries.last().map(|e| e.seq) } else { None };
+    let next_before = if entries.len() == 100 { entries.last().map(|e| e.index) } else { None };
+    let checkpoint = state.core.latest_audit_checkpoint().await.ok().flatten().map(|c| c.note);
     let c = Chrome::new(tr, "audit.title", Some(&p), csrf_for(Some(&p), None), "/audit");
     let page = AuditPage {
         c,
@@ -643,7 +647,7 @@ async fn audit_page(
         entries: entries
             .into_iter()
             .map(|e| AuditView {
-                seq: e.seq,
+                index: e.index,
                 time: local_time(e.time.0),
                 category: e.category.as_str(),
                 action: e.action,
@@ -655,6 +659,8 @@ async fn audit_page(
             })
             .collect(),
         next_before,
+        public_key: state.core.audit_public_key(),
+        checkpoint,
     };
     render(&page)
 }

@@ -1,0 +1,429 @@
+//! The audit log as a transparency log (TW-10, ISMS-6, LEAK-14): extending the Merkle tree and
+//! signing checkpoints, proofs, export bundles and verification of the live database.
+//!
+//! Entries are appended by every service in the transaction of the change they record
+//! (`Core::audit`). The tree over them is extended afterwards by [`Core::checkpoint_audit_log`],
+//! which the server runs every second (and at shutdown); one process at a time does it.
+
+use crate::{Core, CoreError, Principal};
+use mamori_audit::bundle::{BUNDLE_FORMAT, BundleEntry, BundleHeader};
+use mamori_audit::checkpoint::{CheckpointSigner, CheckpointVerifier};
+use mamori_audit::merkle::{self, Hash, NodeId, NodeSource, TreeBuilder};
+use mamori_audit::verify::{LogWalk, Mismatch, Verified};
+use mamori_audit::{AuditEntry, encoding};
+use mamori_audit::{AuditEvent, Category, Outcome, RequestContext};
+use mamori_store::{CheckpointRecord, StoreTx};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::Write;
+
+/// Entries hashed per checkpoint round; a long backlog takes several rounds.
+const ROUND: u64 = 50_000;
+/// Entries read per query while exporting or verifying.
+const PAGE: u64 = 10_000;
+
+/// An entry with its proof of inclusion in a signed tree head.
+#[derive(Debug, Clone)]
+pub struct EntryProof {
+    pub entry: AuditEntry,
+    pub leaf_hash: Hash,
+    pub tree_size: u64,
+    pub proof: Vec<Hash>,
+    pub checkpoint: String,
+}
+
+/// Why verification stopped: the log does not match, or it could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{0}")]
+    Mismatch(#[from] Mismatch),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+/// Records which nodes a proof needs, so they can be fetched before the proof is computed.
+#[derive(Default)]
+struct Wanted(RefCell<Vec<NodeId>>);
+
+impl NodeSource for Wanted {
+    fn node(&self, id: NodeId) -> Option<Hash> {
+        self.0.borrow_mut().push(id);
+        Some([0; 32])
+    }
+}
+
+async fn fetch_nodes(tx: &mut Box<dyn StoreTx>, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, CoreError> {
+    let mut nodes = HashMap::with_capacity(ids.len());
+    for id in ids {
+        if nodes.contains_key(id) {
+            continue;
+        }
+        let hash = tx.audit_node(*id).await?.ok_or_else(|| {
+            CoreError::Internal(format!("audit tree node level {} index {} is missing", id.level, id.index))
+        })?;
+        nodes.insert(*id, hash);
+    }
+    Ok(nodes)
+}
+
+/// Runs `compute` against the stored tree: once to learn which nodes it needs, then for real.
+async fn with_nodes<T>(
+    tx: &mut Box<dyn StoreTx>,
+    compute: impl Fn(&dyn NodeSource) -> Result<T, merkle::ProofError>,
+) -> Result<T, CoreError> {
+    let wanted = Wanted::default();
+    compute(&wanted).map_err(|_| CoreError::invalid("size", "out_of_range", "outside the signed tree"))?;
+    let ids = wanted.0.into_inner();
+    let nodes = fetch_nodes(tx, &ids).await?;
+    compute(&nodes).map_err(|e| CoreError::Internal(e.to_string()))
+}
+
+fn out_of_range(field: &'static str, message: String) -> CoreError {
+    CoreError::invalid(field, "out_of_range", message)
+}
+
+impl Core {
+    pub fn audit_signer(&self) -> &CheckpointSigner {
+        &self.audit_signer
+    }
+
+    /// The public key auditors verify checkpoints with.
+    pub fn audit_public_key(&self) -> String {
+        self.audit_signer.verifier().encode()
+    }
+
+    /// Extends the tree over the entries appended since the last checkpoint and signs a new
+    /// checkpoint. Returns the new tree size, or `None` when there was nothing new (or another
+    /// replica is doing it).
+    pub async fn checkpoint_audit_log(&self) -> Result<Option<u64>, CoreError> {
+        let mut grew = None;
+        loop {
+            match self.checkpoint_round().await? {
+                Some((size, more)) => {
+                    grew = Some(size);
+                    if !more {
+                        return Ok(grew);
+                    }
+                }
+                None => return Ok(grew),
+            }
+        }
+    }
+
+    /// One bounded round. Hashing happens outside the write transaction, so appends are held
+    /// up only while the new nodes are written.
+    async fn checkpoint_round(&self) -> Result<Option<(u64, bool)>, CoreError> {
+        let mut read = self.store.read().await?;
+        let latest = read.latest_checkpoint().await?;
+        let (from, root) = latest.as_ref().map_or((0, merkle::empty_root()), |c| (c.size, c.root));
+        let log_size = read.audit_log_size().await?;
+        if log_size <= from && latest.is_some() {
+            return Ok(None);
+        }
+        let to = log_size.min(from + ROUND);
+        let frontier_ids = merkle::decompose(0, from);
+        let frontier = fetch_nodes(&mut read, &frontier_ids).await?;
+        let frontier: Vec<Hash> = frontier_ids.iter().filter_map(|id| frontier.get(id).copied()).collect();
+        let mut builder =
+            TreeBuilder::from_frontier(from, &frontier).map_err(|e| CoreError::Internal(e.to_string()))?;
+        if builder.root() != root {
+            return Err(CoreError::Internal(format!(
+                "the stored audit tree does not match the checkpoint at size {from}; run `mamori audit verify`"
+            )));
+        }
+        let mut nodes = Vec::with_capacity(usize::try_from(2 * (to - from)).unwrap_or(0));
+        let mut at = from;
+        while at < to {
+            let page_end = to.min(at + PAGE);
+            let entries = read.audit_entries(at, page_end).await?;
+            for entry in &entries {
+                if entry.index != builder.size() {
+                    return Err(CoreError::Internal(format!(
+                        "audit entry {} is missing; run `mamori audit verify`",
+                        builder.size()
+                    )));
+                }
+                let leaf = encoding::leaf_hash(entry);
+                nodes.push((NodeId { level: 0, index: entry.index }, leaf));
+                builder.push(leaf, |id, h| nodes.push((id, h)));
+            }
+            if builder.size() != page_end {
+                return Err(CoreError::Internal(format!(
+                    "audit entry {} is missing; run `mamori audit verify`",
+                    builder.size()
+                )));
+            }
+            at = page_end;
+        }
+        drop(read);
+        let root = builder.root();
+        let checkpoint =
+            CheckpointRecord { size: to, root, time: self.now(), note: self.audit_signer.sign(to, root) };
+        let mut tx = self.store.begin().await?;
+        if !tx.try_lock_audit_integrator().await? {
+            return Ok(None);
+        }
+        // Another process may have extended the tree meanwhile: then this round's work is moot.
+        if tx.latest_checkpoint().await?.map(|c| c.size) != latest.map(|c| c.size) {
+            return Ok(None);
+        }
+        tx.insert_audit_nodes(&nodes).await?;
+        tx.insert_checkpoint(&checkpoint).await?;
+        tx.commit().await?;
+        Ok(Some((to, to < log_size)))
+    }
+
+    pub async fn latest_audit_checkpoint(&self) -> Result<Option<CheckpointRecord>, CoreError> {
+        Ok(self.store.read().await?.latest_checkpoint().await?)
+    }
+
+    /// The checkpoint at exactly `size`, signing one if the tree has reached that size but no
+    /// checkpoint was kept for it (exports and proofs may ask for any size).
+    async fn checkpoint_at(&self, size: u64) -> Result<CheckpointRecord, CoreError> {
+        let mut read = self.store.read().await?;
+        if let Some(c) = read.checkpoints_between(size, size).await?.pop() {
+            return Ok(c);
+        }
+        let latest = read.latest_checkpoint().await?.map_or(0, |c| c.size);
+        if size > latest {
+            return Err(out_of_range(
+                "size",
+                format!("the signed tree has {latest} entries; size {size} is not signed yet"),
+            ));
+        }
+        let root = with_nodes(&mut read, |src| Ok(merkle::root(src, size)?)).await?;
+        drop(read);
+        let checkpoint =
+            CheckpointRecord { size, root, time: self.now(), note: self.audit_signer.sign(size, root) };
+        let mut tx = self.store.begin().await?;
+        tx.insert_checkpoint(&checkpoint).await?;
+        tx.commit().await?;
+        Ok(checkpoint)
+    }
+
+    /// Records a read of the log itself (reading the log is access to it, TW-10), before the
+    /// data is returned: if it cannot be recorded, nothing is returned.
+    async fn audit_read(
+        &self,
+        principal: &Principal,
+        ctx: &RequestContext,
+        action: &'static str,
+        detail: String,
+    ) -> Result<(), CoreError> {
+        let mut tx = self.store.begin().await?;
+        let e = AuditEvent::new(Category::Access, action, principal.actor(), Outcome::Success)
+            .object("audit_log")
+            .detail("what", detail);
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An entry and the proof that the signed tree of `tree_size` entries includes it (the
+    /// latest checkpoint by default).
+    pub async fn audit_entry_proof(
+        &self,
+        principal: &Principal,
+        ctx: &RequestContext,
+        index: u64,
+        tree_size: Option<u64>,
+    ) -> Result<EntryProof, CoreError> {
+        let latest = self.latest_audit_checkpoint().await?.map_or(0, |c| c.size);
+        let size = tree_size.unwrap_or(latest);
+        if index >= size || size > latest {
+            return Err(out_of_range(
+                "index",
+                format!("entry {index} is not in a signed tree of {size} entries (the latest has {latest})"),
+            ));
+        }
+        let checkpoint = self.checkpoint_at(size).await?;
+        let mut read = self.store.read().await?;
+        let entry = read
+            .audit_entries(index, index + 1)
+            .await?
+            .pop()
+            .ok_or(CoreError::NotFound { what: "audit entry (archived or pruned)" })?;
+        let leaf_hash = read
+            .audit_node(NodeId { level: 0, index })
+            .await?
+            .ok_or(CoreError::NotFound { what: "audit leaf" })?;
+        let proof = with_nodes(&mut read, |src| merkle::inclusion_proof(src, index, size)).await?;
+        drop(read);
+        self.audit_read(principal, ctx, "audit.proof", format!("entry {index} in tree {size}")).await?;
+        Ok(EntryProof { entry, leaf_hash, tree_size: size, proof, checkpoint: checkpoint.note })
+    }
+
+    /// Proof that the signed tree of `from` entries is a prefix of the one of `to`.
+    pub async fn audit_consistency(
+        &self,
+        principal: &Principal,
+        ctx: &RequestContext,
+        from: u64,
+        to: u64,
+    ) -> Result<(Vec<Hash>, String, String), CoreError> {
+        let latest = self.latest_audit_checkpoint().await?.map_or(0, |c| c.size);
+        if from > to || to > latest {
+            return Err(out_of_range("to", format!("need from ≤ to ≤ {latest} (the latest signed size)")));
+        }
+        let (old, new) = (self.checkpoint_at(from).await?, self.checkpoint_at(to).await?);
+        let mut read = self.store.read().await?;
+        let proof = with_nodes(&mut read, |src| merkle::consistency_proof(src, from, to)).await?;
+        drop(read);
+        self.audit_read(principal, ctx, "audit.proof", format!("consistency {from} to {to}")).await?;
+        Ok((proof, old.note, new.note))
+    }
+
+    /// Writes the bundle of entries `from..to` (sizes of the tree): entries with their recorded
+    /// leaf hashes, the checkpoints, the frontier of `from` and the consistency proof.
+    /// `progress` is told how many entries are written.
+    pub async fn export_audit_bundle(
+        &self,
+        from: u64,
+        to: Option<u64>,
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<BundleHeader, CoreError> {
+        let latest = self.latest_audit_checkpoint().await?.map_or(0, |c| c.size);
+        let to = to.unwrap_or(latest);
+        if from > to || to > latest {
+            return Err(out_of_range(
+                "to_size",
+                format!("need from-size ≤ to-size ≤ {latest} (the latest signed size)"),
+            ));
+        }
+        let floor = self.store.read().await?.audit_pruned_below().await?;
+        if from < floor {
+            return Err(out_of_range(
+                "from_size",
+                format!(
+                    "entries below {floor} are archived; export from {floor}, or use the archive bundles"
+                ),
+            ));
+        }
+        let end = self.checkpoint_at(to).await?;
+        let start = if from > 0 { Some(self.checkpoint_at(from).await?) } else { None };
+        let mut read = self.store.read().await?;
+        let frontier_ids = merkle::decompose(0, from);
+        let frontier_nodes = fetch_nodes(&mut read, &frontier_ids).await?;
+        let frontier = frontier_ids.iter().filter_map(|id| frontier_nodes.get(id).copied()).collect();
+        let consistency_proof = with_nodes(&mut read, |src| merkle::consistency_proof(src, from, to)).await?;
+        let intermediate =
+            if to > from + 1 { read.checkpoints_between(from + 1, to - 1).await? } else { Vec::new() };
+        let header = BundleHeader {
+            format: BUNDLE_FORMAT.into(),
+            origin: self.audit_signer.origin().to_owned(),
+            from_size: from,
+            to_size: to,
+            previous_checkpoint: start.map(|c| c.note),
+            checkpoint: end.note,
+            intermediate_checkpoints: intermediate.into_iter().map(|c| c.note).collect(),
+            frontier,
+            consistency_proof,
+        };
+        let write_err = |e: std::io::Error| CoreError::Internal(format!("writing the bundle: {e}"));
+        let line = serde_json::to_string(&header).map_err(|e| CoreError::Internal(e.to_string()))?;
+        writeln!(out, "{line}").map_err(write_err)?;
+        let mut at = from;
+        while at < to {
+            let page_end = to.min(at + PAGE);
+            let entries = read.audit_entries(at, page_end).await?;
+            let leaves: HashMap<u64, Hash> =
+                read.audit_nodes_range(0, at, page_end).await?.into_iter().collect();
+            for entry in entries {
+                // The recorded hash, not a recomputed one: a changed entry must show as changed.
+                let leaf_hash = leaves.get(&entry.index).copied().unwrap_or_default();
+                let line = serde_json::to_string(&BundleEntry { leaf_hash, entry })
+                    .map_err(|e| CoreError::Internal(e.to_string()))?;
+                writeln!(out, "{line}").map_err(write_err)?;
+            }
+            at = page_end;
+            progress(at - from, to - from);
+        }
+        out.flush().map_err(write_err)?;
+        Ok(header)
+    }
+
+    /// Verifies the live log the way a bundle is verified: every entry against its stored leaf
+    /// hash, every stored tree node against the entries, every checkpoint's signature and root.
+    pub async fn verify_audit_log(
+        &self,
+        key: &CheckpointVerifier,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Verified, VerifyError> {
+        let mut read = self.store.read().await.map_err(CoreError::from)?;
+        let floor = read.audit_pruned_below().await.map_err(CoreError::from)?;
+        let log_size = read.audit_log_size().await.map_err(CoreError::from)?;
+        let stored = read.checkpoints_between(floor, u64::MAX >> 1).await.map_err(CoreError::from)?;
+        let mut signed = Vec::with_capacity(stored.len());
+        for c in &stored {
+            let note = key.verify(&c.note).map_err(|e| {
+                Mismatch::Other(format!("the checkpoint at size {} does not verify: {e}", c.size))
+            })?;
+            if note.size != c.size || note.root != c.root {
+                return Err(Mismatch::Other(format!(
+                    "the checkpoint at size {} was changed: its stored size or root differs from its signed note",
+                    c.size
+                ))
+                .into());
+            }
+            signed.push(note);
+        }
+        let integrated = signed.last().map_or(0, |c| c.size);
+        let mut walk = if floor == 0 {
+            LogWalk::start(0, &[], &merkle::empty_root())?
+        } else {
+            let start = signed.first().filter(|c| c.size == floor).ok_or_else(|| {
+                Mismatch::Other(format!("no signed checkpoint at the retention floor {floor}"))
+            })?;
+            let ids = merkle::decompose(0, floor);
+            let nodes = fetch_nodes(&mut read, &ids).await?;
+            let frontier: Vec<Hash> = ids.iter().filter_map(|id| nodes.get(id).copied()).collect();
+            LogWalk::start(floor, &frontier, &start.root)?
+        };
+        walk.expect(signed);
+        let mut at = floor;
+        while at < log_size {
+            let page_end = log_size.min(at + PAGE);
+            let entries = read.audit_entries(at, page_end).await.map_err(CoreError::from)?;
+            let leaves: HashMap<u64, Hash> =
+                read.audit_nodes_range(0, at, page_end).await.map_err(CoreError::from)?.into_iter().collect();
+            let mut stored_nodes: HashMap<NodeId, Hash> = HashMap::new();
+            for level in 1..64u8 {
+                let (lo, hi) = (at >> level, (page_end >> level) + 1);
+                if hi <= lo && level > 1 {
+                    break;
+                }
+                for (index, hash) in read.audit_nodes_range(level, lo, hi).await.map_err(CoreError::from)? {
+                    stored_nodes.insert(NodeId { level, index }, hash);
+                }
+            }
+            for entry in &entries {
+                let recorded = match leaves.get(&entry.index) {
+                    Some(h) => *h,
+                    None if entry.index >= integrated => encoding::leaf_hash(entry),
+                    None => return Err(Mismatch::EntryChanged { index: entry.index }.into()),
+                };
+                walk.push(entry, &recorded, |id, hash| match stored_nodes.get(&id) {
+                    Some(s) if *s != hash => Err(Mismatch::NodeChanged {
+                        level: id.level,
+                        index: id.index,
+                        first_entry: id.leaves().0,
+                    }),
+                    None if id.leaves().0 + id.leaves().1 <= integrated => Err(Mismatch::NodeChanged {
+                        level: id.level,
+                        index: id.index,
+                        first_entry: id.leaves().0,
+                    }),
+                    _ => Ok(()),
+                })?;
+            }
+            if walk.size() != page_end {
+                let found = entries.iter().map(|e| e.index).find(|i| *i > walk.size()).unwrap_or(log_size);
+                return Err(Mismatch::OutOfOrder { expected: walk.size(), found }.into());
+            }
+            at = page_end;
+            progress(at - floor, log_size - floor);
+        }
+        Ok(walk.finish()?)
+    }
+}

@@ -1,0 +1,318 @@
+//! The tamper-evident audit log (issue 3; TW-10, ISMS-6, LEAK-14; DESIGN invariants 1 and 7):
+//! checkpoints and proofs over the API, verification of the live database and of export
+//! bundles against every kind of tampering, and failing closed when the log cannot be written.
+
+use crate::both_backends;
+use crate::support::{Backend, TestServer};
+use mamori_audit::bundle::verify_bundle;
+use mamori_audit::checkpoint::CheckpointVerifier;
+use mamori_audit::merkle::{self, Hash};
+use mamori_audit::verify::Mismatch;
+use mamori_core::audit_log::VerifyError;
+use mamori_domain::{Permission, Role};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn unhex(s: &str) -> Hash {
+    hex::decode(s).unwrap().try_into().unwrap()
+}
+
+/// A server with an admin, a token that reads the log, and some logged activity.
+async fn busy_server(backend: Backend) -> (TestServer, String) {
+    let s = TestServer::start(backend).await;
+    let admin = s.user("admin", &[Role::SecurityAdmin]).await;
+    let token = s.token(&admin, &[Permission::AuditRead, Permission::UsersManage]).await;
+    let api = reqwest::Client::new();
+    for i in 0..12 {
+        let r = api
+            .post(s.url("/api/v1/users"))
+            .bearer_auth(&token)
+            .json(&json!({"username": format!("op.{i:02}"), "display_name": "Op", "roles": ["operator"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    (s, token)
+}
+
+async fn get(s: &TestServer, token: &str, path: &str) -> (u16, Value) {
+    let r = reqwest::Client::new().get(s.url(path)).bearer_auth(token).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// Extends the tree and signs now (the server's own checkpointer may have just done it) and
+/// returns the signed size.
+async fn sign_now(s: &TestServer) -> u64 {
+    s.core.checkpoint_audit_log().await.unwrap();
+    s.core.latest_audit_checkpoint().await.unwrap().expect("a checkpoint").size
+}
+
+async fn verify_live(s: &TestServer) -> Result<u64, VerifyError> {
+    let key = s.core.audit_signer().verifier();
+    s.core.verify_audit_log(&key, &mut |_, _| {}).await.map(|v| v.to_size)
+}
+
+/// Checkpoints are signed notes the public key verifies; every entry's inclusion proof and the
+/// consistency proof between two checkpoints verify with the RFC 9162 algorithms.
+async fn checkpoints_and_proofs(backend: Backend) {
+    let (s, token) = busy_server(backend).await;
+    let first = sign_now(&s).await;
+    let (status, cp) = get(&s, &token, "/api/v1/audit/checkpoint").await;
+    assert_eq!(status, 200);
+    assert_eq!(cp["size"], first);
+    let key = CheckpointVerifier::parse(cp["public_key"].as_str().unwrap()).unwrap();
+    let signed = key.verify(cp["note"].as_str().unwrap()).unwrap();
+    assert_eq!(signed.size, first);
+    assert_eq!(hex::encode(signed.root), cp["root"].as_str().unwrap());
+
+    for index in 0..first {
+        let (status, p) = get(&s, &token, &format!("/api/v1/audit/entries/{index}")).await;
+        assert_eq!(status, 200, "{p}");
+        let entry: mamori_audit::AuditEntry = serde_json::from_value(p["entry"].clone()).unwrap();
+        let leaf = mamori_audit::encoding::leaf_hash(&entry);
+        assert_eq!(hex::encode(leaf), p["leaf_hash"].as_str().unwrap());
+        let proof: Vec<Hash> =
+            p["inclusion_proof"].as_array().unwrap().iter().map(|h| unhex(h.as_str().unwrap())).collect();
+        assert!(merkle::verify_inclusion(&leaf, index, first, &proof, &signed.root), "entry {index}");
+    }
+    assert_eq!(get(&s, &token, &format!("/api/v1/audit/entries/{first}")).await.0, 422, "not yet signed");
+    assert_eq!(get(&s, &token, "/api/v1/audit/entries/x1").await.0, 404);
+    assert_eq!(get(&s, &token, "/api/v1/audit/entries/0?tree_size=-1").await.0, 400);
+
+    // More activity (the proof reads above were themselves logged), a second checkpoint.
+    let second = sign_now(&s).await;
+    assert!(second > first);
+    let (status, c) = get(&s, &token, &format!("/api/v1/audit/consistency?from={first}&to={second}")).await;
+    assert_eq!(status, 200, "{c}");
+    let new = key.verify(c["to_checkpoint"].as_str().unwrap()).unwrap();
+    let proof: Vec<Hash> =
+        c["proof"].as_array().unwrap().iter().map(|h| unhex(h.as_str().unwrap())).collect();
+    assert!(merkle::verify_consistency(first, second, &signed.root, &new.root, &proof));
+    // An older entry proven against the newer tree.
+    let (_, p) = get(&s, &token, &format!("/api/v1/audit/entries/3?tree_size={second}")).await;
+    let proof: Vec<Hash> =
+        p["inclusion_proof"].as_array().unwrap().iter().map(|h| unhex(h.as_str().unwrap())).collect();
+    assert!(merkle::verify_inclusion(&unhex(p["leaf_hash"].as_str().unwrap()), 3, second, &proof, &new.root));
+    assert_eq!(get(&s, &token, &format!("/api/v1/audit/consistency?from={second}&to={first}")).await.0, 422);
+    assert_eq!(
+        verify_live(&s).await.unwrap(),
+        s.core.store.read().await.unwrap().audit_log_size().await.unwrap()
+    );
+    s.stop().await;
+}
+both_backends!(checkpoints_and_proofs);
+
+/// Someone with full access to the database changes one thing at a time; `verify` names it.
+async fn live_tampering_is_named(backend: Backend) {
+    let (s, _) = busy_server(backend).await;
+    sign_now(&s).await;
+    let size = verify_live(&s).await.expect("an untouched log verifies");
+    assert!(size >= 13);
+
+    let mismatch = |r: Result<u64, VerifyError>| match r {
+        Err(VerifyError::Mismatch(m)) => m,
+        other => panic!("expected a mismatch, got {other:?}"),
+    };
+
+    // One byte of one entry.
+    s.tamper("UPDATE audit_entries SET action = 'user.invitf' WHERE idx = 5").await;
+    let m = mismatch(verify_live(&s).await);
+    assert_eq!(m, Mismatch::EntryChanged { index: 5 });
+    assert!(m.to_string().contains("entry 5"), "{m}");
+    s.tamper("UPDATE audit_entries SET action = 'user.invite' WHERE idx = 5").await;
+    verify_live(&s).await.expect("restored");
+
+    // The recorded leaf hash of one entry.
+    s.tamper("UPDATE audit_tree SET hash = (SELECT hash FROM audit_tree WHERE level = 0 AND idx = 8) WHERE level = 0 AND idx = 7").await;
+    assert_eq!(mismatch(verify_live(&s).await), Mismatch::EntryChanged { index: 7 });
+    s.tamper("DELETE FROM audit_tree WHERE level = 0 AND idx = 7").await;
+    assert_eq!(mismatch(verify_live(&s).await), Mismatch::EntryChanged { index: 7 });
+    let leaf7 = {
+        let e = s.core.store.read().await.unwrap().audit_entries(7, 8).await.unwrap().pop().unwrap();
+        hex::encode(mamori_audit::encoding::leaf_hash(&e))
+    };
+    let restore = match backend {
+        Backend::Sqlite => format!("INSERT INTO audit_tree (level, idx, hash) VALUES (0, 7, X'{leaf7}')"),
+        Backend::Postgres => {
+            format!("INSERT INTO audit_tree (level, idx, hash) VALUES (0, 7, '\\x{leaf7}'::bytea)")
+        }
+    };
+    s.tamper(&restore).await;
+    verify_live(&s).await.expect("restored");
+
+    // An inner node of the tree.
+    s.tamper("UPDATE audit_tree SET hash = (SELECT hash FROM audit_tree WHERE level = 0 AND idx = 0) WHERE level = 2 AND idx = 1").await;
+    assert_eq!(mismatch(verify_live(&s).await), Mismatch::NodeChanged { level: 2, index: 1, first_entry: 4 });
+
+    s.stop().await;
+
+    // A checkpoint's stored root, and its signed note.
+    let (s, _) = busy_server(backend).await;
+    sign_now(&s).await;
+    s.tamper("UPDATE audit_checkpoints SET root = (SELECT hash FROM audit_tree WHERE level = 0 AND idx = 0)")
+        .await;
+    assert!(mismatch(verify_live(&s).await).to_string().contains("was changed"));
+    s.stop().await;
+
+    let (s, _) = busy_server(backend).await;
+    sign_now(&s).await;
+    s.tamper("UPDATE audit_checkpoints SET note = REPLACE(note, '\n1', '\n2')").await;
+    assert!(mismatch(verify_live(&s).await).to_string().contains("does not verify"));
+    s.stop().await;
+
+    // An entry removed from the middle, and the log cut short.
+    let (s, _) = busy_server(backend).await;
+    let size = sign_now(&s).await;
+    s.tamper("DELETE FROM audit_entries WHERE idx = 4").await;
+    assert_eq!(mismatch(verify_live(&s).await), Mismatch::OutOfOrder { expected: 4, found: 5 });
+    s.tamper(&format!("DELETE FROM audit_entries WHERE idx >= {}", size - 2)).await;
+    s.tamper("DELETE FROM audit_tree WHERE level = 0 AND idx = 4").await;
+    let m = mismatch(verify_live(&s).await);
+    assert!(matches!(m, Mismatch::OutOfOrder { expected: 4, .. }), "{m}");
+    s.stop().await;
+
+    let (s, _) = busy_server(backend).await;
+    let size = sign_now(&s).await;
+    s.tamper(&format!("DELETE FROM audit_entries WHERE idx >= {}", size - 2)).await;
+    assert_eq!(mismatch(verify_live(&s).await), Mismatch::Truncated { expected: size, found: size - 2 });
+    s.stop().await;
+}
+both_backends!(live_tampering_is_named);
+
+async fn bundle_bytes(s: &TestServer, from: u64, to: Option<u64>) -> Vec<u8> {
+    let mut out = Vec::new();
+    s.core.export_audit_bundle(from, to, &mut out, &mut |_, _| {}).await.unwrap();
+    out
+}
+
+/// Every single-byte change to a bundle fails verification; removed, repeated, reordered and
+/// cut-off entries are named; consecutive bundles chain through their checkpoints.
+async fn bundles_verify_offline(backend: Backend) {
+    let (s, token) = busy_server(backend).await;
+    let first = sign_now(&s).await;
+    let key = CheckpointVerifier::parse(&s.core.audit_public_key()).unwrap();
+    let bundle = bundle_bytes(&s, 0, None).await;
+    let verified = verify_bundle(&bundle[..], &key, None).unwrap();
+    assert_eq!((verified.from_size, verified.to_size), (0, first));
+
+    for flip in [0x01u8, 0x20] {
+        for i in 0..bundle.len() {
+            if bundle[i] == b'\n' {
+                continue;
+            }
+            let mut bad = bundle.clone();
+            bad[i] ^= flip;
+            assert!(verify_bundle(&bad[..], &key, None).is_err(), "byte {i} ^ {flip:#x} still verifies");
+        }
+    }
+
+    let lines: Vec<&[u8]> = bundle.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+    let join = |ls: &[&[u8]]| ls.iter().flat_map(|l| l.iter().copied().chain([b'\n'])).collect::<Vec<u8>>();
+    let fail = |ls: Vec<&[u8]>| verify_bundle(&join(&ls)[..], &key, None).unwrap_err();
+    // Line 0 is the header; line 1 + k holds entry k.
+    let mut removed = lines.clone();
+    removed.remove(1 + 3);
+    assert_eq!(fail(removed), Mismatch::OutOfOrder { expected: 3, found: 4 });
+    let mut swapped = lines.clone();
+    swapped.swap(1 + 5, 1 + 6);
+    assert_eq!(fail(swapped), Mismatch::OutOfOrder { expected: 5, found: 6 });
+    let mut repeated = lines.clone();
+    repeated.insert(1 + 2, lines[1 + 1]);
+    assert_eq!(fail(repeated), Mismatch::OutOfOrder { expected: 2, found: 1 });
+    let mut cut = lines.clone();
+    cut.truncate(lines.len() - 2);
+    assert_eq!(fail(cut), Mismatch::Truncated { expected: first, found: first - 2 });
+    // An entry rewritten together with its recorded hash still fails, at the checkpoint.
+    let mut forged: Value = serde_json::from_slice(lines[1 + 4]).unwrap();
+    forged["entry"]["actor"] = json!("user:someone-else");
+    let entry: mamori_audit::AuditEntry = serde_json::from_value(forged["entry"].clone()).unwrap();
+    forged["leaf_hash"] = json!(hex::encode(mamori_audit::encoding::leaf_hash(&entry)));
+    let forged_line = serde_json::to_vec(&forged).unwrap();
+    let mut rewritten = lines.clone();
+    rewritten[1 + 4] = &forged_line;
+    let m = fail(rewritten);
+    assert!(matches!(m, Mismatch::RootDiffers { size, .. } if size == first), "{m}");
+
+    // The next export continues from the first one's checkpoint.
+    assert_eq!(get(&s, &token, "/api/v1/audit?limit=1").await.0, 200, "more entries");
+    let second = sign_now(&s).await;
+    assert!(second > first);
+    let next = bundle_bytes(&s, first, Some(second)).await;
+    let header: Value = serde_json::from_slice(next.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    let kept: Value = serde_json::from_slice(lines[0]).unwrap();
+    let kept = kept["checkpoint"].as_str().unwrap();
+    let v = verify_bundle(&next[..], &key, Some(kept)).unwrap();
+    assert_eq!((v.from_size, v.to_size), (first, second));
+    assert_eq!(header["previous_checkpoint"].as_str().unwrap(), kept);
+    // Against a checkpoint it does not continue from, or another log's key, it fails.
+    let other = bundle_bytes(&s, 2, Some(second)).await;
+    assert!(
+        verify_bundle(&other[..], &key, Some(kept))
+            .unwrap_err()
+            .to_string()
+            .contains("continues from size 2")
+    );
+    let (stranger, _) = busy_server(backend).await;
+    let stranger_key = CheckpointVerifier::parse(&stranger.core.audit_public_key()).unwrap();
+    assert!(verify_bundle(&bundle[..], &stranger_key, None).is_err());
+    stranger.stop().await;
+    s.stop().await;
+}
+both_backends!(bundles_verify_offline);
+
+/// If the audit entry cannot be written, the action fails and nothing of it remains
+/// (DESIGN invariant 1): not the change, not the data a read would have returned.
+async fn fails_closed(backend: Backend) {
+    let (s, token) = busy_server(backend).await;
+    let before = s.core.list_users().await.unwrap().len();
+    let sql = match backend {
+        Backend::Sqlite => "CREATE TRIGGER audit_broken BEFORE INSERT ON audit_entries \
+                            BEGIN SELECT RAISE(ABORT, 'disk full'); END;"
+            .to_owned(),
+        Backend::Postgres => "CREATE FUNCTION audit_broken() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                              BEGIN RAISE EXCEPTION 'disk full'; END; $$; \
+                              CREATE TRIGGER audit_broken BEFORE INSERT ON audit_entries \
+                              FOR EACH ROW EXECUTE FUNCTION audit_broken();"
+            .to_owned(),
+    };
+    s.tamper(&sql).await;
+    let api = reqwest::Client::new();
+    let r = api
+        .post(s.url("/api/v1/users"))
+        .bearer_auth(&token)
+        .json(&json!({"username": "not.logged", "display_name": "X", "roles": ["operator"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503, "the change fails with its audit entry");
+    assert_eq!(s.core.list_users().await.unwrap().len(), before, "and is not made");
+    let r = api.get(s.url("/api/v1/audit?limit=5")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 503, "a read whose access entry cannot be written returns nothing");
+    let body = r.text().await.unwrap();
+    assert!(!body.contains("user.invite"), "no entries leak: {body}");
+    let b = s.browser();
+    let r = b.sign_in("admin", crate::support::PASSWORD).await;
+    assert_ne!(
+        r.headers().get("location").map(|l| l.to_str().unwrap()),
+        Some("/signin/totp"),
+        "no sign-in unlogged"
+    );
+    s.stop().await;
+}
+both_backends!(fails_closed);
+
+/// The console's audit page shows the public key and the latest checkpoint to auditors.
+async fn console_shows_the_key(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    s.user("auditor", &[Role::Auditor]).await;
+    sign_now(&s).await;
+    let b = s.signed_in("auditor").await;
+    let html = b.get("/audit").await.text().await.unwrap();
+    assert!(html.contains(&s.core.audit_public_key()), "public key shown");
+    assert!(html.contains("id=\"audit-checkpoint\""), "checkpoint shown");
+    let r = b.api(Method::GET, "/api/v1/audit/checkpoint", None).await;
+    assert_eq!(r.status(), 200);
+    s.stop().await;
+}
+both_backends!(console_shows_the_key);
