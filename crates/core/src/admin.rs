@@ -515,13 +515,11 @@ impl Core {
                 ));
             }
         }
-        let mut tx = self.store.begin().await?;
-        let entries = tx.search_audit(&query).await?;
+        let entries = self.store.read().await?.search_audit(&query).await?;
         let e = AuditEvent::new(Category::Access, "audit.search", principal.actor(), Outcome::Success)
             .object("audit_log")
             .detail("results", entries.len().to_string());
-        self.audit(&mut tx, ctx, e).await?;
-        tx.commit().await?;
+        self.audit_access(ctx, e).await?;
         Ok(entries)
     }
 }

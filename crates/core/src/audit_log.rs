@@ -92,6 +92,21 @@ impl Core {
         self.audit_signer.verifier().encode()
     }
 
+    /// Refuses a database whose log another key signs: replicas must share the signing key, or
+    /// their checkpoints would not verify together.
+    pub async fn check_audit_key(&self) -> Result<(), CoreError> {
+        let Some(latest) = self.latest_audit_checkpoint().await? else { return Ok(()) };
+        match self.audit_signer.verifier().verify(&latest.note) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(CoreError::Conflict(format!(
+                "this database's audit log is signed by another key than this data directory's \
+                 keys/audit-signing.key (public key {}); every replica needs the same key file — copy it from \
+                 the first server",
+                self.audit_public_key()
+            ))),
+        }
+    }
+
     /// Extends the tree over the entries appended since the last checkpoint and signs a new
     /// checkpoint. Returns the new tree size, or `None` when there was nothing new (or another
     /// replica is doing it).
@@ -210,13 +225,10 @@ impl Core {
         action: &'static str,
         detail: String,
     ) -> Result<(), CoreError> {
-        let mut tx = self.store.begin().await?;
         let e = AuditEvent::new(Category::Access, action, principal.actor(), Outcome::Success)
             .object("audit_log")
             .detail("what", detail);
-        self.audit(&mut tx, ctx, e).await?;
-        tx.commit().await?;
-        Ok(())
+        self.audit_access(ctx, e).await.map(drop)
     }
 
     /// An entry and the proof that the signed tree of `tree_size` entries includes it (the

@@ -12,6 +12,7 @@ pub mod auth;
 mod caller_cache;
 pub mod demo;
 mod error;
+mod read_log;
 pub mod setup;
 
 pub use caller_cache::CALLER_CACHE_TTL;
@@ -58,6 +59,8 @@ pub struct Core {
     callers: Arc<caller_cache::CallerCache>,
     /// Signs the audit log's checkpoints.
     audit_signer: Arc<CheckpointSigner>,
+    /// Commits the audit entries of reads in groups (started on first use).
+    read_log: Arc<std::sync::OnceLock<read_log::ReadLog>>,
 }
 
 /// Settings keys kept in the database (changed from the console, shared by replicas).
@@ -117,6 +120,7 @@ impl Core {
             policies,
             callers: Default::default(),
             audit_signer: Arc::new(audit_signer),
+            read_log: Default::default(),
         }
     }
 
@@ -133,6 +137,15 @@ impl Core {
     ) -> Result<(), CoreError> {
         tx.append_audit(self.now(), &ctx.stamp(event)).await?;
         Ok(())
+    }
+
+    /// Records a read (an access entry) and returns once it is committed, with its index. The
+    /// caller returns the data only after this succeeds (fail closed). Concurrent reads share a
+    /// transaction, so this costs far less than a transaction of its own.
+    pub async fn audit_access(&self, ctx: &RequestContext, event: AuditEvent) -> Result<u64, CoreError> {
+        let log =
+            self.read_log.get_or_init(|| read_log::ReadLog::start(self.store.clone(), self.clock.clone()));
+        log.append(ctx.stamp(event)).await
     }
 
     pub async fn totp_required_for_everyone(&self) -> Result<bool, CoreError> {

@@ -112,6 +112,7 @@ pub async fn open_core(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<C
 pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> Result<Running, StartError> {
     config.check_transport()?;
     let core = open_core(&config, clock).await?;
+    core.check_audit_key().await?;
     let backend = core.store.backend();
     let demo = if demo { Some(core.load_demo().await?) } else { None };
     let setup = core.prepare_setup().await?;

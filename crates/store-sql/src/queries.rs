@@ -636,6 +636,36 @@ macro_rules! store_tx_impl {
                 to_index(index)
             }
 
+            async fn append_audit_batch(&mut self, time: UnixMillis, events: &[AuditEvent]) -> StoreResult<u64> {
+                let lock: &str = $audit_lock;
+                if !lock.is_empty() {
+                    sqlx::query::<$db>(lock).execute(self.handle.conn()).await.map_err(db_err)?;
+                }
+                let first = self.audit_log_size().await?;
+                let mut next = from_index(first)?;
+                for chunk in events.chunks(400) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO audit_entries (idx, time, category, action, actor, object, outcome, source_ip, \
+                         request_id, details) ",
+                    );
+                    q.push_values(chunk, |mut row, e| {
+                        row.push_bind(next)
+                            .push_bind(time.0)
+                            .push_bind(e.category.as_str())
+                            .push_bind(e.action)
+                            .push_bind(e.actor.encode())
+                            .push_bind(e.object.clone())
+                            .push_bind(e.outcome.as_str())
+                            .push_bind(e.source_ip.clone())
+                            .push_bind(e.request_id.clone())
+                            .push_bind(e.details_json());
+                        next += 1;
+                    });
+                    q.build().execute(self.handle.conn()).await.map_err(db_err)?;
+                }
+                Ok(first)
+            }
+
             async fn search_audit(&mut self, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
                 sqlx::query_as::<$db, AuditRow>(
                     "SELECT idx, time, category, action, actor, object, outcome, source_ip, request_id, details \

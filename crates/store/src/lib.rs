@@ -136,6 +136,9 @@ pub trait StoreTx: Send {
     /// Appends an entry in this transaction and returns its index. Appends are serialised
     /// across processes, so committed entries always form a gap-free prefix.
     async fn append_audit(&mut self, time: UnixMillis, event: &AuditEvent) -> StoreResult<u64>;
+    /// Appends several entries at the same time, in order, with as few statements as possible;
+    /// returns the first one's index (the rest follow without gaps).
+    async fn append_audit_batch(&mut self, time: UnixMillis, events: &[AuditEvent]) -> StoreResult<u64>;
     async fn search_audit(&mut self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
     /// Entries with `from <= index < to`, in index order.
     async fn audit_entries(&mut self, from: u64, to: u64) -> StoreResult<Vec<AuditEntry>>;

@@ -80,7 +80,8 @@ pub struct TestServer {
     pub clock: Arc<ManualClock>,
     pub config: ServerConfig,
     running: Option<Running>,
-    _dir: tempfile::TempDir,
+    /// Owned by the first server; a replica shares it.
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
@@ -96,6 +97,17 @@ impl TestServer {
             config.database_url = Some(fresh_pg_url().await);
         }
         tweak(&mut config);
+        let mut s = Self::start_config(config).await;
+        s._dir = Some(dir);
+        s
+    }
+
+    /// Another server on the same database and data directory (keys included): a replica.
+    pub async fn replica(&self) -> TestServer {
+        Self::start_config(self.config.clone()).await
+    }
+
+    async fn start_config(config: ServerConfig) -> TestServer {
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         let running =
             mamori_server::serve::start(config.clone(), clock.clone(), false).await.expect("server starts");
@@ -106,7 +118,7 @@ impl TestServer {
             mamori_core::setup::SetupState::NewLink(t) => Some(t.clone()),
             _ => None,
         };
-        TestServer { base, setup_token, core, clock, config, running: Some(running), _dir: dir }
+        TestServer { base, setup_token, core, clock, config, running: Some(running), _dir: None }
     }
 
     pub async fn stop(mut self) {
@@ -121,33 +133,7 @@ impl TestServer {
 
     /// Creates an active user with [`PASSWORD`]; roles that need TOTP get [`TOTP_SECRET`].
     pub async fn user(&self, username: &str, roles: &[Role]) -> UserRecord {
-        let now = self.clock.now();
-        let id = uuid::Uuid::new_v4().to_string();
-        let needs_totp = roles.iter().any(|r| r.requires_totp());
-        let user = UserRecord {
-            id: id.clone(),
-            username: username.into(),
-            display_name: format!("Test {username}"),
-            roles: roles.to_vec(),
-            status: mamori_domain::identity::UserStatus::Active,
-            language: None,
-            team_id: None,
-            site_id: None,
-            password_hash: Some(password_hash()),
-            password_changed_at: Some(now),
-            totp_secret: needs_totp
-                .then(|| self.core.secrets.seal(TOTP_SECRET.as_bytes(), &id).expect("seal")),
-            totp_pending: None,
-            totp_last_step: None,
-            failed_signins: 0,
-            locked_until: None,
-            created_at: now,
-            updated_at: now,
-        };
-        let mut tx = self.core.store.begin().await.expect("begin");
-        tx.insert_user(&user).await.expect("insert user");
-        tx.commit().await.expect("commit");
-        user
+        insert_user(&self.core, username, roles).await
     }
 
     /// The current TOTP code of [`TOTP_SECRET`], after moving the clock past any step used before.
@@ -175,17 +161,7 @@ impl TestServer {
 
     /// `user` acting through the services directly, with all the rights of their roles.
     pub fn principal_of(&self, user: &UserRecord) -> mamori_core::Principal {
-        mamori_core::Principal {
-            user: user.clone(),
-            via: mamori_core::Credential::Session {
-                id: "test".into(),
-                csrf_token: String::new(),
-                awaiting_second_factor: false,
-            },
-            permissions: mamori_domain::authz::permissions_of(&user.roles),
-            client_ids: Vec::new(),
-            must_enrol_totp: false,
-        }
+        principal(user)
     }
 
     /// An API token with the given permissions, made by `owner` through the services.
@@ -239,6 +215,51 @@ impl TestServer {
     pub async fn audit(&self, action: &str) -> Vec<mamori_audit::AuditEntry> {
         let q = mamori_store::AuditQuery { action: Some(action.into()), limit: 1000, ..Default::default() };
         self.core.store.read().await.expect("read").search_audit(&q).await.expect("search")
+    }
+}
+
+/// Creates an active user with [`PASSWORD`]; roles that need TOTP get [`TOTP_SECRET`].
+pub async fn insert_user(core: &Core, username: &str, roles: &[Role]) -> UserRecord {
+    let now = core.now();
+    let id = uuid::Uuid::new_v4().to_string();
+    let needs_totp = roles.iter().any(|r| r.requires_totp());
+    let user = UserRecord {
+        id: id.clone(),
+        username: username.into(),
+        display_name: format!("Test {username}"),
+        roles: roles.to_vec(),
+        status: mamori_domain::identity::UserStatus::Active,
+        language: None,
+        team_id: None,
+        site_id: None,
+        password_hash: Some(password_hash()),
+        password_changed_at: Some(now),
+        totp_secret: needs_totp.then(|| core.secrets.seal(TOTP_SECRET.as_bytes(), &id).expect("seal")),
+        totp_pending: None,
+        totp_last_step: None,
+        failed_signins: 0,
+        locked_until: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = core.store.begin().await.expect("begin");
+    tx.insert_user(&user).await.expect("insert user");
+    tx.commit().await.expect("commit");
+    user
+}
+
+/// `user` acting through the services directly, with all the rights of their roles.
+pub fn principal(user: &UserRecord) -> mamori_core::Principal {
+    mamori_core::Principal {
+        user: user.clone(),
+        via: mamori_core::Credential::Session {
+            id: "test".into(),
+            csrf_token: String::new(),
+            awaiting_second_factor: false,
+        },
+        permissions: mamori_domain::authz::permissions_of(&user.roles),
+        client_ids: Vec::new(),
+        must_enrol_totp: false,
     }
 }
 

@@ -1,0 +1,261 @@
+//! `mamori-bench`: measures the audit log beside its ceilings (see docs/BENCHMARKS.md).
+//!
+//! - `append`: entries appended per second, each acknowledged only once committed, with N
+//!   concurrent writers, on SQLite or PostgreSQL — through the group-commit path reads use, and
+//!   through a transaction per entry as changes do — while the checkpointer hashes the tree and
+//!   signs every second; the ceiling is the same appends with no hashing at all.
+//! - `verify`: verification of an N-entry export bundle beside raw SHA-256 over the same bytes.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use mamori_audit::{Actor, AuditEvent, Category, Outcome, RequestContext};
+use mamori_core::Core;
+use mamori_domain::SystemClock;
+use mamori_server::config::ServerConfig;
+use sha2::Digest;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(name = "mamori-bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum Path {
+    /// Group commit (entries of reads).
+    Grouped,
+    /// One transaction per entry (entries of changes).
+    PerTransaction,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Append throughput.
+    Append {
+        #[arg(long, value_enum)]
+        backend: Backend,
+        #[arg(long, default_value_t = 64)]
+        writers: usize,
+        #[arg(long, value_enum, default_value = "grouped")]
+        path: Path,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// The ceiling: no checkpointer, so nothing is hashed.
+        #[arg(long)]
+        no_hashing: bool,
+        /// PostgreSQL server to create a scratch database on.
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres: String,
+    },
+    /// Verification throughput of an export bundle.
+    Verify {
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: u64,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Append { backend, writers, path, seconds, no_hashing, postgres } => {
+            runtime.block_on(append(backend, writers, path, seconds, no_hashing, &postgres))
+        }
+        Command::Verify { entries } => runtime.block_on(verify(entries)),
+    }
+}
+
+/// A typical read entry: an operator's lookup of one customer.
+fn event(writer: usize) -> AuditEvent {
+    AuditEvent::new(
+        Category::Access,
+        "customer.view",
+        Actor::User(format!("bench-user-{writer:03}")),
+        Outcome::Success,
+    )
+    .object("customer:h:4f1c2a9be07d5531c2b8a0d6e1f34a77")
+    .detail("fields", "name,phone")
+    .detail("purpose", "active_call")
+}
+
+struct Scratch {
+    core: Core,
+    _dir: tempfile::TempDir,
+    drop_db: Option<(String, String)>,
+}
+
+async fn open(backend: Backend, postgres: &str) -> anyhow::Result<Scratch> {
+    let dir = tempfile::tempdir()?;
+    let mut config = ServerConfig::defaults(dir.path().join("data"));
+    let mut drop_db = None;
+    if backend == Backend::Postgres {
+        let name = format!("mamori_bench_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::PgPool::connect(postgres).await.context("connect to PostgreSQL")?;
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
+        admin.close().await;
+        let base = postgres.rsplit_once('/').map_or(postgres, |(b, _)| b);
+        config.database_url = Some(format!("{base}/{name}"));
+        drop_db = Some((postgres.to_owned(), name));
+    }
+    let core = mamori_server::serve::open_core(&config, Arc::new(SystemClock)).await?;
+    Ok(Scratch { core, _dir: dir, drop_db })
+}
+
+async fn close(s: Scratch) -> anyhow::Result<()> {
+    let Scratch { core, _dir, drop_db } = s;
+    drop(core);
+    if let Some((url, name)) = drop_db {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let admin = sqlx::PgPool::connect(&url).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await?;
+    }
+    Ok(())
+}
+
+async fn append(
+    backend: Backend,
+    writers: usize,
+    path: Path,
+    seconds: u64,
+    no_hashing: bool,
+    postgres: &str,
+) -> anyhow::Result<()> {
+    let scratch = open(backend, postgres).await?;
+    let core = scratch.core.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let appended = Arc::new(AtomicU64::new(0));
+    let checkpointer = (!no_hashing).then(|| {
+        let core = core.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            while !stop.load(Ordering::Relaxed) {
+                tick.tick().await;
+                core.checkpoint_audit_log().await?;
+            }
+            Ok::<_, mamori_core::CoreError>(())
+        })
+    });
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let (core, stop, appended) = (core.clone(), stop.clone(), appended.clone());
+        tasks.push(tokio::spawn(async move {
+            let ctx = RequestContext::default();
+            while !stop.load(Ordering::Relaxed) {
+                match path {
+                    Path::Grouped => {
+                        core.audit_access(&ctx, event(w)).await?;
+                    }
+                    Path::PerTransaction => {
+                        let mut tx = core.store.begin().await?;
+                        tx.append_audit(core.now(), &ctx.stamp(event(w))).await?;
+                        tx.commit().await?;
+                    }
+                }
+                appended.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok::<_, mamori_core::CoreError>(())
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await??;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let n = appended.load(Ordering::Relaxed);
+    let mut line = format!(
+        "append backend={} writers={writers} path={} hashing={}: {n} entries in {elapsed:.1} s = {:.0} entries/s",
+        if backend == Backend::Sqlite { "sqlite" } else { "postgres" },
+        if path == Path::Grouped { "grouped" } else { "per-transaction" },
+        !no_hashing,
+        n as f64 / elapsed
+    );
+    if let Some(c) = checkpointer {
+        c.await??;
+        let signed = core.latest_audit_checkpoint().await?.map_or(0, |c| c.size);
+        let t = Instant::now();
+        core.checkpoint_audit_log().await?;
+        line.push_str(&format!(
+            "; signed during the run: {signed}, the rest ({}) signed in {:.2} s after it",
+            n - signed.min(n),
+            t.elapsed().as_secs_f64()
+        ));
+    }
+    println!("{line}");
+    close(scratch).await
+}
+
+async fn verify(entries: u64) -> anyhow::Result<()> {
+    let scratch = open(Backend::Sqlite, "").await?;
+    let core = scratch.core.clone();
+    let t = Instant::now();
+    let mut done = 0;
+    while done < entries {
+        let n = (entries - done).min(20_000);
+        let mut tx = core.store.begin().await?;
+        for i in 0..n {
+            tx.append_audit(core.now(), &event(usize::try_from((done + i) % 500).unwrap_or(0))).await?;
+        }
+        tx.commit().await?;
+        done += n;
+    }
+    println!("loaded {entries} entries in {:.1} s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    core.checkpoint_audit_log().await?;
+    let integrate = t.elapsed().as_secs_f64();
+    println!("tree built and signed in {integrate:.1} s = {:.0} entries/s", entries as f64 / integrate);
+
+    let path = scratch._dir.path().join("bundle.jsonl");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    core.export_audit_bundle(0, None, &mut out, &mut |_, _| {}).await?;
+    drop(out);
+    let bytes = std::fs::read(&path)?;
+    let key = core.audit_signer().verifier();
+
+    let t = Instant::now();
+    let v =
+        mamori_audit::bundle::verify_bundle(&bytes[..], &key, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let verify_s = t.elapsed().as_secs_f64();
+    anyhow::ensure!(v.to_size == entries, "verified {} entries", v.to_size);
+
+    let t = Instant::now();
+    let digest = sha2::Sha256::digest(&bytes);
+    let sha_file = t.elapsed().as_secs_f64();
+    std::hint::black_box(digest);
+
+    // The leaf hashes alone: SHA-256 over each entry's canonical bytes.
+    let all = core.store.read().await?.audit_entries(0, entries).await?;
+    let encoded: Vec<Vec<u8>> = all.iter().map(mamori_audit::encoding::encode).collect();
+    let canonical_bytes: usize = encoded.iter().map(Vec::len).sum();
+    let t = Instant::now();
+    for e in &encoded {
+        std::hint::black_box(mamori_audit::merkle::leaf_hash(e));
+    }
+    let sha_leaves = t.elapsed().as_secs_f64();
+
+    println!(
+        "verify: {entries} entries, bundle {:.0} MB: {verify_s:.2} s = {:.0} entries/s",
+        bytes.len() as f64 / 1e6,
+        entries as f64 / verify_s
+    );
+    println!(
+        "ceiling: SHA-256 over the bundle's bytes {sha_file:.2} s ({:.1}x); SHA-256 over the {:.0} MB of canonical \
+         entries {sha_leaves:.2} s ({:.1}x)",
+        verify_s / sha_file,
+        canonical_bytes as f64 / 1e6,
+        verify_s / sha_leaves
+    );
+    close(scratch).await
+}
