@@ -204,10 +204,10 @@ async fn verify(entries: u64) -> anyhow::Result<()> {
     let mut done = 0;
     while done < entries {
         let n = (entries - done).min(20_000);
+        let events: Vec<AuditEvent> =
+            (0..n).map(|i| event(usize::try_from((done + i) % 500).unwrap_or(0))).collect();
         let mut tx = core.store.begin().await?;
-        for i in 0..n {
-            tx.append_audit(core.now(), &event(usize::try_from((done + i) % 500).unwrap_or(0))).await?;
-        }
+        tx.append_audit_batch(core.now(), &events).await?;
         tx.commit().await?;
         done += n;
     }

@@ -12,6 +12,7 @@ use mamori_audit::merkle::{self, Hash, NodeId, NodeSource, TreeBuilder};
 use mamori_audit::verify::{LogWalk, Mismatch, Verified};
 use mamori_audit::{AuditEntry, encoding};
 use mamori_audit::{AuditEvent, Category, Outcome, RequestContext};
+use mamori_domain::UnixMillis;
 use mamori_store::{CheckpointRecord, StoreTx};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -19,6 +20,8 @@ use std::io::Write;
 
 /// Entries hashed per checkpoint round; a long backlog takes several rounds.
 const ROUND: u64 = 50_000;
+/// How long a replica keeps the right to deliver to a destination without renewing it.
+const FORWARD_LEASE: std::time::Duration = std::time::Duration::from_secs(15);
 /// Entries read per query while exporting or verifying.
 const PAGE: u64 = 10_000;
 
@@ -186,6 +189,54 @@ impl Core {
         tx.insert_checkpoint(&checkpoint).await?;
         tx.commit().await?;
         Ok(Some((to, to < log_size)))
+    }
+
+    /// Takes (or renews) the lease to deliver to forwarding destination `name` (`holder` names
+    /// this process) and returns the index delivery resumes from; `None` while another replica
+    /// holds the lease.
+    pub async fn claim_audit_forwarding(&self, name: &str, holder: &str) -> Result<Option<u64>, CoreError> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let claimed = tx.claim_audit_cursor(name, holder, now, now.plus(FORWARD_LEASE)).await?;
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    /// Gives up the lease on a destination (at shutdown), so another server may take it at once.
+    pub async fn release_audit_forwarding(&self, name: &str, holder: &str) -> Result<(), CoreError> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        tx.claim_audit_cursor(name, holder, now, UnixMillis(0)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Up to `max` committed entries from index `from`, for forwarding.
+    pub async fn audit_entries_from(&self, from: u64, max: u64) -> Result<Vec<AuditEntry>, CoreError> {
+        let mut read = self.store.read().await?;
+        let floor = read.audit_pruned_below().await?;
+        if from < floor {
+            return Err(CoreError::Internal(format!(
+                "forwarding stopped at entry {from}, but entries below {floor} were pruned; deliver them \
+                 from the archive bundles"
+            )));
+        }
+        let to = read.audit_log_size().await?.min(from + max);
+        Ok(read.audit_entries(from, to).await?)
+    }
+
+    /// Records that entries `from..to` reached destination `name`.
+    pub async fn audit_forwarded(
+        &self,
+        name: &str,
+        holder: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<bool, CoreError> {
+        let mut tx = self.store.begin().await?;
+        let moved = tx.advance_audit_cursor(name, holder, from, to, self.now()).await?;
+        tx.commit().await?;
+        Ok(moved)
     }
 
     pub async fn latest_audit_checkpoint(&self) -> Result<Option<CheckpointRecord>, CoreError> {

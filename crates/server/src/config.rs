@@ -38,7 +38,40 @@ const KEYS: &[(&str, Kind, &str)] = &[
         "sign-in attempts allowed per client address per minute (default 60)",
     ),
     ("signin_throttle.burst", Kind::Integer, "attempts allowed at once before throttling (default 20)"),
+    (
+        "audit.syslog",
+        Kind::Text,
+        "host:port of a SIEM's syslog receiver: the audit log is forwarded as RFC 5424 over TCP",
+    ),
+    ("audit.syslog_tls", Kind::Boolean, "forward to the syslog receiver over TLS (RFC 5425)"),
+    (
+        "audit.syslog_ca",
+        Kind::Text,
+        "PEM file of the CA that issued the syslog receiver's certificate (needed with syslog_tls)",
+    ),
+    (
+        "audit.syslog_server_name",
+        Kind::Text,
+        "name in the syslog receiver's certificate (default: the host of audit.syslog)",
+    ),
+    ("audit.jsonl", Kind::Text, "file the audit log is appended to as JSON Lines, for a SIEM to collect"),
 ];
+
+/// Where the audit log is forwarded (each with a cursor in the database: delivery resumes
+/// where it stopped, at least once).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Forwarding {
+    pub syslog: Option<SyslogTarget>,
+    pub jsonl: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyslogTarget {
+    /// host:port
+    pub address: String,
+    /// The CA file and the certificate name to expect, when TLS is used.
+    pub tls: Option<(PathBuf, String)>,
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -73,6 +106,7 @@ pub struct ServerConfig {
     pub lockout: LockoutPolicy,
     pub signin_per_minute: u32,
     pub signin_burst: u32,
+    pub forwarding: Forwarding,
 }
 
 impl ServerConfig {
@@ -91,6 +125,7 @@ impl ServerConfig {
             lockout: LockoutPolicy::default(),
             signin_per_minute: 60,
             signin_burst: 20,
+            forwarding: Forwarding::default(),
         }
     }
 
@@ -203,6 +238,7 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
     let mut public_url = None;
     let mut tls_cert = None;
     let mut tls_key = None;
+    let (mut syslog, mut syslog_tls, mut syslog_ca, mut syslog_name) = (None, false, None, None);
     for (key, value) in merged {
         let k = key.as_str();
         match k {
@@ -264,6 +300,18 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
             "signin_throttle.burst" => {
                 c.signin_burst = u32::try_from(integer(k, &value, 1, 100_000)?).unwrap_or(20)
             }
+            "audit.syslog" => {
+                let a = text(k, &value)?;
+                let port = a.rsplit_once(':').and_then(|(h, p)| (!h.is_empty()).then_some(p));
+                if port.and_then(|p| p.parse::<u16>().ok()).is_none_or(|p| p == 0) {
+                    return Err(invalid(k, format!("`{a}` is not host:port, like siem.example.jp:6514")));
+                }
+                syslog = Some(a);
+            }
+            "audit.syslog_tls" => syslog_tls = boolean(k, &value)?,
+            "audit.syslog_ca" => syslog_ca = Some(PathBuf::from(text(k, &value)?)),
+            "audit.syslog_server_name" => syslog_name = Some(text(k, &value)?),
+            "audit.jsonl" => c.forwarding.jsonl = Some(PathBuf::from(text(k, &value)?)),
             other => return Err(ConfigError::UnknownKey(other.to_owned(), String::new())),
         }
     }
@@ -272,6 +320,28 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
         (None, None) => None,
         (Some(_), None) => return Err(invalid("tls_key", "is needed with tls_cert")),
         (None, Some(_)) => return Err(invalid("tls_cert", "is needed with tls_key")),
+    };
+    c.forwarding.syslog = match (syslog, syslog_tls, syslog_ca) {
+        (None, false, None) => None,
+        (None, _, _) => {
+            return Err(invalid("audit.syslog", "is needed with audit.syslog_tls and audit.syslog_ca"));
+        }
+        (Some(address), false, None) => Some(SyslogTarget { address, tls: None }),
+        (Some(_), false, Some(_)) => {
+            return Err(invalid("audit.syslog_tls", "must be true when audit.syslog_ca is set"));
+        }
+        (Some(_), true, None) => {
+            return Err(invalid(
+                "audit.syslog_ca",
+                "is needed with audit.syslog_tls: the CA that issued the receiver's certificate",
+            ));
+        }
+        (Some(address), true, Some(ca)) => {
+            let host = address.rsplit_once(':').map_or(address.as_str(), |(h, _)| h);
+            let name =
+                syslog_name.unwrap_or_else(|| host.trim_start_matches('[').trim_end_matches(']').to_owned());
+            Some(SyslogTarget { address, tls: Some((ca, name)) })
+        }
     };
     let scheme = if c.tls.is_some() { "https" } else { "http" };
     c.public_url = public_url.unwrap_or_else(|| format!("{scheme}://{}", c.listen));

@@ -33,6 +33,8 @@ pub enum StartError {
     Tls(String),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Forwarding(#[from] crate::forwarding::ForwardingError),
 }
 
 /// What start-up has to tell the person who started the server.
@@ -51,6 +53,7 @@ pub struct Running {
     handle: axum_server::Handle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     checkpointer: tokio::task::JoinHandle<()>,
+    forwarders: crate::forwarding::Forwarders,
 }
 
 impl Running {
@@ -68,6 +71,7 @@ impl Running {
             Err(e) => tracing::error!(error = %e, "server task failed"),
         }
         self.checkpointer.abort();
+        self.forwarders.stop(&self.state.core).await;
         checkpoint_now(&self.state.core).await;
     }
 }
@@ -154,8 +158,16 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
     };
     spawn_housekeeping(state.clone());
     let checkpointer = spawn_checkpointer(state.core.clone());
+    let forwarders = crate::forwarding::start(&state.core, &state.config.forwarding)?;
     state.ready.store(true, Ordering::SeqCst);
-    Ok(Running { started: Started { addr, setup, demo, backend }, state, handle, task, checkpointer })
+    Ok(Running {
+        started: Started { addr, setup, demo, backend },
+        state,
+        handle,
+        task,
+        checkpointer,
+        forwarders,
+    })
 }
 
 /// How often the audit log's tree is extended and a checkpoint signed while entries arrive.

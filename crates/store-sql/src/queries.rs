@@ -811,6 +811,59 @@ macro_rules! store_tx_impl {
                 sqlx::query_scalar::<$db, bool>(lock).fetch_one(self.handle.conn()).await.map_err(db_err)
             }
 
+            async fn claim_audit_cursor(
+                &mut self,
+                name: &str,
+                holder: &str,
+                now: UnixMillis,
+                lease_until: UnixMillis,
+            ) -> StoreResult<Option<u64>> {
+                sqlx::query::<$db>(
+                    "INSERT INTO audit_cursors (name, next_index, holder, lease_until, updated_at) \
+                     VALUES ($1, 0, '', 0, $2) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(name)
+                .bind(now.0)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                let next = sqlx::query_scalar::<$db, i64>(
+                    "UPDATE audit_cursors SET holder = $2, lease_until = $3 \
+                     WHERE name = $1 AND (holder = $2 OR lease_until < $4) RETURNING next_index",
+                )
+                .bind(name)
+                .bind(holder)
+                .bind(lease_until.0)
+                .bind(now.0)
+                .fetch_optional(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                next.map(to_index).transpose()
+            }
+
+            async fn advance_audit_cursor(
+                &mut self,
+                name: &str,
+                holder: &str,
+                from: u64,
+                to: u64,
+                now: UnixMillis,
+            ) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>(
+                    "UPDATE audit_cursors SET next_index = $4, updated_at = $5 \
+                     WHERE name = $1 AND holder = $2 AND next_index = $3",
+                )
+                .bind(name)
+                .bind(holder)
+                .bind(from_index(from)?)
+                .bind(from_index(to)?)
+                .bind(now.0)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn audit_pruned_below(&mut self) -> StoreResult<u64> {
                 let floor = sqlx::query_scalar::<$db, i64>("SELECT pruned_below FROM audit_retention WHERE id = 1")
                     .fetch_one(self.handle.conn())

@@ -155,6 +155,25 @@ pub trait StoreTx: Send {
     /// Takes, for this transaction, the lock that lets one process at a time extend the tree;
     /// false when another process holds it.
     async fn try_lock_audit_integrator(&mut self) -> StoreResult<bool>;
+    /// Takes (or renews) the lease to deliver to forwarding destination `name` until
+    /// `lease_until`, creating its cursor at 0 if it is new. Returns where delivery resumes, or
+    /// `None` while another holder's lease runs.
+    async fn claim_audit_cursor(
+        &mut self,
+        name: &str,
+        holder: &str,
+        now: UnixMillis,
+        lease_until: UnixMillis,
+    ) -> StoreResult<Option<u64>>;
+    /// Moves a cursor from `from` to `to` if `holder` still holds it there; false otherwise.
+    async fn advance_audit_cursor(
+        &mut self,
+        name: &str,
+        holder: &str,
+        from: u64,
+        to: u64,
+        now: UnixMillis,
+    ) -> StoreResult<bool>;
     /// Entries below this index were archived and may have been pruned.
     async fn audit_pruned_below(&mut self) -> StoreResult<u64>;
 

@@ -461,3 +461,204 @@ async fn survives_kill_9(backend: Backend) {
     assert_eq!(core.verify_audit_log(&key, &mut |_, _| {}).await.unwrap().to_size, size);
 }
 both_backends!(survives_kill_9);
+
+/// A syslog receiver the test controls: octet-counted RFC 5424 over TCP, or TLS when given a
+/// certificate and key; it can be stopped and started again on the same port.
+struct Receiver {
+    addr: std::net::SocketAddr,
+    messages: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Receiver {
+    async fn start(tls: Option<std::sync::Arc<rustls::ServerConfig>>) -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut r = Receiver { addr, messages: Default::default(), tls, task: None };
+        r.serve(listener);
+        r
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let (messages, tls) = (self.messages.clone(), self.tls.clone());
+        self.task = Some(tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { return };
+                let (messages, tls) = (messages.clone(), tls.clone());
+                connections.spawn(async move {
+                    match tls {
+                        Some(config) => {
+                            let Ok(stream) = tokio_rustls::TlsAcceptor::from(config).accept(tcp).await else {
+                                return;
+                            };
+                            read_frames(stream, messages).await
+                        }
+                        None => read_frames(tcp, messages).await,
+                    }
+                });
+            }
+        }));
+    }
+
+    fn stop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+
+    async fn restart(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        self.serve(listener);
+    }
+
+    /// The entry indexes received so far, each once.
+    fn indexes(&self) -> std::collections::BTreeSet<u64> {
+        self.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                let json = &m[m.find("] {").unwrap() + 2..];
+                serde_json::from_str::<Value>(json).unwrap()["index"].as_u64().unwrap()
+            })
+            .collect()
+    }
+}
+
+async fn read_frames(
+    mut stream: impl tokio::io::AsyncRead + Unpin,
+    messages: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let Ok(n) = stream.read(&mut chunk).await else { return };
+        if n == 0 {
+            return;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        // RFC 6587 octet counting: "<length> <message>".
+        while let Some(space) = buf.iter().position(|b| *b == b' ') {
+            let len: usize = std::str::from_utf8(&buf[..space]).unwrap().parse().unwrap();
+            if buf.len() < space + 1 + len {
+                break;
+            }
+            let message = String::from_utf8(buf[space + 1..space + 1 + len].to_vec()).unwrap();
+            assert!(
+                message.starts_with('<') && message.contains(" mamori - audit [mamori@32473 index=\""),
+                "{message}"
+            );
+            messages.lock().unwrap().push(message);
+            buf.drain(..space + 1 + len);
+        }
+    }
+}
+
+async fn wait_for_all(what: &str, size: u64, received: impl Fn() -> std::collections::BTreeSet<u64>) {
+    for _ in 0..200 {
+        if received().len() as u64 >= size {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let got = received();
+    let missing: Vec<u64> = (0..size).filter(|i| !got.contains(i)).collect();
+    assert!(missing.is_empty(), "{what}: entries {missing:?} never arrived");
+}
+
+async fn log_size(s: &TestServer) -> u64 {
+    s.core.store.read().await.unwrap().audit_log_size().await.unwrap()
+}
+
+async fn invite(s: &TestServer, token: &str, name: &str) {
+    let r = reqwest::Client::new()
+        .post(s.url("/api/v1/users"))
+        .bearer_auth(token)
+        .json(&json!({"username": name, "display_name": "F", "roles": ["operator"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}
+
+fn jsonl_indexes(path: &std::path::Path) -> std::collections::BTreeSet<u64> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["index"].as_u64().unwrap())
+        .collect()
+}
+
+/// Forwarding to syslog and to a JSON Lines file survives a receiver restart and a server
+/// restart with nothing lost or skipped (issue 3, item 8).
+async fn forwarding_survives_restarts(backend: Backend) {
+    let mut receiver = Receiver::start(None).await;
+    let jsonl = tempfile::tempdir().unwrap();
+    let file = jsonl.path().join("audit.jsonl");
+    let (addr, path) = (receiver.addr.to_string(), file.clone());
+    let s = TestServer::start_with(backend, move |c| {
+        c.forwarding.syslog = Some(mamori_server::config::SyslogTarget { address: addr, tls: None });
+        c.forwarding.jsonl = Some(path);
+    })
+    .await;
+    let admin = s.user("admin", &[Role::SecurityAdmin]).await;
+    let token = s.token(&admin, &[Permission::UsersManage]).await;
+    for i in 0..5 {
+        invite(&s, &token, &format!("a.{i}")).await;
+    }
+    wait_for_all("syslog", log_size(&s).await, || receiver.indexes()).await;
+
+    // The receiver goes away; entries keep coming; it comes back.
+    receiver.stop();
+    for i in 0..5 {
+        invite(&s, &token, &format!("b.{i}")).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    receiver.restart().await;
+    wait_for_all("syslog after a receiver restart", log_size(&s).await, || receiver.indexes()).await;
+
+    // The server restarts (with entries it had not sent yet, made while it was down).
+    let s = s.restart().await;
+    let token = s.token(&admin, &[Permission::UsersManage]).await;
+    for i in 0..5 {
+        invite(&s, &token, &format!("c.{i}")).await;
+    }
+    let size = log_size(&s).await;
+    wait_for_all("syslog after a server restart", size, || receiver.indexes()).await;
+    wait_for_all("the JSON Lines file", size, || jsonl_indexes(&file)).await;
+    s.stop().await;
+}
+both_backends!(forwarding_survives_restarts);
+
+/// Syslog over TLS (RFC 5425) to a receiver whose certificate the configured CA file vouches for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarding_over_tls() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, cert.cert.pem()).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.cert.der().clone()], key)
+    .unwrap();
+    let receiver = Receiver::start(Some(std::sync::Arc::new(config))).await;
+    let address = format!("localhost:{}", receiver.addr.port());
+    let s = TestServer::start_with(Backend::Sqlite, move |c| {
+        c.forwarding.syslog =
+            Some(mamori_server::config::SyslogTarget { address, tls: Some((ca, "localhost".into())) });
+    })
+    .await;
+    let admin = s.user("admin", &[Role::SecurityAdmin]).await;
+    let token = s.token(&admin, &[Permission::UsersManage]).await;
+    invite(&s, &token, "t.1").await;
+    wait_for_all("syslog over TLS", log_size(&s).await, || receiver.indexes()).await;
+    s.stop().await;
+}

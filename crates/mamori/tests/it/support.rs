@@ -121,6 +121,16 @@ impl TestServer {
         TestServer { base, setup_token, core, clock, config, running: Some(running), _dir: None }
     }
 
+    /// Stops this server and starts it again on the same database and data directory.
+    pub async fn restart(mut self) -> TestServer {
+        let dir = self._dir.take();
+        let config = self.config.clone();
+        self.stop().await;
+        let mut s = Self::start_config(config).await;
+        s._dir = dir;
+        s
+    }
+
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.shutdown().await;

@@ -46,11 +46,14 @@ CREATE TABLE audit_retention (
 );
 INSERT INTO audit_retention (id, pruned_below) VALUES (1, 0);
 
--- Where each forwarding destination has delivered up to.
+-- Where each forwarding destination has delivered up to, and which server holds the lease to
+-- deliver (one at a time, so replicas do not all send the same entries).
 CREATE TABLE audit_cursors (
-    name       TEXT PRIMARY KEY,
-    next_index BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL
+    name        TEXT PRIMARY KEY,
+    next_index  BIGINT NOT NULL,
+    holder      TEXT NOT NULL,
+    lease_until BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL
 );
 
 -- Append-only, whoever holds the database; only archived entries may be pruned, and the
