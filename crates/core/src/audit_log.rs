@@ -13,13 +13,15 @@ use mamori_audit::verify::{LogWalk, Mismatch, Verified};
 use mamori_audit::{AuditEntry, encoding};
 use mamori_audit::{AuditEvent, Category, Outcome, RequestContext};
 use mamori_domain::UnixMillis;
-use mamori_store::{CheckpointRecord, StoreTx};
+use mamori_store::{AuditQuery, CheckpointRecord, StoreTx};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Write;
 
 /// Entries hashed per checkpoint round; a long backlog takes several rounds.
 const ROUND: u64 = 50_000;
+/// The most entries one export of a search returns; narrow the search for more.
+pub const EXPORT_LIMIT: usize = 100_000;
 /// How long a replica keeps the right to deliver to a destination without renewing it.
 const FORWARD_LEASE: std::time::Duration = std::time::Duration::from_secs(15);
 /// Entries read per query while exporting or verifying.
@@ -88,6 +90,57 @@ fn out_of_range(field: &'static str, message: String) -> CoreError {
 impl Core {
     pub fn audit_signer(&self) -> &CheckpointSigner {
         &self.audit_signer
+    }
+
+    /// Every entry a search matches, newest first, up to [`EXPORT_LIMIT`] (the flag says whether
+    /// there were more). The export is recorded, with its filters, before anything is returned.
+    pub async fn export_audit_search(
+        &self,
+        principal: &Principal,
+        query: &AuditQuery,
+        ctx: &RequestContext,
+    ) -> Result<(Vec<AuditEntry>, bool), CoreError> {
+        crate::admin::check_audit_filters(query)?;
+        let mut read = self.store.read().await?;
+        let mut all = Vec::new();
+        let mut page = AuditQuery { limit: 1000, before_index: None, ..query.clone() };
+        let truncated = loop {
+            let entries = read.search_audit(&page).await?;
+            let last = entries.last().map(|e| e.index);
+            let full = entries.len() == 1000;
+            all.extend(entries);
+            if all.len() >= EXPORT_LIMIT {
+                all.truncate(EXPORT_LIMIT);
+                break true;
+            }
+            match last {
+                Some(i) if full => page.before_index = Some(i),
+                _ => break false,
+            }
+        };
+        drop(read);
+        let mut e = AuditEvent::new(Category::Access, "audit.export", principal.actor(), Outcome::Success)
+            .object("audit_log")
+            .detail("entries", all.len().to_string())
+            .detail("truncated", truncated.to_string());
+        for (name, value) in [
+            ("actor", &query.actor),
+            ("action", &query.action),
+            ("object", &query.object),
+            ("outcome", &query.outcome),
+        ] {
+            if let Some(v) = value {
+                e = e.detail(&format!("filter_{name}"), v.clone());
+            }
+        }
+        if let Some(t) = query.from {
+            e = e.detail("filter_from", t.0.to_string());
+        }
+        if let Some(t) = query.to {
+            e = e.detail("filter_to", t.0.to_string());
+        }
+        self.audit_access(ctx, e).await?;
+        Ok((all, truncated))
     }
 
     /// The public key auditors verify checkpoints with.

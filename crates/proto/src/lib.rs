@@ -217,6 +217,27 @@ pub struct AuditPage {
     pub next_before: Option<u64>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+/// Query of `GET /api/v1/audit/export`: the filters of `GET /api/v1/audit`, and a format.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditExportQuery {
+    pub format: ExportFormat,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub object: Option<String>,
+    pub outcome: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
 /// The latest signed tree head of the audit log, and the key that verifies it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AuditCheckpoint {

@@ -46,6 +46,7 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::POST, "/api/v1/tokens", Permission(TokensManage), create_token)
         .add(Method::DELETE, "/api/v1/tokens/{id}", Permission(TokensManage), revoke_token)
         .add(Method::GET, "/api/v1/audit", Permission(AuditRead), audit::search)
+        .add(Method::GET, "/api/v1/audit/export", Permission(AuditRead), audit::export)
         .add(Method::GET, "/api/v1/audit/checkpoint", Permission(AuditRead), audit::checkpoint)
         .add(Method::GET, "/api/v1/audit/entries/{index}", Permission(AuditRead), audit::entry_proof)
         .add(Method::GET, "/api/v1/audit/consistency", Permission(AuditRead), audit::consistency)

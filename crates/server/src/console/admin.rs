@@ -17,7 +17,7 @@ use mamori_domain::Permission::*;
 use mamori_domain::authz::Access::Permission as Needs;
 use mamori_domain::identity::UserStatus;
 use mamori_domain::{Permission, Role, UnixMillis};
-use mamori_store::{AuditQuery, OrgKind, OrgUnit, UserProfile, UserRecord};
+use mamori_store::{OrgKind, OrgUnit, UserProfile, UserRecord};
 use std::time::Duration;
 
 pub fn routes(r: Routes) -> Routes {
@@ -41,7 +41,6 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::GET, "/admin/settings", Needs(SettingsManage), settings_page)
         .add(Method::POST, "/admin/settings", Needs(SettingsManage), save_settings)
         .add(Method::GET, "/security-events", Needs(SecurityEventsRead), events_page)
-        .add(Method::GET, "/audit", Needs(AuditRead), audit_page)
 }
 
 pub struct UserView {
@@ -578,89 +577,4 @@ async fn events_page(State(state): State<AppState>, headers: HeaderMap, Caller(p
         })
         .collect();
     render(&EventsPage { c, events })
-}
-
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct AuditFilter {
-    actor: Option<String>,
-    action: Option<String>,
-    outcome: Option<String>,
-    before: Option<u64>,
-}
-
-pub struct AuditView {
-    pub index: u64,
-    pub time: String,
-    pub category: &'static str,
-    pub action: String,
-    pub actor: String,
-    pub object: String,
-    pub outcome: &'static str,
-    pub source_ip: String,
-    pub details: String,
-}
-
-#[derive(Template)]
-#[template(path = "audit.html")]
-struct AuditPage {
-    c: Chrome,
-    actor: String,
-    action: String,
-    outcome: String,
-    entries: Vec<AuditView>,
-    next_before: Option<u64>,
-    /// The verifier key and the latest signed tree head, for auditors to keep.
-    public_key: String,
-    checkpoint: Option<String>,
-}
-
-async fn audit_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Ctx(ctx): Ctx,
-    Caller(p): Caller,
-    q: Result<Query<AuditFilter>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let tr = tr_for(&headers, Some(&p));
-    let Query(f) = q.unwrap_or_default();
-    let clean = |s: Option<String>| s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    let query = AuditQuery {
-        actor: clean(f.actor.clone()),
-        action: clean(f.action.clone()),
-        outcome: clean(f.outcome.clone()),
-        before_index: f.before,
-        limit: 100,
-        ..Default::default()
-    };
-    let entries = match state.core.search_audit(&p, &query, &ctx).await {
-        Ok(e) => e,
-        Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
-    };
-    let next_before = if entries.len() == 100 { entries.last().map(|e| e.index) } else { None };
-    let checkpoint = state.core.latest_audit_checkpoint().await.ok().flatten().map(|c| c.note);
-    let c = Chrome::new(tr, "audit.title", Some(&p), csrf_for(Some(&p), None), "/audit");
-    let page = AuditPage {
-        c,
-        actor: f.actor.unwrap_or_default(),
-        action: f.action.unwrap_or_default(),
-        outcome: f.outcome.unwrap_or_default(),
-        entries: entries
-            .into_iter()
-            .map(|e| AuditView {
-                index: e.index,
-                time: local_time(e.time.0),
-                category: e.category.as_str(),
-                action: e.action,
-                actor: e.actor,
-                object: e.object.unwrap_or_default(),
-                outcome: e.outcome.as_str(),
-                source_ip: e.source_ip.unwrap_or_default(),
-                details: serde_json::to_string(&e.details).unwrap_or_default(),
-            })
-            .collect(),
-        next_before,
-        public_key: state.core.audit_public_key(),
-        checkpoint,
-    };
-    render(&page)
 }

@@ -3,6 +3,7 @@
 //! Later features slot into the navigation through [`NAV`].
 
 mod admin;
+mod audit;
 mod auth;
 mod profile;
 
@@ -38,6 +39,7 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::POST, "/enrol-totp", EnrolmentAllowed, auth::enrol)
         .add(Method::GET, "/dashboard", SignedIn, auth::dashboard);
     let r = profile::routes(r);
+    let r = audit::routes(r);
     admin::routes(r)
 }
 
