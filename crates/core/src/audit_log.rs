@@ -37,6 +37,12 @@ pub struct EntryProof {
     pub checkpoint: String,
 }
 
+enum Round {
+    UpToDate,
+    Signed { size: u64, more: bool },
+    Raced,
+}
+
 /// Why verification stopped: the log does not match, or it could not be read at all.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -170,26 +176,28 @@ impl Core {
         let mut grew = None;
         loop {
             match self.checkpoint_round().await? {
-                Some((size, more)) => {
+                Round::Signed { size, more } => {
                     grew = Some(size);
                     if !more {
                         return Ok(grew);
                     }
                 }
-                None => return Ok(grew),
+                // Another process extended the tree meanwhile: look again from its checkpoint.
+                Round::Raced => {}
+                Round::UpToDate => return Ok(grew),
             }
         }
     }
 
     /// One bounded round. Hashing happens outside the write transaction, so appends are held
     /// up only while the new nodes are written.
-    async fn checkpoint_round(&self) -> Result<Option<(u64, bool)>, CoreError> {
+    async fn checkpoint_round(&self) -> Result<Round, CoreError> {
         let mut read = self.store.read().await?;
         let latest = read.latest_checkpoint().await?;
         let (from, root) = latest.as_ref().map_or((0, merkle::empty_root()), |c| (c.size, c.root));
         let log_size = read.audit_log_size().await?;
         if log_size <= from && latest.is_some() {
-            return Ok(None);
+            return Ok(Round::UpToDate);
         }
         let to = log_size.min(from + ROUND);
         let frontier_ids = merkle::decompose(0, from);
@@ -231,17 +239,15 @@ impl Core {
         let checkpoint =
             CheckpointRecord { size: to, root, time: self.now(), note: self.audit_signer.sign(to, root) };
         let mut tx = self.store.begin().await?;
-        if !tx.try_lock_audit_integrator().await? {
-            return Ok(None);
-        }
+        tx.lock_audit_integrator().await?;
         // Another process may have extended the tree meanwhile: then this round's work is moot.
         if tx.latest_checkpoint().await?.map(|c| c.size) != latest.map(|c| c.size) {
-            return Ok(None);
+            return Ok(Round::Raced);
         }
         tx.insert_audit_nodes(&nodes).await?;
         tx.insert_checkpoint(&checkpoint).await?;
         tx.commit().await?;
-        Ok(Some((to, to < log_size)))
+        Ok(Round::Signed { size: to, more: to < log_size })
     }
 
     /// Takes (or renews) the lease to deliver to forwarding destination `name` (`holder` names
@@ -468,8 +474,10 @@ impl Core {
     ) -> Result<Verified, VerifyError> {
         let mut read = self.store.read().await.map_err(CoreError::from)?;
         let floor = read.audit_pruned_below().await.map_err(CoreError::from)?;
-        let log_size = read.audit_log_size().await.map_err(CoreError::from)?;
+        // Checkpoints first, then the size: a checkpoint signed in between must not look like
+        // a truncation.
         let stored = read.checkpoints_between(floor, u64::MAX >> 1).await.map_err(CoreError::from)?;
+        let log_size = read.audit_log_size().await.map_err(CoreError::from)?;
         let mut signed = Vec::with_capacity(stored.len());
         for c in &stored {
             let note = key.verify(&c.note).map_err(|e| {

@@ -19,9 +19,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// across all replicas ("mamori-audit" folded into an i64).
 const AUDIT_SEQUENCER_LOCK: &str = "SELECT pg_advisory_xact_lock(7236497368235921)";
 
-/// The lock of the process extending the Merkle tree and signing checkpoints; the others skip
-/// their turn instead of waiting.
-const AUDIT_INTEGRATOR_LOCK: &str = "SELECT pg_try_advisory_xact_lock(7236497368235922)";
+/// The lock of the process extending the Merkle tree and signing checkpoints; another waits,
+/// then finds the tree extended and starts again from there.
+const AUDIT_INTEGRATOR_LOCK: &str = "SELECT pg_advisory_xact_lock(7236497368235922)";
 
 #[derive(Debug, Clone)]
 pub struct PgStore {

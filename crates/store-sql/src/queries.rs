@@ -803,12 +803,12 @@ macro_rules! store_tx_impl {
                     .map(drop)
             }
 
-            async fn try_lock_audit_integrator(&mut self) -> StoreResult<bool> {
+            async fn lock_audit_integrator(&mut self) -> StoreResult<()> {
                 let lock: &str = $integrator_lock;
                 if lock.is_empty() {
-                    return Ok(true);
+                    return Ok(());
                 }
-                sqlx::query_scalar::<$db, bool>(lock).fetch_one(self.handle.conn()).await.map_err(db_err)
+                sqlx::query::<$db>(lock).execute(self.handle.conn()).await.map_err(db_err).map(drop)
             }
 
             async fn claim_audit_cursor(

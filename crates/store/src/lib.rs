@@ -152,9 +152,9 @@ pub trait StoreTx: Send {
     /// Checkpoints with `from <= size <= to`, smallest first.
     async fn checkpoints_between(&mut self, from: u64, to: u64) -> StoreResult<Vec<CheckpointRecord>>;
     async fn insert_checkpoint(&mut self, checkpoint: &CheckpointRecord) -> StoreResult<()>;
-    /// Takes, for this transaction, the lock that lets one process at a time extend the tree;
-    /// false when another process holds it.
-    async fn try_lock_audit_integrator(&mut self) -> StoreResult<bool>;
+    /// Takes, for this transaction, the lock that lets one process at a time extend the tree
+    /// (waiting for another holder to commit).
+    async fn lock_audit_integrator(&mut self) -> StoreResult<()>;
     /// Takes (or renews) the lease to deliver to forwarding destination `name` until
     /// `lease_until`, creating its cursor at 0 if it is new. Returns where delivery resumes, or
     /// `None` while another holder's lease runs.
