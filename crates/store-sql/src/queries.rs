@@ -402,13 +402,15 @@ macro_rules! store_tx_impl {
             }
 
             async fn delete_sessions_seen_before(&mut self, cutoff: UnixMillis) -> StoreResult<u64> {
-                self.identity_changed = true;
-                sqlx::query::<$db>("DELETE FROM sessions WHERE last_seen_at < $1")
+                let n = sqlx::query::<$db>("DELETE FROM sessions WHERE last_seen_at < $1")
                     .bind(cutoff.0)
                     .execute(self.handle.conn())
                     .await
-                    .map_err(db_err)
-                    .map(|r| r.rows_affected())
+                    .map_err(db_err)?
+                    .rows_affected();
+                // Housekeeping that removed nothing leaves every cached caller valid.
+                self.identity_changed |= n > 0;
+                Ok(n)
             }
 
             async fn insert_link(&mut self, l: &OneTimeLink) -> StoreResult<()> {

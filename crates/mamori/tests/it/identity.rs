@@ -514,7 +514,8 @@ async fn caller_cache_bounds(backend: Backend) {
     let mut tx = replica.store.begin().await.unwrap();
     assert!(tx.revoke_api_token(&id, s.clock.now()).await.unwrap());
     tx.commit().await.unwrap();
-    assert_eq!(me().await.unwrap().status(), 200, "not yet seen by this replica");
+    // This replica may still answer from memory here (for at most a second), or already not.
+    let _ = me().await.unwrap();
     s.clock.advance(mamori_core::CALLER_CACHE_TTL);
     assert_eq!(me().await.unwrap().status(), 401, "seen once the cache entry is a second old");
 
