@@ -465,6 +465,42 @@ impl Core {
         Ok(header)
     }
 
+    /// What the next archive covers: the entries from the retention floor up to the first one
+    /// stamped at or after `cutoff` (and only signed ones). `None` when there is nothing to archive.
+    pub async fn audit_archive_range(&self, cutoff: UnixMillis) -> Result<Option<(u64, u64)>, CoreError> {
+        let mut read = self.store.read().await?;
+        let floor = read.audit_pruned_below().await?;
+        let signed = read.latest_checkpoint().await?.map_or(0, |c| c.size);
+        let first_kept = match read.first_audit_index_since(cutoff).await? {
+            Some(i) => i,
+            None => read.audit_log_size().await?,
+        };
+        let to = first_kept.min(signed);
+        Ok((to > floor).then_some((floor, to)))
+    }
+
+    /// Deletes the entries below `below` from the database after they were archived (the
+    /// archive bundle must be safely written first). Their hashes stay in the tree, so every
+    /// checkpoint and every later entry's proofs still verify. Recorded in the log.
+    pub async fn prune_audit_log(&self, below: u64, ctx: &RequestContext) -> Result<u64, CoreError> {
+        // A checkpoint at exactly the floor lets verification start there.
+        self.checkpoint_at(below).await?;
+        let mut tx = self.store.begin().await?;
+        let deleted = tx.prune_audit(below).await?;
+        let e = AuditEvent::new(
+            Category::Operation,
+            "audit.prune",
+            mamori_audit::Actor::System,
+            Outcome::Success,
+        )
+        .object("audit_log")
+        .detail("below", below.to_string())
+        .detail("deleted", deleted.to_string());
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
     /// Verifies the live log the way a bundle is verified: every entry against its stored leaf
     /// hash, every stored tree node against the entries, every checkpoint's signature and root.
     pub async fn verify_audit_log(

@@ -23,6 +23,7 @@ pub fn run(command: AuditCommand, runtime: &tokio::runtime::Runtime) -> anyhow::
         AuditCommand::Export { common, from_size, to_size, output } => {
             runtime.block_on(export(&common, from_size, to_size, &output))
         }
+        AuditCommand::Archive { common, output_dir } => runtime.block_on(archive(&common, &output_dir)),
         AuditCommand::Verify { bundle: Some(bundle), public_key, previous_checkpoint, common: _ } => {
             let Some(key) = public_key else {
                 bail!(
@@ -96,8 +97,56 @@ fn progress_printer(what: &'static str) -> impl FnMut(u64, u64) {
     }
 }
 
+async fn archive(common: &CommonArgs, dir: &Path) -> anyhow::Result<()> {
+    let config = load_config(common, Vec::new(), false)?;
+    let core = open(common).await?;
+    let cutoff = core.now().minus(config.audit_retention);
+    let Some((from, to)) = core.audit_archive_range(cutoff).await? else {
+        println!(
+            "nothing to archive: no signed entry is older than {} days",
+            config.audit_retention.as_secs() / 86_400
+        );
+        return Ok(());
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let bundle = dir.join(format!("mamori-audit-{from:012}-{to:012}.jsonl"));
+    write_bundle(&core, from, Some(to), &bundle).await?;
+    let deleted = core.prune_audit_log(to, &Default::default()).await?;
+    println!(
+        "archived entries {from} to {} in {}; {deleted} deleted from the database",
+        to - 1,
+        bundle.display()
+    );
+    println!("keep the bundle and its .checkpoint: the next archive continues from it");
+    Ok(())
+}
+
 async fn export(common: &CommonArgs, from: u64, to: Option<u64>, output: &Path) -> anyhow::Result<()> {
     let core = open(common).await?;
+    let header = write_bundle(&core, from, to, output).await?;
+    let checkpoint = output.with_extension("checkpoint");
+    println!(
+        "wrote entries {} to {} ({} entries) to {}",
+        header.from_size,
+        header.to_size.saturating_sub(1),
+        header.to_size - header.from_size,
+        output.display()
+    );
+    println!(
+        "its checkpoint is in {}: keep it, and verify the next export with --previous-checkpoint {}",
+        checkpoint.display(),
+        checkpoint.display()
+    );
+    Ok(())
+}
+
+/// Writes a bundle and its `.checkpoint` beside it, durably, or nothing at all.
+async fn write_bundle(
+    core: &Core,
+    from: u64,
+    to: Option<u64>,
+    output: &Path,
+) -> anyhow::Result<mamori_audit::bundle::BundleHeader> {
     // Write beside the target and rename at the end: a failed export leaves no half bundle.
     let partial = output.with_extension("partial");
     let file =
@@ -116,19 +165,11 @@ async fn export(common: &CommonArgs, from: u64, to: Option<u64>, output: &Path) 
     std::fs::rename(&partial, output)?;
     let checkpoint = output.with_extension("checkpoint");
     std::fs::write(&checkpoint, &header.checkpoint)?;
-    println!(
-        "wrote entries {} to {} ({} entries) to {}",
-        header.from_size,
-        header.to_size.saturating_sub(1),
-        header.to_size - header.from_size,
-        output.display()
-    );
-    println!(
-        "its checkpoint is in {}: keep it, and verify the next export with --previous-checkpoint {}",
-        checkpoint.display(),
-        checkpoint.display()
-    );
-    Ok(())
+    std::fs::File::open(&checkpoint)?.sync_all()?;
+    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(header)
 }
 
 fn report(what: &str, result: Result<Verified, VerifyError>) -> anyhow::Result<()> {

@@ -50,6 +50,15 @@ enum AuditCommand {
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
     },
+    /// Move entries older than the retention period (audit.retention_days, default 365) into a
+    /// bundle in DIR, then delete them from the database; every checkpoint and proof still verifies.
+    Archive {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Directory for the archive bundle and its checkpoint.
+        #[arg(long, value_name = "DIR")]
+        output_dir: PathBuf,
+    },
     /// Verify a bundle offline, or without BUNDLE the live database; exits 1 naming the first
     /// entry that does not match.
     Verify {

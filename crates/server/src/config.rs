@@ -55,6 +55,11 @@ const KEYS: &[(&str, Kind, &str)] = &[
         "name in the syslog receiver's certificate (default: the host of audit.syslog)",
     ),
     ("audit.jsonl", Kind::Text, "file the audit log is appended to as JSON Lines, for a SIEM to collect"),
+    (
+        "audit.retention_days",
+        Kind::Integer,
+        "entries older than this may be archived and pruned by `mamori audit archive` (default 365, PCI DSS 10.5.1)",
+    ),
 ];
 
 /// Where the audit log is forwarded (each with a cursor in the database: delivery resumes
@@ -107,6 +112,8 @@ pub struct ServerConfig {
     pub signin_per_minute: u32,
     pub signin_burst: u32,
     pub forwarding: Forwarding,
+    /// How long audit entries stay in the database before `mamori audit archive` may move them out.
+    pub audit_retention: Duration,
 }
 
 impl ServerConfig {
@@ -126,6 +133,7 @@ impl ServerConfig {
             signin_per_minute: 60,
             signin_burst: 20,
             forwarding: Forwarding::default(),
+            audit_retention: Duration::from_secs(365 * 86_400),
         }
     }
 
@@ -312,6 +320,9 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
             "audit.syslog_ca" => syslog_ca = Some(PathBuf::from(text(k, &value)?)),
             "audit.syslog_server_name" => syslog_name = Some(text(k, &value)?),
             "audit.jsonl" => c.forwarding.jsonl = Some(PathBuf::from(text(k, &value)?)),
+            "audit.retention_days" => {
+                c.audit_retention = Duration::from_secs(86_400 * integer(k, &value, 1, 100 * 366)?)
+            }
             other => return Err(ConfigError::UnknownKey(other.to_owned(), String::new())),
         }
     }

@@ -813,6 +813,31 @@ macro_rules! store_tx_impl {
                 sqlx::query::<$db>(lock).execute(self.handle.conn()).await.map_err(db_err).map(drop)
             }
 
+            async fn first_audit_index_since(&mut self, time: UnixMillis) -> StoreResult<Option<u64>> {
+                sqlx::query_scalar::<$db, Option<i64>>("SELECT MIN(idx) FROM audit_entries WHERE time >= $1")
+                    .bind(time.0)
+                    .fetch_one(self.handle.conn())
+                    .await
+                    .map_err(db_err)?
+                    .map(to_index)
+                    .transpose()
+            }
+
+            async fn prune_audit(&mut self, below: u64) -> StoreResult<u64> {
+                let below = from_index(below)?;
+                sqlx::query::<$db>("UPDATE audit_retention SET pruned_below = $1 WHERE id = 1 AND pruned_below < $1")
+                    .bind(below)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                sqlx::query::<$db>("DELETE FROM audit_entries WHERE idx < $1")
+                    .bind(below)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)
+                    .map(|r| r.rows_affected())
+            }
+
             async fn claim_audit_cursor(
                 &mut self,
                 name: &str,

@@ -176,6 +176,11 @@ pub trait StoreTx: Send {
     ) -> StoreResult<bool>;
     /// Entries below this index were archived and may have been pruned.
     async fn audit_pruned_below(&mut self) -> StoreResult<u64>;
+    /// The first entry stamped at or after `time`.
+    async fn first_audit_index_since(&mut self, time: UnixMillis) -> StoreResult<Option<u64>>;
+    /// Raises the retention floor to `below` and deletes the entries under it (their hashes stay
+    /// in the tree); returns how many were deleted.
+    async fn prune_audit(&mut self, below: u64) -> StoreResult<u64>;
 
     // --- settings
     async fn setting(&mut self, key: &str) -> StoreResult<Option<String>>;

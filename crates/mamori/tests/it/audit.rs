@@ -719,3 +719,78 @@ async fn search_and_export(backend: Backend) {
     s.stop().await;
 }
 both_backends!(search_and_export);
+
+/// Entries past the retention period move to archive bundles and out of the database; the
+/// archives chain, the live log still verifies, later entries' proofs still verify, and an
+/// archived entry is simply not there (issue 3, item 11; PCI DSS 10.5.1).
+async fn retention_archives_and_prunes(backend: Backend) {
+    let (s, _) = busy_server(backend).await;
+    let key = CheckpointVerifier::parse(&s.core.audit_public_key()).unwrap();
+    let year = std::time::Duration::from_secs(365 * 86_400);
+    s.clock.advance(year + std::time::Duration::from_secs(86_400));
+    invite(&s, &admin_token(&s).await, "recent.1").await;
+    sign_now(&s).await;
+
+    let cutoff = s.core.now().minus(year);
+    let (from, to) = s.core.audit_archive_range(cutoff).await.unwrap().expect("old entries to archive");
+    assert_eq!(from, 0);
+    let mut first = Vec::new();
+    let header = s.core.export_audit_bundle(from, Some(to), &mut first, &mut |_, _| {}).await.unwrap();
+    assert_eq!(s.core.prune_audit_log(to, &Default::default()).await.unwrap(), to);
+    assert!(verify_bundle(&first[..], &key, None).is_ok(), "the archive verifies offline");
+    assert_eq!(s.core.audit_archive_range(cutoff).await.unwrap(), None, "nothing older is left");
+    assert_eq!(s.core.store.read().await.unwrap().audit_entries(0, to).await.unwrap().len(), 0, "pruned");
+
+    sign_now(&s).await;
+    let size = verify_live(&s).await.expect("the pruned log still verifies");
+    let (status, _) = get(&s, &admin_token(&s).await, &format!("/api/v1/audit/entries/{}", to - 1)).await;
+    assert_eq!(status, 404, "an archived entry is not in the database");
+    let (status, p) = get(&s, &admin_token(&s).await, &format!("/api/v1/audit/entries/{to}")).await;
+    assert_eq!(status, 200, "{p}");
+    let proof: Vec<Hash> =
+        p["inclusion_proof"].as_array().unwrap().iter().map(|h| unhex(h.as_str().unwrap())).collect();
+    let signed = key.verify(p["checkpoint"].as_str().unwrap()).unwrap();
+    assert!(merkle::verify_inclusion(
+        &unhex(p["leaf_hash"].as_str().unwrap()),
+        to,
+        signed.size,
+        &proof,
+        &signed.root
+    ));
+
+    // Nobody deletes above the floor, and the floor does not go down.
+    let before = log_size(&s).await;
+    assert!(
+        s.core.store.begin().await.unwrap().prune_audit(to - 1).await.is_ok(),
+        "a lower floor changes nothing"
+    );
+    assert_eq!(s.core.store.read().await.unwrap().audit_pruned_below().await.unwrap(), to);
+    assert_eq!(log_size(&s).await, before);
+
+    // A year later the next archive continues from the first one's checkpoint.
+    s.clock.advance(year + std::time::Duration::from_secs(86_400));
+    invite(&s, &admin_token(&s).await, "recent.2").await;
+    sign_now(&s).await;
+    let (from2, to2) = s.core.audit_archive_range(s.core.now().minus(year)).await.unwrap().unwrap();
+    assert_eq!(from2, to);
+    let mut second = Vec::new();
+    s.core.export_audit_bundle(from2, Some(to2), &mut second, &mut |_, _| {}).await.unwrap();
+    s.core.prune_audit_log(to2, &Default::default()).await.unwrap();
+    let v = verify_bundle(&second[..], &key, Some(&header.checkpoint)).unwrap();
+    assert_eq!((v.from_size, v.to_size), (to, to2));
+    sign_now(&s).await;
+    assert!(verify_live(&s).await.unwrap() > size);
+    assert_eq!(s.audit("audit.prune").await.len(), 1, "pruning is recorded…");
+    assert!(
+        String::from_utf8_lossy(&second).contains("\"audit.prune\""),
+        "…and the first record of it is archived"
+    );
+    s.stop().await;
+}
+both_backends!(retention_archives_and_prunes);
+
+/// A token of the busy server's admin, valid from the clock's present.
+async fn admin_token(s: &TestServer) -> String {
+    let admin = s.core.list_users().await.unwrap().into_iter().find(|u| u.username == "admin").unwrap();
+    s.token(&admin, &[Permission::AuditRead, Permission::UsersManage]).await
+}

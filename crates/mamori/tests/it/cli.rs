@@ -210,3 +210,84 @@ async fn no_personal_data_in_the_logs() {
         assert!(!stderr.contains(s), "the log holds {s:?}");
     }
 }
+
+/// `mamori audit`: the public key, an export, offline verification that names a changed entry
+/// (exit 1), verification of the live database, and archiving (issue 3, item 6).
+#[tokio::test]
+async fn audit_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let data_arg = data.to_str().unwrap();
+    {
+        let config = mamori_server::config::ServerConfig::defaults(data.clone());
+        let core = mamori_server::serve::open_core(&config, std::sync::Arc::new(mamori_domain::SystemClock))
+            .await
+            .unwrap();
+        let mut tx = core.store.begin().await.unwrap();
+        for i in 0..10 {
+            let e = mamori_audit::AuditEvent::new(
+                mamori_audit::Category::Operation,
+                "test.step",
+                mamori_audit::Actor::System,
+                mamori_audit::Outcome::Success,
+            )
+            .detail("step", i.to_string());
+            tx.append_audit(core.now(), &e).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        core.checkpoint_audit_log().await.unwrap();
+    }
+    let run = |args: &[&str]| {
+        let out = mamori(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, key, _) = run(&["audit", "public-key", "--data-dir", data_arg]);
+    assert_eq!(code, Some(0));
+    let key = key.trim().to_owned();
+    assert!(key.starts_with("mamori/"), "{key}");
+
+    let bundle = dir.path().join("b.jsonl");
+    let (code, out, err) = run(&["audit", "export", "--data-dir", data_arg, "-o", bundle.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("wrote entries 0 to 9"), "{out}");
+    assert!(dir.path().join("b.checkpoint").exists());
+
+    // Offline: only the binary, the bundle and the key (from a file here).
+    let key_file = dir.path().join("key.txt");
+    std::fs::write(&key_file, &key).unwrap();
+    let (code, out, _) =
+        run(&["audit", "verify", bundle.to_str().unwrap(), "--public-key", key_file.to_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("OK:"), "{out}");
+    let text = std::fs::read_to_string(&bundle).unwrap().replacen("\"step\":\"3\"", "\"step\":\"4\"", 1);
+    let changed = dir.path().join("changed.jsonl");
+    std::fs::write(&changed, text).unwrap();
+    let (code, _, err) = run(&["audit", "verify", changed.to_str().unwrap(), "--public-key", &key]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("FAILED") && err.contains("entry 3"), "{err}");
+    let (code, _, err) = run(&["audit", "verify", bundle.to_str().unwrap()]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("--public-key"), "{err}");
+
+    let (code, out, err) = run(&["audit", "verify", "--data-dir", data_arg]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("the live database verifies"), "{out}");
+    let (code, out, _) = run(&[
+        "audit",
+        "archive",
+        "--data-dir",
+        data_arg,
+        "--output-dir",
+        dir.path().join("a").to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("nothing to archive"), "nothing is a year old: {out}");
+    let (code, _, err) =
+        run(&["audit", "verify", "--data-dir", dir.path().join("nowhere").to_str().unwrap()]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("no Mamori database"), "{err}");
+}
