@@ -4,9 +4,14 @@
 
 use crate::AuditEntry;
 use crate::checkpoint::{Checkpoint, CheckpointVerifier};
+use crate::encoding::{EntryFields, encode_fields};
+use crate::merkle::leaf_hash;
 use crate::merkle::{Hash, empty_root, verify_consistency};
 use crate::verify::{LogWalk, Mismatch, Verified};
+use crate::{Category, Outcome};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io::BufRead;
 
 pub const BUNDLE_FORMAT: &str = "mamori-audit-bundle/1";
@@ -84,16 +89,16 @@ fn other(why: impl Into<String>) -> Mismatch {
 /// Verifies a bundle read line by line. `previous` is the checkpoint the auditor kept from the
 /// last export, if any: the bundle must continue from exactly there.
 pub fn verify_bundle(
-    input: impl BufRead,
+    mut input: impl BufRead + Send,
     key: &CheckpointVerifier,
     previous: Option<&str>,
 ) -> Result<Verified, Mismatch> {
-    let mut lines = input.lines();
-    let header_line = lines
-        .next()
-        .ok_or_else(|| other("the bundle is empty"))?
-        .map_err(|e| other(format!("cannot read the bundle: {e}")))?;
-    let header: BundleHeader = serde_json::from_str(&header_line)
+    let mut header_line = Vec::new();
+    input.read_until(b'\n', &mut header_line).map_err(|e| other(format!("cannot read the bundle: {e}")))?;
+    if header_line.is_empty() {
+        return Err(other("the bundle is empty"));
+    }
+    let header: BundleHeader = serde_json::from_slice(&header_line)
         .map_err(|e| other(format!("line 1 is not a bundle header: {e}")))?;
     if header.format != BUNDLE_FORMAT {
         return Err(other(format!(
@@ -162,22 +167,163 @@ pub fn verify_bundle(
 
     let mut walk = LogWalk::start(start.size, &header.frontier, &start.root)?;
     walk.expect(intermediate);
-    for (n, line) in lines.enumerate() {
-        let line_no = n + 2;
-        let line = line.map_err(|e| other(format!("cannot read line {line_no}: {e}")))?;
+    hash_in_parallel(input, |hashed| {
         let expected = walk.size();
+        let line_no = expected - header.from_size + 2;
+        let (index, leaf, recorded) = hashed.map_err(|e| {
+            other(format!("entry {expected} (line {line_no}) is unreadable, so it was changed: {e}"))
+        })?;
         if expected >= header.to_size {
             return Err(other(format!(
                 "line {line_no}: an entry beyond size {}, which the checkpoint does not cover",
                 header.to_size
             )));
         }
-        let item: BundleEntry = serde_json::from_str(&line).map_err(|e| {
-            other(format!("entry {expected} (line {line_no}) is unreadable, so it was changed: {e}"))
-        })?;
-        walk.push(&item.entry, &item.leaf_hash, |_, _| Ok(()))?;
-    }
+        walk.push_hashed(index, &leaf, &recorded, |_, _| Ok(()))
+    })?;
     walk.finish()
+}
+
+/// One entry line, read without copying its text.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryLine<'a> {
+    #[serde(borrow)]
+    leaf_hash: Cow<'a, str>,
+    #[serde(borrow)]
+    entry: EntryText<'a>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryText<'a> {
+    index: u64,
+    time: i64,
+    #[serde(borrow)]
+    category: Cow<'a, str>,
+    #[serde(borrow)]
+    action: Cow<'a, str>,
+    #[serde(borrow)]
+    actor: Cow<'a, str>,
+    #[serde(borrow)]
+    object: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    outcome: Cow<'a, str>,
+    #[serde(borrow)]
+    source_ip: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    request_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    details: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
+}
+
+/// An entry line's index, the leaf hash its bytes give, and the leaf hash recorded beside it.
+type Hashed = (u64, Hash, Hash);
+
+fn hash_line(line: &[u8], buf: &mut Vec<u8>) -> Result<Hashed, String> {
+    let l: EntryLine<'_> = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+    let recorded = hex_hash::parse(&l.leaf_hash).ok_or("the leaf hash is not 32 bytes of lowercase hex")?;
+    let e = &l.entry;
+    // Only the names the log writes are entries; anything else was changed.
+    let category = Category::parse(&e.category).ok_or("unknown category")?.as_str();
+    let outcome = Outcome::parse(&e.outcome).ok_or("unknown outcome")?.as_str();
+    let fields = EntryFields {
+        index: e.index,
+        time: e.time,
+        category,
+        action: &e.action,
+        actor: &e.actor,
+        object: e.object.as_deref(),
+        outcome,
+        source_ip: e.source_ip.as_deref(),
+        request_id: e.request_id.as_deref(),
+        details: e.details.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
+    };
+    encode_fields(&fields, buf);
+    Ok((e.index, leaf_hash(buf), recorded))
+}
+
+/// Lines per unit of work.
+const CHUNK: usize = 4096;
+
+/// Reads entry lines on one thread, parses and hashes them on the others, and hands the
+/// results to `consume` in order; the first error `consume` returns stops everything.
+fn hash_in_parallel(
+    mut input: impl BufRead + Send,
+    mut consume: impl FnMut(Result<Hashed, String>) -> Result<(), Mismatch>,
+) -> Result<(), Mismatch> {
+    use std::sync::mpsc;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(workers * 2);
+    // Shared by the workers only: when they have all stopped, the reader's sends fail and it stops.
+    let job_rx = std::sync::Arc::new(std::sync::Mutex::new(job_rx));
+    let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Vec<Result<Hashed, String>>)>(workers * 2);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || -> Result<(), String> {
+            let mut seq = 0;
+            loop {
+                let mut chunk = Vec::with_capacity(CHUNK * 400);
+                let mut lines = 0;
+                while lines < CHUNK {
+                    let n = input.read_until(b'\n', &mut chunk).map_err(|e| e.to_string())?;
+                    if n == 0 {
+                        break;
+                    }
+                    lines += 1;
+                }
+                if lines == 0 {
+                    return Ok(());
+                }
+                if job_tx.send((seq, chunk)).is_err() {
+                    return Ok(()); // the walk stopped early
+                }
+                seq += 1;
+            }
+        });
+        for _ in 0..workers {
+            let (job_rx, done_tx) = (job_rx.clone(), done_tx.clone());
+            scope.spawn(move || {
+                let mut buf = Vec::with_capacity(512);
+                loop {
+                    let job = match job_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((seq, chunk)) = job else { return };
+                    let hashed = chunk
+                        .split(|b| *b == b'\n')
+                        .filter(|l| !l.is_empty())
+                        .map(|l| hash_line(l, &mut buf))
+                        .collect();
+                    if done_tx.send((seq, hashed)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        drop(job_rx);
+        // Chunks come back in any order; the walk takes them in file order.
+        let mut waiting = BTreeMap::new();
+        let mut next = 0u64;
+        let mut outcome = Ok(());
+        'receive: for (seq, hashed) in done_rx.iter() {
+            waiting.insert(seq, hashed);
+            while let Some(hashed) = waiting.remove(&next) {
+                next += 1;
+                for h in hashed {
+                    if let Err(e) = consume(h) {
+                        outcome = Err(e);
+                        break 'receive;
+                    }
+                }
+            }
+        }
+        drop(done_rx);
+        let read = reader.join().unwrap_or_else(|_| Err("the reader failed".into()));
+        outcome?;
+        read.map_err(|e| other(format!("cannot read the bundle: {e}")))
+    })
 }
 
 /// The root of a bundle's checkpoint, for printing after a successful check.

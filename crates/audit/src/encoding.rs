@@ -19,6 +19,22 @@ use crate::AuditEntry;
 
 pub const ENCODING_VERSION: u8 = 1;
 
+/// The fields of an entry as borrowed text: what the encoding reads, whether the entry came
+/// from the database or from a bundle being verified.
+pub struct EntryFields<'a, D> {
+    pub index: u64,
+    pub time: i64,
+    pub category: &'a str,
+    pub action: &'a str,
+    pub actor: &'a str,
+    pub object: Option<&'a str>,
+    pub outcome: &'a str,
+    pub source_ip: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    /// In ascending byte order of keys, each key once.
+    pub details: D,
+}
+
 fn put_str(out: &mut Vec<u8>, s: &str) {
     // Lengths beyond u32 cannot occur: fields are bounded long before (1 MiB request limit).
     out.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_be_bytes());
@@ -35,25 +51,46 @@ fn put_opt(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
+/// Writes the canonical bytes of `f` into `out` (cleared first).
+pub fn encode_fields<'a, D>(f: &EntryFields<'a, D>, out: &mut Vec<u8>)
+where
+    D: Iterator<Item = (&'a str, &'a str)> + ExactSizeIterator + Clone,
+{
+    out.clear();
+    out.push(ENCODING_VERSION);
+    out.extend_from_slice(&f.index.to_be_bytes());
+    out.extend_from_slice(&f.time.to_be_bytes());
+    put_str(out, f.category);
+    put_str(out, f.action);
+    put_str(out, f.actor);
+    put_opt(out, f.object);
+    put_str(out, f.outcome);
+    put_opt(out, f.source_ip);
+    put_opt(out, f.request_id);
+    out.extend_from_slice(&u32::try_from(f.details.len()).unwrap_or(u32::MAX).to_be_bytes());
+    for (k, v) in f.details.clone() {
+        put_str(out, k);
+        put_str(out, v);
+    }
+}
+
 /// The bytes the leaf hash is computed over.
 pub fn encode(e: &AuditEntry) -> Vec<u8> {
     let mut out = Vec::with_capacity(160);
-    out.push(ENCODING_VERSION);
-    out.extend_from_slice(&e.index.to_be_bytes());
-    out.extend_from_slice(&e.time.0.to_be_bytes());
-    put_str(&mut out, e.category.as_str());
-    put_str(&mut out, &e.action);
-    put_str(&mut out, &e.actor);
-    put_opt(&mut out, e.object.as_deref());
-    put_str(&mut out, e.outcome.as_str());
-    put_opt(&mut out, e.source_ip.as_deref());
-    put_opt(&mut out, e.request_id.as_deref());
-    out.extend_from_slice(&u32::try_from(e.details.len()).unwrap_or(u32::MAX).to_be_bytes());
     // A BTreeMap of Strings iterates in ascending byte order of keys.
-    for (k, v) in &e.details {
-        put_str(&mut out, k);
-        put_str(&mut out, v);
-    }
+    let fields = EntryFields {
+        index: e.index,
+        time: e.time.0,
+        category: e.category.as_str(),
+        action: &e.action,
+        actor: &e.actor,
+        object: e.object.as_deref(),
+        outcome: e.outcome.as_str(),
+        source_ip: e.source_ip.as_deref(),
+        request_id: e.request_id.as_deref(),
+        details: e.details.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    };
+    encode_fields(&fields, &mut out);
     out
 }
 

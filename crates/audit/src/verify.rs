@@ -121,13 +121,25 @@ impl LogWalk {
         &mut self,
         entry: &AuditEntry,
         recorded_leaf: &Hash,
+        completed: impl FnMut(NodeId, Hash) -> Result<(), Mismatch>,
+    ) -> Result<(), Mismatch> {
+        self.push_hashed(entry.index, &crate::encoding::leaf_hash(entry), recorded_leaf, completed)
+    }
+
+    /// [`LogWalk::push`] for an entry already hashed: its index, the leaf hash its bytes give,
+    /// and the one recorded for it.
+    pub fn push_hashed(
+        &mut self,
+        index: u64,
+        leaf: &Hash,
+        recorded_leaf: &Hash,
         mut completed: impl FnMut(NodeId, Hash) -> Result<(), Mismatch>,
     ) -> Result<(), Mismatch> {
         let expected = self.builder.size();
-        if entry.index != expected {
-            return Err(Mismatch::OutOfOrder { expected, found: entry.index });
+        if index != expected {
+            return Err(Mismatch::OutOfOrder { expected, found: index });
         }
-        let leaf = crate::encoding::leaf_hash(entry);
+        let leaf = *leaf;
         if leaf != *recorded_leaf {
             return Err(Mismatch::EntryChanged { index: expected });
         }

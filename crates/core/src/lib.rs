@@ -20,6 +20,7 @@ pub use error::CoreError;
 
 use mamori_audit::checkpoint::CheckpointSigner;
 use mamori_audit::{Actor, AuditEvent, RequestContext};
+use mamori_crypto::keyed_id::IdHasher;
 use mamori_crypto::secret_box::SecretBox;
 use mamori_domain::lockout::LockoutPolicy;
 use mamori_domain::session_policy::SessionPolicy;
@@ -59,6 +60,8 @@ pub struct Core {
     callers: Arc<caller_cache::CallerCache>,
     /// Signs the audit log's checkpoints.
     audit_signer: Arc<CheckpointSigner>,
+    /// Turns customer (and other personal) ids into the keyed hashes audit entries carry.
+    audit_ids: Arc<IdHasher>,
     /// Commits the audit entries of reads in groups (started on first use).
     read_log: Arc<std::sync::OnceLock<read_log::ReadLog>>,
 }
@@ -111,6 +114,7 @@ impl Core {
         clock: Arc<dyn Clock>,
         secrets: SecretBox,
         audit_signer: CheckpointSigner,
+        audit_ids: IdHasher,
         policies: Policies,
     ) -> Self {
         Core {
@@ -120,8 +124,14 @@ impl Core {
             policies,
             callers: Default::default(),
             audit_signer: Arc::new(audit_signer),
+            audit_ids: Arc::new(audit_ids),
             read_log: Default::default(),
         }
+    }
+
+    /// How an audit entry names a personal record: `kind:h:<keyed hash>`, never the id itself.
+    pub fn audit_object(&self, kind: &str, id: &str) -> String {
+        self.audit_ids.object(kind, id)
     }
 
     pub fn now(&self) -> UnixMillis {

@@ -1,7 +1,8 @@
 //! Mamori's cryptography, all of it from well-kept crates: Argon2id for passwords, RFC 6238 TOTP,
 //! AES-256-GCM for secrets kept in the database, SHA-256 digests for bearer secrets, and key files
-//! created with mode 0600. Nothing here is a home-made cipher or hash.
+//! created with mode 0600, and HMAC-SHA-256 keyed hashes of ids for the audit log. Nothing here is a home-made cipher or hash.
 
+pub mod keyed_id;
 pub mod keyfile;
 pub mod password;
 pub mod secret_box;
