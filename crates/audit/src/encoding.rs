@@ -99,6 +99,108 @@ pub fn leaf_hash(e: &AuditEntry) -> crate::merkle::Hash {
     crate::merkle::leaf_hash(&encode(e))
 }
 
+/// Why bytes are not a version-1 entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a canonical audit entry: {0}")]
+pub struct DecodeError(&'static str);
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if self.bytes.len() < n {
+            return Err(DecodeError("it ends too early"));
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        let b = self.take(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(u64::from_be_bytes(a))
+    }
+    fn str(&mut self) -> Result<&'a str, DecodeError> {
+        let n = usize::try_from(self.u32()?).map_err(|_| DecodeError("a length is too large"))?;
+        std::str::from_utf8(self.take(n)?).map_err(|_| DecodeError("text that is not UTF-8"))
+    }
+    fn opt(&mut self) -> Result<Option<&'a str>, DecodeError> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => Ok(Some(self.str()?)),
+            _ => Err(DecodeError("an optional field marker other than 0 or 1")),
+        }
+    }
+}
+
+/// The fields of canonical bytes, borrowed from them.
+pub struct Decoded<'a> {
+    pub index: u64,
+    pub time: i64,
+    pub category: crate::Category,
+    pub action: &'a str,
+    pub actor: &'a str,
+    pub object: Option<&'a str>,
+    pub outcome: crate::Outcome,
+    pub source_ip: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    pub details: Vec<(&'a str, &'a str)>,
+}
+
+/// Reads canonical bytes, refusing anything [`encode`] would not have written (so that one
+/// entry has exactly one encoding).
+pub fn decode_borrowed(bytes: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    let mut r = Reader { bytes };
+    if r.u8()? != ENCODING_VERSION {
+        return Err(DecodeError("an unknown version"));
+    }
+    let index = r.u64()?;
+    let time = i64::from_be_bytes(r.u64()?.to_be_bytes());
+    let category = crate::Category::parse(r.str()?).ok_or(DecodeError("an unknown category"))?;
+    let (action, actor, object) = (r.str()?, r.str()?, r.opt()?);
+    let outcome = crate::Outcome::parse(r.str()?).ok_or(DecodeError("an unknown outcome"))?;
+    let (source_ip, request_id) = (r.opt()?, r.opt()?);
+    let count = r.u32()?;
+    let mut details: Vec<(&str, &str)> = Vec::with_capacity(usize::try_from(count.min(64)).unwrap_or(0));
+    for _ in 0..count {
+        let (k, v) = (r.str()?, r.str()?);
+        if details.last().is_some_and(|(last, _)| *last >= k) {
+            return Err(DecodeError("details out of order or repeated"));
+        }
+        details.push((k, v));
+    }
+    if !r.bytes.is_empty() {
+        return Err(DecodeError("bytes after the end"));
+    }
+    Ok(Decoded { index, time, category, action, actor, object, outcome, source_ip, request_id, details })
+}
+
+/// [`decode_borrowed`], into an owned entry.
+pub fn decode(bytes: &[u8]) -> Result<AuditEntry, DecodeError> {
+    let d = decode_borrowed(bytes)?;
+    Ok(AuditEntry {
+        index: d.index,
+        time: mamori_domain::UnixMillis(d.time),
+        category: d.category,
+        action: d.action.to_owned(),
+        actor: d.actor.to_owned(),
+        object: d.object.map(str::to_owned),
+        outcome: d.outcome,
+        source_ip: d.source_ip.map(str::to_owned),
+        request_id: d.request_id.map(str::to_owned),
+        details: d.details.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -144,6 +246,13 @@ mod tests {
             hex::encode(crate::merkle::leaf_hash(&bytes)),
             "leaf = SHA-256(0x00 ‖ entry)"
         );
+        assert_eq!(decode(&bytes), Ok(e), "decodes back");
+        for cut in 0..bytes.len() {
+            assert!(decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode(&longer).is_err());
     }
 
     #[test]

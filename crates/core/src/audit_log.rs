@@ -6,7 +6,7 @@
 //! which the server runs every second (and at shutdown); one process at a time does it.
 
 use crate::{Core, CoreError, Principal};
-use mamori_audit::bundle::{BUNDLE_FORMAT, BundleEntry, BundleHeader};
+use mamori_audit::bundle::{BUNDLE_FORMAT, BundleHeader, entry_line};
 use mamori_audit::checkpoint::{CheckpointSigner, CheckpointVerifier};
 use mamori_audit::merkle::{self, Hash, NodeId, NodeSource, TreeBuilder};
 use mamori_audit::verify::{LogWalk, Mismatch, Verified};
@@ -454,9 +454,7 @@ impl Core {
             for entry in entries {
                 // The recorded hash, not a recomputed one: a changed entry must show as changed.
                 let leaf_hash = leaves.get(&entry.index).copied().unwrap_or_default();
-                let line = serde_json::to_string(&BundleEntry { leaf_hash, entry })
-                    .map_err(|e| CoreError::Internal(e.to_string()))?;
-                writeln!(out, "{line}").map_err(write_err)?;
+                writeln!(out, "{}", entry_line(&entry, &leaf_hash)).map_err(write_err)?;
             }
             at = page_end;
             progress(at - from, to - from);

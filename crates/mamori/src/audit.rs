@@ -23,6 +23,7 @@ pub fn run(command: AuditCommand, runtime: &tokio::runtime::Runtime) -> anyhow::
         AuditCommand::Export { common, from_size, to_size, output } => {
             runtime.block_on(export(&common, from_size, to_size, &output))
         }
+        AuditCommand::Show { bundle } => show(&bundle),
         AuditCommand::Archive { common, output_dir } => runtime.block_on(archive(&common, &output_dir)),
         AuditCommand::Verify { bundle: Some(bundle), public_key, previous_checkpoint, common: _ } => {
             let Some(key) = public_key else {
@@ -95,6 +96,21 @@ fn progress_printer(what: &'static str) -> impl FnMut(u64, u64) {
             }
         }
     }
+}
+
+fn show(bundle: &Path) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(bundle)
+        .with_context(|| format!("cannot open the bundle {}", bundle.display()))?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    for (n, line) in BufReader::new(file).lines().enumerate().skip(1) {
+        let line = line?;
+        let (_, entry) = mamori_audit::bundle::parse_entry_line(&line)
+            .map_err(|e| anyhow::anyhow!("line {}: {e}; run `mamori audit verify` on it", n + 1))?;
+        writeln!(out, "{}", mamori_audit::siem::json_line(&entry))?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 async fn archive(common: &CommonArgs, dir: &Path) -> anyhow::Result<()> {

@@ -50,6 +50,11 @@ enum AuditCommand {
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
     },
+    /// Print a bundle's entries as JSON Lines, to read them (verify the bundle first).
+    Show {
+        /// An export bundle.
+        bundle: PathBuf,
+    },
     /// Move entries older than the retention period (audit.retention_days, default 365) into a
     /// bundle in DIR, then delete them from the database; every checkpoint and proof still verifies.
     Archive {

@@ -263,9 +263,18 @@ async fn audit_commands() {
         run(&["audit", "verify", bundle.to_str().unwrap(), "--public-key", key_file.to_str().unwrap()]);
     assert_eq!(code, Some(0));
     assert!(out.starts_with("OK:"), "{out}");
-    let text = std::fs::read_to_string(&bundle).unwrap().replacen("\"step\":\"3\"", "\"step\":\"4\"", 1);
+    // Entry 3 (line 5) rewritten, its recorded hash left as it was.
+    let text = std::fs::read_to_string(&bundle).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let (leaf, mut entry) = mamori_audit::bundle::parse_entry_line(&lines[4]).unwrap();
+    entry.details.insert("step".into(), "4".into());
+    lines[4] = mamori_audit::bundle::entry_line(&entry, &leaf);
     let changed = dir.path().join("changed.jsonl");
-    std::fs::write(&changed, text).unwrap();
+    std::fs::write(&changed, lines.join("\n") + "\n").unwrap();
+    let (code, shown, _) = run(&["audit", "show", bundle.to_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    assert_eq!(shown.lines().count(), 10);
+    assert!(shown.lines().nth(3).unwrap().contains("\"step\":\"3\""), "{shown}");
     let (code, _, err) = run(&["audit", "verify", changed.to_str().unwrap(), "--public-key", &key]);
     assert_eq!(code, Some(1));
     assert!(err.contains("FAILED") && err.contains("entry 3"), "{err}");
