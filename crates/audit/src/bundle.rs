@@ -86,8 +86,15 @@ pub fn parse_entry_line(line: &str) -> Result<(Hash, AuditEntry), String> {
 }
 
 fn split_line(line: &[u8]) -> Result<(Hash, Vec<u8>), String> {
+    let mut bytes = Vec::new();
+    let leaf = split_line_into(line, &mut bytes)?;
+    Ok((leaf, bytes))
+}
+
+/// The recorded leaf hash; the entry's bytes go into `bytes` (cleared first).
+fn split_line_into(line: &[u8], bytes: &mut Vec<u8>) -> Result<Hash, String> {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
-    let (Some(leaf), Some(bytes)) = (line.get(..64), line.get(65..)) else {
+    let (Some(leaf), Some(_)) = (line.get(..64), line.get(65..)) else {
         return Err("a line holds a 64-digit hash, a space and the entry".into());
     };
     if line[64] != b' ' {
@@ -97,8 +104,9 @@ fn split_line(line: &[u8]) -> Result<(Hash, Vec<u8>), String> {
         .ok()
         .and_then(hex_hash::parse)
         .ok_or("the leaf hash is not lowercase hex")?;
-    let bytes = B64.decode(bytes).map_err(|e| format!("the entry is not base64: {e}"))?;
-    Ok((leaf, bytes))
+    bytes.clear();
+    B64.decode_vec(&line[65..], bytes).map_err(|e| format!("the entry is not base64: {e}"))?;
+    Ok(leaf)
 }
 
 fn other(why: impl Into<String>) -> Mismatch {
@@ -186,19 +194,29 @@ pub fn verify_bundle(
 
     let mut walk = LogWalk::start(start.size, &header.frontier, &start.root)?;
     walk.expect(intermediate);
-    hash_in_parallel(input, |hashed| {
-        let expected = walk.size();
-        let line_no = expected - header.from_size + 2;
-        let (index, leaf, recorded) = hashed.map_err(|e| {
-            other(format!("entry {expected} (line {line_no}) is unreadable, so it was changed: {e}"))
-        })?;
-        if expected >= header.to_size {
-            return Err(other(format!(
-                "line {line_no}: an entry beyond size {}, which the checkpoint does not cover",
-                header.to_size
-            )));
+    let (from, to) = (header.from_size, header.to_size);
+    hash_in_parallel(input, from, |chunk| {
+        if let Some(subtree) = &chunk.subtree {
+            if walk.size() + chunk.hashed.len() as u64 <= to
+                && walk.push_checked_subtree(CHUNK_LEVEL, subtree)?
+            {
+                return Ok(());
+            }
         }
-        walk.push_hashed(index, &leaf, &recorded, |_, _| Ok(()))
+        for hashed in chunk.hashed {
+            let expected = walk.size();
+            let line_no = expected - from + 2;
+            let (index, leaf, recorded) = hashed.map_err(|e| {
+                other(format!("entry {expected} (line {line_no}) is unreadable, so it was changed: {e}"))
+            })?;
+            if expected >= to {
+                return Err(other(format!(
+                    "line {line_no}: an entry beyond size {to}, which the checkpoint does not cover"
+                )));
+            }
+            walk.push_hashed(index, &leaf, &recorded, |_, _| Ok(()))?;
+        }
+        Ok(())
     })?;
     walk.finish()
 }
@@ -206,27 +224,60 @@ pub fn verify_bundle(
 /// An entry line's index, the leaf hash its bytes give, and the leaf hash recorded beside it.
 type Hashed = (u64, Hash, Hash);
 
-fn hash_line(line: &[u8]) -> Result<Hashed, String> {
-    let (recorded, bytes) = split_line(line)?;
-    let index = crate::encoding::decode_borrowed(&bytes).map_err(|e| e.to_string())?.index;
-    Ok((index, leaf_hash(&bytes), recorded))
+fn hash_line(line: &[u8], bytes: &mut Vec<u8>) -> Result<Hashed, String> {
+    let recorded = split_line_into(line, bytes)?;
+    let index = crate::encoding::check(bytes).map_err(|e| e.to_string())?;
+    Ok((index, leaf_hash(bytes), recorded))
 }
 
-/// Lines per unit of work.
-const CHUNK: usize = 4096;
+/// Lines per unit of work: a complete subtree of `2^CHUNK_LEVEL` entries.
+const CHUNK_LEVEL: u8 = 12;
+const CHUNK: usize = 1 << CHUNK_LEVEL;
+
+/// A chunk of lines, hashed. When every line was readable, carried its expected index and gave
+/// its recorded leaf hash, and the chunk is a whole aligned subtree, `subtree` is its hash: the
+/// walk takes it in one step instead of line by line.
+struct Chunk {
+    hashed: Vec<Result<Hashed, String>>,
+    subtree: Option<Hash>,
+}
+
+fn hash_chunk(lines: &[u8], first_index: u64) -> Chunk {
+    let mut bytes = Vec::with_capacity(512);
+    let hashed: Vec<Result<Hashed, String>> =
+        lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| hash_line(l, &mut bytes)).collect();
+    let whole = hashed.len() == CHUNK && first_index.is_multiple_of(CHUNK as u64);
+    let subtree = whole
+        .then(|| {
+            let mut tree = crate::merkle::TreeBuilder::default();
+            for (i, h) in hashed.iter().enumerate() {
+                match h {
+                    Ok((index, leaf, recorded)) if *index == first_index + i as u64 && leaf == recorded => {
+                        tree.push(*leaf, |_, _| {});
+                    }
+                    _ => return None,
+                }
+            }
+            Some(tree.root())
+        })
+        .flatten();
+    Chunk { hashed, subtree }
+}
 
 /// Reads entry lines on one thread, parses and hashes them on the others, and hands the
-/// results to `consume` in order; the first error `consume` returns stops everything.
+/// chunks to `consume` in order; the first error `consume` returns stops everything.
+/// `from` is the index of the first entry line.
 fn hash_in_parallel(
     mut input: impl BufRead + Send,
-    mut consume: impl FnMut(Result<Hashed, String>) -> Result<(), Mismatch>,
+    from: u64,
+    mut consume: impl FnMut(Chunk) -> Result<(), Mismatch>,
 ) -> Result<(), Mismatch> {
     use std::sync::mpsc;
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(workers * 2);
     // Shared by the workers only: when they have all stopped, the reader's sends fail and it stops.
     let job_rx = std::sync::Arc::new(std::sync::Mutex::new(job_rx));
-    let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Vec<Result<Hashed, String>>)>(workers * 2);
+    let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Chunk)>(workers * 2);
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || -> Result<(), String> {
             let mut seq = 0;
@@ -257,10 +308,9 @@ fn hash_in_parallel(
                         Ok(rx) => rx.recv(),
                         Err(_) => return,
                     };
-                    let Ok((seq, chunk)) = job else { return };
-                    let hashed =
-                        chunk.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(hash_line).collect();
-                    if done_tx.send((seq, hashed)).is_err() {
+                    let Ok((seq, lines)) = job else { return };
+                    let chunk = hash_chunk(&lines, from + seq * CHUNK as u64);
+                    if done_tx.send((seq, chunk)).is_err() {
                         return;
                     }
                 }
@@ -272,15 +322,13 @@ fn hash_in_parallel(
         let mut waiting = BTreeMap::new();
         let mut next = 0u64;
         let mut outcome = Ok(());
-        'receive: for (seq, hashed) in done_rx.iter() {
-            waiting.insert(seq, hashed);
-            while let Some(hashed) = waiting.remove(&next) {
+        'receive: for (seq, chunk) in done_rx.iter() {
+            waiting.insert(seq, chunk);
+            while let Some(chunk) = waiting.remove(&next) {
                 next += 1;
-                for h in hashed {
-                    if let Err(e) = consume(h) {
-                        outcome = Err(e);
-                        break 'receive;
-                    }
+                if let Err(e) = consume(chunk) {
+                    outcome = Err(e);
+                    break 'receive;
                 }
             }
         }
@@ -301,6 +349,95 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::checkpoint::CheckpointSigner;
+
+    fn entry(index: u64) -> AuditEntry {
+        AuditEntry {
+            index,
+            time: mamori_domain::UnixMillis(1_700_000_000_000 + index as i64),
+            category: crate::Category::Access,
+            action: "customer.view".into(),
+            actor: format!("user:u{}", index % 17),
+            object: Some(format!("customer:h:{index:032x}")),
+            outcome: crate::Outcome::Success,
+            source_ip: None,
+            request_id: None,
+            details: [("fields".to_owned(), "phone".to_owned())].into(),
+        }
+    }
+
+    /// A bundle of entries `from..to` of a log of `to` entries, built in memory, with signed
+    /// checkpoints at the given sizes in between.
+    fn bundle(signer: &CheckpointSigner, from: u64, to: u64, between: &[u64]) -> Vec<u8> {
+        let mut nodes = std::collections::HashMap::new();
+        let mut tree = crate::merkle::TreeBuilder::default();
+        let mut roots = std::collections::HashMap::new();
+        for i in 0..to {
+            let leaf = crate::encoding::leaf_hash(&entry(i));
+            nodes.insert(crate::merkle::NodeId { level: 0, index: i }, leaf);
+            tree.push(leaf, |id, h| {
+                nodes.insert(id, h);
+            });
+            roots.insert(i + 1, tree.root());
+        }
+        roots.insert(0, empty_root());
+        let header = BundleHeader {
+            format: BUNDLE_FORMAT.into(),
+            origin: signer.origin().into(),
+            from_size: from,
+            to_size: to,
+            previous_checkpoint: (from > 0).then(|| signer.sign(from, roots[&from])),
+            checkpoint: signer.sign(to, roots[&to]),
+            intermediate_checkpoints: between.iter().map(|s| signer.sign(*s, roots[s])).collect(),
+            frontier: crate::merkle::decompose(0, from).iter().map(|id| nodes[id]).collect(),
+            consistency_proof: crate::merkle::consistency_proof(&nodes, from, to).unwrap(),
+        };
+        let mut out = serde_json::to_vec(&header).unwrap();
+        out.push(b'\n');
+        for i in from..to {
+            let e = entry(i);
+            out.extend_from_slice(entry_line(&e, &crate::encoding::leaf_hash(&e)).as_bytes());
+            out.push(b'\n');
+        }
+        out
+    }
+
+    fn replace_line(bundle: &[u8], line: usize, new: &str) -> Vec<u8> {
+        let text = String::from_utf8(bundle.to_vec()).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines[line] = new;
+        (lines.join("\n") + "\n").into_bytes()
+    }
+
+    /// Bundles big enough for the workers to hash whole subtrees: aligned and not, with
+    /// checkpoints inside chunks, and with changes inside a chunk.
+    #[test]
+    fn large_bundles() {
+        let signer = CheckpointSigner::new("mamori/test", &[5; 32]).unwrap();
+        let key = signer.verifier();
+        for (from, to, between) in
+            [(0, 20_000, vec![]), (0, 20_000, vec![5_000, 8_192, 12_345]), (3_000, 17_000, vec![9_000])]
+        {
+            let b = bundle(&signer, from, to, &between);
+            let v = verify_bundle(&b[..], &key, None).unwrap();
+            assert_eq!((v.from_size, v.to_size, v.checkpoints), (from, to, between.len() + 1));
+
+            // One entry changed, its hash not: named, wherever it is.
+            for target in [from + 1, 10_000, to - 1] {
+                let mut e = entry(target);
+                e.actor = "user:intruder".into();
+                let line = entry_line(&e, &crate::encoding::leaf_hash(&entry(target)));
+                let bad = replace_line(&b, (target - from + 1) as usize, &line);
+                assert_eq!(
+                    verify_bundle(&bad[..], &key, None),
+                    Err(Mismatch::EntryChanged { index: target })
+                );
+                // Changed together with its hash: caught at the next checkpoint.
+                let forged = entry_line(&e, &crate::encoding::leaf_hash(&e));
+                let bad = replace_line(&b, (target - from + 1) as usize, &forged);
+                assert!(matches!(verify_bundle(&bad[..], &key, None), Err(Mismatch::RootDiffers { .. })));
+            }
+        }
+    }
 
     /// A fuzz-style check of the parser that reads files from outside: random and mangled input
     /// gives an error, never a panic or a pass.

@@ -184,6 +184,32 @@ pub fn decode_borrowed(bytes: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     Ok(Decoded { index, time, category, action, actor, object, outcome, source_ip, request_id, details })
 }
 
+/// Checks that `bytes` are a canonical entry, without keeping its fields; returns its index.
+pub fn check(bytes: &[u8]) -> Result<u64, DecodeError> {
+    let mut r = Reader { bytes };
+    if r.u8()? != ENCODING_VERSION {
+        return Err(DecodeError("an unknown version"));
+    }
+    let index = r.u64()?;
+    r.u64()?;
+    crate::Category::parse(r.str()?).ok_or(DecodeError("an unknown category"))?;
+    (r.str()?, r.str()?, r.opt()?);
+    crate::Outcome::parse(r.str()?).ok_or(DecodeError("an unknown outcome"))?;
+    (r.opt()?, r.opt()?);
+    let mut last: Option<&str> = None;
+    for _ in 0..r.u32()? {
+        let (k, _) = (r.str()?, r.str()?);
+        if last.is_some_and(|l| l >= k) {
+            return Err(DecodeError("details out of order or repeated"));
+        }
+        last = Some(k);
+    }
+    if !r.bytes.is_empty() {
+        return Err(DecodeError("bytes after the end"));
+    }
+    Ok(index)
+}
+
 /// [`decode_borrowed`], into an owned entry.
 pub fn decode(bytes: &[u8]) -> Result<AuditEntry, DecodeError> {
     let d = decode_borrowed(bytes)?;
@@ -247,12 +273,13 @@ mod tests {
             "leaf = SHA-256(0x00 ‖ entry)"
         );
         assert_eq!(decode(&bytes), Ok(e), "decodes back");
+        assert_eq!(check(&bytes), Ok(7));
         for cut in 0..bytes.len() {
-            assert!(decode(&bytes[..cut]).is_err(), "cut at {cut}");
+            assert!(decode(&bytes[..cut]).is_err() && check(&bytes[..cut]).is_err(), "cut at {cut}");
         }
         let mut longer = bytes.clone();
         longer.push(0);
-        assert!(decode(&longer).is_err());
+        assert!(decode(&longer).is_err() && check(&longer).is_err());
     }
 
     #[test]

@@ -272,9 +272,16 @@ impl TreeBuilder {
     }
 
     /// Adds the next leaf; `completed` receives each complete subtree of level ≥ 1 it closes.
-    pub fn push(&mut self, leaf: Hash, mut completed: impl FnMut(NodeId, Hash)) {
-        self.stack.push((0, leaf));
-        self.size += 1;
+    pub fn push(&mut self, leaf: Hash, completed: impl FnMut(NodeId, Hash)) {
+        self.push_subtree(0, leaf, completed);
+    }
+
+    /// Adds the `2^level` next leaves at once, by the hash of their complete subtree; the tree's
+    /// size must be a multiple of `2^level` (the subtree is aligned).
+    pub fn push_subtree(&mut self, level: u8, hash: Hash, mut completed: impl FnMut(NodeId, Hash)) {
+        debug_assert!(self.size.is_multiple_of(1 << level));
+        self.stack.push((level, hash));
+        self.size += 1 << level;
         while let [.., (l1, left), (l2, right)] = self.stack[..] {
             if l1 != l2 {
                 break;

@@ -155,6 +155,21 @@ impl LogWalk {
         self.reached()
     }
 
+    /// The next `2^level` entries at once, by their subtree's hash, when each was already checked
+    /// against its recorded leaf and index (by a worker thread). Returns false, doing nothing,
+    /// when the walk is not aligned for it or a signed checkpoint falls strictly inside, where
+    /// the entries must be walked one by one.
+    pub fn push_checked_subtree(&mut self, level: u8, hash: &Hash) -> Result<bool, Mismatch> {
+        let (size, span) = (self.builder.size(), 1u64 << level);
+        let inside = self.pending.front().is_some_and(|c| c.size > size && c.size < size + span);
+        if !size.is_multiple_of(span) || inside {
+            return Ok(false);
+        }
+        self.builder.push_subtree(level, *hash, |_, _| {});
+        self.reached()?;
+        Ok(true)
+    }
+
     fn reached(&mut self) -> Result<(), Mismatch> {
         while let Some(c) = self.pending.front() {
             if c.size != self.builder.size() {
