@@ -196,12 +196,11 @@ pub fn verify_bundle(
     walk.expect(intermediate);
     let (from, to) = (header.from_size, header.to_size);
     hash_in_parallel(input, from, |chunk| {
-        if let Some(subtree) = &chunk.subtree {
-            if walk.size() + chunk.hashed.len() as u64 <= to
-                && walk.push_checked_subtree(CHUNK_LEVEL, subtree)?
-            {
-                return Ok(());
-            }
+        if let Some(subtree) = &chunk.subtree
+            && walk.size() + chunk.hashed.len() as u64 <= to
+            && walk.push_checked_subtree(CHUNK_LEVEL, subtree)?
+        {
+            return Ok(());
         }
         for hashed in chunk.hashed {
             let expected = walk.size();

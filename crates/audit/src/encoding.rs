@@ -193,9 +193,14 @@ pub fn check(bytes: &[u8]) -> Result<u64, DecodeError> {
     let index = r.u64()?;
     r.u64()?;
     crate::Category::parse(r.str()?).ok_or(DecodeError("an unknown category"))?;
-    (r.str()?, r.str()?, r.opt()?);
+    // action, actor, object: any text
+    r.str()?;
+    r.str()?;
+    r.opt()?;
     crate::Outcome::parse(r.str()?).ok_or(DecodeError("an unknown outcome"))?;
-    (r.opt()?, r.opt()?);
+    // source_ip, request_id
+    r.opt()?;
+    r.opt()?;
     let mut last: Option<&str> = None;
     for _ in 0..r.u32()? {
         let (k, _) = (r.str()?, r.str()?);
