@@ -76,11 +76,14 @@ impl Outcome {
     }
 }
 
-/// Who acted, as `kind:id` (for example `user:3f2c…`, `token:…`, `system`, `anonymous`).
+/// Who acted, as `kind:id` (for example `user:3f2c…`, `token:…`, `device:…`, `system`,
+/// `anonymous`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     User(String),
     ApiToken(String),
+    /// An enrolled endpoint agent.
+    Device(String),
     System,
     /// Someone not (yet) signed in.
     Anonymous,
@@ -91,6 +94,7 @@ impl Actor {
         match self {
             Actor::User(id) => format!("user:{id}"),
             Actor::ApiToken(id) => format!("token:{id}"),
+            Actor::Device(id) => format!("device:{id}"),
             Actor::System => "system".into(),
             Actor::Anonymous => "anonymous".into(),
         }
