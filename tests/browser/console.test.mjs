@@ -426,6 +426,29 @@ test('web console end to end in headless Chromium', { timeout: OVERALL_TIMEOUT_M
       assert.ok(size > 5_000, `the screenshot ${SCREENSHOT} is a real image (${size} bytes)`);
     });
 
+    await step('audit log: entries, search, the public key, a signed checkpoint, CSV export', async () => {
+      let resp;
+      for (let i = 0; i < 20; i++) {
+        resp = await page.goto(`${server.base}/audit?action=session.start`);
+        if (await page.locator('#audit-checkpoint').count()) break;
+        await page.waitForTimeout(250);
+      }
+      assert.equal(resp?.status(), 200, `GET /audit answers 200: ${await describePage(page)}`);
+      const rows = await page.locator('table.audit tbody tr').count();
+      assert.ok(rows >= 2, `the search lists the sign-ins (${rows} rows): ${await describePage(page)}`);
+      const key = (await page.locator('#audit-public-key').textContent()).trim();
+      assert.match(key, /^mamori\/[0-9a-f]{16}\+[0-9a-f]{8}\+/, `the public key is shown: ${key}`);
+      const note = await page.locator('#audit-checkpoint').textContent();
+      assert.ok(note.startsWith(key.split('+')[0] + '\n'), `the checkpoint is a signed note of this log: ${note}`);
+      const href = await page.locator('#audit-export-csv').getAttribute('href');
+      const csv = await page.request.get(`${server.base}${href}`);
+      assert.equal(csv.status(), 200, `the CSV export answers 200 (${href})`);
+      assert.match(csv.headers()['content-type'], /^text\/csv/);
+      const text = await csv.text();
+      assert.ok(text.startsWith('index,time_utc,category,action'), `CSV header: ${text.slice(0, 80)}`);
+      assert.ok(text.includes(',session.start,'), 'the CSV holds the searched entries');
+    });
+
     await step('no Content Security Policy errors in the browser console', async () => {
       const csp = consoleErrors.filter((m) => /Content Security Policy/i.test(m));
       assert.deepEqual(csp, [], `console errors about CSP:\n${csp.join('\n')}`);
