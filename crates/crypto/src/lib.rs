@@ -2,6 +2,8 @@
 //! AES-256-GCM for secrets kept in the database, SHA-256 digests for bearer secrets, and key files
 //! created with mode 0600, and HMAC-SHA-256 keyed hashes of ids for the audit log. Nothing here is a home-made cipher or hash.
 
+pub mod envelope;
+pub mod kek_file;
 pub mod keyed_id;
 pub mod keyfile;
 pub mod password;

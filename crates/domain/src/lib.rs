@@ -6,6 +6,7 @@
 
 pub mod authz;
 pub mod clock;
+pub mod customer;
 pub mod identity;
 pub mod lockout;
 pub mod password_policy;
