@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the headless-browser end-to-end test (tests/browser/) needs:
-# Debian's chromium and oathtool, and playwright-core from npm. Idempotent:
+# Installs what the tests need beyond Rust: Debian's chromium (browser test), oathtool
+# (an independent TOTP), postgresql-client (pg_dump, to check that a dump holds no customer
+# plaintext), and playwright-core from npm. Idempotent:
 # installs only what is missing, and downloads no browser build of its own
 # (playwright-core drives Debian's /usr/bin/chromium).
 set -euo pipefail
@@ -12,6 +13,7 @@ say() { printf 'install-test-deps: %s\n' "$*"; }
 missing=()
 dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q 'ok installed' || missing+=(chromium)
 dpkg-query -W -f='${Status}' oathtool 2>/dev/null | grep -q 'ok installed' || missing+=(oathtool)
+command -v pg_dump >/dev/null || missing+=(postgresql-client)
 
 if ((${#missing[@]} > 0)); then
     sudo=()
@@ -21,7 +23,7 @@ if ((${#missing[@]} > 0)); then
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
-    say "chromium and oathtool already installed"
+    say "chromium, oathtool and pg_dump already installed"
 fi
 
 if [[ ! -x /usr/bin/chromium ]]; then

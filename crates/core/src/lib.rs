@@ -14,12 +14,14 @@ pub mod demo;
 mod error;
 mod read_log;
 pub mod setup;
+pub mod vault;
 
 pub use caller_cache::CALLER_CACHE_TTL;
 pub use error::CoreError;
 
 use mamori_audit::checkpoint::CheckpointSigner;
 use mamori_audit::{Actor, AuditEvent, RequestContext};
+use mamori_crypto::envelope::KeyProvider;
 use mamori_crypto::keyed_id::IdHasher;
 use mamori_crypto::secret_box::SecretBox;
 use mamori_domain::lockout::LockoutPolicy;
@@ -49,6 +51,20 @@ impl Default for Policies {
     }
 }
 
+/// The keys the services work with, loaded from the data directory (never the database).
+pub struct Keys {
+    /// Seals TOTP secrets.
+    pub secrets: SecretBox,
+    /// Signs the audit log's checkpoints.
+    pub audit_signer: CheckpointSigner,
+    /// Keyed hashes of personal ids in audit entries.
+    pub audit_ids: IdHasher,
+    /// Wraps customer records' data keys.
+    pub vault_kek: Arc<dyn KeyProvider>,
+    /// Blind indexes of customer values.
+    pub vault_index: IdHasher,
+}
+
 /// Everything the services need, shared by all requests.
 #[derive(Debug, Clone)]
 pub struct Core {
@@ -64,6 +80,8 @@ pub struct Core {
     audit_ids: Arc<IdHasher>,
     /// Commits the audit entries of reads in groups (started on first use).
     read_log: Arc<std::sync::OnceLock<read_log::ReadLog>>,
+    vault_kek: Arc<dyn KeyProvider>,
+    vault_index: Arc<IdHasher>,
 }
 
 /// Settings keys kept in the database (changed from the console, shared by replicas).
@@ -109,23 +127,18 @@ impl Principal {
 }
 
 impl Core {
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        secrets: SecretBox,
-        audit_signer: CheckpointSigner,
-        audit_ids: IdHasher,
-        policies: Policies,
-    ) -> Self {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, keys: Keys, policies: Policies) -> Self {
         Core {
             store,
             clock,
-            secrets: Arc::new(secrets),
+            secrets: Arc::new(keys.secrets),
             policies,
             callers: Default::default(),
-            audit_signer: Arc::new(audit_signer),
-            audit_ids: Arc::new(audit_ids),
+            audit_signer: Arc::new(keys.audit_signer),
+            audit_ids: Arc::new(keys.audit_ids),
             read_log: Default::default(),
+            vault_kek: keys.vault_kek,
+            vault_index: Arc::new(keys.vault_index),
         }
     }
 

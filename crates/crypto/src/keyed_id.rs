@@ -23,16 +23,21 @@ impl IdHasher {
         IdHasher { key: Zeroizing::new(*key) }
     }
 
-    /// `kind:h:` and 32 hex digits (128 bits) of HMAC-SHA-256(key, kind ‖ 0x00 ‖ id): the same
-    /// id of another kind gives an unrelated value.
-    pub fn object(&self, kind: &str, id: &str) -> String {
+    /// HMAC-SHA-256(key, kind ‖ 0x00 ‖ value): the blind index of a normalised value, or the
+    /// keyed hash of an id. The same value of another kind gives an unrelated digest.
+    pub fn digest(&self, kind: &str, value: &str) -> [u8; 32] {
         // HMAC accepts keys of any length; a 32-byte key cannot fail.
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&*self.key) else { return format!("{kind}:h:") };
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&*self.key) else { return [0; 32] };
         mac.update(kind.as_bytes());
         mac.update(&[0]);
-        mac.update(id.as_bytes());
-        let tag = mac.finalize().into_bytes();
-        format!("{kind}:h:{}", hex::encode(&tag[..16]))
+        mac.update(value.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// `kind:h:` and 32 hex digits (128 bits) of [`IdHasher::digest`]: how the audit log names
+    /// a personal record.
+    pub fn object(&self, kind: &str, id: &str) -> String {
+        format!("{kind}:h:{}", hex::encode(&self.digest(kind, id)[..16]))
     }
 }
 

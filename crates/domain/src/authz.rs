@@ -36,8 +36,8 @@ impl Role {
     pub fn permissions(self) -> &'static [Permission] {
         use Permission::*;
         match self {
-            Role::Operator => &[],
-            Role::Supervisor => &[UsersRead, OrgRead],
+            Role::Operator => &[CustomersRead],
+            Role::Supervisor => &[UsersRead, OrgRead, CustomersRead],
             Role::SecurityAdmin => &[
                 UsersRead,
                 UsersManage,
@@ -47,6 +47,7 @@ impl Role {
                 AuditRead,
                 SecurityEventsRead,
                 SettingsManage,
+                CustomersManage,
             ],
             Role::Auditor => &[UsersRead, OrgRead, AuditRead, SecurityEventsRead],
         }
@@ -99,10 +100,16 @@ pub enum Permission {
     /// Change system-wide settings such as "TOTP for everyone".
     #[serde(rename = "settings.manage")]
     SettingsManage,
+    /// Look up customers of one's own client companies and read their cards, masked per role.
+    #[serde(rename = "customers.read")]
+    CustomersRead,
+    /// Create, import, correct and erase customer records (nothing is shown unmasked by it).
+    #[serde(rename = "customers.manage")]
+    CustomersManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 10] = [
         Permission::UsersRead,
         Permission::UsersManage,
         Permission::OrgRead,
@@ -111,6 +118,8 @@ impl Permission {
         Permission::AuditRead,
         Permission::SecurityEventsRead,
         Permission::SettingsManage,
+        Permission::CustomersRead,
+        Permission::CustomersManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -123,6 +132,8 @@ impl Permission {
             Permission::AuditRead => "audit.read",
             Permission::SecurityEventsRead => "security_events.read",
             Permission::SettingsManage => "settings.manage",
+            Permission::CustomersRead => "customers.read",
+            Permission::CustomersManage => "customers.manage",
         }
     }
 }
@@ -217,7 +228,7 @@ mod tests {
 
     #[test]
     fn operators_hold_no_admin_permission() {
-        assert!(permissions_of(&[Role::Operator]).is_empty());
+        assert_eq!(permissions_of(&[Role::Operator]), [Permission::CustomersRead].into());
         assert!(!permissions_of(&[Role::Auditor]).contains(&Permission::UsersManage));
     }
 

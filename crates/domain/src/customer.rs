@@ -175,9 +175,147 @@ pub fn mask(kind: ValueKind, value: &str, mask: Mask) -> String {
     }
 }
 
+/// How sensitive a field is [機密・業務・公開]; the security admin may reclassify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldClass {
+    Confidential,
+    Internal,
+    Public,
+}
+
+/// The fields of a customer record. There is deliberately no field for a card security code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CustomerField {
+    NameKanji,
+    NameKana,
+    Phones,
+    Email,
+    PostalAddress,
+    BirthDate,
+    Gender,
+    Contracts,
+    Purchases,
+    Notes,
+    CardNumber,
+}
+
+impl CustomerField {
+    pub const ALL: [CustomerField; 11] = [
+        CustomerField::NameKanji,
+        CustomerField::NameKana,
+        CustomerField::Phones,
+        CustomerField::Email,
+        CustomerField::PostalAddress,
+        CustomerField::BirthDate,
+        CustomerField::Gender,
+        CustomerField::Contracts,
+        CustomerField::Purchases,
+        CustomerField::Notes,
+        CustomerField::CardNumber,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CustomerField::NameKanji => "name_kanji",
+            CustomerField::NameKana => "name_kana",
+            CustomerField::Phones => "phones",
+            CustomerField::Email => "email",
+            CustomerField::PostalAddress => "postal_address",
+            CustomerField::BirthDate => "birth_date",
+            CustomerField::Gender => "gender",
+            CustomerField::Contracts => "contracts",
+            CustomerField::Purchases => "purchases",
+            CustomerField::Notes => "notes",
+            CustomerField::CardNumber => "card_number",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+
+    pub fn kind(self) -> ValueKind {
+        match self {
+            CustomerField::NameKanji | CustomerField::NameKana => ValueKind::Name,
+            CustomerField::Phones => ValueKind::Phone,
+            CustomerField::Email => ValueKind::Email,
+            CustomerField::PostalAddress => ValueKind::Address,
+            CustomerField::BirthDate => ValueKind::BirthDate,
+            CustomerField::CardNumber => ValueKind::CardNumber,
+            CustomerField::Gender
+            | CustomerField::Contracts
+            | CustomerField::Purchases
+            | CustomerField::Notes => ValueKind::Text,
+        }
+    }
+
+    /// The class a field has until the security admin changes it. Everything that identifies
+    /// or could harm the customer is confidential (encrypted); contract and purchase history
+    /// is internal business data; nothing is public by default.
+    pub fn default_class(self) -> FieldClass {
+        match self {
+            CustomerField::Gender | CustomerField::Contracts | CustomerField::Purchases => {
+                FieldClass::Internal
+            }
+            _ => FieldClass::Confidential,
+        }
+    }
+}
+
+/// What a role sees of a field unless the policy says otherwise: operators and supervisors see
+/// what a call needs (names in full, contact data and card partly), administrators and auditors
+/// nothing (they have no business reason to). A user with several roles sees the most any of
+/// them allows.
+pub fn default_mask(roles: &[crate::Role], field: CustomerField) -> Mask {
+    use crate::Role;
+    let of = |role: Role| match role {
+        Role::Operator | Role::Supervisor => match field {
+            CustomerField::NameKanji
+            | CustomerField::NameKana
+            | CustomerField::Gender
+            | CustomerField::Contracts
+            | CustomerField::Purchases
+            | CustomerField::Notes => Mask::Full,
+            CustomerField::Phones
+            | CustomerField::Email
+            | CustomerField::PostalAddress
+            | CustomerField::BirthDate
+            | CustomerField::CardNumber => Mask::Partial,
+        },
+        Role::SecurityAdmin | Role::Auditor => Mask::Hidden,
+    };
+    roles
+        .iter()
+        .map(|r| of(*r))
+        .min_by_key(|m| match m {
+            Mask::Full => 0,
+            Mask::Partial => 1,
+            Mask::Hidden => 2,
+        })
+        .unwrap_or(Mask::Hidden)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_policy() {
+        use crate::Role;
+        assert_eq!(
+            default_mask(&[Role::Operator], CustomerField::CardNumber),
+            Mask::Partial,
+            "PCI DSS 3.4.1"
+        );
+        assert_eq!(default_mask(&[Role::Supervisor], CustomerField::CardNumber), Mask::Partial);
+        assert_eq!(default_mask(&[Role::Operator], CustomerField::NameKanji), Mask::Full);
+        assert_eq!(default_mask(&[Role::SecurityAdmin], CustomerField::NameKanji), Mask::Hidden);
+        assert_eq!(default_mask(&[Role::Auditor, Role::Operator], CustomerField::Phones), Mask::Partial);
+        assert_eq!(default_mask(&[], CustomerField::Notes), Mask::Hidden);
+        for f in CustomerField::ALL {
+            assert_eq!(CustomerField::parse(f.as_str()), Some(f));
+        }
+    }
 
     #[test]
     fn phones() {

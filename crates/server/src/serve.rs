@@ -6,7 +6,7 @@ use crate::{AppState, app};
 use mamori_audit::checkpoint::{CheckpointSigner, default_origin};
 use mamori_core::demo::DemoAccount;
 use mamori_core::setup::SetupState;
-use mamori_core::{Core, Policies};
+use mamori_core::{Core, Keys, Policies};
 use mamori_crypto::keyed_id::IdHasher;
 use mamori_crypto::secret_box::SecretBox;
 use mamori_domain::Clock;
@@ -110,9 +110,18 @@ pub async fn open_core(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<C
         CheckpointSigner::new(&default_origin(&audit_key), &audit_key).map_err(|e| data_dir_err(&keys, e))?;
     // Kept apart from the log: whoever holds a copy of the log cannot link its entries to customers.
     let (id_key, _) = mamori_crypto::keyfile::load_or_create_32(&keys.join("audit-ids.key"))?;
+    let vault_kek = mamori_crypto::kek_file::load_or_create(&keys.join("vault-kek.keys"))?;
+    let (index_key, _) = mamori_crypto::keyfile::load_or_create_32(&keys.join("vault-index.key"))?;
     let store = mamori_store_sql::open(&db).await?;
     let policies = Policies { session: config.session, lockout: config.lockout, ..Policies::default() };
-    Ok(Core::new(store, clock, SecretBox::new(&key), signer, IdHasher::new(&id_key), policies))
+    let keys = Keys {
+        secrets: SecretBox::new(&key),
+        audit_signer: signer,
+        audit_ids: IdHasher::new(&id_key),
+        vault_kek: Arc::new(vault_kek),
+        vault_index: IdHasher::new(&index_key),
+    };
+    Ok(Core::new(store, clock, keys, policies))
 }
 
 /// Starts the server and returns once it is listening.

@@ -270,3 +270,28 @@ impl TryFrom<CheckpointRow> for CheckpointRecord {
         })
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CustomerRow {
+    id: String,
+    client_id: String,
+    wrapped_key: Vec<u8>,
+    kek_version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<CustomerRow> for CustomerRecord {
+    type Error = StoreError;
+    fn try_from(r: CustomerRow) -> Result<Self, StoreError> {
+        Ok(CustomerRecord {
+            kek_version: u32::try_from(r.kek_version)
+                .map_err(|_| corrupt("key version", &r.kek_version.to_string()))?,
+            id: r.id,
+            client_id: r.client_id,
+            wrapped_key: r.wrapped_key,
+            created_at: UnixMillis(r.created_at),
+            updated_at: UnixMillis(r.updated_at),
+        })
+    }
+}

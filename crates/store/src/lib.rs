@@ -182,6 +182,21 @@ pub trait StoreTx: Send {
     /// in the tree); returns how many were deleted.
     async fn prune_audit(&mut self, below: u64) -> StoreResult<u64>;
 
+    // --- customer vault
+    /// Inserts a record with its sealed fields (field name, ciphertext) and blind-index entries
+    /// (kind, digest).
+    async fn insert_customer(
+        &mut self,
+        customer: &CustomerRecord,
+        fields: &[(String, Vec<u8>)],
+        index: &[(String, Vec<u8>)],
+    ) -> StoreResult<()>;
+    async fn customer(&mut self, id: &str) -> StoreResult<Option<CustomerRecord>>;
+    /// The records a blind-index digest points to.
+    async fn customers_by_index(&mut self, kind: &str, digest: &[u8]) -> StoreResult<Vec<CustomerRecord>>;
+    async fn customer_fields(&mut self, id: &str) -> StoreResult<Vec<(String, Vec<u8>)>>;
+    async fn count_customers(&mut self) -> StoreResult<i64>;
+
     // --- settings
     async fn setting(&mut self, key: &str) -> StoreResult<Option<String>>;
     async fn put_setting(&mut self, key: &str, value: &str) -> StoreResult<()>;

@@ -196,3 +196,15 @@ pub struct CheckpointRecord {
     /// The C2SP signed note.
     pub note: String,
 }
+
+/// A customer record as stored: who it belongs to and its wrapped data key. Its fields are
+/// sealed separately.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerRecord {
+    pub id: String,
+    pub client_id: String,
+    pub wrapped_key: Vec<u8>,
+    pub kek_version: u32,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}

@@ -11,3 +11,4 @@ mod identity;
 mod input;
 mod storage;
 mod support;
+mod vault;

@@ -1,0 +1,169 @@
+//! The customer vault's foundations (issue 4): sealed records, blind-index lookup by phone,
+//! client isolation, masking per role, refusal of card security codes, and the database holding
+//! no plaintext (LEAK-14, TW-5, TW-9, PCI DSS 3.3.1 and 3.4.1).
+
+use crate::both_backends;
+use crate::support::{Backend, TestServer, pg_base_url};
+use mamori_core::CoreError;
+use mamori_core::vault::{NewCustomer, Purpose};
+use mamori_domain::Role;
+use mamori_domain::customer::{CustomerField, Mask};
+use mamori_store::OrgKind;
+
+const PLAINTEXT: [&str; 8] = [
+    "山田太郎",
+    "ヤマダタロウ",
+    "+819012345678",
+    "090-1234-5678",
+    "taro.yamada@example.jp",
+    "4111111111111111",
+    "東京都千代田区丸の内",
+    "解約の相談",
+];
+
+fn customer(client_id: &str, phone: &str) -> NewCustomer {
+    let fields = [
+        ("name_kanji", "山田太郎"),
+        ("name_kana", "ヤマダタロウ"),
+        ("phones", phone),
+        ("email", "Taro.Yamada@Example.JP"),
+        ("postal_address", "東京都千代田区丸の内1-1-1"),
+        ("birth_date", "1980-04-01"),
+        ("card_number", "4111 1111 1111 1111"),
+        ("notes", "解約の相談あり"),
+    ];
+    NewCustomer {
+        client_id: client_id.into(),
+        fields: fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+    }
+}
+
+fn callback() -> Purpose {
+    Purpose::Reason { code: "callback".into(), text: "お約束の折り返し".into() }
+}
+
+async fn lookups_are_isolated_masked_and_audited(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = s.principal_of(&s.user("admin", &[Role::SecurityAdmin]).await);
+    let ctx = Default::default();
+    let a = s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
+    let b = s.core.create_org_unit(&admin, OrgKind::Client, "Client B", None, &ctx).await.unwrap();
+    let in_a = s.core.create_customer(&admin, &customer(&a.id, "090-1234-5678"), &ctx).await.unwrap();
+    // The same number at another client.
+    s.core.create_customer(&admin, &customer(&b.id, "０９０（１２３４）５６７８"), &ctx).await.unwrap();
+
+    let mut op = s.principal_of(&s.user("op.a", &[Role::Operator]).await);
+    op.client_ids = vec![a.id.clone()];
+    let cards = s.core.find_customers_by_phone(&op, "+81 90 1234 5678", &callback(), &ctx).await.unwrap();
+    assert_eq!(cards.len(), 1, "only client A's customer");
+    assert_eq!(cards[0].id, in_a);
+    let shown = |f: CustomerField| cards[0].fields.iter().find(|x| x.field == f).unwrap().clone();
+    assert_eq!(shown(CustomerField::NameKanji).value, "山田太郎");
+    assert_eq!(shown(CustomerField::CardNumber).value, "**** **** **** 1111", "PCI DSS 3.4.1");
+    assert_eq!(shown(CustomerField::Phones).value, "***-****-5678");
+    assert_eq!(shown(CustomerField::Email).value, "t***@example.jp");
+
+    let mut nobody = op.clone();
+    nobody.client_ids.clear();
+    assert!(
+        s.core.find_customers_by_phone(&nobody, "09012345678", &callback(), &ctx).await.unwrap().is_empty()
+    );
+    let mut admin_in_a = admin.clone();
+    admin_in_a.client_ids = vec![a.id.clone()];
+    let cards = s.core.find_customers_by_phone(&admin_in_a, "09012345678", &callback(), &ctx).await.unwrap();
+    assert!(
+        cards[0].fields.iter().all(|f| f.mask == Mask::Hidden && f.value == "••••"),
+        "admins see nothing"
+    );
+
+    // Bad input: a clear error naming the field.
+    let field_of = |e: CoreError| match e {
+        CoreError::Invalid { field, code, .. } => (field, code),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        field_of(s.core.find_customers_by_phone(&op, "abc", &callback(), &ctx).await.unwrap_err()).0,
+        "phone"
+    );
+    let vague = Purpose::Reason { code: "curiosity".into(), text: "just looking".into() };
+    assert_eq!(
+        field_of(s.core.find_customers_by_phone(&op, "0312345678", &vague, &ctx).await.unwrap_err()).0,
+        "reason_code"
+    );
+    let short = Purpose::Reason { code: "callback".into(), text: "x".into() };
+    assert_eq!(
+        field_of(s.core.find_customers_by_phone(&op, "0312345678", &short, &ctx).await.unwrap_err()).0,
+        "reason_text"
+    );
+    let mut with_cvv = customer(&a.id, "0312345678");
+    with_cvv.fields.insert("cvv".into(), "123".into());
+    assert_eq!(
+        field_of(s.core.create_customer(&admin, &with_cvv, &ctx).await.unwrap_err()).1,
+        "card_security_code_refused"
+    );
+    let mut bad_card = customer(&a.id, "0312345678");
+    bad_card.fields.insert("card_number".into(), "4111 1111 1111 1112".into());
+    assert_eq!(field_of(s.core.create_customer(&admin, &bad_card, &ctx).await.unwrap_err()).0, "card_number");
+    let mut unknown = customer(&a.id, "0312345678");
+    unknown.fields.insert("favourite_colour".into(), "blue".into());
+    assert_eq!(
+        field_of(s.core.create_customer(&admin, &unknown, &ctx).await.unwrap_err()).1,
+        "unknown_field"
+    );
+    assert_eq!(
+        s.core.store.read().await.unwrap().count_customers().await.unwrap(),
+        2,
+        "nothing half-written"
+    );
+
+    // Every lookup is recorded with hashed ids, field names and the purpose — no values.
+    let lookups = s.audit("customer.lookup").await;
+    assert_eq!(lookups.len(), 3);
+    let first = lookups
+        .iter()
+        .find(|e| e.actor == format!("user:{}", op.user.id) && e.details["results"] == "1")
+        .unwrap();
+    assert_eq!(first.object.as_deref(), Some(s.core.audit_object("customer", &in_a).as_str()));
+    assert_eq!(first.details.get("reason_code").map(String::as_str), Some("callback"));
+    assert!(first.details["fields"].contains("card_number"));
+    let log = serde_json::to_string(&s.audit("customer.create").await).unwrap()
+        + &serde_json::to_string(&lookups).unwrap();
+    for p in PLAINTEXT.iter().chain([&in_a.as_str()]) {
+        assert!(!log.contains(p), "the audit log holds `{p}`");
+    }
+
+    // The database, as a thief would copy it, holds none of the values.
+    s.core.checkpoint_audit_log().await.unwrap();
+    let dump = database_bytes(&s).await;
+    for p in PLAINTEXT {
+        assert!(!contains(&dump, p.as_bytes()), "the database holds `{p}` in plaintext");
+    }
+    assert!(contains(&dump, a.id.as_bytes()), "the dump is real (it holds the client's id)");
+    s.stop().await;
+}
+both_backends!(lookups_are_isolated_masked_and_audited);
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// SQLite: the database file and its write-ahead log. PostgreSQL: `pg_dump` of the test's schema.
+async fn database_bytes(s: &TestServer) -> Vec<u8> {
+    match &s.config.database_url {
+        None => {
+            let db = s.config.data_dir.join("mamori.db");
+            let mut bytes = std::fs::read(&db).unwrap();
+            bytes.extend(std::fs::read(db.with_extension("db-wal")).unwrap_or_default());
+            bytes
+        }
+        Some(url) => {
+            let schema = url.split("search_path%3D").nth(1).unwrap().to_owned();
+            let out = std::process::Command::new("pg_dump")
+                .args(["--schema", &schema, &pg_base_url()])
+                .output()
+                .expect("pg_dump (scripts/install-test-deps.sh installs postgresql-client)");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            out.stdout
+        }
+    }
+}
