@@ -57,6 +57,14 @@ fn invalid(field: &'static str, e: ValueError) -> CoreError {
     CoreError::invalid(field, code, e.to_string())
 }
 
+/// A record ready to store: sealed fields, wrapped key, blind-index digests.
+struct Sealed {
+    record: CustomerRecord,
+    fields: Vec<(String, Vec<u8>)>,
+    digests: Vec<(String, Vec<u8>)>,
+    field_names: String,
+}
+
 /// A record's fields checked and normalised: the values to seal, and the blind-index values
 /// (kind, normalised value).
 struct Prepared {
@@ -165,42 +173,96 @@ impl Core {
         new: &NewCustomer,
         ctx: &RequestContext,
     ) -> Result<String, CoreError> {
+        let ids = self.create_customers(principal, std::slice::from_ref(new), ctx).await.map_err(|e| {
+            e.into_iter().next().map_or_else(|| CoreError::Internal("creation failed".into()), |(_, e)| e)
+        })?;
+        ids.into_iter().next().ok_or_else(|| CoreError::Internal("no record created".into()))
+    }
+
+    /// Creates many records at once, all or nothing: every record is checked first, and if any
+    /// fails, nothing is written and every failure is returned with its position.
+    pub async fn create_customers(
+        &self,
+        principal: &Principal,
+        records: &[NewCustomer],
+        ctx: &RequestContext,
+    ) -> Result<Vec<String>, Vec<(usize, CoreError)>> {
+        let mut sealed_records = Vec::with_capacity(records.len());
+        let mut failures = Vec::new();
+        let now = self.now();
+        for (n, new) in records.iter().enumerate() {
+            match self.seal_customer(new, now) {
+                Ok(r) => sealed_records.push(r),
+                Err(e) => failures.push((n, e)),
+            }
+        }
+        if !failures.is_empty() {
+            return Err(failures);
+        }
+        self.insert_sealed(principal, &sealed_records, ctx).await.map_err(|e| vec![(0, e)])?;
+        Ok(sealed_records.into_iter().map(|r| r.record.id).collect())
+    }
+
+    fn seal_customer(&self, new: &NewCustomer, now: mamori_domain::UnixMillis) -> Result<Sealed, CoreError> {
         check_id(&new.client_id, "client company")?;
         let Prepared { values, index } = prepare(&new.fields)?;
         let id = new_id();
         let key = DataKey::generate()?;
-        let mut sealed = Vec::with_capacity(values.len());
+        let mut fields = Vec::with_capacity(values.len());
         for (field, value) in &values {
-            sealed.push((field.as_str().to_owned(), key.seal(&id, field.as_str(), value.as_bytes())?));
+            fields.push((field.as_str().to_owned(), key.seal(&id, field.as_str(), value.as_bytes())?));
         }
         let wrapped = self.vault_kek.wrap(&id, &key)?;
-        let digests: Vec<(String, Vec<u8>)> = index
+        let digests = index
             .iter()
             .map(|(kind, v)| ((*kind).to_owned(), self.vault_index.digest(kind, v).to_vec()))
             .collect();
-        let now = self.now();
         let record = CustomerRecord {
-            id: id.clone(),
+            id,
             client_id: new.client_id.clone(),
             wrapped_key: wrapped.as_bytes().to_vec(),
             kek_version: wrapped.kek_version(),
             created_at: now,
             updated_at: now,
         };
+        let field_names = values.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>().join(",");
+        Ok(Sealed { record, fields, digests, field_names })
+    }
+
+    async fn insert_sealed(
+        &self,
+        principal: &Principal,
+        records: &[Sealed],
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
         let mut tx = self.store.begin().await?;
-        match tx.org_unit(&new.client_id).await? {
-            Some(unit) if unit.kind == OrgKind::Client => {}
-            _ => return Err(CoreError::NotFound { what: "client company" }),
+        let mut clients = std::collections::BTreeSet::new();
+        for r in records {
+            if clients.insert(r.record.client_id.clone()) {
+                match tx.org_unit(&r.record.client_id).await? {
+                    Some(unit) if unit.kind == OrgKind::Client => {}
+                    _ => return Err(CoreError::NotFound { what: "client company" }),
+                }
+            }
+            tx.insert_customer(&r.record, &r.fields, &r.digests).await?;
         }
-        tx.insert_customer(&record, &sealed, &digests).await?;
-        let fields: Vec<&str> = values.iter().map(|(f, _)| f.as_str()).collect();
-        let e = AuditEvent::new(Category::Operation, "customer.create", principal.actor(), Outcome::Success)
-            .object(self.audit_object("customer", &id))
-            .detail("client", new.client_id.clone())
-            .detail("fields", fields.join(","));
+        let e = match records {
+            [one] => {
+                AuditEvent::new(Category::Operation, "customer.create", principal.actor(), Outcome::Success)
+                    .object(self.audit_object("customer", &one.record.id))
+                    .detail("client", one.record.client_id.clone())
+                    .detail("fields", one.field_names.clone())
+            }
+            many => {
+                AuditEvent::new(Category::Operation, "customer.import", principal.actor(), Outcome::Success)
+                    .object("customers")
+                    .detail("records", many.len().to_string())
+                    .detail("clients", clients.into_iter().collect::<Vec<_>>().join(","))
+            }
+        };
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
-        Ok(id)
+        Ok(())
     }
 
     /// Finds the caller's client companies' customers with this phone number and shows them

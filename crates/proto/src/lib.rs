@@ -297,3 +297,51 @@ pub struct AuditConsistency {
 pub struct Health {
     pub status: String,
 }
+
+/// Body of `POST /api/v1/customers`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCustomer {
+    pub client_id: String,
+    /// Field name → value: `name_kanji`, `name_kana`, `phones` (comma-separated), `email`,
+    /// `postal_address`, `birth_date` (YYYY-MM-DD), `gender`, `contracts`, `purchases`, `notes`,
+    /// `card_number`. A card security code is refused whatever its name.
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CustomerCreated {
+    pub id: String,
+}
+
+/// Body of `POST /api/v1/customers/lookup`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerLookup {
+    pub phone: String,
+    /// Why, when not on a call with the customer: `callback`, `complaint_follow_up`,
+    /// `data_subject_request`, `quality_review` or `fraud_check`.
+    pub reason_code: String,
+    /// 5–500 characters.
+    pub reason_text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ShownField {
+    pub field: String,
+    pub value: String,
+    /// `full`, `partial` or `hidden`.
+    pub mask: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CustomerCard {
+    pub id: String,
+    pub client_id: String,
+    pub fields: Vec<ShownField>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CustomerCards {
+    pub customers: Vec<CustomerCard>,
+}

@@ -167,3 +167,68 @@ async fn database_bytes(s: &TestServer) -> Vec<u8> {
         }
     }
 }
+
+/// The same over HTTP: an admin's token creates, an operator's token looks up — their client's
+/// customers only — and bad bodies get a problem naming the field.
+async fn over_the_api(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin_user = s.user("admin", &[Role::SecurityAdmin]).await;
+    let admin = s.principal_of(&admin_user);
+    let ctx = Default::default();
+    let a = s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
+    let b = s.core.create_org_unit(&admin, OrgKind::Client, "Client B", None, &ctx).await.unwrap();
+    let op = s.user("op.a", &[Role::Operator]).await;
+    s.core.set_user_clients(&admin, &op.id, std::slice::from_ref(&a.id), &ctx).await.unwrap();
+    let admin_token = s.token(&admin_user, &[mamori_domain::Permission::CustomersManage]).await;
+    let op_token = s.token(&op, &[mamori_domain::Permission::CustomersRead]).await;
+    let api = reqwest::Client::new();
+    let post = |token: &str, path: &str, body: serde_json::Value| {
+        api.post(s.url(path)).bearer_auth(token).json(&body).send()
+    };
+    for (client, name) in [(&a.id, "山田太郎"), (&b.id, "佐藤花子")] {
+        let r = post(&admin_token, "/api/v1/customers", serde_json::json!({
+            "client_id": client, "fields": {"name_kanji": name, "phones": "03-1234-5678", "card_number": "4111111111111111"}
+        })).await.unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let lookup = serde_json::json!({"phone": "0312345678", "reason_code": "callback", "reason_text": "折り返しのお約束"});
+    let r = post(&op_token, "/api/v1/customers/lookup", lookup.clone()).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let customers = body["customers"].as_array().unwrap();
+    assert_eq!(customers.len(), 1, "client A's only: {body}");
+    let text = body.to_string();
+    assert!(text.contains("山田太郎") && !text.contains("佐藤花子") && text.contains("**** **** **** 1111"));
+    assert_eq!(
+        post(&admin_token, "/api/v1/customers/lookup", lookup).await.unwrap().status(),
+        403,
+        "admins hold no customers.read"
+    );
+    assert_eq!(post(&op_token, "/api/v1/customers", serde_json::json!({})).await.unwrap().status(), 403);
+
+    let r = post(
+        &admin_token,
+        "/api/v1/customers",
+        serde_json::json!({
+            "client_id": a.id, "fields": {"name_kanji": "X", "cvc2": "123"}
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 422);
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(p["code"], "card_security_code_refused", "{p}");
+    let r = post(
+        &op_token,
+        "/api/v1/customers/lookup",
+        serde_json::json!({"phone": "x", "reason_code": "callback"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 422, "a missing field");
+    let r = post(&op_token, "/api/v1/customers/lookup", serde_json::json!({"phone": "'; DROP TABLE customers; --", "reason_code": "callback", "reason_text": "hostile input"})).await.unwrap();
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(p["field"], "phone");
+    s.stop().await;
+}
+both_backends!(over_the_api);

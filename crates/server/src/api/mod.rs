@@ -17,6 +17,7 @@ use mamori_store::{OrgKind, UserProfile, UserRecord};
 use std::time::Duration;
 
 pub mod audit;
+pub mod customers;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -50,6 +51,8 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::GET, "/api/v1/audit/checkpoint", Permission(AuditRead), audit::checkpoint)
         .add(Method::GET, "/api/v1/audit/entries/{index}", Permission(AuditRead), audit::entry_proof)
         .add(Method::GET, "/api/v1/audit/consistency", Permission(AuditRead), audit::consistency)
+        .add(Method::POST, "/api/v1/customers", Permission(CustomersManage), customers::create)
+        .add(Method::POST, "/api/v1/customers/lookup", Permission(CustomersRead), customers::lookup)
         .add(Method::GET, "/api/v1/security-events", Permission(SecurityEventsRead), security_events)
         .add(Method::GET, "/api/v1/settings", Permission(SettingsManage), get_settings)
         .add(Method::PUT, "/api/v1/settings", Permission(SettingsManage), put_settings)

@@ -1,0 +1,65 @@
+//! `/api/v1/customers`: create a customer record, and look customers up by phone — only those
+//! of the caller's client companies, masked for the caller's roles, every read recorded.
+
+use super::ApiResult;
+use crate::AppState;
+use crate::middleware::{Caller, Ctx};
+use crate::problem::ApiJson;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use mamori_core::vault::{NewCustomer, Purpose};
+use mamori_domain::customer::Mask;
+use mamori_proto as proto;
+
+#[utoipa::path(post, path = "/api/v1/customers", tag = "customers", request_body = proto::CreateCustomer,
+    responses((status = 201, body = proto::CustomerCreated), (status = 422, body = proto::Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<proto::CreateCustomer>,
+) -> ApiResult<(StatusCode, Json<proto::CustomerCreated>)> {
+    let new = NewCustomer { client_id: body.client_id, fields: body.fields };
+    let id = state.core.create_customer(&p, &new, &ctx).await?;
+    Ok((StatusCode::CREATED, Json(proto::CustomerCreated { id })))
+}
+
+fn mask_name(m: Mask) -> String {
+    match m {
+        Mask::Full => "full",
+        Mask::Partial => "partial",
+        Mask::Hidden => "hidden",
+    }
+    .into()
+}
+
+#[utoipa::path(post, path = "/api/v1/customers/lookup", tag = "customers", request_body = proto::CustomerLookup,
+    responses((status = 200, body = proto::CustomerCards), (status = 422, body = proto::Problem)))]
+pub async fn lookup(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<proto::CustomerLookup>,
+) -> ApiResult<Json<proto::CustomerCards>> {
+    let purpose = Purpose::Reason { code: body.reason_code, text: body.reason_text };
+    let cards = state.core.find_customers_by_phone(&p, &body.phone, &purpose, &ctx).await?;
+    Ok(Json(proto::CustomerCards {
+        customers: cards
+            .into_iter()
+            .map(|c| proto::CustomerCard {
+                id: c.id,
+                client_id: c.client_id,
+                fields: c
+                    .fields
+                    .into_iter()
+                    .map(|f| proto::ShownField {
+                        field: f.field.as_str().into(),
+                        value: f.value,
+                        mask: mask_name(f.mask),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }))
+}
