@@ -62,6 +62,17 @@ enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         entries: u64,
     },
+    /// Prepares a data directory (or PostgreSQL database) for the customer-lookup HTTP
+    /// benchmark: a client company, an operator assigned to it, N customers with distinct
+    /// phone numbers; prints the operator's API token and a phone number to look up.
+    VaultSetup {
+        #[arg(long)]
+        data_dir: std::path::PathBuf,
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 100_000)]
+        customers: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -72,6 +83,9 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(append(backend, writers, path, seconds, no_hashing, &postgres))
         }
         Command::Verify { entries } => runtime.block_on(verify(entries)),
+        Command::VaultSetup { data_dir, database_url, customers } => {
+            runtime.block_on(vault_setup(data_dir, database_url, customers))
+        }
     }
 }
 
@@ -258,4 +272,81 @@ async fn verify(entries: u64) -> anyhow::Result<()> {
         verify_s / sha_leaves
     );
     close(scratch).await
+}
+
+async fn vault_setup(data_dir: std::path::PathBuf, database_url: Option<String>, n: u64) -> anyhow::Result<()> {
+    use mamori_core::vault::NewCustomer;
+    use mamori_domain::{Permission, Role};
+    let mut config = ServerConfig::defaults(data_dir);
+    config.database_url = database_url;
+    let core = mamori_server::serve::open_core(&config, Arc::new(SystemClock)).await?;
+    let ctx = RequestContext::default();
+    let now = core.now();
+    let user = |name: &str, roles: Vec<Role>| mamori_store::UserRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        username: name.into(),
+        display_name: format!("{name} (bench)"),
+        roles,
+        status: mamori_domain::identity::UserStatus::Active,
+        language: None,
+        team_id: None,
+        site_id: None,
+        password_hash: None,
+        password_changed_at: None,
+        totp_secret: None,
+        totp_pending: None,
+        totp_last_step: None,
+        failed_signins: 0,
+        locked_until: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let (admin, operator) = (user("bench-admin", vec![Role::SecurityAdmin]), user("bench-op", vec![Role::Operator]));
+    let mut tx = core.store.begin().await?;
+    tx.insert_user(&admin).await?;
+    tx.insert_user(&operator).await?;
+    tx.commit().await?;
+    let principal = |u: &mamori_store::UserRecord| mamori_core::Principal {
+        user: u.clone(),
+        via: mamori_core::Credential::Session { id: "bench".into(), csrf_token: String::new(), awaiting_second_factor: false },
+        permissions: mamori_domain::authz::permissions_of(&u.roles),
+        client_ids: Vec::new(),
+        must_enrol_totp: false,
+    };
+    let admin_p = principal(&admin);
+    let client = core.create_org_unit(&admin_p, mamori_store::OrgKind::Client, "Bench Client", None, &ctx).await?;
+    core.set_user_clients(&admin_p, &operator.id, std::slice::from_ref(&client.id), &ctx).await?;
+    let t = Instant::now();
+    let mut done = 0;
+    while done < n {
+        let batch: Vec<NewCustomer> = (done..(done + 5_000).min(n))
+            .map(|i| NewCustomer {
+                client_id: client.id.clone(),
+                fields: [
+                    ("name_kanji", format!("試験 太郎{i}")),
+                    ("name_kana", format!("シケン タロウ{i}")),
+                    ("phones", format!("090{:08}", i)),
+                    ("email", format!("bench{i}@example.jp")),
+                    ("postal_address", "東京都千代田区丸の内1-1-1".to_owned()),
+                    ("birth_date", "1980-04-01".to_owned()),
+                    ("card_number", "4111111111111111".to_owned()),
+                    ("notes", "ベンチマーク用の架空データ".to_owned()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+            })
+            .collect();
+        core.create_customers(&admin_p, &batch, &ctx)
+            .await
+            .map_err(|e| anyhow::anyhow!("{:?}", e.first().map(|(_, e)| e.to_string())))?;
+        done += batch.len() as u64;
+    }
+    eprintln!("created {n} customers in {:.1} s = {:.0}/s", t.elapsed().as_secs_f64(), n as f64 / t.elapsed().as_secs_f64());
+    let token = core
+        .create_api_token(&principal(&operator), "bench", &[Permission::CustomersRead], Duration::from_secs(86_400), &ctx)
+        .await?;
+    println!("{}", token.secret);
+    println!("090{:08}", n / 2);
+    Ok(())
 }
