@@ -274,7 +274,11 @@ async fn verify(entries: u64) -> anyhow::Result<()> {
     close(scratch).await
 }
 
-async fn vault_setup(data_dir: std::path::PathBuf, database_url: Option<String>, n: u64) -> anyhow::Result<()> {
+async fn vault_setup(
+    data_dir: std::path::PathBuf,
+    database_url: Option<String>,
+    n: u64,
+) -> anyhow::Result<()> {
     use mamori_core::vault::NewCustomer;
     use mamori_domain::{Permission, Role};
     let mut config = ServerConfig::defaults(data_dir);
@@ -301,20 +305,26 @@ async fn vault_setup(data_dir: std::path::PathBuf, database_url: Option<String>,
         created_at: now,
         updated_at: now,
     };
-    let (admin, operator) = (user("bench-admin", vec![Role::SecurityAdmin]), user("bench-op", vec![Role::Operator]));
+    let (admin, operator) =
+        (user("bench-admin", vec![Role::SecurityAdmin]), user("bench-op", vec![Role::Operator]));
     let mut tx = core.store.begin().await?;
     tx.insert_user(&admin).await?;
     tx.insert_user(&operator).await?;
     tx.commit().await?;
     let principal = |u: &mamori_store::UserRecord| mamori_core::Principal {
         user: u.clone(),
-        via: mamori_core::Credential::Session { id: "bench".into(), csrf_token: String::new(), awaiting_second_factor: false },
+        via: mamori_core::Credential::Session {
+            id: "bench".into(),
+            csrf_token: String::new(),
+            awaiting_second_factor: false,
+        },
         permissions: mamori_domain::authz::permissions_of(&u.roles),
         client_ids: Vec::new(),
         must_enrol_totp: false,
     };
     let admin_p = principal(&admin);
-    let client = core.create_org_unit(&admin_p, mamori_store::OrgKind::Client, "Bench Client", None, &ctx).await?;
+    let client =
+        core.create_org_unit(&admin_p, mamori_store::OrgKind::Client, "Bench Client", None, &ctx).await?;
     core.set_user_clients(&admin_p, &operator.id, std::slice::from_ref(&client.id), &ctx).await?;
     let t = Instant::now();
     let mut done = 0;
@@ -342,9 +352,19 @@ async fn vault_setup(data_dir: std::path::PathBuf, database_url: Option<String>,
             .map_err(|e| anyhow::anyhow!("{:?}", e.first().map(|(_, e)| e.to_string())))?;
         done += batch.len() as u64;
     }
-    eprintln!("created {n} customers in {:.1} s = {:.0}/s", t.elapsed().as_secs_f64(), n as f64 / t.elapsed().as_secs_f64());
+    eprintln!(
+        "created {n} customers in {:.1} s = {:.0}/s",
+        t.elapsed().as_secs_f64(),
+        n as f64 / t.elapsed().as_secs_f64()
+    );
     let token = core
-        .create_api_token(&principal(&operator), "bench", &[Permission::CustomersRead], Duration::from_secs(86_400), &ctx)
+        .create_api_token(
+            &principal(&operator),
+            "bench",
+            &[Permission::CustomersRead],
+            Duration::from_secs(86_400),
+            &ctx,
+        )
         .await?;
     println!("{}", token.secret);
     println!("090{:08}", n / 2);
