@@ -286,24 +286,15 @@ async fn vault_setup(
     let core = mamori_server::serve::open_core(&config, Arc::new(SystemClock)).await?;
     let ctx = RequestContext::default();
     let now = core.now();
-    let user = |name: &str, roles: Vec<Role>| mamori_store::UserRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        username: name.into(),
-        display_name: format!("{name} (bench)"),
-        roles,
-        status: mamori_domain::identity::UserStatus::Active,
-        language: None,
-        team_id: None,
-        site_id: None,
-        password_hash: None,
-        password_changed_at: None,
-        totp_secret: None,
-        totp_pending: None,
-        totp_last_step: None,
-        failed_signins: 0,
-        locked_until: None,
-        created_at: now,
-        updated_at: now,
+    let user = |name: &str, roles: Vec<Role>| {
+        mamori_store::UserRecord::new(
+            uuid::Uuid::new_v4().to_string(),
+            name.into(),
+            format!("{name} (bench)"),
+            roles,
+            mamori_domain::identity::UserStatus::Active,
+            now,
+        )
     };
     let (admin, operator) =
         (user("bench-admin", vec![Role::SecurityAdmin]), user("bench-op", vec![Role::Operator]));
@@ -311,17 +302,7 @@ async fn vault_setup(
     tx.insert_user(&admin).await?;
     tx.insert_user(&operator).await?;
     tx.commit().await?;
-    let principal = |u: &mamori_store::UserRecord| mamori_core::Principal {
-        user: u.clone(),
-        via: mamori_core::Credential::Session {
-            id: "bench".into(),
-            csrf_token: String::new(),
-            awaiting_second_factor: false,
-        },
-        permissions: mamori_domain::authz::permissions_of(&u.roles),
-        client_ids: Vec::new(),
-        must_enrol_totp: false,
-    };
+    let principal = |u: &mamori_store::UserRecord| mamori_core::Principal::direct(u, Vec::new());
     let admin_p = principal(&admin);
     let client =
         core.create_org_unit(&admin_p, mamori_store::OrgKind::Client, "Bench Client", None, &ctx).await?;

@@ -136,23 +136,9 @@ impl Core {
         check_org_ref(&mut tx, "site_id", inv.site_id.as_deref(), OrgKind::Site).await?;
         let clients = check_clients(&mut tx, &inv.client_ids).await?;
         let user = UserRecord {
-            id: new_id(),
-            username,
-            display_name,
-            roles,
-            status: UserStatus::Invited,
-            language: None,
             team_id: inv.team_id.clone(),
             site_id: inv.site_id.clone(),
-            password_hash: None,
-            password_changed_at: None,
-            totp_secret: None,
-            totp_pending: None,
-            totp_last_step: None,
-            failed_signins: 0,
-            locked_until: None,
-            created_at: now,
-            updated_at: now,
+            ..UserRecord::new(new_id(), username, display_name, roles, UserStatus::Invited, now)
         };
         tx.insert_user(&user).await?;
         tx.set_user_clients(&user.id, &clients).await?;

@@ -81,23 +81,19 @@ impl Core {
                 let id = new_id();
                 let totp_secret = if role.requires_totp() { Some(sealed_for(&id)?) } else { None };
                 let user = UserRecord {
-                    id: id.clone(),
-                    username: format!("{prefix}{n:02}"),
-                    display_name: format!("デモ{stem}{n:02} (demo)"),
-                    roles: vec![role],
-                    status: UserStatus::Active,
-                    language: None,
                     team_id: (role == Role::Operator || role == Role::Supervisor).then(|| team.id.clone()),
                     site_id: team.site_id.clone(),
                     password_hash: Some(hash.clone()),
                     password_changed_at: Some(now),
                     totp_secret,
-                    totp_pending: None,
-                    totp_last_step: None,
-                    failed_signins: 0,
-                    locked_until: None,
-                    created_at: now,
-                    updated_at: now,
+                    ..UserRecord::new(
+                        id.clone(),
+                        format!("{prefix}{n:02}"),
+                        format!("デモ{stem}{n:02} (demo)"),
+                        vec![role],
+                        UserStatus::Active,
+                        now,
+                    )
                 };
                 tx.insert_user(&user).await?;
                 let assigned: Vec<String> = match role {

@@ -26,7 +26,7 @@ use mamori_crypto::keyed_id::IdHasher;
 use mamori_crypto::secret_box::SecretBox;
 use mamori_domain::lockout::LockoutPolicy;
 use mamori_domain::session_policy::SessionPolicy;
-use mamori_domain::{Clock, Permission, UnixMillis};
+use mamori_domain::{Clock, Permission, UnixMillis, authz};
 use mamori_store::{Store, StoreTx, UserRecord};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -109,6 +109,22 @@ pub enum Credential {
 }
 
 impl Principal {
+    /// `user` acting through the services directly — command-line tools, benchmarks, tests —
+    /// with all the rights of their roles, outside any session.
+    pub fn direct(user: &UserRecord, client_ids: Vec<String>) -> Self {
+        Principal {
+            user: user.clone(),
+            via: Credential::Session {
+                id: "direct".into(),
+                csrf_token: String::new(),
+                awaiting_second_factor: false,
+            },
+            permissions: authz::permissions_of(&user.roles),
+            client_ids,
+            must_enrol_totp: false,
+        }
+    }
+
     pub fn actor(&self) -> Actor {
         match &self.via {
             Credential::Session { .. } => Actor::User(self.user.id.clone()),

@@ -117,23 +117,16 @@ impl Core {
             return Err(CoreError::LinkInvalid);
         }
         let user = UserRecord {
-            id: new_id(),
-            username,
-            display_name,
-            roles: vec![Role::SecurityAdmin],
-            status: UserStatus::Active,
-            language: None,
-            team_id: None,
-            site_id: None,
             password_hash: Some(hash),
             password_changed_at: Some(now),
-            totp_secret: None,
-            totp_pending: None,
-            totp_last_step: None,
-            failed_signins: 0,
-            locked_until: None,
-            created_at: now,
-            updated_at: now,
+            ..UserRecord::new(
+                new_id(),
+                username,
+                display_name,
+                vec![Role::SecurityAdmin],
+                UserStatus::Active,
+                now,
+            )
         };
         tx.insert_user(&user).await?;
         let e = AuditEvent::new(

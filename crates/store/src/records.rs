@@ -27,6 +27,36 @@ pub struct UserRecord {
 }
 
 impl UserRecord {
+    /// A user with no password, second factor, team, site or language yet.
+    pub fn new(
+        id: String,
+        username: String,
+        display_name: String,
+        roles: Vec<Role>,
+        status: UserStatus,
+        now: UnixMillis,
+    ) -> Self {
+        UserRecord {
+            id,
+            username,
+            display_name,
+            roles,
+            status,
+            language: None,
+            team_id: None,
+            site_id: None,
+            password_hash: None,
+            password_changed_at: None,
+            totp_secret: None,
+            totp_pending: None,
+            totp_last_step: None,
+            failed_signins: 0,
+            locked_until: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     pub fn totp_enabled(&self) -> bool {
         self.totp_secret.is_some()
     }

@@ -234,23 +234,17 @@ pub async fn insert_user(core: &Core, username: &str, roles: &[Role]) -> UserRec
     let id = uuid::Uuid::new_v4().to_string();
     let needs_totp = roles.iter().any(|r| r.requires_totp());
     let user = UserRecord {
-        id: id.clone(),
-        username: username.into(),
-        display_name: format!("Test {username}"),
-        roles: roles.to_vec(),
-        status: mamori_domain::identity::UserStatus::Active,
-        language: None,
-        team_id: None,
-        site_id: None,
         password_hash: Some(password_hash()),
         password_changed_at: Some(now),
         totp_secret: needs_totp.then(|| core.secrets.seal(TOTP_SECRET.as_bytes(), &id).expect("seal")),
-        totp_pending: None,
-        totp_last_step: None,
-        failed_signins: 0,
-        locked_until: None,
-        created_at: now,
-        updated_at: now,
+        ..UserRecord::new(
+            id.clone(),
+            username.into(),
+            format!("Test {username}"),
+            roles.to_vec(),
+            mamori_domain::identity::UserStatus::Active,
+            now,
+        )
     };
     let mut tx = core.store.begin().await.expect("begin");
     tx.insert_user(&user).await.expect("insert user");
@@ -260,17 +254,7 @@ pub async fn insert_user(core: &Core, username: &str, roles: &[Role]) -> UserRec
 
 /// `user` acting through the services directly, with all the rights of their roles.
 pub fn principal(user: &UserRecord) -> mamori_core::Principal {
-    mamori_core::Principal {
-        user: user.clone(),
-        via: mamori_core::Credential::Session {
-            id: "test".into(),
-            csrf_token: String::new(),
-            awaiting_second_factor: false,
-        },
-        permissions: mamori_domain::authz::permissions_of(&user.roles),
-        client_ids: Vec::new(),
-        must_enrol_totp: false,
-    }
+    mamori_core::Principal::direct(user, Vec::new())
 }
 
 fn password_hash() -> String {
