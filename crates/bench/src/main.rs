@@ -62,6 +62,15 @@ enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         entries: u64,
     },
+    /// CSV import rate: a clean N-row file, then the same file with some bad rows (refused).
+    Import {
+        #[arg(long, value_enum)]
+        backend: Backend,
+        #[arg(long, default_value_t = 100_000)]
+        rows: u64,
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres: String,
+    },
     /// Prepares a data directory (or PostgreSQL database) for the customer-lookup HTTP
     /// benchmark: a client company, an operator assigned to it, N customers with distinct
     /// phone numbers; prints the operator's API token and a phone number to look up.
@@ -83,6 +92,7 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(append(backend, writers, path, seconds, no_hashing, &postgres))
         }
         Command::Verify { entries } => runtime.block_on(verify(entries)),
+        Command::Import { backend, rows, postgres } => runtime.block_on(import(backend, rows, &postgres)),
         Command::VaultSetup { data_dir, database_url, customers } => {
             runtime.block_on(vault_setup(data_dir, database_url, customers))
         }
@@ -350,4 +360,66 @@ async fn vault_setup(
     println!("{}", token.secret);
     println!("090{:08}", n / 2);
     Ok(())
+}
+
+fn csv_rows(rows: u64, bad_every: Option<u64>) -> Vec<u8> {
+    let mut out =
+        String::from("name_kanji,name_kana,phones,email,postal_address,birth_date,card_number,notes\n");
+    for i in 0..rows {
+        let phone = if bad_every.is_some_and(|n| i % n == n - 1) {
+            "not-a-phone".to_owned()
+        } else {
+            format!("080{i:08}")
+        };
+        out.push_str(&format!(
+            "試験 次郎{i},シケン ジロウ{i},{phone},jiro{i}@example.jp,大阪府大阪市北区1-{i},1985-07-15,4111111111111111,架空データ\n"
+        ));
+    }
+    out.into_bytes()
+}
+
+async fn import(backend: Backend, rows: u64, postgres: &str) -> anyhow::Result<()> {
+    use mamori_core::import::{CsvEncoding, ImportError};
+    let scratch = open(backend, postgres).await?;
+    let core = scratch.core.clone();
+    let ctx = RequestContext::default();
+    let admin = mamori_store::UserRecord::new(
+        uuid::Uuid::new_v4().to_string(),
+        "bench-admin".into(),
+        "bench".into(),
+        vec![mamori_domain::Role::SecurityAdmin],
+        mamori_domain::identity::UserStatus::Active,
+        core.now(),
+    );
+    let mut tx = core.store.begin().await?;
+    tx.insert_user(&admin).await?;
+    tx.commit().await?;
+    let p = mamori_core::Principal::direct(&admin, Vec::new());
+    let client = core.create_org_unit(&p, mamori_store::OrgKind::Client, "Bench Client", None, &ctx).await?;
+    let name = if backend == Backend::Sqlite { "sqlite" } else { "postgres" };
+
+    let clean = csv_rows(rows, None);
+    let t = Instant::now();
+    let n = core
+        .import_customers_csv(&p, &client.id, &clean[..], CsvEncoding::Utf8, &mut |_| {}, &ctx)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "import backend={name}: {n} rows ({:.1} MB) in {s:.2} s = {:.0} rows/s",
+        clean.len() as f64 / 1e6,
+        n as f64 / s
+    );
+
+    let bad = csv_rows(rows, Some(1_000));
+    let t = Instant::now();
+    match core.import_customers_csv(&p, &client.id, &bad[..], CsvEncoding::Utf8, &mut |_| {}, &ctx).await {
+        Err(ImportError::Refused(problems)) => println!(
+            "refuse backend={name}: {rows} rows with {} bad ones listed in {:.2} s",
+            problems.len(),
+            t.elapsed().as_secs_f64()
+        ),
+        other => anyhow::bail!("the bad file was not refused: {other:?}"),
+    }
+    close(scratch).await
 }

@@ -12,6 +12,7 @@ pub mod auth;
 mod caller_cache;
 pub mod demo;
 mod error;
+pub mod import;
 mod read_log;
 pub mod setup;
 pub mod vault;

@@ -12,7 +12,7 @@ use mamori_domain::customer::{
     CustomerField, Mask, ValueError, default_mask, mask, normalize_card_number, normalize_email,
     normalize_name, normalize_phone, refuse_security_code,
 };
-use mamori_store::{CustomerRecord, OrgKind};
+use mamori_store::{CustomerRecord, NewCustomerRows, OrgKind};
 use std::collections::BTreeMap;
 
 /// A new record as it arrives (API body or CSV row): field name → value.
@@ -57,11 +57,39 @@ fn invalid(field: &'static str, e: ValueError) -> CoreError {
     CoreError::invalid(field, code, e.to_string())
 }
 
-/// A record ready to store: sealed fields, wrapped key, blind-index digests.
-struct Sealed {
-    record: CustomerRecord,
-    fields: Vec<(String, Vec<u8>)>,
-    digests: Vec<(String, Vec<u8>)>,
+/// A record's sealed fields in one value: `0x01`, then per field its name (u8 length, bytes)
+/// and its sealed value (u32 big-endian length, bytes). Each value is sealed on its own, bound
+/// to the record and field name.
+fn encode_field_set(fields: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut out = vec![1u8];
+    for (name, sealed) in fields {
+        out.push(u8::try_from(name.len()).unwrap_or(u8::MAX));
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&u32::try_from(sealed.len()).unwrap_or(u32::MAX).to_be_bytes());
+        out.extend_from_slice(sealed);
+    }
+    out
+}
+
+fn decode_field_set(bytes: &[u8]) -> Result<Vec<(&str, &[u8])>, CoreError> {
+    let corrupt = || CoreError::Store(mamori_store::StoreError::Corrupt("a customer's sealed fields".into()));
+    let mut rest = bytes.strip_prefix(&[1u8]).ok_or_else(corrupt)?;
+    let mut fields = Vec::new();
+    while let Some((&n, tail)) = rest.split_first() {
+        let n = usize::from(n);
+        let name = tail.get(..n).and_then(|b| std::str::from_utf8(b).ok()).ok_or_else(corrupt)?;
+        let len_bytes: [u8; 4] = tail.get(n..n + 4).and_then(|b| b.try_into().ok()).ok_or_else(corrupt)?;
+        let len = usize::try_from(u32::from_be_bytes(len_bytes)).map_err(|_| corrupt())?;
+        let value = tail.get(n + 4..n + 4 + len).ok_or_else(corrupt)?;
+        fields.push((name, value));
+        rest = &tail[n + 4 + len..];
+    }
+    Ok(fields)
+}
+
+/// A record ready to store, and the names of its fields (for the audit entry).
+pub(crate) struct Sealed {
+    rows: NewCustomerRows,
     field_names: String,
 }
 
@@ -199,11 +227,16 @@ impl Core {
         if !failures.is_empty() {
             return Err(failures);
         }
-        self.insert_sealed(principal, &sealed_records, ctx).await.map_err(|e| vec![(0, e)])?;
-        Ok(sealed_records.into_iter().map(|r| r.record.id).collect())
+        let import = records.len() > 1;
+        self.insert_sealed(principal, &sealed_records, import, ctx).await.map_err(|e| vec![(0, e)])?;
+        Ok(sealed_records.into_iter().map(|r| r.rows.record.id).collect())
     }
 
-    fn seal_customer(&self, new: &NewCustomer, now: mamori_domain::UnixMillis) -> Result<Sealed, CoreError> {
+    pub(crate) fn seal_customer(
+        &self,
+        new: &NewCustomer,
+        now: mamori_domain::UnixMillis,
+    ) -> Result<Sealed, CoreError> {
         check_id(&new.client_id, "client company")?;
         let Prepared { values, index } = prepare(&new.fields)?;
         let id = new_id();
@@ -222,35 +255,37 @@ impl Core {
             client_id: new.client_id.clone(),
             wrapped_key: wrapped.as_bytes().to_vec(),
             kek_version: wrapped.kek_version(),
+            fields: encode_field_set(&fields),
             created_at: now,
             updated_at: now,
         };
         let field_names = values.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>().join(",");
-        Ok(Sealed { record, fields, digests, field_names })
+        Ok(Sealed { rows: NewCustomerRows { record, index: digests }, field_names })
     }
 
-    async fn insert_sealed(
+    pub(crate) async fn insert_sealed(
         &self,
         principal: &Principal,
         records: &[Sealed],
+        import: bool,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
         let mut tx = self.store.begin().await?;
-        let mut clients = std::collections::BTreeSet::new();
-        for r in records {
-            if clients.insert(r.record.client_id.clone()) {
-                match tx.org_unit(&r.record.client_id).await? {
-                    Some(unit) if unit.kind == OrgKind::Client => {}
-                    _ => return Err(CoreError::NotFound { what: "client company" }),
-                }
+        let clients: std::collections::BTreeSet<&str> =
+            records.iter().map(|r| r.rows.record.client_id.as_str()).collect();
+        for client in &clients {
+            match tx.org_unit(client).await? {
+                Some(unit) if unit.kind == OrgKind::Client => {}
+                _ => return Err(CoreError::NotFound { what: "client company" }),
             }
-            tx.insert_customer(&r.record, &r.fields, &r.digests).await?;
         }
+        let rows: Vec<NewCustomerRows> = records.iter().map(|r| r.rows.clone()).collect();
+        tx.insert_customers(&rows).await?;
         let e = match records {
-            [one] => {
+            [one] if !import => {
                 AuditEvent::new(Category::Operation, "customer.create", principal.actor(), Outcome::Success)
-                    .object(self.audit_object("customer", &one.record.id))
-                    .detail("client", one.record.client_id.clone())
+                    .object(self.audit_object("customer", &one.rows.record.id))
+                    .detail("client", one.rows.record.client_id.clone())
                     .detail("fields", one.field_names.clone())
             }
             many => {
@@ -289,17 +324,17 @@ impl Core {
         let mut cards = Vec::with_capacity(records.len());
         let mut shown_fields = std::collections::BTreeSet::new();
         for record in &records {
-            let sealed = read.customer_fields(&record.id).await?;
+            let sealed = decode_field_set(&record.fields)?;
             let wrapped = WrappedKey::from_bytes(record.wrapped_key.clone())?;
             let key = self.vault_kek.unwrap(&record.id, &wrapped)?;
             let mut fields = Vec::with_capacity(sealed.len());
             for (name, ciphertext) in sealed {
-                let Some(field) = CustomerField::parse(&name) else { continue };
+                let Some(field) = CustomerField::parse(name) else { continue };
                 let level = default_mask(&principal.user.roles, field);
                 if level != Mask::Hidden {
                     shown_fields.insert(field.as_str());
                 }
-                let plain = key.open(&record.id, field.as_str(), &ciphertext)?;
+                let plain = key.open(&record.id, field.as_str(), ciphertext)?;
                 let text = String::from_utf8_lossy(&plain);
                 let value = match field {
                     CustomerField::Phones => {

@@ -30,6 +30,31 @@ enum Command {
     /// The tamper-evident audit log: public key, export bundles, verification.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Customer records.
+    #[command(subcommand)]
+    Customers(CustomersCommand),
+}
+
+#[derive(Subcommand)]
+enum CustomersCommand {
+    /// Import a CSV file of one client company's customers (line 1: field names). All or
+    /// nothing: a file with any bad row is refused, and every problem is listed.
+    Import {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The user the import is recorded as (a security admin).
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: String,
+        /// The client company: its name or id.
+        #[arg(long, value_name = "CLIENT")]
+        client: String,
+        /// The CSV file.
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        /// utf-8 or shift_jis.
+        #[arg(long, default_value = "utf-8")]
+        encoding: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -178,6 +203,10 @@ fn main() -> anyhow::Result<()> {
             init_logging("warn");
             audit::run(command, &runtime)
         }
+        Command::Customers(CustomersCommand::Import { common, as_user, client, file, encoding }) => {
+            init_logging("warn");
+            runtime.block_on(import_customers(&common, &as_user, &client, &file, &encoding))
+        }
     }
 }
 
@@ -249,6 +278,73 @@ fn print_start_notes(started: &mamori_server::serve::Started, public_url: &str) 
         );
         println!("  Demo TOTP secret (add to an authenticator app): {}", mamori_core::demo::DEMO_TOTP_SECRET);
         println!();
+    }
+}
+
+async fn import_customers(
+    common: &CommonArgs,
+    as_user: &str,
+    client: &str,
+    file: &std::path::Path,
+    encoding: &str,
+) -> anyhow::Result<()> {
+    use mamori_core::import::{CsvEncoding, ImportError};
+    let encoding = CsvEncoding::parse(encoding)
+        .ok_or_else(|| anyhow::anyhow!("--encoding must be utf-8 or shift_jis, not `{encoding}`"))?;
+    let config = load_config(common, Vec::new(), false)?;
+    let core = mamori_server::serve::open_core(&config, Arc::new(SystemClock)).await?;
+    let user = core
+        .store
+        .read()
+        .await?
+        .user_by_username(as_user)
+        .await?
+        .filter(|u| u.status == mamori_domain::identity::UserStatus::Active)
+        .ok_or_else(|| anyhow::anyhow!("no active user `{as_user}`"))?;
+    let principal = mamori_core::Principal::direct(&user, Vec::new());
+    if !principal.can(mamori_domain::Permission::CustomersManage) {
+        anyhow::bail!("`{as_user}` does not hold customers.manage (a security admin does)");
+    }
+    let clients = core.list_org(mamori_store::OrgKind::Client).await?;
+    let client = clients
+        .iter()
+        .find(|c| c.id == client || c.name == client)
+        .ok_or_else(|| anyhow::anyhow!("no client company named `{client}`"))?;
+    let input = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let started = std::time::Instant::now();
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut progress = |rows: u64| {
+        if tty {
+            eprint!("\rread {rows} rows");
+        }
+    };
+    let ctx = mamori_audit::RequestContext::default();
+    match core.import_customers_csv(&principal, &client.id, input, encoding, &mut progress, &ctx).await {
+        Ok(n) => {
+            if tty {
+                eprintln!();
+            }
+            println!(
+                "imported {n} customers into {} in {:.1} s",
+                client.name,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Err(ImportError::Refused(problems)) => {
+            if tty {
+                eprintln!();
+            }
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            eprintln!(
+                "refused: {} problem(s); nothing was imported. Correct the file and import it again.",
+                problems.len()
+            );
+            std::process::exit(1);
+        }
+        Err(ImportError::Core(e)) => Err(e.into()),
     }
 }
 

@@ -899,36 +899,31 @@ macro_rules! store_tx_impl {
                 to_index(floor)
             }
 
-            async fn insert_customer(
-                &mut self,
-                c: &CustomerRecord,
-                fields: &[(String, Vec<u8>)],
-                index: &[(String, Vec<u8>)],
-            ) -> StoreResult<()> {
-                sqlx::query::<$db>(
-                    "INSERT INTO customers (id, client_id, wrapped_key, kek_version, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&c.id)
-                .bind(&c.client_id)
-                .bind(&c.wrapped_key)
-                .bind(i64::from(c.kek_version))
-                .bind(c.created_at.0)
-                .bind(c.updated_at.0)
-                .execute(self.handle.conn())
-                .await
-                .map_err(db_err)?;
-                for chunk in fields.chunks(300) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO customer_fields (customer_id, field, sealed) ");
-                    q.push_values(chunk, |mut row, (field, sealed)| {
-                        row.push_bind(c.id.clone()).push_bind(field.clone()).push_bind(sealed.clone());
+            async fn insert_customers(&mut self, customers: &[NewCustomerRows]) -> StoreResult<()> {
+                for chunk in customers.chunks(4000) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO customers (id, client_id, wrapped_key, kek_version, fields, created_at, updated_at) ",
+                    );
+                    q.push_values(chunk, |mut row, c| {
+                        let r = &c.record;
+                        row.push_bind(r.id.clone())
+                            .push_bind(r.client_id.clone())
+                            .push_bind(r.wrapped_key.clone())
+                            .push_bind(i64::from(r.kek_version))
+                            .push_bind(r.fields.clone())
+                            .push_bind(r.created_at.0)
+                            .push_bind(r.updated_at.0);
                     });
                     q.build().execute(self.handle.conn()).await.map_err(db_err)?;
                 }
-                for chunk in index.chunks(300) {
+                let index: Vec<(&str, &String, &Vec<u8>)> = customers
+                    .iter()
+                    .flat_map(|c| c.index.iter().map(move |(k, d)| (c.record.id.as_str(), k, d)))
+                    .collect();
+                for chunk in index.chunks(10000) {
                     let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO customer_index (kind, digest, customer_id) ");
-                    q.push_values(chunk, |mut row, (kind, digest)| {
-                        row.push_bind(kind.clone()).push_bind(digest.clone()).push_bind(c.id.clone());
+                    q.push_values(chunk, |mut row, (id, kind, digest)| {
+                        row.push_bind((*kind).clone()).push_bind((*digest).clone()).push_bind(id.to_string());
                     });
                     q.push(" ON CONFLICT DO NOTHING");
                     q.build().execute(self.handle.conn()).await.map_err(db_err)?;
@@ -938,7 +933,7 @@ macro_rules! store_tx_impl {
 
             async fn customer(&mut self, id: &str) -> StoreResult<Option<CustomerRecord>> {
                 sqlx::query_as::<$db, CustomerRow>(
-                    "SELECT id, client_id, wrapped_key, kek_version, created_at, updated_at FROM customers WHERE id = $1",
+                    "SELECT id, client_id, wrapped_key, kek_version, fields, created_at, updated_at FROM customers WHERE id = $1",
                 )
                 .bind(id)
                 .fetch_optional(self.handle.conn())
@@ -950,7 +945,7 @@ macro_rules! store_tx_impl {
 
             async fn customers_by_index(&mut self, kind: &str, digest: &[u8]) -> StoreResult<Vec<CustomerRecord>> {
                 sqlx::query_as::<$db, CustomerRow>(
-                    "SELECT c.id, c.client_id, c.wrapped_key, c.kek_version, c.created_at, c.updated_at \
+                    "SELECT c.id, c.client_id, c.wrapped_key, c.kek_version, c.fields, c.created_at, c.updated_at \
                      FROM customer_index i JOIN customers c ON c.id = i.customer_id \
                      WHERE i.kind = $1 AND i.digest = $2 ORDER BY c.id",
                 )
@@ -962,16 +957,6 @@ macro_rules! store_tx_impl {
                 .into_iter()
                 .map(CustomerRecord::try_from)
                 .collect()
-            }
-
-            async fn customer_fields(&mut self, id: &str) -> StoreResult<Vec<(String, Vec<u8>)>> {
-                sqlx::query_as::<$db, (String, Vec<u8>)>(
-                    "SELECT field, sealed FROM customer_fields WHERE customer_id = $1 ORDER BY field",
-                )
-                .bind(id)
-                .fetch_all(self.handle.conn())
-                .await
-                .map_err(db_err)
             }
 
             async fn count_customers(&mut self) -> StoreResult<i64> {

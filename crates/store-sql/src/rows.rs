@@ -277,6 +277,7 @@ pub(crate) struct CustomerRow {
     client_id: String,
     wrapped_key: Vec<u8>,
     kek_version: i64,
+    fields: Vec<u8>,
     created_at: i64,
     updated_at: i64,
 }
@@ -290,6 +291,7 @@ impl TryFrom<CustomerRow> for CustomerRecord {
             id: r.id,
             client_id: r.client_id,
             wrapped_key: r.wrapped_key,
+            fields: r.fields,
             created_at: UnixMillis(r.created_at),
             updated_at: UnixMillis(r.updated_at),
         })

@@ -183,18 +183,11 @@ pub trait StoreTx: Send {
     async fn prune_audit(&mut self, below: u64) -> StoreResult<u64>;
 
     // --- customer vault
-    /// Inserts a record with its sealed fields (field name, ciphertext) and blind-index entries
-    /// (kind, digest).
-    async fn insert_customer(
-        &mut self,
-        customer: &CustomerRecord,
-        fields: &[(String, Vec<u8>)],
-        index: &[(String, Vec<u8>)],
-    ) -> StoreResult<()>;
+    /// Inserts records with their blind-index entries, with as few statements as possible.
+    async fn insert_customers(&mut self, customers: &[NewCustomerRows]) -> StoreResult<()>;
     async fn customer(&mut self, id: &str) -> StoreResult<Option<CustomerRecord>>;
     /// The records a blind-index digest points to.
     async fn customers_by_index(&mut self, kind: &str, digest: &[u8]) -> StoreResult<Vec<CustomerRecord>>;
-    async fn customer_fields(&mut self, id: &str) -> StoreResult<Vec<(String, Vec<u8>)>>;
     async fn count_customers(&mut self) -> StoreResult<i64>;
 
     // --- settings

@@ -227,14 +227,22 @@ pub struct CheckpointRecord {
     pub note: String,
 }
 
-/// A customer record as stored: who it belongs to and its wrapped data key. Its fields are
-/// sealed separately.
+/// A customer record as stored: who it belongs to, its wrapped data key and its sealed fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomerRecord {
     pub id: String,
     pub client_id: String,
     pub wrapped_key: Vec<u8>,
     pub kek_version: u32,
+    /// Every field, sealed; opaque to the store.
+    pub fields: Vec<u8>,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
+}
+
+/// A customer record with its blind-index entries (kind, digest), ready to insert.
+#[derive(Debug, Clone)]
+pub struct NewCustomerRows {
+    pub record: CustomerRecord,
+    pub index: Vec<(String, Vec<u8>)>,
 }

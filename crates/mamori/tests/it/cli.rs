@@ -300,3 +300,55 @@ async fn audit_commands() {
     assert_ne!(code, Some(0));
     assert!(err.contains("no Mamori database"), "{err}");
 }
+
+/// `mamori customers import`: a clean file imports; a bad one is refused with its lines (exit 1).
+#[tokio::test]
+async fn customers_import_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    {
+        let config = mamori_server::config::ServerConfig::defaults(data.clone());
+        let core = mamori_server::serve::open_core(&config, std::sync::Arc::new(mamori_domain::SystemClock))
+            .await
+            .unwrap();
+        let admin = crate::support::insert_user(&core, "admin", &[mamori_domain::Role::SecurityAdmin]).await;
+        crate::support::insert_user(&core, "op", &[mamori_domain::Role::Operator]).await;
+        let p = crate::support::principal(&admin);
+        core.create_org_unit(&p, mamori_store::OrgKind::Client, "Client A", None, &Default::default())
+            .await
+            .unwrap();
+    }
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, "name_kanji,phones\n山田太郎,03-1111-2222\n佐藤花子,090-3333-4444\n").unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "name_kanji,phones\n山田太郎,03-1111-2222\n佐藤花子,not-a-phone\n").unwrap();
+    let run = |user: &str, file: &std::path::Path| {
+        let args = [
+            "customers",
+            "import",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--as",
+            user,
+            "--client",
+            "Client A",
+            "--file",
+            file.to_str().unwrap(),
+        ];
+        let out = mamori(&args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run("admin", &good);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("imported 2 customers into Client A"), "{out}");
+    let (code, _, err) = run("admin", &bad);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("line 3, column phones") && err.contains("nothing was imported"), "{err}");
+    let (code, _, err) = run("op", &good);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("customers.manage"), "{err}");
+}

@@ -232,3 +232,76 @@ async fn over_the_api(backend: Backend) {
     s.stop().await;
 }
 both_backends!(over_the_api);
+
+/// CSV import: UTF-8 (with a spreadsheet's byte-order mark) and Shift_JIS; a file with bad rows
+/// is refused whole with every bad line listed; nothing is half-written.
+async fn csv_import(backend: Backend) {
+    use mamori_core::import::{CsvEncoding, ImportError};
+    let s = TestServer::start(backend).await;
+    let admin = s.principal_of(&s.user("admin", &[Role::SecurityAdmin]).await);
+    let ctx = Default::default();
+    let a = s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
+    let count = || async { s.core.store.read().await.unwrap().count_customers().await.unwrap() };
+    let import = |bytes: Vec<u8>, encoding| {
+        let (core, admin, client) = (s.core.clone(), admin.clone(), a.id.clone());
+        async move {
+            core.import_customers_csv(&admin, &client, &bytes[..], encoding, &mut |_| {}, &Default::default())
+                .await
+        }
+    };
+
+    let header = "name_kanji,name_kana,phones,email,birth_date,card_number,notes\n";
+    let good = format!(
+        "\u{feff}{header}山田太郎,ヤマダタロウ,03-1111-2222,taro@example.jp,1980-04-01,4111111111111111,\"複数行の\n備考\"\n\
+         佐藤花子,サトウハナコ,090-3333-4444,,1990-12-31,,\n"
+    );
+    assert_eq!(import(good.into_bytes(), CsvEncoding::Utf8).await.unwrap(), 2);
+    assert_eq!(count().await, 2);
+
+    let bad = format!(
+        "{header}鈴木一郎,スズキイチロウ,0311112222,ok@example.jp,1970-01-01,,\n\
+         高橋,タカハシ,not-a-phone,,,,\n\
+         田中,タナカ,0355556666,,,4111111111111112,\n\
+         伊藤,イトウ,0366667777,,19800401,,\n\
+         渡辺,ワタナベ,0377778888\n"
+    );
+    let Err(ImportError::Refused(problems)) = import(bad.into_bytes(), CsvEncoding::Utf8).await else {
+        panic!("a file with bad rows is refused")
+    };
+    let listed: Vec<(u64, Option<&str>)> = problems.iter().map(|p| (p.line, p.column.as_deref())).collect();
+    assert_eq!(
+        listed,
+        vec![(3, Some("phones")), (4, Some("card_number")), (5, Some("birth_date")), (6, None)],
+        "every bad line, with its column: {problems:?}"
+    );
+    assert_eq!(count().await, 2, "nothing of the refused file was written");
+
+    let with_cvv = "name_kanji,phones,CVV\n山本,0388889999,123\n".to_owned();
+    let Err(ImportError::Refused(p)) = import(with_cvv.into_bytes(), CsvEncoding::Utf8).await else {
+        panic!()
+    };
+    assert_eq!((p[0].line, p[0].column.as_deref()), (1, Some("CVV")));
+    assert!(p[0].message.contains("PCI DSS 3.3.1"));
+
+    // Shift_JIS, as Japanese clients send it.
+    let (sjis, _, unmappable) =
+        encoding_rs::SHIFT_JIS.encode("name_kanji,name_kana,phones\n中村健,ナカムラケン,06-1234-5678\n");
+    assert!(!unmappable);
+    assert_eq!(import(sjis.into_owned(), CsvEncoding::ShiftJis).await.unwrap(), 1);
+    let mut op = s.principal_of(&s.user("op", &[Role::Operator]).await);
+    op.client_ids = vec![a.id.clone()];
+    let cards = s.core.find_customers_by_phone(&op, "0612345678", &callback(), &ctx).await.unwrap();
+    assert_eq!(cards[0].fields.iter().find(|f| f.field == CustomerField::NameKanji).unwrap().value, "中村健");
+    let mut broken = b"name_kanji,phones\n".to_vec();
+    broken.extend_from_slice(b"\x82\xa0\x82,0312345678\n\x81\x7f\x81,0312345679\n");
+    let Err(ImportError::Refused(p)) = import(broken, CsvEncoding::ShiftJis).await else { panic!() };
+    assert!(p[0].message.contains("Shift_JIS"), "{p:?}");
+    let Err(ImportError::Refused(p)) = import(vec![0xff, 0xfe, b'\n'], CsvEncoding::Utf8).await else {
+        panic!()
+    };
+    assert!(p[0].message.contains("UTF-8"), "{p:?}");
+    assert_eq!(count().await, 3);
+    assert_eq!(s.audit("customer.import").await.len(), 2, "each import is one audit entry");
+    s.stop().await;
+}
+both_backends!(csv_import);

@@ -7,18 +7,13 @@ CREATE TABLE customers (
     client_id   TEXT NOT NULL REFERENCES org_units(id),
     wrapped_key BYTEA NOT NULL,
     kek_version BIGINT NOT NULL,
+    -- The record's fields, each sealed on its own, in one value (format in docs/vault.md).
+    fields      BYTEA NOT NULL,
     created_at  BIGINT NOT NULL,
     updated_at  BIGINT NOT NULL
 );
 CREATE INDEX customers_client ON customers(client_id);
 CREATE INDEX customers_kek_version ON customers(kek_version);
-
-CREATE TABLE customer_fields (
-    customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
-    field       TEXT NOT NULL,
-    sealed      BYTEA NOT NULL,
-    PRIMARY KEY (customer_id, field)
-);
 
 -- kind: phone | email | name_birth; digest: HMAC-SHA-256 of the normalised value.
 CREATE TABLE customer_index (
