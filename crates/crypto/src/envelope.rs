@@ -89,6 +89,14 @@ pub trait KeyProvider: Send + Sync + std::fmt::Debug {
     fn current_version(&self) -> u32;
     fn wrap(&self, record: &str, key: &DataKey) -> Result<WrappedKey, CryptoError>;
     fn unwrap(&self, record: &str, wrapped: &WrappedKey) -> Result<DataKey, CryptoError>;
+    /// Makes a new key version current (rotation). Providers whose keys are rotated elsewhere
+    /// (in the KMS) say so.
+    fn add_version(&self) -> Result<u32, CryptoError> {
+        Err(CryptoError::KeyFile {
+            path: String::new(),
+            problem: "this key provider's keys are rotated where they are kept".into(),
+        })
+    }
 }
 
 /// Key-encryption keys by version, as read from where they are kept.
@@ -117,6 +125,10 @@ impl LocalKeys {
             keys.iter().map(|(v, k)| (*v, Aes256Gcm::new((&**k).into()))).collect();
         versions.sort_by_key(|(v, _)| *v);
         Ok(LocalKeys { versions })
+    }
+
+    pub fn has_version(&self, version: u32) -> bool {
+        self.versions.iter().any(|(v, _)| *v == version)
     }
 
     fn cipher(&self, version: u32) -> Result<&Aes256Gcm, CryptoError> {

@@ -2,7 +2,7 @@
 //! `<version> <base64 key>`, mode 0600, in the data directory (never in the database). A
 //! rotation appends a version; old versions stay until every data key is re-wrapped.
 
-use crate::envelope::{LocalKeys, VersionedKeys};
+use crate::envelope::{DataKey, KeyProvider, LocalKeys, VersionedKeys, WrappedKey};
 use crate::{CryptoError, random_bytes};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -63,6 +63,80 @@ fn write(path: &Path, keys: &[(u32, Zeroizing<[u8; 32]>)]) -> Result<(), CryptoE
     Ok(())
 }
 
+/// The file key provider: the key file's versions, read again when a version it does not know
+/// turns up (another process rotated) — so a running server follows `mamori keys rotate`
+/// without a restart.
+pub struct FileKeyProvider {
+    path: std::path::PathBuf,
+    keys: std::sync::RwLock<LocalKeys>,
+    /// When the file was last read: a newer file means another process rotated.
+    read_at: std::sync::Mutex<Option<std::time::SystemTime>>,
+}
+
+impl std::fmt::Debug for FileKeyProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileKeyProvider").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl FileKeyProvider {
+    /// Opens the key file, creating it with a first version if it does not exist.
+    pub fn open(path: &Path) -> Result<Self, CryptoError> {
+        let keys = std::sync::RwLock::new(load_or_create(path)?);
+        let read_at = std::sync::Mutex::new(modified(path));
+        Ok(FileKeyProvider { path: path.to_owned(), keys, read_at })
+    }
+
+    /// Reads the file again.
+    pub fn reload(&self) -> Result<(), CryptoError> {
+        if let Ok(mut at) = self.read_at.lock() {
+            *at = modified(&self.path);
+        }
+        let fresh = LocalKeys::new(&read(&self.path)?)?;
+        let mut keys = self.keys.write().map_err(|_| CryptoError::Open)?;
+        *keys = fresh;
+        Ok(())
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&LocalKeys) -> Result<T, CryptoError>) -> Result<T, CryptoError> {
+        f(&*self.keys.read().map_err(|_| CryptoError::Open)?)
+    }
+}
+
+impl KeyProvider for FileKeyProvider {
+    fn current_version(&self) -> u32 {
+        self.with(|k| Ok(k.current_version())).unwrap_or(0)
+    }
+
+    fn wrap(&self, record: &str, key: &DataKey) -> Result<WrappedKey, CryptoError> {
+        // New keys are wrapped with the newest version, even one another process just added.
+        let stale = self.read_at.lock().map(|at| *at != modified(&self.path)).unwrap_or(true);
+        if stale {
+            self.reload()?;
+        }
+        self.with(|k| k.wrap(record, key))
+    }
+
+    /// Adds a version to the file and uses it from now on.
+    fn add_version(&self) -> Result<u32, CryptoError> {
+        let v = add_version(&self.path)?;
+        self.reload()?;
+        Ok(v)
+    }
+
+    fn unwrap(&self, record: &str, wrapped: &WrappedKey) -> Result<DataKey, CryptoError> {
+        let known = self.with(|k| Ok(k.has_version(wrapped.kek_version())))?;
+        if !known {
+            self.reload()?;
+        }
+        self.with(|k| k.unwrap(record, wrapped))
+    }
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
 /// Loads the keys, creating the file with a first version if it does not exist.
 pub fn load_or_create(path: &Path) -> Result<LocalKeys, CryptoError> {
     if !path.exists() {
@@ -101,6 +175,15 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
         assert!(load_or_create(&path).unwrap_err().to_string().contains("chmod 600"));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let provider = FileKeyProvider::open(&path).unwrap();
+        let third = provider.add_version().unwrap();
+        assert_eq!(provider.current_version(), third);
+        // Another process rotates: this one follows when it meets the new version.
+        let other = FileKeyProvider::open(&path).unwrap();
+        add_version(&path).unwrap();
+        let dek = DataKey::generate().unwrap();
+        let newer = FileKeyProvider::open(&path).unwrap().wrap("c-9", &dek).unwrap();
+        assert!(other.unwrap("c-9", &newer).is_ok(), "an unknown version makes it read the file again");
         std::fs::write(&path, "1 not-base64\n").unwrap();
         assert!(load_or_create(&path).unwrap_err().to_string().contains("line 1"));
     }

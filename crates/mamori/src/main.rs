@@ -33,6 +33,22 @@ enum Command {
     /// Customer records.
     #[command(subcommand)]
     Customers(CustomersCommand),
+    /// The vault's keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new key-encryption key version and re-wrap every customer's data key with it,
+    /// online; run it again to finish a rotation that was interrupted.
+    Rotate {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Records re-wrapped per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch_size: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -203,6 +219,10 @@ fn main() -> anyhow::Result<()> {
             init_logging("warn");
             audit::run(command, &runtime)
         }
+        Command::Keys(KeysCommand::Rotate { common, batch_size }) => {
+            init_logging("warn");
+            runtime.block_on(rotate_keys(&common, batch_size))
+        }
         Command::Customers(CustomersCommand::Import { common, as_user, client, file, encoding }) => {
             init_logging("warn");
             runtime.block_on(import_customers(&common, &as_user, &client, &file, &encoding))
@@ -346,6 +366,20 @@ async fn import_customers(
         }
         Err(ImportError::Core(e)) => Err(e.into()),
     }
+}
+
+async fn rotate_keys(common: &CommonArgs, batch: i64) -> anyhow::Result<()> {
+    use std::io::Write;
+    let config = load_config(common, Vec::new(), false)?;
+    let core = mamori_server::serve::open_core(&config, Arc::new(SystemClock)).await?;
+    let mut progress = |done: u64, total: u64| {
+        println!("re-wrapped {done} of {total}");
+        let _ = std::io::stdout().flush();
+    };
+    let r = core.rotate_vault_keys(batch, &mut progress).await?;
+    let how = if r.started { "rotated to" } else { "finished the rotation to" };
+    println!("{how} key version {}: {} data keys re-wrapped", r.version, r.rewrapped);
+    Ok(())
 }
 
 async fn setup_link(common: CommonArgs) -> anyhow::Result<()> {

@@ -110,7 +110,7 @@ pub async fn open_core(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<C
         CheckpointSigner::new(&default_origin(&audit_key), &audit_key).map_err(|e| data_dir_err(&keys, e))?;
     // Kept apart from the log: whoever holds a copy of the log cannot link its entries to customers.
     let (id_key, _) = mamori_crypto::keyfile::load_or_create_32(&keys.join("audit-ids.key"))?;
-    let vault_kek = mamori_crypto::kek_file::load_or_create(&keys.join("vault-kek.keys"))?;
+    let vault_kek = mamori_crypto::kek_file::FileKeyProvider::open(&keys.join("vault-kek.keys"))?;
     let (index_key, _) = mamori_crypto::keyfile::load_or_create_32(&keys.join("vault-index.key"))?;
     let store = mamori_store_sql::open(&db).await?;
     let policies = Policies { session: config.session, lockout: config.lockout, ..Policies::default() };

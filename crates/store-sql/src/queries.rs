@@ -959,6 +959,39 @@ macro_rules! store_tx_impl {
                 .collect()
             }
 
+            async fn customers_to_rewrap(&mut self, version: u32, limit: i64) -> StoreResult<Vec<(String, Vec<u8>)>> {
+                sqlx::query_as::<$db, (String, Vec<u8>)>(
+                    "SELECT id, wrapped_key FROM customers WHERE kek_version < $1 ORDER BY id LIMIT $2",
+                )
+                .bind(i64::from(version))
+                .bind(limit)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)
+            }
+
+            async fn count_customers_to_rewrap(&mut self, version: u32) -> StoreResult<i64> {
+                sqlx::query_scalar::<$db, i64>("SELECT COUNT(*) FROM customers WHERE kek_version < $1")
+                    .bind(i64::from(version))
+                    .fetch_one(self.handle.conn())
+                    .await
+                    .map_err(db_err)
+            }
+
+            async fn rewrap_customer(&mut self, id: &str, old: &[u8], new: &[u8], version: u32) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>(
+                    "UPDATE customers SET wrapped_key = $3, kek_version = $4 WHERE id = $1 AND wrapped_key = $2",
+                )
+                .bind(id)
+                .bind(old)
+                .bind(new)
+                .bind(i64::from(version))
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn count_customers(&mut self) -> StoreResult<i64> {
                 sqlx::query_scalar::<$db, i64>("SELECT COUNT(*) FROM customers")
                     .fetch_one(self.handle.conn())

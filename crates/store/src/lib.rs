@@ -189,6 +189,12 @@ pub trait StoreTx: Send {
     /// The records a blind-index digest points to.
     async fn customers_by_index(&mut self, kind: &str, digest: &[u8]) -> StoreResult<Vec<CustomerRecord>>;
     async fn count_customers(&mut self) -> StoreResult<i64>;
+    /// Up to `limit` records whose data key is wrapped by a key version below `version`:
+    /// (id, wrapped key).
+    async fn customers_to_rewrap(&mut self, version: u32, limit: i64) -> StoreResult<Vec<(String, Vec<u8>)>>;
+    async fn count_customers_to_rewrap(&mut self, version: u32) -> StoreResult<i64>;
+    /// Replaces a record's wrapped key if it is still `old`; false when it changed meanwhile.
+    async fn rewrap_customer(&mut self, id: &str, old: &[u8], new: &[u8], version: u32) -> StoreResult<bool>;
 
     // --- settings
     async fn setting(&mut self, key: &str) -> StoreResult<Option<String>>;

@@ -305,3 +305,81 @@ async fn csv_import(backend: Backend) {
     s.stop().await;
 }
 both_backends!(csv_import);
+
+/// `mamori keys rotate` killed with `kill -9` half-way: every record stays readable, and the
+/// next run finishes the rotation (issue 4, "Done when").
+async fn key_rotation_survives_kill_9(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = mamori_server::config::ServerConfig::defaults(dir.path().join("data"));
+    if backend == Backend::Postgres {
+        config.database_url = Some(crate::support::fresh_pg_url().await);
+    }
+    let open = || mamori_server::serve::open_core(&config, std::sync::Arc::new(mamori_domain::SystemClock));
+    let rows = 10_000;
+    let (client_id, op) = {
+        let core = open().await.unwrap();
+        let admin = crate::support::insert_user(&core, "admin", &[Role::SecurityAdmin]).await;
+        let p = crate::support::principal(&admin);
+        let client =
+            core.create_org_unit(&p, OrgKind::Client, "Client A", None, &Default::default()).await.unwrap();
+        let mut csv = String::from("name_kanji,phones\n");
+        for i in 0..rows {
+            csv.push_str(&format!("顧客{i},070{i:08}\n"));
+        }
+        core.import_customers_csv(
+            &p,
+            &client.id,
+            csv.as_bytes(),
+            mamori_core::import::CsvEncoding::Utf8,
+            &mut |_| {},
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+        let op = crate::support::insert_user(&core, "op", &[Role::Operator]).await;
+        (client.id, op)
+    };
+    let readable = |core: mamori_core::Core| {
+        let mut p = crate::support::principal(&op);
+        p.client_ids = vec![client_id.clone()];
+        async move {
+            for i in [0, rows / 2, rows - 1] {
+                let cards = core
+                    .find_customers_by_phone(&p, &format!("070{i:08}"), &callback(), &Default::default())
+                    .await
+                    .unwrap();
+                let name =
+                    &cards[0].fields.iter().find(|f| f.field == CustomerField::NameKanji).unwrap().value;
+                assert_eq!(name, &format!("顧客{i}"));
+            }
+        }
+    };
+
+    let mut cmd = std::process::Command::new(crate::support::mamori_bin());
+    cmd.args(["keys", "rotate", "--data-dir", config.data_dir.to_str().unwrap(), "--batch-size", "50"]);
+    if let Some(url) = &config.database_url {
+        cmd.args(["--database-url", url]);
+    }
+    let mut child =
+        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert!(line.starts_with("re-wrapped "), "{line}");
+    std::process::Command::new("kill").args(["-9", &child.id().to_string()]).status().unwrap();
+    child.wait().unwrap();
+
+    let core = open().await.unwrap();
+    let remaining = core.store.read().await.unwrap().count_customers_to_rewrap(2).await.unwrap();
+    assert!(remaining > 0 && remaining < rows as i64, "killed half-way ({remaining} of {rows} left)");
+    readable(core.clone()).await;
+
+    let out = cmd.stdout(std::process::Stdio::piped()).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("finished the rotation to key version 2"), "{text}");
+    let core = open().await.unwrap();
+    assert_eq!(core.store.read().await.unwrap().count_customers_to_rewrap(2).await.unwrap(), 0);
+    readable(core).await;
+}
+both_backends!(key_rotation_survives_kill_9);
