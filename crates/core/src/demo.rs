@@ -1,7 +1,9 @@
 //! The demo contact center: a BPO serving two client companies from two sites, with about forty
-//! staff in every role. Everything is plainly synthetic (names end in "(デモ)" / "(demo)").
+//! staff in every role, and 10,000 customers. Everything is plainly synthetic (names end in
+//! "(デモ)" / "(demo)" or read "デモ顧客").
 //! Later features add their own demo data here.
 
+use crate::vault::NewCustomer;
 use crate::{Core, CoreError, new_id, settings};
 use mamori_audit::{Actor, AuditEvent, Category, Outcome};
 use mamori_domain::Role;
@@ -13,6 +15,11 @@ pub const DEMO_PASSWORD: &str = "mamori-demo-2026";
 /// The TOTP secret every demo account that needs a second factor is enrolled with. Published on
 /// purpose: `mamori demo-totp` prints the current code.
 pub const DEMO_TOTP_SECRET: &str = "MFQW2ZLSNFSGK3LPMFQW2ZLSNFSGK3LP";
+
+/// Synthetic customers the demo loads, split between its two client companies.
+pub const DEMO_CUSTOMERS: usize = 10_000;
+/// A demo customer's phone number to try a lookup with (client: the first demo client).
+pub const DEMO_SAMPLE_PHONE: &str = "050-1000-0000";
 
 /// One line of the demo's sign-in sheet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +115,44 @@ impl Core {
             .detail("users", index.to_string());
         tx.append_audit(now, &e).await?;
         tx.commit().await?;
+        self.load_demo_customers(&clients).await?;
         Ok(accounts)
+    }
+
+    /// 10,000 plainly synthetic customers ("デモ顧客00001", 050 numbers, example.com addresses,
+    /// card test numbers), alternating between the two demo clients.
+    async fn load_demo_customers(&self, clients: &[OrgUnit]) -> Result<(), CoreError> {
+        let admin = self
+            .store
+            .read()
+            .await?
+            .user_by_username("demo-admin01")
+            .await?
+            .ok_or(CoreError::NotFound { what: "demo admin" })?;
+        let principal = crate::Principal::direct(&admin, Vec::new());
+        let customers: Vec<NewCustomer> = (0..DEMO_CUSTOMERS)
+            .map(|i| {
+                let fields = [
+                    ("name_kanji", format!("デモ顧客{i:05}")),
+                    ("name_kana", format!("デモコキャク{i:05}")),
+                    ("phones", format!("0501000{i:04}")),
+                    ("email", format!("demo-customer{i:05}@example.com")),
+                    ("postal_address", format!("東京都千代田区デモ町{}-{}", i % 9 + 1, i % 30 + 1)),
+                    ("birth_date", format!("{}-{:02}-{:02}", 1950 + i % 50, i % 12 + 1, i % 28 + 1)),
+                    ("gender", ["女性", "男性", "回答しない"][i % 3].to_owned()),
+                    ("card_number", ["4111111111111111", "5555555555554444"][i % 2].to_owned()),
+                    ("notes", "デモ用の架空の問い合わせ記録です。".to_owned()),
+                ];
+                NewCustomer {
+                    client_id: clients[i % clients.len()].id.clone(),
+                    fields: fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+                }
+            })
+            .collect();
+        self.create_customers(&principal, &customers, &Default::default()).await.map_err(|e| {
+            e.into_iter().next().map_or_else(|| CoreError::Internal("demo customers".into()), |(_, e)| e)
+        })?;
+        Ok(())
     }
 }
 

@@ -297,6 +297,11 @@ fn print_start_notes(started: &mamori_server::serve::Started, public_url: &str) 
             mamori_core::demo::demo_staff_count()
         );
         println!("  Demo TOTP secret (add to an authenticator app): {}", mamori_core::demo::DEMO_TOTP_SECRET);
+        println!(
+            "  {} synthetic customers; an operator can look one up by phone, e.g. {}.",
+            mamori_core::demo::DEMO_CUSTOMERS,
+            mamori_core::demo::DEMO_SAMPLE_PHONE
+        );
         println!();
     }
 }

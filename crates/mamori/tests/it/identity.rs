@@ -455,6 +455,19 @@ async fn demo_data(backend: Backend) {
     assert_eq!(s.core.list_org(mamori_store::OrgKind::Client).await.unwrap().len(), 2);
     assert_eq!(s.core.list_org(mamori_store::OrgKind::Site).await.unwrap().len(), 2);
     assert!(users.iter().all(|u| u.display_name.contains("(demo)")), "plainly synthetic");
+    let customers = s.core.store.read().await.unwrap().count_customers().await.unwrap();
+    assert_eq!(customers, mamori_core::demo::DEMO_CUSTOMERS as i64);
+    let op = users.iter().find(|u| u.username == "demo-op01").unwrap();
+    let (_, op_clients) = s.core.user(&op.id).await.unwrap();
+    let p = mamori_core::Principal::direct(op, op_clients);
+    let purpose =
+        mamori_core::vault::Purpose::Reason { code: "callback".into(), text: "デモの確認".into() };
+    let cards = s
+        .core
+        .find_customers_by_phone(&p, mamori_core::demo::DEMO_SAMPLE_PHONE, &purpose, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(cards.len(), 1, "the sample phone finds its demo customer");
     s.core.load_demo().await.unwrap();
     assert_eq!(s.core.list_users().await.unwrap().len(), users.len(), "loading twice adds nothing");
 
