@@ -25,7 +25,11 @@ pub struct NewCustomer {
 /// Why a user looks a customer up. Every lookup states one; it is recorded with the read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Purpose {
-    /// Not on a call with this customer: a reason code and free text.
+    /// The number is the caller on one of the operator's active calls (reported by the CTI
+    /// integration): nothing more is needed.
+    ActiveCall,
+    /// Not on a call with this customer: a reason code and free text, marked as such in the
+    /// audit entry for the detectors.
     Reason { code: String, text: String },
 }
 
@@ -171,6 +175,7 @@ fn prepare(fields: &BTreeMap<String, String>) -> Result<Prepared, CoreError> {
 
 fn check_purpose(purpose: &Purpose) -> Result<(), CoreError> {
     match purpose {
+        Purpose::ActiveCall => Ok(()),
         Purpose::Reason { code, text } => {
             if !REASON_CODES.contains(&code.as_str()) {
                 return Err(CoreError::invalid(
@@ -314,6 +319,22 @@ impl Core {
         check_purpose(purpose)?;
         let digest = self.vault_index.digest("phone", &e164);
         let mut read = self.store.read().await?;
+        let call = match purpose {
+            Purpose::ActiveCall => Some(
+                read.active_calls(&principal.user.id)
+                    .await?
+                    .into_iter()
+                    .find(|c| c.caller_digest == digest)
+                    .ok_or_else(|| {
+                        CoreError::invalid(
+                            "reason_code",
+                            "reason_required",
+                            "this number is not the caller on one of your active calls: give a reason code and text",
+                        )
+                    })?,
+            ),
+            Purpose::Reason { .. } => None,
+        };
         // Client isolation: another client's customers are not found, not even as "forbidden".
         let records: Vec<CustomerRecord> = read
             .customers_by_index("phone", &digest)
@@ -347,19 +368,23 @@ impl Core {
             cards.push(CustomerCard { id: record.id.clone(), client_id: record.client_id.clone(), fields });
         }
         drop(read);
-        let Purpose::Reason { code, text } = purpose;
         let objects: Vec<String> = records.iter().map(|r| self.audit_object("customer", &r.id)).collect();
-        let e = AuditEvent::new(Category::Access, "customer.lookup", principal.actor(), Outcome::Success)
+        let mut e = AuditEvent::new(Category::Access, "customer.lookup", principal.actor(), Outcome::Success)
             .object(objects.first().cloned().unwrap_or_else(|| "customer:none".into()))
             .detail("by", "phone")
             .detail("results", records.len().to_string())
             .detail("customers", objects.join(","))
-            .detail("fields", shown_fields.into_iter().collect::<Vec<_>>().join(","))
-            .detail("purpose", "reason")
-            .detail("reason_code", code.clone())
-            // The free text may quote the customer, so the log keeps only its length; the text
-            // itself is for the reviewing supervisor and will be kept sealed with the vault.
-            .detail("reason_text_chars", text.trim().chars().count().to_string());
+            .detail("fields", shown_fields.into_iter().collect::<Vec<_>>().join(","));
+        e = match (purpose, call) {
+            (Purpose::Reason { code, text }, _) => e
+                .detail("purpose", "reason")
+                .detail("reason_code", code.clone())
+                // The free text may quote the customer, so the log keeps only its length; the
+                // text itself is for the reviewing supervisor and will be kept sealed.
+                .detail("reason_text_chars", text.trim().chars().count().to_string()),
+            (Purpose::ActiveCall, Some(call)) => e.detail("purpose", "active_call").detail("call", call.id),
+            (Purpose::ActiveCall, None) => e.detail("purpose", "active_call"),
+        };
         self.audit_access(ctx, e).await?;
         Ok(cards)
     }
@@ -428,5 +453,70 @@ impl Core {
         self.audit_access(&RequestContext::default(), event("done").detail("rewrapped", done.to_string()))
             .await?;
         Ok(Rotation { version, started, rewrapped: done })
+    }
+}
+
+impl Core {
+    /// The telephony integration reports that `operator` (a user name) took a call from
+    /// `caller`. Returns the call's id in Mamori. The caller's number is kept only as its
+    /// blind-index digest.
+    pub async fn call_started(
+        &self,
+        principal: &Principal,
+        external_id: &str,
+        operator: &str,
+        caller: &str,
+        ctx: &RequestContext,
+    ) -> Result<String, CoreError> {
+        let external_id = external_id.trim();
+        if external_id.is_empty() || external_id.len() > 100 || external_id.chars().any(char::is_control) {
+            return Err(CoreError::invalid(
+                "call_id",
+                "invalid_value",
+                "a call id is 1 to 100 printable characters",
+            ));
+        }
+        let e164 = normalize_phone(caller).map_err(|e| invalid("caller", e))?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let user = tx
+            .user_by_username(operator)
+            .await?
+            .filter(|u| u.status == mamori_domain::identity::UserStatus::Active)
+            .ok_or(CoreError::NotFound { what: "operator" })?;
+        let call = mamori_store::CallRecord {
+            id: new_id(),
+            external_id: external_id.to_owned(),
+            operator_id: user.id.clone(),
+            caller_digest: self.vault_index.digest("phone", &e164).to_vec(),
+            started_at: now,
+            ended_at: None,
+        };
+        tx.insert_call(&call).await?;
+        let e = AuditEvent::new(Category::Operation, "cti.call_start", principal.actor(), Outcome::Success)
+            .object(format!("call:{}", call.id))
+            .detail("operator", user.id);
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(call.id)
+    }
+
+    /// The telephony integration reports that a call ended: lookups for its caller now need a reason.
+    pub async fn call_ended(
+        &self,
+        principal: &Principal,
+        external_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let mut tx = self.store.begin().await?;
+        if !tx.end_call(external_id.trim(), self.now()).await? {
+            return Err(CoreError::NotFound { what: "active call" });
+        }
+        let e = AuditEvent::new(Category::Operation, "cti.call_end", principal.actor(), Outcome::Success)
+            .object("call")
+            .detail("external_id", external_id.trim().to_owned());
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -48,6 +48,7 @@ impl Role {
                 SecurityEventsRead,
                 SettingsManage,
                 CustomersManage,
+                CtiWrite,
             ],
             Role::Auditor => &[UsersRead, OrgRead, AuditRead, SecurityEventsRead],
         }
@@ -106,10 +107,13 @@ pub enum Permission {
     /// Create, import, correct and erase customer records (nothing is shown unmasked by it).
     #[serde(rename = "customers.manage")]
     CustomersManage,
+    /// Report calls starting and ending (the telephony integration's API token).
+    #[serde(rename = "cti.write")]
+    CtiWrite,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 10] = [
+    pub const ALL: [Permission; 11] = [
         Permission::UsersRead,
         Permission::UsersManage,
         Permission::OrgRead,
@@ -120,6 +124,7 @@ impl Permission {
         Permission::SettingsManage,
         Permission::CustomersRead,
         Permission::CustomersManage,
+        Permission::CtiWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -134,6 +139,7 @@ impl Permission {
             Permission::SettingsManage => "settings.manage",
             Permission::CustomersRead => "customers.read",
             Permission::CustomersManage => "customers.manage",
+            Permission::CtiWrite => "cti.write",
         }
     }
 }

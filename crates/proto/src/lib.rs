@@ -314,16 +314,36 @@ pub struct CustomerCreated {
     pub id: String,
 }
 
-/// Body of `POST /api/v1/customers/lookup`.
+/// Body of `POST /api/v1/customers/lookup`. Without a reason, the number must be the caller on
+/// one of the caller's active calls (reported by the CTI integration).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerLookup {
     pub phone: String,
     /// Why, when not on a call with the customer: `callback`, `complaint_follow_up`,
     /// `data_subject_request`, `quality_review` or `fraud_check`.
-    pub reason_code: String,
-    /// 5–500 characters.
-    pub reason_text: String,
+    pub reason_code: Option<String>,
+    /// 5–500 characters, with `reason_code`.
+    pub reason_text: Option<String>,
+}
+
+/// Body of `POST /api/v1/cti/calls`: the telephony system reports a call starting.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallStarted {
+    /// The telephony system's id for the call.
+    pub call_id: String,
+    /// The operator's Mamori user name.
+    pub operator: String,
+    /// The caller's number.
+    pub caller: String,
+}
+
+/// Body of `POST /api/v1/cti/calls/end`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallEnded {
+    pub call_id: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

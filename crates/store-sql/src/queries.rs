@@ -999,6 +999,54 @@ macro_rules! store_tx_impl {
                     .map_err(db_err)
             }
 
+            async fn insert_call(&mut self, c: &CallRecord) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO calls (id, external_id, operator_id, caller_digest, started_at, ended_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&c.id)
+                .bind(&c.external_id)
+                .bind(&c.operator_id)
+                .bind(&c.caller_digest)
+                .bind(c.started_at.0)
+                .bind(c.ended_at.map(|t| t.0))
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)
+                .map(drop)
+            }
+
+            async fn end_call(&mut self, external_id: &str, now: UnixMillis) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>("UPDATE calls SET ended_at = $2 WHERE external_id = $1 AND ended_at IS NULL")
+                    .bind(external_id)
+                    .bind(now.0)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn active_calls(&mut self, operator_id: &str) -> StoreResult<Vec<CallRecord>> {
+                Ok(sqlx::query_as::<$db, (String, String, String, Vec<u8>, i64)>(
+                    "SELECT id, external_id, operator_id, caller_digest, started_at FROM calls \
+                     WHERE operator_id = $1 AND ended_at IS NULL ORDER BY started_at",
+                )
+                .bind(operator_id)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(|(id, external_id, operator_id, caller_digest, started)| CallRecord {
+                    id,
+                    external_id,
+                    operator_id,
+                    caller_digest,
+                    started_at: UnixMillis(started),
+                    ended_at: None,
+                })
+                .collect())
+            }
+
             async fn setting(&mut self, key: &str) -> StoreResult<Option<String>> {
                 sqlx::query_scalar::<$db, String>("SELECT value FROM settings WHERE key = $1")
                     .bind(key)

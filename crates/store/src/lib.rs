@@ -196,6 +196,13 @@ pub trait StoreTx: Send {
     /// Replaces a record's wrapped key if it is still `old`; false when it changed meanwhile.
     async fn rewrap_customer(&mut self, id: &str, old: &[u8], new: &[u8], version: u32) -> StoreResult<bool>;
 
+    // --- calls (CTI)
+    async fn insert_call(&mut self, call: &CallRecord) -> StoreResult<()>;
+    /// Ends a call; false when it is unknown or already ended.
+    async fn end_call(&mut self, external_id: &str, now: UnixMillis) -> StoreResult<bool>;
+    /// The operator's calls that have not ended.
+    async fn active_calls(&mut self, operator_id: &str) -> StoreResult<Vec<CallRecord>>;
+
     // --- settings
     async fn setting(&mut self, key: &str) -> StoreResult<Option<String>>;
     async fn put_setting(&mut self, key: &str, value: &str) -> StoreResult<()>;

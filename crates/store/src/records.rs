@@ -246,3 +246,16 @@ pub struct NewCustomerRows {
     pub record: CustomerRecord,
     pub index: Vec<(String, Vec<u8>)>,
 }
+
+/// A call the telephony integration reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRecord {
+    pub id: String,
+    /// The telephony system's own id for the call.
+    pub external_id: String,
+    pub operator_id: String,
+    /// Blind-index digest of the caller's number.
+    pub caller_digest: Vec<u8>,
+    pub started_at: UnixMillis,
+    pub ended_at: Option<UnixMillis>,
+}

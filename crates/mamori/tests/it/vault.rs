@@ -383,3 +383,86 @@ async fn key_rotation_survives_kill_9(backend: Backend) {
     readable(core).await;
 }
 both_backends!(key_rotation_survives_kill_9);
+
+/// The telephony integration reports a call; looking up its caller then needs no reason, and
+/// needs one again once the call ends (issue 4, item 5).
+async fn active_call_purpose(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin_user = s.user("admin", &[Role::SecurityAdmin]).await;
+    let admin = s.principal_of(&admin_user);
+    let ctx = Default::default();
+    let a = s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
+    s.core.create_customer(&admin, &customer(&a.id, "03-1234-5678"), &ctx).await.unwrap();
+    let op = s.user("op.a", &[Role::Operator]).await;
+    s.core.set_user_clients(&admin, &op.id, std::slice::from_ref(&a.id), &ctx).await.unwrap();
+    let cti = s.token(&admin_user, &[mamori_domain::Permission::CtiWrite]).await;
+    let op_token = s.token(&op, &[mamori_domain::Permission::CustomersRead]).await;
+    let api = reqwest::Client::new();
+    let post = |token: &str, path: &str, body: serde_json::Value| {
+        api.post(s.url(path)).bearer_auth(token).json(&body).send()
+    };
+    let on_call = serde_json::json!({"phone": "+81312345678"});
+    let problem = |r: reqwest::Response| async move {
+        (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+    };
+
+    let (status, p) =
+        problem(post(&op_token, "/api/v1/customers/lookup", on_call.clone()).await.unwrap()).await;
+    assert_eq!((status, p["code"].as_str()), (422, Some("reason_required")), "no call yet: {p}");
+    let start = serde_json::json!({"call_id": "pbx-0001", "operator": "op.a", "caller": "03-1234-5678"});
+    assert_eq!(post(&cti, "/api/v1/cti/calls", start.clone()).await.unwrap().status(), 201);
+    assert_eq!(post(&cti, "/api/v1/cti/calls", start).await.unwrap().status(), 409, "one call id once");
+    assert_eq!(
+        post(
+            &op_token,
+            "/api/v1/cti/calls",
+            serde_json::json!({"call_id": "x", "operator": "op.a", "caller": "0312345678"})
+        )
+        .await
+        .unwrap()
+        .status(),
+        403
+    );
+
+    let r = post(&op_token, "/api/v1/customers/lookup", on_call.clone()).await.unwrap();
+    assert_eq!(r.status(), 200, "the caller on the operator's active call");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["customers"].as_array().unwrap().len(), 1);
+    let (status, _) = problem(
+        post(&op_token, "/api/v1/customers/lookup", serde_json::json!({"phone": "0399998888"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 422, "another number still needs a reason");
+    let lookups = s.audit("customer.lookup").await;
+    let on_call_entry =
+        lookups.iter().find(|e| e.details.get("purpose").map(String::as_str) == Some("active_call")).unwrap();
+    assert!(on_call_entry.details.contains_key("call"));
+
+    assert_eq!(
+        post(&cti, "/api/v1/cti/calls/end", serde_json::json!({"call_id": "pbx-0001"}))
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        post(&cti, "/api/v1/cti/calls/end", serde_json::json!({"call_id": "pbx-0001"}))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let (status, _) = problem(post(&op_token, "/api/v1/customers/lookup", on_call).await.unwrap()).await;
+    assert_eq!(status, 422, "after the call, a reason again");
+    for action in ["cti.call_start", "cti.call_end"] {
+        let entries = serde_json::to_string(&s.audit(action).await).unwrap();
+        assert!(
+            entries.contains(action) && !entries.contains("1234-5678") && !entries.contains("+81312345678"),
+            "{entries}"
+        );
+    }
+    s.stop().await;
+}
+both_backends!(active_call_purpose);

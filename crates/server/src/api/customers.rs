@@ -1,5 +1,7 @@
 //! `/api/v1/customers`: create a customer record, and look customers up by phone — only those
 //! of the caller's client companies, masked for the caller's roles, every read recorded.
+//! `/api/v1/cti`: the telephony integration reports calls, which make lookups of the caller
+//! need no reason.
 
 use super::ApiResult;
 use crate::AppState;
@@ -42,7 +44,10 @@ pub async fn lookup(
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<proto::CustomerLookup>,
 ) -> ApiResult<Json<proto::CustomerCards>> {
-    let purpose = Purpose::Reason { code: body.reason_code, text: body.reason_text };
+    let purpose = match (body.reason_code, body.reason_text) {
+        (None, None) => Purpose::ActiveCall,
+        (code, text) => Purpose::Reason { code: code.unwrap_or_default(), text: text.unwrap_or_default() },
+    };
     let cards = state.core.find_customers_by_phone(&p, &body.phone, &purpose, &ctx).await?;
     Ok(Json(proto::CustomerCards {
         customers: cards
@@ -62,4 +67,28 @@ pub async fn lookup(
             })
             .collect(),
     }))
+}
+
+#[utoipa::path(post, path = "/api/v1/cti/calls", tag = "cti", request_body = proto::CallStarted,
+    responses((status = 201), (status = 404, body = proto::Problem), (status = 422, body = proto::Problem)))]
+pub async fn call_started(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<proto::CallStarted>,
+) -> ApiResult<StatusCode> {
+    state.core.call_started(&p, &body.call_id, &body.operator, &body.caller, &ctx).await?;
+    Ok(StatusCode::CREATED)
+}
+
+#[utoipa::path(post, path = "/api/v1/cti/calls/end", tag = "cti", request_body = proto::CallEnded,
+    responses((status = 204), (status = 404, body = proto::Problem)))]
+pub async fn call_ended(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<proto::CallEnded>,
+) -> ApiResult<StatusCode> {
+    state.core.call_ended(&p, &body.call_id, &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
