@@ -40,6 +40,8 @@ pub struct Policies {
     pub lockout: LockoutPolicy,
     /// How long an invitation link stays valid.
     pub invitation_validity: Duration,
+    /// How many masked values one user may reveal: a burst, refilled per hour.
+    pub reveals: mamori_domain::rate::RateLimit,
 }
 
 impl Default for Policies {
@@ -48,6 +50,7 @@ impl Default for Policies {
             session: SessionPolicy::default(),
             lockout: LockoutPolicy::default(),
             invitation_validity: Duration::from_secs(72 * 3600),
+            reveals: mamori_domain::rate::RateLimit { capacity: 5, per_hour: 10 },
         }
     }
 }
@@ -83,6 +86,9 @@ pub struct Core {
     read_log: Arc<std::sync::OnceLock<read_log::ReadLog>>,
     vault_kek: Arc<dyn KeyProvider>,
     vault_index: Arc<IdHasher>,
+    /// Each user's reveal allowance (this process's; see docs/vault.md).
+    reveal_buckets:
+        Arc<std::sync::Mutex<std::collections::HashMap<String, mamori_domain::rate::TokenBucket>>>,
 }
 
 /// Settings keys kept in the database (changed from the console, shared by replicas).
@@ -156,6 +162,7 @@ impl Core {
             read_log: Default::default(),
             vault_kek: keys.vault_kek,
             vault_index: Arc::new(keys.vault_index),
+            reveal_buckets: Default::default(),
         }
     }
 

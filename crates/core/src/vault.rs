@@ -520,3 +520,77 @@ impl Core {
         Ok(())
     }
 }
+
+impl Core {
+    /// Shows one masked field of one customer in full: a separate action, with a reason, counted
+    /// against the user's reveal allowance and recorded before the value is returned. Beyond the
+    /// allowance it is refused (a supervisor's approval will lift that when approvals exist).
+    pub async fn reveal_field(
+        &self,
+        principal: &Principal,
+        customer_id: &str,
+        field: &str,
+        purpose: &Purpose,
+        ctx: &RequestContext,
+    ) -> Result<String, CoreError> {
+        check_id(customer_id, "customer")?;
+        let field = CustomerField::parse(field).ok_or_else(|| {
+            CoreError::invalid("field", "unknown_field", format!("`{field}` is not a customer field"))
+        })?;
+        let Purpose::Reason { code, text } = purpose else {
+            return Err(CoreError::invalid(
+                "reason_code",
+                "reason_required",
+                "a reveal needs a reason code and text",
+            ));
+        };
+        check_purpose(purpose)?;
+        let record = self
+            .store
+            .read()
+            .await?
+            .customer(customer_id)
+            .await?
+            .filter(|c| principal.client_ids.contains(&c.client_id))
+            .ok_or(CoreError::NotFound { what: "customer" })?;
+        let level = default_mask(&principal.user.roles, field);
+        if level == Mask::Hidden {
+            return Err(CoreError::Forbidden("your role does not see this field"));
+        }
+        if level == Mask::Partial {
+            let now = self.now();
+            let limit = self.policies.reveals;
+            let allowed = self
+                .reveal_buckets
+                .lock()
+                .map(|mut buckets| {
+                    buckets
+                        .entry(principal.user.id.clone())
+                        .or_insert_with(|| mamori_domain::rate::TokenBucket::new(limit, now))
+                        .try_take(limit, now)
+                })
+                .unwrap_or(false);
+            if !allowed {
+                return Err(CoreError::Forbidden(
+                    "you have revealed as many values as allowed for now; wait, or ask a supervisor",
+                ));
+            }
+        }
+        let sealed = decode_field_set(&record.fields)?;
+        let ciphertext = sealed
+            .iter()
+            .find(|(name, _)| *name == field.as_str())
+            .map(|(_, c)| *c)
+            .ok_or(CoreError::NotFound { what: "value of this field" })?;
+        let key = self.vault_kek.unwrap(&record.id, &WrappedKey::from_bytes(record.wrapped_key.clone())?)?;
+        let value = String::from_utf8_lossy(&key.open(&record.id, field.as_str(), ciphertext)?).into_owned();
+        let e = AuditEvent::new(Category::Access, "customer.reveal", principal.actor(), Outcome::Success)
+            .object(self.audit_object("customer", &record.id))
+            .detail("field", field.as_str())
+            .detail("purpose", "reason")
+            .detail("reason_code", code.clone())
+            .detail("reason_text_chars", text.trim().chars().count().to_string());
+        self.audit_access(ctx, e).await?;
+        Ok(value)
+    }
+}

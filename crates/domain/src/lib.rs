@@ -10,6 +10,7 @@ pub mod customer;
 pub mod identity;
 pub mod lockout;
 pub mod password_policy;
+pub mod rate;
 pub mod session_policy;
 
 pub use authz::{Permission, Role};

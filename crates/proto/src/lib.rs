@@ -365,3 +365,18 @@ pub struct CustomerCard {
 pub struct CustomerCards {
     pub customers: Vec<CustomerCard>,
 }
+
+/// Body of `POST /api/v1/customers/{id}/reveal`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevealField {
+    pub field: String,
+    pub reason_code: String,
+    pub reason_text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RevealedField {
+    pub field: String,
+    pub value: String,
+}

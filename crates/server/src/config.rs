@@ -56,6 +56,12 @@ const KEYS: &[(&str, Kind, &str)] = &[
     ),
     ("audit.jsonl", Kind::Text, "file the audit log is appended to as JSON Lines, for a SIEM to collect"),
     (
+        "vault.reveal_burst",
+        Kind::Integer,
+        "masked values one user may reveal at once before waiting (default 5)",
+    ),
+    ("vault.reveals_per_hour", Kind::Integer, "how fast that allowance refills, per hour (default 10)"),
+    (
         "audit.retention_days",
         Kind::Integer,
         "entries older than this may be archived and pruned by `mamori audit archive` (default 365, PCI DSS 10.5.1)",
@@ -114,6 +120,8 @@ pub struct ServerConfig {
     pub forwarding: Forwarding,
     /// How long audit entries stay in the database before `mamori audit archive` may move them out.
     pub audit_retention: Duration,
+    /// Each user's allowance of reveals of masked values.
+    pub reveals: mamori_domain::rate::RateLimit,
 }
 
 impl ServerConfig {
@@ -134,6 +142,7 @@ impl ServerConfig {
             signin_burst: 20,
             forwarding: Forwarding::default(),
             audit_retention: Duration::from_secs(365 * 86_400),
+            reveals: mamori_domain::rate::RateLimit { capacity: 5, per_hour: 10 },
         }
     }
 
@@ -320,6 +329,12 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
             "audit.syslog_ca" => syslog_ca = Some(PathBuf::from(text(k, &value)?)),
             "audit.syslog_server_name" => syslog_name = Some(text(k, &value)?),
             "audit.jsonl" => c.forwarding.jsonl = Some(PathBuf::from(text(k, &value)?)),
+            "vault.reveal_burst" => {
+                c.reveals.capacity = u32::try_from(integer(k, &value, 1, 1000)?).unwrap_or(5)
+            }
+            "vault.reveals_per_hour" => {
+                c.reveals.per_hour = u32::try_from(integer(k, &value, 0, 100_000)?).unwrap_or(10)
+            }
             "audit.retention_days" => {
                 c.audit_retention = Duration::from_secs(86_400 * integer(k, &value, 1, 100 * 366)?)
             }

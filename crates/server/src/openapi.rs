@@ -20,7 +20,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         api::list_sites, api::create_site, api::list_teams, api::create_team, api::list_clients, api::create_client,
         api::list_tokens, api::create_token, api::revoke_token,
         api::audit::search, api::audit::export, api::audit::checkpoint, api::audit::entry_proof, api::audit::consistency,
-        api::customers::create, api::customers::lookup, api::customers::call_started, api::customers::call_ended,
+        api::customers::create, api::customers::lookup, api::customers::reveal, api::customers::call_started, api::customers::call_ended,
         api::security_events, api::get_settings, api::put_settings,
     ),
     components(schemas(proto::Problem)),

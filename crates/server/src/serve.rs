@@ -113,7 +113,12 @@ pub async fn open_core(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<C
     let vault_kek = mamori_crypto::kek_file::FileKeyProvider::open(&keys.join("vault-kek.keys"))?;
     let (index_key, _) = mamori_crypto::keyfile::load_or_create_32(&keys.join("vault-index.key"))?;
     let store = mamori_store_sql::open(&db).await?;
-    let policies = Policies { session: config.session, lockout: config.lockout, ..Policies::default() };
+    let policies = Policies {
+        session: config.session,
+        lockout: config.lockout,
+        reveals: config.reveals,
+        ..Policies::default()
+    };
     let keys = Keys {
         secrets: SecretBox::new(&key),
         audit_signer: signer,

@@ -466,3 +466,51 @@ async fn active_call_purpose(backend: Backend) {
     s.stop().await;
 }
 both_backends!(active_call_purpose);
+
+/// Revealing a masked field: with a reason, in full, recorded, within the user's allowance —
+/// then refused; never another client's customer, never a field the role does not see.
+async fn reveal_with_a_reason(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| {
+        c.reveals = mamori_domain::rate::RateLimit { capacity: 2, per_hour: 1 }
+    })
+    .await;
+    let admin_user = s.user("admin", &[Role::SecurityAdmin]).await;
+    let admin = s.principal_of(&admin_user);
+    let ctx = Default::default();
+    let a = s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
+    let b = s.core.create_org_unit(&admin, OrgKind::Client, "Client B", None, &ctx).await.unwrap();
+    let in_a = s.core.create_customer(&admin, &customer(&a.id, "0312345678"), &ctx).await.unwrap();
+    let in_b = s.core.create_customer(&admin, &customer(&b.id, "0312345678"), &ctx).await.unwrap();
+    let op = s.user("op.a", &[Role::Operator]).await;
+    s.core.set_user_clients(&admin, &op.id, std::slice::from_ref(&a.id), &ctx).await.unwrap();
+    let token = s.token(&op, &[mamori_domain::Permission::CustomersRead]).await;
+    let api = reqwest::Client::new();
+    let reveal = |id: &str, field: &str| {
+        api.post(s.url(&format!("/api/v1/customers/{id}/reveal")))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"field": field, "reason_code": "fraud_check", "reason_text": "カード不正利用の確認"}))
+            .send()
+    };
+    let r = reveal(&in_a, "card_number").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["value"], "4111111111111111", "in full");
+    assert_eq!(
+        reveal(&in_b, "card_number").await.unwrap().status(),
+        404,
+        "another client's customer is not there"
+    );
+    assert_eq!(reveal(&in_a, "favourite_colour").await.unwrap().status(), 422);
+    assert_eq!(reveal(&in_a, "phones").await.unwrap().status(), 200, "the second of two");
+    let r = reveal(&in_a, "email").await.unwrap();
+    assert_eq!(r.status(), 403, "beyond the allowance");
+    s.clock.advance(std::time::Duration::from_secs(3600));
+    assert_eq!(reveal(&in_a, "email").await.unwrap().status(), 200, "an hour later, one more");
+    let entries = s.audit("customer.reveal").await;
+    assert_eq!(entries.len(), 3, "every reveal recorded, refusals not");
+    assert!(entries.iter().all(|e| e.details["reason_code"] == "fraud_check"
+        && e.object.as_deref().is_some_and(|o| o.starts_with("customer:h:"))));
+    assert!(!serde_json::to_string(&entries).unwrap().contains("4111111111111111"));
+    s.stop().await;
+}
+both_backends!(reveal_with_a_reason);

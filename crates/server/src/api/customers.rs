@@ -92,3 +92,18 @@ pub async fn call_ended(
     state.core.call_ended(&p, &body.call_id, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[utoipa::path(post, path = "/api/v1/customers/{id}/reveal", tag = "customers", request_body = proto::RevealField,
+    responses((status = 200, body = proto::RevealedField), (status = 403, body = proto::Problem),
+        (status = 404, body = proto::Problem), (status = 422, body = proto::Problem)))]
+pub async fn reveal(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    crate::problem::IdPath(id): crate::problem::IdPath,
+    ApiJson(body): ApiJson<proto::RevealField>,
+) -> ApiResult<Json<proto::RevealedField>> {
+    let purpose = Purpose::Reason { code: body.reason_code, text: body.reason_text };
+    let value = state.core.reveal_field(&p, &id, &body.field, &purpose, &ctx).await?;
+    Ok(Json(proto::RevealedField { field: body.field, value }))
+}

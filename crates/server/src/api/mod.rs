@@ -53,6 +53,7 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::GET, "/api/v1/audit/consistency", Permission(AuditRead), audit::consistency)
         .add(Method::POST, "/api/v1/customers", Permission(CustomersManage), customers::create)
         .add(Method::POST, "/api/v1/customers/lookup", Permission(CustomersRead), customers::lookup)
+        .add(Method::POST, "/api/v1/customers/{id}/reveal", Permission(CustomersRead), customers::reveal)
         .add(Method::POST, "/api/v1/cti/calls", Permission(CtiWrite), customers::call_started)
         .add(Method::POST, "/api/v1/cti/calls/end", Permission(CtiWrite), customers::call_ended)
         .add(Method::GET, "/api/v1/security-events", Permission(SecurityEventsRead), security_events)
