@@ -22,6 +22,18 @@ pub struct NewCustomer {
     pub fields: BTreeMap<String, String>,
 }
 
+/// What a lookup searches by: exact values only, through their blind indexes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupKey {
+    Phone(String),
+    Email(String),
+    /// A name (kanji or kana) and a birth date (YYYY-MM-DD).
+    NameBirth {
+        name: String,
+        birth_date: String,
+    },
+}
+
 /// Why a user looks a customer up. Every lookup states one; it is recorded with the read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Purpose {
@@ -315,11 +327,37 @@ impl Core {
         purpose: &Purpose,
         ctx: &RequestContext,
     ) -> Result<Vec<CustomerCard>, CoreError> {
-        let e164 = normalize_phone(phone).map_err(|e| invalid("phone", e))?;
+        self.find_customers(principal, &LookupKey::Phone(phone.to_owned()), purpose, ctx).await
+    }
+
+    /// [`Core::find_customers_by_phone`] for any exact key: phone, e-mail, or name with birth
+    /// date. Only a phone lookup can rest on an active call; the others always need a reason.
+    pub async fn find_customers(
+        &self,
+        principal: &Principal,
+        key: &LookupKey,
+        purpose: &Purpose,
+        ctx: &RequestContext,
+    ) -> Result<Vec<CustomerCard>, CoreError> {
+        let (kind, normalized) = match key {
+            LookupKey::Phone(p) => ("phone", normalize_phone(p).map_err(|e| invalid("phone", e))?),
+            LookupKey::Email(e) => ("email", normalize_email(e).map_err(|e| invalid("email", e))?),
+            LookupKey::NameBirth { name, birth_date } => {
+                let n = normalize_name(name).map_err(|e| invalid("name", e))?;
+                ("name_birth", format!("{n}|{}", birth_date.trim()))
+            }
+        };
         check_purpose(purpose)?;
-        let digest = self.vault_index.digest("phone", &e164);
+        let digest = self.vault_index.digest(kind, &normalized);
         let mut read = self.store.read().await?;
         let call = match purpose {
+            Purpose::ActiveCall if kind != "phone" => {
+                return Err(CoreError::invalid(
+                    "reason_code",
+                    "reason_required",
+                    "only a lookup by the caller's phone number can rest on an active call: give a reason code and text",
+                ));
+            }
             Purpose::ActiveCall => Some(
                 read.active_calls(&principal.user.id)
                     .await?
@@ -337,7 +375,7 @@ impl Core {
         };
         // Client isolation: another client's customers are not found, not even as "forbidden".
         let records: Vec<CustomerRecord> = read
-            .customers_by_index("phone", &digest)
+            .customers_by_index(kind, &digest)
             .await?
             .into_iter()
             .filter(|c| principal.client_ids.contains(&c.client_id))
@@ -371,7 +409,7 @@ impl Core {
         let objects: Vec<String> = records.iter().map(|r| self.audit_object("customer", &r.id)).collect();
         let mut e = AuditEvent::new(Category::Access, "customer.lookup", principal.actor(), Outcome::Success)
             .object(objects.first().cloned().unwrap_or_else(|| "customer:none".into()))
-            .detail("by", "phone")
+            .detail("by", kind)
             .detail("results", records.len().to_string())
             .detail("customers", objects.join(","))
             .detail("fields", shown_fields.into_iter().collect::<Vec<_>>().join(","));

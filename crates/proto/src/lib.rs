@@ -319,7 +319,11 @@ pub struct CustomerCreated {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerLookup {
-    pub phone: String,
+    /// Give exactly one key: `phone`, `email`, or `name` with `birth_date` (YYYY-MM-DD).
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub birth_date: Option<String>,
     /// Why, when not on a call with the customer: `callback`, `complaint_follow_up`,
     /// `data_subject_request`, `quality_review` or `fraud_check`.
     pub reason_code: Option<String>,

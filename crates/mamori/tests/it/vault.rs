@@ -514,3 +514,54 @@ async fn reveal_with_a_reason(backend: Backend) {
     s.stop().await;
 }
 both_backends!(reveal_with_a_reason);
+
+/// Lookups by e-mail and by name with birth date find the same customer, however the values
+/// are written; an active call never covers them (issue 4, item 3).
+async fn lookup_by_email_and_name(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = s.principal_of(&s.user("admin", &[Role::SecurityAdmin]).await);
+    let ctx = Default::default();
+    let a = s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
+    let id = s.core.create_customer(&admin, &customer(&a.id, "0312345678"), &ctx).await.unwrap();
+    let op = s.user("op.a", &[Role::Operator]).await;
+    s.core.set_user_clients(&admin, &op.id, std::slice::from_ref(&a.id), &ctx).await.unwrap();
+    let token = s.token(&op, &[mamori_domain::Permission::CustomersRead]).await;
+    let api = reqwest::Client::new();
+    let lookup = |body: serde_json::Value| {
+        api.post(s.url("/api/v1/customers/lookup")).bearer_auth(&token).json(&body).send()
+    };
+    let reason = |mut v: serde_json::Value| {
+        v["reason_code"] = "callback".into();
+        v["reason_text"] = "お約束の折り返し".into();
+        v
+    };
+    for key in [
+        serde_json::json!({"email": " TARO.YAMADA@example.jp "}),
+        serde_json::json!({"name": "山田　太郎", "birth_date": "1980-04-01"}),
+        serde_json::json!({"name": "やまだ たろう", "birth_date": "1980-04-01"}),
+    ] {
+        let r = lookup(reason(key.clone())).await.unwrap();
+        assert_eq!(r.status(), 200, "{key}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["customers"][0]["id"], id.as_str(), "{key}");
+    }
+    let r =
+        lookup(reason(serde_json::json!({"name": "山田太郎", "birth_date": "1980-04-02"}))).await.unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["customers"].as_array().unwrap().len(), 0, "another birth date, nobody");
+    for bad in [
+        serde_json::json!({}),
+        serde_json::json!({"phone": "0312345678", "email": "a@b.jp"}),
+        serde_json::json!({"name": "山田"}),
+    ] {
+        let r = lookup(reason(bad.clone())).await.unwrap();
+        assert_eq!(r.status(), 422, "{bad}");
+    }
+    let r = lookup(serde_json::json!({"email": "taro.yamada@example.jp"})).await.unwrap();
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(p["code"], "reason_required");
+    let by: Vec<String> = s.audit("customer.lookup").await.iter().map(|e| e.details["by"].clone()).collect();
+    assert!(by.contains(&"email".to_owned()) && by.contains(&"name_birth".to_owned()), "{by:?}");
+    s.stop().await;
+}
+both_backends!(lookup_by_email_and_name);

@@ -10,7 +10,7 @@ use crate::problem::ApiJson;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use mamori_core::vault::{NewCustomer, Purpose};
+use mamori_core::vault::{LookupKey, NewCustomer, Purpose};
 use mamori_domain::customer::Mask;
 use mamori_proto as proto;
 
@@ -48,7 +48,20 @@ pub async fn lookup(
         (None, None) => Purpose::ActiveCall,
         (code, text) => Purpose::Reason { code: code.unwrap_or_default(), text: text.unwrap_or_default() },
     };
-    let cards = state.core.find_customers_by_phone(&p, &body.phone, &purpose, &ctx).await?;
+    let key = match (body.phone, body.email, body.name, body.birth_date) {
+        (Some(phone), None, None, None) => LookupKey::Phone(phone),
+        (None, Some(email), None, None) => LookupKey::Email(email),
+        (None, None, Some(name), Some(birth_date)) => LookupKey::NameBirth { name, birth_date },
+        _ => {
+            return Err(crate::problem::ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "lookup_key",
+                "give exactly one of: phone, email, or name with birth_date",
+            )
+            .field("phone"));
+        }
+    };
+    let cards = state.core.find_customers(&p, &key, &purpose, &ctx).await?;
     Ok(Json(proto::CustomerCards {
         customers: cards
             .into_iter()
