@@ -77,6 +77,13 @@ async fn fetch_nodes(tx: &mut Box<dyn StoreTx>, ids: &[NodeId]) -> Result<HashMa
     Ok(nodes)
 }
 
+/// The stored hashes of the complete subtrees that make up the first `size` entries.
+async fn frontier(tx: &mut Box<dyn StoreTx>, size: u64) -> Result<Vec<Hash>, CoreError> {
+    let ids = merkle::decompose(0, size);
+    let nodes = fetch_nodes(tx, &ids).await?;
+    Ok(ids.iter().filter_map(|id| nodes.get(id).copied()).collect())
+}
+
 /// Runs `compute` against the stored tree: once to learn which nodes it needs, then for real.
 async fn with_nodes<T>(
     tx: &mut Box<dyn StoreTx>,
@@ -200,9 +207,7 @@ impl Core {
             return Ok(Round::UpToDate);
         }
         let to = log_size.min(from + ROUND);
-        let frontier_ids = merkle::decompose(0, from);
-        let frontier = fetch_nodes(&mut read, &frontier_ids).await?;
-        let frontier: Vec<Hash> = frontier_ids.iter().filter_map(|id| frontier.get(id).copied()).collect();
+        let frontier = frontier(&mut read, from).await?;
         let mut builder =
             TreeBuilder::from_frontier(from, &frontier).map_err(|e| CoreError::Internal(e.to_string()))?;
         if builder.root() != root {
@@ -425,9 +430,7 @@ impl Core {
         let end = self.checkpoint_at(to).await?;
         let start = if from > 0 { Some(self.checkpoint_at(from).await?) } else { None };
         let mut read = self.store.read().await?;
-        let frontier_ids = merkle::decompose(0, from);
-        let frontier_nodes = fetch_nodes(&mut read, &frontier_ids).await?;
-        let frontier = frontier_ids.iter().filter_map(|id| frontier_nodes.get(id).copied()).collect();
+        let frontier = frontier(&mut read, from).await?;
         let consistency_proof = with_nodes(&mut read, |src| merkle::consistency_proof(src, from, to)).await?;
         let intermediate =
             if to > from + 1 { read.checkpoints_between(from + 1, to - 1).await? } else { Vec::new() };
@@ -533,9 +536,7 @@ impl Core {
             let start = signed.first().filter(|c| c.size == floor).ok_or_else(|| {
                 Mismatch::Other(format!("no signed checkpoint at the retention floor {floor}"))
             })?;
-            let ids = merkle::decompose(0, floor);
-            let nodes = fetch_nodes(&mut read, &ids).await?;
-            let frontier: Vec<Hash> = ids.iter().filter_map(|id| nodes.get(id).copied()).collect();
+            let frontier = frontier(&mut read, floor).await?;
             LogWalk::start(floor, &frontier, &start.root)?
         };
         walk.expect(signed);
@@ -546,11 +547,9 @@ impl Core {
             let leaves: HashMap<u64, Hash> =
                 read.audit_nodes_range(0, at, page_end).await.map_err(CoreError::from)?.into_iter().collect();
             let mut stored_nodes: HashMap<NodeId, Hash> = HashMap::new();
-            for level in 1..64u8 {
+            // Only levels whose subtrees can end inside this page: no higher than the page's end.
+            for level in (1..64u8).take_while(|l| (1u64 << l) <= page_end) {
                 let (lo, hi) = (at >> level, (page_end >> level) + 1);
-                if hi <= lo && level > 1 {
-                    break;
-                }
                 for (index, hash) in read.audit_nodes_range(level, lo, hi).await.map_err(CoreError::from)? {
                     stored_nodes.insert(NodeId { level, index }, hash);
                 }

@@ -384,8 +384,7 @@ impl Core {
         let mut shown_fields = std::collections::BTreeSet::new();
         for record in &records {
             let sealed = decode_field_set(&record.fields)?;
-            let wrapped = WrappedKey::from_bytes(record.wrapped_key.clone())?;
-            let key = self.vault_kek.unwrap(&record.id, &wrapped)?;
+            let key = self.record_key(record)?;
             let mut fields = Vec::with_capacity(sealed.len());
             for (name, ciphertext) in sealed {
                 let Some(field) = CustomerField::parse(name) else { continue };
@@ -560,6 +559,11 @@ impl Core {
 }
 
 impl Core {
+    /// A record's data key, unwrapped (in memory only).
+    fn record_key(&self, record: &CustomerRecord) -> Result<DataKey, CoreError> {
+        Ok(self.vault_kek.unwrap(&record.id, &WrappedKey::from_bytes(record.wrapped_key.clone())?)?)
+    }
+
     /// Shows one masked field of one customer in full: a separate action, with a reason, counted
     /// against the user's reveal allowance and recorded before the value is returned. Beyond the
     /// allowance it is refused (a supervisor's approval will lift that when approvals exist).
@@ -620,7 +624,7 @@ impl Core {
             .find(|(name, _)| *name == field.as_str())
             .map(|(_, c)| *c)
             .ok_or(CoreError::NotFound { what: "value of this field" })?;
-        let key = self.vault_kek.unwrap(&record.id, &WrappedKey::from_bytes(record.wrapped_key.clone())?)?;
+        let key = self.record_key(&record)?;
         let value = String::from_utf8_lossy(&key.open(&record.id, field.as_str(), ciphertext)?).into_owned();
         let e = AuditEvent::new(Category::Access, "customer.reveal", principal.actor(), Outcome::Success)
             .object(self.audit_object("customer", &record.id))
