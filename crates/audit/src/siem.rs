@@ -43,7 +43,7 @@ fn header_field(s: &str, max: usize) -> String {
 /// with the entry's fields, and the entry as JSON as the message.
 pub fn syslog_message(e: &AuditEntry, hostname: &str) -> String {
     let pri = FACILITY_LOG_AUDIT * 8 + severity(e);
-    let time = rfc3339_millis(e.time.0);
+    let time = e.time.rfc3339();
     let mut sd = format!(
         "[mamori@{ENTERPRISE_NUMBER} index=\"{}\" category=\"{}\" action=\"{}\" actor=\"{}\" outcome=\"{}\"",
         e.index,
@@ -69,30 +69,6 @@ pub fn json_line(e: &AuditEntry) -> String {
 /// RFC 6587 octet counting: the message's length in bytes, a space, the message.
 pub fn octet_counted(message: &str) -> String {
     format!("{} {message}", message.len())
-}
-
-/// `2026-11-24T09:30:00.123Z`.
-fn rfc3339_millis(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
@@ -126,7 +102,7 @@ mod tests {
         assert!(m.ends_with(&json_line(&e)));
         assert_eq!(syslog_message(&e, "has space").split(' ').nth(2), Some("-"));
         assert_eq!(octet_counted("abc"), "3 abc");
-        assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(mamori_domain::UnixMillis(0).rfc3339(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(mamori_domain::UnixMillis(951_782_400_000).rfc3339(), "2000-02-29T00:00:00.000Z");
     }
 }

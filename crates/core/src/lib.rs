@@ -89,12 +89,15 @@ pub struct Core {
     /// Each user's reveal allowance (this process's; see docs/vault.md).
     reveal_buckets:
         Arc<std::sync::Mutex<std::collections::HashMap<String, mamori_domain::rate::TokenBucket>>>,
+    vault_policy: Arc<vault::policy::PolicyCache>,
 }
 
 /// Settings keys kept in the database (changed from the console, shared by replicas).
 pub mod settings {
     pub const TOTP_FOR_EVERYONE: &str = "totp_required_for_everyone";
     pub const DEMO_LOADED: &str = "demo_loaded";
+    /// The vault's field classes and masks, as JSON.
+    pub const VAULT_POLICY: &str = "vault_policy";
 }
 
 /// Who is making a request, once authenticated.
@@ -163,6 +166,7 @@ impl Core {
             vault_kek: keys.vault_kek,
             vault_index: Arc::new(keys.vault_index),
             reveal_buckets: Default::default(),
+            vault_policy: Default::default(),
         }
     }
 
@@ -190,9 +194,20 @@ impl Core {
     /// caller returns the data only after this succeeds (fail closed). Concurrent reads share a
     /// transaction, so this costs far less than a transaction of its own.
     pub async fn audit_access(&self, ctx: &RequestContext, event: AuditEvent) -> Result<u64, CoreError> {
-        let log =
-            self.read_log.get_or_init(|| read_log::ReadLog::start(self.store.clone(), self.clock.clone()));
-        log.append(ctx.stamp(event)).await
+        self.read_log().append(ctx.stamp(event)).await
+    }
+
+    /// [`Core::audit_access`] for a read that touched several records: an entry for each.
+    pub async fn audit_access_all(
+        &self,
+        ctx: &RequestContext,
+        events: Vec<AuditEvent>,
+    ) -> Result<Vec<u64>, CoreError> {
+        self.read_log().append_all(events.into_iter().map(|e| ctx.stamp(e)).collect()).await
+    }
+
+    fn read_log(&self) -> &read_log::ReadLog {
+        self.read_log.get_or_init(|| read_log::ReadLog::start(self.store.clone(), self.clock.clone()))
     }
 
     pub async fn totp_required_for_everyone(&self) -> Result<bool, CoreError> {

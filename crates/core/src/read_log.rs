@@ -44,15 +44,29 @@ impl ReadLog {
 
     /// Appends and waits until the entry is committed; returns its index.
     pub(crate) async fn append(&self, event: AuditEvent) -> Result<u64, CoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.queue
-            .send((event, reply))
-            .await
-            .map_err(|_| CoreError::Internal("the audit writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| CoreError::Internal("the audit writer has stopped".into()))?
-            .map_err(|e| CoreError::Store(mamori_store::StoreError::Unavailable(e)))
+        let indexes = self.append_all(vec![event]).await?;
+        indexes.first().copied().ok_or_else(|| CoreError::Internal("entry not appended".into()))
+    }
+
+    /// Appends several entries (queued together, so usually committed together) and waits
+    /// until every one is committed.
+    pub(crate) async fn append_all(&self, events: Vec<AuditEvent>) -> Result<Vec<u64>, CoreError> {
+        let stopped = || CoreError::Internal("the audit writer has stopped".into());
+        let mut answers = Vec::with_capacity(events.len());
+        for event in events {
+            let (reply, answer) = oneshot::channel();
+            self.queue.send((event, reply)).await.map_err(|_| stopped())?;
+            answers.push(answer);
+        }
+        let mut indexes = Vec::with_capacity(answers.len());
+        for answer in answers {
+            let index = answer
+                .await
+                .map_err(|_| stopped())?
+                .map_err(|e| CoreError::Store(mamori_store::StoreError::Unavailable(e)))?;
+            indexes.push(index);
+        }
+        Ok(indexes)
     }
 }
 

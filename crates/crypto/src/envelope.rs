@@ -97,6 +97,15 @@ pub trait KeyProvider: Send + Sync + std::fmt::Debug {
             problem: "this key provider's keys are rotated where they are kept".into(),
         })
     }
+    /// Destroys every version below `version`; returns the versions destroyed. Whatever they
+    /// wrapped — in backups too — can no longer be opened.
+    fn retire_before(&self, version: u32) -> Result<Vec<u32>, CryptoError> {
+        let _ = version;
+        Err(CryptoError::KeyFile {
+            path: String::new(),
+            problem: "this key provider's keys are retired where they are kept".into(),
+        })
+    }
 }
 
 /// Key-encryption keys by version, as read from where they are kept.

@@ -124,6 +124,12 @@ impl KeyProvider for FileKeyProvider {
         Ok(v)
     }
 
+    fn retire_before(&self, version: u32) -> Result<Vec<u32>, CryptoError> {
+        let retired = retire_before(&self.path, version)?;
+        self.reload()?;
+        Ok(retired)
+    }
+
     fn unwrap(&self, record: &str, wrapped: &WrappedKey) -> Result<DataKey, CryptoError> {
         let known = self.with(|k| Ok(k.has_version(wrapped.kek_version())))?;
         if !known {
@@ -152,6 +158,19 @@ pub fn add_version(path: &Path) -> Result<u32, CryptoError> {
     keys.push((next, Zeroizing::new(random_bytes::<32>()?)));
     write(path, &keys)?;
     Ok(next)
+}
+
+/// Removes every version below `version` from the file; returns the versions removed. The
+/// newest version always stays.
+pub fn retire_before(path: &Path, version: u32) -> Result<Vec<u32>, CryptoError> {
+    let keys = read(path)?;
+    let newest = keys.iter().map(|(v, _)| *v).max().unwrap_or(0);
+    let floor = version.min(newest);
+    let (retired, kept): (Vec<_>, Vec<_>) = keys.into_iter().partition(|(v, _)| *v < floor);
+    if !retired.is_empty() {
+        write(path, &kept)?;
+    }
+    Ok(retired.into_iter().map(|(v, _)| v).collect())
 }
 
 #[cfg(test)]
@@ -184,6 +203,11 @@ mod tests {
         let dek = DataKey::generate().unwrap();
         let newer = FileKeyProvider::open(&path).unwrap().wrap("c-9", &dek).unwrap();
         assert!(other.unwrap("c-9", &newer).is_ok(), "an unknown version makes it read the file again");
+        // Retiring destroys the old versions: what they wrapped is gone, the newest stays.
+        assert_eq!(provider.retire_before(u32::MAX).unwrap(), vec![1, 2, 3]);
+        assert!(provider.unwrap("c-1", &wrapped).is_err(), "retired versions open nothing");
+        assert!(provider.unwrap("c-9", &newer).is_ok());
+        assert!(retire_before(&path, 4).unwrap().is_empty());
         std::fs::write(&path, "1 not-base64\n").unwrap();
         assert!(load_or_create(&path).unwrap_err().to_string().contains("line 1"));
     }

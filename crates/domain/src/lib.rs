@@ -12,6 +12,7 @@ pub mod lockout;
 pub mod password_policy;
 pub mod rate;
 pub mod session_policy;
+pub mod vault_policy;
 
 pub use authz::{Permission, Role};
 pub use clock::{Clock, SystemClock, UnixMillis};

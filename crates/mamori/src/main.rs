@@ -49,6 +49,12 @@ enum KeysCommand {
         #[arg(long, default_value_t = 1000)]
         batch_size: i64,
     },
+    /// Destroy the key versions older than the current one, after a finished rotation: database
+    /// backups made before can no longer be opened — nor the customers erased since (APPI).
+    Retire {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -223,6 +229,10 @@ fn main() -> anyhow::Result<()> {
             init_logging("warn");
             runtime.block_on(rotate_keys(&common, batch_size))
         }
+        Command::Keys(KeysCommand::Retire { common }) => {
+            init_logging("warn");
+            runtime.block_on(retire_keys(&common))
+        }
         Command::Customers(CustomersCommand::Import { common, as_user, client, file, encoding }) => {
             init_logging("warn");
             runtime.block_on(import_customers(&common, &as_user, &client, &file, &encoding))
@@ -384,6 +394,21 @@ async fn rotate_keys(common: &CommonArgs, batch: i64) -> anyhow::Result<()> {
     let r = core.rotate_vault_keys(batch, &mut progress).await?;
     let how = if r.started { "rotated to" } else { "finished the rotation to" };
     println!("{how} key version {}: {} data keys re-wrapped", r.version, r.rewrapped);
+    Ok(())
+}
+
+async fn retire_keys(common: &CommonArgs) -> anyhow::Result<()> {
+    let config = load_config(common, Vec::new(), false)?;
+    let core = mamori_server::serve::open_core(&config, Arc::new(SystemClock)).await?;
+    let retired = core.retire_vault_keys().await?;
+    if retired.is_empty() {
+        println!("no key version to retire: only the current one is kept");
+    } else {
+        let list = retired.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+        println!(
+            "retired key version(s) {list}; backups made before they were retired cannot be opened any more"
+        );
+    }
     Ok(())
 }
 

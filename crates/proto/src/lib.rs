@@ -384,3 +384,47 @@ pub struct RevealedField {
     pub field: String,
     pub value: String,
 }
+
+/// Body of `POST /api/v1/customers/{id}/notes`: a note appended to the customer's notes.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddNote {
+    /// 1–2,000 characters.
+    pub text: String,
+}
+
+/// Body of the data-subject requests (`disclosure`, `erase`): the reference of the request
+/// they answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectRequest {
+    pub request_ref: String,
+}
+
+/// Body of `PATCH /api/v1/customers/{id}`: a correction. An empty value removes the field.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectCustomer {
+    pub request_ref: String,
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DisclosedField {
+    pub field: mamori_domain::customer::CustomerField,
+    pub class: mamori_domain::customer::FieldClass,
+    pub value: String,
+}
+
+/// What `POST /api/v1/customers/{id}/disclosure` answers: everything held on the customer and
+/// the audit log's entries about them.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Disclosure {
+    pub id: String,
+    pub client_id: String,
+    /// RFC 3339.
+    pub created_at: String,
+    pub updated_at: String,
+    pub fields: Vec<DisclosedField>,
+    pub accesses: Vec<mamori_audit::AuditEntry>,
+}

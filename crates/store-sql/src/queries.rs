@@ -992,6 +992,53 @@ macro_rules! store_tx_impl {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn update_customer(
+                &mut self,
+                id: &str,
+                fields: &[u8],
+                index: &[(String, Vec<u8>)],
+                now: UnixMillis,
+            ) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>("UPDATE customers SET fields = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(fields)
+                    .bind(now.0)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                sqlx::query::<$db>("DELETE FROM customer_index WHERE customer_id = $1")
+                    .bind(id)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                if !index.is_empty() {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO customer_index (kind, digest, customer_id) ");
+                    q.push_values(index, |mut row, (kind, digest)| {
+                        row.push_bind(kind.clone()).push_bind(digest.clone()).push_bind(id.to_owned());
+                    });
+                    q.push(" ON CONFLICT DO NOTHING");
+                    q.build().execute(self.handle.conn()).await.map_err(db_err)?;
+                }
+                Ok(true)
+            }
+
+            async fn delete_customer(&mut self, id: &str) -> StoreResult<bool> {
+                sqlx::query::<$db>("DELETE FROM customer_index WHERE customer_id = $1")
+                    .bind(id)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                let done = sqlx::query::<$db>("DELETE FROM customers WHERE id = $1")
+                    .bind(id)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn count_customers(&mut self) -> StoreResult<i64> {
                 sqlx::query_scalar::<$db, i64>("SELECT COUNT(*) FROM customers")
                     .fetch_one(self.handle.conn())

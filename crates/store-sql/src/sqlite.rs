@@ -34,6 +34,9 @@ impl SqliteStore {
             // FULL: a commit is on disk before it is acknowledged (DESIGN invariant 7).
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // An erased customer's wrapped key and sealed fields are overwritten, not left in
+            // free pages of the file.
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(10));
         // No test query on acquire: a broken file connection fails its statement anyway.
         let writer = SqlitePoolOptions::new()

@@ -195,6 +195,16 @@ pub trait StoreTx: Send {
     async fn count_customers_to_rewrap(&mut self, version: u32) -> StoreResult<i64>;
     /// Replaces a record's wrapped key if it is still `old`; false when it changed meanwhile.
     async fn rewrap_customer(&mut self, id: &str, old: &[u8], new: &[u8], version: u32) -> StoreResult<bool>;
+    /// Replaces a record's sealed fields and its blind-index entries; false when it is gone.
+    async fn update_customer(
+        &mut self,
+        id: &str,
+        fields: &[u8],
+        index: &[(String, Vec<u8>)],
+        now: UnixMillis,
+    ) -> StoreResult<bool>;
+    /// Deletes a record, its wrapped data key and its blind-index entries; false when it is gone.
+    async fn delete_customer(&mut self, id: &str) -> StoreResult<bool>;
 
     // --- calls (CTI)
     async fn insert_call(&mut self, call: &CallRecord) -> StoreResult<()>;

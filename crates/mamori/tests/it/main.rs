@@ -10,5 +10,6 @@ mod docs;
 mod identity;
 mod input;
 mod storage;
+mod subject;
 mod support;
 mod vault;

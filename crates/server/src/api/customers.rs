@@ -7,11 +7,13 @@ use super::ApiResult;
 use crate::AppState;
 use crate::middleware::{Caller, Ctx};
 use crate::problem::ApiJson;
+use crate::problem::IdPath;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use mamori_core::vault::{LookupKey, NewCustomer, Purpose};
 use mamori_domain::customer::Mask;
+use mamori_domain::vault_policy::VaultPolicy;
 use mamori_proto as proto;
 
 #[utoipa::path(post, path = "/api/v1/customers", tag = "customers", request_body = proto::CreateCustomer,
@@ -113,10 +115,91 @@ pub async fn reveal(
     State(state): State<AppState>,
     Caller(p): Caller,
     Ctx(ctx): Ctx,
-    crate::problem::IdPath(id): crate::problem::IdPath,
+    IdPath(id): IdPath,
     ApiJson(body): ApiJson<proto::RevealField>,
 ) -> ApiResult<Json<proto::RevealedField>> {
     let purpose = Purpose::Reason { code: body.reason_code, text: body.reason_text };
     let value = state.core.reveal_field(&p, &id, &body.field, &purpose, &ctx).await?;
     Ok(Json(proto::RevealedField { field: body.field, value }))
+}
+
+#[utoipa::path(post, path = "/api/v1/customers/{id}/notes", tag = "customers", request_body = proto::AddNote,
+    responses((status = 204), (status = 404, body = proto::Problem), (status = 422, body = proto::Problem)))]
+pub async fn add_note(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<proto::AddNote>,
+) -> ApiResult<StatusCode> {
+    state.core.add_customer_note(&p, &id, &body.text, &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(patch, path = "/api/v1/customers/{id}", tag = "customers", request_body = proto::CorrectCustomer,
+    responses((status = 204), (status = 404, body = proto::Problem), (status = 422, body = proto::Problem)))]
+pub async fn correct(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<proto::CorrectCustomer>,
+) -> ApiResult<StatusCode> {
+    state.core.correct_customer(&p, &id, &body.request_ref, &body.fields, &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/customers/{id}/disclosure", tag = "customers", request_body = proto::SubjectRequest,
+    responses((status = 200, body = proto::Disclosure), (status = 404, body = proto::Problem), (status = 422, body = proto::Problem)))]
+pub async fn disclose(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<proto::SubjectRequest>,
+) -> ApiResult<Json<proto::Disclosure>> {
+    let d = state.core.disclose_customer(&p, &id, &body.request_ref, &ctx).await?;
+    Ok(Json(proto::Disclosure {
+        id: d.id,
+        client_id: d.client_id,
+        created_at: d.created_at.rfc3339(),
+        updated_at: d.updated_at.rfc3339(),
+        fields: d
+            .fields
+            .into_iter()
+            .map(|(field, class, value)| proto::DisclosedField { field, class, value })
+            .collect(),
+        accesses: d.accesses,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/customers/{id}/erase", tag = "customers", request_body = proto::SubjectRequest,
+    responses((status = 204), (status = 404, body = proto::Problem), (status = 422, body = proto::Problem)))]
+pub async fn erase(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<proto::SubjectRequest>,
+) -> ApiResult<StatusCode> {
+    state.core.erase_customer(&p, &id, &body.request_ref, &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/vault/policy", tag = "customers",
+    responses((status = 200, body = VaultPolicy)))]
+pub async fn get_policy(State(state): State<AppState>) -> ApiResult<Json<VaultPolicy>> {
+    Ok(Json((*state.core.vault_policy().await?).clone()))
+}
+
+#[utoipa::path(put, path = "/api/v1/vault/policy", tag = "customers", request_body = VaultPolicy,
+    responses((status = 204), (status = 422, body = proto::Problem)))]
+pub async fn put_policy(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<VaultPolicy>,
+) -> ApiResult<StatusCode> {
+    state.core.set_vault_policy(&p, body, &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -54,6 +54,17 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::POST, "/api/v1/customers", Permission(CustomersManage), customers::create)
         .add(Method::POST, "/api/v1/customers/lookup", Permission(CustomersRead), customers::lookup)
         .add(Method::POST, "/api/v1/customers/{id}/reveal", Permission(CustomersRead), customers::reveal)
+        .add(Method::POST, "/api/v1/customers/{id}/notes", Permission(CustomersRead), customers::add_note)
+        .add(Method::PATCH, "/api/v1/customers/{id}", Permission(CustomersManage), customers::correct)
+        .add(
+            Method::POST,
+            "/api/v1/customers/{id}/disclosure",
+            Permission(CustomersManage),
+            customers::disclose,
+        )
+        .add(Method::POST, "/api/v1/customers/{id}/erase", Permission(CustomersManage), customers::erase)
+        .add(Method::GET, "/api/v1/vault/policy", Permission(CustomersManage), customers::get_policy)
+        .add(Method::PUT, "/api/v1/vault/policy", Permission(CustomersManage), customers::put_policy)
         .add(Method::POST, "/api/v1/cti/calls", Permission(CtiWrite), customers::call_started)
         .add(Method::POST, "/api/v1/cti/calls/end", Permission(CtiWrite), customers::call_ended)
         .add(Method::GET, "/api/v1/security-events", Permission(SecurityEventsRead), security_events)

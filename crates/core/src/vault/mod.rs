@@ -5,11 +5,14 @@
 //! Built so far: creating a record, and looking one up by phone number with a stated reason.
 //! The active-call purpose (CTI), reveal, import, rotation and data-subject requests come next.
 
+pub(crate) mod policy;
+pub mod subject;
+
 use crate::{Core, CoreError, Principal, check_id, new_id};
 use mamori_audit::{AuditEvent, Category, Outcome, RequestContext};
 use mamori_crypto::envelope::{DataKey, WrappedKey};
 use mamori_domain::customer::{
-    CustomerField, Mask, ValueError, default_mask, mask, normalize_card_number, normalize_email,
+    CustomerField, FieldClass, Mask, ValueError, mask, normalize_card_number, normalize_email,
     normalize_name, normalize_phone, refuse_security_code,
 };
 use mamori_store::{CustomerRecord, NewCustomerRows, OrgKind};
@@ -349,6 +352,7 @@ impl Core {
         };
         check_purpose(purpose)?;
         let digest = self.vault_index.digest(kind, &normalized);
+        let policy = self.vault_policy().await?;
         let mut read = self.store.read().await?;
         let call = match purpose {
             Purpose::ActiveCall if kind != "phone" => {
@@ -388,7 +392,7 @@ impl Core {
             let mut fields = Vec::with_capacity(sealed.len());
             for (name, ciphertext) in sealed {
                 let Some(field) = CustomerField::parse(name) else { continue };
-                let level = default_mask(&principal.user.roles, field);
+                let level = policy.mask(&principal.user.roles, field);
                 if level != Mask::Hidden {
                     shown_fields.insert(field.as_str());
                 }
@@ -405,24 +409,33 @@ impl Core {
             cards.push(CustomerCard { id: record.id.clone(), client_id: record.client_id.clone(), fields });
         }
         drop(read);
-        let objects: Vec<String> = records.iter().map(|r| self.audit_object("customer", &r.id)).collect();
+        let confidential: Vec<&str> = shown_fields
+            .iter()
+            .copied()
+            .filter(|f| CustomerField::parse(f).map(|f| policy.class(f)) == Some(FieldClass::Confidential))
+            .collect();
         let mut e = AuditEvent::new(Category::Access, "customer.lookup", principal.actor(), Outcome::Success)
-            .object(objects.first().cloned().unwrap_or_else(|| "customer:none".into()))
+            .object("customer:none")
             .detail("by", kind)
             .detail("results", records.len().to_string())
-            .detail("customers", objects.join(","))
-            .detail("fields", shown_fields.into_iter().collect::<Vec<_>>().join(","));
+            .detail("fields", shown_fields.iter().copied().collect::<Vec<_>>().join(","))
+            .detail("confidential", confidential.join(","));
         e = match (purpose, call) {
             (Purpose::Reason { code, text }, _) => e
                 .detail("purpose", "reason")
                 .detail("reason_code", code.clone())
-                // The free text may quote the customer, so the log keeps only its length; the
-                // text itself is for the reviewing supervisor and will be kept sealed.
+                // The free text may quote the customer, so the log keeps only its length.
                 .detail("reason_text_chars", text.trim().chars().count().to_string()),
             (Purpose::ActiveCall, Some(call)) => e.detail("purpose", "active_call").detail("call", call.id),
             (Purpose::ActiveCall, None) => e.detail("purpose", "active_call"),
         };
-        self.audit_access(ctx, e).await?;
+        // One entry per customer shown, so "who read this customer" is a lookup by object.
+        let events = if records.is_empty() {
+            vec![e]
+        } else {
+            records.iter().map(|r| e.clone().object(self.audit_object("customer", &r.id))).collect()
+        };
+        self.audit_access_all(ctx, events).await?;
         Ok(cards)
     }
 }
@@ -595,7 +608,7 @@ impl Core {
             .await?
             .filter(|c| principal.client_ids.contains(&c.client_id))
             .ok_or(CoreError::NotFound { what: "customer" })?;
-        let level = default_mask(&principal.user.roles, field);
+        let level = self.vault_policy().await?.mask(&principal.user.roles, field);
         if level == Mask::Hidden {
             return Err(CoreError::Forbidden("your role does not see this field"));
         }
@@ -634,5 +647,34 @@ impl Core {
             .detail("reason_text_chars", text.trim().chars().count().to_string());
         self.audit_access(ctx, e).await?;
         Ok(value)
+    }
+}
+
+impl Core {
+    /// Destroys the key versions older than the current one, once no record needs them (a
+    /// rotation has finished). Database copies made before — backups, WAL archives, PostgreSQL's
+    /// dead rows — can then no longer be opened, and so neither can the customers erased since.
+    /// Returns the versions destroyed.
+    pub async fn retire_vault_keys(&self) -> Result<Vec<u32>, CoreError> {
+        let current = self.vault_kek.current_version();
+        let pending = self.store.read().await?.count_customers_to_rewrap(current).await?;
+        if pending > 0 {
+            return Err(CoreError::Conflict(format!(
+                "{pending} records are still wrapped by older key versions: run `mamori keys rotate` to finish the rotation first"
+            )));
+        }
+        let retired = self.vault_kek.retire_before(current)?;
+        let versions = retired.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        let e = AuditEvent::new(
+            Category::Operation,
+            "keys.retire",
+            mamori_audit::Actor::System,
+            Outcome::Success,
+        )
+        .object("vault_kek")
+        .detail("retired", versions)
+        .detail("current", current.to_string());
+        self.audit_access(&RequestContext::default(), e).await?;
+        Ok(retired)
     }
 }

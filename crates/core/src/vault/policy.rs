@@ -1,0 +1,76 @@
+//! The field policy in force: read from the settings (shared by replicas) at most once a second,
+//! and replaced at once in this process when the security admin changes it.
+
+use crate::{Core, CoreError, Principal, settings};
+use mamori_audit::{AuditEvent, Category, Outcome, RequestContext};
+use mamori_domain::vault_policy::VaultPolicy;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long another replica's policy change may take to be seen here.
+const POLICY_TTL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Default)]
+pub(crate) struct PolicyCache(std::sync::Mutex<Option<(Instant, Arc<VaultPolicy>)>>);
+
+impl PolicyCache {
+    fn get(&self) -> Option<Arc<VaultPolicy>> {
+        let slot = self.0.lock().ok()?;
+        slot.as_ref().filter(|(at, _)| at.elapsed() < POLICY_TTL).map(|(_, p)| p.clone())
+    }
+
+    fn put(&self, policy: Arc<VaultPolicy>) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some((Instant::now(), policy));
+        }
+    }
+}
+
+impl Core {
+    /// The field classes and masks in force.
+    pub async fn vault_policy(&self) -> Result<Arc<VaultPolicy>, CoreError> {
+        if let Some(p) = self.vault_policy.get() {
+            return Ok(p);
+        }
+        let stored = self.store.read().await?.setting(settings::VAULT_POLICY).await?;
+        let policy = match stored {
+            None => VaultPolicy::default(),
+            Some(json) => serde_json::from_str::<VaultPolicy>(&json)
+                .ok()
+                .and_then(|p| p.checked().ok())
+                .ok_or_else(|| CoreError::Internal("the stored vault policy cannot be read".into()))?,
+        };
+        let policy = Arc::new(policy);
+        self.vault_policy.put(policy.clone());
+        Ok(policy)
+    }
+
+    /// Replaces the field policy (security admin). Refused whole if any rule is wrong.
+    pub async fn set_vault_policy(
+        &self,
+        principal: &Principal,
+        policy: VaultPolicy,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let policy =
+            policy.checked().map_err(|e| CoreError::invalid("fields", "invalid_policy", e.to_string()))?;
+        let before = self.vault_policy().await?;
+        let changed: Vec<&str> = policy
+            .fields
+            .iter()
+            .filter(|r| before.fields.iter().find(|b| b.field == r.field) != Some(*r))
+            .map(|r| r.field.as_str())
+            .collect();
+        let json = serde_json::to_string(&policy).map_err(|e| CoreError::Internal(e.to_string()))?;
+        let mut tx = self.store.begin().await?;
+        tx.put_setting(settings::VAULT_POLICY, &json).await?;
+        let e =
+            AuditEvent::new(Category::Operation, "vault.policy_change", principal.actor(), Outcome::Success)
+                .object("vault_policy")
+                .detail("fields", changed.join(","));
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        self.vault_policy.put(Arc::new(policy));
+        Ok(())
+    }
+}

@@ -1,0 +1,253 @@
+//! Changes to one customer's record, and the data-subject requests of APPI (arts. 33–35): a
+//! disclosure report of what is held and who read it, correction, and erasure by destroying the
+//! record's data key (crypto-shredding).
+//!
+//! Requests are the security admin's (customers.manage) and name the request they answer
+//! (`request_ref`, the ticket of the center's request desk), which goes into the audit entry.
+//! Operators add notes to the customers of their own client companies.
+
+use super::{Prepared, decode_field_set, encode_field_set, prepare};
+use crate::{Core, CoreError, Principal, check_id};
+use mamori_audit::{AuditEntry, AuditEvent, Category, Outcome, RequestContext};
+use mamori_domain::UnixMillis;
+use mamori_domain::customer::{CustomerField, FieldClass};
+use mamori_store::{AuditQuery, CustomerRecord};
+use std::collections::BTreeMap;
+
+/// Everything held on one customer, in full, for the person it is about.
+#[derive(Debug, Clone)]
+pub struct Disclosure {
+    pub id: String,
+    pub client_id: String,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+    pub fields: Vec<(CustomerField, FieldClass, String)>,
+    /// The audit log's entries about this customer still in the hot database (archived ones
+    /// are in the archive bundles), newest first.
+    pub accesses: Vec<AuditEntry>,
+}
+
+/// How many audit entries a disclosure report lists at most.
+const DISCLOSURE_ACCESS_LIMIT: i64 = 1000;
+
+/// The longest note an operator adds at once.
+const NOTE_MAX_CHARS: usize = 2000;
+
+fn check_request_ref(request_ref: &str) -> Result<&str, CoreError> {
+    let r = request_ref.trim();
+    if r.is_empty() || r.chars().count() > 100 || r.chars().any(char::is_control) {
+        return Err(CoreError::invalid(
+            "request_ref",
+            "invalid_value",
+            "name the data-subject request this answers (its reference, 1 to 100 characters)",
+        ));
+    }
+    Ok(r)
+}
+
+impl Core {
+    /// A record's fields in plaintext (in memory only), in field order.
+    fn open_record(&self, record: &CustomerRecord) -> Result<BTreeMap<CustomerField, String>, CoreError> {
+        let key = self.record_key(record)?;
+        let mut out = BTreeMap::new();
+        for (name, sealed) in decode_field_set(&record.fields)? {
+            let Some(field) = CustomerField::parse(name) else { continue };
+            let plain = key.open(&record.id, name, sealed)?;
+            out.insert(field, String::from_utf8_lossy(&plain).into_owned());
+        }
+        Ok(out)
+    }
+
+    /// Seals changed values into the record (same data key, fresh nonces) and writes them with
+    /// their new blind indexes on `tx`. Returns the names of the fields now held.
+    async fn reseal(
+        &self,
+        tx: &mut Box<dyn mamori_store::StoreTx>,
+        record: &CustomerRecord,
+        values: &BTreeMap<CustomerField, String>,
+    ) -> Result<(), CoreError> {
+        let as_input: BTreeMap<String, String> =
+            values.iter().map(|(f, v)| (f.as_str().to_owned(), v.clone())).collect();
+        let Prepared { values, index } = prepare(&as_input)?;
+        let key = self.record_key(record)?;
+        let mut sealed = Vec::with_capacity(values.len());
+        for (field, value) in &values {
+            sealed.push((field.as_str().to_owned(), key.seal(&record.id, field.as_str(), value.as_bytes())?));
+        }
+        let digests: Vec<(String, Vec<u8>)> = index
+            .iter()
+            .map(|(kind, v)| ((*kind).to_owned(), self.vault_index.digest(kind, v).to_vec()))
+            .collect();
+        if !tx.update_customer(&record.id, &encode_field_set(&sealed), &digests, self.now()).await? {
+            return Err(CoreError::NotFound { what: "customer" });
+        }
+        Ok(())
+    }
+
+    async fn customer_of(
+        &self,
+        tx: &mut Box<dyn mamori_store::StoreTx>,
+        id: &str,
+        allowed_clients: Option<&[String]>,
+    ) -> Result<CustomerRecord, CoreError> {
+        check_id(id, "customer")?;
+        tx.customer(id)
+            .await?
+            .filter(|c| allowed_clients.is_none_or(|ids| ids.contains(&c.client_id)))
+            .ok_or(CoreError::NotFound { what: "customer" })
+    }
+
+    /// An operator adds a note to a customer of their client companies: appended to the notes
+    /// with the time and their user name, never replacing what is there.
+    pub async fn add_customer_note(
+        &self,
+        principal: &Principal,
+        customer_id: &str,
+        text: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let text = text.trim();
+        let n = text.chars().count();
+        if n == 0 || n > NOTE_MAX_CHARS || text.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(CoreError::invalid(
+                "text",
+                "invalid_value",
+                format!("a note is 1 to {NOTE_MAX_CHARS} characters of text"),
+            ));
+        }
+        let mut tx = self.store.begin().await?;
+        let record = self.customer_of(&mut tx, customer_id, Some(&principal.client_ids)).await?;
+        let mut values = self.open_record(&record)?;
+        let stamp = self.now().rfc3339();
+        let line = format!("[{stamp} {}] {text}", principal.user.username);
+        let notes = values.entry(CustomerField::Notes).or_default();
+        if !notes.is_empty() {
+            notes.push('\n');
+        }
+        notes.push_str(&line);
+        self.reseal(&mut tx, &record, &values).await?;
+        let e =
+            AuditEvent::new(Category::Operation, "customer.note_add", principal.actor(), Outcome::Success)
+                .object(self.audit_object("customer", &record.id))
+                .detail("chars", n.to_string());
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Corrects fields of a record (a data-subject request, or a fix by the security admin): the
+    /// given fields get the given values, an empty value removes a field. The whole record is
+    /// checked again, as on creation; a refused correction changes nothing.
+    pub async fn correct_customer(
+        &self,
+        principal: &Principal,
+        customer_id: &str,
+        request_ref: &str,
+        changes: &BTreeMap<String, String>,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let request_ref = check_request_ref(request_ref)?;
+        if changes.is_empty() {
+            return Err(CoreError::invalid("fields", "required", "give at least one field to correct"));
+        }
+        let mut parsed = Vec::with_capacity(changes.len());
+        for (name, value) in changes {
+            mamori_domain::customer::refuse_security_code(name)
+                .map_err(|e| CoreError::invalid("fields", "card_security_code_refused", e.to_string()))?;
+            let field = CustomerField::parse(name).ok_or_else(|| {
+                CoreError::invalid("fields", "unknown_field", format!("`{name}` is not a customer field"))
+            })?;
+            parsed.push((field, value.trim().to_owned()));
+        }
+        let mut tx = self.store.begin().await?;
+        let record = self.customer_of(&mut tx, customer_id, None).await?;
+        let mut values = self.open_record(&record)?;
+        for (field, value) in &parsed {
+            if value.is_empty() {
+                values.remove(field);
+            } else {
+                values.insert(*field, value.clone());
+            }
+        }
+        self.reseal(&mut tx, &record, &values).await?;
+        let names: Vec<&str> = parsed.iter().map(|(f, _)| f.as_str()).collect();
+        let e = AuditEvent::new(Category::Operation, "customer.correct", principal.actor(), Outcome::Success)
+            .object(self.audit_object("customer", &record.id))
+            .detail("fields", names.join(","))
+            .detail("request_ref", request_ref.to_owned());
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The disclosure report: every field in full and the record's access history. Recorded
+    /// before it is returned, like any read.
+    pub async fn disclose_customer(
+        &self,
+        principal: &Principal,
+        customer_id: &str,
+        request_ref: &str,
+        ctx: &RequestContext,
+    ) -> Result<Disclosure, CoreError> {
+        let request_ref = check_request_ref(request_ref)?;
+        let policy = self.vault_policy().await?;
+        let mut read = self.store.read().await?;
+        let record = self.customer_of(&mut read, customer_id, None).await?;
+        let object = self.audit_object("customer", &record.id);
+        let accesses = read
+            .search_audit(&AuditQuery {
+                object: Some(object.clone()),
+                limit: DISCLOSURE_ACCESS_LIMIT,
+                ..Default::default()
+            })
+            .await?;
+        drop(read);
+        let fields = self
+            .open_record(&record)?
+            .into_iter()
+            .map(|(field, value)| (field, policy.class(field), value))
+            .collect::<Vec<_>>();
+        let names: Vec<&str> = fields.iter().map(|(f, _, _)| f.as_str()).collect();
+        let e = AuditEvent::new(Category::Access, "customer.disclose", principal.actor(), Outcome::Success)
+            .object(object)
+            .detail("fields", names.join(","))
+            .detail("purpose", "data_subject_request")
+            .detail("request_ref", request_ref.to_owned());
+        self.audit_access(ctx, e).await?;
+        Ok(Disclosure {
+            id: record.id,
+            client_id: record.client_id,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            fields,
+            accesses,
+        })
+    }
+
+    /// Erases a customer: the record's wrapped data key, its sealed fields and its blind-index
+    /// entries are deleted together. Copies of the database made before (backups, WAL archives)
+    /// still hold the wrapped key; they become unreadable for this customer once the key
+    /// version that wrapped it is retired (`mamori keys rotate`, then `mamori keys retire`).
+    pub async fn erase_customer(
+        &self,
+        principal: &Principal,
+        customer_id: &str,
+        request_ref: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let request_ref = check_request_ref(request_ref)?;
+        let mut tx = self.store.begin().await?;
+        let record = self.customer_of(&mut tx, customer_id, None).await?;
+        if !tx.delete_customer(&record.id).await? {
+            return Err(CoreError::NotFound { what: "customer" });
+        }
+        let e = AuditEvent::new(Category::Operation, "customer.erase", principal.actor(), Outcome::Success)
+            .object(self.audit_object("customer", &record.id))
+            .detail("client", record.client_id.clone())
+            .detail("kek_version", record.kek_version.to_string())
+            .detail("request_ref", request_ref.to_owned());
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

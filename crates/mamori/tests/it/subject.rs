@@ -1,0 +1,247 @@
+//! Changes to a customer and the data-subject requests (issue 4, items 1, 4 and 9; APPI arts.
+//! 33–35): operators' notes, the security admin's corrections, the disclosure report, erasure by
+//! destroying the data key, and the field policy the security admin sets.
+
+use crate::both_backends;
+use crate::support::{Backend, TestServer};
+use mamori_crypto::envelope::{KeyProvider, WrappedKey};
+use mamori_domain::{Permission, Role};
+use mamori_store::OrgKind;
+use serde_json::{Value, json};
+
+struct Setup {
+    s: TestServer,
+    admin_token: String,
+    op_token: String,
+    other_op_token: String,
+    customer: String,
+}
+
+async fn setup(backend: Backend) -> Setup {
+    let s = TestServer::start(backend).await;
+    let admin_user = s.user("admin", &[Role::SecurityAdmin]).await;
+    let admin = s.principal_of(&admin_user);
+    let ctx = Default::default();
+    let a = s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
+    let b = s.core.create_org_unit(&admin, OrgKind::Client, "Client B", None, &ctx).await.unwrap();
+    let new = mamori_core::vault::NewCustomer {
+        client_id: a.id.clone(),
+        fields: [
+            ("name_kanji", "山田太郎"),
+            ("phones", "03-1234-5678"),
+            ("email", "taro@example.jp"),
+            ("card_number", "4111111111111111"),
+            ("notes", "初回の問い合わせ"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect(),
+    };
+    let customer = s.core.create_customer(&admin, &new, &ctx).await.unwrap();
+    let op = s.user("op.a", &[Role::Operator]).await;
+    s.core.set_user_clients(&admin, &op.id, std::slice::from_ref(&a.id), &ctx).await.unwrap();
+    let other = s.user("op.b", &[Role::Operator]).await;
+    s.core.set_user_clients(&admin, &other.id, std::slice::from_ref(&b.id), &ctx).await.unwrap();
+    let admin_token = s.token(&admin_user, &[Permission::CustomersManage]).await;
+    let op_token = s.token(&op, &[Permission::CustomersRead]).await;
+    let other_op_token = s.token(&other, &[Permission::CustomersRead]).await;
+    Setup { s, admin_token, op_token, other_op_token, customer }
+}
+
+async fn call(s: &TestServer, method: &str, token: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let api = reqwest::Client::new();
+    let mut r = api.request(method.parse().unwrap(), s.url(path)).bearer_auth(token);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json::<Value>().await.unwrap_or(Value::Null))
+}
+
+async fn lookup(s: &TestServer, token: &str, phone: &str) -> Vec<Value> {
+    let body = json!({"phone": phone, "reason_code": "callback", "reason_text": "お約束の折り返し"});
+    let (status, v) = call(s, "POST", token, "/api/v1/customers/lookup", Some(body)).await;
+    assert_eq!(status, 200, "{v}");
+    v["customers"].as_array().unwrap().clone()
+}
+
+fn field<'a>(card: &'a Value, name: &str) -> &'a str {
+    card["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == name)
+        .map_or("", |f| f["value"].as_str().unwrap())
+}
+
+async fn notes_and_corrections(backend: Backend) {
+    let Setup { s, admin_token, op_token, other_op_token, customer } = setup(backend).await;
+    let notes = format!("/api/v1/customers/{customer}/notes");
+    let (status, _) = call(&s, "POST", &op_token, &notes, Some(json!({"text": "住所変更の希望あり"}))).await;
+    assert_eq!(status, 204);
+    let cards = lookup(&s, &op_token, "0312345678").await;
+    let shown = field(&cards[0], "notes");
+    assert!(
+        shown.starts_with("初回の問い合わせ\n[") && shown.ends_with("op.a] 住所変更の希望あり"),
+        "{shown}"
+    );
+    let (status, _) = call(&s, "POST", &other_op_token, &notes, Some(json!({"text": "覗き見"}))).await;
+    assert_eq!(status, 404, "another client's operator does not find the customer");
+    for bad in [json!({"text": ""}), json!({"text": "a\u{0}b"}), json!({"text": "x".repeat(2001)}), json!({})]
+    {
+        let (status, _) = call(&s, "POST", &op_token, &notes, Some(bad.clone())).await;
+        assert_eq!(status, 422, "{bad}");
+    }
+
+    // Correction: the new number finds the customer, the old one no longer does.
+    let path = format!("/api/v1/customers/{customer}");
+    let fix = json!({"request_ref": "DSR-2026-0001", "fields": {"phones": "090-9999-0000", "email": ""}});
+    assert_eq!(
+        call(&s, "PATCH", &op_token, &path, Some(fix.clone())).await.0,
+        403,
+        "operators do not correct"
+    );
+    assert_eq!(call(&s, "PATCH", &admin_token, &path, Some(fix)).await.0, 204);
+    assert!(lookup(&s, &op_token, "0312345678").await.is_empty());
+    let cards = lookup(&s, &op_token, "09099990000").await;
+    assert_eq!(cards.len(), 1);
+    assert_eq!(field(&cards[0], "email"), "", "an empty value removed the field");
+    assert!(field(&cards[0], "notes").contains("住所変更の希望あり"), "the rest is kept");
+    // A refused correction changes nothing.
+    for (bad, code) in [
+        (json!({"request_ref": "DSR-1", "fields": {"card_number": "4111111111111112"}}), "invalid_value"),
+        (json!({"request_ref": "DSR-1", "fields": {"cvv": "123"}}), "card_security_code_refused"),
+        (json!({"request_ref": "DSR-1", "fields": {"name_kanji": ""}}), "required"),
+        (json!({"request_ref": "", "fields": {"notes": "x"}}), "invalid_value"),
+        (json!({"request_ref": "DSR-1", "fields": {}}), "required"),
+    ] {
+        let (status, p) = call(&s, "PATCH", &admin_token, &path, Some(bad.clone())).await;
+        assert_eq!((status, p["code"].as_str()), (422, Some(code)), "{bad}: {p}");
+    }
+    assert_eq!(lookup(&s, &op_token, "09099990000").await.len(), 1);
+    let unknown = format!("/api/v1/customers/{}", uuid::Uuid::new_v4());
+    let fix = json!({"request_ref": "DSR-1", "fields": {"notes": "x"}});
+    assert_eq!(call(&s, "PATCH", &admin_token, &unknown, Some(fix)).await.0, 404);
+    let entries = s.audit("customer.correct").await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].details["fields"], "email,phones");
+    assert_eq!(entries[0].details["request_ref"], "DSR-2026-0001");
+    let log = serde_json::to_string(&(s.audit("customer.note_add").await, entries)).unwrap();
+    assert!(!log.contains("住所変更") && !log.contains("9999"), "no values in the log: {log}");
+    s.stop().await;
+}
+both_backends!(notes_and_corrections);
+
+/// The disclosure report lists every field in full and who read the record; erasure destroys
+/// the data key, and a copy made before (a backup) is unreadable once the key version that
+/// wrapped it is retired.
+async fn disclosure_and_erasure(backend: Backend) {
+    let Setup { s, admin_token, op_token, customer, .. } = setup(backend).await;
+    lookup(&s, &op_token, "0312345678").await;
+    let disclose = format!("/api/v1/customers/{customer}/disclosure");
+    let (status, report) =
+        call(&s, "POST", &admin_token, &disclose, Some(json!({"request_ref": "DSR-2026-0002"}))).await;
+    assert_eq!(status, 200, "{report}");
+    let fields: Vec<(&str, &str)> = report["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["field"].as_str().unwrap(), f["value"].as_str().unwrap()))
+        .collect();
+    assert!(fields.contains(&("card_number", "4111111111111111")), "in full: {fields:?}");
+    assert!(fields.contains(&("phones", "+81312345678")));
+    let actions: Vec<&str> =
+        report["accesses"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert!(actions.contains(&"customer.lookup") && actions.contains(&"customer.create"), "{actions:?}");
+    assert_eq!(call(&s, "POST", &op_token, &disclose, Some(json!({"request_ref": "x"}))).await.0, 403);
+    assert_eq!(call(&s, "POST", &admin_token, &disclose, Some(json!({"request_ref": " "}))).await.0, 422);
+    assert_eq!(s.audit("customer.disclose").await[0].details["request_ref"], "DSR-2026-0002");
+
+    // What a backup taken now holds of the record.
+    let backup = s.core.store.read().await.unwrap().customer(&customer).await.unwrap().unwrap();
+    let erase = format!("/api/v1/customers/{customer}/erase");
+    assert_eq!(
+        call(&s, "POST", &op_token, &erase, Some(json!({"request_ref": "DSR-2026-0003"}))).await.0,
+        403
+    );
+    assert_eq!(
+        call(&s, "POST", &admin_token, &erase, Some(json!({"request_ref": "DSR-2026-0003"}))).await.0,
+        204
+    );
+    assert_eq!(
+        call(&s, "POST", &admin_token, &erase, Some(json!({"request_ref": "DSR-2026-0003"}))).await.0,
+        404
+    );
+    assert!(lookup(&s, &op_token, "0312345678").await.is_empty());
+    assert_eq!(call(&s, "POST", &admin_token, &disclose, Some(json!({"request_ref": "DSR-9"}))).await.0, 404);
+    assert!(s.core.store.read().await.unwrap().customer(&customer).await.unwrap().is_none());
+
+    // The backup's copy still opens with the key file as it is…
+    let keys = mamori_crypto::kek_file::FileKeyProvider::open(&s.config.data_dir.join("keys/vault-kek.keys"))
+        .unwrap();
+    let wrapped = || WrappedKey::from_bytes(backup.wrapped_key.clone()).unwrap();
+    assert!(keys.unwrap(&customer, &wrapped()).is_ok());
+    // …until a rotation is finished and the old version retired.
+    assert!(s.core.retire_vault_keys().await.unwrap().is_empty(), "nothing to retire before a rotation");
+    s.core.rotate_vault_keys(100, &mut |_, _| {}).await.unwrap();
+    assert_eq!(s.core.retire_vault_keys().await.unwrap(), vec![1]);
+    keys.reload().unwrap();
+    assert!(keys.unwrap(&customer, &wrapped()).is_err(), "the erased customer's backup copy is unreadable");
+    assert_eq!(s.audit("keys.retire").await.len(), 2);
+    let erased = s.audit("customer.erase").await;
+    assert_eq!(erased.len(), 1);
+    assert_eq!(erased[0].object.as_deref(), Some(s.core.audit_object("customer", &customer).as_str()));
+    s.stop().await;
+}
+both_backends!(disclosure_and_erasure);
+
+/// The security admin sets what each role sees of each field; a policy that shows a card in
+/// full, or leaves a field out, is refused whole.
+async fn field_policy(backend: Backend) {
+    let Setup { s, admin_token, op_token, .. } = setup(backend).await;
+    let (status, mut policy) = call(&s, "GET", &admin_token, "/api/v1/vault/policy", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(call(&s, "GET", &op_token, "/api/v1/vault/policy", None).await.0, 403);
+    let card = lookup(&s, &op_token, "0312345678").await;
+    assert_eq!(field(&card[0], "phones"), "***-****-5678");
+    for rule in policy["fields"].as_array_mut().unwrap() {
+        match rule["field"].as_str().unwrap() {
+            "phones" => rule["masks"]["operator"] = "full".into(),
+            "email" => {
+                rule["masks"]["operator"] = "hidden".into();
+                rule["class"] = "internal".into();
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(call(&s, "PUT", &admin_token, "/api/v1/vault/policy", Some(policy.clone())).await.0, 204);
+    let card = lookup(&s, &op_token, "0312345678").await;
+    assert_eq!(field(&card[0], "phones"), "+81312345678");
+    assert_eq!(field(&card[0], "email"), "••••");
+    assert_eq!(field(&card[0], "card_number"), "**** **** **** 1111");
+    let entry = s.audit("vault.policy_change").await;
+    assert_eq!(entry[0].details["fields"], "phones,email");
+    let lookups = s.audit("customer.lookup").await;
+    assert!(!lookups[0].details["confidential"].contains("email"));
+
+    let mut card_in_full = policy.clone();
+    for rule in card_in_full["fields"].as_array_mut().unwrap() {
+        if rule["field"] == "card_number" {
+            rule["masks"]["supervisor"] = "full".into();
+        }
+    }
+    let mut missing = policy.clone();
+    missing["fields"].as_array_mut().unwrap().pop();
+    let mut auditor = policy.clone();
+    auditor["fields"][0]["masks"]["auditor"] = "full".into();
+    let mut bad_mask = policy.clone();
+    bad_mask["fields"][0]["masks"]["operator"] = "sometimes".into();
+    for bad in [card_in_full, missing, auditor, bad_mask, json!({"fields": "all"})] {
+        let (status, p) = call(&s, "PUT", &admin_token, "/api/v1/vault/policy", Some(bad)).await;
+        assert_eq!(status, 422, "{p}");
+    }
+    assert_eq!(call(&s, "GET", &admin_token, "/api/v1/vault/policy", None).await.1, policy, "unchanged");
+    s.stop().await;
+}
+both_backends!(field_policy);
