@@ -245,3 +245,131 @@ async fn field_policy(backend: Backend) {
     s.stop().await;
 }
 both_backends!(field_policy);
+
+/// Client isolation (issue 4, item 7): an operator of client B probes every route that touches
+/// customers with client A's customer — by id, by phone, e-mail and name, and on an active call
+/// — and learns nothing. A new customer route without a probe here fails the test.
+async fn client_isolation_on_every_route(backend: Backend) {
+    use mamori_domain::authz::Access;
+    let Setup { s, other_op_token, customer, .. } = setup(backend).await;
+    let admin_user = s.user("cti", &[Role::SecurityAdmin]).await;
+    let cti = s.token(&admin_user, &[Permission::CtiWrite]).await;
+    let reason = json!({"reason_code": "callback", "reason_text": "お約束の折り返し"});
+    let with_reason = |mut v: Value| {
+        for (k, x) in reason.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    };
+    let id_path = |tail: &str| format!("/api/v1/customers/{customer}{tail}");
+    // (method, route, concrete path, body, statuses that reveal nothing)
+    let probes: Vec<(&str, &str, String, Option<Value>, &[u16])> = vec![
+        (
+            "POST",
+            "/api/v1/customers/lookup",
+            "/api/v1/customers/lookup".into(),
+            Some(with_reason(json!({"phone": "0312345678"}))),
+            &[200],
+        ),
+        (
+            "POST",
+            "/api/v1/customers/lookup",
+            "/api/v1/customers/lookup".into(),
+            Some(with_reason(json!({"email": "taro@example.jp"}))),
+            &[200],
+        ),
+        (
+            "POST",
+            "/api/v1/customers/{id}/reveal",
+            id_path("/reveal"),
+            Some(with_reason(json!({"field": "card_number"}))),
+            &[404],
+        ),
+        ("POST", "/api/v1/customers/{id}/notes", id_path("/notes"), Some(json!({"text": "覗き見"})), &[404]),
+        (
+            "PATCH",
+            "/api/v1/customers/{id}",
+            id_path(""),
+            Some(json!({"request_ref": "x", "fields": {"notes": "x"}})),
+            &[403],
+        ),
+        (
+            "POST",
+            "/api/v1/customers/{id}/disclosure",
+            id_path("/disclosure"),
+            Some(json!({"request_ref": "x"})),
+            &[403],
+        ),
+        (
+            "POST",
+            "/api/v1/customers/{id}/erase",
+            id_path("/erase"),
+            Some(json!({"request_ref": "x"})),
+            &[403],
+        ),
+        (
+            "POST",
+            "/api/v1/customers",
+            "/api/v1/customers".into(),
+            Some(json!({"client_id": "x", "fields": {}})),
+            &[403],
+        ),
+        ("GET", "/api/v1/vault/policy", "/api/v1/vault/policy".into(), None, &[403]),
+        ("PUT", "/api/v1/vault/policy", "/api/v1/vault/policy".into(), Some(json!({"fields": []})), &[403]),
+        (
+            "POST",
+            "/api/v1/cti/calls",
+            "/api/v1/cti/calls".into(),
+            Some(json!({"call_id": "x", "operator": "op.b", "caller": "0312345678"})),
+            &[403],
+        ),
+        (
+            "POST",
+            "/api/v1/cti/calls/end",
+            "/api/v1/cti/calls/end".into(),
+            Some(json!({"call_id": "x"})),
+            &[403],
+        ),
+    ];
+    let table = mamori_server::routes::all_routes().into_parts().1;
+    let touches_customers = |path: &str, access: Access| {
+        path.contains("customer")
+            || path.contains("/vault")
+            || path.contains("/cti")
+            || matches!(
+                access,
+                Access::Permission(
+                    Permission::CustomersRead | Permission::CustomersManage | Permission::CtiWrite
+                )
+            )
+    };
+    for spec in table.specs().iter().filter(|r| touches_customers(r.path, r.access)) {
+        assert!(
+            probes.iter().any(|(m, route, ..)| *m == spec.method.as_str() && *route == spec.path),
+            "{} {} touches customers and has no isolation probe",
+            spec.method,
+            spec.path
+        );
+    }
+    let leaks = |body: &Value| {
+        let text = body.to_string();
+        text.contains(&customer) || text.contains("山田") || text.contains("5678") || text.contains("taro")
+    };
+    for (method, route, path, body, allowed) in &probes {
+        let (status, answer) = call(&s, method, &other_op_token, path, body.clone()).await;
+        assert!(allowed.contains(&status), "{method} {route}: {status} {answer}");
+        assert!(!leaks(&answer), "{method} {route} shows client A's customer to client B: {answer}");
+        if *route == "/api/v1/customers/lookup" {
+            assert_eq!(answer["customers"], json!([]), "{answer}");
+        }
+    }
+    // On an active call from client A's customer, client B's operator still finds nobody.
+    let start = json!({"call_id": "pbx-1", "operator": "op.b", "caller": "03-1234-5678"});
+    assert_eq!(call(&s, "POST", &cti, "/api/v1/cti/calls", Some(start)).await.0, 201);
+    let (status, answer) =
+        call(&s, "POST", &other_op_token, "/api/v1/customers/lookup", Some(json!({"phone": "0312345678"})))
+            .await;
+    assert_eq!((status, &answer["customers"]), (200, &json!([])), "{answer}");
+    s.stop().await;
+}
+both_backends!(client_isolation_on_every_route);
