@@ -172,3 +172,70 @@ pub fn demo_accounts() -> Vec<DemoAccount> {
 pub fn demo_staff_count() -> usize {
     STAFF.iter().map(|s| s.3).sum()
 }
+
+/// The demo's simulated telephony system: keeps calls coming to the demo operators, so the
+/// workspace shows a caller to look up without a reason (issue 4, item 5). `demo-op01` is
+/// given a new call whenever theirs ends, so a walkthrough always finds one.
+#[derive(Debug, Default)]
+pub struct DemoCallFeed {
+    /// operator user name → (call id, when it ends)
+    calls: std::collections::HashMap<String, (String, mamori_domain::UnixMillis)>,
+    started: bool,
+}
+
+/// Demo operators (`demo-op01`…) and how many there are.
+const DEMO_OPERATORS: usize = STAFF[0].3;
+
+/// A random number below `n` (demo traffic only; not for anything secret).
+fn pick(n: u128) -> u128 {
+    uuid::Uuid::new_v4().as_u128() % n.max(1)
+}
+
+impl Core {
+    /// One step of the simulated feed: ends the calls whose time is up and gives a call to an
+    /// idle operator — usually from one of their client's customers, sometimes from an unknown
+    /// number.
+    pub async fn demo_call_tick(&self, feed: &mut DemoCallFeed) -> Result<(), CoreError> {
+        let now = self.now();
+        if !feed.started {
+            // Calls left open by an earlier run of the demo end now.
+            for n in 1..=DEMO_OPERATORS {
+                let name = format!("{}{n:02}", STAFF[0].0);
+                let Some(user) = self.store.read().await?.user_by_username(&name).await? else { continue };
+                for call in self.store.read().await?.active_calls(&user.id).await? {
+                    self.call_ended(Actor::System, &call.external_id, &Default::default()).await?;
+                }
+            }
+            feed.started = true;
+        }
+        let ended: Vec<String> =
+            feed.calls.iter().filter(|(_, (_, until))| *until <= now).map(|(op, _)| op.clone()).collect();
+        for op in ended {
+            if let Some((call_id, _)) = feed.calls.remove(&op) {
+                self.call_ended(Actor::System, &call_id, &Default::default()).await?;
+            }
+        }
+        let first = format!("{}01", STAFF[0].0);
+        let mut idle = vec![first.clone()];
+        idle.push(format!("{}{:02}", STAFF[0].0, pick(DEMO_OPERATORS as u128) + 1));
+        for op in idle {
+            if feed.calls.contains_key(&op) {
+                continue;
+            }
+            // Operator n works for demo client (n - 1) % 2, whose customers are the ones with
+            // an index of that parity.
+            let n: u128 = op.trim_start_matches(STAFF[0].0).parse().unwrap_or(1);
+            let caller = if pick(8) == 0 {
+                format!("0120{:06}", pick(1_000_000))
+            } else {
+                let i = pick(DEMO_CUSTOMERS as u128 / 2) * 2 + (n - 1) % 2;
+                format!("0501000{i:04}")
+            };
+            let call_id = format!("demo-{}", new_id());
+            self.call_started(Actor::System, &call_id, &op, &caller, &Default::default()).await?;
+            let secs = 45 + u64::try_from(pick(135)).unwrap_or(0);
+            feed.calls.insert(op, (call_id, now.plus(std::time::Duration::from_secs(secs))));
+        }
+        Ok(())
+    }
+}

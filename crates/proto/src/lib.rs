@@ -319,7 +319,9 @@ pub struct CustomerCreated {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerLookup {
-    /// Give exactly one key: `phone`, `email`, or `name` with `birth_date` (YYYY-MM-DD).
+    /// Give exactly one key: `phone`, `email`, `name` with `birth_date` (YYYY-MM-DD), or
+    /// `call_id`: the caller on one of the caller's active calls (no reason needed).
+    pub call_id: Option<String>,
     pub phone: Option<String>,
     pub email: Option<String>,
     pub name: Option<String>,

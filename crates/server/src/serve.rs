@@ -54,6 +54,7 @@ pub struct Running {
     handle: axum_server::Handle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     checkpointer: tokio::task::JoinHandle<()>,
+    demo_calls: Option<tokio::task::JoinHandle<()>>,
     forwarders: crate::forwarding::Forwarders,
 }
 
@@ -72,6 +73,9 @@ impl Running {
             Err(e) => tracing::error!(error = %e, "server task failed"),
         }
         self.checkpointer.abort();
+        if let Some(feed) = self.demo_calls {
+            feed.abort();
+        }
         self.forwarders.stop(&self.state.core).await;
         checkpoint_now(&self.state.core).await;
     }
@@ -174,6 +178,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
         }
     };
     spawn_housekeeping(state.clone());
+    let demo_calls = demo.is_some().then(|| spawn_demo_calls(state.core.clone()));
     let checkpointer = spawn_checkpointer(state.core.clone());
     let forwarders = crate::forwarding::start(&state.core, &state.config.forwarding)?;
     state.ready.store(true, Ordering::SeqCst);
@@ -183,6 +188,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
         handle,
         task,
         checkpointer,
+        demo_calls,
         forwarders,
     })
 }
@@ -210,6 +216,20 @@ fn spawn_checkpointer(core: Core) -> tokio::task::JoinHandle<()> {
 }
 
 /// Removes sessions nobody can use any more (idle past the timeout), every five minutes.
+/// The demo's simulated telephony feed, a step every two seconds.
+fn spawn_demo_calls(core: Core) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut feed = mamori_core::demo::DemoCallFeed::default();
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            if let Err(e) = core.demo_call_tick(&mut feed).await {
+                tracing::warn!(error = %e, "the demo's call feed failed a step");
+            }
+        }
+    })
+}
+
 fn spawn_housekeeping(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(300));

@@ -351,8 +351,7 @@ impl Core {
             }
         };
         check_purpose(purpose)?;
-        let digest = self.vault_index.digest(kind, &normalized);
-        let policy = self.vault_policy().await?;
+        let digest = self.vault_index.digest(kind, &normalized).to_vec();
         let mut read = self.store.read().await?;
         let call = match purpose {
             Purpose::ActiveCall if kind != "phone" => {
@@ -377,9 +376,54 @@ impl Core {
             ),
             Purpose::Reason { .. } => None,
         };
+        drop(read);
+        self.show_customers(principal, kind, &digest, purpose, call, ctx).await
+    }
+
+    /// Looks up the caller on one of the operator's active calls (by the telephony system's
+    /// call id): the number itself is never needed, only its digest kept with the call.
+    pub async fn find_caller(
+        &self,
+        principal: &Principal,
+        call_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<Vec<CustomerCard>, CoreError> {
+        let call = self
+            .store
+            .read()
+            .await?
+            .active_calls(&principal.user.id)
+            .await?
+            .into_iter()
+            .find(|c| c.external_id == call_id.trim())
+            .ok_or(CoreError::NotFound { what: "active call" })?;
+        let digest = call.caller_digest.clone();
+        self.show_customers(principal, "phone", &digest, &Purpose::ActiveCall, Some(call), ctx).await
+    }
+
+    /// The operator's calls that have not ended, newest first.
+    pub async fn my_active_calls(&self, principal: &Principal) -> Result<Vec<mamori_store::CallRecord>, CoreError> {
+        let mut calls = self.store.read().await?.active_calls(&principal.user.id).await?;
+        calls.sort_by_key(|c| std::cmp::Reverse(c.started_at));
+        Ok(calls)
+    }
+
+    /// The customers a blind-index digest points to, of the caller's client companies only,
+    /// masked for the caller's roles; the read recorded before anything is returned.
+    async fn show_customers(
+        &self,
+        principal: &Principal,
+        kind: &str,
+        digest: &[u8],
+        purpose: &Purpose,
+        call: Option<mamori_store::CallRecord>,
+        ctx: &RequestContext,
+    ) -> Result<Vec<CustomerCard>, CoreError> {
+        let policy = self.vault_policy().await?;
+        let mut read = self.store.read().await?;
         // Client isolation: another client's customers are not found, not even as "forbidden".
         let records: Vec<CustomerRecord> = read
-            .customers_by_index(kind, &digest)
+            .customers_by_index(kind, digest)
             .await?
             .into_iter()
             .filter(|c| principal.client_ids.contains(&c.client_id))
@@ -512,7 +556,7 @@ impl Core {
     /// blind-index digest.
     pub async fn call_started(
         &self,
-        principal: &Principal,
+        reporter: mamori_audit::Actor,
         external_id: &str,
         operator: &str,
         caller: &str,
@@ -543,7 +587,7 @@ impl Core {
             ended_at: None,
         };
         tx.insert_call(&call).await?;
-        let e = AuditEvent::new(Category::Operation, "cti.call_start", principal.actor(), Outcome::Success)
+        let e = AuditEvent::new(Category::Operation, "cti.call_start", reporter, Outcome::Success)
             .object(format!("call:{}", call.id))
             .detail("operator", user.id);
         self.audit(&mut tx, ctx, e).await?;
@@ -554,7 +598,7 @@ impl Core {
     /// The telephony integration reports that a call ended: lookups for its caller now need a reason.
     pub async fn call_ended(
         &self,
-        principal: &Principal,
+        reporter: mamori_audit::Actor,
         external_id: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
@@ -562,7 +606,7 @@ impl Core {
         if !tx.end_call(external_id.trim(), self.now()).await? {
             return Err(CoreError::NotFound { what: "active call" });
         }
-        let e = AuditEvent::new(Category::Operation, "cti.call_end", principal.actor(), Outcome::Success)
+        let e = AuditEvent::new(Category::Operation, "cti.call_end", reporter, Outcome::Success)
             .object("call")
             .detail("external_id", external_id.trim().to_owned());
         self.audit(&mut tx, ctx, e).await?;

@@ -46,6 +46,18 @@ pub async fn lookup(
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<proto::CustomerLookup>,
 ) -> ApiResult<Json<proto::CustomerCards>> {
+    if let Some(call_id) = body.call_id {
+        if body.phone.is_some() || body.email.is_some() || body.name.is_some() || body.reason_code.is_some() {
+            return Err(crate::problem::ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "lookup_key",
+                "a lookup of a call's caller takes the call_id alone",
+            )
+            .field("call_id"));
+        }
+        let cards = state.core.find_caller(&p, &call_id, &ctx).await?;
+        return Ok(Json(cards_of(cards)));
+    }
     let purpose = match (body.reason_code, body.reason_text) {
         (None, None) => Purpose::ActiveCall,
         (code, text) => Purpose::Reason { code: code.unwrap_or_default(), text: text.unwrap_or_default() },
@@ -64,7 +76,11 @@ pub async fn lookup(
         }
     };
     let cards = state.core.find_customers(&p, &key, &purpose, &ctx).await?;
-    Ok(Json(proto::CustomerCards {
+    Ok(Json(cards_of(cards)))
+}
+
+fn cards_of(cards: Vec<mamori_core::vault::CustomerCard>) -> proto::CustomerCards {
+    proto::CustomerCards {
         customers: cards
             .into_iter()
             .map(|c| proto::CustomerCard {
@@ -81,7 +97,7 @@ pub async fn lookup(
                     .collect(),
             })
             .collect(),
-    }))
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/cti/calls", tag = "cti", request_body = proto::CallStarted,
@@ -92,7 +108,7 @@ pub async fn call_started(
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<proto::CallStarted>,
 ) -> ApiResult<StatusCode> {
-    state.core.call_started(&p, &body.call_id, &body.operator, &body.caller, &ctx).await?;
+    state.core.call_started(p.actor(), &body.call_id, &body.operator, &body.caller, &ctx).await?;
     Ok(StatusCode::CREATED)
 }
 
@@ -104,7 +120,7 @@ pub async fn call_ended(
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<proto::CallEnded>,
 ) -> ApiResult<StatusCode> {
-    state.core.call_ended(&p, &body.call_id, &ctx).await?;
+    state.core.call_ended(p.actor(), &body.call_id, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
