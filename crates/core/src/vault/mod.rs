@@ -402,7 +402,10 @@ impl Core {
     }
 
     /// The operator's calls that have not ended, newest first.
-    pub async fn my_active_calls(&self, principal: &Principal) -> Result<Vec<mamori_store::CallRecord>, CoreError> {
+    pub async fn my_active_calls(
+        &self,
+        principal: &Principal,
+    ) -> Result<Vec<mamori_store::CallRecord>, CoreError> {
         let mut calls = self.store.read().await?.active_calls(&principal.user.id).await?;
         calls.sort_by_key(|c| std::cmp::Reverse(c.started_at));
         Ok(calls)

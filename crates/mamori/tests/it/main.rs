@@ -13,3 +13,4 @@ mod storage;
 mod subject;
 mod support;
 mod vault;
+mod workspace;

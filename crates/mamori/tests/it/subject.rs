@@ -246,6 +246,11 @@ async fn field_policy(backend: Backend) {
 }
 both_backends!(field_policy);
 
+/// (method, route, concrete path, body, statuses that reveal nothing)
+type ApiProbe<'a> = (&'a str, &'a str, String, Option<Value>, &'a [u16]);
+/// (method, route, form fields)
+type ConsoleProbe<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
+
 /// Client isolation (issue 4, item 7): an operator of client B probes every route that touches
 /// customers with client A's customer — by id, by phone, e-mail and name, and on an active call
 /// — and learns nothing. A new customer route without a probe here fails the test.
@@ -262,8 +267,7 @@ async fn client_isolation_on_every_route(backend: Backend) {
         v
     };
     let id_path = |tail: &str| format!("/api/v1/customers/{customer}{tail}");
-    // (method, route, concrete path, body, statuses that reveal nothing)
-    let probes: Vec<(&str, &str, String, Option<Value>, &[u16])> = vec![
+    let probes: Vec<ApiProbe> = vec![
         (
             "POST",
             "/api/v1/customers/lookup",
@@ -343,9 +347,50 @@ async fn client_isolation_on_every_route(backend: Backend) {
                 )
             )
     };
+    // The console's customer pages, probed with op.b's signed-in browser.
+    let console_probes: Vec<ConsoleProbe> = vec![
+        ("GET", "/workspace", vec![]),
+        (
+            "POST",
+            "/workspace/lookup",
+            vec![
+                ("by", "phone"),
+                ("value", "0312345678"),
+                ("reason_code", "callback"),
+                ("reason_text", "お約束の折り返し"),
+            ],
+        ),
+        (
+            "POST",
+            "/workspace/lookup",
+            vec![
+                ("by", "email"),
+                ("value", "taro@example.jp"),
+                ("reason_code", "callback"),
+                ("reason_text", "お約束の折り返し"),
+            ],
+        ),
+        ("POST", "/workspace/lookup", vec![("call_id", "pbx-1")]),
+        (
+            "POST",
+            "/workspace/reveal",
+            vec![
+                ("customer_id", &customer),
+                ("field", "card_number"),
+                ("reason_code", "fraud_check"),
+                ("reason_text", "不正利用の確認"),
+            ],
+        ),
+        ("POST", "/workspace/notes", vec![("customer_id", &customer), ("text", "覗き見")]),
+        ("GET", "/admin/vault-policy", vec![]),
+        ("POST", "/admin/vault-policy", vec![]),
+    ];
     for spec in table.specs().iter().filter(|r| touches_customers(r.path, r.access)) {
         assert!(
-            probes.iter().any(|(m, route, ..)| *m == spec.method.as_str() && *route == spec.path),
+            probes.iter().any(|(m, route, ..)| *m == spec.method.as_str() && *route == spec.path)
+                || console_probes
+                    .iter()
+                    .any(|(m, route, _)| *m == spec.method.as_str() && *route == spec.path),
             "{} {} touches customers and has no isolation probe",
             spec.method,
             spec.path
@@ -366,6 +411,25 @@ async fn client_isolation_on_every_route(backend: Backend) {
     // On an active call from client A's customer, client B's operator still finds nobody.
     let start = json!({"call_id": "pbx-1", "operator": "op.b", "caller": "03-1234-5678"});
     assert_eq!(call(&s, "POST", &cti, "/api/v1/cti/calls", Some(start)).await.0, 201);
+    let browser = s.signed_in("op.b").await;
+    let csrf = browser.csrf("/workspace").await;
+    for (method, route, fields) in &console_probes {
+        let r = if *method == "GET" {
+            browser.get(route).await
+        } else {
+            let mut form = fields.clone();
+            form.push(("_csrf", &csrf));
+            browser.post_form(route, &form).await
+        };
+        let status = r.status().as_u16();
+        let html = r.text().await.unwrap();
+        assert!(!html.contains(&customer) && !html.contains("山田"), "{method} {route} leaks: {html}");
+        if route.starts_with("/admin") {
+            assert_eq!(status, 403, "{method} {route}");
+        } else {
+            assert!(status == 200 || status == 404, "{method} {route}: {status}");
+        }
+    }
     let (status, answer) =
         call(&s, "POST", &other_op_token, "/api/v1/customers/lookup", Some(json!({"phone": "0312345678"})))
             .await;

@@ -6,6 +6,7 @@ mod admin;
 mod audit;
 mod auth;
 mod profile;
+mod workspace;
 
 use crate::AppState;
 use crate::i18n::{Tr, negotiate};
@@ -40,6 +41,7 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::GET, "/dashboard", SignedIn, auth::dashboard);
     let r = profile::routes(r);
     let r = audit::routes(r);
+    let r = workspace::routes(r);
     admin::routes(r)
 }
 
@@ -59,6 +61,7 @@ pub struct NavEntry {
 /// The console's navigation, in order. A feature adds its pages here.
 pub const NAV: &[NavEntry] = &[
     NavEntry { href: "/dashboard", label: "nav.dashboard", needs: None },
+    NavEntry { href: "/workspace", label: "nav.workspace", needs: Some(Permission::CustomersRead) },
     NavEntry { href: "/admin/users", label: "nav.users", needs: Some(Permission::UsersRead) },
     NavEntry { href: "/admin/org", label: "nav.org", needs: Some(Permission::OrgRead) },
     NavEntry { href: "/admin/tokens", label: "nav.tokens", needs: Some(Permission::TokensManage) },
@@ -67,6 +70,11 @@ pub const NAV: &[NavEntry] = &[
         href: "/security-events",
         label: "nav.security_events",
         needs: Some(Permission::SecurityEventsRead),
+    },
+    NavEntry {
+        href: "/admin/vault-policy",
+        label: "nav.vault_policy",
+        needs: Some(Permission::CustomersManage),
     },
     NavEntry { href: "/admin/settings", label: "nav.settings", needs: Some(Permission::SettingsManage) },
     NavEntry { href: "/profile", label: "nav.profile", needs: None },

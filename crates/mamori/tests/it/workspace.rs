@@ -1,0 +1,128 @@
+//! The operator workspace in the console (issue 4, item 4): the active call's caller found with
+//! one click, a lookup with a reason, a reveal, a note; and the security admin's field-policy
+//! page. Pages are read as a browser gets them (cookies, CSRF tokens, redirects).
+
+use crate::both_backends;
+use crate::support::{Backend, TestServer};
+use mamori_domain::Role;
+use mamori_store::OrgKind;
+
+async fn operator_workspace(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin_user = s.user("admin", &[Role::SecurityAdmin]).await;
+    let admin = s.principal_of(&admin_user);
+    let ctx = Default::default();
+    let a = s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
+    let fields =
+        [("name_kanji", "山田太郎"), ("phones", "03-1234-5678"), ("card_number", "4111111111111111")];
+    let new = mamori_core::vault::NewCustomer {
+        client_id: a.id.clone(),
+        fields: fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+    };
+    let id = s.core.create_customer(&admin, &new, &ctx).await.unwrap();
+    let op = s.user("op.a", &[Role::Operator]).await;
+    s.core.set_user_clients(&admin, &op.id, std::slice::from_ref(&a.id), &ctx).await.unwrap();
+    s.core.call_started(mamori_audit::Actor::System, "pbx-42", "op.a", "0312345678", &ctx).await.unwrap();
+
+    let b = s.signed_in("op.a").await;
+    let html = b.get("/workspace").await.text().await.unwrap();
+    assert!(html.contains("対応中の通話") && html.contains("pbx-42"), "Japanese by default, the call listed");
+    let csrf = b.csrf("/workspace").await;
+    let r = b.post_form("/workspace/lookup", &[("_csrf", &csrf), ("call_id", "pbx-42")]).await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("山田太郎") && html.contains("**** **** **** 1111"), "the caller's card, masked");
+    assert!(!html.contains("4111111111111111"));
+
+    // Another number without a reason: refused with the reason why, in Japanese.
+    let r = b
+        .post_form(
+            "/workspace/lookup",
+            &[("_csrf", &csrf), ("by", "phone"), ("value", "0399998888"), ("reason_code", "")],
+        )
+        .await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains("理由を選んでください"), "{html}");
+    let r = b
+        .post_form(
+            "/workspace/lookup",
+            &[
+                ("_csrf", &csrf),
+                ("by", "phone"),
+                ("value", "03-1234-5678"),
+                ("reason_code", "callback"),
+                ("reason_text", "お約束の折り返し"),
+            ],
+        )
+        .await;
+    assert!(r.text().await.unwrap().contains("山田太郎"));
+
+    let r = b
+        .post_form(
+            "/workspace/reveal",
+            &[
+                ("_csrf", &csrf),
+                ("customer_id", &id),
+                ("field", "card_number"),
+                ("reason_code", "fraud_check"),
+                ("reason_text", "不正利用の確認"),
+            ],
+        )
+        .await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"revealed-value\">4111111111111111<"), "{html}");
+    assert_eq!(s.audit("customer.reveal").await.len(), 1);
+
+    let r = b
+        .post_form("/workspace/notes", &[("_csrf", &csrf), ("customer_id", &id), ("text", "折り返し済み")])
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/workspace?done=note_added");
+    let r = b.post_form("/workspace/notes", &[("_csrf", &csrf), ("customer_id", &id), ("text", "")]).await;
+    assert!(r.text().await.unwrap().contains("role=\"alert\""), "an empty note is refused on the page");
+    let r = b.post_form("/workspace/lookup", &[("call_id", "pbx-42")]).await;
+    assert_eq!(r.status(), 403, "no CSRF token, no lookup");
+    assert_eq!(b.get("/admin/vault-policy").await.status(), 403);
+
+    // The security admin's field policy page.
+    let admin_browser = s.signed_in("admin").await;
+    let html = admin_browser.get("/admin/vault-policy").await.text().await.unwrap();
+    assert!(html.contains("name=\"mask.card_number.operator\""), "{html}");
+    let csrf = admin_browser.csrf("/admin/vault-policy").await;
+    let policy = s.core.vault_policy().await.unwrap();
+    let mut form: Vec<(String, String)> = vec![("_csrf".into(), csrf.clone())];
+    for rule in &policy.fields {
+        form.push((
+            format!("class.{}", rule.field.as_str()),
+            serde_json::to_value(rule.class).unwrap().as_str().unwrap().into(),
+        ));
+        for (role, mask) in &rule.masks {
+            let mut m = serde_json::to_value(mask).unwrap().as_str().unwrap().to_owned();
+            if rule.field.as_str() == "name_kanji" && *role == Role::Operator {
+                m = "partial".into();
+            }
+            form.push((format!("mask.{}.{}", rule.field.as_str(), role.as_str()), m));
+        }
+    }
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = admin_browser.post_form("/admin/vault-policy", &pairs).await;
+    assert_eq!(r.headers()["location"], "/admin/vault-policy?done=policy_saved");
+    let csrf_op = b.csrf("/workspace").await;
+    let html = b
+        .post_form("/workspace/lookup", &[("_csrf", &csrf_op), ("call_id", "pbx-42")])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("山**") && !html.contains("山田太郎"), "the operator now sees the name in part");
+    let mut bad = pairs.clone();
+    for p in bad.iter_mut() {
+        if p.0 == "mask.card_number.supervisor" {
+            p.1 = "full";
+        }
+    }
+    let html = admin_browser.post_form("/admin/vault-policy", &bad).await.text().await.unwrap();
+    assert!(html.contains("PCI DSS 3.4.1"), "refused, saying why");
+    s.stop().await;
+}
+both_backends!(operator_workspace);

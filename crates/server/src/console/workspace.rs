@@ -1,0 +1,366 @@
+//! The operator workspace (issue 4, item 4): the operator's active calls, a lookup by phone,
+//! e-mail or name with birth date, customer cards masked by the field policy, reveal with a
+//! reason, and notes. The security admin's field-policy page lives here too.
+//!
+//! Lookups are posted, never sent in a query string: the values and the reason would otherwise
+//! end up in browser history and proxy logs.
+
+use super::{Chrome, DoneQuery, Form, csrf_for, error_text, local_time, render, tr_for};
+use crate::AppState;
+use crate::i18n::Tr;
+use crate::middleware::{Caller, Ctx};
+use crate::routes::Routes;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Redirect, Response};
+use mamori_core::Principal;
+use mamori_core::vault::{CustomerCard, LookupKey, Purpose, REASON_CODES};
+use mamori_domain::Permission::{CustomersManage, CustomersRead};
+use mamori_domain::authz::Access::Permission as Needs;
+use mamori_domain::customer::{CustomerField, FieldClass, Mask};
+use mamori_domain::vault_policy::{FieldRule, VaultPolicy, reading_roles};
+use mamori_store::OrgKind;
+
+pub fn routes(r: Routes) -> Routes {
+    r.add(Method::GET, "/workspace", Needs(CustomersRead), workspace_page)
+        .add(Method::POST, "/workspace/lookup", Needs(CustomersRead), lookup)
+        .add(Method::POST, "/workspace/reveal", Needs(CustomersRead), reveal)
+        .add(Method::POST, "/workspace/notes", Needs(CustomersRead), add_note)
+        .add(Method::GET, "/admin/vault-policy", Needs(CustomersManage), policy_page)
+        .add(Method::POST, "/admin/vault-policy", Needs(CustomersManage), save_policy)
+}
+
+pub struct CallView {
+    pub call_id: String,
+    pub started: String,
+}
+
+pub struct FieldView {
+    pub name: &'static str,
+    pub label: String,
+    pub value: String,
+    pub mask: &'static str,
+}
+
+pub struct CardView {
+    pub id: String,
+    pub client: String,
+    pub title: String,
+    pub fields: Vec<FieldView>,
+    /// Fields shown in part, which a reveal can show in full.
+    pub revealable: Vec<FieldView>,
+}
+
+/// What the lookup form holds, to show it again with the results.
+#[derive(Default)]
+pub struct LookupForm {
+    pub by: String,
+    pub value: String,
+    pub birth_date: String,
+    pub reason_code: String,
+    pub reason_text: String,
+}
+
+#[derive(Template)]
+#[template(path = "workspace.html")]
+struct WorkspacePage {
+    c: Chrome,
+    calls: Vec<CallView>,
+    form: LookupForm,
+    reasons: Vec<(&'static str, String)>,
+    /// None before a lookup; the cards found after one.
+    cards: Option<Vec<CardView>>,
+    revealed: Option<(String, String)>,
+}
+
+fn mask_key(m: Mask) -> &'static str {
+    match m {
+        Mask::Full => "full",
+        Mask::Partial => "partial",
+        Mask::Hidden => "hidden",
+    }
+}
+
+fn class_key(c: FieldClass) -> &'static str {
+    match c {
+        FieldClass::Confidential => "confidential",
+        FieldClass::Internal => "internal",
+        FieldClass::Public => "public",
+    }
+}
+
+fn field_label(tr: Tr, f: CustomerField) -> String {
+    tr.t(&format!("customer_field.{}", f.as_str())).to_owned()
+}
+
+async fn client_names(state: &AppState, p: &Principal) -> Vec<(String, String)> {
+    state
+        .core
+        .list_org(OrgKind::Client)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| p.client_ids.contains(&c.id))
+        .map(|c| (c.id, c.name))
+        .collect()
+}
+
+fn card_view(tr: Tr, card: CustomerCard, clients: &[(String, String)]) -> CardView {
+    let name_of = |f: CustomerField| {
+        card.fields.iter().find(|x| x.field == f && x.mask != Mask::Hidden).map(|x| x.value.clone())
+    };
+    let title =
+        name_of(CustomerField::NameKanji).or_else(|| name_of(CustomerField::NameKana)).unwrap_or_default();
+    let fields: Vec<FieldView> = card
+        .fields
+        .iter()
+        .map(|f| FieldView {
+            name: f.field.as_str(),
+            label: field_label(tr, f.field),
+            value: f.value.clone(),
+            mask: mask_key(f.mask),
+        })
+        .collect();
+    let revealable = card
+        .fields
+        .iter()
+        .filter(|f| f.mask == Mask::Partial)
+        .map(|f| FieldView {
+            name: f.field.as_str(),
+            label: field_label(tr, f.field),
+            value: String::new(),
+            mask: "",
+        })
+        .collect();
+    CardView {
+        client: clients
+            .iter()
+            .find(|(id, _)| *id == card.client_id)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_default(),
+        id: card.id,
+        title,
+        fields,
+        revealable,
+    }
+}
+
+async fn page(
+    state: &AppState,
+    headers: &HeaderMap,
+    p: &Principal,
+    form: LookupForm,
+    outcome: Result<Option<Vec<CustomerCard>>, String>,
+    revealed: Option<(String, String)>,
+    done: Option<&str>,
+) -> Response {
+    let tr = tr_for(headers, Some(p));
+    let calls = state
+        .core
+        .my_active_calls(p)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| CallView { call_id: c.external_id, started: local_time(c.started_at.0) })
+        .collect();
+    let clients = client_names(state, p).await;
+    let (cards, error) = match outcome {
+        Ok(cards) => (cards.map(|cs| cs.into_iter().map(|c| card_view(tr, c, &clients)).collect()), None),
+        Err(e) => (None, Some(e)),
+    };
+    let c = Chrome::new(tr, "workspace.title", Some(p), csrf_for(Some(p), None), "/workspace")
+        .notice_key(done)
+        .error(error);
+    let reasons = REASON_CODES.iter().map(|r| (*r, tr.t(&format!("reason.{r}")).to_owned())).collect();
+    render(&WorkspacePage { c, calls, form, reasons, cards, revealed })
+}
+
+async fn workspace_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Caller(p): Caller,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    page(&state, &headers, &p, LookupForm::default(), Ok(None), None, q.done.as_deref()).await
+}
+
+fn purpose_of(form: &Form) -> Purpose {
+    match form.optional("reason_code") {
+        None => Purpose::ActiveCall,
+        Some(code) => Purpose::Reason { code, text: form.text("reason_text").to_owned() },
+    }
+}
+
+async fn lookup(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let shown = LookupForm {
+        by: form.text("by").to_owned(),
+        value: form.text("value").to_owned(),
+        birth_date: form.text("birth_date").to_owned(),
+        reason_code: form.text("reason_code").to_owned(),
+        reason_text: form.text("reason_text").to_owned(),
+    };
+    let found = if let Some(call_id) = form.optional("call_id") {
+        state.core.find_caller(&p, &call_id, &ctx).await
+    } else {
+        let value = shown.value.clone();
+        let key = match shown.by.as_str() {
+            "email" => LookupKey::Email(value),
+            "name_birth" => LookupKey::NameBirth { name: value, birth_date: shown.birth_date.clone() },
+            _ => LookupKey::Phone(value),
+        };
+        state.core.find_customers(&p, &key, &purpose_of(&form), &ctx).await
+    };
+    let outcome = found.map(Some).map_err(|e| error_text(tr, &e));
+    page(&state, &headers, &p, shown, outcome, None, None).await
+}
+
+async fn reveal(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let field = form.text("field");
+    let result = state.core.reveal_field(&p, form.text("customer_id"), field, &purpose_of(&form), &ctx).await;
+    let (revealed, outcome) = match result {
+        Ok(value) => {
+            let label = CustomerField::parse(field).map(|f| field_label(tr, f)).unwrap_or_default();
+            (Some((label, value)), Ok(None))
+        }
+        Err(e) => (None, Err(error_text(tr, &e))),
+    };
+    page(&state, &headers, &p, LookupForm::default(), outcome, revealed, None).await
+}
+
+async fn add_note(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    match state.core.add_customer_note(&p, form.text("customer_id"), form.text("text"), &ctx).await {
+        Ok(()) => Redirect::to("/workspace?done=note_added").into_response(),
+        Err(e) => {
+            page(&state, &headers, &p, LookupForm::default(), Err(error_text(tr, &e)), None, None).await
+        }
+    }
+}
+
+pub struct RuleView {
+    pub field: &'static str,
+    pub label: String,
+    pub class: &'static str,
+    /// (role, its label, its mask)
+    pub masks: Vec<(&'static str, String, &'static str)>,
+}
+
+#[derive(Template)]
+#[template(path = "vault_policy.html")]
+struct PolicyPage {
+    c: Chrome,
+    rules: Vec<RuleView>,
+    classes: [&'static str; 3],
+    masks: [&'static str; 3],
+}
+
+async fn policy_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Caller(p): Caller,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let policy = match state.core.vault_policy().await {
+        Ok(policy) => policy,
+        Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
+    };
+    policy_view(tr, &p, &policy, q.done.as_deref(), None)
+}
+
+fn policy_view(
+    tr: Tr,
+    p: &Principal,
+    policy: &VaultPolicy,
+    done: Option<&str>,
+    error: Option<String>,
+) -> Response {
+    let rules = policy
+        .fields
+        .iter()
+        .map(|r| RuleView {
+            field: r.field.as_str(),
+            label: field_label(tr, r.field),
+            class: class_key(r.class),
+            masks: r
+                .masks
+                .iter()
+                .map(|(role, m)| {
+                    (role.as_str(), tr.t(&format!("role.{}", role.as_str())).to_owned(), mask_key(*m))
+                })
+                .collect(),
+        })
+        .collect();
+    let c = Chrome::new(tr, "vault.title", Some(p), csrf_for(Some(p), None), "/admin/vault-policy")
+        .notice_key(done)
+        .error(error);
+    render(&PolicyPage {
+        c,
+        rules,
+        classes: ["confidential", "internal", "public"],
+        masks: ["full", "partial", "hidden"],
+    })
+}
+
+/// The policy as the form posts it: `class.<field>` and `mask.<field>.<role>` for every field
+/// and reading role. Anything missing or unknown is refused, as over the API.
+fn policy_from_form(form: &Form) -> Result<VaultPolicy, String> {
+    let mut fields = Vec::new();
+    fn choice<T: serde::de::DeserializeOwned>(form: &Form, name: &str) -> Result<T, String> {
+        let v = form.text(name);
+        serde_json::from_value(serde_json::Value::String(v.to_owned()))
+            .map_err(|_| format!("`{name}`: `{v}` is not one of the choices"))
+    }
+    for field in CustomerField::ALL {
+        let class: FieldClass = choice(form, &format!("class.{}", field.as_str()))?;
+        let mut masks = std::collections::BTreeMap::new();
+        for role in reading_roles() {
+            let mask: Mask = choice(form, &format!("mask.{}.{}", field.as_str(), role.as_str()))?;
+            masks.insert(role, mask);
+        }
+        fields.push(FieldRule { field, class, masks });
+    }
+    VaultPolicy { fields }.checked().map_err(|e| e.to_string())
+}
+
+async fn save_policy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let current = state.core.vault_policy().await.map(|p| (*p).clone()).unwrap_or_default();
+    let policy = match policy_from_form(&form) {
+        Ok(policy) => policy,
+        Err(e) => {
+            return policy_view(tr, &p, &current, None, Some(format!("{}: {e}", tr.t("vault.refused"))));
+        }
+    };
+    match state.core.set_vault_policy(&p, policy, &ctx).await {
+        Ok(()) => Redirect::to("/admin/vault-policy?done=policy_saved").into_response(),
+        Err(e) => policy_view(tr, &p, &current, None, Some(error_text(tr, &e))),
+    }
+}
