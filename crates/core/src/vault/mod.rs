@@ -453,6 +453,8 @@ impl Core {
                 };
                 fields.push(ShownField { field, value, mask: level });
             }
+            // In the record's natural order (name first), not the order they are stored in.
+            fields.sort_by_key(|f| f.field);
             cards.push(CustomerCard { id: record.id.clone(), client_id: record.client_id.clone(), fields });
         }
         drop(read);
