@@ -430,3 +430,35 @@ pub struct Disclosure {
     pub fields: Vec<DisclosedField>,
     pub accesses: Vec<mamori_audit::AuditEntry>,
 }
+
+/// Query of `POST /api/v1/customers/import` (the body is the CSV file, `Content-Type: text/csv`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// The client company the customers belong to.
+    pub client_id: String,
+    /// `utf-8` (default; a byte-order mark is allowed) or `shift_jis`.
+    pub encoding: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ImportDone {
+    pub imported: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ImportProblem {
+    /// 1-based line of the file.
+    pub line: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    pub message: String,
+}
+
+/// The problem document of a refused import: nothing was imported, and every problem is listed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ImportRefused {
+    #[serde(flatten)]
+    pub problem: Problem,
+    pub problems: Vec<ImportProblem>,
+}

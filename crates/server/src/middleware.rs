@@ -2,7 +2,7 @@
 //! CSRF cookie, security headers, the access log — and resolving who is calling.
 
 use crate::AppState;
-use crate::problem::{ApiError, BODY_LIMIT, too_large};
+use crate::problem::{ApiError, body_limit, too_large};
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -69,7 +69,7 @@ pub async fn outer(State(state): State<AppState>, mut req: Request, next: Next) 
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared_len.is_some_and(|n| n > BODY_LIMIT) {
+    if declared_len.is_some_and(|n| n > body_limit(req.uri().path())) {
         return if is_api {
             too_large().into_response()
         } else {

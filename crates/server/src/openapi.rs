@@ -21,7 +21,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         api::list_tokens, api::create_token, api::revoke_token,
         api::audit::search, api::audit::export, api::audit::checkpoint, api::audit::entry_proof, api::audit::consistency,
         api::customers::create, api::customers::lookup, api::customers::reveal, api::customers::call_started, api::customers::call_ended,
-        api::customers::add_note, api::customers::correct, api::customers::disclose, api::customers::erase,
+        api::customers::import, api::customers::add_note, api::customers::correct, api::customers::disclose, api::customers::erase,
         api::customers::get_policy, api::customers::put_policy,
         api::security_events, api::get_settings, api::put_settings,
     ),

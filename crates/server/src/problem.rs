@@ -11,8 +11,18 @@ use mamori_core::CoreError;
 use mamori_proto::Problem;
 use serde::de::DeserializeOwned;
 
-/// Largest request body accepted anywhere.
+/// Largest request body accepted anywhere but an import.
 pub const BODY_LIMIT: usize = 1024 * 1024;
+/// The one route that takes large bodies: a CSV file of customers.
+pub const IMPORT_PATH: &str = "/api/v1/customers/import";
+/// Largest CSV file an import takes over HTTP (about a million rows); larger files go through
+/// `mamori customers import`, which streams from disk.
+pub const IMPORT_BODY_LIMIT: usize = 256 * 1024 * 1024;
+
+/// The body limit of a path.
+pub fn body_limit(path: &str) -> usize {
+    if path == IMPORT_PATH { IMPORT_BODY_LIMIT } else { BODY_LIMIT }
+}
 
 #[derive(Debug)]
 pub struct ApiError {

@@ -318,6 +318,7 @@ async fn client_isolation_on_every_route(backend: Backend) {
             Some(json!({"client_id": "x", "fields": {}})),
             &[403],
         ),
+        ("POST", "/api/v1/customers/import", "/api/v1/customers/import?client_id=x".into(), None, &[403]),
         ("GET", "/api/v1/vault/policy", "/api/v1/vault/policy".into(), None, &[403]),
         ("PUT", "/api/v1/vault/policy", "/api/v1/vault/policy".into(), Some(json!({"fields": []})), &[403]),
         (
@@ -437,3 +438,52 @@ async fn client_isolation_on_every_route(backend: Backend) {
     s.stop().await;
 }
 both_backends!(client_isolation_on_every_route);
+
+/// Import over the API: the same all-or-nothing rules as the command line, every bad line
+/// listed in the problem document; Shift_JIS on request.
+async fn import_over_the_api(backend: Backend) {
+    let Setup { s, admin_token, op_token, .. } = setup(backend).await;
+    let client = s.core.list_org(OrgKind::Client).await.unwrap()[0].id.clone();
+    let api = reqwest::Client::new();
+    let send = |token: &str, query: String, body: Vec<u8>, content_type: &str| {
+        api.post(s.url(&format!("/api/v1/customers/import?{query}")))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let q = format!("client_id={client}");
+    let bad = "name_kanji,phones,card_number\n鈴木,0311112222,\n高橋,not-a-phone,\n田中,0355556666,4111111111111112\n";
+    let r = send(&admin_token, q.clone(), bad.into(), "text/csv").await.unwrap();
+    assert_eq!(r.status(), 422);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["code"], "import_refused");
+    let lines: Vec<(u64, &str)> = p["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["line"].as_u64().unwrap(), x["column"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(lines, vec![(3, "phones"), (4, "card_number")], "{p}");
+    let before = s.core.store.read().await.unwrap().count_customers().await.unwrap();
+    let good = "name_kanji,phones\n鈴木,0311112222\n高橋,0322223333\n";
+    assert_eq!(send(&op_token, q.clone(), good.into(), "text/csv").await.unwrap().status(), 403);
+    assert_eq!(send(&admin_token, q.clone(), good.into(), "application/json").await.unwrap().status(), 415);
+    let r = send(&admin_token, format!("{q}&encoding=ebcdic"), good.into(), "text/csv").await.unwrap();
+    assert_eq!(r.status(), 400);
+    let r = send(&admin_token, q.clone(), good.into(), "text/csv; charset=utf-8").await.unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.json::<Value>().await.unwrap()["imported"], 2);
+    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode("name_kanji,phones\n中村,0633334444\n");
+    let r =
+        send(&admin_token, format!("{q}&encoding=shift_jis"), sjis.into_owned(), "text/csv").await.unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(s.core.store.read().await.unwrap().count_customers().await.unwrap(), before + 3);
+    assert_eq!(lookup(&s, &op_token, "0633334444").await.len(), 1);
+    let r = send(&admin_token, format!("client_id={}", uuid::Uuid::new_v4()), good.into(), "text/csv")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "an unknown client company");
+    s.stop().await;
+}
+both_backends!(import_over_the_api);

@@ -219,3 +219,77 @@ pub async fn put_policy(
     state.core.set_vault_policy(&p, body, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[utoipa::path(post, path = "/api/v1/customers/import", tag = "customers", params(proto::ImportQuery),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 201, body = proto::ImportDone), (status = 422, body = proto::ImportRefused)))]
+pub async fn import(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    crate::problem::ApiQuery(q): crate::problem::ApiQuery<proto::ImportQuery>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<axum::response::Response, crate::problem::ApiError> {
+    use axum::response::IntoResponse;
+    use mamori_core::import::{CsvEncoding, ImportError};
+    let is_csv = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("text/csv"));
+    if !is_csv {
+        return Err(crate::problem::ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the CSV file as the body with `Content-Type: text/csv`",
+        ));
+    }
+    let encoding = match q.encoding.as_deref() {
+        None => CsvEncoding::Utf8,
+        Some(e) => CsvEncoding::parse(e).ok_or_else(|| {
+            crate::problem::ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "encoding is utf-8 or shift_jis",
+            )
+            .field("encoding")
+        })?,
+    };
+    // Sealing a large file is CPU work: it runs off the threads that answer live lookups.
+    let core = state.core.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let result = tokio::task::spawn_blocking(move || {
+        runtime.block_on(core.import_customers_csv(&p, &q.client_id, &body[..], encoding, &mut |_| {}, &ctx))
+    })
+    .await
+    .map_err(|e| crate::problem::ApiError::from(mamori_core::CoreError::Internal(e.to_string())))?;
+    match result {
+        Ok(imported) => Ok((StatusCode::CREATED, Json(proto::ImportDone { imported })).into_response()),
+        Err(ImportError::Core(e)) => Err(e.into()),
+        Err(ImportError::Refused(problems)) => {
+            let problem = crate::problem::ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "import_refused",
+                format!(
+                    "nothing was imported: {} problem(s); correct the file and send it again",
+                    problems.len()
+                ),
+            )
+            .problem();
+            let body = proto::ImportRefused {
+                problem,
+                problems: problems
+                    .into_iter()
+                    .map(|p| proto::ImportProblem { line: p.line, column: p.column, message: p.message })
+                    .collect(),
+            };
+            let mut resp = (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
+            resp.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/problem+json"),
+            );
+            Ok(resp)
+        }
+    }
+}

@@ -7,6 +7,7 @@ use crate::routes::Routes;
 use crate::{AppState, openapi};
 use axum::Json;
 use axum::extract::State;
+use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mamori_core::admin::Invitation;
@@ -53,6 +54,12 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::GET, "/api/v1/audit/consistency", Permission(AuditRead), audit::consistency)
         .add(Method::POST, "/api/v1/customers", Permission(CustomersManage), customers::create)
         .add(Method::POST, "/api/v1/customers/lookup", Permission(CustomersRead), customers::lookup)
+        .add(
+            Method::POST,
+            crate::problem::IMPORT_PATH,
+            Permission(CustomersManage),
+            customers::import.layer(axum::extract::DefaultBodyLimit::max(crate::problem::IMPORT_BODY_LIMIT)),
+        )
         .add(Method::POST, "/api/v1/customers/{id}/reveal", Permission(CustomersRead), customers::reveal)
         .add(Method::POST, "/api/v1/customers/{id}/notes", Permission(CustomersRead), customers::add_note)
         .add(Method::PATCH, "/api/v1/customers/{id}", Permission(CustomersManage), customers::correct)
