@@ -188,6 +188,26 @@ fn prepare(fields: &BTreeMap<String, String>) -> Result<Prepared, CoreError> {
     Ok(Prepared { values, index })
 }
 
+/// The audit detail that keeps a reason's free text. The text may quote the customer, so it is
+/// sealed under that customer's data key: readable while the customer exists (the disclosure
+/// report shows it), destroyed with the key when the customer is erased.
+pub(crate) const SEALED_REASON: &str = "reason_text_sealed";
+/// What a sealed reason is bound to besides the record: not a field of the record.
+const REASON_AAD: &str = "audit:reason_text";
+
+fn seal_reason(key: &DataKey, record_id: &str, text: &str) -> Result<String, CoreError> {
+    use base64::Engine;
+    let sealed = key.seal(record_id, REASON_AAD, text.trim().as_bytes())?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(sealed))
+}
+
+pub(crate) fn open_reason(key: &DataKey, record_id: &str, sealed: &str) -> Option<String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(sealed).ok()?;
+    let plain = key.open(record_id, REASON_AAD, &bytes).ok()?;
+    Some(String::from_utf8_lossy(&plain).into_owned())
+}
+
 fn check_purpose(purpose: &Purpose) -> Result<(), CoreError> {
     match purpose {
         Purpose::ActiveCall => Ok(()),
@@ -432,10 +452,14 @@ impl Core {
             .filter(|c| principal.client_ids.contains(&c.client_id))
             .collect();
         let mut cards = Vec::with_capacity(records.len());
+        let mut sealed_reasons = Vec::with_capacity(records.len());
         let mut shown_fields = std::collections::BTreeSet::new();
         for record in &records {
             let sealed = decode_field_set(&record.fields)?;
             let key = self.record_key(record)?;
+            if let Purpose::Reason { text, .. } = purpose {
+                sealed_reasons.push(seal_reason(&key, &record.id, text)?);
+            }
             let mut fields = Vec::with_capacity(sealed.len());
             for (name, ciphertext) in sealed {
                 let Some(field) = CustomerField::parse(name) else { continue };
@@ -473,7 +497,6 @@ impl Core {
             (Purpose::Reason { code, text }, _) => e
                 .detail("purpose", "reason")
                 .detail("reason_code", code.clone())
-                // The free text may quote the customer, so the log keeps only its length.
                 .detail("reason_text_chars", text.trim().chars().count().to_string()),
             (Purpose::ActiveCall, Some(call)) => e.detail("purpose", "active_call").detail("call", call.id),
             (Purpose::ActiveCall, None) => e.detail("purpose", "active_call"),
@@ -482,7 +505,17 @@ impl Core {
         let events = if records.is_empty() {
             vec![e]
         } else {
-            records.iter().map(|r| e.clone().object(self.audit_object("customer", &r.id))).collect()
+            records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let entry = e.clone().object(self.audit_object("customer", &r.id));
+                    match sealed_reasons.get(i) {
+                        Some(sealed) => entry.detail(SEALED_REASON, sealed.clone()),
+                        None => entry,
+                    }
+                })
+                .collect()
         };
         self.audit_access_all(ctx, events).await?;
         Ok(cards)
@@ -693,7 +726,8 @@ impl Core {
             .detail("field", field.as_str())
             .detail("purpose", "reason")
             .detail("reason_code", code.clone())
-            .detail("reason_text_chars", text.trim().chars().count().to_string());
+            .detail("reason_text_chars", text.trim().chars().count().to_string())
+            .detail(SEALED_REASON, seal_reason(&key, &record.id, text)?);
         self.audit_access(ctx, e).await?;
         Ok(value)
     }

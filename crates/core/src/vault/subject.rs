@@ -194,7 +194,7 @@ impl Core {
         let mut read = self.store.read().await?;
         let record = self.customer_of(&mut read, customer_id, None).await?;
         let object = self.audit_object("customer", &record.id);
-        let accesses = read
+        let mut accesses = read
             .search_audit(&AuditQuery {
                 object: Some(object.clone()),
                 limit: DISCLOSURE_ACCESS_LIMIT,
@@ -202,6 +202,14 @@ impl Core {
             })
             .await?;
         drop(read);
+        // The reasons given for reading this customer, opened for the person they are about.
+        let key = self.record_key(&record)?;
+        for entry in &mut accesses {
+            if let Some(sealed) = entry.details.remove(super::SEALED_REASON) {
+                let text = super::open_reason(&key, &record.id, &sealed).unwrap_or_default();
+                entry.details.insert("reason_text".into(), text);
+            }
+        }
         let fields = self
             .open_record(&record)?
             .into_iter()

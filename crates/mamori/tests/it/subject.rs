@@ -154,6 +154,16 @@ async fn disclosure_and_erasure(backend: Backend) {
     let actions: Vec<&str> =
         report["accesses"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert!(actions.contains(&"customer.lookup") && actions.contains(&"customer.create"), "{actions:?}");
+    // The reason given for the lookup is in the report, though the log holds it only sealed.
+    let reasons: Vec<&str> = report["accesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["details"]["reason_text"].as_str())
+        .collect();
+    assert_eq!(reasons, vec!["お約束の折り返し"], "{report}");
+    let raw = serde_json::to_string(&s.audit("customer.lookup").await).unwrap();
+    assert!(raw.contains("reason_text_sealed") && !raw.contains("お約束"), "{raw}");
     assert_eq!(call(&s, "POST", &op_token, &disclose, Some(json!({"request_ref": "x"}))).await.0, 403);
     assert_eq!(call(&s, "POST", &admin_token, &disclose, Some(json!({"request_ref": " "}))).await.0, 422);
     assert_eq!(s.audit("customer.disclose").await[0].details["request_ref"], "DSR-2026-0002");
