@@ -497,3 +497,81 @@ async fn import_over_the_api(backend: Backend) {
     s.stop().await;
 }
 both_backends!(import_over_the_api);
+
+/// Issue 4, item 10: when the access entry cannot be written, the vault returns nothing — not a
+/// card, not a revealed value, not a disclosure report — and changes nothing.
+async fn vault_fails_closed(backend: Backend) {
+    let Setup { s, admin_token, op_token, customer, .. } = setup(backend).await;
+    let sql = match backend {
+        Backend::Sqlite => "CREATE TRIGGER audit_broken BEFORE INSERT ON audit_entries \
+                            BEGIN SELECT RAISE(ABORT, 'disk full'); END;"
+            .to_owned(),
+        Backend::Postgres => "CREATE FUNCTION audit_broken() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                              BEGIN RAISE EXCEPTION 'disk full'; END; $$; \
+                              CREATE TRIGGER audit_broken BEFORE INSERT ON audit_entries \
+                              FOR EACH ROW EXECUTE FUNCTION audit_broken();"
+            .to_owned(),
+    };
+    s.tamper(&sql).await;
+    let reason = json!({"reason_code": "fraud_check", "reason_text": "不正利用の確認"});
+    let attempts = [
+        (
+            "POST",
+            &op_token,
+            "/api/v1/customers/lookup".to_owned(),
+            json!({"phone": "0312345678", "reason_code": "callback", "reason_text": "お約束の折り返し"}),
+        ),
+        ("POST", &op_token, format!("/api/v1/customers/{customer}/reveal"), {
+            let mut r = reason.clone();
+            r["field"] = "card_number".into();
+            r
+        }),
+        (
+            "POST",
+            &admin_token,
+            format!("/api/v1/customers/{customer}/disclosure"),
+            json!({"request_ref": "DSR-1"}),
+        ),
+        (
+            "POST",
+            &op_token,
+            format!("/api/v1/customers/{customer}/notes"),
+            json!({"text": "記録されないメモ"}),
+        ),
+        (
+            "POST",
+            &admin_token,
+            format!("/api/v1/customers/{customer}/erase"),
+            json!({"request_ref": "DSR-2"}),
+        ),
+    ];
+    for (method, token, path, body) in attempts {
+        let (status, answer) = call(&s, method, token, &path, Some(body)).await;
+        assert_eq!(status, 503, "{path}: {answer}");
+        let text = answer.to_string();
+        assert!(
+            !text.contains("山田") && !text.contains("4111") && !text.contains("5678"),
+            "{path} leaks: {text}"
+        );
+    }
+    let record = s.core.store.read().await.unwrap().customer(&customer).await.unwrap();
+    assert!(record.is_some(), "the erasure was not made without its audit entry");
+    s.stop().await;
+}
+both_backends!(vault_fails_closed);
+
+/// "A supervisor without reveal rights sees the card as last 4 digits" (issue 4, done when).
+async fn supervisor_sees_the_last_four(backend: Backend) {
+    let Setup { s, .. } = setup(backend).await;
+    let admin = s.principal_of(&s.user("admin2", &[Role::SecurityAdmin]).await);
+    let sv = s.user("sv.a", &[Role::Supervisor]).await;
+    let clients = s.core.list_org(OrgKind::Client).await.unwrap();
+    let a = clients.iter().find(|c| c.name == "Client A").unwrap();
+    s.core.set_user_clients(&admin, &sv.id, std::slice::from_ref(&a.id), &Default::default()).await.unwrap();
+    let token = s.token(&sv, &[Permission::CustomersRead]).await;
+    let cards = lookup(&s, &token, "0312345678").await;
+    assert_eq!(field(&cards[0], "card_number"), "**** **** **** 1111");
+    assert!(!cards[0].to_string().contains("4111111111111111"));
+    s.stop().await;
+}
+both_backends!(supervisor_sees_the_last_four);

@@ -144,7 +144,7 @@ async fn lookups_are_isolated_masked_and_audited(backend: Backend) {
 both_backends!(lookups_are_isolated_masked_and_audited);
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(haystack, needle).is_some()
 }
 
 /// SQLite: the database file and its write-ahead log. PostgreSQL: `pg_dump` of the test's schema.
@@ -565,3 +565,67 @@ async fn lookup_by_email_and_name(backend: Backend) {
     s.stop().await;
 }
 both_backends!(lookup_by_email_and_name);
+
+/// Issue 4, done when: a 100,000-row file with some bad rows is refused with every bad line
+/// listed; the clean file imports completely; and the database then holds none of the imported
+/// values in plaintext.
+async fn hundred_thousand_rows(backend: Backend) {
+    use mamori_core::import::{CsvEncoding, ImportError};
+    let s = TestServer::start(backend).await;
+    let admin = s.principal_of(&s.user("admin", &[Role::SecurityAdmin]).await);
+    let ctx = Default::default();
+    let a = s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
+    let rows = 100_000;
+    let file = |bad_every: Option<usize>| {
+        let mut csv = String::from("name_kanji,phones,email,postal_address,card_number\n");
+        for i in 0..rows {
+            let phone = match bad_every {
+                Some(n) if i % n == n - 1 => "not-a-phone".to_owned(),
+                _ => format!("080{i:08}"),
+            };
+            csv.push_str(&format!(
+                "取込顧客{i:06},{phone},imported{i:06}@example.jp,大阪府大阪市取込町{i},5555555555554444\n"
+            ));
+        }
+        csv.into_bytes()
+    };
+    let import = |bytes: Vec<u8>| {
+        let (core, admin, client) = (s.core.clone(), admin.clone(), a.id.clone());
+        async move {
+            core.import_customers_csv(
+                &admin,
+                &client,
+                &bytes[..],
+                CsvEncoding::Utf8,
+                &mut |_| {},
+                &Default::default(),
+            )
+            .await
+        }
+    };
+    let Err(ImportError::Refused(problems)) = import(file(Some(1000))).await else {
+        panic!("a file with bad rows is refused")
+    };
+    let lines: Vec<u64> = problems.iter().map(|p| p.line).collect();
+    let expected: Vec<u64> = (1..=100).map(|k| k * 1000 + 1).collect();
+    assert_eq!(lines, expected, "every bad line (file line = row + 1 for the header)");
+    assert_eq!(s.core.store.read().await.unwrap().count_customers().await.unwrap(), 0);
+    assert_eq!(import(file(None)).await.unwrap(), rows as u64);
+    assert_eq!(s.core.store.read().await.unwrap().count_customers().await.unwrap(), rows as i64);
+
+    s.core.checkpoint_audit_log().await.unwrap();
+    let dump = database_bytes(&s).await;
+    for i in [0, 4_242, rows - 1] {
+        for value in [
+            format!("取込顧客{i:06}"),
+            format!("+8180{i:08}"),
+            format!("imported{i:06}@example.jp"),
+            format!("取込町{i}"),
+        ] {
+            assert!(!contains(&dump, value.as_bytes()), "the database holds `{value}` in plaintext");
+        }
+    }
+    assert!(!contains(&dump, b"5555555555554444"), "no card number in plaintext");
+    s.stop().await;
+}
+both_backends!(hundred_thousand_rows);
