@@ -15,12 +15,12 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, mkdir, rm, stat } from 'node:fs/promises';
-import net from 'node:net';
+import { mkdtemp, mkdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { freePort, stopServer } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
@@ -102,18 +102,6 @@ async function usableStep(after = -1) {
 // ---------------------------------------------------------------------------------------------
 // The server.
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** Starts `mamori serve` and resolves once it printed the setup link. */
 async function startServer() {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'mamori-e2e-'));
@@ -174,20 +162,6 @@ async function startServer() {
     setupLink,
     logs: () => `stdout:\n${stdout}\nstderr (tail):\n${stderr.slice(-6000)}`,
   };
-}
-
-/** SIGTERM, then SIGKILL if it has not exited within 10 s; then removes the data directory. */
-async function stopServer(server) {
-  if (!server) return;
-  const { child } = server;
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
-  await rm(server.dataDir, { recursive: true, force: true });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,30 +10,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
-import net from 'node:net';
+import { mkdtemp, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { freePort, stopServer } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
 const MAMORI_BIN = process.env.MAMORI_BIN || path.join(REPO, 'target', 'debug', 'mamori');
 const CHROMIUM_BIN = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const ARTIFACTS = path.join(HERE, 'artifacts');
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function startDemo() {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'mamori-demo-e2e-'));
@@ -62,18 +50,6 @@ async function startDemo() {
     });
   });
   return { child, dataDir, base: `http://127.0.0.1:${port}`, logs: () => output };
-}
-
-async function stop(server) {
-  if (!server) return;
-  if (server.child.exitCode === null) {
-    const exited = new Promise((resolve) => server.child.once('exit', resolve));
-    server.child.kill('SIGTERM');
-    const timer = setTimeout(() => server.child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
-  await rm(server.dataDir, { recursive: true, force: true });
 }
 
 test('operator workspace on the demo in headless Chromium', { timeout: 240_000 }, async () => {
@@ -134,6 +110,6 @@ test('operator workspace on the demo in headless Chromium', { timeout: 240_000 }
     assert.deepEqual(cspErrors, [], 'no Content Security Policy violations');
   } finally {
     if (browser) await browser.close();
-    await stop(server);
+    await stopServer(server);
   }
 });

@@ -271,17 +271,7 @@ both_backends!(bundles_verify_offline);
 async fn fails_closed(backend: Backend) {
     let (s, token) = busy_server(backend).await;
     let before = s.core.list_users().await.unwrap().len();
-    let sql = match backend {
-        Backend::Sqlite => "CREATE TRIGGER audit_broken BEFORE INSERT ON audit_entries \
-                            BEGIN SELECT RAISE(ABORT, 'disk full'); END;"
-            .to_owned(),
-        Backend::Postgres => "CREATE FUNCTION audit_broken() RETURNS trigger LANGUAGE plpgsql AS $$ \
-                              BEGIN RAISE EXCEPTION 'disk full'; END; $$; \
-                              CREATE TRIGGER audit_broken BEFORE INSERT ON audit_entries \
-                              FOR EACH ROW EXECUTE FUNCTION audit_broken();"
-            .to_owned(),
-    };
-    s.tamper(&sql).await;
+    s.break_audit_log().await;
     let api = reqwest::Client::new();
     let r = api
         .post(s.url("/api/v1/users"))

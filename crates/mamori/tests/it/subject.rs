@@ -502,17 +502,7 @@ both_backends!(import_over_the_api);
 /// card, not a revealed value, not a disclosure report — and changes nothing.
 async fn vault_fails_closed(backend: Backend) {
     let Setup { s, admin_token, op_token, customer, .. } = setup(backend).await;
-    let sql = match backend {
-        Backend::Sqlite => "CREATE TRIGGER audit_broken BEFORE INSERT ON audit_entries \
-                            BEGIN SELECT RAISE(ABORT, 'disk full'); END;"
-            .to_owned(),
-        Backend::Postgres => "CREATE FUNCTION audit_broken() RETURNS trigger LANGUAGE plpgsql AS $$ \
-                              BEGIN RAISE EXCEPTION 'disk full'; END; $$; \
-                              CREATE TRIGGER audit_broken BEFORE INSERT ON audit_entries \
-                              FOR EACH ROW EXECUTE FUNCTION audit_broken();"
-            .to_owned(),
-    };
-    s.tamper(&sql).await;
+    s.break_audit_log().await;
     let reason = json!({"reason_code": "fraud_check", "reason_text": "不正利用の確認"});
     let attempts = [
         (

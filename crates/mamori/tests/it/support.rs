@@ -190,7 +190,6 @@ impl TestServer {
         t.secret
     }
 
-    /// Audit entries with this action, newest first.
     /// Runs SQL on the server's database as someone with full access to it would: the
     /// append-only triggers do not stop it.
     pub async fn tamper(&self, sql: &str) {
@@ -222,6 +221,24 @@ impl TestServer {
         }
     }
 
+    /// Makes every append to the audit log fail from now on, as a full disk would.
+    pub async fn break_audit_log(&self) {
+        let sql = match &self.config.database_url {
+            None => {
+                "CREATE TRIGGER audit_broken BEFORE INSERT ON audit_entries \
+                     BEGIN SELECT RAISE(ABORT, 'disk full'); END;"
+            }
+            Some(_) => {
+                "CREATE FUNCTION audit_broken() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                        BEGIN RAISE EXCEPTION 'disk full'; END; $$; \
+                        CREATE TRIGGER audit_broken BEFORE INSERT ON audit_entries \
+                        FOR EACH ROW EXECUTE FUNCTION audit_broken();"
+            }
+        };
+        self.tamper(sql).await;
+    }
+
+    /// Audit entries with this action, newest first.
     pub async fn audit(&self, action: &str) -> Vec<mamori_audit::AuditEntry> {
         let q = mamori_store::AuditQuery { action: Some(action.into()), limit: 1000, ..Default::default() };
         self.core.store.read().await.expect("read").search_audit(&q).await.expect("search")
