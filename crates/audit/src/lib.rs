@@ -36,6 +36,8 @@ pub enum Category {
     Operation,
     /// Raised by detection (shared accounts, lockouts).
     Security,
+    /// Endpoint agents: enrolment, inventory, revocation, remote commands.
+    Device,
 }
 
 impl Category {
@@ -46,12 +48,20 @@ impl Category {
             Category::Login => "login",
             Category::Operation => "operation",
             Category::Security => "security",
+            Category::Device => "device",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [Category::Access, Category::Authentication, Category::Login, Category::Operation, Category::Security]
-            .into_iter()
-            .find(|c| c.as_str() == s)
+        [
+            Category::Access,
+            Category::Authentication,
+            Category::Login,
+            Category::Operation,
+            Category::Security,
+            Category::Device,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
     }
 }
 

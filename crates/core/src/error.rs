@@ -15,6 +15,9 @@ pub enum CoreError {
     Forbidden(&'static str),
     #[error("sign-in failed: wrong user name or password")]
     SignInFailed,
+    /// An agent request whose device signature was refused, and why.
+    #[error("device not authenticated: {0}")]
+    DeviceRefused(mamori_crypto::device_auth::DeviceAuthError),
     #[error("the second factor was not accepted")]
     SecondFactorFailed,
     #[error(
@@ -39,6 +42,7 @@ impl CoreError {
             CoreError::Conflict(_) => "conflict",
             CoreError::Forbidden(_) => "forbidden",
             CoreError::SignInFailed => "sign_in_failed",
+            CoreError::DeviceRefused(_) => "device_refused",
             CoreError::SecondFactorFailed => "second_factor_failed",
             CoreError::Locked { .. } => "account_locked",
             CoreError::LinkInvalid => "link_invalid",

@@ -11,6 +11,7 @@ pub mod audit_log;
 pub mod auth;
 mod caller_cache;
 pub mod demo;
+pub mod devices;
 mod error;
 pub mod import;
 mod read_log;
@@ -90,6 +91,7 @@ pub struct Core {
     reveal_buckets:
         Arc<std::sync::Mutex<std::collections::HashMap<String, mamori_domain::rate::TokenBucket>>>,
     vault_policy: Arc<vault::policy::PolicyCache>,
+    device_nonces: Arc<devices::NonceCache>,
 }
 
 /// Settings keys kept in the database (changed from the console, shared by replicas).
@@ -167,6 +169,7 @@ impl Core {
             vault_index: Arc::new(keys.vault_index),
             reveal_buckets: Default::default(),
             vault_policy: Default::default(),
+            device_nonces: Default::default(),
         }
     }
 

@@ -1,7 +1,9 @@
 //! Mamori's cryptography, all of it from well-kept crates: Argon2id for passwords, RFC 6238 TOTP,
 //! AES-256-GCM for secrets kept in the database, SHA-256 digests for bearer secrets, and key files
-//! created with mode 0600, and HMAC-SHA-256 keyed hashes of ids for the audit log. Nothing here is a home-made cipher or hash.
+//! created with mode 0600, HMAC-SHA-256 keyed hashes of ids for the audit log, and
+//! Ed25519 signatures of the endpoint agents' requests. Nothing here is a home-made cipher or hash.
 
+pub mod device_auth;
 pub mod envelope;
 pub mod kek_file;
 pub mod keyed_id;

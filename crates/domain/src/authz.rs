@@ -37,7 +37,7 @@ impl Role {
         use Permission::*;
         match self {
             Role::Operator => &[CustomersRead],
-            Role::Supervisor => &[UsersRead, OrgRead, CustomersRead],
+            Role::Supervisor => &[UsersRead, OrgRead, CustomersRead, DevicesRead],
             Role::SecurityAdmin => &[
                 UsersRead,
                 UsersManage,
@@ -49,8 +49,10 @@ impl Role {
                 SettingsManage,
                 CustomersManage,
                 CtiWrite,
+                DevicesRead,
+                DevicesManage,
             ],
-            Role::Auditor => &[UsersRead, OrgRead, AuditRead, SecurityEventsRead],
+            Role::Auditor => &[UsersRead, OrgRead, AuditRead, SecurityEventsRead, DevicesRead],
         }
     }
 
@@ -110,10 +112,16 @@ pub enum Permission {
     /// Report calls starting and ending (the telephony integration's API token).
     #[serde(rename = "cti.write")]
     CtiWrite,
+    /// Read the device ledger: devices, their inventory and state.
+    #[serde(rename = "devices.read")]
+    DevicesRead,
+    /// Create enrolment tokens, revoke devices, send remote commands.
+    #[serde(rename = "devices.manage")]
+    DevicesManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 13] = [
         Permission::UsersRead,
         Permission::UsersManage,
         Permission::OrgRead,
@@ -125,6 +133,8 @@ impl Permission {
         Permission::CustomersRead,
         Permission::CustomersManage,
         Permission::CtiWrite,
+        Permission::DevicesRead,
+        Permission::DevicesManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -140,6 +150,8 @@ impl Permission {
             Permission::CustomersRead => "customers.read",
             Permission::CustomersManage => "customers.manage",
             Permission::CtiWrite => "cti.write",
+            Permission::DevicesRead => "devices.read",
+            Permission::DevicesManage => "devices.manage",
         }
     }
 }
@@ -181,6 +193,8 @@ pub enum Access {
     SignedIn,
     /// A fully signed-in user or token holding this permission.
     Permission(Permission),
+    /// An enrolled, unrevoked device, by a request signed with its key (the agent's routes).
+    Device,
 }
 
 impl fmt::Display for Access {
@@ -192,6 +206,7 @@ impl fmt::Display for Access {
             Access::EnrolmentAllowed => f.write_str("signed in (TOTP enrolment allowed)"),
             Access::SignedIn => f.write_str("signed in"),
             Access::Permission(p) => write!(f, "permission {p}"),
+            Access::Device => f.write_str("an enrolled device's signature"),
         }
     }
 }

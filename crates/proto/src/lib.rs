@@ -1,6 +1,8 @@
 //! The shapes of Mamori's `/api/v1`: what clients send and receive. Request bodies refuse unknown
 //! fields, so a typo is an error rather than a silently ignored setting.
 
+pub mod agent;
+
 use mamori_domain::identity::{Language, UserStatus};
 use mamori_domain::{Permission, Role};
 use serde::{Deserialize, Serialize};

@@ -23,6 +23,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         api::customers::create, api::customers::lookup, api::customers::reveal, api::customers::call_started, api::customers::call_ended,
         api::customers::import, api::customers::add_note, api::customers::correct, api::customers::disclose, api::customers::erase,
         api::customers::get_policy, api::customers::put_policy,
+        api::devices::enrol, api::devices::inventory, api::devices::heartbeat,
+        api::devices::create_enrolment, api::devices::list, api::devices::detail, api::devices::revoke,
         api::security_events, api::get_settings, api::put_settings,
     ),
     components(schemas(proto::Problem)),

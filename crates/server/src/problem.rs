@@ -72,9 +72,10 @@ pub fn status_of(e: &CoreError) -> StatusCode {
             StatusCode::CONFLICT
         }
         CoreError::Forbidden(_) => StatusCode::FORBIDDEN,
-        CoreError::SignInFailed | CoreError::SecondFactorFailed | CoreError::SessionEnded => {
-            StatusCode::UNAUTHORIZED
-        }
+        CoreError::SignInFailed
+        | CoreError::SecondFactorFailed
+        | CoreError::SessionEnded
+        | CoreError::DeviceRefused(_) => StatusCode::UNAUTHORIZED,
         CoreError::Locked { .. } => StatusCode::LOCKED,
         CoreError::LinkInvalid => StatusCode::GONE,
         CoreError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -179,6 +179,8 @@ pub fn decide(access: Access, principal: Option<&Principal>) -> Decision {
         Access::SignedIn => Decision::Allow,
         Access::Permission(perm) if p.can(perm) => Decision::Allow,
         Access::Permission(_) => Decision::Forbidden,
+        // Devices authenticate by signature in the guard, never as users.
+        Access::Device => Decision::Forbidden,
     }
 }
 
@@ -196,6 +198,9 @@ async fn guard(
     };
     if access == Access::Public {
         return next.run(req).await;
+    }
+    if access == Access::Device {
+        return device_request(&state, req, next).await;
     }
     let ctx = req.extensions().get::<mamori_audit::RequestContext>().cloned().unwrap_or_default();
     let principal = match resolve_principal(&state, req.headers(), &ctx, is_api).await {
@@ -227,6 +232,28 @@ async fn guard(
         req.extensions_mut().insert(p);
     }
     next.run(req).await
+}
+
+/// An agent's request: the whole body is read (it is signed), the signature checked, and the
+/// device handed to the handler. Anything refused is logged with the reason, never the body.
+async fn device_request(state: &AppState, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, crate::problem::BODY_LIMIT).await else {
+        return crate::problem::too_large().into_response();
+    };
+    let ctx = parts.extensions.get::<mamori_audit::RequestContext>().cloned().unwrap_or_default();
+    let authorization = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let path = parts.uri.path_and_query().map_or_else(|| parts.uri.path(), |p| p.as_str());
+    match state.core.authenticate_device(authorization, parts.method.as_str(), path, &bytes, &ctx).await {
+        Ok(device) => {
+            parts.extensions.insert(device);
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, ip = ?ctx.source_ip, path = parts.uri.path(), "agent request refused");
+            ApiError::from(e).into_response()
+        }
+    }
 }
 
 pub fn is_safe(method: &Method) -> bool {

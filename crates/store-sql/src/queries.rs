@@ -1046,6 +1046,148 @@ macro_rules! store_tx_impl {
                     .map_err(db_err)
             }
 
+            async fn insert_enrolment(&mut self, e: &EnrolmentRecord) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO device_enrolments (id, token_hash, site_id, user_id, created_by, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&e.id)
+                .bind(&e.token_hash)
+                .bind(&e.site_id)
+                .bind(&e.user_id)
+                .bind(&e.created_by)
+                .bind(e.created_at.0)
+                .bind(e.expires_at.0)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)
+                .map(drop)
+            }
+
+            async fn use_enrolment(
+                &mut self,
+                token_hash: &str,
+                now: UnixMillis,
+                device_id: &str,
+            ) -> StoreResult<Option<EnrolmentRecord>> {
+                let row = sqlx::query_as::<$db, (String, String, Option<String>, Option<String>, String, i64, i64)>(
+                    "UPDATE device_enrolments SET used_at = $2, device_id = $3 \
+                     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+                     RETURNING id, token_hash, site_id, user_id, created_by, created_at, expires_at",
+                )
+                .bind(token_hash)
+                .bind(now.0)
+                .bind(device_id)
+                .fetch_optional(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(row.map(|(id, token_hash, site_id, user_id, created_by, created, expires)| EnrolmentRecord {
+                    id,
+                    token_hash,
+                    site_id,
+                    user_id,
+                    created_by,
+                    created_at: UnixMillis(created),
+                    expires_at: UnixMillis(expires),
+                }))
+            }
+
+            async fn insert_device(&mut self, d: &DeviceRecord) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO devices (id, public_key, hostname, site_id, user_id, enrolled_at, revoked_at, last_seen_at, last_ip) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&d.id)
+                .bind(&d.public_key)
+                .bind(&d.hostname)
+                .bind(&d.site_id)
+                .bind(&d.user_id)
+                .bind(d.enrolled_at.0)
+                .bind(d.revoked_at.map(|t| t.0))
+                .bind(d.last_seen_at.map(|t| t.0))
+                .bind(&d.last_ip)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)
+                .map(drop)
+            }
+
+            async fn device(&mut self, id: &str) -> StoreResult<Option<DeviceRecord>> {
+                Ok(sqlx::query_as::<$db, DeviceRow>(&format!("{DEVICE_COLUMNS} WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(self.handle.conn())
+                    .await
+                    .map_err(db_err)?
+                    .map(device_of))
+            }
+
+            async fn list_devices(&mut self) -> StoreResult<Vec<DeviceRecord>> {
+                Ok(sqlx::query_as::<$db, DeviceRow>(&format!("{DEVICE_COLUMNS} ORDER BY hostname, id"))
+                    .fetch_all(self.handle.conn())
+                    .await
+                    .map_err(db_err)?
+                    .into_iter()
+                    .map(device_of)
+                    .collect())
+            }
+
+            async fn revoke_device(&mut self, id: &str, now: UnixMillis) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>("UPDATE devices SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                    .bind(id)
+                    .bind(now.0)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn device_seen(&mut self, id: &str, now: UnixMillis, ip: Option<&str>) -> StoreResult<()> {
+                sqlx::query::<$db>("UPDATE devices SET last_seen_at = $2, last_ip = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(now.0)
+                    .bind(ip)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)
+                    .map(drop)
+            }
+
+            async fn insert_inventory(&mut self, i: &InventoryRecord) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO device_inventory (id, device_id, collected_at, digest, inventory) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&i.id)
+                .bind(&i.device_id)
+                .bind(i.collected_at.0)
+                .bind(&i.digest)
+                .bind(&i.inventory)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)
+                .map(drop)
+            }
+
+            async fn inventory_history(&mut self, device_id: &str, limit: i64) -> StoreResult<Vec<InventoryRecord>> {
+                Ok(sqlx::query_as::<$db, (String, String, i64, String, String)>(
+                    "SELECT id, device_id, collected_at, digest, inventory FROM device_inventory \
+                     WHERE device_id = $1 ORDER BY collected_at DESC LIMIT $2",
+                )
+                .bind(device_id)
+                .bind(limit)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(|(id, device_id, at, digest, inventory)| InventoryRecord {
+                    id,
+                    device_id,
+                    collected_at: UnixMillis(at),
+                    digest,
+                    inventory,
+                })
+                .collect())
+            }
+
             async fn insert_call(&mut self, c: &CallRecord) -> StoreResult<()> {
                 sqlx::query::<$db>(
                     "INSERT INTO calls (id, external_id, operator_id, caller_digest, started_at, ended_at) \

@@ -297,3 +297,25 @@ impl TryFrom<CustomerRow> for CustomerRecord {
         })
     }
 }
+
+/// The columns of a device, in [`DeviceRow`] order.
+pub(crate) const DEVICE_COLUMNS: &str = "SELECT id, public_key, hostname, site_id, user_id, enrolled_at, revoked_at, \
+     last_seen_at, last_ip FROM devices";
+
+pub(crate) type DeviceRow =
+    (String, String, String, Option<String>, Option<String>, i64, Option<i64>, Option<i64>, Option<String>);
+
+pub(crate) fn device_of(r: DeviceRow) -> DeviceRecord {
+    let (id, public_key, hostname, site_id, user_id, enrolled, revoked, seen, last_ip) = r;
+    DeviceRecord {
+        id,
+        public_key,
+        hostname,
+        site_id,
+        user_id,
+        enrolled_at: UnixMillis(enrolled),
+        revoked_at: revoked.map(UnixMillis),
+        last_seen_at: seen.map(UnixMillis),
+        last_ip,
+    }
+}

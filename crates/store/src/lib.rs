@@ -213,6 +213,26 @@ pub trait StoreTx: Send {
     /// The operator's calls that have not ended.
     async fn active_calls(&mut self, operator_id: &str) -> StoreResult<Vec<CallRecord>>;
 
+    // --- devices (endpoint agents)
+    async fn insert_enrolment(&mut self, e: &EnrolmentRecord) -> StoreResult<()>;
+    /// Marks an unused, unexpired enrolment token used by `device_id` and returns it; None when
+    /// there is no such token (unknown, used or expired).
+    async fn use_enrolment(
+        &mut self,
+        token_hash: &str,
+        now: UnixMillis,
+        device_id: &str,
+    ) -> StoreResult<Option<EnrolmentRecord>>;
+    async fn insert_device(&mut self, d: &DeviceRecord) -> StoreResult<()>;
+    async fn device(&mut self, id: &str) -> StoreResult<Option<DeviceRecord>>;
+    async fn list_devices(&mut self) -> StoreResult<Vec<DeviceRecord>>;
+    /// False when the device is unknown or already revoked.
+    async fn revoke_device(&mut self, id: &str, now: UnixMillis) -> StoreResult<bool>;
+    async fn device_seen(&mut self, id: &str, now: UnixMillis, ip: Option<&str>) -> StoreResult<()>;
+    async fn insert_inventory(&mut self, i: &InventoryRecord) -> StoreResult<()>;
+    /// The device's inventory reports, newest first.
+    async fn inventory_history(&mut self, device_id: &str, limit: i64) -> StoreResult<Vec<InventoryRecord>>;
+
     // --- settings
     async fn setting(&mut self, key: &str) -> StoreResult<Option<String>>;
     async fn put_setting(&mut self, key: &str, value: &str) -> StoreResult<()>;

@@ -259,3 +259,41 @@ pub struct CallRecord {
     pub started_at: UnixMillis,
     pub ended_at: Option<UnixMillis>,
 }
+
+/// A one-time enrolment token for an endpoint agent (only its digest is stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolmentRecord {
+    pub id: String,
+    pub token_hash: String,
+    pub site_id: Option<String>,
+    pub user_id: Option<String>,
+    pub created_by: String,
+    pub created_at: UnixMillis,
+    pub expires_at: UnixMillis,
+}
+
+/// An enrolled operator PC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRecord {
+    pub id: String,
+    /// Ed25519, base64: what the device's requests are verified with.
+    pub public_key: String,
+    pub hostname: String,
+    pub site_id: Option<String>,
+    pub user_id: Option<String>,
+    pub enrolled_at: UnixMillis,
+    pub revoked_at: Option<UnixMillis>,
+    pub last_seen_at: Option<UnixMillis>,
+    pub last_ip: Option<String>,
+}
+
+/// One inventory report of a device, as it changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryRecord {
+    pub id: String,
+    pub device_id: String,
+    pub collected_at: UnixMillis,
+    pub digest: String,
+    /// JSON.
+    pub inventory: String,
+}

@@ -6,6 +6,7 @@
 mod audit;
 mod authz;
 mod cli;
+mod devices;
 mod docs;
 mod identity;
 mod input;

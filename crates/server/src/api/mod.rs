@@ -19,6 +19,7 @@ use std::time::Duration;
 
 pub mod audit;
 pub mod customers;
+pub mod devices;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -74,6 +75,13 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::PUT, "/api/v1/vault/policy", Permission(CustomersManage), customers::put_policy)
         .add(Method::POST, "/api/v1/cti/calls", Permission(CtiWrite), customers::call_started)
         .add(Method::POST, "/api/v1/cti/calls/end", Permission(CtiWrite), customers::call_ended)
+        .add(Method::POST, "/api/v1/agent/enroll", Public, devices::enrol)
+        .add(Method::POST, "/api/v1/agent/inventory", Device, devices::inventory)
+        .add(Method::POST, "/api/v1/agent/heartbeat", Device, devices::heartbeat)
+        .add(Method::POST, "/api/v1/devices/enrolments", Permission(DevicesManage), devices::create_enrolment)
+        .add(Method::GET, "/api/v1/devices", Permission(DevicesRead), devices::list)
+        .add(Method::GET, "/api/v1/devices/{id}", Permission(DevicesRead), devices::detail)
+        .add(Method::POST, "/api/v1/devices/{id}/revoke", Permission(DevicesManage), devices::revoke)
         .add(Method::GET, "/api/v1/security-events", Permission(SecurityEventsRead), security_events)
         .add(Method::GET, "/api/v1/settings", Permission(SettingsManage), get_settings)
         .add(Method::PUT, "/api/v1/settings", Permission(SettingsManage), put_settings)

@@ -1,0 +1,187 @@
+//! `mamori-agent`: the endpoint agent on an operator PC (issue 5). It enrols once with a one-time
+//! token — creating a key pair whose private half never leaves the PC and pinning the server's
+//! CA — then reports the PC's inventory on start and hourly, and a heartbeat every 30 seconds,
+//! each request signed with the device key. `mamori-agent inventory` shows anyone at the PC
+//! exactly what is reported.
+
+mod client;
+mod collect;
+mod state;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use client::{Client, SendError};
+use mamori_crypto::device_auth::DeviceKey;
+use mamori_proto::agent::{AgentAck, EnrolRequest, Enrolled};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "mamori-agent", version, about = "Mamori's endpoint agent for operator PCs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Enrol this PC with a one-time token from the console.
+    Enroll {
+        /// The server, https://…
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        token: String,
+        /// The server's CA certificate (or its own certificate), PEM: the only one trusted from now on.
+        #[arg(long)]
+        ca: PathBuf,
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+    },
+    /// Report to the server: inventory on start and hourly, a heartbeat every 30 s.
+    Run {
+        /// Report once and exit (for checks and tests).
+        #[arg(long)]
+        once: bool,
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        #[arg(long, default_value_t = 30)]
+        heartbeat_secs: u64,
+        #[arg(long, default_value_t = 3600)]
+        inventory_secs: u64,
+    },
+    /// Print the inventory this PC would report, as JSON: what the agent collects, nothing more.
+    Inventory,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mamori-agent: cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Enroll { server, token, ca, state_dir } => enrol(&server, &token, &ca, state_dir).await,
+            Command::Run { once, state_dir, heartbeat_secs, inventory_secs } => {
+                run(once, state_dir, heartbeat_secs, inventory_secs).await
+            }
+            Command::Inventory => {
+                println!("{}", serde_json::to_string_pretty(&collect::inventory(&collect::Host))?);
+                Ok(())
+            }
+        }
+    });
+    if let Err(e) = result {
+        eprintln!("mamori-agent: {e:#}");
+        let refused = e.downcast_ref::<Refused>().is_some();
+        std::process::exit(if refused { 3 } else { 1 });
+    }
+}
+
+/// The agent's one clock: the PC's own (the server checks it against its own and refuses a
+/// request more than five minutes off).
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn system_now() -> std::time::SystemTime {
+    std::time::SystemTime::now()
+}
+
+/// The server refused this device: only enrolling again helps.
+#[derive(Debug)]
+struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+fn lift(e: SendError) -> anyhow::Error {
+    match e {
+        SendError::Refused(why) => {
+            Refused(format!("the server refused this device ({why}); enrol it again")).into()
+        }
+        SendError::Other(e) => e,
+    }
+}
+
+async fn enrol(server: &str, token: &str, ca: &std::path::Path, state_dir: Option<PathBuf>) -> Result<()> {
+    let ca_pem = std::fs::read(ca).with_context(|| format!("reading the CA file {}", ca.display()))?;
+    let client = Client::new(server, &ca_pem)?;
+    let key = DeviceKey::generate()?;
+    let inventory = collect::inventory(&collect::Host);
+    let request = EnrolRequest {
+        token: token.trim().to_owned(),
+        public_key: key.public_key(),
+        hostname: inventory.hostname,
+    };
+    let enrolled: Enrolled =
+        client.post_unsigned("/api/v1/agent/enroll", &request).await.map_err(|e| match e {
+            SendError::Refused(why) => {
+                anyhow::anyhow!("the enrolment token was refused ({why}); ask for a new one")
+            }
+            SendError::Other(e) => e,
+        })?;
+    let state = state::State::new(state_dir.unwrap_or_else(state::default_dir));
+    let config =
+        state::AgentConfig { server: server.trim_end_matches('/').to_owned(), device_id: enrolled.device_id };
+    state.save(&key, &config, &ca_pem)?;
+    println!("enrolled as device {} (state in {})", config.device_id, state.dir().display());
+    Ok(())
+}
+
+/// A delay with up to 10 % random jitter, so a thousand PCs do not report in step.
+fn jittered(secs: u64) -> Duration {
+    let r = mamori_crypto::random_bytes::<2>().map(u16::from_be_bytes).unwrap_or(0);
+    let spread = secs.saturating_mul(100) * u64::from(r) / u64::from(u16::MAX) / 1000;
+    Duration::from_secs(secs.saturating_sub(secs / 20) + spread)
+}
+
+async fn run(once: bool, state_dir: Option<PathBuf>, heartbeat_secs: u64, inventory_secs: u64) -> Result<()> {
+    let state = state::State::new(state_dir.unwrap_or_else(state::default_dir));
+    let (key, config, ca) = state.load()?;
+    let client = Client::new(&config.server, &ca)?;
+    let send_inventory = || async {
+        let inventory = collect::inventory(&collect::Host);
+        client
+            .post_signed::<_, AgentAck>(&key, &config.device_id, "/api/v1/agent/inventory", &inventory)
+            .await
+    };
+    let heartbeat = || async {
+        client
+            .post_signed::<_, AgentAck>(
+                &key,
+                &config.device_id,
+                "/api/v1/agent/heartbeat",
+                &serde_json::json!({}),
+            )
+            .await
+    };
+    if once {
+        send_inventory().await.map_err(lift)?;
+        heartbeat().await.map_err(lift)?;
+        println!("reported to {} as device {}", config.server, config.device_id);
+        return Ok(());
+    }
+    let mut next_inventory = tokio::time::Instant::now();
+    loop {
+        if tokio::time::Instant::now() >= next_inventory {
+            match send_inventory().await {
+                Ok(_) => next_inventory = tokio::time::Instant::now() + jittered(inventory_secs),
+                Err(SendError::Refused(why)) => return Err(lift(SendError::Refused(why))),
+                Err(e) => eprintln!("mamori-agent: inventory not sent, will retry: {e}"),
+            }
+        }
+        match heartbeat().await {
+            Ok(_) => {}
+            Err(SendError::Refused(why)) => return Err(lift(SendError::Refused(why))),
+            Err(e) => eprintln!("mamori-agent: heartbeat not sent, will retry: {e}"),
+        }
+        tokio::time::sleep(jittered(heartbeat_secs)).await;
+    }
+}

@@ -1,0 +1,281 @@
+//! The device ledger's services (issue 5; TW-2, TW-3, LEAK-5): enrolment tokens, enrolment of an
+//! agent with its public key, authentication of each signed agent request (with replay
+//! refusal), inventory reports kept as a history of changes, and revocation — effective at the
+//! next request.
+
+use crate::{Core, CoreError, Principal, check_id, new_id};
+use mamori_audit::{Actor, AuditEvent, Category, Outcome, RequestContext};
+use mamori_crypto::device_auth::{DeviceAuthError, DeviceClaim, MAX_SKEW_MS, parse_public_key};
+use mamori_domain::UnixMillis;
+use mamori_proto::agent::{EnrolRequest, Inventory};
+use mamori_store::{DeviceRecord, EnrolmentRecord, InventoryRecord, OrgKind};
+use sha2::Digest;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// What an admin asks for when creating an enrolment token.
+#[derive(Debug, Clone, Default)]
+pub struct NewEnrolment {
+    pub site_id: Option<String>,
+    pub user_id: Option<String>,
+    pub valid_hours: u32,
+}
+
+/// Nonces seen recently, per replica: a signed request replayed within the time window is refused.
+#[derive(Debug, Default)]
+pub(crate) struct NonceCache(std::sync::Mutex<HashMap<String, i64>>);
+
+impl NonceCache {
+    /// True if the nonce is new (and remembers it).
+    fn first_use(&self, key: String, ts: i64, now: i64) -> bool {
+        let Ok(mut seen) = self.0.lock() else { return false };
+        if seen.len() > 10_000 && seen.len() % 1024 == 0 {
+            seen.retain(|_, t| (now - *t).abs() <= MAX_SKEW_MS);
+        }
+        seen.insert(key, ts).is_none()
+    }
+}
+
+/// The largest inventory accepted: more would be a broken or hostile agent.
+const MAX_SOFTWARE: usize = 20_000;
+const MAX_TEXT: usize = 512;
+
+fn bad(field: &'static str, message: impl Into<String>) -> CoreError {
+    CoreError::invalid(field, "invalid_value", message)
+}
+
+fn check_text(field: &'static str, value: &str) -> Result<(), CoreError> {
+    if value.len() > MAX_TEXT || value.chars().any(char::is_control) {
+        return Err(bad(field, format!("at most {MAX_TEXT} bytes of printable text")));
+    }
+    Ok(())
+}
+
+fn check_inventory(inv: &Inventory) -> Result<(), CoreError> {
+    if inv.hostname.trim().is_empty() {
+        return Err(bad("hostname", "the host name is empty"));
+    }
+    for (field, value) in [
+        ("hostname", &inv.hostname),
+        ("os_family", &inv.os_family),
+        ("os_name", &inv.os_name),
+        ("os_version", &inv.os_version),
+        ("os_build", &inv.os_build),
+    ] {
+        check_text(field, value)?;
+    }
+    if !matches!(inv.os_family.as_str(), "linux" | "windows") {
+        return Err(bad("os_family", "linux or windows"));
+    }
+    if let Some(m) = &inv.cpu_model {
+        check_text("cpu_model", m)?;
+    }
+    if let Some(av) = &inv.antivirus {
+        check_text("antivirus", &av.product)?;
+    }
+    if inv.software.len() > MAX_SOFTWARE || inv.local_admins.len() > 1000 || inv.unavailable.len() > 100 {
+        return Err(bad("software", format!("at most {MAX_SOFTWARE} packages")));
+    }
+    for s in &inv.software {
+        check_text("software", &s.name)?;
+        check_text("software", &s.version)?;
+    }
+    for a in &inv.local_admins {
+        check_text("local_admins", a)?;
+    }
+    for (k, v) in &inv.unavailable {
+        check_text("unavailable", k)?;
+        check_text("unavailable", v)?;
+    }
+    Ok(())
+}
+
+impl Core {
+    /// Creates a one-time enrolment token for a PC (optionally bound to a site and a user). The
+    /// token is shown once; only its digest is kept.
+    pub async fn create_enrolment(
+        &self,
+        principal: &Principal,
+        new: &NewEnrolment,
+        ctx: &RequestContext,
+    ) -> Result<(EnrolmentRecord, String), CoreError> {
+        if !(1..=24 * 30).contains(&new.valid_hours) {
+            return Err(CoreError::invalid("valid_hours", "out_of_range", "valid for 1 to 720 hours"));
+        }
+        let token = format!("mde_{}", mamori_crypto::tokens::new_secret()?);
+        let now = self.now();
+        let record = EnrolmentRecord {
+            id: new_id(),
+            token_hash: mamori_crypto::tokens::digest(&token),
+            site_id: new.site_id.clone(),
+            user_id: new.user_id.clone(),
+            created_by: principal.user.id.clone(),
+            created_at: now,
+            expires_at: now.plus(Duration::from_secs(u64::from(new.valid_hours) * 3600)),
+        };
+        let mut tx = self.store.begin().await?;
+        if let Some(site) = &new.site_id {
+            check_id(site, "site")?;
+            match tx.org_unit(site).await? {
+                Some(u) if u.kind == OrgKind::Site => {}
+                _ => return Err(CoreError::NotFound { what: "site" }),
+            }
+        }
+        if let Some(user) = &new.user_id {
+            check_id(user, "user")?;
+            tx.user_by_id(user).await?.ok_or(CoreError::NotFound { what: "user" })?;
+        }
+        tx.insert_enrolment(&record).await?;
+        let e =
+            AuditEvent::new(Category::Device, "device.enrolment_create", principal.actor(), Outcome::Success)
+                .object(format!("enrolment:{}", record.id))
+                .detail("valid_hours", new.valid_hours.to_string());
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok((record, token))
+    }
+
+    /// Enrols a PC: the token is used up, the device and its public key registered.
+    pub async fn enrol_device(&self, req: &EnrolRequest, ctx: &RequestContext) -> Result<String, CoreError> {
+        if parse_public_key(&req.public_key).is_none() {
+            return Err(bad("public_key", "an Ed25519 public key, base64 of 32 bytes"));
+        }
+        check_text("hostname", &req.hostname)?;
+        let device_id = new_id();
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let Some(enrolment) =
+            tx.use_enrolment(&mamori_crypto::tokens::digest(req.token.trim()), now, &device_id).await?
+        else {
+            drop(tx);
+            let e = AuditEvent::new(Category::Device, "device.enrol", Actor::Anonymous, Outcome::Failure)
+                .detail("reason", "unknown, used or expired token");
+            self.audit_access(ctx, e).await?;
+            return Err(CoreError::LinkInvalid);
+        };
+        let device = DeviceRecord {
+            id: device_id.clone(),
+            public_key: req.public_key.trim().to_owned(),
+            hostname: req.hostname.trim().to_owned(),
+            site_id: enrolment.site_id,
+            user_id: enrolment.user_id,
+            enrolled_at: now,
+            revoked_at: None,
+            last_seen_at: Some(now),
+            last_ip: ctx.source_ip.clone(),
+        };
+        tx.insert_device(&device).await?;
+        let e = AuditEvent::new(
+            Category::Device,
+            "device.enrol",
+            Actor::Device(device_id.clone()),
+            Outcome::Success,
+        )
+        .object(format!("device:{device_id}"))
+        .detail("enrolment", enrolment.id);
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(device_id)
+    }
+
+    /// Checks an agent request's signature: a known, unrevoked device, its key, a time within
+    /// five minutes, a nonce not seen before. Records when and from where the device was seen
+    /// (the address from the connection, never from the agent).
+    pub async fn authenticate_device(
+        &self,
+        authorization: Option<&str>,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        ctx: &RequestContext,
+    ) -> Result<DeviceRecord, CoreError> {
+        let refused = CoreError::DeviceRefused;
+        let claim = DeviceClaim::parse(authorization.unwrap_or("")).map_err(refused)?;
+        let now = self.now();
+        let device = match self.store.read().await?.device(&claim.device_id).await? {
+            Some(d) if d.revoked_at.is_none() => d,
+            _ => return Err(refused(DeviceAuthError::UnknownDevice)),
+        };
+        claim.verify(&device.public_key, method, path, body, now.0).map_err(refused)?;
+        if !self.device_nonces.first_use(format!("{}:{}", device.id, claim.nonce), claim.ts, now.0) {
+            return Err(refused(DeviceAuthError::Replay));
+        }
+        let mut tx = self.store.begin().await?;
+        tx.device_seen(&device.id, now, ctx.source_ip.as_deref()).await?;
+        tx.commit().await?;
+        Ok(device)
+    }
+
+    /// Stores an inventory report if it differs from the device's last one; returns whether it did.
+    pub async fn record_inventory(
+        &self,
+        device: &DeviceRecord,
+        inventory: &Inventory,
+        ctx: &RequestContext,
+    ) -> Result<bool, CoreError> {
+        check_inventory(inventory)?;
+        let json = serde_json::to_string(inventory).map_err(|e| CoreError::Internal(e.to_string()))?;
+        let digest = hex::encode(sha2::Sha256::digest(json.as_bytes()));
+        let mut tx = self.store.begin().await?;
+        let last = tx.inventory_history(&device.id, 1).await?;
+        if last.first().is_some_and(|l| l.digest == digest) {
+            return Ok(false);
+        }
+        tx.insert_inventory(&InventoryRecord {
+            id: new_id(),
+            device_id: device.id.clone(),
+            collected_at: self.now(),
+            digest,
+            inventory: json,
+        })
+        .await?;
+        let e = AuditEvent::new(
+            Category::Device,
+            "device.inventory",
+            Actor::Device(device.id.clone()),
+            Outcome::Success,
+        )
+        .object(format!("device:{}", device.id))
+        .detail("software", inventory.software.len().to_string());
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn list_devices(&self) -> Result<Vec<DeviceRecord>, CoreError> {
+        Ok(self.store.read().await?.list_devices().await?)
+    }
+
+    /// A device and its inventory history, newest first.
+    pub async fn device_detail(&self, id: &str) -> Result<(DeviceRecord, Vec<InventoryRecord>), CoreError> {
+        check_id(id, "device")?;
+        let mut read = self.store.read().await?;
+        let device = read.device(id).await?.ok_or(CoreError::NotFound { what: "device" })?;
+        let history = read.inventory_history(id, 50).await?;
+        Ok((device, history))
+    }
+
+    /// Revokes a device: its next request is refused.
+    pub async fn revoke_device(
+        &self,
+        principal: &Principal,
+        id: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        check_id(id, "device")?;
+        let mut tx = self.store.begin().await?;
+        if !tx.revoke_device(id, self.now()).await? {
+            return Err(CoreError::NotFound { what: "device (or it is already revoked)" });
+        }
+        let e = AuditEvent::new(Category::Device, "device.revoke", principal.actor(), Outcome::Success)
+            .object(format!("device:{id}"));
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// When a device was last seen, for the ledger's online state.
+pub fn is_online(device: &DeviceRecord, now: UnixMillis) -> bool {
+    device.revoked_at.is_none() && device.last_seen_at.is_some_and(|t| now.0 - t.0 < 90_000)
+}

@@ -1,0 +1,168 @@
+//! The device ledger and the agents' signed requests (issue 5), on both databases: enrolment
+//! with a one-time token, inventory kept as a history of changes, the address seen by the
+//! server, and every bad message — replayed, wrongly signed, from a revoked device, too old,
+//! oversized, malformed — refused without a crash.
+
+use crate::both_backends;
+use crate::support::{Backend, TestServer};
+use mamori_crypto::device_auth::DeviceKey;
+use mamori_domain::{Permission, Role};
+use serde_json::{Value, json};
+
+fn inventory(hostname: &str, packages: usize) -> Value {
+    json!({
+        "hostname": hostname, "os_family": "linux", "os_name": "Debian GNU/Linux 12 (bookworm)",
+        "os_version": "12", "os_build": "6.1.0", "uptime_secs": 60, "cpu_model": null, "cpu_count": 2,
+        "memory_mb": 8000, "disk_encryption": true, "firewall_enabled": null, "screen_lock_timeout_secs": null,
+        "antivirus": null, "local_admins": ["root"],
+        "software": (0..packages).map(|i| json!({"name": format!("pkg{i}"), "version": "1.0"})).collect::<Vec<_>>(),
+        "unavailable": {"firewall": "needs root"}
+    })
+}
+
+struct Agent<'a> {
+    s: &'a TestServer,
+    key: DeviceKey,
+    id: String,
+}
+
+impl Agent<'_> {
+    fn header(&self, path: &str, body: &[u8]) -> String {
+        self.key.authorize(&self.id, "POST", path, body, self.s.core.now().0).unwrap()
+    }
+
+    async fn send_raw(&self, path: &str, header: &str, body: Vec<u8>) -> (u16, Value) {
+        let r = reqwest::Client::new()
+            .post(self.s.url(path))
+            .header("authorization", header)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn send(&self, path: &str, body: &Value) -> (u16, Value) {
+        let bytes = serde_json::to_vec(body).unwrap();
+        let header = self.header(path, &bytes);
+        self.send_raw(path, &header, bytes).await
+    }
+}
+
+async fn enrolment_inventory_and_refusals(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = s.user("admin", &[Role::SecurityAdmin]).await;
+    let admin_token = s.token(&admin, &[Permission::DevicesManage, Permission::DevicesRead]).await;
+    let op = s.user("op", &[Role::Operator]).await;
+    let op_token = s.token(&op, &[Permission::CustomersRead]).await;
+    let api = reqwest::Client::new();
+    let post =
+        |token: &str, path: &str, body: Value| api.post(s.url(path)).bearer_auth(token).json(&body).send();
+
+    let r = post(&admin_token, "/api/v1/devices/enrolments", json!({"user_id": op.id, "valid_hours": 2}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("mde_"));
+    assert_eq!(post(&op_token, "/api/v1/devices/enrolments", json!({})).await.unwrap().status(), 403);
+    let r = post(&admin_token, "/api/v1/devices/enrolments", json!({"valid_hours": 0})).await.unwrap();
+    assert_eq!(r.status(), 422);
+
+    // Enrolment: a bad key is refused without using the token; the token works once.
+    let key = DeviceKey::generate().unwrap();
+    let enrol = |token: &str, public_key: &str| {
+        api.post(s.url("/api/v1/agent/enroll"))
+            .json(&json!({"token": token, "public_key": public_key, "hostname": "op-pc-001"}))
+            .send()
+    };
+    assert_eq!(enrol(&token, "not-a-key").await.unwrap().status(), 422);
+    let r = enrol(&token, &key.public_key()).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["device_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        enrol(&token, &DeviceKey::generate().unwrap().public_key()).await.unwrap().status(),
+        410,
+        "once"
+    );
+    assert_eq!(enrol("mde_guessed", &key.public_key()).await.unwrap().status(), 410);
+
+    let agent = Agent { s: &s, key, id: id.clone() };
+    let (status, ack) = agent.send("/api/v1/agent/inventory", &inventory("op-pc-001", 800)).await;
+    assert_eq!(status, 200, "{ack}");
+    assert!(ack["server_time"].as_i64().is_some());
+    agent.send("/api/v1/agent/inventory", &inventory("op-pc-001", 800)).await;
+    s.clock.advance(std::time::Duration::from_secs(5));
+    agent.send("/api/v1/agent/inventory", &inventory("op-pc-001", 801)).await;
+    assert_eq!(agent.send("/api/v1/agent/heartbeat", &json!({})).await.0, 200);
+
+    let get = |token: &str, path: &str| api.get(s.url(path)).bearer_auth(token).send();
+    let list: Value = get(&admin_token, "/api/v1/devices").await.unwrap().json().await.unwrap();
+    assert_eq!(list[0]["hostname"], "op-pc-001");
+    assert_eq!(list[0]["online"], true);
+    assert_eq!(list[0]["user_id"], op.id.as_str());
+    assert_eq!(list[0]["last_ip"], "127.0.0.1", "the address the server saw");
+    let detail: Value =
+        get(&admin_token, &format!("/api/v1/devices/{id}")).await.unwrap().json().await.unwrap();
+    assert_eq!(detail["inventory"]["software"].as_array().unwrap().len(), 801, "the latest");
+    assert_eq!(detail["inventory_changes"].as_array().unwrap().len(), 2, "an unchanged report adds nothing");
+    assert_eq!(get(&op_token, "/api/v1/devices").await.unwrap().status(), 403);
+
+    // Refusals: every one answers 401/4xx and stores nothing.
+    let body = serde_json::to_vec(&json!({})).unwrap();
+    let header = agent.header("/api/v1/agent/heartbeat", &body);
+    assert_eq!(agent.send_raw("/api/v1/agent/heartbeat", &header, body.clone()).await.0, 200);
+    let (status, p) = agent.send_raw("/api/v1/agent/heartbeat", &header, body.clone()).await;
+    assert_eq!((status, p["code"].as_str()), (401, Some("device_refused")), "a replay: {p}");
+    assert!(p["detail"].as_str().unwrap().contains("replay"));
+    let header = agent.header("/api/v1/agent/heartbeat", b"{\"x\":1}");
+    assert_eq!(agent.send_raw("/api/v1/agent/heartbeat", &header, body.clone()).await.0, 401, "body swapped");
+    let header = agent.header("/api/v1/agent/inventory", &body);
+    assert_eq!(agent.send_raw("/api/v1/agent/heartbeat", &header, body.clone()).await.0, 401, "path swapped");
+    let stranger = Agent { s: &s, key: DeviceKey::generate().unwrap(), id: id.clone() };
+    assert_eq!(stranger.send("/api/v1/agent/heartbeat", &json!({})).await.0, 401, "another key");
+    let old =
+        agent.key.authorize(&id, "POST", "/api/v1/agent/heartbeat", &body, s.core.now().0 - 600_000).unwrap();
+    let (status, p) = agent.send_raw("/api/v1/agent/heartbeat", &old, body.clone()).await;
+    assert_eq!(status, 401);
+    assert!(p["detail"].as_str().unwrap().contains("clock"), "{p}");
+    for bad in ["", "Bearer x", "MamoriDevice id=x", &"A".repeat(10_000)] {
+        assert_eq!(agent.send_raw("/api/v1/agent/heartbeat", bad, body.clone()).await.0, 401, "{bad:.20}");
+    }
+    let huge = vec![b' '; 2 * 1024 * 1024];
+    let header = agent.header("/api/v1/agent/inventory", &huge);
+    assert_eq!(agent.send_raw("/api/v1/agent/inventory", &header, huge).await.0, 413);
+    let (status, _) = agent.send("/api/v1/agent/inventory", &json!({"hostname": "x"})).await;
+    assert_eq!(status, 422, "a missing field");
+    let mut extra = inventory("op-pc-001", 1);
+    extra["keystrokes"] = json!("secret");
+    assert_eq!(agent.send("/api/v1/agent/inventory", &extra).await.0, 422, "an unknown field");
+    let mut control = inventory("op-pc-001\u{7}", 1);
+    control["os_family"] = json!("linux");
+    assert_eq!(agent.send("/api/v1/agent/inventory", &control).await.0, 422);
+    let garbage = b"\xff\xfe{not json".to_vec();
+    let header = agent.header("/api/v1/agent/inventory", &garbage);
+    assert_eq!(agent.send_raw("/api/v1/agent/inventory", &header, garbage).await.0, 400);
+    let detail: Value =
+        get(&admin_token, &format!("/api/v1/devices/{id}")).await.unwrap().json().await.unwrap();
+    assert_eq!(detail["inventory_changes"].as_array().unwrap().len(), 2, "nothing refused was stored");
+
+    // Revocation takes effect at the next request.
+    assert_eq!(
+        post(&admin_token, &format!("/api/v1/devices/{id}/revoke"), json!({})).await.unwrap().status(),
+        204
+    );
+    let (status, p) = agent.send("/api/v1/agent/heartbeat", &json!({})).await;
+    assert_eq!(status, 401);
+    assert!(p["detail"].as_str().unwrap().contains("revoked"), "{p}");
+    let list: Value = get(&admin_token, "/api/v1/devices").await.unwrap().json().await.unwrap();
+    assert_eq!((list[0]["revoked"].as_bool(), list[0]["online"].as_bool()), (Some(true), Some(false)));
+    for action in ["device.enrolment_create", "device.enrol", "device.inventory", "device.revoke"] {
+        assert!(!s.audit(action).await.is_empty(), "{action} audited");
+    }
+    s.stop().await;
+}
+both_backends!(enrolment_inventory_and_refusals);

@@ -1,0 +1,116 @@
+//! The device ledger's API and the agents' own routes (issue 5). Agents enrol with a one-time
+//! token, then sign every request with their device key: the route guard checks the signature
+//! (`Access::Device`) and hands the handler the device.
+
+use super::ApiResult;
+use crate::AppState;
+use crate::middleware::{Caller, Ctx};
+use crate::problem::{ApiJson, IdPath};
+use axum::Json;
+use axum::extract::{Extension, State};
+use axum::http::StatusCode;
+use mamori_core::devices::{NewEnrolment, is_online};
+use mamori_proto::agent as proto;
+use mamori_store::DeviceRecord;
+
+#[utoipa::path(post, path = "/api/v1/agent/enroll", tag = "agent", request_body = proto::EnrolRequest,
+    responses((status = 201, body = proto::Enrolled), (status = 410, body = mamori_proto::Problem)))]
+pub async fn enrol(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<proto::EnrolRequest>,
+) -> ApiResult<(StatusCode, Json<proto::Enrolled>)> {
+    let device_id = state.core.enrol_device(&body, &ctx).await?;
+    Ok((StatusCode::CREATED, Json(proto::Enrolled { device_id })))
+}
+
+fn ack(state: &AppState) -> Json<proto::AgentAck> {
+    Json(proto::AgentAck { server_time: state.core.now().0 })
+}
+
+#[utoipa::path(post, path = "/api/v1/agent/inventory", tag = "agent", request_body = proto::Inventory,
+    responses((status = 200, body = proto::AgentAck), (status = 401, body = mamori_proto::Problem),
+        (status = 422, body = mamori_proto::Problem)))]
+pub async fn inventory(
+    State(state): State<AppState>,
+    Extension(device): Extension<DeviceRecord>,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<proto::Inventory>,
+) -> ApiResult<Json<proto::AgentAck>> {
+    state.core.record_inventory(&device, &body, &ctx).await?;
+    Ok(ack(&state))
+}
+
+#[utoipa::path(post, path = "/api/v1/agent/heartbeat", tag = "agent",
+    responses((status = 200, body = proto::AgentAck), (status = 401, body = mamori_proto::Problem)))]
+pub async fn heartbeat(State(state): State<AppState>) -> ApiResult<Json<proto::AgentAck>> {
+    Ok(ack(&state))
+}
+
+#[utoipa::path(post, path = "/api/v1/devices/enrolments", tag = "devices", request_body = proto::CreateEnrolment,
+    responses((status = 201, body = proto::EnrolmentCreated), (status = 422, body = mamori_proto::Problem)))]
+pub async fn create_enrolment(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<proto::CreateEnrolment>,
+) -> ApiResult<(StatusCode, Json<proto::EnrolmentCreated>)> {
+    let new = NewEnrolment {
+        site_id: body.site_id,
+        user_id: body.user_id,
+        valid_hours: body.valid_hours.unwrap_or(24),
+    };
+    let (record, token) = state.core.create_enrolment(&p, &new, &ctx).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(proto::EnrolmentCreated { id: record.id, token, expires_at: record.expires_at.rfc3339() }),
+    ))
+}
+
+fn summary(d: &DeviceRecord, now: mamori_domain::UnixMillis) -> proto::DeviceSummary {
+    proto::DeviceSummary {
+        id: d.id.clone(),
+        hostname: d.hostname.clone(),
+        site_id: d.site_id.clone(),
+        user_id: d.user_id.clone(),
+        enrolled_at: d.enrolled_at.rfc3339(),
+        last_seen_at: d.last_seen_at.map(|t| t.rfc3339()),
+        last_ip: d.last_ip.clone(),
+        online: is_online(d, now),
+        revoked: d.revoked_at.is_some(),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/devices", tag = "devices",
+    responses((status = 200, body = Vec<proto::DeviceSummary>)))]
+pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<proto::DeviceSummary>>> {
+    let now = state.core.now();
+    Ok(Json(state.core.list_devices().await?.iter().map(|d| summary(d, now)).collect()))
+}
+
+#[utoipa::path(get, path = "/api/v1/devices/{id}", tag = "devices",
+    responses((status = 200, body = proto::DeviceDetail), (status = 404, body = mamori_proto::Problem)))]
+pub async fn detail(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<proto::DeviceDetail>> {
+    let (device, history) = state.core.device_detail(&id).await?;
+    let inventory = history.first().and_then(|i| serde_json::from_str(&i.inventory).ok());
+    Ok(Json(proto::DeviceDetail {
+        device: summary(&device, state.core.now()),
+        inventory,
+        inventory_changes: history.iter().map(|i| i.collected_at.rfc3339()).collect(),
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/devices/{id}/revoke", tag = "devices",
+    responses((status = 204), (status = 404, body = mamori_proto::Problem)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
+    state.core.revoke_device(&p, &id, &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
