@@ -1,0 +1,121 @@
+//! The real `mamori-agent` binary against a real Mamori server over TLS (issue 5, done when):
+//! enrolment with a one-time token and a pinned CA, an inventory report with this machine's
+//! dpkg data, a refused stranger certificate, and revocation that stops the agent at once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use mamori_domain::{Role, SystemClock};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+fn agent(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mamori-agent")).args(args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn self_signed(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let (cert_path, key_path) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.key")));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    (cert_path, key_path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrols_reports_and_is_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path(), "server");
+    let (stranger, _) = self_signed(dir.path(), "stranger");
+    let mut config = mamori_server::config::ServerConfig::defaults(dir.path().join("data"));
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.tls = Some((cert.clone(), key));
+    let running = mamori_server::serve::start(config, Arc::new(SystemClock), false).await.unwrap();
+    let core = running.state.core.clone();
+    let server = format!("https://127.0.0.1:{}", running.addr().port());
+
+    let now = core.now();
+    let admin = mamori_store::UserRecord::new(
+        uuid::Uuid::new_v4().to_string(),
+        "admin".into(),
+        "Admin".into(),
+        vec![Role::SecurityAdmin],
+        mamori_domain::identity::UserStatus::Active,
+        now,
+    );
+    let mut tx = core.store.begin().await.unwrap();
+    tx.insert_user(&admin).await.unwrap();
+    tx.commit().await.unwrap();
+    let principal = mamori_core::Principal::direct(&admin, Vec::new());
+    let new = mamori_core::devices::NewEnrolment { valid_hours: 1, ..Default::default() };
+    let (_, token) = core.create_enrolment(&principal, &new, &Default::default()).await.unwrap();
+
+    let state = dir.path().join("agent-state");
+    let state_arg = state.to_str().unwrap();
+    // Pinning: a server whose certificate the given CA did not sign is not talked to.
+    let (code, out) = agent(&[
+        "enroll",
+        "--server",
+        &server,
+        "--token",
+        &token,
+        "--ca",
+        stranger.to_str().unwrap(),
+        "--state-dir",
+        state_arg,
+    ]);
+    assert_ne!(code, 0, "{out}");
+    assert!(!state.join("device.key").exists());
+    let (code, out) = agent(&[
+        "enroll",
+        "--server",
+        &server,
+        "--token",
+        &token,
+        "--ca",
+        cert.to_str().unwrap(),
+        "--state-dir",
+        state_arg,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("enrolled as device"), "{out}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(state.join("device.key")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the private key is the service's alone");
+    }
+    let (code, out) = agent(&[
+        "enroll",
+        "--server",
+        &server,
+        "--token",
+        &token,
+        "--ca",
+        cert.to_str().unwrap(),
+        "--state-dir",
+        dir.path().join("again").to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0, "a token enrols one PC: {out}");
+
+    let (code, out) = agent(&["run", "--once", "--state-dir", state_arg]);
+    assert_eq!(code, 0, "{out}");
+    let devices = core.list_devices().await.unwrap();
+    assert_eq!(devices.len(), 1);
+    let (device, history) = core.device_detail(&devices[0].id).await.unwrap();
+    assert_eq!(device.last_ip.as_deref(), Some("127.0.0.1"));
+    let inventory: mamori_proto::agent::Inventory = serde_json::from_str(&history[0].inventory).unwrap();
+    if Path::new("/var/lib/dpkg/status").exists() {
+        assert!(inventory.software.len() > 50, "this machine's dpkg packages: {}", inventory.software.len());
+        assert!(inventory.software.iter().any(|s| s.name == "dpkg"));
+    }
+    assert_eq!(inventory.os_family, "linux");
+    assert!(inventory.memory_mb > 0 && inventory.cpu_count > 0);
+
+    core.revoke_device(&principal, &device.id, &Default::default()).await.unwrap();
+    let (code, out) = agent(&["run", "--once", "--state-dir", state_arg]);
+    assert_eq!(code, 3, "refused at once: {out}");
+    assert!(out.contains("enrol it again"), "{out}");
+    running.shutdown().await;
+}
