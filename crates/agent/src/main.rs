@@ -6,13 +6,15 @@
 
 mod client;
 mod collect;
+mod commands;
 mod state;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use client::{Client, SendError};
+use commands::Desktop;
 use mamori_crypto::device_auth::DeviceKey;
-use mamori_proto::agent::{AgentAck, EnrolRequest, Enrolled};
+use mamori_proto::agent::{AgentAck, CommandResult, Commands, EnrolRequest, Enrolled, Poll};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -142,42 +144,97 @@ fn jittered(secs: u64) -> Duration {
     Duration::from_secs(secs.saturating_sub(secs / 20) + spread)
 }
 
+/// Everything a running agent needs to talk to its server.
+struct Agent {
+    client: Client,
+    key: DeviceKey,
+    device_id: String,
+}
+
+impl Agent {
+    async fn send_inventory(&self) -> Result<AgentAck, SendError> {
+        let inventory = collect::inventory(&collect::Host);
+        self.client.post_signed(&self.key, &self.device_id, "/api/v1/agent/inventory", &inventory).await
+    }
+
+    async fn heartbeat(&self) -> Result<AgentAck, SendError> {
+        self.client
+            .post_signed(&self.key, &self.device_id, "/api/v1/agent/heartbeat", &serde_json::json!({}))
+            .await
+    }
+
+    /// Waits up to `wait_secs` for commands, carries them out and reports each outcome.
+    async fn poll_and_run(&self, wait_secs: u32) -> Result<usize, SendError> {
+        let polled: Commands = self
+            .client
+            .post_signed(&self.key, &self.device_id, "/api/v1/agent/commands/poll", &Poll { wait_secs })
+            .await?;
+        for command in &polled.commands {
+            let outcome = match command.kind.as_str() {
+                "lock" => commands::Host.lock(),
+                "sign_out" => commands::Host.sign_out(),
+                "message" => commands::Host.message(command.message.as_deref().unwrap_or("")),
+                "refresh_inventory" => match self.send_inventory().await {
+                    Ok(_) => Ok("inventory sent".into()),
+                    Err(e) => Err(e.to_string()),
+                },
+                other => Err(format!("this agent does not know the command `{other}`")),
+            };
+            let result = match outcome {
+                Ok(detail) => CommandResult { ok: true, detail },
+                Err(detail) => CommandResult { ok: false, detail },
+            };
+            let path = format!("/api/v1/agent/commands/{}/result", command.id);
+            self.client.post_signed::<_, AgentAck>(&self.key, &self.device_id, &path, &result).await?;
+        }
+        Ok(polled.commands.len())
+    }
+}
+
 async fn run(once: bool, state_dir: Option<PathBuf>, heartbeat_secs: u64, inventory_secs: u64) -> Result<()> {
     let state = state::State::new(state_dir.unwrap_or_else(state::default_dir));
     let (key, config, ca) = state.load()?;
-    let client = Client::new(&config.server, &ca)?;
-    let send_inventory = || async {
-        let inventory = collect::inventory(&collect::Host);
-        client
-            .post_signed::<_, AgentAck>(&key, &config.device_id, "/api/v1/agent/inventory", &inventory)
-            .await
-    };
-    let heartbeat = || async {
-        client
-            .post_signed::<_, AgentAck>(
-                &key,
-                &config.device_id,
-                "/api/v1/agent/heartbeat",
-                &serde_json::json!({}),
-            )
-            .await
-    };
+    let agent = std::sync::Arc::new(Agent {
+        client: Client::new(&config.server, &ca)?,
+        key,
+        device_id: config.device_id.clone(),
+    });
     if once {
-        send_inventory().await.map_err(lift)?;
-        heartbeat().await.map_err(lift)?;
-        println!("reported to {} as device {}", config.server, config.device_id);
+        agent.send_inventory().await.map_err(lift)?;
+        agent.heartbeat().await.map_err(lift)?;
+        let n = agent.poll_and_run(0).await.map_err(lift)?;
+        println!("reported to {} as device {} ({n} command(s) carried out)", config.server, config.device_id);
         return Ok(());
     }
+    // Commands arrive through a long poll of their own, so they take effect within a second or two.
+    let poller = {
+        let agent = agent.clone();
+        tokio::spawn(async move {
+            loop {
+                match agent.poll_and_run(25).await {
+                    Ok(_) => {}
+                    Err(SendError::Refused(why)) => return lift(SendError::Refused(why)),
+                    Err(e) => {
+                        eprintln!("mamori-agent: command poll failed, will retry: {e}");
+                        tokio::time::sleep(jittered(5)).await;
+                    }
+                }
+            }
+        })
+    };
     let mut next_inventory = tokio::time::Instant::now();
     loop {
+        if poller.is_finished() {
+            return Err(poller.await.unwrap_or_else(|e| anyhow::anyhow!("the command poll stopped: {e}")));
+        }
         if tokio::time::Instant::now() >= next_inventory {
-            match send_inventory().await {
+            match agent.send_inventory().await {
                 Ok(_) => next_inventory = tokio::time::Instant::now() + jittered(inventory_secs),
                 Err(SendError::Refused(why)) => return Err(lift(SendError::Refused(why))),
                 Err(e) => eprintln!("mamori-agent: inventory not sent, will retry: {e}"),
             }
         }
-        match heartbeat().await {
+        match agent.heartbeat().await {
             Ok(_) => {}
             Err(SendError::Refused(why)) => return Err(lift(SendError::Refused(why))),
             Err(e) => eprintln!("mamori-agent: heartbeat not sent, will retry: {e}"),

@@ -113,6 +113,54 @@ async fn enrols_reports_and_is_revoked() {
     assert_eq!(inventory.os_family, "linux");
     assert!(inventory.memory_mb > 0 && inventory.cpu_count > 0);
 
+    // A running agent carries out commands as they are issued: a lock (on a PC without a desktop
+    // session it fails, saying why) and an inventory refresh.
+    let mut running_agent = Command::new(env!("CARGO_BIN_EXE_mamori-agent"))
+        .args(["run", "--state-dir", state_arg, "--heartbeat-secs", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let finished = |id: String| {
+        let core = core.clone();
+        let device_id = device.id.clone();
+        async move {
+            for _ in 0..100 {
+                let commands = core.device_commands(&device_id).await.unwrap();
+                let c = commands.into_iter().find(|c| c.id == id).unwrap();
+                if c.state == "done" || c.state == "failed" {
+                    return c;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("the command was not carried out within 10 s");
+        }
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let lock = core.issue_command(&principal, &device.id, "lock", None, &Default::default()).await.unwrap();
+    let lock = finished(lock.id).await;
+    let has_desktop =
+        Command::new("loginctl").args(["list-sessions"]).output().is_ok_and(|o| o.status.success());
+    if has_desktop {
+        assert!(
+            lock.state == "done" || lock.result.as_deref().unwrap_or("").contains("desktop session"),
+            "{lock:?}"
+        );
+    } else {
+        assert_eq!(lock.state, "failed", "{lock:?}");
+        assert!(lock.result.as_deref().unwrap_or("").contains("no desktop session"), "{lock:?}");
+    }
+    let delivered_after = lock.delivered_at.unwrap().0 - lock.created_at.0;
+    eprintln!("lock command delivered {delivered_after} ms after it was issued");
+    let refresh = core
+        .issue_command(&principal, &device.id, "refresh_inventory", None, &Default::default())
+        .await
+        .unwrap();
+    let refresh = finished(refresh.id).await;
+    assert_eq!((refresh.state.as_str(), refresh.result.as_deref()), ("done", Some("inventory sent")));
+    running_agent.kill().unwrap();
+    running_agent.wait().unwrap();
+
     core.revoke_device(&principal, &device.id, &Default::default()).await.unwrap();
     let (code, out) = agent(&["run", "--once", "--state-dir", state_arg]);
     assert_eq!(code, 3, "refused at once: {out}");

@@ -279,3 +279,159 @@ impl Core {
 pub fn is_online(device: &DeviceRecord, now: UnixMillis) -> bool {
     device.revoked_at.is_none() && device.last_seen_at.is_some_and(|t| now.0 - t.0 < 90_000)
 }
+
+/// The commands an admin can send a device.
+pub const COMMAND_KINDS: [&str; 4] = ["lock", "sign_out", "message", "refresh_inventory"];
+
+/// Wakes a device's waiting poll when a command is issued for it — in this process directly,
+/// from another replica through [`Core::wake_devices_with_commands`].
+#[derive(Debug, Default)]
+pub(crate) struct CommandWaiters(std::sync::Mutex<HashMap<String, std::sync::Arc<tokio::sync::Notify>>>);
+
+impl CommandWaiters {
+    fn waiter(&self, device_id: &str) -> std::sync::Arc<tokio::sync::Notify> {
+        match self.0.lock() {
+            Ok(mut map) => map.entry(device_id.to_owned()).or_default().clone(),
+            Err(_) => std::sync::Arc::default(),
+        }
+    }
+
+    fn wake(&self, device_id: &str) {
+        if let Ok(map) = self.0.lock()
+            && let Some(n) = map.get(device_id)
+        {
+            n.notify_one();
+        }
+    }
+}
+
+impl Core {
+    /// Queues a command for a device (pending until its agent polls) and wakes its poll.
+    pub async fn issue_command(
+        &self,
+        principal: &Principal,
+        device_id: &str,
+        kind: &str,
+        message: Option<&str>,
+        ctx: &RequestContext,
+    ) -> Result<mamori_store::CommandRecord, CoreError> {
+        check_id(device_id, "device")?;
+        if !COMMAND_KINDS.contains(&kind) {
+            return Err(CoreError::invalid(
+                "kind",
+                "invalid_value",
+                format!("one of: {}", COMMAND_KINDS.join(", ")),
+            ));
+        }
+        let message = message.map(str::trim).filter(|m| !m.is_empty());
+        match (kind, message) {
+            ("message", None) => {
+                return Err(CoreError::invalid("message", "required", "the message to show"));
+            }
+            ("message", Some(m))
+                if m.chars().count() > 500 || m.chars().any(|c| c.is_control() && c != '\n') =>
+            {
+                return Err(CoreError::invalid("message", "invalid_value", "at most 500 characters of text"));
+            }
+            (_, Some(_)) if kind != "message" => {
+                return Err(CoreError::invalid(
+                    "message",
+                    "invalid_value",
+                    "only a `message` command carries text",
+                ));
+            }
+            _ => {}
+        }
+        let mut tx = self.store.begin().await?;
+        match tx.device(device_id).await? {
+            Some(d) if d.revoked_at.is_none() => {}
+            _ => return Err(CoreError::NotFound { what: "device (or it is revoked)" }),
+        }
+        let command = mamori_store::CommandRecord {
+            id: new_id(),
+            device_id: device_id.to_owned(),
+            kind: kind.to_owned(),
+            message: message.map(str::to_owned),
+            state: "pending".into(),
+            issued_by: principal.user.id.clone(),
+            created_at: self.now(),
+            delivered_at: None,
+            finished_at: None,
+            result: None,
+        };
+        tx.insert_command(&command).await?;
+        let e = AuditEvent::new(Category::Device, "device.command", principal.actor(), Outcome::Success)
+            .object(format!("device:{device_id}"))
+            .detail("command", command.id.clone())
+            .detail("kind", kind);
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        self.command_waiters.wake(device_id);
+        Ok(command)
+    }
+
+    /// The device's pending commands, waiting up to `wait` for one to be issued (long poll).
+    pub async fn poll_commands(
+        &self,
+        device: &DeviceRecord,
+        wait: Duration,
+    ) -> Result<Vec<mamori_store::CommandRecord>, CoreError> {
+        let waiter = self.command_waiters.waiter(&device.id);
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let mut tx = self.store.begin().await?;
+            let commands = tx.deliver_commands(&device.id, self.now()).await?;
+            tx.commit().await?;
+            if !commands.is_empty() || tokio::time::Instant::now() >= deadline {
+                return Ok(commands);
+            }
+            // A permit stored by a wake between the check and here is not lost.
+            let _ = tokio::time::timeout_at(deadline, waiter.notified()).await;
+        }
+    }
+
+    /// Records what the agent reports of a command.
+    pub async fn finish_command(
+        &self,
+        device: &DeviceRecord,
+        command_id: &str,
+        ok: bool,
+        detail: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        check_id(command_id, "command")?;
+        let detail: String = detail.chars().filter(|c| !c.is_control()).take(500).collect();
+        let mut tx = self.store.begin().await?;
+        if !tx.finish_command(&device.id, command_id, ok, &detail, self.now()).await? {
+            return Err(CoreError::NotFound { what: "delivered command" });
+        }
+        let outcome = if ok { Outcome::Success } else { Outcome::Failure };
+        let e = AuditEvent::new(
+            Category::Device,
+            "device.command_result",
+            Actor::Device(device.id.clone()),
+            outcome,
+        )
+        .object(format!("device:{}", device.id))
+        .detail("command", command_id.to_owned());
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn device_commands(
+        &self,
+        device_id: &str,
+    ) -> Result<Vec<mamori_store::CommandRecord>, CoreError> {
+        check_id(device_id, "device")?;
+        Ok(self.store.read().await?.device_commands(device_id, 50).await?)
+    }
+
+    /// Wakes the polls of devices that another replica gave commands (run every half second).
+    pub async fn wake_devices_with_commands(&self, since: UnixMillis) -> Result<(), CoreError> {
+        for device in self.store.read().await?.devices_with_pending_commands(since).await? {
+            self.command_waiters.wake(&device);
+        }
+        Ok(())
+    }
+}

@@ -92,6 +92,7 @@ pub struct Core {
         Arc<std::sync::Mutex<std::collections::HashMap<String, mamori_domain::rate::TokenBucket>>>,
     vault_policy: Arc<vault::policy::PolicyCache>,
     device_nonces: Arc<devices::NonceCache>,
+    command_waiters: Arc<devices::CommandWaiters>,
 }
 
 /// Settings keys kept in the database (changed from the console, shared by replicas).
@@ -170,6 +171,7 @@ impl Core {
             reveal_buckets: Default::default(),
             vault_policy: Default::default(),
             device_nonces: Default::default(),
+            command_waiters: Default::default(),
         }
     }
 

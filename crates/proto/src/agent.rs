@@ -117,3 +117,56 @@ pub struct DeviceDetail {
     /// When the inventory changed (RFC 3339), newest first.
     pub inventory_changes: Vec<String>,
 }
+
+/// Body of `POST /api/v1/agent/commands/poll`: wait up to this long for a command (0–30 s).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Poll {
+    pub wait_secs: u32,
+}
+
+/// A command for the agent to carry out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Command {
+    pub id: String,
+    /// `lock`, `sign_out`, `message` or `refresh_inventory`.
+    pub kind: String,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Commands {
+    pub commands: Vec<Command>,
+}
+
+/// Body of `POST /api/v1/agent/commands/{id}/result`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandResult {
+    pub ok: bool,
+    /// What happened; on failure, why (e.g. no desktop session to lock).
+    pub detail: String,
+}
+
+/// Body of `POST /api/v1/devices/{id}/commands`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueCommand {
+    pub kind: String,
+    /// The text to show, for `message`.
+    pub message: Option<String>,
+}
+
+/// A command as the ledger shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CommandView {
+    pub id: String,
+    pub kind: String,
+    /// `pending`, `delivered`, `done` or `failed`.
+    pub state: String,
+    pub issued_by: String,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub result: Option<String>,
+}

@@ -55,6 +55,7 @@ pub struct Running {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     checkpointer: tokio::task::JoinHandle<()>,
     demo_calls: Option<tokio::task::JoinHandle<()>>,
+    command_watch: tokio::task::JoinHandle<()>,
     forwarders: crate::forwarding::Forwarders,
 }
 
@@ -73,6 +74,7 @@ impl Running {
             Err(e) => tracing::error!(error = %e, "server task failed"),
         }
         self.checkpointer.abort();
+        self.command_watch.abort();
         if let Some(feed) = self.demo_calls {
             feed.abort();
         }
@@ -178,6 +180,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
         }
     };
     spawn_housekeeping(state.clone());
+    let command_watch = spawn_command_watch(state.core.clone());
     let demo_calls = demo.is_some().then(|| spawn_demo_calls(state.core.clone()));
     let checkpointer = spawn_checkpointer(state.core.clone());
     let forwarders = crate::forwarding::start(&state.core, &state.config.forwarding)?;
@@ -189,6 +192,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
         task,
         checkpointer,
         demo_calls,
+        command_watch,
         forwarders,
     })
 }
@@ -216,6 +220,21 @@ fn spawn_checkpointer(core: Core) -> tokio::task::JoinHandle<()> {
 }
 
 /// Removes sessions nobody can use any more (idle past the timeout), every five minutes.
+/// Wakes agents' waiting polls for commands issued on another replica, twice a second: one query
+/// per replica, however many agents wait.
+fn spawn_command_watch(core: Core) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            let since = core.now().minus(Duration::from_secs(5));
+            if let Err(e) = core.wake_devices_with_commands(since).await {
+                tracing::warn!(error = %e, "checking for device commands failed");
+            }
+        }
+    })
+}
+
 /// The demo's simulated telephony feed, a step every two seconds.
 fn spawn_demo_calls(core: Core) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {

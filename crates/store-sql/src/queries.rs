@@ -1188,6 +1188,86 @@ macro_rules! store_tx_impl {
                 .collect())
             }
 
+            async fn insert_command(&mut self, c: &CommandRecord) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO device_commands (id, device_id, kind, message, state, issued_by, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&c.id)
+                .bind(&c.device_id)
+                .bind(&c.kind)
+                .bind(&c.message)
+                .bind(&c.state)
+                .bind(&c.issued_by)
+                .bind(c.created_at.0)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)
+                .map(drop)
+            }
+
+            async fn deliver_commands(&mut self, device_id: &str, now: UnixMillis) -> StoreResult<Vec<CommandRecord>> {
+                Ok(sqlx::query_as::<$db, CommandRow>(&format!(
+                    "UPDATE device_commands SET state = 'delivered', delivered_at = $2 \
+                     WHERE device_id = $1 AND state = 'pending' RETURNING {COMMAND_FIELDS}"
+                ))
+                .bind(device_id)
+                .bind(now.0)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(command_of)
+                .collect())
+            }
+
+            async fn finish_command(
+                &mut self,
+                device_id: &str,
+                id: &str,
+                ok: bool,
+                result: &str,
+                now: UnixMillis,
+            ) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>(
+                    "UPDATE device_commands SET state = $3, result = $4, finished_at = $5 \
+                     WHERE id = $1 AND device_id = $2 AND state = 'delivered'",
+                )
+                .bind(id)
+                .bind(device_id)
+                .bind(if ok { "done" } else { "failed" })
+                .bind(result)
+                .bind(now.0)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn device_commands(&mut self, device_id: &str, limit: i64) -> StoreResult<Vec<CommandRecord>> {
+                Ok(sqlx::query_as::<$db, CommandRow>(&format!(
+                    "SELECT {COMMAND_FIELDS} FROM device_commands WHERE device_id = $1 ORDER BY created_at DESC LIMIT $2"
+                ))
+                .bind(device_id)
+                .bind(limit)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(command_of)
+                .collect())
+            }
+
+            async fn devices_with_pending_commands(&mut self, since: UnixMillis) -> StoreResult<Vec<String>> {
+                sqlx::query_scalar::<$db, String>(
+                    "SELECT DISTINCT device_id FROM device_commands WHERE state = 'pending' AND created_at >= $1",
+                )
+                .bind(since.0)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)
+            }
+
             async fn insert_call(&mut self, c: &CallRecord) -> StoreResult<()> {
                 sqlx::query::<$db>(
                     "INSERT INTO calls (id, external_id, operator_id, caller_digest, started_at, ended_at) \

@@ -319,3 +319,25 @@ pub(crate) fn device_of(r: DeviceRow) -> DeviceRecord {
         last_ip,
     }
 }
+
+pub(crate) const COMMAND_FIELDS: &str =
+    "id, device_id, kind, message, state, issued_by, created_at, delivered_at, finished_at, result";
+
+pub(crate) type CommandRow =
+    (String, String, String, Option<String>, String, String, i64, Option<i64>, Option<i64>, Option<String>);
+
+pub(crate) fn command_of(r: CommandRow) -> CommandRecord {
+    let (id, device_id, kind, message, state, issued_by, created, delivered, finished, result) = r;
+    CommandRecord {
+        id,
+        device_id,
+        kind,
+        message,
+        state,
+        issued_by,
+        created_at: UnixMillis(created),
+        delivered_at: delivered.map(UnixMillis),
+        finished_at: finished.map(UnixMillis),
+        result,
+    }
+}

@@ -233,6 +233,23 @@ pub trait StoreTx: Send {
     /// The device's inventory reports, newest first.
     async fn inventory_history(&mut self, device_id: &str, limit: i64) -> StoreResult<Vec<InventoryRecord>>;
 
+    async fn insert_command(&mut self, c: &CommandRecord) -> StoreResult<()>;
+    /// The device's pending commands, now marked delivered.
+    async fn deliver_commands(&mut self, device_id: &str, now: UnixMillis)
+    -> StoreResult<Vec<CommandRecord>>;
+    /// Records a delivered command's outcome; false when there is no such delivered command.
+    async fn finish_command(
+        &mut self,
+        device_id: &str,
+        id: &str,
+        ok: bool,
+        result: &str,
+        now: UnixMillis,
+    ) -> StoreResult<bool>;
+    async fn device_commands(&mut self, device_id: &str, limit: i64) -> StoreResult<Vec<CommandRecord>>;
+    /// Devices with commands pending that were issued after `since` (for waking their polls).
+    async fn devices_with_pending_commands(&mut self, since: UnixMillis) -> StoreResult<Vec<String>>;
+
     // --- settings
     async fn setting(&mut self, key: &str) -> StoreResult<Option<String>>;
     async fn put_setting(&mut self, key: &str, value: &str) -> StoreResult<()>;

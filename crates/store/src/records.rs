@@ -297,3 +297,21 @@ pub struct InventoryRecord {
     /// JSON.
     pub inventory: String,
 }
+
+/// A remote command to a device and how far it got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandRecord {
+    pub id: String,
+    pub device_id: String,
+    /// `lock`, `sign_out`, `message`, `refresh_inventory`.
+    pub kind: String,
+    pub message: Option<String>,
+    /// `pending`, `delivered`, `done`, `failed`.
+    pub state: String,
+    pub issued_by: String,
+    pub created_at: UnixMillis,
+    pub delivered_at: Option<UnixMillis>,
+    pub finished_at: Option<UnixMillis>,
+    /// What the agent reported (the reason, when it failed).
+    pub result: Option<String>,
+}

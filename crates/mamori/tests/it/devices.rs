@@ -150,6 +150,59 @@ async fn enrolment_inventory_and_refusals(backend: Backend) {
         get(&admin_token, &format!("/api/v1/devices/{id}")).await.unwrap().json().await.unwrap();
     assert_eq!(detail["inventory_changes"].as_array().unwrap().len(), 2, "nothing refused was stored");
 
+    // Commands: issued by an admin, delivered to a waiting poll, their outcome recorded.
+    let cmd = |body: Value| post(&admin_token, &format!("/api/v1/devices/{id}/commands"), body);
+    for (bad, field) in [
+        (json!({"kind": "format_disk"}), "kind"),
+        (json!({"kind": "message"}), "message"),
+        (json!({"kind": "lock", "message": "hi"}), "message"),
+        (json!({"kind": "message", "message": "x".repeat(501)}), "message"),
+    ] {
+        let r = cmd(bad.clone()).await.unwrap();
+        assert_eq!(r.status(), 422, "{bad}");
+        assert_eq!(r.json::<Value>().await.unwrap()["field"], field, "{bad}");
+    }
+    assert_eq!(
+        post(&op_token, &format!("/api/v1/devices/{id}/commands"), json!({"kind": "lock"}))
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let poll_body = json!({"wait_secs": 10});
+    let waiting = agent.send("/api/v1/agent/commands/poll", &poll_body);
+    let issue = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        cmd(json!({"kind": "message", "message": "本日の業務は終了です"})).await.unwrap()
+    };
+    let ((status, polled), issued) = tokio::join!(waiting, issue);
+    assert_eq!(issued.status(), 201);
+    assert_eq!(status, 200);
+    let command = &polled["commands"][0];
+    assert_eq!(
+        (command["kind"].as_str(), command["message"].as_str()),
+        (Some("message"), Some("本日の業務は終了です"))
+    );
+    let command_id = command["id"].as_str().unwrap().to_owned();
+    let result_path = format!("/api/v1/agent/commands/{command_id}/result");
+    let (status, _) = stranger.send(&result_path, &json!({"ok": true, "detail": "x"})).await;
+    assert_eq!(status, 401, "only the device the command is for reports it");
+    assert_eq!(agent.send(&result_path, &json!({"ok": false, "detail": "no desktop session"})).await.0, 200);
+    assert_eq!(
+        agent.send(&result_path, &json!({"ok": true, "detail": "again"})).await.0,
+        404,
+        "reported once"
+    );
+    let list: Value =
+        get(&admin_token, &format!("/api/v1/devices/{id}/commands")).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (list[0]["state"].as_str(), list[0]["result"].as_str()),
+        (Some("failed"), Some("no desktop session"))
+    );
+    assert_eq!(list[0]["issued_by"], admin.id.as_str());
+    let (status, polled) = agent.send("/api/v1/agent/commands/poll", &json!({"wait_secs": 0})).await;
+    assert_eq!((status, polled["commands"].as_array().map(Vec::len)), (200, Some(0)), "delivered once");
+
     // Revocation takes effect at the next request.
     assert_eq!(
         post(&admin_token, &format!("/api/v1/devices/{id}/revoke"), json!({})).await.unwrap().status(),
@@ -160,7 +213,15 @@ async fn enrolment_inventory_and_refusals(backend: Backend) {
     assert!(p["detail"].as_str().unwrap().contains("revoked"), "{p}");
     let list: Value = get(&admin_token, "/api/v1/devices").await.unwrap().json().await.unwrap();
     assert_eq!((list[0]["revoked"].as_bool(), list[0]["online"].as_bool()), (Some(true), Some(false)));
-    for action in ["device.enrolment_create", "device.enrol", "device.inventory", "device.revoke"] {
+    assert_eq!(cmd(json!({"kind": "lock"})).await.unwrap().status(), 404, "no commands to a revoked device");
+    for action in [
+        "device.enrolment_create",
+        "device.enrol",
+        "device.inventory",
+        "device.command",
+        "device.command_result",
+        "device.revoke",
+    ] {
         assert!(!s.audit(action).await.is_empty(), "{action} audited");
     }
     s.stop().await;

@@ -114,3 +114,72 @@ pub async fn revoke(
     state.core.revoke_device(&p, &id, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The longest a poll waits for a command.
+const MAX_POLL_SECS: u32 = 30;
+
+#[utoipa::path(post, path = "/api/v1/agent/commands/poll", tag = "agent", request_body = proto::Poll,
+    responses((status = 200, body = proto::Commands), (status = 401, body = mamori_proto::Problem)))]
+pub async fn poll(
+    State(state): State<AppState>,
+    Extension(device): Extension<DeviceRecord>,
+    ApiJson(body): ApiJson<proto::Poll>,
+) -> ApiResult<Json<proto::Commands>> {
+    let wait = std::time::Duration::from_secs(u64::from(body.wait_secs.min(MAX_POLL_SECS)));
+    let commands = state.core.poll_commands(&device, wait).await?;
+    Ok(Json(proto::Commands {
+        commands: commands
+            .into_iter()
+            .map(|c| proto::Command { id: c.id, kind: c.kind, message: c.message })
+            .collect(),
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/agent/commands/{id}/result", tag = "agent", request_body = proto::CommandResult,
+    responses((status = 200, body = proto::AgentAck), (status = 404, body = mamori_proto::Problem)))]
+pub async fn command_result(
+    State(state): State<AppState>,
+    Extension(device): Extension<DeviceRecord>,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<proto::CommandResult>,
+) -> ApiResult<Json<proto::AgentAck>> {
+    state.core.finish_command(&device, &id, body.ok, &body.detail, &ctx).await?;
+    Ok(ack(&state))
+}
+
+pub fn command_view(c: mamori_store::CommandRecord) -> proto::CommandView {
+    proto::CommandView {
+        id: c.id,
+        kind: c.kind,
+        state: c.state,
+        issued_by: c.issued_by,
+        created_at: c.created_at.rfc3339(),
+        delivered_at: c.delivered_at.map(|t| t.rfc3339()),
+        finished_at: c.finished_at.map(|t| t.rfc3339()),
+        result: c.result,
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/devices/{id}/commands", tag = "devices", request_body = proto::IssueCommand,
+    responses((status = 201, body = proto::CommandView), (status = 404, body = mamori_proto::Problem),
+        (status = 422, body = mamori_proto::Problem)))]
+pub async fn issue_command(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<proto::IssueCommand>,
+) -> ApiResult<(StatusCode, Json<proto::CommandView>)> {
+    let c = state.core.issue_command(&p, &id, &body.kind, body.message.as_deref(), &ctx).await?;
+    Ok((StatusCode::CREATED, Json(command_view(c))))
+}
+
+#[utoipa::path(get, path = "/api/v1/devices/{id}/commands", tag = "devices",
+    responses((status = 200, body = Vec<proto::CommandView>)))]
+pub async fn list_commands(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<Vec<proto::CommandView>>> {
+    Ok(Json(state.core.device_commands(&id).await?.into_iter().map(command_view).collect()))
+}

@@ -34,3 +34,19 @@ CREATE TABLE device_inventory (
     inventory    TEXT NOT NULL
 );
 CREATE INDEX device_inventory_device ON device_inventory(device_id, collected_at);
+
+-- Remote commands to a device: pending → delivered → done | failed, with who issued them.
+CREATE TABLE device_commands (
+    id           TEXT PRIMARY KEY,
+    device_id    TEXT NOT NULL REFERENCES devices(id),
+    kind         TEXT NOT NULL,
+    message      TEXT,
+    state        TEXT NOT NULL,
+    issued_by    TEXT NOT NULL,
+    created_at   BIGINT NOT NULL,
+    delivered_at BIGINT,
+    finished_at  BIGINT,
+    result       TEXT
+);
+CREATE INDEX device_commands_device ON device_commands(device_id, created_at);
+CREATE INDEX device_commands_pending ON device_commands(state, created_at);
