@@ -203,6 +203,42 @@ async fn enrolment_inventory_and_refusals(backend: Backend) {
     let (status, polled) = agent.send("/api/v1/agent/commands/poll", &json!({"wait_secs": 0})).await;
     assert_eq!((status, polled["commands"].as_array().map(Vec::len)), (200, Some(0)), "delivered once");
 
+    // The console: the ledger, the device page, a lock from a button; the page refreshes itself
+    // while the command is under way.
+    let browser = s.signed_in("admin").await;
+    let html = browser.get("/devices").await.text().await.unwrap();
+    assert!(html.contains("op-pc-001") && html.contains("オンライン"), "{html}");
+    let csrf = browser.csrf("/devices").await;
+    let r =
+        browser.post_form(&format!("/devices/{id}/commands"), &[("_csrf", &csrf), ("kind", "lock")]).await;
+    assert_eq!(r.headers()["location"], format!("/devices/{id}?done=command_sent").as_str());
+    let html = browser.get(&format!("/devices/{id}")).await.text().await.unwrap();
+    assert!(html.contains("http-equiv=\"refresh\"") && html.contains("送信待ち"), "{html}");
+    assert!(html.contains("id=\"software-count\">801<"), "the inventory is shown");
+    let (_, polled) = agent.send("/api/v1/agent/commands/poll", &json!({"wait_secs": 0})).await;
+    let lock_id = polled["commands"][0]["id"].as_str().unwrap().to_owned();
+    let reason = json!({"ok": false, "detail": "no desktop session on this PC to act on"});
+    agent.send(&format!("/api/v1/agent/commands/{lock_id}/result"), &reason).await;
+    let html = browser.get(&format!("/devices/{id}")).await.text().await.unwrap();
+    assert!(
+        !html.contains("http-equiv=\"refresh\"")
+            && html.contains("失敗")
+            && html.contains("no desktop session")
+    );
+    let html = browser
+        .post_form("/devices/enrolments", &[("_csrf", &csrf), ("valid_hours", "4")])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("mamori-agent enroll --server") && html.contains("--token mde_"), "{html}");
+    s.user("sv.one", &[Role::Supervisor]).await;
+    let sv = s.signed_in("sv.one").await;
+    assert_eq!(sv.get("/devices").await.status(), 200, "supervisors read the ledger");
+    let csrf = sv.csrf("/devices").await;
+    let r = sv.post_form(&format!("/devices/{id}/commands"), &[("_csrf", &csrf), ("kind", "lock")]).await;
+    assert_eq!(r.status(), 403, "but do not command devices");
+
     // Revocation takes effect at the next request.
     assert_eq!(
         post(&admin_token, &format!("/api/v1/devices/{id}/revoke"), json!({})).await.unwrap().status(),

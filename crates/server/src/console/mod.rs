@@ -5,6 +5,7 @@
 mod admin;
 mod audit;
 mod auth;
+mod devices;
 mod profile;
 mod workspace;
 
@@ -42,6 +43,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = profile::routes(r);
     let r = audit::routes(r);
     let r = workspace::routes(r);
+    let r = devices::routes(r);
     admin::routes(r)
 }
 
@@ -65,6 +67,7 @@ pub const NAV: &[NavEntry] = &[
     NavEntry { href: "/admin/users", label: "nav.users", needs: Some(Permission::UsersRead) },
     NavEntry { href: "/admin/org", label: "nav.org", needs: Some(Permission::OrgRead) },
     NavEntry { href: "/admin/tokens", label: "nav.tokens", needs: Some(Permission::TokensManage) },
+    NavEntry { href: "/devices", label: "nav.devices", needs: Some(Permission::DevicesRead) },
     NavEntry { href: "/audit", label: "nav.audit", needs: Some(Permission::AuditRead) },
     NavEntry {
         href: "/security-events",

@@ -1,0 +1,260 @@
+//! The device ledger in the console [資産台帳] (issue 5): every PC with its user, site, last
+//! contact and online state; a PC's inventory and the history of its changes; remote commands
+//! with their state, refreshed every two seconds while one is under way; enrolment tokens.
+
+use super::{Chrome, DoneQuery, Form, csrf_for, error_text, local_time, render, tr_for};
+use crate::AppState;
+use crate::middleware::{Caller, Ctx};
+use crate::routes::Routes;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Redirect, Response};
+use mamori_core::Principal;
+use mamori_core::devices::{NewEnrolment, is_online};
+use mamori_domain::Permission::{DevicesManage, DevicesRead};
+use mamori_domain::authz::Access::Permission as Needs;
+use mamori_proto::agent::Inventory;
+use mamori_store::OrgKind;
+
+pub fn routes(r: Routes) -> Routes {
+    r.add(Method::GET, "/devices", Needs(DevicesRead), ledger_page)
+        .add(Method::POST, "/devices/enrolments", Needs(DevicesManage), create_enrolment)
+        .add(Method::GET, "/devices/{id}", Needs(DevicesRead), device_page)
+        .add(Method::POST, "/devices/{id}/commands", Needs(DevicesManage), issue_command)
+        .add(Method::POST, "/devices/{id}/revoke", Needs(DevicesManage), revoke)
+}
+
+pub struct DeviceRow {
+    pub id: String,
+    pub hostname: String,
+    pub user: String,
+    pub site: String,
+    pub last_seen: String,
+    pub last_ip: String,
+    /// `online`, `offline` or `revoked`.
+    pub state: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "devices.html")]
+struct LedgerPage {
+    c: Chrome,
+    devices: Vec<DeviceRow>,
+    can_manage: bool,
+    sites: Vec<(String, String)>,
+    users: Vec<(String, String)>,
+    /// A token just created, shown once, with the command that uses it.
+    new_token: Option<String>,
+    public_url: String,
+}
+
+async fn names(state: &AppState) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    let sites = state
+        .core
+        .list_org(OrgKind::Site)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect();
+    let users = state
+        .core
+        .list_users()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|u| (u.id, format!("{} ({})", u.display_name, u.username)))
+        .collect();
+    (sites, users)
+}
+
+fn name_of(list: &[(String, String)], id: Option<&String>) -> String {
+    id.and_then(|id| list.iter().find(|(i, _)| i == id)).map(|(_, n)| n.clone()).unwrap_or_default()
+}
+
+fn device_row(
+    d: &mamori_store::DeviceRecord,
+    sites: &[(String, String)],
+    users: &[(String, String)],
+    now: mamori_domain::UnixMillis,
+) -> DeviceRow {
+    DeviceRow {
+        id: d.id.clone(),
+        hostname: d.hostname.clone(),
+        user: name_of(users, d.user_id.as_ref()),
+        site: name_of(sites, d.site_id.as_ref()),
+        last_seen: d.last_seen_at.map(|t| local_time(t.0)).unwrap_or_default(),
+        last_ip: d.last_ip.clone().unwrap_or_default(),
+        state: if d.revoked_at.is_some() {
+            "revoked"
+        } else if is_online(d, now) {
+            "online"
+        } else {
+            "offline"
+        },
+    }
+}
+
+async fn ledger(
+    state: &AppState,
+    headers: &HeaderMap,
+    p: &Principal,
+    new_token: Option<String>,
+    done: Option<&str>,
+    error: Option<String>,
+) -> Response {
+    let tr = tr_for(headers, Some(p));
+    let (sites, users) = names(state).await;
+    let now = state.core.now();
+    let devices = state
+        .core
+        .list_devices()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|d| device_row(d, &sites, &users, now))
+        .collect();
+    let c = Chrome::new(tr, "devices.title", Some(p), csrf_for(Some(p), None), "/devices")
+        .notice_key(done)
+        .error(error);
+    render(&LedgerPage {
+        c,
+        devices,
+        can_manage: p.can(DevicesManage),
+        sites,
+        users,
+        new_token,
+        public_url: state.config.public_url.clone(),
+    })
+}
+
+async fn ledger_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Caller(p): Caller,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    ledger(&state, &headers, &p, None, q.done.as_deref(), None).await
+}
+
+async fn create_enrolment(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let new = NewEnrolment {
+        site_id: form.optional("site_id"),
+        user_id: form.optional("user_id"),
+        valid_hours: form.text("valid_hours").trim().parse().unwrap_or(0),
+    };
+    match state.core.create_enrolment(&p, &new, &ctx).await {
+        Ok((_, token)) => ledger(&state, &headers, &p, Some(token), None, None).await,
+        Err(e) => ledger(&state, &headers, &p, None, None, Some(error_text(tr, &e))).await,
+    }
+}
+
+pub struct CommandRow {
+    pub kind: String,
+    pub state: String,
+    pub issued_by: String,
+    pub created: String,
+    pub finished: String,
+    pub result: String,
+}
+
+#[derive(Template)]
+#[template(path = "device.html")]
+struct DevicePage {
+    c: Chrome,
+    device: DeviceRow,
+    inventory: Option<Inventory>,
+    changes: Vec<String>,
+    commands: Vec<CommandRow>,
+    /// A command is under way: the page refreshes itself to show its state.
+    refresh: bool,
+    can_manage: bool,
+    revoked: bool,
+    state_label: &'static str,
+}
+
+async fn device_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Caller(p): Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let (device, history) = match state.core.device_detail(&id).await {
+        Ok(d) => d,
+        Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
+    };
+    let (sites, users) = names(&state).await;
+    let commands = state.core.device_commands(&id).await.unwrap_or_default();
+    let refresh = commands.iter().any(|c| c.state == "pending" || c.state == "delivered");
+    let now = state.core.now();
+    let row = device_row(&device, &sites, &users, now);
+    let state_label = match row.state {
+        "online" => "devices.online",
+        "offline" => "devices.offline",
+        _ => "devices.revoked",
+    };
+    let c = Chrome::new(tr, "devices.device_title", Some(&p), csrf_for(Some(&p), None), "/devices")
+        .notice_key(q.done.as_deref());
+    render(&DevicePage {
+        c,
+        device: row,
+        inventory: history.first().and_then(|i| serde_json::from_str(&i.inventory).ok()),
+        changes: history.iter().map(|i| local_time(i.collected_at.0)).collect(),
+        commands: commands
+            .into_iter()
+            .map(|c| CommandRow {
+                kind: c.kind,
+                state: c.state,
+                issued_by: name_of(&users, Some(&c.issued_by)),
+                created: local_time(c.created_at.0),
+                finished: c.finished_at.map(|t| local_time(t.0)).unwrap_or_default(),
+                result: c.result.unwrap_or_default(),
+            })
+            .collect(),
+        refresh,
+        can_manage: p.can(DevicesManage),
+        revoked: device.revoked_at.is_some(),
+        state_label,
+    })
+}
+
+async fn issue_command(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let message = form.optional("message");
+    match state.core.issue_command(&p, &id, form.text("kind"), message.as_deref(), &ctx).await {
+        Ok(_) => Redirect::to(&format!("/devices/{id}?done=command_sent")).into_response(),
+        Err(e) => super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
+    }
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    _form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    match state.core.revoke_device(&p, &id, &ctx).await {
+        Ok(()) => Redirect::to(&format!("/devices/{id}?done=device_revoked")).into_response(),
+        Err(e) => super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
+    }
+}
