@@ -7,6 +7,7 @@
 mod client;
 mod collect;
 mod commands;
+mod queue;
 mod state;
 
 use anyhow::{Context, Result};
@@ -14,7 +15,9 @@ use clap::{Parser, Subcommand};
 use client::{Client, SendError};
 use commands::Desktop;
 use mamori_crypto::device_auth::DeviceKey;
-use mamori_proto::agent::{AgentAck, CommandResult, Commands, EnrolRequest, Enrolled, Poll};
+use mamori_proto::agent::{
+    AgentAck, CommandResult, Commands, EnrolRequest, Enrolled, EventBatch, EventData, EventsAccepted, Poll,
+};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -163,6 +166,23 @@ impl Agent {
             .await
     }
 
+    /// Sends queued events, oldest first, until the queue is empty; each batch is forgotten
+    /// only once the server acknowledged it.
+    async fn flush(&self, queue: &queue::Queue) -> Result<u64, SendError> {
+        let mut sent = 0;
+        loop {
+            let batch = queue.peek(mamori_proto_batch()).map_err(SendError::Other)?;
+            if batch.is_empty() {
+                return Ok(sent);
+            }
+            let body = EventBatch { events: batch.iter().map(|(_, e)| e.clone()).collect() };
+            let _: EventsAccepted =
+                self.client.post_signed(&self.key, &self.device_id, "/api/v1/agent/events", &body).await?;
+            queue.remove(&batch);
+            sent += batch.len() as u64;
+        }
+    }
+
     /// Waits up to `wait_secs` for commands, carries them out and reports each outcome.
     async fn poll_and_run(&self, wait_secs: u32) -> Result<usize, SendError> {
         let polled: Commands = self
@@ -191,6 +211,18 @@ impl Agent {
     }
 }
 
+/// Events per request (the server takes up to 500).
+fn mamori_proto_batch() -> usize {
+    200
+}
+
+fn now_ms() -> i64 {
+    system_now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 async fn run(once: bool, state_dir: Option<PathBuf>, heartbeat_secs: u64, inventory_secs: u64) -> Result<()> {
     let state = state::State::new(state_dir.unwrap_or_else(state::default_dir));
     let (key, config, ca) = state.load()?;
@@ -199,11 +231,20 @@ async fn run(once: bool, state_dir: Option<PathBuf>, heartbeat_secs: u64, invent
         key,
         device_id: config.device_id.clone(),
     });
+    let queue = queue::Queue::open(&state.dir().join("queue"))?;
+    queue.push(&queue::event(
+        now_ms(),
+        EventData::AgentStarted { version: env!("CARGO_PKG_VERSION").into() },
+    ))?;
     if once {
         agent.send_inventory().await.map_err(lift)?;
         agent.heartbeat().await.map_err(lift)?;
+        let events = agent.flush(&queue).await.map_err(lift)?;
         let n = agent.poll_and_run(0).await.map_err(lift)?;
-        println!("reported to {} as device {} ({n} command(s) carried out)", config.server, config.device_id);
+        println!(
+            "reported to {} as device {} ({events} event(s) sent, {n} command(s) carried out)",
+            config.server, config.device_id
+        );
         return Ok(());
     }
     // Commands arrive through a long poll of their own, so they take effect within a second or two.
@@ -222,23 +263,69 @@ async fn run(once: bool, state_dir: Option<PathBuf>, heartbeat_secs: u64, invent
             }
         })
     };
-    let mut next_inventory = tokio::time::Instant::now();
+    let start = tokio::time::Instant::now();
+    let mut next_inventory = start;
+    let mut next_heartbeat = start;
+    let mut offline_since: Option<tokio::time::Instant> = None;
+    #[cfg(target_os = "linux")]
+    let usb_root = std::path::Path::new("/sys/bus/usb/devices");
+    #[cfg(target_os = "linux")]
+    let mut usb = collect::usb::scan(usb_root);
     loop {
         if poller.is_finished() {
             return Err(poller.await.unwrap_or_else(|e| anyhow::anyhow!("the command poll stopped: {e}")));
         }
-        if tokio::time::Instant::now() >= next_inventory {
+        #[cfg(target_os = "linux")]
+        {
+            let now_usb = collect::usb::scan(usb_root);
+            let (attached, removed) = collect::usb::changes(&usb, &now_usb);
+            for d in attached {
+                queue.push(&queue::event(now_ms(), EventData::UsbAttached(d)))?;
+            }
+            for d in removed {
+                queue.push(&queue::event(now_ms(), EventData::UsbRemoved(d)))?;
+            }
+            usb = now_usb;
+        }
+        let now = tokio::time::Instant::now();
+        let mut reached = None;
+        if now >= next_inventory {
             match agent.send_inventory().await {
-                Ok(_) => next_inventory = tokio::time::Instant::now() + jittered(inventory_secs),
+                Ok(_) => {
+                    next_inventory = now + jittered(inventory_secs);
+                    reached = Some(true);
+                }
                 Err(SendError::Refused(why)) => return Err(lift(SendError::Refused(why))),
-                Err(e) => eprintln!("mamori-agent: inventory not sent, will retry: {e}"),
+                Err(_) => reached = Some(false),
             }
         }
-        match agent.heartbeat().await {
-            Ok(_) => {}
-            Err(SendError::Refused(why)) => return Err(lift(SendError::Refused(why))),
-            Err(e) => eprintln!("mamori-agent: heartbeat not sent, will retry: {e}"),
+        if now >= next_heartbeat {
+            next_heartbeat = now + jittered(heartbeat_secs);
+            match agent.heartbeat().await {
+                Ok(_) => reached = Some(true),
+                Err(SendError::Refused(why)) => return Err(lift(SendError::Refused(why))),
+                Err(_) => reached = Some(false),
+            }
         }
-        tokio::time::sleep(jittered(heartbeat_secs)).await;
+        match (reached, offline_since) {
+            (Some(false), None) => {
+                eprintln!("mamori-agent: the server cannot be reached; events are kept until it can");
+                offline_since = Some(now);
+            }
+            (Some(true), Some(since)) => {
+                let offline_secs = now.duration_since(since).as_secs();
+                queue.push(&queue::event(now_ms(), EventData::ConnectionRestored { offline_secs }))?;
+                offline_since = None;
+            }
+            _ => {}
+        }
+        if offline_since.is_none() && queue.len() > 0 {
+            match agent.flush(&queue).await {
+                Ok(_) => {}
+                Err(SendError::Refused(why)) => return Err(lift(SendError::Refused(why))),
+                Err(e) => eprintln!("mamori-agent: events not sent, kept for later: {e}"),
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }

@@ -29,9 +29,10 @@ async fn enrols_reports_and_is_revoked() {
     let (cert, key) = self_signed(dir.path(), "server");
     let (stranger, _) = self_signed(dir.path(), "stranger");
     let mut config = mamori_server::config::ServerConfig::defaults(dir.path().join("data"));
-    config.listen = "127.0.0.1:0".parse().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    config.listen = format!("127.0.0.1:{port}").parse().unwrap();
     config.tls = Some((cert.clone(), key));
-    let running = mamori_server::serve::start(config, Arc::new(SystemClock), false).await.unwrap();
+    let running = mamori_server::serve::start(config.clone(), Arc::new(SystemClock), false).await.unwrap();
     let core = running.state.core.clone();
     let server = format!("https://127.0.0.1:{}", running.addr().port());
 
@@ -158,8 +159,40 @@ async fn enrols_reports_and_is_revoked() {
         .unwrap();
     let refresh = finished(refresh.id).await;
     assert_eq!((refresh.state.as_str(), refresh.result.as_deref()), ("done", Some("inventory sent")));
+
+    // The server goes away; the agent restarts meanwhile (its start is an event, queued on disk);
+    // the server comes back: every event arrives, once.
+    running.shutdown().await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     running_agent.kill().unwrap();
     running_agent.wait().unwrap();
+    let mut restarted_agent = Command::new(env!("CARGO_BIN_EXE_mamori-agent"))
+        .args(["run", "--state-dir", state_arg, "--heartbeat-secs", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let queued = std::fs::read_dir(state.join("queue")).unwrap().count();
+    assert!(queued >= 1, "the agent's start waits on disk while the server is away");
+    let running = mamori_server::serve::start(config.clone(), Arc::new(SystemClock), false).await.unwrap();
+    let core = running.state.core.clone();
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        events = core.device_events(&device.id, 100).await.unwrap();
+        if events.iter().any(|e| e.kind == "connection_restored")
+            && std::fs::read_dir(state.join("queue")).unwrap().count() == 0
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let count = |kind: &str| events.iter().filter(|e| e.kind == kind).count();
+    assert_eq!(count("agent_started"), 3, "the once-run, the first run and the restart: {events:?}");
+    assert_eq!(count("connection_restored"), 1, "{events:?}");
+    assert_eq!(std::fs::read_dir(state.join("queue")).unwrap().count(), 0, "nothing left behind");
+    restarted_agent.kill().unwrap();
+    restarted_agent.wait().unwrap();
 
     core.revoke_device(&principal, &device.id, &Default::default()).await.unwrap();
     let (code, out) = agent(&["run", "--once", "--state-dir", state_arg]);

@@ -435,3 +435,80 @@ impl Core {
         Ok(())
     }
 }
+
+/// The most events one request may carry.
+pub const MAX_EVENT_BATCH: usize = 500;
+
+fn check_event(e: &mamori_proto::agent::AgentEvent, now: UnixMillis) -> Result<(), CoreError> {
+    use mamori_proto::agent::EventData;
+    let id_ok =
+        !e.id.is_empty() && e.id.len() <= 64 && e.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !id_ok {
+        return Err(bad("events", "an event id is 1–64 letters, digits and '-'"));
+    }
+    if e.time > now.0 + MAX_SKEW_MS || e.time < now.0 - 30 * 86_400_000 {
+        return Err(bad(
+            "events",
+            "an event's time is in the future or more than 30 days old: check the PC's clock",
+        ));
+    }
+    match &e.event {
+        EventData::AgentStarted { version } => check_text("events", version),
+        EventData::SessionLogon { user } | EventData::SessionLogoff { user } => check_text("events", user),
+        EventData::UsbAttached(u) | EventData::UsbRemoved(u) => {
+            let hex4 = |s: &str| s.len() == 4 && s.bytes().all(|b| b.is_ascii_hexdigit());
+            if !hex4(&u.vendor_id) || !hex4(&u.product_id) {
+                return Err(bad("events", "USB vendor and product ids are four hex digits"));
+            }
+            for t in [&u.product, &u.serial].into_iter().flatten() {
+                check_text("events", t)?;
+            }
+            Ok(())
+        }
+        EventData::ConnectionRestored { .. }
+        | EventData::ScreenLocked {}
+        | EventData::ScreenUnlocked {}
+        | EventData::EventsDropped { .. } => Ok(()),
+    }
+}
+
+impl Core {
+    /// Stores a batch of a device's events, all or none if any is malformed; events received
+    /// before (same id) are not stored again. Returns how many were new.
+    pub async fn record_events(
+        &self,
+        device: &DeviceRecord,
+        events: &[mamori_proto::agent::AgentEvent],
+    ) -> Result<u64, CoreError> {
+        if events.len() > MAX_EVENT_BATCH {
+            return Err(bad("events", format!("at most {MAX_EVENT_BATCH} events a request")));
+        }
+        let now = self.now();
+        let mut rows = Vec::with_capacity(events.len());
+        for e in events {
+            check_event(e, now)?;
+            let data = serde_json::to_value(&e.event).map_err(|err| CoreError::Internal(err.to_string()))?;
+            rows.push(mamori_store::DeviceEventRecord {
+                device_id: device.id.clone(),
+                event_id: e.id.clone(),
+                kind: e.event.kind().to_owned(),
+                occurred_at: UnixMillis(e.time),
+                received_at: now,
+                data: data.get("data").map(ToString::to_string).unwrap_or_else(|| "{}".into()),
+            });
+        }
+        let mut tx = self.store.begin().await?;
+        let stored = tx.insert_device_events(&rows).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    pub async fn device_events(
+        &self,
+        device_id: &str,
+        limit: i64,
+    ) -> Result<Vec<mamori_store::DeviceEventRecord>, CoreError> {
+        check_id(device_id, "device")?;
+        Ok(self.store.read().await?.device_events(device_id, limit).await?)
+    }
+}

@@ -170,3 +170,83 @@ pub struct CommandView {
     pub finished_at: Option<String>,
     pub result: Option<String>,
 }
+
+/// What happened on the PC. Counts and identifiers only: never key codes or screen contents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EventData {
+    /// The agent started (a PC booted, or the service restarted).
+    AgentStarted {
+        version: String,
+    },
+    /// The server answered again after this long without it.
+    ConnectionRestored {
+        offline_secs: u64,
+    },
+    /// A USB device was plugged in; `mass_storage` when it offers storage (class 08).
+    UsbAttached(UsbDevice),
+    UsbRemoved(UsbDevice),
+    ScreenLocked {},
+    ScreenUnlocked {},
+    SessionLogon {
+        user: String,
+    },
+    SessionLogoff {
+        user: String,
+    },
+    /// The offline queue was full and this many oldest events were dropped.
+    EventsDropped {
+        count: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsbDevice {
+    /// Four hex digits each.
+    pub vendor_id: String,
+    pub product_id: String,
+    pub product: Option<String>,
+    pub serial: Option<String>,
+    pub mass_storage: bool,
+}
+
+impl EventData {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventData::AgentStarted { .. } => "agent_started",
+            EventData::ConnectionRestored { .. } => "connection_restored",
+            EventData::UsbAttached(_) => "usb_attached",
+            EventData::UsbRemoved(_) => "usb_removed",
+            EventData::ScreenLocked {} => "screen_locked",
+            EventData::ScreenUnlocked {} => "screen_unlocked",
+            EventData::SessionLogon { .. } => "session_logon",
+            EventData::SessionLogoff { .. } => "session_logoff",
+            EventData::EventsDropped { .. } => "events_dropped",
+        }
+    }
+}
+
+/// One event, with the agent's id for it: a retry sends the same id, and the server keeps one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AgentEvent {
+    pub id: String,
+    /// When it happened (Unix ms, the PC's clock).
+    pub time: i64,
+    #[serde(flatten)]
+    pub event: EventData,
+}
+
+/// Body of `POST /api/v1/agent/events`: up to 500 events, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventBatch {
+    pub events: Vec<AgentEvent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventsAccepted {
+    /// How many were new (the rest had been received before).
+    pub stored: u64,
+    pub server_time: i64,
+}

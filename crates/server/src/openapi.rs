@@ -26,6 +26,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         api::devices::enrol, api::devices::inventory, api::devices::heartbeat,
         api::devices::create_enrolment, api::devices::list, api::devices::detail, api::devices::revoke,
         api::devices::poll, api::devices::command_result, api::devices::issue_command, api::devices::list_commands,
+        api::devices::events, api::devices::list_events,
         api::security_events, api::get_settings, api::put_settings,
     ),
     components(schemas(proto::Problem)),

@@ -1268,6 +1268,48 @@ macro_rules! store_tx_impl {
                 .map_err(db_err)
             }
 
+            async fn insert_device_events(&mut self, events: &[DeviceEventRecord]) -> StoreResult<u64> {
+                let mut inserted = 0;
+                for chunk in events.chunks(1000) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO device_events (device_id, event_id, kind, occurred_at, received_at, data) ",
+                    );
+                    q.push_values(chunk, |mut row, e| {
+                        row.push_bind(e.device_id.clone())
+                            .push_bind(e.event_id.clone())
+                            .push_bind(e.kind.clone())
+                            .push_bind(e.occurred_at.0)
+                            .push_bind(e.received_at.0)
+                            .push_bind(e.data.clone());
+                    });
+                    q.push(" ON CONFLICT DO NOTHING");
+                    inserted += q.build().execute(self.handle.conn()).await.map_err(db_err)?.rows_affected();
+                }
+                Ok(inserted)
+            }
+
+            async fn device_events(&mut self, device_id: &str, limit: i64) -> StoreResult<Vec<DeviceEventRecord>> {
+                Ok(sqlx::query_as::<$db, (String, String, String, i64, i64, String)>(
+                    "SELECT device_id, event_id, kind, occurred_at, received_at, data FROM device_events \
+                     WHERE device_id = $1 ORDER BY occurred_at DESC, event_id LIMIT $2",
+                )
+                .bind(device_id)
+                .bind(limit)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(|(device_id, event_id, kind, occurred, received, data)| DeviceEventRecord {
+                    device_id,
+                    event_id,
+                    kind,
+                    occurred_at: UnixMillis(occurred),
+                    received_at: UnixMillis(received),
+                    data,
+                })
+                .collect())
+            }
+
             async fn insert_call(&mut self, c: &CallRecord) -> StoreResult<()> {
                 sqlx::query::<$db>(
                     "INSERT INTO calls (id, external_id, operator_id, caller_digest, started_at, ended_at) \

@@ -250,6 +250,12 @@ pub trait StoreTx: Send {
     /// Devices with commands pending that were issued after `since` (for waking their polls).
     async fn devices_with_pending_commands(&mut self, since: UnixMillis) -> StoreResult<Vec<String>>;
 
+    /// Stores events, skipping any already stored (same device and event id); returns how many
+    /// were new.
+    async fn insert_device_events(&mut self, events: &[DeviceEventRecord]) -> StoreResult<u64>;
+    /// The device's events, newest first.
+    async fn device_events(&mut self, device_id: &str, limit: i64) -> StoreResult<Vec<DeviceEventRecord>>;
+
     // --- settings
     async fn setting(&mut self, key: &str) -> StoreResult<Option<String>>;
     async fn put_setting(&mut self, key: &str, value: &str) -> StoreResult<()>;

@@ -315,3 +315,16 @@ pub struct CommandRecord {
     /// What the agent reported (the reason, when it failed).
     pub result: Option<String>,
 }
+
+/// An event an agent reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceEventRecord {
+    pub device_id: String,
+    /// The agent's id for the event (dedupes retries).
+    pub event_id: String,
+    pub kind: String,
+    pub occurred_at: UnixMillis,
+    pub received_at: UnixMillis,
+    /// JSON.
+    pub data: String,
+}

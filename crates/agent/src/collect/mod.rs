@@ -4,6 +4,8 @@
 
 #[cfg(target_os = "linux")]
 pub mod linux;
+#[cfg(target_os = "linux")]
+pub mod usb;
 
 use mamori_proto::agent::Inventory;
 use std::path::Path;

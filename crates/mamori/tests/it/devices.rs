@@ -203,6 +203,35 @@ async fn enrolment_inventory_and_refusals(backend: Backend) {
     let (status, polled) = agent.send("/api/v1/agent/commands/poll", &json!({"wait_secs": 0})).await;
     assert_eq!((status, polled["commands"].as_array().map(Vec::len)), (200, Some(0)), "delivered once");
 
+    // Events: a batch sent twice is stored once; a malformed one is refused whole.
+    let now = s.core.now().0;
+    let usb = json!({"vendor_id": "0781", "product_id": "5581", "product": "Cruzer", "serial": null, "mass_storage": true});
+    let batch = json!({"events": [
+        {"id": "e1", "time": now - 1000, "kind": "usb_attached", "data": usb},
+        {"id": "e2", "time": now - 500, "kind": "screen_locked", "data": {}},
+        {"id": "e3", "time": now, "kind": "connection_restored", "data": {"offline_secs": 120}},
+    ]});
+    let (status, accepted) = agent.send("/api/v1/agent/events", &batch).await;
+    assert_eq!((status, accepted["stored"].as_u64()), (200, Some(3)), "{accepted}");
+    let (_, accepted) = agent.send("/api/v1/agent/events", &batch).await;
+    assert_eq!(accepted["stored"], 0, "a retry duplicates nothing");
+    for bad in [
+        json!({"events": [{"id": "e9", "time": now, "kind": "keylog", "data": {"keys": "password"}}]}),
+        json!({"events": [{"id": "e9", "time": now, "kind": "screen_locked", "data": {"window_title": "x"}}]}),
+        json!({"events": [{"id": "e9", "time": now + 3_600_000, "kind": "screen_locked", "data": {}}]}),
+        json!({"events": [{"id": "bad id!", "time": now, "kind": "screen_locked", "data": {}}]}),
+        json!({"events": [{"id": "e9", "time": now, "kind": "usb_attached", "data": {"vendor_id": "xyz", "product_id": "1", "product": null, "serial": null, "mass_storage": true}}]}),
+        json!({"events": (0..501).map(|i| json!({"id": format!("b{i}"), "time": now, "kind": "screen_locked", "data": {}})).collect::<Vec<_>>()}),
+    ] {
+        let (status, p) = agent.send("/api/v1/agent/events", &bad).await;
+        assert_eq!(status, 422, "{p}");
+    }
+    let events: Value =
+        get(&admin_token, &format!("/api/v1/devices/{id}/events")).await.unwrap().json().await.unwrap();
+    assert_eq!(events.as_array().unwrap().len(), 3, "{events}");
+    let stick = events.as_array().unwrap().iter().find(|e| e["kind"] == "usb_attached").unwrap();
+    assert_eq!(stick["data"]["mass_storage"], true);
+
     // The console: the ledger, the device page, a lock from a button; the page refreshes itself
     // while the command is under way.
     let browser = s.signed_in("admin").await;

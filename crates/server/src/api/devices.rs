@@ -183,3 +183,49 @@ pub async fn list_commands(
 ) -> ApiResult<Json<Vec<proto::CommandView>>> {
     Ok(Json(state.core.device_commands(&id).await?.into_iter().map(command_view).collect()))
 }
+
+#[utoipa::path(post, path = "/api/v1/agent/events", tag = "agent", request_body = proto::EventBatch,
+    responses((status = 200, body = proto::EventsAccepted), (status = 401, body = mamori_proto::Problem),
+        (status = 422, body = mamori_proto::Problem)))]
+pub async fn events(
+    State(state): State<AppState>,
+    Extension(device): Extension<DeviceRecord>,
+    ApiJson(body): ApiJson<proto::EventBatch>,
+) -> ApiResult<Json<proto::EventsAccepted>> {
+    let stored = state.core.record_events(&device, &body.events).await?;
+    Ok(Json(proto::EventsAccepted { stored, server_time: state.core.now().0 }))
+}
+
+/// An event as the ledger shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct EventView {
+    pub id: String,
+    pub kind: String,
+    pub occurred_at: String,
+    pub received_at: String,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+#[utoipa::path(get, path = "/api/v1/devices/{id}/events", tag = "devices",
+    responses((status = 200, body = Vec<EventView>)))]
+pub async fn list_events(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<Vec<EventView>>> {
+    Ok(Json(
+        state
+            .core
+            .device_events(&id, 500)
+            .await?
+            .into_iter()
+            .map(|e| EventView {
+                id: e.event_id,
+                kind: e.kind,
+                occurred_at: e.occurred_at.rfc3339(),
+                received_at: e.received_at.rfc3339(),
+                data: serde_json::from_str(&e.data).unwrap_or_default(),
+            })
+            .collect(),
+    ))
+}

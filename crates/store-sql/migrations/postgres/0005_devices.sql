@@ -50,3 +50,16 @@ CREATE TABLE device_commands (
 );
 CREATE INDEX device_commands_device ON device_commands(device_id, created_at);
 CREATE INDEX device_commands_pending ON device_commands(state, created_at);
+
+-- Events the agents report (USB, sessions, screen lock, connectivity…): each carries the agent's
+-- own id, so a batch sent again after a lost answer is not stored twice.
+CREATE TABLE device_events (
+    device_id   TEXT NOT NULL REFERENCES devices(id),
+    event_id    TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    occurred_at BIGINT NOT NULL,
+    received_at BIGINT NOT NULL,
+    data        TEXT NOT NULL,
+    PRIMARY KEY (device_id, event_id)
+);
+CREATE INDEX device_events_time ON device_events(device_id, occurred_at);
