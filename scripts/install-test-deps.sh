@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Rust: Debian's chromium (browser test), oathtool
 # (an independent TOTP), postgresql-client (pg_dump, to check that a dump holds no customer
-# plaintext), and playwright-core from npm. Idempotent:
+# plaintext), mingw-w64 and wine64 with Rust's x86_64-pc-windows-gnu target (the Windows agent,
+# built and unit-tested under Wine), and playwright-core from npm. Idempotent:
 # installs only what is missing, and downloads no browser build of its own
 # (playwright-core drives Debian's /usr/bin/chromium).
 set -euo pipefail
@@ -14,6 +15,8 @@ missing=()
 dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q 'ok installed' || missing+=(chromium)
 dpkg-query -W -f='${Status}' oathtool 2>/dev/null | grep -q 'ok installed' || missing+=(oathtool)
 command -v pg_dump >/dev/null || missing+=(postgresql-client)
+command -v x86_64-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-x86-64)
+[[ -x /usr/lib/wine/wine64 ]] || missing+=(wine64)
 
 if ((${#missing[@]} > 0)); then
     sudo=()
@@ -23,7 +26,12 @@ if ((${#missing[@]} > 0)); then
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
-    say "chromium, oathtool and pg_dump already installed"
+    say "chromium, oathtool, pg_dump, mingw-w64 and wine64 already installed"
+fi
+
+if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then
+    say "adding Rust's x86_64-pc-windows-gnu target"
+    rustup target add x86_64-pc-windows-gnu
 fi
 
 if [[ ! -x /usr/bin/chromium ]]; then

@@ -2,6 +2,7 @@
 //! enrolment with a one-time token and a pinned CA, an inventory report with this machine's
 //! dpkg data, a refused stranger certificate, and revocation that stops the agent at once.
 
+#![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use mamori_domain::{Role, SystemClock};

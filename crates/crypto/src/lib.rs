@@ -5,8 +5,11 @@
 
 pub mod device_auth;
 pub mod envelope;
+// Key files rely on Unix permissions; the server runs on Unix, the agent needs neither.
+#[cfg(unix)]
 pub mod kek_file;
 pub mod keyed_id;
+#[cfg(unix)]
 pub mod keyfile;
 pub mod password;
 pub mod secret_box;
