@@ -200,6 +200,7 @@ impl Core {
         if !self.device_nonces.first_use(format!("{}:{}", device.id, claim.nonce), claim.ts, now.0) {
             return Err(refused(DeviceAuthError::Replay));
         }
+        self.network_signal(&device, ctx.source_ip.as_deref()).await?;
         let mut tx = self.store.begin().await?;
         tx.device_seen(&device.id, now, ctx.source_ip.as_deref()).await?;
         tx.commit().await?;
@@ -510,5 +511,179 @@ impl Core {
     ) -> Result<Vec<mamori_store::DeviceEventRecord>, CoreError> {
         check_id(device_id, "device")?;
         Ok(self.store.read().await?.device_events(device_id, limit).await?)
+    }
+}
+
+/// Where a device's policy and approved networks are kept (settings, shared by replicas).
+fn site_policy_key(site_id: &str) -> String {
+    format!("device_policy:{site_id}")
+}
+fn user_networks_key(user_id: &str) -> String {
+    format!("device_networks:{user_id}")
+}
+
+/// How a device stands against its site's rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posture {
+    /// None when no inventory has been reported yet.
+    pub failures: Option<Vec<mamori_domain::posture::PostureFailure>>,
+    /// None when neither its site nor its user lists approved networks.
+    pub network_approved: Option<bool>,
+}
+
+fn facts_of(inv: &Inventory) -> mamori_domain::posture::DeviceFacts {
+    mamori_domain::posture::DeviceFacts {
+        os_family: inv.os_family.clone(),
+        os_build: inv.os_build.clone(),
+        antivirus_age_days: inv.antivirus.as_ref().map(|a| a.signature_age_days),
+        screen_lock_secs: inv.screen_lock_timeout_secs,
+        disk_encryption: inv.disk_encryption,
+        software: inv.software.iter().map(|s| s.name.clone()).collect(),
+    }
+}
+
+impl Core {
+    /// A site's device policy (empty rules until the security admin sets them).
+    pub async fn site_device_policy(
+        &self,
+        site_id: &str,
+    ) -> Result<mamori_domain::posture::PosturePolicy, CoreError> {
+        check_id(site_id, "site")?;
+        let stored = self.store.read().await?.setting(&site_policy_key(site_id)).await?;
+        Ok(stored.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default())
+    }
+
+    pub async fn set_site_device_policy(
+        &self,
+        principal: &Principal,
+        site_id: &str,
+        policy: mamori_domain::posture::PosturePolicy,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        check_id(site_id, "site")?;
+        let policy =
+            policy.checked().map_err(|e| CoreError::invalid("policy", "invalid_policy", e.to_string()))?;
+        let json = serde_json::to_string(&policy).map_err(|e| CoreError::Internal(e.to_string()))?;
+        let mut tx = self.store.begin().await?;
+        match tx.org_unit(site_id).await? {
+            Some(u) if u.kind == OrgKind::Site => {}
+            _ => return Err(CoreError::NotFound { what: "site" }),
+        }
+        tx.put_setting(&site_policy_key(site_id), &json).await?;
+        let e =
+            AuditEvent::new(Category::Device, "device.policy_change", principal.actor(), Outcome::Success)
+                .object(format!("site:{site_id}"))
+                .detail("networks", policy.approved_networks.len().to_string());
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A home worker's approved networks.
+    pub async fn user_networks(&self, user_id: &str) -> Result<Vec<String>, CoreError> {
+        check_id(user_id, "user")?;
+        let stored = self.store.read().await?.setting(&user_networks_key(user_id)).await?;
+        Ok(stored.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default())
+    }
+
+    pub async fn set_user_networks(
+        &self,
+        principal: &Principal,
+        user_id: &str,
+        networks: Vec<String>,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        check_id(user_id, "user")?;
+        let networks =
+            mamori_domain::posture::PosturePolicy { approved_networks: networks, ..Default::default() }
+                .checked()
+                .map_err(|e| CoreError::invalid("networks", "invalid_value", e.to_string()))?
+                .approved_networks;
+        let json = serde_json::to_string(&networks).map_err(|e| CoreError::Internal(e.to_string()))?;
+        let mut tx = self.store.begin().await?;
+        tx.user_by_id(user_id).await?.ok_or(CoreError::NotFound { what: "user" })?;
+        tx.put_setting(&user_networks_key(user_id), &json).await?;
+        let e =
+            AuditEvent::new(Category::Device, "device.networks_change", principal.actor(), Outcome::Success)
+                .object(format!("user:{user_id}"))
+                .detail("networks", networks.len().to_string());
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Whether an address is on a network approved for this device: its site's or its user's.
+    /// None when neither lists any.
+    async fn network_approved(
+        &self,
+        device: &DeviceRecord,
+        ip: Option<&str>,
+    ) -> Result<Option<bool>, CoreError> {
+        let mut networks = Vec::new();
+        if let Some(site) = &device.site_id {
+            networks.extend(self.site_device_policy(site).await?.approved_networks);
+        }
+        if let Some(user) = &device.user_id {
+            networks.extend(self.user_networks(user).await?);
+        }
+        if networks.is_empty() {
+            return Ok(None);
+        }
+        let policy =
+            mamori_domain::posture::PosturePolicy { approved_networks: networks, ..Default::default() };
+        Ok(Some(ip.and_then(|i| i.parse().ok()).is_some_and(|i| policy.network_approved(i))))
+    }
+
+    /// The device's compliance with its site's policy and its network standing.
+    pub async fn device_posture(&self, device: &DeviceRecord) -> Result<Posture, CoreError> {
+        let policy = match &device.site_id {
+            Some(site) => self.site_device_policy(site).await?,
+            None => Default::default(),
+        };
+        let latest = self.store.read().await?.inventory_history(&device.id, 1).await?;
+        let failures = latest
+            .first()
+            .and_then(|i| serde_json::from_str::<Inventory>(&i.inventory).ok())
+            .map(|inv| policy.evaluate(&facts_of(&inv)));
+        Ok(Posture {
+            failures,
+            network_approved: self.network_approved(device, device.last_ip.as_deref()).await?,
+        })
+    }
+
+    /// When a device's address changes, a move off (or back onto) its approved networks is a
+    /// signal, stored as a device event for the detectors (MON-2: the PC may have been taken out).
+    pub(crate) async fn network_signal(
+        &self,
+        device: &DeviceRecord,
+        new_ip: Option<&str>,
+    ) -> Result<(), CoreError> {
+        if device.last_ip.as_deref() == new_ip {
+            return Ok(());
+        }
+        let (Some(now_ok), before) = (
+            self.network_approved(device, new_ip).await?,
+            self.network_approved(device, device.last_ip.as_deref()).await?,
+        ) else {
+            return Ok(());
+        };
+        let kind = match (before, now_ok) {
+            (Some(true) | None, false) => "off_network",
+            (Some(false), true) => "back_on_network",
+            _ => return Ok(()),
+        };
+        let now = self.now();
+        let event = mamori_store::DeviceEventRecord {
+            device_id: device.id.clone(),
+            event_id: format!("srv-{}", new_id()),
+            kind: kind.into(),
+            occurred_at: now,
+            received_at: now,
+            data: serde_json::json!({ "ip": new_ip }).to_string(),
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_device_events(&[event]).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -10,6 +10,7 @@ pub mod customer;
 pub mod identity;
 pub mod lockout;
 pub mod password_policy;
+pub mod posture;
 pub mod rate;
 pub mod session_policy;
 pub mod vault_policy;

@@ -116,6 +116,18 @@ pub struct DeviceDetail {
     pub inventory: Option<Inventory>,
     /// When the inventory changed (RFC 3339), newest first.
     pub inventory_changes: Vec<String>,
+    /// Against its site's policy: None before the first inventory, else the failures (empty:
+    /// compliant).
+    pub posture_failures: Option<Vec<mamori_domain::posture::PostureFailure>>,
+    /// On an approved network? None when neither its site nor its user lists any.
+    pub network_approved: Option<bool>,
+}
+
+/// Body of `PUT /api/v1/users/{id}/approved-networks`: a home worker's networks (CIDR).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovedNetworks {
+    pub networks: Vec<String>,
 }
 
 /// Body of `POST /api/v1/agent/commands/poll`: wait up to this long for a command (0–30 s).

@@ -27,6 +27,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         api::devices::create_enrolment, api::devices::list, api::devices::detail, api::devices::revoke,
         api::devices::poll, api::devices::command_result, api::devices::issue_command, api::devices::list_commands,
         api::devices::events, api::devices::list_events,
+        api::devices::get_site_policy, api::devices::put_site_policy, api::devices::put_user_networks,
         api::security_events, api::get_settings, api::put_settings,
     ),
     components(schemas(proto::Problem)),

@@ -24,6 +24,8 @@ struct Agent<'a> {
     s: &'a TestServer,
     key: DeviceKey,
     id: String,
+    /// The local address requests leave from (a PC moving between networks).
+    from: Option<std::net::IpAddr>,
 }
 
 impl Agent<'_> {
@@ -32,7 +34,13 @@ impl Agent<'_> {
     }
 
     async fn send_raw(&self, path: &str, header: &str, body: Vec<u8>) -> (u16, Value) {
-        let r = reqwest::Client::new()
+        let mut client = reqwest::Client::builder();
+        if let Some(addr) = self.from {
+            client = client.local_address(addr);
+        }
+        let r = client
+            .build()
+            .unwrap()
             .post(self.s.url(path))
             .header("authorization", header)
             .header("content-type", "application/json")
@@ -90,7 +98,7 @@ async fn enrolment_inventory_and_refusals(backend: Backend) {
     );
     assert_eq!(enrol("mde_guessed", &key.public_key()).await.unwrap().status(), 410);
 
-    let agent = Agent { s: &s, key, id: id.clone() };
+    let agent = Agent { s: &s, key, id: id.clone(), from: None };
     let (status, ack) = agent.send("/api/v1/agent/inventory", &inventory("op-pc-001", 800)).await;
     assert_eq!(status, 200, "{ack}");
     assert!(ack["server_time"].as_i64().is_some());
@@ -122,7 +130,7 @@ async fn enrolment_inventory_and_refusals(backend: Backend) {
     assert_eq!(agent.send_raw("/api/v1/agent/heartbeat", &header, body.clone()).await.0, 401, "body swapped");
     let header = agent.header("/api/v1/agent/inventory", &body);
     assert_eq!(agent.send_raw("/api/v1/agent/heartbeat", &header, body.clone()).await.0, 401, "path swapped");
-    let stranger = Agent { s: &s, key: DeviceKey::generate().unwrap(), id: id.clone() };
+    let stranger = Agent { s: &s, key: DeviceKey::generate().unwrap(), id: id.clone(), from: None };
     assert_eq!(stranger.send("/api/v1/agent/heartbeat", &json!({})).await.0, 401, "another key");
     let old =
         agent.key.authorize(&id, "POST", "/api/v1/agent/heartbeat", &body, s.core.now().0 - 600_000).unwrap();
@@ -292,3 +300,108 @@ async fn enrolment_inventory_and_refusals(backend: Backend) {
     s.stop().await;
 }
 both_backends!(enrolment_inventory_and_refusals);
+
+/// A site's posture policy and approved networks: a PC's failures are named; a PC seen from an
+/// unapproved address raises an off-network signal, and a return raises another (MON-2).
+async fn posture_and_networks(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = s.user("admin", &[Role::SecurityAdmin]).await;
+    let token = s.token(&admin, &[Permission::DevicesManage, Permission::DevicesRead]).await;
+    let op = s.user("home.worker", &[Role::Operator]).await;
+    let site = s
+        .core
+        .create_org_unit(
+            &s.principal_of(&admin),
+            mamori_store::OrgKind::Site,
+            "Tokyo",
+            None,
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let api = reqwest::Client::new();
+    let send = |method: reqwest::Method, path: String, body: Value| {
+        api.request(method, s.url(&path)).bearer_auth(&token).json(&body).send()
+    };
+    let r = send(
+        reqwest::Method::POST,
+        "/api/v1/devices/enrolments".into(),
+        json!({"site_id": site.id, "user_id": op.id}),
+    )
+    .await
+    .unwrap();
+    let enrol_token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let key = DeviceKey::generate().unwrap();
+    let r = api
+        .post(s.url("/api/v1/agent/enroll"))
+        .json(&json!({"token": enrol_token, "public_key": key.public_key(), "hostname": "home-pc"}))
+        .send()
+        .await
+        .unwrap();
+    let id = r.json::<Value>().await.unwrap()["device_id"].as_str().unwrap().to_owned();
+    let mut agent = Agent { s: &s, key, id: id.clone(), from: None };
+
+    let policy_path = format!("/api/v1/sites/{}/device-policy", site.id);
+    for bad in [
+        json!({"approved_networks": ["nope"]}),
+        json!({"min_os_build": {"macos": "1"}}),
+        json!({"max_av_age_days": 99999}),
+        json!({"approved_networks": [], "surprise": true}),
+    ] {
+        assert_eq!(
+            send(reqwest::Method::PUT, policy_path.clone(), bad.clone()).await.unwrap().status(),
+            422,
+            "{bad}"
+        );
+    }
+    let policy = json!({
+        "approved_networks": ["127.0.0.1/32"], "require_disk_encryption": true,
+        "software_allowlist": ["pkg1*"], "max_av_age_days": 3, "min_os_build": {"linux": "5.10"}
+    });
+    assert_eq!(send(reqwest::Method::PUT, policy_path.clone(), policy).await.unwrap().status(), 204);
+    assert_eq!(agent.send("/api/v1/agent/inventory", &inventory("home-pc", 3)).await.0, 200);
+    let detail = || async {
+        let r = api.get(s.url(&format!("/api/v1/devices/{id}"))).bearer_auth(&token).send().await.unwrap();
+        r.json::<Value>().await.unwrap()
+    };
+    let d = detail().await;
+    let rules: Vec<&str> =
+        d["posture_failures"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    assert_eq!(rules, vec!["antivirus", "shadow_it"], "{d}");
+    assert!(d["posture_failures"][1]["detail"].as_str().unwrap().contains("pkg0"));
+    assert_eq!(d["network_approved"], true);
+
+    // The PC is seen from elsewhere: a signal; back again: another.
+    agent.from = Some("127.0.0.2".parse().unwrap());
+    assert_eq!(agent.send("/api/v1/agent/heartbeat", &json!({})).await.0, 200);
+    assert_eq!(detail().await["network_approved"], false);
+    let html = s.signed_in("admin").await.get(&format!("/devices/{id}")).await.text().await.unwrap();
+    assert!(
+        html.contains("非準拠") && html.contains("承認外のネットワーク") && html.contains("shadow_it"),
+        "{html}"
+    );
+    agent.from = None;
+    assert_eq!(agent.send("/api/v1/agent/heartbeat", &json!({})).await.0, 200);
+    let events: Vec<(String, String)> =
+        s.core.device_events(&id, 10).await.unwrap().into_iter().map(|e| (e.kind, e.data)).collect();
+    let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(kinds.contains(&"off_network") && kinds.contains(&"back_on_network"), "{events:?}");
+    assert!(events.iter().any(|(k, d)| k == "off_network" && d.contains("127.0.0.2")));
+
+    // A home worker's own network counts too.
+    let nets = format!("/api/v1/users/{}/approved-networks", op.id);
+    assert_eq!(
+        send(reqwest::Method::PUT, nets.clone(), json!({"networks": ["bad"]})).await.unwrap().status(),
+        422
+    );
+    assert_eq!(
+        send(reqwest::Method::PUT, nets, json!({"networks": ["127.0.0.2/32"]})).await.unwrap().status(),
+        204
+    );
+    agent.from = Some("127.0.0.2".parse().unwrap());
+    agent.send("/api/v1/agent/heartbeat", &json!({})).await;
+    assert_eq!(detail().await["network_approved"], true);
+    assert_eq!(s.audit("device.policy_change").await.len(), 1);
+    s.stop().await;
+}
+both_backends!(posture_and_networks);

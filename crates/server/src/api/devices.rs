@@ -10,6 +10,7 @@ use axum::Json;
 use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use mamori_core::devices::{NewEnrolment, is_online};
+use mamori_domain::posture::PosturePolicy;
 use mamori_proto::agent as proto;
 use mamori_store::DeviceRecord;
 
@@ -96,10 +97,13 @@ pub async fn detail(
 ) -> ApiResult<Json<proto::DeviceDetail>> {
     let (device, history) = state.core.device_detail(&id).await?;
     let inventory = history.first().and_then(|i| serde_json::from_str(&i.inventory).ok());
+    let posture = state.core.device_posture(&device).await?;
     Ok(Json(proto::DeviceDetail {
         device: summary(&device, state.core.now()),
         inventory,
         inventory_changes: history.iter().map(|i| i.collected_at.rfc3339()).collect(),
+        posture_failures: posture.failures,
+        network_approved: posture.network_approved,
     }))
 }
 
@@ -228,4 +232,39 @@ pub async fn list_events(
             })
             .collect(),
     ))
+}
+
+#[utoipa::path(get, path = "/api/v1/sites/{id}/device-policy", tag = "devices",
+    responses((status = 200, body = PosturePolicy)))]
+pub async fn get_site_policy(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<PosturePolicy>> {
+    Ok(Json(state.core.site_device_policy(&id).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/sites/{id}/device-policy", tag = "devices", request_body = PosturePolicy,
+    responses((status = 204), (status = 404, body = mamori_proto::Problem), (status = 422, body = mamori_proto::Problem)))]
+pub async fn put_site_policy(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<PosturePolicy>,
+) -> ApiResult<StatusCode> {
+    state.core.set_site_device_policy(&p, &id, body, &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(put, path = "/api/v1/users/{id}/approved-networks", tag = "devices", request_body = proto::ApprovedNetworks,
+    responses((status = 204), (status = 404, body = mamori_proto::Problem), (status = 422, body = mamori_proto::Problem)))]
+pub async fn put_user_networks(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<proto::ApprovedNetworks>,
+) -> ApiResult<StatusCode> {
+    state.core.set_user_networks(&p, &id, body.networks, &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -88,6 +88,24 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::POST, "/api/v1/devices/{id}/commands", Permission(DevicesManage), devices::issue_command)
         .add(Method::GET, "/api/v1/devices/{id}/commands", Permission(DevicesRead), devices::list_commands)
         .add(Method::GET, "/api/v1/devices/{id}/events", Permission(DevicesRead), devices::list_events)
+        .add(
+            Method::GET,
+            "/api/v1/sites/{id}/device-policy",
+            Permission(DevicesRead),
+            devices::get_site_policy,
+        )
+        .add(
+            Method::PUT,
+            "/api/v1/sites/{id}/device-policy",
+            Permission(DevicesManage),
+            devices::put_site_policy,
+        )
+        .add(
+            Method::PUT,
+            "/api/v1/users/{id}/approved-networks",
+            Permission(DevicesManage),
+            devices::put_user_networks,
+        )
         .add(Method::GET, "/api/v1/security-events", Permission(SecurityEventsRead), security_events)
         .add(Method::GET, "/api/v1/settings", Permission(SettingsManage), get_settings)
         .add(Method::PUT, "/api/v1/settings", Permission(SettingsManage), put_settings)

@@ -179,6 +179,10 @@ struct DevicePage {
     can_manage: bool,
     revoked: bool,
     state_label: &'static str,
+    /// None before the first inventory; else the failed rules (empty: compliant).
+    failures: Option<Vec<mamori_domain::posture::PostureFailure>>,
+    /// `approved`, `unapproved` or `unrestricted`.
+    network: &'static str,
 }
 
 async fn device_page(
@@ -194,6 +198,11 @@ async fn device_page(
         Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     };
     let (sites, users) = names(&state).await;
+    let posture = state
+        .core
+        .device_posture(&device)
+        .await
+        .unwrap_or(mamori_core::devices::Posture { failures: None, network_approved: None });
     let commands = state.core.device_commands(&id).await.unwrap_or_default();
     let refresh = commands.iter().any(|c| c.state == "pending" || c.state == "delivered");
     let now = state.core.now();
@@ -225,6 +234,12 @@ async fn device_page(
         can_manage: p.can(DevicesManage),
         revoked: device.revoked_at.is_some(),
         state_label,
+        failures: posture.failures,
+        network: match posture.network_approved {
+            Some(true) => "devices.network_approved",
+            Some(false) => "devices.network_unapproved",
+            None => "devices.network_unrestricted",
+        },
     })
 }
 
