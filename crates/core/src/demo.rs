@@ -239,3 +239,135 @@ impl Core {
         Ok(())
     }
 }
+
+/// The demo's simulated agents: a PC for every demo operator, heard from every few seconds, so
+/// the device ledger is alive. One PC (`DEMO-PC-07`) is taken home — seen from outside the
+/// Tokyo site's approved network — and another (`DEMO-PC-12`) has a USB stick plugged in and
+/// out every minute or so.
+#[derive(Debug, Default)]
+pub struct DemoDeviceFeed {
+    devices: Vec<mamori_store::DeviceRecord>,
+    ticks: u64,
+}
+
+/// The Tokyo site's approved network in the demo (a documentation range).
+const DEMO_OFFICE_NETWORK: &str = "203.0.113.0/24";
+
+fn demo_inventory(hostname: &str, n: usize) -> mamori_proto::agent::Inventory {
+    use mamori_proto::agent::{Antivirus, Inventory, Software};
+    let software = ["Microsoft Edge", "Microsoft Teams", "7-Zip 23.01 (x64)", "Zoom Workplace"]
+        .iter()
+        .chain(if n == 5 { ["AnyDesk"].iter() } else { [].iter() })
+        .map(|s| Software { name: (*s).to_owned(), version: "1.0".into() })
+        .collect();
+    Inventory {
+        hostname: hostname.to_owned(),
+        os_family: "windows".into(),
+        os_name: "Windows 11 Pro".into(),
+        os_version: "23H2".into(),
+        os_build: if n == 9 { "19044.1288".into() } else { "22631.4169".into() },
+        uptime_secs: 3600,
+        cpu_model: Some("Intel(R) Core(TM) i5-1235U".into()),
+        cpu_count: 8,
+        memory_mb: 16_000,
+        disk_encryption: Some(n != 3),
+        firewall_enabled: Some(true),
+        screen_lock_timeout_secs: Some(600),
+        antivirus: Some(Antivirus {
+            product: "Microsoft Defender Antivirus".into(),
+            signature_age_days: Some(if n == 4 { 12 } else { 0 }),
+        }),
+        local_admins: vec!["Administrator".into()],
+        software,
+        unavailable: Default::default(),
+    }
+}
+
+impl Core {
+    /// Enrols the demo PCs and sets the demo sites' device policy (once, with the demo).
+    async fn load_demo_devices(&self) -> Result<(), CoreError> {
+        let now = self.now();
+        let mut read = self.store.read().await?;
+        if !read.list_devices().await?.is_empty() {
+            return Ok(());
+        }
+        let admin =
+            read.user_by_username("demo-admin01").await?.ok_or(CoreError::NotFound { what: "demo admin" })?;
+        let sites = read.list_org_units(OrgKind::Site).await?;
+        drop(read);
+        let principal = crate::Principal::direct(&admin, Vec::new());
+        let policy = mamori_domain::posture::PosturePolicy {
+            min_os_build: [("windows".to_owned(), "19045".to_owned())].into(),
+            max_av_age_days: Some(3),
+            max_screen_lock_secs: Some(900),
+            require_disk_encryption: true,
+            software_allowlist: Some(vec!["Microsoft *".into(), "7-Zip*".into(), "Zoom*".into()]),
+            approved_networks: vec![DEMO_OFFICE_NETWORK.into()],
+        };
+        for site in &sites {
+            self.set_site_device_policy(&principal, &site.id, policy.clone(), &Default::default()).await?;
+        }
+        for n in 1..=DEMO_OPERATORS {
+            let Some(user) =
+                self.store.read().await?.user_by_username(&format!("{}{n:02}", STAFF[0].0)).await?
+            else {
+                continue;
+            };
+            let key = mamori_crypto::device_auth::DeviceKey::generate()?;
+            let device = mamori_store::DeviceRecord {
+                id: new_id(),
+                public_key: key.public_key(),
+                hostname: format!("DEMO-PC-{n:02}"),
+                site_id: user.site_id.clone(),
+                user_id: Some(user.id.clone()),
+                enrolled_at: now,
+                revoked_at: None,
+                last_seen_at: None,
+                last_ip: Some(format!("203.0.113.{n}")),
+            };
+            let mut tx = self.store.begin().await?;
+            tx.insert_device(&device).await?;
+            tx.commit().await?;
+            self.record_inventory(&device, &demo_inventory(&device.hostname, n), &Default::default()).await?;
+        }
+        Ok(())
+    }
+
+    /// One step of the simulated agents (every few seconds).
+    pub async fn demo_device_tick(&self, feed: &mut DemoDeviceFeed) -> Result<(), CoreError> {
+        use mamori_proto::agent::{AgentEvent, EventData, UsbDevice};
+        if feed.devices.is_empty() {
+            self.load_demo_devices().await?;
+            feed.devices = self.store.read().await?.list_devices().await?;
+        }
+        feed.ticks += 1;
+        for (i, device) in feed.devices.iter().enumerate() {
+            let n = i + 1;
+            // DEMO-PC-07 goes home after a minute of the demo.
+            let ip =
+                if n == 7 && feed.ticks > 12 { "198.51.100.7".to_owned() } else { format!("203.0.113.{n}") };
+            let current =
+                self.store.read().await?.device(&device.id).await?.unwrap_or_else(|| device.clone());
+            self.device_contact(&current, Some(&ip)).await?;
+        }
+        if let Some(pc12) = feed.devices.get(11) {
+            let usb = UsbDevice {
+                vendor_id: "0781".into(),
+                product_id: "5581".into(),
+                product: Some("Ultra USB 3.0 (demo)".into()),
+                serial: None,
+                mass_storage: true,
+            };
+            let event = match feed.ticks % 30 {
+                5 => Some(EventData::UsbAttached(usb)),
+                20 => Some(EventData::UsbRemoved(usb)),
+                _ => None,
+            };
+            if let Some(event) = event {
+                let e = AgentEvent { id: new_id(), time: self.now().0, event };
+                self.record_events(pc12, &[e]).await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -200,11 +200,21 @@ impl Core {
         if !self.device_nonces.first_use(format!("{}:{}", device.id, claim.nonce), claim.ts, now.0) {
             return Err(refused(DeviceAuthError::Replay));
         }
-        self.network_signal(&device, ctx.source_ip.as_deref()).await?;
-        let mut tx = self.store.begin().await?;
-        tx.device_seen(&device.id, now, ctx.source_ip.as_deref()).await?;
-        tx.commit().await?;
+        self.device_contact(&device, ctx.source_ip.as_deref()).await?;
         Ok(device)
+    }
+
+    /// A device was heard from at this address: its last contact, and a network signal if it moved.
+    pub(crate) async fn device_contact(
+        &self,
+        device: &DeviceRecord,
+        ip: Option<&str>,
+    ) -> Result<(), CoreError> {
+        self.network_signal(device, ip).await?;
+        let mut tx = self.store.begin().await?;
+        tx.device_seen(&device.id, self.now(), ip).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Stores an inventory report if it differs from the device's last one; returns whether it did.

@@ -312,6 +312,8 @@ fn print_start_notes(started: &mamori_server::serve::Started, public_url: &str) 
             mamori_core::demo::DEMO_CUSTOMERS,
             mamori_core::demo::DEMO_SAMPLE_PHONE
         );
+        println!("  Simulated telephony gives demo-op01 a caller to look up; simulated agents fill the");
+        println!("  device ledger (DEMO-PC-07 leaves the office network, DEMO-PC-12 plugs in a USB stick).");
         println!();
     }
 }

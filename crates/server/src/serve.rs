@@ -235,15 +235,19 @@ fn spawn_command_watch(core: Core) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// The demo's simulated telephony feed, a step every two seconds.
+/// The demo's simulated telephony feed and agents, a step every two seconds.
 fn spawn_demo_calls(core: Core) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut feed = mamori_core::demo::DemoCallFeed::default();
+        let mut devices = mamori_core::demo::DemoDeviceFeed::default();
         let mut tick = tokio::time::interval(Duration::from_secs(2));
         loop {
             tick.tick().await;
             if let Err(e) = core.demo_call_tick(&mut feed).await {
                 tracing::warn!(error = %e, "the demo's call feed failed a step");
+            }
+            if let Err(e) = core.demo_device_tick(&mut devices).await {
+                tracing::warn!(error = %e, "the demo's simulated agents failed a step");
             }
         }
     })

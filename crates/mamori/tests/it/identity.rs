@@ -471,6 +471,29 @@ async fn demo_data(backend: Backend) {
     s.core.load_demo().await.unwrap();
     assert_eq!(s.core.list_users().await.unwrap().len(), users.len(), "loading twice adds nothing");
 
+    // The simulated agents: a PC per operator, one taken home, one with a USB stick.
+    let mut feed = mamori_core::demo::DemoDeviceFeed::default();
+    for _ in 0..25 {
+        s.core.demo_device_tick(&mut feed).await.unwrap();
+    }
+    let devices = s.core.list_devices().await.unwrap();
+    assert_eq!(devices.len(), 30);
+    let pc = |name: &str| devices.iter().find(|d| d.hostname == name).unwrap().clone();
+    let home = s.core.device_posture(&pc("DEMO-PC-07")).await.unwrap();
+    assert_eq!(home.network_approved, Some(false), "DEMO-PC-07 is off the office network");
+    let kinds: Vec<String> =
+        s.core.device_events(&pc("DEMO-PC-07").id, 10).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&"off_network".to_owned()), "{kinds:?}");
+    let kinds: Vec<String> =
+        s.core.device_events(&pc("DEMO-PC-12").id, 10).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert!(
+        kinds.contains(&"usb_attached".to_owned()) && kinds.contains(&"usb_removed".to_owned()),
+        "{kinds:?}"
+    );
+    let posture = s.core.device_posture(&pc("DEMO-PC-03")).await.unwrap();
+    assert_eq!(posture.failures.unwrap()[0].rule, "disk_encryption", "a non-compliant PC to show");
+    assert_eq!(s.core.device_posture(&pc("DEMO-PC-01")).await.unwrap().failures, Some(vec![]));
+
     // The demo admin signs in with the published demo TOTP secret.
     let b = s.browser();
     assert_eq!(
