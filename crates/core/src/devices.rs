@@ -697,3 +697,87 @@ impl Core {
         Ok(())
     }
 }
+
+/// One operator on the live floor view (MON-1).
+#[derive(Debug, Clone)]
+pub struct FloorRow {
+    pub user: mamori_store::UserRecord,
+    /// The operator's PC, if one is enrolled for them (the most recently seen).
+    pub device: Option<DeviceRecord>,
+    pub online: bool,
+    pub posture: Option<Posture>,
+    /// A USB mass-storage device plugged in within the last hour.
+    pub recent_usb: bool,
+}
+
+impl Core {
+    /// The floor: every operator — of the supervisor's own team, for a supervisor with one —
+    /// with their PC's state, compliance and network, and a recent USB stick.
+    pub async fn floor(&self, principal: &Principal) -> Result<Vec<FloorRow>, CoreError> {
+        let now = self.now();
+        let mut read = self.store.read().await?;
+        let team = principal.user.team_id.clone().filter(|_| {
+            principal.user.roles.contains(&mamori_domain::Role::Supervisor)
+                && !principal.user.roles.contains(&mamori_domain::Role::SecurityAdmin)
+        });
+        let operators: Vec<_> = read
+            .list_users()
+            .await?
+            .into_iter()
+            .filter(|u| u.roles.contains(&mamori_domain::Role::Operator))
+            .filter(|u| team.is_none() || u.team_id == team)
+            .collect();
+        let devices = read.list_devices().await?;
+        drop(read);
+        let mut rows = Vec::with_capacity(operators.len());
+        for user in operators {
+            let device = devices
+                .iter()
+                .filter(|d| d.user_id.as_deref() == Some(user.id.as_str()) && d.revoked_at.is_none())
+                .max_by_key(|d| d.last_seen_at)
+                .cloned();
+            let (online, posture, recent_usb) = match &device {
+                Some(d) => {
+                    let events = self.store.read().await?.device_events(&d.id, 20).await?;
+                    let usb = events.iter().any(|e| {
+                        e.kind == "usb_attached"
+                            && now.0 - e.occurred_at.0 < 3_600_000
+                            && serde_json::from_str::<serde_json::Value>(&e.data)
+                                .is_ok_and(|v| v["mass_storage"] == serde_json::Value::Bool(true))
+                    });
+                    (is_online(d, now), Some(self.device_posture(d).await?), usb)
+                }
+                None => (false, None, false),
+            };
+            rows.push(FloorRow { user, device, online, posture, recent_usb });
+        }
+        Ok(rows)
+    }
+
+    /// The devices enrolled for a user, with what they report — an operator's own view of what
+    /// is collected about them (invariant 8).
+    pub async fn my_devices(
+        &self,
+        principal: &Principal,
+    ) -> Result<Vec<(DeviceRecord, Option<InventoryRecord>, Vec<mamori_store::DeviceEventRecord>)>, CoreError>
+    {
+        let devices: Vec<DeviceRecord> = self
+            .store
+            .read()
+            .await?
+            .list_devices()
+            .await?
+            .into_iter()
+            .filter(|d| d.user_id.as_deref() == Some(principal.user.id.as_str()))
+            .collect();
+        let mut out = Vec::with_capacity(devices.len());
+        for d in devices {
+            let mut read = self.store.read().await?;
+            let inventory = read.inventory_history(&d.id, 1).await?.into_iter().next();
+            let events = read.device_events(&d.id, 50).await?;
+            drop(read);
+            out.push((d, inventory, events));
+        }
+        Ok(out)
+    }
+}

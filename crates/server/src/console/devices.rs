@@ -23,6 +23,8 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::GET, "/devices/{id}", Needs(DevicesRead), device_page)
         .add(Method::POST, "/devices/{id}/commands", Needs(DevicesManage), issue_command)
         .add(Method::POST, "/devices/{id}/revoke", Needs(DevicesManage), revoke)
+        .add(Method::GET, "/floor", Needs(DevicesRead), floor_page)
+        .add(Method::GET, "/my-pc", mamori_domain::authz::Access::SignedIn, my_pc_page)
 }
 
 pub struct DeviceRow {
@@ -272,4 +274,110 @@ async fn revoke(
         Ok(()) => Redirect::to(&format!("/devices/{id}?done=device_revoked")).into_response(),
         Err(e) => super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     }
+}
+
+pub struct FloorView {
+    pub name: String,
+    pub device_id: Option<String>,
+    pub hostname: String,
+    /// `online`, `offline` or `no_device`.
+    pub state: &'static str,
+    /// `compliant`, `not_compliant` or `unknown`.
+    pub compliance: &'static str,
+    pub failures: String,
+    /// `approved`, `unapproved` or `unrestricted`.
+    pub network: &'static str,
+    pub recent_usb: bool,
+}
+
+#[derive(Template)]
+#[template(path = "floor.html")]
+struct FloorPage {
+    c: Chrome,
+    rows: Vec<FloorView>,
+    online: usize,
+    alerts: usize,
+}
+
+/// The live floor (MON-1): every operator's PC state, compliance, network and a recent USB
+/// stick, refreshed every five seconds.
+async fn floor_page(State(state): State<AppState>, headers: HeaderMap, Caller(p): Caller) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let rows = match state.core.floor(&p).await {
+        Ok(rows) => rows,
+        Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
+    };
+    let rows: Vec<FloorView> = rows
+        .into_iter()
+        .map(|r| {
+            let failures = r.posture.as_ref().and_then(|p| p.failures.clone());
+            FloorView {
+                name: r.user.display_name.clone(),
+                device_id: r.device.as_ref().map(|d| d.id.clone()),
+                hostname: r.device.as_ref().map(|d| d.hostname.clone()).unwrap_or_default(),
+                state: match (&r.device, r.online) {
+                    (None, _) => "no_device",
+                    (Some(_), true) => "online",
+                    (Some(_), false) => "offline",
+                },
+                compliance: match &failures {
+                    Some(f) if f.is_empty() => "compliant",
+                    Some(_) => "not_compliant",
+                    None => "unknown",
+                },
+                failures: failures
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|f| f.rule.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                network: match r.posture.and_then(|p| p.network_approved) {
+                    Some(true) => "approved",
+                    Some(false) => "unapproved",
+                    None => "unrestricted",
+                },
+                recent_usb: r.recent_usb,
+            }
+        })
+        .collect();
+    let online = rows.iter().filter(|r| r.state == "online").count();
+    let alerts = rows
+        .iter()
+        .filter(|r| r.network == "unapproved" || r.recent_usb || r.compliance == "not_compliant")
+        .count();
+    let c = Chrome::new(tr, "floor.title", Some(&p), csrf_for(Some(&p), None), "/floor");
+    render(&FloorPage { c, rows, online, alerts })
+}
+
+pub struct MyPcView {
+    pub hostname: String,
+    pub inventory: Option<Inventory>,
+    /// (time, kind, data)
+    pub events: Vec<(String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "my_pc.html")]
+struct MyPcPage {
+    c: Chrome,
+    pcs: Vec<MyPcView>,
+}
+
+/// What the agent collects about the signed-in user's own PC (invariant 8).
+async fn my_pc_page(State(state): State<AppState>, headers: HeaderMap, Caller(p): Caller) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let pcs = match state.core.my_devices(&p).await {
+        Ok(pcs) => pcs,
+        Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
+    };
+    let pcs = pcs
+        .into_iter()
+        .map(|(d, inventory, events)| MyPcView {
+            hostname: d.hostname,
+            inventory: inventory.and_then(|i| serde_json::from_str(&i.inventory).ok()),
+            events: events.into_iter().map(|e| (local_time(e.occurred_at.0), e.kind, e.data)).collect(),
+        })
+        .collect();
+    let c = Chrome::new(tr, "mypc.title", Some(&p), csrf_for(Some(&p), None), "/my-pc");
+    render(&MyPcPage { c, pcs })
 }

@@ -67,6 +67,7 @@ pub const NAV: &[NavEntry] = &[
     NavEntry { href: "/admin/users", label: "nav.users", needs: Some(Permission::UsersRead) },
     NavEntry { href: "/admin/org", label: "nav.org", needs: Some(Permission::OrgRead) },
     NavEntry { href: "/admin/tokens", label: "nav.tokens", needs: Some(Permission::TokensManage) },
+    NavEntry { href: "/floor", label: "nav.floor", needs: Some(Permission::DevicesRead) },
     NavEntry { href: "/devices", label: "nav.devices", needs: Some(Permission::DevicesRead) },
     NavEntry { href: "/audit", label: "nav.audit", needs: Some(Permission::AuditRead) },
     NavEntry {
@@ -80,6 +81,7 @@ pub const NAV: &[NavEntry] = &[
         needs: Some(Permission::CustomersManage),
     },
     NavEntry { href: "/admin/settings", label: "nav.settings", needs: Some(Permission::SettingsManage) },
+    NavEntry { href: "/my-pc", label: "nav.my_pc", needs: None },
     NavEntry { href: "/profile", label: "nav.profile", needs: None },
 ];
 
