@@ -82,6 +82,12 @@ enum Command {
         #[arg(long, default_value_t = 100_000)]
         customers: u64,
     },
+    /// Prepares a data directory for the agent footprint benchmark: an admin and a one-time
+    /// enrolment token, which it prints.
+    AgentSetup {
+        #[arg(long)]
+        data_dir: std::path::PathBuf,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -96,6 +102,7 @@ fn main() -> anyhow::Result<()> {
         Command::VaultSetup { data_dir, database_url, customers } => {
             runtime.block_on(vault_setup(data_dir, database_url, customers))
         }
+        Command::AgentSetup { data_dir } => runtime.block_on(agent_setup(data_dir)),
     }
 }
 
@@ -422,4 +429,25 @@ async fn import(backend: Backend, rows: u64, postgres: &str) -> anyhow::Result<(
         other => anyhow::bail!("the bad file was not refused: {other:?}"),
     }
     close(scratch).await
+}
+
+async fn agent_setup(data_dir: std::path::PathBuf) -> anyhow::Result<()> {
+    let config = ServerConfig::defaults(data_dir);
+    let core = mamori_server::serve::open_core(&config, Arc::new(SystemClock)).await?;
+    let admin = mamori_store::UserRecord::new(
+        uuid::Uuid::new_v4().to_string(),
+        "bench-admin".into(),
+        "bench admin".into(),
+        vec![mamori_domain::Role::SecurityAdmin],
+        mamori_domain::identity::UserStatus::Active,
+        core.now(),
+    );
+    let mut tx = core.store.begin().await?;
+    tx.insert_user(&admin).await?;
+    tx.commit().await?;
+    let p = mamori_core::Principal::direct(&admin, Vec::new());
+    let new = mamori_core::devices::NewEnrolment { valid_hours: 2, ..Default::default() };
+    let (_, token) = core.create_enrolment(&p, &new, &RequestContext::default()).await?;
+    println!("{token}");
+    Ok(())
 }
