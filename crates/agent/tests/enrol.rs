@@ -16,6 +16,21 @@ fn agent(args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
+fn enrol(server: &str, token: &str, ca: &Path, state: &Path) -> (i32, String) {
+    let (ca, state) = (ca.to_str().unwrap(), state.to_str().unwrap());
+    agent(&["enroll", "--server", server, "--token", token, "--ca", ca, "--state-dir", state])
+}
+
+/// `mamori-agent run` in the background, a heartbeat every second.
+fn spawn_run(state: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_mamori-agent"))
+        .args(["run", "--state-dir", state, "--heartbeat-secs", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 fn self_signed(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let (cert_path, key_path) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.key")));
@@ -56,30 +71,10 @@ async fn enrols_reports_and_is_revoked() {
     let state = dir.path().join("agent-state");
     let state_arg = state.to_str().unwrap();
     // Pinning: a server whose certificate the given CA did not sign is not talked to.
-    let (code, out) = agent(&[
-        "enroll",
-        "--server",
-        &server,
-        "--token",
-        &token,
-        "--ca",
-        stranger.to_str().unwrap(),
-        "--state-dir",
-        state_arg,
-    ]);
+    let (code, out) = enrol(&server, &token, &stranger, &state);
     assert_ne!(code, 0, "{out}");
     assert!(!state.join("device.key").exists());
-    let (code, out) = agent(&[
-        "enroll",
-        "--server",
-        &server,
-        "--token",
-        &token,
-        "--ca",
-        cert.to_str().unwrap(),
-        "--state-dir",
-        state_arg,
-    ]);
+    let (code, out) = enrol(&server, &token, &cert, &state);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("enrolled as device"), "{out}");
     #[cfg(unix)]
@@ -88,17 +83,7 @@ async fn enrols_reports_and_is_revoked() {
         let mode = std::fs::metadata(state.join("device.key")).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "the private key is the service's alone");
     }
-    let (code, out) = agent(&[
-        "enroll",
-        "--server",
-        &server,
-        "--token",
-        &token,
-        "--ca",
-        cert.to_str().unwrap(),
-        "--state-dir",
-        dir.path().join("again").to_str().unwrap(),
-    ]);
+    let (code, out) = enrol(&server, &token, &cert, &dir.path().join("again"));
     assert_ne!(code, 0, "a token enrols one PC: {out}");
 
     let (code, out) = agent(&["run", "--once", "--state-dir", state_arg]);
@@ -117,12 +102,7 @@ async fn enrols_reports_and_is_revoked() {
 
     // A running agent carries out commands as they are issued: a lock (on a PC without a desktop
     // session it fails, saying why) and an inventory refresh.
-    let mut running_agent = Command::new(env!("CARGO_BIN_EXE_mamori-agent"))
-        .args(["run", "--state-dir", state_arg, "--heartbeat-secs", "1"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut running_agent = spawn_run(state_arg);
     let finished = |id: String| {
         let core = core.clone();
         let device_id = device.id.clone();
@@ -167,12 +147,7 @@ async fn enrols_reports_and_is_revoked() {
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     running_agent.kill().unwrap();
     running_agent.wait().unwrap();
-    let mut restarted_agent = Command::new(env!("CARGO_BIN_EXE_mamori-agent"))
-        .args(["run", "--state-dir", state_arg, "--heartbeat-secs", "1"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut restarted_agent = spawn_run(state_arg);
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let queued = std::fs::read_dir(state.join("queue")).unwrap().count();
     assert!(queued >= 1, "the agent's start waits on disk while the server is away");

@@ -390,18 +390,7 @@ async fn import(backend: Backend, rows: u64, postgres: &str) -> anyhow::Result<(
     let scratch = open(backend, postgres).await?;
     let core = scratch.core.clone();
     let ctx = RequestContext::default();
-    let admin = mamori_store::UserRecord::new(
-        uuid::Uuid::new_v4().to_string(),
-        "bench-admin".into(),
-        "bench".into(),
-        vec![mamori_domain::Role::SecurityAdmin],
-        mamori_domain::identity::UserStatus::Active,
-        core.now(),
-    );
-    let mut tx = core.store.begin().await?;
-    tx.insert_user(&admin).await?;
-    tx.commit().await?;
-    let p = mamori_core::Principal::direct(&admin, Vec::new());
+    let p = bench_admin(&core).await?;
     let client = core.create_org_unit(&p, mamori_store::OrgKind::Client, "Bench Client", None, &ctx).await?;
     let name = if backend == Backend::Sqlite { "sqlite" } else { "postgres" };
 
@@ -434,6 +423,15 @@ async fn import(backend: Backend, rows: u64, postgres: &str) -> anyhow::Result<(
 async fn agent_setup(data_dir: std::path::PathBuf) -> anyhow::Result<()> {
     let config = ServerConfig::defaults(data_dir);
     let core = mamori_server::serve::open_core(&config, Arc::new(SystemClock)).await?;
+    let p = bench_admin(&core).await?;
+    let new = mamori_core::devices::NewEnrolment { valid_hours: 2, ..Default::default() };
+    let (_, token) = core.create_enrolment(&p, &new, &RequestContext::default()).await?;
+    println!("{token}");
+    Ok(())
+}
+
+/// A security admin for a benchmark's setup, acting through the services directly.
+async fn bench_admin(core: &Core) -> anyhow::Result<mamori_core::Principal> {
     let admin = mamori_store::UserRecord::new(
         uuid::Uuid::new_v4().to_string(),
         "bench-admin".into(),
@@ -445,9 +443,5 @@ async fn agent_setup(data_dir: std::path::PathBuf) -> anyhow::Result<()> {
     let mut tx = core.store.begin().await?;
     tx.insert_user(&admin).await?;
     tx.commit().await?;
-    let p = mamori_core::Principal::direct(&admin, Vec::new());
-    let new = mamori_core::devices::NewEnrolment { valid_hours: 2, ..Default::default() };
-    let (_, token) = core.create_enrolment(&p, &new, &RequestContext::default()).await?;
-    println!("{token}");
-    Ok(())
+    Ok(mamori_core::Principal::direct(&admin, Vec::new()))
 }
