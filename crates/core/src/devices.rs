@@ -225,6 +225,7 @@ impl Core {
         ctx: &RequestContext,
     ) -> Result<bool, CoreError> {
         check_inventory(inventory)?;
+        let before = self.device_posture(device).await?.failures;
         let json = serde_json::to_string(inventory).map_err(|e| CoreError::Internal(e.to_string()))?;
         let digest = hex::encode(sha2::Sha256::digest(json.as_bytes()));
         let mut tx = self.store.begin().await?;
@@ -250,6 +251,16 @@ impl Core {
         .detail("software", inventory.software.len().to_string());
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
+        // A change of what the PC fails (shadow IT installed, encryption turned off…) is a signal.
+        let after = self.device_posture(device).await?.failures;
+        let rules = |f: &Option<Vec<mamori_domain::posture::PostureFailure>>| {
+            f.as_ref().map(|v| v.iter().map(|x| x.rule.clone()).collect::<Vec<_>>()).unwrap_or_default()
+        };
+        if after.is_some() && rules(&before) != rules(&after) {
+            let failures = after.unwrap_or_default();
+            self.server_signal(&device.id, "posture_changed", serde_json::json!({ "failures": failures }))
+                .await?;
+        }
         Ok(true)
     }
 
@@ -661,6 +672,40 @@ impl Core {
         })
     }
 
+    /// Stores a signal the server itself derived (off network, heartbeat lost, posture changed)
+    /// as a device event for the detectors.
+    async fn server_signal(
+        &self,
+        device_id: &str,
+        kind: &str,
+        data: serde_json::Value,
+    ) -> Result<(), CoreError> {
+        let now = self.now();
+        let event = mamori_store::DeviceEventRecord {
+            device_id: device_id.to_owned(),
+            event_id: format!("srv-{}", new_id()),
+            kind: kind.into(),
+            occurred_at: now,
+            received_at: now,
+            data: data.to_string(),
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_device_events(&[event]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// PCs not heard from for `silence` get a `heartbeat_lost` signal, once per silence (run
+    /// every minute). Returns how many.
+    pub async fn sweep_silent_devices(&self, silence: Duration) -> Result<usize, CoreError> {
+        let silent = self.store.read().await?.devices_gone_silent(self.now().minus(silence)).await?;
+        for d in &silent {
+            let since = d.last_seen_at.map(|t| t.rfc3339());
+            self.server_signal(&d.id, "heartbeat_lost", serde_json::json!({ "last_seen": since })).await?;
+        }
+        Ok(silent.len())
+    }
+
     /// When a device's address changes, a move off (or back onto) its approved networks is a
     /// signal, stored as a device event for the detectors (MON-2: the PC may have been taken out).
     pub(crate) async fn network_signal(
@@ -682,19 +727,7 @@ impl Core {
             (Some(false), true) => "back_on_network",
             _ => return Ok(()),
         };
-        let now = self.now();
-        let event = mamori_store::DeviceEventRecord {
-            device_id: device.id.clone(),
-            event_id: format!("srv-{}", new_id()),
-            kind: kind.into(),
-            occurred_at: now,
-            received_at: now,
-            data: serde_json::json!({ "ip": new_ip }).to_string(),
-        };
-        let mut tx = self.store.begin().await?;
-        tx.insert_device_events(&[event]).await?;
-        tx.commit().await?;
-        Ok(())
+        self.server_signal(&device.id, kind, serde_json::json!({ "ip": new_ip })).await
     }
 }
 

@@ -221,15 +221,23 @@ fn spawn_checkpointer(core: Core) -> tokio::task::JoinHandle<()> {
 
 /// Removes sessions nobody can use any more (idle past the timeout), every five minutes.
 /// Wakes agents' waiting polls for commands issued on another replica, twice a second: one query
-/// per replica, however many agents wait.
+/// per replica, however many agents wait. Once a minute, signals PCs that went silent.
 fn spawn_command_watch(core: Core) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut n: u64 = 0;
         loop {
             tick.tick().await;
+            n += 1;
             let since = core.now().minus(Duration::from_secs(5));
             if let Err(e) = core.wake_devices_with_commands(since).await {
                 tracing::warn!(error = %e, "checking for device commands failed");
+            }
+            // Once a minute: PCs silent for three minutes (six missed heartbeats) are signalled.
+            if n % 120 == 0
+                && let Err(e) = core.sweep_silent_devices(Duration::from_secs(180)).await
+            {
+                tracing::warn!(error = %e, "looking for silent devices failed");
             }
         }
     })

@@ -1288,6 +1288,21 @@ macro_rules! store_tx_impl {
                 Ok(inserted)
             }
 
+            async fn devices_gone_silent(&mut self, cutoff: UnixMillis) -> StoreResult<Vec<DeviceRecord>> {
+                Ok(sqlx::query_as::<$db, DeviceRow>(&format!(
+                    "{DEVICE_COLUMNS} WHERE revoked_at IS NULL AND last_seen_at < $1 AND NOT EXISTS \
+                     (SELECT 1 FROM device_events e WHERE e.device_id = devices.id \
+                      AND e.kind = 'heartbeat_lost' AND e.occurred_at >= devices.last_seen_at)"
+                ))
+                .bind(cutoff.0)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(device_of)
+                .collect())
+            }
+
             async fn device_events(&mut self, device_id: &str, limit: i64) -> StoreResult<Vec<DeviceEventRecord>> {
                 Ok(sqlx::query_as::<$db, (String, String, String, i64, i64, String)>(
                     "SELECT device_id, event_id, kind, occurred_at, received_at, data FROM device_events \

@@ -253,6 +253,8 @@ pub trait StoreTx: Send {
     /// Stores events, skipping any already stored (same device and event id); returns how many
     /// were new.
     async fn insert_device_events(&mut self, events: &[DeviceEventRecord]) -> StoreResult<u64>;
+    /// Unrevoked devices last seen before `cutoff` with no `heartbeat_lost` event since.
+    async fn devices_gone_silent(&mut self, cutoff: UnixMillis) -> StoreResult<Vec<DeviceRecord>>;
     /// The device's events, newest first.
     async fn device_events(&mut self, device_id: &str, limit: i64) -> StoreResult<Vec<DeviceEventRecord>>;
 

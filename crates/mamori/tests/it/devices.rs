@@ -400,6 +400,15 @@ async fn posture_and_networks(backend: Backend) {
     assert!(kinds.contains(&"off_network") && kinds.contains(&"back_on_network"), "{events:?}");
     assert!(events.iter().any(|(k, d)| k == "off_network" && d.contains("127.0.0.2")));
 
+    assert!(kinds.contains(&"posture_changed"), "the failures appearing are a signal: {events:?}");
+
+    // A PC gone silent is signalled once per silence.
+    s.clock.advance(std::time::Duration::from_secs(240));
+    assert_eq!(s.core.sweep_silent_devices(std::time::Duration::from_secs(180)).await.unwrap(), 1);
+    assert_eq!(s.core.sweep_silent_devices(std::time::Duration::from_secs(180)).await.unwrap(), 0);
+    let lost = s.core.device_events(&id, 1).await.unwrap();
+    assert_eq!(lost[0].kind, "heartbeat_lost");
+
     // A home worker's own network counts too.
     let nets = format!("/api/v1/users/{}/approved-networks", op.id);
     assert_eq!(
