@@ -234,7 +234,7 @@ fn spawn_command_watch(core: Core) -> tokio::task::JoinHandle<()> {
                 tracing::warn!(error = %e, "checking for device commands failed");
             }
             // Once a minute: PCs silent for three minutes (six missed heartbeats) are signalled.
-            if n % 120 == 0
+            if n.is_multiple_of(120)
                 && let Err(e) = core.sweep_silent_devices(Duration::from_secs(180)).await
             {
                 tracing::warn!(error = %e, "looking for silent devices failed");
