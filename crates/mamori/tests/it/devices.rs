@@ -299,6 +299,14 @@ async fn enrolment_inventory_and_refusals(backend: Backend) {
     let list: Value = get(&admin_token, "/api/v1/devices").await.unwrap().json().await.unwrap();
     assert_eq!((list[0]["revoked"].as_bool(), list[0]["online"].as_bool()), (Some(true), Some(false)));
     assert_eq!(cmd(json!({"kind": "lock"})).await.unwrap().status(), 404, "no commands to a revoked device");
+    // Guessing enrolment tokens is throttled per address, like sign-in.
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        statuses.push(
+            enrol("mde_guess", &DeviceKey::generate().unwrap().public_key()).await.unwrap().status().as_u16(),
+        );
+    }
+    assert!(statuses.contains(&429) && statuses.iter().all(|s| *s == 410 || *s == 429), "{statuses:?}");
     for action in [
         "device.enrolment_create",
         "device.enrol",

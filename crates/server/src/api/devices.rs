@@ -15,12 +15,21 @@ use mamori_proto::agent as proto;
 use mamori_store::DeviceRecord;
 
 #[utoipa::path(post, path = "/api/v1/agent/enroll", tag = "agent", request_body = proto::EnrolRequest,
-    responses((status = 201, body = proto::Enrolled), (status = 410, body = mamori_proto::Problem)))]
+    responses((status = 201, body = proto::Enrolled), (status = 410, body = mamori_proto::Problem),
+        (status = 429, body = mamori_proto::Problem)))]
 pub async fn enrol(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<proto::EnrolRequest>,
 ) -> ApiResult<(StatusCode, Json<proto::Enrolled>)> {
+    // An enrolment token is a credential: guesses share the per-address sign-in throttle.
+    if crate::middleware::throttle_signin(&state, &ctx).is_err() {
+        return Err(crate::problem::ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "throttled",
+            "too many attempts from this address; wait a minute",
+        ));
+    }
     let device_id = state.core.enrol_device(&body, &ctx).await?;
     Ok((StatusCode::CREATED, Json(proto::Enrolled { device_id })))
 }
