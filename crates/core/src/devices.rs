@@ -401,9 +401,15 @@ impl Core {
         let waiter = self.command_waiters.waiter(&device.id);
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let mut tx = self.store.begin().await?;
-            let commands = tx.deliver_commands(&device.id, self.now()).await?;
-            tx.commit().await?;
+            // Most polls find nothing: a read first, so they take no write lock.
+            let commands = if self.store.read().await?.has_pending_commands(&device.id).await? {
+                let mut tx = self.store.begin().await?;
+                let commands = tx.deliver_commands(&device.id, self.now()).await?;
+                tx.commit().await?;
+                commands
+            } else {
+                Vec::new()
+            };
             if !commands.is_empty() || tokio::time::Instant::now() >= deadline {
                 return Ok(commands);
             }

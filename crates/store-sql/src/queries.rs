@@ -1206,6 +1206,17 @@ macro_rules! store_tx_impl {
                 .map(drop)
             }
 
+            async fn has_pending_commands(&mut self, device_id: &str) -> StoreResult<bool> {
+                let n = sqlx::query_scalar::<$db, i64>(
+                    "SELECT COUNT(*) FROM device_commands WHERE device_id = $1 AND state = 'pending'",
+                )
+                .bind(device_id)
+                .fetch_one(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(n > 0)
+            }
+
             async fn deliver_commands(&mut self, device_id: &str, now: UnixMillis) -> StoreResult<Vec<CommandRecord>> {
                 Ok(sqlx::query_as::<$db, CommandRow>(&format!(
                     "UPDATE device_commands SET state = 'delivered', delivered_at = $2 \

@@ -234,6 +234,8 @@ pub trait StoreTx: Send {
     async fn inventory_history(&mut self, device_id: &str, limit: i64) -> StoreResult<Vec<InventoryRecord>>;
 
     async fn insert_command(&mut self, c: &CommandRecord) -> StoreResult<()>;
+    /// Whether the device has a command waiting (a read, before taking them with a write).
+    async fn has_pending_commands(&mut self, device_id: &str) -> StoreResult<bool>;
     /// The device's pending commands, now marked delivered.
     async fn deliver_commands(&mut self, device_id: &str, now: UnixMillis)
     -> StoreResult<Vec<CommandRecord>>;
