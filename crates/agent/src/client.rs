@@ -30,7 +30,8 @@ pub struct Client {
     server: String,
 }
 
-fn now_ms() -> i64 {
+/// The PC's clock in Unix milliseconds.
+pub fn now_ms() -> i64 {
     crate::system_now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -171,7 +171,7 @@ impl Agent {
     async fn flush(&self, queue: &queue::Queue) -> Result<u64, SendError> {
         let mut sent = 0;
         loop {
-            let batch = queue.peek(mamori_proto_batch()).map_err(SendError::Other)?;
+            let batch = queue.peek(EVENT_BATCH).map_err(SendError::Other)?;
             if batch.is_empty() {
                 return Ok(sent);
             }
@@ -212,16 +212,7 @@ impl Agent {
 }
 
 /// Events per request (the server takes up to 500).
-fn mamori_proto_batch() -> usize {
-    200
-}
-
-fn now_ms() -> i64 {
-    system_now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+const EVENT_BATCH: usize = 200;
 
 async fn run(once: bool, state_dir: Option<PathBuf>, heartbeat_secs: u64, inventory_secs: u64) -> Result<()> {
     let state = state::State::new(state_dir.unwrap_or_else(state::default_dir));
@@ -233,7 +224,7 @@ async fn run(once: bool, state_dir: Option<PathBuf>, heartbeat_secs: u64, invent
     });
     let queue = queue::Queue::open(&state.dir().join("queue"))?;
     queue.push(&queue::event(
-        now_ms(),
+        client::now_ms(),
         EventData::AgentStarted { version: env!("CARGO_PKG_VERSION").into() },
     ))?;
     if once {
@@ -280,10 +271,10 @@ async fn run(once: bool, state_dir: Option<PathBuf>, heartbeat_secs: u64, invent
             let now_usb = collect::usb::scan(usb_root);
             let (attached, removed) = collect::usb::changes(&usb, &now_usb);
             for d in attached {
-                queue.push(&queue::event(now_ms(), EventData::UsbAttached(d)))?;
+                queue.push(&queue::event(client::now_ms(), EventData::UsbAttached(d)))?;
             }
             for d in removed {
-                queue.push(&queue::event(now_ms(), EventData::UsbRemoved(d)))?;
+                queue.push(&queue::event(client::now_ms(), EventData::UsbRemoved(d)))?;
             }
             usb = now_usb;
         }
@@ -314,7 +305,8 @@ async fn run(once: bool, state_dir: Option<PathBuf>, heartbeat_secs: u64, invent
             }
             (Some(true), Some(since)) => {
                 let offline_secs = now.duration_since(since).as_secs();
-                queue.push(&queue::event(now_ms(), EventData::ConnectionRestored { offline_secs }))?;
+                queue
+                    .push(&queue::event(client::now_ms(), EventData::ConnectionRestored { offline_secs }))?;
                 offline_since = None;
             }
             _ => {}

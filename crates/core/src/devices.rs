@@ -225,7 +225,6 @@ impl Core {
         ctx: &RequestContext,
     ) -> Result<bool, CoreError> {
         check_inventory(inventory)?;
-        let before = self.device_posture(device).await?.failures;
         let json = serde_json::to_string(inventory).map_err(|e| CoreError::Internal(e.to_string()))?;
         let digest = hex::encode(sha2::Sha256::digest(json.as_bytes()));
         let mut tx = self.store.begin().await?;
@@ -252,13 +251,22 @@ impl Core {
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         // A change of what the PC fails (shadow IT installed, encryption turned off…) is a signal.
-        let after = self.device_posture(device).await?.failures;
-        let rules = |f: &Option<Vec<mamori_domain::posture::PostureFailure>>| {
-            f.as_ref().map(|v| v.iter().map(|x| x.rule.clone()).collect::<Vec<_>>()).unwrap_or_default()
+        let policy = match &device.site_id {
+            Some(site) => self.site_device_policy(site).await?,
+            None => Default::default(),
         };
-        if after.is_some() && rules(&before) != rules(&after) {
-            let failures = after.unwrap_or_default();
-            self.server_signal(&device.id, "posture_changed", serde_json::json!({ "failures": failures }))
+        let failures = |inv: &Inventory| policy.evaluate(&facts_of(inv));
+        let rules = |f: &[mamori_domain::posture::PostureFailure]| {
+            f.iter().map(|x| x.rule.clone()).collect::<Vec<_>>()
+        };
+        let before = last
+            .first()
+            .and_then(|l| serde_json::from_str::<Inventory>(&l.inventory).ok())
+            .map(|inv| failures(&inv))
+            .unwrap_or_default();
+        let after = failures(inventory);
+        if rules(&before) != rules(&after) {
+            self.server_signal(&device.id, "posture_changed", serde_json::json!({ "failures": after }))
                 .await?;
         }
         Ok(true)

@@ -152,12 +152,7 @@ impl Core {
         }
         let mut parsed = Vec::with_capacity(changes.len());
         for (name, value) in changes {
-            mamori_domain::customer::refuse_security_code(name)
-                .map_err(|e| CoreError::invalid("fields", "card_security_code_refused", e.to_string()))?;
-            let field = CustomerField::parse(name).ok_or_else(|| {
-                CoreError::invalid("fields", "unknown_field", format!("`{name}` is not a customer field"))
-            })?;
-            parsed.push((field, value.trim().to_owned()));
+            parsed.push((super::customer_field(name)?, value.trim().to_owned()));
         }
         let mut tx = self.store.begin().await?;
         let record = self.customer_of(&mut tx, customer_id, None).await?;
