@@ -7,6 +7,7 @@ use crate::vault::NewCustomer;
 use crate::{Core, CoreError, new_id, settings};
 use mamori_audit::{Actor, AuditEvent, Category, Outcome};
 use mamori_domain::Role;
+use mamori_domain::activity::{Shift, ShiftSchedule, Weekday};
 use mamori_domain::identity::UserStatus;
 use mamori_store::{OrgKind, OrgUnit, UserRecord};
 
@@ -248,6 +249,8 @@ impl Core {
 pub struct DemoDeviceFeed {
     devices: Vec<mamori_store::DeviceRecord>,
     ticks: u64,
+    /// The last minute whose activity buckets were sent.
+    last_minute: i64,
 }
 
 /// The Tokyo site's approved network in the demo (a documentation range).
@@ -281,6 +284,45 @@ fn demo_inventory(hostname: &str, n: usize) -> mamori_proto::agent::Inventory {
         software,
         unavailable: Default::default(),
     }
+}
+
+/// The simulated minute of demo PC `n`: a busy operator on the CRM, `DEMO-PC-05` locked,
+/// `DEMO-PC-09` idle, and `DEMO-PC-15` typing at a rate no person does (a keystroke injector)
+/// for one minute in ten.
+fn demo_activity(n: usize, minute: i64, ticks: u64) -> Vec<mamori_proto::agent::AgentEvent> {
+    use mamori_domain::activity::ActivityBucket;
+    use mamori_proto::agent::{AgentEvent, EventData};
+    let event = |event| AgentEvent { id: format!("demo-{n}-{minute}"), time: minute + 60_000, event };
+    if n == 5 {
+        // Locked once, at the start of the demo.
+        return if ticks <= 1 {
+            vec![AgentEvent { id: format!("demo-{n}-lock"), time: minute, event: EventData::ScreenLocked {} }]
+        } else {
+            Vec::new()
+        };
+    }
+    let spread = u32::try_from((minute / 60_000 + n as i64 * 7).rem_euclid(40)).unwrap_or(0);
+    let (app, domain) = match n % 4 {
+        0 => ("msedge", Some("crm.example.co.jp")),
+        1 => ("chrome", Some("crm.example.co.jp")),
+        2 => ("Teams", None),
+        _ => ("EXCEL", None),
+    };
+    let mut bucket = ActivityBucket {
+        minute,
+        keystrokes: 60 + spread * 4,
+        clicks: 5 + spread / 2,
+        idle_secs: 0,
+        app: Some(app.into()),
+        browser_domain: domain.map(str::to_owned),
+    };
+    if n == 9 {
+        bucket = ActivityBucket { minute, idle_secs: 60, ..Default::default() };
+    }
+    if n == 15 && (minute / 60_000) % 10 == 0 {
+        bucket.keystrokes = 2_400;
+    }
+    vec![event(EventData::Activity(bucket))]
 }
 
 impl Core {
@@ -328,6 +370,19 @@ impl Core {
             let mut tx = self.store.begin().await?;
             tx.insert_device(&device).await?;
             tx.commit().await?;
+            // Round-the-clock shifts, so the demo floor is alive at any hour — except for the last
+            // operator, who has none and so shows as off shift, with nothing collected.
+            if n < DEMO_OPERATORS {
+                let all_day = ShiftSchedule {
+                    utc_offset_minutes: 540,
+                    shifts: vec![Shift {
+                        days: Weekday::ALL.to_vec(),
+                        start: "00:00".into(),
+                        end: "24:00".into(),
+                    }],
+                };
+                self.set_user_shifts(&principal, &user.id, all_day, &Default::default()).await?;
+            }
             self.record_inventory(&device, &demo_inventory(&device.hostname, n), &Default::default()).await?;
         }
         Ok(())
@@ -349,6 +404,14 @@ impl Core {
             let current =
                 self.store.read().await?.device(&device.id).await?.unwrap_or_else(|| device.clone());
             self.device_contact(&current, Some(&ip)).await?;
+        }
+        let minute = self.now().0.div_euclid(60_000) * 60_000 - 60_000;
+        if minute != feed.last_minute {
+            feed.last_minute = minute;
+            for (i, device) in feed.devices.iter().enumerate() {
+                let events = demo_activity(i + 1, minute, feed.ticks);
+                self.record_events(device, &events).await?;
+            }
         }
         if let Some(pc12) = feed.devices.get(11) {
             let usb = UsbDevice {

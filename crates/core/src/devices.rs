@@ -505,6 +505,8 @@ fn check_event(e: &mamori_proto::agent::AgentEvent, now: UnixMillis) -> Result<(
         | EventData::ScreenLocked {}
         | EventData::ScreenUnlocked {}
         | EventData::EventsDropped { .. } => Ok(()),
+        // Checked with the operator's shifts, in `activity_to_keep`.
+        EventData::Activity(_) => Ok(()),
     }
 }
 
@@ -521,8 +523,13 @@ impl Core {
         }
         let now = self.now();
         let mut rows = Vec::with_capacity(events.len());
+        let mut buckets = Vec::new();
         for e in events {
             check_event(e, now)?;
+            if let mamori_proto::agent::EventData::Activity(bucket) = &e.event {
+                buckets.push(bucket.clone());
+                continue;
+            }
             let data = serde_json::to_value(&e.event).map_err(|err| CoreError::Internal(err.to_string()))?;
             rows.push(mamori_store::DeviceEventRecord {
                 device_id: device.id.clone(),
@@ -533,8 +540,18 @@ impl Core {
                 data: data.get("data").map(ToString::to_string).unwrap_or_else(|| "{}".into()),
             });
         }
+        let (activity, signals) = self.activity_to_keep(device, buckets, now).await?;
+        // A signal's id follows from its minute, so a bucket sent again raises it once.
+        rows.extend(signals.into_iter().map(|(kind, data)| mamori_store::DeviceEventRecord {
+            device_id: device.id.clone(),
+            event_id: format!("srv-{kind}-{}", data["minute"].as_str().unwrap_or_default()),
+            kind: kind.to_owned(),
+            occurred_at: now,
+            received_at: now,
+            data: data.to_string(),
+        }));
         let mut tx = self.store.begin().await?;
-        let stored = tx.insert_device_events(&rows).await?;
+        let stored = tx.insert_device_events(&rows).await? + tx.insert_activity(&activity).await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -751,16 +768,24 @@ pub struct FloorRow {
     pub user: mamori_store::UserRecord,
     /// The operator's PC, if one is enrolled for them (the most recently seen).
     pub device: Option<DeviceRecord>,
-    pub online: bool,
+    pub state: mamori_domain::activity::FloorState,
+    /// The latest minute of activity, when it is from the last three minutes (inside the shift).
+    pub activity: Option<mamori_domain::activity::ActivityBucket>,
     pub posture: Option<Posture>,
     /// A USB mass-storage device plugged in within the last hour.
     pub recent_usb: bool,
 }
 
+/// The events that say whether a PC's screen is locked: the latest of them wins.
+const LOCK_KINDS: [&str; 4] = ["screen_locked", "screen_unlocked", "session_logon", "session_logoff"];
+
 impl Core {
     /// The floor: every operator — of the supervisor's own team, for a supervisor with one —
-    /// with their PC's state, compliance and network, and a recent USB stick.
+    /// with their state (working, idle, locked, offline, off shift), their latest minute of
+    /// activity, their PC's compliance and network, and a recent USB stick. The activity and
+    /// events of all PCs are read in two queries, whatever the size of the floor.
     pub async fn floor(&self, principal: &Principal) -> Result<Vec<FloorRow>, CoreError> {
+        use mamori_domain::activity::FloorState;
         let now = self.now();
         let mut read = self.store.read().await?;
         let team = principal.user.team_id.clone().filter(|_| {
@@ -775,6 +800,28 @@ impl Core {
             .filter(|u| team.is_none() || u.team_id == team)
             .collect();
         let devices = read.list_devices().await?;
+        let activity: HashMap<String, mamori_domain::activity::ActivityBucket> = read
+            .latest_activity(now.minus(Duration::from_secs(180)))
+            .await?
+            .into_iter()
+            .map(|a| (a.device_id, a.bucket))
+            .collect();
+        let mut locked = HashMap::new();
+        let mut usb = std::collections::HashSet::new();
+        let mut kinds = LOCK_KINDS.to_vec();
+        kinds.push("usb_attached");
+        for e in read.recent_events_of_kinds(&kinds, now.minus(Duration::from_secs(24 * 3600))).await? {
+            if e.kind == "usb_attached" {
+                let storage = serde_json::from_str::<serde_json::Value>(&e.data)
+                    .is_ok_and(|v| v["mass_storage"] == serde_json::Value::Bool(true));
+                if storage && now.0 - e.occurred_at.0 < 3_600_000 {
+                    usb.insert(e.device_id);
+                }
+            } else {
+                let is_locked = e.kind == "screen_locked" || e.kind == "session_logoff";
+                locked.insert(e.device_id, is_locked);
+            }
+        }
         drop(read);
         let mut rows = Vec::with_capacity(operators.len());
         for user in operators {
@@ -783,31 +830,43 @@ impl Core {
                 .filter(|d| d.user_id.as_deref() == Some(user.id.as_str()) && d.revoked_at.is_none())
                 .max_by_key(|d| d.last_seen_at)
                 .cloned();
-            let (online, posture, recent_usb) = match &device {
+            let on_shift = self.user_shifts(&user.id).await?.on_shift(now);
+            let row = match device {
                 Some(d) => {
-                    let events = self.store.read().await?.device_events(&d.id, 20).await?;
-                    let usb = events.iter().any(|e| {
-                        e.kind == "usb_attached"
-                            && now.0 - e.occurred_at.0 < 3_600_000
-                            && serde_json::from_str::<serde_json::Value>(&e.data)
-                                .is_ok_and(|v| v["mass_storage"] == serde_json::Value::Bool(true))
-                    });
-                    (is_online(d, now), Some(self.device_posture(d).await?), usb)
+                    let latest = activity.get(&d.id).filter(|_| on_shift).cloned();
+                    let state = FloorState::judge(
+                        is_online(&d, now),
+                        on_shift,
+                        locked.get(&d.id).copied().unwrap_or(false),
+                        latest.as_ref(),
+                        now,
+                    );
+                    FloorRow {
+                        posture: Some(self.device_posture(&d).await?),
+                        recent_usb: usb.contains(&d.id),
+                        activity: latest,
+                        state,
+                        device: Some(d),
+                        user,
+                    }
                 }
-                None => (false, None, false),
+                None => FloorRow {
+                    user,
+                    device: None,
+                    state: FloorState::Offline,
+                    activity: None,
+                    posture: None,
+                    recent_usb: false,
+                },
             };
-            rows.push(FloorRow { user, device, online, posture, recent_usb });
+            rows.push(row);
         }
         Ok(rows)
     }
 
     /// The devices enrolled for a user, with what they report — an operator's own view of what
     /// is collected about them (invariant 8).
-    pub async fn my_devices(
-        &self,
-        principal: &Principal,
-    ) -> Result<Vec<(DeviceRecord, Option<InventoryRecord>, Vec<mamori_store::DeviceEventRecord>)>, CoreError>
-    {
+    pub async fn my_devices(&self, principal: &Principal) -> Result<Vec<MyDevice>, CoreError> {
         let devices: Vec<DeviceRecord> = self
             .store
             .read()
@@ -818,13 +877,25 @@ impl Core {
             .filter(|d| d.user_id.as_deref() == Some(principal.user.id.as_str()))
             .collect();
         let mut out = Vec::with_capacity(devices.len());
-        for d in devices {
+        for device in devices {
             let mut read = self.store.read().await?;
-            let inventory = read.inventory_history(&d.id, 1).await?.into_iter().next();
-            let events = read.device_events(&d.id, 50).await?;
+            let inventory = read.inventory_history(&device.id, 1).await?.into_iter().next();
+            let events = read.device_events(&device.id, 50).await?;
+            let activity =
+                read.device_activity(&device.id, self.now().minus(Duration::from_secs(3600)), 60).await?;
             drop(read);
-            out.push((d, inventory, events));
+            out.push(MyDevice { device, inventory, events, activity });
         }
         Ok(out)
     }
+}
+
+/// A PC as its own operator sees it: everything collected about them.
+#[derive(Debug, Clone)]
+pub struct MyDevice {
+    pub device: DeviceRecord,
+    pub inventory: Option<InventoryRecord>,
+    pub events: Vec<mamori_store::DeviceEventRecord>,
+    /// The last hour's activity buckets, newest first.
+    pub activity: Vec<mamori_store::ActivityRecord>,
 }

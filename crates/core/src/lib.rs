@@ -6,6 +6,7 @@
 //! The HTTP layer calls these and maps [`CoreError`] to responses; nothing here knows HTTP.
 
 pub mod account;
+pub mod activity;
 pub mod admin;
 pub mod audit_log;
 pub mod auth;

@@ -4,6 +4,7 @@
 //! control TOTP windows, expiries and lockouts. The role → permission matrix lives in [`authz`] and
 //! nowhere else.
 
+pub mod activity;
 pub mod authz;
 pub mod clock;
 pub mod customer;

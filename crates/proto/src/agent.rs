@@ -70,6 +70,10 @@ pub struct Inventory {
 pub struct AgentAck {
     /// The server's time (Unix ms), so an agent can see its clock drifting.
     pub server_time: i64,
+    /// The shifts of the PC's operator: the agent collects activity only inside them (empty:
+    /// never; only heartbeats).
+    #[serde(default)]
+    pub shifts: mamori_domain::activity::ShiftSchedule,
 }
 
 /// Body of `POST /api/v1/devices/enrolments`.
@@ -210,6 +214,8 @@ pub enum EventData {
     EventsDropped {
         count: u64,
     },
+    /// One minute of the operator's activity: counts only (sent only inside their shifts).
+    Activity(mamori_domain::activity::ActivityBucket),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -235,6 +241,7 @@ impl EventData {
             EventData::SessionLogon { .. } => "session_logon",
             EventData::SessionLogoff { .. } => "session_logoff",
             EventData::EventsDropped { .. } => "events_dropped",
+            EventData::Activity(_) => "activity",
         }
     }
 }
@@ -261,4 +268,19 @@ pub struct EventsAccepted {
     /// How many were new (the rest had been received before).
     pub stored: u64,
     pub server_time: i64,
+}
+
+/// Query of `GET /api/v1/devices/{id}/activity`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ActivityQuery {
+    /// How far back, 1–744 hours; default 24.
+    pub hours: Option<u32>,
+}
+
+/// A PC's activity, one bucket a minute, newest first (counts only).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ActivityList {
+    pub buckets: Vec<mamori_domain::activity::ActivityBucket>,
 }

@@ -28,6 +28,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         api::devices::poll, api::devices::command_result, api::devices::issue_command, api::devices::list_commands,
         api::devices::events, api::devices::list_events,
         api::devices::get_site_policy, api::devices::put_site_policy, api::devices::put_user_networks,
+        api::devices::list_activity, api::devices::get_keystroke_limits, api::devices::put_keystroke_limits,
+        api::devices::get_user_shifts, api::devices::put_user_shifts,
         api::security_events, api::get_settings, api::put_settings,
     ),
     components(schemas(proto::Problem)),

@@ -1336,6 +1336,94 @@ macro_rules! store_tx_impl {
                 .collect())
             }
 
+            async fn recent_events_of_kinds(
+                &mut self,
+                kinds: &[&str],
+                since: UnixMillis,
+            ) -> StoreResult<Vec<DeviceEventRecord>> {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT device_id, event_id, kind, occurred_at, received_at, data FROM device_events \
+                     WHERE occurred_at >= ",
+                );
+                q.push_bind(since.0).push(" AND kind IN (");
+                let mut list = q.separated(", ");
+                for k in kinds {
+                    list.push_bind(k.to_string());
+                }
+                q.push(") ORDER BY occurred_at, event_id");
+                Ok(q.build_query_as::<(String, String, String, i64, i64, String)>()
+                    .fetch_all(self.handle.conn())
+                    .await
+                    .map_err(db_err)?
+                    .into_iter()
+                    .map(|(device_id, event_id, kind, occurred, received, data)| DeviceEventRecord {
+                        device_id,
+                        event_id,
+                        kind,
+                        occurred_at: UnixMillis(occurred),
+                        received_at: UnixMillis(received),
+                        data,
+                    })
+                    .collect())
+            }
+
+            async fn insert_activity(&mut self, buckets: &[ActivityRecord]) -> StoreResult<u64> {
+                let mut inserted = 0;
+                for chunk in buckets.chunks(1000) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO device_activity (device_id, minute, keystrokes, clicks, idle_secs, app, \
+                         browser_domain, received_at) ",
+                    );
+                    q.push_values(chunk, |mut row, a| {
+                        row.push_bind(a.device_id.clone())
+                            .push_bind(a.bucket.minute)
+                            .push_bind(i64::from(a.bucket.keystrokes))
+                            .push_bind(i64::from(a.bucket.clicks))
+                            .push_bind(i64::from(a.bucket.idle_secs))
+                            .push_bind(a.bucket.app.clone())
+                            .push_bind(a.bucket.browser_domain.clone())
+                            .push_bind(a.received_at.0);
+                    });
+                    q.push(" ON CONFLICT DO NOTHING");
+                    inserted += q.build().execute(self.handle.conn()).await.map_err(db_err)?.rows_affected();
+                }
+                Ok(inserted)
+            }
+
+            async fn device_activity(
+                &mut self,
+                device_id: &str,
+                since: UnixMillis,
+                limit: i64,
+            ) -> StoreResult<Vec<ActivityRecord>> {
+                Ok(sqlx::query_as::<$db, ActivityRow>(&format!(
+                    "{ACTIVITY_COLUMNS} WHERE device_id = $1 AND minute >= $2 ORDER BY minute DESC LIMIT $3"
+                ))
+                .bind(device_id)
+                .bind(since.0)
+                .bind(limit)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(activity_of)
+                .collect())
+            }
+
+            async fn latest_activity(&mut self, since: UnixMillis) -> StoreResult<Vec<ActivityRecord>> {
+                Ok(sqlx::query_as::<$db, ActivityRow>(&format!(
+                    "{ACTIVITY_COLUMNS} a WHERE a.minute >= $1 AND a.minute = \
+                     (SELECT MAX(b.minute) FROM device_activity b WHERE b.device_id = a.device_id)"
+                ))
+                .bind(since.0)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(activity_of)
+                .collect())
+            }
+
             async fn insert_call(&mut self, c: &CallRecord) -> StoreResult<()> {
                 sqlx::query::<$db>(
                     "INSERT INTO calls (id, external_id, operator_id, caller_digest, started_at, ended_at) \

@@ -341,3 +341,26 @@ pub(crate) fn command_of(r: CommandRow) -> CommandRecord {
         result,
     }
 }
+
+/// The columns of an activity bucket, in [`ActivityRow`] order.
+pub(crate) const ACTIVITY_COLUMNS: &str = "SELECT device_id, minute, keystrokes, clicks, idle_secs, app, \
+     browser_domain, received_at FROM device_activity";
+
+pub(crate) type ActivityRow = (String, i64, i64, i64, i64, Option<String>, Option<String>, i64);
+
+pub(crate) fn activity_of(r: ActivityRow) -> ActivityRecord {
+    let (device_id, minute, keystrokes, clicks, idle_secs, app, browser_domain, received) = r;
+    let count = |n: i64| u32::try_from(n).unwrap_or(0);
+    ActivityRecord {
+        device_id,
+        bucket: mamori_domain::activity::ActivityBucket {
+            minute,
+            keystrokes: count(keystrokes),
+            clicks: count(clicks),
+            idle_secs: count(idle_secs),
+            app,
+            browser_domain,
+        },
+        received_at: UnixMillis(received),
+    }
+}

@@ -259,6 +259,24 @@ pub trait StoreTx: Send {
     async fn devices_gone_silent(&mut self, cutoff: UnixMillis) -> StoreResult<Vec<DeviceRecord>>;
     /// The device's events, newest first.
     async fn device_events(&mut self, device_id: &str, limit: i64) -> StoreResult<Vec<DeviceEventRecord>>;
+    /// Every PC's events of these kinds since `since`, oldest first (the floor's lock and USB state).
+    async fn recent_events_of_kinds(
+        &mut self,
+        kinds: &[&str],
+        since: UnixMillis,
+    ) -> StoreResult<Vec<DeviceEventRecord>>;
+
+    /// Stores activity buckets, skipping a minute already stored for the PC; returns how many were new.
+    async fn insert_activity(&mut self, buckets: &[ActivityRecord]) -> StoreResult<u64>;
+    /// A PC's buckets from `since`, newest first.
+    async fn device_activity(
+        &mut self,
+        device_id: &str,
+        since: UnixMillis,
+        limit: i64,
+    ) -> StoreResult<Vec<ActivityRecord>>;
+    /// Each PC's latest bucket, for those with one from `since`.
+    async fn latest_activity(&mut self, since: UnixMillis) -> StoreResult<Vec<ActivityRecord>>;
 
     // --- settings
     async fn setting(&mut self, key: &str) -> StoreResult<Option<String>>;

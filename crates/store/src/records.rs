@@ -328,3 +328,11 @@ pub struct DeviceEventRecord {
     /// JSON.
     pub data: String,
 }
+
+/// One minute of a PC's activity, counts only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityRecord {
+    pub device_id: String,
+    pub bucket: mamori_domain::activity::ActivityBucket,
+    pub received_at: UnixMillis,
+}

@@ -434,3 +434,148 @@ async fn posture_and_networks(backend: Backend) {
     s.stop().await;
 }
 both_backends!(posture_and_networks);
+
+/// Enrols a PC for `user` through the API and returns its agent.
+async fn enrol_agent<'a>(s: &'a TestServer, admin_token: &str, user_id: &str, hostname: &str) -> Agent<'a> {
+    let api = reqwest::Client::new();
+    let r = api
+        .post(s.url("/api/v1/devices/enrolments"))
+        .bearer_auth(admin_token)
+        .json(&json!({"user_id": user_id}))
+        .send()
+        .await
+        .unwrap();
+    let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let key = DeviceKey::generate().unwrap();
+    let r = api
+        .post(s.url("/api/v1/agent/enroll"))
+        .json(&json!({"token": token, "public_key": key.public_key(), "hostname": hostname}))
+        .send()
+        .await
+        .unwrap();
+    let id = r.json::<Value>().await.unwrap()["device_id"].as_str().unwrap().to_owned();
+    Agent { s, key, id, from: None }
+}
+
+fn bucket_event(id: &str, minute: i64, keystrokes: u32, domain: &str) -> Value {
+    json!({"id": id, "time": minute + 60_000, "kind": "activity", "data": {
+        "minute": minute, "keystrokes": keystrokes, "clicks": 3, "idle_secs": 0,
+        "app": "chrome", "browser_domain": domain}})
+}
+
+/// Activity buckets (MON-1, MON-3, invariant 8): kept only inside the operator's shifts, which
+/// the agent learns from every answer; an abnormal keystroke rate for the role is a signal,
+/// raised once however often the bucket is sent; the floor shows working, locked and the
+/// application; the operator sees their own buckets and shifts.
+async fn activity_follows_shifts(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = s.user("admin", &[Role::SecurityAdmin]).await;
+    let token = s.token(&admin, &[Permission::DevicesManage, Permission::DevicesRead]).await;
+    let op = s.user("op.one", &[Role::Operator]).await;
+    let op_token = s.token(&op, &[Permission::CustomersRead]).await;
+    let agent = enrol_agent(&s, &token, &op.id, "op-pc").await;
+    let api = reqwest::Client::new();
+    let put =
+        |token: &str, path: String, body: Value| api.put(s.url(&path)).bearer_auth(token).json(&body).send();
+
+    let (status, ack) = agent.send("/api/v1/agent/heartbeat", &json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(ack["shifts"]["shifts"], json!([]), "no shifts: the agent collects no activity");
+
+    // A shift from an hour before this hour to two after it (Japan time), every day.
+    let now = s.core.now().0;
+    let hour = (now / 60_000 + 540) / 60 % 24;
+    let shift = |h: i64| format!("{:02}:00", h.rem_euclid(24));
+    let shifts_path = format!("/api/v1/users/{}/shifts", op.id);
+    for bad in [
+        json!({"shifts": [{"days": ["mon"], "start": "9:00", "end": "18:00"}]}),
+        json!({"shifts": [{"days": [], "start": "09:00", "end": "18:00"}]}),
+        json!({"shifts": [{"days": ["someday"], "start": "09:00", "end": "18:00"}]}),
+        json!({"shifts": [], "timezone": "Asia/Tokyo"}),
+    ] {
+        assert_eq!(put(&token, shifts_path.clone(), bad.clone()).await.unwrap().status(), 422, "{bad}");
+    }
+    let schedule = json!({"shifts": [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        "start": shift(hour - 1), "end": shift(hour + 2)}]});
+    assert_eq!(put(&op_token, shifts_path.clone(), schedule.clone()).await.unwrap().status(), 403);
+    assert_eq!(put(&token, shifts_path.clone(), schedule).await.unwrap().status(), 204);
+    let (_, ack) = agent.send("/api/v1/agent/heartbeat", &json!({})).await;
+    assert_eq!(ack["shifts"]["shifts"][0]["start"], shift(hour - 1).as_str(), "{ack}");
+
+    // Inside the shift kept; three hours back, outside it, dropped by the server.
+    let minute = now / 60_000 * 60_000;
+    let batch = json!({"events": [
+        bucket_event("a1", minute - 60_000, 80, "crm.example.co.jp"),
+        bucket_event("a2", minute - 3 * 3_600_000, 50, "crm.example.co.jp"),
+    ]});
+    assert_eq!(agent.send("/api/v1/agent/events", &batch).await.0, 200);
+    let activity = || async {
+        let path = format!("/api/v1/devices/{}/activity?hours=24", agent.id);
+        api.get(s.url(&path)).bearer_auth(&token).send().await.unwrap().json::<Value>().await.unwrap()
+    };
+    let kept = activity().await;
+    assert_eq!(kept["buckets"].as_array().unwrap().len(), 1, "{kept}");
+    assert_eq!(kept["buckets"][0]["keystrokes"], 80);
+
+    // A keystroke injector's minute: a signal, once, however often the batch is sent.
+    let fast = json!({"events": [bucket_event("a3", minute - 120_000, 2_400, "crm.example.co.jp")]});
+    assert_eq!(agent.send("/api/v1/agent/events", &fast).await.0, 200);
+    assert_eq!(agent.send("/api/v1/agent/events", &fast).await.1["stored"], 0, "a retry stores nothing");
+    let signals: Vec<_> = s
+        .core
+        .device_events(&agent.id, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "abnormal_keystroke_rate")
+        .collect();
+    assert_eq!(signals.len(), 1, "{signals:?}");
+    assert!(signals[0].data.contains("\"limit\":600") && signals[0].data.contains("2400"));
+
+    // A bad bucket refuses the whole batch: nothing of it is stored.
+    for bad in [
+        bucket_event("b1", minute - 60_000, 10, "https://crm.example.co.jp/customers?id=42"),
+        bucket_event("b1", minute - 59_000, 10, "crm.example.co.jp"),
+        json!({"id": "b1", "time": minute, "kind": "activity", "data": {"minute": minute - 60_000,
+            "keystrokes": 1, "clicks": 0, "idle_secs": 0, "app": null, "browser_domain": null,
+            "keys": "secret"}}),
+    ] {
+        let batch = json!({"events": [bucket_event("b0", minute - 180_000, 5, "ok.example"), bad]});
+        assert_eq!(agent.send("/api/v1/agent/events", &batch).await.0, 422, "{batch}");
+    }
+    assert_eq!(activity().await["buckets"].as_array().unwrap().len(), 2, "nothing of a refused batch");
+
+    // The floor: working, with the application; then locked; then working again.
+    let floor = s.signed_in("admin").await;
+    let page = floor.get("/floor").await.text().await.unwrap();
+    assert!(page.contains("state-working") && page.contains("chrome · crm.example.co.jp"), "{page}");
+    let lock = json!({"events": [{"id": "l1", "time": now, "kind": "screen_locked", "data": {}}]});
+    assert_eq!(agent.send("/api/v1/agent/events", &lock).await.0, 200);
+    assert!(floor.get("/floor").await.text().await.unwrap().contains("state-locked"));
+    s.clock.advance(std::time::Duration::from_secs(1));
+    let unlock =
+        json!({"events": [{"id": "l2", "time": s.core.now().0, "kind": "screen_unlocked", "data": {}}]});
+    assert_eq!(agent.send("/api/v1/agent/events", &unlock).await.0, 200);
+    assert!(floor.get("/floor").await.text().await.unwrap().contains("state-working"));
+
+    // The operator sees their own minutes and shifts.
+    let mine = s.signed_in("op.one").await.get("/my-pc").await.text().await.unwrap();
+    assert!(mine.contains("my-activity") && mine.contains("80 / 3"), "{mine}");
+    assert!(mine.contains(&shift(hour - 1)), "{mine}");
+
+    // The role's limit can be changed, and is checked.
+    let limits = "/api/v1/devices/keystroke-limits".to_owned();
+    assert_eq!(
+        put(&token, limits.clone(), json!({"per_role": {"operator": 0}})).await.unwrap().status(),
+        422
+    );
+    assert_eq!(
+        put(&token, limits.clone(), json!({"per_role": {"operator": 900}})).await.unwrap().status(),
+        204
+    );
+    let got: Value = api.get(s.url(&limits)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["per_role"]["operator"], 900);
+    assert_eq!(s.audit("device.shifts_change").await.len(), 1);
+    s.stop().await;
+}
+both_backends!(activity_follows_shifts);

@@ -5,11 +5,12 @@
 use super::ApiResult;
 use crate::AppState;
 use crate::middleware::{Caller, Ctx};
-use crate::problem::{ApiJson, IdPath};
+use crate::problem::{ApiJson, ApiQuery, IdPath};
 use axum::Json;
 use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use mamori_core::devices::{NewEnrolment, is_online};
+use mamori_domain::activity::{KeystrokeLimits, ShiftSchedule};
 use mamori_domain::posture::PosturePolicy;
 use mamori_proto::agent as proto;
 use mamori_store::DeviceRecord;
@@ -34,8 +35,10 @@ pub async fn enrol(
     Ok((StatusCode::CREATED, Json(proto::Enrolled { device_id })))
 }
 
-fn ack(state: &AppState) -> Json<proto::AgentAck> {
-    Json(proto::AgentAck { server_time: state.core.now().0 })
+/// The answer to a heartbeat or an inventory: the server's time and the operator's shifts.
+async fn ack(state: &AppState, device: &DeviceRecord) -> ApiResult<Json<proto::AgentAck>> {
+    let shifts = state.core.device_shifts(device).await?;
+    Ok(Json(proto::AgentAck { server_time: state.core.now().0, shifts }))
 }
 
 #[utoipa::path(post, path = "/api/v1/agent/inventory", tag = "agent", request_body = proto::Inventory,
@@ -48,13 +51,16 @@ pub async fn inventory(
     ApiJson(body): ApiJson<proto::Inventory>,
 ) -> ApiResult<Json<proto::AgentAck>> {
     state.core.record_inventory(&device, &body, &ctx).await?;
-    Ok(ack(&state))
+    ack(&state, &device).await
 }
 
 #[utoipa::path(post, path = "/api/v1/agent/heartbeat", tag = "agent",
     responses((status = 200, body = proto::AgentAck), (status = 401, body = mamori_proto::Problem)))]
-pub async fn heartbeat(State(state): State<AppState>) -> ApiResult<Json<proto::AgentAck>> {
-    Ok(ack(&state))
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    Extension(device): Extension<DeviceRecord>,
+) -> ApiResult<Json<proto::AgentAck>> {
+    ack(&state, &device).await
 }
 
 #[utoipa::path(post, path = "/api/v1/devices/enrolments", tag = "devices", request_body = proto::CreateEnrolment,
@@ -158,7 +164,7 @@ pub async fn command_result(
     ApiJson(body): ApiJson<proto::CommandResult>,
 ) -> ApiResult<Json<proto::AgentAck>> {
     state.core.finish_command(&device, &id, body.ok, &body.detail, &ctx).await?;
-    Ok(ack(&state))
+    ack(&state, &device).await
 }
 
 pub fn command_view(c: mamori_store::CommandRecord) -> proto::CommandView {
@@ -276,4 +282,65 @@ pub async fn put_user_networks(
 ) -> ApiResult<StatusCode> {
     state.core.set_user_networks(&p, &id, body.networks, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{id}/shifts", tag = "devices",
+    responses((status = 200, body = ShiftSchedule)))]
+pub async fn get_user_shifts(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<ShiftSchedule>> {
+    Ok(Json(state.core.user_shifts(&id).await?))
+}
+
+/// An operator's shifts: their PC's agent collects activity only inside them.
+#[utoipa::path(put, path = "/api/v1/users/{id}/shifts", tag = "devices", request_body = ShiftSchedule,
+    responses((status = 204), (status = 404, body = mamori_proto::Problem), (status = 422, body = mamori_proto::Problem)))]
+pub async fn put_user_shifts(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<ShiftSchedule>,
+) -> ApiResult<StatusCode> {
+    state.core.set_user_shifts(&p, &id, body, &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/devices/keystroke-limits", tag = "devices",
+    responses((status = 200, body = KeystrokeLimits)))]
+pub async fn get_keystroke_limits(State(state): State<AppState>) -> ApiResult<Json<KeystrokeLimits>> {
+    Ok(Json(state.core.keystroke_limits().await?))
+}
+
+/// Keystrokes a minute above which a PC's bucket raises `abnormal_keystroke_rate`, per role.
+#[utoipa::path(put, path = "/api/v1/devices/keystroke-limits", tag = "devices", request_body = KeystrokeLimits,
+    responses((status = 204), (status = 422, body = mamori_proto::Problem)))]
+pub async fn put_keystroke_limits(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<KeystrokeLimits>,
+) -> ApiResult<StatusCode> {
+    state.core.set_keystroke_limits(&p, body, &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/devices/{id}/activity", tag = "devices", params(proto::ActivityQuery),
+    responses((status = 200, body = proto::ActivityList), (status = 422, body = mamori_proto::Problem)))]
+pub async fn list_activity(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    ApiQuery(q): ApiQuery<proto::ActivityQuery>,
+) -> ApiResult<Json<proto::ActivityList>> {
+    let hours = q.hours.unwrap_or(24);
+    if !(1..=744).contains(&hours) {
+        return Err(crate::problem::ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "out_of_range",
+            "`hours` is 1 to 744",
+        ));
+    }
+    let buckets = state.core.device_activity(&id, hours).await?.into_iter().map(|a| a.bucket).collect();
+    Ok(Json(proto::ActivityList { buckets }))
 }

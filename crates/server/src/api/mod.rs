@@ -88,6 +88,21 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::POST, "/api/v1/devices/{id}/commands", Permission(DevicesManage), devices::issue_command)
         .add(Method::GET, "/api/v1/devices/{id}/commands", Permission(DevicesRead), devices::list_commands)
         .add(Method::GET, "/api/v1/devices/{id}/events", Permission(DevicesRead), devices::list_events)
+        .add(Method::GET, "/api/v1/devices/{id}/activity", Permission(DevicesRead), devices::list_activity)
+        .add(
+            Method::GET,
+            "/api/v1/devices/keystroke-limits",
+            Permission(DevicesRead),
+            devices::get_keystroke_limits,
+        )
+        .add(
+            Method::PUT,
+            "/api/v1/devices/keystroke-limits",
+            Permission(DevicesManage),
+            devices::put_keystroke_limits,
+        )
+        .add(Method::GET, "/api/v1/users/{id}/shifts", Permission(DevicesRead), devices::get_user_shifts)
+        .add(Method::PUT, "/api/v1/users/{id}/shifts", Permission(DevicesManage), devices::put_user_shifts)
         .add(
             Method::GET,
             "/api/v1/sites/{id}/device-policy",

@@ -280,8 +280,11 @@ pub struct FloorView {
     pub name: String,
     pub device_id: Option<String>,
     pub hostname: String,
-    /// `online`, `offline` or `no_device`.
+    /// `working`, `idle`, `locked`, `off_shift`, `offline` or `no_device`.
     pub state: &'static str,
+    /// "keys / clicks" of the latest minute, when there is one.
+    pub counts: String,
+    pub app: String,
     /// `compliant`, `not_compliant` or `unknown`.
     pub compliance: &'static str,
     pub failures: String,
@@ -315,11 +318,22 @@ async fn floor_page(State(state): State<AppState>, headers: HeaderMap, Caller(p)
                 name: r.user.display_name.clone(),
                 device_id: r.device.as_ref().map(|d| d.id.clone()),
                 hostname: r.device.as_ref().map(|d| d.hostname.clone()).unwrap_or_default(),
-                state: match (&r.device, r.online) {
-                    (None, _) => "no_device",
-                    (Some(_), true) => "online",
-                    (Some(_), false) => "offline",
-                },
+                state: if r.device.is_none() { "no_device" } else { r.state.as_str() },
+                counts: r
+                    .activity
+                    .as_ref()
+                    .map(|a| format!("{} / {}", a.keystrokes, a.clicks))
+                    .unwrap_or_default(),
+                app: r
+                    .activity
+                    .as_ref()
+                    .map(|a| match (&a.app, &a.browser_domain) {
+                        (Some(app), Some(domain)) => format!("{app} · {domain}"),
+                        (Some(app), None) => app.clone(),
+                        (None, Some(domain)) => domain.clone(),
+                        (None, None) => String::new(),
+                    })
+                    .unwrap_or_default(),
                 compliance: match &failures {
                     Some(f) if f.is_empty() => "compliant",
                     Some(_) => "not_compliant",
@@ -340,7 +354,7 @@ async fn floor_page(State(state): State<AppState>, headers: HeaderMap, Caller(p)
             }
         })
         .collect();
-    let online = rows.iter().filter(|r| r.state == "online").count();
+    let online = rows.iter().filter(|r| !matches!(r.state, "offline" | "no_device")).count();
     let alerts = rows
         .iter()
         .filter(|r| r.network == "unapproved" || r.recent_usb || r.compliance == "not_compliant")
@@ -354,6 +368,8 @@ pub struct MyPcView {
     pub inventory: Option<Inventory>,
     /// (time, kind, data)
     pub events: Vec<(String, String, String)>,
+    /// (minute, keystrokes, clicks, idle seconds, application, browser domain)
+    pub activity: Vec<(String, u32, u32, u32, String, String)>,
 }
 
 #[derive(Template)]
@@ -361,23 +377,50 @@ pub struct MyPcView {
 struct MyPcPage {
     c: Chrome,
     pcs: Vec<MyPcView>,
+    /// The user's shifts, as "mon tue 09:00–18:00" lines; empty: none (nothing collected).
+    shifts: Vec<String>,
 }
 
 /// What the agent collects about the signed-in user's own PC (invariant 8).
 async fn my_pc_page(State(state): State<AppState>, headers: HeaderMap, Caller(p): Caller) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let pcs = match state.core.my_devices(&p).await {
-        Ok(pcs) => pcs,
-        Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
+    let (pcs, schedule) = match (state.core.my_devices(&p).await, state.core.user_shifts(&p.user.id).await) {
+        (Ok(pcs), Ok(schedule)) => (pcs, schedule),
+        (Err(e), _) | (_, Err(e)) => {
+            return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e));
+        }
     };
     let pcs = pcs
         .into_iter()
-        .map(|(d, inventory, events)| MyPcView {
-            hostname: d.hostname,
-            inventory: inventory.and_then(|i| serde_json::from_str(&i.inventory).ok()),
-            events: events.into_iter().map(|e| (local_time(e.occurred_at.0), e.kind, e.data)).collect(),
+        .map(|pc| MyPcView {
+            hostname: pc.device.hostname,
+            inventory: pc.inventory.and_then(|i| serde_json::from_str(&i.inventory).ok()),
+            events: pc.events.into_iter().map(|e| (local_time(e.occurred_at.0), e.kind, e.data)).collect(),
+            activity: pc
+                .activity
+                .into_iter()
+                .map(|a| {
+                    let b = a.bucket;
+                    let (app, domain) = (b.app.unwrap_or_default(), b.browser_domain.unwrap_or_default());
+                    (local_time(b.minute), b.keystrokes, b.clicks, b.idle_secs, app, domain)
+                })
+                .collect(),
+        })
+        .collect();
+    let shifts = schedule
+        .shifts
+        .iter()
+        .map(|s| {
+            let days: Vec<String> = s.days.iter().map(|d| format!("{d:?}")).collect();
+            format!(
+                "{} {}–{} (UTC{:+}h)",
+                days.join(" "),
+                s.start,
+                s.end,
+                f64::from(schedule.utc_offset_minutes) / 60.0
+            )
         })
         .collect();
     let c = Chrome::new(tr, "mypc.title", Some(&p), csrf_for(Some(&p), None), "/my-pc");
-    render(&MyPcPage { c, pcs })
+    render(&MyPcPage { c, pcs, shifts })
 }

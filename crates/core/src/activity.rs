@@ -1,0 +1,138 @@
+//! Operators' activity (issue 5; MON-1, MON-3, invariant 8): shift schedules, which decide when
+//! an agent may collect activity at all; the per-role keystroke limits behind the
+//! `abnormal_keystroke_rate` signal; and the per-minute buckets agents report. The server keeps a
+//! bucket only when it falls inside the operator's shift, whatever the agent sent.
+
+use crate::{Core, CoreError, Principal, check_id};
+use mamori_audit::{AuditEvent, Category, Outcome, RequestContext};
+use mamori_domain::UnixMillis;
+use mamori_domain::activity::{ActivityBucket, KeystrokeLimits, ShiftSchedule};
+use mamori_store::{ActivityRecord, DeviceRecord};
+
+fn shifts_key(user_id: &str) -> String {
+    format!("shifts:{user_id}")
+}
+const KEYSTROKE_LIMITS: &str = "keystroke_limits";
+
+impl Core {
+    /// A user's shifts (empty until set: no activity is collected).
+    pub async fn user_shifts(&self, user_id: &str) -> Result<ShiftSchedule, CoreError> {
+        check_id(user_id, "user")?;
+        let stored = self.store.read().await?.setting(&shifts_key(user_id)).await?;
+        Ok(stored.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default())
+    }
+
+    pub async fn set_user_shifts(
+        &self,
+        principal: &Principal,
+        user_id: &str,
+        schedule: ShiftSchedule,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        check_id(user_id, "user")?;
+        let schedule =
+            schedule.checked().map_err(|e| CoreError::invalid("shifts", "invalid_value", e.to_string()))?;
+        let json = serde_json::to_string(&schedule).map_err(|e| CoreError::Internal(e.to_string()))?;
+        let mut tx = self.store.begin().await?;
+        tx.user_by_id(user_id).await?.ok_or(CoreError::NotFound { what: "user" })?;
+        tx.put_setting(&shifts_key(user_id), &json).await?;
+        let e =
+            AuditEvent::new(Category::Device, "device.shifts_change", principal.actor(), Outcome::Success)
+                .object(format!("user:{user_id}"))
+                .detail("shifts", schedule.shifts.len().to_string());
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The shifts of the operator a PC is assigned to (none for an unassigned PC).
+    pub async fn device_shifts(&self, device: &DeviceRecord) -> Result<ShiftSchedule, CoreError> {
+        match &device.user_id {
+            Some(user) => self.user_shifts(user).await,
+            None => Ok(ShiftSchedule::default()),
+        }
+    }
+
+    pub async fn keystroke_limits(&self) -> Result<KeystrokeLimits, CoreError> {
+        let stored = self.store.read().await?.setting(KEYSTROKE_LIMITS).await?;
+        Ok(stored.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default())
+    }
+
+    pub async fn set_keystroke_limits(
+        &self,
+        principal: &Principal,
+        limits: KeystrokeLimits,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let limits =
+            limits.checked().map_err(|e| CoreError::invalid("per_role", "invalid_value", e.to_string()))?;
+        let json = serde_json::to_string(&limits).map_err(|e| CoreError::Internal(e.to_string()))?;
+        let mut tx = self.store.begin().await?;
+        tx.put_setting(KEYSTROKE_LIMITS, &json).await?;
+        let e = AuditEvent::new(
+            Category::Device,
+            "device.keystroke_limits_change",
+            principal.actor(),
+            Outcome::Success,
+        );
+        self.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Of the buckets a PC reported, those the server keeps — inside its operator's shifts — and
+    /// the signals they raise. Checked whole before anything is stored.
+    pub(crate) async fn activity_to_keep(
+        &self,
+        device: &DeviceRecord,
+        buckets: Vec<ActivityBucket>,
+        now: UnixMillis,
+    ) -> Result<(Vec<ActivityRecord>, Vec<(&'static str, serde_json::Value)>), CoreError> {
+        for b in &buckets {
+            b.checked().map_err(|e| CoreError::invalid("events", "invalid_value", e.to_string()))?;
+        }
+        if buckets.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let shifts = self.device_shifts(device).await?;
+        let limit = match &device.user_id {
+            Some(user) => match self.store.read().await?.user_by_id(user).await? {
+                Some(u) => self.keystroke_limits().await?.limit_for(&u.roles),
+                None => None,
+            },
+            None => None,
+        };
+        let mut keep = Vec::new();
+        let mut signals = Vec::new();
+        for bucket in buckets {
+            if !shifts.on_shift(UnixMillis(bucket.minute)) {
+                continue;
+            }
+            if let Some(limit) = limit
+                && bucket.keystrokes > limit
+            {
+                signals.push((
+                    "abnormal_keystroke_rate",
+                    serde_json::json!({
+                        "minute": UnixMillis(bucket.minute).rfc3339(),
+                        "keystrokes": bucket.keystrokes,
+                        "limit": limit,
+                    }),
+                ));
+            }
+            keep.push(ActivityRecord { device_id: device.id.clone(), bucket, received_at: now });
+        }
+        Ok((keep, signals))
+    }
+
+    /// A PC's activity buckets of the last `hours`, newest first.
+    pub async fn device_activity(
+        &self,
+        device_id: &str,
+        hours: u32,
+    ) -> Result<Vec<ActivityRecord>, CoreError> {
+        check_id(device_id, "device")?;
+        let since = self.now().minus(std::time::Duration::from_secs(u64::from(hours.min(24 * 31)) * 3600));
+        Ok(self.store.read().await?.device_activity(device_id, since, 2000).await?)
+    }
+}
