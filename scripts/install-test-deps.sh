@@ -2,7 +2,8 @@
 # Installs what the tests need beyond Rust: Debian's chromium (browser test), oathtool
 # (an independent TOTP), postgresql-client (pg_dump, to check that a dump holds no customer
 # plaintext), mingw-w64 and wine64 with Rust's x86_64-pc-windows-gnu target (the Windows agent,
-# built and unit-tested under Wine), and playwright-core from npm. Idempotent:
+# built and unit-tested under Wine), Xvfb, xdotool and x11-utils (the agent's desktop helper,
+# tested in a real X session with typed keys and clicks), and playwright-core from npm. Idempotent:
 # installs only what is missing, and downloads no browser build of its own
 # (playwright-core drives Debian's /usr/bin/chromium).
 set -euo pipefail
@@ -17,6 +18,9 @@ dpkg-query -W -f='${Status}' oathtool 2>/dev/null | grep -q 'ok installed' || mi
 command -v pg_dump >/dev/null || missing+=(postgresql-client)
 command -v x86_64-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-x86-64)
 [[ -x /usr/lib/wine/wine64 ]] || missing+=(wine64)
+command -v Xvfb >/dev/null || missing+=(xvfb)
+command -v xdotool >/dev/null || missing+=(xdotool)
+command -v xmessage >/dev/null || missing+=(x11-utils)
 
 if ((${#missing[@]} > 0)); then
     sudo=()
@@ -26,7 +30,7 @@ if ((${#missing[@]} > 0)); then
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
-    say "chromium, oathtool, pg_dump, mingw-w64 and wine64 already installed"
+    say "chromium, oathtool, pg_dump, mingw-w64, wine64, Xvfb and xdotool already installed"
 fi
 
 if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then

@@ -8,6 +8,9 @@ mod client;
 mod collect;
 mod commands;
 mod queue;
+// The Windows helper is not built yet: there the session module is only tested.
+#[cfg_attr(not(unix), allow(dead_code))]
+mod session;
 mod state;
 
 use anyhow::{Context, Result};
@@ -15,6 +18,7 @@ use clap::{Parser, Subcommand};
 use client::{Client, SendError};
 use commands::Desktop;
 use mamori_crypto::device_auth::DeviceKey;
+use mamori_domain::activity::ShiftSchedule;
 use mamori_proto::agent::{
     AgentAck, CommandResult, Commands, EnrolRequest, Enrolled, EventBatch, EventData, EventsAccepted, Poll,
 };
@@ -54,6 +58,19 @@ enum Command {
         heartbeat_secs: u64,
         #[arg(long, default_value_t = 3600)]
         inventory_secs: u64,
+        /// Where desktop helpers connect (default: /run/mamori-agent/session.sock for the system
+        /// service, else session.sock in the state directory).
+        #[arg(long)]
+        session_socket: Option<PathBuf>,
+    },
+    /// The helper in a user's desktop session: counts input, notes the application in front and
+    /// the screen lock, and shows messages — for the agent service, inside shifts only.
+    Session {
+        #[arg(long, default_value = "/run/mamori-agent/session.sock")]
+        socket: PathBuf,
+        /// Close a bucket every N seconds instead of every minute (for tests).
+        #[arg(long, hide = true)]
+        bucket_secs: Option<u64>,
     },
     /// Print the inventory this PC would report, as JSON: what the agent collects, nothing more.
     Inventory,
@@ -71,9 +88,10 @@ fn main() {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Enroll { server, token, ca, state_dir } => enrol(&server, &token, &ca, state_dir).await,
-            Command::Run { once, state_dir, heartbeat_secs, inventory_secs } => {
-                run(once, state_dir, heartbeat_secs, inventory_secs).await
+            Command::Run { once, state_dir, heartbeat_secs, inventory_secs, session_socket } => {
+                run(once, state_dir, heartbeat_secs, inventory_secs, session_socket).await
             }
+            Command::Session { socket, bucket_secs } => session_helper(&socket, bucket_secs),
             Command::Inventory => {
                 println!("{}", serde_json::to_string_pretty(&collect::inventory(&collect::Host))?);
                 Ok(())
@@ -92,6 +110,20 @@ fn main() {
 #[allow(clippy::disallowed_methods)]
 pub(crate) fn system_now() -> std::time::SystemTime {
     std::time::SystemTime::now()
+}
+
+/// `mamori-agent session`: the helper in the user's desktop session.
+fn session_helper(socket: &std::path::Path, bucket_secs: Option<u64>) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        let desktop = collect::x11::X11Desktop::connect()?;
+        session::run_helper(&desktop, socket, bucket_secs)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (socket, bucket_secs);
+        anyhow::bail!("the desktop helper is not in this build for this OS yet")
+    }
 }
 
 /// The server refused this device: only enrolling again helps.
@@ -152,18 +184,62 @@ struct Agent {
     client: Client,
     key: DeviceKey,
     device_id: String,
+    /// The operator's shifts, as the server last sent them (kept on disk for offline restarts).
+    shifts: std::sync::Mutex<ShiftSchedule>,
+    state: state::State,
+    /// The desktop helpers connected to this service.
+    #[cfg(unix)]
+    sessions: Option<std::sync::Arc<session::service::Sessions>>,
 }
 
 impl Agent {
     async fn send_inventory(&self) -> Result<AgentAck, SendError> {
         let inventory = collect::inventory(&collect::Host);
-        self.client.post_signed(&self.key, &self.device_id, "/api/v1/agent/inventory", &inventory).await
+        let ack = self
+            .client
+            .post_signed(&self.key, &self.device_id, "/api/v1/agent/inventory", &inventory)
+            .await?;
+        self.learn_shifts(&ack);
+        Ok(ack)
     }
 
     async fn heartbeat(&self) -> Result<AgentAck, SendError> {
-        self.client
+        let ack: AgentAck = self
+            .client
             .post_signed(&self.key, &self.device_id, "/api/v1/agent/heartbeat", &serde_json::json!({}))
-            .await
+            .await?;
+        self.learn_shifts(&ack);
+        Ok(ack)
+    }
+
+    fn learn_shifts(&self, ack: &AgentAck) {
+        if let Ok(mut shifts) = self.shifts.lock()
+            && *shifts != ack.shifts
+        {
+            *shifts = ack.shifts.clone();
+            if let Err(e) = self.state.save_shifts(&shifts) {
+                eprintln!("mamori-agent: could not keep the shift schedule on disk: {e:#}");
+            }
+        }
+    }
+
+    /// Tells the desktop helpers whether the operator is on shift now.
+    fn follow_shifts(&self) {
+        let on = self.shifts.lock().is_ok_and(|s| s.on_shift(mamori_domain::UnixMillis(client::now_ms())));
+        #[cfg(unix)]
+        if let Some(sessions) = &self.sessions {
+            sessions.set_collect(on);
+        }
+        #[cfg(not(unix))]
+        let _ = on;
+    }
+
+    async fn show_message(&self, text: &str) -> commands::Outcome {
+        #[cfg(unix)]
+        if let Some(sessions) = &self.sessions {
+            return sessions.show(text).await;
+        }
+        commands::Host.message(text)
     }
 
     /// Sends queued events, oldest first, until the queue is empty; each batch is forgotten
@@ -193,7 +269,7 @@ impl Agent {
             let outcome = match command.kind.as_str() {
                 "lock" => commands::Host.lock(),
                 "sign_out" => commands::Host.sign_out(),
-                "message" => commands::Host.message(command.message.as_deref().unwrap_or("")),
+                "message" => self.show_message(command.message.as_deref().unwrap_or("")).await,
                 "refresh_inventory" => match self.send_inventory().await {
                     Ok(_) => Ok("inventory sent".into()),
                     Err(e) => Err(e.to_string()),
@@ -214,15 +290,44 @@ impl Agent {
 /// Events per request (the server takes up to 500).
 const EVENT_BATCH: usize = 200;
 
-async fn run(once: bool, state_dir: Option<PathBuf>, heartbeat_secs: u64, inventory_secs: u64) -> Result<()> {
+async fn run(
+    once: bool,
+    state_dir: Option<PathBuf>,
+    heartbeat_secs: u64,
+    inventory_secs: u64,
+    session_socket: Option<PathBuf>,
+) -> Result<()> {
     let state = state::State::new(state_dir.unwrap_or_else(state::default_dir));
     let (key, config, ca) = state.load()?;
+    let queue = std::sync::Arc::new(queue::Queue::open(&state.dir().join("queue"))?);
+    #[cfg(unix)]
+    let sessions = if once {
+        None
+    } else {
+        let socket = session_socket.unwrap_or_else(|| state::default_session_socket(state.dir()));
+        match session::service::Sessions::listen(&socket, queue.clone()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!(
+                    "mamori-agent: desktop helpers cannot connect ({}: {e}); no activity or messages",
+                    socket.display()
+                );
+                None
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let _ = session_socket;
     let agent = std::sync::Arc::new(Agent {
         client: Client::new(&config.server, &ca)?,
         key,
         device_id: config.device_id.clone(),
+        shifts: std::sync::Mutex::new(state.load_shifts()),
+        state,
+        #[cfg(unix)]
+        sessions,
     });
-    let queue = queue::Queue::open(&state.dir().join("queue"))?;
+
     queue.push(&queue::event(
         client::now_ms(),
         EventData::AgentStarted { version: env!("CARGO_PKG_VERSION").into() },
@@ -263,6 +368,7 @@ async fn run(once: bool, state_dir: Option<PathBuf>, heartbeat_secs: u64, invent
     #[cfg(target_os = "linux")]
     let mut usb = collect::usb::scan(usb_root);
     loop {
+        agent.follow_shifts();
         if poller.is_finished() {
             return Err(poller.await.unwrap_or_else(|e| anyhow::anyhow!("the command poll stopped: {e}")));
         }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 const KEY_FILE: &str = "device.key";
 const CONFIG_FILE: &str = "agent.json";
 const CA_FILE: &str = "server-ca.pem";
+const SHIFTS_FILE: &str = "shifts.json";
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AgentConfig {
@@ -30,6 +31,16 @@ pub fn default_dir() -> PathBuf {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state")));
     base.unwrap_or_else(|| PathBuf::from(".")).join("mamori-agent")
+}
+
+/// Where the service listens for desktop helpers: a system-wide path for the system service
+/// (helpers of any user find it), else beside the state.
+#[cfg(unix)]
+pub fn default_session_socket(state_dir: &Path) -> PathBuf {
+    if cfg!(unix) && (std::env::var_os("MAMORI_AGENT_SYSTEM").is_some() || is_root()) {
+        return PathBuf::from("/run/mamori-agent/session.sock");
+    }
+    state_dir.join("session.sock")
 }
 
 fn is_root() -> bool {
@@ -109,5 +120,17 @@ impl State {
                 })?;
         let ca = std::fs::read(self.dir.join(CA_FILE)).with_context(not_enrolled)?;
         Ok((DeviceKey::from_seed(&seed), config, ca))
+    }
+
+    /// The operator's shifts as last heard from the server; none (collect nothing) before that.
+    pub fn load_shifts(&self) -> mamori_domain::activity::ShiftSchedule {
+        std::fs::read(self.dir.join(SHIFTS_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn save_shifts(&self, shifts: &mamori_domain::activity::ShiftSchedule) -> Result<()> {
+        write_private(&self.dir.join(SHIFTS_FILE), &serde_json::to_vec(shifts)?)
     }
 }

@@ -6,6 +6,8 @@
 pub mod linux;
 #[cfg(target_os = "linux")]
 pub mod usb;
+#[cfg(target_os = "linux")]
+pub mod x11;
 // Built everywhere so its parsers are tested on the CI's Linux too; used on Windows.
 #[cfg_attr(not(windows), allow(dead_code))]
 pub mod windows;
