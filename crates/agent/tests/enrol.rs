@@ -9,12 +9,9 @@ use mamori_domain::{Role, SystemClock};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
+use support::{agent, self_signed};
 
-fn agent(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mamori-agent")).args(args).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), text)
-}
+mod support;
 
 fn enrol(server: &str, token: &str, ca: &Path, state: &Path) -> (i32, String) {
     let (ca, state) = (ca.to_str().unwrap(), state.to_str().unwrap());
@@ -25,18 +22,11 @@ fn enrol(server: &str, token: &str, ca: &Path, state: &Path) -> (i32, String) {
 fn spawn_run(state: &str) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_mamori-agent"))
         .args(["run", "--state-dir", state, "--heartbeat-secs", "1"])
+        .args(["--session-socket", &format!("{state}/session.sock")])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap()
-}
-
-fn self_signed(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let (cert_path, key_path) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.key")));
-    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
-    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
-    (cert_path, key_path)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,33 +9,11 @@
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+use support::xdotool;
+
+mod support;
 use std::time::{Duration, Instant};
-
-/// Kills its processes when the test ends, however it ends.
-struct Processes(Vec<Child>);
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn need(tool: &str) {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(found, "{tool} is missing: run scripts/install-test-deps.sh (scripts/test.sh does)");
-}
-
-fn xdotool(display: &str, args: &[&str]) -> String {
-    let out = Command::new("xdotool").args(args).env("DISPLAY", display).output().expect("xdotool runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Lines from the helper until `until` holds for one, or the time runs out.
 fn read_until(
@@ -67,45 +45,7 @@ fn read_until(
 
 #[test]
 fn the_helper_counts_input_and_sends_no_key_codes() {
-    for tool in ["Xvfb", "xdotool", "xmessage"] {
-        need(tool);
-    }
-    let n = 40 + std::process::id() % 50;
-    let display = format!(":{n}");
-    let mut procs = Processes(Vec::new());
-    procs.0.push(
-        Command::new("Xvfb")
-            .args([display.as_str(), "-nolisten", "tcp", "-screen", "0", "1024x768x24"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb starts"),
-    );
-    let socket_file = format!("/tmp/.X11-unix/X{n}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !std::path::Path::new(&socket_file).exists() {
-        assert!(Instant::now() < deadline, "Xvfb did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // An application window in front: its class names the application.
-    procs.0.push(
-        Command::new("xmessage")
-            .args(["-name", "crmwin", "-title", "crm.example.co.jp", "customer card"])
-            .env("DISPLAY", &display)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("xmessage starts"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let window = loop {
-        let w = xdotool(&display, &["search", "--class", "Xmessage"]);
-        if let Some(w) = w.lines().next() {
-            break w.to_owned();
-        }
-        assert!(Instant::now() < deadline, "the window did not appear");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    xdotool(&display, &["windowfocus", "--sync", &window]);
+    let (display, mut procs) = support::x_session(0);
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("session.sock");
@@ -161,11 +101,9 @@ fn the_helper_counts_input_and_sends_no_key_codes() {
     let shown = read_until(&mut reader, &mut seen, 10, |v| v["type"] == "shown").expect("an answer");
     assert_eq!(shown["id"], "m1");
     assert_eq!(shown["ok"], true, "{shown}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while xdotool(&display, &["search", "--name", "^Mamori$"]).trim().is_empty() {
-        assert!(Instant::now() < deadline, "the message window did not appear");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    support::wait_for("the message window", || {
+        !xdotool(&display, &["search", "--name", "^Mamori$"]).is_empty()
+    });
 
     // What left the helper: counts and names in the declared fields, never what was typed.
     let all = seen.concat();
@@ -188,4 +126,140 @@ fn the_helper_counts_input_and_sends_no_key_codes() {
             other => panic!("an unexpected message `{other}`: {line}"),
         }
     }
+}
+
+/// The whole path on this machine: the agent service over TLS, its desktop helper in an X
+/// session, the operator's shifts from the server — activity typed in the session arrives at
+/// the server as counts, the session's logon is an event, and a message from the console is
+/// shown on the desktop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activity_and_messages_reach_the_desktop_through_the_service() {
+    use mamori_domain::activity::{Shift, ShiftSchedule, Weekday};
+    use mamori_domain::{Role, SystemClock};
+    use std::sync::Arc;
+
+    let (display, mut procs) = support::x_session(1);
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = support::self_signed(dir.path(), "server");
+    let mut config = mamori_server::config::ServerConfig::defaults(dir.path().join("data"));
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.tls = Some((cert.clone(), key));
+    let running = mamori_server::serve::start(config, Arc::new(SystemClock), false).await.unwrap();
+    let core = running.state.core.clone();
+    let server = format!("https://127.0.0.1:{}", running.addr().port());
+    let mut users = Vec::new();
+    for (name, role) in [("admin", Role::SecurityAdmin), ("op.one", Role::Operator)] {
+        let user = mamori_store::UserRecord::new(
+            uuid::Uuid::new_v4().to_string(),
+            name.into(),
+            name.into(),
+            vec![role],
+            mamori_domain::identity::UserStatus::Active,
+            core.now(),
+        );
+        let mut tx = core.store.begin().await.unwrap();
+        tx.insert_user(&user).await.unwrap();
+        tx.commit().await.unwrap();
+        users.push(user);
+    }
+    let admin = mamori_core::Principal::direct(&users[0], Vec::new());
+    let all_day = ShiftSchedule {
+        utc_offset_minutes: 540,
+        shifts: vec![Shift { days: Weekday::ALL.to_vec(), start: "00:00".into(), end: "24:00".into() }],
+    };
+    core.set_user_shifts(&admin, &users[1].id, all_day, &Default::default()).await.unwrap();
+    let new = mamori_core::devices::NewEnrolment {
+        valid_hours: 1,
+        user_id: Some(users[1].id.clone()),
+        ..Default::default()
+    };
+    let (_, token) = core.create_enrolment(&admin, &new, &Default::default()).await.unwrap();
+    let state = dir.path().join("agent-state");
+    let state_arg = state.to_str().unwrap();
+    let (code, out) = support::agent(&[
+        "enroll",
+        "--server",
+        &server,
+        "--token",
+        &token,
+        "--ca",
+        cert.to_str().unwrap(),
+        "--state-dir",
+        state_arg,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let socket = state.join("session.sock");
+    let socket_arg = socket.to_str().unwrap();
+    procs.0.push(
+        Command::new(env!("CARGO_BIN_EXE_mamori-agent"))
+            .args(["run", "--state-dir", state_arg, "--heartbeat-secs", "1", "--session-socket", socket_arg])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    support::wait_for("the service's socket", || socket.exists());
+    procs.0.push(
+        Command::new(env!("CARGO_BIN_EXE_mamori-agent"))
+            .args(["session", "--socket", socket_arg, "--bucket-secs", "2"])
+            .env("DISPLAY", &display)
+            .env_remove("XDG_SESSION_ID")
+            .spawn()
+            .unwrap(),
+    );
+    let device = core.list_devices().await.unwrap().remove(0);
+    let mut logged_on = false;
+    for _ in 0..150 {
+        let events = core.device_events(&device.id, 50).await.unwrap();
+        if events.iter().any(|e| e.kind == "session_logon" && e.data.contains("\"user\"")) {
+            logged_on = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(logged_on, "the helper's connection is a logon, named by the socket's peer");
+
+    // Typing across several buckets: whichever the server keeps for the minute holds keys.
+    let typing = {
+        let display = display.clone();
+        std::thread::spawn(move || xdotool(&display, &["type", "--delay", "60", &"a".repeat(120)]))
+    };
+    let mut kept = Vec::new();
+    for _ in 0..200 {
+        kept = core.device_activity(&device.id, 1).await.unwrap();
+        if kept.iter().any(|a| a.bucket.keystrokes > 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = typing.join();
+    let bucket = kept.iter().find(|a| a.bucket.keystrokes > 0).map(|a| a.bucket.clone());
+    let bucket = bucket.unwrap_or_else(|| panic!("typed keys arrive as counts: {kept:?}"));
+    assert_eq!(bucket.app.as_deref(), Some("Xmessage"));
+
+    let message = core
+        .issue_command(
+            &admin,
+            &device.id,
+            "message",
+            Some("Please call your supervisor"),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let mut done = None;
+    for _ in 0..150 {
+        let c = core.device_commands(&device.id).await.unwrap().into_iter().find(|c| c.id == message.id);
+        if let Some(c) = c.filter(|c| c.state == "done" || c.state == "failed") {
+            done = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let done = done.expect("the message command finished");
+    assert_eq!(done.state, "done", "{done:?}");
+    support::wait_for("the message window", || {
+        !xdotool(&display, &["search", "--name", "^Mamori$"]).is_empty()
+    });
+    drop(procs);
+    running.shutdown().await;
 }
