@@ -5,6 +5,9 @@
 //!   through a transaction per entry as changes do — while the checkpointer hashes the tree and
 //!   signs every second; the ceiling is the same appends with no hashing at all.
 //! - `verify`: verification of an N-entry export bundle beside raw SHA-256 over the same bytes.
+//! - `fleet-setup`, `fleet`: simulated agents against a real server (see [`fleet`]).
+
+mod fleet;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -82,11 +85,42 @@ enum Command {
         #[arg(long, default_value_t = 100_000)]
         customers: u64,
     },
-    /// Prepares a data directory for the agent footprint benchmark: an admin and a one-time
-    /// enrolment token, which it prints.
+    /// Prepares a data directory for the agent footprint benchmark: an admin, an operator on
+    /// shift round the clock, and a one-time enrolment token for the operator's PC, which it
+    /// prints.
     AgentSetup {
         #[arg(long)]
         data_dir: std::path::PathBuf,
+    },
+    /// Prepares a data directory (or PostgreSQL database) for the agent ingest benchmark: N
+    /// enrolled devices of operators on shift, written with their keys to `--out`.
+    FleetSetup {
+        #[arg(long)]
+        data_dir: std::path::PathBuf,
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 10_000)]
+        devices: usize,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Runs the fleet written by `fleet-setup` against a server: long polls, heartbeats every
+    /// 30 s, a bucket a minute, and commands issued through the API.
+    Fleet {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        ca: std::path::PathBuf,
+        #[arg(long)]
+        fleet: std::path::PathBuf,
+        /// Seconds over which the devices start.
+        #[arg(long, default_value_t = 60)]
+        ramp: u64,
+        /// Seconds measured after the ramp.
+        #[arg(long, default_value_t = 180)]
+        seconds: u64,
+        #[arg(long, default_value_t = 5.0)]
+        commands_per_sec: f64,
     },
 }
 
@@ -103,6 +137,12 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(vault_setup(data_dir, database_url, customers))
         }
         Command::AgentSetup { data_dir } => runtime.block_on(agent_setup(data_dir)),
+        Command::FleetSetup { data_dir, database_url, devices, out } => {
+            runtime.block_on(fleet::setup(data_dir, database_url, devices, out))
+        }
+        Command::Fleet { server, ca, fleet, ramp, seconds, commands_per_sec } => {
+            runtime.block_on(fleet::run(server, ca, fleet, ramp, seconds, commands_per_sec))
+        }
     }
 }
 
@@ -424,7 +464,9 @@ async fn agent_setup(data_dir: std::path::PathBuf) -> anyhow::Result<()> {
     let config = ServerConfig::defaults(data_dir);
     let core = mamori_server::serve::open_core(&config, Arc::new(SystemClock)).await?;
     let p = bench_admin(&core).await?;
-    let new = mamori_core::devices::NewEnrolment { valid_hours: 2, ..Default::default() };
+    let operator = fleet::operator_on_shift(&core, &p, "bench-op").await?;
+    let new =
+        mamori_core::devices::NewEnrolment { valid_hours: 2, user_id: Some(operator), ..Default::default() };
     let (_, token) = core.create_enrolment(&p, &new, &RequestContext::default()).await?;
     println!("{token}");
     Ok(())

@@ -36,6 +36,22 @@ impl NonceCache {
     }
 }
 
+/// When each device was last heard from, not yet written.
+#[derive(Debug, Default)]
+pub(crate) struct ContactBuffer(std::sync::Mutex<HashMap<String, UnixMillis>>);
+
+impl ContactBuffer {
+    fn note(&self, device_id: &str, at: UnixMillis) {
+        if let Ok(mut seen) = self.0.lock() {
+            seen.insert(device_id.to_owned(), at);
+        }
+    }
+
+    fn take(&self) -> Vec<(String, UnixMillis)> {
+        self.0.lock().map(|mut seen| seen.drain().collect()).unwrap_or_default()
+    }
+}
+
 /// The largest inventory accepted: more would be a broken or hostile agent.
 const MAX_SOFTWARE: usize = 20_000;
 const MAX_TEXT: usize = 512;
@@ -204,17 +220,37 @@ impl Core {
         Ok(device)
     }
 
-    /// A device was heard from at this address: its last contact, and a network signal if it moved.
+    /// A device was heard from at this address. A move to another address is written at once,
+    /// with its network signal; a contact from the same address only notes the time, written
+    /// with every other PC's by [`Core::flush_device_contacts`] — thousands of PCs polling
+    /// would otherwise cost a write transaction each.
     pub(crate) async fn device_contact(
         &self,
         device: &DeviceRecord,
         ip: Option<&str>,
     ) -> Result<(), CoreError> {
+        if device.last_ip.as_deref() == ip {
+            self.device_contacts.note(&device.id, self.now());
+            return Ok(());
+        }
         self.network_signal(device, ip).await?;
         let mut tx = self.store.begin().await?;
         tx.device_seen(&device.id, self.now(), ip).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Writes the contacts noted since the last flush, in one transaction (run every few
+    /// seconds, and on shutdown). Returns how many devices.
+    pub async fn flush_device_contacts(&self) -> Result<usize, CoreError> {
+        let seen = self.device_contacts.take();
+        if seen.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.store.begin().await?;
+        tx.devices_seen(&seen).await?;
+        tx.commit().await?;
+        Ok(seen.len())
     }
 
     /// Stores an inventory report if it differs from the device's last one; returns whether it did.
@@ -729,6 +765,7 @@ impl Core {
     /// PCs not heard from for `silence` get a `heartbeat_lost` signal, once per silence (run
     /// every minute). Returns how many.
     pub async fn sweep_silent_devices(&self, silence: Duration) -> Result<usize, CoreError> {
+        self.flush_device_contacts().await?;
         let silent = self.store.read().await?.devices_gone_silent(self.now().minus(silence)).await?;
         for d in &silent {
             let since = d.last_seen_at.map(|t| t.rfc3339());

@@ -94,6 +94,7 @@ pub struct Core {
     vault_policy: Arc<vault::policy::PolicyCache>,
     device_nonces: Arc<devices::NonceCache>,
     command_waiters: Arc<devices::CommandWaiters>,
+    device_contacts: Arc<devices::ContactBuffer>,
 }
 
 /// Settings keys kept in the database (changed from the console, shared by replicas).
@@ -173,6 +174,7 @@ impl Core {
             vault_policy: Default::default(),
             device_nonces: Default::default(),
             command_waiters: Default::default(),
+            device_contacts: Default::default(),
         }
     }
 

@@ -79,6 +79,9 @@ impl Running {
             feed.abort();
         }
         self.forwarders.stop(&self.state.core).await;
+        if let Err(e) = self.state.core.flush_device_contacts().await {
+            tracing::warn!(error = %e, "recording device contacts at shutdown failed");
+        }
         checkpoint_now(&self.state.core).await;
     }
 }
@@ -221,7 +224,8 @@ fn spawn_checkpointer(core: Core) -> tokio::task::JoinHandle<()> {
 
 /// Removes sessions nobody can use any more (idle past the timeout), every five minutes.
 /// Wakes agents' waiting polls for commands issued on another replica, twice a second: one query
-/// per replica, however many agents wait. Once a minute, signals PCs that went silent.
+/// per replica, however many agents wait. Every five seconds, records when PCs were last heard
+/// from; once a minute, signals PCs that went silent.
 fn spawn_command_watch(core: Core) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -232,6 +236,12 @@ fn spawn_command_watch(core: Core) -> tokio::task::JoinHandle<()> {
             let since = core.now().minus(Duration::from_secs(5));
             if let Err(e) = core.wake_devices_with_commands(since).await {
                 tracing::warn!(error = %e, "checking for device commands failed");
+            }
+            // Every five seconds: when each PC was last heard from.
+            if n.is_multiple_of(10)
+                && let Err(e) = core.flush_device_contacts().await
+            {
+                tracing::warn!(error = %e, "recording device contacts failed");
             }
             // Once a minute: PCs silent for three minutes (six missed heartbeats) are signalled.
             if n.is_multiple_of(120)

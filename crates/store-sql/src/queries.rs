@@ -1152,6 +1152,21 @@ macro_rules! store_tx_impl {
                     .map(drop)
             }
 
+            async fn devices_seen(&mut self, seen: &[(String, UnixMillis)]) -> StoreResult<()> {
+                for (id, at) in seen {
+                    sqlx::query::<$db>(
+                        "UPDATE devices SET last_seen_at = $2 WHERE id = $1 \
+                         AND (last_seen_at IS NULL OR last_seen_at < $2)",
+                    )
+                    .bind(id)
+                    .bind(at.0)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                }
+                Ok(())
+            }
+
             async fn insert_inventory(&mut self, i: &InventoryRecord) -> StoreResult<()> {
                 sqlx::query::<$db>(
                     "INSERT INTO device_inventory (id, device_id, collected_at, digest, inventory) VALUES ($1, $2, $3, $4, $5)",

@@ -229,6 +229,8 @@ pub trait StoreTx: Send {
     /// False when the device is unknown or already revoked.
     async fn revoke_device(&mut self, id: &str, now: UnixMillis) -> StoreResult<bool>;
     async fn device_seen(&mut self, id: &str, now: UnixMillis, ip: Option<&str>) -> StoreResult<()>;
+    /// Moves each device's last contact forward to the given time (never back).
+    async fn devices_seen(&mut self, seen: &[(String, UnixMillis)]) -> StoreResult<()>;
     async fn insert_inventory(&mut self, i: &InventoryRecord) -> StoreResult<()>;
     /// The device's inventory reports, newest first.
     async fn inventory_history(&mut self, device_id: &str, limit: i64) -> StoreResult<Vec<InventoryRecord>>;

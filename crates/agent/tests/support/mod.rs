@@ -21,14 +21,19 @@ pub fn self_signed(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     (cert_path, key_path)
 }
 
-/// Kills its processes when the test ends, however it ends.
-pub struct Processes(pub Vec<Child>);
+/// Kills its processes when the test ends, however it ends — the first (the X server) last,
+/// and removes what a killed X server leaves behind.
+pub struct Processes(pub Vec<Child>, pub Option<u32>);
 
 impl Drop for Processes {
     fn drop(&mut self) {
         for c in self.0.iter_mut().rev() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+        if let Some(n) = self.1 {
+            let _ = std::fs::remove_file(format!("/tmp/.X{n}-lock"));
+            let _ = std::fs::remove_file(format!("/tmp/.X11-unix/X{n}"));
         }
     }
 }
@@ -51,9 +56,15 @@ pub fn x_session(offset: u32) -> (String, Processes) {
     for tool in ["Xvfb", "xdotool", "xmessage"] {
         need(tool);
     }
-    let n = 100 + offset + std::process::id() % 100 * 2;
+    // A display number no other X server (or a killed one's leftovers) holds.
+    let free = |n: u32| {
+        !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+            && !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+    };
+    let first = 100 + offset + std::process::id() % 100 * 2;
+    let n = (first..first + 400).step_by(2).find(|n| free(*n)).expect("a free X display number");
     let display = format!(":{n}");
-    let mut procs = Processes(Vec::new());
+    let mut procs = Processes(Vec::new(), Some(n));
     procs.0.push(
         Command::new("Xvfb")
             .args([display.as_str(), "-nolisten", "tcp", "-screen", "0", "1024x768x24"])

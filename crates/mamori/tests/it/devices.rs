@@ -576,6 +576,81 @@ async fn activity_follows_shifts(backend: Backend) {
     let got: Value = api.get(s.url(&limits)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     assert_eq!(got["per_role"]["operator"], 900);
     assert_eq!(s.audit("device.shifts_change").await.len(), 1);
+
+    // A contact from the usual address is noted, then written with the others in one go.
+    s.clock.advance(std::time::Duration::from_secs(10));
+    assert_eq!(agent.send("/api/v1/agent/heartbeat", &json!({})).await.0, 200);
+    assert!(s.core.flush_device_contacts().await.unwrap() >= 1);
+    let (device, _) = s.core.device_detail(&agent.id).await.unwrap();
+    assert_eq!(device.last_seen_at, Some(s.core.now()));
     s.stop().await;
 }
 both_backends!(activity_follows_shifts);
+
+/// A fuzz-style run of the agent message decoder: valid messages of every kind, mangled —
+/// bytes flipped, cut short, spliced, repeated — and each properly signed, so the body decoder
+/// and its checks (not the signature) face them. Every answer is a 2xx or a 4xx, never a 5xx;
+/// the server stays up; a refused batch stores nothing.
+async fn mangled_agent_messages_are_refused(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = s.user("admin", &[Role::SecurityAdmin]).await;
+    let token = s.token(&admin, &[Permission::DevicesManage, Permission::DevicesRead]).await;
+    let op = s.user("op.one", &[Role::Operator]).await;
+    let agent = enrol_agent(&s, &token, &op.id, "fuzz-pc").await;
+    let now = s.core.now().0;
+    let minute = now / 60_000 * 60_000 - 60_000;
+    let seeds: Vec<(&str, Value)> = vec![
+        ("/api/v1/agent/inventory", inventory("fuzz-pc", 5)),
+        (
+            "/api/v1/agent/events",
+            json!({"events": [
+                bucket_event("f1", minute, 10, "crm.example.co.jp"),
+                {"id": "f2", "time": now, "kind": "usb_attached", "data": {"vendor_id": "0781",
+                    "product_id": "5581", "product": "Ultra", "serial": null, "mass_storage": true}},
+                {"id": "f3", "time": now, "kind": "screen_locked", "data": {}},
+                {"id": "f4", "time": now, "kind": "session_logon", "data": {"user": "op"}},
+            ]}),
+        ),
+        ("/api/v1/agent/commands/poll", json!({"wait_secs": 0})),
+        ("/api/v1/agent/heartbeat", json!({})),
+    ];
+    // xorshift64*: the same mangling on every run, so a failure can be replayed.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    let mut answers = std::collections::BTreeMap::new();
+    for round in 0..240 {
+        let (path, seed) = &seeds[round % seeds.len()];
+        let mut body = serde_json::to_vec(seed).unwrap();
+        for _ in 0..1 + next() % 4 {
+            if body.is_empty() {
+                body.push(b'{');
+            }
+            let at = (next() as usize) % body.len();
+            match next() % 5 {
+                0 => body[at] = next() as u8,
+                1 => body.truncate(at),
+                2 => body.insert(at, b"{}[]\",:-0e9\\\xff"[(next() % 13) as usize]),
+                3 => {
+                    let end = (at + (next() % 16) as usize).min(body.len());
+                    let piece = body[at..end].to_vec();
+                    body.splice(at..at, piece);
+                }
+                _ => body.drain(at..(at + (next() % 8) as usize).min(body.len())).for_each(drop),
+            }
+        }
+        let header = agent.header(path, &body);
+        let (status, _) = agent.send_raw(path, &header, body.clone()).await;
+        assert!(status < 500, "{path} answered {status} to {:?}", String::from_utf8_lossy(&body));
+        *answers.entry(status).or_insert(0) += 1;
+    }
+    eprintln!("answers to mangled agent messages: {answers:?}");
+    assert!(answers.keys().any(|s| (400..500).contains(s)), "most mangled messages are refused: {answers:?}");
+    assert_eq!(agent.send("/api/v1/agent/heartbeat", &json!({})).await.0, 200, "still serving");
+    s.stop().await;
+}
+both_backends!(mangled_agent_messages_are_refused);
