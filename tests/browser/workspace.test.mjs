@@ -5,11 +5,13 @@
 // Starts `mamori serve --demo` (its simulated telephony feed gives demo-op01 a call within
 // seconds), signs in as the operator, looks up the caller of the active call with one click,
 // checks the card is masked (card number: last four digits), reveals the card number with a
-// reason, and saves a screenshot to tests/browser/artifacts/workspace-ja.png.
+// reason, and saves a screenshot to tests/browser/artifacts/workspace-ja.png. Then, as a
+// security admin, checks the live floor shows the simulated PCs working, idle, locked and off
+// shift with their counts, and renews itself (floor-ja.png).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -108,6 +110,30 @@ test('operator workspace on the demo in headless Chromium', { timeout: 240_000 }
     await mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, 'workspace-ja.png'), fullPage: true });
     assert.deepEqual(cspErrors, [], 'no Content Security Policy violations');
+
+    // The live floor, as a security admin: the simulated PCs' activity gives every state.
+    const admin = await (await browser.newContext({ locale: 'ja-JP' })).newPage();
+    admin.setDefaultTimeout(20_000);
+    await admin.goto(`${server.base}/signin`);
+    await admin.fill('input[name="username"]', 'demo-admin01');
+    await admin.fill('input[name="password"]', 'mamori-demo-2026');
+    await Promise.all([admin.waitForNavigation(), admin.click('button[type="submit"]')]);
+    const code = execFileSync(MAMORI_BIN, ['demo-totp'], { encoding: 'utf8' }).trim();
+    await admin.fill('#code', code);
+    await Promise.all([admin.waitForNavigation(), admin.click('#totp-submit')]);
+    await admin.goto(`${server.base}/floor`);
+    const count = async (state) => (await admin.$$(`#floor .state-${state}`)).length;
+    assert.ok(await count('working') >= 20, `most operators are working: ${await admin.textContent('#floor')}`);
+    assert.ok(await count('locked') >= 1, 'DEMO-PC-05 is locked');
+    assert.ok(await count('idle') >= 1, 'DEMO-PC-09 is idle');
+    assert.ok(await count('off_shift') >= 1, 'demo-op30 has no shifts');
+    const counts = await admin.$$eval('#floor td.activity', (cells) => cells.map((c) => c.textContent.trim()));
+    assert.ok(counts.some((c) => /^\d+ \/ \d+$/.test(c)), `keystroke and click counts: ${counts}`);
+    assert.match(await admin.textContent('#floor'), /crm\.example\.co\.jp/, 'the browser host in front');
+    // The page renews itself: a reload within the five-second refresh.
+    await admin.evaluate(() => { window.floorMarker = true; });
+    await admin.waitForFunction(() => window.floorMarker === undefined, null, { timeout: 10_000 });
+    await admin.screenshot({ path: path.join(ARTIFACTS, 'floor-ja.png'), fullPage: true });
   } finally {
     if (browser) await browser.close();
     await stopServer(server);

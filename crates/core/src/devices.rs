@@ -220,22 +220,25 @@ impl Core {
         Ok(device)
     }
 
-    /// A device was heard from at this address. A move to another address is written at once,
-    /// with its network signal; a contact from the same address only notes the time, written
-    /// with every other PC's by [`Core::flush_device_contacts`] — thousands of PCs polling
-    /// would otherwise cost a write transaction each.
+    /// A device was heard from at this address. A move to another address, or the first word
+    /// after a minute's silence, is written at once (with a network signal if it moved); any
+    /// other contact only notes the time, written with every other PC's by
+    /// [`Core::flush_device_contacts`] — thousands of PCs polling would otherwise cost a write
+    /// transaction each.
     pub(crate) async fn device_contact(
         &self,
         device: &DeviceRecord,
         ip: Option<&str>,
     ) -> Result<(), CoreError> {
-        if device.last_ip.as_deref() == ip {
-            self.device_contacts.note(&device.id, self.now());
+        let now = self.now();
+        let recently_seen = device.last_seen_at.is_some_and(|t| now.0 - t.0 < 60_000);
+        if device.last_ip.as_deref() == ip && recently_seen {
+            self.device_contacts.note(&device.id, now);
             return Ok(());
         }
         self.network_signal(device, ip).await?;
         let mut tx = self.store.begin().await?;
-        tx.device_seen(&device.id, self.now(), ip).await?;
+        tx.device_seen(&device.id, now, ip).await?;
         tx.commit().await?;
         Ok(())
     }
