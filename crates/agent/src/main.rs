@@ -8,8 +8,6 @@ mod client;
 mod collect;
 mod commands;
 mod queue;
-// The Windows helper is not built yet: there the session module is only tested.
-#[cfg_attr(not(unix), allow(dead_code))]
 mod session;
 mod state;
 
@@ -66,7 +64,8 @@ enum Command {
     /// The helper in a user's desktop session: counts input, notes the application in front and
     /// the screen lock, and shows messages — for the agent service, inside shifts only.
     Session {
-        #[arg(long, default_value = "/run/mamori-agent/session.sock")]
+        /// The service's socket (Windows: its named pipe).
+        #[arg(long, default_value = state::DEFAULT_HELPER_SOCKET)]
         socket: PathBuf,
         /// Close a bucket every N seconds instead of every minute (for tests).
         #[arg(long, hide = true)]
@@ -91,7 +90,7 @@ fn main() {
             Command::Run { once, state_dir, heartbeat_secs, inventory_secs, session_socket } => {
                 run(once, state_dir, heartbeat_secs, inventory_secs, session_socket).await
             }
-            Command::Session { socket, bucket_secs } => session_helper(&socket, bucket_secs),
+            Command::Session { socket, bucket_secs } => session_helper(&socket, bucket_secs).await,
             Command::Inventory => {
                 println!("{}", serde_json::to_string_pretty(&collect::inventory(&collect::Host))?);
                 Ok(())
@@ -113,17 +112,12 @@ pub(crate) fn system_now() -> std::time::SystemTime {
 }
 
 /// `mamori-agent session`: the helper in the user's desktop session.
-fn session_helper(socket: &std::path::Path, bucket_secs: Option<u64>) -> Result<()> {
+async fn session_helper(socket: &std::path::Path, bucket_secs: Option<u64>) -> Result<()> {
     #[cfg(target_os = "linux")]
-    {
-        let desktop = collect::x11::X11Desktop::connect()?;
-        session::run_helper(&desktop, socket, bucket_secs)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = (socket, bucket_secs);
-        anyhow::bail!("the desktop helper is not in this build for this OS yet")
-    }
+    let desktop = collect::x11::X11Desktop::connect()?;
+    #[cfg(windows)]
+    let desktop = collect::windows_desktop::WindowsDesktop::start()?;
+    session::run_helper(&desktop, socket, bucket_secs).await
 }
 
 /// The server refused this device: only enrolling again helps.
@@ -188,7 +182,6 @@ struct Agent {
     shifts: std::sync::Mutex<ShiftSchedule>,
     state: state::State,
     /// The desktop helpers connected to this service.
-    #[cfg(unix)]
     sessions: Option<std::sync::Arc<session::service::Sessions>>,
 }
 
@@ -226,20 +219,24 @@ impl Agent {
     /// Tells the desktop helpers whether the operator is on shift now.
     fn follow_shifts(&self) {
         let on = self.shifts.lock().is_ok_and(|s| s.on_shift(mamori_domain::UnixMillis(client::now_ms())));
-        #[cfg(unix)]
         if let Some(sessions) = &self.sessions {
             sessions.set_collect(on);
         }
-        #[cfg(not(unix))]
-        let _ = on;
     }
 
     async fn show_message(&self, text: &str) -> commands::Outcome {
-        #[cfg(unix)]
-        if let Some(sessions) = &self.sessions {
-            return sessions.show(text).await;
+        match &self.sessions {
+            Some(sessions) => sessions.show(text).await,
+            None => commands::Host.message(text),
         }
-        commands::Host.message(text)
+    }
+
+    /// On Windows only the user's session can lock its screen: the helper does.
+    async fn lock(&self) -> commands::Outcome {
+        match &self.sessions {
+            Some(sessions) if cfg!(windows) => sessions.lock().await,
+            _ => commands::Host.lock(),
+        }
     }
 
     /// Sends queued events, oldest first, until the queue is empty; each batch is forgotten
@@ -267,7 +264,7 @@ impl Agent {
             .await?;
         for command in &polled.commands {
             let outcome = match command.kind.as_str() {
-                "lock" => commands::Host.lock(),
+                "lock" => self.lock().await,
                 "sign_out" => commands::Host.sign_out(),
                 "message" => self.show_message(command.message.as_deref().unwrap_or("")).await,
                 "refresh_inventory" => match self.send_inventory().await {
@@ -300,7 +297,6 @@ async fn run(
     let state = state::State::new(state_dir.unwrap_or_else(state::default_dir));
     let (key, config, ca) = state.load()?;
     let queue = std::sync::Arc::new(queue::Queue::open(&state.dir().join("queue"))?);
-    #[cfg(unix)]
     let sessions = if once {
         None
     } else {
@@ -316,15 +312,12 @@ async fn run(
             }
         }
     };
-    #[cfg(not(unix))]
-    let _ = session_socket;
     let agent = std::sync::Arc::new(Agent {
         client: Client::new(&config.server, &ca)?,
         key,
         device_id: config.device_id.clone(),
         shifts: std::sync::Mutex::new(state.load_shifts()),
         state,
-        #[cfg(unix)]
         sessions,
     });
 

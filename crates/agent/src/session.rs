@@ -23,8 +23,8 @@ pub enum FromHelper {
     },
     ScreenLocked,
     ScreenUnlocked,
-    /// The outcome of a [`ToHelper::Show`].
-    Shown {
+    /// The outcome of a [`ToHelper::Show`] or [`ToHelper::Lock`].
+    Done {
         id: String,
         ok: bool,
         detail: String,
@@ -39,6 +39,8 @@ pub enum ToHelper {
     Collect { on: bool },
     /// Show a message from the center to the user.
     Show { id: String, text: String },
+    /// Lock the screen (where only the user's session can: Windows).
+    Lock { id: String },
 }
 
 /// The longest line either side accepts: a line longer is a broken or hostile peer.
@@ -154,17 +156,21 @@ pub trait DesktopSource: Send + Sync {
     /// Whether the screen is locked, where the OS tells.
     fn locked(&self) -> Option<bool>;
     fn show_message(&self, text: &str) -> Result<String, String>;
+    fn lock_screen(&self) -> Result<String, String>;
 }
 
-/// The helper: connects to the service's socket (again and again while the service is away),
-/// collects while the service says so, and closes a bucket at every minute — or, for tests,
-/// every `bucket_secs`.
-#[cfg(unix)]
-pub fn run_helper(desktop: &dyn DesktopSource, socket: &std::path::Path, bucket_secs: Option<u64>) -> ! {
+/// The helper: connects to the service (again and again while the service is away), collects
+/// while the service says so, and closes a bucket at every minute — or, for tests, every
+/// `bucket_secs`.
+pub async fn run_helper(
+    desktop: &dyn DesktopSource,
+    socket: &std::path::Path,
+    bucket_secs: Option<u64>,
+) -> ! {
     loop {
-        match std::os::unix::net::UnixStream::connect(socket) {
-            Ok(stream) => {
-                if let Err(e) = helper_connection(desktop, stream, bucket_secs) {
+        match transport::connect(socket).await {
+            Ok((read, write)) => {
+                if let Err(e) = helper_connection(desktop, read, write, bucket_secs).await {
                     eprintln!("mamori-agent session: the agent service went away ({e}); reconnecting");
                 }
             }
@@ -173,165 +179,228 @@ pub fn run_helper(desktop: &dyn DesktopSource, socket: &std::path::Path, bucket_
                 socket.display()
             ),
         }
-        std::thread::sleep(std::time::Duration::from_secs(5));
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     }
 }
 
-#[cfg(unix)]
-fn helper_connection(
+async fn helper_connection<R, W>(
     desktop: &dyn DesktopSource,
-    stream: std::os::unix::net::UnixStream,
+    read: R,
+    mut write: W,
     bucket_secs: Option<u64>,
-) -> anyhow::Result<()> {
-    use std::io::{BufRead, Write};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Mutex, mpsc};
-    let writer = Arc::new(Mutex::new(stream.try_clone()?));
-    let send = |w: &Mutex<std::os::unix::net::UnixStream>, m: &FromHelper| -> anyhow::Result<()> {
-        let mut line = serde_json::to_vec(m)?;
-        line.push(b'\n');
-        w.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.write_all(&line)?;
-        Ok(())
-    };
-    let collect = Arc::new(AtomicBool::new(false));
-    let (shows, to_show) = mpsc::channel::<(String, String)>();
-    let (gone_tx, gone) = mpsc::channel::<String>();
-    {
-        let collect = collect.clone();
-        let reader = std::io::BufReader::new(stream);
-        std::thread::spawn(move || {
-            for line in reader.split(b'\n') {
-                let message = line.map_err(|e| e.to_string()).and_then(|l| {
-                    if l.len() > MAX_LINE {
-                        return Err("a line too long".to_owned());
-                    }
-                    serde_json::from_slice::<ToHelper>(&l).map_err(|e| e.to_string())
-                });
-                match message {
-                    Ok(ToHelper::Collect { on }) => collect.store(on, Ordering::SeqCst),
-                    Ok(ToHelper::Show { id, text }) => {
-                        let _ = shows.send((id, text));
-                    }
-                    Err(e) => {
-                        let _ = gone_tx.send(e);
-                        return;
-                    }
-                }
+) -> anyhow::Result<()>
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncWriteExt;
+    // Lines are read by a task of their own, so a tick never cuts one in half.
+    let (tx, mut from_service) = tokio::sync::mpsc::channel::<anyhow::Result<ToHelper>>(16);
+    tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(read);
+        let mut line = Vec::new();
+        loop {
+            let message = match service::read_line(&mut lines, &mut line).await {
+                Ok(true) => serde_json::from_slice::<ToHelper>(&line).map_err(anyhow::Error::from),
+                Ok(false) => Err(anyhow::anyhow!("closed")),
+                Err(e) => Err(e),
+            };
+            let end = message.is_err();
+            if tx.send(message).await.is_err() || end {
+                return;
             }
-            let _ = gone_tx.send("closed".into());
-        });
-    }
+        }
+    });
     let now_ms = crate::client::now_ms;
     let bucket_start = |t: i64| match bucket_secs {
         Some(_) => t,
         None => t.div_euclid(60_000) * 60_000,
     };
+    let mut collect = false;
     let mut counter = MinuteCounter::new(now_ms().div_euclid(60_000) * 60_000);
     let mut opened = bucket_start(now_ms());
     let mut locked = desktop.locked();
-    let mut tick = 0u64;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut n = 0u64;
     loop {
-        if let Ok(why) = gone.try_recv() {
-            anyhow::bail!(why);
-        }
-        while let Ok((id, text)) = to_show.try_recv() {
-            let (ok, detail) = match desktop.show_message(&text) {
-                Ok(d) => (true, d),
-                Err(d) => (false, d),
-            };
-            send(&writer, &FromHelper::Shown { id, ok, detail })?;
-        }
-        // Input is drained always, so nothing counted outside a shift is ever sent.
-        let (keys, clicks) = desktop.take_input();
-        if collect.load(Ordering::SeqCst) {
-            counter.add_input(keys, clicks);
-            counter.sample(desktop.idle_ms().unwrap_or(0), desktop.front().as_ref());
-        }
-        tick += 1;
-        if tick.is_multiple_of(2) {
-            let now_locked = desktop.locked();
-            if now_locked.is_some() && now_locked != locked {
-                let m = if now_locked == Some(true) {
-                    FromHelper::ScreenLocked
-                } else {
-                    FromHelper::ScreenUnlocked
+        let mut out = Vec::new();
+        tokio::select! {
+            message = from_service.recv() => match message {
+                Some(Ok(ToHelper::Collect { on })) => collect = on,
+                Some(Ok(ToHelper::Show { id, text })) => out.push(done(id, desktop.show_message(&text))),
+                Some(Ok(ToHelper::Lock { id })) => out.push(done(id, desktop.lock_screen())),
+                Some(Err(e)) => return Err(e),
+                None => anyhow::bail!("closed"),
+            },
+            _ = tick.tick() => {
+                // Input is drained always, so nothing counted outside a shift is ever sent.
+                let (keys, clicks) = desktop.take_input();
+                if collect {
+                    counter.add_input(keys, clicks);
+                    counter.sample(desktop.idle_ms().unwrap_or(0), desktop.front().as_ref());
+                }
+                n += 1;
+                if n.is_multiple_of(2) {
+                    let now_locked = desktop.locked();
+                    if now_locked.is_some() && now_locked != locked {
+                        out.push(if now_locked == Some(true) { FromHelper::ScreenLocked } else { FromHelper::ScreenUnlocked });
+                    }
+                    locked = now_locked.or(locked);
+                }
+                let now = now_ms();
+                let due = match bucket_secs {
+                    Some(secs) => now - opened >= i64::try_from(secs * 1000).unwrap_or(i64::MAX),
+                    None => bucket_start(now) != opened,
                 };
-                send(&writer, &m)?;
-            }
-            locked = now_locked.or(locked);
-        }
-        let now = now_ms();
-        let due = match bucket_secs {
-            Some(secs) => now - opened >= i64::try_from(secs * 1000).unwrap_or(i64::MAX),
-            None => bucket_start(now) != opened,
-        };
-        if due {
-            let done = std::mem::replace(&mut counter, MinuteCounter::new(now.div_euclid(60_000) * 60_000));
-            opened = bucket_start(now);
-            if !done.is_empty() && collect.load(Ordering::SeqCst) {
-                send(&writer, &FromHelper::Activity { bucket: done.into_bucket() })?;
+                if due {
+                    let finished = std::mem::replace(&mut counter, MinuteCounter::new(now.div_euclid(60_000) * 60_000));
+                    opened = bucket_start(now);
+                    if !finished.is_empty() && collect {
+                        out.push(FromHelper::Activity { bucket: finished.into_bucket() });
+                    }
+                }
             }
         }
-        std::thread::sleep(std::time::Duration::from_secs(1));
+        for m in out {
+            let mut line = serde_json::to_vec(&m)?;
+            line.push(b'\n');
+            write.write_all(&line).await?;
+        }
     }
 }
 
-/// The service's side: it accepts helpers on a Unix socket, queues what they report as events,
-/// tells them whether to collect, and asks them to show messages.
-#[cfg(unix)]
+fn done(id: String, outcome: Result<String, String>) -> FromHelper {
+    match outcome {
+        Ok(detail) => FromHelper::Done { id, ok: true, detail },
+        Err(detail) => FromHelper::Done { id, ok: false, detail },
+    }
+}
+
+/// The local channel between the service and its helpers: a Unix socket, or on Windows a named
+/// pipe that interactive users may open.
+pub mod transport {
+    use std::path::Path;
+
+    /// The helper's end.
+    #[cfg(unix)]
+    pub async fn connect(
+        path: &Path,
+    ) -> std::io::Result<(tokio::net::unix::OwnedReadHalf, tokio::net::unix::OwnedWriteHalf)> {
+        Ok(tokio::net::UnixStream::connect(path).await?.into_split())
+    }
+
+    #[cfg(windows)]
+    pub async fn connect(
+        path: &Path,
+    ) -> std::io::Result<(
+        tokio::io::ReadHalf<tokio::net::windows::named_pipe::NamedPipeClient>,
+        tokio::io::WriteHalf<tokio::net::windows::named_pipe::NamedPipeClient>,
+    )> {
+        let pipe = tokio::net::windows::named_pipe::ClientOptions::new().open(path)?;
+        Ok(tokio::io::split(pipe))
+    }
+}
+
+/// The service's side: it accepts helpers, queues what they report as events, tells them
+/// whether to collect, and asks them to show messages or lock the screen.
 pub mod service {
     use super::{FromHelper, MAX_LINE, ToHelper};
     use crate::queue::{Queue, event};
     use mamori_proto::agent::EventData;
     use std::path::Path;
     use std::sync::Arc;
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    use tokio::net::{UnixListener, UnixStream};
+    use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
     use tokio::sync::{Mutex, broadcast, oneshot, watch};
 
-    /// Where a helper's answer to a message goes: (shown, detail).
-    type ShownReply = oneshot::Sender<(bool, String)>;
+    /// Where a helper's answer to a request goes: (done, detail).
+    type Reply = oneshot::Sender<(bool, String)>;
 
     /// The helpers connected now, and what to tell them.
     pub struct Sessions {
         collect: watch::Sender<bool>,
-        show: broadcast::Sender<(String, String)>,
-        shown: Mutex<Vec<(String, ShownReply)>>,
+        requests: broadcast::Sender<ToHelper>,
+        waiting: Mutex<Vec<(String, Reply)>>,
         connected: std::sync::atomic::AtomicUsize,
     }
 
     impl Sessions {
-        /// Listens on `path` (any local user may connect: the helper runs as the desktop's user).
+        fn new() -> Arc<Sessions> {
+            let (collect, _) = watch::channel(false);
+            let (requests, _) = broadcast::channel(16);
+            Arc::new(Sessions {
+                collect,
+                requests,
+                waiting: Mutex::new(Vec::new()),
+                connected: Default::default(),
+            })
+        }
+
+        /// Listens on the Unix socket `path` (any local user may connect: the helper runs as
+        /// the desktop's user, whom the socket's peer credentials name).
+        #[cfg(unix)]
         pub fn listen(path: &Path, queue: Arc<Queue>) -> anyhow::Result<Arc<Sessions>> {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
             let _ = std::fs::remove_file(path);
-            let listener = UnixListener::bind(path)?;
+            let listener = tokio::net::UnixListener::bind(path)?;
             {
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
             }
-            let (collect, _) = watch::channel(false);
-            let (show, _) = broadcast::channel(16);
-            let sessions = Arc::new(Sessions {
-                collect,
-                show,
-                shown: Mutex::new(Vec::new()),
-                connected: Default::default(),
-            });
+            let sessions = Sessions::new();
             let s = sessions.clone();
             tokio::spawn(async move {
                 while let Ok((stream, _)) = listener.accept().await {
-                    let (s, queue) = (s.clone(), queue.clone());
-                    tokio::spawn(async move {
-                        if let Err(e) = s.serve(stream, &queue).await {
-                            eprintln!("mamori-agent: a desktop helper's connection ended: {e}");
-                        }
-                    });
+                    let user =
+                        stream.peer_cred().map(|c| user_name(c.uid())).unwrap_or_else(|_| "unknown".into());
+                    let (read, write) = stream.into_split();
+                    s.spawn_serve(read, write, user, queue.clone());
                 }
             });
             Ok(sessions)
+        }
+
+        /// Listens on the named pipe `path` (`\\.\pipe\…`), which interactive users may open;
+        /// the client process's token names the user.
+        #[cfg(windows)]
+        pub fn listen(path: &Path, queue: Arc<Queue>) -> anyhow::Result<Arc<Sessions>> {
+            let name = path.as_os_str().to_owned();
+            let mut server = crate::collect::windows_desktop::pipe_instance(&name, true)?;
+            let sessions = Sessions::new();
+            let s = sessions.clone();
+            tokio::spawn(async move {
+                loop {
+                    if server.connect().await.is_err() {
+                        continue;
+                    }
+                    let next = match crate::collect::windows_desktop::pipe_instance(&name, false) {
+                        Ok(next) => next,
+                        Err(e) => {
+                            eprintln!("mamori-agent: the helpers' pipe failed: {e}");
+                            return;
+                        }
+                    };
+                    let connected = std::mem::replace(&mut server, next);
+                    let user = crate::collect::windows_desktop::pipe_client_user(&connected);
+                    let (read, write) = tokio::io::split(connected);
+                    s.spawn_serve(read, write, user, queue.clone());
+                }
+            });
+            Ok(sessions)
+        }
+
+        fn spawn_serve<R, W>(self: &Arc<Self>, read: R, write: W, user: String, queue: Arc<Queue>)
+        where
+            R: AsyncRead + Unpin + Send + 'static,
+            W: AsyncWrite + Unpin + Send + 'static,
+        {
+            let s = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = s.serve(read, write, user, &queue).await {
+                    eprintln!("mamori-agent: a desktop helper's connection ended: {e}");
+                }
+            });
         }
 
         /// Starts or stops collection in every helper.
@@ -341,13 +410,23 @@ pub mod service {
 
         /// Shows a message through the connected helpers; the outcome of the first to answer.
         pub async fn show(&self, text: &str) -> Result<String, String> {
+            let id = crate::queue::new_event_id();
+            self.request(ToHelper::Show { id: id.clone(), text: text.to_owned() }, id).await
+        }
+
+        /// Locks the screen through the connected helpers.
+        pub async fn lock(&self) -> Result<String, String> {
+            let id = crate::queue::new_event_id();
+            self.request(ToHelper::Lock { id: id.clone() }, id).await
+        }
+
+        async fn request(&self, request: ToHelper, id: String) -> Result<String, String> {
             if self.connected.load(std::sync::atomic::Ordering::SeqCst) == 0 {
                 return Err("no user is signed in to a desktop on this PC (no helper connected)".into());
             }
-            let id = crate::queue::new_event_id();
             let (tx, rx) = oneshot::channel();
-            self.shown.lock().await.push((id.clone(), tx));
-            let _ = self.show.send((id, text.to_owned()));
+            self.waiting.lock().await.push((id, tx));
+            let _ = self.requests.send(request);
             match tokio::time::timeout(std::time::Duration::from_secs(10), rx).await {
                 Ok(Ok((true, detail))) => Ok(detail),
                 Ok(Ok((false, detail))) => Err(detail),
@@ -355,13 +434,14 @@ pub mod service {
             }
         }
 
-        async fn serve(&self, stream: UnixStream, queue: &Queue) -> anyhow::Result<()> {
-            let uid = stream.peer_cred()?.uid();
-            let user = user_name(uid);
-            let (read, mut write) = stream.into_split();
+        async fn serve<R, W>(&self, read: R, mut write: W, user: String, queue: &Queue) -> anyhow::Result<()>
+        where
+            R: AsyncRead + Unpin,
+            W: AsyncWrite + Unpin,
+        {
             let mut lines = BufReader::new(read);
             let mut collect = self.collect.subscribe();
-            let mut show = self.show.subscribe();
+            let mut requests = self.requests.subscribe();
             let send = |m: &ToHelper| {
                 let mut line = serde_json::to_vec(m).unwrap_or_default();
                 line.push(b'\n');
@@ -389,8 +469,8 @@ pub mod service {
                             break Err(e.into());
                         }
                     }
-                    Ok((id, text)) = show.recv() => {
-                        if let Err(e) = write.write_all(&send(&ToHelper::Show { id, text })).await {
+                    Ok(request) = requests.recv() => {
+                        if let Err(e) = write.write_all(&send(&request)).await {
                             break Err(e.into());
                         }
                     }
@@ -418,8 +498,8 @@ pub mod service {
                 }
                 FromHelper::ScreenLocked => queue.push(&event(now, EventData::ScreenLocked {}))?,
                 FromHelper::ScreenUnlocked => queue.push(&event(now, EventData::ScreenUnlocked {}))?,
-                FromHelper::Shown { id, ok, detail } => {
-                    let mut waiting = self.shown.lock().await;
+                FromHelper::Done { id, ok, detail } => {
+                    let mut waiting = self.waiting.lock().await;
                     if let Some(i) = waiting.iter().position(|(w, _)| *w == id) {
                         let (_, tx) = waiting.swap_remove(i);
                         let detail: String = detail.chars().filter(|c| !c.is_control()).take(200).collect();
@@ -450,6 +530,7 @@ pub mod service {
     }
 
     /// A user's name from their id (`/etc/passwd`), else the number.
+    #[cfg(unix)]
     fn user_name(uid: u32) -> String {
         std::fs::read_to_string("/etc/passwd")
             .ok()
@@ -500,6 +581,77 @@ mod tests {
         assert_eq!(b.app.as_deref(), Some("chrome"));
         assert_eq!(b.browser_domain.as_deref(), Some("crm.example.co.jp"));
         assert_eq!(b.checked(), Ok(()));
+    }
+
+    /// A desktop that always has a little input and a CRM window in front.
+    struct BusyDesktop;
+
+    impl DesktopSource for BusyDesktop {
+        fn take_input(&self) -> (u32, u32) {
+            (3, 1)
+        }
+        fn idle_ms(&self) -> Option<u64> {
+            Some(0)
+        }
+        fn front(&self) -> Option<Front> {
+            Some(Front { app: "crm".into(), title: String::new() })
+        }
+        fn locked(&self) -> Option<bool> {
+            None
+        }
+        fn show_message(&self, text: &str) -> Result<String, String> {
+            Ok(format!("shown {} characters", text.chars().count()))
+        }
+        fn lock_screen(&self) -> Result<String, String> {
+            Ok("locked".into())
+        }
+    }
+
+    /// The service and a helper over the real local channel — a Unix socket, or under Wine a
+    /// named pipe with its security descriptor and the client's user from its token: a logon
+    /// naming the user, buckets queued only while collecting, a message shown and answered.
+    #[tokio::test]
+    async fn service_and_helper_talk_over_the_local_channel() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = std::sync::Arc::new(crate::queue::Queue::open(&dir.path().join("queue")).unwrap());
+        #[cfg(unix)]
+        let path = dir.path().join("session.sock");
+        #[cfg(windows)]
+        let path =
+            std::path::PathBuf::from(format!(r"\\.\pipe\mamori-test-{}", crate::queue::new_event_id()));
+        let sessions = service::Sessions::listen(&path, queue.clone()).unwrap();
+        let helper_path = path.clone();
+        tokio::spawn(async move { run_helper(&BusyDesktop, &helper_path, Some(1)).await });
+        use mamori_proto::agent::EventData;
+        let events = || queue.peek(100).unwrap().into_iter().map(|(_, e)| e.event).collect::<Vec<_>>();
+        let mut logon = false;
+        for _ in 0..100 {
+            logon =
+                events().iter().any(|e| matches!(e, EventData::SessionLogon { user } if !user.is_empty()));
+            if logon {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(logon, "the helper's connection is a logon naming its user: {:?}", events());
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        assert!(!events().iter().any(|e| matches!(e, EventData::Activity(_))), "nothing before collection");
+        sessions.set_collect(true);
+        let mut bucket = None;
+        for _ in 0..100 {
+            bucket = events().into_iter().find_map(|e| match e {
+                EventData::Activity(b) if b.keystrokes > 0 => Some(b),
+                _ => None,
+            });
+            if bucket.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let bucket = bucket.expect("a bucket while collecting");
+        assert_eq!(bucket.app.as_deref(), Some("crm"));
+        assert_eq!(sessions.show("hello").await, Ok("shown 5 characters".into()));
+        assert_eq!(sessions.lock().await, Ok("locked".into()));
     }
 
     #[test]

@@ -33,12 +33,17 @@ pub fn default_dir() -> PathBuf {
     base.unwrap_or_else(|| PathBuf::from(".")).join("mamori-agent")
 }
 
-/// Where the service listens for desktop helpers: a system-wide path for the system service
-/// (helpers of any user find it), else beside the state.
+/// Where desktop helpers find the system service.
 #[cfg(unix)]
+pub const DEFAULT_HELPER_SOCKET: &str = "/run/mamori-agent/session.sock";
+#[cfg(windows)]
+pub const DEFAULT_HELPER_SOCKET: &str = r"\\.\pipe\mamori-agent-session";
+
+/// Where the service listens for desktop helpers: the system-wide place for the system service
+/// (helpers of any user find it), else beside the state (a named pipe is always system-wide).
 pub fn default_session_socket(state_dir: &Path) -> PathBuf {
-    if cfg!(unix) && (std::env::var_os("MAMORI_AGENT_SYSTEM").is_some() || is_root()) {
-        return PathBuf::from("/run/mamori-agent/session.sock");
+    if cfg!(windows) || std::env::var_os("MAMORI_AGENT_SYSTEM").is_some() || is_root() {
+        return PathBuf::from(DEFAULT_HELPER_SOCKET);
     }
     state_dir.join("session.sock")
 }

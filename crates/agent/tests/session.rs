@@ -98,7 +98,7 @@ fn the_helper_counts_input_and_sends_no_key_codes() {
 
     // A message from the center appears on the desktop.
     tell(&mut writer, serde_json::json!({"type": "show", "id": "m1", "text": "Please call your supervisor"}));
-    let shown = read_until(&mut reader, &mut seen, 10, |v| v["type"] == "shown").expect("an answer");
+    let shown = read_until(&mut reader, &mut seen, 10, |v| v["type"] == "done").expect("an answer");
     assert_eq!(shown["id"], "m1");
     assert_eq!(shown["ok"], true, "{shown}");
     support::wait_for("the message window", || {
@@ -122,7 +122,7 @@ fn the_helper_counts_input_and_sends_no_key_codes() {
                 inner.sort_unstable();
                 assert_eq!(inner, ["app", "browser_domain", "clicks", "idle_secs", "keystrokes", "minute"]);
             }
-            "shown" => assert_eq!(fields, ["detail", "id", "ok", "type"]),
+            "done" => assert_eq!(fields, ["detail", "id", "ok", "type"]),
             other => panic!("an unexpected message `{other}`: {line}"),
         }
     }

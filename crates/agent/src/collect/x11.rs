@@ -174,4 +174,9 @@ impl DesktopSource for X11Desktop {
             })
             .map_err(|e| format!("no way to show a message on this desktop (notify-send, xmessage: {e})"))
     }
+
+    fn lock_screen(&self) -> Result<String, String> {
+        // On Linux the service locks through logind; the helper is not asked.
+        Err("the screen is locked through systemd-logind on Linux".into())
+    }
 }
