@@ -1,6 +1,7 @@
-//! Carrying out remote commands. Locking and signing out act on the PC's desktop sessions; where
-//! there is none (a server, a PC at the login screen) or the OS cannot be asked, the command fails
-//! with the reason, which the console shows.
+//! Carrying out remote commands without a desktop helper. On Linux, locking and signing out act on
+//! the PC's desktop sessions through logind; on Windows (and for messages everywhere) the helper
+//! in the user's session does it (`session.rs`). Where there is no desktop session or no helper,
+//! the command fails with the reason, which the console shows.
 
 /// What a command did, or why it could not.
 pub type Outcome = Result<String, String>;
@@ -74,13 +75,14 @@ impl Desktop for Host {
 
 #[cfg(not(target_os = "linux"))]
 impl Desktop for Host {
+    // Reached only when no desktop helper is connected: on Windows the helper does all three.
     fn lock(&self) -> Outcome {
-        Err("locking needs the agent's helper in the user's session (not in this build)".into())
+        Err("no user is signed in to a desktop on this PC (no helper connected)".into())
     }
     fn sign_out(&self) -> Outcome {
-        Err("signing out is not in this build for this OS".into())
+        Err("no user is signed in to a desktop on this PC (no helper connected)".into())
     }
     fn message(&self, _text: &str) -> Outcome {
-        Err("showing a message needs the agent's helper in the user's session (not in this build)".into())
+        Err("no user is signed in to a desktop on this PC (no helper connected)".into())
     }
 }

@@ -10,6 +10,10 @@ mod commands;
 mod queue;
 mod session;
 mod state;
+// The service control manager's callback is declared through a macro that holds an unsafe block.
+#[cfg(windows)]
+#[allow(unsafe_code)]
+mod windows_service;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -73,6 +77,37 @@ enum Command {
     },
     /// Print the inventory this PC would report, as JSON: what the agent collects, nothing more.
     Inventory,
+    /// The Windows service (on Linux: the systemd unit in crates/agent/dist/linux).
+    Service {
+        #[command(subcommand)]
+        action: ServiceAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServiceAction {
+    /// Register the `MamoriAgent` service, started with Windows (as an administrator).
+    Install,
+    /// Stop and remove it.
+    Uninstall,
+    /// What the service control manager starts.
+    Run,
+}
+
+fn service(action: ServiceAction) -> Result<()> {
+    #[cfg(windows)]
+    {
+        match action {
+            ServiceAction::Install => windows_service::install(),
+            ServiceAction::Uninstall => windows_service::uninstall(),
+            ServiceAction::Run => windows_service::run_as_service(),
+        }
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = action;
+        anyhow::bail!("on Linux, install crates/agent/dist/linux/mamori-agent.service (systemd) instead")
+    }
 }
 
 fn main() {
@@ -91,6 +126,7 @@ fn main() {
                 run(once, state_dir, heartbeat_secs, inventory_secs, session_socket).await
             }
             Command::Session { socket, bucket_secs } => session_helper(&socket, bucket_secs).await,
+            Command::Service { action } => service(action),
             Command::Inventory => {
                 println!("{}", serde_json::to_string_pretty(&collect::inventory(&collect::Host))?);
                 Ok(())
@@ -231,11 +267,19 @@ impl Agent {
         }
     }
 
-    /// On Windows only the user's session can lock its screen: the helper does.
+    /// On Windows only the user's session can lock its screen or sign itself out: the helper
+    /// does; on Linux the service asks logind.
     async fn lock(&self) -> commands::Outcome {
         match &self.sessions {
             Some(sessions) if cfg!(windows) => sessions.lock().await,
             _ => commands::Host.lock(),
+        }
+    }
+
+    async fn sign_out(&self) -> commands::Outcome {
+        match &self.sessions {
+            Some(sessions) if cfg!(windows) => sessions.sign_out().await,
+            _ => commands::Host.sign_out(),
         }
     }
 
@@ -265,7 +309,7 @@ impl Agent {
         for command in &polled.commands {
             let outcome = match command.kind.as_str() {
                 "lock" => self.lock().await,
-                "sign_out" => commands::Host.sign_out(),
+                "sign_out" => self.sign_out().await,
                 "message" => self.show_message(command.message.as_deref().unwrap_or("")).await,
                 "refresh_inventory" => match self.send_inventory().await {
                     Ok(_) => Ok("inventory sent".into()),
@@ -287,7 +331,7 @@ impl Agent {
 /// Events per request (the server takes up to 500).
 const EVENT_BATCH: usize = 200;
 
-async fn run(
+pub(crate) async fn run(
     once: bool,
     state_dir: Option<PathBuf>,
     heartbeat_secs: u64,

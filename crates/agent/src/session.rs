@@ -41,6 +41,8 @@ pub enum ToHelper {
     Show { id: String, text: String },
     /// Lock the screen (where only the user's session can: Windows).
     Lock { id: String },
+    /// Sign the user out (Windows).
+    SignOut { id: String },
 }
 
 /// The longest line either side accepts: a line longer is a broken or hostile peer.
@@ -157,6 +159,7 @@ pub trait DesktopSource: Send + Sync {
     fn locked(&self) -> Option<bool>;
     fn show_message(&self, text: &str) -> Result<String, String>;
     fn lock_screen(&self) -> Result<String, String>;
+    fn sign_out(&self) -> Result<String, String>;
 }
 
 /// The helper: connects to the service (again and again while the service is away), collects
@@ -229,6 +232,7 @@ where
                 Some(Ok(ToHelper::Collect { on })) => collect = on,
                 Some(Ok(ToHelper::Show { id, text })) => out.push(done(id, desktop.show_message(&text))),
                 Some(Ok(ToHelper::Lock { id })) => out.push(done(id, desktop.lock_screen())),
+                Some(Ok(ToHelper::SignOut { id })) => out.push(done(id, desktop.sign_out())),
                 Some(Err(e)) => return Err(e),
                 None => anyhow::bail!("closed"),
             },
@@ -420,6 +424,12 @@ pub mod service {
             self.request(ToHelper::Lock { id: id.clone() }, id).await
         }
 
+        /// Signs the user out through the connected helpers.
+        pub async fn sign_out(&self) -> Result<String, String> {
+            let id = crate::queue::new_event_id();
+            self.request(ToHelper::SignOut { id: id.clone() }, id).await
+        }
+
         async fn request(&self, request: ToHelper, id: String) -> Result<String, String> {
             if self.connected.load(std::sync::atomic::Ordering::SeqCst) == 0 {
                 return Err("no user is signed in to a desktop on this PC (no helper connected)".into());
@@ -605,6 +615,9 @@ mod tests {
         fn lock_screen(&self) -> Result<String, String> {
             Ok("locked".into())
         }
+        fn sign_out(&self) -> Result<String, String> {
+            Ok("signed out".into())
+        }
     }
 
     /// The service and a helper over the real local channel — a Unix socket, or under Wine a
@@ -652,6 +665,7 @@ mod tests {
         assert_eq!(bucket.app.as_deref(), Some("crm"));
         assert_eq!(sessions.show("hello").await, Ok("shown 5 characters".into()));
         assert_eq!(sessions.lock().await, Ok("locked".into()));
+        assert_eq!(sessions.sign_out().await, Ok("signed out".into()));
     }
 
     #[test]

@@ -168,6 +168,22 @@ impl DesktopSource for WindowsDesktop {
             Err(format!("LockWorkStation failed: {}", std::io::Error::last_os_error()))
         }
     }
+
+    fn sign_out(&self) -> Result<String, String> {
+        Self::sign_out_now()
+    }
+}
+
+impl WindowsDesktop {
+    fn sign_out_now() -> Result<String, String> {
+        use windows_sys::Win32::System::Shutdown::{EWX_LOGOFF, ExitWindowsEx, SHTDN_REASON_FLAG_PLANNED};
+        // SAFETY: flags only.
+        if unsafe { ExitWindowsEx(EWX_LOGOFF, SHTDN_REASON_FLAG_PLANNED) } != 0 {
+            Ok("signing out".into())
+        } else {
+            Err(format!("ExitWindowsEx failed: {}", std::io::Error::last_os_error()))
+        }
+    }
 }
 
 /// An instance of the service's named pipe, which interactive users (the helpers) may read and

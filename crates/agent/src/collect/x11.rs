@@ -175,8 +175,12 @@ impl DesktopSource for X11Desktop {
             .map_err(|e| format!("no way to show a message on this desktop (notify-send, xmessage: {e})"))
     }
 
+    // On Linux the service locks and signs out through systemd-logind; the helper is not asked.
     fn lock_screen(&self) -> Result<String, String> {
-        // On Linux the service locks through logind; the helper is not asked.
         Err("the screen is locked through systemd-logind on Linux".into())
+    }
+
+    fn sign_out(&self) -> Result<String, String> {
+        Err("the session is ended through systemd-logind on Linux".into())
     }
 }
