@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the Windows agent (x86_64-pc-windows-gnu, Debian's mingw-w64) and runs its unit tests
-# under Debian's Wine, then prints the inventory the agent collects under Wine (which collectors
-# work there and which report a gap). scripts/install-test-deps.sh installs the tools.
+# under Debian's Wine, prints the inventory the agent collects under Wine (which collectors
+# work there and which report a gap), then enrols the Windows agent under Wine with a real
+# Mamori server over TLS (pinned to its certificate) and has it report once, and registers and
+# removes its Windows service. scripts/install-test-deps.sh installs the tools.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 TARGET=x86_64-pc-windows-gnu
@@ -23,3 +25,31 @@ import json, sys
 inv = json.load(sys.stdin)
 print(json.dumps({k: v for k, v in inv.items() if k != "software"}, indent=1, ensure_ascii=False))
 print("software entries:", len(inv["software"]))'
+
+echo "--- the Windows agent under Wine against a real server over TLS:"
+cargo build -p mamori -p mamori-bench
+WORK="$(mktemp -d)"
+SERVER=""
+cleanup() {
+    [[ -n "$SERVER" ]] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost \
+    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -addext "basicConstraints=critical,CA:FALSE" \
+    -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+token="$(target/debug/mamori-bench agent-setup --data-dir "$WORK/data")"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+MAMORI_LOG=warn target/debug/mamori serve --data-dir "$WORK/data" --listen "127.0.0.1:$port" \
+    --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem" >"$WORK/server.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 100); do curl -sfk "https://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+# The Windows agent keeps its state in C:\ProgramData\Mamori\agent of the Wine prefix: a fresh one.
+rm -rf "$WINEPREFIX/drive_c/ProgramData/Mamori"
+"$WINE" "$OUT/mamori-agent.exe" enroll --server "https://127.0.0.1:$port" --token "$token" --ca "Z:$WORK/cert.pem"
+out="$("$WINE" "$OUT/mamori-agent.exe" run --once)"
+echo "$out"
+[[ "$out" == reported\ to* ]] || { echo "the Windows agent did not report" >&2; exit 1; }
+"$WINE" "$OUT/mamori-agent.exe" service install
+"$WINE" "$OUT/mamori-agent.exe" service uninstall
+rm -rf "$WINEPREFIX/drive_c/ProgramData/Mamori"
