@@ -9,6 +9,7 @@
 #
 #   bash scripts/bench-agent.sh
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib/local-server.sh"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SECONDS_TO_RUN="${BENCH_SECONDS:-600}"
@@ -21,14 +22,13 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost \
-    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -addext "basicConstraints=critical,CA:FALSE" -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+self_signed_cert "$WORK"
 token="$(target/release/mamori-bench agent-setup --data-dir "$WORK/data")"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 MAMORI_LOG=warn target/release/mamori serve --data-dir "$WORK/data" --listen "127.0.0.1:$port" \
     --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem" >"$WORK/server.log" 2>&1 &
 SERVER=$!
-for _ in $(seq 100); do curl -sfk "https://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+wait_ready "$port"
 target/release/mamori-agent enroll --server "https://127.0.0.1:$port" --token "$token" --ca "$WORK/cert.pem" \
     --state-dir "$WORK/agent" >&2
 target/release/mamori-agent run --state-dir "$WORK/agent" --session-socket "$WORK/session.sock" \

@@ -12,6 +12,7 @@
 # BENCH_SECONDS [180] s measured, BENCH_COMMANDS [5] per second,
 # BENCH_PG [postgres://postgres@127.0.0.1:5432/test] (a scratch database is made beside it).
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib/local-server.sh"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 DEVICES="${BENCH_DEVICES:-10000}"
@@ -32,9 +33,7 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost \
-    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -addext "basicConstraints=critical,CA:FALSE" \
-    -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+self_signed_cert "$WORK"
 ticks=$(getconf CLK_TCK)
 for backend in $BACKENDS; do
     data="$WORK/data-$backend"
@@ -45,11 +44,11 @@ for backend in $BACKENDS; do
         args=(--database-url "${PG%/*}/$DB")
     fi
     target/release/mamori-bench fleet-setup --data-dir "$data" "${args[@]}" --devices "$DEVICES" --out "$WORK/fleet.txt"
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    port=$(free_port)
     MAMORI_LOG=warn target/release/mamori serve --data-dir "$data" "${args[@]}" --listen "127.0.0.1:$port" \
         --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem" >"$WORK/server-$backend.log" 2>&1 &
     SERVER=$!
-    for _ in $(seq 100); do curl -sfk "https://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+    wait_ready "$port"
     cpu() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
     (sleep "$RAMP"; echo "$(cpu) $(date +%s.%N)" >"$WORK/cpu-start") &
     line=$(target/release/mamori-bench fleet --server "https://127.0.0.1:$port" --ca "$WORK/cert.pem" \

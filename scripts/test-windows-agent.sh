@@ -5,6 +5,7 @@
 # Mamori server over TLS (pinned to its certificate) and has it report once, and registers and
 # removes its Windows service. scripts/install-test-deps.sh installs the tools.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib/local-server.sh"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 TARGET=x86_64-pc-windows-gnu
 OUT="target/$TARGET/debug"
@@ -35,15 +36,13 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost \
-    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -addext "basicConstraints=critical,CA:FALSE" \
-    -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+self_signed_cert "$WORK"
 token="$(target/debug/mamori-bench agent-setup --data-dir "$WORK/data")"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 MAMORI_LOG=warn target/debug/mamori serve --data-dir "$WORK/data" --listen "127.0.0.1:$port" \
     --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem" >"$WORK/server.log" 2>&1 &
 SERVER=$!
-for _ in $(seq 100); do curl -sfk "https://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+wait_ready "$port"
 # The Windows agent keeps its state in C:\ProgramData\Mamori\agent of the Wine prefix: a fresh one.
 rm -rf "$WINEPREFIX/drive_c/ProgramData/Mamori"
 "$WINE" "$OUT/mamori-agent.exe" enroll --server "https://127.0.0.1:$port" --token "$token" --ca "Z:$WORK/cert.pem"

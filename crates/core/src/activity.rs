@@ -18,8 +18,7 @@ impl Core {
     /// A user's shifts (empty until set: no activity is collected).
     pub async fn user_shifts(&self, user_id: &str) -> Result<ShiftSchedule, CoreError> {
         check_id(user_id, "user")?;
-        let stored = self.store.read().await?.setting(&shifts_key(user_id)).await?;
-        Ok(stored.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default())
+        self.json_setting(&shifts_key(user_id)).await
     }
 
     pub async fn set_user_shifts(
@@ -54,8 +53,7 @@ impl Core {
     }
 
     pub async fn keystroke_limits(&self) -> Result<KeystrokeLimits, CoreError> {
-        let stored = self.store.read().await?.setting(KEYSTROKE_LIMITS).await?;
-        Ok(stored.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default())
+        self.json_setting(KEYSTROKE_LIMITS).await
     }
 
     pub async fn set_keystroke_limits(

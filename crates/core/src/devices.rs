@@ -640,8 +640,7 @@ impl Core {
         site_id: &str,
     ) -> Result<mamori_domain::posture::PosturePolicy, CoreError> {
         check_id(site_id, "site")?;
-        let stored = self.store.read().await?.setting(&site_policy_key(site_id)).await?;
-        Ok(stored.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default())
+        self.json_setting(&site_policy_key(site_id)).await
     }
 
     pub async fn set_site_device_policy(
@@ -673,8 +672,7 @@ impl Core {
     /// A home worker's approved networks.
     pub async fn user_networks(&self, user_id: &str) -> Result<Vec<String>, CoreError> {
         check_id(user_id, "user")?;
-        let stored = self.store.read().await?.setting(&user_networks_key(user_id)).await?;
-        Ok(stored.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default())
+        self.json_setting(&user_networks_key(user_id)).await
     }
 
     pub async fn set_user_networks(

@@ -188,6 +188,16 @@ impl Core {
     }
 
     /// Appends an audit entry on `tx`, stamped with the request's origin and the current time.
+    /// A rule set kept as JSON in the settings table; its default when none is stored (or the
+    /// stored one no longer parses: every writer checks before storing).
+    pub(crate) async fn json_setting<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        key: &str,
+    ) -> Result<T, CoreError> {
+        let stored = self.store.read().await?.setting(key).await?;
+        Ok(stored.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default())
+    }
+
     pub(crate) async fn audit(
         &self,
         tx: &mut Box<dyn StoreTx>,

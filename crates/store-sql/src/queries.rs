@@ -1330,7 +1330,7 @@ macro_rules! store_tx_impl {
             }
 
             async fn device_events(&mut self, device_id: &str, limit: i64) -> StoreResult<Vec<DeviceEventRecord>> {
-                Ok(sqlx::query_as::<$db, (String, String, String, i64, i64, String)>(
+                Ok(sqlx::query_as::<$db, DeviceEventRow>(
                     "SELECT device_id, event_id, kind, occurred_at, received_at, data FROM device_events \
                      WHERE device_id = $1 ORDER BY occurred_at DESC, event_id LIMIT $2",
                 )
@@ -1340,14 +1340,7 @@ macro_rules! store_tx_impl {
                 .await
                 .map_err(db_err)?
                 .into_iter()
-                .map(|(device_id, event_id, kind, occurred, received, data)| DeviceEventRecord {
-                    device_id,
-                    event_id,
-                    kind,
-                    occurred_at: UnixMillis(occurred),
-                    received_at: UnixMillis(received),
-                    data,
-                })
+                .map(device_event_of)
                 .collect())
             }
 
@@ -1366,19 +1359,12 @@ macro_rules! store_tx_impl {
                     list.push_bind(k.to_string());
                 }
                 q.push(") ORDER BY occurred_at, event_id");
-                Ok(q.build_query_as::<(String, String, String, i64, i64, String)>()
+                Ok(q.build_query_as::<DeviceEventRow>()
                     .fetch_all(self.handle.conn())
                     .await
                     .map_err(db_err)?
                     .into_iter()
-                    .map(|(device_id, event_id, kind, occurred, received, data)| DeviceEventRecord {
-                        device_id,
-                        event_id,
-                        kind,
-                        occurred_at: UnixMillis(occurred),
-                        received_at: UnixMillis(received),
-                        data,
-                    })
+                    .map(device_event_of)
                     .collect())
             }
 

@@ -364,3 +364,18 @@ pub(crate) fn activity_of(r: ActivityRow) -> ActivityRecord {
         received_at: UnixMillis(received),
     }
 }
+
+/// A device event's columns: device, event id, kind, occurred, received, data.
+pub(crate) type DeviceEventRow = (String, String, String, i64, i64, String);
+
+pub(crate) fn device_event_of(r: DeviceEventRow) -> DeviceEventRecord {
+    let (device_id, event_id, kind, occurred, received, data) = r;
+    DeviceEventRecord {
+        device_id,
+        event_id,
+        kind,
+        occurred_at: UnixMillis(occurred),
+        received_at: UnixMillis(received),
+        data,
+    }
+}
