@@ -577,6 +577,37 @@ async fn activity_follows_shifts(backend: Backend) {
     assert_eq!(got["per_role"]["operator"], 900);
     assert_eq!(s.audit("device.shifts_change").await.len(), 1);
 
+    // The device page sets the operator's weekly shift; a bad time is refused, changing nothing.
+    let page = format!("/devices/{}", agent.id);
+    let csrf = floor.csrf(&page).await;
+    let form = |start: &'static str| {
+        vec![
+            ("_csrf", csrf.clone()),
+            ("days", "mon".into()),
+            ("days", "tue".into()),
+            ("start", start.into()),
+            ("end", "06:00".into()),
+        ]
+    };
+    let shifts_path = format!("{page}/shifts");
+    let post = |fields: Vec<(&'static str, String)>| {
+        let (floor, path) = (&floor, &shifts_path);
+        async move {
+            let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            floor.post_form(path, &pairs).await.status()
+        }
+    };
+    assert_eq!(post(form("25:00")).await, 422);
+    assert_eq!(s.core.user_shifts(&op.id).await.unwrap().shifts[0].start, shift(hour - 1), "unchanged");
+    assert_eq!(post(form("22:00")).await, 303);
+    let night = s.core.user_shifts(&op.id).await.unwrap();
+    assert_eq!(
+        night.shifts[0].days,
+        vec![mamori_domain::activity::Weekday::Mon, mamori_domain::activity::Weekday::Tue]
+    );
+    assert_eq!((night.shifts[0].start.as_str(), night.shifts[0].end.as_str()), ("22:00", "06:00"));
+    assert!(floor.get(&page).await.text().await.unwrap().contains("mon tue 22:00–06:00"));
+
     // A contact from the usual address is noted, then written with the others in one go.
     s.clock.advance(std::time::Duration::from_secs(10));
     assert_eq!(agent.send("/api/v1/agent/heartbeat", &json!({})).await.0, 200);

@@ -23,6 +23,7 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::GET, "/devices/{id}", Needs(DevicesRead), device_page)
         .add(Method::POST, "/devices/{id}/commands", Needs(DevicesManage), issue_command)
         .add(Method::POST, "/devices/{id}/revoke", Needs(DevicesManage), revoke)
+        .add(Method::POST, "/devices/{id}/shifts", Needs(DevicesManage), set_shifts)
         .add(Method::GET, "/floor", Needs(DevicesRead), floor_page)
         .add(Method::GET, "/my-pc", mamori_domain::authz::Access::SignedIn, my_pc_page)
 }
@@ -185,6 +186,36 @@ struct DevicePage {
     failures: Option<Vec<mamori_domain::posture::PostureFailure>>,
     /// `approved`, `unapproved` or `unrestricted`.
     network: &'static str,
+    /// The assigned operator's shifts ("mon tue 09:00–18:00"), when the PC has an operator.
+    shifts: Option<Vec<String>>,
+    /// The weekdays, for the shift form.
+    weekdays: Vec<&'static str>,
+}
+
+/// Shifts as lines of days and times, in the schedule's own offset.
+pub fn shift_lines(schedule: &mamori_domain::activity::ShiftSchedule) -> Vec<String> {
+    schedule
+        .shifts
+        .iter()
+        .map(|s| {
+            let days: Vec<String> = s.days.iter().map(|d| weekday_key(*d).to_owned()).collect();
+            let offset = f64::from(schedule.utc_offset_minutes) / 60.0;
+            format!("{} {}–{} (UTC{offset:+})", days.join(" "), s.start, s.end)
+        })
+        .collect()
+}
+
+fn weekday_key(d: mamori_domain::activity::Weekday) -> &'static str {
+    use mamori_domain::activity::Weekday::*;
+    match d {
+        Mon => "mon",
+        Tue => "tue",
+        Wed => "wed",
+        Thu => "thu",
+        Fri => "fri",
+        Sat => "sat",
+        Sun => "sun",
+    }
 }
 
 async fn device_page(
@@ -207,6 +238,10 @@ async fn device_page(
         .unwrap_or(mamori_core::devices::Posture { failures: None, network_approved: None });
     let commands = state.core.device_commands(&id).await.unwrap_or_default();
     let refresh = commands.iter().any(|c| c.state == "pending" || c.state == "delivered");
+    let shifts = match &device.user_id {
+        Some(user) => state.core.user_shifts(user).await.ok().map(|s| shift_lines(&s)),
+        None => None,
+    };
     let now = state.core.now();
     let row = device_row(&device, &sites, &users, now);
     let state_label = match row.state {
@@ -242,7 +277,56 @@ async fn device_page(
             Some(false) => "devices.network_unapproved",
             None => "devices.network_unrestricted",
         },
+        shifts,
+        weekdays: mamori_domain::activity::Weekday::ALL.iter().map(|d| weekday_key(*d)).collect(),
     })
+}
+
+/// Sets the shifts of the operator a PC is assigned to: one weekly shift from the form (no day
+/// ticked clears them: nothing is collected). Several shifts a week go through the API.
+async fn set_shifts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    form: Form,
+) -> Response {
+    use mamori_domain::activity::{Shift, ShiftSchedule, Weekday};
+    let tr = tr_for(&headers, Some(&p));
+    let fail = |e: &mamori_core::CoreError| {
+        super::message_page_text(tr, crate::problem::status_of(e), error_text(tr, e))
+    };
+    let user = match state.core.device_detail(&id).await {
+        Ok((d, _)) => d.user_id,
+        Err(e) => return fail(&e),
+    };
+    let Some(user) = user else {
+        return super::message_page_text(
+            tr,
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            tr.t("devices.no_operator").into(),
+        );
+    };
+    let days: Vec<Weekday> = form
+        .all("days")
+        .iter()
+        .filter_map(|d| Weekday::ALL.iter().copied().find(|w| weekday_key(*w) == d.as_str()))
+        .collect();
+    let shifts = if days.is_empty() {
+        Vec::new()
+    } else {
+        vec![Shift {
+            days,
+            start: form.text("start").trim().to_owned(),
+            end: form.text("end").trim().to_owned(),
+        }]
+    };
+    let schedule = ShiftSchedule { utc_offset_minutes: 540, shifts };
+    match state.core.set_user_shifts(&p, &user, schedule, &ctx).await {
+        Ok(()) => Redirect::to(&format!("/devices/{id}?done=shifts_saved")).into_response(),
+        Err(e) => fail(&e),
+    }
 }
 
 async fn issue_command(
@@ -407,20 +491,7 @@ async fn my_pc_page(State(state): State<AppState>, headers: HeaderMap, Caller(p)
                 .collect(),
         })
         .collect();
-    let shifts = schedule
-        .shifts
-        .iter()
-        .map(|s| {
-            let days: Vec<String> = s.days.iter().map(|d| format!("{d:?}")).collect();
-            format!(
-                "{} {}–{} (UTC{:+}h)",
-                days.join(" "),
-                s.start,
-                s.end,
-                f64::from(schedule.utc_offset_minutes) / 60.0
-            )
-        })
-        .collect();
+    let shifts = shift_lines(&schedule);
     let c = Chrome::new(tr, "mypc.title", Some(&p), csrf_for(Some(&p), None), "/my-pc");
     render(&MyPcPage { c, pcs, shifts })
 }
