@@ -152,7 +152,7 @@ async fn session_helper(socket: &std::path::Path, bucket_secs: Option<u64>) -> R
     #[cfg(target_os = "linux")]
     let desktop = collect::x11::X11Desktop::connect()?;
     #[cfg(windows)]
-    let desktop = collect::windows_desktop::WindowsDesktop::start()?;
+    let desktop = collect::win32::WindowsDesktop::start()?;
     session::run_helper(&desktop, socket, bucket_secs).await
 }
 
@@ -400,27 +400,21 @@ pub(crate) async fn run(
     let mut next_inventory = start;
     let mut next_heartbeat = start;
     let mut offline_since: Option<tokio::time::Instant> = None;
-    #[cfg(target_os = "linux")]
-    let usb_root = std::path::Path::new("/sys/bus/usb/devices");
-    #[cfg(target_os = "linux")]
-    let mut usb = collect::usb::scan(usb_root);
+    let mut usb = collect::usb::present();
     loop {
         agent.follow_shifts();
         if poller.is_finished() {
             return Err(poller.await.unwrap_or_else(|e| anyhow::anyhow!("the command poll stopped: {e}")));
         }
-        #[cfg(target_os = "linux")]
-        {
-            let now_usb = collect::usb::scan(usb_root);
-            let (attached, removed) = collect::usb::changes(&usb, &now_usb);
-            for d in attached {
-                queue.push(&queue::event(client::now_ms(), EventData::UsbAttached(d)))?;
-            }
-            for d in removed {
-                queue.push(&queue::event(client::now_ms(), EventData::UsbRemoved(d)))?;
-            }
-            usb = now_usb;
+        let now_usb = collect::usb::present();
+        let (attached, removed) = collect::usb::changes(&usb, &now_usb);
+        for d in attached {
+            queue.push(&queue::event(client::now_ms(), EventData::UsbAttached(d)))?;
         }
+        for d in removed {
+            queue.push(&queue::event(client::now_ms(), EventData::UsbRemoved(d)))?;
+        }
+        usb = now_usb;
         let now = tokio::time::Instant::now();
         let mut reached = None;
         if now >= next_inventory {

@@ -370,7 +370,7 @@ pub mod service {
         #[cfg(windows)]
         pub fn listen(path: &Path, queue: Arc<Queue>) -> anyhow::Result<Arc<Sessions>> {
             let name = path.as_os_str().to_owned();
-            let mut server = crate::collect::windows_desktop::pipe_instance(&name, true)?;
+            let mut server = crate::collect::win32::pipe_instance(&name, true)?;
             let sessions = Sessions::new();
             let s = sessions.clone();
             tokio::spawn(async move {
@@ -378,7 +378,7 @@ pub mod service {
                     if server.connect().await.is_err() {
                         continue;
                     }
-                    let next = match crate::collect::windows_desktop::pipe_instance(&name, false) {
+                    let next = match crate::collect::win32::pipe_instance(&name, false) {
                         Ok(next) => next,
                         Err(e) => {
                             eprintln!("mamori-agent: the helpers' pipe failed: {e}");
@@ -386,7 +386,7 @@ pub mod service {
                         }
                     };
                     let connected = std::mem::replace(&mut server, next);
-                    let user = crate::collect::windows_desktop::pipe_client_user(&connected);
+                    let user = crate::collect::win32::pipe_client_user(&connected);
                     let (read, write) = tokio::io::split(connected);
                     s.spawn_serve(read, write, user, queue.clone());
                 }

@@ -4,7 +4,6 @@
 
 #[cfg(target_os = "linux")]
 pub mod linux;
-#[cfg(target_os = "linux")]
 pub mod usb;
 #[cfg(target_os = "linux")]
 pub mod x11;
@@ -12,7 +11,7 @@ pub mod x11;
 // note (docs/design-notes.md).
 #[cfg(windows)]
 #[allow(unsafe_code)]
-pub mod windows_desktop;
+pub mod win32;
 // Built everywhere so its parsers are tested on the CI's Linux too; used on Windows.
 #[cfg_attr(not(windows), allow(dead_code))]
 pub mod windows;
