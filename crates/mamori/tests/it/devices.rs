@@ -431,6 +431,46 @@ async fn posture_and_networks(backend: Backend) {
     agent.send("/api/v1/agent/heartbeat", &json!({})).await;
     assert_eq!(detail().await["network_approved"], true);
     assert_eq!(s.audit("device.policy_change").await.len(), 1);
+
+    // The console's device rules: the site's policy as set, a bad network refused (changing
+    // nothing, saying why), a good change saved; the keystroke limits likewise.
+    let console = s.signed_in("admin").await;
+    let page = console.get("/devices/policy").await.text().await.unwrap();
+    assert!(page.contains("127.0.0.1/32") && page.contains("pkg1*"), "{page}");
+    let csrf = console.csrf("/devices/policy").await;
+    let save = |fields: Vec<(&'static str, &'static str)>| {
+        let mut pairs = vec![("_csrf", csrf.as_str())];
+        pairs.extend(fields);
+        let path = format!("/devices/policy/{}", site.id);
+        let console = &console;
+        async move { console.post_form(&path, &pairs).await }
+    };
+    let r = save(vec![("approved_networks", "10.0.0.0/33"), ("max_av_age_days", "3")]).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("10.0.0.0/33"), "the refusal names the bad network");
+    assert_eq!(s.core.site_device_policy(&site.id).await.unwrap().approved_networks, vec!["127.0.0.1/32"]);
+    let r = save(vec![
+        ("approved_networks", "127.0.0.0/8\n192.0.2.0/24"),
+        ("max_av_age_days", "5"),
+        ("require_disk_encryption", "on"),
+        ("min_windows", "19045"),
+    ])
+    .await;
+    assert_eq!(r.status(), 303);
+    let saved = s.core.site_device_policy(&site.id).await.unwrap();
+    assert_eq!(saved.approved_networks, vec!["127.0.0.0/8", "192.0.2.0/24"]);
+    assert_eq!((saved.max_av_age_days, saved.require_disk_encryption), (Some(5), true));
+    assert_eq!(saved.software_allowlist, None, "an empty allowlist is no allowlist");
+    let limits = |value: &'static str| {
+        let pairs = vec![("_csrf", csrf.as_str()), ("limit.operator", value), ("limit.supervisor", "800")];
+        let console = &console;
+        async move { console.post_form("/devices/keystroke-limits", &pairs).await.status() }
+    };
+    assert_eq!(limits("fast").await, 422);
+    assert_eq!(limits("900").await, 303);
+    let set = s.core.keystroke_limits().await.unwrap();
+    assert_eq!(set.limit_for(&[Role::Operator]), Some(900));
+    assert_eq!(set.limit_for(&[Role::Auditor]), None, "an empty field: no limit for the role");
     s.stop().await;
 }
 both_backends!(posture_and_networks);

@@ -5,6 +5,7 @@
 mod admin;
 mod audit;
 mod auth;
+mod device_policy;
 mod devices;
 mod profile;
 mod workspace;
@@ -44,6 +45,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = audit::routes(r);
     let r = workspace::routes(r);
     let r = devices::routes(r);
+    let r = device_policy::routes(r);
     admin::routes(r)
 }
 
