@@ -215,12 +215,13 @@ where
         }
     });
     let now_ms = crate::client::now_ms;
+    let minute_of = |t: i64| t.div_euclid(60_000) * 60_000;
     let bucket_start = |t: i64| match bucket_secs {
         Some(_) => t,
-        None => t.div_euclid(60_000) * 60_000,
+        None => minute_of(t),
     };
     let mut collect = false;
-    let mut counter = MinuteCounter::new(now_ms().div_euclid(60_000) * 60_000);
+    let mut counter = MinuteCounter::new(minute_of(now_ms()));
     let mut opened = bucket_start(now_ms());
     let mut locked = desktop.locked();
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
@@ -257,7 +258,7 @@ where
                     None => bucket_start(now) != opened,
                 };
                 if due {
-                    let finished = std::mem::replace(&mut counter, MinuteCounter::new(now.div_euclid(60_000) * 60_000));
+                    let finished = std::mem::replace(&mut counter, MinuteCounter::new(minute_of(now)));
                     opened = bucket_start(now);
                     if !finished.is_empty() && collect {
                         out.push(FromHelper::Activity { bucket: finished.into_bucket() });

@@ -7,6 +7,7 @@ use crate::{Core, CoreError, Principal, check_id, new_id};
 use mamori_audit::{Actor, AuditEvent, Category, Outcome, RequestContext};
 use mamori_crypto::device_auth::{DeviceAuthError, DeviceClaim, MAX_SKEW_MS, parse_public_key};
 use mamori_domain::UnixMillis;
+use mamori_domain::posture::PosturePolicy;
 use mamori_proto::agent::{EnrolRequest, Inventory};
 use mamori_store::{DeviceRecord, EnrolmentRecord, InventoryRecord, OrgKind};
 use sha2::Digest;
@@ -290,10 +291,7 @@ impl Core {
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         // A change of what the PC fails (shadow IT installed, encryption turned off…) is a signal.
-        let policy = match &device.site_id {
-            Some(site) => self.site_device_policy(site).await?,
-            None => Default::default(),
-        };
+        let policy = self.device_site_policy(device).await?;
         let failures = |inv: &Inventory| policy.evaluate(&facts_of(inv));
         let rules = |f: &[mamori_domain::posture::PostureFailure]| {
             f.iter().map(|x| x.rule.clone()).collect::<Vec<_>>()
@@ -622,6 +620,14 @@ pub struct Posture {
     pub network_approved: Option<bool>,
 }
 
+/// Whether an address is on one of these networks; None when there are none (any address).
+fn on_network(networks: &PosturePolicy, ip: Option<&str>) -> Option<bool> {
+    if networks.approved_networks.is_empty() {
+        return None;
+    }
+    Some(ip.and_then(|i| i.parse().ok()).is_some_and(|i| networks.network_approved(i)))
+}
+
 fn facts_of(inv: &Inventory) -> mamori_domain::posture::DeviceFacts {
     mamori_domain::posture::DeviceFacts {
         os_family: inv.os_family.clone(),
@@ -635,10 +641,7 @@ fn facts_of(inv: &Inventory) -> mamori_domain::posture::DeviceFacts {
 
 impl Core {
     /// A site's device policy (empty rules until the security admin sets them).
-    pub async fn site_device_policy(
-        &self,
-        site_id: &str,
-    ) -> Result<mamori_domain::posture::PosturePolicy, CoreError> {
+    pub async fn site_device_policy(&self, site_id: &str) -> Result<PosturePolicy, CoreError> {
         check_id(site_id, "site")?;
         self.json_setting(&site_policy_key(site_id)).await
     }
@@ -647,7 +650,7 @@ impl Core {
         &self,
         principal: &Principal,
         site_id: &str,
-        policy: mamori_domain::posture::PosturePolicy,
+        policy: PosturePolicy,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
         check_id(site_id, "site")?;
@@ -683,11 +686,10 @@ impl Core {
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
         check_id(user_id, "user")?;
-        let networks =
-            mamori_domain::posture::PosturePolicy { approved_networks: networks, ..Default::default() }
-                .checked()
-                .map_err(|e| CoreError::invalid("networks", "invalid_value", e.to_string()))?
-                .approved_networks;
+        let networks = PosturePolicy { approved_networks: networks, ..Default::default() }
+            .checked()
+            .map_err(|e| CoreError::invalid("networks", "invalid_value", e.to_string()))?
+            .approved_networks;
         let json = serde_json::to_string(&networks).map_err(|e| CoreError::Internal(e.to_string()))?;
         let mut tx = self.store.begin().await?;
         tx.user_by_id(user_id).await?.ok_or(CoreError::NotFound { what: "user" })?;
@@ -701,43 +703,37 @@ impl Core {
         Ok(())
     }
 
-    /// Whether an address is on a network approved for this device: its site's or its user's.
-    /// None when neither lists any.
-    async fn network_approved(
+    /// The rules of the device's site (none for a PC without a site).
+    async fn device_site_policy(&self, device: &DeviceRecord) -> Result<PosturePolicy, CoreError> {
+        match &device.site_id {
+            Some(site) => self.site_device_policy(site).await,
+            None => Ok(PosturePolicy::default()),
+        }
+    }
+
+    /// The networks a device may be seen from: its site's (from `site_policy`) and its user's.
+    async fn device_networks(
         &self,
         device: &DeviceRecord,
-        ip: Option<&str>,
-    ) -> Result<Option<bool>, CoreError> {
-        let mut networks = Vec::new();
-        if let Some(site) = &device.site_id {
-            networks.extend(self.site_device_policy(site).await?.approved_networks);
-        }
+        site_policy: &PosturePolicy,
+    ) -> Result<PosturePolicy, CoreError> {
+        let mut networks = site_policy.approved_networks.clone();
         if let Some(user) = &device.user_id {
             networks.extend(self.user_networks(user).await?);
         }
-        if networks.is_empty() {
-            return Ok(None);
-        }
-        let policy =
-            mamori_domain::posture::PosturePolicy { approved_networks: networks, ..Default::default() };
-        Ok(Some(ip.and_then(|i| i.parse().ok()).is_some_and(|i| policy.network_approved(i))))
+        Ok(PosturePolicy { approved_networks: networks, ..Default::default() })
     }
 
     /// The device's compliance with its site's policy and its network standing.
     pub async fn device_posture(&self, device: &DeviceRecord) -> Result<Posture, CoreError> {
-        let policy = match &device.site_id {
-            Some(site) => self.site_device_policy(site).await?,
-            None => Default::default(),
-        };
+        let policy = self.device_site_policy(device).await?;
+        let networks = self.device_networks(device, &policy).await?;
         let latest = self.store.read().await?.inventory_history(&device.id, 1).await?;
         let failures = latest
             .first()
             .and_then(|i| serde_json::from_str::<Inventory>(&i.inventory).ok())
             .map(|inv| policy.evaluate(&facts_of(&inv)));
-        Ok(Posture {
-            failures,
-            network_approved: self.network_approved(device, device.last_ip.as_deref()).await?,
-        })
+        Ok(Posture { failures, network_approved: on_network(&networks, device.last_ip.as_deref()) })
     }
 
     /// Stores a signal the server itself derived (off network, heartbeat lost, posture changed)
@@ -785,10 +781,10 @@ impl Core {
         if device.last_ip.as_deref() == new_ip {
             return Ok(());
         }
-        let (Some(now_ok), before) = (
-            self.network_approved(device, new_ip).await?,
-            self.network_approved(device, device.last_ip.as_deref()).await?,
-        ) else {
+        let networks = self.device_networks(device, &self.device_site_policy(device).await?).await?;
+        let (Some(now_ok), before) =
+            (on_network(&networks, new_ip), on_network(&networks, device.last_ip.as_deref()))
+        else {
             return Ok(());
         };
         let kind = match (before, now_ok) {

@@ -130,6 +130,35 @@ fn policy_from(form: &Form) -> Result<PosturePolicy, String> {
     })
 }
 
+/// The limits a minute per role; an empty field is no limit for that role.
+fn limits_from(form: &Form) -> Result<KeystrokeLimits, String> {
+    let mut per_role = std::collections::BTreeMap::new();
+    for role in Role::ALL {
+        if let Some(limit) = number(form, &format!("limit.{}", role.as_str()))? {
+            per_role.insert(role, limit);
+        }
+    }
+    Ok(KeystrokeLimits { per_role })
+}
+
+/// Back to the page: with the notice when saved, else with why not (422), nothing changed.
+async fn answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    p: &Principal,
+    saved: Result<(), String>,
+    done: &str,
+) -> Response {
+    match saved {
+        Ok(()) => Redirect::to(&format!("/devices/policy?done={done}")).into_response(),
+        Err(why) => {
+            let mut r = page(state, headers, p, None, Some(why)).await;
+            *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            r
+        }
+    }
+}
+
 async fn save_site_policy(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -151,14 +180,7 @@ async fn save_site_policy(
             .map_err(|e| super::error_text(tr, &e)),
         Err(why) => Err(why),
     };
-    match saved {
-        Ok(()) => Redirect::to("/devices/policy?done=device_policy_saved").into_response(),
-        Err(why) => {
-            let mut r = page(&state, &headers, &p, None, Some(why)).await;
-            *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            r
-        }
-    }
+    answer(&state, &headers, &p, saved, "device_policy_saved").await
 }
 
 async fn save_keystroke_limits(
@@ -168,30 +190,12 @@ async fn save_keystroke_limits(
     Caller(p): Caller,
     form: Form,
 ) -> Response {
-    let mut limits = KeystrokeLimits { per_role: Default::default() };
-    let mut problem = None;
-    for role in Role::ALL {
-        match number(&form, &format!("limit.{}", role.as_str())) {
-            Ok(Some(limit)) => {
-                limits.per_role.insert(role, limit);
-            }
-            Ok(None) => {}
-            Err(why) => problem = Some(why),
-        }
-    }
     let tr = tr_for(&headers, Some(&p));
-    let saved = match problem {
-        Some(why) => Err(format!("{}: {why}", tr.t("devpolicy.invalid"))),
-        None => {
+    let saved = match limits_from(&form) {
+        Err(why) => Err(format!("{}: {why}", tr.t("devpolicy.invalid"))),
+        Ok(limits) => {
             state.core.set_keystroke_limits(&p, limits, &ctx).await.map_err(|e| super::error_text(tr, &e))
         }
     };
-    match saved {
-        Ok(()) => Redirect::to("/devices/policy?done=keystroke_limits_saved").into_response(),
-        Err(why) => {
-            let mut r = page(&state, &headers, &p, None, Some(why)).await;
-            *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            r
-        }
-    }
+    answer(&state, &headers, &p, saved, "keystroke_limits_saved").await
 }
