@@ -30,7 +30,9 @@ pub mod hex_hash {
         if text.bytes().any(|b| b.is_ascii_uppercase()) {
             return None;
         }
-        hex::decode(text).ok().and_then(|b| b.try_into().ok())
+        // Into a fixed array: no allocation, as this runs once per entry line.
+        let mut hash = [0u8; 32];
+        hex::decode_to_slice(text, &mut hash).ok().map(|()| hash)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
@@ -81,32 +83,29 @@ pub fn entry_line(entry: &AuditEntry, recorded_leaf: &Hash) -> String {
 
 /// Reads an entry line back: the recorded leaf hash and the entry.
 pub fn parse_entry_line(line: &str) -> Result<(Hash, AuditEntry), String> {
-    let (leaf, bytes) = split_line(line.as_bytes())?;
-    Ok((leaf, crate::encoding::decode(&bytes).map_err(|e| e.to_string())?))
-}
-
-fn split_line(line: &[u8]) -> Result<(Hash, Vec<u8>), String> {
     let mut bytes = Vec::new();
-    let leaf = split_line_into(line, &mut bytes)?;
-    Ok((leaf, bytes))
+    let recorded = split_line_into(line.as_bytes(), &mut bytes)?;
+    let recorded = hex_hash_of(recorded)?;
+    Ok((recorded, crate::encoding::decode(&bytes).map_err(|e| e.to_string())?))
 }
 
-/// The recorded leaf hash; the entry's bytes go into `bytes` (cleared first).
-fn split_line_into(line: &[u8], bytes: &mut Vec<u8>) -> Result<Hash, String> {
+/// The recorded leaf hash as written (64 hex digits, unchecked); the entry's bytes go into
+/// `bytes` (cleared first).
+fn split_line_into<'l>(line: &'l [u8], bytes: &mut Vec<u8>) -> Result<&'l [u8], String> {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
-    let (Some(leaf), Some(_)) = (line.get(..64), line.get(65..)) else {
+    let (Some(leaf), Some(b' '), Some(entry)) = (line.get(..64), line.get(64), line.get(65..)) else {
         return Err("a line holds a 64-digit hash, a space and the entry".into());
     };
-    if line[64] != b' ' {
-        return Err("a line holds a 64-digit hash, a space and the entry".into());
-    }
-    let leaf = std::str::from_utf8(leaf)
+    bytes.clear();
+    B64.decode_vec(entry, bytes).map_err(|e| format!("the entry is not base64: {e}"))?;
+    Ok(leaf)
+}
+
+fn hex_hash_of(text: &[u8]) -> Result<Hash, String> {
+    std::str::from_utf8(text)
         .ok()
         .and_then(hex_hash::parse)
-        .ok_or("the leaf hash is not lowercase hex")?;
-    bytes.clear();
-    B64.decode_vec(&line[65..], bytes).map_err(|e| format!("the entry is not base64: {e}"))?;
-    Ok(leaf)
+        .ok_or_else(|| "the leaf hash is not lowercase hex".into())
 }
 
 fn other(why: impl Into<String>) -> Mismatch {
@@ -226,7 +225,15 @@ type Hashed = (u64, Hash, Hash);
 fn hash_line(line: &[u8], bytes: &mut Vec<u8>) -> Result<Hashed, String> {
     let recorded = split_line_into(line, bytes)?;
     let index = crate::encoding::check(bytes).map_err(|e| e.to_string())?;
-    Ok((index, leaf_hash(bytes), recorded))
+    let leaf = leaf_hash(bytes);
+    // Comparing text with text is the common case and saves decoding the recorded hash; only
+    // lowercase hex can be equal, so anything else is decoded (and refused if malformed).
+    let mut leaf_hex = [0u8; 64];
+    let recorded = match hex::encode_to_slice(leaf, &mut leaf_hex) {
+        Ok(()) if leaf_hex[..] == *recorded => leaf,
+        _ => hex_hash_of(recorded)?,
+    };
+    Ok((index, leaf, recorded))
 }
 
 /// Lines per unit of work: a complete subtree of `2^CHUNK_LEVEL` entries.
@@ -243,8 +250,15 @@ struct Chunk {
 
 fn hash_chunk(lines: &[u8], first_index: u64) -> Chunk {
     let mut bytes = Vec::with_capacity(512);
-    let hashed: Vec<Result<Hashed, String>> =
-        lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| hash_line(l, &mut bytes)).collect();
+    let mut hashed: Vec<Result<Hashed, String>> = Vec::with_capacity(CHUNK);
+    let mut start = 0;
+    // Every line ends with a newline, except perhaps the file's last: an empty line is an
+    // inserted byte like any other, and unreadable.
+    let ends = memchr::memchr_iter(b'\n', lines).chain((lines.last() != Some(&b'\n')).then_some(lines.len()));
+    for end in ends {
+        hashed.push(hash_line(&lines[start..end], &mut bytes));
+        start = end + 1;
+    }
     let whole = hashed.len() == CHUNK && first_index.is_multiple_of(CHUNK as u64);
     let subtree = whole
         .then(|| {
@@ -434,6 +448,17 @@ mod tests {
                 let forged = entry_line(&e, &crate::encoding::leaf_hash(&e));
                 let bad = replace_line(&b, (target - from + 1) as usize, &forged);
                 assert!(matches!(verify_bundle(&bad[..], &key, None), Err(Mismatch::RootDiffers { .. })));
+                // The recorded hash in capitals, or an empty line inserted before the entry:
+                // a changed byte, named.
+                let good = entry_line(&entry(target), &crate::encoding::leaf_hash(&entry(target)));
+                let upper = format!("{}{}", good[..64].to_ascii_uppercase(), &good[64..]);
+                let bad = replace_line(&b, (target - from + 1) as usize, &upper);
+                let why = verify_bundle(&bad[..], &key, None).unwrap_err().to_string();
+                assert!(why.contains(&format!("entry {target} ")) && why.contains("lowercase hex"), "{why}");
+                let blank = format!("\n{good}");
+                let bad = replace_line(&b, (target - from + 1) as usize, &blank);
+                let why = verify_bundle(&bad[..], &key, None).unwrap_err().to_string();
+                assert!(why.starts_with(&format!("entry {target} ")) && why.contains("unreadable"), "{why}");
             }
         }
     }

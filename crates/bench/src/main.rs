@@ -64,6 +64,10 @@ enum Command {
     Verify {
         #[arg(long, default_value_t = 1_000_000)]
         entries: u64,
+        /// Also keep the bundle and its public key (`bundle.jsonl`, `public-key`) in this
+        /// directory, to time `mamori audit verify` on them.
+        #[arg(long)]
+        keep: Option<std::path::PathBuf>,
     },
     /// CSV import rate: a clean N-row file, then the same file with some bad rows (refused).
     Import {
@@ -131,7 +135,7 @@ fn main() -> anyhow::Result<()> {
         Command::Append { backend, writers, path, seconds, no_hashing, postgres } => {
             runtime.block_on(append(backend, writers, path, seconds, no_hashing, &postgres))
         }
-        Command::Verify { entries } => runtime.block_on(verify(entries)),
+        Command::Verify { entries, keep } => runtime.block_on(verify(entries, keep)),
         Command::Import { backend, rows, postgres } => runtime.block_on(import(backend, rows, &postgres)),
         Command::VaultSetup { data_dir, database_url, customers } => {
             runtime.block_on(vault_setup(data_dir, database_url, customers))
@@ -268,7 +272,7 @@ async fn append(
     close(scratch).await
 }
 
-async fn verify(entries: u64) -> anyhow::Result<()> {
+async fn verify(entries: u64, keep: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     let scratch = open(Backend::Sqlite, "").await?;
     let core = scratch.core.clone();
     let t = Instant::now();
@@ -294,6 +298,11 @@ async fn verify(entries: u64) -> anyhow::Result<()> {
     drop(out);
     let bytes = std::fs::read(&path)?;
     let key = core.audit_signer().verifier();
+    if let Some(dir) = keep {
+        std::fs::create_dir_all(&dir)?;
+        std::fs::copy(&path, dir.join("bundle.jsonl"))?;
+        std::fs::write(dir.join("public-key"), key.encode())?;
+    }
 
     let t = Instant::now();
     let v =
