@@ -3,7 +3,7 @@
 //! bundles against every kind of tampering, and failing closed when the log cannot be written.
 
 use crate::both_backends;
-use crate::support::{Backend, TestServer};
+use crate::support::{Backend, ServeProcess, TestServer};
 use mamori_audit::bundle::verify_bundle;
 use mamori_audit::checkpoint::CheckpointVerifier;
 use mamori_audit::merkle::{self, Hash};
@@ -312,16 +312,21 @@ async fn console_shows_the_key(backend: Backend) {
 }
 both_backends!(console_shows_the_key);
 
-/// Two servers on one PostgreSQL database, both under load at once, make one log: no entry
-/// lost, repeated or out of order, and it verifies (issue 3, item 9).
+/// Two `mamori serve` processes on one PostgreSQL database, both under load at once, make one
+/// log: no entry lost, repeated or out of order, and it verifies (issue 3, item 9).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_one_log() {
     if !crate::support::postgres_available().await {
         return;
     }
-    let (a, token) = busy_server(Backend::Postgres).await;
-    let b = a.replica().await;
-    let before = a.core.store.read().await.unwrap().audit_log_size().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = mamori_server::config::ServerConfig::defaults(dir.path().join("data"));
+    config.database_url = Some(crate::support::fresh_pg_url().await);
+    let token = crate::support::admin_token(&config, &[Permission::AuditRead, Permission::UsersManage]).await;
+    let a = ServeProcess::start(&config).await;
+    let b = ServeProcess::start(&config).await;
+    let core = open_core(&config).await;
+    let before = core.store.read().await.unwrap().audit_log_size().await.unwrap();
     let api = reqwest::Client::new();
     let mut tasks = Vec::new();
     for (n, base) in [a.base.clone(), b.base.clone()].into_iter().enumerate() {
@@ -348,63 +353,34 @@ async fn two_replicas_one_log() {
     for t in tasks {
         t.await.unwrap();
     }
-    // Both checkpointers run meanwhile; one more round on each, then both see the same tree.
-    sign_now(&a).await;
-    sign_now(&b).await;
-    let size = a.core.store.read().await.unwrap().audit_log_size().await.unwrap();
+    // Both processes' checkpointers ran meanwhile; each signs once more as it stops.
+    a.stop();
+    b.stop();
+    core.checkpoint_audit_log().await.unwrap();
+    let size = core.store.read().await.unwrap().audit_log_size().await.unwrap();
     assert_eq!(size - before, 2 * 8 * 20, "every acknowledged request has exactly one entry");
-    let entries = a.core.store.read().await.unwrap().audit_entries(0, size).await.unwrap();
+    let entries = core.store.read().await.unwrap().audit_entries(0, size).await.unwrap();
     assert!(entries.iter().enumerate().all(|(i, e)| e.index == i as u64), "no gap, no repeat");
-    assert_eq!(verify_live(&a).await.unwrap(), size);
-    assert_eq!(verify_live(&b).await.unwrap(), size);
-    b.stop().await;
-    a.stop().await;
+    let key = core.audit_signer().verifier();
+    let verified = core.verify_audit_log(&key, &mut |_, _| {}).await.unwrap();
+    assert_eq!(verified.to_size, size);
+    assert!(verified.checkpoints > 1, "the checkpoints both processes signed all verify");
+}
+
+async fn open_core(config: &mamori_server::config::ServerConfig) -> mamori_core::Core {
+    mamori_server::serve::open_core(config, std::sync::Arc::new(mamori_domain::SystemClock)).await.unwrap()
 }
 
 /// An entry whose action was acknowledged survives `kill -9` of the server (DESIGN invariant 7).
 async fn survives_kill_9(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut config = mamori_server::config::ServerConfig::defaults(data.clone());
+    let mut config = mamori_server::config::ServerConfig::defaults(dir.path().join("data"));
     if backend == Backend::Postgres {
         config.database_url = Some(crate::support::fresh_pg_url().await);
     }
-    // An admin and a token, made through the services before the server process starts.
-    let token = {
-        let core = mamori_server::serve::open_core(&config, std::sync::Arc::new(mamori_domain::SystemClock))
-            .await
-            .unwrap();
-        let admin = crate::support::insert_user(&core, "admin", &[Role::SecurityAdmin]).await;
-        let principal = crate::support::principal(&admin);
-        core.create_api_token(
-            &principal,
-            "t",
-            &[Permission::UsersManage],
-            std::time::Duration::from_secs(3600),
-            &Default::default(),
-        )
-        .await
-        .unwrap()
-        .secret
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mamori"));
-    cmd.args(["serve", "--data-dir", data.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
-        .env("MAMORI_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    if let Some(url) = &config.database_url {
-        cmd.args(["--database-url", url]);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let api = reqwest::Client::new();
-    for _ in 0..100 {
-        if api.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let token = crate::support::admin_token(&config, &[Permission::UsersManage]).await;
+    let server = ServeProcess::start(&config).await;
+    let (api, base) = (reqwest::Client::new(), server.base.clone());
     // Writers keep changing things; the server is killed in the middle of it.
     let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
@@ -428,17 +404,14 @@ async fn survives_kill_9(backend: Backend) {
         }));
     }
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    std::process::Command::new("kill").args(["-9", &child.id().to_string()]).status().unwrap();
-    child.wait().unwrap();
+    server.kill();
     for t in tasks {
         t.await.unwrap();
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(acknowledged.len() > 10, "the server was under load when killed ({})", acknowledged.len());
 
-    let core = mamori_server::serve::open_core(&config, std::sync::Arc::new(mamori_domain::SystemClock))
-        .await
-        .unwrap();
+    let core = open_core(&config).await;
     let users = core.list_users().await.unwrap();
     let size = core.store.read().await.unwrap().audit_log_size().await.unwrap();
     let entries = core.store.read().await.unwrap().audit_entries(0, size).await.unwrap();

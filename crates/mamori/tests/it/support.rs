@@ -102,11 +102,6 @@ impl TestServer {
         s
     }
 
-    /// Another server on the same database and data directory (keys included): a replica.
-    pub async fn replica(&self) -> TestServer {
-        Self::start_config(self.config.clone()).await
-    }
-
     async fn start_config(config: ServerConfig) -> TestServer {
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         let running =
@@ -343,6 +338,78 @@ pub fn hidden_value(html: &str, name: &str) -> Option<String> {
 /// The `mamori` binary built for these tests.
 pub fn mamori_bin() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_BIN_EXE_mamori"))
+}
+
+/// A real `mamori serve` process on a free loopback port, for what only separate processes
+/// show: a crash (`kill -9`) and several replicas on one database.
+pub struct ServeProcess {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl ServeProcess {
+    /// Starts `mamori serve` on the configuration's data directory and database, and waits until
+    /// it is ready.
+    pub async fn start(config: &ServerConfig) -> ServeProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut cmd = std::process::Command::new(mamori_bin());
+        cmd.args([
+            "serve",
+            "--data-dir",
+            config.data_dir.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("MAMORI_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+        if let Some(url) = &config.database_url {
+            cmd.args(["--database-url", url]);
+        }
+        let mut child = cmd.spawn().expect("mamori serve starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let api = reqwest::Client::new();
+        for _ in 0..200 {
+            if api.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+                return ServeProcess { child, base };
+            }
+            assert!(child.try_wait().unwrap().is_none(), "mamori serve exited before it was ready");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("mamori serve was not ready within 10 s");
+    }
+
+    /// `kill -9`: no shutdown work at all.
+    pub fn kill(mut self) {
+        self.signal("-KILL");
+    }
+
+    /// SIGTERM, as a service manager stops it: the server shuts down in order.
+    pub fn stop(mut self) {
+        self.signal("-TERM");
+    }
+
+    fn signal(&mut self, which: &str) {
+        std::process::Command::new("kill").args([which, &self.child.id().to_string()]).status().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+/// A security admin and an API token of theirs, made through the services before any server
+/// process starts on `config`.
+pub async fn admin_token(config: &ServerConfig, permissions: &[mamori_domain::Permission]) -> String {
+    let core = mamori_server::serve::open_core(config, Arc::new(SystemClock)).await.unwrap();
+    let admin = insert_user(&core, "admin", &[Role::SecurityAdmin]).await;
+    core.create_api_token(
+        &principal(&admin),
+        "t",
+        permissions,
+        std::time::Duration::from_secs(3600),
+        &Default::default(),
+    )
+    .await
+    .unwrap()
+    .secret
 }
 
 /// A TOTP code from `oathtool`, an implementation independent of ours, for a given moment.
