@@ -3,7 +3,8 @@
 # (an independent TOTP), postgresql-client (pg_dump, to check that a dump holds no customer
 # plaintext), mingw-w64 and wine64 with Rust's x86_64-pc-windows-gnu target (the Windows agent,
 # built and unit-tested under Wine), Xvfb, xdotool and x11-utils (the agent's desktop helper,
-# tested in a real X session with typed keys and clicks), and playwright-core from npm. Idempotent:
+# tested in a real X session with typed keys and clicks), rsyslog with its RELP input (a real
+# receiver for audit forwarding over RELP), and playwright-core from npm. Idempotent:
 # installs only what is missing, and downloads no browser build of its own
 # (playwright-core drives Debian's /usr/bin/chromium).
 set -euo pipefail
@@ -21,6 +22,8 @@ command -v x86_64-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-x86-64)
 command -v Xvfb >/dev/null || missing+=(xvfb)
 command -v xdotool >/dev/null || missing+=(xdotool)
 command -v xmessage >/dev/null || missing+=(x11-utils)
+command -v rsyslogd >/dev/null || missing+=(rsyslog)
+[[ -e /usr/lib/x86_64-linux-gnu/rsyslog/imrelp.so ]] || missing+=(rsyslog-relp)
 
 if ((${#missing[@]} > 0)); then
     sudo=()
@@ -30,7 +33,7 @@ if ((${#missing[@]} > 0)); then
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
-    say "chromium, oathtool, pg_dump, mingw-w64, wine64, Xvfb and xdotool already installed"
+    say "chromium, oathtool, pg_dump, mingw-w64, wine64, Xvfb, xdotool and rsyslog already installed"
 fi
 
 if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then

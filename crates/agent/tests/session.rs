@@ -198,6 +198,18 @@ async fn activity_and_messages_reach_the_desktop_through_the_service() {
             .unwrap(),
     );
     support::wait_for("the service's socket", || socket.exists());
+    // Typing goes on from before the helper starts until keys are seen: the server keeps the
+    // first bucket of each minute (a resent one changes nothing), so every bucket the helper
+    // sends must hold keys, whenever the minute turns.
+    let typed_enough = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let typing = {
+        let (display, typed_enough) = (display.clone(), typed_enough.clone());
+        std::thread::spawn(move || {
+            while !typed_enough.load(std::sync::atomic::Ordering::Relaxed) {
+                xdotool(&display, &["type", "--delay", "60", "aaaaaaaaaa"]);
+            }
+        })
+    };
     procs.0.push(
         Command::new(env!("CARGO_BIN_EXE_mamori-agent"))
             .args(["session", "--socket", socket_arg, "--bucket-secs", "2"])
@@ -218,11 +230,6 @@ async fn activity_and_messages_reach_the_desktop_through_the_service() {
     }
     assert!(logged_on, "the helper's connection is a logon, named by the socket's peer");
 
-    // Typing across several buckets: whichever the server keeps for the minute holds keys.
-    let typing = {
-        let display = display.clone();
-        std::thread::spawn(move || xdotool(&display, &["type", "--delay", "60", &"a".repeat(120)]))
-    };
     let mut kept = Vec::new();
     for _ in 0..200 {
         kept = core.device_activity(&device.id, 1).await.unwrap();
@@ -231,6 +238,7 @@ async fn activity_and_messages_reach_the_desktop_through_the_service() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    typed_enough.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = typing.join();
     let bucket = kept.iter().find(|a| a.bucket.keystrokes > 0).map(|a| a.bucket.clone());
     let bucket = bucket.unwrap_or_else(|| panic!("typed keys arrive as counts: {kept:?}"));

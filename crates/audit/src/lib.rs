@@ -14,6 +14,7 @@ pub mod bundle;
 pub mod checkpoint;
 pub mod encoding;
 pub mod merkle;
+pub mod relp;
 pub mod siem;
 pub mod verify;
 

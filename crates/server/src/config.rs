@@ -45,6 +45,11 @@ const KEYS: &[(&str, Kind, &str)] = &[
     ),
     ("audit.syslog_tls", Kind::Boolean, "forward to the syslog receiver over TLS (RFC 5425)"),
     (
+        "audit.syslog_relp",
+        Kind::Boolean,
+        "speak RELP to the receiver (rsyslog's imrelp), which acknowledges each entry, instead of plain syslog",
+    ),
+    (
         "audit.syslog_ca",
         Kind::Text,
         "PEM file of the CA that issued the syslog receiver's certificate (needed with syslog_tls)",
@@ -82,6 +87,8 @@ pub struct SyslogTarget {
     pub address: String,
     /// The CA file and the certificate name to expect, when TLS is used.
     pub tls: Option<(PathBuf, String)>,
+    /// RELP framing with acknowledgements, instead of octet-counted syslog.
+    pub relp: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -256,6 +263,7 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
     let mut tls_cert = None;
     let mut tls_key = None;
     let (mut syslog, mut syslog_tls, mut syslog_ca, mut syslog_name) = (None, false, None, None);
+    let mut syslog_relp = false;
     for (key, value) in merged {
         let k = key.as_str();
         match k {
@@ -326,6 +334,7 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
                 syslog = Some(a);
             }
             "audit.syslog_tls" => syslog_tls = boolean(k, &value)?,
+            "audit.syslog_relp" => syslog_relp = boolean(k, &value)?,
             "audit.syslog_ca" => syslog_ca = Some(PathBuf::from(text(k, &value)?)),
             "audit.syslog_server_name" => syslog_name = Some(text(k, &value)?),
             "audit.jsonl" => c.forwarding.jsonl = Some(PathBuf::from(text(k, &value)?)),
@@ -352,7 +361,7 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
         (None, _, _) => {
             return Err(invalid("audit.syslog", "is needed with audit.syslog_tls and audit.syslog_ca"));
         }
-        (Some(address), false, None) => Some(SyslogTarget { address, tls: None }),
+        (Some(address), false, None) => Some(SyslogTarget { address, tls: None, relp: syslog_relp }),
         (Some(_), false, Some(_)) => {
             return Err(invalid("audit.syslog_tls", "must be true when audit.syslog_ca is set"));
         }
@@ -366,9 +375,15 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
             let host = address.rsplit_once(':').map_or(address.as_str(), |(h, _)| h);
             let name =
                 syslog_name.unwrap_or_else(|| host.trim_start_matches('[').trim_end_matches(']').to_owned());
-            Some(SyslogTarget { address, tls: Some((ca, name)) })
+            Some(SyslogTarget { address, tls: Some((ca, name)), relp: syslog_relp })
         }
     };
+    if syslog_relp && c.forwarding.syslog.is_none() {
+        return Err(invalid(
+            "audit.syslog",
+            "is needed with audit.syslog_relp: the RELP receiver's host:port",
+        ));
+    }
     let scheme = if c.tls.is_some() { "https" } else { "http" };
     c.public_url = public_url.unwrap_or_else(|| format!("{scheme}://{}", c.listen));
     Ok(c)
@@ -444,6 +459,20 @@ mod tests {
         assert!(load(&s).unwrap_err().to_string().contains("database_url"));
         s.env = vec![("MAMORI_TLS_CERT".into(), "c.pem".into())];
         assert!(load(&s).unwrap_err().to_string().contains("tls_key"));
+    }
+
+    #[test]
+    fn syslog_forwarding() {
+        let mut s = sources();
+        s.file = Some(("m.toml".into(), "[audit]\nsyslog = \"siem:2514\"\nsyslog_relp = true\n".into()));
+        let target = load(&s).unwrap().forwarding.syslog.unwrap();
+        assert_eq!((target.address.as_str(), target.tls, target.relp), ("siem:2514", None, true));
+        s.file = Some(("m.toml".into(), "[audit]\nsyslog_relp = true\n".into()));
+        assert!(
+            load(&s).unwrap_err().to_string().contains("`audit.syslog`: is needed with audit.syslog_relp")
+        );
+        s.file = Some(("m.toml".into(), "[audit]\nsyslog = \"siem\"\n".into()));
+        assert!(load(&s).unwrap_err().to_string().contains("is not host:port"));
     }
 
     #[test]

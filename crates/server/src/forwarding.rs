@@ -1,15 +1,16 @@
 //! Forwarding the audit log to a SIEM: RFC 5424 syslog over TCP or TLS (octet-counted framing,
-//! RFC 6587 / RFC 5425), and JSON Lines appended to a file.
+//! RFC 6587 / RFC 5425, or RELP), and JSON Lines appended to a file.
 //!
 //! Each destination has a cursor in the database, moved only past entries known to have
-//! arrived: for the file, once they are fsynced; for syslog — which has no acknowledgements —
-//! once the connection has stayed up for [`SYSLOG_CONFIRM`] after they were sent. When the
-//! receiver goes away (its side of the connection closes), delivery resumes from the cursor:
-//! entries may arrive twice, never not at all. Entries carry their index, so duplicates are easy
-//! to drop. One replica at a time holds a destination's lease.
+//! arrived: for the file, once they are fsynced; for RELP, once the receiver has acknowledged
+//! each one; for plain syslog — which has no acknowledgements — once the connection has stayed
+//! up for [`SYSLOG_CONFIRM`] after they were sent. When the receiver goes away, delivery resumes
+//! from the cursor: entries may arrive twice, never not at all. Entries carry their index, so
+//! duplicates are easy to drop. One replica at a time holds a destination's lease.
 
 use crate::config::{Forwarding, SyslogTarget};
 use mamori_audit::AuditEntry;
+use mamori_audit::relp;
 use mamori_audit::siem::{json_line, octet_counted, syslog_message};
 use mamori_core::Core;
 use rustls::pki_types::pem::PemObject;
@@ -33,6 +34,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 const LEASE_RENEWAL: Duration = Duration::from_secs(5);
 /// How long a syslog connection must stay up after a batch before the batch counts as arrived.
 pub const SYSLOG_CONFIRM: Duration = Duration::from_secs(2);
+/// How long a RELP receiver may take to acknowledge a batch (or answer `open`).
+const RELP_ANSWER: Duration = Duration::from_secs(30);
 
 trait Connection: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Connection for T {}
@@ -67,12 +70,94 @@ impl Link {
     }
 }
 
+/// A RELP session: the connection, what the receiver sent that is not read yet, and the next
+/// transaction number.
+struct RelpSession {
+    conn: Box<dyn Connection>,
+    received: Vec<u8>,
+    next_txnr: u32,
+}
+
+fn relp_refused(why: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, why)
+}
+
+impl RelpSession {
+    /// Connects and opens the session (RELP version 0, the `syslog` command).
+    async fn open(conn: Box<dyn Connection>) -> std::io::Result<RelpSession> {
+        let mut session = RelpSession { conn, received: Vec::new(), next_txnr: 1 };
+        let txnr = session.send("open", relp::open_offers().as_bytes()).await?;
+        session.conn.flush().await?;
+        session.acknowledged(&[txnr]).await?;
+        Ok(session)
+    }
+
+    /// Writes one frame (unflushed) and returns its transaction number.
+    async fn send(&mut self, command: &str, data: &[u8]) -> std::io::Result<u32> {
+        let txnr = self.next_txnr;
+        self.next_txnr = relp::next_txnr(txnr);
+        self.conn.write_all(&relp::frame(txnr, command, data)).await?;
+        Ok(txnr)
+    }
+
+    /// Waits until the receiver has answered `200` to each of `txnrs`; anything else ends the
+    /// session with an error that says what the receiver said.
+    async fn acknowledged(&mut self, txnrs: &[u32]) -> std::io::Result<()> {
+        let mut waiting: std::collections::HashSet<u32> = txnrs.iter().copied().collect();
+        let deadline = tokio::time::Instant::now() + RELP_ANSWER;
+        let mut chunk = [0u8; 4096];
+        while !waiting.is_empty() {
+            while let Some((response, used)) =
+                relp::parse(&self.received).map_err(|e| relp_refused(e.to_string()))?
+            {
+                match (response.command, response.status()) {
+                    ("rsp", Some(200)) => {
+                        waiting.remove(&response.txnr);
+                    }
+                    ("rsp", _) => {
+                        return Err(relp_refused(format!(
+                            "the RELP receiver refused transaction {}: {}",
+                            response.txnr,
+                            response.status_text()
+                        )));
+                    }
+                    ("serverclose", _) => {
+                        return Err(relp_refused("the RELP receiver closed the session".into()));
+                    }
+                    (other, _) => return Err(relp_refused(format!("unexpected RELP command `{other}`"))),
+                }
+                self.received.drain(..used);
+            }
+            if waiting.is_empty() {
+                break;
+            }
+            let n = tokio::time::timeout_at(deadline, self.conn.read(&mut chunk)).await.map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "the RELP receiver did not answer")
+            })??;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "the RELP receiver closed the connection",
+                ));
+            }
+            self.received.extend_from_slice(&chunk[..n]);
+        }
+        Ok(())
+    }
+}
+
 enum Sink {
     Syslog {
         target: SyslogTarget,
         tls: Option<tokio_rustls::TlsConnector>,
         hostname: String,
         link: Option<Link>,
+    },
+    Relp {
+        target: SyslogTarget,
+        tls: Option<tokio_rustls::TlsConnector>,
+        hostname: String,
+        session: Option<RelpSession>,
     },
     File {
         path: PathBuf,
@@ -82,7 +167,8 @@ enum Sink {
 impl Sink {
     fn name(&self) -> &'static str {
         match self {
-            Sink::Syslog { .. } => "syslog",
+            // RELP or not, it is the one syslog destination, with one cursor.
+            Sink::Syslog { .. } | Sink::Relp { .. } => "syslog",
             Sink::File { .. } => "jsonl",
         }
     }
@@ -91,7 +177,7 @@ impl Sink {
     fn confirm_after(&self) -> Duration {
         match self {
             Sink::Syslog { .. } => SYSLOG_CONFIRM,
-            Sink::File { .. } => Duration::ZERO,
+            Sink::Relp { .. } | Sink::File { .. } => Duration::ZERO,
         }
     }
 
@@ -105,14 +191,14 @@ impl Sink {
                 }
                 _ => true,
             },
-            Sink::File { .. } => true,
+            Sink::Relp { .. } | Sink::File { .. } => true,
         }
     }
 
     async fn connect(
         target: &SyslogTarget,
         tls: Option<&tokio_rustls::TlsConnector>,
-    ) -> std::io::Result<Link> {
+    ) -> std::io::Result<Box<dyn Connection>> {
         let tcp = TcpStream::connect(&target.address).await?;
         tcp.set_nodelay(true)?;
         let conn: Box<dyn Connection> = match (tls, &target.tls) {
@@ -123,14 +209,14 @@ impl Sink {
             }
             _ => Box::new(tcp),
         };
-        Ok(Link::new(conn))
+        Ok(conn)
     }
 
     async fn deliver(&mut self, entries: &[AuditEntry]) -> std::io::Result<()> {
         match self {
             Sink::Syslog { target, tls, hostname, link } => {
                 if link.is_none() {
-                    *link = Some(Self::connect(target, tls.as_ref()).await?);
+                    *link = Some(Link::new(Self::connect(target, tls.as_ref()).await?));
                 }
                 let mut out = String::new();
                 for e in entries {
@@ -144,6 +230,25 @@ impl Sink {
                 .await;
                 if result.is_err() {
                     *link = None;
+                }
+                result
+            }
+            Sink::Relp { target, tls, hostname, session } => {
+                let result = async {
+                    if session.is_none() {
+                        *session = Some(RelpSession::open(Self::connect(target, tls.as_ref()).await?).await?);
+                    }
+                    let s = session.as_mut().ok_or_else(|| std::io::Error::other("not connected"))?;
+                    let mut txnrs = Vec::with_capacity(entries.len());
+                    for e in entries {
+                        txnrs.push(s.send("syslog", syslog_message(e, hostname).as_bytes()).await?);
+                    }
+                    s.conn.flush().await?;
+                    s.acknowledged(&txnrs).await
+                }
+                .await;
+                if result.is_err() {
+                    *session = None;
                 }
                 result
             }
@@ -214,7 +319,12 @@ pub fn start(core: &Core, forwarding: &Forwarding) -> Result<Forwarders, Forward
     let mut sinks = Vec::new();
     if let Some(target) = &forwarding.syslog {
         let tls = target.tls.as_ref().map(|(ca, _)| tls_connector(ca)).transpose()?;
-        sinks.push(Sink::Syslog { target: target.clone(), tls, hostname: hostname(), link: None });
+        let (target, hostname) = (target.clone(), hostname());
+        sinks.push(if target.relp {
+            Sink::Relp { target, tls, hostname, session: None }
+        } else {
+            Sink::Syslog { target, tls, hostname, link: None }
+        });
     }
     if let Some(path) = &forwarding.jsonl {
         sinks.push(Sink::File { path: path.clone() });

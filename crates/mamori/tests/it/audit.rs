@@ -568,7 +568,8 @@ async fn forwarding_survives_restarts(backend: Backend) {
     let file = jsonl.path().join("audit.jsonl");
     let (addr, path) = (receiver.addr.to_string(), file.clone());
     let s = TestServer::start_with(backend, move |c| {
-        c.forwarding.syslog = Some(mamori_server::config::SyslogTarget { address: addr, tls: None });
+        c.forwarding.syslog =
+            Some(mamori_server::config::SyslogTarget { address: addr, tls: None, relp: false });
         c.forwarding.jsonl = Some(path);
     })
     .await;
@@ -620,8 +621,11 @@ async fn forwarding_over_tls() {
     let receiver = Receiver::start(Some(std::sync::Arc::new(config))).await;
     let address = format!("localhost:{}", receiver.addr.port());
     let s = TestServer::start_with(Backend::Sqlite, move |c| {
-        c.forwarding.syslog =
-            Some(mamori_server::config::SyslogTarget { address, tls: Some((ca, "localhost".into())) });
+        c.forwarding.syslog = Some(mamori_server::config::SyslogTarget {
+            address,
+            tls: Some((ca, "localhost".into())),
+            relp: false,
+        });
     })
     .await;
     let admin = s.user("admin", &[Role::SecurityAdmin]).await;
@@ -630,6 +634,164 @@ async fn forwarding_over_tls() {
     wait_for_all("syslog over TLS", log_size(&s).await, || receiver.indexes()).await;
     s.stop().await;
 }
+
+/// A real rsyslog (Debian's `rsyslogd` with `imrelp`) taking RELP on a loopback port and writing
+/// each message it acknowledges to a file. Queues are direct, so an acknowledged message is in
+/// the file even if the process is then killed.
+struct Rsyslog {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl Rsyslog {
+    /// `None` when rsyslog is not installed (under CI it must be: `scripts/install-test-deps.sh`).
+    async fn start() -> Option<Rsyslog> {
+        if std::process::Command::new("rsyslogd").arg("-v").output().is_err() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "rsyslogd is required under CI=true; run scripts/install-test-deps.sh"
+            );
+            eprintln!("SKIPPED: rsyslogd is not installed (scripts/install-test-deps.sh installs it)");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let d = dir.path().display();
+        std::fs::write(
+            dir.path().join("rsyslog.conf"),
+            format!(
+                "global(workDirectory=\"{d}\")\n\
+                 module(load=\"imrelp\")\n\
+                 main_queue(queue.type=\"Direct\")\n\
+                 input(type=\"imrelp\" address=\"127.0.0.1\" port=\"{port}\")\n\
+                 template(name=\"raw\" type=\"string\" string=\"%rawmsg%\\n\")\n\
+                 action(type=\"omfile\" file=\"{d}/received.log\" template=\"raw\" flushOnTXEnd=\"on\")\n"
+            ),
+        )
+        .unwrap();
+        let mut r = Rsyslog { dir, port, child: None };
+        r.run().await;
+        Some(r)
+    }
+
+    async fn run(&mut self) {
+        let d = self.dir.path();
+        let child = std::process::Command::new("rsyslogd")
+            .args(["-n", "-f"])
+            .arg(d.join("rsyslog.conf"))
+            .arg("-i")
+            .arg(d.join("rsyslogd.pid"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("rsyslogd did not listen on port {}", self.port);
+    }
+
+    /// SIGSTOP: it hangs, its connections stay open, like a receiver whose machine froze.
+    fn freeze(&self) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    }
+
+    /// `kill -9`: whatever it had not acknowledged is lost with it.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+        let _ = std::fs::remove_file(self.dir.path().join("rsyslogd.pid"));
+    }
+
+    fn messages(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("received.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn indexes(&self) -> std::collections::BTreeSet<u64> {
+        let marker = format!("[mamori@{} index=\"", mamori_audit::siem::ENTERPRISE_NUMBER);
+        self.messages()
+            .iter()
+            .filter_map(|m| m.split_once(&marker)?.1.split('"').next()?.parse().ok())
+            .collect()
+    }
+}
+
+impl Drop for Rsyslog {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// RELP to a real rsyslog: every entry is acknowledged before the cursor moves, so killing the
+/// receiver with `kill -9` while entries stream loses nothing — nor does a receiver that hangs
+/// for longer than plain syslog's two-second confirmation and then dies (issue 3, item 8).
+async fn forwarding_over_relp(backend: Backend) {
+    let Some(mut rsyslog) = Rsyslog::start().await else { return };
+    let address = format!("127.0.0.1:{}", rsyslog.port);
+    let s = TestServer::start_with(backend, move |c| {
+        c.forwarding.syslog = Some(mamori_server::config::SyslogTarget { address, tls: None, relp: true });
+    })
+    .await;
+    let admin = s.user("admin", &[Role::SecurityAdmin]).await;
+    let token = s.token(&admin, &[Permission::UsersManage]).await;
+    invite(&s, &token, "relp.first").await;
+    wait_for_all("RELP", log_size(&s).await, || rsyslog.indexes()).await;
+    let first = rsyslog.messages().into_iter().next().unwrap();
+    assert!(first.starts_with('<') && first.contains(">1 ") && first.contains(" mamori - audit "), "{first}");
+
+    // Entries stream in while the receiver is killed and comes back.
+    let writer = {
+        let (base, token) = (s.base.clone(), token.clone());
+        tokio::spawn(async move {
+            let api = reqwest::Client::new();
+            for i in 0..60 {
+                let r = api
+                    .post(format!("{base}/api/v1/users"))
+                    .bearer_auth(&token)
+                    .json(
+                        &json!({"username": format!("relp.{i}"), "display_name": "R", "roles": ["operator"]}),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    rsyslog.kill();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    rsyslog.run().await;
+    writer.await.unwrap();
+    wait_for_all("RELP after the receiver was killed", log_size(&s).await, || rsyslog.indexes()).await;
+
+    // The receiver hangs with the connection open; entries are sent into it; it dies later than
+    // plain syslog would have counted them as arrived.
+    rsyslog.freeze();
+    for i in 0..10 {
+        invite(&s, &token, &format!("frozen.{i}")).await;
+    }
+    tokio::time::sleep(mamori_server::forwarding::SYSLOG_CONFIRM + std::time::Duration::from_millis(1000))
+        .await;
+    rsyslog.kill();
+    rsyslog.run().await;
+    wait_for_all("RELP after the receiver hung and died", log_size(&s).await, || rsyslog.indexes()).await;
+    s.stop().await;
+}
+both_backends!(forwarding_over_relp);
 
 /// Auditors search by actor, action, object, outcome and time, page back, and export a search
 /// as CSV or JSON Lines; the export is itself recorded (issue 3, item 7).
