@@ -86,25 +86,37 @@ impl RelpSession {
     /// Connects and opens the session (RELP version 0, the `syslog` command).
     async fn open(conn: Box<dyn Connection>) -> std::io::Result<RelpSession> {
         let mut session = RelpSession { conn, received: Vec::new(), next_txnr: 1 };
-        let txnr = session.send("open", relp::open_offers().as_bytes()).await?;
-        session.conn.flush().await?;
-        session.acknowledged(&[txnr]).await?;
+        session.exchange("open", [relp::open_offers().into_bytes()]).await?;
         Ok(session)
     }
 
-    /// Writes one frame (unflushed) and returns its transaction number.
-    async fn send(&mut self, command: &str, data: &[u8]) -> std::io::Result<u32> {
-        let txnr = self.next_txnr;
-        self.next_txnr = relp::next_txnr(txnr);
-        self.conn.write_all(&relp::frame(txnr, command, data)).await?;
-        Ok(txnr)
+    /// Sends one `command` frame per item of `data`, all in one write, and waits until the
+    /// receiver has answered `200` to each; anything else — or no answer within
+    /// [`RELP_ANSWER`], a receiver too stuck even to take the bytes included — ends the session
+    /// with an error that says what happened.
+    async fn exchange(
+        &mut self,
+        command: &str,
+        data: impl IntoIterator<Item = Vec<u8>>,
+    ) -> std::io::Result<()> {
+        let mut out = Vec::new();
+        let mut waiting = std::collections::HashSet::new();
+        for item in data {
+            let txnr = self.next_txnr;
+            self.next_txnr = relp::next_txnr(txnr);
+            out.extend_from_slice(&relp::frame(txnr, command, &item));
+            waiting.insert(txnr);
+        }
+        tokio::time::timeout(RELP_ANSWER, async {
+            self.conn.write_all(&out).await?;
+            self.conn.flush().await?;
+            self.acknowledged(waiting).await
+        })
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "the RELP receiver did not answer"))?
     }
 
-    /// Waits until the receiver has answered `200` to each of `txnrs`; anything else ends the
-    /// session with an error that says what the receiver said.
-    async fn acknowledged(&mut self, txnrs: &[u32]) -> std::io::Result<()> {
-        let mut waiting: std::collections::HashSet<u32> = txnrs.iter().copied().collect();
-        let deadline = tokio::time::Instant::now() + RELP_ANSWER;
+    async fn acknowledged(&mut self, mut waiting: std::collections::HashSet<u32>) -> std::io::Result<()> {
         let mut chunk = [0u8; 4096];
         while !waiting.is_empty() {
             while let Some((response, used)) =
@@ -131,9 +143,7 @@ impl RelpSession {
             if waiting.is_empty() {
                 break;
             }
-            let n = tokio::time::timeout_at(deadline, self.conn.read(&mut chunk)).await.map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::TimedOut, "the RELP receiver did not answer")
-            })??;
+            let n = self.conn.read(&mut chunk).await?;
             if n == 0 {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::ConnectionAborted,
@@ -239,12 +249,8 @@ impl Sink {
                         *session = Some(RelpSession::open(Self::connect(target, tls.as_ref()).await?).await?);
                     }
                     let s = session.as_mut().ok_or_else(|| std::io::Error::other("not connected"))?;
-                    let mut txnrs = Vec::with_capacity(entries.len());
-                    for e in entries {
-                        txnrs.push(s.send("syslog", syslog_message(e, hostname).as_bytes()).await?);
-                    }
-                    s.conn.flush().await?;
-                    s.acknowledged(&txnrs).await
+                    s.exchange("syslog", entries.iter().map(|e| syslog_message(e, hostname).into_bytes()))
+                        .await
                 }
                 .await;
                 if result.is_err() {
