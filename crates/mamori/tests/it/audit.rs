@@ -793,6 +793,63 @@ async fn forwarding_over_relp(backend: Backend) {
 }
 both_backends!(forwarding_over_relp);
 
+/// A RELP receiver that refuses (`500`) the first message of its first session and takes all
+/// later ones: the refused batch is not counted as delivered, and arrives over the next session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relp_refusal_is_resent() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let taken = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    let sessions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let receiver = {
+        let (taken, sessions) = (taken.clone(), sessions.clone());
+        tokio::spawn(async move {
+            loop {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                let first_session = sessions.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                'session: while let Ok(n) = conn.read(&mut chunk).await {
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    while let Some((frame, used)) = mamori_audit::relp::parse(&buf).unwrap() {
+                        let answer: &[u8] = match (frame.command, first_session) {
+                            ("open", _) => b"200 OK\nrelp_version=0\ncommands=syslog",
+                            ("syslog", true) => b"500 queue full",
+                            ("syslog", false) => {
+                                let text = String::from_utf8_lossy(frame.data);
+                                let index = text.split_once("index=\"").unwrap().1.split('"').next().unwrap();
+                                taken.lock().unwrap().insert(index.parse::<u64>().unwrap());
+                                b"200 OK"
+                            }
+                            _ => b"500 unexpected",
+                        };
+                        let reply = mamori_audit::relp::frame(frame.txnr, "rsp", answer);
+                        buf.drain(..used);
+                        if conn.write_all(&reply).await.is_err() {
+                            break 'session;
+                        }
+                    }
+                }
+            }
+        })
+    };
+    let s = TestServer::start_with(Backend::Sqlite, move |c| {
+        c.forwarding.syslog = Some(mamori_server::config::SyslogTarget { address, tls: None, relp: true });
+    })
+    .await;
+    let admin = s.user("admin", &[Role::SecurityAdmin]).await;
+    let token = s.token(&admin, &[Permission::UsersManage]).await;
+    invite(&s, &token, "refused.1").await;
+    wait_for_all("RELP after a refusal", log_size(&s).await, || taken.lock().unwrap().clone()).await;
+    assert!(sessions.load(std::sync::atomic::Ordering::SeqCst) >= 2, "the refusal ended the first session");
+    s.stop().await;
+    receiver.abort();
+}
+
 /// Auditors search by actor, action, object, outcome and time, page back, and export a search
 /// as CSV or JSON Lines; the export is itself recorded (issue 3, item 7).
 async fn search_and_export(backend: Backend) {
