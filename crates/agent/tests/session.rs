@@ -232,7 +232,7 @@ async fn activity_and_messages_reach_the_desktop_through_the_service() {
 
     let mut kept = Vec::new();
     for _ in 0..200 {
-        kept = core.device_activity(&device.id, 1).await.unwrap();
+        kept = core.device_activity(&admin, &device.id, 1, &Default::default()).await.unwrap();
         if kept.iter().any(|a| a.bucket.keystrokes > 0) {
             break;
         }

@@ -123,14 +123,25 @@ impl Core {
         Ok((keep, signals))
     }
 
-    /// A PC's activity buckets of the last `hours`, newest first.
+    /// A PC's activity buckets of the last `hours`, newest first. Who looked at an operator's
+    /// minutes is itself recorded (an access entry, committed before the buckets are returned):
+    /// monitoring data is about a person too.
     pub async fn device_activity(
         &self,
+        principal: &Principal,
         device_id: &str,
         hours: u32,
+        ctx: &RequestContext,
     ) -> Result<Vec<ActivityRecord>, CoreError> {
         check_id(device_id, "device")?;
         let since = self.now().minus(std::time::Duration::from_secs(u64::from(hours.min(24 * 31)) * 3600));
-        Ok(self.store.read().await?.device_activity(device_id, since, 2000).await?)
+        let buckets = self.store.read().await?.device_activity(device_id, since, 2000).await?;
+        let e =
+            AuditEvent::new(Category::Access, "device.activity_read", principal.actor(), Outcome::Success)
+                .object(format!("device:{device_id}"))
+                .detail("hours", hours.to_string())
+                .detail("buckets", buckets.len().to_string());
+        self.audit_access(ctx, e).await?;
+        Ok(buckets)
     }
 }

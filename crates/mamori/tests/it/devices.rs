@@ -556,6 +556,16 @@ async fn activity_follows_shifts(backend: Backend) {
     let kept = activity().await;
     assert_eq!(kept["buckets"].as_array().unwrap().len(), 1, "{kept}");
     assert_eq!(kept["buckets"][0]["keystrokes"], 80);
+    // Who read an operator's minutes is on the record.
+    let size = s.core.store.read().await.unwrap().audit_log_size().await.unwrap();
+    let entries = s.core.store.read().await.unwrap().audit_entries(0, size).await.unwrap();
+    let object = format!("device:{}", agent.id);
+    assert!(
+        entries.iter().any(|e| e.action == "device.activity_read"
+            && e.category.as_str() == "access"
+            && e.object.as_deref() == Some(object.as_str())),
+        "reading activity is an access entry"
+    );
 
     // A keystroke injector's minute: a signal, once, however often the batch is sent.
     let fast = json!({"events": [bucket_event("a3", minute - 120_000, 2_400, "crm.example.co.jp")]});

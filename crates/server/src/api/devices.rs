@@ -330,6 +330,8 @@ pub async fn put_keystroke_limits(
     responses((status = 200, body = proto::ActivityList), (status = 422, body = mamori_proto::Problem)))]
 pub async fn list_activity(
     State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
     IdPath(id): IdPath,
     ApiQuery(q): ApiQuery<proto::ActivityQuery>,
 ) -> ApiResult<Json<proto::ActivityList>> {
@@ -341,6 +343,7 @@ pub async fn list_activity(
             "`hours` is 1 to 744",
         ));
     }
-    let buckets = state.core.device_activity(&id, hours).await?.into_iter().map(|a| a.bucket).collect();
+    let buckets =
+        state.core.device_activity(&p, &id, hours, &ctx).await?.into_iter().map(|a| a.bucket).collect();
     Ok(Json(proto::ActivityList { buckets }))
 }
