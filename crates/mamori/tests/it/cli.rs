@@ -256,9 +256,31 @@ async fn audit_commands() {
     assert!(out.contains("wrote entries 0 to 9"), "{out}");
     assert!(dir.path().join("b.checkpoint").exists());
 
-    // Offline: only the binary, the bundle and the key (from a file here).
+    // Offline: a directory holding only a copy of the binary, the bundle and the key (in a
+    // file), run with no environment at all and the data directory moved away.
     let key_file = dir.path().join("key.txt");
     std::fs::write(&key_file, &key).unwrap();
+    let offline = tempfile::tempdir().unwrap();
+    std::fs::copy(mamori_bin(), offline.path().join("mamori")).unwrap();
+    std::fs::copy(&bundle, offline.path().join("b.jsonl")).unwrap();
+    std::fs::copy(&key_file, offline.path().join("key.txt")).unwrap();
+    let away = dir.path().join("d-away");
+    std::fs::rename(&data, &away).unwrap();
+    let out = Command::new(offline.path().join("mamori"))
+        .args(["audit", "verify", "b.jsonl", "--public-key", "key.txt"])
+        .current_dir(offline.path())
+        .env_clear()
+        .output()
+        .unwrap();
+    std::fs::rename(&away, &data).unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && printed.starts_with("OK:"), "{printed}");
+    let mut names: Vec<_> = std::fs::read_dir(offline.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["b.jsonl", "key.txt", "mamori"], "verification wrote nothing beside them");
     let (code, out, _) =
         run(&["audit", "verify", bundle.to_str().unwrap(), "--public-key", key_file.to_str().unwrap()]);
     assert_eq!(code, Some(0));
