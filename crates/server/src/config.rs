@@ -59,6 +59,12 @@ const KEYS: &[(&str, Kind, &str)] = &[
         Kind::Text,
         "name in the syslog receiver's certificate (default: the host of audit.syslog)",
     ),
+    (
+        "audit.syslog_client_cert",
+        Kind::Text,
+        "PEM certificate Mamori shows the syslog receiver, for receivers that require one (with syslog_client_key)",
+    ),
+    ("audit.syslog_client_key", Kind::Text, "PEM private key of audit.syslog_client_cert"),
     ("audit.jsonl", Kind::Text, "file the audit log is appended to as JSON Lines, for a SIEM to collect"),
     (
         "vault.reveal_burst",
@@ -89,6 +95,8 @@ pub struct SyslogTarget {
     pub tls: Option<(PathBuf, String)>,
     /// RELP framing with acknowledgements, instead of octet-counted syslog.
     pub relp: bool,
+    /// The certificate and key files Mamori authenticates itself with (TLS only).
+    pub client_identity: Option<(PathBuf, PathBuf)>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -264,6 +272,7 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
     let mut tls_key = None;
     let (mut syslog, mut syslog_tls, mut syslog_ca, mut syslog_name) = (None, false, None, None);
     let mut syslog_relp = false;
+    let (mut client_cert, mut client_key) = (None, None);
     for (key, value) in merged {
         let k = key.as_str();
         match k {
@@ -335,6 +344,8 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
             }
             "audit.syslog_tls" => syslog_tls = boolean(k, &value)?,
             "audit.syslog_relp" => syslog_relp = boolean(k, &value)?,
+            "audit.syslog_client_cert" => client_cert = Some(PathBuf::from(text(k, &value)?)),
+            "audit.syslog_client_key" => client_key = Some(PathBuf::from(text(k, &value)?)),
             "audit.syslog_ca" => syslog_ca = Some(PathBuf::from(text(k, &value)?)),
             "audit.syslog_server_name" => syslog_name = Some(text(k, &value)?),
             "audit.jsonl" => c.forwarding.jsonl = Some(PathBuf::from(text(k, &value)?)),
@@ -356,12 +367,30 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
         (Some(_), None) => return Err(invalid("tls_key", "is needed with tls_cert")),
         (None, Some(_)) => return Err(invalid("tls_cert", "is needed with tls_key")),
     };
+    let client_identity = match (client_cert, client_key) {
+        (Some(cert), Some(key)) if syslog_tls => Some((cert, key)),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(invalid("audit.syslog_client_key", "is needed with audit.syslog_client_cert"));
+        }
+        (None, Some(_)) => {
+            return Err(invalid("audit.syslog_client_cert", "is needed with audit.syslog_client_key"));
+        }
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "audit.syslog_client_cert",
+                "needs audit.syslog_tls: a certificate is shown over TLS only",
+            ));
+        }
+    };
     c.forwarding.syslog = match (syslog, syslog_tls, syslog_ca) {
         (None, false, None) => None,
         (None, _, _) => {
             return Err(invalid("audit.syslog", "is needed with audit.syslog_tls and audit.syslog_ca"));
         }
-        (Some(address), false, None) => Some(SyslogTarget { address, tls: None, relp: syslog_relp }),
+        (Some(address), false, None) => {
+            Some(SyslogTarget { address, tls: None, relp: syslog_relp, client_identity: None })
+        }
         (Some(_), false, Some(_)) => {
             return Err(invalid("audit.syslog_tls", "must be true when audit.syslog_ca is set"));
         }
@@ -375,7 +404,7 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
             let host = address.rsplit_once(':').map_or(address.as_str(), |(h, _)| h);
             let name =
                 syslog_name.unwrap_or_else(|| host.trim_start_matches('[').trim_end_matches(']').to_owned());
-            Some(SyslogTarget { address, tls: Some((ca, name)), relp: syslog_relp })
+            Some(SyslogTarget { address, tls: Some((ca, name)), relp: syslog_relp, client_identity })
         }
     };
     if syslog_relp && c.forwarding.syslog.is_none() {
@@ -471,6 +500,25 @@ mod tests {
         assert!(
             load(&s).unwrap_err().to_string().contains("`audit.syslog`: is needed with audit.syslog_relp")
         );
+        s.file = Some((
+            "m.toml".into(),
+            "[audit]\nsyslog = \"siem:2514\"\nsyslog_tls = true\nsyslog_ca = \"ca.pem\"\n\
+             syslog_client_cert = \"me.pem\"\nsyslog_client_key = \"me.key\"\n"
+                .into(),
+        ));
+        let target = load(&s).unwrap().forwarding.syslog.unwrap();
+        assert_eq!(target.client_identity, Some(("me.pem".into(), "me.key".into())));
+        s.file = Some((
+            "m.toml".into(),
+            "[audit]\nsyslog = \"siem:2514\"\nsyslog_client_cert = \"me.pem\"\n".into(),
+        ));
+        assert!(load(&s).unwrap_err().to_string().contains("`audit.syslog_client_key`: is needed"));
+        s.file = Some((
+            "m.toml".into(),
+            "[audit]\nsyslog = \"siem:2514\"\nsyslog_client_cert = \"me.pem\"\nsyslog_client_key = \"me.key\"\n"
+                .into(),
+        ));
+        assert!(load(&s).unwrap_err().to_string().contains("needs audit.syslog_tls"));
         s.file = Some(("m.toml".into(), "[audit]\nsyslog = \"siem\"\n".into()));
         assert!(load(&s).unwrap_err().to_string().contains("is not host:port"));
     }

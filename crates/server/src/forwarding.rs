@@ -14,7 +14,7 @@ use mamori_audit::relp;
 use mamori_audit::siem::{json_line, octet_counted, syslog_message};
 use mamori_core::Core;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -276,9 +276,14 @@ impl Sink {
 pub enum ForwardingError {
     #[error("audit.syslog_ca {path}: {problem}")]
     Ca { path: String, problem: String },
+    #[error("audit.syslog_client_cert/_key {path}: {problem}")]
+    ClientIdentity { path: String, problem: String },
 }
 
-fn tls_connector(ca: &std::path::Path) -> Result<tokio_rustls::TlsConnector, ForwardingError> {
+fn tls_connector(
+    ca: &std::path::Path,
+    client_identity: Option<&(PathBuf, PathBuf)>,
+) -> Result<tokio_rustls::TlsConnector, ForwardingError> {
     let err = |problem: String| ForwardingError::Ca { path: ca.display().to_string(), problem };
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(ca).map_err(|e| err(e.to_string()))? {
@@ -291,8 +296,24 @@ fn tls_connector(ca: &std::path::Path) -> Result<tokio_rustls::TlsConnector, For
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| err(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let config = match client_identity {
+        None => config.with_no_client_auth(),
+        Some((cert, key)) => {
+            let err = |path: &std::path::Path, problem: String| ForwardingError::ClientIdentity {
+                path: path.display().to_string(),
+                problem,
+            };
+            let chain = CertificateDer::pem_file_iter(cert)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| err(cert, e.to_string()))?;
+            if chain.is_empty() {
+                return Err(err(cert, "holds no certificate".into()));
+            }
+            let private = PrivateKeyDer::from_pem_file(key).map_err(|e| err(key, e.to_string()))?;
+            config.with_client_auth_cert(chain, private).map_err(|e| err(cert, e.to_string()))?
+        }
+    };
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
@@ -324,7 +345,11 @@ impl Forwarders {
 pub fn start(core: &Core, forwarding: &Forwarding) -> Result<Forwarders, ForwardingError> {
     let mut sinks = Vec::new();
     if let Some(target) = &forwarding.syslog {
-        let tls = target.tls.as_ref().map(|(ca, _)| tls_connector(ca)).transpose()?;
+        let tls = target
+            .tls
+            .as_ref()
+            .map(|(ca, _)| tls_connector(ca, target.client_identity.as_ref()))
+            .transpose()?;
         let (target, hostname) = (target.clone(), hostname());
         sinks.push(if target.relp {
             Sink::Relp { target, tls, hostname, session: None }
@@ -452,5 +477,42 @@ async fn run(core: Core, mut sink: Sink, holder: String) {
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A wrong TLS file stops the server at start, naming the setting and the file.
+    #[test]
+    fn tls_files_are_checked_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let write = |name: &str, text: String| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let (pem, key, empty) = (
+            write("me.pem", cert.cert.pem()),
+            write("me.key", cert.signing_key.serialize_pem()),
+            write("empty.pem", String::new()),
+        );
+        assert!(tls_connector(&pem, None).is_ok());
+        assert!(tls_connector(&pem, Some(&(pem.clone(), key.clone()))).is_ok());
+        let why = |r: Result<tokio_rustls::TlsConnector, ForwardingError>| r.err().unwrap().to_string();
+        let e = why(tls_connector(&empty, None));
+        assert!(
+            e.starts_with("audit.syslog_ca") && e.contains("empty.pem") && e.contains("no certificate"),
+            "{e}"
+        );
+        let e = why(tls_connector(&pem, Some(&(empty.clone(), key.clone()))));
+        assert!(e.starts_with("audit.syslog_client_cert") && e.contains("no certificate"), "{e}");
+        let e = why(tls_connector(&pem, Some(&(pem.clone(), empty.clone()))));
+        assert!(e.contains("empty.pem"), "{e}");
+        let e = why(tls_connector(&pem, Some(&(pem.clone(), dir.path().join("missing.key")))));
+        assert!(e.contains("missing.key"), "{e}");
     }
 }

@@ -568,8 +568,12 @@ async fn forwarding_survives_restarts(backend: Backend) {
     let file = jsonl.path().join("audit.jsonl");
     let (addr, path) = (receiver.addr.to_string(), file.clone());
     let s = TestServer::start_with(backend, move |c| {
-        c.forwarding.syslog =
-            Some(mamori_server::config::SyslogTarget { address: addr, tls: None, relp: false });
+        c.forwarding.syslog = Some(mamori_server::config::SyslogTarget {
+            address: addr,
+            tls: None,
+            relp: false,
+            client_identity: None,
+        });
         c.forwarding.jsonl = Some(path);
     })
     .await;
@@ -625,6 +629,7 @@ async fn forwarding_over_tls() {
             address,
             tls: Some((ca, "localhost".into())),
             relp: false,
+            client_identity: None,
         });
     })
     .await;
@@ -646,7 +651,9 @@ struct Rsyslog {
 
 impl Rsyslog {
     /// `None` when rsyslog is not installed (under CI it must be: `scripts/install-test-deps.sh`).
-    async fn start() -> Option<Rsyslog> {
+    /// With `tls` (its certificate and key, and the CA file it trusts clients by), the input is
+    /// RELP over TLS and a client must show a certificate that CA file vouches for.
+    async fn start(tls: Option<(&std::path::Path, &std::path::Path, &std::path::Path)>) -> Option<Rsyslog> {
         if std::process::Command::new("rsyslogd").arg("-v").output().is_err() {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
@@ -658,13 +665,21 @@ impl Rsyslog {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let d = dir.path().display();
+        let tls = tls.map_or(String::new(), |(cert, key, clients)| {
+            format!(
+                " tls=\"on\" tls.mycert=\"{}\" tls.myprivkey=\"{}\" tls.cacert=\"{}\" tls.authmode=\"certvalid\"",
+                cert.display(),
+                key.display(),
+                clients.display()
+            )
+        });
         std::fs::write(
             dir.path().join("rsyslog.conf"),
             format!(
                 "global(workDirectory=\"{d}\")\n\
                  module(load=\"imrelp\")\n\
                  main_queue(queue.type=\"Direct\")\n\
-                 input(type=\"imrelp\" address=\"127.0.0.1\" port=\"{port}\")\n\
+                 input(type=\"imrelp\" address=\"127.0.0.1\" port=\"{port}\"{tls})\n\
                  template(name=\"raw\" type=\"string\" string=\"%rawmsg%\\n\")\n\
                  action(type=\"omfile\" file=\"{d}/received.log\" template=\"raw\" flushOnTXEnd=\"on\")\n"
             ),
@@ -738,10 +753,15 @@ impl Drop for Rsyslog {
 /// receiver with `kill -9` while entries stream loses nothing — nor does a receiver that hangs
 /// for longer than plain syslog's two-second confirmation and then dies (issue 3, item 8).
 async fn forwarding_over_relp(backend: Backend) {
-    let Some(mut rsyslog) = Rsyslog::start().await else { return };
+    let Some(mut rsyslog) = Rsyslog::start(None).await else { return };
     let address = format!("127.0.0.1:{}", rsyslog.port);
     let s = TestServer::start_with(backend, move |c| {
-        c.forwarding.syslog = Some(mamori_server::config::SyslogTarget { address, tls: None, relp: true });
+        c.forwarding.syslog = Some(mamori_server::config::SyslogTarget {
+            address,
+            tls: None,
+            relp: true,
+            client_identity: None,
+        });
     })
     .await;
     let admin = s.user("admin", &[Role::SecurityAdmin]).await;
@@ -793,6 +813,43 @@ async fn forwarding_over_relp(backend: Backend) {
 }
 both_backends!(forwarding_over_relp);
 
+/// RELP over TLS to rsyslog, which asks for a client certificate: Mamori checks the receiver's
+/// certificate against `syslog_ca` and shows its own (`syslog_client_cert`, `syslog_client_key`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarding_over_relp_with_tls() {
+    let certs = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: String| {
+        let path = certs.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let server = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let client = rcgen::generate_simple_self_signed(vec!["mamori-forwarder".into()]).unwrap();
+    let (server_cert, server_key) =
+        (write("server.pem", server.cert.pem()), write("server.key", server.signing_key.serialize_pem()));
+    let (client_cert, client_key) =
+        (write("client.pem", client.cert.pem()), write("client.key", client.signing_key.serialize_pem()));
+    let trusted_clients = write("clients.pem", format!("{}{}", server.cert.pem(), client.cert.pem()));
+    let Some(rsyslog) = Rsyslog::start(Some((&server_cert, &server_key, &trusted_clients))).await else {
+        return;
+    };
+    let address = format!("localhost:{}", rsyslog.port);
+    let s = TestServer::start_with(Backend::Sqlite, move |c| {
+        c.forwarding.syslog = Some(mamori_server::config::SyslogTarget {
+            address,
+            tls: Some((server_cert, "localhost".into())),
+            relp: true,
+            client_identity: Some((client_cert, client_key)),
+        });
+    })
+    .await;
+    let admin = s.user("admin", &[Role::SecurityAdmin]).await;
+    let token = s.token(&admin, &[Permission::UsersManage]).await;
+    invite(&s, &token, "tls.1").await;
+    wait_for_all("RELP over TLS", log_size(&s).await, || rsyslog.indexes()).await;
+    s.stop().await;
+}
+
 /// A RELP receiver that refuses (`500`) the first message of its first session and takes all
 /// later ones: the refused batch is not counted as delivered, and arrives over the next session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -838,7 +895,12 @@ async fn relp_refusal_is_resent() {
         })
     };
     let s = TestServer::start_with(Backend::Sqlite, move |c| {
-        c.forwarding.syslog = Some(mamori_server::config::SyslogTarget { address, tls: None, relp: true });
+        c.forwarding.syslog = Some(mamori_server::config::SyslogTarget {
+            address,
+            tls: None,
+            relp: true,
+            client_identity: None,
+        });
     })
     .await;
     let admin = s.user("admin", &[Role::SecurityAdmin]).await;
