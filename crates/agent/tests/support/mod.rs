@@ -73,8 +73,8 @@ pub fn x_session(offset: u32) -> (String, Processes) {
             .spawn()
             .expect("Xvfb starts"),
     );
-    let socket = format!("/tmp/.X11-unix/X{n}");
-    wait_for("Xvfb to start", || Path::new(&socket).exists());
+    // Its socket appears a moment before it takes clients: wait until one can talk to it.
+    wait_for("Xvfb to take clients", || !xdotool(&display, &["getdisplaygeometry"]).trim().is_empty());
     procs.0.push(
         Command::new("xmessage")
             .args(["-name", "crmwin", "-title", "crm.example.co.jp", "customer card"])
