@@ -36,7 +36,7 @@ target/release/mamori-agent run --state-dir "$WORK/agent" --session-socket "$WOR
 AGENT=$!
 for d in $(seq 150 250); do [[ -e "/tmp/.X$d-lock" || -e "/tmp/.X11-unix/X$d" ]] || break; done
 display=":$d"
-Xvfb "$display" -nolisten tcp -screen 0 1024x768x24 >/dev/null 2>&1 &
+Xvfb "$display" -noreset -nolisten tcp -screen 0 1024x768x24 >/dev/null 2>&1 &
 XVFB=$!
 for _ in $(seq 100); do [[ -e "/tmp/.X11-unix/X${display#:}" && -e "$WORK/session.sock" ]] && break; sleep 0.1; done
 DISPLAY="$display" xmessage -name crmwin -title crm.example.co.jp "customer card" >/dev/null 2>&1 &

@@ -67,7 +67,9 @@ pub fn x_session(offset: u32) -> (String, Processes) {
     let mut procs = Processes(Vec::new(), Some(n));
     procs.0.push(
         Command::new("Xvfb")
-            .args([display.as_str(), "-nolisten", "tcp", "-screen", "0", "1024x768x24"])
+            // -noreset: an X server resets when its last client leaves, and a client that
+            // connects during the reset is refused.
+            .args([display.as_str(), "-noreset", "-nolisten", "tcp", "-screen", "0", "1024x768x24"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
