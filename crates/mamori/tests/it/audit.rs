@@ -560,6 +560,23 @@ fn jsonl_indexes(path: &std::path::Path) -> std::collections::BTreeSet<u64> {
         .collect()
 }
 
+/// A server forwarding its log to `target` (and to the JSON Lines file `jsonl`), with an admin
+/// and a token of theirs that invites users (each invitation: an entry to forward).
+async fn forwarding_server(
+    backend: Backend,
+    target: mamori_server::config::SyslogTarget,
+    jsonl: Option<std::path::PathBuf>,
+) -> (TestServer, mamori_store::UserRecord, String) {
+    let s = TestServer::start_with(backend, move |c| {
+        c.forwarding.syslog = Some(target);
+        c.forwarding.jsonl = jsonl;
+    })
+    .await;
+    let admin = s.user("admin", &[Role::SecurityAdmin]).await;
+    let token = s.token(&admin, &[Permission::UsersManage]).await;
+    (s, admin, token)
+}
+
 /// Forwarding to syslog and to a JSON Lines file survives a receiver restart and a server
 /// restart with nothing lost or skipped (issue 3, item 8).
 async fn forwarding_survives_restarts(backend: Backend) {
@@ -567,18 +584,9 @@ async fn forwarding_survives_restarts(backend: Backend) {
     let jsonl = tempfile::tempdir().unwrap();
     let file = jsonl.path().join("audit.jsonl");
     let (addr, path) = (receiver.addr.to_string(), file.clone());
-    let s = TestServer::start_with(backend, move |c| {
-        c.forwarding.syslog = Some(mamori_server::config::SyslogTarget {
-            address: addr,
-            tls: None,
-            relp: false,
-            client_identity: None,
-        });
-        c.forwarding.jsonl = Some(path);
-    })
-    .await;
-    let admin = s.user("admin", &[Role::SecurityAdmin]).await;
-    let token = s.token(&admin, &[Permission::UsersManage]).await;
+    let target =
+        mamori_server::config::SyslogTarget { address: addr, tls: None, relp: false, client_identity: None };
+    let (s, admin, token) = forwarding_server(backend, target, Some(path)).await;
     for i in 0..5 {
         invite(&s, &token, &format!("a.{i}")).await;
     }
@@ -624,17 +632,13 @@ async fn forwarding_over_tls() {
     .unwrap();
     let receiver = Receiver::start(Some(std::sync::Arc::new(config))).await;
     let address = format!("localhost:{}", receiver.addr.port());
-    let s = TestServer::start_with(Backend::Sqlite, move |c| {
-        c.forwarding.syslog = Some(mamori_server::config::SyslogTarget {
-            address,
-            tls: Some((ca, "localhost".into())),
-            relp: false,
-            client_identity: None,
-        });
-    })
-    .await;
-    let admin = s.user("admin", &[Role::SecurityAdmin]).await;
-    let token = s.token(&admin, &[Permission::UsersManage]).await;
+    let target = mamori_server::config::SyslogTarget {
+        address,
+        tls: Some((ca, "localhost".into())),
+        relp: false,
+        client_identity: None,
+    };
+    let (s, _, token) = forwarding_server(Backend::Sqlite, target, None).await;
     invite(&s, &token, "t.1").await;
     wait_for_all("syslog over TLS", log_size(&s).await, || receiver.indexes()).await;
     s.stop().await;
@@ -755,17 +759,9 @@ impl Drop for Rsyslog {
 async fn forwarding_over_relp(backend: Backend) {
     let Some(mut rsyslog) = Rsyslog::start(None).await else { return };
     let address = format!("127.0.0.1:{}", rsyslog.port);
-    let s = TestServer::start_with(backend, move |c| {
-        c.forwarding.syslog = Some(mamori_server::config::SyslogTarget {
-            address,
-            tls: None,
-            relp: true,
-            client_identity: None,
-        });
-    })
-    .await;
-    let admin = s.user("admin", &[Role::SecurityAdmin]).await;
-    let token = s.token(&admin, &[Permission::UsersManage]).await;
+    let target =
+        mamori_server::config::SyslogTarget { address, tls: None, relp: true, client_identity: None };
+    let (s, _, token) = forwarding_server(backend, target, None).await;
     invite(&s, &token, "relp.first").await;
     wait_for_all("RELP", log_size(&s).await, || rsyslog.indexes()).await;
     let first = rsyslog.messages().into_iter().next().unwrap();
@@ -834,17 +830,13 @@ async fn forwarding_over_relp_with_tls() {
         return;
     };
     let address = format!("localhost:{}", rsyslog.port);
-    let s = TestServer::start_with(Backend::Sqlite, move |c| {
-        c.forwarding.syslog = Some(mamori_server::config::SyslogTarget {
-            address,
-            tls: Some((server_cert, "localhost".into())),
-            relp: true,
-            client_identity: Some((client_cert, client_key)),
-        });
-    })
-    .await;
-    let admin = s.user("admin", &[Role::SecurityAdmin]).await;
-    let token = s.token(&admin, &[Permission::UsersManage]).await;
+    let target = mamori_server::config::SyslogTarget {
+        address,
+        tls: Some((server_cert, "localhost".into())),
+        relp: true,
+        client_identity: Some((client_cert, client_key)),
+    };
+    let (s, _, token) = forwarding_server(Backend::Sqlite, target, None).await;
     invite(&s, &token, "tls.1").await;
     wait_for_all("RELP over TLS", log_size(&s).await, || rsyslog.indexes()).await;
     s.stop().await;
@@ -894,17 +886,9 @@ async fn relp_refusal_is_resent() {
             }
         })
     };
-    let s = TestServer::start_with(Backend::Sqlite, move |c| {
-        c.forwarding.syslog = Some(mamori_server::config::SyslogTarget {
-            address,
-            tls: None,
-            relp: true,
-            client_identity: None,
-        });
-    })
-    .await;
-    let admin = s.user("admin", &[Role::SecurityAdmin]).await;
-    let token = s.token(&admin, &[Permission::UsersManage]).await;
+    let target =
+        mamori_server::config::SyslogTarget { address, tls: None, relp: true, client_identity: None };
+    let (s, _, token) = forwarding_server(Backend::Sqlite, target, None).await;
     invite(&s, &token, "refused.1").await;
     wait_for_all("RELP after a refusal", log_size(&s).await, || taken.lock().unwrap().clone()).await;
     assert!(sessions.load(std::sync::atomic::Ordering::SeqCst) >= 2, "the refusal ended the first session");
