@@ -171,18 +171,7 @@ impl TestServer {
 
     /// An API token with the given permissions, made by `owner` through the services.
     pub async fn token(&self, owner: &UserRecord, permissions: &[mamori_domain::Permission]) -> String {
-        let t = self
-            .core
-            .create_api_token(
-                &self.principal_of(owner),
-                "test",
-                permissions,
-                std::time::Duration::from_secs(86400),
-                &Default::default(),
-            )
-            .await
-            .expect("token");
-        t.secret
+        api_token(&self.core, owner, permissions).await
     }
 
     /// Runs SQL on the server's database as someone with full access to it would: the
@@ -400,15 +389,20 @@ impl ServeProcess {
 pub async fn admin_token(config: &ServerConfig, permissions: &[mamori_domain::Permission]) -> String {
     let core = mamori_server::serve::open_core(config, Arc::new(SystemClock)).await.unwrap();
     let admin = insert_user(&core, "admin", &[Role::SecurityAdmin]).await;
+    api_token(&core, &admin, permissions).await
+}
+
+/// An API token (a day long) with the given permissions, made by `owner` through the services.
+async fn api_token(core: &Core, owner: &UserRecord, permissions: &[mamori_domain::Permission]) -> String {
     core.create_api_token(
-        &principal(&admin),
-        "t",
+        &principal(owner),
+        "test",
         permissions,
-        std::time::Duration::from_secs(3600),
+        std::time::Duration::from_secs(86400),
         &Default::default(),
     )
     .await
-    .unwrap()
+    .expect("token")
     .secret
 }
 
