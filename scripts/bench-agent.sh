@@ -22,13 +22,7 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-self_signed_cert "$WORK"
-token="$(target/release/mamori-bench agent-setup --data-dir "$WORK/data")"
-port=$(free_port)
-MAMORI_LOG=warn target/release/mamori serve --data-dir "$WORK/data" --listen "127.0.0.1:$port" \
-    --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem" >"$WORK/server.log" 2>&1 &
-SERVER=$!
-wait_ready "$port"
+start_agent_server release "$WORK"
 target/release/mamori-agent enroll --server "https://127.0.0.1:$port" --token "$token" --ca "$WORK/cert.pem" \
     --state-dir "$WORK/agent" >&2
 target/release/mamori-agent run --state-dir "$WORK/agent" --session-socket "$WORK/session.sock" \

@@ -36,13 +36,7 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-self_signed_cert "$WORK"
-token="$(target/debug/mamori-bench agent-setup --data-dir "$WORK/data")"
-port=$(free_port)
-MAMORI_LOG=warn target/debug/mamori serve --data-dir "$WORK/data" --listen "127.0.0.1:$port" \
-    --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem" >"$WORK/server.log" 2>&1 &
-SERVER=$!
-wait_ready "$port"
+start_agent_server debug "$WORK"
 # The Windows agent keeps its state in C:\ProgramData\Mamori\agent of the Wine prefix: a fresh one.
 rm -rf "$WINEPREFIX/drive_c/ProgramData/Mamori"
 "$WINE" "$OUT/mamori-agent.exe" enroll --server "https://127.0.0.1:$port" --token "$token" --ca "Z:$WORK/cert.pem"

@@ -21,3 +21,17 @@ wait_ready() {
     echo "the server on port $1 did not become ready" >&2
     return 1
 }
+
+# Starts `mamori serve` over TLS on a fresh data directory in $2 with an enrolment token made by
+# `mamori-bench agent-setup`, the binaries taken from target/$1 (debug or release). Sets `token`
+# (for `mamori-agent enroll`), `port` and `SERVER` (the pid, for the caller's cleanup); the
+# certificate is $2/cert.pem and the log $2/server.log.
+start_agent_server() {
+    self_signed_cert "$2"
+    token="$("target/$1/mamori-bench" agent-setup --data-dir "$2/data")"
+    port=$(free_port)
+    MAMORI_LOG=warn "target/$1/mamori" serve --data-dir "$2/data" --listen "127.0.0.1:$port" \
+        --tls-cert "$2/cert.pem" --tls-key "$2/key.pem" >"$2/server.log" 2>&1 &
+    SERVER=$!
+    wait_ready "$port"
+}
