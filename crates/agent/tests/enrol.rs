@@ -78,9 +78,10 @@ async fn enrols_reports_and_is_revoked() {
 
     let (code, out) = agent(&["run", "--once", "--state-dir", state_arg]);
     assert_eq!(code, 0, "{out}");
-    let devices = core.list_devices().await.unwrap();
+    let devices = core.list_devices(&principal).await.unwrap();
     assert_eq!(devices.len(), 1);
-    let (device, history) = core.device_detail(&devices[0].id).await.unwrap();
+    let (device, history) =
+        core.device_detail(&principal, &devices[0].id, &Default::default()).await.unwrap();
     assert_eq!(device.last_ip.as_deref(), Some("127.0.0.1"));
     let inventory: mamori_proto::agent::Inventory = serde_json::from_str(&history[0].inventory).unwrap();
     if Path::new("/var/lib/dpkg/status").exists() {
@@ -95,10 +96,12 @@ async fn enrols_reports_and_is_revoked() {
     let mut running_agent = spawn_run(state_arg);
     let finished = |id: String| {
         let core = core.clone();
+        let principal = principal.clone();
         let device_id = device.id.clone();
         async move {
             for _ in 0..100 {
-                let commands = core.device_commands(&device_id).await.unwrap();
+                let commands =
+                    core.device_commands(&principal, &device_id, &Default::default()).await.unwrap();
                 let c = commands.into_iter().find(|c| c.id == id).unwrap();
                 if c.state == "done" || c.state == "failed" {
                     return c;
@@ -145,7 +148,7 @@ async fn enrols_reports_and_is_revoked() {
     let core = running.state.core.clone();
     let mut events = Vec::new();
     for _ in 0..100 {
-        events = core.device_events(&device.id, 100).await.unwrap();
+        events = core.device_events(&principal, &device.id, 100, &Default::default()).await.unwrap();
         if events.iter().any(|e| e.kind == "connection_restored")
             && std::fs::read_dir(state.join("queue")).unwrap().count() == 0
         {

@@ -218,10 +218,10 @@ async fn activity_and_messages_reach_the_desktop_through_the_service() {
             .spawn()
             .unwrap(),
     );
-    let device = core.list_devices().await.unwrap().remove(0);
+    let device = core.list_devices(&admin).await.unwrap().remove(0);
     let mut logged_on = false;
     for _ in 0..150 {
-        let events = core.device_events(&device.id, 50).await.unwrap();
+        let events = core.device_events(&admin, &device.id, 50, &Default::default()).await.unwrap();
         if events.iter().any(|e| e.kind == "session_logon" && e.data.contains("\"user\"")) {
             logged_on = true;
             break;
@@ -256,7 +256,12 @@ async fn activity_and_messages_reach_the_desktop_through_the_service() {
         .unwrap();
     let mut done = None;
     for _ in 0..150 {
-        let c = core.device_commands(&device.id).await.unwrap().into_iter().find(|c| c.id == message.id);
+        let c = core
+            .device_commands(&admin, &device.id, &Default::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|c| c.id == message.id);
         if let Some(c) = c.filter(|c| c.state == "done" || c.state == "failed") {
             done = Some(c);
             break;

@@ -1,11 +1,17 @@
 //! What users do for themselves: password, TOTP, recovery codes, language, sessions.
 
+use crate::auth::NewSession;
 use crate::{Core, CoreError, Principal, hash_password, verify_password};
 use mamori_audit::{AuditEvent, Category, Outcome, RequestContext};
 use mamori_crypto::{tokens, totp};
+use mamori_domain::UnixMillis;
 use mamori_domain::identity::{Language, totp_required};
 use mamori_domain::password_policy::{self, HISTORY_DEPTH, PasswordProblem};
 use mamori_store::SessionRecord;
+use std::time::Duration;
+
+/// How long a started TOTP enrolment (its QR code) stays valid.
+pub const TOTP_ENROLMENT_VALIDITY: Duration = Duration::from_secs(3600);
 
 /// What the enrolment page shows: scan the QR code or type the secret, then confirm a code.
 #[derive(Debug, Clone)]
@@ -43,14 +49,15 @@ pub(crate) async fn check_new_password(
 }
 
 impl Core {
-    /// Changes the caller's password. Other sessions of the user end; this one stays.
+    /// Changes the caller's password. Other sessions of the user end; this one is renewed (a new
+    /// id and cookie, returned) when the change was made in a session.
     pub async fn change_password(
         &self,
         principal: &Principal,
         current: &str,
         new: &str,
         ctx: &RequestContext,
-    ) -> Result<(), CoreError> {
+    ) -> Result<Option<NewSession>, CoreError> {
         let user = &principal.user;
         if !verify_password(current, user.password_hash.as_deref()).await? {
             let mut tx = self.store.begin().await?;
@@ -86,43 +93,68 @@ impl Core {
                 .object(format!("user:{}", user.id))
                 .detail("other_sessions_ended", ended.to_string());
         self.audit(&mut tx, ctx, event).await?;
+        let renewed = match principal.live_session_id() {
+            Some(id) => Some(self.renew_session(&mut tx, user, id, "password_changed", ctx).await?),
+            None => None,
+        };
         tx.commit().await?;
-        Ok(())
+        Ok(renewed)
     }
 
-    /// Starts (or restarts) TOTP enrolment: a new secret, kept sealed until a code confirms it.
-    pub async fn start_totp_enrolment(&self, principal: &Principal) -> Result<TotpEnrolment, CoreError> {
+    /// The TOTP enrolment in progress, or a new one. A pending secret is kept until it is
+    /// confirmed or [`TOTP_ENROLMENT_VALIDITY`] passes, so a reload of the page shows the same QR
+    /// code and an app that already scanned it keeps working.
+    pub async fn totp_enrolment(&self, principal: &Principal) -> Result<TotpEnrolment, CoreError> {
         let user = &principal.user;
+        let now = self.now();
+        let stored = self.store.read().await?.user_by_id(&user.id).await?;
+        let pending = stored.as_ref().and_then(|u| u.totp_pending.as_deref());
+        if let Some((started, secret)) = pending.and_then(|sealed| self.open_pending_totp(sealed, &user.id))
+            && now < started.plus(TOTP_ENROLMENT_VALIDITY)
+        {
+            return enrolment_view(&secret, &user.username);
+        }
         let secret = totp::new_secret_base32()?;
-        let sealed = self.secrets.seal(secret.as_bytes(), &user.id)?;
+        let sealed = self.secrets.seal(format!("{}:{secret}", now.0).as_bytes(), &user.id)?;
         let mut tx = self.store.begin().await?;
         tx.set_totp_pending(&user.id, Some(&sealed)).await?;
         tx.commit().await?;
         enrolment_view(&secret, &user.username)
     }
 
-    /// The enrolment in progress, if any (to show the same QR code again after a wrong code).
-    pub fn pending_totp_enrolment(&self, principal: &Principal) -> Result<Option<TotpEnrolment>, CoreError> {
-        let user = &principal.user;
-        let Some(sealed) = &user.totp_pending else { return Ok(None) };
-        let secret = self.secrets.open(sealed, &user.id)?;
-        enrolment_view(&String::from_utf8_lossy(&secret), &user.username).map(Some)
+    /// A pending enrolment's start and secret (`<unix ms>:<base32>`, sealed); `None` if it
+    /// cannot be read (then a new one is started).
+    fn open_pending_totp(&self, sealed: &[u8], user_id: &str) -> Option<(UnixMillis, String)> {
+        let plain = self.secrets.open(sealed, user_id).ok()?;
+        let text = std::str::from_utf8(&plain).ok()?;
+        let (started, secret) = text.split_once(':')?;
+        Some((UnixMillis(started.parse().ok()?), secret.to_owned()))
     }
 
-    /// Confirms enrolment with a code from the app. Returns the ten recovery codes, shown once.
+    /// Confirms enrolment with a code from the app. Returns the ten recovery codes, shown once,
+    /// and — when the enrolment was made in a session — that session renewed: it gains the
+    /// rights the missing second factor held back.
     pub async fn confirm_totp_enrolment(
         &self,
         principal: &Principal,
         code: &str,
         ctx: &RequestContext,
-    ) -> Result<Vec<String>, CoreError> {
+    ) -> Result<(Vec<String>, Option<NewSession>), CoreError> {
         let user = &principal.user;
-        let Some(sealed) = &user.totp_pending else {
+        let now = self.now();
+        let pending =
+            user.totp_pending.as_deref().and_then(|sealed| self.open_pending_totp(sealed, &user.id));
+        let Some((started, secret)) = pending else {
             return Err(CoreError::invalid("code", "no_enrolment", "start TOTP enrolment first"));
         };
-        let secret = self.secrets.open(sealed, &user.id)?;
-        let secret = String::from_utf8_lossy(&secret).into_owned();
-        let Some(step) = totp::verify(&secret, code, self.now().as_secs(), None)? else {
+        if now >= started.plus(TOTP_ENROLMENT_VALIDITY) {
+            return Err(CoreError::invalid(
+                "code",
+                "enrolment_expired",
+                "this enrolment has expired; scan the new QR code and enter its code",
+            ));
+        }
+        let Some(step) = totp::verify(&secret, code, now.as_secs(), None)? else {
             return Err(CoreError::invalid(
                 "code",
                 "totp_code_wrong",
@@ -131,16 +163,21 @@ impl Core {
         };
         let codes = tokens::new_recovery_codes()?;
         let digests: Vec<String> = codes.iter().map(|c| tokens::recovery_code_digest(c)).collect();
+        let sealed = self.secrets.seal(secret.as_bytes(), &user.id)?;
         let mut tx = self.store.begin().await?;
-        tx.enable_totp(&user.id, sealed, i64::try_from(step).unwrap_or(i64::MAX)).await?;
+        tx.enable_totp(&user.id, &sealed, i64::try_from(step).unwrap_or(i64::MAX)).await?;
         tx.replace_recovery_codes(&user.id, &digests).await?;
         let event =
             AuditEvent::new(Category::Authentication, "mfa.enable", principal.actor(), Outcome::Success)
                 .object(format!("user:{}", user.id))
                 .detail("method", "totp");
         self.audit(&mut tx, ctx, event).await?;
+        let renewed = match principal.live_session_id() {
+            Some(id) => Some(self.renew_session(&mut tx, user, id, "mfa_enabled", ctx).await?),
+            None => None,
+        };
         tx.commit().await?;
-        Ok(codes)
+        Ok((codes, renewed))
     }
 
     /// Turns TOTP off for oneself — only where no role requires it.
@@ -150,7 +187,21 @@ impl Core {
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
         let user = &principal.user;
+        let refuse = |reason: &str| {
+            AuditEvent::new(Category::Authentication, "mfa.disable", principal.actor(), Outcome::Denied)
+                .object(format!("user:{}", user.id))
+                .detail("reason", reason)
+        };
+        if !user.totp_enabled() {
+            self.audit_access(ctx, refuse("totp_not_enabled")).await?;
+            return Err(CoreError::invalid(
+                "totp",
+                "totp_not_enabled",
+                "TOTP is not enrolled; there is nothing to turn off",
+            ));
+        }
         if totp_required(&user.roles, self.totp_required_for_everyone().await?) {
+            self.audit_access(ctx, refuse("required_by_role")).await?;
             return Err(CoreError::Forbidden("your role requires TOTP; it cannot be turned off"));
         }
         let mut tx = self.store.begin().await?;

@@ -15,8 +15,19 @@ fn shifts_key(user_id: &str) -> String {
 const KEYSTROKE_LIMITS: &str = "keystroke_limits";
 
 impl Core {
-    /// A user's shifts (empty until set: no activity is collected).
-    pub async fn user_shifts(&self, user_id: &str) -> Result<ShiftSchedule, CoreError> {
+    /// A user's shifts (empty until set: no activity is collected), for someone who may see
+    /// that user's monitoring data (themselves included).
+    pub async fn user_shifts(
+        &self,
+        principal: &Principal,
+        user_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<ShiftSchedule, CoreError> {
+        self.person_in_scope(principal, user_id, "device.shifts_read", ctx).await?;
+        self.shifts_of(user_id).await
+    }
+
+    pub(crate) async fn shifts_of(&self, user_id: &str) -> Result<ShiftSchedule, CoreError> {
         check_id(user_id, "user")?;
         self.json_setting(&shifts_key(user_id)).await
     }
@@ -28,7 +39,7 @@ impl Core {
         schedule: ShiftSchedule,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        check_id(user_id, "user")?;
+        self.person_in_scope(principal, user_id, "device.shifts_change", ctx).await?;
         let schedule =
             schedule.checked().map_err(|e| CoreError::invalid("shifts", "invalid_value", e.to_string()))?;
         let json = serde_json::to_string(&schedule).map_err(|e| CoreError::Internal(e.to_string()))?;
@@ -47,7 +58,7 @@ impl Core {
     /// The shifts of the operator a PC is assigned to (none for an unassigned PC).
     pub async fn device_shifts(&self, device: &DeviceRecord) -> Result<ShiftSchedule, CoreError> {
         match &device.user_id {
-            Some(user) => self.user_shifts(user).await,
+            Some(user) => self.shifts_of(user).await,
             None => Ok(ShiftSchedule::default()),
         }
     }
@@ -133,7 +144,7 @@ impl Core {
         hours: u32,
         ctx: &RequestContext,
     ) -> Result<Vec<ActivityRecord>, CoreError> {
-        check_id(device_id, "device")?;
+        self.device_in_scope(principal, device_id, "device.activity_read", ctx).await?;
         let since = self.now().minus(std::time::Duration::from_secs(u64::from(hours.min(24 * 31)) * 3600));
         let buckets = self.store.read().await?.device_activity(device_id, since, 2000).await?;
         let e =

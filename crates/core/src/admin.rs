@@ -212,6 +212,7 @@ impl Core {
     ) -> Result<(), CoreError> {
         let roles = validate_roles(roles)?;
         if user_id == principal.user.id && !roles.contains(&Role::SecurityAdmin) {
+            self.record_denied(ctx, self_refusal(principal, "user.roles")).await;
             return Err(CoreError::Forbidden(
                 "you cannot remove your own security admin role; ask another admin",
             ));
@@ -257,6 +258,7 @@ impl Core {
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
         if user_id == principal.user.id {
+            self.record_denied(ctx, self_refusal(principal, "user.disable")).await;
             return Err(CoreError::Forbidden("you cannot disable your own account"));
         }
         let mut tx = self.store.begin().await?;
@@ -521,4 +523,11 @@ impl Core {
     pub async fn user_clients(&self, user_id: &str) -> Result<Vec<String>, CoreError> {
         Ok(self.store.read().await?.user_clients(user_id).await?)
     }
+}
+
+/// An admin refused an action on their own account (locking themselves out).
+fn self_refusal(principal: &Principal, action: &'static str) -> AuditEvent {
+    AuditEvent::new(Category::Operation, action, principal.actor(), Outcome::Denied)
+        .object(format!("user:{}", principal.user.id))
+        .detail("reason", "own_account")
 }

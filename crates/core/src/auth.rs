@@ -70,30 +70,35 @@ impl Core {
             tx.commit().await?;
             return Err(CoreError::SignInFailed);
         };
-        let fail = |reason: &str| {
+        let fail = |outcome: Outcome, reason: &str| {
             AuditEvent::new(
                 Category::Authentication,
                 "signin.password",
                 Actor::User(user.id.clone()),
-                Outcome::Failure,
+                outcome,
             )
             .object(user_object(&user.id))
             .detail("reason", reason)
         };
 
         let mut tx = self.store.begin().await?;
+        // Decide on the row as it is now, held until the commit: the record read before the
+        // password check may predate a lock that concurrent wrong guesses have just set.
+        let Some(user) = tx.user_for_update(&user.id).await? else {
+            return Err(CoreError::SignInFailed);
+        };
         if LockoutPolicy::is_locked(user.locked_until, now) {
-            self.audit(&mut tx, ctx, fail("locked")).await?;
+            self.audit(&mut tx, ctx, fail(Outcome::Denied, "locked")).await?;
             tx.commit().await?;
             return Err(CoreError::Locked { until: user.locked_until.unwrap_or(now) });
         }
         if user.status != UserStatus::Active {
-            self.audit(&mut tx, ctx, fail(user.status.as_str())).await?;
+            self.audit(&mut tx, ctx, fail(Outcome::Failure, user.status.as_str())).await?;
             tx.commit().await?;
             return Err(CoreError::SignInFailed);
         }
         if !password_ok {
-            self.audit(&mut tx, ctx, fail("wrong_password")).await?;
+            self.audit(&mut tx, ctx, fail(Outcome::Failure, "wrong_password")).await?;
             let locked = self.count_failure(&mut tx, &user, ctx).await?;
             tx.commit().await?;
             return Err(match locked {
@@ -233,20 +238,42 @@ impl Core {
     }
 
     /// Second step: a TOTP code, or one of the user's recovery codes.
+    /// Returns the fully signed-in session, under a new id and cookie: the half-open session
+    /// the password opened ends here, so a cookie captured before the second factor is worth
+    /// nothing after it.
     pub async fn second_factor(
         &self,
         principal: &Principal,
         code: &str,
         ctx: &RequestContext,
-    ) -> Result<(), CoreError> {
+    ) -> Result<NewSession, CoreError> {
         let Credential::Session { id: session_id, awaiting_second_factor: true, .. } = &principal.via else {
             return Err(CoreError::Forbidden("no sign-in is waiting for a second factor"));
         };
-        let user = &principal.user;
         let now = self.now();
         let code = code.trim();
         let is_totp = code.len() == mamori_crypto::totp::DIGITS && code.bytes().all(|b| b.is_ascii_digit());
         let mut tx = self.store.begin().await?;
+        // The row as it is now (held until the commit): a lock set by concurrent failures, or
+        // the last TOTP step used by a concurrent code, counts.
+        let Some(fresh) = tx.user_for_update(&principal.user.id).await? else {
+            return Err(CoreError::SessionEnded);
+        };
+        let user = &fresh;
+        if LockoutPolicy::is_locked(user.locked_until, now) {
+            let event = AuditEvent::new(
+                Category::Authentication,
+                "signin.second_factor",
+                Actor::User(user.id.clone()),
+                Outcome::Denied,
+            )
+            .object(user_object(&user.id))
+            .detail("reason", "locked");
+            self.audit(&mut tx, ctx, event).await?;
+            tx.delete_session(session_id).await?;
+            tx.commit().await?;
+            return Err(CoreError::Locked { until: user.locked_until.unwrap_or(now) });
+        }
         let (accepted, action) = if is_totp {
             let step = match &user.totp_secret {
                 Some(sealed) => {
@@ -282,10 +309,32 @@ impl Core {
             });
         }
         tx.clear_failed_signins(&user.id).await?;
-        tx.promote_session(session_id, now).await?;
-        self.session_started(&mut tx, user, session_id, ctx).await?;
+        let session = self.renew_session(&mut tx, user, session_id, "second_factor", ctx).await?;
+        self.session_started(&mut tx, user, &session.record.id, ctx).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(session)
+    }
+
+    /// Ends `old_session` and opens a fully signed-in one in its place (a new id, cookie and
+    /// CSRF token). Called wherever a session gains rights: the second factor, a completed
+    /// TOTP enrolment, a changed password.
+    pub(crate) async fn renew_session(
+        &self,
+        tx: &mut Box<dyn StoreTx>,
+        user: &UserRecord,
+        old_session: &str,
+        reason: &str,
+        ctx: &RequestContext,
+    ) -> Result<NewSession, CoreError> {
+        tx.delete_session(old_session).await?;
+        let session = self.new_session(tx, user, SessionState::Active, ctx).await?;
+        let event =
+            AuditEvent::new(Category::Login, "session.renew", Actor::User(user.id.clone()), Outcome::Success)
+                .object(format!("session:{}", session.record.id))
+                .detail("previous", format!("session:{old_session}"))
+                .detail("reason", reason);
+        self.audit(tx, ctx, event).await?;
+        Ok(session)
     }
 
     /// Turns a session cookie into a principal, ending the session if it has expired, the user

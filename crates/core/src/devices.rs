@@ -309,16 +309,21 @@ impl Core {
         Ok(true)
     }
 
-    pub async fn list_devices(&self) -> Result<Vec<DeviceRecord>, CoreError> {
-        Ok(self.store.read().await?.list_devices().await?)
+    /// The devices the principal may see (a supervisor: their team's).
+    pub async fn list_devices(&self, principal: &Principal) -> Result<Vec<DeviceRecord>, CoreError> {
+        let devices = self.store.read().await?.list_devices().await?;
+        self.devices_in_scope(principal, devices).await
     }
 
     /// A device and its inventory history, newest first.
-    pub async fn device_detail(&self, id: &str) -> Result<(DeviceRecord, Vec<InventoryRecord>), CoreError> {
-        check_id(id, "device")?;
-        let mut read = self.store.read().await?;
-        let device = read.device(id).await?.ok_or(CoreError::NotFound { what: "device" })?;
-        let history = read.inventory_history(id, 50).await?;
+    pub async fn device_detail(
+        &self,
+        principal: &Principal,
+        id: &str,
+        ctx: &RequestContext,
+    ) -> Result<(DeviceRecord, Vec<InventoryRecord>), CoreError> {
+        let device = self.device_in_scope(principal, id, "device.read", ctx).await?;
+        let history = self.store.read().await?.inventory_history(id, 50).await?;
         Ok((device, history))
     }
 
@@ -329,7 +334,7 @@ impl Core {
         id: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        check_id(id, "device")?;
+        self.device_in_scope(principal, id, "device.revoke", ctx).await?;
         let mut tx = self.store.begin().await?;
         if !tx.revoke_device(id, self.now()).await? {
             return Err(CoreError::NotFound { what: "device (or it is already revoked)" });
@@ -382,7 +387,7 @@ impl Core {
         message: Option<&str>,
         ctx: &RequestContext,
     ) -> Result<mamori_store::CommandRecord, CoreError> {
-        check_id(device_id, "device")?;
+        self.device_in_scope(principal, device_id, "device.command", ctx).await?;
         if !COMMAND_KINDS.contains(&kind) {
             return Err(CoreError::invalid(
                 "kind",
@@ -494,9 +499,11 @@ impl Core {
 
     pub async fn device_commands(
         &self,
+        principal: &Principal,
         device_id: &str,
+        ctx: &RequestContext,
     ) -> Result<Vec<mamori_store::CommandRecord>, CoreError> {
-        check_id(device_id, "device")?;
+        self.device_in_scope(principal, device_id, "device.commands_read", ctx).await?;
         Ok(self.store.read().await?.device_commands(device_id, 50).await?)
     }
 
@@ -595,10 +602,12 @@ impl Core {
 
     pub async fn device_events(
         &self,
+        principal: &Principal,
         device_id: &str,
         limit: i64,
+        ctx: &RequestContext,
     ) -> Result<Vec<mamori_store::DeviceEventRecord>, CoreError> {
-        check_id(device_id, "device")?;
+        self.device_in_scope(principal, device_id, "device.events_read", ctx).await?;
         Ok(self.store.read().await?.device_events(device_id, limit).await?)
     }
 }
@@ -685,7 +694,7 @@ impl Core {
         networks: Vec<String>,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        check_id(user_id, "user")?;
+        self.person_in_scope(principal, user_id, "device.networks_change", ctx).await?;
         let networks = PosturePolicy { approved_networks: networks, ..Default::default() }
             .checked()
             .map_err(|e| CoreError::invalid("networks", "invalid_value", e.to_string()))?
@@ -814,7 +823,7 @@ pub struct FloorRow {
 const LOCK_KINDS: [&str; 4] = ["screen_locked", "screen_unlocked", "session_logon", "session_logoff"];
 
 impl Core {
-    /// The floor: every operator — of the supervisor's own team, for a supervisor with one —
+    /// The floor: every operator in the principal's people scope (a supervisor's own team) —
     /// with their state (working, idle, locked, offline, off shift), their latest minute of
     /// activity, their PC's compliance and network, and a recent USB stick. The activity and
     /// events of all PCs are read in two queries, whatever the size of the floor.
@@ -822,16 +831,13 @@ impl Core {
         use mamori_domain::activity::FloorState;
         let now = self.now();
         let mut read = self.store.read().await?;
-        let team = principal.user.team_id.clone().filter(|_| {
-            principal.user.roles.contains(&mamori_domain::Role::Supervisor)
-                && !principal.user.roles.contains(&mamori_domain::Role::SecurityAdmin)
-        });
+        let scope = Self::people_scope(principal);
         let operators: Vec<_> = read
             .list_users()
             .await?
             .into_iter()
             .filter(|u| u.roles.contains(&mamori_domain::Role::Operator))
-            .filter(|u| team.is_none() || u.team_id == team)
+            .filter(|u| scope.covers(&principal.user.id, Some(&u.id), u.team_id.as_deref()))
             .collect();
         let devices = read.list_devices().await?;
         let activity: HashMap<String, mamori_domain::activity::ActivityBucket> = read
@@ -864,7 +870,7 @@ impl Core {
                 .filter(|d| d.user_id.as_deref() == Some(user.id.as_str()) && d.revoked_at.is_none())
                 .max_by_key(|d| d.last_seen_at)
                 .cloned();
-            let on_shift = self.user_shifts(&user.id).await?.on_shift(now);
+            let on_shift = self.shifts_of(&user.id).await?.on_shift(now);
             let row = match device {
                 Some(d) => {
                     let latest = activity.get(&d.id).filter(|_| on_shift).cloned();

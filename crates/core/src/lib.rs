@@ -12,10 +12,12 @@ pub mod audit_log;
 pub mod auth;
 mod caller_cache;
 pub mod demo;
+mod denials;
 pub mod devices;
 mod error;
 pub mod import;
 mod read_log;
+mod scope;
 pub mod setup;
 pub mod vault;
 
@@ -86,6 +88,8 @@ pub struct Core {
     audit_ids: Arc<IdHasher>,
     /// Commits the audit entries of reads in groups (started on first use).
     read_log: Arc<std::sync::OnceLock<read_log::ReadLog>>,
+    /// Refusals, aggregated under a flood.
+    denials: Arc<denials::DenialLog>,
     vault_kek: Arc<dyn KeyProvider>,
     vault_index: Arc<IdHasher>,
     /// Each user's reveal allowance (this process's; see docs/vault.md).
@@ -146,6 +150,11 @@ impl Principal {
             Credential::ApiToken { id } => Actor::ApiToken(id.clone()),
         }
     }
+    /// The session this principal came through, if it is a real one (not an API token, not
+    /// [`Principal::direct`]).
+    pub fn live_session_id(&self) -> Option<&str> {
+        self.session_id().filter(|id| *id != "direct")
+    }
     pub fn session_id(&self) -> Option<&str> {
         match &self.via {
             Credential::Session { id, .. } => Some(id),
@@ -168,6 +177,7 @@ impl Core {
             audit_signer: Arc::new(keys.audit_signer),
             audit_ids: Arc::new(keys.audit_ids),
             read_log: Default::default(),
+            denials: Default::default(),
             vault_kek: keys.vault_kek,
             vault_index: Arc::new(keys.vault_index),
             reveal_buckets: Default::default(),
@@ -222,6 +232,17 @@ impl Core {
         events: Vec<AuditEvent>,
     ) -> Result<Vec<u64>, CoreError> {
         self.read_log().append_all(events.into_iter().map(|e| ctx.stamp(e)).collect()).await
+    }
+
+    /// Records a refused attempt (DESIGN invariant 9): `event` has outcome `denied` and a
+    /// `reason` detail. The first refusal of its kind is committed before this returns; repeats
+    /// within a second are counted into one entry (see `denials.rs`). A refusal stands even if
+    /// its entry cannot be written, so the failure is logged here, not returned.
+    pub async fn record_denied(&self, ctx: &RequestContext, event: AuditEvent) {
+        self.read_log();
+        if let Err(e) = self.denials.record(&self.read_log, ctx.stamp(event)).await {
+            tracing::error!(error = %e, "a refusal could not be recorded in the audit log");
+        }
     }
 
     fn read_log(&self) -> &read_log::ReadLog {

@@ -232,6 +232,38 @@ pub fn matrix_markdown() -> String {
     out
 }
 
+/// Whose monitoring data — devices, their activity, events and commands, shifts — a person
+/// may see. Security admins and auditors see everyone; a supervisor sees the members of their
+/// own team and no one else (a supervisor without a team sees no one: deny by default); anyone
+/// else sees only themselves, through their own pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeopleScope {
+    Everyone,
+    Team(String),
+    OnlySelf,
+}
+
+impl PeopleScope {
+    pub fn of(roles: &[Role], team_id: Option<&str>) -> Self {
+        if roles.iter().any(|r| matches!(r, Role::SecurityAdmin | Role::Auditor)) {
+            PeopleScope::Everyone
+        } else if roles.contains(&Role::Supervisor) {
+            team_id.map_or(PeopleScope::OnlySelf, |t| PeopleScope::Team(t.to_owned()))
+        } else {
+            PeopleScope::OnlySelf
+        }
+    }
+
+    /// Whether a person of `team_id` (`user_id`) is in this scope of `viewer_id`.
+    pub fn covers(&self, viewer_id: &str, user_id: Option<&str>, team_id: Option<&str>) -> bool {
+        match self {
+            PeopleScope::Everyone => true,
+            PeopleScope::Team(t) => team_id == Some(t.as_str()),
+            PeopleScope::OnlySelf => user_id == Some(viewer_id),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,5 +291,20 @@ mod tests {
         assert!(both.contains(&Permission::AuditRead));
         assert!(both.contains(&Permission::UsersRead));
         assert!(!both.contains(&Permission::UsersManage));
+    }
+
+    #[test]
+    fn people_scope_is_team_for_supervisors_and_nobody_without_a_team() {
+        let sv = PeopleScope::of(&[Role::Supervisor], Some("t1"));
+        assert!(sv.covers("me", Some("u2"), Some("t1")));
+        assert!(!sv.covers("me", Some("u3"), Some("t2")));
+        assert!(!sv.covers("me", None, None), "a device of nobody is outside a team");
+        let lone = PeopleScope::of(&[Role::Supervisor], None);
+        assert!(!lone.covers("me", Some("u2"), Some("t1")));
+        assert!(lone.covers("me", Some("me"), None));
+        for wide in [Role::SecurityAdmin, Role::Auditor] {
+            assert_eq!(PeopleScope::of(&[Role::Supervisor, wide], Some("t1")), PeopleScope::Everyone);
+        }
+        assert_eq!(PeopleScope::of(&[Role::Operator], Some("t1")), PeopleScope::OnlySelf);
     }
 }

@@ -207,11 +207,25 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
 }
 
 /// Refuses a sign-in attempt from an address over its rate (429), before any password work.
-pub fn throttle_signin(state: &AppState, ctx: &RequestContext) -> Result<(), StatusCode> {
+/// The per-address throttle of credential guesses (passwords, codes, links, enrolment tokens).
+/// A throttled attempt is refused and recorded as a denied `action` (aggregated under a flood).
+pub async fn throttle_signin(
+    state: &AppState,
+    ctx: &RequestContext,
+    action: &'static str,
+) -> Result<(), StatusCode> {
     let ip = ctx.source_ip.as_deref().and_then(|s| s.parse::<IpAddr>().ok());
     match ip {
         Some(ip) if state.signin_limiter.check_key(&ip).is_err() => {
             tracing::warn!(source_ip = %ip, "sign-in attempts throttled");
+            let refusal = mamori_audit::AuditEvent::new(
+                mamori_audit::Category::Authentication,
+                action,
+                mamori_audit::Actor::Anonymous,
+                mamori_audit::Outcome::Denied,
+            )
+            .detail("reason", "throttled");
+            state.core.record_denied(ctx, refusal).await;
             Err(StatusCode::TOO_MANY_REQUESTS)
         }
         _ => Ok(()),

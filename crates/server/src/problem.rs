@@ -174,6 +174,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// The largest entry index or tree size there can be: the databases keep them as signed 64-bit
+/// numbers. A larger one in a request is refused by name (it would otherwise reach storage).
+pub fn storable_index(field: &'static str, value: u64) -> Result<u64, ApiError> {
+    if i64::try_from(value).is_ok() {
+        Ok(value)
+    } else {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("`{field}` is at most {}", i64::MAX),
+        )
+        .field(field))
+    }
+}
+
 /// An id in the path. Anything that is not a UUID cannot name a record, so it is simply not found.
 pub struct IdPath(pub String);
 

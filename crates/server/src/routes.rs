@@ -120,6 +120,9 @@ pub fn build(mut state: AppState) -> Router {
 pub fn with_guard(router: Router<AppState>, state: AppState) -> Router {
     router
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        // Bodies are counted as they stream, chunked ones too: `outer` refuses a declared length
+        // early, this stops an undeclared one at the limit (the import route sets its own).
+        .layer(axum::extract::DefaultBodyLimit::max(crate::problem::BODY_LIMIT))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::outer))
@@ -207,9 +210,18 @@ async fn guard(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
+    // Named in refusals' audit entries: the route's pattern, never the path with its ids.
+    let route = format!("route:{} {}", req.method(), matched.as_ref().map_or("", |m| m.as_str()));
     match decide(access, principal.as_ref()) {
         Decision::Allow => {}
-        other => return refuse(is_api, other, req.headers()),
+        other => {
+            if let (Decision::Forbidden, Some(p)) = (other, &principal) {
+                let refusal =
+                    route_refusal(p.actor(), route, "permission").detail("needs", access.to_string());
+                state.core.record_denied(&ctx, refusal).await;
+            }
+            return refuse(is_api, other, req.headers());
+        }
     }
     if let Some(p) = principal {
         // A cookie-authenticated API call that changes something must prove it came from our own
@@ -221,6 +233,7 @@ async fn guard(
         {
             let sent = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok());
             if sent != Some(csrf_token.as_str()) {
+                state.core.record_denied(&ctx, route_refusal(p.actor(), route, "csrf")).await;
                 return ApiError::new(
                     StatusCode::FORBIDDEN,
                     "csrf_token_missing",
@@ -232,6 +245,14 @@ async fn guard(
         req.extensions_mut().insert(p);
     }
     next.run(req).await
+}
+
+/// The audit entry of a request refused before its handler ran (DESIGN invariant 9).
+pub fn route_refusal(actor: mamori_audit::Actor, route: String, reason: &str) -> mamori_audit::AuditEvent {
+    use mamori_audit::{AuditEvent, Category, Outcome};
+    AuditEvent::new(Category::Access, "route.denied", actor, Outcome::Denied)
+        .object(route)
+        .detail("reason", reason)
 }
 
 /// An agent's request: the whole body is read (it is signed), the signature checked, and the

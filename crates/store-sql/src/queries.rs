@@ -72,6 +72,17 @@ macro_rules! store_tx_impl {
                     .transpose()
             }
 
+            async fn user_for_update(&mut self, id: &str) -> StoreResult<Option<UserRecord>> {
+                // A no-op update takes the row lock on PostgreSQL (and SQLite's single writer
+                // already serialises); the row read afterwards is the latest committed one.
+                sqlx::query::<$db>("UPDATE users SET failed_signins = failed_signins WHERE id = $1")
+                    .bind(id)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                self.user_by_id(id).await
+            }
+
             async fn user_by_username(&mut self, username: &str) -> StoreResult<Option<UserRecord>> {
                 let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
                 sqlx::query_as::<$db, UserRow>(&sql)

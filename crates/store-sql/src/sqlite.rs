@@ -27,6 +27,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub async fn open(path: &Path) -> StoreResult<Self> {
+        owner_only(path)?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -55,6 +56,39 @@ impl SqliteStore {
             .map_err(db_err)?;
         Ok(SqliteStore { writer, reader, generation: Generation::default() })
     }
+}
+
+/// The database holds sealed customer data, password hashes and the audit log: only the
+/// service's user may read it. SQLite gives its `-wal` and `-shm` files the mode of the
+/// database file, so creating that one 0600 covers all three; files left 0644 by an older
+/// version are narrowed.
+#[cfg(unix)]
+fn owner_only(path: &Path) -> StoreResult<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let fail = |e: std::io::Error| StoreError::Unavailable(format!("{}: {e}", path.display()));
+    if !path.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(fail)?;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let file = std::path::PathBuf::from(file);
+        if file.exists() {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn owner_only(_: &Path) -> StoreResult<()> {
+    Ok(())
 }
 
 #[async_trait]

@@ -60,6 +60,9 @@ pub trait StoreTx: Send {
     async fn insert_user(&mut self, user: &UserRecord) -> StoreResult<()>;
     async fn user_by_id(&mut self, id: &str) -> StoreResult<Option<UserRecord>>;
     async fn user_by_username(&mut self, username: &str) -> StoreResult<Option<UserRecord>>;
+    /// Reads a user inside a write transaction, holding the row until the commit, so decisions
+    /// on its failure count and lock (sign-in) are serialised across requests and replicas.
+    async fn user_for_update(&mut self, id: &str) -> StoreResult<Option<UserRecord>>;
     async fn list_users(&mut self) -> StoreResult<Vec<UserRecord>>;
     async fn update_user_profile(
         &mut self,

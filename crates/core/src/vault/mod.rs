@@ -450,13 +450,16 @@ impl Core {
     ) -> Result<Vec<CustomerCard>, CoreError> {
         let policy = self.vault_policy().await?;
         let mut read = self.store.read().await?;
-        // Client isolation: another client's customers are not found, not even as "forbidden".
-        let records: Vec<CustomerRecord> = read
+        // Client isolation: another client's customers are not found, not even as "forbidden";
+        // the attempt is recorded.
+        let (records, others): (Vec<CustomerRecord>, Vec<CustomerRecord>) = read
             .customers_by_index(kind, digest)
             .await?
             .into_iter()
-            .filter(|c| principal.client_ids.contains(&c.client_id))
-            .collect();
+            .partition(|c| principal.client_ids.contains(&c.client_id));
+        for other in &others {
+            self.record_denied(ctx, self.client_scope_refusal(principal, "customer.lookup", other)).await;
+        }
         let mut cards = Vec::with_capacity(records.len());
         let mut sealed_reasons = Vec::with_capacity(records.len());
         let mut shown_fields = std::collections::BTreeSet::new();
@@ -660,6 +663,37 @@ impl Core {
 }
 
 impl Core {
+    /// Client isolation, the one rule: a customer of a client company the principal does not
+    /// work on is not found (not even "forbidden"), and the attempt is recorded as denied.
+    pub(crate) async fn in_client_scope(
+        &self,
+        principal: &Principal,
+        record: Option<CustomerRecord>,
+        action: &'static str,
+        ctx: &RequestContext,
+    ) -> Result<CustomerRecord, CoreError> {
+        match record {
+            Some(r) if principal.client_ids.contains(&r.client_id) => Ok(r),
+            Some(other) => {
+                self.record_denied(ctx, self.client_scope_refusal(principal, action, &other)).await;
+                Err(CoreError::NotFound { what: "customer" })
+            }
+            None => Err(CoreError::NotFound { what: "customer" }),
+        }
+    }
+
+    fn client_scope_refusal(
+        &self,
+        principal: &Principal,
+        action: &'static str,
+        record: &CustomerRecord,
+    ) -> AuditEvent {
+        AuditEvent::new(Category::Access, action, principal.actor(), Outcome::Denied)
+            .object(self.audit_object("customer", &record.id))
+            .detail("reason", "client_scope")
+            .detail("client", record.client_id.clone())
+    }
+
     /// A record's data key, unwrapped (in memory only).
     fn record_key(&self, record: &CustomerRecord) -> Result<DataKey, CoreError> {
         Ok(self.vault_kek.unwrap(&record.id, &WrappedKey::from_bytes(record.wrapped_key.clone())?)?)
@@ -688,16 +722,17 @@ impl Core {
             ));
         };
         check_purpose(purpose)?;
-        let record = self
-            .store
-            .read()
-            .await?
-            .customer(customer_id)
-            .await?
-            .filter(|c| principal.client_ids.contains(&c.client_id))
-            .ok_or(CoreError::NotFound { what: "customer" })?;
+        let record = self.store.read().await?.customer(customer_id).await?;
+        let record = self.in_client_scope(principal, record, "customer.reveal", ctx).await?;
+        let refused = |reason: &str| {
+            AuditEvent::new(Category::Access, "customer.reveal", principal.actor(), Outcome::Denied)
+                .object(self.audit_object("customer", &record.id))
+                .detail("field", field.as_str())
+                .detail("reason", reason)
+        };
         let level = self.vault_policy().await?.mask(&principal.user.roles, field);
         if level == Mask::Hidden {
+            self.record_denied(ctx, refused("field_hidden")).await;
             return Err(CoreError::Forbidden("your role does not see this field"));
         }
         if level == Mask::Partial {
@@ -714,6 +749,7 @@ impl Core {
                 })
                 .unwrap_or(false);
             if !allowed {
+                self.record_denied(ctx, refused("allowance")).await;
                 return Err(CoreError::Forbidden(
                     "you have revealed as many values as allowed for now; wait, or ask a supervisor",
                 ));

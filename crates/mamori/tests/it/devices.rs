@@ -402,8 +402,14 @@ async fn posture_and_networks(backend: Backend) {
     );
     agent.from = None;
     assert_eq!(agent.send("/api/v1/agent/heartbeat", &json!({})).await.0, 200);
-    let events: Vec<(String, String)> =
-        s.core.device_events(&id, 10).await.unwrap().into_iter().map(|e| (e.kind, e.data)).collect();
+    let events: Vec<(String, String)> = s
+        .core
+        .device_events(&s.principal_of(&admin), &id, 10, &Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.kind, e.data))
+        .collect();
     let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
     assert!(kinds.contains(&"off_network") && kinds.contains(&"back_on_network"), "{events:?}");
     assert!(events.iter().any(|(k, d)| k == "off_network" && d.contains("127.0.0.2")));
@@ -414,7 +420,7 @@ async fn posture_and_networks(backend: Backend) {
     s.clock.advance(std::time::Duration::from_secs(240));
     assert_eq!(s.core.sweep_silent_devices(std::time::Duration::from_secs(180)).await.unwrap(), 1);
     assert_eq!(s.core.sweep_silent_devices(std::time::Duration::from_secs(180)).await.unwrap(), 0);
-    let lost = s.core.device_events(&id, 1).await.unwrap();
+    let lost = s.core.device_events(&s.principal_of(&admin), &id, 1, &Default::default()).await.unwrap();
     assert_eq!(lost[0].kind, "heartbeat_lost");
 
     // A home worker's own network counts too.
@@ -573,7 +579,7 @@ async fn activity_follows_shifts(backend: Backend) {
     assert_eq!(agent.send("/api/v1/agent/events", &fast).await.1["stored"], 0, "a retry stores nothing");
     let signals: Vec<_> = s
         .core
-        .device_events(&agent.id, 50)
+        .device_events(&s.principal_of(&admin), &agent.id, 50, &Default::default())
         .await
         .unwrap()
         .into_iter()
@@ -648,9 +654,14 @@ async fn activity_follows_shifts(backend: Backend) {
         }
     };
     assert_eq!(post(form("25:00")).await, 422);
-    assert_eq!(s.core.user_shifts(&op.id).await.unwrap().shifts[0].start, shift(hour - 1), "unchanged");
+    assert_eq!(
+        s.core.user_shifts(&s.principal_of(&admin), &op.id, &Default::default()).await.unwrap().shifts[0]
+            .start,
+        shift(hour - 1),
+        "unchanged"
+    );
     assert_eq!(post(form("22:00")).await, 303);
-    let night = s.core.user_shifts(&op.id).await.unwrap();
+    let night = s.core.user_shifts(&s.principal_of(&admin), &op.id, &Default::default()).await.unwrap();
     assert_eq!(
         night.shifts[0].days,
         vec![mamori_domain::activity::Weekday::Mon, mamori_domain::activity::Weekday::Tue]
@@ -662,7 +673,8 @@ async fn activity_follows_shifts(backend: Backend) {
     s.clock.advance(std::time::Duration::from_secs(10));
     assert_eq!(agent.send("/api/v1/agent/heartbeat", &json!({})).await.0, 200);
     assert!(s.core.flush_device_contacts().await.unwrap() >= 1);
-    let (device, _) = s.core.device_detail(&agent.id).await.unwrap();
+    let (device, _) =
+        s.core.device_detail(&s.principal_of(&admin), &agent.id, &Default::default()).await.unwrap();
     assert_eq!(device.last_seen_at, Some(s.core.now()));
     s.stop().await;
 }

@@ -476,16 +476,30 @@ async fn demo_data(backend: Backend) {
     for _ in 0..25 {
         s.core.demo_device_tick(&mut feed).await.unwrap();
     }
-    let devices = s.core.list_devices().await.unwrap();
+    let demo_admin = users.iter().find(|u| u.username == "demo-admin01").unwrap();
+    let overseer = mamori_core::Principal::direct(demo_admin, Vec::new());
+    let devices = s.core.list_devices(&overseer).await.unwrap();
     assert_eq!(devices.len(), 30);
     let pc = |name: &str| devices.iter().find(|d| d.hostname == name).unwrap().clone();
     let home = s.core.device_posture(&pc("DEMO-PC-07")).await.unwrap();
     assert_eq!(home.network_approved, Some(false), "DEMO-PC-07 is off the office network");
-    let kinds: Vec<String> =
-        s.core.device_events(&pc("DEMO-PC-07").id, 10).await.unwrap().into_iter().map(|e| e.kind).collect();
+    let kinds: Vec<String> = s
+        .core
+        .device_events(&overseer, &pc("DEMO-PC-07").id, 10, &Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
     assert!(kinds.contains(&"off_network".to_owned()), "{kinds:?}");
-    let kinds: Vec<String> =
-        s.core.device_events(&pc("DEMO-PC-12").id, 10).await.unwrap().into_iter().map(|e| e.kind).collect();
+    let kinds: Vec<String> = s
+        .core
+        .device_events(&overseer, &pc("DEMO-PC-12").id, 10, &Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
     assert!(
         kinds.contains(&"usb_attached".to_owned()) && kinds.contains(&"usb_removed".to_owned()),
         "{kinds:?}"

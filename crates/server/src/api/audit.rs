@@ -4,7 +4,7 @@
 use super::ApiResult;
 use crate::AppState;
 use crate::middleware::{Caller, Ctx};
-use crate::problem::{ApiError, ApiQuery};
+use crate::problem::{ApiError, ApiQuery, storable_index};
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
@@ -37,7 +37,7 @@ pub async fn search(
         outcome: q.outcome,
         from: q.from.map(mamori_domain::UnixMillis),
         to: q.to.map(mamori_domain::UnixMillis),
-        before_index: q.before,
+        before_index: q.before.map(|b| storable_index("before", b)).transpose()?,
         limit,
     };
     let entries = state.core.search_audit(&p, &query, &ctx).await?;
@@ -79,7 +79,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IndexPath {
             || ApiError::new(StatusCode::NOT_FOUND, "not_found", "entry indexes are whole numbers from 0");
         let axum::extract::Path(text) =
             axum::extract::Path::<String>::from_request_parts(parts, state).await.map_err(|_| not_found())?;
-        text.parse().map(IndexPath).map_err(|_| not_found())
+        let index: u64 = text.parse().map_err(|_| not_found())?;
+        storable_index("index", index).map(IndexPath).map_err(|_| not_found())
     }
 }
 
@@ -93,7 +94,8 @@ pub async fn entry_proof(
     IndexPath(index): IndexPath,
     ApiQuery(q): ApiQuery<proto::AuditProofQuery>,
 ) -> ApiResult<Json<proto::AuditEntryProof>> {
-    let proof = state.core.audit_entry_proof(&p, &ctx, index, q.tree_size).await?;
+    let tree_size = q.tree_size.map(|t| storable_index("tree_size", t)).transpose()?;
+    let proof = state.core.audit_entry_proof(&p, &ctx, index, tree_size).await?;
     Ok(Json(proto::AuditEntryProof {
         entry: proof.entry,
         leaf_hash: hex::encode(proof.leaf_hash),
@@ -111,8 +113,8 @@ pub async fn consistency(
     Ctx(ctx): Ctx,
     ApiQuery(q): ApiQuery<proto::AuditConsistencyQuery>,
 ) -> ApiResult<Json<proto::AuditConsistency>> {
-    let (proof, from_checkpoint, to_checkpoint) =
-        state.core.audit_consistency(&p, &ctx, q.from, q.to).await?;
+    let (from, to) = (storable_index("from", q.from)?, storable_index("to", q.to)?);
+    let (proof, from_checkpoint, to_checkpoint) = state.core.audit_consistency(&p, &ctx, from, to).await?;
     Ok(Json(proto::AuditConsistency {
         from: q.from,
         to: q.to,

@@ -24,7 +24,7 @@ pub async fn enrol(
     ApiJson(body): ApiJson<proto::EnrolRequest>,
 ) -> ApiResult<(StatusCode, Json<proto::Enrolled>)> {
     // An enrolment token is a credential: guesses share the per-address sign-in throttle.
-    if crate::middleware::throttle_signin(&state, &ctx).is_err() {
+    if crate::middleware::throttle_signin(&state, &ctx, "device.enrol").await.is_err() {
         return Err(crate::problem::ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "throttled",
@@ -99,18 +99,23 @@ fn summary(d: &DeviceRecord, now: mamori_domain::UnixMillis) -> proto::DeviceSum
 
 #[utoipa::path(get, path = "/api/v1/devices", tag = "devices",
     responses((status = 200, body = Vec<proto::DeviceSummary>)))]
-pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<proto::DeviceSummary>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+) -> ApiResult<Json<Vec<proto::DeviceSummary>>> {
     let now = state.core.now();
-    Ok(Json(state.core.list_devices().await?.iter().map(|d| summary(d, now)).collect()))
+    Ok(Json(state.core.list_devices(&p).await?.iter().map(|d| summary(d, now)).collect()))
 }
 
 #[utoipa::path(get, path = "/api/v1/devices/{id}", tag = "devices",
     responses((status = 200, body = proto::DeviceDetail), (status = 404, body = mamori_proto::Problem)))]
 pub async fn detail(
     State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<proto::DeviceDetail>> {
-    let (device, history) = state.core.device_detail(&id).await?;
+    let (device, history) = state.core.device_detail(&p, &id, &ctx).await?;
     let inventory = history.first().and_then(|i| serde_json::from_str(&i.inventory).ok());
     let posture = state.core.device_posture(&device).await?;
     Ok(Json(proto::DeviceDetail {
@@ -198,9 +203,11 @@ pub async fn issue_command(
     responses((status = 200, body = Vec<proto::CommandView>)))]
 pub async fn list_commands(
     State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<Vec<proto::CommandView>>> {
-    Ok(Json(state.core.device_commands(&id).await?.into_iter().map(command_view).collect()))
+    Ok(Json(state.core.device_commands(&p, &id, &ctx).await?.into_iter().map(command_view).collect()))
 }
 
 #[utoipa::path(post, path = "/api/v1/agent/events", tag = "agent", request_body = proto::EventBatch,
@@ -230,12 +237,14 @@ pub struct EventView {
     responses((status = 200, body = Vec<EventView>)))]
 pub async fn list_events(
     State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<Vec<EventView>>> {
     Ok(Json(
         state
             .core
-            .device_events(&id, 500)
+            .device_events(&p, &id, 500, &ctx)
             .await?
             .into_iter()
             .map(|e| EventView {
@@ -288,9 +297,11 @@ pub async fn put_user_networks(
     responses((status = 200, body = ShiftSchedule)))]
 pub async fn get_user_shifts(
     State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<ShiftSchedule>> {
-    Ok(Json(state.core.user_shifts(&id).await?))
+    Ok(Json(state.core.user_shifts(&p, &id, &ctx).await?))
 }
 
 /// An operator's shifts: their PC's agent collects activity only inside them.

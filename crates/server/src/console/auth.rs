@@ -22,7 +22,11 @@ pub struct TokenQuery {
 }
 
 fn with_session_cookie(state: &AppState, cookie: &str, to: &str) -> Response {
-    let mut resp = Redirect::to(to).into_response();
+    new_session_cookie(state, cookie, Redirect::to(to).into_response())
+}
+
+/// Hands the browser a session's cookie on `resp` (a new or renewed session).
+pub(super) fn new_session_cookie(state: &AppState, cookie: &str, mut resp: Response) -> Response {
     resp.headers_mut()
         .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, cookie, state.uses_tls(), false));
     resp
@@ -74,7 +78,7 @@ pub async fn signin(
             .error(Some(error));
         (status, render(&SigninPage { c, username: username.clone() })).into_response()
     };
-    if throttle_signin(&state, &ctx).is_err() {
+    if throttle_signin(&state, &ctx, "signin.password").await.is_err() {
         return again(StatusCode::TOO_MANY_REQUESTS, tr.t("error.throttled").to_owned());
     }
     match state.core.sign_in(&username, form.text("password"), &ctx).await {
@@ -108,11 +112,11 @@ pub async fn totp(
             .error(Some(error));
         (status, render(&TotpPage { c })).into_response()
     };
-    if throttle_signin(&state, &ctx).is_err() {
+    if throttle_signin(&state, &ctx, "signin.second_factor").await.is_err() {
         return again(StatusCode::TOO_MANY_REQUESTS, tr.t("error.throttled").to_owned());
     }
     match state.core.second_factor(&p, form.text("code"), &ctx).await {
-        Ok(()) => Redirect::to("/dashboard").into_response(),
+        Ok(session) => with_session_cookie(&state, &session.cookie, "/dashboard"),
         Err(e @ CoreError::Locked { .. }) => {
             let c = Chrome::new(tr, "signin.title", None, String::new(), "/signin")
                 .error(Some(error_text(tr, &e)));
@@ -174,7 +178,7 @@ pub async fn setup(
     form: Form,
 ) -> Response {
     let tr = tr_for(&headers, None);
-    if throttle_signin(&state, &ctx).is_err() {
+    if throttle_signin(&state, &ctx, "setup.complete").await.is_err() {
         return super::message_page(tr, StatusCode::TOO_MANY_REQUESTS, "error.throttled");
     }
     let token = form.text("token").to_owned();
@@ -240,7 +244,7 @@ pub async fn accept_invite(
     form: Form,
 ) -> Response {
     let tr = tr_for(&headers, None);
-    if throttle_signin(&state, &ctx).is_err() {
+    if throttle_signin(&state, &ctx, "user.invitation_accept").await.is_err() {
         return super::message_page(tr, StatusCode::TOO_MANY_REQUESTS, "error.throttled");
     }
     let token = form.text("token").to_owned();
@@ -276,11 +280,7 @@ pub(super) struct RecoveryCodesPage {
 }
 
 async fn enrol_view(state: &AppState, tr: crate::i18n::Tr, p: &Principal, error: Option<String>) -> Response {
-    let enrolment = match state.core.pending_totp_enrolment(p) {
-        Ok(Some(e)) if error.is_some() => Ok(e),
-        _ => state.core.start_totp_enrolment(p).await,
-    };
-    let enrolment = match enrolment {
+    let enrolment = match state.core.totp_enrolment(p).await {
         Ok(e) => e,
         Err(e) => return super::message_page_text(tr, StatusCode::SERVICE_UNAVAILABLE, error_text(tr, &e)),
     };
@@ -314,9 +314,15 @@ pub async fn enrol(
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
     match state.core.confirm_totp_enrolment(&p, form.text("code"), &ctx).await {
-        Ok(codes) => {
-            let c = Chrome::new(tr, "recovery.title", Some(&p), csrf_for(Some(&p), None), "/profile");
-            render(&RecoveryCodesPage { c, codes })
+        Ok((codes, renewed)) => {
+            let csrf =
+                renewed.as_ref().map_or_else(|| csrf_for(Some(&p), None), |s| s.record.csrf_token.clone());
+            let c = Chrome::new(tr, "recovery.title", Some(&p), csrf, "/profile");
+            let page = render(&RecoveryCodesPage { c, codes });
+            match renewed {
+                Some(s) => new_session_cookie(&state, &s.cookie, page),
+                None => page,
+            }
         }
         Err(e) => enrol_view(&state, tr, &p, Some(error_text(tr, &e))).await,
     }

@@ -112,7 +112,7 @@ async fn ledger(
     let now = state.core.now();
     let devices = state
         .core
-        .list_devices()
+        .list_devices(p)
         .await
         .unwrap_or_default()
         .iter()
@@ -221,12 +221,13 @@ fn weekday_key(d: mamori_domain::activity::Weekday) -> &'static str {
 async fn device_page(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Ctx(ctx): Ctx,
     Caller(p): Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
     Query(q): Query<DoneQuery>,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let (device, history) = match state.core.device_detail(&id).await {
+    let (device, history) = match state.core.device_detail(&p, &id, &ctx).await {
         Ok(d) => d,
         Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     };
@@ -236,10 +237,10 @@ async fn device_page(
         .device_posture(&device)
         .await
         .unwrap_or(mamori_core::devices::Posture { failures: None, network_approved: None });
-    let commands = state.core.device_commands(&id).await.unwrap_or_default();
+    let commands = state.core.device_commands(&p, &id, &ctx).await.unwrap_or_default();
     let refresh = commands.iter().any(|c| c.state == "pending" || c.state == "delivered");
     let shifts = match &device.user_id {
-        Some(user) => state.core.user_shifts(user).await.ok().map(|s| shift_lines(&s)),
+        Some(user) => state.core.user_shifts(&p, user, &ctx).await.ok().map(|s| shift_lines(&s)),
         None => None,
     };
     let now = state.core.now();
@@ -297,7 +298,7 @@ async fn set_shifts(
     let fail = |e: &mamori_core::CoreError| {
         super::message_page_text(tr, crate::problem::status_of(e), error_text(tr, e))
     };
-    let user = match state.core.device_detail(&id).await {
+    let user = match state.core.device_detail(&p, &id, &ctx).await {
         Ok((d, _)) => d.user_id,
         Err(e) => return fail(&e),
     };
@@ -466,9 +467,15 @@ struct MyPcPage {
 }
 
 /// What the agent collects about the signed-in user's own PC (invariant 8).
-async fn my_pc_page(State(state): State<AppState>, headers: HeaderMap, Caller(p): Caller) -> Response {
+async fn my_pc_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let (pcs, schedule) = match (state.core.my_devices(&p).await, state.core.user_shifts(&p.user.id).await) {
+    let shifts = state.core.user_shifts(&p, &p.user.id, &ctx).await;
+    let (pcs, schedule) = match (state.core.my_devices(&p).await, shifts) {
         (Ok(pcs), Ok(schedule)) => (pcs, schedule),
         (Err(e), _) | (_, Err(e)) => {
             return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e));

@@ -209,6 +209,9 @@ impl FromRequest<AppState> for Form {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
         let principal = req.extensions().get::<Principal>().cloned();
         let pre = req.extensions().get::<PreSessionCsrf>().cloned();
+        let ctx = req.extensions().get::<mamori_audit::RequestContext>().cloned().unwrap_or_default();
+        let pattern = req.extensions().get::<axum::extract::MatchedPath>().map(|m| m.as_str().to_owned());
+        let route = format!("route:{} {}", req.method(), pattern.as_deref().unwrap_or(""));
         let tr = tr_for(req.headers(), principal.as_ref());
         let expected = csrf_for(principal.as_ref(), pre.as_ref());
         let bytes = Bytes::from_request(req, state)
@@ -218,6 +221,8 @@ impl FromRequest<AppState> for Form {
         let form = Form { pairs };
         let sent = form.text("_csrf");
         if expected.is_empty() || !constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
+            let actor = principal.as_ref().map_or(mamori_audit::Actor::Anonymous, Principal::actor);
+            state.core.record_denied(&ctx, crate::routes::route_refusal(actor, route, "csrf")).await;
             return Err(message_page(tr, StatusCode::FORBIDDEN, "error.csrf"));
         }
         Ok(form)

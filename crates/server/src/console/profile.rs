@@ -117,9 +117,15 @@ async fn change_password(
     if form.text("new_password") != form.text("new_password_again") {
         return profile_view(&state, tr, &p, None, Some(tr.t("error.passwords_differ").to_owned())).await;
     }
-    let result =
-        state.core.change_password(&p, form.text("current_password"), form.text("new_password"), &ctx).await;
-    outcome(&state, tr, &p, result, "password_changed").await
+    match state.core.change_password(&p, form.text("current_password"), form.text("new_password"), &ctx).await
+    {
+        Ok(Some(renewed)) => super::auth::new_session_cookie(
+            &state,
+            &renewed.cookie,
+            Redirect::to("/profile?done=password_changed").into_response(),
+        ),
+        result => outcome(&state, tr, &p, result.map(drop), "password_changed").await,
+    }
 }
 
 async fn set_language(
