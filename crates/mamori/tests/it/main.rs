@@ -8,6 +8,7 @@ mod authz;
 mod cli;
 mod devices;
 mod docs;
+mod hostile;
 mod identity;
 mod input;
 mod storage;

@@ -506,8 +506,18 @@ async fn reveal_with_a_reason(backend: Backend) {
     assert_eq!(r.status(), 403, "beyond the allowance");
     s.clock.advance(std::time::Duration::from_secs(3600));
     assert_eq!(reveal(&in_a, "email").await.unwrap().status(), 200, "an hour later, one more");
-    let entries = s.audit("customer.reveal").await;
-    assert_eq!(entries.len(), 3, "every reveal recorded, refusals not");
+    let (entries, refused): (Vec<_>, Vec<_>) = s
+        .audit("customer.reveal")
+        .await
+        .into_iter()
+        .partition(|e| e.outcome == mamori_audit::Outcome::Success);
+    assert_eq!(entries.len(), 3, "every reveal recorded");
+    // Refusals are evidence too (DESIGN invariant 9): another client's customer, the allowance.
+    let mut reasons: Vec<&str> = refused.iter().map(|e| e.details["reason"].as_str()).collect();
+    reasons.sort_unstable();
+    assert_eq!(reasons, ["allowance", "client_scope"]);
+    assert!(refused.iter().all(|e| e.outcome == mamori_audit::Outcome::Denied
+        && e.object.as_deref().is_some_and(|o| o.starts_with("customer:h:"))));
     assert!(entries.iter().all(|e| e.details["reason_code"] == "fraud_check"
         && e.object.as_deref().is_some_and(|o| o.starts_with("customer:h:"))));
     assert!(!serde_json::to_string(&entries).unwrap().contains("4111111111111111"));
