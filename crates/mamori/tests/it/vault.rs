@@ -117,8 +117,19 @@ async fn lookups_are_isolated_masked_and_audited(backend: Backend) {
     );
 
     // Every lookup is recorded with hashed ids, field names and the purpose — no values.
-    let lookups = s.audit("customer.lookup").await;
+    let (lookups, refused): (Vec<_>, Vec<_>) = s
+        .audit("customer.lookup")
+        .await
+        .into_iter()
+        .partition(|e| e.outcome == mamori_audit::Outcome::Success);
     assert_eq!(lookups.len(), 3);
+    // Customers with the number at clients the caller does not work on were not shown, and the
+    // attempts are on record (client B's for the operator; both for the one with no client).
+    assert!(refused.iter().any(|e| e.details["client"] == b.id));
+    assert!(refused.iter().all(|e| e.outcome == mamori_audit::Outcome::Denied
+        && e.details["reason"] == "client_scope"
+        && [&a.id, &b.id].contains(&&e.details["client"])
+        && e.object.as_deref().is_some_and(|o| o.starts_with("customer:h:"))));
     let first = lookups
         .iter()
         .find(|e| e.actor == format!("user:{}", op.user.id) && e.details["results"] == "1")
