@@ -99,6 +99,17 @@ async fn check_clients(tx: &mut Box<dyn StoreTx>, ids: &[String]) -> Result<Vec<
     Ok(ids)
 }
 
+/// What a change of a user sets; `None` leaves that part as it is (`Some(None)` clears a team
+/// or site).
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub display_name: Option<String>,
+    pub team_id: Option<Option<String>>,
+    pub site_id: Option<Option<String>>,
+    pub roles: Option<Vec<Role>>,
+    pub client_ids: Option<Vec<String>>,
+}
+
 impl Core {
     pub async fn list_users(&self) -> Result<Vec<UserRecord>, CoreError> {
         Ok(self.store.read().await?.list_users().await?)
@@ -178,28 +189,13 @@ impl Core {
         profile: &UserProfile,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        let display_name = validate_display_name(&profile.display_name)?;
-        let mut tx = self.store.begin().await?;
-        let before = self.user_in(&mut tx, user_id).await?;
-        check_org_ref(&mut tx, "team_id", profile.team_id.as_deref(), OrgKind::Team).await?;
-        check_org_ref(&mut tx, "site_id", profile.site_id.as_deref(), OrgKind::Site).await?;
-        let profile = UserProfile { display_name, ..profile.clone() };
-        tx.update_user_profile(user_id, &profile, self.now()).await?;
-        let mut changed = Vec::new();
-        if before.display_name != profile.display_name {
-            changed.push("display_name");
-        }
-        if before.team_id != profile.team_id {
-            changed.push("team_id");
-        }
-        if before.site_id != profile.site_id {
-            changed.push("site_id");
-        }
-        let e =
-            event(principal, "user.update", format!("user:{user_id}")).detail("fields", changed.join(","));
-        self.audit(&mut tx, ctx, e).await?;
-        tx.commit().await?;
-        Ok(())
+        let change = UserChange {
+            display_name: Some(profile.display_name.clone()),
+            team_id: Some(profile.team_id.clone()),
+            site_id: Some(profile.site_id.clone()),
+            ..Default::default()
+        };
+        self.change_user(principal, user_id, &change, ctx).await
     }
 
     /// Changes a user's roles (LEAK-6: every change is on the record for access reviews).
@@ -210,23 +206,8 @@ impl Core {
         roles: &[Role],
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        let roles = validate_roles(roles)?;
-        if user_id == principal.user.id && !roles.contains(&Role::SecurityAdmin) {
-            self.record_denied(ctx, self_refusal(principal, "user.roles")).await;
-            return Err(CoreError::Forbidden(
-                "you cannot remove your own security admin role; ask another admin",
-            ));
-        }
-        let mut tx = self.store.begin().await?;
-        let before = self.user_in(&mut tx, user_id).await?;
-        tx.set_user_roles(user_id, &roles, self.now()).await?;
-        let names = |rs: &[Role]| rs.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
-        let e = event(principal, "user.roles", format!("user:{user_id}"))
-            .detail("from", names(&before.roles))
-            .detail("to", names(&roles));
-        self.audit(&mut tx, ctx, e).await?;
-        tx.commit().await?;
-        Ok(())
+        let change = UserChange { roles: Some(roles.to_vec()), ..Default::default() };
+        self.change_user(principal, user_id, &change, ctx).await
     }
 
     /// Sets which client companies' data a user works on.
@@ -237,15 +218,71 @@ impl Core {
         client_ids: &[String],
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
+        let change = UserChange { client_ids: Some(client_ids.to_vec()), ..Default::default() };
+        self.change_user(principal, user_id, &change, ctx).await
+    }
+
+    /// Changes any of a user's profile, roles and client companies in one transaction: every
+    /// part is checked before anything is written, and a refused part changes nothing. Each
+    /// part changed has its own audit entry (`user.update`, `user.roles`, `user.clients`).
+    pub async fn change_user(
+        &self,
+        principal: &Principal,
+        user_id: &str,
+        change: &UserChange,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let display_name = change.display_name.as_deref().map(validate_display_name).transpose()?;
+        let roles = change.roles.as_deref().map(validate_roles).transpose()?;
+        if let Some(roles) = &roles
+            && user_id == principal.user.id
+            && !roles.contains(&Role::SecurityAdmin)
+        {
+            self.record_denied(ctx, self_refusal(principal, "user.roles")).await;
+            return Err(CoreError::Forbidden(
+                "you cannot remove your own security admin role; ask another admin",
+            ));
+        }
         let mut tx = self.store.begin().await?;
-        self.user_in(&mut tx, user_id).await?;
-        let before = tx.user_clients(user_id).await?;
-        let clients = check_clients(&mut tx, client_ids).await?;
-        tx.set_user_clients(user_id, &clients).await?;
-        let e = event(principal, "user.clients", format!("user:{user_id}"))
-            .detail("from", before.join(","))
-            .detail("to", clients.join(","));
-        self.audit(&mut tx, ctx, e).await?;
+        let before = self.user_in(&mut tx, user_id).await?;
+        if display_name.is_some() || change.team_id.is_some() || change.site_id.is_some() {
+            let profile = UserProfile {
+                display_name: display_name.unwrap_or_else(|| before.display_name.clone()),
+                team_id: change.team_id.clone().unwrap_or_else(|| before.team_id.clone()),
+                site_id: change.site_id.clone().unwrap_or_else(|| before.site_id.clone()),
+            };
+            check_org_ref(&mut tx, "team_id", profile.team_id.as_deref(), OrgKind::Team).await?;
+            check_org_ref(&mut tx, "site_id", profile.site_id.as_deref(), OrgKind::Site).await?;
+            tx.update_user_profile(user_id, &profile, self.now()).await?;
+            let changed: Vec<&str> = [
+                ("display_name", before.display_name != profile.display_name),
+                ("team_id", before.team_id != profile.team_id),
+                ("site_id", before.site_id != profile.site_id),
+            ]
+            .into_iter()
+            .filter_map(|(field, differs)| differs.then_some(field))
+            .collect();
+            let e = event(principal, "user.update", format!("user:{user_id}"))
+                .detail("fields", changed.join(","));
+            self.audit(&mut tx, ctx, e).await?;
+        }
+        if let Some(roles) = roles {
+            tx.set_user_roles(user_id, &roles, self.now()).await?;
+            let names = |rs: &[Role]| rs.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
+            let e = event(principal, "user.roles", format!("user:{user_id}"))
+                .detail("from", names(&before.roles))
+                .detail("to", names(&roles));
+            self.audit(&mut tx, ctx, e).await?;
+        }
+        if let Some(client_ids) = &change.client_ids {
+            let previous = tx.user_clients(user_id).await?;
+            let clients = check_clients(&mut tx, client_ids).await?;
+            tx.set_user_clients(user_id, &clients).await?;
+            let e = event(principal, "user.clients", format!("user:{user_id}"))
+                .detail("from", previous.join(","))
+                .detail("to", clients.join(","));
+            self.audit(&mut tx, ctx, e).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

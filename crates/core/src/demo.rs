@@ -345,6 +345,7 @@ impl Core {
             require_disk_encryption: true,
             software_allowlist: Some(vec!["Microsoft *".into(), "7-Zip*".into(), "Zoom*".into()]),
             approved_networks: vec![DEMO_OFFICE_NETWORK.into()],
+            ..Default::default()
         };
         for site in &sites {
             self.set_site_device_policy(&principal, &site.id, policy.clone(), &Default::default()).await?;

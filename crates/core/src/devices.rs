@@ -22,21 +22,6 @@ pub struct NewEnrolment {
     pub valid_hours: u32,
 }
 
-/// Nonces seen recently, per replica: a signed request replayed within the time window is refused.
-#[derive(Debug, Default)]
-pub(crate) struct NonceCache(std::sync::Mutex<HashMap<String, i64>>);
-
-impl NonceCache {
-    /// True if the nonce is new (and remembers it).
-    fn first_use(&self, key: String, ts: i64, now: i64) -> bool {
-        let Ok(mut seen) = self.0.lock() else { return false };
-        if seen.len() > 10_000 && seen.len() % 1024 == 0 {
-            seen.retain(|_, t| (now - *t).abs() <= MAX_SKEW_MS);
-        }
-        seen.insert(key, ts).is_none()
-    }
-}
-
 /// When each device was last heard from, not yet written.
 #[derive(Debug, Default)]
 pub(crate) struct ContactBuffer(std::sync::Mutex<HashMap<String, UnixMillis>>);
@@ -214,7 +199,10 @@ impl Core {
             _ => return Err(refused(DeviceAuthError::UnknownDevice)),
         };
         claim.verify(&device.public_key, method, path, body, now.0).map_err(refused)?;
-        if !self.device_nonces.first_use(format!("{}:{}", device.id, claim.nonce), claim.ts, now.0) {
+        // A nonce is remembered past the time its signature could be accepted at all.
+        let key = format!("{}:{}", device.id, claim.nonce);
+        let forget_at = UnixMillis(claim.ts.max(now.0).saturating_add(2 * MAX_SKEW_MS));
+        if !self.first_use(crate::shared::DEVICE_NONCES, &key, forget_at).await? {
             return Err(refused(DeviceAuthError::Replay));
         }
         self.device_contact(&device, ctx.source_ip.as_deref()).await?;
@@ -631,7 +619,7 @@ pub struct Posture {
 
 /// Whether an address is on one of these networks; None when there are none (any address).
 fn on_network(networks: &PosturePolicy, ip: Option<&str>) -> Option<bool> {
-    if networks.approved_networks.is_empty() {
+    if networks.approved_networks.is_empty() && !networks.unreadable {
         return None;
     }
     Some(ip.and_then(|i| i.parse().ok()).is_some_and(|i| networks.network_approved(i)))
@@ -713,9 +701,13 @@ impl Core {
     }
 
     /// The rules of the device's site (none for a PC without a site).
+    /// One that cannot be read fails closed ([`PosturePolicy::unreadable`]).
     async fn device_site_policy(&self, device: &DeviceRecord) -> Result<PosturePolicy, CoreError> {
         match &device.site_id {
-            Some(site) => self.site_device_policy(site).await,
+            Some(site) => match self.site_device_policy(site).await {
+                Err(CoreError::SettingUnreadable { .. }) => Ok(PosturePolicy::unreadable()),
+                other => other,
+            },
             None => Ok(PosturePolicy::default()),
         }
     }
@@ -727,10 +719,15 @@ impl Core {
         site_policy: &PosturePolicy,
     ) -> Result<PosturePolicy, CoreError> {
         let mut networks = site_policy.approved_networks.clone();
+        let mut unreadable = site_policy.unreadable;
         if let Some(user) = &device.user_id {
-            networks.extend(self.user_networks(user).await?);
+            match self.user_networks(user).await {
+                Ok(own) => networks.extend(own),
+                Err(CoreError::SettingUnreadable { .. }) => unreadable = true,
+                Err(e) => return Err(e),
+            }
         }
-        Ok(PosturePolicy { approved_networks: networks, ..Default::default() })
+        Ok(PosturePolicy { approved_networks: networks, unreadable, ..Default::default() })
     }
 
     /// The device's compliance with its site's policy and its network standing.

@@ -28,6 +28,9 @@ pub enum CoreError {
     LinkInvalid,
     #[error("the session has ended; sign in again")]
     SessionEnded,
+    /// A rule set kept in the database cannot be read (its check fails closed meanwhile).
+    #[error("the stored setting `{key}` cannot be read; set it again")]
+    SettingUnreadable { key: String },
     #[error("storage: {0}")]
     Store(#[from] StoreError),
     #[error("internal: {0}")]
@@ -47,6 +50,7 @@ impl CoreError {
             CoreError::Locked { .. } => "account_locked",
             CoreError::LinkInvalid => "link_invalid",
             CoreError::SessionEnded => "session_ended",
+            CoreError::SettingUnreadable { .. } => "setting_unreadable",
             CoreError::Store(StoreError::Conflict(_)) => "conflict",
             CoreError::Store(_) => "storage_unavailable",
             CoreError::Internal(_) => "internal",

@@ -19,6 +19,7 @@ pub mod import;
 mod read_log;
 mod scope;
 pub mod setup;
+mod shared;
 pub mod vault;
 
 pub use caller_cache::CALLER_CACHE_TTL;
@@ -92,11 +93,9 @@ pub struct Core {
     denials: Arc<denials::DenialLog>,
     vault_kek: Arc<dyn KeyProvider>,
     vault_index: Arc<IdHasher>,
-    /// Each user's reveal allowance (this process's; see docs/vault.md).
-    reveal_buckets:
-        Arc<std::sync::Mutex<std::collections::HashMap<String, mamori_domain::rate::TokenBucket>>>,
     vault_policy: Arc<vault::policy::PolicyCache>,
-    device_nonces: Arc<devices::NonceCache>,
+    /// Single-use keys kept in memory where one process is all there is (see `shared.rs`).
+    used_in_memory: Arc<shared::UsedInMemory>,
     command_waiters: Arc<devices::CommandWaiters>,
     device_contacts: Arc<devices::ContactBuffer>,
 }
@@ -180,9 +179,8 @@ impl Core {
             denials: Default::default(),
             vault_kek: keys.vault_kek,
             vault_index: Arc::new(keys.vault_index),
-            reveal_buckets: Default::default(),
             vault_policy: Default::default(),
-            device_nonces: Default::default(),
+            used_in_memory: Default::default(),
             command_waiters: Default::default(),
             device_contacts: Default::default(),
         }
@@ -197,17 +195,24 @@ impl Core {
         self.clock.now()
     }
 
-    /// Appends an audit entry on `tx`, stamped with the request's origin and the current time.
-    /// A rule set kept as JSON in the settings table; its default when none is stored (or the
-    /// stored one no longer parses: every writer checks before storing).
+    /// A rule set kept as JSON in the settings table; its default when none is stored. One that
+    /// is stored but cannot be read is an error (logged), never silently the default: for a
+    /// rule such as a posture policy the default means "no rules" — failing open. Each caller
+    /// decides what failing closed means for its rule.
     pub(crate) async fn json_setting<T: serde::de::DeserializeOwned + Default>(
         &self,
         key: &str,
     ) -> Result<T, CoreError> {
-        let stored = self.store.read().await?.setting(key).await?;
-        Ok(stored.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default())
+        match self.store.read().await?.setting(key).await? {
+            None => Ok(T::default()),
+            Some(json) => serde_json::from_str(&json).map_err(|e| {
+                tracing::error!(setting = key, error = %e, "a stored setting cannot be read; its rule fails closed");
+                CoreError::SettingUnreadable { key: key.to_owned() }
+            }),
+        }
     }
 
+    /// Appends an audit entry on `tx`, stamped with the request's origin and the current time.
     pub(crate) async fn audit(
         &self,
         tx: &mut Box<dyn StoreTx>,

@@ -25,6 +25,10 @@ pub struct PosturePolicy {
     /// Approved networks (CIDR, IPv4 or IPv6) the site's PCs may be seen from; empty = any.
     #[serde(default)]
     pub approved_networks: Vec<String>,
+    /// The stored policy could not be read. Checking then fails closed: every PC fails
+    /// `policy_unreadable` and no address is approved — never "no rules, all compliant".
+    #[serde(skip)]
+    pub unreadable: bool,
 }
 
 /// What posture is judged on, taken from a PC's latest inventory.
@@ -42,7 +46,8 @@ pub struct DeviceFacts {
 /// One rule a PC fails, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PostureFailure {
-    /// `os_build`, `antivirus`, `screen_lock`, `disk_encryption` or `shadow_it`.
+    /// `os_build`, `antivirus`, `screen_lock`, `disk_encryption`, `shadow_it`, or
+    /// `policy_unreadable` (the stored policy cannot be read: fails closed).
     pub rule: String,
     pub detail: String,
 }
@@ -128,14 +133,29 @@ impl PosturePolicy {
         Ok(self)
     }
 
-    /// Whether a PC seen from `ip` is on an approved network (always, when none are listed).
+    /// The policy in force when the stored one cannot be read (fails closed).
+    pub fn unreadable() -> Self {
+        PosturePolicy { unreadable: true, ..Default::default() }
+    }
+
+    /// Whether a PC seen from `ip` is on an approved network (always, when none are listed;
+    /// never, when the policy cannot be read).
     pub fn network_approved(&self, ip: IpAddr) -> bool {
-        self.approved_networks.is_empty()
-            || self.approved_networks.iter().filter_map(|n| Cidr::parse(n).ok()).any(|c| c.contains(ip))
+        !self.unreadable
+            && (self.approved_networks.is_empty()
+                || self.approved_networks.iter().filter_map(|n| Cidr::parse(n).ok()).any(|c| c.contains(ip)))
     }
 
     /// Every rule the PC fails; empty when it is compliant.
     pub fn evaluate(&self, facts: &DeviceFacts) -> Vec<PostureFailure> {
+        if self.unreadable {
+            return vec![PostureFailure {
+                rule: "policy_unreadable".into(),
+                detail:
+                    "the site's stored device policy cannot be read; set it again on the device rules page"
+                        .into(),
+            }];
+        }
         let mut failures = Vec::new();
         let mut fail =
             |rule: &str, detail: String| failures.push(PostureFailure { rule: rule.into(), detail });
@@ -241,6 +261,7 @@ mod tests {
             require_disk_encryption: true,
             software_allowlist: Some(vec!["Microsoft *".into(), "7-Zip".into()]),
             approved_networks: vec![],
+            unreadable: false,
         };
         let good = DeviceFacts {
             os_family: "windows".into(),
@@ -275,5 +296,15 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(refused.checked(), Err(PolicyError::Family("macos".into())));
+    }
+
+    #[test]
+    fn an_unreadable_policy_fails_closed() {
+        let p = PosturePolicy::unreadable();
+        let failures = p.evaluate(&DeviceFacts::default());
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].rule, "policy_unreadable");
+        assert!(!p.network_approved("192.0.2.1".parse().unwrap()), "no address is approved");
+        assert!(PosturePolicy::default().evaluate(&DeviceFacts::default()).is_empty());
     }
 }

@@ -25,6 +25,15 @@ impl TokenBucket {
         TokenBucket { units: i64::from(limit.capacity) * TOKEN, at: now }
     }
 
+    /// A bucket as stored: its level in units of 1/3,600,000 token, and when it was last taken from.
+    pub fn from_parts(units: i64, at: UnixMillis) -> Self {
+        TokenBucket { units, at }
+    }
+
+    pub fn parts(&self) -> (i64, UnixMillis) {
+        (self.units, self.at)
+    }
+
     /// Takes one token if there is one.
     pub fn try_take(&mut self, limit: RateLimit, now: UnixMillis) -> bool {
         let elapsed = (now.0 - self.at.0).max(0);

@@ -61,6 +61,26 @@ fn client_ip(req: &Request, trusted: &[IpAddr]) -> Option<IpAddr> {
         .or(Some(peer))
 }
 
+/// Marks the answer to a request whose handler panicked, so `outer` can give the console its
+/// own page.
+#[derive(Debug, Clone, Copy)]
+pub struct Panicked;
+
+/// The answer when a handler panics: a 500 problem document with nothing of the panic in it
+/// (its message may hold anything), and an error in the log — the access log line that follows
+/// carries the request id.
+pub fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked; answered 500");
+    let mut resp = ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the server could not complete the request; try again, and tell the administrator if it persists",
+    )
+    .into_response();
+    resp.extensions_mut().insert(Panicked);
+    resp
+}
+
 /// The outermost layer.
 pub async fn outer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let is_api = req.uri().path().starts_with("/api/");
@@ -97,7 +117,15 @@ pub async fn outer(State(state): State<AppState>, mut req: Request, next: Next) 
     let path = req.uri().path().to_owned();
     let is_static = path.starts_with("/static/");
     let started = std::time::Instant::now();
+    let language = req.headers().get(header::ACCEPT_LANGUAGE).cloned();
     let mut resp = next.run(req).await;
+    if !is_api && resp.extensions().get::<Panicked>().is_some() {
+        let mut headers = HeaderMap::new();
+        if let Some(language) = language {
+            headers.insert(header::ACCEPT_LANGUAGE, language);
+        }
+        resp = crate::console::internal_error_page(&headers);
+    }
 
     let h = resp.headers_mut();
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));

@@ -79,7 +79,7 @@ pub fn status_of(e: &CoreError) -> StatusCode {
         CoreError::Locked { .. } => StatusCode::LOCKED,
         CoreError::LinkInvalid => StatusCode::GONE,
         CoreError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-        CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        CoreError::Internal(_) | CoreError::SettingUnreadable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

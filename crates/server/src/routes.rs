@@ -123,6 +123,8 @@ pub fn with_guard(router: Router<AppState>, state: AppState) -> Router {
         // Bodies are counted as they stream, chunked ones too: `outer` refuses a declared length
         // early, this stops an undeclared one at the limit (the import route sets its own).
         .layer(axum::extract::DefaultBodyLimit::max(crate::problem::BODY_LIMIT))
+        // A panic in a handler is answered (500) instead of dropping the connection.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panicked))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::outer))

@@ -289,6 +289,9 @@ fn spawn_housekeeping(state: AppState) {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "session housekeeping failed"),
             }
+            if let Err(e) = state.core.purge_used_keys().await {
+                tracing::warn!(error = %e, "purging expired single-use keys failed");
+            }
         }
     });
 }

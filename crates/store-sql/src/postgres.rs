@@ -54,6 +54,10 @@ impl Store for PgStore {
         self.generation.current()
     }
 
+    fn one_process(&self) -> bool {
+        false
+    }
+
     fn backend(&self) -> &'static str {
         "postgres"
     }

@@ -97,6 +97,10 @@ impl Store for SqliteStore {
         self.generation.current()
     }
 
+    fn one_process(&self) -> bool {
+        true
+    }
+
     fn backend(&self) -> &'static str {
         "sqlite"
     }

@@ -39,6 +39,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+    /// Whether one process is all there is (embedded SQLite): state that replicas would have
+    /// to share may then live in that process's memory.
+    fn one_process(&self) -> bool;
     /// Advances after every transaction committed by this process that changed a user, a
     /// session, an API token or a setting. Caches of who a caller is compare it to know they
     /// are still current; other processes' changes are not seen here.
@@ -99,6 +102,17 @@ pub trait StoreTx: Send {
     async fn count_recovery_codes(&mut self, user_id: &str) -> StoreResult<i64>;
     async fn set_user_clients(&mut self, user_id: &str, client_ids: &[String]) -> StoreResult<()>;
     async fn user_clients(&mut self, user_id: &str) -> StoreResult<Vec<String>>;
+
+    // --- shared state (DESIGN invariant 10)
+    /// Records the first use of `key` in `scope`; false when it was used before (on any
+    /// replica). Kept until `expires_at`, then purged.
+    async fn claim_once(&mut self, scope: &str, key: &str, expires_at: UnixMillis) -> StoreResult<bool>;
+    /// Forgets keys that expired before `now`; returns how many.
+    async fn purge_used_once(&mut self, now: UnixMillis) -> StoreResult<u64>;
+    /// A token bucket's state (units, as of), its row held until the commit; `None` if the
+    /// bucket was never used.
+    async fn rate_bucket_for_update(&mut self, key: &str) -> StoreResult<Option<(i64, UnixMillis)>>;
+    async fn put_rate_bucket(&mut self, key: &str, units: i64, at: UnixMillis) -> StoreResult<()>;
 
     // --- sessions
     async fn insert_session(&mut self, session: &SessionRecord) -> StoreResult<()>;

@@ -736,18 +736,9 @@ impl Core {
             return Err(CoreError::Forbidden("your role does not see this field"));
         }
         if level == Mask::Partial {
-            let now = self.now();
-            let limit = self.policies.reveals;
-            let allowed = self
-                .reveal_buckets
-                .lock()
-                .map(|mut buckets| {
-                    buckets
-                        .entry(principal.user.id.clone())
-                        .or_insert_with(|| mamori_domain::rate::TokenBucket::new(limit, now))
-                        .try_take(limit, now)
-                })
-                .unwrap_or(false);
+            // Counted once across replicas, and kept across restarts.
+            let allowed =
+                self.take_token(&format!("reveal:{}", principal.user.id), self.policies.reveals).await?;
             if !allowed {
                 self.record_denied(ctx, refused("allowance")).await;
                 return Err(CoreError::Forbidden(

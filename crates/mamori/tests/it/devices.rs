@@ -477,6 +477,19 @@ async fn posture_and_networks(backend: Backend) {
     let set = s.core.keystroke_limits().await.unwrap();
     assert_eq!(set.limit_for(&[Role::Operator]), Some(900));
     assert_eq!(set.limit_for(&[Role::Auditor]), None, "an empty field: no limit for the role");
+
+    // A stored policy that cannot be read fails closed — every rule failing and no network
+    // approved, not "no rules" — and the console says so (issue 13, defect 2).
+    s.tamper(&format!(
+        "UPDATE settings SET value = '{{\"require_disk_encryption\": tru' WHERE key = 'device_policy:{}'",
+        site.id
+    ))
+    .await;
+    let d = detail().await;
+    assert_eq!(d["posture_failures"][0]["rule"], "policy_unreadable", "{d}");
+    assert_eq!(d["network_approved"], false, "{d}");
+    let page = console.get("/devices/policy").await.text().await.unwrap();
+    assert!(page.contains("保存済みルールを読み取れません") && page.contains("Tokyo"), "{page}");
     s.stop().await;
 }
 both_backends!(posture_and_networks);

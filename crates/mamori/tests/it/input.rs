@@ -160,3 +160,83 @@ async fn get_user_nul(c: &reqwest::Client, s: &TestServer, token: &str) -> reqwe
         .await
         .unwrap()
 }
+
+/// `PATCH /api/v1/users/{id}` is one operation: a valid name with a refused role list changes
+/// nothing, not the name (issue 13, defect 3).
+async fn user_change_is_all_or_nothing(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = s.user("admin", &[Role::SecurityAdmin]).await;
+    let target = s.user("op.target", &[Role::Operator]).await;
+    let token = s.token(&admin, &[Permission::UsersManage, Permission::UsersRead]).await;
+    let patch = |body: serde_json::Value| {
+        reqwest::Client::new()
+            .patch(s.url(&format!("/api/v1/users/{}", target.id)))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let before = s.audit("user.update").await.len();
+    let r = patch(serde_json::json!({"display_name": "新しい名前", "roles": []})).await.unwrap();
+    assert_eq!(r.status(), 422);
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(problem_field(&p), Some("roles"));
+    assert_eq!(s.core.user(&target.id).await.unwrap().0.display_name, target.display_name, "nothing written");
+    assert_eq!(s.audit("user.update").await.len(), before, "nor recorded");
+
+    let r = patch(serde_json::json!({"display_name": "新しい名前", "client_ids": ["00000000-0000-4000-8000-000000000000"]}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "an unknown client company, checked inside the transaction");
+    assert_eq!(s.core.user(&target.id).await.unwrap().0.display_name, target.display_name);
+
+    let r = patch(serde_json::json!({"display_name": "新しい名前", "roles": ["operator", "supervisor"]}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (user, _) = s.core.user(&target.id).await.unwrap();
+    assert_eq!(user.display_name, "新しい名前");
+    assert_eq!(user.roles, [Role::Operator, Role::Supervisor]);
+    s.stop().await;
+}
+both_backends!(user_change_is_all_or_nothing);
+
+/// A handler that panics gets an answer — a 500 problem document on the API, a page in the
+/// console — and the server keeps serving (issue 13, defect 4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_is_answered() {
+    use axum::http::Method;
+    use mamori_domain::authz::Access;
+    let s = TestServer::start(Backend::Sqlite).await;
+    async fn boom() -> &'static str {
+        panic!("a bug on the request path")
+    }
+    let routes = mamori_server::routes::Routes::default()
+        .add(Method::GET, "/api/v1/boom", Access::Public, boom)
+        .add(Method::GET, "/boom", Access::Public, boom)
+        .add(Method::GET, "/healthz", Access::Public, || async { "ok" });
+    let (router, table) = routes.into_parts();
+    let mut state = mamori_server::AppState::new(s.core.clone(), s.config.clone());
+    state.routes = std::sync::Arc::new(table);
+    let app = mamori_server::routes::with_guard(router, state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let r = reqwest::get(format!("http://{addr}/api/v1/boom")).await.unwrap();
+    assert_eq!(r.status(), 500);
+    assert_eq!(r.headers()[CONTENT_TYPE], "application/problem+json");
+    assert!(r.headers().contains_key("x-request-id"), "the log line can be found");
+    let body = r.text().await.unwrap();
+    assert!(!body.contains("a bug on the request path"), "nothing of the panic is shown: {body}");
+    let r = reqwest::Client::new()
+        .get(format!("http://{addr}/boom"))
+        .header("accept-language", "ja")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
+    assert!(r.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    assert!(r.text().await.unwrap().contains("サーバーでエラーが発生し"));
+    assert_eq!(reqwest::get(format!("http://{addr}/healthz")).await.unwrap().status(), 200, "still serving");
+    s.stop().await;
+}

@@ -11,6 +11,7 @@ mod docs;
 mod hostile;
 mod identity;
 mod input;
+mod replicas;
 mod storage;
 mod subject;
 mod support;

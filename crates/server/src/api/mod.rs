@@ -14,7 +14,7 @@ use mamori_core::admin::Invitation;
 use mamori_domain::Permission::*;
 use mamori_domain::authz::Access;
 use mamori_proto as proto;
-use mamori_store::{OrgKind, UserProfile, UserRecord};
+use mamori_store::{OrgKind, UserRecord};
 use std::time::Duration;
 
 pub mod audit;
@@ -237,21 +237,14 @@ pub async fn update_user(
     IdPath(id): IdPath,
     ApiJson(body): ApiJson<proto::UpdateUser>,
 ) -> ApiResult<Json<proto::User>> {
-    let (current, _) = state.core.user(&id).await?;
-    if body.display_name.is_some() || body.team_id.is_some() || body.site_id.is_some() {
-        let profile = UserProfile {
-            display_name: body.display_name.unwrap_or(current.display_name),
-            team_id: body.team_id.unwrap_or(current.team_id),
-            site_id: body.site_id.unwrap_or(current.site_id),
-        };
-        state.core.update_user_profile(&p, &id, &profile, &ctx).await?;
-    }
-    if let Some(roles) = body.roles {
-        state.core.set_user_roles(&p, &id, &roles, &ctx).await?;
-    }
-    if let Some(clients) = body.client_ids {
-        state.core.set_user_clients(&p, &id, &clients, &ctx).await?;
-    }
+    let change = mamori_core::admin::UserChange {
+        display_name: body.display_name,
+        team_id: body.team_id,
+        site_id: body.site_id,
+        roles: body.roles,
+        client_ids: body.client_ids,
+    };
+    state.core.change_user(&p, &id, &change, &ctx).await?;
     let (user, clients) = state.core.user(&id).await?;
     Ok(Json(user_json(&user, clients)))
 }

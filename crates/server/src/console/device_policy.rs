@@ -72,10 +72,23 @@ async fn page(
 ) -> Response {
     let tr = tr_for(headers, Some(p));
     let mut sites = Vec::new();
+    let mut unreadable = Vec::new();
     for site in state.core.list_org(OrgKind::Site).await.unwrap_or_default() {
-        let policy = state.core.site_device_policy(&site.id).await.unwrap_or_default();
+        let policy = match state.core.site_device_policy(&site.id).await {
+            Ok(policy) => policy,
+            Err(_) => {
+                // Its PCs fail `policy_unreadable` until it is saved again; say so first.
+                unreadable.push(site.name.clone());
+                PosturePolicy::default()
+            }
+        };
         sites.push(view(site.id, site.name, &policy));
     }
+    let error = match (error, unreadable.is_empty()) {
+        (Some(e), _) => Some(e),
+        (None, false) => Some(format!("{} {}", tr.t("devpolicy.unreadable"), unreadable.join("、"))),
+        (None, true) => None,
+    };
     let limits = state.core.keystroke_limits().await.unwrap_or_default();
     let limits = Role::ALL
         .iter()
@@ -127,6 +140,7 @@ fn policy_from(form: &Form) -> Result<PosturePolicy, String> {
         require_disk_encryption: form.text("require_disk_encryption") == "on",
         software_allowlist: (!allowlist.is_empty()).then_some(allowlist),
         approved_networks: lines(form, "approved_networks"),
+        unreadable: false,
     })
 }
 

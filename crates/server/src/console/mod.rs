@@ -257,6 +257,10 @@ pub fn forbidden_page(headers: &HeaderMap) -> Response {
     message_page(tr_for(headers, None), StatusCode::FORBIDDEN, "error.forbidden_page")
 }
 
+pub fn internal_error_page(headers: &HeaderMap) -> Response {
+    message_page(tr_for(headers, None), StatusCode::INTERNAL_SERVER_ERROR, "error.internal_page")
+}
+
 pub fn not_found_page(req: &Request) -> Response {
     message_page(tr_for(req.headers(), None), StatusCode::NOT_FOUND, "error.not_found_page")
 }
