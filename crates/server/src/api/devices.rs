@@ -17,7 +17,7 @@ use mamori_store::DeviceRecord;
 
 #[utoipa::path(post, path = "/api/v1/agent/enroll", tag = "agent", request_body = proto::EnrolRequest,
     responses((status = 201, body = proto::Enrolled), (status = 410, body = mamori_proto::Problem),
-        (status = 429, body = mamori_proto::Problem)))]
+        (status = 429, body = mamori_proto::Problem), (status = 503, body = mamori_proto::Problem)))]
 pub async fn enrol(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
