@@ -12,10 +12,10 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# Waits up to 20 s for the server on port $1 to be ready.
+# Waits up to 20 s for the server on port $1 to be ready, over https (or the scheme $2).
 wait_ready() {
     for _ in $(seq 100); do
-        curl -sfk "https://127.0.0.1:$1/readyz" >/dev/null && return 0
+        curl -sfk "${2:-https}://127.0.0.1:$1/readyz" >/dev/null && return 0
         sleep 0.2
     done
     echo "the server on port $1 did not become ready" >&2
