@@ -205,18 +205,24 @@ fn describe(status: u16) -> &'static str {
 }
 
 /// Errors are sent as `application/problem+json`: an attribute's `body = Problem` says
-/// `application/json`, which is not what goes over the wire.
+/// `application/json`, which is not what goes over the wire. Answers the attribute left
+/// undescribed get a description.
 fn errors_are_problems(op: &mut Operation) {
     for (status, response) in op.responses.responses.iter_mut() {
         let RefOr::T(response) = response else { continue };
-        if !status.starts_with('4') && !status.starts_with('5') {
+        let code: u16 = status.parse().unwrap_or_default();
+        if code < 400 {
+            if response.description.is_empty() {
+                let reason = axum::http::StatusCode::from_u16(code).ok().and_then(|s| s.canonical_reason());
+                response.description = reason.unwrap_or_default().to_owned();
+            }
             continue;
         }
         if let Some(content) = response.content.shift_remove("application/json") {
             response.content.insert(PROBLEM_JSON.to_owned(), content);
         }
         if response.description.is_empty() {
-            response.description = status.parse().map(describe).unwrap_or_default().to_owned();
+            response.description = describe(code).to_owned();
         }
     }
 }
