@@ -23,6 +23,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+. scripts/lib/local-server.sh
 
 DURATION="${BENCH_DURATION:-15s}"
 WARMUP="${BENCH_WARMUP:-3s}"
@@ -90,10 +91,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
 # --- 2. a server per backend -------------------------------------------------------------------
 # start_server NAME DATA_DIR [DATABASE_URL]  → sets SERVER_PID and BASE
 start_server() {
@@ -121,62 +118,11 @@ start_server() {
 }
 
 # --- 3. credentials ----------------------------------------------------------------------------
-hidden_csrf() { # the value of <input ... name="_csrf" value="..."> in a page
-    python3 -c '
-import re, sys
-html = sys.stdin.read()
-for tag in re.findall(r"<input[^>]*>", html):
-    if re.search(r"name=\"_csrf\"", tag):
-        m = re.search(r"value=\"([^\"]*)\"", tag)
-        if m:
-            print(m.group(1)); break
-'
-}
-
-jar_cookie() { # jar_cookie JAR NAME
-    awk -v n="$2" '($6 == n) { v = $7 } END { if (v != "") print v }' "$1"
-}
-
 # sign_in NAME → sets SESSION_COOKIE and TOKEN_SECRET
 sign_in() {
-    local name="$1" jar="$WORK/$1.cookies" page code status csrf session_csrf
-    local user="demo-admin01" password="mamori-demo-2026"
-    rm -f "$jar"
-
-    page="$(curl -sS -c "$jar" -b "$jar" "$BASE/signin")"
-    csrf="$(hidden_csrf <<<"$page")"
-    [[ -n "$csrf" ]] || csrf="$(jar_cookie "$jar" mamori_csrf)"
-    [[ -n "$csrf" ]] || die "[$name] no CSRF token on /signin"
-
-    status="$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' -c "$jar" -b "$jar" \
-        -H 'Content-Type: application/x-www-form-urlencoded' \
-        --data-urlencode "_csrf=$csrf" --data-urlencode "username=$user" \
-        --data-urlencode "password=$password" "$BASE/signin")"
-    [[ "$status" == "303 "*"/signin/totp" ]] || die "[$name] POST /signin answered '$status', expected 303 to /signin/totp"
-
-    page="$(curl -sS -c "$jar" -b "$jar" "$BASE/signin/totp")"
-    session_csrf="$(hidden_csrf <<<"$page")"
-    [[ -n "$session_csrf" ]] || die "[$name] no CSRF token on /signin/totp"
-    code="$("$BIN" demo-totp)"
-    status="$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' -c "$jar" -b "$jar" \
-        -H 'Content-Type: application/x-www-form-urlencoded' \
-        --data-urlencode "_csrf=$session_csrf" --data-urlencode "code=$code" "$BASE/signin/totp")"
-    [[ "$status" == "303 "*"/dashboard" ]] || die "[$name] POST /signin/totp answered '$status', expected 303 to /dashboard"
-
-    SESSION_COOKIE="$(jar_cookie "$jar" mamori_session)"
-    [[ -n "$SESSION_COOKIE" ]] || die "[$name] no mamori_session cookie after sign-in"
-    # The session may be rotated by the second factor; read its CSRF token from a signed-in page.
-    page="$(curl -sS -c "$jar" -b "$jar" "$BASE/dashboard")"
-    session_csrf="$(hidden_csrf <<<"$page")"
-    [[ -n "$session_csrf" ]] || die "[$name] no session CSRF token on /dashboard"
-
-    local body="$WORK/$name.token.json"
-    status="$(curl -sS -o "$body" -w '%{http_code}' -c "$jar" -b "$jar" \
-        -H "X-CSRF-Token: $session_csrf" -H 'Content-Type: application/json' \
-        -d '{"name":"bench","permissions":["users.read"],"expires_in_days":1}' \
-        "$BASE/api/v1/tokens")"
-    [[ "$status" == 201 ]] || { cat "$body" >&2; die "[$name] POST /api/v1/tokens answered $status, expected 201"; }
-    TOKEN_SECRET="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$body")"
+    local name="$1" jar="$WORK/$1.cookies"
+    demo_admin_sign_in "$BASE" "$BIN" "$jar" || die "[$name] signing in as the demo admin failed"
+    TOKEN_SECRET="$(session_api_token "$BASE" "$jar" '["users.read"]')" || die "[$name] no API token"
     [[ -n "$TOKEN_SECRET" ]] || die "[$name] the token answer has no secret"
 
     # Both credentials must work before load is put on them.

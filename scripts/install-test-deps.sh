@@ -4,7 +4,8 @@
 # plaintext), mingw-w64 and wine64 with Rust's x86_64-pc-windows-gnu target (the Windows agent,
 # built and unit-tested under Wine), Xvfb, xdotool and x11-utils (the agent's desktop helper,
 # tested in a real X session with typed keys and clicks), rsyslog with its RELP input (a real
-# receiver for audit forwarding over RELP), and playwright-core from npm. Idempotent:
+# receiver for audit forwarding over RELP), python3-venv when Python cannot make a venv
+# (scripts/test-openapi.sh installs schemathesis into one), and playwright-core from npm. Idempotent:
 # installs only what is missing, and downloads no browser build of its own
 # (playwright-core drives Debian's /usr/bin/chromium).
 set -euo pipefail
@@ -24,6 +25,8 @@ command -v xdotool >/dev/null || missing+=(xdotool)
 command -v xmessage >/dev/null || missing+=(x11-utils)
 command -v rsyslogd >/dev/null || missing+=(rsyslog)
 [[ -e /usr/lib/x86_64-linux-gnu/rsyslog/imrelp.so ]] || missing+=(rsyslog-relp)
+# Debian's python3 makes a venv only with python3-venv (ensurepip); pyenv's has it built in.
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 
 if ((${#missing[@]} > 0)); then
     sudo=()
@@ -33,7 +36,7 @@ if ((${#missing[@]} > 0)); then
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
-    say "chromium, oathtool, pg_dump, mingw-w64, wine64, Xvfb, xdotool and rsyslog already installed"
+    say "chromium, oathtool, pg_dump, mingw-w64, wine64, Xvfb, xdotool, rsyslog and python3-venv already installed"
 fi
 
 if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then

@@ -144,7 +144,8 @@ impl DeviceClaim {
         body: &[u8],
         now_ms: i64,
     ) -> Result<(), DeviceAuthError> {
-        if (now_ms - self.ts).abs() > MAX_SKEW_MS {
+        // `abs_diff`: the time is the sender's, and `now - ts` overflows for a far-off one.
+        if now_ms.abs_diff(self.ts) > MAX_SKEW_MS.unsigned_abs() {
             return Err(DeviceAuthError::Skew);
         }
         let key = parse_public_key(public_key).ok_or(DeviceAuthError::UnknownDevice)?;
@@ -184,6 +185,14 @@ mod tests {
             wrong("POST", "/api/v1/agent/inventory", b"{}", 1_000_000 + MAX_SKEW_MS + 1),
             DeviceAuthError::Skew
         );
+        for far in [i64::MIN, i64::MAX] {
+            let h = key.authorize("dev-1", "POST", "/api/v1/agent/inventory", b"{}", far).unwrap();
+            let far_claim = DeviceClaim::parse(&h).unwrap();
+            assert_eq!(
+                far_claim.verify(&pk, "POST", "/api/v1/agent/inventory", b"{}", 1_000_000),
+                Err(DeviceAuthError::Skew)
+            );
+        }
         let other = DeviceKey::generate().unwrap().public_key();
         assert_eq!(
             claim.verify(&other, "POST", "/api/v1/agent/inventory", b"{}", 1_000_000),

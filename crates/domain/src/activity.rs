@@ -158,7 +158,9 @@ fn minute_of_day(hhmm: &str) -> Result<i64, ShiftError> {
 
 impl ShiftSchedule {
     pub fn checked(self) -> Result<ShiftSchedule, ShiftError> {
-        if self.utc_offset_minutes.abs() > 14 * 60 {
+        // `unsigned_abs`: `abs` of i32::MIN overflows (a panic in debug builds, and in release a
+        // negative number that passed this check).
+        if self.utc_offset_minutes.unsigned_abs() > 14 * 60 {
             return Err(ShiftError::Offset);
         }
         if self.shifts.len() > 50 {
@@ -341,6 +343,8 @@ mod tests {
         assert_eq!(bad("09:00", "18:00", vec![]), Err(ShiftError::Empty));
         let far = ShiftSchedule { utc_offset_minutes: 15 * 60, shifts: vec![] };
         assert_eq!(far.checked(), Err(ShiftError::Offset));
+        let farthest = ShiftSchedule { utc_offset_minutes: i32::MIN, shifts: vec![] };
+        assert_eq!(farthest.checked(), Err(ShiftError::Offset));
     }
 
     #[test]

@@ -436,6 +436,7 @@ pub struct Disclosure {
 /// Query of `POST /api/v1/customers/import` (the body is the CSV file, `Content-Type: text/csv`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// The client company the customers belong to.
     pub client_id: String,

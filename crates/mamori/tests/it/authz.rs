@@ -192,3 +192,89 @@ async fn openapi_matches_the_routes() {
     assert_eq!(documented, routed);
     s.stop().await;
 }
+
+/// The OpenAPI document describes the API as it answers: every path parameter is declared,
+/// every reference resolves, every error is a problem document, each operation declares what
+/// its guard and extractors can answer, and public routes need no credential.
+#[test]
+fn openapi_document_is_true() {
+    use mamori_server::openapi::{PROBLEM_JSON, template_parameters};
+    let doc: serde_json::Value = serde_json::from_str(&mamori_server::openapi::json()).unwrap();
+    let table = all_routes().into_parts().1;
+
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(!refs.is_empty());
+    for r in refs {
+        let target = r.strip_prefix('#').and_then(|p| doc.pointer(p));
+        assert!(target.is_some(), "{r} resolves");
+    }
+
+    let mut operation_ids = std::collections::HashSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let at = format!("{} {path}", method.to_uppercase());
+            let access = table.access(&method.to_uppercase().parse().unwrap(), path).unwrap();
+            assert!(operation_ids.insert(op["operationId"].as_str().unwrap().to_owned()), "{at}: unique id");
+
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let in_path: Vec<&str> =
+                params.iter().filter(|p| p["in"] == "path").map(|p| p["name"].as_str().unwrap()).collect();
+            assert_eq!(in_path, template_parameters(path), "{at}: the path parameters are the template's");
+            assert!(params.iter().filter(|p| p["in"] == "path").all(|p| p["required"] == true), "{at}");
+
+            let responses = op["responses"].as_object().unwrap();
+            let declares = |status: &str| responses.contains_key(status);
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    let types: Vec<&String> = response["content"].as_object().unwrap().keys().collect();
+                    assert_eq!(types, [PROBLEM_JSON], "{at} {status} is a problem document");
+                }
+            }
+            match access {
+                Access::Public => assert_eq!(op["security"], serde_json::json!([]), "{at}: no credential"),
+                Access::Device => {
+                    assert_eq!(op["security"], serde_json::json!([{"device_signature": []}]), "{at}");
+                    assert!(declares("401"), "{at} declares 401");
+                }
+                _ => {
+                    assert!(op.get("security").is_none(), "{at}: the document's bearer scheme");
+                    assert!(
+                        declares("401") && declares("403") && declares("503"),
+                        "{at} declares 401, 403, 503"
+                    );
+                }
+            }
+            if params.iter().any(|p| p["in"] == "query") {
+                assert!(declares("400"), "{at}: a bad query answers 400");
+            }
+            if !in_path.is_empty() {
+                assert!(declares("404"), "{at}: an unknown id answers 404");
+            }
+            if op.get("requestBody").is_some() {
+                assert!(
+                    declares("413") && declares("415"),
+                    "{at}: a body can be too large or of another type"
+                );
+            }
+        }
+    }
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    assert_eq!(schemes["device_signature"]["name"], "Authorization");
+}
+
+fn collect_refs(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                match v {
+                    serde_json::Value::String(s) if k == "$ref" => out.push(s.clone()),
+                    _ => collect_refs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}

@@ -551,6 +551,8 @@ async fn activity_follows_shifts(backend: Backend) {
         json!({"shifts": [{"days": [], "start": "09:00", "end": "18:00"}]}),
         json!({"shifts": [{"days": ["someday"], "start": "09:00", "end": "18:00"}]}),
         json!({"shifts": [], "timezone": "Asia/Tokyo"}),
+        // The most negative offset once overflowed the range check (found by schemathesis).
+        json!({"shifts": [], "utc_offset_minutes": i32::MIN}),
     ] {
         assert_eq!(put(&token, shifts_path.clone(), bad.clone()).await.unwrap().status(), 422, "{bad}");
     }

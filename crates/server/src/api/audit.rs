@@ -17,7 +17,8 @@ fn hexes(hashes: &[mamori_audit::merkle::Hash]) -> Vec<String> {
 }
 
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(proto::AuditSearch),
-    responses((status = 200, body = proto::AuditPage), (status = 400, body = proto::Problem)))]
+    responses((status = 200, body = proto::AuditPage), (status = 400, body = proto::Problem),
+        (status = 422, body = proto::Problem)))]
 pub async fn search(
     State(state): State<AppState>,
     Caller(p): Caller,
@@ -169,7 +170,10 @@ fn to_csv(entries: &[mamori_audit::AuditEntry]) -> Result<Vec<u8>, ApiError> {
 
 #[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(proto::AuditExportQuery),
     description = "Every entry the search matches (newest first, at most 100,000) as CSV or JSON Lines. The export is recorded in the log.",
-    responses((status = 200, content_type = "text/csv"), (status = 400, body = proto::Problem)))]
+    responses((status = 200, description = "The entries in the format asked for; `x-mamori-truncated: true` when the search matched more.",
+        content((String = "text/csv"), (String = "application/jsonl")),
+        headers(("x-mamori-truncated" = bool, description = "Whether the search matched more entries than the export holds."))),
+        (status = 422, body = proto::Problem)))]
 pub async fn export(
     State(state): State<AppState>,
     Caller(p): Caller,

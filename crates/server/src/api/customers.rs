@@ -17,7 +17,8 @@ use mamori_domain::vault_policy::VaultPolicy;
 use mamori_proto as proto;
 
 #[utoipa::path(post, path = "/api/v1/customers", tag = "customers", request_body = proto::CreateCustomer,
-    responses((status = 201, body = proto::CustomerCreated), (status = 422, body = proto::Problem)))]
+    responses((status = 201, body = proto::CustomerCreated), (status = 404, body = proto::Problem),
+        (status = 422, body = proto::Problem)))]
 pub async fn create(
     State(state): State<AppState>,
     Caller(p): Caller,
@@ -39,7 +40,8 @@ fn mask_name(m: Mask) -> String {
 }
 
 #[utoipa::path(post, path = "/api/v1/customers/lookup", tag = "customers", request_body = proto::CustomerLookup,
-    responses((status = 200, body = proto::CustomerCards), (status = 422, body = proto::Problem)))]
+    responses((status = 200, body = proto::CustomerCards), (status = 404, body = proto::Problem),
+        (status = 422, body = proto::Problem)))]
 pub async fn lookup(
     State(state): State<AppState>,
     Caller(p): Caller,
@@ -101,7 +103,8 @@ fn cards_of(cards: Vec<mamori_core::vault::CustomerCard>) -> proto::CustomerCard
 }
 
 #[utoipa::path(post, path = "/api/v1/cti/calls", tag = "cti", request_body = proto::CallStarted,
-    responses((status = 201), (status = 404, body = proto::Problem), (status = 422, body = proto::Problem)))]
+    responses((status = 201), (status = 404, body = proto::Problem), (status = 409, body = proto::Problem),
+        (status = 422, body = proto::Problem)))]
 pub async fn call_started(
     State(state): State<AppState>,
     Caller(p): Caller,
@@ -222,7 +225,8 @@ pub async fn put_policy(
 
 #[utoipa::path(post, path = "/api/v1/customers/import", tag = "customers", params(proto::ImportQuery),
     request_body(content = String, content_type = "text/csv"),
-    responses((status = 201, body = proto::ImportDone), (status = 422, body = proto::ImportRefused)))]
+    responses((status = 201, body = proto::ImportDone), (status = 404, body = proto::Problem),
+        (status = 422, body = proto::ImportRefused)))]
 pub async fn import(
     State(state): State<AppState>,
     Caller(p): Caller,

@@ -16,8 +16,9 @@ use mamori_proto::agent as proto;
 use mamori_store::DeviceRecord;
 
 #[utoipa::path(post, path = "/api/v1/agent/enroll", tag = "agent", request_body = proto::EnrolRequest,
-    responses((status = 201, body = proto::Enrolled), (status = 410, body = mamori_proto::Problem),
-        (status = 429, body = mamori_proto::Problem)))]
+    responses((status = 201, body = proto::Enrolled), (status = 409, body = mamori_proto::Problem),
+        (status = 410, body = mamori_proto::Problem),
+        (status = 429, body = mamori_proto::Problem), (status = 503, body = mamori_proto::Problem)))]
 pub async fn enrol(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
@@ -64,7 +65,8 @@ pub async fn heartbeat(
 }
 
 #[utoipa::path(post, path = "/api/v1/devices/enrolments", tag = "devices", request_body = proto::CreateEnrolment,
-    responses((status = 201, body = proto::EnrolmentCreated), (status = 422, body = mamori_proto::Problem)))]
+    responses((status = 201, body = proto::EnrolmentCreated), (status = 404, body = mamori_proto::Problem),
+        (status = 422, body = mamori_proto::Problem)))]
 pub async fn create_enrolment(
     State(state): State<AppState>,
     Caller(p): Caller,

@@ -195,7 +195,8 @@ pub async fn list_users(State(state): State<AppState>) -> ApiResult<Json<proto::
 }
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = proto::InviteUser,
-    responses((status = 201, body = proto::Invited), (status = 422, body = proto::Problem)))]
+    responses((status = 201, body = proto::Invited), (status = 409, body = proto::Problem),
+        (status = 422, body = proto::Problem)))]
 pub async fn invite_user(
     State(state): State<AppState>,
     Caller(p): Caller,
@@ -323,7 +324,8 @@ macro_rules! org_routes {
         }
 
         #[utoipa::path(post, path = $path, tag = $tag, request_body = proto::CreateOrgUnit,
-                    responses((status = 201, body = proto::OrgUnit), (status = 422, body = proto::Problem)))]
+                    responses((status = 201, body = proto::OrgUnit), (status = 409, body = proto::Problem),
+                        (status = 422, body = proto::Problem)))]
         pub async fn $create(
             State(state): State<AppState>,
             Caller(p): Caller,
@@ -372,7 +374,7 @@ pub async fn create_token(
 }
 
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens",
-    responses((status = 204), (status = 404, body = proto::Problem)))]
+    responses((status = 204), (status = 404, body = proto::Problem), (status = 409, body = proto::Problem)))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     Caller(p): Caller,
