@@ -2,7 +2,7 @@
 # Checks that the OpenAPI document is true of the server. Schemathesis (pinned, from PyPI, in a
 # venv under target/) sends generated requests — valid ones, invalid ones, and sequences that
 # carry ids from one answer into the next — to every operation of a real `mamori serve --demo`
-# (the debug binary of `cargo build -p mamori`) on a fresh data directory, with an API token of
+# (the debug binary scripts/test.sh builds) on a fresh data directory, with an API token of
 # the demo's security admin. It fails on any 5xx, a status the operation does not declare, a
 # content type it does not declare, or a body that does not match the declared schema.
 #
@@ -19,7 +19,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SCHEMATHESIS_VERSION=4.32.5
 VENV=target/schemathesis-venv
 BIN=target/debug/mamori
-[[ -x "$BIN" ]] || { echo "test-openapi: $BIN is missing; cargo build -p mamori" >&2; exit 1; }
+[[ -x "$BIN" ]] || { echo "test-openapi: $BIN is missing; cargo build --workspace --bins --tests" >&2; exit 1; }
 
 if [[ "$("$VENV/bin/schemathesis" --version 2>/dev/null)" != *" $SCHEMATHESIS_VERSION" ]]; then
     echo "test-openapi: installing schemathesis $SCHEMATHESIS_VERSION into $VENV"

@@ -28,7 +28,8 @@ print(json.dumps({k: v for k, v in inv.items() if k != "software"}, indent=1, en
 print("software entries:", len(inv["software"]))'
 
 echo "--- the Windows agent under Wine against a real server over TLS:"
-cargo build -p mamori -p mamori-bench
+# The flags of scripts/test.sh's build: nothing to compile after it.
+cargo build --workspace --bins --tests
 WORK="$(mktemp -d)"
 SERVER=""
 cleanup() {

@@ -7,8 +7,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/install-test-deps.sh
+# One build for everything below: the binaries (target/debug/mamori, -bench, -agent) are built
+# with the test run's features, so neither the test run nor a later `cargo build` of a package
+# compiles the workspace again with another feature set.
+cargo build --workspace --bins --tests
 cargo test --workspace
 bash scripts/test-windows-agent.sh
-cargo build -p mamori
 node --test tests/browser/
 bash scripts/test-openapi.sh

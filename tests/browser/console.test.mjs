@@ -203,7 +203,7 @@ async function htmlLang(page) {
 // ---------------------------------------------------------------------------------------------
 
 test('web console end to end in headless Chromium', { timeout: OVERALL_TIMEOUT_MS }, async (t) => {
-  assert.ok(existsSync(MAMORI_BIN), `the mamori binary ${MAMORI_BIN} is missing: run \`cargo build -p mamori\` or set MAMORI_BIN`);
+  assert.ok(existsSync(MAMORI_BIN), `the mamori binary ${MAMORI_BIN} is missing: run \`cargo build --workspace --bins --tests\` or set MAMORI_BIN`);
   assert.ok(existsSync(CHROMIUM_BIN), `${CHROMIUM_BIN} is missing: run \`bash scripts/install-test-deps.sh\``);
 
   let server;
