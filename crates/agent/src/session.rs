@@ -540,18 +540,14 @@ pub mod service {
         Ok(true)
     }
 
-    /// A user's name from their id (`/etc/passwd`), else the number.
+    /// A user's name from their id (through the system's user database, so directory users
+    /// resolve too), else the number.
     #[cfg(unix)]
     fn user_name(uid: u32) -> String {
-        std::fs::read_to_string("/etc/passwd")
-            .ok()
-            .and_then(|p| {
-                p.lines().find_map(|l| {
-                    let f: Vec<&str> = l.split(':').collect();
-                    (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_owned())
-                })
-            })
-            .unwrap_or_else(|| format!("uid {uid}"))
+        match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+            Ok(Some(user)) => user.name,
+            _ => format!("uid {uid}"),
+        }
     }
 }
 

@@ -220,17 +220,14 @@ impl FromRequest<AppState> for Form {
         let pairs: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
         let form = Form { pairs };
         let sent = form.text("_csrf");
-        if expected.is_empty() || !constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
+        let matches = bool::from(subtle::ConstantTimeEq::ct_eq(sent.as_bytes(), expected.as_bytes()));
+        if expected.is_empty() || !matches {
             let actor = principal.as_ref().map_or(mamori_audit::Actor::Anonymous, Principal::actor);
             state.core.record_denied(&ctx, crate::routes::route_refusal(actor, route, "csrf")).await;
             return Err(message_page(tr, StatusCode::FORBIDDEN, "error.csrf"));
         }
         Ok(form)
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[derive(Template)]
