@@ -322,6 +322,13 @@ async fn csv_import(backend: Backend) {
         panic!()
     };
     assert!(p[0].message.contains("UTF-8"), "{p:?}");
+    // An unclosed quote would make the rest of the file one row: it is refused at 1 MiB.
+    let open_quote = format!("name_kanji,notes\n山田,\"{}\n", "長い備考\n".repeat(300_000));
+    let Err(ImportError::Refused(r)) = import(open_quote.into_bytes(), CsvEncoding::Utf8).await else {
+        panic!()
+    };
+    assert_eq!(r.total, 1);
+    assert!(r.problems[0].message.contains("longer than 1 MiB"), "{r:?}");
     assert_eq!(count().await, 3);
     assert_eq!(s.audit("customer.import").await.len(), 2, "each import is one audit entry");
     s.stop().await;
