@@ -265,12 +265,15 @@ impl<'a> CsvRows<'a> {
                 return Err(problems.refused());
             }
         };
+        // A line 1 that names no field at all is a first customer, not a header (the header was
+        // left out): its cells are values, and are not repeated in the problems.
+        let is_header = headers.iter().any(|h| CustomerField::parse(h.trim()).is_some());
         let mut columns = Vec::with_capacity(headers.len());
         for h in headers.iter() {
             let name = h.trim();
             if let Err(e) = refuse_security_code(name) {
                 problems.push(problem(1, Some(name), e.to_string()));
-            } else if CustomerField::parse(name).is_none() {
+            } else if is_header && CustomerField::parse(name).is_none() {
                 problems.push(problem(
                     1,
                     Some(name),
@@ -278,6 +281,13 @@ impl<'a> CsvRows<'a> {
                 ));
             }
             columns.push(name.to_owned());
+        }
+        if !is_header {
+            problems.push(problem(
+                1,
+                None,
+                "not a header: no cell names a customer field (line 1 must name the columns; see docs/vault.md)",
+            ));
         }
         if problems.any() {
             return Err(problems.refused());

@@ -322,6 +322,13 @@ async fn csv_import(backend: Backend) {
         panic!()
     };
     assert!(p[0].message.contains("UTF-8"), "{p:?}");
+    // A file without its header line: the first customer's values are not repeated back.
+    let headless = "山田太郎,03-1111-2222\n佐藤花子,090-3333-4444\n".to_owned();
+    let Err(ImportError::Refused(r)) = import(headless.into_bytes(), CsvEncoding::Utf8).await else {
+        panic!()
+    };
+    assert_eq!((r.total, r.problems[0].line, r.problems[0].column.as_deref()), (1, 1, None), "{r:?}");
+    assert!(r.problems[0].message.contains("not a header") && !format!("{r:?}").contains("山田"), "{r:?}");
     // An unclosed quote would make the rest of the file one row: it is refused at 1 MiB.
     let open_quote = format!("name_kanji,notes\n山田,\"{}\n", "長い備考\n".repeat(300_000));
     let Err(ImportError::Refused(r)) = import(open_quote.into_bytes(), CsvEncoding::Utf8).await else {
