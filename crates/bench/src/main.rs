@@ -459,9 +459,10 @@ async fn import(backend: Backend, rows: u64, postgres: &str) -> anyhow::Result<(
     let bad = csv_rows(rows, Some(1_000));
     let t = Instant::now();
     match core.import_customers_csv(&p, &client.id, &bad[..], CsvEncoding::Utf8, &mut |_| {}, &ctx).await {
-        Err(ImportError::Refused(problems)) => println!(
-            "refuse backend={name}: {rows} rows with {} bad ones listed in {:.2} s",
-            problems.len(),
+        Err(ImportError::Refused(refusal)) => println!(
+            "refuse backend={name}: {rows} rows with {} bad ones ({} listed) in {:.2} s",
+            refusal.total,
+            refusal.problems.len(),
             t.elapsed().as_secs_f64()
         ),
         other => anyhow::bail!("the bad file was not refused: {other:?}"),

@@ -45,13 +45,73 @@ impl std::fmt::Display for ImportProblem {
     }
 }
 
+/// A refused file: nothing was imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The first problems found, in the file's order: at most `import.max_listed_problems`
+    /// (default [`DEFAULT_MAX_LISTED_PROBLEMS`]).
+    pub problems: Vec<ImportProblem>,
+    /// How many problems were found in all, listed or not.
+    pub total: u64,
+}
+
+impl Refusal {
+    /// Problems found beyond those listed.
+    pub fn unlisted(&self) -> u64 {
+        self.total.saturating_sub(self.problems.len() as u64)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    /// Nothing was imported; every problem found is listed.
-    #[error("the file was refused, nothing was imported: {} problem(s), the first: {}", .0.len(), .0.first().map(ToString::to_string).unwrap_or_default())]
-    Refused(Vec<ImportProblem>),
+    /// Nothing was imported; the first problems are listed, all are counted.
+    #[error("the file was refused, nothing was imported: {} problem(s), the first: {}", .0.total, .0.problems.first().map(ToString::to_string).unwrap_or_default())]
+    Refused(Refusal),
     #[error(transparent)]
     Core(#[from] CoreError),
+}
+
+/// How many problems a refusal lists unless `import.max_listed_problems` says otherwise. A file
+/// in the wrong encoding or with the wrong separator has a problem on every line: listing them
+/// all would make an answer larger than the file.
+pub const DEFAULT_MAX_LISTED_PROBLEMS: usize = 1_000;
+
+/// Rows sealed and written at a time, inside the import's one transaction.
+const CHUNK_ROWS: usize = 4_000;
+
+/// No row is longer: ten fields of at most 10,000 bytes each, with room for quoting. A longer
+/// one (an unclosed quote makes the rest of the file one row) is refused before it is held.
+const MAX_ROW_BYTES: u64 = 1024 * 1024;
+
+/// The problems of one file: the first `max` kept, every one counted.
+struct Problems {
+    refusal: Refusal,
+    max: usize,
+}
+
+impl Problems {
+    fn new(max: usize) -> Self {
+        Problems { refusal: Refusal { problems: Vec::new(), total: 0 }, max }
+    }
+
+    fn push(&mut self, p: ImportProblem) {
+        self.refusal.total += 1;
+        if self.refusal.problems.len() < self.max {
+            self.refusal.problems.push(p);
+        }
+    }
+
+    fn any(&self) -> bool {
+        self.refusal.total > 0
+    }
+
+    fn total(&self) -> u64 {
+        self.refusal.total
+    }
+
+    fn refused(self) -> ImportError {
+        ImportError::Refused(self.refusal)
+    }
 }
 
 /// Turns Shift_JIS bytes into UTF-8 as they are read, refusing bytes that are not Shift_JIS
@@ -125,9 +185,208 @@ fn problem(line: u64, column: Option<&str>, message: impl Into<String>) -> Impor
     ImportProblem { line, column: column.map(str::to_owned), message: message.into() }
 }
 
+/// Stops a row from growing past [`MAX_ROW_BYTES`]: counts the bytes handed to the CSV reader
+/// since the last row ended (the reader resets the count) and fails beyond the limit.
+struct RowGuard<R> {
+    inner: R,
+    since_row: u64,
+}
+
+impl<R: Read> Read for RowGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.since_row > MAX_ROW_BYTES {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, ROW_TOO_LONG));
+        }
+        let n = self.inner.read(buf)?;
+        self.since_row += n as u64;
+        Ok(n)
+    }
+}
+
+const ROW_TOO_LONG: &str = "a row longer than 1 MiB (is a quote left open?); the file was read no further";
+
+/// What the next record of the file was.
+enum Next {
+    /// A row to check (its line, its cells by column).
+    Customer(u64, NewCustomer),
+    /// A broken row, already counted among the problems.
+    Problem,
+    /// The end of the file, or of what could be read of it.
+    End,
+}
+
+/// A CSV file of customers read one row at a time: only the current row is held.
+struct CsvRows<'a> {
+    csv: csv::Reader<RowGuard<Box<dyn Read + 'a>>>,
+    client_id: String,
+    columns: Vec<String>,
+    record: csv::StringRecord,
+    /// Records read, broken ones included.
+    read: u64,
+    done: bool,
+    problems: Problems,
+}
+
+impl<'a> CsvRows<'a> {
+    /// Opens the file and checks its header; a bad header refuses the file at once. Of the
+    /// problems, the first `max_listed` are kept.
+    fn open(
+        input: impl Read + 'a,
+        encoding: CsvEncoding,
+        client_id: &str,
+        max_listed: usize,
+    ) -> Result<Self, ImportError> {
+        let mut problems = Problems::new(max_listed);
+        let mut buffered = BufReader::with_capacity(64 * 1024, input);
+        // A UTF-8 byte-order mark (spreadsheets write one) is not part of the first header.
+        if encoding == CsvEncoding::Utf8 {
+            match buffered.fill_buf() {
+                Ok(b) if b.starts_with(b"\xEF\xBB\xBF") => buffered.consume(3),
+                Ok(_) => {}
+                Err(e) => {
+                    problems.push(problem(1, None, format!("cannot read the file: {e}")));
+                    return Err(problems.refused());
+                }
+            }
+        }
+        let source: Box<dyn Read + 'a> = match encoding {
+            CsvEncoding::Utf8 => Box::new(buffered),
+            CsvEncoding::ShiftJis => Box::new(ShiftJisReader::new(buffered)),
+        };
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .from_reader(RowGuard { inner: source, since_row: 0 });
+        let headers = match csv.headers() {
+            Ok(h) => h.clone(),
+            Err(e) => {
+                let line = csv.position().line();
+                problems.push(csv_problem(e, line));
+                return Err(problems.refused());
+            }
+        };
+        // A line 1 that names no field at all is a first customer, not a header (the header was
+        // left out): its cells are values, and are not repeated in the problems.
+        let is_header = headers.iter().any(|h| CustomerField::parse(h.trim()).is_some());
+        let mut columns = Vec::with_capacity(headers.len());
+        for h in headers.iter() {
+            let name = h.trim();
+            if let Err(e) = refuse_security_code(name) {
+                problems.push(problem(1, Some(name), e.to_string()));
+            } else if is_header && CustomerField::parse(name).is_none() {
+                problems.push(problem(
+                    1,
+                    Some(name),
+                    "not a customer field; see docs/vault.md for the names",
+                ));
+            }
+            columns.push(name.to_owned());
+        }
+        if !is_header {
+            problems.push(problem(
+                1,
+                None,
+                "not a header: no cell names a customer field (line 1 must name the columns; see docs/vault.md)",
+            ));
+        }
+        if problems.any() {
+            return Err(problems.refused());
+        }
+        Ok(CsvRows {
+            csv,
+            client_id: client_id.to_owned(),
+            columns,
+            record: csv::StringRecord::new(),
+            read: 0,
+            done: false,
+            problems,
+        })
+    }
+
+    /// Reads the next row; a broken one (wrong number of cells, bad bytes) goes into the
+    /// problems and reading goes on where the reader can.
+    fn next(&mut self) -> Next {
+        if self.done {
+            return Next::End;
+        }
+        self.csv.get_mut().since_row = 0;
+        match self.csv.read_record(&mut self.record) {
+            Ok(false) => {
+                self.done = true;
+                Next::End
+            }
+            Ok(true) => {
+                self.read += 1;
+                let line = self.record.position().map_or(self.read + 1, csv::Position::line);
+                let new = NewCustomer {
+                    client_id: self.client_id.clone(),
+                    fields: self.columns.iter().cloned().zip(self.record.iter().map(str::to_owned)).collect(),
+                };
+                Next::Customer(line, new)
+            }
+            Err(e) => {
+                self.read += 1;
+                // A read error ends the file: the reader cannot find the next row after it.
+                let fatal = matches!(e.kind(), csv::ErrorKind::Io(_));
+                let line = self.csv.position().line();
+                self.problems.push(csv_problem(e, line));
+                self.done = fatal;
+                Next::Problem
+            }
+        }
+    }
+}
+
 impl Core {
+    /// Checks a CSV file of customers of one client company as [`Core::import_customers_csv`]
+    /// does, without sealing or writing anything: every row is read once and dropped, and of the
+    /// problems only the first `import.max_listed_problems` are kept, so memory stays the same
+    /// whatever the file. `progress` is told the rows read and the problems found so far, every
+    /// 1,000 rows and as soon as the first problem is found. Returns the number of rows.
+    pub fn check_customers_csv(
+        &self,
+        client_id: &str,
+        input: impl Read,
+        encoding: CsvEncoding,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<u64, ImportError> {
+        let mut rows = CsvRows::open(input, encoding, client_id, self.policies.import_max_listed_problems)?;
+        let mut customers = 0u64;
+        loop {
+            let before = rows.problems.total();
+            match rows.next() {
+                Next::End => break,
+                Next::Problem => {}
+                Next::Customer(line, new) => {
+                    customers += 1;
+                    match self.check_customer(&new) {
+                        Ok(()) => {}
+                        Err(CoreError::Invalid { field, message, .. }) => {
+                            rows.problems.push(problem(line, Some(field), message))
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            if rows.read.is_multiple_of(PROGRESS_EVERY) || (before == 0 && rows.problems.any()) {
+                progress(rows.read, rows.problems.total());
+            }
+        }
+        progress(rows.read, rows.problems.total());
+        if rows.problems.any() {
+            return Err(rows.problems.refused());
+        }
+        if customers == 0 {
+            return Err(no_rows());
+        }
+        Ok(customers)
+    }
+
     /// Imports a CSV file of customers of one client company. Line 1 names the columns (the
     /// customer field names: `name_kanji`, `phones`, …); every further line is a customer.
+    /// All or nothing: the records are sealed and written a chunk at a time inside one
+    /// transaction, which is rolled back at the first problem; the rest of the file is then
+    /// only checked, the first `import.max_listed_problems` problems kept and all counted.
     /// `progress` is told how many rows have been read. Returns how many were imported.
     pub async fn import_customers_csv(
         &self,
@@ -138,93 +397,68 @@ impl Core {
         progress: &mut dyn FnMut(u64),
         ctx: &RequestContext,
     ) -> Result<u64, ImportError> {
-        let mut buffered = BufReader::with_capacity(64 * 1024, input);
-        // A UTF-8 byte-order mark (spreadsheets write one) is not part of the first header.
-        if encoding == CsvEncoding::Utf8
-            && buffered.fill_buf().map_err(io_problem)?.starts_with(b"\xEF\xBB\xBF")
-        {
-            buffered.consume(3);
-        }
-        let source: Box<dyn Read> = match encoding {
-            CsvEncoding::Utf8 => Box::new(buffered),
-            CsvEncoding::ShiftJis => Box::new(ShiftJisReader::new(buffered)),
-        };
-        let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(source);
-        let headers = csv.headers().map_err(ImportError::from)?.clone();
-        let mut problems = Vec::new();
-        let mut columns = Vec::with_capacity(headers.len());
-        for h in headers.iter() {
-            let name = h.trim();
-            if let Err(e) = refuse_security_code(name) {
-                problems.push(problem(1, Some(name), e.to_string()));
-            } else if CustomerField::parse(name).is_none() {
-                problems.push(problem(
-                    1,
-                    Some(name),
-                    "not a customer field; see docs/vault.md for the names",
-                ));
-            }
-            columns.push(name.to_owned());
-        }
-        if !problems.is_empty() {
-            return Err(ImportError::Refused(problems));
-        }
+        let mut rows = CsvRows::open(input, encoding, client_id, self.policies.import_max_listed_problems)?;
         let now = self.now();
-        let mut sealed = Vec::new();
-        let mut rows = 0u64;
-        let mut record = csv::StringRecord::new();
+        let mut sealed = Vec::with_capacity(CHUNK_ROWS);
+        let mut import = None;
         loop {
-            match csv.read_record(&mut record) {
-                Ok(false) => break,
-                Ok(true) => {}
-                Err(e) => {
-                    // A broken row (wrong number of fields, bad bytes): noted, and reading goes on
-                    // where the reader can.
-                    let fatal = matches!(e.kind(), csv::ErrorKind::Io(_));
-                    problems.push(csv_problem(e));
-                    if fatal {
-                        break;
-                    }
-                    continue;
+            let checked = match rows.next() {
+                Next::End => break,
+                Next::Problem => Ok(()),
+                // Once refused, only look for more problems.
+                Next::Customer(line, new) if rows.problems.any() => {
+                    self.check_customer(&new).map_err(|e| (line, e))
                 }
-            }
-            rows += 1;
-            let line = record.position().map_or(rows + 1, |p| p.line());
-            let new = NewCustomer {
-                client_id: client_id.to_owned(),
-                fields: columns.iter().cloned().zip(record.iter().map(str::to_owned)).collect(),
+                Next::Customer(line, new) => {
+                    self.seal_customer(&new, now).map(|s| sealed.push(s)).map_err(|e| (line, e))
+                }
             };
-            match self.seal_customer(&new, now) {
-                Ok(s) if problems.is_empty() => sealed.push(s),
-                Ok(_) => {} // already refused: only look for more problems
-                Err(CoreError::Invalid { field, message, .. }) => {
-                    problems.push(problem(line, Some(field), message));
-                    sealed.clear();
+            match checked {
+                Ok(()) => {}
+                Err((line, CoreError::Invalid { field, message, .. })) => {
+                    rows.problems.push(problem(line, Some(field), message))
                 }
-                Err(e) => return Err(e.into()),
+                Err((_, e)) => return Err(e.into()),
             }
-            if rows.is_multiple_of(PROGRESS_EVERY) {
-                progress(rows);
+            if rows.problems.any() {
+                // Nothing of a refused file is kept: what was written is rolled back.
+                import = None;
+                sealed.clear();
+            } else if sealed.len() >= CHUNK_ROWS {
+                let tx = match import.as_mut() {
+                    Some(tx) => tx,
+                    None => import.insert(self.begin_import(client_id).await?),
+                };
+                tx.insert(&mut sealed).await?;
+            }
+            if rows.read.is_multiple_of(PROGRESS_EVERY) {
+                progress(rows.read);
             }
         }
-        progress(rows);
-        if !problems.is_empty() {
-            return Err(ImportError::Refused(problems));
+        progress(rows.read);
+        if rows.problems.any() {
+            return Err(rows.problems.refused());
         }
-        if sealed.is_empty() {
-            return Err(ImportError::Refused(vec![problem(2, None, "the file has no customer rows")]));
-        }
-        self.insert_sealed(principal, &sealed, true, ctx).await?;
-        Ok(rows)
+        let mut tx = match import {
+            Some(tx) => tx,
+            None if sealed.is_empty() => return Err(no_rows()),
+            None => self.begin_import(client_id).await?,
+        };
+        tx.insert(&mut sealed).await?;
+        Ok(self.finish_import(tx, principal, ctx).await?)
     }
 }
 
-fn io_problem(e: std::io::Error) -> ImportError {
-    ImportError::Refused(vec![problem(1, None, format!("cannot read the file: {e}"))])
+fn no_rows() -> ImportError {
+    ImportError::Refused(Refusal {
+        problems: vec![problem(2, None, "the file has no customer rows")],
+        total: 1,
+    })
 }
 
-fn csv_problem(e: csv::Error) -> ImportProblem {
-    let line = e.position().map_or(1, csv::Position::line);
+/// A problem the CSV reader found; `line` is where it was when the error came without one.
+fn csv_problem(e: csv::Error, line: u64) -> ImportProblem {
+    let line = e.position().map_or(line, csv::Position::line);
     let message = match e.kind() {
         csv::ErrorKind::Utf8 { .. } => "not valid UTF-8 (if the file is Shift_JIS, say so)".to_owned(),
         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
@@ -239,11 +473,5 @@ fn csv_problem(e: csv::Error) -> ImportProblem {
             problem(n.parse().unwrap_or(line), None, rest.trim().to_owned())
         }
         _ => problem(line, None, message),
-    }
-}
-
-impl From<csv::Error> for ImportError {
-    fn from(e: csv::Error) -> Self {
-        ImportError::Refused(vec![csv_problem(e)])
     }
 }

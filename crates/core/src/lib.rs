@@ -47,6 +47,8 @@ pub struct Policies {
     pub invitation_validity: Duration,
     /// How many masked values one user may reveal: a burst, refilled per hour.
     pub reveals: mamori_domain::rate::RateLimit,
+    /// How many problems a refused import lists; the rest are counted.
+    pub import_max_listed_problems: usize,
 }
 
 impl Default for Policies {
@@ -56,6 +58,7 @@ impl Default for Policies {
             lockout: LockoutPolicy::default(),
             invitation_validity: Duration::from_secs(72 * 3600),
             reveals: mamori_domain::rate::RateLimit { capacity: 5, per_hour: 10 },
+            import_max_listed_problems: import::DEFAULT_MAX_LISTED_PROBLEMS,
         }
     }
 }

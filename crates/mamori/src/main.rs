@@ -368,16 +368,19 @@ async fn import_customers(
             );
             Ok(())
         }
-        Err(ImportError::Refused(problems)) => {
+        Err(ImportError::Refused(refusal)) => {
             if tty {
                 eprintln!();
             }
-            for p in &problems {
+            for p in &refusal.problems {
                 eprintln!("{p}");
+            }
+            if refusal.unlisted() > 0 {
+                eprintln!("… and {} more", refusal.unlisted());
             }
             eprintln!(
                 "refused: {} problem(s); nothing was imported. Correct the file and import it again.",
-                problems.len()
+                refusal.total
             );
             std::process::exit(1);
         }

@@ -458,10 +458,14 @@ pub struct ImportProblem {
     pub message: String,
 }
 
-/// The problem document of a refused import: nothing was imported, and every problem is listed.
+/// The problem document of a refused import: nothing was imported. The first problems are
+/// listed (at most `import.max_listed_problems`, default 1,000), and all are counted.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ImportRefused {
     #[serde(flatten)]
     pub problem: Problem,
+    /// The first problems, in the file's order.
     pub problems: Vec<ImportProblem>,
+    /// How many problems the file has in all; more than `problems` lists when the list was cut.
+    pub problems_total: u64,
 }

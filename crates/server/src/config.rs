@@ -73,6 +73,11 @@ const KEYS: &[(&str, Kind, &str)] = &[
     ),
     ("vault.reveals_per_hour", Kind::Integer, "how fast that allowance refills, per hour (default 10)"),
     (
+        "import.max_listed_problems",
+        Kind::Integer,
+        "problems a refused customer import lists, the rest only counted (default 1000, at most 100000)",
+    ),
+    (
         "audit.retention_days",
         Kind::Integer,
         "entries older than this may be archived and pruned by `mamori audit archive` (default 365, PCI DSS 10.5.1)",
@@ -137,6 +142,8 @@ pub struct ServerConfig {
     pub audit_retention: Duration,
     /// Each user's allowance of reveals of masked values.
     pub reveals: mamori_domain::rate::RateLimit,
+    /// How many problems a refused customer import lists; the rest are counted.
+    pub import_max_listed_problems: usize,
 }
 
 impl ServerConfig {
@@ -158,6 +165,7 @@ impl ServerConfig {
             forwarding: Forwarding::default(),
             audit_retention: Duration::from_secs(365 * 86_400),
             reveals: mamori_domain::rate::RateLimit { capacity: 5, per_hour: 10 },
+            import_max_listed_problems: mamori_core::import::DEFAULT_MAX_LISTED_PROBLEMS,
         }
     }
 
@@ -354,6 +362,10 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
             }
             "vault.reveals_per_hour" => {
                 c.reveals.per_hour = u32::try_from(integer(k, &value, 0, 100_000)?).unwrap_or(10)
+            }
+            "import.max_listed_problems" => {
+                c.import_max_listed_problems = usize::try_from(integer(k, &value, 1, 100_000)?)
+                    .unwrap_or(mamori_core::import::DEFAULT_MAX_LISTED_PROBLEMS)
             }
             "audit.retention_days" => {
                 c.audit_retention = Duration::from_secs(86_400 * integer(k, &value, 1, 100 * 366)?)

@@ -2,7 +2,7 @@
 //! CSRF cookie, security headers, the access log — and resolving who is calling.
 
 use crate::AppState;
-use crate::problem::{ApiError, body_limit, too_large};
+use crate::problem::{ApiError, body_limit, too_large_for};
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -91,7 +91,7 @@ pub async fn outer(State(state): State<AppState>, mut req: Request, next: Next) 
         .and_then(|v| v.parse::<usize>().ok());
     if declared_len.is_some_and(|n| n > body_limit(req.uri().path())) {
         return if is_api {
-            too_large().into_response()
+            too_large_for(req.uri().path()).into_response()
         } else {
             (StatusCode::PAYLOAD_TOO_LARGE, "The request is too large (1 MiB at most).").into_response()
         };

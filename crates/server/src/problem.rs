@@ -142,6 +142,20 @@ pub fn too_large() -> ApiError {
     ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is over the 1 MiB limit")
 }
 
+/// An import's body over [`IMPORT_BODY_LIMIT`].
+pub fn import_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        "the CSV file is over the 256 MiB an import over HTTP takes; import it with `mamori customers import`",
+    )
+}
+
+/// The answer to a body over the limit of its path.
+pub fn too_large_for(path: &str) -> ApiError {
+    if path == IMPORT_PATH { import_too_large() } else { too_large() }
+}
+
 /// Parses JSON, naming the field at fault.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);

@@ -126,6 +126,7 @@ pub async fn open_core(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<C
         session: config.session,
         lockout: config.lockout,
         reveals: config.reveals,
+        import_max_listed_problems: config.import_max_listed_problems,
         ..Policies::default()
     };
     let keys = Keys {

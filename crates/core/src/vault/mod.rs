@@ -112,6 +112,29 @@ pub(crate) struct Sealed {
     field_names: String,
 }
 
+/// An import's transaction, written a chunk of records at a time so that no more than a chunk
+/// is held sealed in memory. Dropped before [`Core::finish_import`], it rolls back: nothing of
+/// the file is written.
+pub(crate) struct ImportTx {
+    tx: Box<dyn mamori_store::StoreTx>,
+    client_id: String,
+    records: u64,
+}
+
+impl ImportTx {
+    /// Inserts the sealed records (emptying `sealed`), checking that each is of the client
+    /// company the import is for.
+    pub(crate) async fn insert(&mut self, sealed: &mut Vec<Sealed>) -> Result<(), CoreError> {
+        if sealed.iter().any(|s| s.rows.record.client_id != self.client_id) {
+            return Err(CoreError::Internal("an import's records are of one client company".into()));
+        }
+        let rows: Vec<NewCustomerRows> = sealed.drain(..).map(|s| s.rows).collect();
+        self.tx.insert_customers(&rows).await?;
+        self.records += rows.len() as u64;
+        Ok(())
+    }
+}
+
 /// A record's fields checked and normalised: the values to seal, and the blind-index values
 /// (kind, normalised value).
 struct Prepared {
@@ -307,6 +330,38 @@ impl Core {
         };
         let field_names = values.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>().join(",");
         Ok(Sealed { rows: NewCustomerRows { record, index: digests }, field_names })
+    }
+
+    /// Checks a new record as [`Core::seal_customer`] does, without sealing it.
+    pub(crate) fn check_customer(&self, new: &NewCustomer) -> Result<(), CoreError> {
+        check_id(&new.client_id, "client company")?;
+        prepare(&new.fields).map(|_| ())
+    }
+
+    /// Starts an import's one transaction, for the records of one client company.
+    pub(crate) async fn begin_import(&self, client_id: &str) -> Result<ImportTx, CoreError> {
+        let mut tx = self.store.begin().await?;
+        match tx.org_unit(client_id).await? {
+            Some(unit) if unit.kind == OrgKind::Client => {}
+            _ => return Err(CoreError::NotFound { what: "client company" }),
+        }
+        Ok(ImportTx { tx, client_id: client_id.to_owned(), records: 0 })
+    }
+
+    /// Ends an import: one `customer.import` audit entry for every record inserted, and the commit.
+    pub(crate) async fn finish_import(
+        &self,
+        mut import: ImportTx,
+        principal: &Principal,
+        ctx: &RequestContext,
+    ) -> Result<u64, CoreError> {
+        let e = AuditEvent::new(Category::Operation, "customer.import", principal.actor(), Outcome::Success)
+            .object("customers")
+            .detail("records", import.records.to_string())
+            .detail("clients", import.client_id.clone());
+        self.audit(&mut import.tx, ctx, e).await?;
+        import.tx.commit().await?;
+        Ok(import.records)
     }
 
     pub(crate) async fn insert_sealed(

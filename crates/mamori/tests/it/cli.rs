@@ -373,4 +373,28 @@ async fn customers_import_command() {
     let (code, _, err) = run("op", &good);
     assert_ne!(code, Some(0));
     assert!(err.contains("customers.manage"), "{err}");
+
+    // Issue 12: the first problems are listed (three here, by configuration), the rest counted.
+    let many = dir.path().join("many.csv");
+    std::fs::write(&many, format!("name_kanji,phones\n{}", "山田太郎,bad\n".repeat(1005))).unwrap();
+    let out = mamori(&[
+        "customers",
+        "import",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--as",
+        "admin",
+        "--client",
+        "Client A",
+        "--file",
+        many.to_str().unwrap(),
+    ])
+    .env("MAMORI_IMPORT_MAX_LISTED_PROBLEMS", "3")
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.matches("column phones").count(), 3, "{err}");
+    assert!(err.contains("line 4, column phones") && !err.contains("line 5,"), "{err}");
+    assert!(err.contains("… and 1002 more") && err.contains("refused: 1005 problem(s)"), "{err}");
 }

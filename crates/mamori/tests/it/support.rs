@@ -368,6 +368,11 @@ impl ServeProcess {
         panic!("mamori serve was not ready within 10 s");
     }
 
+    /// The process id, to read its memory from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `kill -9`: no shutdown work at all.
     pub fn kill(mut self) {
         self.signal("-KILL");
@@ -393,7 +398,7 @@ pub async fn admin_token(config: &ServerConfig, permissions: &[mamori_domain::Pe
 }
 
 /// An API token (a day long) with the given permissions, made by `owner` through the services.
-async fn api_token(core: &Core, owner: &UserRecord, permissions: &[mamori_domain::Permission]) -> String {
+pub async fn api_token(core: &Core, owner: &UserRecord, permissions: &[mamori_domain::Permission]) -> String {
     core.create_api_token(
         &principal(owner),
         "test",

@@ -5,6 +5,7 @@
 use crate::both_backends;
 use crate::support::{Backend, TestServer, pg_base_url};
 use mamori_core::CoreError;
+use mamori_core::import::{CsvEncoding, ImportError};
 use mamori_core::vault::{NewCustomer, Purpose};
 use mamori_domain::Role;
 use mamori_domain::customer::{CustomerField, Mask};
@@ -247,7 +248,7 @@ both_backends!(over_the_api);
 /// CSV import: UTF-8 (with a spreadsheet's byte-order mark) and Shift_JIS; a file with bad rows
 /// is refused whole with every bad line listed; nothing is half-written.
 async fn csv_import(backend: Backend) {
-    use mamori_core::import::{CsvEncoding, ImportError};
+    use mamori_core::import::Refusal as ImportRefusal;
     let s = TestServer::start(backend).await;
     let admin = s.principal_of(&s.user("admin", &[Role::SecurityAdmin]).await);
     let ctx = Default::default();
@@ -276,9 +277,11 @@ async fn csv_import(backend: Backend) {
          伊藤,イトウ,0366667777,,19800401,,\n\
          渡辺,ワタナベ,0377778888\n"
     );
-    let Err(ImportError::Refused(problems)) = import(bad.into_bytes(), CsvEncoding::Utf8).await else {
+    let Err(ImportError::Refused(refusal)) = import(bad.into_bytes(), CsvEncoding::Utf8).await else {
         panic!("a file with bad rows is refused")
     };
+    assert_eq!(refusal.total, 4);
+    let problems = refusal.problems;
     let listed: Vec<(u64, Option<&str>)> = problems.iter().map(|p| (p.line, p.column.as_deref())).collect();
     assert_eq!(
         listed,
@@ -288,7 +291,9 @@ async fn csv_import(backend: Backend) {
     assert_eq!(count().await, 2, "nothing of the refused file was written");
 
     let with_cvv = "name_kanji,phones,CVV\n山本,0388889999,123\n".to_owned();
-    let Err(ImportError::Refused(p)) = import(with_cvv.into_bytes(), CsvEncoding::Utf8).await else {
+    let Err(ImportError::Refused(ImportRefusal { problems: p, .. })) =
+        import(with_cvv.into_bytes(), CsvEncoding::Utf8).await
+    else {
         panic!()
     };
     assert_eq!((p[0].line, p[0].column.as_deref()), (1, Some("CVV")));
@@ -305,12 +310,32 @@ async fn csv_import(backend: Backend) {
     assert_eq!(cards[0].fields.iter().find(|f| f.field == CustomerField::NameKanji).unwrap().value, "中村健");
     let mut broken = b"name_kanji,phones\n".to_vec();
     broken.extend_from_slice(b"\x82\xa0\x82,0312345678\n\x81\x7f\x81,0312345679\n");
-    let Err(ImportError::Refused(p)) = import(broken, CsvEncoding::ShiftJis).await else { panic!() };
+    let Err(ImportError::Refused(ImportRefusal { problems: p, .. })) =
+        import(broken, CsvEncoding::ShiftJis).await
+    else {
+        panic!()
+    };
     assert!(p[0].message.contains("Shift_JIS"), "{p:?}");
-    let Err(ImportError::Refused(p)) = import(vec![0xff, 0xfe, b'\n'], CsvEncoding::Utf8).await else {
+    let Err(ImportError::Refused(ImportRefusal { problems: p, .. })) =
+        import(vec![0xff, 0xfe, b'\n'], CsvEncoding::Utf8).await
+    else {
         panic!()
     };
     assert!(p[0].message.contains("UTF-8"), "{p:?}");
+    // A file without its header line: the first customer's values are not repeated back.
+    let headless = "山田太郎,03-1111-2222\n佐藤花子,090-3333-4444\n".to_owned();
+    let Err(ImportError::Refused(r)) = import(headless.into_bytes(), CsvEncoding::Utf8).await else {
+        panic!()
+    };
+    assert_eq!((r.total, r.problems[0].line, r.problems[0].column.as_deref()), (1, 1, None), "{r:?}");
+    assert!(r.problems[0].message.contains("not a header") && !format!("{r:?}").contains("山田"), "{r:?}");
+    // An unclosed quote would make the rest of the file one row: it is refused at 1 MiB.
+    let open_quote = format!("name_kanji,notes\n山田,\"{}\n", "長い備考\n".repeat(300_000));
+    let Err(ImportError::Refused(r)) = import(open_quote.into_bytes(), CsvEncoding::Utf8).await else {
+        panic!()
+    };
+    assert_eq!(r.total, 1);
+    assert!(r.problems[0].message.contains("longer than 1 MiB"), "{r:?}");
     assert_eq!(count().await, 3);
     assert_eq!(s.audit("customer.import").await.len(), 2, "each import is one audit entry");
     s.stop().await;
@@ -591,7 +616,6 @@ both_backends!(lookup_by_email_and_name);
 /// listed; the clean file imports completely; and the database then holds none of the imported
 /// values in plaintext.
 async fn hundred_thousand_rows(backend: Backend) {
-    use mamori_core::import::{CsvEncoding, ImportError};
     let s = TestServer::start(backend).await;
     let admin = s.principal_of(&s.user("admin", &[Role::SecurityAdmin]).await);
     let ctx = Default::default();
@@ -624,10 +648,11 @@ async fn hundred_thousand_rows(backend: Backend) {
             .await
         }
     };
-    let Err(ImportError::Refused(problems)) = import(file(Some(1000))).await else {
+    let Err(ImportError::Refused(refusal)) = import(file(Some(1000))).await else {
         panic!("a file with bad rows is refused")
     };
-    let lines: Vec<u64> = problems.iter().map(|p| p.line).collect();
+    assert_eq!(refusal.total, 100);
+    let lines: Vec<u64> = refusal.problems.iter().map(|p| p.line).collect();
     let expected: Vec<u64> = (1..=100).map(|k| k * 1000 + 1).collect();
     assert_eq!(lines, expected, "every bad line (file line = row + 1 for the header)");
     assert_eq!(s.core.store.read().await.unwrap().count_customers().await.unwrap(), 0);
@@ -650,3 +675,175 @@ async fn hundred_thousand_rows(backend: Backend) {
     s.stop().await;
 }
 both_backends!(hundred_thousand_rows);
+
+/// Issue 12, item 3: a refused import over the API lists the first problems (five here, by
+/// configuration) and counts them all; the file is written a chunk at a time inside one
+/// transaction, and a problem after the first chunks were written still leaves nothing behind.
+async fn import_lists_first_problems(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| c.import_max_listed_problems = 5).await;
+    let admin_user = s.user("admin", &[Role::SecurityAdmin]).await;
+    let admin = s.principal_of(&admin_user);
+    let a =
+        s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &Default::default()).await.unwrap();
+    let token = s.token(&admin_user, &[mamori_domain::Permission::CustomersManage]).await;
+    let api = reqwest::Client::new();
+    let post = |body: String| {
+        api.post(s.url(&format!("/api/v1/customers/import?client_id={}", a.id)))
+            .bearer_auth(&token)
+            .header("content-type", "text/csv")
+            .body(body)
+            .send()
+    };
+    let count = || async { s.core.store.read().await.unwrap().count_customers().await.unwrap() };
+    // 10,000 rows (more than two chunks); `bad` rows have a bad phone, `broken` ones a cell too many.
+    let file = |bad: &dyn Fn(usize) -> bool, broken: &dyn Fn(usize) -> bool| {
+        let mut csv = String::from("name_kanji,phones\n");
+        for i in 0..10_000 {
+            match (bad(i), broken(i)) {
+                (true, _) => csv.push_str(&format!("顧客{i},not-a-phone\n")),
+                (_, true) => csv.push_str(&format!("顧客{i},070{i:08},extra\n")),
+                _ => csv.push_str(&format!("顧客{i},070{i:08}\n")),
+            }
+        }
+        csv
+    };
+
+    let r = post(file(&|i| i % 100 == 7, &|i| i % 100 == 50)).await.unwrap();
+    assert_eq!(r.status(), 422);
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(p["code"], "import_refused");
+    assert_eq!(p["problems_total"], 200, "100 bad phones and 100 broken rows, all counted: {p}");
+    let listed: Vec<(u64, Option<&str>)> = p["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| (q["line"].as_u64().unwrap(), q["column"].as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![(9, Some("phones")), (52, None), (109, Some("phones")), (152, None), (209, Some("phones"))],
+        "the first five, in the file's order: {p}"
+    );
+    assert!(p["detail"].as_str().unwrap().contains("200 problem(s), the first 5 listed"), "{p}");
+    assert!(!p.to_string().contains("顧客"), "no value in the answer: {p}");
+    assert_eq!(count().await, 0);
+
+    // Over the API and directly: the only bad row comes after two chunks were written.
+    let late = file(&|i| i == 9_000, &|_| false);
+    let r = post(late.clone()).await.unwrap();
+    assert_eq!(r.status(), 422);
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert_eq!((p["problems_total"].as_u64(), p["problems"][0]["line"].as_u64()), (Some(1), Some(9_002)));
+    let direct = s
+        .core
+        .import_customers_csv(
+            &admin,
+            &a.id,
+            late.as_bytes(),
+            CsvEncoding::Utf8,
+            &mut |_| {},
+            &Default::default(),
+        )
+        .await;
+    assert!(matches!(direct, Err(ImportError::Refused(ref r)) if r.total == 1), "{direct:?}");
+    assert_eq!(count().await, 0, "nothing of a refused file is written, however far it got");
+
+    let r = post(file(&|_| false, &|_| false)).await.unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["imported"], 10_000);
+    assert_eq!(count().await, 10_000);
+    let entries = s.audit("customer.import").await;
+    assert_eq!(entries.len(), 1, "one audit entry for the whole file");
+    s.stop().await;
+}
+both_backends!(import_lists_first_problems);
+
+/// A value (in KiB) of `/proc/<pid>/status`: `VmRSS`, or `VmHWM` for the peak.
+fn proc_status_kib(pid: u32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with(key)).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Issue 12, item 3: a file in which every one of 8,000,000 rows is wrong (`notes`, then
+/// `a,b` rows: two cells where the header has one — what a file in the wrong encoding or with
+/// the wrong separator looks like) is refused with the first problems listed and the total
+/// counted, and a real `mamori serve` process grows by less than 100 MB meanwhile (it grew by
+/// 1.2 GB and answered with 495 MB).
+async fn import_memory_bounded(backend: Backend) {
+    use crate::support::{ServeProcess, api_token, insert_user, principal};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = mamori_server::config::ServerConfig::defaults(dir.path().join("data"));
+    if backend == Backend::Postgres {
+        config.database_url = Some(crate::support::fresh_pg_url().await);
+    }
+    let (token, client) = {
+        let core = mamori_server::serve::open_core(&config, std::sync::Arc::new(mamori_domain::SystemClock))
+            .await
+            .unwrap();
+        let admin = insert_user(&core, "admin", &[Role::SecurityAdmin]).await;
+        let client = core
+            .create_org_unit(&principal(&admin), OrgKind::Client, "Client A", None, &Default::default())
+            .await
+            .unwrap();
+        (api_token(&core, &admin, &[mamori_domain::Permission::CustomersManage]).await, client.id)
+    };
+    let server = ServeProcess::start(&config).await;
+    let rows = 8_000_000;
+    let mut body = b"notes\n".to_vec();
+    body.reserve(4 * rows);
+    for _ in 0..rows {
+        body.extend_from_slice(b"a,b\n");
+    }
+    let size = body.len();
+    let rss_before = proc_status_kib(server.pid(), "VmRSS");
+    let started = std::time::Instant::now();
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/customers/import?client_id={client}", server.base))
+        .bearer_auth(&token)
+        .header("content-type", "text/csv")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let answer = r.bytes().await.unwrap();
+    let took = started.elapsed();
+    let peak = proc_status_kib(server.pid(), "VmHWM");
+    let rss_after = proc_status_kib(server.pid(), "VmRSS");
+    let growth_mb = peak.saturating_sub(rss_before) as f64 / 1024.0;
+    eprintln!(
+        "{backend:?}: {size} bytes, {rows} bad rows: {status}, answer {} bytes, {:.1} s; \
+         RSS {rss_before} KiB before, peak {peak} KiB (+{growth_mb:.0} MiB), {rss_after} KiB after",
+        answer.len(),
+        took.as_secs_f64()
+    );
+    assert_eq!(status, 422);
+    assert!(growth_mb < 100.0, "the server grew by {growth_mb:.0} MiB");
+    assert!(answer.len() < 1024 * 1024, "a short answer, not {} bytes", answer.len());
+    let p: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(p["code"], "import_refused");
+    assert_eq!(p["problems_total"], rows as u64);
+    let listed = p["problems"].as_array().unwrap();
+    assert_eq!(listed.len(), 1000, "the first 1,000 (the default) are listed");
+    assert_eq!(listed[0]["line"], 2);
+    assert_eq!(listed[999]["line"], 1001);
+
+    // A file over the 256 MiB limit sent without a length (chunked) is cut off with 413.
+    let mib = format!("山田,{}\n", "x".repeat(8184)).repeat(128).into_bytes();
+    let chunks = std::iter::once(Ok::<_, std::io::Error>(b"name_kanji,notes\n".to_vec()))
+        .chain(std::iter::repeat_n(mib, 260).map(Ok));
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/customers/import?client_id={client}", server.base))
+        .bearer_auth(&token)
+        .header("content-type", "text/csv")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert!(p["detail"].as_str().unwrap().contains("256 MiB"), "{p}");
+    server.stop();
+}
+both_backends!(import_memory_bounded);

@@ -232,12 +232,14 @@ pub async fn import(
     Caller(p): Caller,
     Ctx(ctx): Ctx,
     crate::problem::ApiQuery(q): crate::problem::ApiQuery<proto::ImportQuery>,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+    request: axum::extract::Request,
 ) -> Result<axum::response::Response, crate::problem::ApiError> {
+    use axum::RequestExt;
     use axum::response::IntoResponse;
+    use futures_util::StreamExt;
     use mamori_core::import::{CsvEncoding, ImportError};
-    let is_csv = headers
+    let is_csv = request
+        .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
@@ -260,30 +262,101 @@ pub async fn import(
             .field("encoding")
         })?,
     };
-    // Sealing a large file is CPU work: it runs off the threads that answer live lookups.
-    let core = state.core.clone();
-    let runtime = tokio::runtime::Handle::current();
-    let result = tokio::task::spawn_blocking(move || {
-        runtime.block_on(core.import_customers_csv(&p, &q.client_id, &body[..], encoding, &mut |_| {}, &ctx))
+    let joined = |e: tokio::task::JoinError| {
+        crate::problem::ApiError::from(mamori_core::CoreError::Internal(e.to_string()))
+    };
+    // First pass, as the file arrives: every row is checked on a blocking thread and dropped
+    // (nothing sealed, nothing written), and of the problems only the first few are kept, so a
+    // file that is wrong on every line costs no more memory than a short one. The file's chunks
+    // are kept for the second pass only while no problem has been found.
+    let kept: Shared<Option<Vec<axum::body::Bytes>>> = Default::default();
+    *lock(&kept) = Some(Vec::new());
+    let body_error: Shared<Option<crate::problem::ApiError>> = Default::default();
+    let chunks = request.into_limited_body().into_data_stream().map({
+        let (kept, body_error) = (kept.clone(), body_error.clone());
+        move |chunk| match chunk {
+            Ok(bytes) => {
+                if let Some(k) = lock(&kept).as_mut() {
+                    k.push(bytes.clone());
+                }
+                Ok(bytes)
+            }
+            Err(e) => {
+                *lock(&body_error) = Some(if over_limit(&e) {
+                    crate::problem::import_too_large()
+                } else {
+                    crate::problem::ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "body_unreadable",
+                        "the request body could not be read",
+                    )
+                });
+                Err(std::io::Error::other("the request body could not be read"))
+            }
+        }
+    });
+    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(chunks));
+    let (core, client_id, dropped) = (state.core.clone(), q.client_id.clone(), kept.clone());
+    let checked = tokio::task::spawn_blocking(move || {
+        core.check_customers_csv(&client_id, reader, encoding, &mut |_, problems| {
+            if problems > 0 {
+                lock(&dropped).take();
+            }
+        })
     })
     .await
-    .map_err(|e| crate::problem::ApiError::from(mamori_core::CoreError::Internal(e.to_string())))?;
+    .map_err(joined)?;
+    if let Some(e) = lock(&body_error).take() {
+        return Err(e);
+    }
+    let result = match checked {
+        Err(e) => Err(e),
+        Ok(_) => {
+            // Second pass, over the kept chunks (each let go once read): sealed and written a
+            // chunk of rows at a time in one transaction. Sealing is CPU work: it runs off the
+            // threads that answer live lookups.
+            let file = KeptChunks {
+                chunks: lock(&kept).take().unwrap_or_default().into_iter(),
+                current: Default::default(),
+            };
+            let core = state.core.clone();
+            let runtime = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || {
+                runtime.block_on(core.import_customers_csv(
+                    &p,
+                    &q.client_id,
+                    file,
+                    encoding,
+                    &mut |_| {},
+                    &ctx,
+                ))
+            })
+            .await
+            .map_err(joined)?
+        }
+    };
     match result {
         Ok(imported) => Ok((StatusCode::CREATED, Json(proto::ImportDone { imported })).into_response()),
         Err(ImportError::Core(e)) => Err(e.into()),
-        Err(ImportError::Refused(problems)) => {
+        Err(ImportError::Refused(refusal)) => {
+            let unlisted = match refusal.unlisted() {
+                0 => String::new(),
+                _ => format!(", the first {} listed", refusal.problems.len()),
+            };
             let problem = crate::problem::ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "import_refused",
                 format!(
-                    "nothing was imported: {} problem(s); correct the file and send it again",
-                    problems.len()
+                    "nothing was imported: {} problem(s){unlisted}; correct the file and send it again",
+                    refusal.total
                 ),
             )
             .problem();
             let body = proto::ImportRefused {
                 problem,
-                problems: problems
+                problems_total: refusal.total,
+                problems: refusal
+                    .problems
                     .into_iter()
                     .map(|p| proto::ImportProblem { line: p.line, column: p.column, message: p.message })
                     .collect(),
@@ -295,5 +368,43 @@ pub async fn import(
             );
             Ok(resp)
         }
+    }
+}
+
+type Shared<T> = std::sync::Arc<std::sync::Mutex<T>>;
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Whether reading the body failed because it went over the import's limit.
+fn over_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// The chunks of a checked file, read in order, each let go once read.
+struct KeptChunks {
+    chunks: std::vec::IntoIter<axum::body::Bytes>,
+    current: axum::body::Bytes,
+}
+
+impl std::io::Read for KeptChunks {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.chunks.next() {
+                Some(c) => self.current = c,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
     }
 }
