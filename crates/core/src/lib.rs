@@ -15,6 +15,7 @@ pub mod demo;
 mod denials;
 pub mod devices;
 mod error;
+pub mod feed;
 pub mod import;
 mod read_log;
 mod scope;

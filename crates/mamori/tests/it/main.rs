@@ -8,6 +8,7 @@ mod authz;
 mod cli;
 mod devices;
 mod docs;
+mod feed;
 mod hostile;
 mod identity;
 mod input;
