@@ -30,13 +30,7 @@ print("software entries:", len(inv["software"]))'
 echo "--- the Windows agent under Wine against a real server over TLS:"
 # The flags of scripts/test.sh's build: nothing to compile after it.
 cargo build --workspace --bins --tests
-WORK="$(mktemp -d)"
-SERVER=""
-cleanup() {
-    [[ -n "$SERVER" ]] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+scratch_for_server
 start_agent_server debug "$WORK"
 # The Windows agent keeps its state in C:\ProgramData\Mamori\agent of the Wine prefix: a fresh one.
 rm -rf "$WINEPREFIX/drive_c/ProgramData/Mamori"

@@ -7,6 +7,19 @@ self_signed_cert() {
         -keyout "$1/key.pem" -out "$1/cert.pem" 2>/dev/null
 }
 
+# Stops the server whose pid is in SERVER, if one was started.
+stop_server() {
+    [[ -n "${SERVER:-}" ]] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
+}
+
+# A scratch directory in WORK and no server yet (SERVER=""); at exit the server is stopped and
+# the directory removed.
+scratch_for_server() {
+    WORK="$(mktemp -d)"
+    SERVER=""
+    trap 'stop_server; rm -rf "$WORK"' EXIT
+}
+
 # A TCP port free on loopback now.
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

@@ -37,8 +37,7 @@ impl Core {
         if scope.covers(&principal.user.id, device.user_id.as_deref(), team.as_deref()) {
             return Ok(device);
         }
-        self.record_denied(ctx, team_refusal(principal, action, format!("device:{device_id}"))).await;
-        Err(CoreError::NotFound { what: "device" })
+        Err(self.out_of_scope(principal, action, format!("device:{device_id}"), "device", ctx).await)
     }
 
     /// A person whose monitoring data (shifts, networks) the principal may see or set.
@@ -60,8 +59,7 @@ impl Core {
         if Self::people_scope(principal).covers(&principal.user.id, Some(&user.id), user.team_id.as_deref()) {
             return Ok(user);
         }
-        self.record_denied(ctx, team_refusal(principal, action, format!("user:{user_id}"))).await;
-        Err(CoreError::NotFound { what: "user" })
+        Err(self.out_of_scope(principal, action, format!("user:{user_id}"), "user", ctx).await)
     }
 
     /// Keeps the devices the principal may see.
@@ -86,8 +84,20 @@ impl Core {
     }
 }
 
-fn team_refusal(principal: &Principal, action: &'static str, object: String) -> AuditEvent {
-    AuditEvent::new(Category::Access, action, principal.actor(), Outcome::Denied)
-        .object(object)
-        .detail("reason", "team_scope")
+impl Core {
+    /// Records the refusal and gives the answer for a record outside the scope: not found.
+    async fn out_of_scope(
+        &self,
+        principal: &Principal,
+        action: &'static str,
+        object: String,
+        what: &'static str,
+        ctx: &RequestContext,
+    ) -> CoreError {
+        let refusal = AuditEvent::new(Category::Access, action, principal.actor(), Outcome::Denied)
+            .object(object)
+            .detail("reason", "team_scope");
+        self.record_denied(ctx, refusal).await;
+        CoreError::NotFound { what }
+    }
 }

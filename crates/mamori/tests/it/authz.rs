@@ -148,14 +148,9 @@ both_backends!(csrf_on_every_form);
 #[tokio::test]
 async fn undeclared_route_is_refused() {
     let s = TestServer::start(Backend::Sqlite).await;
-    let mut state = mamori_server::AppState::new(s.core.clone(), s.config.clone());
     let (router, table) = all_routes().into_parts();
-    state.routes = std::sync::Arc::new(table);
     let router = router.route("/sneaky", axum::routing::get(|| async { "secret" }));
-    let app = mamori_server::routes::with_guard(router, state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = s.serve_router(router, table).await;
     let r = reqwest::get(format!("http://{addr}/sneaky")).await.unwrap();
     assert_eq!(r.status(), 403);
     assert!(!r.text().await.unwrap().contains("secret"));

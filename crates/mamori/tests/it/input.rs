@@ -215,12 +215,7 @@ async fn a_panic_is_answered() {
         .add(Method::GET, "/boom", Access::Public, boom)
         .add(Method::GET, "/healthz", Access::Public, || async { "ok" });
     let (router, table) = routes.into_parts();
-    let mut state = mamori_server::AppState::new(s.core.clone(), s.config.clone());
-    state.routes = std::sync::Arc::new(table);
-    let app = mamori_server::routes::with_guard(router, state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = s.serve_router(router, table).await;
 
     let r = reqwest::get(format!("http://{addr}/api/v1/boom")).await.unwrap();
     assert_eq!(r.status(), 500);

@@ -174,6 +174,22 @@ impl TestServer {
         api_token(&self.core, owner, permissions).await
     }
 
+    /// Serves a router of the test's own making — behind the real guard and outer middleware,
+    /// with `table` as its route table — on this server's services; returns its address.
+    pub async fn serve_router(
+        &self,
+        router: axum::Router<mamori_server::AppState>,
+        table: mamori_server::routes::RouteTable,
+    ) -> std::net::SocketAddr {
+        let mut state = mamori_server::AppState::new(self.core.clone(), self.config.clone());
+        state.routes = Arc::new(table);
+        let app = mamori_server::routes::with_guard(router, state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
     /// Runs SQL on the server's database as someone with full access to it would: the
     /// append-only triggers do not stop it.
     pub async fn tamper(&self, sql: &str) {
