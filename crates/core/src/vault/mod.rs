@@ -37,6 +37,51 @@ pub enum LookupKey {
     },
 }
 
+/// What a lookup asks for: the caller of one of the operator's active calls (by the telephony
+/// system's call id), or a customer by one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Caller { call_id: String },
+    Key(LookupKey),
+}
+
+impl Lookup {
+    /// The one rule for the API and the console alike: `call_id` alone, or exactly one of a
+    /// phone number, an e-mail address, or a name with a birth date (a reason, when given, goes
+    /// with a key, never with a call).
+    pub fn from_parts(
+        call_id: Option<String>,
+        phone: Option<String>,
+        email: Option<String>,
+        name: Option<String>,
+        birth_date: Option<String>,
+        reason_given: bool,
+    ) -> Result<Lookup, CoreError> {
+        if let Some(call_id) = call_id {
+            if phone.is_some() || email.is_some() || name.is_some() || reason_given {
+                return Err(CoreError::invalid(
+                    "call_id",
+                    "lookup_key",
+                    "a lookup of a call's caller takes the call_id alone",
+                ));
+            }
+            return Ok(Lookup::Caller { call_id });
+        }
+        match (phone, email, name, birth_date) {
+            (Some(phone), None, None, None) => Ok(Lookup::Key(LookupKey::Phone(phone))),
+            (None, Some(email), None, None) => Ok(Lookup::Key(LookupKey::Email(email))),
+            (None, None, Some(name), Some(birth_date)) => {
+                Ok(Lookup::Key(LookupKey::NameBirth { name, birth_date }))
+            }
+            _ => Err(CoreError::invalid(
+                "phone",
+                "lookup_key",
+                "give exactly one of: phone, email, or name with birth_date",
+            )),
+        }
+    }
+}
+
 /// Why a user looks a customer up. Every lookup states one; it is recorded with the read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Purpose {
@@ -459,6 +504,20 @@ impl Core {
         };
         drop(read);
         self.show_customers(principal, kind, &digest, purpose, call, ctx).await
+    }
+
+    /// A lookup of either kind ([`Lookup`]); `purpose` applies to a lookup by key.
+    pub async fn look_up(
+        &self,
+        principal: &Principal,
+        lookup: &Lookup,
+        purpose: &Purpose,
+        ctx: &RequestContext,
+    ) -> Result<Vec<CustomerCard>, CoreError> {
+        match lookup {
+            Lookup::Caller { call_id } => self.find_caller(principal, call_id, ctx).await,
+            Lookup::Key(key) => self.find_customers(principal, key, purpose, ctx).await,
+        }
     }
 
     /// Looks up the caller on one of the operator's active calls (by the telephony system's

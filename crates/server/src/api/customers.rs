@@ -11,7 +11,7 @@ use crate::problem::IdPath;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use mamori_core::vault::{LookupKey, NewCustomer, Purpose};
+use mamori_core::vault::{Lookup, NewCustomer, Purpose};
 use mamori_domain::customer::Mask;
 use mamori_domain::vault_policy::VaultPolicy;
 use mamori_proto as proto;
@@ -48,37 +48,14 @@ pub async fn lookup(
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<proto::CustomerLookup>,
 ) -> ApiResult<Json<proto::CustomerCards>> {
-    if let Some(call_id) = body.call_id {
-        if body.phone.is_some() || body.email.is_some() || body.name.is_some() || body.reason_code.is_some() {
-            return Err(crate::problem::ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "lookup_key",
-                "a lookup of a call's caller takes the call_id alone",
-            )
-            .field("call_id"));
-        }
-        let cards = state.core.find_caller(&p, &call_id, &ctx).await?;
-        return Ok(Json(cards_of(cards)));
-    }
+    let reason_given = body.reason_code.is_some();
+    let lookup =
+        Lookup::from_parts(body.call_id, body.phone, body.email, body.name, body.birth_date, reason_given)?;
     let purpose = match (body.reason_code, body.reason_text) {
         (None, None) => Purpose::ActiveCall,
         (code, text) => Purpose::Reason { code: code.unwrap_or_default(), text: text.unwrap_or_default() },
     };
-    let key = match (body.phone, body.email, body.name, body.birth_date) {
-        (Some(phone), None, None, None) => LookupKey::Phone(phone),
-        (None, Some(email), None, None) => LookupKey::Email(email),
-        (None, None, Some(name), Some(birth_date)) => LookupKey::NameBirth { name, birth_date },
-        _ => {
-            return Err(crate::problem::ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "lookup_key",
-                "give exactly one of: phone, email, or name with birth_date",
-            )
-            .field("phone"));
-        }
-    };
-    let cards = state.core.find_customers(&p, &key, &purpose, &ctx).await?;
-    Ok(Json(cards_of(cards)))
+    Ok(Json(cards_of(state.core.look_up(&p, &lookup, &purpose, &ctx).await?)))
 }
 
 fn cards_of(cards: Vec<mamori_core::vault::CustomerCard>) -> proto::CustomerCards {

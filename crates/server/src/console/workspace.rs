@@ -15,7 +15,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Redirect, Response};
 use mamori_core::Principal;
-use mamori_core::vault::{CustomerCard, LookupKey, Purpose, REASON_CODES};
+use mamori_core::vault::{CustomerCard, Lookup, Purpose, REASON_CODES};
 use mamori_domain::Permission::{CustomersManage, CustomersRead};
 use mamori_domain::authz::Access::Permission as Needs;
 use mamori_domain::customer::{CustomerField, FieldClass, Mask};
@@ -207,16 +207,20 @@ async fn lookup(
         reason_code: form.text("reason_code").to_owned(),
         reason_text: form.text("reason_text").to_owned(),
     };
-    let found = if let Some(call_id) = form.optional("call_id") {
-        state.core.find_caller(&p, &call_id, &ctx).await
-    } else {
-        let value = shown.value.clone();
-        let key = match shown.by.as_str() {
-            "email" => LookupKey::Email(value),
-            "name_birth" => LookupKey::NameBirth { name: value, birth_date: shown.birth_date.clone() },
-            _ => LookupKey::Phone(value),
-        };
-        state.core.find_customers(&p, &key, &purpose_of(&form), &ctx).await
+    // The form names its key with `by`; the caller button sends only the call id.
+    let value = Some(shown.value.clone());
+    let (phone, email, name, birth_date) = match shown.by.as_str() {
+        "email" => (None, value, None, None),
+        "name_birth" => (None, None, value, Some(shown.birth_date.clone())),
+        _ => (value, None, None, None),
+    };
+    let lookup = match form.optional("call_id") {
+        Some(call_id) => Lookup::from_parts(Some(call_id), None, None, None, None, false),
+        None => Lookup::from_parts(None, phone, email, name, birth_date, false),
+    };
+    let found = match lookup {
+        Ok(lookup) => state.core.look_up(&p, &lookup, &purpose_of(&form), &ctx).await,
+        Err(e) => Err(e),
     };
     let outcome = found.map(Some).map_err(|e| error_text(tr, &e));
     page(&state, &headers, &p, shown, outcome, None, None).await
