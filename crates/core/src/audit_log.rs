@@ -13,7 +13,7 @@ use mamori_audit::verify::{LogWalk, Mismatch, Verified};
 use mamori_audit::{AuditEntry, encoding};
 use mamori_audit::{AuditEvent, Category, Outcome, RequestContext};
 use mamori_domain::UnixMillis;
-use mamori_store::{AuditQuery, CheckpointRecord, StoreTx};
+use mamori_store::{AuditQuery, CheckpointRecord, StoreRead};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Write;
@@ -63,7 +63,10 @@ impl NodeSource for Wanted {
     }
 }
 
-async fn fetch_nodes(tx: &mut Box<dyn StoreTx>, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, CoreError> {
+async fn fetch_nodes(
+    tx: &mut Box<dyn StoreRead>,
+    ids: &[NodeId],
+) -> Result<HashMap<NodeId, Hash>, CoreError> {
     let mut nodes = HashMap::with_capacity(ids.len());
     for id in ids {
         if nodes.contains_key(id) {
@@ -78,7 +81,7 @@ async fn fetch_nodes(tx: &mut Box<dyn StoreTx>, ids: &[NodeId]) -> Result<HashMa
 }
 
 /// The stored hashes of the complete subtrees that make up the first `size` entries.
-async fn frontier(tx: &mut Box<dyn StoreTx>, size: u64) -> Result<Vec<Hash>, CoreError> {
+async fn frontier(tx: &mut Box<dyn StoreRead>, size: u64) -> Result<Vec<Hash>, CoreError> {
     let ids = merkle::decompose(0, size);
     let nodes = fetch_nodes(tx, &ids).await?;
     Ok(ids.iter().filter_map(|id| nodes.get(id).copied()).collect())
@@ -86,7 +89,7 @@ async fn frontier(tx: &mut Box<dyn StoreTx>, size: u64) -> Result<Vec<Hash>, Cor
 
 /// Runs `compute` against the stored tree: once to learn which nodes it needs, then for real.
 async fn with_nodes<T>(
-    tx: &mut Box<dyn StoreTx>,
+    tx: &mut Box<dyn StoreRead>,
     compute: impl Fn(&dyn NodeSource) -> Result<T, merkle::ProofError>,
 ) -> Result<T, CoreError> {
     let wanted = Wanted::default();

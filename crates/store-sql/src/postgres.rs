@@ -71,7 +71,7 @@ impl Store for PgStore {
         }))
     }
 
-    async fn read(&self) -> StoreResult<Box<dyn StoreTx>> {
+    async fn read(&self) -> StoreResult<Box<dyn StoreRead>> {
         let conn = self.pool.acquire().await.map_err(db_err)?;
         Ok(Box::new(PgHandle {
             generation: self.generation.clone(),

@@ -114,7 +114,7 @@ impl Store for SqliteStore {
         }))
     }
 
-    async fn read(&self) -> StoreResult<Box<dyn StoreTx>> {
+    async fn read(&self) -> StoreResult<Box<dyn StoreRead>> {
         let conn = self.reader.acquire().await.map_err(db_err)?;
         Ok(Box::new(SqliteHandle {
             generation: self.generation.clone(),

@@ -87,11 +87,11 @@ impl Core {
     /// A customer of any client company (the security admin's data-subject work).
     async fn customer_of(
         &self,
-        tx: &mut Box<dyn mamori_store::StoreTx>,
+        handle: &mut dyn mamori_store::StoreRead,
         id: &str,
     ) -> Result<CustomerRecord, CoreError> {
         check_id(id, "customer")?;
-        tx.customer(id).await?.ok_or(CoreError::NotFound { what: "customer" })
+        handle.customer(id).await?.ok_or(CoreError::NotFound { what: "customer" })
     }
 
     /// An operator adds a note to a customer of their client companies: appended to the notes
@@ -154,7 +154,7 @@ impl Core {
             parsed.push((super::customer_field(name)?, value.trim().to_owned()));
         }
         let mut tx = self.store.begin().await?;
-        let record = self.customer_of(&mut tx, customer_id).await?;
+        let record = self.customer_of(&mut *tx, customer_id).await?;
         let mut values = self.open_record(&record)?;
         for (field, value) in &parsed {
             if value.is_empty() {
@@ -186,7 +186,7 @@ impl Core {
         let request_ref = check_request_ref(request_ref)?;
         let policy = self.vault_policy().await?;
         let mut read = self.store.read().await?;
-        let record = self.customer_of(&mut read, customer_id).await?;
+        let record = self.customer_of(&mut *read, customer_id).await?;
         let object = self.audit_object("customer", &record.id);
         let mut accesses = read
             .search_audit(&AuditQuery {
@@ -239,7 +239,7 @@ impl Core {
     ) -> Result<(), CoreError> {
         let request_ref = check_request_ref(request_ref)?;
         let mut tx = self.store.begin().await?;
-        let record = self.customer_of(&mut tx, customer_id).await?;
+        let record = self.customer_of(&mut *tx, customer_id).await?;
         if !tx.delete_customer(&record.id).await? {
             return Err(CoreError::NotFound { what: "customer" });
         }
