@@ -258,6 +258,24 @@ impl Core {
         self.read_log.get_or_init(|| read_log::ReadLog::start(self.store.clone(), self.clock.clone()))
     }
 
+    /// Whether the database answers (readiness).
+    pub async fn database_answers(&self) -> Result<(), CoreError> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn storage_backend(&self) -> &'static str {
+        self.store.backend()
+    }
+
+    /// Removes sessions idle for longer than `idle` (housekeeping); returns how many.
+    pub async fn remove_idle_sessions(&self, idle: Duration) -> Result<u64, CoreError> {
+        let mut tx = self.store.begin().await?;
+        let removed = tx.delete_sessions_seen_before(self.now().minus(idle)).await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
     pub async fn totp_required_for_everyone(&self) -> Result<bool, CoreError> {
         let mut r = self.store.read().await?;
         Ok(r.setting(settings::TOTP_FOR_EVERYONE).await?.as_deref() == Some("true"))

@@ -144,7 +144,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
     config.check_transport()?;
     let core = open_core(&config, clock).await?;
     core.check_audit_key().await?;
-    let backend = core.store.backend();
+    let backend = core.storage_backend();
     let demo = if demo { Some(core.load_demo().await?) } else { None };
     let setup = core.prepare_setup().await?;
 
@@ -277,14 +277,7 @@ fn spawn_housekeeping(state: AppState) {
         let mut tick = tokio::time::interval(Duration::from_secs(300));
         loop {
             tick.tick().await;
-            let cutoff = state.core.now().minus(state.config.session.idle_timeout);
-            let result = async {
-                let mut tx = state.core.store.begin().await?;
-                let n = tx.delete_sessions_seen_before(cutoff).await?;
-                tx.commit().await?;
-                Ok::<u64, mamori_store::StoreError>(n)
-            }
-            .await;
+            let result = state.core.remove_idle_sessions(state.config.session.idle_timeout).await;
             match result {
                 Ok(n) if n > 0 => tracing::info!(sessions = n, "removed idle sessions"),
                 Ok(_) => {}

@@ -138,7 +138,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "starting", "start-up is not finished")
             .into_response();
     }
-    match state.core.store.ping().await {
+    match state.core.database_answers().await {
         Ok(()) => Json(proto::Health { status: "ready".into() }).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "readiness check: database unreachable");
