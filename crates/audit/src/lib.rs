@@ -10,6 +10,7 @@
 //! Entries hold ids, never personal data: no user names typed at a sign-in form, no passwords,
 //! no customer values — field names at most, and customer ids only as keyed hashes.
 
+pub mod actions;
 pub mod bundle;
 pub mod checkpoint;
 pub mod encoding;
@@ -116,7 +117,8 @@ impl Actor {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
     pub category: Category,
-    /// Dotted verb, stable across versions: `signin.password`, `user.disable`, …
+    /// Dotted verb, stable across versions: `signin.password`, `user.disable`, … — the name of
+    /// an [`actions::Action`].
     pub action: &'static str,
     pub actor: Actor,
     /// What was acted on, as `kind:id`.
@@ -129,10 +131,13 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    pub fn new(category: Category, action: &'static str, actor: Actor, outcome: Outcome) -> Self {
+    /// An event of a catalogued action; its category is the action's for `outcome`
+    /// ([`actions::Action::category_for`]). There is no other constructor: an action is named
+    /// from [`actions`], not invented where it is written.
+    pub fn of(action: &'static actions::Action, actor: Actor, outcome: Outcome) -> Self {
         AuditEvent {
-            category,
-            action,
+            category: action.category_for(outcome),
+            action: action.name,
             actor,
             object: None,
             outcome,

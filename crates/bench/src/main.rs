@@ -11,7 +11,7 @@ mod fleet;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use mamori_audit::{Actor, AuditEvent, Category, Outcome, RequestContext};
+use mamori_audit::{Actor, AuditEvent, Outcome, RequestContext, actions};
 use mamori_core::Core;
 use mamori_domain::SystemClock;
 use mamori_server::config::ServerConfig;
@@ -152,9 +152,8 @@ fn main() -> anyhow::Result<()> {
 
 /// A typical read entry: an operator's lookup of one customer.
 fn event(writer: usize) -> AuditEvent {
-    AuditEvent::new(
-        Category::Access,
-        "customer.view",
+    AuditEvent::of(
+        &actions::CUSTOMER_LOOKUP,
         Actor::User(format!("bench-user-{writer:03}")),
         Outcome::Success,
     )

@@ -2,7 +2,7 @@
 
 use crate::auth::NewSession;
 use crate::{Core, CoreError, Principal, hash_password, verify_password};
-use mamori_audit::{AuditEvent, Category, Outcome, RequestContext};
+use mamori_audit::{AuditEvent, Outcome, RequestContext, actions};
 use mamori_crypto::{tokens, totp};
 use mamori_domain::UnixMillis;
 use mamori_domain::identity::{Language, totp_required};
@@ -61,14 +61,9 @@ impl Core {
         let user = &principal.user;
         if !verify_password(current, user.password_hash.as_deref()).await? {
             let mut tx = self.store.begin().await?;
-            let event = AuditEvent::new(
-                Category::Authentication,
-                "password.change",
-                principal.actor(),
-                Outcome::Failure,
-            )
-            .object(format!("user:{}", user.id))
-            .detail("reason", "wrong_current_password");
+            let event = AuditEvent::of(&actions::PASSWORD_CHANGE, principal.actor(), Outcome::Failure)
+                .object(format!("user:{}", user.id))
+                .detail("reason", "wrong_current_password");
             self.audit(&mut tx, ctx, event).await?;
             tx.commit().await?;
             return Err(CoreError::invalid(
@@ -88,10 +83,9 @@ impl Core {
                 ended += 1;
             }
         }
-        let event =
-            AuditEvent::new(Category::Authentication, "password.change", principal.actor(), Outcome::Success)
-                .object(format!("user:{}", user.id))
-                .detail("other_sessions_ended", ended.to_string());
+        let event = AuditEvent::of(&actions::PASSWORD_CHANGE, principal.actor(), Outcome::Success)
+            .object(format!("user:{}", user.id))
+            .detail("other_sessions_ended", ended.to_string());
         self.audit(&mut tx, ctx, event).await?;
         let renewed = match principal.live_session_id() {
             Some(id) => Some(self.renew_session(&mut tx, user, id, "password_changed", ctx).await?),
@@ -167,10 +161,9 @@ impl Core {
         let mut tx = self.store.begin().await?;
         tx.enable_totp(&user.id, &sealed, i64::try_from(step).unwrap_or(i64::MAX)).await?;
         tx.replace_recovery_codes(&user.id, &digests).await?;
-        let event =
-            AuditEvent::new(Category::Authentication, "mfa.enable", principal.actor(), Outcome::Success)
-                .object(format!("user:{}", user.id))
-                .detail("method", "totp");
+        let event = AuditEvent::of(&actions::MFA_ENABLE, principal.actor(), Outcome::Success)
+            .object(format!("user:{}", user.id))
+            .detail("method", "totp");
         self.audit(&mut tx, ctx, event).await?;
         let renewed = match principal.live_session_id() {
             Some(id) => Some(self.renew_session(&mut tx, user, id, "mfa_enabled", ctx).await?),
@@ -188,7 +181,7 @@ impl Core {
     ) -> Result<(), CoreError> {
         let user = &principal.user;
         let refuse = |reason: &str| {
-            AuditEvent::new(Category::Authentication, "mfa.disable", principal.actor(), Outcome::Denied)
+            AuditEvent::of(&actions::MFA_DISABLE, principal.actor(), Outcome::Denied)
                 .object(format!("user:{}", user.id))
                 .detail("reason", reason)
         };
@@ -206,9 +199,8 @@ impl Core {
         }
         let mut tx = self.store.begin().await?;
         tx.disable_totp(&user.id).await?;
-        let event =
-            AuditEvent::new(Category::Authentication, "mfa.disable", principal.actor(), Outcome::Success)
-                .object(format!("user:{}", user.id));
+        let event = AuditEvent::of(&actions::MFA_DISABLE, principal.actor(), Outcome::Success)
+            .object(format!("user:{}", user.id));
         self.audit(&mut tx, ctx, event).await?;
         tx.commit().await?;
         Ok(())
@@ -232,13 +224,9 @@ impl Core {
         let digests: Vec<String> = codes.iter().map(|c| tokens::recovery_code_digest(c)).collect();
         let mut tx = self.store.begin().await?;
         tx.replace_recovery_codes(&user.id, &digests).await?;
-        let event = AuditEvent::new(
-            Category::Authentication,
-            "mfa.recovery_codes_regenerate",
-            principal.actor(),
-            Outcome::Success,
-        )
-        .object(format!("user:{}", user.id));
+        let event =
+            AuditEvent::of(&actions::MFA_RECOVERY_CODES_REGENERATE, principal.actor(), Outcome::Success)
+                .object(format!("user:{}", user.id));
         self.audit(&mut tx, ctx, event).await?;
         tx.commit().await?;
         Ok(codes)
@@ -256,10 +244,9 @@ impl Core {
     ) -> Result<(), CoreError> {
         let mut tx = self.store.begin().await?;
         tx.set_user_language(&principal.user.id, language.map(Language::as_str), self.now()).await?;
-        let event =
-            AuditEvent::new(Category::Operation, "profile.language", principal.actor(), Outcome::Success)
-                .object(format!("user:{}", principal.user.id))
-                .detail("language", language.map_or("browser", Language::as_str));
+        let event = AuditEvent::of(&actions::PROFILE_LANGUAGE, principal.actor(), Outcome::Success)
+            .object(format!("user:{}", principal.user.id))
+            .detail("language", language.map_or("browser", Language::as_str));
         self.audit(&mut tx, ctx, event).await?;
         tx.commit().await?;
         Ok(())
@@ -282,7 +269,7 @@ impl Core {
             return Err(CoreError::NotFound { what: "session" });
         }
         tx.delete_session(session_id).await?;
-        let event = AuditEvent::new(Category::Login, "session.end", principal.actor(), Outcome::Success)
+        let event = AuditEvent::of(&actions::SESSION_END, principal.actor(), Outcome::Success)
             .object(format!("session:{session_id}"))
             .detail("reason", "ended_by_user");
         self.audit(&mut tx, ctx, event).await?;
@@ -298,7 +285,7 @@ impl Core {
     ) -> Result<u64, CoreError> {
         let mut tx = self.store.begin().await?;
         let ended = tx.delete_user_sessions(&principal.user.id).await?;
-        let event = AuditEvent::new(Category::Login, "session.end_all", principal.actor(), Outcome::Success)
+        let event = AuditEvent::of(&actions::SESSION_END_ALL, principal.actor(), Outcome::Success)
             .object(format!("user:{}", principal.user.id))
             .detail("sessions_ended", ended.to_string());
         self.audit(&mut tx, ctx, event).await?;

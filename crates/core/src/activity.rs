@@ -4,7 +4,7 @@
 //! bucket only when it falls inside the operator's shift, whatever the agent sent.
 
 use crate::{Core, CoreError, Principal, check_id};
-use mamori_audit::{AuditEvent, Category, Outcome, RequestContext};
+use mamori_audit::{AuditEvent, Outcome, RequestContext, actions};
 use mamori_domain::UnixMillis;
 use mamori_domain::activity::{ActivityBucket, KeystrokeLimits, ShiftSchedule};
 use mamori_store::{ActivityRecord, DeviceRecord};
@@ -23,7 +23,7 @@ impl Core {
         user_id: &str,
         ctx: &RequestContext,
     ) -> Result<ShiftSchedule, CoreError> {
-        self.person_in_scope(principal, user_id, "device.shifts_read", ctx).await?;
+        self.person_in_scope(principal, user_id, &actions::DEVICE_SHIFTS_READ, ctx).await?;
         self.shifts_of(user_id).await
     }
 
@@ -43,17 +43,16 @@ impl Core {
         schedule: ShiftSchedule,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.person_in_scope(principal, user_id, "device.shifts_change", ctx).await?;
+        self.person_in_scope(principal, user_id, &actions::DEVICE_SHIFTS_CHANGE, ctx).await?;
         let schedule =
             schedule.checked().map_err(|e| CoreError::invalid("shifts", "invalid_value", e.to_string()))?;
         let json = serde_json::to_string(&schedule).map_err(|e| CoreError::Internal(e.to_string()))?;
         let mut tx = self.store.begin().await?;
         tx.user_by_id(user_id).await?.ok_or(CoreError::NotFound { what: "user" })?;
         tx.put_setting(&shifts_key(user_id), &json).await?;
-        let e =
-            AuditEvent::new(Category::Device, "device.shifts_change", principal.actor(), Outcome::Success)
-                .object(format!("user:{user_id}"))
-                .detail("shifts", schedule.shifts.len().to_string());
+        let e = AuditEvent::of(&actions::DEVICE_SHIFTS_CHANGE, principal.actor(), Outcome::Success)
+            .object(format!("user:{user_id}"))
+            .detail("shifts", schedule.shifts.len().to_string());
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
@@ -82,12 +81,7 @@ impl Core {
         let json = serde_json::to_string(&limits).map_err(|e| CoreError::Internal(e.to_string()))?;
         let mut tx = self.store.begin().await?;
         tx.put_setting(KEYSTROKE_LIMITS, &json).await?;
-        let e = AuditEvent::new(
-            Category::Device,
-            "device.keystroke_limits_change",
-            principal.actor(),
-            Outcome::Success,
-        );
+        let e = AuditEvent::of(&actions::DEVICE_KEYSTROKE_LIMITS_CHANGE, principal.actor(), Outcome::Success);
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
@@ -153,14 +147,13 @@ impl Core {
         hours: u32,
         ctx: &RequestContext,
     ) -> Result<Vec<ActivityRecord>, CoreError> {
-        self.device_in_scope(principal, device_id, "device.activity_read", ctx).await?;
+        self.device_in_scope(principal, device_id, &actions::DEVICE_ACTIVITY_READ, ctx).await?;
         let since = self.now().minus(std::time::Duration::from_secs(u64::from(hours.min(24 * 31)) * 3600));
         let buckets = self.store.read().await?.device_activity(device_id, since, 2000).await?;
-        let e =
-            AuditEvent::new(Category::Access, "device.activity_read", principal.actor(), Outcome::Success)
-                .object(format!("device:{device_id}"))
-                .detail("hours", hours.to_string())
-                .detail("buckets", buckets.len().to_string());
+        let e = AuditEvent::of(&actions::DEVICE_ACTIVITY_READ, principal.actor(), Outcome::Success)
+            .object(format!("device:{device_id}"))
+            .detail("hours", hours.to_string())
+            .detail("buckets", buckets.len().to_string());
         self.audit_access(ctx, e).await?;
         Ok(buckets)
     }

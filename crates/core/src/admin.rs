@@ -3,7 +3,10 @@
 
 use crate::setup::invitation_link;
 use crate::{Core, CoreError, Principal, check_id, new_id, settings};
-use mamori_audit::{AuditEntry, AuditEvent, Category, Outcome, RequestContext};
+use mamori_audit::{
+    AuditEntry, AuditEvent, Outcome, RequestContext,
+    actions::{self, Action},
+};
 use mamori_crypto::tokens;
 use mamori_domain::identity::{self, UserStatus};
 use mamori_domain::{Permission, Role};
@@ -37,8 +40,8 @@ pub struct NewApiToken {
     pub secret: String,
 }
 
-fn event(principal: &Principal, action: &'static str, object: String) -> AuditEvent {
-    AuditEvent::new(Category::Operation, action, principal.actor(), Outcome::Success).object(object)
+fn event(principal: &Principal, action: &'static Action, object: String) -> AuditEvent {
+    AuditEvent::of(action, principal.actor(), Outcome::Success).object(object)
 }
 
 fn validate_roles(roles: &[Role]) -> Result<Vec<Role>, CoreError> {
@@ -155,7 +158,7 @@ impl Core {
         tx.set_user_clients(&user.id, &clients).await?;
         let token = invitation_link(&mut tx, &user.id, now, self.policies.invitation_validity).await?;
         let roles: Vec<&str> = user.roles.iter().map(|r| r.as_str()).collect();
-        let e = event(principal, "user.invite", format!("user:{}", user.id))
+        let e = event(principal, &actions::USER_INVITE, format!("user:{}", user.id))
             .detail("roles", roles.join(","))
             .detail("clients", clients.join(","));
         self.audit(&mut tx, ctx, e).await?;
@@ -177,7 +180,8 @@ impl Core {
             return Err(CoreError::Conflict("this user has already accepted their invitation".into()));
         }
         let token = invitation_link(&mut tx, &user.id, now, self.policies.invitation_validity).await?;
-        self.audit(&mut tx, ctx, event(principal, "user.reinvite", format!("user:{}", user.id))).await?;
+        self.audit(&mut tx, ctx, event(principal, &actions::USER_REINVITE, format!("user:{}", user.id)))
+            .await?;
         tx.commit().await?;
         Ok(token)
     }
@@ -238,7 +242,7 @@ impl Core {
             && user_id == principal.user.id
             && !roles.contains(&Role::SecurityAdmin)
         {
-            self.record_denied(ctx, self_refusal(principal, "user.roles")).await;
+            self.record_denied(ctx, self_refusal(principal, &actions::USER_ROLES)).await;
             return Err(CoreError::Forbidden(
                 "you cannot remove your own security admin role; ask another admin",
             ));
@@ -262,14 +266,14 @@ impl Core {
             .into_iter()
             .filter_map(|(field, differs)| differs.then_some(field))
             .collect();
-            let e = event(principal, "user.update", format!("user:{user_id}"))
+            let e = event(principal, &actions::USER_UPDATE, format!("user:{user_id}"))
                 .detail("fields", changed.join(","));
             self.audit(&mut tx, ctx, e).await?;
         }
         if let Some(roles) = roles {
             tx.set_user_roles(user_id, &roles, self.now()).await?;
             let names = |rs: &[Role]| rs.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
-            let e = event(principal, "user.roles", format!("user:{user_id}"))
+            let e = event(principal, &actions::USER_ROLES, format!("user:{user_id}"))
                 .detail("from", names(&before.roles))
                 .detail("to", names(&roles));
             self.audit(&mut tx, ctx, e).await?;
@@ -278,7 +282,7 @@ impl Core {
             let previous = tx.user_clients(user_id).await?;
             let clients = check_clients(&mut tx, client_ids).await?;
             tx.set_user_clients(user_id, &clients).await?;
-            let e = event(principal, "user.clients", format!("user:{user_id}"))
+            let e = event(principal, &actions::USER_CLIENTS, format!("user:{user_id}"))
                 .detail("from", previous.join(","))
                 .detail("to", clients.join(","));
             self.audit(&mut tx, ctx, e).await?;
@@ -295,14 +299,14 @@ impl Core {
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
         if user_id == principal.user.id {
-            self.record_denied(ctx, self_refusal(principal, "user.disable")).await;
+            self.record_denied(ctx, self_refusal(principal, &actions::USER_DISABLE)).await;
             return Err(CoreError::Forbidden("you cannot disable your own account"));
         }
         let mut tx = self.store.begin().await?;
         self.user_in(&mut tx, user_id).await?;
         tx.set_user_status(user_id, UserStatus::Disabled.as_str(), self.now()).await?;
         let ended = tx.delete_user_sessions(user_id).await?;
-        let e = event(principal, "user.disable", format!("user:{user_id}"))
+        let e = event(principal, &actions::USER_DISABLE, format!("user:{user_id}"))
             .detail("sessions_ended", ended.to_string());
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
@@ -320,7 +324,7 @@ impl Core {
         let user = self.user_in(&mut tx, user_id).await?;
         let status = if user.password_hash.is_some() { UserStatus::Active } else { UserStatus::Invited };
         tx.set_user_status(user_id, status.as_str(), self.now()).await?;
-        self.audit(&mut tx, ctx, event(principal, "user.enable", format!("user:{user_id}"))).await?;
+        self.audit(&mut tx, ctx, event(principal, &actions::USER_ENABLE, format!("user:{user_id}"))).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -335,7 +339,7 @@ impl Core {
         let mut tx = self.store.begin().await?;
         let user = self.user_in(&mut tx, user_id).await?;
         tx.clear_failed_signins(user_id).await?;
-        let e = event(principal, "user.unlock", format!("user:{user_id}"))
+        let e = event(principal, &actions::USER_UNLOCK, format!("user:{user_id}"))
             .detail("was_locked", user.locked_until.is_some_and(|t| t > self.now()).to_string());
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
@@ -353,7 +357,7 @@ impl Core {
         self.user_in(&mut tx, user_id).await?;
         tx.disable_totp(user_id).await?;
         let ended = tx.delete_user_sessions(user_id).await?;
-        let e = AuditEvent::new(Category::Authentication, "mfa.reset", principal.actor(), Outcome::Success)
+        let e = AuditEvent::of(&actions::MFA_RESET, principal.actor(), Outcome::Success)
             .object(format!("user:{user_id}"))
             .detail("sessions_ended", ended.to_string());
         self.audit(&mut tx, ctx, e).await?;
@@ -371,7 +375,7 @@ impl Core {
         let mut tx = self.store.begin().await?;
         self.user_in(&mut tx, user_id).await?;
         let ended = tx.delete_user_sessions(user_id).await?;
-        let e = AuditEvent::new(Category::Login, "session.end_all", principal.actor(), Outcome::Success)
+        let e = AuditEvent::of(&actions::SESSION_END_ALL, principal.actor(), Outcome::Success)
             .object(format!("user:{user_id}"))
             .detail("sessions_ended", ended.to_string());
         self.audit(&mut tx, ctx, e).await?;
@@ -411,9 +415,9 @@ impl Core {
             other => other?,
         }
         let action = match kind {
-            OrgKind::Site => "site.create",
-            OrgKind::Team => "team.create",
-            OrgKind::Client => "client.create",
+            OrgKind::Site => &actions::SITE_CREATE,
+            OrgKind::Team => &actions::TEAM_CREATE,
+            OrgKind::Client => &actions::CLIENT_CREATE,
         };
         self.audit(&mut tx, ctx, event(principal, action, format!("{}:{}", kind.as_str(), unit.id))).await?;
         tx.commit().await?;
@@ -467,7 +471,7 @@ impl Core {
         };
         let mut tx = self.store.begin().await?;
         tx.insert_api_token(&record).await?;
-        let e = event(principal, "token.create", format!("token:{}", record.id))
+        let e = event(principal, &actions::TOKEN_CREATE, format!("token:{}", record.id))
             .detail("permissions", record.permissions.join(","))
             .detail("expires_at", record.expires_at.0.to_string());
         self.audit(&mut tx, ctx, e).await?;
@@ -492,7 +496,8 @@ impl Core {
         if !tx.revoke_api_token(token_id, self.now()).await? {
             return Err(CoreError::Conflict("this token is already revoked".into()));
         }
-        self.audit(&mut tx, ctx, event(principal, "token.revoke", format!("token:{token_id}"))).await?;
+        self.audit(&mut tx, ctx, event(principal, &actions::TOKEN_REVOKE, format!("token:{token_id}")))
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -506,8 +511,8 @@ impl Core {
     ) -> Result<(), CoreError> {
         let mut tx = self.store.begin().await?;
         tx.put_setting(settings::TOTP_FOR_EVERYONE, if on { "true" } else { "false" }).await?;
-        let e =
-            event(principal, "settings.totp_for_everyone", "settings".into()).detail("value", on.to_string());
+        let e = event(principal, &actions::SETTINGS_TOTP_FOR_EVERYONE, "settings".into())
+            .detail("value", on.to_string());
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
@@ -527,7 +532,7 @@ impl Core {
         let query = AuditQuery { limit: query.limit.clamp(1, 1000), ..query.clone() };
         check_audit_filters(&query)?;
         let entries = self.store.read().await?.search_audit(&query).await?;
-        let e = AuditEvent::new(Category::Access, "audit.search", principal.actor(), Outcome::Success)
+        let e = AuditEvent::of(&actions::AUDIT_SEARCH, principal.actor(), Outcome::Success)
             .object("audit_log")
             .detail("results", entries.len().to_string());
         self.audit_access(ctx, e).await?;
@@ -563,8 +568,8 @@ impl Core {
 }
 
 /// An admin refused an action on their own account (locking themselves out).
-fn self_refusal(principal: &Principal, action: &'static str) -> AuditEvent {
-    AuditEvent::new(Category::Operation, action, principal.actor(), Outcome::Denied)
+fn self_refusal(principal: &Principal, action: &'static Action) -> AuditEvent {
+    AuditEvent::of(action, principal.actor(), Outcome::Denied)
         .object(format!("user:{}", principal.user.id))
         .detail("reason", "own_account")
 }

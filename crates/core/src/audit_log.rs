@@ -11,7 +11,10 @@ use mamori_audit::checkpoint::{CheckpointSigner, CheckpointVerifier};
 use mamori_audit::merkle::{self, Hash, NodeId, NodeSource, TreeBuilder};
 use mamori_audit::verify::{LogWalk, Mismatch, Verified};
 use mamori_audit::{AuditEntry, encoding};
-use mamori_audit::{AuditEvent, Category, Outcome, RequestContext};
+use mamori_audit::{
+    AuditEvent, Outcome, RequestContext,
+    actions::{self, Action},
+};
 use mamori_domain::UnixMillis;
 use mamori_store::{AuditQuery, CheckpointRecord, StoreRead};
 use std::cell::RefCell;
@@ -135,7 +138,7 @@ impl Core {
             }
         };
         drop(read);
-        let mut e = AuditEvent::new(Category::Access, "audit.export", principal.actor(), Outcome::Success)
+        let mut e = AuditEvent::of(&actions::AUDIT_EXPORT, principal.actor(), Outcome::Success)
             .object("audit_log")
             .detail("entries", all.len().to_string())
             .detail("truncated", truncated.to_string());
@@ -340,10 +343,10 @@ impl Core {
         &self,
         principal: &Principal,
         ctx: &RequestContext,
-        action: &'static str,
+        action: &'static Action,
         detail: String,
     ) -> Result<(), CoreError> {
-        let e = AuditEvent::new(Category::Access, action, principal.actor(), Outcome::Success)
+        let e = AuditEvent::of(action, principal.actor(), Outcome::Success)
             .object("audit_log")
             .detail("what", detail);
         self.audit_access(ctx, e).await.map(drop)
@@ -379,7 +382,8 @@ impl Core {
             .ok_or(CoreError::NotFound { what: "audit leaf" })?;
         let proof = with_nodes(&mut read, |src| merkle::inclusion_proof(src, index, size)).await?;
         drop(read);
-        self.audit_read(principal, ctx, "audit.proof", format!("entry {index} in tree {size}")).await?;
+        self.audit_read(principal, ctx, &actions::AUDIT_PROOF, format!("entry {index} in tree {size}"))
+            .await?;
         Ok(EntryProof { entry, leaf_hash, tree_size: size, proof, checkpoint: checkpoint.note })
     }
 
@@ -399,7 +403,7 @@ impl Core {
         let mut read = self.store.read().await?;
         let proof = with_nodes(&mut read, |src| merkle::consistency_proof(src, from, to)).await?;
         drop(read);
-        self.audit_read(principal, ctx, "audit.proof", format!("consistency {from} to {to}")).await?;
+        self.audit_read(principal, ctx, &actions::AUDIT_PROOF, format!("consistency {from} to {to}")).await?;
         Ok((proof, old.note, new.note))
     }
 
@@ -491,15 +495,10 @@ impl Core {
         self.checkpoint_at(below).await?;
         let mut tx = self.store.begin().await?;
         let deleted = tx.prune_audit(below).await?;
-        let e = AuditEvent::new(
-            Category::Operation,
-            "audit.prune",
-            mamori_audit::Actor::System,
-            Outcome::Success,
-        )
-        .object("audit_log")
-        .detail("below", below.to_string())
-        .detail("deleted", deleted.to_string());
+        let e = AuditEvent::of(&actions::AUDIT_PRUNE, mamori_audit::Actor::System, Outcome::Success)
+            .object("audit_log")
+            .detail("below", below.to_string())
+            .detail("deleted", deleted.to_string());
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(deleted)

@@ -2,7 +2,7 @@
 
 use crate::caller_cache::CredentialKind;
 use crate::{Core, CoreError, Credential, Principal, new_id, settings, verify_password};
-use mamori_audit::{Actor, AuditEvent, Category, Outcome, RequestContext};
+use mamori_audit::{Actor, AuditEvent, Outcome, RequestContext, actions};
 use mamori_crypto::tokens;
 use mamori_domain::identity::{UserStatus, totp_required};
 use mamori_domain::lockout::LockoutPolicy;
@@ -59,26 +59,16 @@ impl Core {
 
         let Some(user) = user else {
             let mut tx = self.store.begin().await?;
-            let event = AuditEvent::new(
-                Category::Authentication,
-                "signin.password",
-                Actor::Anonymous,
-                Outcome::Failure,
-            )
-            .detail("reason", "unknown_user");
+            let event = AuditEvent::of(&actions::SIGNIN_PASSWORD, Actor::Anonymous, Outcome::Failure)
+                .detail("reason", "unknown_user");
             self.audit(&mut tx, ctx, event).await?;
             tx.commit().await?;
             return Err(CoreError::SignInFailed);
         };
         let fail = |outcome: Outcome, reason: &str| {
-            AuditEvent::new(
-                Category::Authentication,
-                "signin.password",
-                Actor::User(user.id.clone()),
-                outcome,
-            )
-            .object(user_object(&user.id))
-            .detail("reason", reason)
+            AuditEvent::of(&actions::SIGNIN_PASSWORD, Actor::User(user.id.clone()), outcome)
+                .object(user_object(&user.id))
+                .detail("reason", reason)
         };
 
         let mut tx = self.store.begin().await?;
@@ -111,13 +101,8 @@ impl Core {
         let state =
             if user.totp_enabled() { SessionState::AwaitingSecondFactor } else { SessionState::Active };
         let session = self.new_session(&mut tx, &user, state, ctx).await?;
-        let ok = AuditEvent::new(
-            Category::Authentication,
-            "signin.password",
-            Actor::User(user.id.clone()),
-            Outcome::Success,
-        )
-        .object(user_object(&user.id));
+        let ok = AuditEvent::of(&actions::SIGNIN_PASSWORD, Actor::User(user.id.clone()), Outcome::Success)
+            .object(user_object(&user.id));
         self.audit(&mut tx, ctx, ok).await?;
         let result = if user.totp_enabled() {
             SignIn::NeedsSecondFactor(session)
@@ -152,7 +137,7 @@ impl Core {
             created_at: now,
         })
         .await?;
-        let event = AuditEvent::new(Category::Security, "account.lock", Actor::System, Outcome::Success)
+        let event = AuditEvent::of(&actions::ACCOUNT_LOCK, Actor::System, Outcome::Success)
             .object(user_object(&user.id))
             .detail("failures", failures.to_string())
             .detail("locked_until", until.0.to_string());
@@ -195,9 +180,8 @@ impl Core {
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
         let now = self.now();
-        let start =
-            AuditEvent::new(Category::Login, "session.start", Actor::User(user.id.clone()), Outcome::Success)
-                .object(format!("session:{session_id}"));
+        let start = AuditEvent::of(&actions::SESSION_START, Actor::User(user.id.clone()), Outcome::Success)
+            .object(format!("session:{session_id}"));
         self.audit(tx, ctx, start).await?;
         let others = tx.user_sessions(&user.id).await?;
         let elsewhere = others.iter().find(|s| {
@@ -222,15 +206,10 @@ impl Core {
                 created_at: now,
             })
             .await?;
-            let event = AuditEvent::new(
-                Category::Security,
-                "account.shared_suspected",
-                Actor::System,
-                Outcome::Success,
-            )
-            .object(user_object(&user.id))
-            .detail("session", session_id)
-            .detail("other_session", other.id.clone());
+            let event = AuditEvent::of(&actions::ACCOUNT_SHARED_SUSPECTED, Actor::System, Outcome::Success)
+                .object(user_object(&user.id))
+                .detail("session", session_id)
+                .detail("other_session", other.id.clone());
             self.audit(tx, ctx, event).await?;
             tracing::warn!(user_id = %user.id, "one account signed in from two addresses at once");
         }
@@ -261,14 +240,10 @@ impl Core {
         };
         let user = &fresh;
         if LockoutPolicy::is_locked(user.locked_until, now) {
-            let event = AuditEvent::new(
-                Category::Authentication,
-                "signin.second_factor",
-                Actor::User(user.id.clone()),
-                Outcome::Denied,
-            )
-            .object(user_object(&user.id))
-            .detail("reason", "locked");
+            let event =
+                AuditEvent::of(&actions::SIGNIN_SECOND_FACTOR, Actor::User(user.id.clone()), Outcome::Denied)
+                    .object(user_object(&user.id))
+                    .detail("reason", "locked");
             self.audit(&mut tx, ctx, event).await?;
             tx.delete_session(session_id).await?;
             tx.commit().await?;
@@ -288,14 +263,14 @@ impl Core {
                 Some(step) => tx.advance_totp_step(&user.id, i64::try_from(step).unwrap_or(i64::MAX)).await?,
                 None => false,
             };
-            (fresh, "signin.totp")
+            (fresh, &actions::SIGNIN_TOTP)
         } else {
             let used = tx.use_recovery_code(&user.id, &tokens::recovery_code_digest(code)).await?;
-            (used, "signin.recovery_code")
+            (used, &actions::SIGNIN_RECOVERY_CODE)
         };
         let outcome = if accepted { Outcome::Success } else { Outcome::Failure };
-        let event = AuditEvent::new(Category::Authentication, action, Actor::User(user.id.clone()), outcome)
-            .object(user_object(&user.id));
+        let event =
+            AuditEvent::of(action, Actor::User(user.id.clone()), outcome).object(user_object(&user.id));
         self.audit(&mut tx, ctx, event).await?;
         if !accepted {
             let locked = self.count_failure(&mut tx, user, ctx).await?;
@@ -328,11 +303,10 @@ impl Core {
     ) -> Result<NewSession, CoreError> {
         tx.delete_session(old_session).await?;
         let session = self.new_session(tx, user, SessionState::Active, ctx).await?;
-        let event =
-            AuditEvent::new(Category::Login, "session.renew", Actor::User(user.id.clone()), Outcome::Success)
-                .object(format!("session:{}", session.record.id))
-                .detail("previous", format!("session:{old_session}"))
-                .detail("reason", reason);
+        let event = AuditEvent::of(&actions::SESSION_RENEW, Actor::User(user.id.clone()), Outcome::Success)
+            .object(format!("session:{}", session.record.id))
+            .detail("previous", format!("session:{old_session}"))
+            .detail("reason", reason);
         self.audit(tx, ctx, event).await?;
         Ok(session)
     }
@@ -371,9 +345,8 @@ impl Core {
                 let reason = if other.is_none() || expired { "expired" } else { "user_disabled" };
                 let mut tx = self.store.begin().await?;
                 tx.delete_session(&session.id).await?;
-                let event = AuditEvent::new(
-                    Category::Login,
-                    "session.end",
+                let event = AuditEvent::of(
+                    &actions::SESSION_END,
                     Actor::User(session.user_id.clone()),
                     Outcome::Success,
                 )
@@ -463,7 +436,7 @@ impl Core {
         };
         let mut tx = self.store.begin().await?;
         tx.delete_session(session_id).await?;
-        let event = AuditEvent::new(Category::Login, "session.end", principal.actor(), Outcome::Success)
+        let event = AuditEvent::of(&actions::SESSION_END, principal.actor(), Outcome::Success)
             .object(format!("session:{session_id}"))
             .detail("reason", "sign_out");
         self.audit(&mut tx, ctx, event).await?;

@@ -5,7 +5,7 @@
 
 use crate::vault::NewCustomer;
 use crate::{Core, CoreError, new_id, settings};
-use mamori_audit::{Actor, AuditEvent, Category, Outcome};
+use mamori_audit::{Actor, AuditEvent, Outcome, actions};
 use mamori_domain::Role;
 use mamori_domain::activity::{Shift, ShiftSchedule, Weekday};
 use mamori_domain::identity::UserStatus;
@@ -112,7 +112,7 @@ impl Core {
             }
         }
         tx.put_setting(settings::DEMO_LOADED, &now.0.to_string()).await?;
-        let e = AuditEvent::new(Category::Operation, "demo.load", Actor::System, Outcome::Success)
+        let e = AuditEvent::of(&actions::DEMO_LOAD, Actor::System, Outcome::Success)
             .detail("users", index.to_string());
         tx.append_audit(now, &e).await?;
         tx.commit().await?;

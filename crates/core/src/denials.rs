@@ -15,7 +15,7 @@
 //! already committed.
 
 use crate::read_log::ReadLog;
-use mamori_audit::{Actor, AuditEvent, Category, Outcome};
+use mamori_audit::{Actor, AuditEvent, Outcome, actions};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
@@ -150,7 +150,7 @@ impl DenialLog {
             .collect();
         if window.overflow > 0 {
             entries.push(
-                AuditEvent::new(Category::Security, "denials.overflow", Actor::System, Outcome::Denied)
+                AuditEvent::of(&actions::DENIALS_OVERFLOW, Actor::System, Outcome::Denied)
                     .detail("reason", "too_many_distinct_refusals")
                     .detail("repeats", window.overflow.to_string())
                     .detail("window_ms", window_ms),
@@ -165,7 +165,7 @@ mod tests {
     use super::*;
 
     fn refusal(actor: Actor, reason: &str, ip: &str) -> AuditEvent {
-        let mut e = AuditEvent::new(Category::Access, "route.denied", actor, Outcome::Denied)
+        let mut e = AuditEvent::of(&actions::ROUTE_DENIED, actor, Outcome::Denied)
             .object("route:GET /api/v1/users")
             .detail("reason", reason);
         e.source_ip = Some(ip.into());

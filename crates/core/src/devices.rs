@@ -4,7 +4,7 @@
 //! next request.
 
 use crate::{Core, CoreError, Principal, check_id, new_id};
-use mamori_audit::{Actor, AuditEvent, Category, Outcome, RequestContext};
+use mamori_audit::{Actor, AuditEvent, Outcome, RequestContext, actions};
 use mamori_crypto::device_auth::{DeviceAuthError, DeviceClaim, MAX_SKEW_MS, parse_public_key};
 use mamori_domain::UnixMillis;
 use mamori_domain::posture::PosturePolicy;
@@ -128,10 +128,9 @@ impl Core {
             tx.user_by_id(user).await?.ok_or(CoreError::NotFound { what: "user" })?;
         }
         tx.insert_enrolment(&record).await?;
-        let e =
-            AuditEvent::new(Category::Device, "device.enrolment_create", principal.actor(), Outcome::Success)
-                .object(format!("enrolment:{}", record.id))
-                .detail("valid_hours", new.valid_hours.to_string());
+        let e = AuditEvent::of(&actions::DEVICE_ENROLMENT_CREATE, principal.actor(), Outcome::Success)
+            .object(format!("enrolment:{}", record.id))
+            .detail("valid_hours", new.valid_hours.to_string());
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok((record, token))
@@ -150,7 +149,7 @@ impl Core {
             tx.use_enrolment(&mamori_crypto::tokens::digest(req.token.trim()), now, &device_id).await?
         else {
             drop(tx);
-            let e = AuditEvent::new(Category::Device, "device.enrol", Actor::Anonymous, Outcome::Failure)
+            let e = AuditEvent::of(&actions::DEVICE_ENROL, Actor::Anonymous, Outcome::Failure)
                 .detail("reason", "unknown, used or expired token");
             self.audit_access(ctx, e).await?;
             return Err(CoreError::LinkInvalid);
@@ -167,14 +166,9 @@ impl Core {
             last_ip: ctx.source_ip.clone(),
         };
         tx.insert_device(&device).await?;
-        let e = AuditEvent::new(
-            Category::Device,
-            "device.enrol",
-            Actor::Device(device_id.clone()),
-            Outcome::Success,
-        )
-        .object(format!("device:{device_id}"))
-        .detail("enrolment", enrolment.id);
+        let e = AuditEvent::of(&actions::DEVICE_ENROL, Actor::Device(device_id.clone()), Outcome::Success)
+            .object(format!("device:{device_id}"))
+            .detail("enrolment", enrolment.id);
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(device_id)
@@ -268,14 +262,10 @@ impl Core {
             inventory: json,
         })
         .await?;
-        let e = AuditEvent::new(
-            Category::Device,
-            "device.inventory",
-            Actor::Device(device.id.clone()),
-            Outcome::Success,
-        )
-        .object(format!("device:{}", device.id))
-        .detail("software", inventory.software.len().to_string());
+        let e =
+            AuditEvent::of(&actions::DEVICE_INVENTORY, Actor::Device(device.id.clone()), Outcome::Success)
+                .object(format!("device:{}", device.id))
+                .detail("software", inventory.software.len().to_string());
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         // A change of what the PC fails (shadow IT installed, encryption turned off…) is a signal.
@@ -310,7 +300,7 @@ impl Core {
         id: &str,
         ctx: &RequestContext,
     ) -> Result<(DeviceRecord, Vec<InventoryRecord>), CoreError> {
-        let device = self.device_in_scope(principal, id, "device.read", ctx).await?;
+        let device = self.device_in_scope(principal, id, &actions::DEVICE_READ, ctx).await?;
         let history = self.store.read().await?.inventory_history(id, 50).await?;
         Ok((device, history))
     }
@@ -322,12 +312,12 @@ impl Core {
         id: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.device_in_scope(principal, id, "device.revoke", ctx).await?;
+        self.device_in_scope(principal, id, &actions::DEVICE_REVOKE, ctx).await?;
         let mut tx = self.store.begin().await?;
         if !tx.revoke_device(id, self.now()).await? {
             return Err(CoreError::NotFound { what: "device (or it is already revoked)" });
         }
-        let e = AuditEvent::new(Category::Device, "device.revoke", principal.actor(), Outcome::Success)
+        let e = AuditEvent::of(&actions::DEVICE_REVOKE, principal.actor(), Outcome::Success)
             .object(format!("device:{id}"));
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
@@ -375,7 +365,7 @@ impl Core {
         message: Option<&str>,
         ctx: &RequestContext,
     ) -> Result<mamori_store::CommandRecord, CoreError> {
-        self.device_in_scope(principal, device_id, "device.command", ctx).await?;
+        self.device_in_scope(principal, device_id, &actions::DEVICE_COMMAND, ctx).await?;
         if !COMMAND_KINDS.contains(&kind) {
             return Err(CoreError::invalid(
                 "kind",
@@ -420,7 +410,7 @@ impl Core {
             result: None,
         };
         tx.insert_command(&command).await?;
-        let e = AuditEvent::new(Category::Device, "device.command", principal.actor(), Outcome::Success)
+        let e = AuditEvent::of(&actions::DEVICE_COMMAND, principal.actor(), Outcome::Success)
             .object(format!("device:{device_id}"))
             .detail("command", command.id.clone())
             .detail("kind", kind);
@@ -472,14 +462,9 @@ impl Core {
             return Err(CoreError::NotFound { what: "delivered command" });
         }
         let outcome = if ok { Outcome::Success } else { Outcome::Failure };
-        let e = AuditEvent::new(
-            Category::Device,
-            "device.command_result",
-            Actor::Device(device.id.clone()),
-            outcome,
-        )
-        .object(format!("device:{}", device.id))
-        .detail("command", command_id.to_owned());
+        let e = AuditEvent::of(&actions::DEVICE_COMMAND_RESULT, Actor::Device(device.id.clone()), outcome)
+            .object(format!("device:{}", device.id))
+            .detail("command", command_id.to_owned());
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
@@ -491,7 +476,7 @@ impl Core {
         device_id: &str,
         ctx: &RequestContext,
     ) -> Result<Vec<mamori_store::CommandRecord>, CoreError> {
-        self.device_in_scope(principal, device_id, "device.commands_read", ctx).await?;
+        self.device_in_scope(principal, device_id, &actions::DEVICE_COMMANDS_READ, ctx).await?;
         Ok(self.store.read().await?.device_commands(device_id, 50).await?)
     }
 
@@ -595,7 +580,7 @@ impl Core {
         limit: i64,
         ctx: &RequestContext,
     ) -> Result<Vec<mamori_store::DeviceEventRecord>, CoreError> {
-        self.device_in_scope(principal, device_id, "device.events_read", ctx).await?;
+        self.device_in_scope(principal, device_id, &actions::DEVICE_EVENTS_READ, ctx).await?;
         Ok(self.store.read().await?.device_events(device_id, limit).await?)
     }
 }
@@ -660,10 +645,9 @@ impl Core {
             _ => return Err(CoreError::NotFound { what: "site" }),
         }
         tx.put_setting(&site_policy_key(site_id), &json).await?;
-        let e =
-            AuditEvent::new(Category::Device, "device.policy_change", principal.actor(), Outcome::Success)
-                .object(format!("site:{site_id}"))
-                .detail("networks", policy.approved_networks.len().to_string());
+        let e = AuditEvent::of(&actions::DEVICE_POLICY_CHANGE, principal.actor(), Outcome::Success)
+            .object(format!("site:{site_id}"))
+            .detail("networks", policy.approved_networks.len().to_string());
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
@@ -682,7 +666,7 @@ impl Core {
         networks: Vec<String>,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.person_in_scope(principal, user_id, "device.networks_change", ctx).await?;
+        self.person_in_scope(principal, user_id, &actions::DEVICE_NETWORKS_CHANGE, ctx).await?;
         let networks = PosturePolicy { approved_networks: networks, ..Default::default() }
             .checked()
             .map_err(|e| CoreError::invalid("networks", "invalid_value", e.to_string()))?
@@ -691,10 +675,9 @@ impl Core {
         let mut tx = self.store.begin().await?;
         tx.user_by_id(user_id).await?.ok_or(CoreError::NotFound { what: "user" })?;
         tx.put_setting(&user_networks_key(user_id), &json).await?;
-        let e =
-            AuditEvent::new(Category::Device, "device.networks_change", principal.actor(), Outcome::Success)
-                .object(format!("user:{user_id}"))
-                .detail("networks", networks.len().to_string());
+        let e = AuditEvent::of(&actions::DEVICE_NETWORKS_CHANGE, principal.actor(), Outcome::Success)
+            .object(format!("user:{user_id}"))
+            .detail("networks", networks.len().to_string());
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())

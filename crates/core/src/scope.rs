@@ -4,7 +4,7 @@
 //! the attempt is recorded as denied (DESIGN invariant 9).
 
 use crate::{Core, CoreError, Principal, check_id};
-use mamori_audit::{AuditEvent, Category, Outcome, RequestContext};
+use mamori_audit::{AuditEvent, Outcome, RequestContext, actions::Action};
 use mamori_domain::authz::PeopleScope;
 use mamori_store::{DeviceRecord, UserRecord};
 use std::collections::HashMap;
@@ -19,7 +19,7 @@ impl Core {
         &self,
         principal: &Principal,
         device_id: &str,
-        action: &'static str,
+        action: &'static Action,
         ctx: &RequestContext,
     ) -> Result<DeviceRecord, CoreError> {
         check_id(device_id, "device")?;
@@ -45,7 +45,7 @@ impl Core {
         &self,
         principal: &Principal,
         user_id: &str,
-        action: &'static str,
+        action: &'static Action,
         ctx: &RequestContext,
     ) -> Result<UserRecord, CoreError> {
         check_id(user_id, "user")?;
@@ -89,12 +89,12 @@ impl Core {
     async fn out_of_scope(
         &self,
         principal: &Principal,
-        action: &'static str,
+        action: &'static Action,
         object: String,
         what: &'static str,
         ctx: &RequestContext,
     ) -> CoreError {
-        let refusal = AuditEvent::new(Category::Access, action, principal.actor(), Outcome::Denied)
+        let refusal = AuditEvent::of(action, principal.actor(), Outcome::Denied)
             .object(object)
             .detail("reason", "team_scope");
         self.record_denied(ctx, refusal).await;

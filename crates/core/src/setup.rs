@@ -3,7 +3,7 @@
 use crate::account::check_new_password;
 use crate::admin::{validate_display_name, validate_username};
 use crate::{Core, CoreError, hash_password, new_id};
-use mamori_audit::{Actor, AuditEvent, Category, Outcome, RequestContext};
+use mamori_audit::{Actor, AuditEvent, Outcome, RequestContext, actions};
 use mamori_crypto::tokens;
 use mamori_domain::identity::UserStatus;
 use mamori_domain::{Role, UnixMillis};
@@ -82,7 +82,7 @@ impl Core {
             used_at: None,
         })
         .await?;
-        let e = AuditEvent::new(Category::Operation, "setup.link_issued", Actor::System, Outcome::Success);
+        let e = AuditEvent::of(&actions::SETUP_LINK_ISSUED, Actor::System, Outcome::Success);
         tx.append_audit(now, &e).await?;
         Ok(token)
     }
@@ -129,14 +129,9 @@ impl Core {
             )
         };
         tx.insert_user(&user).await?;
-        let e = AuditEvent::new(
-            Category::Operation,
-            "setup.complete",
-            Actor::User(user.id.clone()),
-            Outcome::Success,
-        )
-        .object(format!("user:{}", user.id))
-        .detail("roles", "security_admin");
+        let e = AuditEvent::of(&actions::SETUP_COMPLETE, Actor::User(user.id.clone()), Outcome::Success)
+            .object(format!("user:{}", user.id))
+            .detail("roles", "security_admin");
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(user)
@@ -164,13 +159,9 @@ impl Core {
         }
         tx.set_password(&user.id, &hash, now).await?;
         tx.set_user_status(&user.id, UserStatus::Active.as_str(), now).await?;
-        let e = AuditEvent::new(
-            Category::Operation,
-            "user.invitation_accept",
-            Actor::User(user.id.clone()),
-            Outcome::Success,
-        )
-        .object(format!("user:{}", user.id));
+        let e =
+            AuditEvent::of(&actions::USER_INVITATION_ACCEPT, Actor::User(user.id.clone()), Outcome::Success)
+                .object(format!("user:{}", user.id));
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(UserRecord { status: UserStatus::Active, ..user })

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mamori_audit::RequestContext;
+use mamori_audit::actions::Action;
 use mamori_core::Principal;
 use std::net::{IpAddr, SocketAddr};
 
@@ -240,14 +241,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
 pub async fn throttle_signin(
     state: &AppState,
     ctx: &RequestContext,
-    action: &'static str,
+    action: &'static Action,
 ) -> Result<(), StatusCode> {
     let ip = ctx.source_ip.as_deref().and_then(|s| s.parse::<IpAddr>().ok());
     match ip {
         Some(ip) if state.signin_limiter.check_key(&ip).is_err() => {
             tracing::warn!(source_ip = %ip, "sign-in attempts throttled");
-            let refusal = mamori_audit::AuditEvent::new(
-                mamori_audit::Category::Authentication,
+            let refusal = mamori_audit::AuditEvent::of(
                 action,
                 mamori_audit::Actor::Anonymous,
                 mamori_audit::Outcome::Denied,

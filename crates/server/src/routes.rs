@@ -251,10 +251,8 @@ async fn guard(
 
 /// The audit entry of a request refused before its handler ran (DESIGN invariant 9).
 pub fn route_refusal(actor: mamori_audit::Actor, route: String, reason: &str) -> mamori_audit::AuditEvent {
-    use mamori_audit::{AuditEvent, Category, Outcome};
-    AuditEvent::new(Category::Access, "route.denied", actor, Outcome::Denied)
-        .object(route)
-        .detail("reason", reason)
+    use mamori_audit::{AuditEvent, Outcome, actions};
+    AuditEvent::of(&actions::ROUTE_DENIED, actor, Outcome::Denied).object(route).detail("reason", reason)
 }
 
 /// An agent's request: the whole body is read (it is signed), the signature checked, and the

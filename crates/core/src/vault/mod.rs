@@ -9,7 +9,10 @@ pub(crate) mod policy;
 pub mod subject;
 
 use crate::{Core, CoreError, Principal, check_id, new_id};
-use mamori_audit::{AuditEvent, Category, Outcome, RequestContext};
+use mamori_audit::{
+    AuditEvent, Outcome, RequestContext,
+    actions::{self, Action},
+};
 use mamori_crypto::envelope::{DataKey, WrappedKey};
 use mamori_domain::customer::{
     CustomerField, FieldClass, Mask, ValueError, mask, normalize_card_number, normalize_email,
@@ -400,7 +403,7 @@ impl Core {
         principal: &Principal,
         ctx: &RequestContext,
     ) -> Result<u64, CoreError> {
-        let e = AuditEvent::new(Category::Operation, "customer.import", principal.actor(), Outcome::Success)
+        let e = AuditEvent::of(&actions::CUSTOMER_IMPORT, principal.actor(), Outcome::Success)
             .object("customers")
             .detail("records", import.records.to_string())
             .detail("clients", import.client_id.clone());
@@ -429,17 +432,15 @@ impl Core {
         tx.insert_customers(&rows).await?;
         let e = match records {
             [one] if !import => {
-                AuditEvent::new(Category::Operation, "customer.create", principal.actor(), Outcome::Success)
+                AuditEvent::of(&actions::CUSTOMER_CREATE, principal.actor(), Outcome::Success)
                     .object(self.audit_object("customer", &one.rows.record.id))
                     .detail("client", one.rows.record.client_id.clone())
                     .detail("fields", one.field_names.clone())
             }
-            many => {
-                AuditEvent::new(Category::Operation, "customer.import", principal.actor(), Outcome::Success)
-                    .object("customers")
-                    .detail("records", many.len().to_string())
-                    .detail("clients", clients.into_iter().collect::<Vec<_>>().join(","))
-            }
+            many => AuditEvent::of(&actions::CUSTOMER_IMPORT, principal.actor(), Outcome::Success)
+                .object("customers")
+                .detail("records", many.len().to_string())
+                .detail("clients", clients.into_iter().collect::<Vec<_>>().join(",")),
         };
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
@@ -572,7 +573,8 @@ impl Core {
             .into_iter()
             .partition(|c| principal.client_ids.contains(&c.client_id));
         for other in &others {
-            self.record_denied(ctx, self.client_scope_refusal(principal, "customer.lookup", other)).await;
+            self.record_denied(ctx, self.client_scope_refusal(principal, &actions::CUSTOMER_LOOKUP, other))
+                .await;
         }
         let mut cards = Vec::with_capacity(records.len());
         let mut sealed_reasons = Vec::with_capacity(records.len());
@@ -610,7 +612,7 @@ impl Core {
             .copied()
             .filter(|f| CustomerField::parse(f).map(|f| policy.class(f)) == Some(FieldClass::Confidential))
             .collect();
-        let mut e = AuditEvent::new(Category::Access, "customer.lookup", principal.actor(), Outcome::Success)
+        let mut e = AuditEvent::of(&actions::CUSTOMER_LOOKUP, principal.actor(), Outcome::Success)
             .object("customer:none")
             .detail("by", kind)
             .detail("results", records.len().to_string())
@@ -673,7 +675,7 @@ impl Core {
         let total =
             u64::try_from(self.store.read().await?.count_customers_to_rewrap(version).await?).unwrap_or(0);
         let event = |phase: &str| {
-            AuditEvent::new(Category::Operation, "keys.rotate", mamori_audit::Actor::System, Outcome::Success)
+            AuditEvent::of(&actions::KEYS_ROTATE, mamori_audit::Actor::System, Outcome::Success)
                 .object("vault_kek")
                 .detail("version", version.to_string())
                 .detail("phase", phase.to_owned())
@@ -748,7 +750,7 @@ impl Core {
             ended_at: None,
         };
         tx.insert_call(&call).await?;
-        let e = AuditEvent::new(Category::Operation, "cti.call_start", reporter, Outcome::Success)
+        let e = AuditEvent::of(&actions::CTI_CALL_START, reporter, Outcome::Success)
             .object(format!("call:{}", call.id))
             .detail("operator", user.id);
         self.audit(&mut tx, ctx, e).await?;
@@ -767,7 +769,7 @@ impl Core {
         if !tx.end_call(external_id.trim(), self.now()).await? {
             return Err(CoreError::NotFound { what: "active call" });
         }
-        let e = AuditEvent::new(Category::Operation, "cti.call_end", reporter, Outcome::Success)
+        let e = AuditEvent::of(&actions::CTI_CALL_END, reporter, Outcome::Success)
             .object("call")
             .detail("external_id", external_id.trim().to_owned());
         self.audit(&mut tx, ctx, e).await?;
@@ -783,7 +785,7 @@ impl Core {
         &self,
         principal: &Principal,
         record: Option<CustomerRecord>,
-        action: &'static str,
+        action: &'static Action,
         ctx: &RequestContext,
     ) -> Result<CustomerRecord, CoreError> {
         match record {
@@ -799,10 +801,10 @@ impl Core {
     fn client_scope_refusal(
         &self,
         principal: &Principal,
-        action: &'static str,
+        action: &'static Action,
         record: &CustomerRecord,
     ) -> AuditEvent {
-        AuditEvent::new(Category::Access, action, principal.actor(), Outcome::Denied)
+        AuditEvent::of(action, principal.actor(), Outcome::Denied)
             .object(self.audit_object("customer", &record.id))
             .detail("reason", "client_scope")
             .detail("client", record.client_id.clone())
@@ -837,9 +839,9 @@ impl Core {
         };
         check_purpose(purpose)?;
         let record = self.store.read().await?.customer(customer_id).await?;
-        let record = self.in_client_scope(principal, record, "customer.reveal", ctx).await?;
+        let record = self.in_client_scope(principal, record, &actions::CUSTOMER_REVEAL, ctx).await?;
         let refused = |reason: &str| {
-            AuditEvent::new(Category::Access, "customer.reveal", principal.actor(), Outcome::Denied)
+            AuditEvent::of(&actions::CUSTOMER_REVEAL, principal.actor(), Outcome::Denied)
                 .object(self.audit_object("customer", &record.id))
                 .detail("field", field.as_str())
                 .detail("reason", reason)
@@ -868,7 +870,7 @@ impl Core {
             .ok_or(CoreError::NotFound { what: "value of this field" })?;
         let key = self.record_key(&record)?;
         let value = String::from_utf8_lossy(&key.open(&record.id, field.as_str(), ciphertext)?).into_owned();
-        let e = AuditEvent::new(Category::Access, "customer.reveal", principal.actor(), Outcome::Success)
+        let e = AuditEvent::of(&actions::CUSTOMER_REVEAL, principal.actor(), Outcome::Success)
             .object(self.audit_object("customer", &record.id))
             .detail("field", field.as_str())
             .detail("purpose", "reason")
@@ -895,15 +897,10 @@ impl Core {
         }
         let retired = self.vault_kek.retire_before(current)?;
         let versions = retired.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-        let e = AuditEvent::new(
-            Category::Operation,
-            "keys.retire",
-            mamori_audit::Actor::System,
-            Outcome::Success,
-        )
-        .object("vault_kek")
-        .detail("retired", versions)
-        .detail("current", current.to_string());
+        let e = AuditEvent::of(&actions::KEYS_RETIRE, mamori_audit::Actor::System, Outcome::Success)
+            .object("vault_kek")
+            .detail("retired", versions)
+            .detail("current", current.to_string());
         self.audit_access(&RequestContext::default(), e).await?;
         Ok(retired)
     }

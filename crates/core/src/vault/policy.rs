@@ -2,7 +2,7 @@
 //! and replaced at once in this process when the security admin changes it.
 
 use crate::{Core, CoreError, Principal, settings};
-use mamori_audit::{AuditEvent, Category, Outcome, RequestContext};
+use mamori_audit::{AuditEvent, Outcome, RequestContext, actions};
 use mamori_domain::vault_policy::VaultPolicy;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,10 +64,9 @@ impl Core {
         let json = serde_json::to_string(&policy).map_err(|e| CoreError::Internal(e.to_string()))?;
         let mut tx = self.store.begin().await?;
         tx.put_setting(settings::VAULT_POLICY, &json).await?;
-        let e =
-            AuditEvent::new(Category::Operation, "vault.policy_change", principal.actor(), Outcome::Success)
-                .object("vault_policy")
-                .detail("fields", changed.join(","));
+        let e = AuditEvent::of(&actions::VAULT_POLICY_CHANGE, principal.actor(), Outcome::Success)
+            .object("vault_policy")
+            .detail("fields", changed.join(","));
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         self.vault_policy.put(Arc::new(policy));

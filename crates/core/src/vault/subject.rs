@@ -8,7 +8,7 @@
 
 use super::{Prepared, decode_field_set, encode_field_set, prepare};
 use crate::{Core, CoreError, Principal, check_id};
-use mamori_audit::{AuditEntry, AuditEvent, Category, Outcome, RequestContext};
+use mamori_audit::{AuditEntry, AuditEvent, Outcome, RequestContext, actions};
 use mamori_domain::UnixMillis;
 use mamori_domain::customer::{CustomerField, FieldClass};
 use mamori_store::{AuditQuery, CustomerRecord};
@@ -115,7 +115,7 @@ impl Core {
         let mut tx = self.store.begin().await?;
         check_id(customer_id, "customer")?;
         let record = tx.customer(customer_id).await?;
-        let record = self.in_client_scope(principal, record, "customer.note_add", ctx).await?;
+        let record = self.in_client_scope(principal, record, &actions::CUSTOMER_NOTE_ADD, ctx).await?;
         let mut values = self.open_record(&record)?;
         let stamp = self.now().rfc3339();
         let line = format!("[{stamp} {}] {text}", principal.user.username);
@@ -125,10 +125,9 @@ impl Core {
         }
         notes.push_str(&line);
         self.reseal(&mut tx, &record, &values).await?;
-        let e =
-            AuditEvent::new(Category::Operation, "customer.note_add", principal.actor(), Outcome::Success)
-                .object(self.audit_object("customer", &record.id))
-                .detail("chars", n.to_string());
+        let e = AuditEvent::of(&actions::CUSTOMER_NOTE_ADD, principal.actor(), Outcome::Success)
+            .object(self.audit_object("customer", &record.id))
+            .detail("chars", n.to_string());
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
@@ -165,7 +164,7 @@ impl Core {
         }
         self.reseal(&mut tx, &record, &values).await?;
         let names: Vec<&str> = parsed.iter().map(|(f, _)| f.as_str()).collect();
-        let e = AuditEvent::new(Category::Operation, "customer.correct", principal.actor(), Outcome::Success)
+        let e = AuditEvent::of(&actions::CUSTOMER_CORRECT, principal.actor(), Outcome::Success)
             .object(self.audit_object("customer", &record.id))
             .detail("fields", names.join(","))
             .detail("request_ref", request_ref.to_owned());
@@ -210,7 +209,7 @@ impl Core {
             .map(|(field, value)| (field, policy.class(field), value))
             .collect::<Vec<_>>();
         let names: Vec<&str> = fields.iter().map(|(f, _, _)| f.as_str()).collect();
-        let e = AuditEvent::new(Category::Access, "customer.disclose", principal.actor(), Outcome::Success)
+        let e = AuditEvent::of(&actions::CUSTOMER_DISCLOSE, principal.actor(), Outcome::Success)
             .object(object)
             .detail("fields", names.join(","))
             .detail("purpose", "data_subject_request")
@@ -243,7 +242,7 @@ impl Core {
         if !tx.delete_customer(&record.id).await? {
             return Err(CoreError::NotFound { what: "customer" });
         }
-        let e = AuditEvent::new(Category::Operation, "customer.erase", principal.actor(), Outcome::Success)
+        let e = AuditEvent::of(&actions::CUSTOMER_ERASE, principal.actor(), Outcome::Success)
             .object(self.audit_object("customer", &record.id))
             .detail("client", record.client_id.clone())
             .detail("kek_version", record.kek_version.to_string())

@@ -225,13 +225,13 @@ async fn audit_commands() {
             .unwrap();
         let mut tx = core.store.begin().await.unwrap();
         for i in 0..10 {
-            let e = mamori_audit::AuditEvent::new(
-                mamori_audit::Category::Operation,
-                "test.step",
+            let mut e = mamori_audit::AuditEvent::of(
+                &mamori_audit::actions::DEMO_LOAD,
                 mamori_audit::Actor::System,
                 mamori_audit::Outcome::Success,
             )
             .detail("step", i.to_string());
+            e.action = "test.step"; // a name of the test's own, category `operation`
             tx.append_audit(core.now(), &e).await.unwrap();
         }
         tx.commit().await.unwrap();

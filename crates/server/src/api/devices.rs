@@ -9,6 +9,7 @@ use crate::problem::{ApiJson, ApiQuery, IdPath};
 use axum::Json;
 use axum::extract::{Extension, State};
 use axum::http::StatusCode;
+use mamori_audit::actions;
 use mamori_core::devices::{NewEnrolment, is_online};
 use mamori_domain::activity::{KeystrokeLimits, ShiftSchedule};
 use mamori_domain::posture::PosturePolicy;
@@ -25,7 +26,7 @@ pub async fn enrol(
     ApiJson(body): ApiJson<proto::EnrolRequest>,
 ) -> ApiResult<(StatusCode, Json<proto::Enrolled>)> {
     // An enrolment token is a credential: guesses share the per-address sign-in throttle.
-    if crate::middleware::throttle_signin(&state, &ctx, "device.enrol").await.is_err() {
+    if crate::middleware::throttle_signin(&state, &ctx, &actions::DEVICE_ENROL).await.is_err() {
         return Err(crate::problem::ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "throttled",

@@ -10,6 +10,7 @@ use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use mamori_audit::actions;
 use mamori_core::auth::SignIn;
 use mamori_core::{CoreError, Principal};
 use mamori_domain::identity::totp_required;
@@ -78,7 +79,7 @@ pub async fn signin(
             .error(Some(error));
         (status, render(&SigninPage { c, username: username.clone() })).into_response()
     };
-    if throttle_signin(&state, &ctx, "signin.password").await.is_err() {
+    if throttle_signin(&state, &ctx, &actions::SIGNIN_PASSWORD).await.is_err() {
         return again(StatusCode::TOO_MANY_REQUESTS, tr.t("error.throttled").to_owned());
     }
     match state.core.sign_in(&username, form.text("password"), &ctx).await {
@@ -112,7 +113,7 @@ pub async fn totp(
             .error(Some(error));
         (status, render(&TotpPage { c })).into_response()
     };
-    if throttle_signin(&state, &ctx, "signin.second_factor").await.is_err() {
+    if throttle_signin(&state, &ctx, &actions::SIGNIN_SECOND_FACTOR).await.is_err() {
         return again(StatusCode::TOO_MANY_REQUESTS, tr.t("error.throttled").to_owned());
     }
     match state.core.second_factor(&p, form.text("code"), &ctx).await {
@@ -178,7 +179,7 @@ pub async fn setup(
     form: Form,
 ) -> Response {
     let tr = tr_for(&headers, None);
-    if throttle_signin(&state, &ctx, "setup.complete").await.is_err() {
+    if throttle_signin(&state, &ctx, &actions::SETUP_COMPLETE).await.is_err() {
         return super::message_page(tr, StatusCode::TOO_MANY_REQUESTS, "error.throttled");
     }
     let token = form.text("token").to_owned();
@@ -244,7 +245,7 @@ pub async fn accept_invite(
     form: Form,
 ) -> Response {
     let tr = tr_for(&headers, None);
-    if throttle_signin(&state, &ctx, "user.invitation_accept").await.is_err() {
+    if throttle_signin(&state, &ctx, &actions::USER_INVITATION_ACCEPT).await.is_err() {
         return super::message_page(tr, StatusCode::TOO_MANY_REQUESTS, "error.throttled");
     }
     let token = form.text("token").to_owned();

@@ -1,0 +1,814 @@
+//! The catalogue of audit actions: every action Mamori writes, with its category, what its
+//! object is and what each detail means — so a detector, a report and a SIEM rule can rely on
+//! them. `docs/audit-log.md` lists them from this module (a test keeps the two equal).
+//!
+//! Code names an entry of this catalogue to make an event ([`AuditEvent::of`]), so an action
+//! is not invented at a call site. The names are stable across versions: stored logs and SIEM
+//! rules refer to them.
+//!
+//! **Category.** An action has one category, taken from the entry. A few actions are written
+//! with another category when they are *refused* (outcome `denied`); [`Action::denied_as`]
+//! names it, and [`Action::category_for`] gives the category for an outcome:
+//!
+//! - a supervisor refused a PC or person outside their team (`reason` `team_scope`), or a user
+//!   refused another client company's customer (`client_scope`), is an `access` entry, though
+//!   the action itself (`device.revoke`, `customer.note_add`, …) is a `device` or `operation`;
+//! - an attempt refused by the per-address throttle of credential guesses (`throttled`) is an
+//!   `authentication` entry, though `setup.complete`, `user.invitation_accept` and
+//!   `device.enrol` are otherwise `operation` or `device` entries.
+//!
+//! **Refusals under a flood.** Any `denied` entry may also carry `repeats` (how many further
+//! refusals of the same key it stands for) and `window_ms` (the window they were counted in);
+//! see `crates/core/src/denials.rs`. Those two details are not repeated under each action.
+//!
+//! [`AuditEvent::of`]: crate::AuditEvent::of
+
+use crate::{Category, Outcome};
+
+/// One action of the catalogue.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Action {
+    /// Dotted lower-case name, as written in the log: `signin.password`.
+    pub name: &'static str,
+    /// The entry's category.
+    pub category: Category,
+    /// The category of this action's `denied` entries, where it differs from `category`.
+    pub denied_as: Option<Category>,
+    /// What the entry's object is (`user:<id>`), or `—` when it has none.
+    pub object: &'static str,
+    /// Detail key → what it holds.
+    pub details: &'static [(&'static str, &'static str)],
+    /// What happened.
+    pub summary: &'static str,
+}
+
+impl Action {
+    /// The category an entry of this action with `outcome` is written with.
+    pub const fn category_for(&self, outcome: Outcome) -> Category {
+        match (outcome, self.denied_as) {
+            (Outcome::Denied, Some(category)) => category,
+            _ => self.category,
+        }
+    }
+
+    /// Whether an entry with this action name, `category` and `outcome` matches this action.
+    pub fn allows(&self, category: Category, outcome: Outcome) -> bool {
+        self.category_for(outcome) == category
+    }
+}
+
+/// The action named `name`.
+pub fn find(name: &str) -> Option<&'static Action> {
+    ALL.iter().copied().find(|a| a.name == name)
+}
+
+macro_rules! catalogue {
+    ($($(#[$meta:meta])* $id:ident = $action:expr;)*) => {
+        $($(#[$meta])* pub const $id: Action = $action;)*
+        /// Every action, in the order of this module (grouped by area).
+        pub const ALL: &[&Action] = &[$(&$id),*];
+    };
+}
+
+const USER: &str = "`user:<id>`";
+const CUSTOMER: &str = "`customer:h:<keyed hash of the customer id>`";
+const DEVICE: &str = "`device:<id>`";
+const SESSION: &str = "`session:<id>`";
+const NONE: &str = "—";
+const SESSIONS_ENDED: (&str, &str) = ("sessions_ended", "how many of the user's sessions were ended");
+
+catalogue! {
+    // ── Sign-in and second factors ──────────────────────────────────────────────────────────
+    SIGNIN_PASSWORD = Action {
+        name: "signin.password",
+        category: Category::Authentication,
+        denied_as: None,
+        object: "`user:<id>` (none for an unknown user name; actor `anonymous`)",
+        details: &[(
+            "reason",
+            "failure: `unknown_user`, `wrong_password`, `invited`, `disabled`; denied: `locked`, `throttled`",
+        )],
+        summary: "a password checked at sign-in",
+    };
+    SIGNIN_SECOND_FACTOR = Action {
+        name: "signin.second_factor",
+        category: Category::Authentication,
+        denied_as: None,
+        object: USER,
+        details: &[("reason", "denied: `locked`, `throttled` (actor `anonymous`)")],
+        summary: "a second-factor attempt refused before its code was checked",
+    };
+    SIGNIN_TOTP = Action {
+        name: "signin.totp",
+        category: Category::Authentication,
+        denied_as: None,
+        object: USER,
+        details: &[],
+        summary: "a TOTP code checked at sign-in (success or failure)",
+    };
+    SIGNIN_RECOVERY_CODE = Action {
+        name: "signin.recovery_code",
+        category: Category::Authentication,
+        denied_as: None,
+        object: USER,
+        details: &[],
+        summary: "a recovery code used at sign-in (success or failure)",
+    };
+    PASSWORD_CHANGE = Action {
+        name: "password.change",
+        category: Category::Authentication,
+        denied_as: None,
+        object: USER,
+        details: &[
+            ("reason", "failure: `wrong_current_password`"),
+            ("other_sessions_ended", "how many other sessions the change ended"),
+        ],
+        summary: "a user changed their password",
+    };
+    MFA_ENABLE = Action {
+        name: "mfa.enable",
+        category: Category::Authentication,
+        denied_as: None,
+        object: USER,
+        details: &[("method", "`totp`")],
+        summary: "a user enrolled a second factor",
+    };
+    MFA_DISABLE = Action {
+        name: "mfa.disable",
+        category: Category::Authentication,
+        denied_as: None,
+        object: USER,
+        details: &[("reason", "denied: `totp_not_enabled`, `required_by_role`")],
+        summary: "a user turned off their second factor",
+    };
+    MFA_RECOVERY_CODES_REGENERATE = Action {
+        name: "mfa.recovery_codes_regenerate",
+        category: Category::Authentication,
+        denied_as: None,
+        object: USER,
+        details: &[],
+        summary: "a user replaced their recovery codes",
+    };
+    MFA_RESET = Action {
+        name: "mfa.reset",
+        category: Category::Authentication,
+        denied_as: None,
+        object: USER,
+        details: &[SESSIONS_ENDED],
+        summary: "an admin removed a user's second factor (a lost phone)",
+    };
+
+    // ── Sessions ────────────────────────────────────────────────────────────────────────────
+    SESSION_START = Action {
+        name: "session.start",
+        category: Category::Login,
+        denied_as: None,
+        object: SESSION,
+        details: &[],
+        summary: "a session began (after the password; it may still await a second factor)",
+    };
+    SESSION_RENEW = Action {
+        name: "session.renew",
+        category: Category::Login,
+        denied_as: None,
+        object: "`session:<id>` (the new session)",
+        details: &[
+            ("previous", "`session:<id>` it replaces"),
+            ("reason", "`second_factor`, `mfa_enabled`, `password_changed`"),
+        ],
+        summary: "a session gained rights under a new id",
+    };
+    SESSION_END = Action {
+        name: "session.end",
+        category: Category::Login,
+        denied_as: None,
+        object: SESSION,
+        details: &[("reason", "`sign_out`, `ended_by_user`, `expired`, `user_disabled`")],
+        summary: "a session ended",
+    };
+    SESSION_END_ALL = Action {
+        name: "session.end_all",
+        category: Category::Login,
+        denied_as: None,
+        object: USER,
+        details: &[SESSIONS_ENDED],
+        summary: "all of a user's sessions were ended (by the user or an admin)",
+    };
+
+    // ── Security signals and refusals ───────────────────────────────────────────────────────
+    ACCOUNT_LOCK = Action {
+        name: "account.lock",
+        category: Category::Security,
+        denied_as: None,
+        object: USER,
+        details: &[
+            ("failures", "consecutive failed sign-ins"),
+            ("locked_until", "Unix milliseconds"),
+        ],
+        summary: "an account was locked after failed sign-ins (actor `system`)",
+    };
+    ACCOUNT_SHARED_SUSPECTED = Action {
+        name: "account.shared_suspected",
+        category: Category::Security,
+        denied_as: None,
+        object: USER,
+        details: &[
+            ("session", "the new session's id"),
+            ("other_session", "the live session from another address"),
+        ],
+        summary: "a sign-in from a second address while a session is live (actor `system`)",
+    };
+    ROUTE_DENIED = Action {
+        name: "route.denied",
+        category: Category::Access,
+        denied_as: None,
+        object: "`route:<METHOD> <pattern>`",
+        details: &[
+            ("reason", "`permission`, `csrf`"),
+            ("needs", "the permission the route needs (reason `permission`)"),
+        ],
+        summary: "a request refused before its handler ran",
+    };
+    DENIALS_OVERFLOW = Action {
+        name: "denials.overflow",
+        category: Category::Security,
+        denied_as: None,
+        object: NONE,
+        details: &[
+            ("reason", "`too_many_distinct_refusals`"),
+            ("repeats", "refusals counted together"),
+            ("window_ms", "the window they were counted in"),
+        ],
+        summary: "refusals beyond the table of aggregated keys (actor `system`)",
+    };
+
+    // ── Users, organisation, tokens, settings ───────────────────────────────────────────────
+    PROFILE_LANGUAGE = Action {
+        name: "profile.language",
+        category: Category::Operation,
+        denied_as: None,
+        object: USER,
+        details: &[("language", "`ja`, `en` or `browser`")],
+        summary: "a user chose the console's language",
+    };
+    USER_INVITE = Action {
+        name: "user.invite",
+        category: Category::Operation,
+        denied_as: None,
+        object: USER,
+        details: &[
+            ("roles", "comma-separated roles"),
+            ("clients", "comma-separated client company ids"),
+        ],
+        summary: "an admin invited a user",
+    };
+    USER_REINVITE = Action {
+        name: "user.reinvite",
+        category: Category::Operation,
+        denied_as: None,
+        object: USER,
+        details: &[],
+        summary: "an admin issued a new invitation link",
+    };
+    USER_UPDATE = Action {
+        name: "user.update",
+        category: Category::Operation,
+        denied_as: None,
+        object: USER,
+        details: &[("fields", "comma-separated names of the changed profile fields")],
+        summary: "an admin changed a user's profile",
+    };
+    USER_ROLES = Action {
+        name: "user.roles",
+        category: Category::Operation,
+        denied_as: None,
+        object: USER,
+        details: &[
+            ("from", "roles before"),
+            ("to", "roles after"),
+            ("reason", "denied: `own_account` (removing one's own admin role)"),
+        ],
+        summary: "an admin changed a user's roles",
+    };
+    USER_CLIENTS = Action {
+        name: "user.clients",
+        category: Category::Operation,
+        denied_as: None,
+        object: USER,
+        details: &[("from", "client company ids before"), ("to", "client company ids after")],
+        summary: "an admin changed the client companies a user works on",
+    };
+    USER_DISABLE = Action {
+        name: "user.disable",
+        category: Category::Operation,
+        denied_as: None,
+        object: USER,
+        details: &[SESSIONS_ENDED, ("reason", "denied: `own_account`")],
+        summary: "an admin disabled a user",
+    };
+    USER_ENABLE = Action {
+        name: "user.enable",
+        category: Category::Operation,
+        denied_as: None,
+        object: USER,
+        details: &[],
+        summary: "an admin re-enabled a user",
+    };
+    USER_UNLOCK = Action {
+        name: "user.unlock",
+        category: Category::Operation,
+        denied_as: None,
+        object: USER,
+        details: &[("was_locked", "`true` if a lockout was lifted")],
+        summary: "an admin lifted a lockout",
+    };
+    SITE_CREATE = Action {
+        name: "site.create",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`site:<id>`",
+        details: &[],
+        summary: "an admin created a site",
+    };
+    TEAM_CREATE = Action {
+        name: "team.create",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`team:<id>`",
+        details: &[],
+        summary: "an admin created a team",
+    };
+    CLIENT_CREATE = Action {
+        name: "client.create",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`client:<id>`",
+        details: &[],
+        summary: "an admin created a client company",
+    };
+    TOKEN_CREATE = Action {
+        name: "token.create",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`token:<id>`",
+        details: &[
+            ("permissions", "comma-separated permissions"),
+            ("expires_at", "Unix milliseconds"),
+        ],
+        summary: "an API token was created",
+    };
+    TOKEN_REVOKE = Action {
+        name: "token.revoke",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`token:<id>`",
+        details: &[],
+        summary: "an API token was revoked",
+    };
+    SETTINGS_TOTP_FOR_EVERYONE = Action {
+        name: "settings.totp_for_everyone",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`settings`",
+        details: &[("value", "`true` or `false`")],
+        summary: "TOTP required of every user, or no longer",
+    };
+    SETUP_LINK_ISSUED = Action {
+        name: "setup.link_issued",
+        category: Category::Operation,
+        denied_as: None,
+        object: NONE,
+        details: &[],
+        summary: "a one-time setup link was made (actor `system`)",
+    };
+    SETUP_COMPLETE = Action {
+        name: "setup.complete",
+        category: Category::Operation,
+        denied_as: Some(Category::Authentication),
+        object: USER,
+        details: &[
+            ("roles", "`security_admin`"),
+            ("reason", "denied: `throttled` (actor `anonymous`)"),
+        ],
+        summary: "the first security admin was created through the setup link",
+    };
+    USER_INVITATION_ACCEPT = Action {
+        name: "user.invitation_accept",
+        category: Category::Operation,
+        denied_as: Some(Category::Authentication),
+        object: USER,
+        details: &[("reason", "denied: `throttled` (actor `anonymous`)")],
+        summary: "an invited user set their password",
+    };
+    DEMO_LOAD = Action {
+        name: "demo.load",
+        category: Category::Operation,
+        denied_as: None,
+        object: NONE,
+        details: &[("users", "how many demo users were made")],
+        summary: "the synthetic demo data was loaded (actor `system`)",
+    };
+
+    // ── The audit log ───────────────────────────────────────────────────────────────────────
+    AUDIT_SEARCH = Action {
+        name: "audit.search",
+        category: Category::Access,
+        denied_as: None,
+        object: "`audit_log`",
+        details: &[("results", "entries returned")],
+        summary: "the audit log was searched",
+    };
+    AUDIT_EXPORT = Action {
+        name: "audit.export",
+        category: Category::Access,
+        denied_as: None,
+        object: "`audit_log`",
+        details: &[
+            ("entries", "entries exported"),
+            ("truncated", "`true` if the search had more"),
+            ("filter_actor", "the search's filter, if given"),
+            ("filter_action", "the search's filter, if given"),
+            ("filter_object", "the search's filter, if given"),
+            ("filter_outcome", "the search's filter, if given"),
+            ("filter_from", "Unix milliseconds, if given"),
+            ("filter_to", "Unix milliseconds, if given"),
+        ],
+        summary: "a search of the audit log was exported (CSV or JSON Lines)",
+    };
+    AUDIT_PROOF = Action {
+        name: "audit.proof",
+        category: Category::Access,
+        denied_as: None,
+        object: "`audit_log`",
+        details: &[("what", "`entry <index> in tree <size>` or `consistency <from> to <to>`")],
+        summary: "an inclusion or consistency proof was read",
+    };
+    AUDIT_PRUNE = Action {
+        name: "audit.prune",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`audit_log`",
+        details: &[
+            ("below", "entries below this index were deleted"),
+            ("deleted", "how many"),
+        ],
+        summary: "archived entries past retention were deleted (actor `system`)",
+    };
+
+    // ── The customer vault and telephony ────────────────────────────────────────────────────
+    CUSTOMER_IMPORT = Action {
+        name: "customer.import",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`customers`",
+        details: &[
+            ("records", "customers imported"),
+            ("clients", "comma-separated client company ids"),
+        ],
+        summary: "customers were imported or created together",
+    };
+    CUSTOMER_CREATE = Action {
+        name: "customer.create",
+        category: Category::Operation,
+        denied_as: None,
+        object: CUSTOMER,
+        details: &[
+            ("client", "client company id"),
+            ("fields", "comma-separated names of the fields given"),
+        ],
+        summary: "one customer was created",
+    };
+    CUSTOMER_LOOKUP = Action {
+        name: "customer.lookup",
+        category: Category::Access,
+        denied_as: None,
+        object: "the customer shown, or `customer:none` when none was found",
+        details: &[
+            ("by", "the index searched (`phone`, …)"),
+            ("results", "customers found"),
+            ("fields", "field names shown"),
+            ("confidential", "confidential field names shown"),
+            ("purpose", "`active_call` or `reason`"),
+            ("call", "the active call's id"),
+            ("reason_code", "the stated reason's code"),
+            ("reason_text_chars", "length of the stated reason"),
+            ("reason_text_sealed", "the stated reason, sealed under the customer's key"),
+            ("reason", "denied: `client_scope`"),
+            ("client", "denied: the customer's client company id"),
+        ],
+        summary: "a customer was looked up (one entry per customer shown)",
+    };
+    CUSTOMER_REVEAL = Action {
+        name: "customer.reveal",
+        category: Category::Access,
+        denied_as: None,
+        object: CUSTOMER,
+        details: &[
+            ("field", "the field revealed"),
+            ("purpose", "`reason`"),
+            ("reason_code", "the stated reason's code"),
+            ("reason_text_chars", "length of the stated reason"),
+            ("reason_text_sealed", "the stated reason, sealed under the customer's key"),
+            ("reason", "denied: `client_scope`, `field_hidden`, `allowance`"),
+            ("client", "denied (`client_scope`): the customer's client company id"),
+        ],
+        summary: "a masked field was shown in full",
+    };
+    CUSTOMER_NOTE_ADD = Action {
+        name: "customer.note_add",
+        category: Category::Operation,
+        denied_as: Some(Category::Access),
+        object: CUSTOMER,
+        details: &[
+            ("chars", "the note's length"),
+            ("reason", "denied: `client_scope`"),
+            ("client", "denied: the customer's client company id"),
+        ],
+        summary: "a note was added to a customer",
+    };
+    CUSTOMER_CORRECT = Action {
+        name: "customer.correct",
+        category: Category::Operation,
+        denied_as: None,
+        object: CUSTOMER,
+        details: &[
+            ("fields", "comma-separated names of the corrected fields"),
+            ("request_ref", "the data-subject request's reference"),
+        ],
+        summary: "a customer's fields were corrected",
+    };
+    CUSTOMER_DISCLOSE = Action {
+        name: "customer.disclose",
+        category: Category::Access,
+        denied_as: None,
+        object: CUSTOMER,
+        details: &[
+            ("fields", "field names disclosed"),
+            ("purpose", "`data_subject_request`"),
+            ("request_ref", "the data-subject request's reference"),
+        ],
+        summary: "a customer's record and access history were disclosed to them",
+    };
+    CUSTOMER_ERASE = Action {
+        name: "customer.erase",
+        category: Category::Operation,
+        denied_as: None,
+        object: CUSTOMER,
+        details: &[
+            ("client", "client company id"),
+            ("kek_version", "the key version that wrapped the record"),
+            ("request_ref", "the data-subject request's reference"),
+        ],
+        summary: "a customer was erased",
+    };
+    VAULT_POLICY_CHANGE = Action {
+        name: "vault.policy_change",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`vault_policy`",
+        details: &[("fields", "comma-separated names of the fields whose rules changed")],
+        summary: "the field policy (masking, classes) was changed",
+    };
+    KEYS_ROTATE = Action {
+        name: "keys.rotate",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`vault_kek`",
+        details: &[
+            ("version", "the new key version"),
+            ("phase", "`start`, `resume` or `done`"),
+            ("records", "records to rewrap (`start`, `resume`)"),
+            ("rewrapped", "records rewrapped (`done`)"),
+        ],
+        summary: "the vault's key-encryption key was rotated (actor `system`)",
+    };
+    KEYS_RETIRE = Action {
+        name: "keys.retire",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`vault_kek`",
+        details: &[
+            ("retired", "comma-separated key versions destroyed"),
+            ("current", "the current version"),
+        ],
+        summary: "old key versions were destroyed (actor `system`)",
+    };
+    CTI_CALL_START = Action {
+        name: "cti.call_start",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`call:<id>`",
+        details: &[("operator", "the operator's user id")],
+        summary: "the telephony system reported a call taken",
+    };
+    CTI_CALL_END = Action {
+        name: "cti.call_end",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`call`",
+        details: &[("external_id", "the telephony system's call id")],
+        summary: "the telephony system reported a call ended",
+    };
+
+    // ── Devices (endpoint agents) ───────────────────────────────────────────────────────────
+    DEVICE_ENROLMENT_CREATE = Action {
+        name: "device.enrolment_create",
+        category: Category::Device,
+        denied_as: None,
+        object: "`enrolment:<id>`",
+        details: &[("valid_hours", "how long the token is valid")],
+        summary: "an enrolment token was created",
+    };
+    DEVICE_ENROL = Action {
+        name: "device.enrol",
+        category: Category::Device,
+        denied_as: Some(Category::Authentication),
+        object: "`device:<id>` (none on failure)",
+        details: &[
+            ("enrolment", "the enrolment token's id"),
+            ("reason", "failure: the token was unknown, used or expired; denied: `throttled`"),
+        ],
+        summary: "a PC enrolled (actor `device:<id>`; `anonymous` when it failed)",
+    };
+    DEVICE_INVENTORY = Action {
+        name: "device.inventory",
+        category: Category::Device,
+        denied_as: None,
+        object: DEVICE,
+        details: &[("software", "how many packages were reported")],
+        summary: "an agent reported its PC's inventory",
+    };
+    DEVICE_REVOKE = Action {
+        name: "device.revoke",
+        category: Category::Device,
+        denied_as: Some(Category::Access),
+        object: DEVICE,
+        details: &[("reason", "denied: `team_scope`")],
+        summary: "a PC's enrolment was revoked",
+    };
+    DEVICE_COMMAND = Action {
+        name: "device.command",
+        category: Category::Device,
+        denied_as: Some(Category::Access),
+        object: DEVICE,
+        details: &[
+            ("command", "the command's id"),
+            ("kind", "`lock`, `sign_out`, `message`, `refresh_inventory`"),
+            ("reason", "denied: `team_scope`"),
+        ],
+        summary: "a remote command was issued to a PC",
+    };
+    DEVICE_COMMAND_RESULT = Action {
+        name: "device.command_result",
+        category: Category::Device,
+        denied_as: None,
+        object: DEVICE,
+        details: &[("command", "the command's id")],
+        summary: "an agent reported a command done (success) or failed (failure)",
+    };
+    DEVICE_POLICY_CHANGE = Action {
+        name: "device.policy_change",
+        category: Category::Device,
+        denied_as: None,
+        object: "`site:<id>`",
+        details: &[("networks", "how many approved networks")],
+        summary: "a site's device rules were changed",
+    };
+    DEVICE_NETWORKS_CHANGE = Action {
+        name: "device.networks_change",
+        category: Category::Device,
+        denied_as: Some(Category::Access),
+        object: USER,
+        details: &[
+            ("networks", "how many approved networks"),
+            ("reason", "denied: `team_scope`"),
+        ],
+        summary: "a home worker's approved networks were changed",
+    };
+    DEVICE_SHIFTS_CHANGE = Action {
+        name: "device.shifts_change",
+        category: Category::Device,
+        denied_as: Some(Category::Access),
+        object: USER,
+        details: &[("shifts", "how many shifts"), ("reason", "denied: `team_scope`")],
+        summary: "an operator's shifts were set",
+    };
+    DEVICE_KEYSTROKE_LIMITS_CHANGE = Action {
+        name: "device.keystroke_limits_change",
+        category: Category::Device,
+        denied_as: None,
+        object: NONE,
+        details: &[],
+        summary: "the limits of plausible typing were changed",
+    };
+    DEVICE_ACTIVITY_READ = Action {
+        name: "device.activity_read",
+        category: Category::Access,
+        denied_as: None,
+        object: DEVICE,
+        details: &[
+            ("hours", "the period read"),
+            ("buckets", "activity buckets returned"),
+            ("reason", "denied: `team_scope`"),
+        ],
+        summary: "a PC's activity counts were read",
+    };
+    DEVICE_READ = Action {
+        name: "device.read",
+        category: Category::Access,
+        denied_as: None,
+        object: DEVICE,
+        details: &[("reason", "`team_scope`")],
+        summary: "refused: a PC outside the supervisor's team (only refusals are written)",
+    };
+    DEVICE_EVENTS_READ = Action {
+        name: "device.events_read",
+        category: Category::Access,
+        denied_as: None,
+        object: DEVICE,
+        details: &[("reason", "`team_scope`")],
+        summary: "refused: a PC's events outside the supervisor's team (only refusals are written)",
+    };
+    DEVICE_COMMANDS_READ = Action {
+        name: "device.commands_read",
+        category: Category::Access,
+        denied_as: None,
+        object: DEVICE,
+        details: &[("reason", "`team_scope`")],
+        summary: "refused: a PC's commands outside the supervisor's team (only refusals are written)",
+    };
+    DEVICE_SHIFTS_READ = Action {
+        name: "device.shifts_read",
+        category: Category::Access,
+        denied_as: None,
+        object: USER,
+        details: &[("reason", "`team_scope`")],
+        summary: "refused: shifts of a person outside the supervisor's team (only refusals are written)",
+    };
+}
+
+/// The catalogue as a Markdown table, for `docs/audit-log.md`.
+pub fn markdown() -> String {
+    let mut out = String::from("| action | category | object | details | what |\n|---|---|---|---|---|\n");
+    for a in ALL {
+        let category = match a.denied_as {
+            Some(d) => format!("`{}` (denied: `{}`)", a.category.as_str(), d.as_str()),
+            None => format!("`{}`", a.category.as_str()),
+        };
+        let details = if a.details.is_empty() {
+            NONE.to_owned()
+        } else {
+            a.details.iter().map(|(k, v)| format!("`{k}`: {v}")).collect::<Vec<_>>().join("<br>")
+        };
+        out.push_str(&format!("| `{}` | {category} | {} | {details} | {} |\n", a.name, a.object, a.summary));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn names_are_unique_and_dotted_lower_case() {
+        let mut seen = BTreeSet::new();
+        for a in ALL {
+            assert!(seen.insert(a.name), "{} is listed twice", a.name);
+            let parts: Vec<&str> = a.name.split('.').collect();
+            assert_eq!(parts.len(), 2, "{}: want area.verb", a.name);
+            for p in parts {
+                assert!(
+                    !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                    "{}: want dotted lower-case",
+                    a.name
+                );
+            }
+            assert!(!a.summary.is_empty() && !a.object.is_empty(), "{} lacks a description", a.name);
+            assert_ne!(a.denied_as, Some(a.category), "{}: denied_as repeats the category", a.name);
+            let mut keys = BTreeSet::new();
+            for (k, v) in a.details {
+                assert!(keys.insert(*k), "{}: detail {k} listed twice", a.name);
+                assert!(!v.is_empty(), "{}: detail {k} unexplained", a.name);
+            }
+        }
+    }
+
+    #[test]
+    fn categories_follow_the_outcome() {
+        assert_eq!(DEVICE_REVOKE.category_for(Outcome::Success), Category::Device);
+        assert_eq!(DEVICE_REVOKE.category_for(Outcome::Denied), Category::Access);
+        assert_eq!(DEVICE_ENROL.category_for(Outcome::Failure), Category::Device);
+        assert_eq!(DEVICE_ENROL.category_for(Outcome::Denied), Category::Authentication);
+        assert_eq!(CUSTOMER_REVEAL.category_for(Outcome::Denied), Category::Access);
+        assert!(find("customer.note_add").is_some_and(|a| a.allows(Category::Access, Outcome::Denied)));
+        assert!(find("customer.note_add").is_some_and(|a| !a.allows(Category::Access, Outcome::Success)));
+        assert!(find("customer.view").is_none());
+    }
+
+    #[test]
+    fn table_has_a_row_per_action() {
+        assert_eq!(markdown().lines().count(), ALL.len() + 2);
+        assert!(!markdown().contains('\n') || markdown().lines().all(|l| l.starts_with('|')));
+    }
+}
