@@ -1,5 +1,5 @@
 //! The reference tables in `docs/` are generated from the code they describe; this keeps them
-//! equal. After changing a role, permission, route or configuration key, run
+//! equal. After changing a role, permission, route, configuration key or audit action, run
 //! `MAMORI_UPDATE_DOCS=1 cargo test -p mamori --test it docs` and commit the result.
 
 use std::path::PathBuf;
@@ -37,4 +37,9 @@ fn route_table() {
 #[test]
 fn configuration_keys() {
     generated_block("configuration.md", "keys", &mamori_server::config::keys_markdown());
+}
+
+#[test]
+fn audit_actions() {
+    generated_block("audit-log.md", "actions", &mamori_audit::actions::markdown());
 }

@@ -2,7 +2,7 @@
 
 use crate::both_backends;
 use crate::support::{Backend, fresh_pg_url};
-use mamori_audit::{Actor, AuditEvent, Category, Outcome, actions};
+use mamori_audit::{Actor, AuditEvent, Outcome, actions};
 use mamori_domain::identity::UserStatus;
 use mamori_domain::{Role, UnixMillis};
 use mamori_store::*;
