@@ -317,6 +317,7 @@ async fn enrolment_inventory_and_refusals(backend: Backend) {
     ] {
         assert!(!s.audit(action).await.is_empty(), "{action} audited");
     }
+    s.assert_catalogued().await;
     s.stop().await;
 }
 both_backends!(enrolment_inventory_and_refusals);
@@ -490,6 +491,7 @@ async fn posture_and_networks(backend: Backend) {
     assert_eq!(d["network_approved"], false, "{d}");
     let page = console.get("/devices/policy").await.text().await.unwrap();
     assert!(page.contains("保存済みルールを読み取れません") && page.contains("Tokyo"), "{page}");
+    s.assert_catalogued().await;
     s.stop().await;
 }
 both_backends!(posture_and_networks);
@@ -691,6 +693,7 @@ async fn activity_follows_shifts(backend: Backend) {
     let (device, _) =
         s.core.device_detail(&s.principal_of(&admin), &agent.id, &Default::default()).await.unwrap();
     assert_eq!(device.last_seen_at, Some(s.core.now()));
+    s.assert_catalogued().await;
     s.stop().await;
 }
 both_backends!(activity_follows_shifts);

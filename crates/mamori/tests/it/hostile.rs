@@ -140,6 +140,7 @@ async fn refusals_are_evidence(backend: Backend) {
     assert_eq!(mfa.len(), 1);
     assert_eq!(mfa[0].outcome, Outcome::Denied);
     assert_eq!(mfa[0].details["reason"], "totp_not_enabled");
+    s.assert_catalogued().await;
     s.stop().await;
 }
 both_backends!(refusals_are_evidence);
@@ -275,12 +276,18 @@ async fn supervisors_see_only_their_team(backend: Backend) {
     let wide = s.token(&auditor, &[Permission::DevicesRead]).await;
     let r = api.get(s.url(&format!("/api/v1/devices/{other_pc}"))).bearer_auth(&wide).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    s.assert_catalogued().await;
     s.stop().await;
 }
 both_backends!(supervisors_see_only_their_team);
 
 /// Enrols a PC for `user` through the services (no agent process needed); returns its id.
-async fn enrolled_pc(s: &TestServer, admin: &mamori_core::Principal, user: &str, hostname: &str) -> String {
+pub(crate) async fn enrolled_pc(
+    s: &TestServer,
+    admin: &mamori_core::Principal,
+    user: &str,
+    hostname: &str,
+) -> String {
     let new =
         mamori_core::devices::NewEnrolment { site_id: None, user_id: Some(user.to_owned()), valid_hours: 1 };
     let (_, token) = s.core.create_enrolment(admin, &new, &Default::default()).await.unwrap();

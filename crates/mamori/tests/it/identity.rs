@@ -102,6 +102,7 @@ async fn first_admin_with_totp(backend: Backend) {
     let csrf = b3.csrf("/signin/totp").await;
     assert_eq!(b3.post_form("/signin/totp", &[("_csrf", &csrf), ("code", codes[0])]).await.status(), 401);
     assert_eq!(s.audit("signin.recovery_code").await.len(), 2);
+    s.assert_catalogued().await;
     s.stop().await;
 }
 both_backends!(first_admin_with_totp);
@@ -171,6 +172,7 @@ async fn lockout(backend: Backend) {
     let last = &s.audit("signin.password").await[0];
     assert_eq!(last.actor, "anonymous");
     assert!(!format!("{last:?}").contains("nobody.here"));
+    s.assert_catalogued().await;
     s.stop().await;
 }
 both_backends!(lockout);
@@ -217,6 +219,7 @@ async fn shared_account(backend: Backend) {
     let entries = s.audit("account.shared_suspected").await;
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].source_ip.as_deref(), Some("127.0.0.2"));
+    s.assert_catalogued().await;
     s.stop().await;
 }
 both_backends!(shared_account);
@@ -253,6 +256,7 @@ async fn sessions(backend: Backend) {
     assert_eq!(r.headers()["location"], "/signin?done=signed_out_everywhere");
     assert_eq!(two.get("/dashboard").await.status(), 303, "the other browser is signed out too");
     assert_eq!(s.audit("session.end_all").await.len(), 1);
+    s.assert_catalogued().await;
     s.stop().await;
 }
 both_backends!(sessions);
@@ -290,6 +294,7 @@ async fn password_policy(backend: Backend) {
         fails.iter().any(|e| e.details.get("reason").map(String::as_str) == Some("wrong_current_password"))
     );
     assert!(fails.iter().any(|e| e.outcome == mamori_audit::Outcome::Success));
+    s.assert_catalogued().await;
     s.stop().await;
 }
 both_backends!(password_policy);
@@ -381,6 +386,7 @@ async fn user_lifecycle(backend: Backend) {
 
     // The new supervisor role needs TOTP: their next request must enrol first.
     assert_eq!(newbie.get("/dashboard").await.headers()["location"], "/enrol-totp");
+    s.assert_catalogued().await;
     s.stop().await;
 }
 both_backends!(user_lifecycle);
@@ -438,6 +444,7 @@ async fn api_tokens(backend: Backend) {
     for action in ["token.create", "token.revoke"] {
         assert!(!s.audit(action).await.is_empty(), "{action} audited");
     }
+    s.assert_catalogued().await;
     s.stop().await;
 }
 both_backends!(api_tokens);
@@ -527,6 +534,7 @@ async fn demo_data(backend: Backend) {
     let s = TestServer::start(backend).await;
     s.user("real.user", &[Role::Operator]).await;
     assert!(s.core.load_demo().await.is_err(), "never mixed into real data");
+    s.assert_catalogued().await;
     s.stop().await;
 }
 both_backends!(demo_data);
@@ -544,6 +552,7 @@ async fn totp_for_everyone(backend: Backend) {
     assert_eq!(r.status(), 200);
     assert_eq!(op.get("/dashboard").await.headers()["location"], "/enrol-totp");
     assert_eq!(s.audit("settings.totp_for_everyone").await.len(), 1);
+    s.assert_catalogued().await;
     s.stop().await;
 }
 both_backends!(totp_for_everyone);

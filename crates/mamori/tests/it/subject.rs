@@ -129,6 +129,7 @@ async fn notes_and_corrections(backend: Backend) {
     assert_eq!(entries[0].details["request_ref"], "DSR-2026-0001");
     let log = serde_json::to_string(&(s.audit("customer.note_add").await, entries)).unwrap();
     assert!(!log.contains("住所変更") && !log.contains("9999"), "no values in the log: {log}");
+    s.assert_catalogued().await;
     s.stop().await;
 }
 both_backends!(notes_and_corrections);
@@ -202,6 +203,7 @@ async fn disclosure_and_erasure(backend: Backend) {
     let erased = s.audit("customer.erase").await;
     assert_eq!(erased.len(), 1);
     assert_eq!(erased[0].object.as_deref(), Some(s.core.audit_object("customer", &customer).as_str()));
+    s.assert_catalogued().await;
     s.stop().await;
 }
 both_backends!(disclosure_and_erasure);
@@ -252,6 +254,7 @@ async fn field_policy(backend: Backend) {
         assert_eq!(status, 422, "{p}");
     }
     assert_eq!(call(&s, "GET", &admin_token, "/api/v1/vault/policy", None).await.1, policy, "unchanged");
+    s.assert_catalogued().await;
     s.stop().await;
 }
 both_backends!(field_policy);
@@ -445,6 +448,7 @@ async fn client_isolation_on_every_route(backend: Backend) {
         call(&s, "POST", &other_op_token, "/api/v1/customers/lookup", Some(json!({"phone": "0312345678"})))
             .await;
     assert_eq!((status, &answer["customers"]), (200, &json!([])), "{answer}");
+    s.assert_catalogued().await;
     s.stop().await;
 }
 both_backends!(client_isolation_on_every_route);
@@ -494,6 +498,7 @@ async fn import_over_the_api(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 404, "an unknown client company");
+    s.assert_catalogued().await;
     s.stop().await;
 }
 both_backends!(import_over_the_api);

@@ -238,6 +238,31 @@ impl TestServer {
         self.tamper(sql).await;
     }
 
+    /// Checks that every entry in the log names an action of the catalogue
+    /// (`mamori_audit::actions`) with the category the catalogue gives for its outcome, and
+    /// returns the (action, category) pairs seen.
+    pub async fn assert_catalogued(&self) -> std::collections::BTreeSet<(String, &'static str)> {
+        let q = mamori_store::AuditQuery { limit: 100_000, ..Default::default() };
+        let entries = self.core.store.read().await.expect("read").search_audit(&q).await.expect("search");
+        let mut seen = std::collections::BTreeSet::new();
+        for e in &entries {
+            let action = mamori_audit::actions::find(&e.action).unwrap_or_else(|| {
+                panic!("entry {} has action {} missing from the catalogue", e.index, e.action)
+            });
+            assert!(
+                action.allows(e.category, e.outcome),
+                "entry {}: {} written as {} ({}), the catalogue says {}",
+                e.index,
+                e.action,
+                e.category.as_str(),
+                e.outcome.as_str(),
+                action.category_for(e.outcome).as_str()
+            );
+            seen.insert((e.action.clone(), e.category.as_str()));
+        }
+        seen
+    }
+
     /// Audit entries with this action, newest first.
     pub async fn audit(&self, action: &str) -> Vec<mamori_audit::AuditEntry> {
         let q = mamori_store::AuditQuery { action: Some(action.into()), limit: 1000, ..Default::default() };

@@ -151,6 +151,7 @@ async fn lookups_are_isolated_masked_and_audited(backend: Backend) {
         assert!(!contains(&dump, p.as_bytes()), "the database holds `{p}` in plaintext");
     }
     assert!(contains(&dump, a.id.as_bytes()), "the dump is real (it holds the client's id)");
+    s.assert_catalogued().await;
     s.stop().await;
 }
 both_backends!(lookups_are_isolated_masked_and_audited);
