@@ -1163,3 +1163,41 @@ async fn every_action_is_catalogued(backend: Backend) {
     s.stop().await;
 }
 both_backends!(every_action_is_catalogued);
+
+/// Production code names a catalogued action: no crate but `mamori-audit` makes an `Action`,
+/// builds an `AuditEvent` field by field or renames an event's action.
+#[test]
+fn actions_are_made_only_in_the_catalogue() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let crates = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for krate in std::fs::read_dir(&crates).unwrap() {
+        let krate = krate.unwrap().path();
+        if krate.file_name().is_some_and(|n| n != "audit") && krate.join("src").is_dir() {
+            walk(&krate.join("src"), &mut files);
+        }
+    }
+    assert!(files.len() > 50, "the sources were found: {}", files.len());
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let declares = |l: &&str| ["->", "enum ", "struct ", "impl "].iter().any(|k| l.contains(k));
+        for line in text.lines().filter(|l| !declares(l)) {
+            for bad in ["Action {", "AuditEvent {", ".action = "] {
+                assert!(
+                    !line.contains(bad),
+                    "{} has `{line}`: name an action of mamori_audit::actions",
+                    file.display()
+                );
+            }
+        }
+    }
+}
