@@ -112,10 +112,13 @@ impl Core {
                 format!("a note is 1 to {NOTE_MAX_CHARS} characters of text"),
             ));
         }
-        let mut tx = self.store.begin().await?;
         check_id(customer_id, "customer")?;
-        let record = tx.customer(customer_id).await?;
-        let record = self.in_client_scope(principal, record, &actions::CUSTOMER_NOTE_ADD, ctx).await?;
+        // Scope first, outside the write transaction: a refusal is recorded through the reads'
+        // group commit, which on SQLite needs the one writer this transaction would hold.
+        let seen = self.store.read().await?.customer(customer_id).await?;
+        self.in_client_scope(principal, seen, &actions::CUSTOMER_NOTE_ADD, ctx).await?;
+        let mut tx = self.store.begin().await?;
+        let record = self.customer_of(&mut *tx, customer_id).await?;
         let mut values = self.open_record(&record)?;
         let stamp = self.now().rfc3339();
         let line = format!("[{stamp} {}] {text}", principal.user.username);

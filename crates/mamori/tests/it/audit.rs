@@ -1101,12 +1101,16 @@ async fn every_action_is_catalogued(backend: Backend) {
     s.core.find_customers_by_phone(&op, "090-1234-5678", &why, &ctx).await.unwrap();
     let _ = s.core.reveal_field(&op, &in_a, "phones", &why, &ctx).await;
     s.core.add_customer_note(&op, &in_a, "折り返し済み", &ctx).await.unwrap();
-    // Another client's customer. Not on SQLite: there the refusal is recorded while the note's
-    // write transaction holds the one writer, so it waits 30 s for a connection and is lost
-    // (a defect of its own, outside the catalogue).
-    if backend == Backend::Postgres {
-        assert!(s.core.add_customer_note(&op, &in_b, "x", &ctx).await.is_err(), "another client's customer");
-    }
+    // Another client's customer: refused at once and recorded, on both backends (on SQLite the
+    // refusal was once recorded while the note's transaction held the one writer: a 30 s stall,
+    // and the entry lost).
+    assert!(s.core.add_customer_note(&op, &in_b, "x", &ctx).await.is_err(), "another client's customer");
+    let refused = s.audit("customer.note_add").await;
+    assert!(
+        refused
+            .iter()
+            .any(|e| e.outcome == mamori_audit::Outcome::Denied && e.details["reason"] == "client_scope")
+    );
 
     // Devices: a supervisor without a team is refused a PC and a person, for reads and changes.
     let pc = crate::hostile::enrolled_pc(&s, &admin, &op_user.id, "PC-1").await;
