@@ -5,8 +5,8 @@
 
 use crate::{Core, CoreError, Principal, check_id};
 use mamori_audit::{AuditEvent, Outcome, RequestContext, actions};
-use mamori_domain::UnixMillis;
 use mamori_domain::activity::{ActivityBucket, KeystrokeLimits, ShiftSchedule};
+use mamori_domain::{Permission, UnixMillis};
 use mamori_store::{ActivityRecord, DeviceRecord};
 
 fn shifts_key(user_id: &str) -> String {
@@ -23,7 +23,8 @@ impl Core {
         user_id: &str,
         ctx: &RequestContext,
     ) -> Result<ShiftSchedule, CoreError> {
-        self.person_in_scope(principal, user_id, &actions::DEVICE_SHIFTS_READ, ctx).await?;
+        self.person_in_scope(principal, Permission::DevicesRead, user_id, &actions::DEVICE_SHIFTS_READ, ctx)
+            .await?;
         self.shifts_of(user_id).await
     }
 
@@ -43,7 +44,14 @@ impl Core {
         schedule: ShiftSchedule,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.person_in_scope(principal, user_id, &actions::DEVICE_SHIFTS_CHANGE, ctx).await?;
+        self.person_in_scope(
+            principal,
+            Permission::DevicesManage,
+            user_id,
+            &actions::DEVICE_SHIFTS_CHANGE,
+            ctx,
+        )
+        .await?;
         let schedule =
             schedule.checked().map_err(|e| CoreError::invalid("shifts", "invalid_value", e.to_string()))?;
         let json = serde_json::to_string(&schedule).map_err(|e| CoreError::Internal(e.to_string()))?;
@@ -76,6 +84,8 @@ impl Core {
         limits: KeystrokeLimits,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
+        self.permitted(principal, Permission::DevicesManage, &actions::DEVICE_KEYSTROKE_LIMITS_CHANGE, ctx)
+            .await?;
         let limits =
             limits.checked().map_err(|e| CoreError::invalid("per_role", "invalid_value", e.to_string()))?;
         let json = serde_json::to_string(&limits).map_err(|e| CoreError::Internal(e.to_string()))?;
@@ -147,7 +157,14 @@ impl Core {
         hours: u32,
         ctx: &RequestContext,
     ) -> Result<Vec<ActivityRecord>, CoreError> {
-        self.device_in_scope(principal, device_id, &actions::DEVICE_ACTIVITY_READ, ctx).await?;
+        self.device_in_scope(
+            principal,
+            Permission::DevicesRead,
+            device_id,
+            &actions::DEVICE_ACTIVITY_READ,
+            ctx,
+        )
+        .await?;
         let since = self.now().minus(std::time::Duration::from_secs(u64::from(hours.min(24 * 31)) * 3600));
         let buckets = self.store.read().await?.device_activity(device_id, since, 2000).await?;
         let e = AuditEvent::of(&actions::DEVICE_ACTIVITY_READ, principal.actor(), Outcome::Success)

@@ -138,6 +138,7 @@ impl Core {
         inv: &Invitation,
         ctx: &RequestContext,
     ) -> Result<Invited, CoreError> {
+        self.permitted(principal, Permission::UsersManage, &actions::USER_INVITE, ctx).await?;
         let username = validate_username(&inv.username)?;
         let display_name = validate_display_name(&inv.display_name)?;
         let roles = validate_roles(&inv.roles)?;
@@ -173,6 +174,7 @@ impl Core {
         user_id: &str,
         ctx: &RequestContext,
     ) -> Result<String, CoreError> {
+        self.permitted(principal, Permission::UsersManage, &actions::USER_REINVITE, ctx).await?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let user = self.user_in(&mut tx, user_id).await?;
@@ -236,6 +238,7 @@ impl Core {
         change: &UserChange,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
+        self.permitted(principal, Permission::UsersManage, &actions::USER_UPDATE, ctx).await?;
         let display_name = change.display_name.as_deref().map(validate_display_name).transpose()?;
         let roles = change.roles.as_deref().map(validate_roles).transpose()?;
         if let Some(roles) = &roles
@@ -298,6 +301,7 @@ impl Core {
         user_id: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
+        self.permitted(principal, Permission::UsersManage, &actions::USER_DISABLE, ctx).await?;
         if user_id == principal.user.id {
             self.record_denied(ctx, self_refusal(principal, &actions::USER_DISABLE)).await;
             return Err(CoreError::Forbidden("you cannot disable your own account"));
@@ -320,6 +324,7 @@ impl Core {
         user_id: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
+        self.permitted(principal, Permission::UsersManage, &actions::USER_ENABLE, ctx).await?;
         let mut tx = self.store.begin().await?;
         let user = self.user_in(&mut tx, user_id).await?;
         let status = if user.password_hash.is_some() { UserStatus::Active } else { UserStatus::Invited };
@@ -336,6 +341,7 @@ impl Core {
         user_id: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
+        self.permitted(principal, Permission::UsersManage, &actions::USER_UNLOCK, ctx).await?;
         let mut tx = self.store.begin().await?;
         let user = self.user_in(&mut tx, user_id).await?;
         tx.clear_failed_signins(user_id).await?;
@@ -353,6 +359,7 @@ impl Core {
         user_id: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
+        self.permitted(principal, Permission::UsersManage, &actions::MFA_RESET, ctx).await?;
         let mut tx = self.store.begin().await?;
         self.user_in(&mut tx, user_id).await?;
         tx.disable_totp(user_id).await?;
@@ -372,6 +379,7 @@ impl Core {
         user_id: &str,
         ctx: &RequestContext,
     ) -> Result<u64, CoreError> {
+        self.permitted(principal, Permission::UsersManage, &actions::SESSION_END_ALL, ctx).await?;
         let mut tx = self.store.begin().await?;
         self.user_in(&mut tx, user_id).await?;
         let ended = tx.delete_user_sessions(user_id).await?;
@@ -395,6 +403,12 @@ impl Core {
         site_id: Option<String>,
         ctx: &RequestContext,
     ) -> Result<OrgUnit, CoreError> {
+        let action = match kind {
+            OrgKind::Site => &actions::SITE_CREATE,
+            OrgKind::Team => &actions::TEAM_CREATE,
+            OrgKind::Client => &actions::CLIENT_CREATE,
+        };
+        self.permitted(principal, Permission::OrgManage, action, ctx).await?;
         identity::validate_org_name(name)
             .map_err(|p| CoreError::invalid("name", "name_invalid", format!("the name {p}")))?;
         if kind != OrgKind::Team && site_id.is_some() {
@@ -434,6 +448,7 @@ impl Core {
         valid_for: Duration,
         ctx: &RequestContext,
     ) -> Result<NewApiToken, CoreError> {
+        self.permitted(principal, Permission::TokensManage, &actions::TOKEN_CREATE, ctx).await?;
         identity::validate_org_name(name)
             .map_err(|p| CoreError::invalid("name", "name_invalid", format!("the name {p}")))?;
         if permissions.is_empty() {
@@ -489,6 +504,7 @@ impl Core {
         token_id: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
+        self.permitted(principal, Permission::TokensManage, &actions::TOKEN_REVOKE, ctx).await?;
         let mut tx = self.store.begin().await?;
         if tx.api_token_by_id(token_id).await?.is_none() {
             return Err(CoreError::NotFound { what: "API token" });
@@ -509,6 +525,8 @@ impl Core {
         on: bool,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
+        self.permitted(principal, Permission::SettingsManage, &actions::SETTINGS_TOTP_FOR_EVERYONE, ctx)
+            .await?;
         let mut tx = self.store.begin().await?;
         tx.put_setting(settings::TOTP_FOR_EVERYONE, if on { "true" } else { "false" }).await?;
         let e = event(principal, &actions::SETTINGS_TOTP_FOR_EVERYONE, "settings".into())
@@ -529,6 +547,7 @@ impl Core {
         query: &AuditQuery,
         ctx: &RequestContext,
     ) -> Result<Vec<AuditEntry>, CoreError> {
+        self.permitted(principal, Permission::AuditRead, &actions::AUDIT_SEARCH, ctx).await?;
         let query = AuditQuery { limit: query.limit.clamp(1, 1000), ..query.clone() };
         check_audit_filters(&query)?;
         let entries = self.store.read().await?.search_audit(&query).await?;

@@ -6,8 +6,8 @@
 use crate::{Core, CoreError, Principal, check_id, new_id};
 use mamori_audit::{Actor, AuditEvent, Outcome, RequestContext, actions};
 use mamori_crypto::device_auth::{DeviceAuthError, DeviceClaim, MAX_SKEW_MS, parse_public_key};
-use mamori_domain::UnixMillis;
 use mamori_domain::posture::PosturePolicy;
+use mamori_domain::{Permission, UnixMillis};
 use mamori_proto::agent::{EnrolRequest, Inventory};
 use mamori_store::{DeviceRecord, EnrolmentRecord, InventoryRecord, OrgKind};
 use sha2::Digest;
@@ -101,6 +101,7 @@ impl Core {
         new: &NewEnrolment,
         ctx: &RequestContext,
     ) -> Result<(EnrolmentRecord, String), CoreError> {
+        self.permitted(principal, Permission::DevicesManage, &actions::DEVICE_ENROLMENT_CREATE, ctx).await?;
         if !(1..=24 * 30).contains(&new.valid_hours) {
             return Err(CoreError::invalid("valid_hours", "out_of_range", "valid for 1 to 720 hours"));
         }
@@ -300,7 +301,8 @@ impl Core {
         id: &str,
         ctx: &RequestContext,
     ) -> Result<(DeviceRecord, Vec<InventoryRecord>), CoreError> {
-        let device = self.device_in_scope(principal, id, &actions::DEVICE_READ, ctx).await?;
+        let device =
+            self.device_in_scope(principal, Permission::DevicesRead, id, &actions::DEVICE_READ, ctx).await?;
         let history = self.store.read().await?.inventory_history(id, 50).await?;
         Ok((device, history))
     }
@@ -312,7 +314,7 @@ impl Core {
         id: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.device_in_scope(principal, id, &actions::DEVICE_REVOKE, ctx).await?;
+        self.device_in_scope(principal, Permission::DevicesManage, id, &actions::DEVICE_REVOKE, ctx).await?;
         let mut tx = self.store.begin().await?;
         if !tx.revoke_device(id, self.now()).await? {
             return Err(CoreError::NotFound { what: "device (or it is already revoked)" });
@@ -365,7 +367,8 @@ impl Core {
         message: Option<&str>,
         ctx: &RequestContext,
     ) -> Result<mamori_store::CommandRecord, CoreError> {
-        self.device_in_scope(principal, device_id, &actions::DEVICE_COMMAND, ctx).await?;
+        self.device_in_scope(principal, Permission::DevicesManage, device_id, &actions::DEVICE_COMMAND, ctx)
+            .await?;
         if !COMMAND_KINDS.contains(&kind) {
             return Err(CoreError::invalid(
                 "kind",
@@ -476,7 +479,14 @@ impl Core {
         device_id: &str,
         ctx: &RequestContext,
     ) -> Result<Vec<mamori_store::CommandRecord>, CoreError> {
-        self.device_in_scope(principal, device_id, &actions::DEVICE_COMMANDS_READ, ctx).await?;
+        self.device_in_scope(
+            principal,
+            Permission::DevicesRead,
+            device_id,
+            &actions::DEVICE_COMMANDS_READ,
+            ctx,
+        )
+        .await?;
         Ok(self.store.read().await?.device_commands(device_id, 50).await?)
     }
 
@@ -580,7 +590,14 @@ impl Core {
         limit: i64,
         ctx: &RequestContext,
     ) -> Result<Vec<mamori_store::DeviceEventRecord>, CoreError> {
-        self.device_in_scope(principal, device_id, &actions::DEVICE_EVENTS_READ, ctx).await?;
+        self.device_in_scope(
+            principal,
+            Permission::DevicesRead,
+            device_id,
+            &actions::DEVICE_EVENTS_READ,
+            ctx,
+        )
+        .await?;
         Ok(self.store.read().await?.device_events(device_id, limit).await?)
     }
 }
@@ -635,6 +652,7 @@ impl Core {
         policy: PosturePolicy,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
+        self.permitted(principal, Permission::DevicesManage, &actions::DEVICE_POLICY_CHANGE, ctx).await?;
         check_id(site_id, "site")?;
         let policy =
             policy.checked().map_err(|e| CoreError::invalid("policy", "invalid_policy", e.to_string()))?;
@@ -666,7 +684,14 @@ impl Core {
         networks: Vec<String>,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.person_in_scope(principal, user_id, &actions::DEVICE_NETWORKS_CHANGE, ctx).await?;
+        self.person_in_scope(
+            principal,
+            Permission::DevicesManage,
+            user_id,
+            &actions::DEVICE_NETWORKS_CHANGE,
+            ctx,
+        )
+        .await?;
         let networks = PosturePolicy { approved_networks: networks, ..Default::default() }
             .checked()
             .map_err(|e| CoreError::invalid("networks", "invalid_value", e.to_string()))?
@@ -811,13 +836,12 @@ impl Core {
         use mamori_domain::activity::FloorState;
         let now = self.now();
         let mut read = self.store.read().await?;
-        let scope = Self::people_scope(principal);
         let operators: Vec<_> = read
             .list_users()
             .await?
             .into_iter()
             .filter(|u| u.roles.contains(&mamori_domain::Role::Operator))
-            .filter(|u| scope.covers(&principal.user.id, Some(&u.id), u.team_id.as_deref()))
+            .filter(|u| Self::sees_person(principal, u))
             .collect();
         let devices = read.list_devices().await?;
         let activity: HashMap<String, mamori_domain::activity::ActivityBucket> = read

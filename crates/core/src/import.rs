@@ -397,6 +397,13 @@ impl Core {
         progress: &mut dyn FnMut(u64),
         ctx: &RequestContext,
     ) -> Result<u64, ImportError> {
+        self.permitted(
+            principal,
+            mamori_domain::Permission::CustomersManage,
+            &mamori_audit::actions::CUSTOMER_IMPORT,
+            ctx,
+        )
+        .await?;
         let mut rows = CsvRows::open(input, encoding, client_id, self.policies.import_max_listed_problems)?;
         let now = self.now();
         let mut sealed = Vec::with_capacity(CHUNK_ROWS);

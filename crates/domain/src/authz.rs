@@ -232,6 +232,82 @@ pub fn matrix_markdown() -> String {
     out
 }
 
+/// Who asks, as the authorization rule sees them: their id, roles, team, client companies and
+/// the permissions they hold (an API token's may be fewer than its owner's roles grant).
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub user_id: &'a str,
+    pub roles: &'a [Role],
+    pub team_id: Option<&'a str>,
+    pub client_ids: &'a [String],
+    pub permissions: &'a BTreeSet<Permission>,
+}
+
+/// What an operation is done to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource<'a> {
+    /// The system as a whole: users, organisation, tokens, settings, policies, the audit log.
+    System,
+    /// A customer of one client company (reads are limited to the caller's client companies).
+    Customer { client_id: &'a str },
+    /// A person's monitoring data or a PC of theirs (`user_id` None: a PC assigned to nobody).
+    Person { user_id: Option<&'a str>, team_id: Option<&'a str> },
+}
+
+/// Why the rule refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The permission is not held.
+    Permission(Permission),
+    /// A customer of a client company the caller does not work on.
+    ClientScope,
+    /// A person outside the caller's people scope (a supervisor's team).
+    TeamScope,
+}
+
+impl Refusal {
+    /// The reason recorded with the `denied` entry.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refusal::Permission(_) => "permission",
+            Refusal::ClientScope => "client_scope",
+            Refusal::TeamScope => "team_scope",
+        }
+    }
+}
+
+/// The one authorization rule every operation applies, whoever calls it — a route, the command
+/// line, a background job, a detector: the permission must be held, and the resource must be in
+/// the caller's scope. A person may always read their own monitoring data (DESIGN invariant 8),
+/// without `devices.read`.
+pub fn authorize(subject: &Subject<'_>, needs: Permission, resource: Resource<'_>) -> Result<(), Refusal> {
+    let own_monitoring = needs == Permission::DevicesRead
+        && matches!(resource, Resource::Person { user_id: Some(u), .. } if u == subject.user_id);
+    if !own_monitoring && !subject.permissions.contains(&needs) {
+        return Err(Refusal::Permission(needs));
+    }
+    match resource {
+        Resource::System => Ok(()),
+        // Managing customers (import, correction, erasure) is the security admin's, across
+        // clients; reading them is limited to one's own client companies.
+        Resource::Customer { .. } if needs == Permission::CustomersManage => Ok(()),
+        Resource::Customer { client_id } => {
+            if subject.client_ids.iter().any(|c| c == client_id) {
+                Ok(())
+            } else {
+                Err(Refusal::ClientScope)
+            }
+        }
+        Resource::Person { user_id, team_id } => {
+            if PeopleScope::of(subject.roles, subject.team_id).covers(subject.user_id, user_id, team_id) {
+                Ok(())
+            } else {
+                Err(Refusal::TeamScope)
+            }
+        }
+    }
+}
+
 /// Whose monitoring data — devices, their activity, events and commands, shifts — a person
 /// may see. Security admins and auditors see everyone; a supervisor sees the members of their
 /// own team and no one else (a supervisor without a team sees no one: deny by default); anyone
@@ -306,5 +382,69 @@ mod tests {
             assert_eq!(PeopleScope::of(&[Role::Supervisor, wide], Some("t1")), PeopleScope::Everyone);
         }
         assert_eq!(PeopleScope::of(&[Role::Operator], Some("t1")), PeopleScope::OnlySelf);
+    }
+
+    #[test]
+    fn one_rule_for_permission_and_scope() {
+        let clients = vec!["c1".to_owned()];
+        let sv_perms = permissions_of(&[Role::Supervisor]);
+        let sv = Subject {
+            user_id: "sv",
+            roles: &[Role::Supervisor],
+            team_id: Some("t1"),
+            client_ids: &clients,
+            permissions: &sv_perms,
+        };
+        let team_pc = Resource::Person { user_id: Some("op1"), team_id: Some("t1") };
+        let other_pc = Resource::Person { user_id: Some("op2"), team_id: Some("t2") };
+        assert_eq!(authorize(&sv, Permission::DevicesRead, team_pc), Ok(()));
+        assert_eq!(authorize(&sv, Permission::DevicesRead, other_pc), Err(Refusal::TeamScope));
+        assert_eq!(
+            authorize(&sv, Permission::DevicesManage, team_pc),
+            Err(Refusal::Permission(Permission::DevicesManage))
+        );
+        assert_eq!(authorize(&sv, Permission::CustomersRead, Resource::Customer { client_id: "c1" }), Ok(()));
+        assert_eq!(
+            authorize(&sv, Permission::CustomersRead, Resource::Customer { client_id: "c2" }),
+            Err(Refusal::ClientScope)
+        );
+
+        let op_perms = permissions_of(&[Role::Operator]);
+        let op = Subject {
+            user_id: "op1",
+            roles: &[Role::Operator],
+            team_id: Some("t1"),
+            client_ids: &[],
+            permissions: &op_perms,
+        };
+        let own = Resource::Person { user_id: Some("op1"), team_id: Some("t1") };
+        assert_eq!(authorize(&op, Permission::DevicesRead, own), Ok(()), "one's own minutes (invariant 8)");
+        assert_eq!(
+            authorize(
+                &op,
+                Permission::DevicesRead,
+                Resource::Person { user_id: Some("op3"), team_id: Some("t1") }
+            ),
+            Err(Refusal::Permission(Permission::DevicesRead))
+        );
+        assert_eq!(
+            authorize(&op, Permission::DevicesManage, own),
+            Err(Refusal::Permission(Permission::DevicesManage))
+        );
+
+        let admin_perms = permissions_of(&[Role::SecurityAdmin]);
+        let admin = Subject {
+            user_id: "a",
+            roles: &[Role::SecurityAdmin],
+            team_id: None,
+            client_ids: &[],
+            permissions: &admin_perms,
+        };
+        assert_eq!(
+            authorize(&admin, Permission::CustomersManage, Resource::Customer { client_id: "c2" }),
+            Ok(())
+        );
+        assert_eq!(authorize(&admin, Permission::DevicesManage, other_pc), Ok(()));
+        assert_eq!(authorize(&admin, Permission::SettingsManage, Resource::System), Ok(()));
     }
 }

@@ -8,12 +8,15 @@
 pub(crate) mod policy;
 pub mod subject;
 
+use crate::authorize::Attempt;
 use crate::{Core, CoreError, Principal, check_id, new_id};
 use mamori_audit::{
     AuditEvent, Outcome, RequestContext,
     actions::{self, Action},
 };
 use mamori_crypto::envelope::{DataKey, WrappedKey};
+use mamori_domain::Permission;
+use mamori_domain::authz::Resource;
 use mamori_domain::customer::{
     CustomerField, FieldClass, Mask, ValueError, mask, normalize_card_number, normalize_email,
     normalize_name, normalize_phone, refuse_security_code,
@@ -332,6 +335,10 @@ impl Core {
         records: &[NewCustomer],
         ctx: &RequestContext,
     ) -> Result<Vec<String>, Vec<(usize, CoreError)>> {
+        let action = if records.len() == 1 { &actions::CUSTOMER_CREATE } else { &actions::CUSTOMER_IMPORT };
+        self.permitted(principal, Permission::CustomersManage, action, ctx)
+            .await
+            .map_err(|e| vec![(0, e)])?;
         let mut sealed_records = Vec::with_capacity(records.len());
         let mut failures = Vec::new();
         let now = self.now();
@@ -563,6 +570,7 @@ impl Core {
         call: Option<mamori_store::CallRecord>,
         ctx: &RequestContext,
     ) -> Result<Vec<CustomerCard>, CoreError> {
+        self.permitted(principal, Permission::CustomersRead, &actions::CUSTOMER_LOOKUP, ctx).await?;
         let policy = self.vault_policy().await?;
         let mut read = self.store.read().await?;
         // Client isolation: another client's customers are not found, not even as "forbidden";
@@ -571,10 +579,12 @@ impl Core {
             .customers_by_index(kind, digest)
             .await?
             .into_iter()
-            .partition(|c| principal.client_ids.contains(&c.client_id));
+            .partition(|c| Self::reads_client(principal, &c.client_id));
         for other in &others {
-            self.record_denied(ctx, self.client_scope_refusal(principal, &actions::CUSTOMER_LOOKUP, other))
-                .await;
+            let resource = Resource::Customer { client_id: &other.client_id };
+            let attempt = self.customer_attempt(&actions::CUSTOMER_LOOKUP, other);
+            // Refused and recorded; the lookup goes on with the customers in scope.
+            let _ = self.authorize(principal, Permission::CustomersRead, resource, attempt, ctx).await;
         }
         let mut cards = Vec::with_capacity(records.len());
         let mut sealed_reasons = Vec::with_capacity(records.len());
@@ -788,26 +798,24 @@ impl Core {
         action: &'static Action,
         ctx: &RequestContext,
     ) -> Result<CustomerRecord, CoreError> {
-        match record {
-            Some(r) if principal.client_ids.contains(&r.client_id) => Ok(r),
-            Some(other) => {
-                self.record_denied(ctx, self.client_scope_refusal(principal, action, &other)).await;
-                Err(CoreError::NotFound { what: "customer" })
-            }
-            None => Err(CoreError::NotFound { what: "customer" }),
-        }
+        let record = record.ok_or(CoreError::NotFound { what: "customer" })?;
+        let resource = Resource::Customer { client_id: &record.client_id };
+        self.authorize(
+            principal,
+            Permission::CustomersRead,
+            resource,
+            self.customer_attempt(action, &record),
+            ctx,
+        )
+        .await?;
+        Ok(record)
     }
 
-    fn client_scope_refusal(
-        &self,
-        principal: &Principal,
-        action: &'static Action,
-        record: &CustomerRecord,
-    ) -> AuditEvent {
-        AuditEvent::of(action, principal.actor(), Outcome::Denied)
-            .object(self.audit_object("customer", &record.id))
-            .detail("reason", "client_scope")
-            .detail("client", record.client_id.clone())
+    /// A refused attempt on a customer: its keyed hash and its client company are recorded.
+    fn customer_attempt(&self, action: &'static Action, record: &CustomerRecord) -> Attempt {
+        let mut attempt = Attempt::of(action).on(self.audit_object("customer", &record.id), "customer");
+        attempt.detail = Some(("client", record.client_id.clone()));
+        attempt
     }
 
     /// A record's data key, unwrapped (in memory only).

@@ -52,6 +52,13 @@ impl Core {
         policy: VaultPolicy,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
+        self.permitted(
+            principal,
+            mamori_domain::Permission::CustomersManage,
+            &actions::VAULT_POLICY_CHANGE,
+            ctx,
+        )
+        .await?;
         let policy =
             policy.checked().map_err(|e| CoreError::invalid("fields", "invalid_policy", e.to_string()))?;
         let before = self.vault_policy().await?;

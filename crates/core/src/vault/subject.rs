@@ -147,6 +147,13 @@ impl Core {
         changes: &BTreeMap<String, String>,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
+        self.permitted(
+            principal,
+            mamori_domain::Permission::CustomersManage,
+            &actions::CUSTOMER_CORRECT,
+            ctx,
+        )
+        .await?;
         let request_ref = check_request_ref(request_ref)?;
         if changes.is_empty() {
             return Err(CoreError::invalid("fields", "required", "give at least one field to correct"));
@@ -185,6 +192,13 @@ impl Core {
         request_ref: &str,
         ctx: &RequestContext,
     ) -> Result<Disclosure, CoreError> {
+        self.permitted(
+            principal,
+            mamori_domain::Permission::CustomersManage,
+            &actions::CUSTOMER_DISCLOSE,
+            ctx,
+        )
+        .await?;
         let request_ref = check_request_ref(request_ref)?;
         let policy = self.vault_policy().await?;
         let mut read = self.store.read().await?;
@@ -239,6 +253,8 @@ impl Core {
         request_ref: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
+        self.permitted(principal, mamori_domain::Permission::CustomersManage, &actions::CUSTOMER_ERASE, ctx)
+            .await?;
         let request_ref = check_request_ref(request_ref)?;
         let mut tx = self.store.begin().await?;
         let record = self.customer_of(&mut *tx, customer_id).await?;

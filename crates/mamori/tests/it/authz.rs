@@ -273,3 +273,76 @@ fn collect_refs(v: &serde_json::Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+/// The services apply the same rule as the routes, whoever calls them (the command line, a job,
+/// a detector): an operator acting directly — no route, no guard — is refused every
+/// administrative operation, each refusal recorded with the permission it lacked (issue 13,
+/// item 3).
+async fn services_apply_the_rule_whoever_calls(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let op = s.principal_of(&s.user("op.direct", &[Role::Operator]).await);
+    let ctx = Default::default();
+    let forbidden = |r: Result<(), mamori_core::CoreError>, what: &str| {
+        assert!(matches!(r, Err(mamori_core::CoreError::Forbidden(_))), "{what}: {r:?}");
+    };
+    let invitation = mamori_core::admin::Invitation {
+        username: "new.user".into(),
+        display_name: "New".into(),
+        roles: vec![Role::SecurityAdmin],
+        team_id: None,
+        site_id: None,
+        client_ids: vec![],
+    };
+    forbidden(s.core.invite_user(&op, &invitation, &ctx).await.map(drop), "invite a user");
+    forbidden(s.core.set_totp_for_everyone(&op, false, &ctx).await, "turn TOTP off for everyone");
+    forbidden(
+        s.core.create_org_unit(&op, mamori_store::OrgKind::Client, "Client X", None, &ctx).await.map(drop),
+        "create a client company",
+    );
+    forbidden(s.core.search_audit(&op, &Default::default(), &ctx).await.map(drop), "read the audit log");
+    let enrolment = mamori_core::devices::NewEnrolment { site_id: None, user_id: None, valid_hours: 1 };
+    forbidden(s.core.create_enrolment(&op, &enrolment, &ctx).await.map(drop), "enrol a PC");
+    forbidden(s.core.set_keystroke_limits(&op, Default::default(), &ctx).await, "change keystroke limits");
+    let customer = mamori_core::vault::NewCustomer {
+        client_id: uuid::Uuid::new_v4().to_string(),
+        fields: Default::default(),
+    };
+    assert!(s.core.create_customer(&op, &customer, &ctx).await.is_err(), "create a customer");
+    assert!(s.core.list_users().await.unwrap().iter().all(|u| u.username != "new.user"), "nothing written");
+
+    let refusals: Vec<mamori_audit::AuditEntry> = s
+        .core
+        .store
+        .read()
+        .await
+        .unwrap()
+        .search_audit(&mamori_store::AuditQuery {
+            outcome: Some("denied".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut refused: Vec<(&str, &str)> =
+        refusals.iter().map(|e| (e.action.as_str(), e.details["needs"].as_str())).collect();
+    refused.sort_unstable();
+    assert_eq!(
+        refused,
+        [
+            ("audit.search", "audit.read"),
+            ("client.create", "org.manage"),
+            ("customer.create", "customers.manage"),
+            ("device.enrolment_create", "devices.manage"),
+            ("device.keystroke_limits_change", "devices.manage"),
+            ("settings.totp_for_everyone", "settings.manage"),
+            ("user.invite", "users.manage"),
+        ]
+    );
+    assert!(
+        refusals
+            .iter()
+            .all(|e| e.details["reason"] == "permission" && e.actor == format!("user:{}", op.user.id))
+    );
+    s.stop().await;
+}
+both_backends!(services_apply_the_rule_whoever_calls);

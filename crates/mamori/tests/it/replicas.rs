@@ -34,17 +34,7 @@ async fn replicas_share_nonces_and_allowances() {
     let customer = core.create_customer(&admin, &customer, &ctx).await.unwrap();
     let op = insert_user(&core, "op.a", &[Role::Operator]).await;
     core.set_user_clients(&admin, &op.id, std::slice::from_ref(&client.id), &ctx).await.unwrap();
-    let op_token = core
-        .create_api_token(
-            &principal(&op),
-            "t",
-            &[Permission::CustomersRead],
-            std::time::Duration::from_secs(3600),
-            &ctx,
-        )
-        .await
-        .unwrap()
-        .secret;
+    let op_token = api_token(&core, &op, &[Permission::CustomersRead]).await;
     let enrolment =
         mamori_core::devices::NewEnrolment { site_id: None, user_id: Some(op.id.clone()), valid_hours: 1 };
     let (_, enrol_token) = core.create_enrolment(&admin, &enrolment, &ctx).await.unwrap();

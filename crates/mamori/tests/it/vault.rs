@@ -8,7 +8,7 @@ use mamori_core::CoreError;
 use mamori_core::import::{CsvEncoding, ImportError};
 use mamori_core::vault::{NewCustomer, Purpose};
 use mamori_domain::Role;
-use mamori_domain::customer::{CustomerField, Mask};
+use mamori_domain::customer::CustomerField;
 use mamori_store::OrgKind;
 
 const PLAINTEXT: [&str; 8] = [
@@ -71,11 +71,12 @@ async fn lookups_are_isolated_masked_and_audited(backend: Backend) {
     );
     let mut admin_in_a = admin.clone();
     admin_in_a.client_ids = vec![a.id.clone()];
-    let cards = s.core.find_customers_by_phone(&admin_in_a, "09012345678", &callback(), &ctx).await.unwrap();
-    assert!(
-        cards[0].fields.iter().all(|f| f.mask == Mask::Hidden && f.value == "••••"),
-        "admins see nothing"
-    );
+    // A security admin does not look customers up at all (no `customers.read`), even through
+    // the services directly: refused, not merely shown masked (issue 13, item 3).
+    assert!(matches!(
+        s.core.find_customers_by_phone(&admin_in_a, "09012345678", &callback(), &ctx).await,
+        Err(CoreError::Forbidden(_))
+    ));
 
     // Bad input: a clear error naming the field.
     let field_of = |e: CoreError| match e {
@@ -123,7 +124,12 @@ async fn lookups_are_isolated_masked_and_audited(backend: Backend) {
         .await
         .into_iter()
         .partition(|e| e.outcome == mamori_audit::Outcome::Success);
-    assert_eq!(lookups.len(), 3);
+    assert_eq!(lookups.len(), 2, "the operator's and the one with no client");
+    // The security admin's lookup was refused for the permission, and recorded.
+    let (by_permission, refused): (Vec<_>, Vec<_>) =
+        refused.into_iter().partition(|e| e.details["reason"] == "permission");
+    assert_eq!(by_permission.len(), 1);
+    assert_eq!(by_permission[0].details["needs"], "customers.read");
     // Customers with the number at clients the caller does not work on were not shown, and the
     // attempts are on record (client B's for the operator; both for the one with no client).
     assert!(refused.iter().any(|e| e.details["client"] == b.id));
