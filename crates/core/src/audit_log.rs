@@ -15,6 +15,7 @@ use mamori_audit::{
     AuditEvent, Outcome, RequestContext,
     actions::{self, Action},
 };
+use mamori_domain::Permission;
 use mamori_domain::UnixMillis;
 use mamori_store::{AuditQuery, CheckpointRecord, StoreRead};
 use std::cell::RefCell;
@@ -119,7 +120,7 @@ impl Core {
         query: &AuditQuery,
         ctx: &RequestContext,
     ) -> Result<(Vec<AuditEntry>, bool), CoreError> {
-        self.permitted(principal, mamori_domain::Permission::AuditRead, &actions::AUDIT_EXPORT, ctx).await?;
+        self.permitted(principal, Permission::AuditRead, &actions::AUDIT_EXPORT, ctx).await?;
         crate::admin::check_audit_filters(query)?;
         let mut read = self.store.read().await?;
         let mut all = Vec::new();
@@ -362,7 +363,7 @@ impl Core {
         index: u64,
         tree_size: Option<u64>,
     ) -> Result<EntryProof, CoreError> {
-        self.permitted(principal, mamori_domain::Permission::AuditRead, &actions::AUDIT_PROOF, ctx).await?;
+        self.permitted(principal, Permission::AuditRead, &actions::AUDIT_PROOF, ctx).await?;
         let latest = self.latest_audit_checkpoint().await?.map_or(0, |c| c.size);
         let size = tree_size.unwrap_or(latest);
         if index >= size || size > latest {
@@ -397,7 +398,7 @@ impl Core {
         from: u64,
         to: u64,
     ) -> Result<(Vec<Hash>, String, String), CoreError> {
-        self.permitted(principal, mamori_domain::Permission::AuditRead, &actions::AUDIT_PROOF, ctx).await?;
+        self.permitted(principal, Permission::AuditRead, &actions::AUDIT_PROOF, ctx).await?;
         let latest = self.latest_audit_checkpoint().await?.map_or(0, |c| c.size);
         if from > to || to > latest {
             return Err(out_of_range("to", format!("need from ≤ to ≤ {latest} (the latest signed size)")));

@@ -7,6 +7,7 @@ use crate::vault::NewCustomer;
 use crate::{Core, CoreError, Principal};
 use encoding_rs::{DecoderResult, SHIFT_JIS};
 use mamori_audit::RequestContext;
+use mamori_domain::Permission;
 use mamori_domain::customer::{CustomerField, refuse_security_code};
 use std::io::{BufRead, BufReader, Read};
 
@@ -397,13 +398,8 @@ impl Core {
         progress: &mut dyn FnMut(u64),
         ctx: &RequestContext,
     ) -> Result<u64, ImportError> {
-        self.permitted(
-            principal,
-            mamori_domain::Permission::CustomersManage,
-            &mamori_audit::actions::CUSTOMER_IMPORT,
-            ctx,
-        )
-        .await?;
+        self.permitted(principal, Permission::CustomersManage, &mamori_audit::actions::CUSTOMER_IMPORT, ctx)
+            .await?;
         let mut rows = CsvRows::open(input, encoding, client_id, self.policies.import_max_listed_problems)?;
         let now = self.now();
         let mut sealed = Vec::with_capacity(CHUNK_ROWS);

@@ -3,6 +3,7 @@
 
 use crate::{Core, CoreError, Principal, settings};
 use mamori_audit::{AuditEvent, Outcome, RequestContext, actions};
+use mamori_domain::Permission;
 use mamori_domain::vault_policy::VaultPolicy;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -52,13 +53,7 @@ impl Core {
         policy: VaultPolicy,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.permitted(
-            principal,
-            mamori_domain::Permission::CustomersManage,
-            &actions::VAULT_POLICY_CHANGE,
-            ctx,
-        )
-        .await?;
+        self.permitted(principal, Permission::CustomersManage, &actions::VAULT_POLICY_CHANGE, ctx).await?;
         let policy =
             policy.checked().map_err(|e| CoreError::invalid("fields", "invalid_policy", e.to_string()))?;
         let before = self.vault_policy().await?;

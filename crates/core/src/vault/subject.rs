@@ -9,6 +9,7 @@
 use super::{Prepared, decode_field_set, encode_field_set, prepare};
 use crate::{Core, CoreError, Principal, check_id};
 use mamori_audit::{AuditEntry, AuditEvent, Outcome, RequestContext, actions};
+use mamori_domain::Permission;
 use mamori_domain::UnixMillis;
 use mamori_domain::customer::{CustomerField, FieldClass};
 use mamori_store::{AuditQuery, CustomerRecord};
@@ -147,13 +148,7 @@ impl Core {
         changes: &BTreeMap<String, String>,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.permitted(
-            principal,
-            mamori_domain::Permission::CustomersManage,
-            &actions::CUSTOMER_CORRECT,
-            ctx,
-        )
-        .await?;
+        self.permitted(principal, Permission::CustomersManage, &actions::CUSTOMER_CORRECT, ctx).await?;
         let request_ref = check_request_ref(request_ref)?;
         if changes.is_empty() {
             return Err(CoreError::invalid("fields", "required", "give at least one field to correct"));
@@ -192,13 +187,7 @@ impl Core {
         request_ref: &str,
         ctx: &RequestContext,
     ) -> Result<Disclosure, CoreError> {
-        self.permitted(
-            principal,
-            mamori_domain::Permission::CustomersManage,
-            &actions::CUSTOMER_DISCLOSE,
-            ctx,
-        )
-        .await?;
+        self.permitted(principal, Permission::CustomersManage, &actions::CUSTOMER_DISCLOSE, ctx).await?;
         let request_ref = check_request_ref(request_ref)?;
         let policy = self.vault_policy().await?;
         let mut read = self.store.read().await?;
@@ -253,8 +242,7 @@ impl Core {
         request_ref: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.permitted(principal, mamori_domain::Permission::CustomersManage, &actions::CUSTOMER_ERASE, ctx)
-            .await?;
+        self.permitted(principal, Permission::CustomersManage, &actions::CUSTOMER_ERASE, ctx).await?;
         let request_ref = check_request_ref(request_ref)?;
         let mut tx = self.store.begin().await?;
         let record = self.customer_of(&mut *tx, customer_id).await?;
