@@ -9,10 +9,9 @@ use mamori_domain::activity::{ActivityBucket, KeystrokeLimits, ShiftSchedule};
 use mamori_domain::{Permission, UnixMillis};
 use mamori_store::{ActivityRecord, DeviceRecord};
 
-fn shifts_key(user_id: &str) -> String {
-    format!("shifts:{user_id}")
-}
-const KEYSTROKE_LIMITS: &str = "keystroke_limits";
+/// Where these rule sets were kept before they had tables (moved out at start).
+pub(crate) const LEGACY_SHIFTS_PREFIX: &str = "shifts:";
+pub(crate) const LEGACY_KEYSTROKE_LIMITS: &str = "keystroke_limits";
 
 impl Core {
     /// A user's shifts (empty until set: no activity is collected), for someone who may see
@@ -28,13 +27,10 @@ impl Core {
         self.shifts_of(user_id).await
     }
 
-    /// Shifts that cannot be read are no shifts: nothing is collected (the operator's side).
+    /// The shifts in force (none until set: nothing is collected).
     pub(crate) async fn shifts_of(&self, user_id: &str) -> Result<ShiftSchedule, CoreError> {
         check_id(user_id, "user")?;
-        match self.json_setting(&shifts_key(user_id)).await {
-            Err(CoreError::SettingUnreadable { .. }) => Ok(ShiftSchedule::default()),
-            other => other,
-        }
+        Ok(self.store.read().await?.shift_schedule(user_id).await?.unwrap_or_default())
     }
 
     pub async fn set_user_shifts(
@@ -54,13 +50,14 @@ impl Core {
         .await?;
         let schedule =
             schedule.checked().map_err(|e| CoreError::invalid("shifts", "invalid_value", e.to_string()))?;
-        let json = serde_json::to_string(&schedule).map_err(|e| CoreError::Internal(e.to_string()))?;
         let mut tx = self.store.begin().await?;
         tx.user_by_id(user_id).await?.ok_or(CoreError::NotFound { what: "user" })?;
-        tx.put_setting(&shifts_key(user_id), &json).await?;
+        let version =
+            tx.put_shift_schedule(user_id, &schedule, self.now(), &principal.actor().encode()).await?;
         let e = AuditEvent::of(&actions::DEVICE_SHIFTS_CHANGE, principal.actor(), Outcome::Success)
             .object(format!("user:{user_id}"))
-            .detail("shifts", schedule.shifts.len().to_string());
+            .detail("shifts", schedule.shifts.len().to_string())
+            .detail("version", version.to_string());
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
@@ -74,8 +71,9 @@ impl Core {
         }
     }
 
+    /// The limits in force (the defaults until set).
     pub async fn keystroke_limits(&self) -> Result<KeystrokeLimits, CoreError> {
-        self.json_setting(KEYSTROKE_LIMITS).await
+        Ok(self.store.read().await?.keystroke_limits().await?.unwrap_or_default())
     }
 
     pub async fn set_keystroke_limits(
@@ -88,10 +86,10 @@ impl Core {
             .await?;
         let limits =
             limits.checked().map_err(|e| CoreError::invalid("per_role", "invalid_value", e.to_string()))?;
-        let json = serde_json::to_string(&limits).map_err(|e| CoreError::Internal(e.to_string()))?;
         let mut tx = self.store.begin().await?;
-        tx.put_setting(KEYSTROKE_LIMITS, &json).await?;
-        let e = AuditEvent::of(&actions::DEVICE_KEYSTROKE_LIMITS_CHANGE, principal.actor(), Outcome::Success);
+        let version = tx.put_keystroke_limits(&limits, self.now(), &principal.actor().encode()).await?;
+        let e = AuditEvent::of(&actions::DEVICE_KEYSTROKE_LIMITS_CHANGE, principal.actor(), Outcome::Success)
+            .detail("version", version.to_string());
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
@@ -114,12 +112,7 @@ impl Core {
         let shifts = self.device_shifts(device).await?;
         let limit = match &device.user_id {
             Some(user) => match self.store.read().await?.user_by_id(user).await? {
-                // Limits that cannot be read: the defaults keep the check on.
-                Some(u) => match self.keystroke_limits().await {
-                    Err(CoreError::SettingUnreadable { .. }) => KeystrokeLimits::default(),
-                    other => other?,
-                }
-                .limit_for(&u.roles),
+                Some(u) => self.keystroke_limits().await?.limit_for(&u.roles),
                 None => None,
             },
             None => None,

@@ -606,9 +606,8 @@ impl Core {
 fn site_policy_key(site_id: &str) -> String {
     format!("device_policy:{site_id}")
 }
-fn user_networks_key(user_id: &str) -> String {
-    format!("device_networks:{user_id}")
-}
+/// Where a user's approved networks were kept before they had a table (moved out at start).
+pub(crate) const LEGACY_NETWORKS_PREFIX: &str = "device_networks:";
 
 /// How a device stands against its site's rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -672,9 +671,10 @@ impl Core {
     }
 
     /// A home worker's approved networks.
+    /// A home worker's own approved networks in force (none until set).
     pub async fn user_networks(&self, user_id: &str) -> Result<Vec<String>, CoreError> {
         check_id(user_id, "user")?;
-        self.json_setting(&user_networks_key(user_id)).await
+        Ok(self.store.read().await?.user_networks(user_id).await?.unwrap_or_default())
     }
 
     pub async fn set_user_networks(
@@ -696,13 +696,14 @@ impl Core {
             .checked()
             .map_err(|e| CoreError::invalid("networks", "invalid_value", e.to_string()))?
             .approved_networks;
-        let json = serde_json::to_string(&networks).map_err(|e| CoreError::Internal(e.to_string()))?;
         let mut tx = self.store.begin().await?;
         tx.user_by_id(user_id).await?.ok_or(CoreError::NotFound { what: "user" })?;
-        tx.put_setting(&user_networks_key(user_id), &json).await?;
+        let version =
+            tx.put_user_networks(user_id, &networks, self.now(), &principal.actor().encode()).await?;
         let e = AuditEvent::of(&actions::DEVICE_NETWORKS_CHANGE, principal.actor(), Outcome::Success)
             .object(format!("user:{user_id}"))
-            .detail("networks", networks.len().to_string());
+            .detail("networks", networks.len().to_string())
+            .detail("version", version.to_string());
         self.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
@@ -727,13 +728,9 @@ impl Core {
         site_policy: &PosturePolicy,
     ) -> Result<PosturePolicy, CoreError> {
         let mut networks = site_policy.approved_networks.clone();
-        let mut unreadable = site_policy.unreadable;
+        let unreadable = site_policy.unreadable;
         if let Some(user) = &device.user_id {
-            match self.user_networks(user).await {
-                Ok(own) => networks.extend(own),
-                Err(CoreError::SettingUnreadable { .. }) => unreadable = true,
-                Err(e) => return Err(e),
-            }
+            networks.extend(self.user_networks(user).await?);
         }
         Ok(PosturePolicy { approved_networks: networks, unreadable, ..Default::default() })
     }

@@ -18,6 +18,7 @@ pub mod devices;
 mod error;
 pub mod feed;
 pub mod import;
+mod legacy_settings;
 mod read_log;
 pub mod setup;
 mod shared;

@@ -144,6 +144,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
     config.check_transport()?;
     let core = open_core(&config, clock).await?;
     core.check_audit_key().await?;
+    core.move_rules_out_of_settings().await?;
     let backend = core.storage_backend();
     let demo = if demo { Some(core.load_demo().await?) } else { None };
     let setup = core.prepare_setup().await?;

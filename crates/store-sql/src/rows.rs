@@ -379,3 +379,50 @@ pub(crate) fn device_event_of(r: DeviceEventRow) -> DeviceEventRecord {
         data,
     }
 }
+
+/// Weekdays as the bits of a number (Monday 1 … Sunday 64), as `shifts.days` keeps them.
+pub(crate) fn weekday_bits(days: &[mamori_domain::activity::Weekday]) -> i64 {
+    use mamori_domain::activity::Weekday;
+    days.iter().filter_map(|d| Weekday::ALL.iter().position(|w| w == d)).fold(0, |bits, i| bits | (1 << i))
+}
+
+fn weekdays_of(bits: i64) -> StoreResult<Vec<mamori_domain::activity::Weekday>> {
+    use mamori_domain::activity::Weekday;
+    if !(1..=127).contains(&bits) {
+        return Err(corrupt("shift days", &bits.to_string()));
+    }
+    Ok(Weekday::ALL.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, d)| *d).collect())
+}
+
+/// A stored version of shifts: the offset, then (days, start, end) in order.
+pub(crate) fn shift_schedule_of(
+    offset: i64,
+    rows: Vec<(i64, String, String)>,
+) -> StoreResult<mamori_domain::activity::ShiftSchedule> {
+    let utc_offset_minutes =
+        i32::try_from(offset).map_err(|_| corrupt("shift UTC offset", &offset.to_string()))?;
+    let shifts = rows
+        .into_iter()
+        .map(|(days, start, end)| Ok(mamori_domain::activity::Shift { days: weekdays_of(days)?, start, end }))
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(mamori_domain::activity::ShiftSchedule { utc_offset_minutes, shifts })
+}
+
+/// A stored version of keystroke limits: (role, limit) rows.
+pub(crate) fn keystroke_limits_of(
+    rows: Vec<(String, i64)>,
+) -> StoreResult<mamori_domain::activity::KeystrokeLimits> {
+    let per_role = rows
+        .into_iter()
+        .map(|(role, limit)| {
+            let role = role.parse::<Role>().map_err(|_| corrupt("keystroke limit role", &role))?;
+            let limit = u32::try_from(limit).map_err(|_| corrupt("keystroke limit", &limit.to_string()))?;
+            Ok((role, limit))
+        })
+        .collect::<StoreResult<_>>()?;
+    Ok(mamori_domain::activity::KeystrokeLimits { per_role })
+}
+
+pub(crate) fn rule_version((version, changed_at, changed_by): (i64, i64, String)) -> RuleVersion {
+    RuleVersion { version, changed_at: UnixMillis(changed_at), changed_by }
+}

@@ -9,7 +9,7 @@
 //! The methods are grouped by area, each a pair of traits in its own file — `…Read` (what a read
 //! handle may do) and `…Write` (what only a transaction may): identity (`identity.rs`), the audit
 //! log (`audit.rs`), the customer vault (`vault.rs`), devices (`devices.rs`), state replicas
-//! share (`shared.rs`), settings (`settings.rs`). [`StoreTx`] is all of them at once, so one
+//! share (`shared.rs`), rule sets with their history (`rules.rs`), settings (`settings.rs`). [`StoreTx`] is all of them at once, so one
 //! transaction can span areas; `mamori-store-sql` has the queries of each area in a file of the
 //! same name.
 
@@ -17,6 +17,7 @@ mod audit;
 mod devices;
 mod identity;
 mod records;
+mod rules;
 mod settings;
 mod shared;
 mod vault;
@@ -25,6 +26,7 @@ pub use audit::{AuditRead, AuditWrite};
 pub use devices::{DeviceRead, DeviceWrite};
 pub use identity::{IdentityRead, IdentityWrite};
 pub use records::*;
+pub use rules::{RuleVersion, RulesRead, RulesWrite};
 pub use settings::{SettingsRead, SettingsWrite};
 pub use shared::SharedStateWrite;
 pub use vault::{VaultRead, VaultWrite};
@@ -97,14 +99,27 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 /// tx.commit().await.unwrap();
 /// # }
 /// ```
-pub trait StoreRead: IdentityRead + AuditRead + VaultRead + DeviceRead + SettingsRead + Send {}
+pub trait StoreRead:
+    IdentityRead + AuditRead + VaultRead + DeviceRead + RulesRead + SettingsRead + Send
+{
+}
 
-impl<T: IdentityRead + AuditRead + VaultRead + DeviceRead + SettingsRead + Send + ?Sized> StoreRead for T {}
+impl<T: IdentityRead + AuditRead + VaultRead + DeviceRead + RulesRead + SettingsRead + Send + ?Sized>
+    StoreRead for T
+{
+}
 
 /// A write transaction: every area's reads and writes, so one transaction can span areas.
 #[async_trait]
 pub trait StoreTx:
-    StoreRead + IdentityWrite + AuditWrite + VaultWrite + DeviceWrite + SharedStateWrite + SettingsWrite
+    StoreRead
+    + IdentityWrite
+    + AuditWrite
+    + VaultWrite
+    + DeviceWrite
+    + RulesWrite
+    + SharedStateWrite
+    + SettingsWrite
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -112,7 +127,7 @@ pub trait StoreTx:
 /// The area traits, for `use mamori_store::prelude::*` where handles are used.
 pub mod prelude {
     pub use crate::{
-        AuditRead, AuditWrite, DeviceRead, DeviceWrite, IdentityRead, IdentityWrite, SettingsRead,
-        SettingsWrite, SharedStateWrite, StoreRead, StoreTx, VaultRead, VaultWrite,
+        AuditRead, AuditWrite, DeviceRead, DeviceWrite, IdentityRead, IdentityWrite, RulesRead, RulesWrite,
+        SettingsRead, SettingsWrite, SharedStateWrite, StoreRead, StoreTx, VaultRead, VaultWrite,
     };
 }

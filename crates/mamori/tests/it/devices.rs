@@ -765,3 +765,66 @@ async fn mangled_agent_messages_are_refused(backend: Backend) {
     s.stop().await;
 }
 both_backends!(mangled_agent_messages_are_refused);
+
+/// Rule sets are typed tables with their history (issue 13, item 6): rows an earlier version kept
+/// as JSON in the settings table move to them at start — an unreadable one dropped for the safe
+/// side — and every later change is a new version with who made it.
+async fn rule_sets_move_to_tables_with_history(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = s.user("admin", &[Role::SecurityAdmin]).await;
+    let op = s.user("op.rules", &[Role::Operator]).await;
+    let other = s.user("op.broken", &[Role::Operator]).await;
+    let legacy_shifts = r#"{"utc_offset_minutes": 540, "shifts": [{"days": ["mon", "tue"], "start": "09:00", "end": "18:00"}]}"#;
+    let mut tx = s.core.store.begin().await.unwrap();
+    tx.put_setting(&format!("shifts:{}", op.id), legacy_shifts).await.unwrap();
+    tx.put_setting(&format!("shifts:{}", other.id), r#"{"shifts": [{"days": ["mon"]"#).await.unwrap();
+    tx.put_setting(&format!("device_networks:{}", op.id), r#"["192.0.2.0/24"]"#).await.unwrap();
+    tx.put_setting("keystroke_limits", r#"{"per_role": {"operator": 700}}"#).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let s = s.restart().await;
+    let direct = s.principal_of(&admin);
+    let ctx = Default::default();
+    let shifts = s.core.user_shifts(&direct, &op.id, &ctx).await.unwrap();
+    assert_eq!(shifts.utc_offset_minutes, 540);
+    assert_eq!(shifts.shifts.len(), 1);
+    assert_eq!(
+        shifts.shifts[0].days,
+        [mamori_domain::activity::Weekday::Mon, mamori_domain::activity::Weekday::Tue]
+    );
+    assert_eq!((shifts.shifts[0].start.as_str(), shifts.shifts[0].end.as_str()), ("09:00", "18:00"));
+    assert!(
+        s.core.user_shifts(&direct, &other.id, &ctx).await.unwrap().shifts.is_empty(),
+        "unreadable: none"
+    );
+    assert_eq!(s.core.user_networks(&op.id).await.unwrap(), ["192.0.2.0/24"]);
+    assert_eq!(s.core.keystroke_limits().await.unwrap().limit_for(&[Role::Operator]), Some(700));
+    let mut read = s.core.store.read().await.unwrap();
+    for legacy in
+        [format!("shifts:{}", op.id), format!("shifts:{}", other.id), format!("device_networks:{}", op.id)]
+    {
+        assert_eq!(read.setting(&legacy).await.unwrap(), None, "{legacy} moved out of the settings");
+    }
+    assert_eq!(read.setting("keystroke_limits").await.unwrap(), None);
+    drop(read);
+
+    // A change is a new version; the history says who made each.
+    let token = s.token(&admin, &[Permission::DevicesManage]).await;
+    let night = json!({"shifts": [{"days": ["fri"], "start": "22:00", "end": "06:00"}]});
+    let r = reqwest::Client::new()
+        .put(s.url(&format!("/api/v1/users/{}/shifts", op.id)))
+        .bearer_auth(&token)
+        .json(&night)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let versions = s.core.store.read().await.unwrap().shift_schedule_versions(&op.id).await.unwrap();
+    let who: Vec<(i64, &str)> = versions.iter().map(|v| (v.version, v.changed_by.as_str())).collect();
+    assert!(who[0].1.starts_with("token:"), "{who:?}");
+    assert_eq!((who[0].0, who[1]), (2, (1, "system")), "the migrated version stays as history");
+    assert_eq!(s.core.user_shifts(&direct, &op.id, &ctx).await.unwrap().shifts[0].start, "22:00");
+    assert_eq!(s.audit("device.shifts_change").await[0].details["version"], "2");
+    s.stop().await;
+}
+both_backends!(rule_sets_move_to_tables_with_history);

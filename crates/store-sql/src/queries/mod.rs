@@ -1,5 +1,5 @@
 //! Every query Mamori runs, written once for both backends, one file per area of
-//! `mamori_store` (identity, audit, vault, devices, shared state, settings).
+//! `mamori_store` (identity, audit, vault, devices, rules, shared state, settings).
 //!
 //! Each file holds a macro that expands to that area's `…Read` and `…Write` impls for a backend's
 //! handle type; `store_tx_impl!` expands them all and `StoreTx::commit`. The handle has a
@@ -15,6 +15,7 @@
 pub(crate) mod audit;
 pub(crate) mod devices;
 pub(crate) mod identity;
+pub(crate) mod rules;
 pub(crate) mod settings;
 pub(crate) mod shared;
 pub(crate) mod vault;
@@ -26,6 +27,7 @@ macro_rules! store_tx_impl {
         $crate::queries::vault::vault_queries!($handle, $db);
         $crate::queries::devices::devices_queries!($handle, $db);
         $crate::queries::shared::shared_queries!($handle, $db);
+        $crate::queries::rules::rules_queries!($handle, $db);
         $crate::queries::settings::settings_queries!($handle, $db);
 
         #[async_trait::async_trait]

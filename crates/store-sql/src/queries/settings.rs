@@ -11,6 +11,17 @@ macro_rules! settings_queries {
                     .await
                     .map_err(db_err)
             }
+
+            async fn settings_with_prefix(&mut self, prefix: &str) -> StoreResult<Vec<(String, String)>> {
+                // Not LIKE: the prefix is matched as it is, whatever characters it holds.
+                sqlx::query_as::<$db, (String, String)>(
+                    "SELECT key, value FROM settings WHERE substr(key, 1, length($1)) = $1 ORDER BY key",
+                )
+                .bind(prefix)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)
+            }
         }
 
         #[async_trait::async_trait]
@@ -27,6 +38,16 @@ macro_rules! settings_queries {
                 .await
                 .map_err(db_err)
                 .map(drop)
+            }
+
+            async fn delete_setting(&mut self, key: &str) -> StoreResult<()> {
+                self.identity_changed = true;
+                sqlx::query::<$db>("DELETE FROM settings WHERE key = $1")
+                    .bind(key)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)
+                    .map(drop)
             }
         }
     };
