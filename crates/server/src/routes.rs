@@ -212,14 +212,12 @@ async fn guard(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    // Named in refusals' audit entries: the route's pattern, never the path with its ids.
-    let route = format!("route:{} {}", req.method(), matched.as_ref().map_or("", |m| m.as_str()));
     match decide(access, principal.as_ref()) {
         Decision::Allow => {}
         other => {
             if let (Decision::Forbidden, Some(p)) = (other, &principal) {
-                let refusal =
-                    route_refusal(p.actor(), route, "permission").detail("needs", access.to_string());
+                let refusal = route_refusal(p.actor(), req.method(), matched.as_ref(), "permission")
+                    .detail("needs", access.to_string());
                 state.core.record_denied(&ctx, refusal).await;
             }
             return refuse(is_api, other, req.headers());
@@ -235,7 +233,8 @@ async fn guard(
         {
             let sent = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok());
             if sent != Some(csrf_token.as_str()) {
-                state.core.record_denied(&ctx, route_refusal(p.actor(), route, "csrf")).await;
+                let refusal = route_refusal(p.actor(), req.method(), matched.as_ref(), "csrf");
+                state.core.record_denied(&ctx, refusal).await;
                 return ApiError::new(
                     StatusCode::FORBIDDEN,
                     "csrf_token_missing",
@@ -249,9 +248,16 @@ async fn guard(
     next.run(req).await
 }
 
-/// The audit entry of a request refused before its handler ran (DESIGN invariant 9).
-pub fn route_refusal(actor: mamori_audit::Actor, route: String, reason: &str) -> mamori_audit::AuditEvent {
+/// The audit entry of a request refused before its handler ran (DESIGN invariant 9). The route is
+/// named by its pattern, never by the path with its ids.
+pub fn route_refusal(
+    actor: mamori_audit::Actor,
+    method: &Method,
+    matched: Option<&MatchedPath>,
+    reason: &str,
+) -> mamori_audit::AuditEvent {
     use mamori_audit::{AuditEvent, Outcome, actions};
+    let route = format!("route:{method} {}", matched.map_or("", MatchedPath::as_str));
     AuditEvent::of(&actions::ROUTE_DENIED, actor, Outcome::Denied).object(route).detail("reason", reason)
 }
 

@@ -210,8 +210,8 @@ impl FromRequest<AppState> for Form {
         let principal = req.extensions().get::<Principal>().cloned();
         let pre = req.extensions().get::<PreSessionCsrf>().cloned();
         let ctx = req.extensions().get::<mamori_audit::RequestContext>().cloned().unwrap_or_default();
-        let pattern = req.extensions().get::<axum::extract::MatchedPath>().map(|m| m.as_str().to_owned());
-        let route = format!("route:{} {}", req.method(), pattern.as_deref().unwrap_or(""));
+        let (method, matched) =
+            (req.method().clone(), req.extensions().get::<axum::extract::MatchedPath>().cloned());
         let tr = tr_for(req.headers(), principal.as_ref());
         let expected = csrf_for(principal.as_ref(), pre.as_ref());
         let bytes = Bytes::from_request(req, state)
@@ -223,7 +223,8 @@ impl FromRequest<AppState> for Form {
         let matches = bool::from(subtle::ConstantTimeEq::ct_eq(sent.as_bytes(), expected.as_bytes()));
         if expected.is_empty() || !matches {
             let actor = principal.as_ref().map_or(mamori_audit::Actor::Anonymous, Principal::actor);
-            state.core.record_denied(&ctx, crate::routes::route_refusal(actor, route, "csrf")).await;
+            let refusal = crate::routes::route_refusal(actor, &method, matched.as_ref(), "csrf");
+            state.core.record_denied(&ctx, refusal).await;
             return Err(message_page(tr, StatusCode::FORBIDDEN, "error.csrf"));
         }
         Ok(form)
