@@ -247,7 +247,9 @@ impl Core {
     /// Records a refused attempt (DESIGN invariant 9): `event` has outcome `denied` and a
     /// `reason` detail. The first refusal of its kind is committed before this returns; repeats
     /// within a second are counted into one entry (see `denials.rs`). A refusal stands even if
-    /// its entry cannot be written, so the failure is logged here, not returned.
+    /// its entry cannot be written, so the failure is logged here, not returned. Never call it
+    /// while holding a write transaction: on SQLite the entry needs the one writer it holds
+    /// (check the scope first, then open the transaction — as `add_customer_note` does).
     pub async fn record_denied(&self, ctx: &RequestContext, event: AuditEvent) {
         self.read_log();
         if let Err(e) = self.denials.record(&self.read_log, ctx.stamp(event)).await {
