@@ -101,6 +101,8 @@ pub struct Core {
     vault_policy: Arc<vault::policy::PolicyCache>,
     /// Single-use keys kept in memory where one process is all there is (see `shared.rs`).
     used_in_memory: Arc<shared::UsedInMemory>,
+    /// Commits claims of single-use keys in groups (started on first use).
+    claims: Arc<std::sync::OnceLock<shared::ClaimLog>>,
     command_waiters: Arc<devices::CommandWaiters>,
     device_contacts: Arc<devices::ContactBuffer>,
 }
@@ -186,6 +188,7 @@ impl Core {
             vault_index: Arc::new(keys.vault_index),
             vault_policy: Default::default(),
             used_in_memory: Default::default(),
+            claims: Default::default(),
             command_waiters: Default::default(),
             device_contacts: Default::default(),
         }

@@ -8,8 +8,10 @@
 use crate::{Core, CoreError};
 use mamori_domain::UnixMillis;
 use mamori_domain::rate::{RateLimit, TokenBucket};
+use mamori_store::Store;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
 
 /// A namespace of single-use keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +40,62 @@ impl UsedInMemory {
     }
 }
 
+/// Claims at most committed in one transaction.
+const CLAIM_BATCH: usize = 1024;
+
+type ClaimReply = oneshot::Sender<Result<bool, String>>;
+
+/// Group commit for claims of single-use keys: an agent request claims its nonce, and hundreds a
+/// second would each cost a transaction (and a disk flush) and hold a connection meanwhile. Claims
+/// arriving together are written in one transaction; each caller waits for its own answer, so a
+/// replay on another replica is still refused by the primary key.
+#[derive(Debug)]
+pub(crate) struct ClaimLog {
+    queue: mpsc::Sender<(&'static str, String, UnixMillis, ClaimReply)>,
+}
+
+impl ClaimLog {
+    /// Starts the writer task; it ends when the last handle is dropped.
+    fn start(store: Arc<dyn Store>) -> Self {
+        let (queue, mut incoming) = mpsc::channel(CLAIM_BATCH * 4);
+        tokio::spawn(async move {
+            let mut batch: Vec<(&'static str, String, UnixMillis, ClaimReply)> =
+                Vec::with_capacity(CLAIM_BATCH);
+            while incoming.recv_many(&mut batch, CLAIM_BATCH).await > 0 {
+                let result = async {
+                    let mut tx = store.begin().await?;
+                    let mut firsts = Vec::with_capacity(batch.len());
+                    // Within the batch too, a key's second claim finds the first one's row.
+                    for (scope, key, expires_at, _) in &batch {
+                        firsts.push(tx.claim_once(scope, key, *expires_at).await?);
+                    }
+                    tx.commit().await?;
+                    Ok::<_, mamori_store::StoreError>(firsts)
+                }
+                .await
+                .map_err(|e| e.to_string());
+                for (i, (.., reply)) in batch.drain(..).enumerate() {
+                    let _ = reply.send(match &result {
+                        Ok(firsts) => Ok(firsts.get(i).copied().unwrap_or(false)),
+                        Err(e) => Err(e.clone()),
+                    });
+                }
+            }
+        });
+        ClaimLog { queue }
+    }
+
+    async fn claim(&self, scope: &'static str, key: &str, expires_at: UnixMillis) -> Result<bool, CoreError> {
+        let stopped = || CoreError::Internal("the single-use key writer has stopped".into());
+        let (reply, answer) = oneshot::channel();
+        self.queue.send((scope, key.to_owned(), expires_at, reply)).await.map_err(|_| stopped())?;
+        answer
+            .await
+            .map_err(|_| stopped())?
+            .map_err(|e| CoreError::Store(mamori_store::StoreError::Unavailable(e)))
+    }
+}
+
 impl Core {
     /// Records the first use of `key`; false if it was used before, here or on another replica.
     pub(crate) async fn first_use(
@@ -49,10 +107,8 @@ impl Core {
         if scope.memory_when_alone && self.store.one_process() {
             return Ok(self.used_in_memory.claim(scope.name, key, expires_at, self.now()));
         }
-        let mut tx = self.store.begin().await?;
-        let first = tx.claim_once(scope.name, key, expires_at).await?;
-        tx.commit().await?;
-        Ok(first)
+        let claims = self.claims.get_or_init(|| ClaimLog::start(self.store.clone()));
+        claims.claim(scope.name, key, expires_at).await
     }
 
     /// Takes one token from the bucket `key` (full when first used); false when it is empty.
