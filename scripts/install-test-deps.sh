@@ -5,7 +5,8 @@
 # built and unit-tested under Wine), Xvfb, xdotool and x11-utils (the agent's desktop helper,
 # tested in a real X session with typed keys and clicks), rsyslog with its RELP input (a real
 # receiver for audit forwarding over RELP), python3-venv when Python cannot make a venv
-# (scripts/test-openapi.sh installs schemathesis into one), and playwright-core from npm. Idempotent:
+# (scripts/test-openapi.sh installs schemathesis into one), a Japanese font (readable
+# screenshots), and playwright-core from npm. Idempotent:
 # installs only what is missing, and downloads no browser build of its own
 # (playwright-core drives Debian's /usr/bin/chromium).
 set -euo pipefail
@@ -25,6 +26,9 @@ command -v xdotool >/dev/null || missing+=(xdotool)
 command -v xmessage >/dev/null || missing+=(x11-utils)
 command -v rsyslogd >/dev/null || missing+=(rsyslog)
 [[ -e /usr/lib/x86_64-linux-gnu/rsyslog/imrelp.so ]] || missing+=(rsyslog-relp)
+# Japanese glyphs for the console's screenshots (tests/browser/artifacts); without a CJK font
+# Chromium draws boxes.
+dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q 'ok installed' || missing+=(fonts-noto-cjk)
 # Debian's python3 makes a venv only with python3-venv (ensurepip); pyenv's has it built in.
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 
