@@ -51,12 +51,12 @@ async fn enrols_reports_and_is_revoked() {
         mamori_domain::identity::UserStatus::Active,
         now,
     );
-    let mut tx = core.store.begin().await.unwrap();
+    let mut tx = core.store().begin().await.unwrap();
     tx.insert_user(&admin).await.unwrap();
     tx.commit().await.unwrap();
     let principal = mamori_core::Principal::direct(&admin, Vec::new());
     let new = mamori_core::devices::NewEnrolment { valid_hours: 1, ..Default::default() };
-    let (_, token) = core.create_enrolment(&principal, &new, &Default::default()).await.unwrap();
+    let (_, token) = core.devices.create_enrolment(&principal, &new, &Default::default()).await.unwrap();
 
     let state = dir.path().join("agent-state");
     let state_arg = state.to_str().unwrap();
@@ -78,10 +78,10 @@ async fn enrols_reports_and_is_revoked() {
 
     let (code, out) = agent(&["run", "--once", "--state-dir", state_arg]);
     assert_eq!(code, 0, "{out}");
-    let devices = core.list_devices(&principal).await.unwrap();
+    let devices = core.devices.list_devices(&principal).await.unwrap();
     assert_eq!(devices.len(), 1);
     let (device, history) =
-        core.device_detail(&principal, &devices[0].id, &Default::default()).await.unwrap();
+        core.devices.device_detail(&principal, &devices[0].id, &Default::default()).await.unwrap();
     assert_eq!(device.last_ip.as_deref(), Some("127.0.0.1"));
     let inventory: mamori_proto::agent::Inventory = serde_json::from_str(&history[0].inventory).unwrap();
     if Path::new("/var/lib/dpkg/status").exists() {
@@ -101,7 +101,7 @@ async fn enrols_reports_and_is_revoked() {
         async move {
             for _ in 0..100 {
                 let commands =
-                    core.device_commands(&principal, &device_id, &Default::default()).await.unwrap();
+                    core.devices.device_commands(&principal, &device_id, &Default::default()).await.unwrap();
                 let c = commands.into_iter().find(|c| c.id == id).unwrap();
                 if c.state == "done" || c.state == "failed" {
                     return c;
@@ -112,7 +112,8 @@ async fn enrols_reports_and_is_revoked() {
         }
     };
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let lock = core.issue_command(&principal, &device.id, "lock", None, &Default::default()).await.unwrap();
+    let lock =
+        core.devices.issue_command(&principal, &device.id, "lock", None, &Default::default()).await.unwrap();
     let lock = finished(lock.id).await;
     let has_desktop =
         Command::new("loginctl").args(["list-sessions"]).output().is_ok_and(|o| o.status.success());
@@ -128,6 +129,7 @@ async fn enrols_reports_and_is_revoked() {
     let delivered_after = lock.delivered_at.unwrap().0 - lock.created_at.0;
     eprintln!("lock command delivered {delivered_after} ms after it was issued");
     let refresh = core
+        .devices
         .issue_command(&principal, &device.id, "refresh_inventory", None, &Default::default())
         .await
         .unwrap();
@@ -148,7 +150,7 @@ async fn enrols_reports_and_is_revoked() {
     let core = running.state.core.clone();
     let mut events = Vec::new();
     for _ in 0..100 {
-        events = core.device_events(&principal, &device.id, 100, &Default::default()).await.unwrap();
+        events = core.devices.device_events(&principal, &device.id, 100, &Default::default()).await.unwrap();
         if events.iter().any(|e| e.kind == "connection_restored")
             && std::fs::read_dir(state.join("queue")).unwrap().count() == 0
         {
@@ -163,7 +165,7 @@ async fn enrols_reports_and_is_revoked() {
     restarted_agent.kill().unwrap();
     restarted_agent.wait().unwrap();
 
-    core.revoke_device(&principal, &device.id, &Default::default()).await.unwrap();
+    core.devices.revoke_device(&principal, &device.id, &Default::default()).await.unwrap();
     let (code, out) = agent(&["run", "--once", "--state-dir", state_arg]);
     assert_eq!(code, 3, "refused at once: {out}");
     assert!(out.contains("enrol it again"), "{out}");

@@ -157,7 +157,7 @@ async fn activity_and_messages_reach_the_desktop_through_the_service() {
             mamori_domain::identity::UserStatus::Active,
             core.now(),
         );
-        let mut tx = core.store.begin().await.unwrap();
+        let mut tx = core.store().begin().await.unwrap();
         tx.insert_user(&user).await.unwrap();
         tx.commit().await.unwrap();
         users.push(user);
@@ -167,13 +167,13 @@ async fn activity_and_messages_reach_the_desktop_through_the_service() {
         utc_offset_minutes: 540,
         shifts: vec![Shift { days: Weekday::ALL.to_vec(), start: "00:00".into(), end: "24:00".into() }],
     };
-    core.set_user_shifts(&admin, &users[1].id, all_day, &Default::default()).await.unwrap();
+    core.devices.set_user_shifts(&admin, &users[1].id, all_day, &Default::default()).await.unwrap();
     let new = mamori_core::devices::NewEnrolment {
         valid_hours: 1,
         user_id: Some(users[1].id.clone()),
         ..Default::default()
     };
-    let (_, token) = core.create_enrolment(&admin, &new, &Default::default()).await.unwrap();
+    let (_, token) = core.devices.create_enrolment(&admin, &new, &Default::default()).await.unwrap();
     let state = dir.path().join("agent-state");
     let state_arg = state.to_str().unwrap();
     let (code, out) = support::agent(&[
@@ -218,10 +218,10 @@ async fn activity_and_messages_reach_the_desktop_through_the_service() {
             .spawn()
             .unwrap(),
     );
-    let device = core.list_devices(&admin).await.unwrap().remove(0);
+    let device = core.devices.list_devices(&admin).await.unwrap().remove(0);
     let mut logged_on = false;
     for _ in 0..150 {
-        let events = core.device_events(&admin, &device.id, 50, &Default::default()).await.unwrap();
+        let events = core.devices.device_events(&admin, &device.id, 50, &Default::default()).await.unwrap();
         if events.iter().any(|e| e.kind == "session_logon" && e.data.contains("\"user\"")) {
             logged_on = true;
             break;
@@ -232,7 +232,7 @@ async fn activity_and_messages_reach_the_desktop_through_the_service() {
 
     let mut kept = Vec::new();
     for _ in 0..200 {
-        kept = core.device_activity(&admin, &device.id, 1, &Default::default()).await.unwrap();
+        kept = core.devices.device_activity(&admin, &device.id, 1, &Default::default()).await.unwrap();
         if kept.iter().any(|a| a.bucket.keystrokes > 0) {
             break;
         }
@@ -245,6 +245,7 @@ async fn activity_and_messages_reach_the_desktop_through_the_service() {
     assert_eq!(bucket.app.as_deref(), Some("Xmessage"));
 
     let message = core
+        .devices
         .issue_command(
             &admin,
             &device.id,
@@ -257,6 +258,7 @@ async fn activity_and_messages_reach_the_desktop_through_the_service() {
     let mut done = None;
     for _ in 0..150 {
         let c = core
+            .devices
             .device_commands(&admin, &device.id, &Default::default())
             .await
             .unwrap()

@@ -39,6 +39,7 @@ pub async fn setup(
     }
     let mut lines = Vec::with_capacity(devices + 1);
     let token = core
+        .identity
         .create_api_token(
             &admin,
             "fleet",
@@ -49,7 +50,7 @@ pub async fn setup(
         .await?;
     lines.push(token.secret);
     for chunk in (0..devices).collect::<Vec<_>>().chunks(1000) {
-        let mut tx = core.store.begin().await?;
+        let mut tx = core.store().begin().await?;
         for i in chunk {
             let key = DeviceKey::generate()?;
             let device = mamori_store::DeviceRecord {
@@ -88,14 +89,14 @@ pub async fn operator_on_shift(
         mamori_domain::identity::UserStatus::Active,
         core.now(),
     );
-    let mut tx = core.store.begin().await?;
+    let mut tx = core.store().begin().await?;
     tx.insert_user(&user).await?;
     tx.commit().await?;
     let all_day = ShiftSchedule {
         utc_offset_minutes: 540,
         shifts: vec![Shift { days: Weekday::ALL.to_vec(), start: "00:00".into(), end: "24:00".into() }],
     };
-    core.set_user_shifts(admin, &user.id, all_day, &RequestContext::default()).await?;
+    core.devices.set_user_shifts(admin, &user.id, all_day, &RequestContext::default()).await?;
     Ok(user.id)
 }
 

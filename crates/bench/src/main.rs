@@ -215,7 +215,7 @@ async fn append(
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             while !stop.load(Ordering::Relaxed) {
                 tick.tick().await;
-                core.checkpoint_audit_log().await?;
+                core.audit.checkpoint_audit_log().await?;
             }
             Ok::<_, mamori_core::CoreError>(())
         })
@@ -229,10 +229,10 @@ async fn append(
             while !stop.load(Ordering::Relaxed) {
                 match path {
                     Path::Grouped => {
-                        core.audit_access(&ctx, event(w)).await?;
+                        core.audit.audit_access(&ctx, event(w)).await?;
                     }
                     Path::PerTransaction => {
-                        let mut tx = core.store.begin().await?;
+                        let mut tx = core.store().begin().await?;
                         tx.append_audit(core.now(), &ctx.stamp(event(w))).await?;
                         tx.commit().await?;
                     }
@@ -258,9 +258,9 @@ async fn append(
     );
     if let Some(c) = checkpointer {
         c.await??;
-        let signed = core.latest_audit_checkpoint().await?.map_or(0, |c| c.size);
+        let signed = core.audit.latest_audit_checkpoint().await?.map_or(0, |c| c.size);
         let t = Instant::now();
-        core.checkpoint_audit_log().await?;
+        core.audit.checkpoint_audit_log().await?;
         line.push_str(&format!(
             "; signed during the run: {signed}, the rest ({}) signed in {:.2} s after it",
             n - signed.min(n),
@@ -280,23 +280,23 @@ async fn verify(entries: u64, keep: Option<std::path::PathBuf>) -> anyhow::Resul
         let n = (entries - done).min(20_000);
         let events: Vec<AuditEvent> =
             (0..n).map(|i| event(usize::try_from((done + i) % 500).unwrap_or(0))).collect();
-        let mut tx = core.store.begin().await?;
+        let mut tx = core.store().begin().await?;
         tx.append_audit_batch(core.now(), &events).await?;
         tx.commit().await?;
         done += n;
     }
     println!("loaded {entries} entries in {:.1} s", t.elapsed().as_secs_f64());
     let t = Instant::now();
-    core.checkpoint_audit_log().await?;
+    core.audit.checkpoint_audit_log().await?;
     let integrate = t.elapsed().as_secs_f64();
     println!("tree built and signed in {integrate:.1} s = {:.0} entries/s", entries as f64 / integrate);
 
     let path = scratch._dir.path().join("bundle.jsonl");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
-    core.export_audit_bundle(0, None, &mut out, &mut |_, _| {}).await?;
+    core.audit.export_audit_bundle(0, None, &mut out, &mut |_, _| {}).await?;
     drop(out);
     let bytes = std::fs::read(&path)?;
-    let key = core.audit_signer().verifier();
+    let key = core.audit.audit_signer().verifier();
     if let Some(dir) = keep {
         std::fs::create_dir_all(&dir)?;
         std::fs::copy(&path, dir.join("bundle.jsonl"))?;
@@ -315,7 +315,7 @@ async fn verify(entries: u64, keep: Option<std::path::PathBuf>) -> anyhow::Resul
     std::hint::black_box(digest);
 
     // The leaf hashes alone: SHA-256 over each entry's canonical bytes.
-    let all = core.store.read().await?.audit_entries(0, entries).await?;
+    let all = core.store().read().await?.audit_entries(0, entries).await?;
     let encoded: Vec<Vec<u8>> = all.iter().map(mamori_audit::encoding::encode).collect();
     let canonical_bytes: usize = encoded.iter().map(Vec::len).sum();
     let t = Instant::now();
@@ -363,15 +363,17 @@ async fn vault_setup(
     };
     let (admin, operator) =
         (user("bench-admin", vec![Role::SecurityAdmin]), user("bench-op", vec![Role::Operator]));
-    let mut tx = core.store.begin().await?;
+    let mut tx = core.store().begin().await?;
     tx.insert_user(&admin).await?;
     tx.insert_user(&operator).await?;
     tx.commit().await?;
     let principal = |u: &mamori_store::UserRecord| mamori_core::Principal::direct(u, Vec::new());
     let admin_p = principal(&admin);
-    let client =
-        core.create_org_unit(&admin_p, mamori_store::OrgKind::Client, "Bench Client", None, &ctx).await?;
-    core.set_user_clients(&admin_p, &operator.id, std::slice::from_ref(&client.id), &ctx).await?;
+    let client = core
+        .identity
+        .create_org_unit(&admin_p, mamori_store::OrgKind::Client, "Bench Client", None, &ctx)
+        .await?;
+    core.identity.set_user_clients(&admin_p, &operator.id, std::slice::from_ref(&client.id), &ctx).await?;
     let t = Instant::now();
     let mut done = 0;
     while done < n {
@@ -393,7 +395,8 @@ async fn vault_setup(
                 .collect(),
             })
             .collect();
-        core.create_customers(&admin_p, &batch, &ctx)
+        core.vault
+            .create_customers(&admin_p, &batch, &ctx)
             .await
             .map_err(|e| anyhow::anyhow!("{:?}", e.first().map(|(_, e)| e.to_string())))?;
         done += batch.len() as u64;
@@ -404,6 +407,7 @@ async fn vault_setup(
         n as f64 / t.elapsed().as_secs_f64()
     );
     let token = core
+        .identity
         .create_api_token(
             &principal(&operator),
             "bench",
@@ -434,17 +438,19 @@ fn csv_rows(rows: u64, bad_every: Option<u64>) -> Vec<u8> {
 }
 
 async fn import(backend: Backend, rows: u64, postgres: &str) -> anyhow::Result<()> {
-    use mamori_core::import::{CsvEncoding, ImportError};
+    use mamori_core::vault::import::{CsvEncoding, ImportError};
     let scratch = open(backend, postgres).await?;
     let core = scratch.core.clone();
     let ctx = RequestContext::default();
     let p = bench_admin(&core).await?;
-    let client = core.create_org_unit(&p, mamori_store::OrgKind::Client, "Bench Client", None, &ctx).await?;
+    let client =
+        core.identity.create_org_unit(&p, mamori_store::OrgKind::Client, "Bench Client", None, &ctx).await?;
     let name = if backend == Backend::Sqlite { "sqlite" } else { "postgres" };
 
     let clean = csv_rows(rows, None);
     let t = Instant::now();
     let n = core
+        .vault
         .import_customers_csv(&p, &client.id, &clean[..], CsvEncoding::Utf8, &mut |_| {}, &ctx)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -457,7 +463,11 @@ async fn import(backend: Backend, rows: u64, postgres: &str) -> anyhow::Result<(
 
     let bad = csv_rows(rows, Some(1_000));
     let t = Instant::now();
-    match core.import_customers_csv(&p, &client.id, &bad[..], CsvEncoding::Utf8, &mut |_| {}, &ctx).await {
+    match core
+        .vault
+        .import_customers_csv(&p, &client.id, &bad[..], CsvEncoding::Utf8, &mut |_| {}, &ctx)
+        .await
+    {
         Err(ImportError::Refused(refusal)) => println!(
             "refuse backend={name}: {rows} rows with {} bad ones ({} listed) in {:.2} s",
             refusal.total,
@@ -476,7 +486,7 @@ async fn agent_setup(data_dir: std::path::PathBuf) -> anyhow::Result<()> {
     let operator = fleet::operator_on_shift(&core, &p, "bench-op").await?;
     let new =
         mamori_core::devices::NewEnrolment { valid_hours: 2, user_id: Some(operator), ..Default::default() };
-    let (_, token) = core.create_enrolment(&p, &new, &RequestContext::default()).await?;
+    let (_, token) = core.devices.create_enrolment(&p, &new, &RequestContext::default()).await?;
     println!("{token}");
     Ok(())
 }
@@ -491,7 +501,7 @@ async fn bench_admin(core: &Core) -> anyhow::Result<mamori_core::Principal> {
         mamori_domain::identity::UserStatus::Active,
         core.now(),
     );
-    let mut tx = core.store.begin().await?;
+    let mut tx = core.store().begin().await?;
     tx.insert_user(&admin).await?;
     tx.commit().await?;
     Ok(mamori_core::Principal::direct(&admin, Vec::new()))

@@ -43,7 +43,7 @@ impl Core {
     /// database that holds real users.
     pub async fn load_demo(&self) -> Result<Vec<DemoAccount>, CoreError> {
         let accounts = demo_accounts();
-        let mut read = self.store.read().await?;
+        let mut read = self.base.store.read().await?;
         if read.setting(settings::DEMO_LOADED).await?.is_some() {
             return Ok(accounts);
         }
@@ -56,7 +56,7 @@ impl Core {
 
         let hash = crate::hash_password(DEMO_PASSWORD).await?;
         let now = self.now();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         let unit = |kind, name: &str, site_id: Option<&str>| OrgUnit {
             id: new_id(),
             kind,
@@ -79,7 +79,7 @@ impl Core {
             tx.insert_org_unit(u).await?;
         }
 
-        let sealed_for = |id: &str| self.secrets.seal(DEMO_TOTP_SECRET.as_bytes(), id);
+        let sealed_for = |id: &str| self.identity.secrets.seal(DEMO_TOTP_SECRET.as_bytes(), id);
         let mut index = 0usize;
         for (prefix, stem, role, count) in STAFF {
             for n in 1..=count {
@@ -124,6 +124,7 @@ impl Core {
     /// card test numbers), alternating between the two demo clients.
     async fn load_demo_customers(&self, clients: &[OrgUnit]) -> Result<(), CoreError> {
         let admin = self
+            .base
             .store
             .read()
             .await?
@@ -150,7 +151,7 @@ impl Core {
                 }
             })
             .collect();
-        self.create_customers(&principal, &customers, &Default::default()).await.map_err(|e| {
+        self.vault.create_customers(&principal, &customers, &Default::default()).await.map_err(|e| {
             e.into_iter().next().map_or_else(|| CoreError::Internal("demo customers".into()), |(_, e)| e)
         })?;
         Ok(())
@@ -202,9 +203,11 @@ impl Core {
             // Calls left open by an earlier run of the demo end now.
             for n in 1..=DEMO_OPERATORS {
                 let name = format!("{}{n:02}", STAFF[0].0);
-                let Some(user) = self.store.read().await?.user_by_username(&name).await? else { continue };
-                for call in self.store.read().await?.active_calls(&user.id).await? {
-                    self.call_ended(Actor::System, &call.external_id, &Default::default()).await?;
+                let Some(user) = self.base.store.read().await?.user_by_username(&name).await? else {
+                    continue;
+                };
+                for call in self.base.store.read().await?.active_calls(&user.id).await? {
+                    self.vault.call_ended(Actor::System, &call.external_id, &Default::default()).await?;
                 }
             }
             feed.started = true;
@@ -213,7 +216,7 @@ impl Core {
             feed.calls.iter().filter(|(_, (_, until))| *until <= now).map(|(op, _)| op.clone()).collect();
         for op in ended {
             if let Some((call_id, _)) = feed.calls.remove(&op) {
-                self.call_ended(Actor::System, &call_id, &Default::default()).await?;
+                self.vault.call_ended(Actor::System, &call_id, &Default::default()).await?;
             }
         }
         let first = format!("{}01", STAFF[0].0);
@@ -233,7 +236,7 @@ impl Core {
                 format!("0501000{i:04}")
             };
             let call_id = format!("demo-{}", new_id());
-            self.call_started(Actor::System, &call_id, &op, &caller, &Default::default()).await?;
+            self.vault.call_started(Actor::System, &call_id, &op, &caller, &Default::default()).await?;
             let secs = 45 + u64::try_from(pick(135)).unwrap_or(0);
             feed.calls.insert(op, (call_id, now.plus(std::time::Duration::from_secs(secs))));
         }
@@ -329,7 +332,7 @@ impl Core {
     /// Enrols the demo PCs and sets the demo sites' device policy (once, with the demo).
     async fn load_demo_devices(&self) -> Result<(), CoreError> {
         let now = self.now();
-        let mut read = self.store.read().await?;
+        let mut read = self.base.store.read().await?;
         if !read.list_devices().await?.is_empty() {
             return Ok(());
         }
@@ -348,11 +351,13 @@ impl Core {
             ..Default::default()
         };
         for site in &sites {
-            self.set_site_device_policy(&principal, &site.id, policy.clone(), &Default::default()).await?;
+            self.devices
+                .set_site_device_policy(&principal, &site.id, policy.clone(), &Default::default())
+                .await?;
         }
         for n in 1..=DEMO_OPERATORS {
             let Some(user) =
-                self.store.read().await?.user_by_username(&format!("{}{n:02}", STAFF[0].0)).await?
+                self.base.store.read().await?.user_by_username(&format!("{}{n:02}", STAFF[0].0)).await?
             else {
                 continue;
             };
@@ -368,7 +373,7 @@ impl Core {
                 last_seen_at: None,
                 last_ip: Some(format!("203.0.113.{n}")),
             };
-            let mut tx = self.store.begin().await?;
+            let mut tx = self.base.store.begin().await?;
             tx.insert_device(&device).await?;
             tx.commit().await?;
             // Round-the-clock shifts, so the demo floor is alive at any hour — except for the last
@@ -382,9 +387,11 @@ impl Core {
                         end: "24:00".into(),
                     }],
                 };
-                self.set_user_shifts(&principal, &user.id, all_day, &Default::default()).await?;
+                self.devices.set_user_shifts(&principal, &user.id, all_day, &Default::default()).await?;
             }
-            self.record_inventory(&device, &demo_inventory(&device.hostname, n), &Default::default()).await?;
+            self.devices
+                .record_inventory(&device, &demo_inventory(&device.hostname, n), &Default::default())
+                .await?;
         }
         Ok(())
     }
@@ -394,7 +401,7 @@ impl Core {
         use mamori_proto::agent::{AgentEvent, EventData, UsbDevice};
         if feed.devices.is_empty() {
             self.load_demo_devices().await?;
-            feed.devices = self.store.read().await?.list_devices().await?;
+            feed.devices = self.base.store.read().await?.list_devices().await?;
         }
         feed.ticks += 1;
         for (i, device) in feed.devices.iter().enumerate() {
@@ -403,15 +410,15 @@ impl Core {
             let ip =
                 if n == 7 && feed.ticks > 12 { "198.51.100.7".to_owned() } else { format!("203.0.113.{n}") };
             let current =
-                self.store.read().await?.device(&device.id).await?.unwrap_or_else(|| device.clone());
-            self.device_contact(&current, Some(&ip)).await?;
+                self.base.store.read().await?.device(&device.id).await?.unwrap_or_else(|| device.clone());
+            self.devices.device_contact(&current, Some(&ip)).await?;
         }
         let minute = self.now().0.div_euclid(60_000) * 60_000 - 60_000;
         if minute != feed.last_minute {
             feed.last_minute = minute;
             for (i, device) in feed.devices.iter().enumerate() {
                 let events = demo_activity(i + 1, minute, feed.ticks);
-                self.record_events(device, &events).await?;
+                self.devices.record_events(device, &events).await?;
             }
         }
         if let Some(pc12) = feed.devices.get(11) {
@@ -429,7 +436,7 @@ impl Core {
             };
             if let Some(event) = event {
                 let e = AgentEvent { id: new_id(), time: self.now().0, event };
-                self.record_events(pc12, &[e]).await?;
+                self.devices.record_events(pc12, &[e]).await?;
             }
         }
         Ok(())

@@ -4,38 +4,45 @@
 //! write transaction is never held across a password hash.
 //!
 //! The HTTP layer calls these and maps [`CoreError`] to responses; nothing here knows HTTP.
+//!
+//! [`Core`] is one service per area over what they all stand on ([`Base`]):
+//!
+//! | area | service | module |
+//! |---|---|---|
+//! | people, sign-in, sessions, tokens, organisation, settings | [`Identity`] (`core.identity`) | [`identity`] |
+//! | the tamper-evident log, its proofs, forwarding, the detection feed | [`AuditLog`] (`core.audit`) | [`audit_log`] |
+//! | customer records, lookups, reveals, calls, imports | [`Vault`] (`core.vault`) | [`vault`] |
+//! | enrolled PCs, commands, events, posture, activity, the floor | [`Devices`] (`core.devices`) | [`devices`] |
+//! | the demo contact centre (spans every area) | [`Core`] | [`demo`] |
+//!
+//! Every operation takes the [`Principal`] and applies the one authorization rule inside
+//! ([`Base`]'s `authorize`), so the command line and background jobs obey the same rules as routes.
 
-pub mod account;
-pub mod activity;
-pub mod admin;
 pub mod audit_log;
-pub mod auth;
-mod authorize;
-mod caller_cache;
+mod base;
 pub mod demo;
-mod denials;
 pub mod devices;
 mod error;
-pub mod feed;
-pub mod import;
-mod legacy_settings;
-mod read_log;
-pub mod setup;
-mod shared;
+pub mod identity;
 pub mod vault;
 
-pub use caller_cache::CALLER_CACHE_TTL;
+pub use audit_log::AuditLog;
+pub use base::Base;
+pub use devices::Devices;
 pub use error::CoreError;
+pub use identity::Identity;
+pub use identity::caller_cache::CALLER_CACHE_TTL;
+pub use vault::Vault;
 
+use mamori_audit::Actor;
 use mamori_audit::checkpoint::CheckpointSigner;
-use mamori_audit::{Actor, AuditEvent, RequestContext};
 use mamori_crypto::envelope::KeyProvider;
 use mamori_crypto::keyed_id::IdHasher;
 use mamori_crypto::secret_box::SecretBox;
 use mamori_domain::lockout::LockoutPolicy;
 use mamori_domain::session_policy::SessionPolicy;
 use mamori_domain::{Clock, Permission, UnixMillis, authz};
-use mamori_store::{Store, StoreTx, UserRecord};
+use mamori_store::{Store, UserRecord};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,7 +67,7 @@ impl Default for Policies {
             lockout: LockoutPolicy::default(),
             invitation_validity: Duration::from_secs(72 * 3600),
             reveals: mamori_domain::rate::RateLimit { capacity: 5, per_hour: 10 },
-            import_max_listed_problems: import::DEFAULT_MAX_LISTED_PROBLEMS,
+            import_max_listed_problems: vault::import::DEFAULT_MAX_LISTED_PROBLEMS,
         }
     }
 }
@@ -79,32 +86,19 @@ pub struct Keys {
     pub vault_index: IdHasher,
 }
 
-/// Everything the services need, shared by all requests.
+/// The services, one per area, over the dependencies they share. The server holds this and
+/// reaches storage only through it.
 #[derive(Debug, Clone)]
 pub struct Core {
-    pub store: Arc<dyn Store>,
-    pub clock: Arc<dyn Clock>,
-    /// Seals TOTP secrets with the data directory's key.
-    pub secrets: Arc<SecretBox>,
-    pub policies: Policies,
-    callers: Arc<caller_cache::CallerCache>,
-    /// Signs the audit log's checkpoints.
-    audit_signer: Arc<CheckpointSigner>,
-    /// Turns customer (and other personal) ids into the keyed hashes audit entries carry.
-    audit_ids: Arc<IdHasher>,
-    /// Commits the audit entries of reads in groups (started on first use).
-    read_log: Arc<std::sync::OnceLock<read_log::ReadLog>>,
-    /// Refusals, aggregated under a flood.
-    denials: Arc<denials::DenialLog>,
-    vault_kek: Arc<dyn KeyProvider>,
-    vault_index: Arc<IdHasher>,
-    vault_policy: Arc<vault::policy::PolicyCache>,
-    /// Single-use keys kept in memory where one process is all there is (see `shared.rs`).
-    used_in_memory: Arc<shared::UsedInMemory>,
-    /// Commits claims of single-use keys in groups (started on first use).
-    claims: Arc<std::sync::OnceLock<shared::ClaimLog>>,
-    command_waiters: Arc<devices::CommandWaiters>,
-    device_contacts: Arc<devices::ContactBuffer>,
+    /// People, sign-in, sessions, second factors, API tokens, the organisation.
+    pub identity: Arc<Identity>,
+    /// The tamper-evident log: search, export, checkpoints, proofs, forwarding, the feed.
+    pub audit: Arc<AuditLog>,
+    /// Customer records, purpose-bound lookups, reveals, imports, calls.
+    pub vault: Arc<Vault>,
+    /// Enrolled PCs: inventory, commands, events, posture, activity, the floor.
+    pub devices: Arc<Devices>,
+    base: Arc<Base>,
 }
 
 /// Settings keys kept in the database (changed from the console, shared by replicas).
@@ -174,117 +168,44 @@ impl Principal {
 
 impl Core {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, keys: Keys, policies: Policies) -> Self {
+        let base = Arc::new(Base::new(store, clock, policies, keys.audit_ids));
         Core {
-            store,
-            clock,
-            secrets: Arc::new(keys.secrets),
-            policies,
-            callers: Default::default(),
-            audit_signer: Arc::new(keys.audit_signer),
-            audit_ids: Arc::new(keys.audit_ids),
-            read_log: Default::default(),
-            denials: Default::default(),
-            vault_kek: keys.vault_kek,
-            vault_index: Arc::new(keys.vault_index),
-            vault_policy: Default::default(),
-            used_in_memory: Default::default(),
-            claims: Default::default(),
-            command_waiters: Default::default(),
-            device_contacts: Default::default(),
+            identity: Arc::new(Identity::new(base.clone(), keys.secrets)),
+            audit: Arc::new(AuditLog::new(base.clone(), keys.audit_signer)),
+            vault: Arc::new(Vault::new(base.clone(), keys.vault_kek, keys.vault_index)),
+            devices: Arc::new(Devices::new(base.clone())),
+            base,
         }
-    }
-
-    /// How an audit entry names a personal record: `kind:h:<keyed hash>`, never the id itself.
-    pub fn audit_object(&self, kind: &str, id: &str) -> String {
-        self.audit_ids.object(kind, id)
     }
 
     pub fn now(&self) -> UnixMillis {
-        self.clock.now()
+        self.base.now()
     }
 
-    /// A rule set kept as JSON in the settings table; its default when none is stored. One that
-    /// is stored but cannot be read is an error (logged), never silently the default: for a
-    /// rule such as a posture policy the default means "no rules" — failing open. Each caller
-    /// decides what failing closed means for its rule.
-    pub(crate) async fn json_setting<T: serde::de::DeserializeOwned + Default>(
-        &self,
-        key: &str,
-    ) -> Result<T, CoreError> {
-        match self.store.read().await?.setting(key).await? {
-            None => Ok(T::default()),
-            Some(json) => serde_json::from_str(&json).map_err(|e| {
-                tracing::error!(setting = key, error = %e, "a stored setting cannot be read; its rule fails closed");
-                CoreError::SettingUnreadable { key: key.to_owned() }
-            }),
-        }
-    }
-
-    /// Appends an audit entry on `tx`, stamped with the request's origin and the current time.
-    pub(crate) async fn audit(
-        &self,
-        tx: &mut Box<dyn StoreTx>,
-        ctx: &RequestContext,
-        event: AuditEvent,
-    ) -> Result<(), CoreError> {
-        tx.append_audit(self.now(), &ctx.stamp(event)).await?;
-        Ok(())
-    }
-
-    /// Records a read (an access entry) and returns once it is committed, with its index. The
-    /// caller returns the data only after this succeeds (fail closed). Concurrent reads share a
-    /// transaction, so this costs far less than a transaction of its own.
-    pub async fn audit_access(&self, ctx: &RequestContext, event: AuditEvent) -> Result<u64, CoreError> {
-        self.read_log().append(ctx.stamp(event)).await
-    }
-
-    /// [`Core::audit_access`] for a read that touched several records: an entry for each.
-    pub async fn audit_access_all(
-        &self,
-        ctx: &RequestContext,
-        events: Vec<AuditEvent>,
-    ) -> Result<Vec<u64>, CoreError> {
-        self.read_log().append_all(events.into_iter().map(|e| ctx.stamp(e)).collect()).await
-    }
-
-    /// Records a refused attempt (DESIGN invariant 9): `event` has outcome `denied` and a
-    /// `reason` detail. The first refusal of its kind is committed before this returns; repeats
-    /// within a second are counted into one entry (see `denials.rs`). A refusal stands even if
-    /// its entry cannot be written, so the failure is logged here, not returned. Never call it
-    /// while holding a write transaction: on SQLite the entry needs the one writer it holds
-    /// (check the scope first, then open the transaction — as `add_customer_note` does).
-    pub async fn record_denied(&self, ctx: &RequestContext, event: AuditEvent) {
-        self.read_log();
-        if let Err(e) = self.denials.record(&self.read_log, ctx.stamp(event)).await {
-            tracing::error!(error = %e, "a refusal could not be recorded in the audit log");
-        }
-    }
-
-    fn read_log(&self) -> &read_log::ReadLog {
-        self.read_log.get_or_init(|| read_log::ReadLog::start(self.store.clone(), self.clock.clone()))
+    pub fn policies(&self) -> &Policies {
+        &self.base.policies
     }
 
     /// Whether the database answers (readiness).
     pub async fn database_answers(&self) -> Result<(), CoreError> {
-        Ok(self.store.ping().await?)
+        Ok(self.base.store.ping().await?)
     }
 
     /// `sqlite` or `postgres`.
     pub fn storage_backend(&self) -> &'static str {
-        self.store.backend()
+        self.base.store.backend()
     }
 
-    /// Removes sessions idle for longer than `idle` (housekeeping); returns how many.
-    pub async fn remove_idle_sessions(&self, idle: Duration) -> Result<u64, CoreError> {
-        let mut tx = self.store.begin().await?;
-        let removed = tx.delete_sessions_seen_before(self.now().minus(idle)).await?;
-        tx.commit().await?;
-        Ok(removed)
+    /// Forgets single-use keys past their expiry (run now and then by the server).
+    pub async fn purge_used_keys(&self) -> Result<u64, CoreError> {
+        self.base.purge_used_keys().await
     }
 
-    pub async fn totp_required_for_everyone(&self) -> Result<bool, CoreError> {
-        let mut r = self.store.read().await?;
-        Ok(r.setting(settings::TOTP_FOR_EVERYONE).await?.as_deref() == Some("true"))
+    /// The storage underneath, for tests and tools that inspect what is stored. The server
+    /// never uses it (it is not built with this feature): it goes through the services.
+    #[cfg(feature = "raw-store")]
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.base.store
     }
 }
 

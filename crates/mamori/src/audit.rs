@@ -17,7 +17,7 @@ pub fn run(command: AuditCommand, runtime: &tokio::runtime::Runtime) -> anyhow::
     match command {
         AuditCommand::PublicKey(common) => {
             let core = runtime.block_on(open(&common))?;
-            println!("{}", core.audit_public_key());
+            println!("{}", core.audit.audit_public_key());
             Ok(())
         }
         AuditCommand::Export { common, from_size, to_size, output } => {
@@ -53,10 +53,10 @@ pub fn run(command: AuditCommand, runtime: &tokio::runtime::Runtime) -> anyhow::
                 let core = open(&common).await?;
                 let key = match public_key {
                     Some(k) => parse_key(&k)?,
-                    None => core.audit_signer().verifier(),
+                    None => core.audit.audit_signer().verifier(),
                 };
                 let mut progress = progress_printer("verifying");
-                let result = core.verify_audit_log(&key, &mut progress).await;
+                let result = core.audit.verify_audit_log(&key, &mut progress).await;
                 report("the live database", result)
             })
         }
@@ -117,7 +117,7 @@ async fn archive(common: &CommonArgs, dir: &Path) -> anyhow::Result<()> {
     let config = load_config(common, Vec::new(), false)?;
     let core = open(common).await?;
     let cutoff = core.now().minus(config.audit_retention);
-    let Some((from, to)) = core.audit_archive_range(cutoff).await? else {
+    let Some((from, to)) = core.audit.audit_archive_range(cutoff).await? else {
         println!(
             "nothing to archive: no signed entry is older than {} days",
             config.audit_retention.as_secs() / 86_400
@@ -127,7 +127,7 @@ async fn archive(common: &CommonArgs, dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let bundle = dir.join(format!("mamori-audit-{from:012}-{to:012}.jsonl"));
     write_bundle(&core, from, Some(to), &bundle).await?;
-    let deleted = core.prune_audit_log(to, &Default::default()).await?;
+    let deleted = core.audit.prune_audit_log(to, &Default::default()).await?;
     println!(
         "archived entries {from} to {} in {}; {deleted} deleted from the database",
         to - 1,
@@ -169,7 +169,7 @@ async fn write_bundle(
         std::fs::File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
     let mut out = BufWriter::new(file);
     let mut progress = progress_printer("exporting");
-    let header = match core.export_audit_bundle(from, to, &mut out, &mut progress).await {
+    let header = match core.audit.export_audit_bundle(from, to, &mut out, &mut progress).await {
         Ok(h) => h,
         Err(e) => {
             drop(out);

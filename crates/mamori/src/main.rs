@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use mamori_core::setup::SetupState;
+use mamori_core::identity::setup::SetupState;
 use mamori_domain::{Clock, SystemClock};
 use mamori_server::config::{self, ServerConfig, Sources};
 use std::path::PathBuf;
@@ -325,24 +325,21 @@ async fn import_customers(
     file: &std::path::Path,
     encoding: &str,
 ) -> anyhow::Result<()> {
-    use mamori_core::import::{CsvEncoding, ImportError};
+    use mamori_core::vault::import::{CsvEncoding, ImportError};
     let encoding = CsvEncoding::parse(encoding)
         .ok_or_else(|| anyhow::anyhow!("--encoding must be utf-8 or shift_jis, not `{encoding}`"))?;
     let config = load_config(common, Vec::new(), false)?;
     let core = mamori_server::serve::open_core(&config, Arc::new(SystemClock)).await?;
-    let user = core
-        .store
-        .read()
-        .await?
-        .user_by_username(as_user)
-        .await?
-        .filter(|u| u.status == mamori_domain::identity::UserStatus::Active)
-        .ok_or_else(|| anyhow::anyhow!("no active user `{as_user}`"))?;
+    let user = match core.identity.user_named(as_user).await {
+        Ok((user, _)) if user.status == mamori_domain::identity::UserStatus::Active => user,
+        Ok(_) | Err(mamori_core::CoreError::NotFound { .. }) => anyhow::bail!("no active user `{as_user}`"),
+        Err(e) => return Err(e.into()),
+    };
     let principal = mamori_core::Principal::direct(&user, Vec::new());
     if !principal.can(mamori_domain::Permission::CustomersManage) {
         anyhow::bail!("`{as_user}` does not hold customers.manage (a security admin does)");
     }
-    let clients = core.list_org(mamori_store::OrgKind::Client).await?;
+    let clients = core.identity.list_org(mamori_store::OrgKind::Client).await?;
     let client = clients
         .iter()
         .find(|c| c.id == client || c.name == client)
@@ -356,7 +353,8 @@ async fn import_customers(
         }
     };
     let ctx = mamori_audit::RequestContext::default();
-    match core.import_customers_csv(&principal, &client.id, input, encoding, &mut progress, &ctx).await {
+    match core.vault.import_customers_csv(&principal, &client.id, input, encoding, &mut progress, &ctx).await
+    {
         Ok(n) => {
             if tty {
                 eprintln!();
@@ -396,7 +394,7 @@ async fn rotate_keys(common: &CommonArgs, batch: i64) -> anyhow::Result<()> {
         println!("re-wrapped {done} of {total}");
         let _ = std::io::stdout().flush();
     };
-    let r = core.rotate_vault_keys(batch, &mut progress).await?;
+    let r = core.vault.rotate_vault_keys(batch, &mut progress).await?;
     let how = if r.started { "rotated to" } else { "finished the rotation to" };
     println!("{how} key version {}: {} data keys re-wrapped", r.version, r.rewrapped);
     Ok(())
@@ -405,7 +403,7 @@ async fn rotate_keys(common: &CommonArgs, batch: i64) -> anyhow::Result<()> {
 async fn retire_keys(common: &CommonArgs) -> anyhow::Result<()> {
     let config = load_config(common, Vec::new(), false)?;
     let core = mamori_server::serve::open_core(&config, Arc::new(SystemClock)).await?;
-    let retired = core.retire_vault_keys().await?;
+    let retired = core.vault.retire_vault_keys().await?;
     if retired.is_empty() {
         println!("no key version to retire: only the current one is kept");
     } else {
@@ -421,7 +419,7 @@ async fn setup_link(common: CommonArgs) -> anyhow::Result<()> {
     let config = load_config(&common, Vec::new(), false)?;
     init_logging("warn");
     let core = mamori_server::serve::open_core(&config, Arc::new(SystemClock)).await?;
-    match core.force_setup_link().await? {
+    match core.identity.force_setup_link().await? {
         Some(token) => println!("{}/setup?token={token}", config.public_url),
         None => anyhow::bail!("users exist already; the first security admin can invite others"),
     }

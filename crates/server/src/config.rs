@@ -165,7 +165,7 @@ impl ServerConfig {
             forwarding: Forwarding::default(),
             audit_retention: Duration::from_secs(365 * 86_400),
             reveals: mamori_domain::rate::RateLimit { capacity: 5, per_hour: 10 },
-            import_max_listed_problems: mamori_core::import::DEFAULT_MAX_LISTED_PROBLEMS,
+            import_max_listed_problems: mamori_core::vault::import::DEFAULT_MAX_LISTED_PROBLEMS,
         }
     }
 
@@ -365,7 +365,7 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
             }
             "import.max_listed_problems" => {
                 c.import_max_listed_problems = usize::try_from(integer(k, &value, 1, 100_000)?)
-                    .unwrap_or(mamori_core::import::DEFAULT_MAX_LISTED_PROBLEMS)
+                    .unwrap_or(mamori_core::vault::import::DEFAULT_MAX_LISTED_PROBLEMS)
             }
             "audit.retention_days" => {
                 c.audit_retention = Duration::from_secs(86_400 * integer(k, &value, 1, 100 * 366)?)

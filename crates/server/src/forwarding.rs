@@ -334,7 +334,7 @@ impl Forwarders {
         for (name, task) in self.tasks {
             task.abort();
             let _ = task.await;
-            if let Err(e) = core.release_audit_forwarding(name, &self.holder).await {
+            if let Err(e) = core.audit.release_audit_forwarding(name, &self.holder).await {
                 tracing::warn!(destination = name, error = %e, "could not release the forwarding lease");
             }
         }
@@ -380,7 +380,7 @@ async fn run(core: Core, mut sink: Sink, holder: String) {
     loop {
         let (confirmed, sent) = match position {
             Some(p) => p,
-            None => match core.claim_audit_forwarding(name, &holder).await {
+            None => match core.audit.claim_audit_forwarding(name, &holder).await {
                 Ok(Some(cursor)) => {
                     claimed_at = Instant::now();
                     (cursor, cursor)
@@ -416,7 +416,7 @@ async fn run(core: Core, mut sink: Sink, holder: String) {
             unconfirmed.pop_front();
         }
         let confirmed = if newly > confirmed {
-            match core.audit_forwarded(name, &holder, confirmed, newly).await {
+            match core.audit.audit_forwarded(name, &holder, confirmed, newly).await {
                 Ok(true) => newly,
                 Ok(false) => {
                     // The lease went to another replica; start over from the stored cursor.
@@ -433,7 +433,7 @@ async fn run(core: Core, mut sink: Sink, holder: String) {
             confirmed
         };
         position = Some((confirmed, sent));
-        let entries = match core.audit_entries_from(sent, BATCH).await {
+        let entries = match core.audit.audit_entries_from(sent, BATCH).await {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(destination = name, error = %e, "audit forwarding cannot read the log");
@@ -445,7 +445,7 @@ async fn run(core: Core, mut sink: Sink, holder: String) {
             tokio::time::sleep(POLL).await;
             // Keep the lease while idle (it lasts 15 s).
             if claimed_at.elapsed() > LEASE_RENEWAL {
-                match core.claim_audit_forwarding(name, &holder).await {
+                match core.audit.claim_audit_forwarding(name, &holder).await {
                     Ok(Some(_)) => claimed_at = Instant::now(),
                     _ => {
                         unconfirmed.clear();

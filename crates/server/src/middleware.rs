@@ -178,7 +178,7 @@ pub async fn resolve_principal(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         if let Some(token) = bearer {
-            return match state.core.token_principal(token.trim()).await.map_err(fail)? {
+            return match state.core.identity.token_principal(token.trim()).await.map_err(fail)? {
                 Some(p) => Ok(Some(p)),
                 None => Err(ApiError::new(
                     StatusCode::UNAUTHORIZED,
@@ -190,7 +190,7 @@ pub async fn resolve_principal(
         }
     }
     let Some(cookie) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
-    state.core.session_principal(cookie, ctx).await.map_err(fail)
+    state.core.identity.session_principal(cookie, ctx).await.map_err(fail)
 }
 
 /// The caller, as the guard resolved it. Only on routes that need a principal.
@@ -218,6 +218,7 @@ impl FromRequestParts<AppState> for MaybeCaller {
         let ctx = parts.extensions.get::<RequestContext>().cloned().unwrap_or_default();
         let p = state
             .core
+            .identity
             .session_principal(cookie, &ctx)
             .await
             .map_err(|e| ApiError::from(e).into_response())?;
@@ -253,7 +254,7 @@ pub async fn throttle_signin(
                 mamori_audit::Outcome::Denied,
             )
             .detail("reason", "throttled");
-            state.core.record_denied(ctx, refusal).await;
+            state.core.audit.record_denied(ctx, refusal).await;
             Err(StatusCode::TOO_MANY_REQUESTS)
         }
         _ => Ok(()),

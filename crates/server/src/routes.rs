@@ -218,7 +218,7 @@ async fn guard(
             if let (Decision::Forbidden, Some(p)) = (other, &principal) {
                 let refusal = route_refusal(p.actor(), req.method(), matched.as_ref(), "permission")
                     .detail("needs", access.to_string());
-                state.core.record_denied(&ctx, refusal).await;
+                state.core.audit.record_denied(&ctx, refusal).await;
             }
             return refuse(is_api, other, req.headers());
         }
@@ -234,7 +234,7 @@ async fn guard(
             let sent = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok());
             if sent != Some(csrf_token.as_str()) {
                 let refusal = route_refusal(p.actor(), req.method(), matched.as_ref(), "csrf");
-                state.core.record_denied(&ctx, refusal).await;
+                state.core.audit.record_denied(&ctx, refusal).await;
                 return ApiError::new(
                     StatusCode::FORBIDDEN,
                     "csrf_token_missing",
@@ -271,7 +271,12 @@ async fn device_request(state: &AppState, req: Request, next: Next) -> Response 
     let ctx = parts.extensions.get::<mamori_audit::RequestContext>().cloned().unwrap_or_default();
     let authorization = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let path = parts.uri.path_and_query().map_or_else(|| parts.uri.path(), |p| p.as_str());
-    match state.core.authenticate_device(authorization, parts.method.as_str(), path, &bytes, &ctx).await {
+    match state
+        .core
+        .devices
+        .authenticate_device(authorization, parts.method.as_str(), path, &bytes, &ctx)
+        .await
+    {
         Ok(device) => {
             parts.extensions.insert(device);
             next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await

@@ -5,7 +5,7 @@ use crate::config::ServerConfig;
 use crate::{AppState, app};
 use mamori_audit::checkpoint::{CheckpointSigner, default_origin};
 use mamori_core::demo::DemoAccount;
-use mamori_core::setup::SetupState;
+use mamori_core::identity::setup::SetupState;
 use mamori_core::{Core, Keys, Policies};
 use mamori_crypto::keyed_id::IdHasher;
 use mamori_crypto::secret_box::SecretBox;
@@ -79,7 +79,7 @@ impl Running {
             feed.abort();
         }
         self.forwarders.stop(&self.state.core).await;
-        if let Err(e) = self.state.core.flush_device_contacts().await {
+        if let Err(e) = self.state.core.devices.flush_device_contacts().await {
             tracing::warn!(error = %e, "recording device contacts at shutdown failed");
         }
         checkpoint_now(&self.state.core).await;
@@ -143,11 +143,11 @@ pub async fn open_core(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<C
 pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> Result<Running, StartError> {
     config.check_transport()?;
     let core = open_core(&config, clock).await?;
-    core.check_audit_key().await?;
-    core.move_rules_out_of_settings().await?;
+    core.audit.check_audit_key().await?;
+    core.devices.move_rules_out_of_settings().await?;
     let backend = core.storage_backend();
     let demo = if demo { Some(core.load_demo().await?) } else { None };
-    let setup = core.prepare_setup().await?;
+    let setup = core.identity.prepare_setup().await?;
 
     let listener = std::net::TcpListener::bind(config.listen)
         .map_err(|e| StartError::Bind { addr: config.listen, problem: e.to_string() })?;
@@ -206,7 +206,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 async fn checkpoint_now(core: &Core) {
-    match core.checkpoint_audit_log().await {
+    match core.audit.checkpoint_audit_log().await {
         Ok(Some(size)) => tracing::debug!(size, "signed an audit checkpoint"),
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "signing an audit checkpoint failed"),
@@ -236,18 +236,18 @@ fn spawn_command_watch(core: Core) -> tokio::task::JoinHandle<()> {
             tick.tick().await;
             n += 1;
             let since = core.now().minus(Duration::from_secs(5));
-            if let Err(e) = core.wake_devices_with_commands(since).await {
+            if let Err(e) = core.devices.wake_devices_with_commands(since).await {
                 tracing::warn!(error = %e, "checking for device commands failed");
             }
             // Every five seconds: when each PC was last heard from.
             if n.is_multiple_of(10)
-                && let Err(e) = core.flush_device_contacts().await
+                && let Err(e) = core.devices.flush_device_contacts().await
             {
                 tracing::warn!(error = %e, "recording device contacts failed");
             }
             // Once a minute: PCs silent for three minutes (six missed heartbeats) are signalled.
             if n.is_multiple_of(120)
-                && let Err(e) = core.sweep_silent_devices(Duration::from_secs(180)).await
+                && let Err(e) = core.devices.sweep_silent_devices(Duration::from_secs(180)).await
             {
                 tracing::warn!(error = %e, "looking for silent devices failed");
             }
@@ -278,7 +278,7 @@ fn spawn_housekeeping(state: AppState) {
         let mut tick = tokio::time::interval(Duration::from_secs(300));
         loop {
             tick.tick().await;
-            let result = state.core.remove_idle_sessions(state.config.session.idle_timeout).await;
+            let result = state.core.identity.remove_idle_sessions(state.config.session.idle_timeout).await;
             match result {
                 Ok(n) if n > 0 => tracing::info!(sessions = n, "removed idle sessions"),
                 Ok(_) => {}

@@ -182,7 +182,7 @@ impl OrgKind {
     }
 }
 
-/// A site, a team (which may belong to a site) or a client company [委託元].
+/// A site, a team (which may belong to a site) or a client company (委託元).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgUnit {
     pub id: String,

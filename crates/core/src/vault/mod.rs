@@ -2,14 +2,15 @@
 //! found through keyed blind indexes, shown masked per role, only to users of the customer's own
 //! client company, and every read recorded before anything is returned.
 //!
-//! Built so far: creating a record, and looking one up by phone number with a stated reason.
-//! The active-call purpose (CTI), reveal, import, rotation and data-subject requests come next.
+//! Here: creating records, lookups with a stated reason or an active call (CTI), reveals under a
+//! per-user allowance, key rotation and retirement. Beside it: `subject.rs` (data-subject
+//! requests), `policy.rs` (field classes and masks), `import.rs` (CSV imports).
 
 pub(crate) mod policy;
 pub mod subject;
 
-use crate::authorize::Attempt;
-use crate::{Core, CoreError, Principal, check_id, new_id};
+use crate::base::authorize::Attempt;
+use crate::{CoreError, Principal, check_id, new_id};
 use mamori_audit::{
     AuditEvent, Outcome, RequestContext,
     actions::{self, Action},
@@ -23,6 +24,26 @@ use mamori_domain::customer::{
 };
 use mamori_store::{CustomerRecord, NewCustomerRows, OrgKind};
 use std::collections::BTreeMap;
+pub mod import;
+
+/// The vault service.
+#[derive(Debug)]
+pub struct Vault {
+    base: std::sync::Arc<crate::base::Base>,
+    vault_kek: std::sync::Arc<dyn mamori_crypto::envelope::KeyProvider>,
+    vault_index: mamori_crypto::keyed_id::IdHasher,
+    vault_policy: policy::PolicyCache,
+}
+
+impl Vault {
+    pub(crate) fn new(
+        base: std::sync::Arc<crate::base::Base>,
+        vault_kek: std::sync::Arc<dyn mamori_crypto::envelope::KeyProvider>,
+        vault_index: mamori_crypto::keyed_id::IdHasher,
+    ) -> Self {
+        Vault { base, vault_kek, vault_index, vault_policy: Default::default() }
+    }
+}
 
 /// A new record as it arrives (API body or CSV row): field name → value.
 #[derive(Debug, Clone, Default)]
@@ -164,7 +185,7 @@ pub(crate) struct Sealed {
 }
 
 /// An import's transaction, written a chunk of records at a time so that no more than a chunk
-/// is held sealed in memory. Dropped before [`Core::finish_import`], it rolls back: nothing of
+/// is held sealed in memory. Dropped before [`Vault::finish_import`], it rolls back: nothing of
 /// the file is written.
 pub(crate) struct ImportTx {
     tx: Box<dyn mamori_store::StoreTx>,
@@ -312,7 +333,7 @@ fn check_purpose(purpose: &Purpose) -> Result<(), CoreError> {
     }
 }
 
-impl Core {
+impl Vault {
     /// Creates a customer record: fields checked and normalised, sealed under a new data key,
     /// the data key wrapped, blind indexes written, and the creation audited — in one transaction.
     pub async fn create_customer(
@@ -336,12 +357,13 @@ impl Core {
         ctx: &RequestContext,
     ) -> Result<Vec<String>, Vec<(usize, CoreError)>> {
         let action = if records.len() == 1 { &actions::CUSTOMER_CREATE } else { &actions::CUSTOMER_IMPORT };
-        self.permitted(principal, Permission::CustomersManage, action, ctx)
+        self.base
+            .permitted(principal, Permission::CustomersManage, action, ctx)
             .await
             .map_err(|e| vec![(0, e)])?;
         let mut sealed_records = Vec::with_capacity(records.len());
         let mut failures = Vec::new();
-        let now = self.now();
+        let now = self.base.now();
         for (n, new) in records.iter().enumerate() {
             match self.seal_customer(new, now) {
                 Ok(r) => sealed_records.push(r),
@@ -387,7 +409,7 @@ impl Core {
         Ok(Sealed { rows: NewCustomerRows { record, index: digests }, field_names })
     }
 
-    /// Checks a new record as [`Core::seal_customer`] does, without sealing it.
+    /// Checks a new record as [`Vault::seal_customer`] does, without sealing it.
     pub(crate) fn check_customer(&self, new: &NewCustomer) -> Result<(), CoreError> {
         check_id(&new.client_id, "client company")?;
         prepare(&new.fields).map(|_| ())
@@ -395,7 +417,7 @@ impl Core {
 
     /// Starts an import's one transaction, for the records of one client company.
     pub(crate) async fn begin_import(&self, client_id: &str) -> Result<ImportTx, CoreError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         match tx.org_unit(client_id).await? {
             Some(unit) if unit.kind == OrgKind::Client => {}
             _ => return Err(CoreError::NotFound { what: "client company" }),
@@ -414,7 +436,7 @@ impl Core {
             .object("customers")
             .detail("records", import.records.to_string())
             .detail("clients", import.client_id.clone());
-        self.audit(&mut import.tx, ctx, e).await?;
+        self.base.audit(&mut import.tx, ctx, e).await?;
         import.tx.commit().await?;
         Ok(import.records)
     }
@@ -426,7 +448,7 @@ impl Core {
         import: bool,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         let clients: std::collections::BTreeSet<&str> =
             records.iter().map(|r| r.rows.record.client_id.as_str()).collect();
         for client in &clients {
@@ -440,7 +462,7 @@ impl Core {
         let e = match records {
             [one] if !import => {
                 AuditEvent::of(&actions::CUSTOMER_CREATE, principal.actor(), Outcome::Success)
-                    .object(self.audit_object("customer", &one.rows.record.id))
+                    .object(self.base.audit_object("customer", &one.rows.record.id))
                     .detail("client", one.rows.record.client_id.clone())
                     .detail("fields", one.field_names.clone())
             }
@@ -449,7 +471,7 @@ impl Core {
                 .detail("records", many.len().to_string())
                 .detail("clients", clients.into_iter().collect::<Vec<_>>().join(",")),
         };
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -467,7 +489,7 @@ impl Core {
         self.find_customers(principal, &LookupKey::Phone(phone.to_owned()), purpose, ctx).await
     }
 
-    /// [`Core::find_customers_by_phone`] for any exact key: phone, e-mail, or name with birth
+    /// [`Vault::find_customers_by_phone`] for any exact key: phone, e-mail, or name with birth
     /// date. Only a phone lookup can rest on an active call; the others always need a reason.
     pub async fn find_customers(
         &self,
@@ -486,7 +508,7 @@ impl Core {
         };
         check_purpose(purpose)?;
         let digest = self.vault_index.digest(kind, &normalized).to_vec();
-        let mut read = self.store.read().await?;
+        let mut read = self.base.store.read().await?;
         let call = match purpose {
             Purpose::ActiveCall if kind != "phone" => {
                 return Err(CoreError::invalid(
@@ -537,6 +559,7 @@ impl Core {
         ctx: &RequestContext,
     ) -> Result<Vec<CustomerCard>, CoreError> {
         let call = self
+            .base
             .store
             .read()
             .await?
@@ -554,7 +577,7 @@ impl Core {
         &self,
         principal: &Principal,
     ) -> Result<Vec<mamori_store::CallRecord>, CoreError> {
-        let mut calls = self.store.read().await?.active_calls(&principal.user.id).await?;
+        let mut calls = self.base.store.read().await?.active_calls(&principal.user.id).await?;
         calls.sort_by_key(|c| std::cmp::Reverse(c.started_at));
         Ok(calls)
     }
@@ -570,21 +593,21 @@ impl Core {
         call: Option<mamori_store::CallRecord>,
         ctx: &RequestContext,
     ) -> Result<Vec<CustomerCard>, CoreError> {
-        self.permitted(principal, Permission::CustomersRead, &actions::CUSTOMER_LOOKUP, ctx).await?;
+        self.base.permitted(principal, Permission::CustomersRead, &actions::CUSTOMER_LOOKUP, ctx).await?;
         let policy = self.vault_policy().await?;
-        let mut read = self.store.read().await?;
+        let mut read = self.base.store.read().await?;
         // Client isolation: another client's customers are not found, not even as "forbidden";
         // the attempt is recorded.
         let (records, others): (Vec<CustomerRecord>, Vec<CustomerRecord>) = read
             .customers_by_index(kind, digest)
             .await?
             .into_iter()
-            .partition(|c| Self::reads_client(principal, &c.client_id));
+            .partition(|c| crate::Base::reads_client(principal, &c.client_id));
         for other in &others {
             let resource = Resource::Customer { client_id: &other.client_id };
             let attempt = self.customer_attempt(&actions::CUSTOMER_LOOKUP, other);
             // Refused and recorded; the lookup goes on with the customers in scope.
-            let _ = self.authorize(principal, Permission::CustomersRead, resource, attempt, ctx).await;
+            let _ = self.base.authorize(principal, Permission::CustomersRead, resource, attempt, ctx).await;
         }
         let mut cards = Vec::with_capacity(records.len());
         let mut sealed_reasons = Vec::with_capacity(records.len());
@@ -644,7 +667,7 @@ impl Core {
                 .iter()
                 .enumerate()
                 .map(|(i, r)| {
-                    let entry = e.clone().object(self.audit_object("customer", &r.id));
+                    let entry = e.clone().object(self.base.audit_object("customer", &r.id));
                     match sealed_reasons.get(i) {
                         Some(sealed) => entry.detail(SEALED_REASON, sealed.clone()),
                         None => entry,
@@ -652,7 +675,7 @@ impl Core {
                 })
                 .collect()
         };
-        self.audit_access_all(ctx, events).await?;
+        self.base.audit_access_all(ctx, events).await?;
         Ok(cards)
     }
 }
@@ -667,7 +690,7 @@ pub struct Rotation {
     pub rewrapped: u64,
 }
 
-impl Core {
+impl Vault {
     /// Rotates the vault's key-encryption key online: makes a new version current, then re-wraps
     /// every record's data key with it, a batch per transaction, while the records stay readable
     /// (the old version opens what is not re-wrapped yet). Field ciphertexts do not change and
@@ -679,25 +702,26 @@ impl Core {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Rotation, CoreError> {
         let current = self.vault_kek.current_version();
-        let pending = self.store.read().await?.count_customers_to_rewrap(current).await?;
+        let pending = self.base.store.read().await?.count_customers_to_rewrap(current).await?;
         let started = pending == 0;
         let version = if started { self.vault_kek.add_version()? } else { current };
-        let total =
-            u64::try_from(self.store.read().await?.count_customers_to_rewrap(version).await?).unwrap_or(0);
+        let total = u64::try_from(self.base.store.read().await?.count_customers_to_rewrap(version).await?)
+            .unwrap_or(0);
         let event = |phase: &str| {
             AuditEvent::of(&actions::KEYS_ROTATE, mamori_audit::Actor::System, Outcome::Success)
                 .object("vault_kek")
                 .detail("version", version.to_string())
                 .detail("phase", phase.to_owned())
         };
-        self.audit_access(
-            &RequestContext::default(),
-            event(if started { "start" } else { "resume" }).detail("records", total.to_string()),
-        )
-        .await?;
+        self.base
+            .audit_access(
+                &RequestContext::default(),
+                event(if started { "start" } else { "resume" }).detail("records", total.to_string()),
+            )
+            .await?;
         let mut done = 0u64;
         loop {
-            let rows = self.store.read().await?.customers_to_rewrap(version, batch.max(1)).await?;
+            let rows = self.base.store.read().await?.customers_to_rewrap(version, batch.max(1)).await?;
             if rows.is_empty() {
                 break;
             }
@@ -707,7 +731,7 @@ impl Core {
                 let new = self.vault_kek.wrap(&id, &key)?;
                 rewrapped.push((id, old, new));
             }
-            let mut tx = self.store.begin().await?;
+            let mut tx = self.base.store.begin().await?;
             for (id, old, new) in &rewrapped {
                 // A record changed meanwhile is simply found again by the next batch.
                 if tx.rewrap_customer(id, old, new.as_bytes(), new.kek_version()).await? {
@@ -717,13 +741,14 @@ impl Core {
             tx.commit().await?;
             progress(done, total);
         }
-        self.audit_access(&RequestContext::default(), event("done").detail("rewrapped", done.to_string()))
+        self.base
+            .audit_access(&RequestContext::default(), event("done").detail("rewrapped", done.to_string()))
             .await?;
         Ok(Rotation { version, started, rewrapped: done })
     }
 }
 
-impl Core {
+impl Vault {
     /// The telephony integration reports that `operator` (a user name) took a call from
     /// `caller`. Returns the call's id in Mamori. The caller's number is kept only as its
     /// blind-index digest.
@@ -744,8 +769,8 @@ impl Core {
             ));
         }
         let e164 = normalize_phone(caller).map_err(|e| invalid("caller", e))?;
-        let now = self.now();
-        let mut tx = self.store.begin().await?;
+        let now = self.base.now();
+        let mut tx = self.base.store.begin().await?;
         let user = tx
             .user_by_username(operator)
             .await?
@@ -763,7 +788,7 @@ impl Core {
         let e = AuditEvent::of(&actions::CTI_CALL_START, reporter, Outcome::Success)
             .object(format!("call:{}", call.id))
             .detail("operator", user.id);
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(call.id)
     }
@@ -775,20 +800,20 @@ impl Core {
         external_id: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        let mut tx = self.store.begin().await?;
-        if !tx.end_call(external_id.trim(), self.now()).await? {
+        let mut tx = self.base.store.begin().await?;
+        if !tx.end_call(external_id.trim(), self.base.now()).await? {
             return Err(CoreError::NotFound { what: "active call" });
         }
         let e = AuditEvent::of(&actions::CTI_CALL_END, reporter, Outcome::Success)
             .object("call")
             .detail("external_id", external_id.trim().to_owned());
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
     }
 }
 
-impl Core {
+impl Vault {
     /// Client isolation, the one rule: a customer of a client company the principal does not
     /// work on is not found (not even "forbidden"), and the attempt is recorded as denied.
     pub(crate) async fn in_client_scope(
@@ -800,20 +825,21 @@ impl Core {
     ) -> Result<CustomerRecord, CoreError> {
         let record = record.ok_or(CoreError::NotFound { what: "customer" })?;
         let resource = Resource::Customer { client_id: &record.client_id };
-        self.authorize(
-            principal,
-            Permission::CustomersRead,
-            resource,
-            self.customer_attempt(action, &record),
-            ctx,
-        )
-        .await?;
+        self.base
+            .authorize(
+                principal,
+                Permission::CustomersRead,
+                resource,
+                self.customer_attempt(action, &record),
+                ctx,
+            )
+            .await?;
         Ok(record)
     }
 
     /// A refused attempt on a customer: its keyed hash and its client company are recorded.
     fn customer_attempt(&self, action: &'static Action, record: &CustomerRecord) -> Attempt {
-        let mut attempt = Attempt::of(action).on(self.audit_object("customer", &record.id), "customer");
+        let mut attempt = Attempt::of(action).on(self.base.audit_object("customer", &record.id), "customer");
         attempt.detail = Some(("client", record.client_id.clone()));
         attempt
     }
@@ -846,25 +872,27 @@ impl Core {
             ));
         };
         check_purpose(purpose)?;
-        let record = self.store.read().await?.customer(customer_id).await?;
+        let record = self.base.store.read().await?.customer(customer_id).await?;
         let record = self.in_client_scope(principal, record, &actions::CUSTOMER_REVEAL, ctx).await?;
         let refused = |reason: &str| {
             AuditEvent::of(&actions::CUSTOMER_REVEAL, principal.actor(), Outcome::Denied)
-                .object(self.audit_object("customer", &record.id))
+                .object(self.base.audit_object("customer", &record.id))
                 .detail("field", field.as_str())
                 .detail("reason", reason)
         };
         let level = self.vault_policy().await?.mask(&principal.user.roles, field);
         if level == Mask::Hidden {
-            self.record_denied(ctx, refused("field_hidden")).await;
+            self.base.record_denied(ctx, refused("field_hidden")).await;
             return Err(CoreError::Forbidden("your role does not see this field"));
         }
         if level == Mask::Partial {
             // Counted once across replicas, and kept across restarts.
-            let allowed =
-                self.take_token(&format!("reveal:{}", principal.user.id), self.policies.reveals).await?;
+            let allowed = self
+                .base
+                .take_token(&format!("reveal:{}", principal.user.id), self.base.policies.reveals)
+                .await?;
             if !allowed {
-                self.record_denied(ctx, refused("allowance")).await;
+                self.base.record_denied(ctx, refused("allowance")).await;
                 return Err(CoreError::Forbidden(
                     "you have revealed as many values as allowed for now; wait, or ask a supervisor",
                 ));
@@ -879,25 +907,25 @@ impl Core {
         let key = self.record_key(&record)?;
         let value = String::from_utf8_lossy(&key.open(&record.id, field.as_str(), ciphertext)?).into_owned();
         let e = AuditEvent::of(&actions::CUSTOMER_REVEAL, principal.actor(), Outcome::Success)
-            .object(self.audit_object("customer", &record.id))
+            .object(self.base.audit_object("customer", &record.id))
             .detail("field", field.as_str())
             .detail("purpose", "reason")
             .detail("reason_code", code.clone())
             .detail("reason_text_chars", text.trim().chars().count().to_string())
             .detail(SEALED_REASON, seal_reason(&key, &record.id, text)?);
-        self.audit_access(ctx, e).await?;
+        self.base.audit_access(ctx, e).await?;
         Ok(value)
     }
 }
 
-impl Core {
+impl Vault {
     /// Destroys the key versions older than the current one, once no record needs them (a
     /// rotation has finished). Database copies made before — backups, WAL archives, PostgreSQL's
     /// dead rows — can then no longer be opened, and so neither can the customers erased since.
     /// Returns the versions destroyed.
     pub async fn retire_vault_keys(&self) -> Result<Vec<u32>, CoreError> {
         let current = self.vault_kek.current_version();
-        let pending = self.store.read().await?.count_customers_to_rewrap(current).await?;
+        let pending = self.base.store.read().await?.count_customers_to_rewrap(current).await?;
         if pending > 0 {
             return Err(CoreError::Conflict(format!(
                 "{pending} records are still wrapped by older key versions: run `mamori keys rotate` to finish the rotation first"
@@ -909,7 +937,7 @@ impl Core {
             .object("vault_kek")
             .detail("retired", versions)
             .detail("current", current.to_string());
-        self.audit_access(&RequestContext::default(), e).await?;
+        self.base.audit_access(&RequestContext::default(), e).await?;
         Ok(retired)
     }
 }

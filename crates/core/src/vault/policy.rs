@@ -1,7 +1,7 @@
 //! The field policy in force: read from the settings (shared by replicas) at most once a second,
 //! and replaced at once in this process when the security admin changes it.
 
-use crate::{Core, CoreError, Principal, settings};
+use crate::{CoreError, Principal, Vault, settings};
 use mamori_audit::{AuditEvent, Outcome, RequestContext, actions};
 use mamori_domain::Permission;
 use mamori_domain::vault_policy::VaultPolicy;
@@ -27,13 +27,13 @@ impl PolicyCache {
     }
 }
 
-impl Core {
+impl Vault {
     /// The field classes and masks in force.
     pub async fn vault_policy(&self) -> Result<Arc<VaultPolicy>, CoreError> {
         if let Some(p) = self.vault_policy.get() {
             return Ok(p);
         }
-        let stored = self.store.read().await?.setting(settings::VAULT_POLICY).await?;
+        let stored = self.base.store.read().await?.setting(settings::VAULT_POLICY).await?;
         let policy = match stored {
             None => VaultPolicy::default(),
             Some(json) => serde_json::from_str::<VaultPolicy>(&json)
@@ -53,7 +53,9 @@ impl Core {
         policy: VaultPolicy,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.permitted(principal, Permission::CustomersManage, &actions::VAULT_POLICY_CHANGE, ctx).await?;
+        self.base
+            .permitted(principal, Permission::CustomersManage, &actions::VAULT_POLICY_CHANGE, ctx)
+            .await?;
         let policy =
             policy.checked().map_err(|e| CoreError::invalid("fields", "invalid_policy", e.to_string()))?;
         let before = self.vault_policy().await?;
@@ -64,12 +66,12 @@ impl Core {
             .map(|r| r.field.as_str())
             .collect();
         let json = serde_json::to_string(&policy).map_err(|e| CoreError::Internal(e.to_string()))?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         tx.put_setting(settings::VAULT_POLICY, &json).await?;
         let e = AuditEvent::of(&actions::VAULT_POLICY_CHANGE, principal.actor(), Outcome::Success)
             .object("vault_policy")
             .detail("fields", changed.join(","));
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         self.vault_policy.put(Arc::new(policy));
         Ok(())

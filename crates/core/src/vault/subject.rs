@@ -7,7 +7,7 @@
 //! Operators add notes to the customers of their own client companies.
 
 use super::{Prepared, decode_field_set, encode_field_set, prepare};
-use crate::{Core, CoreError, Principal, check_id};
+use crate::{CoreError, Principal, Vault, check_id};
 use mamori_audit::{AuditEntry, AuditEvent, Outcome, RequestContext, actions};
 use mamori_domain::Permission;
 use mamori_domain::UnixMillis;
@@ -46,7 +46,7 @@ fn check_request_ref(request_ref: &str) -> Result<&str, CoreError> {
     Ok(r)
 }
 
-impl Core {
+impl Vault {
     /// A record's fields in plaintext (in memory only), in field order.
     fn open_record(&self, record: &CustomerRecord) -> Result<BTreeMap<CustomerField, String>, CoreError> {
         let key = self.record_key(record)?;
@@ -79,7 +79,7 @@ impl Core {
             .iter()
             .map(|(kind, v)| ((*kind).to_owned(), self.vault_index.digest(kind, v).to_vec()))
             .collect();
-        if !tx.update_customer(&record.id, &encode_field_set(&sealed), &digests, self.now()).await? {
+        if !tx.update_customer(&record.id, &encode_field_set(&sealed), &digests, self.base.now()).await? {
             return Err(CoreError::NotFound { what: "customer" });
         }
         Ok(())
@@ -116,12 +116,12 @@ impl Core {
         check_id(customer_id, "customer")?;
         // Scope first, outside the write transaction: a refusal is recorded through the reads'
         // group commit, which on SQLite needs the one writer this transaction would hold.
-        let seen = self.store.read().await?.customer(customer_id).await?;
+        let seen = self.base.store.read().await?.customer(customer_id).await?;
         self.in_client_scope(principal, seen, &actions::CUSTOMER_NOTE_ADD, ctx).await?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         let record = self.customer_of(&mut *tx, customer_id).await?;
         let mut values = self.open_record(&record)?;
-        let stamp = self.now().rfc3339();
+        let stamp = self.base.now().rfc3339();
         let line = format!("[{stamp} {}] {text}", principal.user.username);
         let notes = values.entry(CustomerField::Notes).or_default();
         if !notes.is_empty() {
@@ -130,9 +130,9 @@ impl Core {
         notes.push_str(&line);
         self.reseal(&mut tx, &record, &values).await?;
         let e = AuditEvent::of(&actions::CUSTOMER_NOTE_ADD, principal.actor(), Outcome::Success)
-            .object(self.audit_object("customer", &record.id))
+            .object(self.base.audit_object("customer", &record.id))
             .detail("chars", n.to_string());
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -148,7 +148,7 @@ impl Core {
         changes: &BTreeMap<String, String>,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.permitted(principal, Permission::CustomersManage, &actions::CUSTOMER_CORRECT, ctx).await?;
+        self.base.permitted(principal, Permission::CustomersManage, &actions::CUSTOMER_CORRECT, ctx).await?;
         let request_ref = check_request_ref(request_ref)?;
         if changes.is_empty() {
             return Err(CoreError::invalid("fields", "required", "give at least one field to correct"));
@@ -157,7 +157,7 @@ impl Core {
         for (name, value) in changes {
             parsed.push((super::customer_field(name)?, value.trim().to_owned()));
         }
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         let record = self.customer_of(&mut *tx, customer_id).await?;
         let mut values = self.open_record(&record)?;
         for (field, value) in &parsed {
@@ -170,10 +170,10 @@ impl Core {
         self.reseal(&mut tx, &record, &values).await?;
         let names: Vec<&str> = parsed.iter().map(|(f, _)| f.as_str()).collect();
         let e = AuditEvent::of(&actions::CUSTOMER_CORRECT, principal.actor(), Outcome::Success)
-            .object(self.audit_object("customer", &record.id))
+            .object(self.base.audit_object("customer", &record.id))
             .detail("fields", names.join(","))
             .detail("request_ref", request_ref.to_owned());
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -187,12 +187,12 @@ impl Core {
         request_ref: &str,
         ctx: &RequestContext,
     ) -> Result<Disclosure, CoreError> {
-        self.permitted(principal, Permission::CustomersManage, &actions::CUSTOMER_DISCLOSE, ctx).await?;
+        self.base.permitted(principal, Permission::CustomersManage, &actions::CUSTOMER_DISCLOSE, ctx).await?;
         let request_ref = check_request_ref(request_ref)?;
         let policy = self.vault_policy().await?;
-        let mut read = self.store.read().await?;
+        let mut read = self.base.store.read().await?;
         let record = self.customer_of(&mut *read, customer_id).await?;
-        let object = self.audit_object("customer", &record.id);
+        let object = self.base.audit_object("customer", &record.id);
         let mut accesses = read
             .search_audit(&AuditQuery {
                 object: Some(object.clone()),
@@ -220,7 +220,7 @@ impl Core {
             .detail("fields", names.join(","))
             .detail("purpose", "data_subject_request")
             .detail("request_ref", request_ref.to_owned());
-        self.audit_access(ctx, e).await?;
+        self.base.audit_access(ctx, e).await?;
         Ok(Disclosure {
             id: record.id,
             client_id: record.client_id,
@@ -242,19 +242,19 @@ impl Core {
         request_ref: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.permitted(principal, Permission::CustomersManage, &actions::CUSTOMER_ERASE, ctx).await?;
+        self.base.permitted(principal, Permission::CustomersManage, &actions::CUSTOMER_ERASE, ctx).await?;
         let request_ref = check_request_ref(request_ref)?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         let record = self.customer_of(&mut *tx, customer_id).await?;
         if !tx.delete_customer(&record.id).await? {
             return Err(CoreError::NotFound { what: "customer" });
         }
         let e = AuditEvent::of(&actions::CUSTOMER_ERASE, principal.actor(), Outcome::Success)
-            .object(self.audit_object("customer", &record.id))
+            .object(self.base.audit_object("customer", &record.id))
             .detail("client", record.client_id.clone())
             .detail("kek_version", record.kek_version.to_string())
             .detail("request_ref", request_ref.to_owned());
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
     }

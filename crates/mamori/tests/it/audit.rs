@@ -44,13 +44,13 @@ async fn get(s: &TestServer, token: &str, path: &str) -> (u16, Value) {
 /// Extends the tree and signs now (the server's own checkpointer may have just done it) and
 /// returns the signed size.
 async fn sign_now(s: &TestServer) -> u64 {
-    s.core.checkpoint_audit_log().await.unwrap();
-    s.core.latest_audit_checkpoint().await.unwrap().expect("a checkpoint").size
+    s.core.audit.checkpoint_audit_log().await.unwrap();
+    s.core.audit.latest_audit_checkpoint().await.unwrap().expect("a checkpoint").size
 }
 
 async fn verify_live(s: &TestServer) -> Result<u64, VerifyError> {
-    let key = s.core.audit_signer().verifier();
-    s.core.verify_audit_log(&key, &mut |_, _| {}).await.map(|v| v.to_size)
+    let key = s.core.audit.audit_signer().verifier();
+    s.core.audit.verify_audit_log(&key, &mut |_, _| {}).await.map(|v| v.to_size)
 }
 
 /// Checkpoints are signed notes the public key verifies; every entry's inclusion proof and the
@@ -97,7 +97,7 @@ async fn checkpoints_and_proofs(backend: Backend) {
     assert_eq!(get(&s, &token, &format!("/api/v1/audit/consistency?from={second}&to={first}")).await.0, 422);
     assert_eq!(
         verify_live(&s).await.unwrap(),
-        s.core.store.read().await.unwrap().audit_log_size().await.unwrap()
+        s.core.store().read().await.unwrap().audit_log_size().await.unwrap()
     );
     s.stop().await;
 }
@@ -129,7 +129,7 @@ async fn live_tampering_is_named(backend: Backend) {
     s.tamper("DELETE FROM audit_tree WHERE level = 0 AND idx = 7").await;
     assert_eq!(mismatch(verify_live(&s).await), Mismatch::EntryChanged { index: 7 });
     let leaf7 = {
-        let e = s.core.store.read().await.unwrap().audit_entries(7, 8).await.unwrap().pop().unwrap();
+        let e = s.core.store().read().await.unwrap().audit_entries(7, 8).await.unwrap().pop().unwrap();
         hex::encode(mamori_audit::encoding::leaf_hash(&e))
     };
     let restore = match backend {
@@ -182,7 +182,7 @@ both_backends!(live_tampering_is_named);
 
 async fn bundle_bytes(s: &TestServer, from: u64, to: Option<u64>) -> Vec<u8> {
     let mut out = Vec::new();
-    s.core.export_audit_bundle(from, to, &mut out, &mut |_, _| {}).await.unwrap();
+    s.core.audit.export_audit_bundle(from, to, &mut out, &mut |_, _| {}).await.unwrap();
     out
 }
 
@@ -191,7 +191,7 @@ async fn bundle_bytes(s: &TestServer, from: u64, to: Option<u64>) -> Vec<u8> {
 async fn bundles_verify_offline(backend: Backend) {
     let (s, token) = busy_server(backend).await;
     let first = sign_now(&s).await;
-    let key = CheckpointVerifier::parse(&s.core.audit_public_key()).unwrap();
+    let key = CheckpointVerifier::parse(&s.core.audit.audit_public_key()).unwrap();
     let bundle = bundle_bytes(&s, 0, None).await;
     let verified = verify_bundle(&bundle[..], &key, None).unwrap();
     assert_eq!((verified.from_size, verified.to_size), (0, first));
@@ -259,7 +259,7 @@ async fn bundles_verify_offline(backend: Backend) {
             .contains("continues from size 2")
     );
     let (stranger, _) = busy_server(backend).await;
-    let stranger_key = CheckpointVerifier::parse(&stranger.core.audit_public_key()).unwrap();
+    let stranger_key = CheckpointVerifier::parse(&stranger.core.audit.audit_public_key()).unwrap();
     assert!(verify_bundle(&bundle[..], &stranger_key, None).is_err());
     stranger.stop().await;
     s.stop().await;
@@ -270,7 +270,7 @@ both_backends!(bundles_verify_offline);
 /// (DESIGN invariant 1): not the change, not the data a read would have returned.
 async fn fails_closed(backend: Backend) {
     let (s, token) = busy_server(backend).await;
-    let before = s.core.list_users().await.unwrap().len();
+    let before = s.core.identity.list_users().await.unwrap().len();
     s.break_audit_log().await;
     let api = reqwest::Client::new();
     let r = api
@@ -281,7 +281,7 @@ async fn fails_closed(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 503, "the change fails with its audit entry");
-    assert_eq!(s.core.list_users().await.unwrap().len(), before, "and is not made");
+    assert_eq!(s.core.identity.list_users().await.unwrap().len(), before, "and is not made");
     let r = api.get(s.url("/api/v1/audit?limit=5")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(r.status(), 503, "a read whose access entry cannot be written returns nothing");
     let body = r.text().await.unwrap();
@@ -304,7 +304,7 @@ async fn console_shows_the_key(backend: Backend) {
     sign_now(&s).await;
     let b = s.signed_in("auditor").await;
     let html = b.get("/audit").await.text().await.unwrap();
-    assert!(html.contains(&s.core.audit_public_key()), "public key shown");
+    assert!(html.contains(&s.core.audit.audit_public_key()), "public key shown");
     assert!(html.contains("id=\"audit-checkpoint\""), "checkpoint shown");
     let r = b.api(Method::GET, "/api/v1/audit/checkpoint", None).await;
     assert_eq!(r.status(), 200);
@@ -326,7 +326,7 @@ async fn two_replicas_one_log() {
     let a = ServeProcess::start(&config).await;
     let b = ServeProcess::start(&config).await;
     let core = open_core(&config).await;
-    let before = core.store.read().await.unwrap().audit_log_size().await.unwrap();
+    let before = core.store().read().await.unwrap().audit_log_size().await.unwrap();
     let api = reqwest::Client::new();
     let mut tasks = Vec::new();
     for (n, base) in [a.base.clone(), b.base.clone()].into_iter().enumerate() {
@@ -356,13 +356,13 @@ async fn two_replicas_one_log() {
     // Both processes' checkpointers ran meanwhile; each signs once more as it stops.
     a.stop();
     b.stop();
-    core.checkpoint_audit_log().await.unwrap();
-    let size = core.store.read().await.unwrap().audit_log_size().await.unwrap();
+    core.audit.checkpoint_audit_log().await.unwrap();
+    let size = core.store().read().await.unwrap().audit_log_size().await.unwrap();
     assert_eq!(size - before, 2 * 8 * 20, "every acknowledged request has exactly one entry");
-    let entries = core.store.read().await.unwrap().audit_entries(0, size).await.unwrap();
+    let entries = core.store().read().await.unwrap().audit_entries(0, size).await.unwrap();
     assert!(entries.iter().enumerate().all(|(i, e)| e.index == i as u64), "no gap, no repeat");
-    let key = core.audit_signer().verifier();
-    let verified = core.verify_audit_log(&key, &mut |_, _| {}).await.unwrap();
+    let key = core.audit.audit_signer().verifier();
+    let verified = core.audit.verify_audit_log(&key, &mut |_, _| {}).await.unwrap();
     assert_eq!(verified.to_size, size);
     assert!(verified.checkpoints > 1, "the checkpoints both processes signed all verify");
 }
@@ -412,9 +412,9 @@ async fn survives_kill_9(backend: Backend) {
     assert!(acknowledged.len() > 10, "the server was under load when killed ({})", acknowledged.len());
 
     let core = open_core(&config).await;
-    let users = core.list_users().await.unwrap();
-    let size = core.store.read().await.unwrap().audit_log_size().await.unwrap();
-    let entries = core.store.read().await.unwrap().audit_entries(0, size).await.unwrap();
+    let users = core.identity.list_users().await.unwrap();
+    let size = core.store().read().await.unwrap().audit_log_size().await.unwrap();
+    let entries = core.store().read().await.unwrap().audit_entries(0, size).await.unwrap();
     for name in &acknowledged {
         let user = users.iter().find(|u| &u.username == name).unwrap_or_else(|| panic!("{name} lost"));
         let object = format!("user:{}", user.id);
@@ -423,10 +423,10 @@ async fn survives_kill_9(backend: Backend) {
             "the audit entry of {name} was lost"
         );
     }
-    let key = core.audit_signer().verifier();
-    core.verify_audit_log(&key, &mut |_, _| {}).await.expect("the log verifies after the crash");
-    core.checkpoint_audit_log().await.unwrap();
-    assert_eq!(core.verify_audit_log(&key, &mut |_, _| {}).await.unwrap().to_size, size);
+    let key = core.audit.audit_signer().verifier();
+    core.audit.verify_audit_log(&key, &mut |_, _| {}).await.expect("the log verifies after the crash");
+    core.audit.checkpoint_audit_log().await.unwrap();
+    assert_eq!(core.audit.verify_audit_log(&key, &mut |_, _| {}).await.unwrap().to_size, size);
 }
 both_backends!(survives_kill_9);
 
@@ -538,7 +538,7 @@ async fn wait_for_all(what: &str, size: u64, received: impl Fn() -> std::collect
 }
 
 async fn log_size(s: &TestServer) -> u64 {
-    s.core.store.read().await.unwrap().audit_log_size().await.unwrap()
+    s.core.store().read().await.unwrap().audit_log_size().await.unwrap()
 }
 
 async fn invite(s: &TestServer, token: &str, name: &str) {
@@ -958,21 +958,21 @@ both_backends!(search_and_export);
 /// archived entry is simply not there (issue 3, item 11; PCI DSS 10.5.1).
 async fn retention_archives_and_prunes(backend: Backend) {
     let (s, _) = busy_server(backend).await;
-    let key = CheckpointVerifier::parse(&s.core.audit_public_key()).unwrap();
+    let key = CheckpointVerifier::parse(&s.core.audit.audit_public_key()).unwrap();
     let year = std::time::Duration::from_secs(365 * 86_400);
     s.clock.advance(year + std::time::Duration::from_secs(86_400));
     invite(&s, &admin_token(&s).await, "recent.1").await;
     sign_now(&s).await;
 
     let cutoff = s.core.now().minus(year);
-    let (from, to) = s.core.audit_archive_range(cutoff).await.unwrap().expect("old entries to archive");
+    let (from, to) = s.core.audit.audit_archive_range(cutoff).await.unwrap().expect("old entries to archive");
     assert_eq!(from, 0);
     let mut first = Vec::new();
-    let header = s.core.export_audit_bundle(from, Some(to), &mut first, &mut |_, _| {}).await.unwrap();
-    assert_eq!(s.core.prune_audit_log(to, &Default::default()).await.unwrap(), to);
+    let header = s.core.audit.export_audit_bundle(from, Some(to), &mut first, &mut |_, _| {}).await.unwrap();
+    assert_eq!(s.core.audit.prune_audit_log(to, &Default::default()).await.unwrap(), to);
     assert!(verify_bundle(&first[..], &key, None).is_ok(), "the archive verifies offline");
-    assert_eq!(s.core.audit_archive_range(cutoff).await.unwrap(), None, "nothing older is left");
-    assert_eq!(s.core.store.read().await.unwrap().audit_entries(0, to).await.unwrap().len(), 0, "pruned");
+    assert_eq!(s.core.audit.audit_archive_range(cutoff).await.unwrap(), None, "nothing older is left");
+    assert_eq!(s.core.store().read().await.unwrap().audit_entries(0, to).await.unwrap().len(), 0, "pruned");
 
     sign_now(&s).await;
     let size = verify_live(&s).await.expect("the pruned log still verifies");
@@ -994,21 +994,21 @@ async fn retention_archives_and_prunes(backend: Backend) {
     // Nobody deletes above the floor, and the floor does not go down.
     let before = log_size(&s).await;
     assert!(
-        s.core.store.begin().await.unwrap().prune_audit(to - 1).await.is_ok(),
+        s.core.store().begin().await.unwrap().prune_audit(to - 1).await.is_ok(),
         "a lower floor changes nothing"
     );
-    assert_eq!(s.core.store.read().await.unwrap().audit_pruned_below().await.unwrap(), to);
+    assert_eq!(s.core.store().read().await.unwrap().audit_pruned_below().await.unwrap(), to);
     assert_eq!(log_size(&s).await, before);
 
     // A year later the next archive continues from the first one's checkpoint.
     s.clock.advance(year + std::time::Duration::from_secs(86_400));
     invite(&s, &admin_token(&s).await, "recent.2").await;
     sign_now(&s).await;
-    let (from2, to2) = s.core.audit_archive_range(s.core.now().minus(year)).await.unwrap().unwrap();
+    let (from2, to2) = s.core.audit.audit_archive_range(s.core.now().minus(year)).await.unwrap().unwrap();
     assert_eq!(from2, to);
     let mut second = Vec::new();
-    s.core.export_audit_bundle(from2, Some(to2), &mut second, &mut |_, _| {}).await.unwrap();
-    s.core.prune_audit_log(to2, &Default::default()).await.unwrap();
+    s.core.audit.export_audit_bundle(from2, Some(to2), &mut second, &mut |_, _| {}).await.unwrap();
+    s.core.audit.prune_audit_log(to2, &Default::default()).await.unwrap();
     let v = verify_bundle(&second[..], &key, Some(&header.checkpoint)).unwrap();
     assert_eq!((v.from_size, v.to_size), (to, to2));
     sign_now(&s).await;
@@ -1026,7 +1026,8 @@ both_backends!(retention_archives_and_prunes);
 
 /// A token of the busy server's admin, valid from the clock's present.
 async fn admin_token(s: &TestServer) -> String {
-    let admin = s.core.list_users().await.unwrap().into_iter().find(|u| u.username == "admin").unwrap();
+    let admin =
+        s.core.identity.list_users().await.unwrap().into_iter().find(|u| u.username == "admin").unwrap();
     s.token(&admin, &[Permission::AuditRead, Permission::UsersManage]).await
 }
 
@@ -1050,12 +1051,17 @@ async fn every_action_is_catalogued(backend: Backend) {
     assert_eq!(r.status(), 200);
 
     // Administration.
-    let site = s.core.create_org_unit(&admin, OrgKind::Site, "Site", None, &ctx).await.unwrap();
-    let team =
-        s.core.create_org_unit(&admin, OrgKind::Team, "Team", Some(site.id.clone()), &ctx).await.unwrap();
-    let a = s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
-    let other = s.core.create_org_unit(&admin, OrgKind::Client, "Client B", None, &ctx).await.unwrap();
-    let invitation = mamori_core::admin::Invitation {
+    let site = s.core.identity.create_org_unit(&admin, OrgKind::Site, "Site", None, &ctx).await.unwrap();
+    let team = s
+        .core
+        .identity
+        .create_org_unit(&admin, OrgKind::Team, "Team", Some(site.id.clone()), &ctx)
+        .await
+        .unwrap();
+    let a = s.core.identity.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
+    let other =
+        s.core.identity.create_org_unit(&admin, OrgKind::Client, "Client B", None, &ctx).await.unwrap();
+    let invitation = mamori_core::identity::admin::Invitation {
         username: "op.invited".into(),
         display_name: "Invited".into(),
         roles: vec![Role::Operator],
@@ -1063,22 +1069,26 @@ async fn every_action_is_catalogued(backend: Backend) {
         site_id: None,
         client_ids: vec![a.id.clone()],
     };
-    s.core.invite_user(&admin, &invitation, &ctx).await.unwrap();
+    s.core.identity.invite_user(&admin, &invitation, &ctx).await.unwrap();
     let op_user = s.user("op.a", &[Role::Operator]).await;
-    s.core.disable_user(&admin, &op_user.id, &ctx).await.unwrap();
-    s.core.enable_user(&admin, &op_user.id, &ctx).await.unwrap();
-    s.core.unlock_user(&admin, &op_user.id, &ctx).await.unwrap();
-    s.core.end_user_sessions(&admin, &op_user.id, &ctx).await.unwrap();
-    assert!(s.core.disable_user(&admin, &admin_user.id, &ctx).await.is_err(), "not one's own account");
+    s.core.identity.disable_user(&admin, &op_user.id, &ctx).await.unwrap();
+    s.core.identity.enable_user(&admin, &op_user.id, &ctx).await.unwrap();
+    s.core.identity.unlock_user(&admin, &op_user.id, &ctx).await.unwrap();
+    s.core.identity.end_user_sessions(&admin, &op_user.id, &ctx).await.unwrap();
+    assert!(
+        s.core.identity.disable_user(&admin, &admin_user.id, &ctx).await.is_err(),
+        "not one's own account"
+    );
     let token = s
         .core
+        .identity
         .create_api_token(&admin, "t", &[Permission::AuditRead], std::time::Duration::from_secs(3600), &ctx)
         .await
         .unwrap();
-    s.core.revoke_api_token(&admin, &token.record.id, &ctx).await.unwrap();
-    s.core.set_totp_for_everyone(&admin, true, &ctx).await.unwrap();
-    s.core.set_totp_for_everyone(&admin, false, &ctx).await.unwrap();
-    s.core.search_audit(&admin, &Default::default(), &ctx).await.unwrap();
+    s.core.identity.revoke_api_token(&admin, &token.record.id, &ctx).await.unwrap();
+    s.core.identity.set_totp_for_everyone(&admin, true, &ctx).await.unwrap();
+    s.core.identity.set_totp_for_everyone(&admin, false, &ctx).await.unwrap();
+    s.core.identity.search_audit(&admin, &Default::default(), &ctx).await.unwrap();
 
     // A permission refusal.
     let op_token = s.token(&op_user, &[Permission::CustomersRead]).await;
@@ -1093,18 +1103,21 @@ async fn every_action_is_catalogued(backend: Backend) {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect(),
     };
-    let in_a = s.core.create_customer(&admin, &customer(&a.id), &ctx).await.unwrap();
-    let in_b = s.core.create_customer(&admin, &customer(&other.id), &ctx).await.unwrap();
+    let in_a = s.core.vault.create_customer(&admin, &customer(&a.id), &ctx).await.unwrap();
+    let in_b = s.core.vault.create_customer(&admin, &customer(&other.id), &ctx).await.unwrap();
     let mut op = s.principal_of(&op_user);
     op.client_ids = vec![a.id.clone()];
     let why = Purpose::Reason { code: "callback".into(), text: "お約束の折り返し".into() };
-    s.core.find_customers_by_phone(&op, "090-1234-5678", &why, &ctx).await.unwrap();
-    let _ = s.core.reveal_field(&op, &in_a, "phones", &why, &ctx).await;
-    s.core.add_customer_note(&op, &in_a, "折り返し済み", &ctx).await.unwrap();
+    s.core.vault.find_customers_by_phone(&op, "090-1234-5678", &why, &ctx).await.unwrap();
+    let _ = s.core.vault.reveal_field(&op, &in_a, "phones", &why, &ctx).await;
+    s.core.vault.add_customer_note(&op, &in_a, "折り返し済み", &ctx).await.unwrap();
     // Another client's customer: refused at once and recorded, on both backends (on SQLite the
     // refusal was once recorded while the note's transaction held the one writer: a 30 s stall,
     // and the entry lost).
-    assert!(s.core.add_customer_note(&op, &in_b, "x", &ctx).await.is_err(), "another client's customer");
+    assert!(
+        s.core.vault.add_customer_note(&op, &in_b, "x", &ctx).await.is_err(),
+        "another client's customer"
+    );
     let refused = s.audit("customer.note_add").await;
     assert!(
         refused
@@ -1115,11 +1128,11 @@ async fn every_action_is_catalogued(backend: Backend) {
     // Devices: a supervisor without a team is refused a PC and a person, for reads and changes.
     let pc = crate::hostile::enrolled_pc(&s, &admin, &op_user.id, "PC-1").await;
     let sv = s.principal_of(&s.user("sv", &[Role::Supervisor]).await);
-    assert!(s.core.revoke_device(&sv, &pc, &ctx).await.is_err());
-    assert!(s.core.issue_command(&sv, &pc, "lock", None, &ctx).await.is_err());
-    assert!(s.core.set_user_networks(&sv, &op_user.id, vec![], &ctx).await.is_err());
-    s.core.issue_command(&admin, &pc, "lock", None, &ctx).await.unwrap();
-    s.core.revoke_device(&admin, &pc, &ctx).await.unwrap();
+    assert!(s.core.devices.revoke_device(&sv, &pc, &ctx).await.is_err());
+    assert!(s.core.devices.issue_command(&sv, &pc, "lock", None, &ctx).await.is_err());
+    assert!(s.core.devices.set_user_networks(&sv, &op_user.id, vec![], &ctx).await.is_err());
+    s.core.devices.issue_command(&admin, &pc, "lock", None, &ctx).await.unwrap();
+    s.core.devices.revoke_device(&admin, &pc, &ctx).await.unwrap();
 
     // Throttled credential guesses, on each path that shares the throttle.
     let anon = s.browser();
@@ -1138,7 +1151,7 @@ async fn every_action_is_catalogued(backend: Backend) {
     let r = reqwest::Client::new().post(s.url("/api/v1/agent/enroll")).json(&enrol).send().await.unwrap();
     assert_eq!(r.status(), 429);
 
-    s.core.sign_out_everywhere(&admin, &ctx).await.unwrap();
+    s.core.identity.sign_out_everywhere(&admin, &ctx).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await; // aggregated refusals written
 
     let seen = s.assert_catalogued().await;

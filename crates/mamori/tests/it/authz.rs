@@ -49,7 +49,7 @@ async fn every_route_every_role(backend: Backend) {
     let admin = s.user("admin", &[Role::SecurityAdmin]).await;
     let target = s.user("target.user", &[Role::Operator]).await;
     let token_secret = s.token(&admin, &[Permission::UsersRead]).await;
-    let token_id = s.core.list_api_tokens().await.unwrap()[0].id.clone();
+    let token_id = s.core.identity.list_api_tokens().await.unwrap()[0].id.clone();
     let _ = token_secret;
     for r in Role::ALL {
         s.user(&format!("walker.{}", r.as_str().replace('_', "-")), &[r]).await;
@@ -117,7 +117,10 @@ async fn every_route_every_role(backend: Backend) {
     let csrf = op.csrf("/profile").await;
     let r = op.post_form(&format!("/admin/users/{}/disable", admin.id), &[("_csrf", &csrf)]).await;
     assert_eq!(r.status(), 403);
-    assert_eq!(s.core.user(&admin.id).await.unwrap().0.status, mamori_domain::identity::UserStatus::Active);
+    assert_eq!(
+        s.core.identity.user(&admin.id).await.unwrap().0.status,
+        mamori_domain::identity::UserStatus::Active
+    );
     s.stop().await;
 }
 both_backends!(every_route_every_role);
@@ -139,7 +142,10 @@ async fn csrf_on_every_form(backend: Backend) {
     let r =
         b.client.post(s.url("/api/v1/clients")).json(&serde_json::json!({"name": "x"})).send().await.unwrap();
     assert_eq!(r.status(), 403, "API call with a session cookie but no X-CSRF-Token");
-    assert_eq!(s.core.user(&target.id).await.unwrap().0.status, mamori_domain::identity::UserStatus::Active);
+    assert_eq!(
+        s.core.identity.user(&target.id).await.unwrap().0.status,
+        mamori_domain::identity::UserStatus::Active
+    );
     s.stop().await;
 }
 both_backends!(csrf_on_every_form);
@@ -285,7 +291,7 @@ async fn services_apply_the_rule_whoever_calls(backend: Backend) {
     let forbidden = |r: Result<(), mamori_core::CoreError>, what: &str| {
         assert!(matches!(r, Err(mamori_core::CoreError::Forbidden(_))), "{what}: {r:?}");
     };
-    let invitation = mamori_core::admin::Invitation {
+    let invitation = mamori_core::identity::admin::Invitation {
         username: "new.user".into(),
         display_name: "New".into(),
         roles: vec![Role::SecurityAdmin],
@@ -293,26 +299,39 @@ async fn services_apply_the_rule_whoever_calls(backend: Backend) {
         site_id: None,
         client_ids: vec![],
     };
-    forbidden(s.core.invite_user(&op, &invitation, &ctx).await.map(drop), "invite a user");
-    forbidden(s.core.set_totp_for_everyone(&op, false, &ctx).await, "turn TOTP off for everyone");
+    forbidden(s.core.identity.invite_user(&op, &invitation, &ctx).await.map(drop), "invite a user");
+    forbidden(s.core.identity.set_totp_for_everyone(&op, false, &ctx).await, "turn TOTP off for everyone");
     forbidden(
-        s.core.create_org_unit(&op, mamori_store::OrgKind::Client, "Client X", None, &ctx).await.map(drop),
+        s.core
+            .identity
+            .create_org_unit(&op, mamori_store::OrgKind::Client, "Client X", None, &ctx)
+            .await
+            .map(drop),
         "create a client company",
     );
-    forbidden(s.core.search_audit(&op, &Default::default(), &ctx).await.map(drop), "read the audit log");
+    forbidden(
+        s.core.identity.search_audit(&op, &Default::default(), &ctx).await.map(drop),
+        "read the audit log",
+    );
     let enrolment = mamori_core::devices::NewEnrolment { site_id: None, user_id: None, valid_hours: 1 };
-    forbidden(s.core.create_enrolment(&op, &enrolment, &ctx).await.map(drop), "enrol a PC");
-    forbidden(s.core.set_keystroke_limits(&op, Default::default(), &ctx).await, "change keystroke limits");
+    forbidden(s.core.devices.create_enrolment(&op, &enrolment, &ctx).await.map(drop), "enrol a PC");
+    forbidden(
+        s.core.devices.set_keystroke_limits(&op, Default::default(), &ctx).await,
+        "change keystroke limits",
+    );
     let customer = mamori_core::vault::NewCustomer {
         client_id: uuid::Uuid::new_v4().to_string(),
         fields: Default::default(),
     };
-    assert!(s.core.create_customer(&op, &customer, &ctx).await.is_err(), "create a customer");
-    assert!(s.core.list_users().await.unwrap().iter().all(|u| u.username != "new.user"), "nothing written");
+    assert!(s.core.vault.create_customer(&op, &customer, &ctx).await.is_err(), "create a customer");
+    assert!(
+        s.core.identity.list_users().await.unwrap().iter().all(|u| u.username != "new.user"),
+        "nothing written"
+    );
 
     let refusals: Vec<mamori_audit::AuditEntry> = s
         .core
-        .store
+        .store()
         .read()
         .await
         .unwrap()

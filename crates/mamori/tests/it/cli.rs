@@ -223,7 +223,7 @@ async fn audit_commands() {
         let core = mamori_server::serve::open_core(&config, std::sync::Arc::new(mamori_domain::SystemClock))
             .await
             .unwrap();
-        let mut tx = core.store.begin().await.unwrap();
+        let mut tx = core.store().begin().await.unwrap();
         for i in 0..10 {
             let mut e = mamori_audit::AuditEvent::of(
                 &mamori_audit::actions::DEMO_LOAD,
@@ -235,7 +235,7 @@ async fn audit_commands() {
             tx.append_audit(core.now(), &e).await.unwrap();
         }
         tx.commit().await.unwrap();
-        core.checkpoint_audit_log().await.unwrap();
+        core.audit.checkpoint_audit_log().await.unwrap();
     }
     let run = |args: &[&str]| {
         let out = mamori(args).output().unwrap();
@@ -336,7 +336,8 @@ async fn customers_import_command() {
         let admin = crate::support::insert_user(&core, "admin", &[mamori_domain::Role::SecurityAdmin]).await;
         crate::support::insert_user(&core, "op", &[mamori_domain::Role::Operator]).await;
         let p = crate::support::principal(&admin);
-        core.create_org_unit(&p, mamori_store::OrgKind::Client, "Client A", None, &Default::default())
+        core.identity
+            .create_org_unit(&p, mamori_store::OrgKind::Client, "Client A", None, &Default::default())
             .await
             .unwrap();
     }

@@ -331,6 +331,7 @@ async fn posture_and_networks(backend: Backend) {
     let op = s.user("home.worker", &[Role::Operator]).await;
     let site = s
         .core
+        .identity
         .create_org_unit(
             &s.principal_of(&admin),
             mamori_store::OrgKind::Site,
@@ -405,6 +406,7 @@ async fn posture_and_networks(backend: Backend) {
     assert_eq!(agent.send("/api/v1/agent/heartbeat", &json!({})).await.0, 200);
     let events: Vec<(String, String)> = s
         .core
+        .devices
         .device_events(&s.principal_of(&admin), &id, 10, &Default::default())
         .await
         .unwrap()
@@ -419,9 +421,10 @@ async fn posture_and_networks(backend: Backend) {
 
     // A PC gone silent is signalled once per silence.
     s.clock.advance(std::time::Duration::from_secs(240));
-    assert_eq!(s.core.sweep_silent_devices(std::time::Duration::from_secs(180)).await.unwrap(), 1);
-    assert_eq!(s.core.sweep_silent_devices(std::time::Duration::from_secs(180)).await.unwrap(), 0);
-    let lost = s.core.device_events(&s.principal_of(&admin), &id, 1, &Default::default()).await.unwrap();
+    assert_eq!(s.core.devices.sweep_silent_devices(std::time::Duration::from_secs(180)).await.unwrap(), 1);
+    assert_eq!(s.core.devices.sweep_silent_devices(std::time::Duration::from_secs(180)).await.unwrap(), 0);
+    let lost =
+        s.core.devices.device_events(&s.principal_of(&admin), &id, 1, &Default::default()).await.unwrap();
     assert_eq!(lost[0].kind, "heartbeat_lost");
 
     // A home worker's own network counts too.
@@ -455,7 +458,10 @@ async fn posture_and_networks(backend: Backend) {
     let r = save(vec![("approved_networks", "10.0.0.0/33"), ("max_av_age_days", "3")]).await;
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("10.0.0.0/33"), "the refusal names the bad network");
-    assert_eq!(s.core.site_device_policy(&site.id).await.unwrap().approved_networks, vec!["127.0.0.1/32"]);
+    assert_eq!(
+        s.core.devices.site_device_policy(&site.id).await.unwrap().approved_networks,
+        vec!["127.0.0.1/32"]
+    );
     let r = save(vec![
         ("approved_networks", "127.0.0.0/8\n192.0.2.0/24"),
         ("max_av_age_days", "5"),
@@ -464,7 +470,7 @@ async fn posture_and_networks(backend: Backend) {
     ])
     .await;
     assert_eq!(r.status(), 303);
-    let saved = s.core.site_device_policy(&site.id).await.unwrap();
+    let saved = s.core.devices.site_device_policy(&site.id).await.unwrap();
     assert_eq!(saved.approved_networks, vec!["127.0.0.0/8", "192.0.2.0/24"]);
     assert_eq!((saved.max_av_age_days, saved.require_disk_encryption), (Some(5), true));
     assert_eq!(saved.software_allowlist, None, "an empty allowlist is no allowlist");
@@ -475,7 +481,7 @@ async fn posture_and_networks(backend: Backend) {
     };
     assert_eq!(limits("fast").await, 422);
     assert_eq!(limits("900").await, 303);
-    let set = s.core.keystroke_limits().await.unwrap();
+    let set = s.core.devices.keystroke_limits().await.unwrap();
     assert_eq!(set.limit_for(&[Role::Operator]), Some(900));
     assert_eq!(set.limit_for(&[Role::Auditor]), None, "an empty field: no limit for the role");
 
@@ -580,8 +586,8 @@ async fn activity_follows_shifts(backend: Backend) {
     assert_eq!(kept["buckets"].as_array().unwrap().len(), 1, "{kept}");
     assert_eq!(kept["buckets"][0]["keystrokes"], 80);
     // Who read an operator's minutes is on the record.
-    let size = s.core.store.read().await.unwrap().audit_log_size().await.unwrap();
-    let entries = s.core.store.read().await.unwrap().audit_entries(0, size).await.unwrap();
+    let size = s.core.store().read().await.unwrap().audit_log_size().await.unwrap();
+    let entries = s.core.store().read().await.unwrap().audit_entries(0, size).await.unwrap();
     let object = format!("device:{}", agent.id);
     assert!(
         entries.iter().any(|e| e.action == "device.activity_read"
@@ -596,6 +602,7 @@ async fn activity_follows_shifts(backend: Backend) {
     assert_eq!(agent.send("/api/v1/agent/events", &fast).await.1["stored"], 0, "a retry stores nothing");
     let signals: Vec<_> = s
         .core
+        .devices
         .device_events(&s.principal_of(&admin), &agent.id, 50, &Default::default())
         .await
         .unwrap()
@@ -672,13 +679,19 @@ async fn activity_follows_shifts(backend: Backend) {
     };
     assert_eq!(post(form("25:00")).await, 422);
     assert_eq!(
-        s.core.user_shifts(&s.principal_of(&admin), &op.id, &Default::default()).await.unwrap().shifts[0]
+        s.core
+            .devices
+            .user_shifts(&s.principal_of(&admin), &op.id, &Default::default())
+            .await
+            .unwrap()
+            .shifts[0]
             .start,
         shift(hour - 1),
         "unchanged"
     );
     assert_eq!(post(form("22:00")).await, 303);
-    let night = s.core.user_shifts(&s.principal_of(&admin), &op.id, &Default::default()).await.unwrap();
+    let night =
+        s.core.devices.user_shifts(&s.principal_of(&admin), &op.id, &Default::default()).await.unwrap();
     assert_eq!(
         night.shifts[0].days,
         vec![mamori_domain::activity::Weekday::Mon, mamori_domain::activity::Weekday::Tue]
@@ -689,9 +702,9 @@ async fn activity_follows_shifts(backend: Backend) {
     // A contact from the usual address is noted, then written with the others in one go.
     s.clock.advance(std::time::Duration::from_secs(10));
     assert_eq!(agent.send("/api/v1/agent/heartbeat", &json!({})).await.0, 200);
-    assert!(s.core.flush_device_contacts().await.unwrap() >= 1);
+    assert!(s.core.devices.flush_device_contacts().await.unwrap() >= 1);
     let (device, _) =
-        s.core.device_detail(&s.principal_of(&admin), &agent.id, &Default::default()).await.unwrap();
+        s.core.devices.device_detail(&s.principal_of(&admin), &agent.id, &Default::default()).await.unwrap();
     assert_eq!(device.last_seen_at, Some(s.core.now()));
     s.assert_catalogued().await;
     s.stop().await;
@@ -775,7 +788,7 @@ async fn rule_sets_move_to_tables_with_history(backend: Backend) {
     let op = s.user("op.rules", &[Role::Operator]).await;
     let other = s.user("op.broken", &[Role::Operator]).await;
     let legacy_shifts = r#"{"utc_offset_minutes": 540, "shifts": [{"days": ["mon", "tue"], "start": "09:00", "end": "18:00"}]}"#;
-    let mut tx = s.core.store.begin().await.unwrap();
+    let mut tx = s.core.store().begin().await.unwrap();
     tx.put_setting(&format!("shifts:{}", op.id), legacy_shifts).await.unwrap();
     tx.put_setting(&format!("shifts:{}", other.id), r#"{"shifts": [{"days": ["mon"]"#).await.unwrap();
     tx.put_setting(&format!("device_networks:{}", op.id), r#"["192.0.2.0/24"]"#).await.unwrap();
@@ -785,7 +798,7 @@ async fn rule_sets_move_to_tables_with_history(backend: Backend) {
     let s = s.restart().await;
     let direct = s.principal_of(&admin);
     let ctx = Default::default();
-    let shifts = s.core.user_shifts(&direct, &op.id, &ctx).await.unwrap();
+    let shifts = s.core.devices.user_shifts(&direct, &op.id, &ctx).await.unwrap();
     assert_eq!(shifts.utc_offset_minutes, 540);
     assert_eq!(shifts.shifts.len(), 1);
     assert_eq!(
@@ -794,12 +807,12 @@ async fn rule_sets_move_to_tables_with_history(backend: Backend) {
     );
     assert_eq!((shifts.shifts[0].start.as_str(), shifts.shifts[0].end.as_str()), ("09:00", "18:00"));
     assert!(
-        s.core.user_shifts(&direct, &other.id, &ctx).await.unwrap().shifts.is_empty(),
+        s.core.devices.user_shifts(&direct, &other.id, &ctx).await.unwrap().shifts.is_empty(),
         "unreadable: none"
     );
-    assert_eq!(s.core.user_networks(&op.id).await.unwrap(), ["192.0.2.0/24"]);
-    assert_eq!(s.core.keystroke_limits().await.unwrap().limit_for(&[Role::Operator]), Some(700));
-    let mut read = s.core.store.read().await.unwrap();
+    assert_eq!(s.core.devices.user_networks(&op.id).await.unwrap(), ["192.0.2.0/24"]);
+    assert_eq!(s.core.devices.keystroke_limits().await.unwrap().limit_for(&[Role::Operator]), Some(700));
+    let mut read = s.core.store().read().await.unwrap();
     for legacy in
         [format!("shifts:{}", op.id), format!("shifts:{}", other.id), format!("device_networks:{}", op.id)]
     {
@@ -819,11 +832,11 @@ async fn rule_sets_move_to_tables_with_history(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    let versions = s.core.store.read().await.unwrap().shift_schedule_versions(&op.id).await.unwrap();
+    let versions = s.core.store().read().await.unwrap().shift_schedule_versions(&op.id).await.unwrap();
     let who: Vec<(i64, &str)> = versions.iter().map(|v| (v.version, v.changed_by.as_str())).collect();
     assert!(who[0].1.starts_with("token:"), "{who:?}");
     assert_eq!((who[0].0, who[1]), (2, (1, "system")), "the migrated version stays as history");
-    assert_eq!(s.core.user_shifts(&direct, &op.id, &ctx).await.unwrap().shifts[0].start, "22:00");
+    assert_eq!(s.core.devices.user_shifts(&direct, &op.id, &ctx).await.unwrap().shifts[0].start, "22:00");
     assert_eq!(s.audit("device.shifts_change").await[0].details["version"], "2");
     s.stop().await;
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// Every entry of the log, oldest first.
 async fn whole_log(s: &TestServer) -> Vec<AuditEntry> {
-    let mut read = s.core.store.read().await.unwrap();
+    let mut read = s.core.store().read().await.unwrap();
     let mut entries =
         read.search_audit(&mamori_store::AuditQuery { limit: 100_000, ..Default::default() }).await.unwrap();
     entries.sort_by_key(|e| e.index);
@@ -208,8 +208,8 @@ async fn supervisors_see_only_their_team(backend: Backend) {
     let admin = s.principal_of(&admin_user);
     let ctx = Default::default();
     let kind = mamori_store::OrgKind::Team;
-    let mine = s.core.create_org_unit(&admin, kind, "Team A", None, &ctx).await.unwrap();
-    let theirs = s.core.create_org_unit(&admin, kind, "Team B", None, &ctx).await.unwrap();
+    let mine = s.core.identity.create_org_unit(&admin, kind, "Team A", None, &ctx).await.unwrap();
+    let theirs = s.core.identity.create_org_unit(&admin, kind, "Team B", None, &ctx).await.unwrap();
     let place = |user: &mamori_store::UserRecord, team: &str| {
         let profile = mamori_store::UserProfile {
             display_name: user.display_name.clone(),
@@ -223,7 +223,7 @@ async fn supervisors_see_only_their_team(backend: Backend) {
     let other_op = s.user("op.b", &[Role::Operator]).await;
     for (user, team) in [(&sv, &mine.id), (&own_op, &mine.id), (&other_op, &theirs.id)] {
         let (id, profile) = place(user, team);
-        s.core.update_user_profile(&admin, &id, &profile, &ctx).await.unwrap();
+        s.core.identity.update_user_profile(&admin, &id, &profile, &ctx).await.unwrap();
     }
     let own_pc = enrolled_pc(&s, &admin, &own_op.id, "PC-A").await;
     let other_pc = enrolled_pc(&s, &admin, &other_op.id, "PC-B").await;
@@ -290,14 +290,14 @@ pub(crate) async fn enrolled_pc(
 ) -> String {
     let new =
         mamori_core::devices::NewEnrolment { site_id: None, user_id: Some(user.to_owned()), valid_hours: 1 };
-    let (_, token) = s.core.create_enrolment(admin, &new, &Default::default()).await.unwrap();
+    let (_, token) = s.core.devices.create_enrolment(admin, &new, &Default::default()).await.unwrap();
     let key = mamori_crypto::device_auth::DeviceKey::generate().unwrap();
     let request = mamori_proto::agent::EnrolRequest {
         token,
         public_key: key.public_key(),
         hostname: hostname.to_owned(),
     };
-    s.core.enrol_device(&request, &Default::default()).await.unwrap()
+    s.core.devices.enrol_device(&request, &Default::default()).await.unwrap()
 }
 
 /// A chunked body over 1 MiB is refused as it streams, like a declared one (item 8).
@@ -343,7 +343,7 @@ async fn console_details(backend: Backend) {
     let first = secret(page.text().await.unwrap());
     let again = secret(b.get("/enrol-totp").await.text().await.unwrap());
     assert_eq!(first, again, "a reload shows the QR code already scanned");
-    s.clock.advance(mamori_core::account::TOTP_ENROLMENT_VALIDITY);
+    s.clock.advance(mamori_core::identity::account::TOTP_ENROLMENT_VALIDITY);
     let b = s.signed_in("op.meta").await; // the idle session has ended meanwhile
     let later = secret(b.get("/enrol-totp").await.text().await.unwrap());
     assert_ne!(first, later, "an expired enrolment starts over");

@@ -35,7 +35,7 @@ async fn first_admin_with_totp(backend: Backend) {
     let weak: Vec<(&str, String)> = form("password1234");
     let r = b.client.post(s.url("/setup")).form(&weak).send().await.unwrap();
     assert_eq!(r.status(), 422, "a common password is refused");
-    assert_eq!(s.core.list_users().await.unwrap().len(), 0, "nothing half-written");
+    assert_eq!(s.core.identity.list_users().await.unwrap().len(), 0, "nothing half-written");
     let r = b.client.post(s.url("/setup")).form(&form(PASSWORD)).send().await.unwrap();
     assert_eq!(r.headers()["location"], "/signin?done=setup");
     let r = b.client.post(s.url("/setup")).form(&form(PASSWORD)).send().await.unwrap();
@@ -160,7 +160,7 @@ async fn lockout(backend: Backend) {
     assert_eq!(b.sign_in("op.sato", PASSWORD).await.status(), 423);
     s.clock.advance(Duration::from_secs(61));
     assert_eq!(b.sign_in("op.sato", PASSWORD).await.status(), 303);
-    let events = s.core.security_events(10).await.unwrap();
+    let events = s.core.identity.security_events(10).await.unwrap();
     assert!(
         events.iter().any(|e| e.kind == "account_locked" && e.user_id.as_deref() == Some(other.id.as_str()))
     );
@@ -208,10 +208,10 @@ async fn shared_account(backend: Backend) {
     let again = Browser::new(&s.base, Some("127.0.0.1".parse().unwrap()));
     assert_eq!(here.sign_in("op.kato", PASSWORD).await.status(), 303);
     assert_eq!(again.sign_in("op.kato", PASSWORD).await.status(), 303);
-    assert!(s.core.security_events(10).await.unwrap().is_empty(), "same address: no event");
+    assert!(s.core.identity.security_events(10).await.unwrap().is_empty(), "same address: no event");
     let elsewhere = Browser::new(&s.base, Some("127.0.0.2".parse().unwrap()));
     assert_eq!(elsewhere.sign_in("op.kato", PASSWORD).await.status(), 303);
-    let events = s.core.security_events(10).await.unwrap();
+    let events = s.core.identity.security_events(10).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].kind, "shared_account_suspected");
     assert_eq!(events[0].user_id.as_deref(), Some(user.id.as_str()));
@@ -454,29 +454,30 @@ async fn demo_data(backend: Backend) {
     let s = TestServer::start(backend).await;
     let accounts = s.core.load_demo().await.unwrap();
     assert_eq!(accounts.len(), 4, "one sign-in line per role");
-    let users = s.core.list_users().await.unwrap();
+    let users = s.core.identity.list_users().await.unwrap();
     assert_eq!(users.len(), mamori_core::demo::demo_staff_count());
     for role in Role::ALL {
         assert!(users.iter().any(|u| u.roles.contains(&role)), "{role} present");
     }
-    assert_eq!(s.core.list_org(mamori_store::OrgKind::Client).await.unwrap().len(), 2);
-    assert_eq!(s.core.list_org(mamori_store::OrgKind::Site).await.unwrap().len(), 2);
+    assert_eq!(s.core.identity.list_org(mamori_store::OrgKind::Client).await.unwrap().len(), 2);
+    assert_eq!(s.core.identity.list_org(mamori_store::OrgKind::Site).await.unwrap().len(), 2);
     assert!(users.iter().all(|u| u.display_name.contains("(demo)")), "plainly synthetic");
-    let customers = s.core.store.read().await.unwrap().count_customers().await.unwrap();
+    let customers = s.core.store().read().await.unwrap().count_customers().await.unwrap();
     assert_eq!(customers, mamori_core::demo::DEMO_CUSTOMERS as i64);
     let op = users.iter().find(|u| u.username == "demo-op01").unwrap();
-    let (_, op_clients) = s.core.user(&op.id).await.unwrap();
+    let (_, op_clients) = s.core.identity.user(&op.id).await.unwrap();
     let p = mamori_core::Principal::direct(op, op_clients);
     let purpose =
         mamori_core::vault::Purpose::Reason { code: "callback".into(), text: "デモの確認".into() };
     let cards = s
         .core
+        .vault
         .find_customers_by_phone(&p, mamori_core::demo::DEMO_SAMPLE_PHONE, &purpose, &Default::default())
         .await
         .unwrap();
     assert_eq!(cards.len(), 1, "the sample phone finds its demo customer");
     s.core.load_demo().await.unwrap();
-    assert_eq!(s.core.list_users().await.unwrap().len(), users.len(), "loading twice adds nothing");
+    assert_eq!(s.core.identity.list_users().await.unwrap().len(), users.len(), "loading twice adds nothing");
 
     // The simulated agents: a PC per operator, one taken home, one with a USB stick.
     let mut feed = mamori_core::demo::DemoDeviceFeed::default();
@@ -485,13 +486,14 @@ async fn demo_data(backend: Backend) {
     }
     let demo_admin = users.iter().find(|u| u.username == "demo-admin01").unwrap();
     let overseer = mamori_core::Principal::direct(demo_admin, Vec::new());
-    let devices = s.core.list_devices(&overseer).await.unwrap();
+    let devices = s.core.devices.list_devices(&overseer).await.unwrap();
     assert_eq!(devices.len(), 30);
     let pc = |name: &str| devices.iter().find(|d| d.hostname == name).unwrap().clone();
-    let home = s.core.device_posture(&pc("DEMO-PC-07")).await.unwrap();
+    let home = s.core.devices.device_posture(&pc("DEMO-PC-07")).await.unwrap();
     assert_eq!(home.network_approved, Some(false), "DEMO-PC-07 is off the office network");
     let kinds: Vec<String> = s
         .core
+        .devices
         .device_events(&overseer, &pc("DEMO-PC-07").id, 10, &Default::default())
         .await
         .unwrap()
@@ -501,6 +503,7 @@ async fn demo_data(backend: Backend) {
     assert!(kinds.contains(&"off_network".to_owned()), "{kinds:?}");
     let kinds: Vec<String> = s
         .core
+        .devices
         .device_events(&overseer, &pc("DEMO-PC-12").id, 10, &Default::default())
         .await
         .unwrap()
@@ -511,9 +514,9 @@ async fn demo_data(backend: Backend) {
         kinds.contains(&"usb_attached".to_owned()) && kinds.contains(&"usb_removed".to_owned()),
         "{kinds:?}"
     );
-    let posture = s.core.device_posture(&pc("DEMO-PC-03")).await.unwrap();
+    let posture = s.core.devices.device_posture(&pc("DEMO-PC-03")).await.unwrap();
     assert_eq!(posture.failures.unwrap()[0].rule, "disk_encryption", "a non-compliant PC to show");
-    assert_eq!(s.core.device_posture(&pc("DEMO-PC-01")).await.unwrap().failures, Some(vec![]));
+    assert_eq!(s.core.devices.device_posture(&pc("DEMO-PC-01")).await.unwrap().failures, Some(vec![]));
 
     // The demo admin signs in with the published demo TOTP secret.
     let b = s.browser();
@@ -569,8 +572,8 @@ async fn caller_cache_bounds(backend: Backend) {
 
     // Another replica on the same database revokes the token.
     let replica = mamori_server::serve::open_core(&s.config, s.clock.clone()).await.unwrap();
-    let id = replica.store.read().await.unwrap().list_api_tokens().await.unwrap()[0].id.clone();
-    let mut tx = replica.store.begin().await.unwrap();
+    let id = replica.store().read().await.unwrap().list_api_tokens().await.unwrap()[0].id.clone();
+    let mut tx = replica.store().begin().await.unwrap();
     assert!(tx.revoke_api_token(&id, s.clock.now()).await.unwrap());
     tx.commit().await.unwrap();
     // This replica may still answer from memory here (for at most a second), or already not.
@@ -582,7 +585,7 @@ async fn caller_cache_bounds(backend: Backend) {
     let b = s.signed_in("sv.cache").await;
     assert_eq!(b.get("/dashboard").await.status(), 200);
     let admin = s.user("admin.cache", &[Role::SecurityAdmin]).await;
-    s.core.disable_user(&s.principal_of(&admin), &owner.id, &Default::default()).await.unwrap();
+    s.core.identity.disable_user(&s.principal_of(&admin), &owner.id, &Default::default()).await.unwrap();
     assert_eq!(b.get("/dashboard").await.headers()["location"], "/signin", "disabled: refused at once");
     s.stop().await;
 }

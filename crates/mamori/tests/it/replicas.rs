@@ -19,7 +19,8 @@ async fn replicas_share_nonces_and_allowances() {
         .unwrap();
     let ctx = Default::default();
     let admin = principal(&insert_user(&core, "admin", &[Role::SecurityAdmin]).await);
-    let client = core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
+    let client =
+        core.identity.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
     let customer = mamori_core::vault::NewCustomer {
         client_id: client.id.clone(),
         fields: [
@@ -31,20 +32,20 @@ async fn replicas_share_nonces_and_allowances() {
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect(),
     };
-    let customer = core.create_customer(&admin, &customer, &ctx).await.unwrap();
+    let customer = core.vault.create_customer(&admin, &customer, &ctx).await.unwrap();
     let op = insert_user(&core, "op.a", &[Role::Operator]).await;
-    core.set_user_clients(&admin, &op.id, std::slice::from_ref(&client.id), &ctx).await.unwrap();
+    core.identity.set_user_clients(&admin, &op.id, std::slice::from_ref(&client.id), &ctx).await.unwrap();
     let op_token = api_token(&core, &op, &[Permission::CustomersRead]).await;
     let enrolment =
         mamori_core::devices::NewEnrolment { site_id: None, user_id: Some(op.id.clone()), valid_hours: 1 };
-    let (_, enrol_token) = core.create_enrolment(&admin, &enrolment, &ctx).await.unwrap();
+    let (_, enrol_token) = core.devices.create_enrolment(&admin, &enrolment, &ctx).await.unwrap();
     let key = mamori_crypto::device_auth::DeviceKey::generate().unwrap();
     let request = mamori_proto::agent::EnrolRequest {
         token: enrol_token,
         public_key: key.public_key(),
         hostname: "pc".into(),
     };
-    let device = core.enrol_device(&request, &ctx).await.unwrap();
+    let device = core.devices.enrol_device(&request, &ctx).await.unwrap();
     drop(core);
 
     let a = ServeProcess::start(&config).await;

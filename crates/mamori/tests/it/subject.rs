@@ -22,8 +22,8 @@ async fn setup(backend: Backend) -> Setup {
     let admin_user = s.user("admin", &[Role::SecurityAdmin]).await;
     let admin = s.principal_of(&admin_user);
     let ctx = Default::default();
-    let a = s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
-    let b = s.core.create_org_unit(&admin, OrgKind::Client, "Client B", None, &ctx).await.unwrap();
+    let a = s.core.identity.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
+    let b = s.core.identity.create_org_unit(&admin, OrgKind::Client, "Client B", None, &ctx).await.unwrap();
     let new = mamori_core::vault::NewCustomer {
         client_id: a.id.clone(),
         fields: [
@@ -37,11 +37,11 @@ async fn setup(backend: Backend) -> Setup {
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect(),
     };
-    let customer = s.core.create_customer(&admin, &new, &ctx).await.unwrap();
+    let customer = s.core.vault.create_customer(&admin, &new, &ctx).await.unwrap();
     let op = s.user("op.a", &[Role::Operator]).await;
-    s.core.set_user_clients(&admin, &op.id, std::slice::from_ref(&a.id), &ctx).await.unwrap();
+    s.core.identity.set_user_clients(&admin, &op.id, std::slice::from_ref(&a.id), &ctx).await.unwrap();
     let other = s.user("op.b", &[Role::Operator]).await;
-    s.core.set_user_clients(&admin, &other.id, std::slice::from_ref(&b.id), &ctx).await.unwrap();
+    s.core.identity.set_user_clients(&admin, &other.id, std::slice::from_ref(&b.id), &ctx).await.unwrap();
     let admin_token = s.token(&admin_user, &[Permission::CustomersManage]).await;
     let op_token = s.token(&op, &[Permission::CustomersRead]).await;
     let other_op_token = s.token(&other, &[Permission::CustomersRead]).await;
@@ -170,7 +170,7 @@ async fn disclosure_and_erasure(backend: Backend) {
     assert_eq!(s.audit("customer.disclose").await[0].details["request_ref"], "DSR-2026-0002");
 
     // What a backup taken now holds of the record.
-    let backup = s.core.store.read().await.unwrap().customer(&customer).await.unwrap().unwrap();
+    let backup = s.core.store().read().await.unwrap().customer(&customer).await.unwrap().unwrap();
     let erase = format!("/api/v1/customers/{customer}/erase");
     assert_eq!(
         call(&s, "POST", &op_token, &erase, Some(json!({"request_ref": "DSR-2026-0003"}))).await.0,
@@ -186,7 +186,7 @@ async fn disclosure_and_erasure(backend: Backend) {
     );
     assert!(lookup(&s, &op_token, "0312345678").await.is_empty());
     assert_eq!(call(&s, "POST", &admin_token, &disclose, Some(json!({"request_ref": "DSR-9"}))).await.0, 404);
-    assert!(s.core.store.read().await.unwrap().customer(&customer).await.unwrap().is_none());
+    assert!(s.core.store().read().await.unwrap().customer(&customer).await.unwrap().is_none());
 
     // The backup's copy still opens with the key file as it is…
     let keys = mamori_crypto::kek_file::FileKeyProvider::open(&s.config.data_dir.join("keys/vault-kek.keys"))
@@ -194,15 +194,18 @@ async fn disclosure_and_erasure(backend: Backend) {
     let wrapped = || WrappedKey::from_bytes(backup.wrapped_key.clone()).unwrap();
     assert!(keys.unwrap(&customer, &wrapped()).is_ok());
     // …until a rotation is finished and the old version retired.
-    assert!(s.core.retire_vault_keys().await.unwrap().is_empty(), "nothing to retire before a rotation");
-    s.core.rotate_vault_keys(100, &mut |_, _| {}).await.unwrap();
-    assert_eq!(s.core.retire_vault_keys().await.unwrap(), vec![1]);
+    assert!(
+        s.core.vault.retire_vault_keys().await.unwrap().is_empty(),
+        "nothing to retire before a rotation"
+    );
+    s.core.vault.rotate_vault_keys(100, &mut |_, _| {}).await.unwrap();
+    assert_eq!(s.core.vault.retire_vault_keys().await.unwrap(), vec![1]);
     keys.reload().unwrap();
     assert!(keys.unwrap(&customer, &wrapped()).is_err(), "the erased customer's backup copy is unreadable");
     assert_eq!(s.audit("keys.retire").await.len(), 2);
     let erased = s.audit("customer.erase").await;
     assert_eq!(erased.len(), 1);
-    assert_eq!(erased[0].object.as_deref(), Some(s.core.audit_object("customer", &customer).as_str()));
+    assert_eq!(erased[0].object.as_deref(), Some(s.core.audit.audit_object("customer", &customer).as_str()));
     s.assert_catalogued().await;
     s.stop().await;
 }
@@ -457,7 +460,7 @@ both_backends!(client_isolation_on_every_route);
 /// listed in the problem document; Shift_JIS on request.
 async fn import_over_the_api(backend: Backend) {
     let Setup { s, admin_token, op_token, .. } = setup(backend).await;
-    let client = s.core.list_org(OrgKind::Client).await.unwrap()[0].id.clone();
+    let client = s.core.identity.list_org(OrgKind::Client).await.unwrap()[0].id.clone();
     let api = reqwest::Client::new();
     let send = |token: &str, query: String, body: Vec<u8>, content_type: &str| {
         api.post(s.url(&format!("/api/v1/customers/import?{query}")))
@@ -479,7 +482,7 @@ async fn import_over_the_api(backend: Backend) {
         .map(|x| (x["line"].as_u64().unwrap(), x["column"].as_str().unwrap_or("")))
         .collect();
     assert_eq!(lines, vec![(3, "phones"), (4, "card_number")], "{p}");
-    let before = s.core.store.read().await.unwrap().count_customers().await.unwrap();
+    let before = s.core.store().read().await.unwrap().count_customers().await.unwrap();
     let good = "name_kanji,phones\n鈴木,0311112222\n高橋,0322223333\n";
     assert_eq!(send(&op_token, q.clone(), good.into(), "text/csv").await.unwrap().status(), 403);
     assert_eq!(send(&admin_token, q.clone(), good.into(), "application/json").await.unwrap().status(), 415);
@@ -492,7 +495,7 @@ async fn import_over_the_api(backend: Backend) {
     let r =
         send(&admin_token, format!("{q}&encoding=shift_jis"), sjis.into_owned(), "text/csv").await.unwrap();
     assert_eq!(r.status(), 201);
-    assert_eq!(s.core.store.read().await.unwrap().count_customers().await.unwrap(), before + 3);
+    assert_eq!(s.core.store().read().await.unwrap().count_customers().await.unwrap(), before + 3);
     assert_eq!(lookup(&s, &op_token, "0633334444").await.len(), 1);
     let r = send(&admin_token, format!("client_id={}", uuid::Uuid::new_v4()), good.into(), "text/csv")
         .await
@@ -549,7 +552,7 @@ async fn vault_fails_closed(backend: Backend) {
             "{path} leaks: {text}"
         );
     }
-    let record = s.core.store.read().await.unwrap().customer(&customer).await.unwrap();
+    let record = s.core.store().read().await.unwrap().customer(&customer).await.unwrap();
     assert!(record.is_some(), "the erasure was not made without its audit entry");
     s.stop().await;
 }
@@ -560,9 +563,13 @@ async fn supervisor_sees_the_last_four(backend: Backend) {
     let Setup { s, .. } = setup(backend).await;
     let admin = s.principal_of(&s.user("admin2", &[Role::SecurityAdmin]).await);
     let sv = s.user("sv.a", &[Role::Supervisor]).await;
-    let clients = s.core.list_org(OrgKind::Client).await.unwrap();
+    let clients = s.core.identity.list_org(OrgKind::Client).await.unwrap();
     let a = clients.iter().find(|c| c.name == "Client A").unwrap();
-    s.core.set_user_clients(&admin, &sv.id, std::slice::from_ref(&a.id), &Default::default()).await.unwrap();
+    s.core
+        .identity
+        .set_user_clients(&admin, &sv.id, std::slice::from_ref(&a.id), &Default::default())
+        .await
+        .unwrap();
     let token = s.token(&sv, &[Permission::CustomersRead]).await;
     let cards = lookup(&s, &token, "0312345678").await;
     assert_eq!(field(&cards[0], "card_number"), "**** **** **** 1111");

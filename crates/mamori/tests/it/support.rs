@@ -110,7 +110,7 @@ impl TestServer {
         let base = format!("{scheme}://{}", running.addr());
         let core = running.state.core.clone();
         let setup_token = match &running.started.setup {
-            mamori_core::setup::SetupState::NewLink(t) => Some(t.clone()),
+            mamori_core::identity::setup::SetupState::NewLink(t) => Some(t.clone()),
             _ => None,
         };
         TestServer { base, setup_token, core, clock, config, running: Some(running), _dir: None }
@@ -243,7 +243,7 @@ impl TestServer {
     /// returns the (action, category) pairs seen.
     pub async fn assert_catalogued(&self) -> std::collections::BTreeSet<(String, &'static str)> {
         let q = mamori_store::AuditQuery { limit: 100_000, ..Default::default() };
-        let entries = self.core.store.read().await.expect("read").search_audit(&q).await.expect("search");
+        let entries = self.core.store().read().await.expect("read").search_audit(&q).await.expect("search");
         let mut seen = std::collections::BTreeSet::new();
         for e in &entries {
             let action = mamori_audit::actions::find(&e.action).unwrap_or_else(|| {
@@ -266,7 +266,7 @@ impl TestServer {
     /// Audit entries with this action, newest first.
     pub async fn audit(&self, action: &str) -> Vec<mamori_audit::AuditEntry> {
         let q = mamori_store::AuditQuery { action: Some(action.into()), limit: 1000, ..Default::default() };
-        self.core.store.read().await.expect("read").search_audit(&q).await.expect("search")
+        self.core.store().read().await.expect("read").search_audit(&q).await.expect("search")
     }
 }
 
@@ -278,7 +278,7 @@ pub async fn insert_user(core: &Core, username: &str, roles: &[Role]) -> UserRec
     let user = UserRecord {
         password_hash: Some(password_hash()),
         password_changed_at: Some(now),
-        totp_secret: needs_totp.then(|| core.secrets.seal(TOTP_SECRET.as_bytes(), &id).expect("seal")),
+        totp_secret: needs_totp.then(|| core.identity.seal_totp_secret(TOTP_SECRET, &id).expect("seal")),
         ..UserRecord::new(
             id.clone(),
             username.into(),
@@ -288,7 +288,7 @@ pub async fn insert_user(core: &Core, username: &str, roles: &[Role]) -> UserRec
             now,
         )
     };
-    let mut tx = core.store.begin().await.expect("begin");
+    let mut tx = core.store().begin().await.expect("begin");
     tx.insert_user(&user).await.expect("insert user");
     tx.commit().await.expect("commit");
     user
@@ -445,16 +445,17 @@ pub async fn admin_token(config: &ServerConfig, permissions: &[mamori_domain::Pe
 pub async fn api_token(core: &Core, owner: &UserRecord, permissions: &[mamori_domain::Permission]) -> String {
     let mut maker = principal(owner);
     maker.permissions.insert(mamori_domain::Permission::TokensManage);
-    core.create_api_token(
-        &maker,
-        "test",
-        permissions,
-        std::time::Duration::from_secs(86400),
-        &Default::default(),
-    )
-    .await
-    .expect("token")
-    .secret
+    core.identity
+        .create_api_token(
+            &maker,
+            "test",
+            permissions,
+            std::time::Duration::from_secs(86400),
+            &Default::default(),
+        )
+        .await
+        .expect("token")
+        .secret
 }
 
 /// A TOTP code from `oathtool`, an implementation independent of ours, for a given moment.

@@ -5,7 +5,7 @@
 use crate::both_backends;
 use crate::support::{Backend, TestServer, pg_base_url};
 use mamori_core::CoreError;
-use mamori_core::import::{CsvEncoding, ImportError};
+use mamori_core::vault::import::{CsvEncoding, ImportError};
 use mamori_core::vault::{NewCustomer, Purpose};
 use mamori_domain::Role;
 use mamori_domain::customer::CustomerField;
@@ -47,15 +47,16 @@ async fn lookups_are_isolated_masked_and_audited(backend: Backend) {
     let s = TestServer::start(backend).await;
     let admin = s.principal_of(&s.user("admin", &[Role::SecurityAdmin]).await);
     let ctx = Default::default();
-    let a = s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
-    let b = s.core.create_org_unit(&admin, OrgKind::Client, "Client B", None, &ctx).await.unwrap();
-    let in_a = s.core.create_customer(&admin, &customer(&a.id, "090-1234-5678"), &ctx).await.unwrap();
+    let a = s.core.identity.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
+    let b = s.core.identity.create_org_unit(&admin, OrgKind::Client, "Client B", None, &ctx).await.unwrap();
+    let in_a = s.core.vault.create_customer(&admin, &customer(&a.id, "090-1234-5678"), &ctx).await.unwrap();
     // The same number at another client.
-    s.core.create_customer(&admin, &customer(&b.id, "０９０（１２３４）５６７８"), &ctx).await.unwrap();
+    s.core.vault.create_customer(&admin, &customer(&b.id, "０９０（１２３４）５６７８"), &ctx).await.unwrap();
 
     let mut op = s.principal_of(&s.user("op.a", &[Role::Operator]).await);
     op.client_ids = vec![a.id.clone()];
-    let cards = s.core.find_customers_by_phone(&op, "+81 90 1234 5678", &callback(), &ctx).await.unwrap();
+    let cards =
+        s.core.vault.find_customers_by_phone(&op, "+81 90 1234 5678", &callback(), &ctx).await.unwrap();
     assert_eq!(cards.len(), 1, "only client A's customer");
     assert_eq!(cards[0].id, in_a);
     let shown = |f: CustomerField| cards[0].fields.iter().find(|x| x.field == f).unwrap().clone();
@@ -67,14 +68,19 @@ async fn lookups_are_isolated_masked_and_audited(backend: Backend) {
     let mut nobody = op.clone();
     nobody.client_ids.clear();
     assert!(
-        s.core.find_customers_by_phone(&nobody, "09012345678", &callback(), &ctx).await.unwrap().is_empty()
+        s.core
+            .vault
+            .find_customers_by_phone(&nobody, "09012345678", &callback(), &ctx)
+            .await
+            .unwrap()
+            .is_empty()
     );
     let mut admin_in_a = admin.clone();
     admin_in_a.client_ids = vec![a.id.clone()];
     // A security admin does not look customers up at all (no `customers.read`), even through
     // the services directly: refused, not merely shown masked (issue 13, item 3).
     assert!(matches!(
-        s.core.find_customers_by_phone(&admin_in_a, "09012345678", &callback(), &ctx).await,
+        s.core.vault.find_customers_by_phone(&admin_in_a, "09012345678", &callback(), &ctx).await,
         Err(CoreError::Forbidden(_))
     ));
 
@@ -84,36 +90,39 @@ async fn lookups_are_isolated_masked_and_audited(backend: Backend) {
         other => panic!("{other:?}"),
     };
     assert_eq!(
-        field_of(s.core.find_customers_by_phone(&op, "abc", &callback(), &ctx).await.unwrap_err()).0,
+        field_of(s.core.vault.find_customers_by_phone(&op, "abc", &callback(), &ctx).await.unwrap_err()).0,
         "phone"
     );
     let vague = Purpose::Reason { code: "curiosity".into(), text: "just looking".into() };
     assert_eq!(
-        field_of(s.core.find_customers_by_phone(&op, "0312345678", &vague, &ctx).await.unwrap_err()).0,
+        field_of(s.core.vault.find_customers_by_phone(&op, "0312345678", &vague, &ctx).await.unwrap_err()).0,
         "reason_code"
     );
     let short = Purpose::Reason { code: "callback".into(), text: "x".into() };
     assert_eq!(
-        field_of(s.core.find_customers_by_phone(&op, "0312345678", &short, &ctx).await.unwrap_err()).0,
+        field_of(s.core.vault.find_customers_by_phone(&op, "0312345678", &short, &ctx).await.unwrap_err()).0,
         "reason_text"
     );
     let mut with_cvv = customer(&a.id, "0312345678");
     with_cvv.fields.insert("cvv".into(), "123".into());
     assert_eq!(
-        field_of(s.core.create_customer(&admin, &with_cvv, &ctx).await.unwrap_err()).1,
+        field_of(s.core.vault.create_customer(&admin, &with_cvv, &ctx).await.unwrap_err()).1,
         "card_security_code_refused"
     );
     let mut bad_card = customer(&a.id, "0312345678");
     bad_card.fields.insert("card_number".into(), "4111 1111 1111 1112".into());
-    assert_eq!(field_of(s.core.create_customer(&admin, &bad_card, &ctx).await.unwrap_err()).0, "card_number");
+    assert_eq!(
+        field_of(s.core.vault.create_customer(&admin, &bad_card, &ctx).await.unwrap_err()).0,
+        "card_number"
+    );
     let mut unknown = customer(&a.id, "0312345678");
     unknown.fields.insert("favourite_colour".into(), "blue".into());
     assert_eq!(
-        field_of(s.core.create_customer(&admin, &unknown, &ctx).await.unwrap_err()).1,
+        field_of(s.core.vault.create_customer(&admin, &unknown, &ctx).await.unwrap_err()).1,
         "unknown_field"
     );
     assert_eq!(
-        s.core.store.read().await.unwrap().count_customers().await.unwrap(),
+        s.core.store().read().await.unwrap().count_customers().await.unwrap(),
         2,
         "nothing half-written"
     );
@@ -141,7 +150,7 @@ async fn lookups_are_isolated_masked_and_audited(backend: Backend) {
         .iter()
         .find(|e| e.actor == format!("user:{}", op.user.id) && e.details["results"] == "1")
         .unwrap();
-    assert_eq!(first.object.as_deref(), Some(s.core.audit_object("customer", &in_a).as_str()));
+    assert_eq!(first.object.as_deref(), Some(s.core.audit.audit_object("customer", &in_a).as_str()));
     assert_eq!(first.details.get("reason_code").map(String::as_str), Some("callback"));
     assert!(first.details["fields"].contains("card_number"));
     let log = serde_json::to_string(&s.audit("customer.create").await).unwrap()
@@ -151,7 +160,7 @@ async fn lookups_are_isolated_masked_and_audited(backend: Backend) {
     }
 
     // The database, as a thief would copy it, holds none of the values.
-    s.core.checkpoint_audit_log().await.unwrap();
+    s.core.audit.checkpoint_audit_log().await.unwrap();
     let dump = database_bytes(&s).await;
     for p in PLAINTEXT {
         assert!(!contains(&dump, p.as_bytes()), "the database holds `{p}` in plaintext");
@@ -194,10 +203,10 @@ async fn over_the_api(backend: Backend) {
     let admin_user = s.user("admin", &[Role::SecurityAdmin]).await;
     let admin = s.principal_of(&admin_user);
     let ctx = Default::default();
-    let a = s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
-    let b = s.core.create_org_unit(&admin, OrgKind::Client, "Client B", None, &ctx).await.unwrap();
+    let a = s.core.identity.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
+    let b = s.core.identity.create_org_unit(&admin, OrgKind::Client, "Client B", None, &ctx).await.unwrap();
     let op = s.user("op.a", &[Role::Operator]).await;
-    s.core.set_user_clients(&admin, &op.id, std::slice::from_ref(&a.id), &ctx).await.unwrap();
+    s.core.identity.set_user_clients(&admin, &op.id, std::slice::from_ref(&a.id), &ctx).await.unwrap();
     let admin_token = s.token(&admin_user, &[mamori_domain::Permission::CustomersManage]).await;
     let op_token = s.token(&op, &[mamori_domain::Permission::CustomersRead]).await;
     let api = reqwest::Client::new();
@@ -255,16 +264,17 @@ both_backends!(over_the_api);
 /// CSV import: UTF-8 (with a spreadsheet's byte-order mark) and Shift_JIS; a file with bad rows
 /// is refused whole with every bad line listed; nothing is half-written.
 async fn csv_import(backend: Backend) {
-    use mamori_core::import::Refusal as ImportRefusal;
+    use mamori_core::vault::import::Refusal as ImportRefusal;
     let s = TestServer::start(backend).await;
     let admin = s.principal_of(&s.user("admin", &[Role::SecurityAdmin]).await);
     let ctx = Default::default();
-    let a = s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
-    let count = || async { s.core.store.read().await.unwrap().count_customers().await.unwrap() };
+    let a = s.core.identity.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
+    let count = || async { s.core.store().read().await.unwrap().count_customers().await.unwrap() };
     let import = |bytes: Vec<u8>, encoding| {
         let (core, admin, client) = (s.core.clone(), admin.clone(), a.id.clone());
         async move {
-            core.import_customers_csv(&admin, &client, &bytes[..], encoding, &mut |_| {}, &Default::default())
+            core.vault
+                .import_customers_csv(&admin, &client, &bytes[..], encoding, &mut |_| {}, &Default::default())
                 .await
         }
     };
@@ -313,7 +323,7 @@ async fn csv_import(backend: Backend) {
     assert_eq!(import(sjis.into_owned(), CsvEncoding::ShiftJis).await.unwrap(), 1);
     let mut op = s.principal_of(&s.user("op", &[Role::Operator]).await);
     op.client_ids = vec![a.id.clone()];
-    let cards = s.core.find_customers_by_phone(&op, "0612345678", &callback(), &ctx).await.unwrap();
+    let cards = s.core.vault.find_customers_by_phone(&op, "0612345678", &callback(), &ctx).await.unwrap();
     assert_eq!(cards[0].fields.iter().find(|f| f.field == CustomerField::NameKanji).unwrap().value, "中村健");
     let mut broken = b"name_kanji,phones\n".to_vec();
     broken.extend_from_slice(b"\x82\xa0\x82,0312345678\n\x81\x7f\x81,0312345679\n");
@@ -363,22 +373,26 @@ async fn key_rotation_survives_kill_9(backend: Backend) {
         let core = open().await.unwrap();
         let admin = crate::support::insert_user(&core, "admin", &[Role::SecurityAdmin]).await;
         let p = crate::support::principal(&admin);
-        let client =
-            core.create_org_unit(&p, OrgKind::Client, "Client A", None, &Default::default()).await.unwrap();
+        let client = core
+            .identity
+            .create_org_unit(&p, OrgKind::Client, "Client A", None, &Default::default())
+            .await
+            .unwrap();
         let mut csv = String::from("name_kanji,phones\n");
         for i in 0..rows {
             csv.push_str(&format!("顧客{i},070{i:08}\n"));
         }
-        core.import_customers_csv(
-            &p,
-            &client.id,
-            csv.as_bytes(),
-            mamori_core::import::CsvEncoding::Utf8,
-            &mut |_| {},
-            &Default::default(),
-        )
-        .await
-        .unwrap();
+        core.vault
+            .import_customers_csv(
+                &p,
+                &client.id,
+                csv.as_bytes(),
+                mamori_core::vault::import::CsvEncoding::Utf8,
+                &mut |_| {},
+                &Default::default(),
+            )
+            .await
+            .unwrap();
         let op = crate::support::insert_user(&core, "op", &[Role::Operator]).await;
         (client.id, op)
     };
@@ -388,6 +402,7 @@ async fn key_rotation_survives_kill_9(backend: Backend) {
         async move {
             for i in [0, rows / 2, rows - 1] {
                 let cards = core
+                    .vault
                     .find_customers_by_phone(&p, &format!("070{i:08}"), &callback(), &Default::default())
                     .await
                     .unwrap();
@@ -413,7 +428,7 @@ async fn key_rotation_survives_kill_9(backend: Backend) {
     child.wait().unwrap();
 
     let core = open().await.unwrap();
-    let remaining = core.store.read().await.unwrap().count_customers_to_rewrap(2).await.unwrap();
+    let remaining = core.store().read().await.unwrap().count_customers_to_rewrap(2).await.unwrap();
     assert!(remaining > 0 && remaining < rows as i64, "killed half-way ({remaining} of {rows} left)");
     readable(core.clone()).await;
 
@@ -422,7 +437,7 @@ async fn key_rotation_survives_kill_9(backend: Backend) {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("finished the rotation to key version 2"), "{text}");
     let core = open().await.unwrap();
-    assert_eq!(core.store.read().await.unwrap().count_customers_to_rewrap(2).await.unwrap(), 0);
+    assert_eq!(core.store().read().await.unwrap().count_customers_to_rewrap(2).await.unwrap(), 0);
     readable(core).await;
 }
 both_backends!(key_rotation_survives_kill_9);
@@ -434,10 +449,10 @@ async fn active_call_purpose(backend: Backend) {
     let admin_user = s.user("admin", &[Role::SecurityAdmin]).await;
     let admin = s.principal_of(&admin_user);
     let ctx = Default::default();
-    let a = s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
-    s.core.create_customer(&admin, &customer(&a.id, "03-1234-5678"), &ctx).await.unwrap();
+    let a = s.core.identity.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
+    s.core.vault.create_customer(&admin, &customer(&a.id, "03-1234-5678"), &ctx).await.unwrap();
     let op = s.user("op.a", &[Role::Operator]).await;
-    s.core.set_user_clients(&admin, &op.id, std::slice::from_ref(&a.id), &ctx).await.unwrap();
+    s.core.identity.set_user_clients(&admin, &op.id, std::slice::from_ref(&a.id), &ctx).await.unwrap();
     let cti = s.token(&admin_user, &[mamori_domain::Permission::CtiWrite]).await;
     let op_token = s.token(&op, &[mamori_domain::Permission::CustomersRead]).await;
     let api = reqwest::Client::new();
@@ -520,12 +535,12 @@ async fn reveal_with_a_reason(backend: Backend) {
     let admin_user = s.user("admin", &[Role::SecurityAdmin]).await;
     let admin = s.principal_of(&admin_user);
     let ctx = Default::default();
-    let a = s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
-    let b = s.core.create_org_unit(&admin, OrgKind::Client, "Client B", None, &ctx).await.unwrap();
-    let in_a = s.core.create_customer(&admin, &customer(&a.id, "0312345678"), &ctx).await.unwrap();
-    let in_b = s.core.create_customer(&admin, &customer(&b.id, "0312345678"), &ctx).await.unwrap();
+    let a = s.core.identity.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
+    let b = s.core.identity.create_org_unit(&admin, OrgKind::Client, "Client B", None, &ctx).await.unwrap();
+    let in_a = s.core.vault.create_customer(&admin, &customer(&a.id, "0312345678"), &ctx).await.unwrap();
+    let in_b = s.core.vault.create_customer(&admin, &customer(&b.id, "0312345678"), &ctx).await.unwrap();
     let op = s.user("op.a", &[Role::Operator]).await;
-    s.core.set_user_clients(&admin, &op.id, std::slice::from_ref(&a.id), &ctx).await.unwrap();
+    s.core.identity.set_user_clients(&admin, &op.id, std::slice::from_ref(&a.id), &ctx).await.unwrap();
     let token = s.token(&op, &[mamori_domain::Permission::CustomersRead]).await;
     let api = reqwest::Client::new();
     let reveal = |id: &str, field: &str| {
@@ -574,10 +589,10 @@ async fn lookup_by_email_and_name(backend: Backend) {
     let s = TestServer::start(backend).await;
     let admin = s.principal_of(&s.user("admin", &[Role::SecurityAdmin]).await);
     let ctx = Default::default();
-    let a = s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
-    let id = s.core.create_customer(&admin, &customer(&a.id, "0312345678"), &ctx).await.unwrap();
+    let a = s.core.identity.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
+    let id = s.core.vault.create_customer(&admin, &customer(&a.id, "0312345678"), &ctx).await.unwrap();
     let op = s.user("op.a", &[Role::Operator]).await;
-    s.core.set_user_clients(&admin, &op.id, std::slice::from_ref(&a.id), &ctx).await.unwrap();
+    s.core.identity.set_user_clients(&admin, &op.id, std::slice::from_ref(&a.id), &ctx).await.unwrap();
     let token = s.token(&op, &[mamori_domain::Permission::CustomersRead]).await;
     let api = reqwest::Client::new();
     let lookup = |body: serde_json::Value| {
@@ -626,7 +641,7 @@ async fn hundred_thousand_rows(backend: Backend) {
     let s = TestServer::start(backend).await;
     let admin = s.principal_of(&s.user("admin", &[Role::SecurityAdmin]).await);
     let ctx = Default::default();
-    let a = s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
+    let a = s.core.identity.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
     let rows = 100_000;
     let file = |bad_every: Option<usize>| {
         let mut csv = String::from("name_kanji,phones,email,postal_address,card_number\n");
@@ -644,15 +659,16 @@ async fn hundred_thousand_rows(backend: Backend) {
     let import = |bytes: Vec<u8>| {
         let (core, admin, client) = (s.core.clone(), admin.clone(), a.id.clone());
         async move {
-            core.import_customers_csv(
-                &admin,
-                &client,
-                &bytes[..],
-                CsvEncoding::Utf8,
-                &mut |_| {},
-                &Default::default(),
-            )
-            .await
+            core.vault
+                .import_customers_csv(
+                    &admin,
+                    &client,
+                    &bytes[..],
+                    CsvEncoding::Utf8,
+                    &mut |_| {},
+                    &Default::default(),
+                )
+                .await
         }
     };
     let Err(ImportError::Refused(refusal)) = import(file(Some(1000))).await else {
@@ -662,11 +678,11 @@ async fn hundred_thousand_rows(backend: Backend) {
     let lines: Vec<u64> = refusal.problems.iter().map(|p| p.line).collect();
     let expected: Vec<u64> = (1..=100).map(|k| k * 1000 + 1).collect();
     assert_eq!(lines, expected, "every bad line (file line = row + 1 for the header)");
-    assert_eq!(s.core.store.read().await.unwrap().count_customers().await.unwrap(), 0);
+    assert_eq!(s.core.store().read().await.unwrap().count_customers().await.unwrap(), 0);
     assert_eq!(import(file(None)).await.unwrap(), rows as u64);
-    assert_eq!(s.core.store.read().await.unwrap().count_customers().await.unwrap(), rows as i64);
+    assert_eq!(s.core.store().read().await.unwrap().count_customers().await.unwrap(), rows as i64);
 
-    s.core.checkpoint_audit_log().await.unwrap();
+    s.core.audit.checkpoint_audit_log().await.unwrap();
     let dump = database_bytes(&s).await;
     for i in [0, 4_242, rows - 1] {
         for value in [
@@ -690,8 +706,12 @@ async fn import_lists_first_problems(backend: Backend) {
     let s = TestServer::start_with(backend, |c| c.import_max_listed_problems = 5).await;
     let admin_user = s.user("admin", &[Role::SecurityAdmin]).await;
     let admin = s.principal_of(&admin_user);
-    let a =
-        s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &Default::default()).await.unwrap();
+    let a = s
+        .core
+        .identity
+        .create_org_unit(&admin, OrgKind::Client, "Client A", None, &Default::default())
+        .await
+        .unwrap();
     let token = s.token(&admin_user, &[mamori_domain::Permission::CustomersManage]).await;
     let api = reqwest::Client::new();
     let post = |body: String| {
@@ -701,7 +721,7 @@ async fn import_lists_first_problems(backend: Backend) {
             .body(body)
             .send()
     };
-    let count = || async { s.core.store.read().await.unwrap().count_customers().await.unwrap() };
+    let count = || async { s.core.store().read().await.unwrap().count_customers().await.unwrap() };
     // 10,000 rows (more than two chunks); `bad` rows have a bad phone, `broken` ones a cell too many.
     let file = |bad: &dyn Fn(usize) -> bool, broken: &dyn Fn(usize) -> bool| {
         let mut csv = String::from("name_kanji,phones\n");
@@ -743,6 +763,7 @@ async fn import_lists_first_problems(backend: Backend) {
     assert_eq!((p["problems_total"].as_u64(), p["problems"][0]["line"].as_u64()), (Some(1), Some(9_002)));
     let direct = s
         .core
+        .vault
         .import_customers_csv(
             &admin,
             &a.id,
@@ -790,6 +811,7 @@ async fn import_memory_bounded(backend: Backend) {
             .unwrap();
         let admin = insert_user(&core, "admin", &[Role::SecurityAdmin]).await;
         let client = core
+            .identity
             .create_org_unit(&principal(&admin), OrgKind::Client, "Client A", None, &Default::default())
             .await
             .unwrap();

@@ -12,17 +12,21 @@ async fn operator_workspace(backend: Backend) {
     let admin_user = s.user("admin", &[Role::SecurityAdmin]).await;
     let admin = s.principal_of(&admin_user);
     let ctx = Default::default();
-    let a = s.core.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
+    let a = s.core.identity.create_org_unit(&admin, OrgKind::Client, "Client A", None, &ctx).await.unwrap();
     let fields =
         [("name_kanji", "山田太郎"), ("phones", "03-1234-5678"), ("card_number", "4111111111111111")];
     let new = mamori_core::vault::NewCustomer {
         client_id: a.id.clone(),
         fields: fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
     };
-    let id = s.core.create_customer(&admin, &new, &ctx).await.unwrap();
+    let id = s.core.vault.create_customer(&admin, &new, &ctx).await.unwrap();
     let op = s.user("op.a", &[Role::Operator]).await;
-    s.core.set_user_clients(&admin, &op.id, std::slice::from_ref(&a.id), &ctx).await.unwrap();
-    s.core.call_started(mamori_audit::Actor::System, "pbx-42", "op.a", "0312345678", &ctx).await.unwrap();
+    s.core.identity.set_user_clients(&admin, &op.id, std::slice::from_ref(&a.id), &ctx).await.unwrap();
+    s.core
+        .vault
+        .call_started(mamori_audit::Actor::System, "pbx-42", "op.a", "0312345678", &ctx)
+        .await
+        .unwrap();
 
     let b = s.signed_in("op.a").await;
     let html = b.get("/workspace").await.text().await.unwrap();
@@ -89,7 +93,7 @@ async fn operator_workspace(backend: Backend) {
     let html = admin_browser.get("/admin/vault-policy").await.text().await.unwrap();
     assert!(html.contains("name=\"mask.card_number.operator\""), "{html}");
     let csrf = admin_browser.csrf("/admin/vault-policy").await;
-    let policy = s.core.vault_policy().await.unwrap();
+    let policy = s.core.vault.vault_policy().await.unwrap();
     let mut form: Vec<(String, String)> = vec![("_csrf".into(), csrf.clone())];
     for rule in &policy.fields {
         form.push((

@@ -41,7 +41,7 @@ pub async fn search(
         before_index: q.before.map(|b| storable_index("before", b)).transpose()?,
         limit,
     };
-    let entries = state.core.search_audit(&p, &query, &ctx).await?;
+    let entries = state.core.identity.search_audit(&p, &query, &ctx).await?;
     let next_before = if i64::try_from(entries.len()).unwrap_or(0) == limit {
         entries.last().map(|e| e.index)
     } else {
@@ -53,7 +53,7 @@ pub async fn search(
 #[utoipa::path(get, path = "/api/v1/audit/checkpoint", tag = "audit",
     responses((status = 200, body = proto::AuditCheckpoint), (status = 404, body = proto::Problem)))]
 pub async fn checkpoint(State(state): State<AppState>) -> ApiResult<Json<proto::AuditCheckpoint>> {
-    let c = state.core.latest_audit_checkpoint().await?.ok_or_else(|| {
+    let c = state.core.audit.latest_audit_checkpoint().await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -65,7 +65,7 @@ pub async fn checkpoint(State(state): State<AppState>) -> ApiResult<Json<proto::
         root: hex::encode(c.root),
         time: c.time.0,
         note: c.note,
-        public_key: state.core.audit_public_key(),
+        public_key: state.core.audit.audit_public_key(),
     }))
 }
 
@@ -96,7 +96,7 @@ pub async fn entry_proof(
     ApiQuery(q): ApiQuery<proto::AuditProofQuery>,
 ) -> ApiResult<Json<proto::AuditEntryProof>> {
     let tree_size = q.tree_size.map(|t| storable_index("tree_size", t)).transpose()?;
-    let proof = state.core.audit_entry_proof(&p, &ctx, index, tree_size).await?;
+    let proof = state.core.audit.audit_entry_proof(&p, &ctx, index, tree_size).await?;
     Ok(Json(proto::AuditEntryProof {
         entry: proof.entry,
         leaf_hash: hex::encode(proof.leaf_hash),
@@ -115,7 +115,8 @@ pub async fn consistency(
     ApiQuery(q): ApiQuery<proto::AuditConsistencyQuery>,
 ) -> ApiResult<Json<proto::AuditConsistency>> {
     let (from, to) = (storable_index("from", q.from)?, storable_index("to", q.to)?);
-    let (proof, from_checkpoint, to_checkpoint) = state.core.audit_consistency(&p, &ctx, from, to).await?;
+    let (proof, from_checkpoint, to_checkpoint) =
+        state.core.audit.audit_consistency(&p, &ctx, from, to).await?;
     Ok(Json(proto::AuditConsistency {
         from: q.from,
         to: q.to,
@@ -191,7 +192,7 @@ pub async fn export(
         before_index: None,
         limit: 1000,
     };
-    let (entries, truncated) = state.core.export_audit_search(&p, &query, &ctx).await?;
+    let (entries, truncated) = state.core.audit.export_audit_search(&p, &query, &ctx).await?;
     let (body, content_type, extension) = match q.format {
         proto::ExportFormat::Csv => (to_csv(&entries)?, "text/csv; charset=utf-8", "csv"),
         proto::ExportFormat::Jsonl => {

@@ -26,7 +26,7 @@ pub async fn create(
     ApiJson(body): ApiJson<proto::CreateCustomer>,
 ) -> ApiResult<(StatusCode, Json<proto::CustomerCreated>)> {
     let new = NewCustomer { client_id: body.client_id, fields: body.fields };
-    let id = state.core.create_customer(&p, &new, &ctx).await?;
+    let id = state.core.vault.create_customer(&p, &new, &ctx).await?;
     Ok((StatusCode::CREATED, Json(proto::CustomerCreated { id })))
 }
 
@@ -55,7 +55,7 @@ pub async fn lookup(
         (None, None) => Purpose::ActiveCall,
         (code, text) => Purpose::Reason { code: code.unwrap_or_default(), text: text.unwrap_or_default() },
     };
-    Ok(Json(cards_of(state.core.look_up(&p, &lookup, &purpose, &ctx).await?)))
+    Ok(Json(cards_of(state.core.vault.look_up(&p, &lookup, &purpose, &ctx).await?)))
 }
 
 fn cards_of(cards: Vec<mamori_core::vault::CustomerCard>) -> proto::CustomerCards {
@@ -88,7 +88,7 @@ pub async fn call_started(
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<proto::CallStarted>,
 ) -> ApiResult<StatusCode> {
-    state.core.call_started(p.actor(), &body.call_id, &body.operator, &body.caller, &ctx).await?;
+    state.core.vault.call_started(p.actor(), &body.call_id, &body.operator, &body.caller, &ctx).await?;
     Ok(StatusCode::CREATED)
 }
 
@@ -100,7 +100,7 @@ pub async fn call_ended(
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<proto::CallEnded>,
 ) -> ApiResult<StatusCode> {
-    state.core.call_ended(p.actor(), &body.call_id, &ctx).await?;
+    state.core.vault.call_ended(p.actor(), &body.call_id, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -115,7 +115,7 @@ pub async fn reveal(
     ApiJson(body): ApiJson<proto::RevealField>,
 ) -> ApiResult<Json<proto::RevealedField>> {
     let purpose = Purpose::Reason { code: body.reason_code, text: body.reason_text };
-    let value = state.core.reveal_field(&p, &id, &body.field, &purpose, &ctx).await?;
+    let value = state.core.vault.reveal_field(&p, &id, &body.field, &purpose, &ctx).await?;
     Ok(Json(proto::RevealedField { field: body.field, value }))
 }
 
@@ -128,7 +128,7 @@ pub async fn add_note(
     IdPath(id): IdPath,
     ApiJson(body): ApiJson<proto::AddNote>,
 ) -> ApiResult<StatusCode> {
-    state.core.add_customer_note(&p, &id, &body.text, &ctx).await?;
+    state.core.vault.add_customer_note(&p, &id, &body.text, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -141,7 +141,7 @@ pub async fn correct(
     IdPath(id): IdPath,
     ApiJson(body): ApiJson<proto::CorrectCustomer>,
 ) -> ApiResult<StatusCode> {
-    state.core.correct_customer(&p, &id, &body.request_ref, &body.fields, &ctx).await?;
+    state.core.vault.correct_customer(&p, &id, &body.request_ref, &body.fields, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -154,7 +154,7 @@ pub async fn disclose(
     IdPath(id): IdPath,
     ApiJson(body): ApiJson<proto::SubjectRequest>,
 ) -> ApiResult<Json<proto::Disclosure>> {
-    let d = state.core.disclose_customer(&p, &id, &body.request_ref, &ctx).await?;
+    let d = state.core.vault.disclose_customer(&p, &id, &body.request_ref, &ctx).await?;
     Ok(Json(proto::Disclosure {
         id: d.id,
         client_id: d.client_id,
@@ -178,14 +178,14 @@ pub async fn erase(
     IdPath(id): IdPath,
     ApiJson(body): ApiJson<proto::SubjectRequest>,
 ) -> ApiResult<StatusCode> {
-    state.core.erase_customer(&p, &id, &body.request_ref, &ctx).await?;
+    state.core.vault.erase_customer(&p, &id, &body.request_ref, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/api/v1/vault/policy", tag = "customers",
     responses((status = 200, body = VaultPolicy)))]
 pub async fn get_policy(State(state): State<AppState>) -> ApiResult<Json<VaultPolicy>> {
-    Ok(Json((*state.core.vault_policy().await?).clone()))
+    Ok(Json((*state.core.vault.vault_policy().await?).clone()))
 }
 
 #[utoipa::path(put, path = "/api/v1/vault/policy", tag = "customers", request_body = VaultPolicy,
@@ -196,7 +196,7 @@ pub async fn put_policy(
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<VaultPolicy>,
 ) -> ApiResult<StatusCode> {
-    state.core.set_vault_policy(&p, body, &ctx).await?;
+    state.core.vault.set_vault_policy(&p, body, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -214,7 +214,7 @@ pub async fn import(
     use axum::RequestExt;
     use axum::response::IntoResponse;
     use futures_util::StreamExt;
-    use mamori_core::import::{CsvEncoding, ImportError};
+    use mamori_core::vault::import::{CsvEncoding, ImportError};
     let is_csv = request
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
@@ -275,7 +275,7 @@ pub async fn import(
     let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(chunks));
     let (core, client_id, dropped) = (state.core.clone(), q.client_id.clone(), kept.clone());
     let checked = tokio::task::spawn_blocking(move || {
-        core.check_customers_csv(&client_id, reader, encoding, &mut |_, problems| {
+        core.vault.check_customers_csv(&client_id, reader, encoding, &mut |_, problems| {
             if problems > 0 {
                 lock(&dropped).take();
             }
@@ -299,7 +299,7 @@ pub async fn import(
             let core = state.core.clone();
             let runtime = tokio::runtime::Handle::current();
             tokio::task::spawn_blocking(move || {
-                runtime.block_on(core.import_customers_csv(
+                runtime.block_on(core.vault.import_customers_csv(
                     &p,
                     &q.client_id,
                     file,

@@ -33,13 +33,13 @@ pub async fn enrol(
             "too many attempts from this address; wait a minute",
         ));
     }
-    let device_id = state.core.enrol_device(&body, &ctx).await?;
+    let device_id = state.core.devices.enrol_device(&body, &ctx).await?;
     Ok((StatusCode::CREATED, Json(proto::Enrolled { device_id })))
 }
 
 /// The answer to a heartbeat or an inventory: the server's time and the operator's shifts.
 async fn ack(state: &AppState, device: &DeviceRecord) -> ApiResult<Json<proto::AgentAck>> {
-    let shifts = state.core.device_shifts(device).await?;
+    let shifts = state.core.devices.device_shifts(device).await?;
     Ok(Json(proto::AgentAck { server_time: state.core.now().0, shifts }))
 }
 
@@ -52,7 +52,7 @@ pub async fn inventory(
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<proto::Inventory>,
 ) -> ApiResult<Json<proto::AgentAck>> {
-    state.core.record_inventory(&device, &body, &ctx).await?;
+    state.core.devices.record_inventory(&device, &body, &ctx).await?;
     ack(&state, &device).await
 }
 
@@ -79,7 +79,7 @@ pub async fn create_enrolment(
         user_id: body.user_id,
         valid_hours: body.valid_hours.unwrap_or(24),
     };
-    let (record, token) = state.core.create_enrolment(&p, &new, &ctx).await?;
+    let (record, token) = state.core.devices.create_enrolment(&p, &new, &ctx).await?;
     Ok((
         StatusCode::CREATED,
         Json(proto::EnrolmentCreated { id: record.id, token, expires_at: record.expires_at.rfc3339() }),
@@ -107,7 +107,7 @@ pub async fn list(
     Caller(p): Caller,
 ) -> ApiResult<Json<Vec<proto::DeviceSummary>>> {
     let now = state.core.now();
-    Ok(Json(state.core.list_devices(&p).await?.iter().map(|d| summary(d, now)).collect()))
+    Ok(Json(state.core.devices.list_devices(&p).await?.iter().map(|d| summary(d, now)).collect()))
 }
 
 #[utoipa::path(get, path = "/api/v1/devices/{id}", tag = "devices",
@@ -118,9 +118,9 @@ pub async fn detail(
     Ctx(ctx): Ctx,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<proto::DeviceDetail>> {
-    let (device, history) = state.core.device_detail(&p, &id, &ctx).await?;
+    let (device, history) = state.core.devices.device_detail(&p, &id, &ctx).await?;
     let inventory = history.first().and_then(|i| serde_json::from_str(&i.inventory).ok());
-    let posture = state.core.device_posture(&device).await?;
+    let posture = state.core.devices.device_posture(&device).await?;
     Ok(Json(proto::DeviceDetail {
         device: summary(&device, state.core.now()),
         inventory,
@@ -138,7 +138,7 @@ pub async fn revoke(
     Ctx(ctx): Ctx,
     IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
-    state.core.revoke_device(&p, &id, &ctx).await?;
+    state.core.devices.revoke_device(&p, &id, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -153,7 +153,7 @@ pub async fn poll(
     ApiJson(body): ApiJson<proto::Poll>,
 ) -> ApiResult<Json<proto::Commands>> {
     let wait = std::time::Duration::from_secs(u64::from(body.wait_secs.min(MAX_POLL_SECS)));
-    let commands = state.core.poll_commands(&device, wait).await?;
+    let commands = state.core.devices.poll_commands(&device, wait).await?;
     Ok(Json(proto::Commands {
         commands: commands
             .into_iter()
@@ -171,7 +171,7 @@ pub async fn command_result(
     IdPath(id): IdPath,
     ApiJson(body): ApiJson<proto::CommandResult>,
 ) -> ApiResult<Json<proto::AgentAck>> {
-    state.core.finish_command(&device, &id, body.ok, &body.detail, &ctx).await?;
+    state.core.devices.finish_command(&device, &id, body.ok, &body.detail, &ctx).await?;
     ack(&state, &device).await
 }
 
@@ -198,7 +198,7 @@ pub async fn issue_command(
     IdPath(id): IdPath,
     ApiJson(body): ApiJson<proto::IssueCommand>,
 ) -> ApiResult<(StatusCode, Json<proto::CommandView>)> {
-    let c = state.core.issue_command(&p, &id, &body.kind, body.message.as_deref(), &ctx).await?;
+    let c = state.core.devices.issue_command(&p, &id, &body.kind, body.message.as_deref(), &ctx).await?;
     Ok((StatusCode::CREATED, Json(command_view(c))))
 }
 
@@ -210,7 +210,7 @@ pub async fn list_commands(
     Ctx(ctx): Ctx,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<Vec<proto::CommandView>>> {
-    Ok(Json(state.core.device_commands(&p, &id, &ctx).await?.into_iter().map(command_view).collect()))
+    Ok(Json(state.core.devices.device_commands(&p, &id, &ctx).await?.into_iter().map(command_view).collect()))
 }
 
 #[utoipa::path(post, path = "/api/v1/agent/events", tag = "agent", request_body = proto::EventBatch,
@@ -221,7 +221,7 @@ pub async fn events(
     Extension(device): Extension<DeviceRecord>,
     ApiJson(body): ApiJson<proto::EventBatch>,
 ) -> ApiResult<Json<proto::EventsAccepted>> {
-    let stored = state.core.record_events(&device, &body.events).await?;
+    let stored = state.core.devices.record_events(&device, &body.events).await?;
     Ok(Json(proto::EventsAccepted { stored, server_time: state.core.now().0 }))
 }
 
@@ -247,6 +247,7 @@ pub async fn list_events(
     Ok(Json(
         state
             .core
+            .devices
             .device_events(&p, &id, 500, &ctx)
             .await?
             .into_iter()
@@ -267,7 +268,7 @@ pub async fn get_site_policy(
     State(state): State<AppState>,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<PosturePolicy>> {
-    Ok(Json(state.core.site_device_policy(&id).await?))
+    Ok(Json(state.core.devices.site_device_policy(&id).await?))
 }
 
 #[utoipa::path(put, path = "/api/v1/sites/{id}/device-policy", tag = "devices", request_body = PosturePolicy,
@@ -279,7 +280,7 @@ pub async fn put_site_policy(
     IdPath(id): IdPath,
     ApiJson(body): ApiJson<PosturePolicy>,
 ) -> ApiResult<StatusCode> {
-    state.core.set_site_device_policy(&p, &id, body, &ctx).await?;
+    state.core.devices.set_site_device_policy(&p, &id, body, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -292,7 +293,7 @@ pub async fn put_user_networks(
     IdPath(id): IdPath,
     ApiJson(body): ApiJson<proto::ApprovedNetworks>,
 ) -> ApiResult<StatusCode> {
-    state.core.set_user_networks(&p, &id, body.networks, &ctx).await?;
+    state.core.devices.set_user_networks(&p, &id, body.networks, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -304,7 +305,7 @@ pub async fn get_user_shifts(
     Ctx(ctx): Ctx,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<ShiftSchedule>> {
-    Ok(Json(state.core.user_shifts(&p, &id, &ctx).await?))
+    Ok(Json(state.core.devices.user_shifts(&p, &id, &ctx).await?))
 }
 
 /// An operator's shifts: their PC's agent collects activity only inside them.
@@ -317,14 +318,14 @@ pub async fn put_user_shifts(
     IdPath(id): IdPath,
     ApiJson(body): ApiJson<ShiftSchedule>,
 ) -> ApiResult<StatusCode> {
-    state.core.set_user_shifts(&p, &id, body, &ctx).await?;
+    state.core.devices.set_user_shifts(&p, &id, body, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/api/v1/devices/keystroke-limits", tag = "devices",
     responses((status = 200, body = KeystrokeLimits)))]
 pub async fn get_keystroke_limits(State(state): State<AppState>) -> ApiResult<Json<KeystrokeLimits>> {
-    Ok(Json(state.core.keystroke_limits().await?))
+    Ok(Json(state.core.devices.keystroke_limits().await?))
 }
 
 /// Keystrokes a minute above which a PC's bucket raises `abnormal_keystroke_rate`, per role.
@@ -336,7 +337,7 @@ pub async fn put_keystroke_limits(
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<KeystrokeLimits>,
 ) -> ApiResult<StatusCode> {
-    state.core.set_keystroke_limits(&p, body, &ctx).await?;
+    state.core.devices.set_keystroke_limits(&p, body, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -357,7 +358,13 @@ pub async fn list_activity(
             "`hours` is 1 to 744",
         ));
     }
-    let buckets =
-        state.core.device_activity(&p, &id, hours, &ctx).await?.into_iter().map(|a| a.bucket).collect();
+    let buckets = state
+        .core
+        .devices
+        .device_activity(&p, &id, hours, &ctx)
+        .await?
+        .into_iter()
+        .map(|a| a.bucket)
+        .collect();
     Ok(Json(proto::ActivityList { buckets }))
 }

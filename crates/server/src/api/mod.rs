@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use mamori_core::admin::Invitation;
+use mamori_core::identity::admin::Invitation;
 use mamori_domain::Permission::*;
 use mamori_domain::authz::Access;
 use mamori_proto as proto;
@@ -190,7 +190,7 @@ pub async fn me(Caller(p): Caller) -> ApiResult<Json<proto::Me>> {
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
     responses((status = 200, body = proto::UserList), (status = 403, body = proto::Problem)))]
 pub async fn list_users(State(state): State<AppState>) -> ApiResult<Json<proto::UserList>> {
-    let users = state.core.list_users().await?;
+    let users = state.core.identity.list_users().await?;
     Ok(Json(proto::UserList { users: users.iter().map(|u| user_json(u, Vec::new())).collect() }))
 }
 
@@ -211,8 +211,8 @@ pub async fn invite_user(
         site_id: body.site_id,
         client_ids: body.client_ids,
     };
-    let invited = state.core.invite_user(&p, &inv, &ctx).await?;
-    let (user, clients) = state.core.user(&invited.user.id).await?;
+    let invited = state.core.identity.invite_user(&p, &inv, &ctx).await?;
+    let (user, clients) = state.core.identity.user(&invited.user.id).await?;
     Ok((
         StatusCode::CREATED,
         Json(proto::Invited {
@@ -225,7 +225,7 @@ pub async fn invite_user(
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
     responses((status = 200, body = proto::User), (status = 404, body = proto::Problem)))]
 pub async fn get_user(State(state): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<proto::User>> {
-    let (user, clients) = state.core.user(&id).await?;
+    let (user, clients) = state.core.identity.user(&id).await?;
     Ok(Json(user_json(&user, clients)))
 }
 
@@ -238,15 +238,15 @@ pub async fn update_user(
     IdPath(id): IdPath,
     ApiJson(body): ApiJson<proto::UpdateUser>,
 ) -> ApiResult<Json<proto::User>> {
-    let change = mamori_core::admin::UserChange {
+    let change = mamori_core::identity::admin::UserChange {
         display_name: body.display_name,
         team_id: body.team_id,
         site_id: body.site_id,
         roles: body.roles,
         client_ids: body.client_ids,
     };
-    state.core.change_user(&p, &id, &change, &ctx).await?;
-    let (user, clients) = state.core.user(&id).await?;
+    state.core.identity.change_user(&p, &id, &change, &ctx).await?;
+    let (user, clients) = state.core.identity.user(&id).await?;
     Ok(Json(user_json(&user, clients)))
 }
 
@@ -259,7 +259,7 @@ macro_rules! user_action {
             Ctx(ctx): Ctx,
             IdPath(id): IdPath,
         ) -> ApiResult<StatusCode> {
-            state.core.$method(&p, &id, &ctx).await?;
+            state.core.identity.$method(&p, &id, &ctx).await?;
             Ok(StatusCode::NO_CONTENT)
         }
     };
@@ -278,7 +278,7 @@ pub async fn reinvite_user(
     Ctx(ctx): Ctx,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<proto::InvitationLink>> {
-    let token = state.core.reinvite_user(&p, &id, &ctx).await?;
+    let token = state.core.identity.reinvite_user(&p, &id, &ctx).await?;
     Ok(Json(proto::InvitationLink {
         invitation_url: format!("{}/invite?token={token}", state.config.public_url),
     }))
@@ -292,12 +292,12 @@ pub async fn end_user_sessions(
     Ctx(ctx): Ctx,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<proto::SessionsEnded>> {
-    let n = state.core.end_user_sessions(&p, &id, &ctx).await?;
+    let n = state.core.identity.end_user_sessions(&p, &id, &ctx).await?;
     Ok(Json(proto::SessionsEnded { sessions_ended: n }))
 }
 
 async fn list_org(state: &AppState, kind: OrgKind) -> ApiResult<Json<proto::OrgUnitList>> {
-    let items = state.core.list_org(kind).await?;
+    let items = state.core.identity.list_org(kind).await?;
     Ok(Json(proto::OrgUnitList { items: items.into_iter().map(org_json).collect() }))
 }
 
@@ -312,7 +312,7 @@ async fn create_org(
     kind: OrgKind,
     body: proto::CreateOrgUnit,
 ) -> ApiResult<(StatusCode, Json<proto::OrgUnit>)> {
-    let unit = state.core.create_org_unit(p, kind, &body.name, body.site_id, ctx).await?;
+    let unit = state.core.identity.create_org_unit(p, kind, &body.name, body.site_id, ctx).await?;
     Ok((StatusCode::CREATED, Json(org_json(unit))))
 }
 
@@ -356,7 +356,7 @@ fn token_json(t: mamori_store::ApiTokenRecord) -> proto::ApiToken {
 
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", responses((status = 200, body = proto::ApiTokenList)))]
 pub async fn list_tokens(State(state): State<AppState>) -> ApiResult<Json<proto::ApiTokenList>> {
-    let tokens = state.core.list_api_tokens().await?;
+    let tokens = state.core.identity.list_api_tokens().await?;
     Ok(Json(proto::ApiTokenList { tokens: tokens.into_iter().map(token_json).collect() }))
 }
 
@@ -369,7 +369,7 @@ pub async fn create_token(
     ApiJson(body): ApiJson<proto::CreateApiToken>,
 ) -> ApiResult<(StatusCode, Json<proto::CreatedApiToken>)> {
     let valid_for = Duration::from_secs(u64::from(body.expires_in_days) * 86400);
-    let t = state.core.create_api_token(&p, &body.name, &body.permissions, valid_for, &ctx).await?;
+    let t = state.core.identity.create_api_token(&p, &body.name, &body.permissions, valid_for, &ctx).await?;
     Ok((StatusCode::CREATED, Json(proto::CreatedApiToken { token: token_json(t.record), secret: t.secret })))
 }
 
@@ -381,14 +381,14 @@ pub async fn revoke_token(
     Ctx(ctx): Ctx,
     IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
-    state.core.revoke_api_token(&p, &id, &ctx).await?;
+    state.core.identity.revoke_api_token(&p, &id, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/api/v1/security-events", tag = "audit",
     responses((status = 200, body = proto::SecurityEventList)))]
 pub async fn security_events(State(state): State<AppState>) -> ApiResult<Json<proto::SecurityEventList>> {
-    let events = state.core.security_events(200).await?;
+    let events = state.core.identity.security_events(200).await?;
     Ok(Json(proto::SecurityEventList {
         events: events
             .into_iter()
@@ -405,7 +405,9 @@ pub async fn security_events(State(state): State<AppState>) -> ApiResult<Json<pr
 
 #[utoipa::path(get, path = "/api/v1/settings", tag = "settings", responses((status = 200, body = proto::Settings)))]
 pub async fn get_settings(State(state): State<AppState>) -> ApiResult<Json<proto::Settings>> {
-    Ok(Json(proto::Settings { totp_required_for_everyone: state.core.totp_required_for_everyone().await? }))
+    Ok(Json(proto::Settings {
+        totp_required_for_everyone: state.core.identity.totp_required_for_everyone().await?,
+    }))
 }
 
 #[utoipa::path(put, path = "/api/v1/settings", tag = "settings", request_body = proto::Settings,
@@ -416,6 +418,6 @@ pub async fn put_settings(
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<proto::Settings>,
 ) -> ApiResult<Json<proto::Settings>> {
-    state.core.set_totp_for_everyone(&p, body.totp_required_for_everyone, &ctx).await?;
+    state.core.identity.set_totp_for_everyone(&p, body.totp_required_for_everyone, &ctx).await?;
     get_settings(State(state)).await
 }

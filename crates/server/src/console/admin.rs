@@ -11,7 +11,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use mamori_core::admin::Invitation;
+use mamori_core::identity::admin::Invitation;
 use mamori_core::{CoreError, Principal};
 use mamori_domain::Permission::*;
 use mamori_domain::authz::Access::Permission as Needs;
@@ -119,10 +119,10 @@ async fn users_view(
     error: Option<String>,
     link: Option<String>,
 ) -> Response {
-    let users = state.core.list_users().await.unwrap_or_default();
-    let teams = state.core.list_org(OrgKind::Team).await.unwrap_or_default();
-    let sites = state.core.list_org(OrgKind::Site).await.unwrap_or_default();
-    let clients = state.core.list_org(OrgKind::Client).await.unwrap_or_default();
+    let users = state.core.identity.list_users().await.unwrap_or_default();
+    let teams = state.core.identity.list_org(OrgKind::Team).await.unwrap_or_default();
+    let sites = state.core.identity.list_org(OrgKind::Site).await.unwrap_or_default();
+    let clients = state.core.identity.list_org(OrgKind::Client).await.unwrap_or_default();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let now = state.core.now();
     let c = Chrome::new(tr, "users.title", Some(p), csrf_for(Some(p), None), "/admin/users")
@@ -166,7 +166,7 @@ async fn invite(
         site_id: form.optional("site_id"),
         client_ids: form.all("client_ids"),
     };
-    match state.core.invite_user(&p, &inv, &ctx).await {
+    match state.core.identity.invite_user(&p, &inv, &ctx).await {
         Ok(invited) => {
             let link = format!("{}/invite?token={}", state.config.public_url, invited.token);
             users_view(&state, tr, &p, Some("user_invited"), None, Some(link)).await
@@ -199,16 +199,16 @@ async fn user_view_page(
     error: Option<String>,
     link: Option<String>,
 ) -> Response {
-    let (user, assigned) = match state.core.user(id).await {
+    let (user, assigned) = match state.core.identity.user(id).await {
         Ok(u) => u,
         Err(e) => {
             let status = crate::problem::status_of(&e);
             return super::message_page_text(tr, status, error_text(tr, &e));
         }
     };
-    let teams = state.core.list_org(OrgKind::Team).await.unwrap_or_default();
-    let sites = state.core.list_org(OrgKind::Site).await.unwrap_or_default();
-    let clients = state.core.list_org(OrgKind::Client).await.unwrap_or_default();
+    let teams = state.core.identity.list_org(OrgKind::Team).await.unwrap_or_default();
+    let sites = state.core.identity.list_org(OrgKind::Site).await.unwrap_or_default();
+    let clients = state.core.identity.list_org(OrgKind::Client).await.unwrap_or_default();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let c = Chrome::new(tr, "user.title", Some(p), csrf_for(Some(p), None), "/admin/users")
         .notice_key(done)
@@ -267,7 +267,7 @@ async fn update_profile(
         team_id: form.optional("team_id"),
         site_id: form.optional("site_id"),
     };
-    let result = state.core.update_user_profile(&p, &id, &profile, &ctx).await;
+    let result = state.core.identity.update_user_profile(&p, &id, &profile, &ctx).await;
     user_outcome(&state, tr, &p, &id, result, "user_updated").await
 }
 
@@ -280,7 +280,7 @@ async fn set_roles(
     form: Form,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let result = state.core.set_user_roles(&p, &id, &parse_roles(&form.all("roles")), &ctx).await;
+    let result = state.core.identity.set_user_roles(&p, &id, &parse_roles(&form.all("roles")), &ctx).await;
     user_outcome(&state, tr, &p, &id, result, "user_updated").await
 }
 
@@ -293,7 +293,7 @@ async fn set_clients(
     form: Form,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let result = state.core.set_user_clients(&p, &id, &form.all("client_ids"), &ctx).await;
+    let result = state.core.identity.set_user_clients(&p, &id, &form.all("client_ids"), &ctx).await;
     user_outcome(&state, tr, &p, &id, result, "user_updated").await
 }
 
@@ -308,7 +308,7 @@ macro_rules! user_action {
             _form: Form,
         ) -> Response {
             let tr = tr_for(&headers, Some(&p));
-            let result = state.core.$method(&p, &id, &ctx).await.map(drop);
+            let result = state.core.identity.$method(&p, &id, &ctx).await.map(drop);
             user_outcome(&state, tr, &p, &id, result, $done).await
         }
     };
@@ -329,7 +329,7 @@ async fn reinvite(
     _form: Form,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    match state.core.reinvite_user(&p, &id, &ctx).await {
+    match state.core.identity.reinvite_user(&p, &id, &ctx).await {
         Ok(token) => {
             let link = format!("{}/invite?token={token}", state.config.public_url);
             user_view_page(&state, tr, &p, &id, Some("user_invited"), None, Some(link)).await
@@ -361,9 +361,9 @@ async fn org_view(
     done: Option<&str>,
     error: Option<String>,
 ) -> Response {
-    let sites = state.core.list_org(OrgKind::Site).await.unwrap_or_default();
-    let teams = state.core.list_org(OrgKind::Team).await.unwrap_or_default();
-    let clients = state.core.list_org(OrgKind::Client).await.unwrap_or_default();
+    let sites = state.core.identity.list_org(OrgKind::Site).await.unwrap_or_default();
+    let teams = state.core.identity.list_org(OrgKind::Team).await.unwrap_or_default();
+    let clients = state.core.identity.list_org(OrgKind::Client).await.unwrap_or_default();
     let site_name = |id: &Option<String>| {
         id.as_ref()
             .and_then(|id| sites.iter().find(|s| &s.id == id))
@@ -409,7 +409,7 @@ async fn create_org(
         return org_view(&state, tr, &p, None, Some(tr.t("error.org_kind").to_owned())).await;
     };
     let site = if kind == OrgKind::Team { form.optional("site_id") } else { None };
-    match state.core.create_org_unit(&p, kind, form.text("name"), site, &ctx).await {
+    match state.core.identity.create_org_unit(&p, kind, form.text("name"), site, &ctx).await {
         Ok(_) => Redirect::to("/admin/org?done=org_created").into_response(),
         Err(e) => org_view(&state, tr, &p, None, Some(error_text(tr, &e))).await,
     }
@@ -443,7 +443,7 @@ async fn tokens_view(
     secret: Option<String>,
 ) -> Response {
     let now = state.core.now();
-    let tokens = state.core.list_api_tokens().await.unwrap_or_default();
+    let tokens = state.core.identity.list_api_tokens().await.unwrap_or_default();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let c = Chrome::new(tr, "tokens.title", Some(p), csrf_for(Some(p), None), "/admin/tokens")
         .notice_key(done)
@@ -493,7 +493,7 @@ async fn create_token(
         form.all("permissions").iter().filter_map(|s| s.parse().ok()).collect();
     let days: u64 = form.text("expires_in_days").trim().parse().unwrap_or(0);
     let valid_for = Duration::from_secs(days.saturating_mul(86400));
-    match state.core.create_api_token(&p, form.text("name"), &permissions, valid_for, &ctx).await {
+    match state.core.identity.create_api_token(&p, form.text("name"), &permissions, valid_for, &ctx).await {
         Ok(t) => tokens_view(&state, tr, &p, Some("token_created"), None, Some(t.secret)).await,
         Err(e) => tokens_view(&state, tr, &p, None, Some(error_text(tr, &e)), None).await,
     }
@@ -508,7 +508,7 @@ async fn revoke_token(
     _form: Form,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    match state.core.revoke_api_token(&p, &id, &ctx).await {
+    match state.core.identity.revoke_api_token(&p, &id, &ctx).await {
         Ok(()) => Redirect::to("/admin/tokens?done=token_revoked").into_response(),
         Err(e) => tokens_view(&state, tr, &p, None, Some(error_text(tr, &e)), None).await,
     }
@@ -528,7 +528,7 @@ async fn settings_page(
     Query(q): Query<DoneQuery>,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let on = state.core.totp_required_for_everyone().await.unwrap_or(false);
+    let on = state.core.identity.totp_required_for_everyone().await.unwrap_or(false);
     let c = Chrome::new(tr, "settings.title", Some(&p), csrf_for(Some(&p), None), "/admin/settings")
         .notice_key(q.done.as_deref());
     render(&SettingsPage { c, totp_for_everyone: on })
@@ -543,7 +543,7 @@ async fn save_settings(
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
     let on = form.text("totp_for_everyone") == "on";
-    match state.core.set_totp_for_everyone(&p, on, &ctx).await {
+    match state.core.identity.set_totp_for_everyone(&p, on, &ctx).await {
         Ok(()) => Redirect::to("/admin/settings?done=settings_saved").into_response(),
         Err(e) => super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     }
@@ -565,7 +565,7 @@ struct EventsPage {
 
 async fn events_page(State(state): State<AppState>, headers: HeaderMap, Caller(p): Caller) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let events = state.core.security_events(200).await.unwrap_or_default();
+    let events = state.core.identity.security_events(200).await.unwrap_or_default();
     let c = Chrome::new(tr, "events.title", Some(&p), csrf_for(Some(&p), None), "/security-events");
     let events = events
         .into_iter()

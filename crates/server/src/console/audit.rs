@@ -100,7 +100,7 @@ async fn audit_page(
         before_index: f.before,
         limit: PAGE,
     };
-    let entries = match state.core.search_audit(&p, &query, &ctx).await {
+    let entries = match state.core.identity.search_audit(&p, &query, &ctx).await {
         Ok(e) => e,
         Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     };
@@ -128,7 +128,7 @@ async fn audit_page(
         .chain(from.map(|t| ("from", t.0.to_string())))
         .chain(to.map(|t| ("to", t.0.to_string())))
         .collect();
-    let checkpoint = state.core.latest_audit_checkpoint().await.ok().flatten().map(|c| c.note);
+    let checkpoint = state.core.audit.latest_audit_checkpoint().await.ok().flatten().map(|c| c.note);
     let c = Chrome::new(tr, "audit.title", Some(&p), csrf_for(Some(&p), None), "/audit");
     let page = AuditPage {
         c,
@@ -155,7 +155,7 @@ async fn audit_page(
         query: serde_urlencoded::to_string(&search).unwrap_or_default(),
         export_query: serde_urlencoded::to_string(&export).unwrap_or_default(),
         next_before,
-        public_key: state.core.audit_public_key(),
+        public_key: state.core.audit.audit_public_key(),
         checkpoint,
     };
     render(&page)

@@ -11,7 +11,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use mamori_audit::actions;
-use mamori_core::auth::SignIn;
+use mamori_core::identity::auth::SignIn;
 use mamori_core::{CoreError, Principal};
 use mamori_domain::identity::totp_required;
 use mamori_store::LinkPurpose;
@@ -82,7 +82,7 @@ pub async fn signin(
     if throttle_signin(&state, &ctx, &actions::SIGNIN_PASSWORD).await.is_err() {
         return again(StatusCode::TOO_MANY_REQUESTS, tr.t("error.throttled").to_owned());
     }
-    match state.core.sign_in(&username, form.text("password"), &ctx).await {
+    match state.core.identity.sign_in(&username, form.text("password"), &ctx).await {
         Ok(SignIn::Complete(s)) => with_session_cookie(&state, &s.cookie, "/dashboard"),
         Ok(SignIn::NeedsSecondFactor(s)) => with_session_cookie(&state, &s.cookie, "/signin/totp"),
         Err(e) => again(crate::problem::status_of(&e), error_text(tr, &e)),
@@ -116,7 +116,7 @@ pub async fn totp(
     if throttle_signin(&state, &ctx, &actions::SIGNIN_SECOND_FACTOR).await.is_err() {
         return again(StatusCode::TOO_MANY_REQUESTS, tr.t("error.throttled").to_owned());
     }
-    match state.core.second_factor(&p, form.text("code"), &ctx).await {
+    match state.core.identity.second_factor(&p, form.text("code"), &ctx).await {
         Ok(session) => with_session_cookie(&state, &session.cookie, "/dashboard"),
         Err(e @ CoreError::Locked { .. }) => {
             let c = Chrome::new(tr, "signin.title", None, String::new(), "/signin")
@@ -137,7 +137,7 @@ pub async fn signout(
     Caller(p): Caller,
     _form: Form,
 ) -> Response {
-    if let Err(e) = state.core.sign_out(&p, &ctx).await {
+    if let Err(e) = state.core.identity.sign_out(&p, &ctx).await {
         tracing::error!(error = %e, "sign-out failed");
     }
     clear_session_cookie(&state, "/signin?done=signed_out")
@@ -164,7 +164,7 @@ pub async fn setup_page(
 ) -> Response {
     let tr = tr_for(&headers, None);
     let token = q.token.unwrap_or_default();
-    if state.core.check_link(&token, LinkPurpose::Setup).await.is_err() {
+    if state.core.identity.check_link(&token, LinkPurpose::Setup).await.is_err() {
         return link_gone(tr);
     }
     let c = Chrome::new(tr, "setup.title", None, csrf_for(None, pre.as_deref()), "/setup");
@@ -196,6 +196,7 @@ pub async fn setup(
     }
     let done = state
         .core
+        .identity
         .complete_setup(&token, form.text("username"), form.text("display_name"), form.text("password"), &ctx)
         .await;
     match done {
@@ -230,7 +231,7 @@ pub async fn invite_page(
 ) -> Response {
     let tr = tr_for(&headers, None);
     let token = q.token.unwrap_or_default();
-    if state.core.check_link(&token, LinkPurpose::Invitation).await.is_err() {
+    if state.core.identity.check_link(&token, LinkPurpose::Invitation).await.is_err() {
         return link_gone(tr);
     }
     let c = Chrome::new(tr, "invite.title", None, csrf_for(None, pre.as_deref()), "/invite");
@@ -252,7 +253,7 @@ pub async fn accept_invite(
     let result: Result<(), String> = if form.text("password") != form.text("password_again") {
         Err(tr.t("error.passwords_differ").to_owned())
     } else {
-        match state.core.accept_invitation(&token, form.text("password"), &ctx).await {
+        match state.core.identity.accept_invitation(&token, form.text("password"), &ctx).await {
             Ok(_) => return Redirect::to("/signin?done=invitation_accepted").into_response(),
             Err(CoreError::LinkInvalid) => return link_gone(tr),
             Err(e) => Err(error_text(tr, &e)),
@@ -281,7 +282,7 @@ pub(super) struct RecoveryCodesPage {
 }
 
 async fn enrol_view(state: &AppState, tr: crate::i18n::Tr, p: &Principal, error: Option<String>) -> Response {
-    let enrolment = match state.core.totp_enrolment(p).await {
+    let enrolment = match state.core.identity.totp_enrolment(p).await {
         Ok(e) => e,
         Err(e) => return super::message_page_text(tr, StatusCode::SERVICE_UNAVAILABLE, error_text(tr, &e)),
     };
@@ -314,7 +315,7 @@ pub async fn enrol(
     form: Form,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    match state.core.confirm_totp_enrolment(&p, form.text("code"), &ctx).await {
+    match state.core.identity.confirm_totp_enrolment(&p, form.text("code"), &ctx).await {
         Ok((codes, renewed)) => {
             let csrf =
                 renewed.as_ref().map_or_else(|| csrf_for(Some(&p), None), |s| s.record.csrf_token.clone());
@@ -340,7 +341,7 @@ struct DashboardPage {
 
 pub async fn dashboard(State(state): State<AppState>, headers: HeaderMap, Caller(p): Caller) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let everyone = state.core.totp_required_for_everyone().await.unwrap_or(false);
+    let everyone = state.core.identity.totp_required_for_everyone().await.unwrap_or(false);
     let c = Chrome::new(tr, "dashboard.title", Some(&p), csrf_for(Some(&p), None), "/dashboard");
     let roles = p.user.roles.iter().map(|r| role_key(*r)).collect();
     let page = DashboardPage {

@@ -73,8 +73,8 @@ async fn page(
     let tr = tr_for(headers, Some(p));
     let mut sites = Vec::new();
     let mut unreadable = Vec::new();
-    for site in state.core.list_org(OrgKind::Site).await.unwrap_or_default() {
-        let policy = match state.core.site_device_policy(&site.id).await {
+    for site in state.core.identity.list_org(OrgKind::Site).await.unwrap_or_default() {
+        let policy = match state.core.devices.site_device_policy(&site.id).await {
             Ok(policy) => policy,
             Err(_) => {
                 // Its PCs fail `policy_unreadable` until it is saved again; say so first.
@@ -89,7 +89,7 @@ async fn page(
         (None, false) => Some(format!("{} {}", tr.t("devpolicy.unreadable"), unreadable.join("、"))),
         (None, true) => None,
     };
-    let limits = state.core.keystroke_limits().await.unwrap_or_default();
+    let limits = state.core.devices.keystroke_limits().await.unwrap_or_default();
     let limits = Role::ALL
         .iter()
         .map(|r| {
@@ -189,6 +189,7 @@ async fn save_site_policy(
     let saved = match checked {
         Ok(policy) => state
             .core
+            .devices
             .set_site_device_policy(&p, &id, policy, &ctx)
             .await
             .map_err(|e| super::error_text(tr, &e)),
@@ -207,9 +208,12 @@ async fn save_keystroke_limits(
     let tr = tr_for(&headers, Some(&p));
     let saved = match limits_from(&form) {
         Err(why) => Err(format!("{}: {why}", tr.t("devpolicy.invalid"))),
-        Ok(limits) => {
-            state.core.set_keystroke_limits(&p, limits, &ctx).await.map_err(|e| super::error_text(tr, &e))
-        }
+        Ok(limits) => state
+            .core
+            .devices
+            .set_keystroke_limits(&p, limits, &ctx)
+            .await
+            .map_err(|e| super::error_text(tr, &e)),
     };
     answer(&state, &headers, &p, saved, "keystroke_limits_saved").await
 }

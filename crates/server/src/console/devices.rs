@@ -55,6 +55,7 @@ struct LedgerPage {
 async fn names(state: &AppState) -> (Vec<(String, String)>, Vec<(String, String)>) {
     let sites = state
         .core
+        .identity
         .list_org(OrgKind::Site)
         .await
         .unwrap_or_default()
@@ -63,6 +64,7 @@ async fn names(state: &AppState) -> (Vec<(String, String)>, Vec<(String, String)
         .collect();
     let users = state
         .core
+        .identity
         .list_users()
         .await
         .unwrap_or_default()
@@ -112,6 +114,7 @@ async fn ledger(
     let now = state.core.now();
     let devices = state
         .core
+        .devices
         .list_devices(p)
         .await
         .unwrap_or_default()
@@ -154,7 +157,7 @@ async fn create_enrolment(
         user_id: form.optional("user_id"),
         valid_hours: form.text("valid_hours").trim().parse().unwrap_or(0),
     };
-    match state.core.create_enrolment(&p, &new, &ctx).await {
+    match state.core.devices.create_enrolment(&p, &new, &ctx).await {
         Ok((_, token)) => ledger(&state, &headers, &p, Some(token), None, None).await,
         Err(e) => ledger(&state, &headers, &p, None, None, Some(error_text(tr, &e))).await,
     }
@@ -227,20 +230,21 @@ async fn device_page(
     Query(q): Query<DoneQuery>,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let (device, history) = match state.core.device_detail(&p, &id, &ctx).await {
+    let (device, history) = match state.core.devices.device_detail(&p, &id, &ctx).await {
         Ok(d) => d,
         Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     };
     let (sites, users) = names(&state).await;
     let posture = state
         .core
+        .devices
         .device_posture(&device)
         .await
         .unwrap_or(mamori_core::devices::Posture { failures: None, network_approved: None });
-    let commands = state.core.device_commands(&p, &id, &ctx).await.unwrap_or_default();
+    let commands = state.core.devices.device_commands(&p, &id, &ctx).await.unwrap_or_default();
     let refresh = commands.iter().any(|c| c.state == "pending" || c.state == "delivered");
     let shifts = match &device.user_id {
-        Some(user) => state.core.user_shifts(&p, user, &ctx).await.ok().map(|s| shift_lines(&s)),
+        Some(user) => state.core.devices.user_shifts(&p, user, &ctx).await.ok().map(|s| shift_lines(&s)),
         None => None,
     };
     let now = state.core.now();
@@ -298,7 +302,7 @@ async fn set_shifts(
     let fail = |e: &mamori_core::CoreError| {
         super::message_page_text(tr, crate::problem::status_of(e), error_text(tr, e))
     };
-    let user = match state.core.device_detail(&p, &id, &ctx).await {
+    let user = match state.core.devices.device_detail(&p, &id, &ctx).await {
         Ok((d, _)) => d.user_id,
         Err(e) => return fail(&e),
     };
@@ -324,7 +328,7 @@ async fn set_shifts(
         }]
     };
     let schedule = ShiftSchedule { utc_offset_minutes: 540, shifts };
-    match state.core.set_user_shifts(&p, &user, schedule, &ctx).await {
+    match state.core.devices.set_user_shifts(&p, &user, schedule, &ctx).await {
         Ok(()) => Redirect::to(&format!("/devices/{id}?done=shifts_saved")).into_response(),
         Err(e) => fail(&e),
     }
@@ -340,7 +344,7 @@ async fn issue_command(
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
     let message = form.optional("message");
-    match state.core.issue_command(&p, &id, form.text("kind"), message.as_deref(), &ctx).await {
+    match state.core.devices.issue_command(&p, &id, form.text("kind"), message.as_deref(), &ctx).await {
         Ok(_) => Redirect::to(&format!("/devices/{id}?done=command_sent")).into_response(),
         Err(e) => super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     }
@@ -355,7 +359,7 @@ async fn revoke(
     _form: Form,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    match state.core.revoke_device(&p, &id, &ctx).await {
+    match state.core.devices.revoke_device(&p, &id, &ctx).await {
         Ok(()) => Redirect::to(&format!("/devices/{id}?done=device_revoked")).into_response(),
         Err(e) => super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     }
@@ -391,7 +395,7 @@ struct FloorPage {
 /// stick, refreshed every five seconds.
 async fn floor_page(State(state): State<AppState>, headers: HeaderMap, Caller(p): Caller) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let rows = match state.core.floor(&p).await {
+    let rows = match state.core.devices.floor(&p).await {
         Ok(rows) => rows,
         Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     };
@@ -474,8 +478,8 @@ async fn my_pc_page(
     Caller(p): Caller,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let shifts = state.core.user_shifts(&p, &p.user.id, &ctx).await;
-    let (pcs, schedule) = match (state.core.my_devices(&p).await, shifts) {
+    let shifts = state.core.devices.user_shifts(&p, &p.user.id, &ctx).await;
+    let (pcs, schedule) = match (state.core.devices.my_devices(&p).await, shifts) {
         (Ok(pcs), Ok(schedule)) => (pcs, schedule),
         (Err(e), _) | (_, Err(e)) => {
             return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e));

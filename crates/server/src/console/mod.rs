@@ -224,7 +224,7 @@ impl FromRequest<AppState> for Form {
         if expected.is_empty() || !matches {
             let actor = principal.as_ref().map_or(mamori_audit::Actor::Anonymous, Principal::actor);
             let refusal = crate::routes::route_refusal(actor, &method, matched.as_ref(), "csrf");
-            state.core.record_denied(&ctx, refusal).await;
+            state.core.audit.record_denied(&ctx, refusal).await;
             return Err(message_page(tr, StatusCode::FORBIDDEN, "error.csrf"));
         }
         Ok(form)

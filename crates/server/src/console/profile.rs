@@ -53,9 +53,9 @@ async fn profile_view(
     done: Option<&str>,
     error: Option<String>,
 ) -> Response {
-    let sessions = state.core.my_sessions(p).await.unwrap_or_default();
-    let everyone = state.core.totp_required_for_everyone().await.unwrap_or(false);
-    let codes_left = state.core.recovery_codes_left(p).await.unwrap_or(0);
+    let sessions = state.core.identity.my_sessions(p).await.unwrap_or_default();
+    let everyone = state.core.identity.totp_required_for_everyone().await.unwrap_or(false);
+    let codes_left = state.core.identity.recovery_codes_left(p).await.unwrap_or(0);
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let c = Chrome::new(tr, "profile.title", Some(p), csrf_for(Some(p), None), "/profile")
         .notice_key(done)
@@ -117,7 +117,11 @@ async fn change_password(
     if form.text("new_password") != form.text("new_password_again") {
         return profile_view(&state, tr, &p, None, Some(tr.t("error.passwords_differ").to_owned())).await;
     }
-    match state.core.change_password(&p, form.text("current_password"), form.text("new_password"), &ctx).await
+    match state
+        .core
+        .identity
+        .change_password(&p, form.text("current_password"), form.text("new_password"), &ctx)
+        .await
     {
         Ok(Some(renewed)) => super::auth::new_session_cookie(
             &state,
@@ -137,7 +141,7 @@ async fn set_language(
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
     let lang = Language::parse(form.text("language"));
-    let result = state.core.set_language(&p, lang, &ctx).await;
+    let result = state.core.identity.set_language(&p, lang, &ctx).await;
     outcome(&state, tr, &p, result, "language_changed").await
 }
 
@@ -149,7 +153,7 @@ async fn disable_totp(
     _form: Form,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let result = state.core.disable_own_totp(&p, &ctx).await;
+    let result = state.core.identity.disable_own_totp(&p, &ctx).await;
     outcome(&state, tr, &p, result, "totp_disabled").await
 }
 
@@ -161,7 +165,7 @@ async fn regenerate_codes(
     _form: Form,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    match state.core.regenerate_recovery_codes(&p, &ctx).await {
+    match state.core.identity.regenerate_recovery_codes(&p, &ctx).await {
         Ok(codes) => {
             let c = Chrome::new(tr, "recovery.title", Some(&p), csrf_for(Some(&p), None), "/profile");
             render(&RecoveryCodesPage { c, codes })
@@ -179,7 +183,7 @@ async fn end_session(
     _form: Form,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let result = state.core.end_my_session(&p, &id, &ctx).await;
+    let result = state.core.identity.end_my_session(&p, &id, &ctx).await;
     outcome(&state, tr, &p, result, "session_ended").await
 }
 
@@ -191,7 +195,7 @@ async fn end_all_sessions(
     _form: Form,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    match state.core.sign_out_everywhere(&p, &ctx).await {
+    match state.core.identity.sign_out_everywhere(&p, &ctx).await {
         Ok(_) => {
             let mut resp = Redirect::to("/signin?done=signed_out_everywhere").into_response();
             resp.headers_mut()

@@ -97,6 +97,7 @@ fn field_label(tr: Tr, f: CustomerField) -> String {
 async fn client_names(state: &AppState, p: &Principal) -> Vec<(String, String)> {
     state
         .core
+        .identity
         .list_org(OrgKind::Client)
         .await
         .unwrap_or_default()
@@ -158,6 +159,7 @@ async fn page(
     let tr = tr_for(headers, Some(p));
     let calls = state
         .core
+        .vault
         .my_active_calls(p)
         .await
         .unwrap_or_default()
@@ -219,7 +221,7 @@ async fn lookup(
         None => Lookup::from_parts(None, phone, email, name, birth_date, false),
     };
     let found = match lookup {
-        Ok(lookup) => state.core.look_up(&p, &lookup, &purpose_of(&form), &ctx).await,
+        Ok(lookup) => state.core.vault.look_up(&p, &lookup, &purpose_of(&form), &ctx).await,
         Err(e) => Err(e),
     };
     let outcome = found.map(Some).map_err(|e| error_text(tr, &e));
@@ -235,7 +237,8 @@ async fn reveal(
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
     let field = form.text("field");
-    let result = state.core.reveal_field(&p, form.text("customer_id"), field, &purpose_of(&form), &ctx).await;
+    let result =
+        state.core.vault.reveal_field(&p, form.text("customer_id"), field, &purpose_of(&form), &ctx).await;
     let (revealed, outcome) = match result {
         Ok(value) => {
             let label = CustomerField::parse(field).map(|f| field_label(tr, f)).unwrap_or_default();
@@ -254,7 +257,7 @@ async fn add_note(
     form: Form,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    match state.core.add_customer_note(&p, form.text("customer_id"), form.text("text"), &ctx).await {
+    match state.core.vault.add_customer_note(&p, form.text("customer_id"), form.text("text"), &ctx).await {
         Ok(()) => Redirect::to("/workspace?done=note_added").into_response(),
         Err(e) => {
             page(&state, &headers, &p, LookupForm::default(), Err(error_text(tr, &e)), None, None).await
@@ -286,7 +289,7 @@ async fn policy_page(
     Query(q): Query<DoneQuery>,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let policy = match state.core.vault_policy().await {
+    let policy = match state.core.vault.vault_policy().await {
         Ok(policy) => policy,
         Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     };
@@ -356,14 +359,14 @@ async fn save_policy(
     form: Form,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let current = state.core.vault_policy().await.map(|p| (*p).clone()).unwrap_or_default();
+    let current = state.core.vault.vault_policy().await.map(|p| (*p).clone()).unwrap_or_default();
     let policy = match policy_from_form(&form) {
         Ok(policy) => policy,
         Err(e) => {
             return policy_view(tr, &p, &current, None, Some(format!("{}: {e}", tr.t("vault.refused"))));
         }
     };
-    match state.core.set_vault_policy(&p, policy, &ctx).await {
+    match state.core.vault.set_vault_policy(&p, policy, &ctx).await {
         Ok(()) => Redirect::to("/admin/vault-policy?done=policy_saved").into_response(),
         Err(e) => policy_view(tr, &p, &current, None, Some(error_text(tr, &e))),
     }

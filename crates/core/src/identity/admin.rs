@@ -1,8 +1,8 @@
 //! What security admins do: users, organisation, API tokens, settings; and what auditors read.
 //! Each change is audited in its own transaction with the actor, object and what changed.
 
-use crate::setup::invitation_link;
-use crate::{Core, CoreError, Principal, check_id, new_id, settings};
+use crate::identity::setup::invitation_link;
+use crate::{CoreError, Identity, Principal, check_id, new_id, settings};
 use mamori_audit::{
     AuditEntry, AuditEvent, Outcome, RequestContext,
     actions::{self, Action},
@@ -113,16 +113,24 @@ pub struct UserChange {
     pub client_ids: Option<Vec<String>>,
 }
 
-impl Core {
+impl Identity {
     pub async fn list_users(&self) -> Result<Vec<UserRecord>, CoreError> {
-        Ok(self.store.read().await?.list_users().await?)
+        Ok(self.base.store.read().await?.list_users().await?)
     }
 
     pub async fn user(&self, id: &str) -> Result<(UserRecord, Vec<String>), CoreError> {
         check_id(id, "user")?;
-        let mut r = self.store.read().await?;
+        let mut r = self.base.store.read().await?;
         let user = r.user_by_id(id).await?.ok_or(CoreError::NotFound { what: "user" })?;
         let clients = r.user_clients(id).await?;
+        Ok((user, clients))
+    }
+
+    /// A user by user name, with their client companies (for the command line).
+    pub async fn user_named(&self, username: &str) -> Result<(UserRecord, Vec<String>), CoreError> {
+        let mut r = self.base.store.read().await?;
+        let user = r.user_by_username(username).await?.ok_or(CoreError::NotFound { what: "user" })?;
+        let clients = r.user_clients(&user.id).await?;
         Ok((user, clients))
     }
 
@@ -138,12 +146,12 @@ impl Core {
         inv: &Invitation,
         ctx: &RequestContext,
     ) -> Result<Invited, CoreError> {
-        self.permitted(principal, Permission::UsersManage, &actions::USER_INVITE, ctx).await?;
+        self.base.permitted(principal, Permission::UsersManage, &actions::USER_INVITE, ctx).await?;
         let username = validate_username(&inv.username)?;
         let display_name = validate_display_name(&inv.display_name)?;
         let roles = validate_roles(&inv.roles)?;
-        let now = self.now();
-        let mut tx = self.store.begin().await?;
+        let now = self.base.now();
+        let mut tx = self.base.store.begin().await?;
         if tx.user_by_username(&username).await?.is_some() {
             return Err(CoreError::invalid("username", "username_taken", "this user name is already taken"));
         }
@@ -157,12 +165,12 @@ impl Core {
         };
         tx.insert_user(&user).await?;
         tx.set_user_clients(&user.id, &clients).await?;
-        let token = invitation_link(&mut tx, &user.id, now, self.policies.invitation_validity).await?;
+        let token = invitation_link(&mut tx, &user.id, now, self.base.policies.invitation_validity).await?;
         let roles: Vec<&str> = user.roles.iter().map(|r| r.as_str()).collect();
         let e = event(principal, &actions::USER_INVITE, format!("user:{}", user.id))
             .detail("roles", roles.join(","))
             .detail("clients", clients.join(","));
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(Invited { user, token })
     }
@@ -174,15 +182,16 @@ impl Core {
         user_id: &str,
         ctx: &RequestContext,
     ) -> Result<String, CoreError> {
-        self.permitted(principal, Permission::UsersManage, &actions::USER_REINVITE, ctx).await?;
-        let now = self.now();
-        let mut tx = self.store.begin().await?;
+        self.base.permitted(principal, Permission::UsersManage, &actions::USER_REINVITE, ctx).await?;
+        let now = self.base.now();
+        let mut tx = self.base.store.begin().await?;
         let user = self.user_in(&mut tx, user_id).await?;
         if user.status != UserStatus::Invited {
             return Err(CoreError::Conflict("this user has already accepted their invitation".into()));
         }
-        let token = invitation_link(&mut tx, &user.id, now, self.policies.invitation_validity).await?;
-        self.audit(&mut tx, ctx, event(principal, &actions::USER_REINVITE, format!("user:{}", user.id)))
+        let token = invitation_link(&mut tx, &user.id, now, self.base.policies.invitation_validity).await?;
+        self.base
+            .audit(&mut tx, ctx, event(principal, &actions::USER_REINVITE, format!("user:{}", user.id)))
             .await?;
         tx.commit().await?;
         Ok(token)
@@ -238,19 +247,19 @@ impl Core {
         change: &UserChange,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.permitted(principal, Permission::UsersManage, &actions::USER_UPDATE, ctx).await?;
+        self.base.permitted(principal, Permission::UsersManage, &actions::USER_UPDATE, ctx).await?;
         let display_name = change.display_name.as_deref().map(validate_display_name).transpose()?;
         let roles = change.roles.as_deref().map(validate_roles).transpose()?;
         if let Some(roles) = &roles
             && user_id == principal.user.id
             && !roles.contains(&Role::SecurityAdmin)
         {
-            self.record_denied(ctx, self_refusal(principal, &actions::USER_ROLES)).await;
+            self.base.record_denied(ctx, self_refusal(principal, &actions::USER_ROLES)).await;
             return Err(CoreError::Forbidden(
                 "you cannot remove your own security admin role; ask another admin",
             ));
         }
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         let before = self.user_in(&mut tx, user_id).await?;
         if display_name.is_some() || change.team_id.is_some() || change.site_id.is_some() {
             let profile = UserProfile {
@@ -260,7 +269,7 @@ impl Core {
             };
             check_org_ref(&mut tx, "team_id", profile.team_id.as_deref(), OrgKind::Team).await?;
             check_org_ref(&mut tx, "site_id", profile.site_id.as_deref(), OrgKind::Site).await?;
-            tx.update_user_profile(user_id, &profile, self.now()).await?;
+            tx.update_user_profile(user_id, &profile, self.base.now()).await?;
             let changed: Vec<&str> = [
                 ("display_name", before.display_name != profile.display_name),
                 ("team_id", before.team_id != profile.team_id),
@@ -271,15 +280,15 @@ impl Core {
             .collect();
             let e = event(principal, &actions::USER_UPDATE, format!("user:{user_id}"))
                 .detail("fields", changed.join(","));
-            self.audit(&mut tx, ctx, e).await?;
+            self.base.audit(&mut tx, ctx, e).await?;
         }
         if let Some(roles) = roles {
-            tx.set_user_roles(user_id, &roles, self.now()).await?;
+            tx.set_user_roles(user_id, &roles, self.base.now()).await?;
             let names = |rs: &[Role]| rs.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
             let e = event(principal, &actions::USER_ROLES, format!("user:{user_id}"))
                 .detail("from", names(&before.roles))
                 .detail("to", names(&roles));
-            self.audit(&mut tx, ctx, e).await?;
+            self.base.audit(&mut tx, ctx, e).await?;
         }
         if let Some(client_ids) = &change.client_ids {
             let previous = tx.user_clients(user_id).await?;
@@ -288,7 +297,7 @@ impl Core {
             let e = event(principal, &actions::USER_CLIENTS, format!("user:{user_id}"))
                 .detail("from", previous.join(","))
                 .detail("to", clients.join(","));
-            self.audit(&mut tx, ctx, e).await?;
+            self.base.audit(&mut tx, ctx, e).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -301,18 +310,18 @@ impl Core {
         user_id: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.permitted(principal, Permission::UsersManage, &actions::USER_DISABLE, ctx).await?;
+        self.base.permitted(principal, Permission::UsersManage, &actions::USER_DISABLE, ctx).await?;
         if user_id == principal.user.id {
-            self.record_denied(ctx, self_refusal(principal, &actions::USER_DISABLE)).await;
+            self.base.record_denied(ctx, self_refusal(principal, &actions::USER_DISABLE)).await;
             return Err(CoreError::Forbidden("you cannot disable your own account"));
         }
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         self.user_in(&mut tx, user_id).await?;
-        tx.set_user_status(user_id, UserStatus::Disabled.as_str(), self.now()).await?;
+        tx.set_user_status(user_id, UserStatus::Disabled.as_str(), self.base.now()).await?;
         let ended = tx.delete_user_sessions(user_id).await?;
         let e = event(principal, &actions::USER_DISABLE, format!("user:{user_id}"))
             .detail("sessions_ended", ended.to_string());
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -324,12 +333,14 @@ impl Core {
         user_id: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.permitted(principal, Permission::UsersManage, &actions::USER_ENABLE, ctx).await?;
-        let mut tx = self.store.begin().await?;
+        self.base.permitted(principal, Permission::UsersManage, &actions::USER_ENABLE, ctx).await?;
+        let mut tx = self.base.store.begin().await?;
         let user = self.user_in(&mut tx, user_id).await?;
         let status = if user.password_hash.is_some() { UserStatus::Active } else { UserStatus::Invited };
-        tx.set_user_status(user_id, status.as_str(), self.now()).await?;
-        self.audit(&mut tx, ctx, event(principal, &actions::USER_ENABLE, format!("user:{user_id}"))).await?;
+        tx.set_user_status(user_id, status.as_str(), self.base.now()).await?;
+        self.base
+            .audit(&mut tx, ctx, event(principal, &actions::USER_ENABLE, format!("user:{user_id}")))
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -341,13 +352,13 @@ impl Core {
         user_id: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.permitted(principal, Permission::UsersManage, &actions::USER_UNLOCK, ctx).await?;
-        let mut tx = self.store.begin().await?;
+        self.base.permitted(principal, Permission::UsersManage, &actions::USER_UNLOCK, ctx).await?;
+        let mut tx = self.base.store.begin().await?;
         let user = self.user_in(&mut tx, user_id).await?;
         tx.clear_failed_signins(user_id).await?;
         let e = event(principal, &actions::USER_UNLOCK, format!("user:{user_id}"))
-            .detail("was_locked", user.locked_until.is_some_and(|t| t > self.now()).to_string());
-        self.audit(&mut tx, ctx, e).await?;
+            .detail("was_locked", user.locked_until.is_some_and(|t| t > self.base.now()).to_string());
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -359,15 +370,15 @@ impl Core {
         user_id: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.permitted(principal, Permission::UsersManage, &actions::MFA_RESET, ctx).await?;
-        let mut tx = self.store.begin().await?;
+        self.base.permitted(principal, Permission::UsersManage, &actions::MFA_RESET, ctx).await?;
+        let mut tx = self.base.store.begin().await?;
         self.user_in(&mut tx, user_id).await?;
         tx.disable_totp(user_id).await?;
         let ended = tx.delete_user_sessions(user_id).await?;
         let e = AuditEvent::of(&actions::MFA_RESET, principal.actor(), Outcome::Success)
             .object(format!("user:{user_id}"))
             .detail("sessions_ended", ended.to_string());
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -379,20 +390,20 @@ impl Core {
         user_id: &str,
         ctx: &RequestContext,
     ) -> Result<u64, CoreError> {
-        self.permitted(principal, Permission::UsersManage, &actions::SESSION_END_ALL, ctx).await?;
-        let mut tx = self.store.begin().await?;
+        self.base.permitted(principal, Permission::UsersManage, &actions::SESSION_END_ALL, ctx).await?;
+        let mut tx = self.base.store.begin().await?;
         self.user_in(&mut tx, user_id).await?;
         let ended = tx.delete_user_sessions(user_id).await?;
         let e = AuditEvent::of(&actions::SESSION_END_ALL, principal.actor(), Outcome::Success)
             .object(format!("user:{user_id}"))
             .detail("sessions_ended", ended.to_string());
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(ended)
     }
 
     pub async fn list_org(&self, kind: OrgKind) -> Result<Vec<OrgUnit>, CoreError> {
-        Ok(self.store.read().await?.list_org_units(kind).await?)
+        Ok(self.base.store.read().await?.list_org_units(kind).await?)
     }
 
     pub async fn create_org_unit(
@@ -408,16 +419,21 @@ impl Core {
             OrgKind::Team => &actions::TEAM_CREATE,
             OrgKind::Client => &actions::CLIENT_CREATE,
         };
-        self.permitted(principal, Permission::OrgManage, action, ctx).await?;
+        self.base.permitted(principal, Permission::OrgManage, action, ctx).await?;
         identity::validate_org_name(name)
             .map_err(|p| CoreError::invalid("name", "name_invalid", format!("the name {p}")))?;
         if kind != OrgKind::Team && site_id.is_some() {
             return Err(CoreError::invalid("site_id", "not_applicable", "only a team belongs to a site"));
         }
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         check_org_ref(&mut tx, "site_id", site_id.as_deref(), OrgKind::Site).await?;
-        let unit =
-            OrgUnit { id: new_id(), kind, name: name.trim().to_owned(), site_id, created_at: self.now() };
+        let unit = OrgUnit {
+            id: new_id(),
+            kind,
+            name: name.trim().to_owned(),
+            site_id,
+            created_at: self.base.now(),
+        };
         match tx.insert_org_unit(&unit).await {
             Err(mamori_store::StoreError::Conflict(_)) => {
                 return Err(CoreError::invalid(
@@ -433,7 +449,9 @@ impl Core {
             OrgKind::Team => &actions::TEAM_CREATE,
             OrgKind::Client => &actions::CLIENT_CREATE,
         };
-        self.audit(&mut tx, ctx, event(principal, action, format!("{}:{}", kind.as_str(), unit.id))).await?;
+        self.base
+            .audit(&mut tx, ctx, event(principal, action, format!("{}:{}", kind.as_str(), unit.id)))
+            .await?;
         tx.commit().await?;
         Ok(unit)
     }
@@ -448,7 +466,7 @@ impl Core {
         valid_for: Duration,
         ctx: &RequestContext,
     ) -> Result<NewApiToken, CoreError> {
-        self.permitted(principal, Permission::TokensManage, &actions::TOKEN_CREATE, ctx).await?;
+        self.base.permitted(principal, Permission::TokensManage, &actions::TOKEN_CREATE, ctx).await?;
         identity::validate_org_name(name)
             .map_err(|p| CoreError::invalid("name", "name_invalid", format!("the name {p}")))?;
         if permissions.is_empty() {
@@ -468,7 +486,7 @@ impl Core {
         if valid_for.is_zero() || valid_for > Duration::from_secs(366 * 86400) {
             return Err(CoreError::invalid("expires_in_days", "out_of_range", "must be 1 to 366 days"));
         }
-        let now = self.now();
+        let now = self.base.now();
         let secret = format!("mmr_{}", tokens::new_secret()?);
         let mut names: Vec<String> = permissions.iter().map(|p| p.as_str().to_owned()).collect();
         names.sort();
@@ -484,18 +502,18 @@ impl Core {
             revoked_at: None,
             last_used_at: None,
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         tx.insert_api_token(&record).await?;
         let e = event(principal, &actions::TOKEN_CREATE, format!("token:{}", record.id))
             .detail("permissions", record.permissions.join(","))
             .detail("expires_at", record.expires_at.0.to_string());
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(NewApiToken { record, secret })
     }
 
     pub async fn list_api_tokens(&self) -> Result<Vec<ApiTokenRecord>, CoreError> {
-        Ok(self.store.read().await?.list_api_tokens().await?)
+        Ok(self.base.store.read().await?.list_api_tokens().await?)
     }
 
     pub async fn revoke_api_token(
@@ -504,15 +522,16 @@ impl Core {
         token_id: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.permitted(principal, Permission::TokensManage, &actions::TOKEN_REVOKE, ctx).await?;
-        let mut tx = self.store.begin().await?;
+        self.base.permitted(principal, Permission::TokensManage, &actions::TOKEN_REVOKE, ctx).await?;
+        let mut tx = self.base.store.begin().await?;
         if tx.api_token_by_id(token_id).await?.is_none() {
             return Err(CoreError::NotFound { what: "API token" });
         }
-        if !tx.revoke_api_token(token_id, self.now()).await? {
+        if !tx.revoke_api_token(token_id, self.base.now()).await? {
             return Err(CoreError::Conflict("this token is already revoked".into()));
         }
-        self.audit(&mut tx, ctx, event(principal, &actions::TOKEN_REVOKE, format!("token:{token_id}")))
+        self.base
+            .audit(&mut tx, ctx, event(principal, &actions::TOKEN_REVOKE, format!("token:{token_id}")))
             .await?;
         tx.commit().await?;
         Ok(())
@@ -525,19 +544,20 @@ impl Core {
         on: bool,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.permitted(principal, Permission::SettingsManage, &actions::SETTINGS_TOTP_FOR_EVERYONE, ctx)
+        self.base
+            .permitted(principal, Permission::SettingsManage, &actions::SETTINGS_TOTP_FOR_EVERYONE, ctx)
             .await?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         tx.put_setting(settings::TOTP_FOR_EVERYONE, if on { "true" } else { "false" }).await?;
         let e = event(principal, &actions::SETTINGS_TOTP_FOR_EVERYONE, "settings".into())
             .detail("value", on.to_string());
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
     }
 
     pub async fn security_events(&self, limit: i64) -> Result<Vec<SecurityEvent>, CoreError> {
-        Ok(self.store.read().await?.list_security_events(limit.clamp(1, 1000)).await?)
+        Ok(self.base.store.read().await?.list_security_events(limit.clamp(1, 1000)).await?)
     }
 
     /// Searches the audit log. Reading the log is itself recorded (TW-10: access logs).
@@ -547,14 +567,14 @@ impl Core {
         query: &AuditQuery,
         ctx: &RequestContext,
     ) -> Result<Vec<AuditEntry>, CoreError> {
-        self.permitted(principal, Permission::AuditRead, &actions::AUDIT_SEARCH, ctx).await?;
+        self.base.permitted(principal, Permission::AuditRead, &actions::AUDIT_SEARCH, ctx).await?;
         let query = AuditQuery { limit: query.limit.clamp(1, 1000), ..query.clone() };
         check_audit_filters(&query)?;
-        let entries = self.store.read().await?.search_audit(&query).await?;
+        let entries = self.base.store.read().await?.search_audit(&query).await?;
         let e = AuditEvent::of(&actions::AUDIT_SEARCH, principal.actor(), Outcome::Success)
             .object("audit_log")
             .detail("results", entries.len().to_string());
-        self.audit_access(ctx, e).await?;
+        self.base.audit_access(ctx, e).await?;
         Ok(entries)
     }
 }
@@ -579,10 +599,10 @@ pub(crate) fn check_audit_filters(query: &AuditQuery) -> Result<(), CoreError> {
     Ok(())
 }
 
-impl Core {
+impl Identity {
     /// The client companies a user is assigned to.
     pub async fn user_clients(&self, user_id: &str) -> Result<Vec<String>, CoreError> {
-        Ok(self.store.read().await?.user_clients(user_id).await?)
+        Ok(self.base.store.read().await?.user_clients(user_id).await?)
     }
 }
 

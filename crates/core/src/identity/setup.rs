@@ -1,8 +1,8 @@
 //! First-time setup (the first security admin) and invitation links.
 
-use crate::account::check_new_password;
-use crate::admin::{validate_display_name, validate_username};
-use crate::{Core, CoreError, hash_password, new_id};
+use crate::identity::account::check_new_password;
+use crate::identity::admin::{validate_display_name, validate_username};
+use crate::{CoreError, Identity, hash_password, new_id};
 use mamori_audit::{Actor, AuditEvent, Outcome, RequestContext, actions};
 use mamori_crypto::tokens;
 use mamori_domain::identity::UserStatus;
@@ -43,11 +43,11 @@ pub enum SetupState {
     LinkOutstanding,
 }
 
-impl Core {
+impl Identity {
     /// On start: with no users yet, make a one-time setup link unless a valid one exists.
     pub async fn prepare_setup(&self) -> Result<SetupState, CoreError> {
-        let now = self.now();
-        let mut tx = self.store.begin().await?;
+        let now = self.base.now();
+        let mut tx = self.base.store.begin().await?;
         if tx.count_users().await? > 0 {
             return Ok(SetupState::Done);
         }
@@ -61,8 +61,8 @@ impl Core {
 
     /// A fresh setup link even if one is outstanding (`mamori setup-link`, for a lost link).
     pub async fn force_setup_link(&self) -> Result<Option<String>, CoreError> {
-        let now = self.now();
-        let mut tx = self.store.begin().await?;
+        let now = self.base.now();
+        let mut tx = self.base.store.begin().await?;
         if tx.count_users().await? > 0 {
             return Ok(None);
         }
@@ -89,9 +89,9 @@ impl Core {
 
     /// Whether a link can still be used (to show its form, or an error at once).
     pub async fn check_link(&self, token: &str, purpose: LinkPurpose) -> Result<OneTimeLink, CoreError> {
-        let link = self.store.read().await?.link_by_digest(&tokens::digest(token)).await?;
+        let link = self.base.store.read().await?.link_by_digest(&tokens::digest(token)).await?;
         match link {
-            Some(l) if l.purpose == purpose && l.used_at.is_none() && self.now() < l.expires_at => Ok(l),
+            Some(l) if l.purpose == purpose && l.used_at.is_none() && self.base.now() < l.expires_at => Ok(l),
             _ => Err(CoreError::LinkInvalid),
         }
     }
@@ -109,10 +109,10 @@ impl Core {
         self.check_link(token, LinkPurpose::Setup).await?;
         let username = validate_username(username)?;
         let display_name = validate_display_name(display_name)?;
-        check_new_password(self, None, &username, password).await?;
+        check_new_password(&self.base, None, &username, password).await?;
         let hash = hash_password(password).await?;
-        let now = self.now();
-        let mut tx = self.store.begin().await?;
+        let now = self.base.now();
+        let mut tx = self.base.store.begin().await?;
         if tx.count_users().await? > 0 || !tx.use_link(&tokens::digest(token), now).await? {
             return Err(CoreError::LinkInvalid);
         }
@@ -132,7 +132,7 @@ impl Core {
         let e = AuditEvent::of(&actions::SETUP_COMPLETE, Actor::User(user.id.clone()), Outcome::Success)
             .object(format!("user:{}", user.id))
             .detail("roles", "security_admin");
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -146,14 +146,14 @@ impl Core {
     ) -> Result<UserRecord, CoreError> {
         let link = self.check_link(token, LinkPurpose::Invitation).await?;
         let user_id = link.user_id.ok_or(CoreError::LinkInvalid)?;
-        let user = self.store.read().await?.user_by_id(&user_id).await?.ok_or(CoreError::LinkInvalid)?;
+        let user = self.base.store.read().await?.user_by_id(&user_id).await?.ok_or(CoreError::LinkInvalid)?;
         if user.status != UserStatus::Invited {
             return Err(CoreError::LinkInvalid);
         }
-        check_new_password(self, Some(&user.id), &user.username, password).await?;
+        check_new_password(&self.base, Some(&user.id), &user.username, password).await?;
         let hash = hash_password(password).await?;
-        let now = self.now();
-        let mut tx = self.store.begin().await?;
+        let now = self.base.now();
+        let mut tx = self.base.store.begin().await?;
         if !tx.use_link(&tokens::digest(token), now).await? {
             return Err(CoreError::LinkInvalid);
         }
@@ -162,7 +162,7 @@ impl Core {
         let e =
             AuditEvent::of(&actions::USER_INVITATION_ACCEPT, Actor::User(user.id.clone()), Outcome::Success)
                 .object(format!("user:{}", user.id));
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(UserRecord { status: UserStatus::Active, ..user })
     }

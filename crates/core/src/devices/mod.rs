@@ -1,9 +1,10 @@
 //! The device ledger's services (issue 5; TW-2, TW-3, LEAK-5): enrolment tokens, enrolment of an
 //! agent with its public key, authentication of each signed agent request (with replay
 //! refusal), inventory reports kept as a history of changes, and revocation — effective at the
-//! next request.
+//! next request; remote commands, agents' events, posture against each site's policy, and the
+//! floor view. Beside it: `activity.rs` (shifts, keystroke limits, activity buckets).
 
-use crate::{Core, CoreError, Principal, check_id, new_id};
+use crate::{CoreError, Principal, check_id, new_id};
 use mamori_audit::{Actor, AuditEvent, Outcome, RequestContext, actions};
 use mamori_crypto::device_auth::{DeviceAuthError, DeviceClaim, MAX_SKEW_MS, parse_public_key};
 use mamori_domain::posture::PosturePolicy;
@@ -13,6 +14,23 @@ use mamori_store::{DeviceRecord, EnrolmentRecord, InventoryRecord, OrgKind};
 use sha2::Digest;
 use std::collections::HashMap;
 use std::time::Duration;
+
+pub mod activity;
+pub(crate) mod legacy_settings;
+
+/// The device service.
+#[derive(Debug)]
+pub struct Devices {
+    base: std::sync::Arc<crate::base::Base>,
+    command_waiters: CommandWaiters,
+    device_contacts: ContactBuffer,
+}
+
+impl Devices {
+    pub(crate) fn new(base: std::sync::Arc<crate::base::Base>) -> Self {
+        Devices { base, command_waiters: Default::default(), device_contacts: Default::default() }
+    }
+}
 
 /// What an admin asks for when creating an enrolment token.
 #[derive(Debug, Clone, Default)]
@@ -92,7 +110,7 @@ fn check_inventory(inv: &Inventory) -> Result<(), CoreError> {
     Ok(())
 }
 
-impl Core {
+impl Devices {
     /// Creates a one-time enrolment token for a PC (optionally bound to a site and a user). The
     /// token is shown once; only its digest is kept.
     pub async fn create_enrolment(
@@ -101,12 +119,14 @@ impl Core {
         new: &NewEnrolment,
         ctx: &RequestContext,
     ) -> Result<(EnrolmentRecord, String), CoreError> {
-        self.permitted(principal, Permission::DevicesManage, &actions::DEVICE_ENROLMENT_CREATE, ctx).await?;
+        self.base
+            .permitted(principal, Permission::DevicesManage, &actions::DEVICE_ENROLMENT_CREATE, ctx)
+            .await?;
         if !(1..=24 * 30).contains(&new.valid_hours) {
             return Err(CoreError::invalid("valid_hours", "out_of_range", "valid for 1 to 720 hours"));
         }
         let token = format!("mde_{}", mamori_crypto::tokens::new_secret()?);
-        let now = self.now();
+        let now = self.base.now();
         let record = EnrolmentRecord {
             id: new_id(),
             token_hash: mamori_crypto::tokens::digest(&token),
@@ -116,7 +136,7 @@ impl Core {
             created_at: now,
             expires_at: now.plus(Duration::from_secs(u64::from(new.valid_hours) * 3600)),
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         if let Some(site) = &new.site_id {
             check_id(site, "site")?;
             match tx.org_unit(site).await? {
@@ -132,7 +152,7 @@ impl Core {
         let e = AuditEvent::of(&actions::DEVICE_ENROLMENT_CREATE, principal.actor(), Outcome::Success)
             .object(format!("enrolment:{}", record.id))
             .detail("valid_hours", new.valid_hours.to_string());
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok((record, token))
     }
@@ -144,15 +164,15 @@ impl Core {
         }
         check_text("hostname", &req.hostname)?;
         let device_id = new_id();
-        let now = self.now();
-        let mut tx = self.store.begin().await?;
+        let now = self.base.now();
+        let mut tx = self.base.store.begin().await?;
         let Some(enrolment) =
             tx.use_enrolment(&mamori_crypto::tokens::digest(req.token.trim()), now, &device_id).await?
         else {
             drop(tx);
             let e = AuditEvent::of(&actions::DEVICE_ENROL, Actor::Anonymous, Outcome::Failure)
                 .detail("reason", "unknown, used or expired token");
-            self.audit_access(ctx, e).await?;
+            self.base.audit_access(ctx, e).await?;
             return Err(CoreError::LinkInvalid);
         };
         let device = DeviceRecord {
@@ -170,7 +190,7 @@ impl Core {
         let e = AuditEvent::of(&actions::DEVICE_ENROL, Actor::Device(device_id.clone()), Outcome::Success)
             .object(format!("device:{device_id}"))
             .detail("enrolment", enrolment.id);
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(device_id)
     }
@@ -188,8 +208,8 @@ impl Core {
     ) -> Result<DeviceRecord, CoreError> {
         let refused = CoreError::DeviceRefused;
         let claim = DeviceClaim::parse(authorization.unwrap_or("")).map_err(refused)?;
-        let now = self.now();
-        let device = match self.store.read().await?.device(&claim.device_id).await? {
+        let now = self.base.now();
+        let device = match self.base.store.read().await?.device(&claim.device_id).await? {
             Some(d) if d.revoked_at.is_none() => d,
             _ => return Err(refused(DeviceAuthError::UnknownDevice)),
         };
@@ -197,7 +217,7 @@ impl Core {
         // A nonce is remembered past the time its signature could be accepted at all.
         let key = format!("{}:{}", device.id, claim.nonce);
         let forget_at = UnixMillis(claim.ts.max(now.0).saturating_add(2 * MAX_SKEW_MS));
-        if !self.first_use(crate::shared::DEVICE_NONCES, &key, forget_at).await? {
+        if !self.base.first_use(crate::base::shared::DEVICE_NONCES, &key, forget_at).await? {
             return Err(refused(DeviceAuthError::Replay));
         }
         self.device_contact(&device, ctx.source_ip.as_deref()).await?;
@@ -207,21 +227,21 @@ impl Core {
     /// A device was heard from at this address. A move to another address, or the first word
     /// after a minute's silence, is written at once (with a network signal if it moved); any
     /// other contact only notes the time, written with every other PC's by
-    /// [`Core::flush_device_contacts`] — thousands of PCs polling would otherwise cost a write
+    /// [`Devices::flush_device_contacts`] — thousands of PCs polling would otherwise cost a write
     /// transaction each.
     pub(crate) async fn device_contact(
         &self,
         device: &DeviceRecord,
         ip: Option<&str>,
     ) -> Result<(), CoreError> {
-        let now = self.now();
+        let now = self.base.now();
         let recently_seen = device.last_seen_at.is_some_and(|t| now.0 - t.0 < 60_000);
         if device.last_ip.as_deref() == ip && recently_seen {
             self.device_contacts.note(&device.id, now);
             return Ok(());
         }
         self.network_signal(device, ip).await?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         tx.device_seen(&device.id, now, ip).await?;
         tx.commit().await?;
         Ok(())
@@ -234,7 +254,7 @@ impl Core {
         if seen.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         tx.devices_seen(&seen).await?;
         tx.commit().await?;
         Ok(seen.len())
@@ -250,7 +270,7 @@ impl Core {
         check_inventory(inventory)?;
         let json = serde_json::to_string(inventory).map_err(|e| CoreError::Internal(e.to_string()))?;
         let digest = hex::encode(sha2::Sha256::digest(json.as_bytes()));
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         let last = tx.inventory_history(&device.id, 1).await?;
         if last.first().is_some_and(|l| l.digest == digest) {
             return Ok(false);
@@ -258,7 +278,7 @@ impl Core {
         tx.insert_inventory(&InventoryRecord {
             id: new_id(),
             device_id: device.id.clone(),
-            collected_at: self.now(),
+            collected_at: self.base.now(),
             digest,
             inventory: json,
         })
@@ -267,7 +287,7 @@ impl Core {
             AuditEvent::of(&actions::DEVICE_INVENTORY, Actor::Device(device.id.clone()), Outcome::Success)
                 .object(format!("device:{}", device.id))
                 .detail("software", inventory.software.len().to_string());
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         // A change of what the PC fails (shadow IT installed, encryption turned off…) is a signal.
         let policy = self.device_site_policy(device).await?;
@@ -290,8 +310,8 @@ impl Core {
 
     /// The devices the principal may see (a supervisor: their team's).
     pub async fn list_devices(&self, principal: &Principal) -> Result<Vec<DeviceRecord>, CoreError> {
-        let devices = self.store.read().await?.list_devices().await?;
-        self.devices_in_scope(principal, devices).await
+        let devices = self.base.store.read().await?.list_devices().await?;
+        self.base.devices_in_scope(principal, devices).await
     }
 
     /// A device and its inventory history, newest first.
@@ -301,9 +321,11 @@ impl Core {
         id: &str,
         ctx: &RequestContext,
     ) -> Result<(DeviceRecord, Vec<InventoryRecord>), CoreError> {
-        let device =
-            self.device_in_scope(principal, Permission::DevicesRead, id, &actions::DEVICE_READ, ctx).await?;
-        let history = self.store.read().await?.inventory_history(id, 50).await?;
+        let device = self
+            .base
+            .device_in_scope(principal, Permission::DevicesRead, id, &actions::DEVICE_READ, ctx)
+            .await?;
+        let history = self.base.store.read().await?.inventory_history(id, 50).await?;
         Ok((device, history))
     }
 
@@ -314,14 +336,16 @@ impl Core {
         id: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.device_in_scope(principal, Permission::DevicesManage, id, &actions::DEVICE_REVOKE, ctx).await?;
-        let mut tx = self.store.begin().await?;
-        if !tx.revoke_device(id, self.now()).await? {
+        self.base
+            .device_in_scope(principal, Permission::DevicesManage, id, &actions::DEVICE_REVOKE, ctx)
+            .await?;
+        let mut tx = self.base.store.begin().await?;
+        if !tx.revoke_device(id, self.base.now()).await? {
             return Err(CoreError::NotFound { what: "device (or it is already revoked)" });
         }
         let e = AuditEvent::of(&actions::DEVICE_REVOKE, principal.actor(), Outcome::Success)
             .object(format!("device:{id}"));
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -336,7 +360,7 @@ pub fn is_online(device: &DeviceRecord, now: UnixMillis) -> bool {
 pub const COMMAND_KINDS: [&str; 4] = ["lock", "sign_out", "message", "refresh_inventory"];
 
 /// Wakes a device's waiting poll when a command is issued for it — in this process directly,
-/// from another replica through [`Core::wake_devices_with_commands`].
+/// from another replica through [`Devices::wake_devices_with_commands`].
 #[derive(Debug, Default)]
 pub(crate) struct CommandWaiters(std::sync::Mutex<HashMap<String, std::sync::Arc<tokio::sync::Notify>>>);
 
@@ -357,7 +381,7 @@ impl CommandWaiters {
     }
 }
 
-impl Core {
+impl Devices {
     /// Queues a command for a device (pending until its agent polls) and wakes its poll.
     pub async fn issue_command(
         &self,
@@ -367,7 +391,8 @@ impl Core {
         message: Option<&str>,
         ctx: &RequestContext,
     ) -> Result<mamori_store::CommandRecord, CoreError> {
-        self.device_in_scope(principal, Permission::DevicesManage, device_id, &actions::DEVICE_COMMAND, ctx)
+        self.base
+            .device_in_scope(principal, Permission::DevicesManage, device_id, &actions::DEVICE_COMMAND, ctx)
             .await?;
         if !COMMAND_KINDS.contains(&kind) {
             return Err(CoreError::invalid(
@@ -395,7 +420,7 @@ impl Core {
             }
             _ => {}
         }
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         match tx.device(device_id).await? {
             Some(d) if d.revoked_at.is_none() => {}
             _ => return Err(CoreError::NotFound { what: "device (or it is revoked)" }),
@@ -407,7 +432,7 @@ impl Core {
             message: message.map(str::to_owned),
             state: "pending".into(),
             issued_by: principal.user.id.clone(),
-            created_at: self.now(),
+            created_at: self.base.now(),
             delivered_at: None,
             finished_at: None,
             result: None,
@@ -417,7 +442,7 @@ impl Core {
             .object(format!("device:{device_id}"))
             .detail("command", command.id.clone())
             .detail("kind", kind);
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         self.command_waiters.wake(device_id);
         Ok(command)
@@ -433,9 +458,9 @@ impl Core {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             // Most polls find nothing: a read first, so they take no write lock.
-            let commands = if self.store.read().await?.has_pending_commands(&device.id).await? {
-                let mut tx = self.store.begin().await?;
-                let commands = tx.deliver_commands(&device.id, self.now()).await?;
+            let commands = if self.base.store.read().await?.has_pending_commands(&device.id).await? {
+                let mut tx = self.base.store.begin().await?;
+                let commands = tx.deliver_commands(&device.id, self.base.now()).await?;
                 tx.commit().await?;
                 commands
             } else {
@@ -460,15 +485,15 @@ impl Core {
     ) -> Result<(), CoreError> {
         check_id(command_id, "command")?;
         let detail: String = detail.chars().filter(|c| !c.is_control()).take(500).collect();
-        let mut tx = self.store.begin().await?;
-        if !tx.finish_command(&device.id, command_id, ok, &detail, self.now()).await? {
+        let mut tx = self.base.store.begin().await?;
+        if !tx.finish_command(&device.id, command_id, ok, &detail, self.base.now()).await? {
             return Err(CoreError::NotFound { what: "delivered command" });
         }
         let outcome = if ok { Outcome::Success } else { Outcome::Failure };
         let e = AuditEvent::of(&actions::DEVICE_COMMAND_RESULT, Actor::Device(device.id.clone()), outcome)
             .object(format!("device:{}", device.id))
             .detail("command", command_id.to_owned());
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -479,20 +504,21 @@ impl Core {
         device_id: &str,
         ctx: &RequestContext,
     ) -> Result<Vec<mamori_store::CommandRecord>, CoreError> {
-        self.device_in_scope(
-            principal,
-            Permission::DevicesRead,
-            device_id,
-            &actions::DEVICE_COMMANDS_READ,
-            ctx,
-        )
-        .await?;
-        Ok(self.store.read().await?.device_commands(device_id, 50).await?)
+        self.base
+            .device_in_scope(
+                principal,
+                Permission::DevicesRead,
+                device_id,
+                &actions::DEVICE_COMMANDS_READ,
+                ctx,
+            )
+            .await?;
+        Ok(self.base.store.read().await?.device_commands(device_id, 50).await?)
     }
 
     /// Wakes the polls of devices that another replica gave commands (run every half second).
     pub async fn wake_devices_with_commands(&self, since: UnixMillis) -> Result<(), CoreError> {
-        for device in self.store.read().await?.devices_with_pending_commands(since).await? {
+        for device in self.base.store.read().await?.devices_with_pending_commands(since).await? {
             self.command_waiters.wake(&device);
         }
         Ok(())
@@ -537,7 +563,7 @@ fn check_event(e: &mamori_proto::agent::AgentEvent, now: UnixMillis) -> Result<(
     }
 }
 
-impl Core {
+impl Devices {
     /// Stores a batch of a device's events, all or none if any is malformed; events received
     /// before (same id) are not stored again. Returns how many were new.
     pub async fn record_events(
@@ -548,7 +574,7 @@ impl Core {
         if events.len() > MAX_EVENT_BATCH {
             return Err(bad("events", format!("at most {MAX_EVENT_BATCH} events a request")));
         }
-        let now = self.now();
+        let now = self.base.now();
         let mut rows = Vec::with_capacity(events.len());
         let mut buckets = Vec::new();
         for e in events {
@@ -577,7 +603,7 @@ impl Core {
             received_at: now,
             data: data.to_string(),
         }));
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         let stored = tx.insert_device_events(&rows).await? + tx.insert_activity(&activity).await?;
         tx.commit().await?;
         Ok(stored)
@@ -590,15 +616,10 @@ impl Core {
         limit: i64,
         ctx: &RequestContext,
     ) -> Result<Vec<mamori_store::DeviceEventRecord>, CoreError> {
-        self.device_in_scope(
-            principal,
-            Permission::DevicesRead,
-            device_id,
-            &actions::DEVICE_EVENTS_READ,
-            ctx,
-        )
-        .await?;
-        Ok(self.store.read().await?.device_events(device_id, limit).await?)
+        self.base
+            .device_in_scope(principal, Permission::DevicesRead, device_id, &actions::DEVICE_EVENTS_READ, ctx)
+            .await?;
+        Ok(self.base.store.read().await?.device_events(device_id, limit).await?)
     }
 }
 
@@ -637,11 +658,11 @@ fn facts_of(inv: &Inventory) -> mamori_domain::posture::DeviceFacts {
     }
 }
 
-impl Core {
+impl Devices {
     /// A site's device policy (empty rules until the security admin sets them).
     pub async fn site_device_policy(&self, site_id: &str) -> Result<PosturePolicy, CoreError> {
         check_id(site_id, "site")?;
-        self.json_setting(&site_policy_key(site_id)).await
+        self.base.json_setting(&site_policy_key(site_id)).await
     }
 
     pub async fn set_site_device_policy(
@@ -651,12 +672,14 @@ impl Core {
         policy: PosturePolicy,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.permitted(principal, Permission::DevicesManage, &actions::DEVICE_POLICY_CHANGE, ctx).await?;
+        self.base
+            .permitted(principal, Permission::DevicesManage, &actions::DEVICE_POLICY_CHANGE, ctx)
+            .await?;
         check_id(site_id, "site")?;
         let policy =
             policy.checked().map_err(|e| CoreError::invalid("policy", "invalid_policy", e.to_string()))?;
         let json = serde_json::to_string(&policy).map_err(|e| CoreError::Internal(e.to_string()))?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         match tx.org_unit(site_id).await? {
             Some(u) if u.kind == OrgKind::Site => {}
             _ => return Err(CoreError::NotFound { what: "site" }),
@@ -665,7 +688,7 @@ impl Core {
         let e = AuditEvent::of(&actions::DEVICE_POLICY_CHANGE, principal.actor(), Outcome::Success)
             .object(format!("site:{site_id}"))
             .detail("networks", policy.approved_networks.len().to_string());
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -674,7 +697,7 @@ impl Core {
     /// A home worker's own approved networks in force (none until set).
     pub async fn user_networks(&self, user_id: &str) -> Result<Vec<String>, CoreError> {
         check_id(user_id, "user")?;
-        Ok(self.store.read().await?.user_networks(user_id).await?.unwrap_or_default())
+        Ok(self.base.store.read().await?.user_networks(user_id).await?.unwrap_or_default())
     }
 
     pub async fn set_user_networks(
@@ -684,27 +707,28 @@ impl Core {
         networks: Vec<String>,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.person_in_scope(
-            principal,
-            Permission::DevicesManage,
-            user_id,
-            &actions::DEVICE_NETWORKS_CHANGE,
-            ctx,
-        )
-        .await?;
+        self.base
+            .person_in_scope(
+                principal,
+                Permission::DevicesManage,
+                user_id,
+                &actions::DEVICE_NETWORKS_CHANGE,
+                ctx,
+            )
+            .await?;
         let networks = PosturePolicy { approved_networks: networks, ..Default::default() }
             .checked()
             .map_err(|e| CoreError::invalid("networks", "invalid_value", e.to_string()))?
             .approved_networks;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         tx.user_by_id(user_id).await?.ok_or(CoreError::NotFound { what: "user" })?;
         let version =
-            tx.put_user_networks(user_id, &networks, self.now(), &principal.actor().encode()).await?;
+            tx.put_user_networks(user_id, &networks, self.base.now(), &principal.actor().encode()).await?;
         let e = AuditEvent::of(&actions::DEVICE_NETWORKS_CHANGE, principal.actor(), Outcome::Success)
             .object(format!("user:{user_id}"))
             .detail("networks", networks.len().to_string())
             .detail("version", version.to_string());
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -739,7 +763,7 @@ impl Core {
     pub async fn device_posture(&self, device: &DeviceRecord) -> Result<Posture, CoreError> {
         let policy = self.device_site_policy(device).await?;
         let networks = self.device_networks(device, &policy).await?;
-        let latest = self.store.read().await?.inventory_history(&device.id, 1).await?;
+        let latest = self.base.store.read().await?.inventory_history(&device.id, 1).await?;
         let failures = latest
             .first()
             .and_then(|i| serde_json::from_str::<Inventory>(&i.inventory).ok())
@@ -755,7 +779,7 @@ impl Core {
         kind: &str,
         data: serde_json::Value,
     ) -> Result<(), CoreError> {
-        let now = self.now();
+        let now = self.base.now();
         let event = mamori_store::DeviceEventRecord {
             device_id: device_id.to_owned(),
             event_id: format!("srv-{}", new_id()),
@@ -764,7 +788,7 @@ impl Core {
             received_at: now,
             data: data.to_string(),
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         tx.insert_device_events(&[event]).await?;
         tx.commit().await?;
         Ok(())
@@ -774,7 +798,8 @@ impl Core {
     /// every minute). Returns how many.
     pub async fn sweep_silent_devices(&self, silence: Duration) -> Result<usize, CoreError> {
         self.flush_device_contacts().await?;
-        let silent = self.store.read().await?.devices_gone_silent(self.now().minus(silence)).await?;
+        let silent =
+            self.base.store.read().await?.devices_gone_silent(self.base.now().minus(silence)).await?;
         for d in &silent {
             let since = d.last_seen_at.map(|t| t.rfc3339());
             self.server_signal(&d.id, "heartbeat_lost", serde_json::json!({ "last_seen": since })).await?;
@@ -824,21 +849,21 @@ pub struct FloorRow {
 /// The events that say whether a PC's screen is locked: the latest of them wins.
 const LOCK_KINDS: [&str; 4] = ["screen_locked", "screen_unlocked", "session_logon", "session_logoff"];
 
-impl Core {
+impl Devices {
     /// The floor: every operator in the principal's people scope (a supervisor's own team) —
     /// with their state (working, idle, locked, offline, off shift), their latest minute of
     /// activity, their PC's compliance and network, and a recent USB stick. The activity and
     /// events of all PCs are read in two queries, whatever the size of the floor.
     pub async fn floor(&self, principal: &Principal) -> Result<Vec<FloorRow>, CoreError> {
         use mamori_domain::activity::FloorState;
-        let now = self.now();
-        let mut read = self.store.read().await?;
+        let now = self.base.now();
+        let mut read = self.base.store.read().await?;
         let operators: Vec<_> = read
             .list_users()
             .await?
             .into_iter()
             .filter(|u| u.roles.contains(&mamori_domain::Role::Operator))
-            .filter(|u| Self::sees_person(principal, u))
+            .filter(|u| crate::Base::sees_person(principal, u))
             .collect();
         let devices = read.list_devices().await?;
         let activity: HashMap<String, mamori_domain::activity::ActivityBucket> = read
@@ -909,6 +934,7 @@ impl Core {
     /// is collected about them (invariant 8).
     pub async fn my_devices(&self, principal: &Principal) -> Result<Vec<MyDevice>, CoreError> {
         let devices: Vec<DeviceRecord> = self
+            .base
             .store
             .read()
             .await?
@@ -919,11 +945,12 @@ impl Core {
             .collect();
         let mut out = Vec::with_capacity(devices.len());
         for device in devices {
-            let mut read = self.store.read().await?;
+            let mut read = self.base.store.read().await?;
             let inventory = read.inventory_history(&device.id, 1).await?.into_iter().next();
             let events = read.device_events(&device.id, 50).await?;
-            let activity =
-                read.device_activity(&device.id, self.now().minus(Duration::from_secs(3600)), 60).await?;
+            let activity = read
+                .device_activity(&device.id, self.base.now().minus(Duration::from_secs(3600)), 60)
+                .await?;
             drop(read);
             out.push(MyDevice { device, inventory, events, activity });
         }

@@ -5,7 +5,7 @@
 //! background job, a detector. A refusal is recorded as denied (DESIGN invariant 9); a record
 //! outside the scope is "not found", never "forbidden", so its existence is not confirmed.
 
-use crate::{Core, CoreError, Principal, check_id};
+use crate::{Base, CoreError, Principal, check_id};
 use mamori_audit::{AuditEvent, Outcome, RequestContext, actions::Action};
 use mamori_domain::Permission;
 use mamori_domain::authz::{self, Refusal, Resource, Subject};
@@ -36,7 +36,7 @@ impl Attempt {
     }
 }
 
-impl Core {
+impl Base {
     fn subject(principal: &Principal) -> Subject<'_> {
         Subject {
             user_id: &principal.user.id,
@@ -79,7 +79,7 @@ impl Core {
         })
     }
 
-    /// [`Core::authorize`] for an operation on the system as a whole (users, organisation,
+    /// [`Base::authorize`] for an operation on the system as a whole (users, organisation,
     /// tokens, settings, policies, the audit log).
     pub(crate) async fn permitted(
         &self,

@@ -3,7 +3,7 @@
 //! `abnormal_keystroke_rate` signal; and the per-minute buckets agents report. The server keeps a
 //! bucket only when it falls inside the operator's shift, whatever the agent sent.
 
-use crate::{Core, CoreError, Principal, check_id};
+use crate::{CoreError, Devices, Principal, check_id};
 use mamori_audit::{AuditEvent, Outcome, RequestContext, actions};
 use mamori_domain::activity::{ActivityBucket, KeystrokeLimits, ShiftSchedule};
 use mamori_domain::{Permission, UnixMillis};
@@ -13,7 +13,7 @@ use mamori_store::{ActivityRecord, DeviceRecord};
 pub(crate) const LEGACY_SHIFTS_PREFIX: &str = "shifts:";
 pub(crate) const LEGACY_KEYSTROKE_LIMITS: &str = "keystroke_limits";
 
-impl Core {
+impl Devices {
     /// A user's shifts (empty until set: no activity is collected), for someone who may see
     /// that user's monitoring data (themselves included).
     pub async fn user_shifts(
@@ -22,7 +22,8 @@ impl Core {
         user_id: &str,
         ctx: &RequestContext,
     ) -> Result<ShiftSchedule, CoreError> {
-        self.person_in_scope(principal, Permission::DevicesRead, user_id, &actions::DEVICE_SHIFTS_READ, ctx)
+        self.base
+            .person_in_scope(principal, Permission::DevicesRead, user_id, &actions::DEVICE_SHIFTS_READ, ctx)
             .await?;
         self.shifts_of(user_id).await
     }
@@ -30,7 +31,7 @@ impl Core {
     /// The shifts in force (none until set: nothing is collected).
     pub(crate) async fn shifts_of(&self, user_id: &str) -> Result<ShiftSchedule, CoreError> {
         check_id(user_id, "user")?;
-        Ok(self.store.read().await?.shift_schedule(user_id).await?.unwrap_or_default())
+        Ok(self.base.store.read().await?.shift_schedule(user_id).await?.unwrap_or_default())
     }
 
     pub async fn set_user_shifts(
@@ -40,25 +41,26 @@ impl Core {
         schedule: ShiftSchedule,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.person_in_scope(
-            principal,
-            Permission::DevicesManage,
-            user_id,
-            &actions::DEVICE_SHIFTS_CHANGE,
-            ctx,
-        )
-        .await?;
+        self.base
+            .person_in_scope(
+                principal,
+                Permission::DevicesManage,
+                user_id,
+                &actions::DEVICE_SHIFTS_CHANGE,
+                ctx,
+            )
+            .await?;
         let schedule =
             schedule.checked().map_err(|e| CoreError::invalid("shifts", "invalid_value", e.to_string()))?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         tx.user_by_id(user_id).await?.ok_or(CoreError::NotFound { what: "user" })?;
         let version =
-            tx.put_shift_schedule(user_id, &schedule, self.now(), &principal.actor().encode()).await?;
+            tx.put_shift_schedule(user_id, &schedule, self.base.now(), &principal.actor().encode()).await?;
         let e = AuditEvent::of(&actions::DEVICE_SHIFTS_CHANGE, principal.actor(), Outcome::Success)
             .object(format!("user:{user_id}"))
             .detail("shifts", schedule.shifts.len().to_string())
             .detail("version", version.to_string());
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -73,7 +75,7 @@ impl Core {
 
     /// The limits in force (the defaults until set).
     pub async fn keystroke_limits(&self) -> Result<KeystrokeLimits, CoreError> {
-        Ok(self.store.read().await?.keystroke_limits().await?.unwrap_or_default())
+        Ok(self.base.store.read().await?.keystroke_limits().await?.unwrap_or_default())
     }
 
     pub async fn set_keystroke_limits(
@@ -82,15 +84,16 @@ impl Core {
         limits: KeystrokeLimits,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.permitted(principal, Permission::DevicesManage, &actions::DEVICE_KEYSTROKE_LIMITS_CHANGE, ctx)
+        self.base
+            .permitted(principal, Permission::DevicesManage, &actions::DEVICE_KEYSTROKE_LIMITS_CHANGE, ctx)
             .await?;
         let limits =
             limits.checked().map_err(|e| CoreError::invalid("per_role", "invalid_value", e.to_string()))?;
-        let mut tx = self.store.begin().await?;
-        let version = tx.put_keystroke_limits(&limits, self.now(), &principal.actor().encode()).await?;
+        let mut tx = self.base.store.begin().await?;
+        let version = tx.put_keystroke_limits(&limits, self.base.now(), &principal.actor().encode()).await?;
         let e = AuditEvent::of(&actions::DEVICE_KEYSTROKE_LIMITS_CHANGE, principal.actor(), Outcome::Success)
             .detail("version", version.to_string());
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -111,7 +114,7 @@ impl Core {
         }
         let shifts = self.device_shifts(device).await?;
         let limit = match &device.user_id {
-            Some(user) => match self.store.read().await?.user_by_id(user).await? {
+            Some(user) => match self.base.store.read().await?.user_by_id(user).await? {
                 Some(u) => self.keystroke_limits().await?.limit_for(&u.roles),
                 None => None,
             },
@@ -150,21 +153,23 @@ impl Core {
         hours: u32,
         ctx: &RequestContext,
     ) -> Result<Vec<ActivityRecord>, CoreError> {
-        self.device_in_scope(
-            principal,
-            Permission::DevicesRead,
-            device_id,
-            &actions::DEVICE_ACTIVITY_READ,
-            ctx,
-        )
-        .await?;
-        let since = self.now().minus(std::time::Duration::from_secs(u64::from(hours.min(24 * 31)) * 3600));
-        let buckets = self.store.read().await?.device_activity(device_id, since, 2000).await?;
+        self.base
+            .device_in_scope(
+                principal,
+                Permission::DevicesRead,
+                device_id,
+                &actions::DEVICE_ACTIVITY_READ,
+                ctx,
+            )
+            .await?;
+        let since =
+            self.base.now().minus(std::time::Duration::from_secs(u64::from(hours.min(24 * 31)) * 3600));
+        let buckets = self.base.store.read().await?.device_activity(device_id, since, 2000).await?;
         let e = AuditEvent::of(&actions::DEVICE_ACTIVITY_READ, principal.actor(), Outcome::Success)
             .object(format!("device:{device_id}"))
             .detail("hours", hours.to_string())
             .detail("buckets", buckets.len().to_string());
-        self.audit_access(ctx, e).await?;
+        self.base.audit_access(ctx, e).await?;
         Ok(buckets)
     }
 }

@@ -5,19 +5,19 @@
 //! in force: no shifts (nothing collected), no extra networks (nothing more approved), the default
 //! keystroke limits.
 
-use crate::activity::{LEGACY_KEYSTROKE_LIMITS, LEGACY_SHIFTS_PREFIX};
 use crate::devices::LEGACY_NETWORKS_PREFIX;
-use crate::{Core, CoreError};
+use crate::devices::activity::{LEGACY_KEYSTROKE_LIMITS, LEGACY_SHIFTS_PREFIX};
+use crate::{CoreError, Devices};
 use mamori_audit::Actor;
 use mamori_domain::activity::{KeystrokeLimits, ShiftSchedule};
 
-impl Core {
+impl Devices {
     /// Moves the rule sets still in the settings table to their tables; returns how many rows
     /// moved. Does nothing once they have moved.
     pub async fn move_rules_out_of_settings(&self) -> Result<usize, CoreError> {
-        let now = self.now();
+        let now = self.base.now();
         let by = Actor::System.encode();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         let mut moved = 0;
         for (key, json) in tx.settings_with_prefix(LEGACY_SHIFTS_PREFIX).await? {
             let user = &key[LEGACY_SHIFTS_PREFIX.len()..];

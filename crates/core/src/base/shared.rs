@@ -5,7 +5,7 @@
 //! nothing. Where one process is all there is (embedded SQLite) and losing the state at a
 //! restart is harmless, a scope may be kept in memory instead: see [`Scope::memory_when_alone`].
 
-use crate::{Core, CoreError};
+use crate::{Base, CoreError};
 use mamori_domain::UnixMillis;
 use mamori_domain::rate::{RateLimit, TokenBucket};
 use mamori_store::Store;
@@ -96,7 +96,7 @@ impl ClaimLog {
     }
 }
 
-impl Core {
+impl Base {
     /// Records the first use of `key`; false if it was used before, here or on another replica.
     pub(crate) async fn first_use(
         &self,

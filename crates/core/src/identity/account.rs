@@ -1,7 +1,7 @@
 //! What users do for themselves: password, TOTP, recovery codes, language, sessions.
 
-use crate::auth::NewSession;
-use crate::{Core, CoreError, Principal, hash_password, verify_password};
+use crate::identity::auth::NewSession;
+use crate::{CoreError, Identity, Principal, hash_password, verify_password};
 use mamori_audit::{AuditEvent, Outcome, RequestContext, actions};
 use mamori_crypto::{tokens, totp};
 use mamori_domain::UnixMillis;
@@ -30,7 +30,7 @@ pub(crate) fn password_error(p: PasswordProblem) -> CoreError {
 /// Checks a new password against every rule, the last five included. Argon2 runs here, outside
 /// any transaction.
 pub(crate) async fn check_new_password(
-    core: &Core,
+    base: &crate::Base,
     user_id: Option<&str>,
     username: &str,
     password: &str,
@@ -38,7 +38,7 @@ pub(crate) async fn check_new_password(
     password_policy::check(username, password).map_err(password_error)?;
     if let Some(id) = user_id {
         let history =
-            core.store.read().await?.password_history(id, i64::try_from(HISTORY_DEPTH).unwrap_or(5)).await?;
+            base.store.read().await?.password_history(id, i64::try_from(HISTORY_DEPTH).unwrap_or(5)).await?;
         for old in history {
             if verify_password(password, Some(&old)).await? {
                 return Err(password_error(PasswordProblem::Reused));
@@ -48,7 +48,7 @@ pub(crate) async fn check_new_password(
     Ok(())
 }
 
-impl Core {
+impl Identity {
     /// Changes the caller's password. Other sessions of the user end; this one is renewed (a new
     /// id and cookie, returned) when the change was made in a session.
     pub async fn change_password(
@@ -60,11 +60,11 @@ impl Core {
     ) -> Result<Option<NewSession>, CoreError> {
         let user = &principal.user;
         if !verify_password(current, user.password_hash.as_deref()).await? {
-            let mut tx = self.store.begin().await?;
+            let mut tx = self.base.store.begin().await?;
             let event = AuditEvent::of(&actions::PASSWORD_CHANGE, principal.actor(), Outcome::Failure)
                 .object(format!("user:{}", user.id))
                 .detail("reason", "wrong_current_password");
-            self.audit(&mut tx, ctx, event).await?;
+            self.base.audit(&mut tx, ctx, event).await?;
             tx.commit().await?;
             return Err(CoreError::invalid(
                 "current_password",
@@ -72,10 +72,10 @@ impl Core {
                 "the current password is wrong",
             ));
         }
-        check_new_password(self, Some(&user.id), &user.username, new).await?;
+        check_new_password(&self.base, Some(&user.id), &user.username, new).await?;
         let hash = hash_password(new).await?;
-        let mut tx = self.store.begin().await?;
-        tx.set_password(&user.id, &hash, self.now()).await?;
+        let mut tx = self.base.store.begin().await?;
+        tx.set_password(&user.id, &hash, self.base.now()).await?;
         let mut ended = 0;
         for s in tx.user_sessions(&user.id).await? {
             if Some(s.id.as_str()) != principal.session_id() {
@@ -86,7 +86,7 @@ impl Core {
         let event = AuditEvent::of(&actions::PASSWORD_CHANGE, principal.actor(), Outcome::Success)
             .object(format!("user:{}", user.id))
             .detail("other_sessions_ended", ended.to_string());
-        self.audit(&mut tx, ctx, event).await?;
+        self.base.audit(&mut tx, ctx, event).await?;
         let renewed = match principal.live_session_id() {
             Some(id) => Some(self.renew_session(&mut tx, user, id, "password_changed", ctx).await?),
             None => None,
@@ -100,8 +100,8 @@ impl Core {
     /// code and an app that already scanned it keeps working.
     pub async fn totp_enrolment(&self, principal: &Principal) -> Result<TotpEnrolment, CoreError> {
         let user = &principal.user;
-        let now = self.now();
-        let stored = self.store.read().await?.user_by_id(&user.id).await?;
+        let now = self.base.now();
+        let stored = self.base.store.read().await?.user_by_id(&user.id).await?;
         let pending = stored.as_ref().and_then(|u| u.totp_pending.as_deref());
         if let Some((started, secret)) = pending.and_then(|sealed| self.open_pending_totp(sealed, &user.id))
             && now < started.plus(TOTP_ENROLMENT_VALIDITY)
@@ -110,7 +110,7 @@ impl Core {
         }
         let secret = totp::new_secret_base32()?;
         let sealed = self.secrets.seal(format!("{}:{secret}", now.0).as_bytes(), &user.id)?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         tx.set_totp_pending(&user.id, Some(&sealed)).await?;
         tx.commit().await?;
         enrolment_view(&secret, &user.username)
@@ -135,7 +135,7 @@ impl Core {
         ctx: &RequestContext,
     ) -> Result<(Vec<String>, Option<NewSession>), CoreError> {
         let user = &principal.user;
-        let now = self.now();
+        let now = self.base.now();
         let pending =
             user.totp_pending.as_deref().and_then(|sealed| self.open_pending_totp(sealed, &user.id));
         let Some((started, secret)) = pending else {
@@ -158,13 +158,13 @@ impl Core {
         let codes = tokens::new_recovery_codes()?;
         let digests: Vec<String> = codes.iter().map(|c| tokens::recovery_code_digest(c)).collect();
         let sealed = self.secrets.seal(secret.as_bytes(), &user.id)?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         tx.enable_totp(&user.id, &sealed, i64::try_from(step).unwrap_or(i64::MAX)).await?;
         tx.replace_recovery_codes(&user.id, &digests).await?;
         let event = AuditEvent::of(&actions::MFA_ENABLE, principal.actor(), Outcome::Success)
             .object(format!("user:{}", user.id))
             .detail("method", "totp");
-        self.audit(&mut tx, ctx, event).await?;
+        self.base.audit(&mut tx, ctx, event).await?;
         let renewed = match principal.live_session_id() {
             Some(id) => Some(self.renew_session(&mut tx, user, id, "mfa_enabled", ctx).await?),
             None => None,
@@ -186,7 +186,7 @@ impl Core {
                 .detail("reason", reason)
         };
         if !user.totp_enabled() {
-            self.audit_access(ctx, refuse("totp_not_enabled")).await?;
+            self.base.audit_access(ctx, refuse("totp_not_enabled")).await?;
             return Err(CoreError::invalid(
                 "totp",
                 "totp_not_enabled",
@@ -194,14 +194,14 @@ impl Core {
             ));
         }
         if totp_required(&user.roles, self.totp_required_for_everyone().await?) {
-            self.audit_access(ctx, refuse("required_by_role")).await?;
+            self.base.audit_access(ctx, refuse("required_by_role")).await?;
             return Err(CoreError::Forbidden("your role requires TOTP; it cannot be turned off"));
         }
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         tx.disable_totp(&user.id).await?;
         let event = AuditEvent::of(&actions::MFA_DISABLE, principal.actor(), Outcome::Success)
             .object(format!("user:{}", user.id));
-        self.audit(&mut tx, ctx, event).await?;
+        self.base.audit(&mut tx, ctx, event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -222,18 +222,18 @@ impl Core {
         }
         let codes = tokens::new_recovery_codes()?;
         let digests: Vec<String> = codes.iter().map(|c| tokens::recovery_code_digest(c)).collect();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         tx.replace_recovery_codes(&user.id, &digests).await?;
         let event =
             AuditEvent::of(&actions::MFA_RECOVERY_CODES_REGENERATE, principal.actor(), Outcome::Success)
                 .object(format!("user:{}", user.id));
-        self.audit(&mut tx, ctx, event).await?;
+        self.base.audit(&mut tx, ctx, event).await?;
         tx.commit().await?;
         Ok(codes)
     }
 
     pub async fn recovery_codes_left(&self, principal: &Principal) -> Result<i64, CoreError> {
-        Ok(self.store.read().await?.count_recovery_codes(&principal.user.id).await?)
+        Ok(self.base.store.read().await?.count_recovery_codes(&principal.user.id).await?)
     }
 
     pub async fn set_language(
@@ -242,18 +242,18 @@ impl Core {
         language: Option<Language>,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        let mut tx = self.store.begin().await?;
-        tx.set_user_language(&principal.user.id, language.map(Language::as_str), self.now()).await?;
+        let mut tx = self.base.store.begin().await?;
+        tx.set_user_language(&principal.user.id, language.map(Language::as_str), self.base.now()).await?;
         let event = AuditEvent::of(&actions::PROFILE_LANGUAGE, principal.actor(), Outcome::Success)
             .object(format!("user:{}", principal.user.id))
             .detail("language", language.map_or("browser", Language::as_str));
-        self.audit(&mut tx, ctx, event).await?;
+        self.base.audit(&mut tx, ctx, event).await?;
         tx.commit().await?;
         Ok(())
     }
 
     pub async fn my_sessions(&self, principal: &Principal) -> Result<Vec<SessionRecord>, CoreError> {
-        Ok(self.store.read().await?.user_sessions(&principal.user.id).await?)
+        Ok(self.base.store.read().await?.user_sessions(&principal.user.id).await?)
     }
 
     /// Ends one of the caller's own sessions.
@@ -263,7 +263,7 @@ impl Core {
         session_id: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         let mine = tx.user_sessions(&principal.user.id).await?.into_iter().any(|s| s.id == session_id);
         if !mine {
             return Err(CoreError::NotFound { what: "session" });
@@ -272,7 +272,7 @@ impl Core {
         let event = AuditEvent::of(&actions::SESSION_END, principal.actor(), Outcome::Success)
             .object(format!("session:{session_id}"))
             .detail("reason", "ended_by_user");
-        self.audit(&mut tx, ctx, event).await?;
+        self.base.audit(&mut tx, ctx, event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -283,12 +283,12 @@ impl Core {
         principal: &Principal,
         ctx: &RequestContext,
     ) -> Result<u64, CoreError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         let ended = tx.delete_user_sessions(&principal.user.id).await?;
         let event = AuditEvent::of(&actions::SESSION_END_ALL, principal.actor(), Outcome::Success)
             .object(format!("user:{}", principal.user.id))
             .detail("sessions_ended", ended.to_string());
-        self.audit(&mut tx, ctx, event).await?;
+        self.base.audit(&mut tx, ctx, event).await?;
         tx.commit().await?;
         Ok(ended)
     }

@@ -14,7 +14,7 @@
 //! A crash loses at most the counts of the last second; the first refusal of every key is
 //! already committed.
 
-use crate::read_log::ReadLog;
+use crate::base::read_log::ReadLog;
 use mamori_audit::{Actor, AuditEvent, Outcome, actions};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};

@@ -4,7 +4,7 @@
 //! no plaintext is written anywhere.
 
 use crate::vault::NewCustomer;
-use crate::{Core, CoreError, Principal};
+use crate::{CoreError, Principal, Vault};
 use encoding_rs::{DecoderResult, SHIFT_JIS};
 use mamori_audit::RequestContext;
 use mamori_domain::Permission;
@@ -338,8 +338,8 @@ impl<'a> CsvRows<'a> {
     }
 }
 
-impl Core {
-    /// Checks a CSV file of customers of one client company as [`Core::import_customers_csv`]
+impl Vault {
+    /// Checks a CSV file of customers of one client company as [`Vault::import_customers_csv`]
     /// does, without sealing or writing anything: every row is read once and dropped, and of the
     /// problems only the first `import.max_listed_problems` are kept, so memory stays the same
     /// whatever the file. `progress` is told the rows read and the problems found so far, every
@@ -351,7 +351,8 @@ impl Core {
         encoding: CsvEncoding,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<u64, ImportError> {
-        let mut rows = CsvRows::open(input, encoding, client_id, self.policies.import_max_listed_problems)?;
+        let mut rows =
+            CsvRows::open(input, encoding, client_id, self.base.policies.import_max_listed_problems)?;
         let mut customers = 0u64;
         loop {
             let before = rows.problems.total();
@@ -398,10 +399,12 @@ impl Core {
         progress: &mut dyn FnMut(u64),
         ctx: &RequestContext,
     ) -> Result<u64, ImportError> {
-        self.permitted(principal, Permission::CustomersManage, &mamori_audit::actions::CUSTOMER_IMPORT, ctx)
+        self.base
+            .permitted(principal, Permission::CustomersManage, &mamori_audit::actions::CUSTOMER_IMPORT, ctx)
             .await?;
-        let mut rows = CsvRows::open(input, encoding, client_id, self.policies.import_max_listed_problems)?;
-        let now = self.now();
+        let mut rows =
+            CsvRows::open(input, encoding, client_id, self.base.policies.import_max_listed_problems)?;
+        let now = self.base.now();
         let mut sealed = Vec::with_capacity(CHUNK_ROWS);
         let mut import = None;
         loop {

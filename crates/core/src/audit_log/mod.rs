@@ -2,10 +2,10 @@
 //! signing checkpoints, proofs, export bundles and verification of the live database.
 //!
 //! Entries are appended by every service in the transaction of the change they record
-//! (`Core::audit`). The tree over them is extended afterwards by [`Core::checkpoint_audit_log`],
+//! (`Base::audit`). The tree over them is extended afterwards by [`AuditLog::checkpoint_audit_log`],
 //! which the server runs every second (and at shutdown); one process at a time does it.
 
-use crate::{Core, CoreError, Principal};
+use crate::{CoreError, Principal};
 use mamori_audit::bundle::{BUNDLE_FORMAT, BundleHeader, entry_line};
 use mamori_audit::checkpoint::{CheckpointSigner, CheckpointVerifier};
 use mamori_audit::merkle::{self, Hash, NodeId, NodeSource, TreeBuilder};
@@ -21,6 +21,23 @@ use mamori_store::{AuditQuery, CheckpointRecord, StoreRead};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Write;
+use std::sync::Arc;
+
+pub mod feed;
+
+/// The audit log service.
+#[derive(Debug)]
+pub struct AuditLog {
+    base: Arc<crate::base::Base>,
+    /// Signs the audit log's checkpoints.
+    audit_signer: CheckpointSigner,
+}
+
+impl AuditLog {
+    pub(crate) fn new(base: Arc<crate::base::Base>, audit_signer: CheckpointSigner) -> Self {
+        AuditLog { base, audit_signer }
+    }
+}
 
 /// Entries hashed per checkpoint round; a long backlog takes several rounds.
 const ROUND: u64 = 50_000;
@@ -107,7 +124,7 @@ fn out_of_range(field: &'static str, message: String) -> CoreError {
     CoreError::invalid(field, "out_of_range", message)
 }
 
-impl Core {
+impl AuditLog {
     pub fn audit_signer(&self) -> &CheckpointSigner {
         &self.audit_signer
     }
@@ -120,9 +137,9 @@ impl Core {
         query: &AuditQuery,
         ctx: &RequestContext,
     ) -> Result<(Vec<AuditEntry>, bool), CoreError> {
-        self.permitted(principal, Permission::AuditRead, &actions::AUDIT_EXPORT, ctx).await?;
-        crate::admin::check_audit_filters(query)?;
-        let mut read = self.store.read().await?;
+        self.base.permitted(principal, Permission::AuditRead, &actions::AUDIT_EXPORT, ctx).await?;
+        crate::identity::admin::check_audit_filters(query)?;
+        let mut read = self.base.store.read().await?;
         let mut all = Vec::new();
         let mut page = AuditQuery { limit: 1000, before_index: None, ..query.clone() };
         let truncated = loop {
@@ -160,7 +177,7 @@ impl Core {
         if let Some(t) = query.to {
             e = e.detail("filter_to", t.0.to_string());
         }
-        self.audit_access(ctx, e).await?;
+        self.base.audit_access(ctx, e).await?;
         Ok((all, truncated))
     }
 
@@ -207,7 +224,7 @@ impl Core {
     /// One bounded round. Hashing happens outside the write transaction, so appends are held
     /// up only while the new nodes are written.
     async fn checkpoint_round(&self) -> Result<Round, CoreError> {
-        let mut read = self.store.read().await?;
+        let mut read = self.base.store.read().await?;
         let latest = read.latest_checkpoint().await?;
         let (from, root) = latest.as_ref().map_or((0, merkle::empty_root()), |c| (c.size, c.root));
         let log_size = read.audit_log_size().await?;
@@ -249,9 +266,13 @@ impl Core {
         }
         drop(read);
         let root = builder.root();
-        let checkpoint =
-            CheckpointRecord { size: to, root, time: self.now(), note: self.audit_signer.sign(to, root) };
-        let mut tx = self.store.begin().await?;
+        let checkpoint = CheckpointRecord {
+            size: to,
+            root,
+            time: self.base.now(),
+            note: self.audit_signer.sign(to, root),
+        };
+        let mut tx = self.base.store.begin().await?;
         tx.lock_audit_integrator().await?;
         // Another process may have extended the tree meanwhile: then this round's work is moot.
         if tx.latest_checkpoint().await?.map(|c| c.size) != latest.map(|c| c.size) {
@@ -267,8 +288,8 @@ impl Core {
     /// this process) and returns the index delivery resumes from; `None` while another replica
     /// holds the lease.
     pub async fn claim_audit_forwarding(&self, name: &str, holder: &str) -> Result<Option<u64>, CoreError> {
-        let now = self.now();
-        let mut tx = self.store.begin().await?;
+        let now = self.base.now();
+        let mut tx = self.base.store.begin().await?;
         let claimed = tx.claim_audit_cursor(name, holder, now, now.plus(FORWARD_LEASE)).await?;
         tx.commit().await?;
         Ok(claimed)
@@ -276,8 +297,8 @@ impl Core {
 
     /// Gives up the lease on a destination (at shutdown), so another server may take it at once.
     pub async fn release_audit_forwarding(&self, name: &str, holder: &str) -> Result<(), CoreError> {
-        let now = self.now();
-        let mut tx = self.store.begin().await?;
+        let now = self.base.now();
+        let mut tx = self.base.store.begin().await?;
         tx.claim_audit_cursor(name, holder, now, UnixMillis(0)).await?;
         tx.commit().await?;
         Ok(())
@@ -285,7 +306,7 @@ impl Core {
 
     /// Up to `max` committed entries from index `from`, for forwarding.
     pub async fn audit_entries_from(&self, from: u64, max: u64) -> Result<Vec<AuditEntry>, CoreError> {
-        let mut read = self.store.read().await?;
+        let mut read = self.base.store.read().await?;
         let floor = read.audit_pruned_below().await?;
         if from < floor {
             return Err(CoreError::Internal(format!(
@@ -305,20 +326,20 @@ impl Core {
         from: u64,
         to: u64,
     ) -> Result<bool, CoreError> {
-        let mut tx = self.store.begin().await?;
-        let moved = tx.advance_audit_cursor(name, holder, from, to, self.now()).await?;
+        let mut tx = self.base.store.begin().await?;
+        let moved = tx.advance_audit_cursor(name, holder, from, to, self.base.now()).await?;
         tx.commit().await?;
         Ok(moved)
     }
 
     pub async fn latest_audit_checkpoint(&self) -> Result<Option<CheckpointRecord>, CoreError> {
-        Ok(self.store.read().await?.latest_checkpoint().await?)
+        Ok(self.base.store.read().await?.latest_checkpoint().await?)
     }
 
     /// The checkpoint at exactly `size`, signing one if the tree has reached that size but no
     /// checkpoint was kept for it (exports and proofs may ask for any size).
     async fn checkpoint_at(&self, size: u64) -> Result<CheckpointRecord, CoreError> {
-        let mut read = self.store.read().await?;
+        let mut read = self.base.store.read().await?;
         if let Some(c) = read.checkpoints_between(size, size).await?.pop() {
             return Ok(c);
         }
@@ -332,8 +353,8 @@ impl Core {
         let root = with_nodes(&mut read, |src| Ok(merkle::root(src, size)?)).await?;
         drop(read);
         let checkpoint =
-            CheckpointRecord { size, root, time: self.now(), note: self.audit_signer.sign(size, root) };
-        let mut tx = self.store.begin().await?;
+            CheckpointRecord { size, root, time: self.base.now(), note: self.audit_signer.sign(size, root) };
+        let mut tx = self.base.store.begin().await?;
         tx.insert_checkpoint(&checkpoint).await?;
         tx.commit().await?;
         Ok(checkpoint)
@@ -351,7 +372,7 @@ impl Core {
         let e = AuditEvent::of(action, principal.actor(), Outcome::Success)
             .object("audit_log")
             .detail("what", detail);
-        self.audit_access(ctx, e).await.map(drop)
+        self.base.audit_access(ctx, e).await.map(drop)
     }
 
     /// An entry and the proof that the signed tree of `tree_size` entries includes it (the
@@ -363,7 +384,7 @@ impl Core {
         index: u64,
         tree_size: Option<u64>,
     ) -> Result<EntryProof, CoreError> {
-        self.permitted(principal, Permission::AuditRead, &actions::AUDIT_PROOF, ctx).await?;
+        self.base.permitted(principal, Permission::AuditRead, &actions::AUDIT_PROOF, ctx).await?;
         let latest = self.latest_audit_checkpoint().await?.map_or(0, |c| c.size);
         let size = tree_size.unwrap_or(latest);
         if index >= size || size > latest {
@@ -373,7 +394,7 @@ impl Core {
             ));
         }
         let checkpoint = self.checkpoint_at(size).await?;
-        let mut read = self.store.read().await?;
+        let mut read = self.base.store.read().await?;
         let entry = read
             .audit_entries(index, index + 1)
             .await?
@@ -398,13 +419,13 @@ impl Core {
         from: u64,
         to: u64,
     ) -> Result<(Vec<Hash>, String, String), CoreError> {
-        self.permitted(principal, Permission::AuditRead, &actions::AUDIT_PROOF, ctx).await?;
+        self.base.permitted(principal, Permission::AuditRead, &actions::AUDIT_PROOF, ctx).await?;
         let latest = self.latest_audit_checkpoint().await?.map_or(0, |c| c.size);
         if from > to || to > latest {
             return Err(out_of_range("to", format!("need from ≤ to ≤ {latest} (the latest signed size)")));
         }
         let (old, new) = (self.checkpoint_at(from).await?, self.checkpoint_at(to).await?);
-        let mut read = self.store.read().await?;
+        let mut read = self.base.store.read().await?;
         let proof = with_nodes(&mut read, |src| merkle::consistency_proof(src, from, to)).await?;
         drop(read);
         self.audit_read(principal, ctx, &actions::AUDIT_PROOF, format!("consistency {from} to {to}")).await?;
@@ -429,7 +450,7 @@ impl Core {
                 format!("need from-size ≤ to-size ≤ {latest} (the latest signed size)"),
             ));
         }
-        let floor = self.store.read().await?.audit_pruned_below().await?;
+        let floor = self.base.store.read().await?.audit_pruned_below().await?;
         if from < floor {
             return Err(out_of_range(
                 "from_size",
@@ -440,7 +461,7 @@ impl Core {
         }
         let end = self.checkpoint_at(to).await?;
         let start = if from > 0 { Some(self.checkpoint_at(from).await?) } else { None };
-        let mut read = self.store.read().await?;
+        let mut read = self.base.store.read().await?;
         let frontier = frontier(&mut read, from).await?;
         let consistency_proof = with_nodes(&mut read, |src| merkle::consistency_proof(src, from, to)).await?;
         let intermediate =
@@ -480,7 +501,7 @@ impl Core {
     /// What the next archive covers: the entries from the retention floor up to the first one
     /// stamped at or after `cutoff` (and only signed ones). `None` when there is nothing to archive.
     pub async fn audit_archive_range(&self, cutoff: UnixMillis) -> Result<Option<(u64, u64)>, CoreError> {
-        let mut read = self.store.read().await?;
+        let mut read = self.base.store.read().await?;
         let floor = read.audit_pruned_below().await?;
         let signed = read.latest_checkpoint().await?.map_or(0, |c| c.size);
         let first_kept = match read.first_audit_index_since(cutoff).await? {
@@ -497,13 +518,13 @@ impl Core {
     pub async fn prune_audit_log(&self, below: u64, ctx: &RequestContext) -> Result<u64, CoreError> {
         // A checkpoint at exactly the floor lets verification start there.
         self.checkpoint_at(below).await?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         let deleted = tx.prune_audit(below).await?;
         let e = AuditEvent::of(&actions::AUDIT_PRUNE, mamori_audit::Actor::System, Outcome::Success)
             .object("audit_log")
             .detail("below", below.to_string())
             .detail("deleted", deleted.to_string());
-        self.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(deleted)
     }
@@ -515,7 +536,7 @@ impl Core {
         key: &CheckpointVerifier,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Verified, VerifyError> {
-        let mut read = self.store.read().await.map_err(CoreError::from)?;
+        let mut read = self.base.store.read().await.map_err(CoreError::from)?;
         let floor = read.audit_pruned_below().await.map_err(CoreError::from)?;
         // Checkpoints first, then the size: a checkpoint signed in between must not look like
         // a truncation.
@@ -588,5 +609,30 @@ impl Core {
             progress(at - floor, log_size - floor);
         }
         Ok(walk.finish()?)
+    }
+}
+
+impl AuditLog {
+    /// Records a refusal made outside the services — the route guard's, the sign-in throttle's
+    /// (see [`crate::Base`]: aggregated under a flood, never while holding a write transaction).
+    pub async fn record_denied(&self, ctx: &mamori_audit::RequestContext, event: mamori_audit::AuditEvent) {
+        self.base.record_denied(ctx, event).await
+    }
+}
+
+impl AuditLog {
+    /// How an audit entry names a personal record: `kind:h:<keyed hash>`, never the id itself.
+    pub fn audit_object(&self, kind: &str, id: &str) -> String {
+        self.base.audit_object(kind, id)
+    }
+
+    /// Records a read and returns once it is committed (see [`crate::Base`]); the benchmark of
+    /// the read log calls it directly.
+    pub async fn audit_access(
+        &self,
+        ctx: &mamori_audit::RequestContext,
+        event: mamori_audit::AuditEvent,
+    ) -> Result<u64, CoreError> {
+        self.base.audit_access(ctx, event).await
     }
 }

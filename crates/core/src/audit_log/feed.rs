@@ -14,9 +14,10 @@
 //!
 //! Consumers are named `feed:<name>` among the cursors, apart from SIEM destinations.
 
-use crate::{Core, CoreError};
+use crate::{AuditLog, CoreError};
 use mamori_audit::AuditEntry;
 use mamori_store::StoreTx;
+use std::sync::Arc;
 
 /// Entries one read returns at most.
 pub const FEED_BATCH: u64 = 1000;
@@ -24,7 +25,7 @@ pub const FEED_BATCH: u64 = 1000;
 /// One consumer's view of the feed in this process.
 #[derive(Debug)]
 pub struct AuditFeed {
-    core: Core,
+    log: Arc<AuditLog>,
     cursor: String,
     holder: String,
     /// The next index to read, while this process holds the lease.
@@ -33,11 +34,11 @@ pub struct AuditFeed {
     stored: u64,
 }
 
-impl Core {
+impl AuditLog {
     /// The feed for consumer `name` in this process (`holder` tells replicas apart in leases).
-    pub fn audit_feed(&self, name: &str, holder: &str) -> AuditFeed {
+    pub fn audit_feed(self: &Arc<Self>, name: &str, holder: &str) -> AuditFeed {
         AuditFeed {
-            core: self.clone(),
+            log: self.clone(),
             cursor: format!("feed:{name}"),
             holder: holder.to_owned(),
             next: None,
@@ -50,7 +51,7 @@ impl AuditFeed {
     /// The next entries after those read (at most `max`), in index order; empty when the
     /// consumer has caught up or another replica holds it. Renews the lease.
     pub async fn next_batch(&mut self, max: u64) -> Result<Vec<AuditEntry>, CoreError> {
-        let Some(resume) = self.core.claim_audit_forwarding(&self.cursor, &self.holder).await? else {
+        let Some(resume) = self.log.claim_audit_forwarding(&self.cursor, &self.holder).await? else {
             self.next = None;
             return Ok(Vec::new());
         };
@@ -61,7 +62,7 @@ impl AuditFeed {
             _ => resume,
         };
         self.stored = resume;
-        let entries = self.core.audit_entries_from(next, max.min(FEED_BATCH)).await?;
+        let entries = self.log.audit_entries_from(next, max.min(FEED_BATCH)).await?;
         self.next = Some(next + entries.len() as u64);
         Ok(entries)
     }
@@ -73,7 +74,7 @@ impl AuditFeed {
         if next == self.stored {
             return Ok(true);
         }
-        let moved = self.core.audit_forwarded(&self.cursor, &self.holder, self.stored, next).await?;
+        let moved = self.log.audit_forwarded(&self.cursor, &self.holder, self.stored, next).await?;
         self.settle(moved, next);
         Ok(moved)
     }
@@ -86,7 +87,7 @@ impl AuditFeed {
         if next == self.stored {
             return Ok(Some(next));
         }
-        let now = self.core.now();
+        let now = self.log.base.now();
         let moved = tx.advance_audit_cursor(&self.cursor, &self.holder, self.stored, next, now).await?;
         Ok(moved.then_some(next))
     }
@@ -110,6 +111,6 @@ impl AuditFeed {
 
     /// Hands the lease back (at shutdown), so another replica resumes at once.
     pub async fn release(&self) -> Result<(), CoreError> {
-        self.core.release_audit_forwarding(&self.cursor, &self.holder).await
+        self.log.release_audit_forwarding(&self.cursor, &self.holder).await
     }
 }

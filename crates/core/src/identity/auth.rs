@@ -1,7 +1,7 @@
 //! Signing in and out, second factors, and turning a cookie or bearer token into a [`Principal`].
 
-use crate::caller_cache::CredentialKind;
-use crate::{Core, CoreError, Credential, Principal, new_id, settings, verify_password};
+use crate::identity::caller_cache::CredentialKind;
+use crate::{CoreError, Credential, Identity, Principal, new_id, settings, verify_password};
 use mamori_audit::{Actor, AuditEvent, Outcome, RequestContext, actions};
 use mamori_crypto::tokens;
 use mamori_domain::identity::{UserStatus, totp_required};
@@ -38,7 +38,7 @@ fn user_object(id: &str) -> String {
     format!("user:{id}")
 }
 
-impl Core {
+impl Identity {
     /// First step of signing in. Unknown names, wrong passwords, disabled accounts all answer
     /// [`CoreError::SignInFailed`] after the same Argon2 work, so none can be told apart.
     pub async fn sign_in(
@@ -48,20 +48,20 @@ impl Core {
         ctx: &RequestContext,
     ) -> Result<SignIn, CoreError> {
         let username = username.trim().to_lowercase();
-        let now = self.now();
+        let now = self.base.now();
         // A name that breaks the naming rule belongs to nobody; it is not even looked up.
         let user = match mamori_domain::identity::validate_username(&username) {
-            Ok(()) => self.store.read().await?.user_by_username(&username).await?,
+            Ok(()) => self.base.store.read().await?.user_by_username(&username).await?,
             Err(_) => None,
         };
         let password_ok =
             verify_password(password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await?;
 
         let Some(user) = user else {
-            let mut tx = self.store.begin().await?;
+            let mut tx = self.base.store.begin().await?;
             let event = AuditEvent::of(&actions::SIGNIN_PASSWORD, Actor::Anonymous, Outcome::Failure)
                 .detail("reason", "unknown_user");
-            self.audit(&mut tx, ctx, event).await?;
+            self.base.audit(&mut tx, ctx, event).await?;
             tx.commit().await?;
             return Err(CoreError::SignInFailed);
         };
@@ -71,24 +71,24 @@ impl Core {
                 .detail("reason", reason)
         };
 
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         // Decide on the row as it is now, held until the commit: the record read before the
         // password check may predate a lock that concurrent wrong guesses have just set.
         let Some(user) = tx.user_for_update(&user.id).await? else {
             return Err(CoreError::SignInFailed);
         };
         if LockoutPolicy::is_locked(user.locked_until, now) {
-            self.audit(&mut tx, ctx, fail(Outcome::Denied, "locked")).await?;
+            self.base.audit(&mut tx, ctx, fail(Outcome::Denied, "locked")).await?;
             tx.commit().await?;
             return Err(CoreError::Locked { until: user.locked_until.unwrap_or(now) });
         }
         if user.status != UserStatus::Active {
-            self.audit(&mut tx, ctx, fail(Outcome::Failure, user.status.as_str())).await?;
+            self.base.audit(&mut tx, ctx, fail(Outcome::Failure, user.status.as_str())).await?;
             tx.commit().await?;
             return Err(CoreError::SignInFailed);
         }
         if !password_ok {
-            self.audit(&mut tx, ctx, fail(Outcome::Failure, "wrong_password")).await?;
+            self.base.audit(&mut tx, ctx, fail(Outcome::Failure, "wrong_password")).await?;
             let locked = self.count_failure(&mut tx, &user, ctx).await?;
             tx.commit().await?;
             return Err(match locked {
@@ -103,7 +103,7 @@ impl Core {
         let session = self.new_session(&mut tx, &user, state, ctx).await?;
         let ok = AuditEvent::of(&actions::SIGNIN_PASSWORD, Actor::User(user.id.clone()), Outcome::Success)
             .object(user_object(&user.id));
-        self.audit(&mut tx, ctx, ok).await?;
+        self.base.audit(&mut tx, ctx, ok).await?;
         let result = if user.totp_enabled() {
             SignIn::NeedsSecondFactor(session)
         } else {
@@ -122,10 +122,10 @@ impl Core {
         user: &UserRecord,
         ctx: &RequestContext,
     ) -> Result<Option<mamori_domain::UnixMillis>, CoreError> {
-        let now = self.now();
+        let now = self.base.now();
         let failures = tx.add_failed_signin(&user.id).await?;
         let failures = u32::try_from(failures).unwrap_or(u32::MAX);
-        let Some(until) = self.policies.lockout.lock_after_failure(failures, now) else {
+        let Some(until) = self.base.policies.lockout.lock_after_failure(failures, now) else {
             return Ok(None);
         };
         tx.lock_user(&user.id, until).await?;
@@ -141,7 +141,7 @@ impl Core {
             .object(user_object(&user.id))
             .detail("failures", failures.to_string())
             .detail("locked_until", until.0.to_string());
-        self.audit(tx, ctx, event).await?;
+        self.base.audit(tx, ctx, event).await?;
         tracing::warn!(user_id = %user.id, failures, "account locked after failed sign-ins");
         Ok(Some(until))
     }
@@ -153,7 +153,7 @@ impl Core {
         state: SessionState,
         ctx: &RequestContext,
     ) -> Result<NewSession, CoreError> {
-        let now = self.now();
+        let now = self.base.now();
         let cookie = tokens::new_secret()?;
         let record = SessionRecord {
             id: new_id(),
@@ -179,15 +179,15 @@ impl Core {
         session_id: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        let now = self.now();
+        let now = self.base.now();
         let start = AuditEvent::of(&actions::SESSION_START, Actor::User(user.id.clone()), Outcome::Success)
             .object(format!("session:{session_id}"));
-        self.audit(tx, ctx, start).await?;
+        self.base.audit(tx, ctx, start).await?;
         let others = tx.user_sessions(&user.id).await?;
         let elsewhere = others.iter().find(|s| {
             s.id != session_id
                 && s.state == SessionState::Active
-                && !self.policies.session.is_expired(s.created_at, s.last_seen_at, now)
+                && !self.base.policies.session.is_expired(s.created_at, s.last_seen_at, now)
                 && s.source_ip.is_some()
                 && s.source_ip != ctx.source_ip
         });
@@ -210,7 +210,7 @@ impl Core {
                 .object(user_object(&user.id))
                 .detail("session", session_id)
                 .detail("other_session", other.id.clone());
-            self.audit(tx, ctx, event).await?;
+            self.base.audit(tx, ctx, event).await?;
             tracing::warn!(user_id = %user.id, "one account signed in from two addresses at once");
         }
         Ok(())
@@ -229,10 +229,10 @@ impl Core {
         let Credential::Session { id: session_id, awaiting_second_factor: true, .. } = &principal.via else {
             return Err(CoreError::Forbidden("no sign-in is waiting for a second factor"));
         };
-        let now = self.now();
+        let now = self.base.now();
         let code = code.trim();
         let is_totp = code.len() == mamori_crypto::totp::DIGITS && code.bytes().all(|b| b.is_ascii_digit());
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         // The row as it is now (held until the commit): a lock set by concurrent failures, or
         // the last TOTP step used by a concurrent code, counts.
         let Some(fresh) = tx.user_for_update(&principal.user.id).await? else {
@@ -244,7 +244,7 @@ impl Core {
                 AuditEvent::of(&actions::SIGNIN_SECOND_FACTOR, Actor::User(user.id.clone()), Outcome::Denied)
                     .object(user_object(&user.id))
                     .detail("reason", "locked");
-            self.audit(&mut tx, ctx, event).await?;
+            self.base.audit(&mut tx, ctx, event).await?;
             tx.delete_session(session_id).await?;
             tx.commit().await?;
             return Err(CoreError::Locked { until: user.locked_until.unwrap_or(now) });
@@ -271,7 +271,7 @@ impl Core {
         let outcome = if accepted { Outcome::Success } else { Outcome::Failure };
         let event =
             AuditEvent::of(action, Actor::User(user.id.clone()), outcome).object(user_object(&user.id));
-        self.audit(&mut tx, ctx, event).await?;
+        self.base.audit(&mut tx, ctx, event).await?;
         if !accepted {
             let locked = self.count_failure(&mut tx, user, ctx).await?;
             if locked.is_some() {
@@ -307,7 +307,7 @@ impl Core {
             .object(format!("session:{}", session.record.id))
             .detail("previous", format!("session:{old_session}"))
             .detail("reason", reason);
-        self.audit(tx, ctx, event).await?;
+        self.base.audit(tx, ctx, event).await?;
         Ok(session)
     }
 
@@ -318,13 +318,13 @@ impl Core {
         cookie: &str,
         ctx: &RequestContext,
     ) -> Result<Option<Principal>, CoreError> {
-        let now = self.now();
+        let now = self.base.now();
         let digest = tokens::digest(cookie);
-        let generation = self.store.identity_generation();
+        let generation = self.base.store.identity_generation();
         if let Some(p) = self.callers.get(CredentialKind::Session, &digest, generation, now) {
             return Ok(Some(p));
         }
-        let mut read = self.store.read().await?;
+        let mut read = self.base.store.read().await?;
         let Some(session) = read.session_by_digest(&digest).await? else {
             return Ok(None);
         };
@@ -335,7 +335,7 @@ impl Core {
 
         let awaiting = session.state == SessionState::AwaitingSecondFactor;
         let ends_at = |last_seen| {
-            let end = self.policies.session.expires_at(session.created_at, last_seen);
+            let end = self.base.policies.session.expires_at(session.created_at, last_seen);
             if awaiting { end.min(session.created_at.plus(SECOND_FACTOR_WINDOW)) } else { end }
         };
         let expired = now >= ends_at(session.last_seen_at);
@@ -343,7 +343,7 @@ impl Core {
             Some(u) if u.status == UserStatus::Active && !expired => u,
             other => {
                 let reason = if other.is_none() || expired { "expired" } else { "user_disabled" };
-                let mut tx = self.store.begin().await?;
+                let mut tx = self.base.store.begin().await?;
                 tx.delete_session(&session.id).await?;
                 let event = AuditEvent::of(
                     &actions::SESSION_END,
@@ -352,14 +352,14 @@ impl Core {
                 )
                 .object(format!("session:{}", session.id))
                 .detail("reason", reason);
-                self.audit(&mut tx, ctx, event).await?;
+                self.base.audit(&mut tx, ctx, event).await?;
                 tx.commit().await?;
                 return Ok(None);
             }
         };
         let mut last_seen = session.last_seen_at;
         if SessionPolicy::needs_touch(last_seen, now) {
-            let mut tx = self.store.begin().await?;
+            let mut tx = self.base.store.begin().await?;
             tx.touch_session(&session.id, now).await?;
             tx.commit().await?;
             last_seen = now;
@@ -384,13 +384,13 @@ impl Core {
     /// Turns a bearer token into a principal. A token's rights are those it was given, limited
     /// to what its owner holds now (a demoted or disabled owner's tokens shrink or stop).
     pub async fn token_principal(&self, token: &str) -> Result<Option<Principal>, CoreError> {
-        let now = self.now();
+        let now = self.base.now();
         let digest = tokens::digest(token);
-        let generation = self.store.identity_generation();
+        let generation = self.base.store.identity_generation();
         if let Some(p) = self.callers.get(CredentialKind::ApiToken, &digest, generation, now) {
             return Ok(Some(p));
         }
-        let mut read = self.store.read().await?;
+        let mut read = self.base.store.read().await?;
         let Some(t) = read.api_token_by_digest(&digest).await? else {
             return Ok(None);
         };
@@ -405,7 +405,7 @@ impl Core {
         drop(read);
         let mut last_used = t.last_used_at;
         if last_used.is_none_or(|last| SessionPolicy::needs_touch(last, now)) {
-            let mut tx = self.store.begin().await?;
+            let mut tx = self.base.store.begin().await?;
             tx.touch_api_token(&t.id, now).await?;
             tx.commit().await?;
             last_used = Some(now);
@@ -434,12 +434,12 @@ impl Core {
         let Some(session_id) = principal.session_id() else {
             return Err(CoreError::Forbidden("an API token has no session to end"));
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.base.store.begin().await?;
         tx.delete_session(session_id).await?;
         let event = AuditEvent::of(&actions::SESSION_END, principal.actor(), Outcome::Success)
             .object(format!("session:{session_id}"))
             .detail("reason", "sign_out");
-        self.audit(&mut tx, ctx, event).await?;
+        self.base.audit(&mut tx, ctx, event).await?;
         tx.commit().await?;
         Ok(())
     }
