@@ -30,8 +30,9 @@ pub use audit_log::AuditLog;
 pub use base::Base;
 pub use devices::Devices;
 pub use error::CoreError;
-pub use identity::Identity;
 pub use identity::caller_cache::CALLER_CACHE_TTL;
+pub use identity::{Identity, User};
+pub use mamori_store::StoreError;
 pub use vault::Vault;
 
 use mamori_audit::Actor;
@@ -42,7 +43,7 @@ use mamori_crypto::secret_box::SecretBox;
 use mamori_domain::lockout::LockoutPolicy;
 use mamori_domain::session_policy::SessionPolicy;
 use mamori_domain::{Clock, Permission, UnixMillis, authz};
-use mamori_store::{Store, UserRecord};
+use mamori_store::Store;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,7 +113,7 @@ pub mod settings {
 /// Who is making a request, once authenticated.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub user: UserRecord,
+    pub user: User,
     pub via: Credential,
     pub permissions: BTreeSet<Permission>,
     /// The client companies whose data the user works on.
@@ -130,15 +131,16 @@ pub enum Credential {
 impl Principal {
     /// `user` acting through the services directly — command-line tools, benchmarks, tests —
     /// with all the rights of their roles, outside any session.
-    pub fn direct(user: &UserRecord, client_ids: Vec<String>) -> Self {
+    pub fn direct(user: impl Into<User>, client_ids: Vec<String>) -> Self {
+        let user: User = user.into();
         Principal {
-            user: user.clone(),
+            permissions: authz::permissions_of(&user.roles),
+            user,
             via: Credential::Session {
                 id: "direct".into(),
                 csrf_token: String::new(),
                 awaiting_second_factor: false,
             },
-            permissions: authz::permissions_of(&user.roles),
             client_ids,
             must_enrol_totp: false,
         }

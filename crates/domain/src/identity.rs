@@ -100,6 +100,57 @@ pub fn totp_required(roles: &[Role], required_for_everyone: bool) -> bool {
     required_for_everyone || roles.iter().any(|r| r.requires_totp())
 }
 
+/// What a one-time link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPurpose {
+    /// Creates the first security admin.
+    Setup,
+    /// Lets an invited user choose a password.
+    Invitation,
+}
+
+impl LinkPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkPurpose::Setup => "setup",
+            LinkPurpose::Invitation => "invitation",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "setup" => Some(LinkPurpose::Setup),
+            "invitation" => Some(LinkPurpose::Invitation),
+            _ => None,
+        }
+    }
+}
+
+/// The kinds of organisation unit: a site, a team, a client company (委託元).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgKind {
+    Site,
+    Team,
+    Client,
+}
+
+impl OrgKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrgKind::Site => "site",
+            OrgKind::Team => "team",
+            OrgKind::Client => "client",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "site" => Some(OrgKind::Site),
+            "team" => Some(OrgKind::Team),
+            "client" => Some(OrgKind::Client),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -339,7 +339,7 @@ async fn import_customers(
     if !principal.can(mamori_domain::Permission::CustomersManage) {
         anyhow::bail!("`{as_user}` does not hold customers.manage (a security admin does)");
     }
-    let clients = core.identity.list_org(mamori_store::OrgKind::Client).await?;
+    let clients = core.identity.list_org(mamori_domain::identity::OrgKind::Client).await?;
     let client = clients
         .iter()
         .find(|c| c.id == client || c.name == client)

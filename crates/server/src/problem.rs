@@ -68,7 +68,7 @@ pub fn status_of(e: &CoreError) -> StatusCode {
     match e {
         CoreError::NotFound { .. } => StatusCode::NOT_FOUND,
         CoreError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        CoreError::Conflict(_) | CoreError::Store(mamori_store::StoreError::Conflict(_)) => {
+        CoreError::Conflict(_) | CoreError::Store(mamori_core::StoreError::Conflict(_)) => {
             StatusCode::CONFLICT
         }
         CoreError::Forbidden(_) => StatusCode::FORBIDDEN,

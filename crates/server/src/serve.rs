@@ -25,7 +25,7 @@ pub enum StartError {
     #[error(transparent)]
     Keys(#[from] mamori_crypto::CryptoError),
     #[error(transparent)]
-    Store(#[from] mamori_store::StoreError),
+    Store(#[from] mamori_core::StoreError),
     #[error("{0}")]
     Core(#[from] mamori_core::CoreError),
     #[error("cannot listen on {addr}: {problem}")]

@@ -1,6 +1,7 @@
 //! Rows as the storage layer hands them over. Times are [`UnixMillis`], ids are UUID strings.
 
 use mamori_domain::identity::UserStatus;
+pub use mamori_domain::identity::{LinkPurpose, OrgKind};
 use mamori_domain::{Role, UnixMillis};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,30 +109,6 @@ pub struct SessionRecord {
     pub last_seen_at: UnixMillis,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkPurpose {
-    /// Creates the first security admin.
-    Setup,
-    /// Lets an invited user choose a password.
-    Invitation,
-}
-
-impl LinkPurpose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LinkPurpose::Setup => "setup",
-            LinkPurpose::Invitation => "invitation",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "setup" => Some(LinkPurpose::Setup),
-            "invitation" => Some(LinkPurpose::Invitation),
-            _ => None,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OneTimeLink {
     pub digest: String,
@@ -155,31 +132,6 @@ pub struct ApiTokenRecord {
     pub expires_at: UnixMillis,
     pub revoked_at: Option<UnixMillis>,
     pub last_used_at: Option<UnixMillis>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrgKind {
-    Site,
-    Team,
-    Client,
-}
-
-impl OrgKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrgKind::Site => "site",
-            OrgKind::Team => "team",
-            OrgKind::Client => "client",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "site" => Some(OrgKind::Site),
-            "team" => Some(OrgKind::Team),
-            "client" => Some(OrgKind::Client),
-            _ => None,
-        }
-    }
 }
 
 /// A site, a team (which may belong to a site) or a client company (委託元).

@@ -17,13 +17,16 @@ use mamori_audit::{
 };
 use mamori_domain::Permission;
 use mamori_domain::UnixMillis;
-use mamori_store::{AuditQuery, CheckpointRecord, StoreRead};
+use mamori_store::{AuditQuery, StoreRead};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
 
 pub mod feed;
+
+/// A signed tree head as stored (plain data).
+pub use mamori_store::CheckpointRecord;
 
 /// The audit log service.
 #[derive(Debug)]
@@ -134,11 +137,12 @@ impl AuditLog {
     pub async fn export_audit_search(
         &self,
         principal: &Principal,
-        query: &AuditQuery,
+        search: &AuditSearch,
         ctx: &RequestContext,
     ) -> Result<(Vec<AuditEntry>, bool), CoreError> {
         self.base.permitted(principal, Permission::AuditRead, &actions::AUDIT_EXPORT, ctx).await?;
-        crate::identity::admin::check_audit_filters(query)?;
+        let query = search.query();
+        check_audit_filters(&query)?;
         let mut read = self.base.store.read().await?;
         let mut all = Vec::new();
         let mut page = AuditQuery { limit: 1000, before_index: None, ..query.clone() };
@@ -635,4 +639,74 @@ impl AuditLog {
     ) -> Result<u64, CoreError> {
         self.base.audit_access(ctx, event).await
     }
+}
+
+/// A search of the audit log as a caller states it; every field narrows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditSearch {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub object: Option<String>,
+    pub outcome: Option<String>,
+    pub from: Option<UnixMillis>,
+    pub to: Option<UnixMillis>,
+    /// Only entries with an index below this (paging backwards from the newest).
+    pub before_index: Option<u64>,
+    /// Entries at most (1–1000); an export ignores it and pages through everything.
+    pub limit: i64,
+}
+
+impl AuditSearch {
+    fn query(&self) -> AuditQuery {
+        AuditQuery {
+            actor: self.actor.clone(),
+            action: self.action.clone(),
+            object: self.object.clone(),
+            outcome: self.outcome.clone(),
+            from: self.from,
+            to: self.to,
+            before_index: self.before_index,
+            limit: self.limit,
+        }
+    }
+}
+
+impl AuditLog {
+    /// Searches the audit log. Reading the log is itself recorded (TW-10: access logs).
+    pub async fn search_audit(
+        &self,
+        principal: &Principal,
+        search: &AuditSearch,
+        ctx: &RequestContext,
+    ) -> Result<Vec<AuditEntry>, CoreError> {
+        self.base.permitted(principal, Permission::AuditRead, &actions::AUDIT_SEARCH, ctx).await?;
+        let query = AuditQuery { limit: search.limit.clamp(1, 1000), ..search.query() };
+        check_audit_filters(&query)?;
+        let entries = self.base.store.read().await?.search_audit(&query).await?;
+        let e = AuditEvent::of(&actions::AUDIT_SEARCH, principal.actor(), Outcome::Success)
+            .object("audit_log")
+            .detail("results", entries.len().to_string());
+        self.base.audit_access(ctx, e).await?;
+        Ok(entries)
+    }
+}
+
+/// Search filters are short, printable text.
+fn check_audit_filters(query: &AuditQuery) -> Result<(), CoreError> {
+    let filters = [
+        ("actor", &query.actor),
+        ("action", &query.action),
+        ("object", &query.object),
+        ("outcome", &query.outcome),
+    ];
+    for (field, value) in filters {
+        if value.as_deref().is_some_and(|v| v.chars().any(char::is_control) || v.len() > 200) {
+            return Err(CoreError::invalid(
+                field,
+                "invalid_filter",
+                "a filter is at most 200 characters, without control characters",
+            ));
+        }
+    }
+    Ok(())
 }

@@ -10,10 +10,13 @@ use mamori_crypto::device_auth::{DeviceAuthError, DeviceClaim, MAX_SKEW_MS, pars
 use mamori_domain::posture::PosturePolicy;
 use mamori_domain::{Permission, UnixMillis};
 use mamori_proto::agent::{EnrolRequest, Inventory};
-use mamori_store::{DeviceRecord, EnrolmentRecord, InventoryRecord, OrgKind};
+use mamori_store::{EnrolmentRecord, OrgKind};
 use sha2::Digest;
 use std::collections::HashMap;
 use std::time::Duration;
+
+/// Records handed out as stored: plain data (a device's public key is public).
+pub use mamori_store::{ActivityRecord, CommandRecord, DeviceEventRecord, DeviceRecord, InventoryRecord};
 
 pub mod activity;
 pub(crate) mod legacy_settings;
@@ -835,7 +838,7 @@ impl Devices {
 /// One operator on the live floor view (MON-1).
 #[derive(Debug, Clone)]
 pub struct FloorRow {
-    pub user: mamori_store::UserRecord,
+    pub user: crate::User,
     /// The operator's PC, if one is enrolled for them (the most recently seen).
     pub device: Option<DeviceRecord>,
     pub state: mamori_domain::activity::FloorState,
@@ -913,11 +916,11 @@ impl Devices {
                         activity: latest,
                         state,
                         device: Some(d),
-                        user,
+                        user: user.into(),
                     }
                 }
                 None => FloorRow {
-                    user,
+                    user: user.into(),
                     device: None,
                     state: FloorState::Offline,
                     activity: None,

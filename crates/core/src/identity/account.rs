@@ -7,7 +7,6 @@ use mamori_crypto::{tokens, totp};
 use mamori_domain::UnixMillis;
 use mamori_domain::identity::{Language, totp_required};
 use mamori_domain::password_policy::{self, HISTORY_DEPTH, PasswordProblem};
-use mamori_store::SessionRecord;
 use std::time::Duration;
 
 /// How long a started TOTP enrolment (its QR code) stays valid.
@@ -58,7 +57,7 @@ impl Identity {
         new: &str,
         ctx: &RequestContext,
     ) -> Result<Option<NewSession>, CoreError> {
-        let user = &principal.user;
+        let user = &self.record_of(principal).await?;
         if !verify_password(current, user.password_hash.as_deref()).await? {
             let mut tx = self.base.store.begin().await?;
             let event = AuditEvent::of(&actions::PASSWORD_CHANGE, principal.actor(), Outcome::Failure)
@@ -99,7 +98,7 @@ impl Identity {
     /// confirmed or [`TOTP_ENROLMENT_VALIDITY`] passes, so a reload of the page shows the same QR
     /// code and an app that already scanned it keeps working.
     pub async fn totp_enrolment(&self, principal: &Principal) -> Result<TotpEnrolment, CoreError> {
-        let user = &principal.user;
+        let user = &self.record_of(principal).await?;
         let now = self.base.now();
         let stored = self.base.store.read().await?.user_by_id(&user.id).await?;
         let pending = stored.as_ref().and_then(|u| u.totp_pending.as_deref());
@@ -134,7 +133,7 @@ impl Identity {
         code: &str,
         ctx: &RequestContext,
     ) -> Result<(Vec<String>, Option<NewSession>), CoreError> {
-        let user = &principal.user;
+        let user = &self.record_of(principal).await?;
         let now = self.base.now();
         let pending =
             user.totp_pending.as_deref().and_then(|sealed| self.open_pending_totp(sealed, &user.id));
@@ -179,7 +178,7 @@ impl Identity {
         principal: &Principal,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        let user = &principal.user;
+        let user = &self.record_of(principal).await?;
         let refuse = |reason: &str| {
             AuditEvent::of(&actions::MFA_DISABLE, principal.actor(), Outcome::Denied)
                 .object(format!("user:{}", user.id))
@@ -212,7 +211,7 @@ impl Identity {
         principal: &Principal,
         ctx: &RequestContext,
     ) -> Result<Vec<String>, CoreError> {
-        let user = &principal.user;
+        let user = &self.record_of(principal).await?;
         if !user.totp_enabled() {
             return Err(CoreError::invalid(
                 "totp",
@@ -252,8 +251,20 @@ impl Identity {
         Ok(())
     }
 
-    pub async fn my_sessions(&self, principal: &Principal) -> Result<Vec<SessionRecord>, CoreError> {
-        Ok(self.base.store.read().await?.user_sessions(&principal.user.id).await?)
+    pub async fn my_sessions(
+        &self,
+        principal: &Principal,
+    ) -> Result<Vec<crate::identity::Session>, CoreError> {
+        Ok(self
+            .base
+            .store
+            .read()
+            .await?
+            .user_sessions(&principal.user.id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     /// Ends one of the caller's own sessions.

@@ -1,18 +1,17 @@
 //! What security admins do: users, organisation, API tokens, settings; and what auditors read.
 //! Each change is audited in its own transaction with the actor, object and what changed.
 
+use crate::User;
 use crate::identity::setup::invitation_link;
 use crate::{CoreError, Identity, Principal, check_id, new_id, settings};
 use mamori_audit::{
-    AuditEntry, AuditEvent, Outcome, RequestContext,
+    AuditEvent, Outcome, RequestContext,
     actions::{self, Action},
 };
 use mamori_crypto::tokens;
 use mamori_domain::identity::{self, UserStatus};
 use mamori_domain::{Permission, Role};
-use mamori_store::{
-    ApiTokenRecord, AuditQuery, OrgKind, OrgUnit, SecurityEvent, StoreTx, UserProfile, UserRecord,
-};
+use mamori_store::{ApiTokenRecord, OrgKind, OrgUnit, SecurityEvent, StoreTx, UserProfile, UserRecord};
 use std::time::Duration;
 
 /// A new user's details, as the inviting admin gives them.
@@ -29,14 +28,14 @@ pub struct Invitation {
 /// An invitation just made; `token` goes into the link `/invite?token=…` and is not stored.
 #[derive(Debug, Clone)]
 pub struct Invited {
-    pub user: UserRecord,
+    pub user: User,
     pub token: String,
 }
 
 /// An API token just made; `secret` is shown once and not stored.
 #[derive(Debug, Clone)]
 pub struct NewApiToken {
-    pub record: ApiTokenRecord,
+    pub token: crate::identity::ApiToken,
     pub secret: String,
 }
 
@@ -114,24 +113,24 @@ pub struct UserChange {
 }
 
 impl Identity {
-    pub async fn list_users(&self) -> Result<Vec<UserRecord>, CoreError> {
-        Ok(self.base.store.read().await?.list_users().await?)
+    pub async fn list_users(&self) -> Result<Vec<User>, CoreError> {
+        Ok(self.base.store.read().await?.list_users().await?.iter().map(User::from).collect())
     }
 
-    pub async fn user(&self, id: &str) -> Result<(UserRecord, Vec<String>), CoreError> {
+    pub async fn user(&self, id: &str) -> Result<(User, Vec<String>), CoreError> {
         check_id(id, "user")?;
         let mut r = self.base.store.read().await?;
         let user = r.user_by_id(id).await?.ok_or(CoreError::NotFound { what: "user" })?;
         let clients = r.user_clients(id).await?;
-        Ok((user, clients))
+        Ok((user.into(), clients))
     }
 
     /// A user by user name, with their client companies (for the command line).
-    pub async fn user_named(&self, username: &str) -> Result<(UserRecord, Vec<String>), CoreError> {
+    pub async fn user_named(&self, username: &str) -> Result<(User, Vec<String>), CoreError> {
         let mut r = self.base.store.read().await?;
         let user = r.user_by_username(username).await?.ok_or(CoreError::NotFound { what: "user" })?;
         let clients = r.user_clients(&user.id).await?;
-        Ok((user, clients))
+        Ok((user.into(), clients))
     }
 
     async fn user_in(&self, tx: &mut Box<dyn StoreTx>, id: &str) -> Result<UserRecord, CoreError> {
@@ -172,7 +171,7 @@ impl Identity {
             .detail("clients", clients.join(","));
         self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
-        Ok(Invited { user, token })
+        Ok(Invited { user: user.into(), token })
     }
 
     /// A new invitation link for a user who has not accepted yet (the old one may have expired).
@@ -509,11 +508,11 @@ impl Identity {
             .detail("expires_at", record.expires_at.0.to_string());
         self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
-        Ok(NewApiToken { record, secret })
+        Ok(NewApiToken { token: record.into(), secret })
     }
 
-    pub async fn list_api_tokens(&self) -> Result<Vec<ApiTokenRecord>, CoreError> {
-        Ok(self.base.store.read().await?.list_api_tokens().await?)
+    pub async fn list_api_tokens(&self) -> Result<Vec<crate::identity::ApiToken>, CoreError> {
+        Ok(self.base.store.read().await?.list_api_tokens().await?.into_iter().map(Into::into).collect())
     }
 
     pub async fn revoke_api_token(
@@ -559,44 +558,6 @@ impl Identity {
     pub async fn security_events(&self, limit: i64) -> Result<Vec<SecurityEvent>, CoreError> {
         Ok(self.base.store.read().await?.list_security_events(limit.clamp(1, 1000)).await?)
     }
-
-    /// Searches the audit log. Reading the log is itself recorded (TW-10: access logs).
-    pub async fn search_audit(
-        &self,
-        principal: &Principal,
-        query: &AuditQuery,
-        ctx: &RequestContext,
-    ) -> Result<Vec<AuditEntry>, CoreError> {
-        self.base.permitted(principal, Permission::AuditRead, &actions::AUDIT_SEARCH, ctx).await?;
-        let query = AuditQuery { limit: query.limit.clamp(1, 1000), ..query.clone() };
-        check_audit_filters(&query)?;
-        let entries = self.base.store.read().await?.search_audit(&query).await?;
-        let e = AuditEvent::of(&actions::AUDIT_SEARCH, principal.actor(), Outcome::Success)
-            .object("audit_log")
-            .detail("results", entries.len().to_string());
-        self.base.audit_access(ctx, e).await?;
-        Ok(entries)
-    }
-}
-
-/// Search filters are short, printable text.
-pub(crate) fn check_audit_filters(query: &AuditQuery) -> Result<(), CoreError> {
-    let filters = [
-        ("actor", &query.actor),
-        ("action", &query.action),
-        ("object", &query.object),
-        ("outcome", &query.outcome),
-    ];
-    for (field, value) in filters {
-        if value.as_deref().is_some_and(|v| v.chars().any(char::is_control) || v.len() > 200) {
-            return Err(CoreError::invalid(
-                field,
-                "invalid_filter",
-                "a filter is at most 200 characters, without control characters",
-            ));
-        }
-    }
-    Ok(())
 }
 
 impl Identity {

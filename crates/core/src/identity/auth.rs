@@ -14,7 +14,9 @@ use mamori_store::{SecurityEvent, SessionRecord, SessionState, StoreTx, UserReco
 #[derive(Debug, Clone)]
 pub struct NewSession {
     pub cookie: String,
-    pub record: SessionRecord,
+    pub id: String,
+    /// What the console's forms must carry back (double-submit, DESIGN invariant 3).
+    pub csrf_token: String,
 }
 
 /// Where the sign-in stands after the password.
@@ -107,7 +109,7 @@ impl Identity {
         let result = if user.totp_enabled() {
             SignIn::NeedsSecondFactor(session)
         } else {
-            self.session_started(&mut tx, &user, &session.record.id, ctx).await?;
+            self.session_started(&mut tx, &user, &session.id, ctx).await?;
             SignIn::Complete(session)
         };
         tx.commit().await?;
@@ -167,7 +169,7 @@ impl Identity {
             last_seen_at: now,
         };
         tx.insert_session(&record).await?;
-        Ok(NewSession { cookie, record })
+        Ok(NewSession { cookie, id: record.id, csrf_token: record.csrf_token })
     }
 
     /// Records the start of a fully signed-in session, and raises a security event when the same
@@ -285,7 +287,7 @@ impl Identity {
         }
         tx.clear_failed_signins(&user.id).await?;
         let session = self.renew_session(&mut tx, user, session_id, "second_factor", ctx).await?;
-        self.session_started(&mut tx, user, &session.record.id, ctx).await?;
+        self.session_started(&mut tx, user, &session.id, ctx).await?;
         tx.commit().await?;
         Ok(session)
     }
@@ -304,7 +306,7 @@ impl Identity {
         tx.delete_session(old_session).await?;
         let session = self.new_session(tx, user, SessionState::Active, ctx).await?;
         let event = AuditEvent::of(&actions::SESSION_RENEW, Actor::User(user.id.clone()), Outcome::Success)
-            .object(format!("session:{}", session.record.id))
+            .object(format!("session:{}", session.id))
             .detail("previous", format!("session:{old_session}"))
             .detail("reason", reason);
         self.base.audit(tx, ctx, event).await?;
@@ -374,7 +376,7 @@ impl Identity {
                 csrf_token: session.csrf_token,
                 awaiting_second_factor: awaiting,
             },
-            user,
+            user: user.into(),
         };
         let deadline = ends_at(last_seen).min(SessionPolicy::touch_due(last_seen));
         self.callers.put(CredentialKind::Session, &digest, &principal, generation, now, deadline);
@@ -418,7 +420,7 @@ impl Identity {
             .filter(|p| owner_permissions.contains(p))
             .collect();
         let principal = Principal {
-            user: owner,
+            user: owner.into(),
             via: Credential::ApiToken { id: t.id },
             permissions,
             client_ids,

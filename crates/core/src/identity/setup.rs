@@ -1,5 +1,6 @@
 //! First-time setup (the first security admin) and invitation links.
 
+use crate::User;
 use crate::identity::account::check_new_password;
 use crate::identity::admin::{validate_display_name, validate_username};
 use crate::{CoreError, Identity, hash_password, new_id};
@@ -88,7 +89,11 @@ impl Identity {
     }
 
     /// Whether a link can still be used (to show its form, or an error at once).
-    pub async fn check_link(&self, token: &str, purpose: LinkPurpose) -> Result<OneTimeLink, CoreError> {
+    pub async fn check_link(&self, token: &str, purpose: LinkPurpose) -> Result<(), CoreError> {
+        self.valid_link(token, purpose).await.map(drop)
+    }
+
+    async fn valid_link(&self, token: &str, purpose: LinkPurpose) -> Result<OneTimeLink, CoreError> {
         let link = self.base.store.read().await?.link_by_digest(&tokens::digest(token)).await?;
         match link {
             Some(l) if l.purpose == purpose && l.used_at.is_none() && self.base.now() < l.expires_at => Ok(l),
@@ -105,7 +110,7 @@ impl Identity {
         display_name: &str,
         password: &str,
         ctx: &RequestContext,
-    ) -> Result<UserRecord, CoreError> {
+    ) -> Result<User, CoreError> {
         self.check_link(token, LinkPurpose::Setup).await?;
         let username = validate_username(username)?;
         let display_name = validate_display_name(display_name)?;
@@ -134,7 +139,7 @@ impl Identity {
             .detail("roles", "security_admin");
         self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
-        Ok(user)
+        Ok(user.into())
     }
 
     /// An invited user chooses their password; the account becomes active.
@@ -143,8 +148,8 @@ impl Identity {
         token: &str,
         password: &str,
         ctx: &RequestContext,
-    ) -> Result<UserRecord, CoreError> {
-        let link = self.check_link(token, LinkPurpose::Invitation).await?;
+    ) -> Result<User, CoreError> {
+        let link = self.valid_link(token, LinkPurpose::Invitation).await?;
         let user_id = link.user_id.ok_or(CoreError::LinkInvalid)?;
         let user = self.base.store.read().await?.user_by_id(&user_id).await?.ok_or(CoreError::LinkInvalid)?;
         if user.status != UserStatus::Invited {
@@ -164,6 +169,6 @@ impl Identity {
                 .object(format!("user:{}", user.id));
         self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
-        Ok(UserRecord { status: UserStatus::Active, ..user })
+        Ok(UserRecord { status: UserStatus::Active, ..user }.into())
     }
 }

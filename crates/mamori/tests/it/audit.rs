@@ -1085,10 +1085,10 @@ async fn every_action_is_catalogued(backend: Backend) {
         .create_api_token(&admin, "t", &[Permission::AuditRead], std::time::Duration::from_secs(3600), &ctx)
         .await
         .unwrap();
-    s.core.identity.revoke_api_token(&admin, &token.record.id, &ctx).await.unwrap();
+    s.core.identity.revoke_api_token(&admin, &token.token.id, &ctx).await.unwrap();
     s.core.identity.set_totp_for_everyone(&admin, true, &ctx).await.unwrap();
     s.core.identity.set_totp_for_everyone(&admin, false, &ctx).await.unwrap();
-    s.core.identity.search_audit(&admin, &Default::default(), &ctx).await.unwrap();
+    s.core.audit.search_audit(&admin, &Default::default(), &ctx).await.unwrap();
 
     // A permission refusal.
     let op_token = s.token(&op_user, &[Permission::CustomersRead]).await;

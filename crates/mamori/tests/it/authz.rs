@@ -310,7 +310,7 @@ async fn services_apply_the_rule_whoever_calls(backend: Backend) {
         "create a client company",
     );
     forbidden(
-        s.core.identity.search_audit(&op, &Default::default(), &ctx).await.map(drop),
+        s.core.audit.search_audit(&op, &Default::default(), &ctx).await.map(drop),
         "read the audit log",
     );
     let enrolment = mamori_core::devices::NewEnrolment { site_id: None, user_id: None, valid_hours: 1 };

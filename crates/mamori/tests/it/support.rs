@@ -165,12 +165,16 @@ impl TestServer {
     }
 
     /// `user` acting through the services directly, with all the rights of their roles.
-    pub fn principal_of(&self, user: &UserRecord) -> mamori_core::Principal {
+    pub fn principal_of(&self, user: impl Into<mamori_core::User>) -> mamori_core::Principal {
         principal(user)
     }
 
     /// An API token with the given permissions, made by `owner` through the services.
-    pub async fn token(&self, owner: &UserRecord, permissions: &[mamori_domain::Permission]) -> String {
+    pub async fn token(
+        &self,
+        owner: impl Into<mamori_core::User>,
+        permissions: &[mamori_domain::Permission],
+    ) -> String {
         api_token(&self.core, owner, permissions).await
     }
 
@@ -295,7 +299,7 @@ pub async fn insert_user(core: &Core, username: &str, roles: &[Role]) -> UserRec
 }
 
 /// `user` acting through the services directly, with all the rights of their roles.
-pub fn principal(user: &UserRecord) -> mamori_core::Principal {
+pub fn principal(user: impl Into<mamori_core::User>) -> mamori_core::Principal {
     mamori_core::Principal::direct(user, Vec::new())
 }
 
@@ -442,7 +446,11 @@ pub async fn admin_token(config: &ServerConfig, permissions: &[mamori_domain::Pe
 /// Making tokens needs `tokens.manage`, which only security admins hold; an operator's token
 /// (as a telephony integration or a test of the operator's API uses) is made here as if they
 /// held it. The token still carries only what the owner's roles grant.
-pub async fn api_token(core: &Core, owner: &UserRecord, permissions: &[mamori_domain::Permission]) -> String {
+pub async fn api_token(
+    core: &Core,
+    owner: impl Into<mamori_core::User>,
+    permissions: &[mamori_domain::Permission],
+) -> String {
     let mut maker = principal(owner);
     maker.permissions.insert(mamori_domain::Permission::TokensManage);
     core.identity

@@ -9,8 +9,8 @@ use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use mamori_core::audit_log::AuditSearch;
 use mamori_proto as proto;
-use mamori_store::AuditQuery;
 
 fn hexes(hashes: &[mamori_audit::merkle::Hash]) -> Vec<String> {
     hashes.iter().map(hex::encode).collect()
@@ -31,7 +31,7 @@ pub async fn search(
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "limit must be 1 to 1000").field("limit")
         );
     }
-    let query = AuditQuery {
+    let query = AuditSearch {
         actor: q.actor,
         action: q.action,
         object: q.object,
@@ -41,7 +41,7 @@ pub async fn search(
         before_index: q.before.map(|b| storable_index("before", b)).transpose()?,
         limit,
     };
-    let entries = state.core.identity.search_audit(&p, &query, &ctx).await?;
+    let entries = state.core.audit.search_audit(&p, &query, &ctx).await?;
     let next_before = if i64::try_from(entries.len()).unwrap_or(0) == limit {
         entries.last().map(|e| e.index)
     } else {
@@ -182,7 +182,7 @@ pub async fn export(
     ApiQuery(q): ApiQuery<proto::AuditExportQuery>,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
-    let query = AuditQuery {
+    let query = AuditSearch {
         actor: q.actor,
         action: q.action,
         object: q.object,

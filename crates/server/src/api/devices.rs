@@ -10,11 +10,11 @@ use axum::Json;
 use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use mamori_audit::actions;
+use mamori_core::devices::DeviceRecord;
 use mamori_core::devices::{NewEnrolment, is_online};
 use mamori_domain::activity::{KeystrokeLimits, ShiftSchedule};
 use mamori_domain::posture::PosturePolicy;
 use mamori_proto::agent as proto;
-use mamori_store::DeviceRecord;
 
 #[utoipa::path(post, path = "/api/v1/agent/enroll", tag = "agent", request_body = proto::EnrolRequest,
     responses((status = 201, body = proto::Enrolled), (status = 409, body = mamori_proto::Problem),
@@ -175,7 +175,7 @@ pub async fn command_result(
     ack(&state, &device).await
 }
 
-pub fn command_view(c: mamori_store::CommandRecord) -> proto::CommandView {
+pub fn command_view(c: mamori_core::devices::CommandRecord) -> proto::CommandView {
     proto::CommandView {
         id: c.id,
         kind: c.kind,

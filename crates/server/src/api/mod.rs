@@ -10,11 +10,12 @@ use axum::extract::State;
 use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use mamori_core::User;
 use mamori_core::identity::admin::Invitation;
 use mamori_domain::Permission::*;
 use mamori_domain::authz::Access;
+use mamori_domain::identity::OrgKind;
 use mamori_proto as proto;
-use mamori_store::{OrgKind, UserRecord};
 use std::time::Duration;
 
 pub mod audit;
@@ -152,7 +153,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-pub(crate) fn user_json(u: &UserRecord, client_ids: Vec<String>) -> proto::User {
+pub(crate) fn user_json(u: &User, client_ids: Vec<String>) -> proto::User {
     proto::User {
         id: u.id.clone(),
         username: u.username.clone(),
@@ -162,7 +163,7 @@ pub(crate) fn user_json(u: &UserRecord, client_ids: Vec<String>) -> proto::User 
         team_id: u.team_id.clone(),
         site_id: u.site_id.clone(),
         client_ids,
-        totp_enabled: u.totp_enabled(),
+        totp_enabled: u.totp_enabled,
         locked_until: u.locked_until.map(|t| t.0),
         created_at: u.created_at.0,
     }
@@ -179,7 +180,7 @@ pub async fn me(Caller(p): Caller) -> ApiResult<Json<proto::Me>> {
         permissions: p.permissions.iter().copied().collect(),
         client_ids: p.client_ids.clone(),
         language: p.user.language.as_deref().and_then(mamori_domain::identity::Language::parse),
-        totp_enabled: p.user.totp_enabled(),
+        totp_enabled: p.user.totp_enabled,
         authenticated_by: match p.via {
             mamori_core::Credential::Session { .. } => "session".into(),
             mamori_core::Credential::ApiToken { .. } => "api_token".into(),
@@ -301,7 +302,7 @@ async fn list_org(state: &AppState, kind: OrgKind) -> ApiResult<Json<proto::OrgU
     Ok(Json(proto::OrgUnitList { items: items.into_iter().map(org_json).collect() }))
 }
 
-fn org_json(u: mamori_store::OrgUnit) -> proto::OrgUnit {
+fn org_json(u: mamori_core::identity::OrgUnit) -> proto::OrgUnit {
     proto::OrgUnit { id: u.id, name: u.name, site_id: u.site_id, created_at: u.created_at.0 }
 }
 
@@ -341,7 +342,7 @@ org_routes!(list_sites, create_site, "/api/v1/sites", OrgKind::Site, "organisati
 org_routes!(list_teams, create_team, "/api/v1/teams", OrgKind::Team, "organisation");
 org_routes!(list_clients, create_client, "/api/v1/clients", OrgKind::Client, "organisation");
 
-fn token_json(t: mamori_store::ApiTokenRecord) -> proto::ApiToken {
+fn token_json(t: mamori_core::identity::ApiToken) -> proto::ApiToken {
     proto::ApiToken {
         id: t.id,
         name: t.name,
@@ -370,7 +371,7 @@ pub async fn create_token(
 ) -> ApiResult<(StatusCode, Json<proto::CreatedApiToken>)> {
     let valid_for = Duration::from_secs(u64::from(body.expires_in_days) * 86400);
     let t = state.core.identity.create_api_token(&p, &body.name, &body.permissions, valid_for, &ctx).await?;
-    Ok((StatusCode::CREATED, Json(proto::CreatedApiToken { token: token_json(t.record), secret: t.secret })))
+    Ok((StatusCode::CREATED, Json(proto::CreatedApiToken { token: token_json(t.token), secret: t.secret })))
 }
 
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens",

@@ -11,13 +11,15 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use mamori_core::User;
 use mamori_core::identity::admin::Invitation;
+use mamori_core::identity::{OrgUnit, UserProfile};
 use mamori_core::{CoreError, Principal};
 use mamori_domain::Permission::*;
 use mamori_domain::authz::Access::Permission as Needs;
+use mamori_domain::identity::OrgKind;
 use mamori_domain::identity::UserStatus;
 use mamori_domain::{Permission, Role, UnixMillis};
-use mamori_store::{OrgKind, OrgUnit, UserProfile, UserRecord};
 use std::time::Duration;
 
 pub fn routes(r: Routes) -> Routes {
@@ -53,7 +55,7 @@ pub struct UserView {
     pub totp: bool,
 }
 
-fn user_view(u: &UserRecord, now: UnixMillis) -> UserView {
+fn user_view(u: &User, now: UnixMillis) -> UserView {
     UserView {
         id: u.id.clone(),
         username: u.username.clone(),
@@ -65,7 +67,7 @@ fn user_view(u: &UserRecord, now: UnixMillis) -> UserView {
             UserStatus::Disabled => "status.disabled",
         },
         locked: u.locked_until.is_some_and(|t| t > now),
-        totp: u.totp_enabled(),
+        totp: u.totp_enabled,
     }
 }
 

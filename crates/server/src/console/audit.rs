@@ -9,10 +9,10 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
+use mamori_core::audit_log::AuditSearch;
 use mamori_domain::Permission::AuditRead;
 use mamori_domain::UnixMillis;
 use mamori_domain::authz::Access::Permission as Needs;
-use mamori_store::AuditQuery;
 
 pub fn routes(r: Routes) -> Routes {
     r.add(Method::GET, "/audit", Needs(AuditRead), audit_page)
@@ -90,7 +90,7 @@ async fn audit_page(
     let clean = |s: &Option<String>| s.as_ref().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let from = clean(&f.from).and_then(|d| day_start(&d));
     let to = clean(&f.to).and_then(|d| day_start(&d)).map(|t| UnixMillis(t.0 + 86_400_000));
-    let query = AuditQuery {
+    let query = AuditSearch {
         actor: clean(&f.actor),
         action: clean(&f.action),
         object: clean(&f.object),
@@ -100,7 +100,7 @@ async fn audit_page(
         before_index: f.before,
         limit: PAGE,
     };
-    let entries = match state.core.identity.search_audit(&p, &query, &ctx).await {
+    let entries = match state.core.audit.search_audit(&p, &query, &ctx).await {
         Ok(e) => e,
         Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     };

@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use mamori_audit::actions;
 use mamori_core::identity::auth::SignIn;
 use mamori_core::{CoreError, Principal};
+use mamori_domain::identity::LinkPurpose;
 use mamori_domain::identity::totp_required;
-use mamori_store::LinkPurpose;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -301,7 +301,7 @@ async fn enrol_view(state: &AppState, tr: crate::i18n::Tr, p: &Principal, error:
 
 pub async fn enrol_page(State(state): State<AppState>, headers: HeaderMap, Caller(p): Caller) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    if p.user.totp_enabled() {
+    if p.user.totp_enabled {
         return Redirect::to("/profile").into_response();
     }
     enrol_view(&state, tr, &p, None).await
@@ -317,8 +317,7 @@ pub async fn enrol(
     let tr = tr_for(&headers, Some(&p));
     match state.core.identity.confirm_totp_enrolment(&p, form.text("code"), &ctx).await {
         Ok((codes, renewed)) => {
-            let csrf =
-                renewed.as_ref().map_or_else(|| csrf_for(Some(&p), None), |s| s.record.csrf_token.clone());
+            let csrf = renewed.as_ref().map_or_else(|| csrf_for(Some(&p), None), |s| s.csrf_token.clone());
             let c = Chrome::new(tr, "recovery.title", Some(&p), csrf, "/profile");
             let page = render(&RecoveryCodesPage { c, codes });
             match renewed {
@@ -347,7 +346,7 @@ pub async fn dashboard(State(state): State<AppState>, headers: HeaderMap, Caller
     let page = DashboardPage {
         c,
         roles,
-        totp_enabled: p.user.totp_enabled(),
+        totp_enabled: p.user.totp_enabled,
         totp_required: totp_required(&p.user.roles, everyone),
     };
     render(&page)

@@ -16,8 +16,8 @@ use mamori_domain::Permission::{DevicesManage, DevicesRead};
 use mamori_domain::Role;
 use mamori_domain::activity::KeystrokeLimits;
 use mamori_domain::authz::Access::Permission as Needs;
+use mamori_domain::identity::OrgKind;
 use mamori_domain::posture::PosturePolicy;
-use mamori_store::OrgKind;
 
 pub fn routes(r: Routes) -> Routes {
     r.add(Method::GET, "/devices/policy", Needs(DevicesRead), policy_page)

@@ -14,8 +14,8 @@ use mamori_core::Principal;
 use mamori_core::devices::{NewEnrolment, is_online};
 use mamori_domain::Permission::{DevicesManage, DevicesRead};
 use mamori_domain::authz::Access::Permission as Needs;
+use mamori_domain::identity::OrgKind;
 use mamori_proto::agent::Inventory;
-use mamori_store::OrgKind;
 
 pub fn routes(r: Routes) -> Routes {
     r.add(Method::GET, "/devices", Needs(DevicesRead), ledger_page)
@@ -79,7 +79,7 @@ fn name_of(list: &[(String, String)], id: Option<&String>) -> String {
 }
 
 fn device_row(
-    d: &mamori_store::DeviceRecord,
+    d: &mamori_core::devices::DeviceRecord,
     sites: &[(String, String)],
     users: &[(String, String)],
     now: mamori_domain::UnixMillis,

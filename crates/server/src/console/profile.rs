@@ -65,7 +65,7 @@ async fn profile_view(
         username: p.user.username.clone(),
         roles: p.user.roles.iter().map(|r| role_key(*r)).collect(),
         language: p.user.language.as_deref().and_then(Language::parse).map_or("", Language::as_str),
-        totp_enabled: p.user.totp_enabled(),
+        totp_enabled: p.user.totp_enabled,
         totp_required: totp_required(&p.user.roles, everyone),
         codes_left,
         sessions: sessions

@@ -19,8 +19,8 @@ use mamori_core::vault::{CustomerCard, Lookup, Purpose, REASON_CODES};
 use mamori_domain::Permission::{CustomersManage, CustomersRead};
 use mamori_domain::authz::Access::Permission as Needs;
 use mamori_domain::customer::{CustomerField, FieldClass, Mask};
+use mamori_domain::identity::OrgKind;
 use mamori_domain::vault_policy::{FieldRule, VaultPolicy, reading_roles};
-use mamori_store::OrgKind;
 
 pub fn routes(r: Routes) -> Routes {
     r.add(Method::GET, "/workspace", Needs(CustomersRead), workspace_page)
