@@ -745,6 +745,38 @@ catalogue! {
         details: &[("reason", "`team_scope`")],
         summary: "refused: shifts of a person outside the supervisor's team (only refusals are written)",
     };
+    USER_READ = Action {
+        name: "user.read",
+        category: Category::Access,
+        denied_as: None,
+        object: "`user:<id>`, or `users` for the list",
+        details: &[("reason", "`permission`")],
+        summary: "refused: a user or the list of users, without `users.read` (only refusals are written)",
+    };
+    TOKEN_LIST = Action {
+        name: "token.list",
+        category: Category::Access,
+        denied_as: None,
+        object: "`api_tokens`",
+        details: &[("reason", "`permission`")],
+        summary: "refused: the list of API tokens, without `tokens.manage` (only refusals are written)",
+    };
+    SECURITY_EVENT_LIST = Action {
+        name: "security_event.list",
+        category: Category::Access,
+        denied_as: None,
+        object: "`security_events`",
+        details: &[("reason", "`permission`")],
+        summary: "refused: the security events, without `security_events.read` (only refusals are written)",
+    };
+    POLICY_READ = Action {
+        name: "policy.read",
+        category: Category::Access,
+        denied_as: None,
+        object: "`device_policy:<site id>`, `keystroke_limits`, `vault_policy`, or `user:<id>` (a home worker's networks)",
+        details: &[("reason", "`permission`, `team_scope`")],
+        summary: "refused: a rule set, without the permission that reads it or outside the team (only refusals are written)",
+    };
 }
 
 /// The catalogue as a Markdown table, for `docs/audit-log.md`.

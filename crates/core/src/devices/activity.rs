@@ -3,9 +3,11 @@
 //! `abnormal_keystroke_rate` signal; and the per-minute buckets agents report. The server keeps a
 //! bucket only when it falls inside the operator's shift, whatever the agent sent.
 
+use crate::base::authorize::Attempt;
 use crate::{CoreError, Devices, Principal, check_id};
 use mamori_audit::{AuditEvent, Outcome, RequestContext, actions};
 use mamori_domain::activity::{ActivityBucket, KeystrokeLimits, ShiftSchedule};
+use mamori_domain::authz::Resource;
 use mamori_domain::{Permission, UnixMillis};
 use mamori_store::{ActivityRecord, DeviceRecord};
 
@@ -73,8 +75,18 @@ impl Devices {
         }
     }
 
-    /// The limits in force (the defaults until set).
-    pub async fn keystroke_limits(&self) -> Result<KeystrokeLimits, CoreError> {
+    /// The limits in force (`devices.read`; the defaults until set).
+    pub async fn keystroke_limits(
+        &self,
+        principal: &Principal,
+        ctx: &RequestContext,
+    ) -> Result<KeystrokeLimits, CoreError> {
+        let attempt = Attempt::of(&actions::POLICY_READ).on("keystroke_limits".into(), "record");
+        self.base.authorize(principal, Permission::DevicesRead, Resource::System, attempt, ctx).await?;
+        self.limits_in_force().await
+    }
+
+    async fn limits_in_force(&self) -> Result<KeystrokeLimits, CoreError> {
         Ok(self.base.store.read().await?.keystroke_limits().await?.unwrap_or_default())
     }
 
@@ -115,7 +127,7 @@ impl Devices {
         let shifts = self.device_shifts(device).await?;
         let limit = match &device.user_id {
             Some(user) => match self.base.store.read().await?.user_by_id(user).await? {
-                Some(u) => self.keystroke_limits().await?.limit_for(&u.roles),
+                Some(u) => self.limits_in_force().await?.limit_for(&u.roles),
                 None => None,
             },
             None => None,

@@ -4,9 +4,11 @@
 //! next request; remote commands, agents' events, posture against each site's policy, and the
 //! floor view. Beside it: `activity.rs` (shifts, keystroke limits, activity buckets).
 
+use crate::base::authorize::Attempt;
 use crate::{CoreError, Principal, check_id, new_id};
 use mamori_audit::{Actor, AuditEvent, Outcome, RequestContext, actions};
 use mamori_crypto::device_auth::{DeviceAuthError, DeviceClaim, MAX_SKEW_MS, parse_public_key};
+use mamori_domain::authz::Resource;
 use mamori_domain::posture::PosturePolicy;
 use mamori_domain::{Permission, UnixMillis};
 use mamori_proto::agent::{EnrolRequest, Inventory};
@@ -662,9 +664,20 @@ fn facts_of(inv: &Inventory) -> mamori_domain::posture::DeviceFacts {
 }
 
 impl Devices {
-    /// A site's device policy (empty rules until the security admin sets them).
-    pub async fn site_device_policy(&self, site_id: &str) -> Result<PosturePolicy, CoreError> {
+    /// A site's device policy (`devices.read`; empty rules until the security admin sets them).
+    pub async fn site_device_policy(
+        &self,
+        principal: &Principal,
+        site_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<PosturePolicy, CoreError> {
         check_id(site_id, "site")?;
+        let attempt = Attempt::of(&actions::POLICY_READ).on(format!("device_policy:{site_id}"), "site");
+        self.base.authorize(principal, Permission::DevicesRead, Resource::System, attempt, ctx).await?;
+        self.policy_in_force(site_id).await
+    }
+
+    pub(crate) async fn policy_in_force(&self, site_id: &str) -> Result<PosturePolicy, CoreError> {
         self.base.json_setting(&site_policy_key(site_id)).await
     }
 
@@ -696,9 +709,21 @@ impl Devices {
         Ok(())
     }
 
-    /// A home worker's approved networks.
-    /// A home worker's own approved networks in force (none until set).
-    pub async fn user_networks(&self, user_id: &str) -> Result<Vec<String>, CoreError> {
+    /// A home worker's own approved networks in force (`devices.read` over the person; none
+    /// until set).
+    pub async fn user_networks(
+        &self,
+        principal: &Principal,
+        user_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<Vec<String>, CoreError> {
+        self.base
+            .person_in_scope(principal, Permission::DevicesRead, user_id, &actions::POLICY_READ, ctx)
+            .await?;
+        self.networks_in_force(user_id).await
+    }
+
+    async fn networks_in_force(&self, user_id: &str) -> Result<Vec<String>, CoreError> {
         check_id(user_id, "user")?;
         Ok(self.base.store.read().await?.user_networks(user_id).await?.unwrap_or_default())
     }
@@ -740,7 +765,7 @@ impl Devices {
     /// One that cannot be read fails closed ([`PosturePolicy::unreadable`]).
     async fn device_site_policy(&self, device: &DeviceRecord) -> Result<PosturePolicy, CoreError> {
         match &device.site_id {
-            Some(site) => match self.site_device_policy(site).await {
+            Some(site) => match self.policy_in_force(site).await {
                 Err(CoreError::SettingUnreadable { .. }) => Ok(PosturePolicy::unreadable()),
                 other => other,
             },
@@ -757,7 +782,7 @@ impl Devices {
         let mut networks = site_policy.approved_networks.clone();
         let unreadable = site_policy.unreadable;
         if let Some(user) = &device.user_id {
-            networks.extend(self.user_networks(user).await?);
+            networks.extend(self.networks_in_force(user).await?);
         }
         Ok(PosturePolicy { approved_networks: networks, unreadable, ..Default::default() })
     }

@@ -2,6 +2,7 @@
 //! Each change is audited in its own transaction with the actor, object and what changed.
 
 use crate::User;
+use crate::base::authorize::Attempt;
 use crate::identity::setup::invitation_link;
 use crate::{CoreError, Identity, Principal, check_id, new_id, settings};
 use mamori_audit::{
@@ -9,6 +10,7 @@ use mamori_audit::{
     actions::{self, Action},
 };
 use mamori_crypto::tokens;
+use mamori_domain::authz::Resource;
 use mamori_domain::identity::{self, UserStatus};
 use mamori_domain::{Permission, Role};
 use mamori_store::{ApiTokenRecord, OrgKind, OrgUnit, SecurityEvent, StoreTx, UserProfile, UserRecord};
@@ -29,6 +31,8 @@ pub struct Invitation {
 #[derive(Debug, Clone)]
 pub struct Invited {
     pub user: User,
+    /// The client companies the user was assigned to.
+    pub client_ids: Vec<String>,
     pub token: String,
 }
 
@@ -113,12 +117,36 @@ pub struct UserChange {
 }
 
 impl Identity {
-    pub async fn list_users(&self) -> Result<Vec<User>, CoreError> {
+    /// Users are read with `users.read`. Only the refusal is recorded: reads of settings and directories are not logged one by one.
+    async fn may_read_users(
+        &self,
+        principal: &Principal,
+        object: String,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let attempt = Attempt::of(&actions::USER_READ).on(object, "user");
+        self.base.authorize(principal, Permission::UsersRead, Resource::System, attempt, ctx).await
+    }
+
+    /// Every user (`users.read`).
+    pub async fn list_users(
+        &self,
+        principal: &Principal,
+        ctx: &RequestContext,
+    ) -> Result<Vec<User>, CoreError> {
+        self.may_read_users(principal, "users".into(), ctx).await?;
         Ok(self.base.store.read().await?.list_users().await?.iter().map(User::from).collect())
     }
 
-    pub async fn user(&self, id: &str) -> Result<(User, Vec<String>), CoreError> {
+    /// A user and the client companies they work on (`users.read`).
+    pub async fn user(
+        &self,
+        principal: &Principal,
+        id: &str,
+        ctx: &RequestContext,
+    ) -> Result<(User, Vec<String>), CoreError> {
         check_id(id, "user")?;
+        self.may_read_users(principal, format!("user:{id}"), ctx).await?;
         let mut r = self.base.store.read().await?;
         let user = r.user_by_id(id).await?.ok_or(CoreError::NotFound { what: "user" })?;
         let clients = r.user_clients(id).await?;
@@ -170,8 +198,9 @@ impl Identity {
             .detail("roles", roles.join(","))
             .detail("clients", clients.join(","));
         self.base.audit(&mut tx, ctx, e).await?;
+        let client_ids = tx.user_clients(&user.id).await?;
         tx.commit().await?;
-        Ok(Invited { user: user.into(), token })
+        Ok(Invited { user: user.into(), client_ids, token })
     }
 
     /// A new invitation link for a user who has not accepted yet (the old one may have expired).
@@ -209,7 +238,7 @@ impl Identity {
             site_id: Some(profile.site_id.clone()),
             ..Default::default()
         };
-        self.change_user(principal, user_id, &change, ctx).await
+        self.change_user(principal, user_id, &change, ctx).await.map(drop)
     }
 
     /// Changes a user's roles (LEAK-6: every change is on the record for access reviews).
@@ -221,7 +250,7 @@ impl Identity {
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
         let change = UserChange { roles: Some(roles.to_vec()), ..Default::default() };
-        self.change_user(principal, user_id, &change, ctx).await
+        self.change_user(principal, user_id, &change, ctx).await.map(drop)
     }
 
     /// Sets which client companies' data a user works on.
@@ -233,7 +262,7 @@ impl Identity {
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
         let change = UserChange { client_ids: Some(client_ids.to_vec()), ..Default::default() };
-        self.change_user(principal, user_id, &change, ctx).await
+        self.change_user(principal, user_id, &change, ctx).await.map(drop)
     }
 
     /// Changes any of a user's profile, roles and client companies in one transaction: every
@@ -245,7 +274,7 @@ impl Identity {
         user_id: &str,
         change: &UserChange,
         ctx: &RequestContext,
-    ) -> Result<(), CoreError> {
+    ) -> Result<(User, Vec<String>), CoreError> {
         self.base.permitted(principal, Permission::UsersManage, &actions::USER_UPDATE, ctx).await?;
         let display_name = change.display_name.as_deref().map(validate_display_name).transpose()?;
         let roles = change.roles.as_deref().map(validate_roles).transpose()?;
@@ -298,8 +327,10 @@ impl Identity {
                 .detail("to", clients.join(","));
             self.base.audit(&mut tx, ctx, e).await?;
         }
+        let after = self.user_in(&mut tx, user_id).await?;
+        let clients = tx.user_clients(user_id).await?;
         tx.commit().await?;
-        Ok(())
+        Ok((after.into(), clients))
     }
 
     /// Disables a user and ends all their sessions at once.
@@ -511,7 +542,14 @@ impl Identity {
         Ok(NewApiToken { token: record.into(), secret })
     }
 
-    pub async fn list_api_tokens(&self) -> Result<Vec<crate::identity::ApiToken>, CoreError> {
+    /// Every API token (`tokens.manage`).
+    pub async fn list_api_tokens(
+        &self,
+        principal: &Principal,
+        ctx: &RequestContext,
+    ) -> Result<Vec<crate::identity::ApiToken>, CoreError> {
+        let attempt = Attempt::of(&actions::TOKEN_LIST).on("api_tokens".into(), "record");
+        self.base.authorize(principal, Permission::TokensManage, Resource::System, attempt, ctx).await?;
         Ok(self.base.store.read().await?.list_api_tokens().await?.into_iter().map(Into::into).collect())
     }
 
@@ -555,7 +593,17 @@ impl Identity {
         Ok(())
     }
 
-    pub async fn security_events(&self, limit: i64) -> Result<Vec<SecurityEvent>, CoreError> {
+    /// The latest security events, newest first (`security_events.read`).
+    pub async fn security_events(
+        &self,
+        principal: &Principal,
+        limit: i64,
+        ctx: &RequestContext,
+    ) -> Result<Vec<SecurityEvent>, CoreError> {
+        let attempt = Attempt::of(&actions::SECURITY_EVENT_LIST).on("security_events".into(), "record");
+        self.base
+            .authorize(principal, Permission::SecurityEventsRead, Resource::System, attempt, ctx)
+            .await?;
         Ok(self.base.store.read().await?.list_security_events(limit.clamp(1, 1000)).await?)
     }
 }

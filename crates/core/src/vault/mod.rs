@@ -594,7 +594,7 @@ impl Vault {
         ctx: &RequestContext,
     ) -> Result<Vec<CustomerCard>, CoreError> {
         self.base.permitted(principal, Permission::CustomersRead, &actions::CUSTOMER_LOOKUP, ctx).await?;
-        let policy = self.vault_policy().await?;
+        let policy = self.policy_in_force().await?;
         let mut read = self.base.store.read().await?;
         // Client isolation: another client's customers are not found, not even as "forbidden";
         // the attempt is recorded.
@@ -880,7 +880,7 @@ impl Vault {
                 .detail("field", field.as_str())
                 .detail("reason", reason)
         };
-        let level = self.vault_policy().await?.mask(&principal.user.roles, field);
+        let level = self.policy_in_force().await?.mask(&principal.user.roles, field);
         if level == Mask::Hidden {
             self.base.record_denied(ctx, refused("field_hidden")).await;
             return Err(CoreError::Forbidden("your role does not see this field"));

@@ -1,9 +1,11 @@
 //! The field policy in force: read from the settings (shared by replicas) at most once a second,
 //! and replaced at once in this process when the security admin changes it.
 
+use crate::base::authorize::Attempt;
 use crate::{CoreError, Principal, Vault, settings};
 use mamori_audit::{AuditEvent, Outcome, RequestContext, actions};
 use mamori_domain::Permission;
+use mamori_domain::authz::Resource;
 use mamori_domain::vault_policy::VaultPolicy;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,8 +30,19 @@ impl PolicyCache {
 }
 
 impl Vault {
-    /// The field classes and masks in force.
-    pub async fn vault_policy(&self) -> Result<Arc<VaultPolicy>, CoreError> {
+    /// The field classes and masks in force, to change them (`customers.manage`).
+    pub async fn vault_policy(
+        &self,
+        principal: &Principal,
+        ctx: &RequestContext,
+    ) -> Result<Arc<VaultPolicy>, CoreError> {
+        let attempt = Attempt::of(&actions::POLICY_READ).on("vault_policy".into(), "record");
+        self.base.authorize(principal, Permission::CustomersManage, Resource::System, attempt, ctx).await?;
+        self.policy_in_force().await
+    }
+
+    /// The field classes and masks every read applies.
+    pub(crate) async fn policy_in_force(&self) -> Result<Arc<VaultPolicy>, CoreError> {
         if let Some(p) = self.vault_policy.get() {
             return Ok(p);
         }
@@ -58,7 +71,7 @@ impl Vault {
             .await?;
         let policy =
             policy.checked().map_err(|e| CoreError::invalid("fields", "invalid_policy", e.to_string()))?;
-        let before = self.vault_policy().await?;
+        let before = self.policy_in_force().await?;
         let changed: Vec<&str> = policy
             .fields
             .iter()

@@ -189,7 +189,7 @@ impl Vault {
     ) -> Result<Disclosure, CoreError> {
         self.base.permitted(principal, Permission::CustomersManage, &actions::CUSTOMER_DISCLOSE, ctx).await?;
         let request_ref = check_request_ref(request_ref)?;
-        let policy = self.vault_policy().await?;
+        let policy = self.policy_in_force().await?;
         let mut read = self.base.store.read().await?;
         let record = self.customer_of(&mut *read, customer_id).await?;
         let object = self.base.audit_object("customer", &record.id);

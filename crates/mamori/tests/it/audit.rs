@@ -270,7 +270,8 @@ both_backends!(bundles_verify_offline);
 /// (DESIGN invariant 1): not the change, not the data a read would have returned.
 async fn fails_closed(backend: Backend) {
     let (s, token) = busy_server(backend).await;
-    let before = s.core.identity.list_users().await.unwrap().len();
+    let before =
+        s.core.identity.list_users(&crate::support::inspector(), &Default::default()).await.unwrap().len();
     s.break_audit_log().await;
     let api = reqwest::Client::new();
     let r = api
@@ -281,7 +282,11 @@ async fn fails_closed(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 503, "the change fails with its audit entry");
-    assert_eq!(s.core.identity.list_users().await.unwrap().len(), before, "and is not made");
+    assert_eq!(
+        s.core.identity.list_users(&crate::support::inspector(), &Default::default()).await.unwrap().len(),
+        before,
+        "and is not made"
+    );
     let r = api.get(s.url("/api/v1/audit?limit=5")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(r.status(), 503, "a read whose access entry cannot be written returns nothing");
     let body = r.text().await.unwrap();
@@ -412,7 +417,7 @@ async fn survives_kill_9(backend: Backend) {
     assert!(acknowledged.len() > 10, "the server was under load when killed ({})", acknowledged.len());
 
     let core = open_core(&config).await;
-    let users = core.identity.list_users().await.unwrap();
+    let users = core.identity.list_users(&crate::support::inspector(), &Default::default()).await.unwrap();
     let size = core.store().read().await.unwrap().audit_log_size().await.unwrap();
     let entries = core.store().read().await.unwrap().audit_entries(0, size).await.unwrap();
     for name in &acknowledged {
@@ -1026,8 +1031,15 @@ both_backends!(retention_archives_and_prunes);
 
 /// A token of the busy server's admin, valid from the clock's present.
 async fn admin_token(s: &TestServer) -> String {
-    let admin =
-        s.core.identity.list_users().await.unwrap().into_iter().find(|u| u.username == "admin").unwrap();
+    let admin = s
+        .core
+        .identity
+        .list_users(&crate::support::inspector(), &Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.username == "admin")
+        .unwrap();
     s.token(&admin, &[Permission::AuditRead, Permission::UsersManage]).await
 }
 

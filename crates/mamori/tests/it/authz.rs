@@ -49,7 +49,10 @@ async fn every_route_every_role(backend: Backend) {
     let admin = s.user("admin", &[Role::SecurityAdmin]).await;
     let target = s.user("target.user", &[Role::Operator]).await;
     let token_secret = s.token(&admin, &[Permission::UsersRead]).await;
-    let token_id = s.core.identity.list_api_tokens().await.unwrap()[0].id.clone();
+    let token_id =
+        s.core.identity.list_api_tokens(&crate::support::inspector(), &Default::default()).await.unwrap()[0]
+            .id
+            .clone();
     let _ = token_secret;
     for r in Role::ALL {
         s.user(&format!("walker.{}", r.as_str().replace('_', "-")), &[r]).await;
@@ -118,7 +121,13 @@ async fn every_route_every_role(backend: Backend) {
     let r = op.post_form(&format!("/admin/users/{}/disable", admin.id), &[("_csrf", &csrf)]).await;
     assert_eq!(r.status(), 403);
     assert_eq!(
-        s.core.identity.user(&admin.id).await.unwrap().0.status,
+        s.core
+            .identity
+            .user(&crate::support::inspector(), &admin.id, &Default::default())
+            .await
+            .unwrap()
+            .0
+            .status,
         mamori_domain::identity::UserStatus::Active
     );
     s.stop().await;
@@ -143,7 +152,13 @@ async fn csrf_on_every_form(backend: Backend) {
         b.client.post(s.url("/api/v1/clients")).json(&serde_json::json!({"name": "x"})).send().await.unwrap();
     assert_eq!(r.status(), 403, "API call with a session cookie but no X-CSRF-Token");
     assert_eq!(
-        s.core.identity.user(&target.id).await.unwrap().0.status,
+        s.core
+            .identity
+            .user(&crate::support::inspector(), &target.id, &Default::default())
+            .await
+            .unwrap()
+            .0
+            .status,
         mamori_domain::identity::UserStatus::Active
     );
     s.stop().await;
@@ -324,8 +339,23 @@ async fn services_apply_the_rule_whoever_calls(backend: Backend) {
         fields: Default::default(),
     };
     assert!(s.core.vault.create_customer(&op, &customer, &ctx).await.is_err(), "create a customer");
+    // Reads too: the directory, tokens, security events and rule sets.
+    forbidden(s.core.identity.list_users(&op, &ctx).await.map(drop), "list users");
+    forbidden(s.core.identity.user(&op, &op.user.id, &ctx).await.map(drop), "read a user");
+    forbidden(s.core.identity.list_api_tokens(&op, &ctx).await.map(drop), "list API tokens");
+    forbidden(s.core.identity.security_events(&op, 10, &ctx).await.map(drop), "read security events");
+    let site = uuid::Uuid::new_v4().to_string();
+    forbidden(s.core.devices.site_device_policy(&op, &site, &ctx).await.map(drop), "read a site's PC policy");
+    forbidden(s.core.devices.keystroke_limits(&op, &ctx).await.map(drop), "read keystroke limits");
+    forbidden(s.core.vault.vault_policy(&op, &ctx).await.map(drop), "read the vault's field policy");
     assert!(
-        s.core.identity.list_users().await.unwrap().iter().all(|u| u.username != "new.user"),
+        s.core
+            .identity
+            .list_users(&crate::support::inspector(), &Default::default())
+            .await
+            .unwrap()
+            .iter()
+            .all(|u| u.username != "new.user"),
         "nothing written"
     );
 
@@ -353,8 +383,15 @@ async fn services_apply_the_rule_whoever_calls(backend: Backend) {
             ("customer.create", "customers.manage"),
             ("device.enrolment_create", "devices.manage"),
             ("device.keystroke_limits_change", "devices.manage"),
+            ("policy.read", "customers.manage"),
+            ("policy.read", "devices.read"),
+            ("policy.read", "devices.read"),
+            ("security_event.list", "security_events.read"),
             ("settings.totp_for_everyone", "settings.manage"),
+            ("token.list", "tokens.manage"),
             ("user.invite", "users.manage"),
+            ("user.read", "users.read"),
+            ("user.read", "users.read"),
         ]
     );
     assert!(

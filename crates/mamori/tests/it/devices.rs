@@ -459,7 +459,12 @@ async fn posture_and_networks(backend: Backend) {
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("10.0.0.0/33"), "the refusal names the bad network");
     assert_eq!(
-        s.core.devices.site_device_policy(&site.id).await.unwrap().approved_networks,
+        s.core
+            .devices
+            .site_device_policy(&crate::support::inspector(), &site.id, &Default::default())
+            .await
+            .unwrap()
+            .approved_networks,
         vec!["127.0.0.1/32"]
     );
     let r = save(vec![
@@ -470,7 +475,12 @@ async fn posture_and_networks(backend: Backend) {
     ])
     .await;
     assert_eq!(r.status(), 303);
-    let saved = s.core.devices.site_device_policy(&site.id).await.unwrap();
+    let saved = s
+        .core
+        .devices
+        .site_device_policy(&crate::support::inspector(), &site.id, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(saved.approved_networks, vec!["127.0.0.0/8", "192.0.2.0/24"]);
     assert_eq!((saved.max_av_age_days, saved.require_disk_encryption), (Some(5), true));
     assert_eq!(saved.software_allowlist, None, "an empty allowlist is no allowlist");
@@ -481,7 +491,8 @@ async fn posture_and_networks(backend: Backend) {
     };
     assert_eq!(limits("fast").await, 422);
     assert_eq!(limits("900").await, 303);
-    let set = s.core.devices.keystroke_limits().await.unwrap();
+    let set =
+        s.core.devices.keystroke_limits(&crate::support::inspector(), &Default::default()).await.unwrap();
     assert_eq!(set.limit_for(&[Role::Operator]), Some(900));
     assert_eq!(set.limit_for(&[Role::Auditor]), None, "an empty field: no limit for the role");
 
@@ -810,8 +821,23 @@ async fn rule_sets_move_to_tables_with_history(backend: Backend) {
         s.core.devices.user_shifts(&direct, &other.id, &ctx).await.unwrap().shifts.is_empty(),
         "unreadable: none"
     );
-    assert_eq!(s.core.devices.user_networks(&op.id).await.unwrap(), ["192.0.2.0/24"]);
-    assert_eq!(s.core.devices.keystroke_limits().await.unwrap().limit_for(&[Role::Operator]), Some(700));
+    assert_eq!(
+        s.core
+            .devices
+            .user_networks(&crate::support::inspector(), &op.id, &Default::default())
+            .await
+            .unwrap(),
+        ["192.0.2.0/24"]
+    );
+    assert_eq!(
+        s.core
+            .devices
+            .keystroke_limits(&crate::support::inspector(), &Default::default())
+            .await
+            .unwrap()
+            .limit_for(&[Role::Operator]),
+        Some(700)
+    );
     let mut read = s.core.store().read().await.unwrap();
     for legacy in
         [format!("shifts:{}", op.id), format!("shifts:{}", other.id), format!("device_networks:{}", op.id)]

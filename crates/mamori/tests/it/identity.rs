@@ -35,7 +35,11 @@ async fn first_admin_with_totp(backend: Backend) {
     let weak: Vec<(&str, String)> = form("password1234");
     let r = b.client.post(s.url("/setup")).form(&weak).send().await.unwrap();
     assert_eq!(r.status(), 422, "a common password is refused");
-    assert_eq!(s.core.identity.list_users().await.unwrap().len(), 0, "nothing half-written");
+    assert_eq!(
+        s.core.identity.list_users(&crate::support::inspector(), &Default::default()).await.unwrap().len(),
+        0,
+        "nothing half-written"
+    );
     let r = b.client.post(s.url("/setup")).form(&form(PASSWORD)).send().await.unwrap();
     assert_eq!(r.headers()["location"], "/signin?done=setup");
     let r = b.client.post(s.url("/setup")).form(&form(PASSWORD)).send().await.unwrap();
@@ -160,7 +164,8 @@ async fn lockout(backend: Backend) {
     assert_eq!(b.sign_in("op.sato", PASSWORD).await.status(), 423);
     s.clock.advance(Duration::from_secs(61));
     assert_eq!(b.sign_in("op.sato", PASSWORD).await.status(), 303);
-    let events = s.core.identity.security_events(10).await.unwrap();
+    let events =
+        s.core.identity.security_events(&crate::support::inspector(), 10, &Default::default()).await.unwrap();
     assert!(
         events.iter().any(|e| e.kind == "account_locked" && e.user_id.as_deref() == Some(other.id.as_str()))
     );
@@ -208,10 +213,19 @@ async fn shared_account(backend: Backend) {
     let again = Browser::new(&s.base, Some("127.0.0.1".parse().unwrap()));
     assert_eq!(here.sign_in("op.kato", PASSWORD).await.status(), 303);
     assert_eq!(again.sign_in("op.kato", PASSWORD).await.status(), 303);
-    assert!(s.core.identity.security_events(10).await.unwrap().is_empty(), "same address: no event");
+    assert!(
+        s.core
+            .identity
+            .security_events(&crate::support::inspector(), 10, &Default::default())
+            .await
+            .unwrap()
+            .is_empty(),
+        "same address: no event"
+    );
     let elsewhere = Browser::new(&s.base, Some("127.0.0.2".parse().unwrap()));
     assert_eq!(elsewhere.sign_in("op.kato", PASSWORD).await.status(), 303);
-    let events = s.core.identity.security_events(10).await.unwrap();
+    let events =
+        s.core.identity.security_events(&crate::support::inspector(), 10, &Default::default()).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].kind, "shared_account_suspected");
     assert_eq!(events[0].user_id.as_deref(), Some(user.id.as_str()));
@@ -454,7 +468,7 @@ async fn demo_data(backend: Backend) {
     let s = TestServer::start(backend).await;
     let accounts = s.core.load_demo().await.unwrap();
     assert_eq!(accounts.len(), 4, "one sign-in line per role");
-    let users = s.core.identity.list_users().await.unwrap();
+    let users = s.core.identity.list_users(&crate::support::inspector(), &Default::default()).await.unwrap();
     assert_eq!(users.len(), mamori_core::demo::demo_staff_count());
     for role in Role::ALL {
         assert!(users.iter().any(|u| u.roles.contains(&role)), "{role} present");
@@ -465,7 +479,8 @@ async fn demo_data(backend: Backend) {
     let customers = s.core.store().read().await.unwrap().count_customers().await.unwrap();
     assert_eq!(customers, mamori_core::demo::DEMO_CUSTOMERS as i64);
     let op = users.iter().find(|u| u.username == "demo-op01").unwrap();
-    let (_, op_clients) = s.core.identity.user(&op.id).await.unwrap();
+    let (_, op_clients) =
+        s.core.identity.user(&crate::support::inspector(), &op.id, &Default::default()).await.unwrap();
     let p = mamori_core::Principal::direct(op, op_clients);
     let purpose =
         mamori_core::vault::Purpose::Reason { code: "callback".into(), text: "デモの確認".into() };
@@ -477,7 +492,11 @@ async fn demo_data(backend: Backend) {
         .unwrap();
     assert_eq!(cards.len(), 1, "the sample phone finds its demo customer");
     s.core.load_demo().await.unwrap();
-    assert_eq!(s.core.identity.list_users().await.unwrap().len(), users.len(), "loading twice adds nothing");
+    assert_eq!(
+        s.core.identity.list_users(&crate::support::inspector(), &Default::default()).await.unwrap().len(),
+        users.len(),
+        "loading twice adds nothing"
+    );
 
     // The simulated agents: a PC per operator, one taken home, one with a USB stick.
     let mut feed = mamori_core::demo::DemoDeviceFeed::default();

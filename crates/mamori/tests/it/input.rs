@@ -73,7 +73,11 @@ async fn api_input(backend: Backend) {
     let body = br#"{"username":"x'; DROP TABLE users; --","display_name":"x","roles":["operator"]}"#.to_vec();
     let p = check(post(body, "application/json").await.unwrap(), 422).await;
     assert_eq!(problem_field(&p), Some("username"));
-    assert_eq!(s.core.identity.list_users().await.unwrap().len(), 1, "nothing was written");
+    assert_eq!(
+        s.core.identity.list_users(&crate::support::inspector(), &Default::default()).await.unwrap().len(),
+        1,
+        "nothing was written"
+    );
 
     let q = |query: &str| c.get(s.url(&format!("/api/v1/audit?{query}"))).bearer_auth(&token).send();
     let p = check(q("limit=lots").await.unwrap(), 400).await;
@@ -181,7 +185,13 @@ async fn user_change_is_all_or_nothing(backend: Backend) {
     let p: serde_json::Value = r.json().await.unwrap();
     assert_eq!(problem_field(&p), Some("roles"));
     assert_eq!(
-        s.core.identity.user(&target.id).await.unwrap().0.display_name,
+        s.core
+            .identity
+            .user(&crate::support::inspector(), &target.id, &Default::default())
+            .await
+            .unwrap()
+            .0
+            .display_name,
         target.display_name,
         "nothing written"
     );
@@ -191,13 +201,23 @@ async fn user_change_is_all_or_nothing(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 422, "an unknown client company, checked inside the transaction");
-    assert_eq!(s.core.identity.user(&target.id).await.unwrap().0.display_name, target.display_name);
+    assert_eq!(
+        s.core
+            .identity
+            .user(&crate::support::inspector(), &target.id, &Default::default())
+            .await
+            .unwrap()
+            .0
+            .display_name,
+        target.display_name
+    );
 
     let r = patch(serde_json::json!({"display_name": "新しい名前", "roles": ["operator", "supervisor"]}))
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let (user, _) = s.core.identity.user(&target.id).await.unwrap();
+    let (user, _) =
+        s.core.identity.user(&crate::support::inspector(), &target.id, &Default::default()).await.unwrap();
     assert_eq!(user.display_name, "新しい名前");
     assert_eq!(user.roles, [Role::Operator, Role::Supervisor]);
     s.stop().await;

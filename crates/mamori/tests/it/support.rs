@@ -299,6 +299,20 @@ pub async fn insert_user(core: &Core, username: &str, roles: &[Role]) -> UserRec
 }
 
 /// `user` acting through the services directly, with all the rights of their roles.
+/// Someone who may read everything (a security admin who is also an auditor), for tests that
+/// look at what the services hold rather than at who may see it.
+pub fn inspector() -> mamori_core::Principal {
+    let user = UserRecord::new(
+        uuid::Uuid::new_v4().to_string(),
+        "inspector".into(),
+        "Inspector".into(),
+        vec![mamori_domain::Role::SecurityAdmin, mamori_domain::Role::Auditor],
+        mamori_domain::identity::UserStatus::Active,
+        mamori_domain::UnixMillis(0),
+    );
+    principal(&user)
+}
+
 pub fn principal(user: impl Into<mamori_core::User>) -> mamori_core::Principal {
     mamori_core::Principal::direct(user, Vec::new())
 }

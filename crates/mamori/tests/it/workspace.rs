@@ -93,7 +93,7 @@ async fn operator_workspace(backend: Backend) {
     let html = admin_browser.get("/admin/vault-policy").await.text().await.unwrap();
     assert!(html.contains("name=\"mask.card_number.operator\""), "{html}");
     let csrf = admin_browser.csrf("/admin/vault-policy").await;
-    let policy = s.core.vault.vault_policy().await.unwrap();
+    let policy = s.core.vault.vault_policy(&crate::support::inspector(), &Default::default()).await.unwrap();
     let mut form: Vec<(String, String)> = vec![("_csrf".into(), csrf.clone())];
     for rule in &policy.fields {
         form.push((

@@ -184,8 +184,12 @@ pub async fn erase(
 
 #[utoipa::path(get, path = "/api/v1/vault/policy", tag = "customers",
     responses((status = 200, body = VaultPolicy)))]
-pub async fn get_policy(State(state): State<AppState>) -> ApiResult<Json<VaultPolicy>> {
-    Ok(Json((*state.core.vault.vault_policy().await?).clone()))
+pub async fn get_policy(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+) -> ApiResult<Json<VaultPolicy>> {
+    Ok(Json((*state.core.vault.vault_policy(&p, &ctx).await?).clone()))
 }
 
 #[utoipa::path(put, path = "/api/v1/vault/policy", tag = "customers", request_body = VaultPolicy,

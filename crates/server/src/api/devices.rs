@@ -266,9 +266,11 @@ pub async fn list_events(
     responses((status = 200, body = PosturePolicy)))]
 pub async fn get_site_policy(
     State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<PosturePolicy>> {
-    Ok(Json(state.core.devices.site_device_policy(&id).await?))
+    Ok(Json(state.core.devices.site_device_policy(&p, &id, &ctx).await?))
 }
 
 #[utoipa::path(put, path = "/api/v1/sites/{id}/device-policy", tag = "devices", request_body = PosturePolicy,
@@ -324,8 +326,12 @@ pub async fn put_user_shifts(
 
 #[utoipa::path(get, path = "/api/v1/devices/keystroke-limits", tag = "devices",
     responses((status = 200, body = KeystrokeLimits)))]
-pub async fn get_keystroke_limits(State(state): State<AppState>) -> ApiResult<Json<KeystrokeLimits>> {
-    Ok(Json(state.core.devices.keystroke_limits().await?))
+pub async fn get_keystroke_limits(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+) -> ApiResult<Json<KeystrokeLimits>> {
+    Ok(Json(state.core.devices.keystroke_limits(&p, &ctx).await?))
 }
 
 /// Keystrokes a minute above which a PC's bucket raises `abnormal_keystroke_rate`, per role.

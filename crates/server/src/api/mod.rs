@@ -190,8 +190,12 @@ pub async fn me(Caller(p): Caller) -> ApiResult<Json<proto::Me>> {
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
     responses((status = 200, body = proto::UserList), (status = 403, body = proto::Problem)))]
-pub async fn list_users(State(state): State<AppState>) -> ApiResult<Json<proto::UserList>> {
-    let users = state.core.identity.list_users().await?;
+pub async fn list_users(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+) -> ApiResult<Json<proto::UserList>> {
+    let users = state.core.identity.list_users(&p, &ctx).await?;
     Ok(Json(proto::UserList { users: users.iter().map(|u| user_json(u, Vec::new())).collect() }))
 }
 
@@ -213,11 +217,10 @@ pub async fn invite_user(
         client_ids: body.client_ids,
     };
     let invited = state.core.identity.invite_user(&p, &inv, &ctx).await?;
-    let (user, clients) = state.core.identity.user(&invited.user.id).await?;
     Ok((
         StatusCode::CREATED,
         Json(proto::Invited {
-            user: user_json(&user, clients),
+            user: user_json(&invited.user, invited.client_ids),
             invitation_url: format!("{}/invite?token={}", state.config.public_url, invited.token),
         }),
     ))
@@ -225,8 +228,13 @@ pub async fn invite_user(
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
     responses((status = 200, body = proto::User), (status = 404, body = proto::Problem)))]
-pub async fn get_user(State(state): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<proto::User>> {
-    let (user, clients) = state.core.identity.user(&id).await?;
+pub async fn get_user(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<proto::User>> {
+    let (user, clients) = state.core.identity.user(&p, &id, &ctx).await?;
     Ok(Json(user_json(&user, clients)))
 }
 
@@ -246,8 +254,7 @@ pub async fn update_user(
         roles: body.roles,
         client_ids: body.client_ids,
     };
-    state.core.identity.change_user(&p, &id, &change, &ctx).await?;
-    let (user, clients) = state.core.identity.user(&id).await?;
+    let (user, clients) = state.core.identity.change_user(&p, &id, &change, &ctx).await?;
     Ok(Json(user_json(&user, clients)))
 }
 
@@ -356,8 +363,12 @@ fn token_json(t: mamori_core::identity::ApiToken) -> proto::ApiToken {
 }
 
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", responses((status = 200, body = proto::ApiTokenList)))]
-pub async fn list_tokens(State(state): State<AppState>) -> ApiResult<Json<proto::ApiTokenList>> {
-    let tokens = state.core.identity.list_api_tokens().await?;
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+) -> ApiResult<Json<proto::ApiTokenList>> {
+    let tokens = state.core.identity.list_api_tokens(&p, &ctx).await?;
     Ok(Json(proto::ApiTokenList { tokens: tokens.into_iter().map(token_json).collect() }))
 }
 
@@ -388,8 +399,12 @@ pub async fn revoke_token(
 
 #[utoipa::path(get, path = "/api/v1/security-events", tag = "audit",
     responses((status = 200, body = proto::SecurityEventList)))]
-pub async fn security_events(State(state): State<AppState>) -> ApiResult<Json<proto::SecurityEventList>> {
-    let events = state.core.identity.security_events(200).await?;
+pub async fn security_events(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+) -> ApiResult<Json<proto::SecurityEventList>> {
+    let events = state.core.identity.security_events(&p, 200, &ctx).await?;
     Ok(Json(proto::SecurityEventList {
         events: events
             .into_iter()

@@ -11,6 +11,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use mamori_audit::RequestContext;
 use mamori_core::User;
 use mamori_core::identity::admin::Invitation;
 use mamori_core::identity::{OrgUnit, UserProfile};
@@ -117,11 +118,12 @@ async fn users_view(
     state: &AppState,
     tr: Tr,
     p: &Principal,
+    ctx: &RequestContext,
     done: Option<&str>,
     error: Option<String>,
     link: Option<String>,
 ) -> Response {
-    let users = state.core.identity.list_users().await.unwrap_or_default();
+    let users = state.core.identity.list_users(p, ctx).await.unwrap_or_default();
     let teams = state.core.identity.list_org(OrgKind::Team).await.unwrap_or_default();
     let sites = state.core.identity.list_org(OrgKind::Site).await.unwrap_or_default();
     let clients = state.core.identity.list_org(OrgKind::Client).await.unwrap_or_default();
@@ -147,9 +149,10 @@ async fn users_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Caller(p): Caller,
+    Ctx(ctx): Ctx,
     Query(q): Query<DoneQuery>,
 ) -> Response {
-    users_view(&state, tr_for(&headers, Some(&p)), &p, q.done.as_deref(), None, None).await
+    users_view(&state, tr_for(&headers, Some(&p)), &p, &ctx, q.done.as_deref(), None, None).await
 }
 
 async fn invite(
@@ -171,9 +174,9 @@ async fn invite(
     match state.core.identity.invite_user(&p, &inv, &ctx).await {
         Ok(invited) => {
             let link = format!("{}/invite?token={}", state.config.public_url, invited.token);
-            users_view(&state, tr, &p, Some("user_invited"), None, Some(link)).await
+            users_view(&state, tr, &p, &ctx, Some("user_invited"), None, Some(link)).await
         }
-        Err(e) => users_view(&state, tr, &p, None, Some(error_text(tr, &e)), None).await,
+        Err(e) => users_view(&state, tr, &p, &ctx, None, Some(error_text(tr, &e)), None).await,
     }
 }
 
@@ -196,12 +199,13 @@ async fn user_view_page(
     state: &AppState,
     tr: Tr,
     p: &Principal,
+    ctx: &RequestContext,
     id: &str,
     done: Option<&str>,
     error: Option<String>,
     link: Option<String>,
 ) -> Response {
-    let (user, assigned) = match state.core.identity.user(id).await {
+    let (user, assigned) = match state.core.identity.user(p, id, ctx).await {
         Ok(u) => u,
         Err(e) => {
             let status = crate::problem::status_of(&e);
@@ -234,10 +238,11 @@ async fn user_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Caller(p): Caller,
+    Ctx(ctx): Ctx,
     Path(id): Path<String>,
     Query(q): Query<DoneQuery>,
 ) -> Response {
-    user_view_page(&state, tr_for(&headers, Some(&p)), &p, &id, q.done.as_deref(), None, None).await
+    user_view_page(&state, tr_for(&headers, Some(&p)), &p, &ctx, &id, q.done.as_deref(), None, None).await
 }
 
 /// After an action on a user: back to their page with a notice, or the page with the error.
@@ -245,13 +250,14 @@ async fn user_outcome(
     state: &AppState,
     tr: Tr,
     p: &Principal,
+    ctx: &RequestContext,
     id: &str,
     result: Result<(), CoreError>,
     done: &str,
 ) -> Response {
     match result {
         Ok(()) => Redirect::to(&format!("/admin/users/{id}?done={done}")).into_response(),
-        Err(e) => user_view_page(state, tr, p, id, None, Some(error_text(tr, &e)), None).await,
+        Err(e) => user_view_page(state, tr, p, ctx, id, None, Some(error_text(tr, &e)), None).await,
     }
 }
 
@@ -270,7 +276,7 @@ async fn update_profile(
         site_id: form.optional("site_id"),
     };
     let result = state.core.identity.update_user_profile(&p, &id, &profile, &ctx).await;
-    user_outcome(&state, tr, &p, &id, result, "user_updated").await
+    user_outcome(&state, tr, &p, &ctx, &id, result, "user_updated").await
 }
 
 async fn set_roles(
@@ -283,7 +289,7 @@ async fn set_roles(
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
     let result = state.core.identity.set_user_roles(&p, &id, &parse_roles(&form.all("roles")), &ctx).await;
-    user_outcome(&state, tr, &p, &id, result, "user_updated").await
+    user_outcome(&state, tr, &p, &ctx, &id, result, "user_updated").await
 }
 
 async fn set_clients(
@@ -296,7 +302,7 @@ async fn set_clients(
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
     let result = state.core.identity.set_user_clients(&p, &id, &form.all("client_ids"), &ctx).await;
-    user_outcome(&state, tr, &p, &id, result, "user_updated").await
+    user_outcome(&state, tr, &p, &ctx, &id, result, "user_updated").await
 }
 
 macro_rules! user_action {
@@ -311,7 +317,7 @@ macro_rules! user_action {
         ) -> Response {
             let tr = tr_for(&headers, Some(&p));
             let result = state.core.identity.$method(&p, &id, &ctx).await.map(drop);
-            user_outcome(&state, tr, &p, &id, result, $done).await
+            user_outcome(&state, tr, &p, &ctx, &id, result, $done).await
         }
     };
 }
@@ -334,9 +340,9 @@ async fn reinvite(
     match state.core.identity.reinvite_user(&p, &id, &ctx).await {
         Ok(token) => {
             let link = format!("{}/invite?token={token}", state.config.public_url);
-            user_view_page(&state, tr, &p, &id, Some("user_invited"), None, Some(link)).await
+            user_view_page(&state, tr, &p, &ctx, &id, Some("user_invited"), None, Some(link)).await
         }
-        Err(e) => user_view_page(&state, tr, &p, &id, None, Some(error_text(tr, &e)), None).await,
+        Err(e) => user_view_page(&state, tr, &p, &ctx, &id, None, Some(error_text(tr, &e)), None).await,
     }
 }
 
@@ -440,12 +446,13 @@ async fn tokens_view(
     state: &AppState,
     tr: Tr,
     p: &Principal,
+    ctx: &RequestContext,
     done: Option<&str>,
     error: Option<String>,
     secret: Option<String>,
 ) -> Response {
     let now = state.core.now();
-    let tokens = state.core.identity.list_api_tokens().await.unwrap_or_default();
+    let tokens = state.core.identity.list_api_tokens(p, ctx).await.unwrap_or_default();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let c = Chrome::new(tr, "tokens.title", Some(p), csrf_for(Some(p), None), "/admin/tokens")
         .notice_key(done)
@@ -478,9 +485,10 @@ async fn tokens_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Caller(p): Caller,
+    Ctx(ctx): Ctx,
     Query(q): Query<DoneQuery>,
 ) -> Response {
-    tokens_view(&state, tr_for(&headers, Some(&p)), &p, q.done.as_deref(), None, None).await
+    tokens_view(&state, tr_for(&headers, Some(&p)), &p, &ctx, q.done.as_deref(), None, None).await
 }
 
 async fn create_token(
@@ -496,8 +504,8 @@ async fn create_token(
     let days: u64 = form.text("expires_in_days").trim().parse().unwrap_or(0);
     let valid_for = Duration::from_secs(days.saturating_mul(86400));
     match state.core.identity.create_api_token(&p, form.text("name"), &permissions, valid_for, &ctx).await {
-        Ok(t) => tokens_view(&state, tr, &p, Some("token_created"), None, Some(t.secret)).await,
-        Err(e) => tokens_view(&state, tr, &p, None, Some(error_text(tr, &e)), None).await,
+        Ok(t) => tokens_view(&state, tr, &p, &ctx, Some("token_created"), None, Some(t.secret)).await,
+        Err(e) => tokens_view(&state, tr, &p, &ctx, None, Some(error_text(tr, &e)), None).await,
     }
 }
 
@@ -512,7 +520,7 @@ async fn revoke_token(
     let tr = tr_for(&headers, Some(&p));
     match state.core.identity.revoke_api_token(&p, &id, &ctx).await {
         Ok(()) => Redirect::to("/admin/tokens?done=token_revoked").into_response(),
-        Err(e) => tokens_view(&state, tr, &p, None, Some(error_text(tr, &e)), None).await,
+        Err(e) => tokens_view(&state, tr, &p, &ctx, None, Some(error_text(tr, &e)), None).await,
     }
 }
 
@@ -565,9 +573,14 @@ struct EventsPage {
     events: Vec<EventView>,
 }
 
-async fn events_page(State(state): State<AppState>, headers: HeaderMap, Caller(p): Caller) -> Response {
+async fn events_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let events = state.core.identity.security_events(200).await.unwrap_or_default();
+    let events = state.core.identity.security_events(&p, 200, &ctx).await.unwrap_or_default();
     let c = Chrome::new(tr, "events.title", Some(&p), csrf_for(Some(&p), None), "/security-events");
     let events = events
         .into_iter()

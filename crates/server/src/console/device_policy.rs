@@ -11,6 +11,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Redirect, Response};
+use mamori_audit::RequestContext;
 use mamori_core::Principal;
 use mamori_domain::Permission::{DevicesManage, DevicesRead};
 use mamori_domain::Role;
@@ -67,6 +68,7 @@ async fn page(
     state: &AppState,
     headers: &HeaderMap,
     p: &Principal,
+    ctx: &RequestContext,
     done: Option<&str>,
     error: Option<String>,
 ) -> Response {
@@ -74,7 +76,7 @@ async fn page(
     let mut sites = Vec::new();
     let mut unreadable = Vec::new();
     for site in state.core.identity.list_org(OrgKind::Site).await.unwrap_or_default() {
-        let policy = match state.core.devices.site_device_policy(&site.id).await {
+        let policy = match state.core.devices.site_device_policy(p, &site.id, ctx).await {
             Ok(policy) => policy,
             Err(_) => {
                 // Its PCs fail `policy_unreadable` until it is saved again; say so first.
@@ -89,7 +91,7 @@ async fn page(
         (None, false) => Some(format!("{} {}", tr.t("devpolicy.unreadable"), unreadable.join("、"))),
         (None, true) => None,
     };
-    let limits = state.core.devices.keystroke_limits().await.unwrap_or_default();
+    let limits = state.core.devices.keystroke_limits(p, ctx).await.unwrap_or_default();
     let limits = Role::ALL
         .iter()
         .map(|r| {
@@ -107,9 +109,10 @@ async fn policy_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Caller(p): Caller,
+    Ctx(ctx): Ctx,
     Query(q): Query<DoneQuery>,
 ) -> Response {
-    page(&state, &headers, &p, q.done.as_deref(), None).await
+    page(&state, &headers, &p, &ctx, q.done.as_deref(), None).await
 }
 
 /// A number field: empty is "no rule"; anything else must be a whole number.
@@ -160,13 +163,14 @@ async fn answer(
     state: &AppState,
     headers: &HeaderMap,
     p: &Principal,
+    ctx: &RequestContext,
     saved: Result<(), String>,
     done: &str,
 ) -> Response {
     match saved {
         Ok(()) => Redirect::to(&format!("/devices/policy?done={done}")).into_response(),
         Err(why) => {
-            let mut r = page(state, headers, p, None, Some(why)).await;
+            let mut r = page(state, headers, p, ctx, None, Some(why)).await;
             *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
             r
         }
@@ -195,7 +199,7 @@ async fn save_site_policy(
             .map_err(|e| super::error_text(tr, &e)),
         Err(why) => Err(why),
     };
-    answer(&state, &headers, &p, saved, "device_policy_saved").await
+    answer(&state, &headers, &p, &ctx, saved, "device_policy_saved").await
 }
 
 async fn save_keystroke_limits(
@@ -215,5 +219,5 @@ async fn save_keystroke_limits(
             .await
             .map_err(|e| super::error_text(tr, &e)),
     };
-    answer(&state, &headers, &p, saved, "keystroke_limits_saved").await
+    answer(&state, &headers, &p, &ctx, saved, "keystroke_limits_saved").await
 }

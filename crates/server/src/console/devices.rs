@@ -10,6 +10,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Redirect, Response};
+use mamori_audit::RequestContext;
 use mamori_core::Principal;
 use mamori_core::devices::{NewEnrolment, is_online};
 use mamori_domain::Permission::{DevicesManage, DevicesRead};
@@ -52,7 +53,11 @@ struct LedgerPage {
     public_url: String,
 }
 
-async fn names(state: &AppState) -> (Vec<(String, String)>, Vec<(String, String)>) {
+async fn names(
+    state: &AppState,
+    p: &Principal,
+    ctx: &RequestContext,
+) -> (Vec<(String, String)>, Vec<(String, String)>) {
     let sites = state
         .core
         .identity
@@ -65,7 +70,7 @@ async fn names(state: &AppState) -> (Vec<(String, String)>, Vec<(String, String)
     let users = state
         .core
         .identity
-        .list_users()
+        .list_users(p, ctx)
         .await
         .unwrap_or_default()
         .into_iter()
@@ -105,12 +110,13 @@ async fn ledger(
     state: &AppState,
     headers: &HeaderMap,
     p: &Principal,
+    ctx: &RequestContext,
     new_token: Option<String>,
     done: Option<&str>,
     error: Option<String>,
 ) -> Response {
     let tr = tr_for(headers, Some(p));
-    let (sites, users) = names(state).await;
+    let (sites, users) = names(state, p, ctx).await;
     let now = state.core.now();
     let devices = state
         .core
@@ -139,9 +145,10 @@ async fn ledger_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Caller(p): Caller,
+    Ctx(ctx): Ctx,
     Query(q): Query<DoneQuery>,
 ) -> Response {
-    ledger(&state, &headers, &p, None, q.done.as_deref(), None).await
+    ledger(&state, &headers, &p, &ctx, None, q.done.as_deref(), None).await
 }
 
 async fn create_enrolment(
@@ -158,8 +165,8 @@ async fn create_enrolment(
         valid_hours: form.text("valid_hours").trim().parse().unwrap_or(0),
     };
     match state.core.devices.create_enrolment(&p, &new, &ctx).await {
-        Ok((_, token)) => ledger(&state, &headers, &p, Some(token), None, None).await,
-        Err(e) => ledger(&state, &headers, &p, None, None, Some(error_text(tr, &e))).await,
+        Ok((_, token)) => ledger(&state, &headers, &p, &ctx, Some(token), None, None).await,
+        Err(e) => ledger(&state, &headers, &p, &ctx, None, None, Some(error_text(tr, &e))).await,
     }
 }
 
@@ -234,7 +241,7 @@ async fn device_page(
         Ok(d) => d,
         Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     };
-    let (sites, users) = names(&state).await;
+    let (sites, users) = names(&state, &p, &ctx).await;
     let posture = state
         .core
         .devices

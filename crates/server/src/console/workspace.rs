@@ -286,10 +286,11 @@ async fn policy_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Caller(p): Caller,
+    Ctx(ctx): Ctx,
     Query(q): Query<DoneQuery>,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let policy = match state.core.vault.vault_policy().await {
+    let policy = match state.core.vault.vault_policy(&p, &ctx).await {
         Ok(policy) => policy,
         Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     };
@@ -359,7 +360,7 @@ async fn save_policy(
     form: Form,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let current = state.core.vault.vault_policy().await.map(|p| (*p).clone()).unwrap_or_default();
+    let current = state.core.vault.vault_policy(&p, &ctx).await.map(|p| (*p).clone()).unwrap_or_default();
     let policy = match policy_from_form(&form) {
         Ok(policy) => policy,
         Err(e) => {
