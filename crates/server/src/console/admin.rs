@@ -195,6 +195,8 @@ struct UserPage {
     invitation_url: Option<String>,
 }
 
+// The page, who asks, and its three optional notes; a struct would only name them again.
+#[allow(clippy::too_many_arguments)]
 async fn user_view_page(
     state: &AppState,
     tr: Tr,
