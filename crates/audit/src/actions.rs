@@ -671,7 +671,7 @@ catalogue! {
         category: Category::Device,
         denied_as: None,
         object: "`site:<id>`",
-        details: &[("networks", "how many approved networks")],
+        details: &[("networks", "how many approved networks"), ("version", "the new version of the site's rules")],
         summary: "a site's device rules were changed",
     };
     DEVICE_NETWORKS_CHANGE = Action {

@@ -423,6 +423,33 @@ pub(crate) fn keystroke_limits_of(
     Ok(mamori_domain::activity::KeystrokeLimits { per_role })
 }
 
+/// A site's PC policy from its version row (antivirus age, screen lock, encryption, unreadable)
+/// and its lists. Numbers out of range are corrupt; the rules themselves are checked by core.
+pub(crate) fn site_policy_of(
+    (av, lock, encryption, unreadable): (Option<i64>, Option<i64>, i64, i64),
+    builds: Vec<(String, String)>,
+    software: Vec<String>,
+    networks: Vec<String>,
+) -> StoreResult<mamori_domain::posture::PosturePolicy> {
+    let days = |v: Option<i64>, what: &str| {
+        v.map(|n| u32::try_from(n).map_err(|_| corrupt(what, &n.to_string()))).transpose()
+    };
+    let flag = |v: i64, what: &str| match v {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(corrupt(what, &other.to_string())),
+    };
+    Ok(mamori_domain::posture::PosturePolicy {
+        min_os_build: builds.into_iter().collect(),
+        max_av_age_days: days(av, "antivirus age")?,
+        max_screen_lock_secs: days(lock, "screen lock time")?,
+        require_disk_encryption: flag(encryption, "disk encryption flag")?,
+        software_allowlist: (!software.is_empty()).then_some(software),
+        approved_networks: networks,
+        unreadable: flag(unreadable, "unreadable flag")?,
+    })
+}
+
 pub(crate) fn rule_version((version, changed_at, changed_by): (i64, i64, String)) -> RuleVersion {
     RuleVersion { version, changed_at: UnixMillis(changed_at), changed_by }
 }

@@ -60,23 +60,6 @@ impl Base {
         self.audit_ids.object(kind, id)
     }
 
-    /// A rule set kept as JSON in the settings table; its default when none is stored. One that
-    /// is stored but cannot be read is an error (logged), never silently the default: for a
-    /// rule such as a posture policy the default means "no rules" — failing open. Each caller
-    /// decides what failing closed means for its rule.
-    pub(crate) async fn json_setting<T: serde::de::DeserializeOwned + Default>(
-        &self,
-        key: &str,
-    ) -> Result<T, CoreError> {
-        match self.store.read().await?.setting(key).await? {
-            None => Ok(T::default()),
-            Some(json) => serde_json::from_str(&json).map_err(|e| {
-                tracing::error!(setting = key, error = %e, "a stored setting cannot be read; its rule fails closed");
-                CoreError::SettingUnreadable { key: key.to_owned() }
-            }),
-        }
-    }
-
     /// Appends an audit entry on `tx`, stamped with the request's origin and the current time.
     pub(crate) async fn audit(
         &self,

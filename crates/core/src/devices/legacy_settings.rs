@@ -1,15 +1,19 @@
 //! Earlier versions kept some rule sets as JSON in the settings table — an operator's shifts, a
-//! home worker's approved networks, the keystroke limits. At start they move to their typed
-//! tables (`mamori_store::RulesWrite`) as the first version, made by `system`, and the settings
-//! rows go. A row that cannot be read is dropped with an error in the log, leaving the safe side
-//! in force: no shifts (nothing collected), no extra networks (nothing more approved), the default
-//! keystroke limits.
+//! home worker's approved networks, the keystroke limits, each site's PC policy. At start they
+//! move to their typed tables (`mamori_store::RulesWrite`) as the first version, made by
+//! `system`, and the settings rows go. A row that cannot be read leaves the safe side in force,
+//! with an error in the log: no shifts (nothing collected), no extra networks (nothing more
+//! approved), the default keystroke limits — and for a site's PC policy, where "no rules" would
+//! fail open, a version marked unreadable, so its PCs fail `policy_unreadable` until an admin
+//! sets the policy again.
 
-use crate::devices::LEGACY_NETWORKS_PREFIX;
 use crate::devices::activity::{LEGACY_KEYSTROKE_LIMITS, LEGACY_SHIFTS_PREFIX};
+use crate::devices::{LEGACY_NETWORKS_PREFIX, LEGACY_SITE_POLICY_PREFIX};
 use crate::{CoreError, Devices};
 use mamori_audit::Actor;
 use mamori_domain::activity::{KeystrokeLimits, ShiftSchedule};
+use mamori_domain::identity::OrgKind;
+use mamori_domain::posture::PosturePolicy;
 
 impl Devices {
     /// Moves the rule sets still in the settings table to their tables; returns how many rows
@@ -43,6 +47,25 @@ impl Devices {
                 Err(e) => {
                     tracing::error!(setting = %key, error = %e, "stored approved networks cannot be read; none are kept");
                 }
+            }
+            tx.delete_setting(&key).await?;
+            moved += 1;
+        }
+        for (key, json) in tx.settings_with_prefix(LEGACY_SITE_POLICY_PREFIX).await? {
+            let site = &key[LEGACY_SITE_POLICY_PREFIX.len()..];
+            let is_site = matches!(tx.org_unit(site).await?, Some(u) if u.kind == OrgKind::Site);
+            let policy = serde_json::from_str::<PosturePolicy>(&json).map_err(|e| e.to_string());
+            let policy = policy.and_then(|p| p.checked().map_err(|e| e.to_string()));
+            match policy {
+                Ok(policy) if is_site => {
+                    tx.put_site_device_policy(site, &policy, now, &by).await?;
+                }
+                Ok(_) => {}
+                Err(e) if is_site => {
+                    tracing::error!(setting = %key, error = %e, "a stored PC policy cannot be read; its checks fail closed until it is set again");
+                    tx.put_site_device_policy(site, &PosturePolicy::unreadable(), now, &by).await?;
+                }
+                Err(_) => {}
             }
             tx.delete_setting(&key).await?;
             moved += 1;

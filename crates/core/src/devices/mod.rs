@@ -628,10 +628,8 @@ impl Devices {
     }
 }
 
-/// Where a device's policy and approved networks are kept (settings, shared by replicas).
-fn site_policy_key(site_id: &str) -> String {
-    format!("device_policy:{site_id}")
-}
+/// Where a site's PC policy was kept before it had tables (moved out at start).
+pub(crate) const LEGACY_SITE_POLICY_PREFIX: &str = "device_policy:";
 /// Where a user's approved networks were kept before they had a table (moved out at start).
 pub(crate) const LEGACY_NETWORKS_PREFIX: &str = "device_networks:";
 
@@ -677,8 +675,23 @@ impl Devices {
         self.policy_in_force(site_id).await
     }
 
+    /// The site's policy in force. One that cannot be read — carried over unreadable from the
+    /// settings table, or rows that no longer make a valid policy — is an error (logged), never
+    /// "no rules": the caller fails closed.
     pub(crate) async fn policy_in_force(&self, site_id: &str) -> Result<PosturePolicy, CoreError> {
-        self.base.json_setting(&site_policy_key(site_id)).await
+        let unreadable = |why: &dyn std::fmt::Display| {
+            tracing::error!(site = site_id, error = %why, "a site's stored PC policy cannot be read; its checks fail closed");
+            CoreError::SettingUnreadable { key: format!("{LEGACY_SITE_POLICY_PREFIX}{site_id}") }
+        };
+        match self.base.store.read().await?.site_device_policy(site_id).await {
+            Ok(None) => Ok(PosturePolicy::default()),
+            Ok(Some(policy)) if policy.unreadable => {
+                Err(unreadable(&"carried over unreadable; set it again"))
+            }
+            Ok(Some(policy)) => policy.checked().map_err(|e| unreadable(&e)),
+            Err(mamori_store::StoreError::Corrupt(e)) => Err(unreadable(&e)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn set_site_device_policy(
@@ -694,16 +707,17 @@ impl Devices {
         check_id(site_id, "site")?;
         let policy =
             policy.checked().map_err(|e| CoreError::invalid("policy", "invalid_policy", e.to_string()))?;
-        let json = serde_json::to_string(&policy).map_err(|e| CoreError::Internal(e.to_string()))?;
         let mut tx = self.base.store.begin().await?;
         match tx.org_unit(site_id).await? {
             Some(u) if u.kind == OrgKind::Site => {}
             _ => return Err(CoreError::NotFound { what: "site" }),
         }
-        tx.put_setting(&site_policy_key(site_id), &json).await?;
+        let version =
+            tx.put_site_device_policy(site_id, &policy, self.base.now(), &principal.actor().encode()).await?;
         let e = AuditEvent::of(&actions::DEVICE_POLICY_CHANGE, principal.actor(), Outcome::Success)
             .object(format!("site:{site_id}"))
-            .detail("networks", policy.approved_networks.len().to_string());
+            .detail("networks", policy.approved_networks.len().to_string())
+            .detail("version", version.to_string());
         self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())

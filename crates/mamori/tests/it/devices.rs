@@ -6,6 +6,7 @@
 use crate::both_backends;
 use crate::support::{Backend, TestServer};
 use mamori_crypto::device_auth::DeviceKey;
+use mamori_domain::identity::OrgKind;
 use mamori_domain::{Permission, Role};
 use serde_json::{Value, json};
 
@@ -499,7 +500,7 @@ async fn posture_and_networks(backend: Backend) {
     // A stored policy that cannot be read fails closed — every rule failing and no network
     // approved, not "no rules" — and the console says so (issue 13, defect 2).
     s.tamper(&format!(
-        "UPDATE settings SET value = '{{\"require_disk_encryption\": tru' WHERE key = 'device_policy:{}'",
+        "UPDATE site_policy_networks SET cidr = 'not-a-network' WHERE site_id = '{}'",
         site.id
     ))
     .await;
@@ -799,7 +800,18 @@ async fn rule_sets_move_to_tables_with_history(backend: Backend) {
     let op = s.user("op.rules", &[Role::Operator]).await;
     let other = s.user("op.broken", &[Role::Operator]).await;
     let legacy_shifts = r#"{"utc_offset_minutes": 540, "shifts": [{"days": ["mon", "tue"], "start": "09:00", "end": "18:00"}]}"#;
+    let p = s.principal_of(&admin);
+    let tokyo =
+        s.core.identity.create_org_unit(&p, OrgKind::Site, "Tokyo", None, &Default::default()).await.unwrap();
+    let osaka =
+        s.core.identity.create_org_unit(&p, OrgKind::Site, "Osaka", None, &Default::default()).await.unwrap();
+    let legacy_policy = r#"{"min_os_build": {"windows": "19045"}, "max_av_age_days": 3, "require_disk_encryption": true,
+        "software_allowlist": ["Microsoft Office*", "Zoom"], "approved_networks": ["203.0.113.0/24", "192.0.2.0/24"]}"#;
     let mut tx = s.core.store().begin().await.unwrap();
+    tx.put_setting(&format!("device_policy:{}", tokyo.id), legacy_policy).await.unwrap();
+    tx.put_setting(&format!("device_policy:{}", osaka.id), r#"{"require_disk_encryption": tru"#)
+        .await
+        .unwrap();
     tx.put_setting(&format!("shifts:{}", op.id), legacy_shifts).await.unwrap();
     tx.put_setting(&format!("shifts:{}", other.id), r#"{"shifts": [{"days": ["mon"]"#).await.unwrap();
     tx.put_setting(&format!("device_networks:{}", op.id), r#"["192.0.2.0/24"]"#).await.unwrap();
@@ -838,10 +850,29 @@ async fn rule_sets_move_to_tables_with_history(backend: Backend) {
             .limit_for(&[Role::Operator]),
         Some(700)
     );
+    let tokyo_policy =
+        s.core.devices.site_device_policy(&crate::support::inspector(), &tokyo.id, &ctx).await.unwrap();
+    assert_eq!(tokyo_policy.min_os_build.get("windows").map(String::as_str), Some("19045"));
+    assert_eq!((tokyo_policy.max_av_age_days, tokyo_policy.require_disk_encryption), (Some(3), true));
+    assert_eq!(
+        tokyo_policy.software_allowlist.as_deref(),
+        Some(&["Microsoft Office*".to_owned(), "Zoom".into()][..])
+    );
+    assert_eq!(tokyo_policy.approved_networks, ["203.0.113.0/24", "192.0.2.0/24"], "in the order given");
+    // Unreadable: carried over as such, so the site's PCs keep failing closed (issue 13, defect 2).
+    let osaka_policy = s.core.devices.site_device_policy(&crate::support::inspector(), &osaka.id, &ctx).await;
+    assert!(
+        matches!(osaka_policy, Err(mamori_core::CoreError::SettingUnreadable { .. })),
+        "{osaka_policy:?}"
+    );
     let mut read = s.core.store().read().await.unwrap();
-    for legacy in
-        [format!("shifts:{}", op.id), format!("shifts:{}", other.id), format!("device_networks:{}", op.id)]
-    {
+    for legacy in [
+        format!("shifts:{}", op.id),
+        format!("shifts:{}", other.id),
+        format!("device_networks:{}", op.id),
+        format!("device_policy:{}", tokyo.id),
+        format!("device_policy:{}", osaka.id),
+    ] {
         assert_eq!(read.setting(&legacy).await.unwrap(), None, "{legacy} moved out of the settings");
     }
     assert_eq!(read.setting("keystroke_limits").await.unwrap(), None);
@@ -864,6 +895,17 @@ async fn rule_sets_move_to_tables_with_history(backend: Backend) {
     assert_eq!((who[0].0, who[1]), (2, (1, "system")), "the migrated version stays as history");
     assert_eq!(s.core.devices.user_shifts(&direct, &op.id, &ctx).await.unwrap().shifts[0].start, "22:00");
     assert_eq!(s.audit("device.shifts_change").await[0].details["version"], "2");
+
+    // Saving the unreadable site's policy again makes version 2, in force.
+    let policy =
+        mamori_domain::posture::PosturePolicy { max_screen_lock_secs: Some(600), ..Default::default() };
+    s.core.devices.set_site_device_policy(&direct, &osaka.id, policy, &ctx).await.unwrap();
+    let saved = s.core.devices.site_device_policy(&direct, &osaka.id, &ctx).await.unwrap();
+    assert_eq!(saved.max_screen_lock_secs, Some(600));
+    let versions = s.core.store().read().await.unwrap().site_device_policy_versions(&osaka.id).await.unwrap();
+    let who: Vec<(i64, &str)> = versions.iter().map(|v| (v.version, v.changed_by.as_str())).collect();
+    assert_eq!(who, [(2, format!("user:{}", admin.id).as_str()), (1, "system")]);
+    assert_eq!(s.audit("device.policy_change").await[0].details["version"], "2");
     s.stop().await;
 }
 both_backends!(rule_sets_move_to_tables_with_history);
