@@ -7,11 +7,20 @@
 //! invariant 1).
 //!
 //! The methods are grouped by area, each a pair of traits in its own file — `…Read` (what a read
-//! handle may do) and `…Write` (what only a transaction may): identity (`identity.rs`), the audit
-//! log (`audit.rs`), the customer vault (`vault.rs`), devices (`devices.rs`), state replicas
-//! share (`shared.rs`), rule sets with their history (`rules.rs`), settings (`settings.rs`). [`StoreTx`] is all of them at once, so one
-//! transaction can span areas; `mamori-store-sql` has the queries of each area in a file of the
-//! same name.
+//! handle may do) and `…Write` (what only a transaction may):
+//!
+//! | area | read | write | file |
+//! |---|---|---|---|
+//! | users, sessions, links, API tokens, organisation, security events | [`IdentityRead`] | [`IdentityWrite`] | `identity.rs` |
+//! | the audit log: entries, tree, checkpoints, cursors, retention | [`AuditRead`] | [`AuditWrite`] | `audit.rs` |
+//! | the customer vault and calls | [`VaultRead`] | [`VaultWrite`] | `vault.rs` |
+//! | devices: ledger, inventory, events, commands, activity | [`DeviceRead`] | [`DeviceWrite`] | `devices.rs` |
+//! | rule sets with their history: site PC policies, shifts, networks, keystroke limits | [`RulesRead`] | [`RulesWrite`] | `rules.rs` |
+//! | state replicas share: keys used once, token buckets | — | [`SharedStateWrite`] | `shared.rs` |
+//! | settings | [`SettingsRead`] | [`SettingsWrite`] | `settings.rs` |
+//!
+//! [`StoreTx`] is all of them at once, so one transaction can span areas; `mamori-store-sql` has
+//! the queries of each area in a file of the same name.
 
 mod audit;
 mod devices;
