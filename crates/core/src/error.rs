@@ -1,14 +1,16 @@
 use mamori_domain::UnixMillis;
+use mamori_proto::ErrorCode;
 use mamori_store::StoreError;
 
-/// What can go wrong in a service call. `code()` is the stable machine name the API and the
-/// console's message catalogue use. Messages carry ids and rule names, never personal data.
+/// What can go wrong in a service call. `code()` is its entry in the catalogue of error codes
+/// (`mamori_proto::errors`), which the API and the console's messages use. Messages carry ids
+/// and rule names, never personal data.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
     #[error("{what} not found")]
     NotFound { what: &'static str },
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, code: &'static str, message: String },
+    Invalid { field: &'static str, code: ErrorCode, message: String },
     #[error("{0}")]
     Conflict(String),
     #[error("not allowed: {0}")]
@@ -38,26 +40,26 @@ pub enum CoreError {
 }
 
 impl CoreError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            CoreError::NotFound { .. } => "not_found",
-            CoreError::Invalid { code, .. } => code,
-            CoreError::Conflict(_) => "conflict",
-            CoreError::Forbidden(_) => "forbidden",
-            CoreError::SignInFailed => "sign_in_failed",
-            CoreError::DeviceRefused(_) => "device_refused",
-            CoreError::SecondFactorFailed => "second_factor_failed",
-            CoreError::Locked { .. } => "account_locked",
-            CoreError::LinkInvalid => "link_invalid",
-            CoreError::SessionEnded => "session_ended",
-            CoreError::SettingUnreadable { .. } => "setting_unreadable",
-            CoreError::Store(StoreError::Conflict(_)) => "conflict",
-            CoreError::Store(_) => "storage_unavailable",
-            CoreError::Internal(_) => "internal",
+            CoreError::NotFound { .. } => ErrorCode::NotFound,
+            CoreError::Invalid { code, .. } => *code,
+            CoreError::Conflict(_) => ErrorCode::Conflict,
+            CoreError::Forbidden(_) => ErrorCode::Forbidden,
+            CoreError::SignInFailed => ErrorCode::SignInFailed,
+            CoreError::DeviceRefused(_) => ErrorCode::DeviceRefused,
+            CoreError::SecondFactorFailed => ErrorCode::SecondFactorFailed,
+            CoreError::Locked { .. } => ErrorCode::AccountLocked,
+            CoreError::LinkInvalid => ErrorCode::LinkInvalid,
+            CoreError::SessionEnded => ErrorCode::SessionEnded,
+            CoreError::SettingUnreadable { .. } => ErrorCode::SettingUnreadable,
+            CoreError::Store(StoreError::Conflict(_)) => ErrorCode::Conflict,
+            CoreError::Store(_) => ErrorCode::StorageUnavailable,
+            CoreError::Internal(_) => ErrorCode::Internal,
         }
     }
 
-    pub(crate) fn invalid(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(field: &'static str, code: ErrorCode, message: impl Into<String>) -> Self {
         CoreError::Invalid { field, code, message: message.into() }
     }
 }

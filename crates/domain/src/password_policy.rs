@@ -26,19 +26,6 @@ pub enum PasswordProblem {
     Reused,
 }
 
-impl PasswordProblem {
-    /// Stable code for the API and the console's message catalogue.
-    pub fn code(self) -> &'static str {
-        match self {
-            PasswordProblem::TooShort => "password_too_short",
-            PasswordProblem::TooLong => "password_too_long",
-            PasswordProblem::SameAsUsername => "password_is_username",
-            PasswordProblem::Common => "password_common",
-            PasswordProblem::Reused => "password_reused",
-        }
-    }
-}
-
 /// Checks every rule that needs no stored data.
 pub fn check(username: &str, password: &str) -> Result<(), PasswordProblem> {
     let len = password.chars().count();

@@ -2,6 +2,9 @@
 //! fields, so a typo is an error rather than a silently ignored setting.
 
 pub mod agent;
+pub mod errors;
+
+pub use errors::{ErrorCode, ErrorKind};
 
 use mamori_domain::identity::{Language, UserStatus};
 use mamori_domain::{Permission, Role};
@@ -11,14 +14,14 @@ use utoipa::ToSchema;
 /// An RFC 9457 problem document; every API error has this shape.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Problem {
-    /// `urn:mamori:problem:<code>`.
+    /// `urn:mamori:problem:<code>`; the code is documented in docs/api.md under `#error-<code>`.
     #[serde(rename = "type")]
     pub type_uri: String,
     pub title: String,
     pub status: u16,
     pub detail: String,
     /// Stable machine-readable code (see docs/api.md).
-    pub code: String,
+    pub code: ErrorCode,
     /// The request field the problem is about, as a path like `roles[1]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,

@@ -1,5 +1,6 @@
 //! The console's two languages. Messages live in `locales/ja.toml` and `locales/en.toml`; a test
-//! keeps their keys identical and checks that every key a template uses exists.
+//! keeps their keys identical and checks that every key a template uses exists, and that every
+//! error code of the catalogue has its message (`error.<code>`).
 //!
 //! Which language a page is in: the user's own setting if they chose one, else the browser's
 //! `Accept-Language`, else Japanese.
@@ -120,6 +121,19 @@ mod tests {
             }
         }
         assert!(missing.is_empty(), "keys used by templates but not in the catalogues: {missing:?}");
+    }
+
+    /// The console shows an error by its code (`error.<code>`): every code of the catalogue has a
+    /// message in both languages, so none falls back to the service's English text.
+    #[test]
+    fn every_error_code_has_a_message() {
+        for lang in [Language::Ja, Language::En] {
+            let missing: Vec<_> = mamori_proto::ErrorCode::ALL
+                .iter()
+                .filter(|code| !catalogue(lang).contains_key(&format!("error.{code}")))
+                .collect();
+            assert!(missing.is_empty(), "error codes without a message in {}: {missing:?}", lang.as_str());
+        }
     }
 
     #[test]

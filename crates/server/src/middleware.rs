@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use mamori_audit::RequestContext;
 use mamori_audit::actions::Action;
 use mamori_core::Principal;
+use mamori_proto::ErrorCode;
 use std::net::{IpAddr, SocketAddr};
 
 pub const SESSION_COOKIE: &str = "mamori_session";
@@ -73,8 +74,7 @@ pub struct Panicked;
 pub fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked; answered 500");
     let mut resp = ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
+        ErrorCode::Internal,
         "the server could not complete the request; try again, and tell the administrator if it persists",
     )
     .into_response();
@@ -181,8 +181,7 @@ pub async fn resolve_principal(
             return match state.core.identity.token_principal(token.trim()).await.map_err(fail)? {
                 Some(p) => Ok(Some(p)),
                 None => Err(ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid_token",
+                    ErrorCode::InvalidToken,
                     "the API token is unknown, expired or revoked",
                 )
                 .into_response()),
@@ -199,9 +198,12 @@ pub struct Caller(pub Principal);
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = Response;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
-        parts.extensions.get::<Principal>().cloned().map(Caller).ok_or_else(|| {
-            ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first").into_response()
-        })
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Caller)
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "sign in first").into_response())
     }
 }
 

@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mamori_core::CoreError;
-use mamori_proto::Problem;
+use mamori_proto::{ErrorCode, ErrorKind, Problem};
 use serde::de::DeserializeOwned;
 
 /// Largest request body accepted anywhere but an import.
@@ -24,17 +24,18 @@ pub fn body_limit(path: &str) -> usize {
     if path == IMPORT_PATH { IMPORT_BODY_LIMIT } else { BODY_LIMIT }
 }
 
+/// An error the API answers with: a code of the catalogue (its status follows from it), what
+/// happened for people, and the offending input when there is one.
 #[derive(Debug)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub code: String,
+    pub code: ErrorCode,
     pub detail: String,
     pub field: Option<String>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
-        ApiError { status, code: code.to_owned(), detail: detail.into(), field: None }
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        ApiError { code, detail: detail.into(), field: None }
     }
 
     pub fn field(mut self, field: impl Into<String>) -> Self {
@@ -42,13 +43,18 @@ impl ApiError {
         self
     }
 
+    pub fn status(&self) -> StatusCode {
+        status(self.code)
+    }
+
     pub fn problem(&self) -> Problem {
+        let status = self.status();
         Problem {
-            type_uri: format!("urn:mamori:problem:{}", self.code),
-            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
-            status: self.status.as_u16(),
+            type_uri: self.code.type_uri().to_owned(),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
             detail: self.detail.clone(),
-            code: self.code.clone(),
+            code: self.code,
             field: self.field.clone(),
         }
     }
@@ -57,35 +63,57 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
-        let mut resp = (self.status, body).into_response();
+        let mut resp = (self.status(), body).into_response();
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         resp
     }
 }
 
-/// The HTTP status for each service error; one place.
-pub fn status_of(e: &CoreError) -> StatusCode {
-    match e {
-        CoreError::NotFound { .. } => StatusCode::NOT_FOUND,
-        CoreError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        CoreError::Conflict(_) | CoreError::Store(mamori_core::StoreError::Conflict(_)) => {
-            StatusCode::CONFLICT
-        }
-        CoreError::Forbidden(_) => StatusCode::FORBIDDEN,
-        CoreError::SignInFailed
-        | CoreError::SecondFactorFailed
-        | CoreError::SessionEnded
-        | CoreError::DeviceRefused(_) => StatusCode::UNAUTHORIZED,
-        CoreError::Locked { .. } => StatusCode::LOCKED,
-        CoreError::LinkInvalid => StatusCode::GONE,
-        CoreError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-        CoreError::Internal(_) | CoreError::SettingUnreadable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+/// The HTTP status of each kind of error: the one place the catalogue meets HTTP.
+pub fn status(code: ErrorCode) -> StatusCode {
+    match code.kind() {
+        ErrorKind::Unreadable => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Refused => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::WrongMethod => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Gone => StatusCode::GONE,
+        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::WrongMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::Locked => StatusCode::LOCKED,
+        ErrorKind::Throttled => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Fault => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     }
+}
+
+/// The HTTP status of a service error (the console answers with it too).
+pub fn status_of(e: &CoreError) -> StatusCode {
+    status(e.code())
+}
+
+/// The catalogue as the table of `docs/api.md`: each code with its anchor, status, meaning and
+/// what to do next.
+pub fn codes_markdown() -> String {
+    let mut out = String::from("| code | status | meaning | what to do |\n|---|---|---|---|\n");
+    for code in ErrorCode::ALL {
+        let e = code.entry();
+        out.push_str(&format!(
+            "| <a id=\"{}\"></a>`{}` | {} | {} | {} |\n",
+            e.anchor,
+            e.code,
+            status(*code).as_u16(),
+            e.meaning,
+            e.next_step
+        ));
+    }
+    out
 }
 
 impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
-        let status = status_of(&e);
         let detail = match &e {
             // Internal detail stays in the server's log, not in the answer.
             CoreError::Store(_) | CoreError::Internal(_) => {
@@ -99,7 +127,7 @@ impl From<CoreError> for ApiError {
             CoreError::Invalid { field, .. } => Some((*field).to_owned()),
             _ => None,
         };
-        ApiError { status, code: e.code().to_owned(), detail, field }
+        ApiError { code: e.code(), detail, field }
     }
 }
 
@@ -118,8 +146,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
         if !is_json {
             return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "send the body as JSON with `Content-Type: application/json`",
             ));
         }
@@ -127,11 +154,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 too_large()
             } else {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "body_unreadable",
-                    "the request body could not be read",
-                )
+                ApiError::new(ErrorCode::BodyUnreadable, "the request body could not be read")
             }
         })?;
         parse_json(&bytes).map(ApiJson)
@@ -139,14 +162,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 }
 
 pub fn too_large() -> ApiError {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is over the 1 MiB limit")
+    ApiError::new(ErrorCode::BodyTooLarge, "the request body is over the 1 MiB limit")
 }
 
 /// An import's body over [`IMPORT_BODY_LIMIT`].
 pub fn import_too_large() -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
+        ErrorCode::BodyTooLarge,
         "the CSV file is over the 256 MiB an import over HTTP takes; import it with `mamori customers import`",
     )
 }
@@ -162,11 +184,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.inner();
-        let (status, code) = match inner.classify() {
-            serde_json::error::Category::Data => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-            _ => (StatusCode::BAD_REQUEST, "malformed_json"),
+        let code = match inner.classify() {
+            serde_json::error::Category::Data => ErrorCode::InvalidField,
+            _ => ErrorCode::MalformedJson,
         };
-        let err = ApiError::new(status, code, inner.to_string());
+        let err = ApiError::new(code, inner.to_string());
         if path == "." { err } else { err.field(path) }
     })
 }
@@ -182,7 +204,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
             let path = e.path().to_string();
-            let err = ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.inner().to_string());
+            let err = ApiError::new(ErrorCode::InvalidQuery, e.inner().to_string());
             if path == "." { err } else { err.field(path) }
         })
     }
@@ -194,12 +216,7 @@ pub fn storable_index(field: &'static str, value: u64) -> Result<u64, ApiError> 
     if i64::try_from(value).is_ok() {
         Ok(value)
     } else {
-        Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            format!("`{field}` is at most {}", i64::MAX),
-        )
-        .field(field))
+        Err(ApiError::new(ErrorCode::InvalidQuery, format!("`{field}` is at most {}", i64::MAX)).field(field))
     }
 }
 
@@ -210,7 +227,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not_found", "no record has this id");
+        let not_found = || ApiError::new(ErrorCode::NotFound, "no record has this id");
         let axum::extract::Path(id) =
             axum::extract::Path::<String>::from_request_parts(parts, state).await.map_err(|_| not_found())?;
         uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use mamori_core::{Credential, Principal};
 use mamori_domain::authz::Access;
+use mamori_proto::ErrorCode;
 use std::collections::HashMap;
 
 /// One route and the access it needs.
@@ -133,8 +134,7 @@ pub fn with_guard(router: Router<AppState>, state: AppState) -> Router {
 
 async fn not_found(req: Request) -> Response {
     if req.uri().path().starts_with("/api/") {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route; see /api/v1/openapi.json")
-            .into_response()
+        ApiError::new(ErrorCode::NotFound, "no such API route; see /api/v1/openapi.json").into_response()
     } else {
         console::not_found_page(&req)
     }
@@ -142,12 +142,7 @@ async fn not_found(req: Request) -> Response {
 
 async fn method_not_allowed(req: Request) -> Response {
     if req.uri().path().starts_with("/api/") {
-        ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "this route does not take this method",
-        )
-        .into_response()
+        ApiError::new(ErrorCode::MethodNotAllowed, "this route does not take this method").into_response()
     } else {
         (StatusCode::METHOD_NOT_ALLOWED, "method not allowed").into_response()
     }
@@ -236,8 +231,7 @@ async fn guard(
                 let refusal = route_refusal(p.actor(), req.method(), matched.as_ref(), "csrf");
                 state.core.audit.record_denied(&ctx, refusal).await;
                 return ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "csrf_token_missing",
+                    ErrorCode::CsrfTokenMissing,
                     "send the session's CSRF token in the X-CSRF-Token header, or use an API token",
                 )
                 .into_response();
@@ -294,25 +288,15 @@ pub fn is_safe(method: &Method) -> bool {
 
 fn refuse(is_api: bool, decision: Decision, headers: &axum::http::HeaderMap) -> Response {
     if is_api {
-        let (status, code, detail) = match decision {
-            Decision::SignIn => {
-                (StatusCode::UNAUTHORIZED, "unauthenticated", "send `Authorization: Bearer <API token>`")
+        let (code, detail) = match decision {
+            Decision::SignIn => (ErrorCode::Unauthenticated, "send `Authorization: Bearer <API token>`"),
+            Decision::SecondFactor => {
+                (ErrorCode::SecondFactorRequired, "finish signing in with the second factor")
             }
-            Decision::SecondFactor => (
-                StatusCode::UNAUTHORIZED,
-                "second_factor_required",
-                "finish signing in with the second factor",
-            ),
-            Decision::Enrol => {
-                (StatusCode::FORBIDDEN, "totp_enrolment_required", "enrol TOTP in the console first")
-            }
-            _ => (
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "your roles do not grant the permission this route needs",
-            ),
+            Decision::Enrol => (ErrorCode::TotpEnrolmentRequired, "enrol TOTP in the console first"),
+            _ => (ErrorCode::Forbidden, "your roles do not grant the permission this route needs"),
         };
-        return ApiError::new(status, code, detail).into_response();
+        return ApiError::new(code, detail).into_response();
     }
     match decision {
         Decision::SignIn => Redirect::to("/signin").into_response(),

@@ -17,6 +17,7 @@ use mamori_audit::{
 };
 use mamori_domain::Permission;
 use mamori_domain::UnixMillis;
+use mamori_proto::ErrorCode;
 use mamori_store::{AuditQuery, StoreRead};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -117,14 +118,15 @@ async fn with_nodes<T>(
     compute: impl Fn(&dyn NodeSource) -> Result<T, merkle::ProofError>,
 ) -> Result<T, CoreError> {
     let wanted = Wanted::default();
-    compute(&wanted).map_err(|_| CoreError::invalid("size", "out_of_range", "outside the signed tree"))?;
+    compute(&wanted)
+        .map_err(|_| CoreError::invalid("size", ErrorCode::OutOfRange, "outside the signed tree"))?;
     let ids = wanted.0.into_inner();
     let nodes = fetch_nodes(tx, &ids).await?;
     compute(&nodes).map_err(|e| CoreError::Internal(e.to_string()))
 }
 
 fn out_of_range(field: &'static str, message: String) -> CoreError {
-    CoreError::invalid(field, "out_of_range", message)
+    CoreError::invalid(field, ErrorCode::OutOfRange, message)
 }
 
 impl AuditLog {
@@ -703,7 +705,7 @@ fn check_audit_filters(query: &AuditQuery) -> Result<(), CoreError> {
         if value.as_deref().is_some_and(|v| v.chars().any(char::is_control) || v.len() > 200) {
             return Err(CoreError::invalid(
                 field,
-                "invalid_filter",
+                ErrorCode::InvalidFilter,
                 "a filter is at most 200 characters, without control characters",
             ));
         }

@@ -9,6 +9,7 @@ use mamori_audit::{AuditEvent, Outcome, RequestContext, actions};
 use mamori_domain::activity::{ActivityBucket, KeystrokeLimits, ShiftSchedule};
 use mamori_domain::authz::Resource;
 use mamori_domain::{Permission, UnixMillis};
+use mamori_proto::ErrorCode;
 use mamori_store::{ActivityRecord, DeviceRecord};
 
 /// Where these rule sets were kept before they had tables (moved out at start).
@@ -52,8 +53,9 @@ impl Devices {
                 ctx,
             )
             .await?;
-        let schedule =
-            schedule.checked().map_err(|e| CoreError::invalid("shifts", "invalid_value", e.to_string()))?;
+        let schedule = schedule
+            .checked()
+            .map_err(|e| CoreError::invalid("shifts", ErrorCode::InvalidValue, e.to_string()))?;
         let mut tx = self.base.store.begin().await?;
         tx.user_by_id(user_id).await?.ok_or(CoreError::NotFound { what: "user" })?;
         let version =
@@ -99,8 +101,9 @@ impl Devices {
         self.base
             .permitted(principal, Permission::DevicesManage, &actions::DEVICE_KEYSTROKE_LIMITS_CHANGE, ctx)
             .await?;
-        let limits =
-            limits.checked().map_err(|e| CoreError::invalid("per_role", "invalid_value", e.to_string()))?;
+        let limits = limits
+            .checked()
+            .map_err(|e| CoreError::invalid("per_role", ErrorCode::InvalidValue, e.to_string()))?;
         let mut tx = self.base.store.begin().await?;
         let version = tx.put_keystroke_limits(&limits, self.base.now(), &principal.actor().encode()).await?;
         let e = AuditEvent::of(&actions::DEVICE_KEYSTROKE_LIMITS_CHANGE, principal.actor(), Outcome::Success)
@@ -119,7 +122,7 @@ impl Devices {
         now: UnixMillis,
     ) -> Result<(Vec<ActivityRecord>, Vec<(&'static str, serde_json::Value)>), CoreError> {
         for b in &buckets {
-            b.checked().map_err(|e| CoreError::invalid("events", "invalid_value", e.to_string()))?;
+            b.checked().map_err(|e| CoreError::invalid("events", ErrorCode::InvalidValue, e.to_string()))?;
         }
         if buckets.is_empty() {
             return Ok((Vec::new(), Vec::new()));

@@ -11,6 +11,7 @@ use mamori_crypto::device_auth::{DeviceAuthError, DeviceClaim, MAX_SKEW_MS, pars
 use mamori_domain::authz::Resource;
 use mamori_domain::posture::PosturePolicy;
 use mamori_domain::{Permission, UnixMillis};
+use mamori_proto::ErrorCode;
 use mamori_proto::agent::{EnrolRequest, Inventory};
 use mamori_store::{EnrolmentRecord, OrgKind};
 use sha2::Digest;
@@ -66,7 +67,7 @@ const MAX_SOFTWARE: usize = 20_000;
 const MAX_TEXT: usize = 512;
 
 fn bad(field: &'static str, message: impl Into<String>) -> CoreError {
-    CoreError::invalid(field, "invalid_value", message)
+    CoreError::invalid(field, ErrorCode::InvalidValue, message)
 }
 
 fn check_text(field: &'static str, value: &str) -> Result<(), CoreError> {
@@ -128,7 +129,7 @@ impl Devices {
             .permitted(principal, Permission::DevicesManage, &actions::DEVICE_ENROLMENT_CREATE, ctx)
             .await?;
         if !(1..=24 * 30).contains(&new.valid_hours) {
-            return Err(CoreError::invalid("valid_hours", "out_of_range", "valid for 1 to 720 hours"));
+            return Err(CoreError::invalid("valid_hours", ErrorCode::OutOfRange, "valid for 1 to 720 hours"));
         }
         let token = format!("mde_{}", mamori_crypto::tokens::new_secret()?);
         let now = self.base.now();
@@ -402,24 +403,28 @@ impl Devices {
         if !COMMAND_KINDS.contains(&kind) {
             return Err(CoreError::invalid(
                 "kind",
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 format!("one of: {}", COMMAND_KINDS.join(", ")),
             ));
         }
         let message = message.map(str::trim).filter(|m| !m.is_empty());
         match (kind, message) {
             ("message", None) => {
-                return Err(CoreError::invalid("message", "required", "the message to show"));
+                return Err(CoreError::invalid("message", ErrorCode::Required, "the message to show"));
             }
             ("message", Some(m))
                 if m.chars().count() > 500 || m.chars().any(|c| c.is_control() && c != '\n') =>
             {
-                return Err(CoreError::invalid("message", "invalid_value", "at most 500 characters of text"));
+                return Err(CoreError::invalid(
+                    "message",
+                    ErrorCode::InvalidValue,
+                    "at most 500 characters of text",
+                ));
             }
             (_, Some(_)) if kind != "message" => {
                 return Err(CoreError::invalid(
                     "message",
-                    "invalid_value",
+                    ErrorCode::InvalidValue,
                     "only a `message` command carries text",
                 ));
             }
@@ -705,8 +710,9 @@ impl Devices {
             .permitted(principal, Permission::DevicesManage, &actions::DEVICE_POLICY_CHANGE, ctx)
             .await?;
         check_id(site_id, "site")?;
-        let policy =
-            policy.checked().map_err(|e| CoreError::invalid("policy", "invalid_policy", e.to_string()))?;
+        let policy = policy
+            .checked()
+            .map_err(|e| CoreError::invalid("policy", ErrorCode::InvalidPolicy, e.to_string()))?;
         let mut tx = self.base.store.begin().await?;
         match tx.org_unit(site_id).await? {
             Some(u) if u.kind == OrgKind::Site => {}
@@ -760,7 +766,7 @@ impl Devices {
             .await?;
         let networks = PosturePolicy { approved_networks: networks, ..Default::default() }
             .checked()
-            .map_err(|e| CoreError::invalid("networks", "invalid_value", e.to_string()))?
+            .map_err(|e| CoreError::invalid("networks", ErrorCode::InvalidValue, e.to_string()))?
             .approved_networks;
         let mut tx = self.base.store.begin().await?;
         tx.user_by_id(user_id).await?.ok_or(CoreError::NotFound { what: "user" })?;

@@ -7,6 +7,7 @@ use mamori_crypto::{tokens, totp};
 use mamori_domain::UnixMillis;
 use mamori_domain::identity::{Language, totp_required};
 use mamori_domain::password_policy::{self, HISTORY_DEPTH, PasswordProblem};
+use mamori_proto::ErrorCode;
 use std::time::Duration;
 
 /// How long a started TOTP enrolment (its QR code) stays valid.
@@ -23,7 +24,14 @@ pub struct TotpEnrolment {
 pub const TOTP_ISSUER: &str = "Mamori";
 
 pub(crate) fn password_error(p: PasswordProblem) -> CoreError {
-    CoreError::invalid("new_password", p.code(), format!("the new password {p}"))
+    let code = match p {
+        PasswordProblem::TooShort => ErrorCode::PasswordTooShort,
+        PasswordProblem::TooLong => ErrorCode::PasswordTooLong,
+        PasswordProblem::SameAsUsername => ErrorCode::PasswordIsUsername,
+        PasswordProblem::Common => ErrorCode::PasswordCommon,
+        PasswordProblem::Reused => ErrorCode::PasswordReused,
+    };
+    CoreError::invalid("new_password", code, format!("the new password {p}"))
 }
 
 /// Checks a new password against every rule, the last five included. Argon2 runs here, outside
@@ -67,7 +75,7 @@ impl Identity {
             tx.commit().await?;
             return Err(CoreError::invalid(
                 "current_password",
-                "wrong_current_password",
+                ErrorCode::WrongCurrentPassword,
                 "the current password is wrong",
             ));
         }
@@ -138,19 +146,19 @@ impl Identity {
         let pending =
             user.totp_pending.as_deref().and_then(|sealed| self.open_pending_totp(sealed, &user.id));
         let Some((started, secret)) = pending else {
-            return Err(CoreError::invalid("code", "no_enrolment", "start TOTP enrolment first"));
+            return Err(CoreError::invalid("code", ErrorCode::NoEnrolment, "start TOTP enrolment first"));
         };
         if now >= started.plus(TOTP_ENROLMENT_VALIDITY) {
             return Err(CoreError::invalid(
                 "code",
-                "enrolment_expired",
+                ErrorCode::EnrolmentExpired,
                 "this enrolment has expired; scan the new QR code and enter its code",
             ));
         }
         let Some(step) = totp::verify(&secret, code, now.as_secs(), None)? else {
             return Err(CoreError::invalid(
                 "code",
-                "totp_code_wrong",
+                ErrorCode::TotpCodeWrong,
                 "the code does not match; check the phone's clock and try the next code",
             ));
         };
@@ -188,7 +196,7 @@ impl Identity {
             self.base.audit_access(ctx, refuse("totp_not_enabled")).await?;
             return Err(CoreError::invalid(
                 "totp",
-                "totp_not_enabled",
+                ErrorCode::TotpNotEnabled,
                 "TOTP is not enrolled; there is nothing to turn off",
             ));
         }
@@ -215,7 +223,7 @@ impl Identity {
         if !user.totp_enabled() {
             return Err(CoreError::invalid(
                 "totp",
-                "totp_not_enabled",
+                ErrorCode::TotpNotEnabled,
                 "recovery codes need TOTP enrolled first",
             ));
         }

@@ -13,6 +13,7 @@ use mamori_crypto::tokens;
 use mamori_domain::authz::Resource;
 use mamori_domain::identity::{self, UserStatus};
 use mamori_domain::{Permission, Role};
+use mamori_proto::ErrorCode;
 use mamori_store::{ApiTokenRecord, OrgKind, OrgUnit, SecurityEvent, StoreTx, UserProfile, UserRecord};
 use std::time::Duration;
 
@@ -52,21 +53,22 @@ fn validate_roles(roles: &[Role]) -> Result<Vec<Role>, CoreError> {
     roles.sort();
     roles.dedup();
     if roles.is_empty() {
-        return Err(CoreError::invalid("roles", "roles_empty", "give the user at least one role"));
+        return Err(CoreError::invalid("roles", ErrorCode::RolesEmpty, "give the user at least one role"));
     }
     Ok(roles)
 }
 
 pub(crate) fn validate_username(username: &str) -> Result<String, CoreError> {
     let username = username.trim().to_lowercase();
-    identity::validate_username(&username)
-        .map_err(|p| CoreError::invalid("username", "username_invalid", format!("the user name {p}")))?;
+    identity::validate_username(&username).map_err(|p| {
+        CoreError::invalid("username", ErrorCode::UsernameInvalid, format!("the user name {p}"))
+    })?;
     Ok(username)
 }
 
 pub(crate) fn validate_display_name(name: &str) -> Result<String, CoreError> {
     identity::validate_display_name(name).map_err(|p| {
-        CoreError::invalid("display_name", "display_name_invalid", format!("the display name {p}"))
+        CoreError::invalid("display_name", ErrorCode::DisplayNameInvalid, format!("the display name {p}"))
     })?;
     Ok(name.trim().to_owned())
 }
@@ -78,15 +80,20 @@ async fn check_org_ref(
     kind: OrgKind,
 ) -> Result<(), CoreError> {
     if let Some(id) = id {
-        let unknown =
-            || CoreError::invalid(field, "unknown_reference", format!("no {} with this id", kind.as_str()));
+        let unknown = || {
+            CoreError::invalid(
+                field,
+                ErrorCode::UnknownReference,
+                format!("no {} with this id", kind.as_str()),
+            )
+        };
         check_id(id, "organisation unit").map_err(|_| unknown())?;
         match tx.org_unit(id).await? {
             Some(u) if u.kind == kind => {}
             _ => {
                 return Err(CoreError::invalid(
                     field,
-                    "unknown_reference",
+                    ErrorCode::UnknownReference,
                     format!("no {} with this id", kind.as_str()),
                 ));
             }
@@ -180,7 +187,11 @@ impl Identity {
         let now = self.base.now();
         let mut tx = self.base.store.begin().await?;
         if tx.user_by_username(&username).await?.is_some() {
-            return Err(CoreError::invalid("username", "username_taken", "this user name is already taken"));
+            return Err(CoreError::invalid(
+                "username",
+                ErrorCode::UsernameTaken,
+                "this user name is already taken",
+            ));
         }
         check_org_ref(&mut tx, "team_id", inv.team_id.as_deref(), OrgKind::Team).await?;
         check_org_ref(&mut tx, "site_id", inv.site_id.as_deref(), OrgKind::Site).await?;
@@ -451,9 +462,13 @@ impl Identity {
         };
         self.base.permitted(principal, Permission::OrgManage, action, ctx).await?;
         identity::validate_org_name(name)
-            .map_err(|p| CoreError::invalid("name", "name_invalid", format!("the name {p}")))?;
+            .map_err(|p| CoreError::invalid("name", ErrorCode::NameInvalid, format!("the name {p}")))?;
         if kind != OrgKind::Team && site_id.is_some() {
-            return Err(CoreError::invalid("site_id", "not_applicable", "only a team belongs to a site"));
+            return Err(CoreError::invalid(
+                "site_id",
+                ErrorCode::NotApplicable,
+                "only a team belongs to a site",
+            ));
         }
         let mut tx = self.base.store.begin().await?;
         check_org_ref(&mut tx, "site_id", site_id.as_deref(), OrgKind::Site).await?;
@@ -468,7 +483,7 @@ impl Identity {
             Err(mamori_store::StoreError::Conflict(_)) => {
                 return Err(CoreError::invalid(
                     "name",
-                    "name_taken",
+                    ErrorCode::NameTaken,
                     format!("a {} with this name exists", kind.as_str()),
                 ));
             }
@@ -498,23 +513,27 @@ impl Identity {
     ) -> Result<NewApiToken, CoreError> {
         self.base.permitted(principal, Permission::TokensManage, &actions::TOKEN_CREATE, ctx).await?;
         identity::validate_org_name(name)
-            .map_err(|p| CoreError::invalid("name", "name_invalid", format!("the name {p}")))?;
+            .map_err(|p| CoreError::invalid("name", ErrorCode::NameInvalid, format!("the name {p}")))?;
         if permissions.is_empty() {
             return Err(CoreError::invalid(
                 "permissions",
-                "permissions_empty",
+                ErrorCode::PermissionsEmpty,
                 "give the token at least one permission",
             ));
         }
         if let Some(p) = permissions.iter().find(|p| !principal.can(**p)) {
             return Err(CoreError::invalid(
                 "permissions",
-                "permission_not_held",
+                ErrorCode::PermissionNotHeld,
                 format!("you do not hold `{p}` yourself"),
             ));
         }
         if valid_for.is_zero() || valid_for > Duration::from_secs(366 * 86400) {
-            return Err(CoreError::invalid("expires_in_days", "out_of_range", "must be 1 to 366 days"));
+            return Err(CoreError::invalid(
+                "expires_in_days",
+                ErrorCode::OutOfRange,
+                "must be 1 to 366 days",
+            ));
         }
         let now = self.base.now();
         let secret = format!("mmr_{}", tokens::new_secret()?);

@@ -22,6 +22,7 @@ use mamori_domain::customer::{
     CustomerField, FieldClass, Mask, ValueError, mask, normalize_card_number, normalize_email,
     normalize_name, normalize_phone, refuse_security_code,
 };
+use mamori_proto::ErrorCode;
 use mamori_store::{CustomerRecord, NewCustomerRows, OrgKind};
 use std::collections::BTreeMap;
 pub mod import;
@@ -88,7 +89,7 @@ impl Lookup {
             if phone.is_some() || email.is_some() || name.is_some() || reason_given {
                 return Err(CoreError::invalid(
                     "call_id",
-                    "lookup_key",
+                    ErrorCode::LookupKey,
                     "a lookup of a call's caller takes the call_id alone",
                 ));
             }
@@ -102,7 +103,7 @@ impl Lookup {
             }
             _ => Err(CoreError::invalid(
                 "phone",
-                "lookup_key",
+                ErrorCode::LookupKey,
                 "give exactly one of: phone, email, or name with birth_date",
             )),
         }
@@ -142,8 +143,8 @@ pub struct CustomerCard {
 
 fn invalid(field: &'static str, e: ValueError) -> CoreError {
     let code = match e {
-        ValueError::SecurityCode(_) => "card_security_code_refused",
-        _ => "invalid_value",
+        ValueError::SecurityCode(_) => ErrorCode::CardSecurityCodeRefused,
+        _ => ErrorCode::InvalidValue,
     };
     CoreError::invalid(field, code, e.to_string())
 }
@@ -219,7 +220,7 @@ struct Prepared {
 pub(crate) fn customer_field(name: &str) -> Result<CustomerField, CoreError> {
     refuse_security_code(name).map_err(|e| invalid("fields", e))?;
     CustomerField::parse(name).ok_or_else(|| {
-        CoreError::invalid("fields", "unknown_field", format!("`{name}` is not a customer field"))
+        CoreError::invalid("fields", ErrorCode::UnknownField, format!("`{name}` is not a customer field"))
     })
 }
 
@@ -235,7 +236,7 @@ fn prepare(fields: &BTreeMap<String, String>) -> Result<Prepared, CoreError> {
         if value.len() > 10_000 {
             return Err(CoreError::invalid(
                 "fields",
-                "too_long",
+                ErrorCode::TooLong,
                 format!("`{name}` is longer than 10,000 bytes"),
             ));
         }
@@ -265,7 +266,7 @@ fn prepare(fields: &BTreeMap<String, String>) -> Result<Prepared, CoreError> {
                 if !ok {
                     return Err(CoreError::invalid(
                         "birth_date",
-                        "invalid_value",
+                        ErrorCode::InvalidValue,
                         "a birth date is YYYY-MM-DD",
                     ));
                 }
@@ -277,7 +278,11 @@ fn prepare(fields: &BTreeMap<String, String>) -> Result<Prepared, CoreError> {
     }
     let get = |f: CustomerField| values.iter().find(|(g, _)| *g == f).map(|(_, v)| v.clone());
     if get(CustomerField::NameKanji).is_none() && get(CustomerField::NameKana).is_none() {
-        return Err(CoreError::invalid("name_kanji", "required", "a customer needs a name (kanji or kana)"));
+        return Err(CoreError::invalid(
+            "name_kanji",
+            ErrorCode::Required,
+            "a customer needs a name (kanji or kana)",
+        ));
     }
     if let Some(birth) = get(CustomerField::BirthDate) {
         for name in [get(CustomerField::NameKanji), get(CustomerField::NameKana)].into_iter().flatten() {
@@ -316,7 +321,7 @@ fn check_purpose(purpose: &Purpose) -> Result<(), CoreError> {
             if !REASON_CODES.contains(&code.as_str()) {
                 return Err(CoreError::invalid(
                     "reason_code",
-                    "unknown_reason",
+                    ErrorCode::UnknownReason,
                     format!("a lookup outside a call needs one of: {}", REASON_CODES.join(", ")),
                 ));
             }
@@ -324,7 +329,7 @@ fn check_purpose(purpose: &Purpose) -> Result<(), CoreError> {
             if !(5..=500).contains(&n) || text.chars().any(char::is_control) {
                 return Err(CoreError::invalid(
                     "reason_text",
-                    "invalid_reason",
+                    ErrorCode::InvalidReason,
                     "explain the reason in 5 to 500 characters",
                 ));
             }
@@ -513,7 +518,7 @@ impl Vault {
             Purpose::ActiveCall if kind != "phone" => {
                 return Err(CoreError::invalid(
                     "reason_code",
-                    "reason_required",
+                    ErrorCode::ReasonRequired,
                     "only a lookup by the caller's phone number can rest on an active call: give a reason code and text",
                 ));
             }
@@ -525,7 +530,7 @@ impl Vault {
                     .ok_or_else(|| {
                         CoreError::invalid(
                             "reason_code",
-                            "reason_required",
+                            ErrorCode::ReasonRequired,
                             "this number is not the caller on one of your active calls: give a reason code and text",
                         )
                     })?,
@@ -764,7 +769,7 @@ impl Vault {
         if external_id.is_empty() || external_id.len() > 100 || external_id.chars().any(char::is_control) {
             return Err(CoreError::invalid(
                 "call_id",
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "a call id is 1 to 100 printable characters",
             ));
         }
@@ -862,12 +867,12 @@ impl Vault {
     ) -> Result<String, CoreError> {
         check_id(customer_id, "customer")?;
         let field = CustomerField::parse(field).ok_or_else(|| {
-            CoreError::invalid("field", "unknown_field", format!("`{field}` is not a customer field"))
+            CoreError::invalid("field", ErrorCode::UnknownField, format!("`{field}` is not a customer field"))
         })?;
         let Purpose::Reason { code, text } = purpose else {
             return Err(CoreError::invalid(
                 "reason_code",
-                "reason_required",
+                ErrorCode::ReasonRequired,
                 "a reveal needs a reason code and text",
             ));
         };

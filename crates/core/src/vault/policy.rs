@@ -7,6 +7,7 @@ use mamori_audit::{AuditEvent, Outcome, RequestContext, actions};
 use mamori_domain::Permission;
 use mamori_domain::authz::Resource;
 use mamori_domain::vault_policy::VaultPolicy;
+use mamori_proto::ErrorCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -69,8 +70,9 @@ impl Vault {
         self.base
             .permitted(principal, Permission::CustomersManage, &actions::VAULT_POLICY_CHANGE, ctx)
             .await?;
-        let policy =
-            policy.checked().map_err(|e| CoreError::invalid("fields", "invalid_policy", e.to_string()))?;
+        let policy = policy
+            .checked()
+            .map_err(|e| CoreError::invalid("fields", ErrorCode::InvalidPolicy, e.to_string()))?;
         let before = self.policy_in_force().await?;
         let changed: Vec<&str> = policy
             .fields

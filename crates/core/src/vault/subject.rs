@@ -12,6 +12,7 @@ use mamori_audit::{AuditEntry, AuditEvent, Outcome, RequestContext, actions};
 use mamori_domain::Permission;
 use mamori_domain::UnixMillis;
 use mamori_domain::customer::{CustomerField, FieldClass};
+use mamori_proto::ErrorCode;
 use mamori_store::{AuditQuery, CustomerRecord};
 use std::collections::BTreeMap;
 
@@ -39,7 +40,7 @@ fn check_request_ref(request_ref: &str) -> Result<&str, CoreError> {
     if r.is_empty() || r.chars().count() > 100 || r.chars().any(char::is_control) {
         return Err(CoreError::invalid(
             "request_ref",
-            "invalid_value",
+            ErrorCode::InvalidValue,
             "name the data-subject request this answers (its reference, 1 to 100 characters)",
         ));
     }
@@ -109,7 +110,7 @@ impl Vault {
         if n == 0 || n > NOTE_MAX_CHARS || text.chars().any(|c| c.is_control() && c != '\n') {
             return Err(CoreError::invalid(
                 "text",
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 format!("a note is 1 to {NOTE_MAX_CHARS} characters of text"),
             ));
         }
@@ -151,7 +152,11 @@ impl Vault {
         self.base.permitted(principal, Permission::CustomersManage, &actions::CUSTOMER_CORRECT, ctx).await?;
         let request_ref = check_request_ref(request_ref)?;
         if changes.is_empty() {
-            return Err(CoreError::invalid("fields", "required", "give at least one field to correct"));
+            return Err(CoreError::invalid(
+                "fields",
+                ErrorCode::Required,
+                "give at least one field to correct",
+            ));
         }
         let mut parsed = Vec::with_capacity(changes.len());
         for (name, value) in changes {

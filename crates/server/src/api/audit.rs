@@ -7,10 +7,10 @@ use crate::middleware::{Caller, Ctx};
 use crate::problem::{ApiError, ApiQuery, storable_index};
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use mamori_core::audit_log::AuditSearch;
 use mamori_proto as proto;
+use mamori_proto::ErrorCode;
 
 fn hexes(hashes: &[mamori_audit::merkle::Hash]) -> Vec<String> {
     hashes.iter().map(hex::encode).collect()
@@ -27,9 +27,7 @@ pub async fn search(
 ) -> ApiResult<Json<proto::AuditPage>> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "limit must be 1 to 1000").field("limit")
-        );
+        return Err(ApiError::new(ErrorCode::InvalidQuery, "limit must be 1 to 1000").field("limit"));
     }
     let query = AuditSearch {
         actor: q.actor,
@@ -54,11 +52,7 @@ pub async fn search(
     responses((status = 200, body = proto::AuditCheckpoint), (status = 404, body = proto::Problem)))]
 pub async fn checkpoint(State(state): State<AppState>) -> ApiResult<Json<proto::AuditCheckpoint>> {
     let c = state.core.audit.latest_audit_checkpoint().await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no checkpoint has been signed yet; try again in a second",
-        )
+        ApiError::new(ErrorCode::NotFound, "no checkpoint has been signed yet; try again in a second")
     })?;
     Ok(Json(proto::AuditCheckpoint {
         size: c.size,
@@ -76,8 +70,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IndexPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let not_found =
-            || ApiError::new(StatusCode::NOT_FOUND, "not_found", "entry indexes are whole numbers from 0");
+        let not_found = || ApiError::new(ErrorCode::NotFound, "entry indexes are whole numbers from 0");
         let axum::extract::Path(text) =
             axum::extract::Path::<String>::from_request_parts(parts, state).await.map_err(|_| not_found())?;
         let index: u64 = text.parse().map_err(|_| not_found())?;
@@ -133,7 +126,7 @@ fn csv_cell(v: &str) -> String {
 
 fn to_csv(entries: &[mamori_audit::AuditEntry]) -> Result<Vec<u8>, ApiError> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let fail = |e: csv::Error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string());
+    let fail = |e: csv::Error| ApiError::new(ErrorCode::Internal, e.to_string());
     w.write_record([
         "index",
         "time_utc",
@@ -166,7 +159,7 @@ fn to_csv(entries: &[mamori_audit::AuditEntry]) -> Result<Vec<u8>, ApiError> {
         ];
         w.write_record(row.iter().map(|v| csv_cell(v))).map_err(fail)?;
     }
-    w.into_inner().map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+    w.into_inner().map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
 }
 
 #[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(proto::AuditExportQuery),

@@ -15,6 +15,7 @@ use mamori_core::vault::{Lookup, NewCustomer, Purpose};
 use mamori_domain::customer::Mask;
 use mamori_domain::vault_policy::VaultPolicy;
 use mamori_proto as proto;
+use mamori_proto::ErrorCode;
 
 #[utoipa::path(post, path = "/api/v1/customers", tag = "customers", request_body = proto::CreateCustomer,
     responses((status = 201, body = proto::CustomerCreated), (status = 404, body = proto::Problem),
@@ -227,20 +228,15 @@ pub async fn import(
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("text/csv"));
     if !is_csv {
         return Err(crate::problem::ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send the CSV file as the body with `Content-Type: text/csv`",
         ));
     }
     let encoding = match q.encoding.as_deref() {
         None => CsvEncoding::Utf8,
         Some(e) => CsvEncoding::parse(e).ok_or_else(|| {
-            crate::problem::ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
-                "encoding is utf-8 or shift_jis",
-            )
-            .field("encoding")
+            crate::problem::ApiError::new(ErrorCode::InvalidQuery, "encoding is utf-8 or shift_jis")
+                .field("encoding")
         })?,
     };
     let joined = |e: tokio::task::JoinError| {
@@ -267,8 +263,7 @@ pub async fn import(
                     crate::problem::import_too_large()
                 } else {
                     crate::problem::ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "body_unreadable",
+                        ErrorCode::BodyUnreadable,
                         "the request body could not be read",
                     )
                 });
@@ -325,8 +320,7 @@ pub async fn import(
                 _ => format!(", the first {} listed", refusal.problems.len()),
             };
             let problem = crate::problem::ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "import_refused",
+                ErrorCode::ImportRefused,
                 format!(
                     "nothing was imported: {} problem(s){unlisted}; correct the file and send it again",
                     refusal.total

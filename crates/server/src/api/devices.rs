@@ -14,6 +14,7 @@ use mamori_core::devices::DeviceRecord;
 use mamori_core::devices::{NewEnrolment, is_online};
 use mamori_domain::activity::{KeystrokeLimits, ShiftSchedule};
 use mamori_domain::posture::PosturePolicy;
+use mamori_proto::ErrorCode;
 use mamori_proto::agent as proto;
 
 #[utoipa::path(post, path = "/api/v1/agent/enroll", tag = "agent", request_body = proto::EnrolRequest,
@@ -28,8 +29,7 @@ pub async fn enrol(
     // An enrolment token is a credential: guesses share the per-address sign-in throttle.
     if crate::middleware::throttle_signin(&state, &ctx, &actions::DEVICE_ENROL).await.is_err() {
         return Err(crate::problem::ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "throttled",
+            ErrorCode::Throttled,
             "too many attempts from this address; wait a minute",
         ));
     }
@@ -358,11 +358,7 @@ pub async fn list_activity(
 ) -> ApiResult<Json<proto::ActivityList>> {
     let hours = q.hours.unwrap_or(24);
     if !(1..=744).contains(&hours) {
-        return Err(crate::problem::ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "out_of_range",
-            "`hours` is 1 to 744",
-        ));
+        return Err(crate::problem::ApiError::new(ErrorCode::OutOfRange, "`hours` is 1 to 744"));
     }
     let buckets = state
         .core

@@ -16,6 +16,7 @@ use mamori_domain::Permission::*;
 use mamori_domain::authz::Access;
 use mamori_domain::identity::OrgKind;
 use mamori_proto as proto;
+use mamori_proto::ErrorCode;
 use std::time::Duration;
 
 pub mod audit;
@@ -136,19 +137,13 @@ pub async fn healthz() -> Json<proto::Health> {
     responses((status = 200, body = proto::Health), (status = 503, body = proto::Problem)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if !state.is_ready() {
-        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "starting", "start-up is not finished")
-            .into_response();
+        return ApiError::new(ErrorCode::Starting, "start-up is not finished").into_response();
     }
     match state.core.database_answers().await {
         Ok(()) => Json(proto::Health { status: "ready".into() }).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "readiness check: database unreachable");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "database_unreachable",
-                "the database does not answer",
-            )
-            .into_response()
+            ApiError::new(ErrorCode::DatabaseUnreachable, "the database does not answer").into_response()
         }
     }
 }
