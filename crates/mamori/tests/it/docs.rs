@@ -1,6 +1,6 @@
 //! The reference tables in `docs/` are generated from the code they describe; this keeps them
-//! equal. After changing a role, permission, route, configuration key or audit action, run
-//! `MAMORI_UPDATE_DOCS=1 cargo test -p mamori --test it docs` and commit the result.
+//! equal. After changing a role, permission, route, configuration key, audit action or error
+//! code, run `MAMORI_UPDATE_DOCS=1 cargo test -p mamori --test it docs` and commit the result.
 
 use std::path::PathBuf;
 
@@ -42,4 +42,9 @@ fn configuration_keys() {
 #[test]
 fn audit_actions() {
     generated_block("audit-log.md", "actions", &mamori_audit::actions::markdown());
+}
+
+#[test]
+fn error_codes() {
+    generated_block("api.md", "errors", &mamori_server::problem::codes_markdown());
 }
