@@ -1,13 +1,12 @@
-//! The OpenAPI document, served at `/api/v1/openapi.json`. Each operation's description names the
-//! access it needs, taken from the route table, and a test checks that the document and the
-//! table list the same routes.
+//! The OpenAPI document, served at `/api/v1/openapi.json`. Its operations are those of the route
+//! table, each as its handler's `#[utoipa::path]` attribute describes it (see `routes.rs`), and
+//! each operation's description names the access it needs, taken from the table.
 //!
 //! What every route answers whatever its handler does — the guard's 401 and 403, the extractors'
 //! 400, 404, 413, 415 and 422, the store's 503 — is added here from the route table and the
 //! operation's own inputs, so no attribute can forget it; the attributes list only what their
 //! handler adds (a 409 for a taken name, a 404 for an id in the body, …).
 
-use crate::api;
 use axum::http::{Method, header};
 use axum::response::IntoResponse;
 use mamori_domain::authz::Access;
@@ -22,26 +21,6 @@ use utoipa::openapi::{Content, Object, ObjectBuilder, Ref, RefOr, Required, Resp
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Mamori API", description = "Security platform for contact centers. Errors are RFC 9457 problem documents (`application/problem+json`)."),
-    paths(
-        api::healthz, api::readyz, api::me,
-        api::list_users, api::invite_user, api::get_user, api::update_user,
-        api::disable_user, api::enable_user, api::unlock_user, api::reset_totp, api::reinvite_user,
-        api::end_user_sessions,
-        api::list_sites, api::create_site, api::list_teams, api::create_team, api::list_clients, api::create_client,
-        api::list_tokens, api::create_token, api::revoke_token,
-        api::audit::search, api::audit::export, api::audit::checkpoint, api::audit::entry_proof, api::audit::consistency,
-        api::customers::create, api::customers::lookup, api::customers::reveal, api::customers::call_started, api::customers::call_ended,
-        api::customers::import, api::customers::add_note, api::customers::correct, api::customers::disclose, api::customers::erase,
-        api::customers::get_policy, api::customers::put_policy,
-        api::devices::enrol, api::devices::inventory, api::devices::heartbeat,
-        api::devices::create_enrolment, api::devices::list, api::devices::detail, api::devices::revoke,
-        api::devices::poll, api::devices::command_result, api::devices::issue_command, api::devices::list_commands,
-        api::devices::events, api::devices::list_events,
-        api::devices::get_site_policy, api::devices::put_site_policy, api::devices::put_user_networks,
-        api::devices::list_activity, api::devices::get_keystroke_limits, api::devices::put_keystroke_limits,
-        api::devices::get_user_shifts, api::devices::put_user_shifts,
-        api::security_events, api::get_settings, api::put_settings,
-    ),
     components(schemas(proto::Problem, proto::ExportFormat)),
     modifiers(&Truth),
     security(("bearer" = [])),
@@ -79,7 +58,9 @@ impl utoipa::Modify for Truth {
                  id=<device id>,ts=<unix ms>,nonce=<32 hex>,sig=<base64>`. See docs/devices.md.",
             ))),
         );
-        let table = crate::routes::all_routes().into_parts().1;
+        let (table, described) = crate::routes::all_routes().into_described();
+        doc.paths.merge(described.paths);
+        components.schemas.extend(described.schemas);
         for (path, item) in doc.paths.paths.iter_mut() {
             for (method, op) in operations(item) {
                 let Some(access) = table.access(&method, path) else { continue };

@@ -1,8 +1,15 @@
 //! The route table and the authorization guard (deny by default, DESIGN invariant 2).
 //!
-//! Routes are only ever added through [`Routes::add`], which demands the [`Access`] the route
-//! needs. The guard runs on every matched route, looks the route up in the table and refuses it
-//! if it is missing — so a route registered any other way answers 403, never its handler.
+//! Routes are only ever added through [`Routes::api`] or [`Routes::add`], which demand the
+//! [`Access`] the route needs. The guard runs on every matched route, looks the route up in the
+//! table and refuses it if it is missing — so a route registered any other way answers 403,
+//! never its handler.
+//!
+//! An API route is written once: its handler's `#[utoipa::path]` attribute says the method, the
+//! path and what the OpenAPI document tells of it, and [`Routes::api`] takes all three from
+//! there ([`operation!`] pairs a handler with what its attribute generated), so the router, the
+//! table and the document cannot disagree. Console pages, which the document does not describe,
+//! are added with their method and path ([`Routes::add`]).
 
 use crate::middleware::{self, resolve_principal};
 use crate::problem::ApiError;
@@ -17,7 +24,10 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use mamori_core::{Credential, Principal};
 use mamori_domain::authz::Access;
 use mamori_proto::ErrorCode;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, PoisonError};
+use utoipa::openapi::path::{HttpMethod, Operation as OperationDoc, Paths};
+use utoipa::openapi::{RefOr, schema::Schema};
 
 /// One route and the access it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,20 +71,134 @@ impl RouteTable {
     }
 }
 
-/// Builds the router and the table together.
-pub struct Routes {
-    router: Router<AppState>,
-    specs: Vec<RouteSpec>,
+/// An API operation, declared once: its handler and what the handler's `#[utoipa::path]`
+/// attribute says of it — the methods and path it is served at, and its OpenAPI entry. Made
+/// with [`operation!`].
+pub struct Operation<H> {
+    handler: H,
+    path: &'static str,
+    methods: Vec<HttpMethod>,
+    doc: OperationDoc,
+    schemas: Vec<(String, RefOr<Schema>)>,
 }
 
-impl Default for Routes {
-    fn default() -> Self {
-        Routes { router: Router::new(), specs: Vec::new() }
+impl<H> Operation<H> {
+    /// `handler` as `P` describes it; `P` is the type the attribute generated beside the
+    /// handler (`__path_<handler>`), which [`operation!`] names.
+    pub fn new<P>(handler: H) -> Self
+    where
+        P: utoipa::Path + utoipa::__dev::Tags<'static> + utoipa::__dev::SchemaReferences,
+    {
+        // As utoipa's own `OpenApi` derive does: the attribute's tags go into the operation,
+        // and the schemas its bodies and answers name go into the document's components.
+        let mut doc = P::operation();
+        doc.tags.get_or_insert_with(Vec::new).extend(P::tags().into_iter().map(str::to_owned));
+        let mut schemas = Vec::new();
+        P::schemas(&mut schemas);
+        Operation { handler, path: interned(P::path()), methods: P::methods(), doc, schemas }
+    }
+
+    /// The same operation served by another handler made from this one (a layer around it).
+    pub fn map<H2>(self, wrap: impl FnOnce(H) -> H2) -> Operation<H2> {
+        let Operation { handler, path, methods, doc, schemas } = self;
+        Operation { handler: wrap(handler), path, methods, doc, schemas }
     }
 }
 
+/// `operation!(module::handler)`: the handler and what its `#[utoipa::path]` attribute
+/// generated, as an [`Operation`] for [`Routes::api`].
+macro_rules! operation {
+    ($handler:ident) => {
+        ::pastey::paste! { $crate::routes::Operation::new::<[<__path_ $handler>]>($handler) }
+    };
+    ($module:ident :: $handler:ident) => {
+        ::pastey::paste! {
+            $crate::routes::Operation::new::<$module::[<__path_ $handler>]>($module::$handler)
+        }
+    };
+}
+pub(crate) use operation;
+
+/// A route's path for the life of the process. The table keeps `&'static str` paths (tests and
+/// the guard match on them) but utoipa gives a path as a `String`; each distinct path is kept
+/// once, however often a table is built.
+fn interned(path: String) -> &'static str {
+    static PATHS: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut paths = PATHS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = paths.get(path.as_str()) {
+        return known;
+    }
+    let path: &'static str = Box::leak(path.into_boxed_str());
+    paths.insert(path);
+    path
+}
+
+fn method_of(m: &HttpMethod) -> Method {
+    match m {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Delete => Method::DELETE,
+        HttpMethod::Options => Method::OPTIONS,
+        HttpMethod::Head => Method::HEAD,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Trace => Method::TRACE,
+    }
+}
+
+/// What the OpenAPI document says of the API operations, gathered from their attributes as the
+/// routes were added.
+#[derive(Default)]
+pub struct ApiOperations {
+    pub paths: Paths,
+    /// The schemas the operations' bodies and answers name.
+    pub schemas: Vec<(String, RefOr<Schema>)>,
+}
+
+/// Builds the router, the table and the API's description together.
+#[derive(Default)]
+pub struct Routes {
+    router: Router<AppState>,
+    specs: Vec<RouteSpec>,
+    operations: ApiOperations,
+}
+
 impl Routes {
-    pub fn add<H, T>(mut self, method: Method, path: &'static str, access: Access, handler: H) -> Self
+    /// An API operation, at the method and path its attribute declares, described in the
+    /// OpenAPI document as the attribute says.
+    pub fn api<H, T>(mut self, access: Access, op: Operation<H>) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let Operation { handler, path, methods, doc, schemas } = op;
+        let mut served = Vec::new();
+        for m in &methods {
+            let (routes, added) = self.route(method_of(m), path, access, handler.clone());
+            self = routes;
+            if added {
+                served.push(m.clone());
+            }
+        }
+        if !served.is_empty() {
+            self.operations.paths.add_path_operation(path, served, doc);
+            self.operations.schemas.extend(schemas);
+        }
+        self
+    }
+
+    /// A route the OpenAPI document does not describe: a console page, the document itself.
+    pub fn add<H, T>(self, method: Method, path: &'static str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.route(method, path, access, handler).0
+    }
+
+    /// Adds a route to the router and the table; false (and the route left out) for a method
+    /// the router does not serve.
+    fn route<H, T>(mut self, method: Method, path: &'static str, access: Access, handler: H) -> (Self, bool)
     where
         H: Handler<T, AppState>,
         T: 'static,
@@ -87,20 +211,31 @@ impl Routes {
             "DELETE" => delete(handler),
             other => {
                 tracing::error!(method = other, path, "route with an unsupported method left out");
-                return self;
+                return (self, false);
             }
         };
         self.router = self.router.route(path, route);
         self.specs.push(RouteSpec { method, path, access });
-        self
+        (self, true)
     }
 
     pub fn into_parts(self) -> (Router<AppState>, RouteTable) {
+        let (router, table, _) = self.into_all_parts();
+        (router, table)
+    }
+
+    /// The table and what the OpenAPI document says of the API operations.
+    pub fn into_described(self) -> (RouteTable, ApiOperations) {
+        let (_, table, operations) = self.into_all_parts();
+        (table, operations)
+    }
+
+    fn into_all_parts(self) -> (Router<AppState>, RouteTable, ApiOperations) {
         let mut index: HashMap<&'static str, Vec<(Method, Access)>> = HashMap::new();
         for s in &self.specs {
             index.entry(s.path).or_default().push((s.method.clone(), s.access));
         }
-        (self.router, RouteTable { specs: self.specs, index })
+        (self.router, RouteTable { specs: self.specs, index }, self.operations)
     }
 }
 
@@ -304,5 +439,31 @@ fn refuse(is_api: bool, decision: Decision, headers: &axum::http::HeaderMap) -> 
         Decision::Enrol => Redirect::to("/enrol-totp").into_response(),
         Decision::AlreadySignedIn => Redirect::to("/dashboard").into_response(),
         _ => console::forbidden_page(headers),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An API operation is served at the method and path its attribute declares, under the
+    /// access its line in the table gives, and described in the OpenAPI document.
+    #[test]
+    fn an_operation_is_routed_and_described_from_its_attribute() {
+        let (table, described) =
+            Routes::default().api(Access::SignedIn, operation!(api::me)).into_described();
+        let me = RouteSpec { method: Method::GET, path: "/api/v1/me", access: Access::SignedIn };
+        assert_eq!(table.specs(), [me]);
+        assert_eq!(table.access(&Method::GET, "/api/v1/me"), Some(Access::SignedIn));
+        let item = described.paths.paths.get("/api/v1/me");
+        let op = item.and_then(|i| i.get.as_ref()).map(|op| (op.operation_id.clone(), op.tags.clone()));
+        assert_eq!(op, Some((Some("me".to_owned()), Some(vec!["identity".to_owned()]))));
+        assert!(described.schemas.iter().any(|(name, _)| name == "Me"), "the answer's schema comes along");
+    }
+
+    #[test]
+    fn a_path_is_kept_once() {
+        let first = interned("/api/v1/interned".to_owned());
+        assert!(std::ptr::eq(first, interned("/api/v1/interned".to_owned())));
     }
 }

@@ -205,7 +205,7 @@ pub async fn put_policy(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/customers/import", tag = "customers", params(proto::ImportQuery),
+#[utoipa::path(post, path = crate::problem::IMPORT_PATH, tag = "customers", params(proto::ImportQuery),
     request_body(content = String, content_type = "text/csv"),
     responses((status = 201, body = proto::ImportDone), (status = 404, body = proto::Problem),
         (status = 422, body = proto::ImportRefused)))]

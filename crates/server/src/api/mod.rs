@@ -3,7 +3,7 @@
 
 use crate::middleware::{Caller, Ctx};
 use crate::problem::{ApiError, ApiJson, IdPath};
-use crate::routes::Routes;
+use crate::routes::{Routes, operation};
 use crate::{AppState, openapi};
 use axum::Json;
 use axum::extract::State;
@@ -25,107 +25,79 @@ pub mod devices;
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// The API's routes, each with the access it needs; the method, path and OpenAPI entry of each
+/// come from its handler's `#[utoipa::path]` attribute.
 pub fn routes(r: Routes) -> Routes {
     use Access::*;
-    r.add(Method::GET, "/healthz", Public, healthz)
-        .add(Method::GET, "/readyz", Public, readyz)
+    r.api(Public, operation!(healthz))
+        .api(Public, operation!(readyz))
+        // The document itself is not one of its operations.
         .add(Method::GET, "/api/v1/openapi.json", Public, openapi::document)
-        .add(Method::GET, "/api/v1/me", SignedIn, me)
-        .add(Method::GET, "/api/v1/users", Permission(UsersRead), list_users)
-        .add(Method::POST, "/api/v1/users", Permission(UsersManage), invite_user)
-        .add(Method::GET, "/api/v1/users/{id}", Permission(UsersRead), get_user)
-        .add(Method::PATCH, "/api/v1/users/{id}", Permission(UsersManage), update_user)
-        .add(Method::POST, "/api/v1/users/{id}/disable", Permission(UsersManage), disable_user)
-        .add(Method::POST, "/api/v1/users/{id}/enable", Permission(UsersManage), enable_user)
-        .add(Method::POST, "/api/v1/users/{id}/unlock", Permission(UsersManage), unlock_user)
-        .add(Method::POST, "/api/v1/users/{id}/reset-totp", Permission(UsersManage), reset_totp)
-        .add(Method::POST, "/api/v1/users/{id}/reinvite", Permission(UsersManage), reinvite_user)
-        .add(Method::DELETE, "/api/v1/users/{id}/sessions", Permission(UsersManage), end_user_sessions)
-        .add(Method::GET, "/api/v1/sites", Permission(OrgRead), list_sites)
-        .add(Method::POST, "/api/v1/sites", Permission(OrgManage), create_site)
-        .add(Method::GET, "/api/v1/teams", Permission(OrgRead), list_teams)
-        .add(Method::POST, "/api/v1/teams", Permission(OrgManage), create_team)
-        .add(Method::GET, "/api/v1/clients", Permission(OrgRead), list_clients)
-        .add(Method::POST, "/api/v1/clients", Permission(OrgManage), create_client)
-        .add(Method::GET, "/api/v1/tokens", Permission(TokensManage), list_tokens)
-        .add(Method::POST, "/api/v1/tokens", Permission(TokensManage), create_token)
-        .add(Method::DELETE, "/api/v1/tokens/{id}", Permission(TokensManage), revoke_token)
-        .add(Method::GET, "/api/v1/audit", Permission(AuditRead), audit::search)
-        .add(Method::GET, "/api/v1/audit/export", Permission(AuditRead), audit::export)
-        .add(Method::GET, "/api/v1/audit/checkpoint", Permission(AuditRead), audit::checkpoint)
-        .add(Method::GET, "/api/v1/audit/entries/{index}", Permission(AuditRead), audit::entry_proof)
-        .add(Method::GET, "/api/v1/audit/consistency", Permission(AuditRead), audit::consistency)
-        .add(Method::POST, "/api/v1/customers", Permission(CustomersManage), customers::create)
-        .add(Method::POST, "/api/v1/customers/lookup", Permission(CustomersRead), customers::lookup)
-        .add(
-            Method::POST,
-            crate::problem::IMPORT_PATH,
+        .api(SignedIn, operation!(me))
+        .api(Permission(UsersRead), operation!(list_users))
+        .api(Permission(UsersManage), operation!(invite_user))
+        .api(Permission(UsersRead), operation!(get_user))
+        .api(Permission(UsersManage), operation!(update_user))
+        .api(Permission(UsersManage), operation!(disable_user))
+        .api(Permission(UsersManage), operation!(enable_user))
+        .api(Permission(UsersManage), operation!(unlock_user))
+        .api(Permission(UsersManage), operation!(reset_totp))
+        .api(Permission(UsersManage), operation!(reinvite_user))
+        .api(Permission(UsersManage), operation!(end_user_sessions))
+        .api(Permission(OrgRead), operation!(list_sites))
+        .api(Permission(OrgManage), operation!(create_site))
+        .api(Permission(OrgRead), operation!(list_teams))
+        .api(Permission(OrgManage), operation!(create_team))
+        .api(Permission(OrgRead), operation!(list_clients))
+        .api(Permission(OrgManage), operation!(create_client))
+        .api(Permission(TokensManage), operation!(list_tokens))
+        .api(Permission(TokensManage), operation!(create_token))
+        .api(Permission(TokensManage), operation!(revoke_token))
+        .api(Permission(AuditRead), operation!(audit::search))
+        .api(Permission(AuditRead), operation!(audit::export))
+        .api(Permission(AuditRead), operation!(audit::checkpoint))
+        .api(Permission(AuditRead), operation!(audit::entry_proof))
+        .api(Permission(AuditRead), operation!(audit::consistency))
+        .api(Permission(CustomersManage), operation!(customers::create))
+        .api(Permission(CustomersRead), operation!(customers::lookup))
+        .api(
             Permission(CustomersManage),
-            customers::import.layer(axum::extract::DefaultBodyLimit::max(crate::problem::IMPORT_BODY_LIMIT)),
+            operation!(customers::import)
+                .map(|h| h.layer(axum::extract::DefaultBodyLimit::max(crate::problem::IMPORT_BODY_LIMIT))),
         )
-        .add(Method::POST, "/api/v1/customers/{id}/reveal", Permission(CustomersRead), customers::reveal)
-        .add(Method::POST, "/api/v1/customers/{id}/notes", Permission(CustomersRead), customers::add_note)
-        .add(Method::PATCH, "/api/v1/customers/{id}", Permission(CustomersManage), customers::correct)
-        .add(
-            Method::POST,
-            "/api/v1/customers/{id}/disclosure",
-            Permission(CustomersManage),
-            customers::disclose,
-        )
-        .add(Method::POST, "/api/v1/customers/{id}/erase", Permission(CustomersManage), customers::erase)
-        .add(Method::GET, "/api/v1/vault/policy", Permission(CustomersManage), customers::get_policy)
-        .add(Method::PUT, "/api/v1/vault/policy", Permission(CustomersManage), customers::put_policy)
-        .add(Method::POST, "/api/v1/cti/calls", Permission(CtiWrite), customers::call_started)
-        .add(Method::POST, "/api/v1/cti/calls/end", Permission(CtiWrite), customers::call_ended)
-        .add(Method::POST, "/api/v1/agent/enroll", Public, devices::enrol)
-        .add(Method::POST, "/api/v1/agent/inventory", Device, devices::inventory)
-        .add(Method::POST, "/api/v1/agent/heartbeat", Device, devices::heartbeat)
-        .add(Method::POST, "/api/v1/agent/events", Device, devices::events)
-        .add(Method::POST, "/api/v1/agent/commands/poll", Device, devices::poll)
-        .add(Method::POST, "/api/v1/agent/commands/{id}/result", Device, devices::command_result)
-        .add(Method::POST, "/api/v1/devices/enrolments", Permission(DevicesManage), devices::create_enrolment)
-        .add(Method::GET, "/api/v1/devices", Permission(DevicesRead), devices::list)
-        .add(Method::GET, "/api/v1/devices/{id}", Permission(DevicesRead), devices::detail)
-        .add(Method::POST, "/api/v1/devices/{id}/revoke", Permission(DevicesManage), devices::revoke)
-        .add(Method::POST, "/api/v1/devices/{id}/commands", Permission(DevicesManage), devices::issue_command)
-        .add(Method::GET, "/api/v1/devices/{id}/commands", Permission(DevicesRead), devices::list_commands)
-        .add(Method::GET, "/api/v1/devices/{id}/events", Permission(DevicesRead), devices::list_events)
-        .add(Method::GET, "/api/v1/devices/{id}/activity", Permission(DevicesRead), devices::list_activity)
-        .add(
-            Method::GET,
-            "/api/v1/devices/keystroke-limits",
-            Permission(DevicesRead),
-            devices::get_keystroke_limits,
-        )
-        .add(
-            Method::PUT,
-            "/api/v1/devices/keystroke-limits",
-            Permission(DevicesManage),
-            devices::put_keystroke_limits,
-        )
-        .add(Method::GET, "/api/v1/users/{id}/shifts", Permission(DevicesRead), devices::get_user_shifts)
-        .add(Method::PUT, "/api/v1/users/{id}/shifts", Permission(DevicesManage), devices::put_user_shifts)
-        .add(
-            Method::GET,
-            "/api/v1/sites/{id}/device-policy",
-            Permission(DevicesRead),
-            devices::get_site_policy,
-        )
-        .add(
-            Method::PUT,
-            "/api/v1/sites/{id}/device-policy",
-            Permission(DevicesManage),
-            devices::put_site_policy,
-        )
-        .add(
-            Method::PUT,
-            "/api/v1/users/{id}/approved-networks",
-            Permission(DevicesManage),
-            devices::put_user_networks,
-        )
-        .add(Method::GET, "/api/v1/security-events", Permission(SecurityEventsRead), security_events)
-        .add(Method::GET, "/api/v1/settings", Permission(SettingsManage), get_settings)
-        .add(Method::PUT, "/api/v1/settings", Permission(SettingsManage), put_settings)
+        .api(Permission(CustomersRead), operation!(customers::reveal))
+        .api(Permission(CustomersRead), operation!(customers::add_note))
+        .api(Permission(CustomersManage), operation!(customers::correct))
+        .api(Permission(CustomersManage), operation!(customers::disclose))
+        .api(Permission(CustomersManage), operation!(customers::erase))
+        .api(Permission(CustomersManage), operation!(customers::get_policy))
+        .api(Permission(CustomersManage), operation!(customers::put_policy))
+        .api(Permission(CtiWrite), operation!(customers::call_started))
+        .api(Permission(CtiWrite), operation!(customers::call_ended))
+        .api(Public, operation!(devices::enrol))
+        .api(Device, operation!(devices::inventory))
+        .api(Device, operation!(devices::heartbeat))
+        .api(Device, operation!(devices::events))
+        .api(Device, operation!(devices::poll))
+        .api(Device, operation!(devices::command_result))
+        .api(Permission(DevicesManage), operation!(devices::create_enrolment))
+        .api(Permission(DevicesRead), operation!(devices::list))
+        .api(Permission(DevicesRead), operation!(devices::detail))
+        .api(Permission(DevicesManage), operation!(devices::revoke))
+        .api(Permission(DevicesManage), operation!(devices::issue_command))
+        .api(Permission(DevicesRead), operation!(devices::list_commands))
+        .api(Permission(DevicesRead), operation!(devices::list_events))
+        .api(Permission(DevicesRead), operation!(devices::list_activity))
+        .api(Permission(DevicesRead), operation!(devices::get_keystroke_limits))
+        .api(Permission(DevicesManage), operation!(devices::put_keystroke_limits))
+        .api(Permission(DevicesRead), operation!(devices::get_user_shifts))
+        .api(Permission(DevicesManage), operation!(devices::put_user_shifts))
+        .api(Permission(DevicesRead), operation!(devices::get_site_policy))
+        .api(Permission(DevicesManage), operation!(devices::put_site_policy))
+        .api(Permission(DevicesManage), operation!(devices::put_user_networks))
+        .api(Permission(SecurityEventsRead), operation!(security_events))
+        .api(Permission(SettingsManage), operation!(get_settings))
+        .api(Permission(SettingsManage), operation!(put_settings))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = proto::Health)))]
