@@ -84,7 +84,8 @@ pub struct Operation<H> {
 
 impl<H> Operation<H> {
     /// `handler` as `P` describes it; `P` is the type the attribute generated beside the
-    /// handler (`__path_<handler>`), which [`operation!`] names.
+    /// handler (`__path_<handler>`), which [`operation!`] names. `Tags` and `SchemaReferences`
+    /// are hidden from utoipa's documentation but public: its derive and utoipa-axum use them.
     pub fn new<P>(handler: H) -> Self
     where
         P: utoipa::Path + utoipa::__dev::Tags<'static> + utoipa::__dev::SchemaReferences,
