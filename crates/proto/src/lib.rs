@@ -203,7 +203,10 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AuditSearch {
+    /// An actor as the log writes it (`user:<id>`, `token:<id>`, `device:<id>`, `system`,
+    /// `anonymous`), or part of a user name or display name: that person and their API tokens.
     pub actor: Option<String>,
+    /// An action code, or several separated by commas.
     pub action: Option<String>,
     pub object: Option<String>,
     pub outcome: Option<String>,
@@ -235,7 +238,10 @@ pub enum ExportFormat {
 #[into_params(parameter_in = Query)]
 pub struct AuditExportQuery {
     pub format: ExportFormat,
+    /// An actor as the log writes it (`user:<id>`, `token:<id>`, `device:<id>`, `system`,
+    /// `anonymous`), or part of a user name or display name: that person and their API tokens.
     pub actor: Option<String>,
+    /// An action code, or several separated by commas.
     pub action: Option<String>,
     pub object: Option<String>,
     pub outcome: Option<String>,

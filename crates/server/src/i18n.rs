@@ -136,6 +136,33 @@ mod tests {
         }
     }
 
+    /// The audit log shows every action, category and outcome by its label (issue 14, item 5).
+    #[test]
+    fn every_audit_action_has_a_label() {
+        use mamori_audit::{Category, Outcome};
+        let categories = [
+            Category::Access,
+            Category::Authentication,
+            Category::Login,
+            Category::Operation,
+            Category::Security,
+            Category::Device,
+        ];
+        for lang in [Language::Ja, Language::En] {
+            let keys = mamori_audit::actions::ALL
+                .iter()
+                .map(|a| format!("audit_action.{}", a.name))
+                .chain(categories.iter().map(|c| format!("audit_category.{}", c.as_str())))
+                .chain(
+                    [Outcome::Success, Outcome::Failure, Outcome::Denied]
+                        .iter()
+                        .map(|o| format!("audit_outcome.{}", o.as_str())),
+                );
+            let missing: Vec<String> = keys.filter(|k| !catalogue(lang).contains_key(k)).collect();
+            assert!(missing.is_empty(), "without a label in {}: {missing:?}", lang.as_str());
+        }
+    }
+
     #[test]
     fn negotiation() {
         assert_eq!(negotiate(None, None), Language::Ja);

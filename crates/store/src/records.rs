@@ -158,8 +158,13 @@ pub struct SecurityEvent {
 /// A search of the audit log; every field narrows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditQuery {
-    pub actor: Option<String>,
-    pub action: Option<String>,
+    /// Entries by any of these actors (`user:<id>`, …); `None`: any actor. An empty list
+    /// matches nothing.
+    pub actors: Option<Vec<String>>,
+    /// Entries of any of these actions; `None`: any action. An empty list matches nothing.
+    pub actions: Option<Vec<String>>,
+    /// Entries of none of these actions (system noise such as CTI call events).
+    pub hidden_actions: Vec<String>,
     pub object: Option<String>,
     pub outcome: Option<String>,
     pub from: Option<UnixMillis>,

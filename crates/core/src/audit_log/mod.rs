@@ -143,8 +143,8 @@ impl AuditLog {
         ctx: &RequestContext,
     ) -> Result<(Vec<AuditEntry>, bool), CoreError> {
         self.base.permitted(principal, Permission::AuditRead, &actions::AUDIT_EXPORT, ctx).await?;
-        let query = search.query();
-        check_audit_filters(&query)?;
+        check_audit_filters(search)?;
+        let query = self.query_for(search).await?;
         let mut read = self.base.store.read().await?;
         let mut all = Vec::new();
         let mut page = AuditQuery { limit: 1000, before_index: None, ..query.clone() };
@@ -168,13 +168,13 @@ impl AuditLog {
             .detail("entries", all.len().to_string())
             .detail("truncated", truncated.to_string());
         for (name, value) in [
-            ("actor", &query.actor),
-            ("action", &query.action),
-            ("object", &query.object),
-            ("outcome", &query.outcome),
+            ("actor", search.actor.clone()),
+            ("action", search.actions.as_ref().map(|a| a.join(","))),
+            ("object", search.object.clone()),
+            ("outcome", search.outcome.clone()),
         ] {
             if let Some(v) = value {
-                e = e.detail(&format!("filter_{name}"), v.clone());
+                e = e.detail(&format!("filter_{name}"), v);
             }
         }
         if let Some(t) = query.from {
@@ -646,8 +646,14 @@ impl AuditLog {
 /// A search of the audit log as a caller states it; every field narrows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditSearch {
+    /// An actor as the log writes it (`user:<id>`, `token:<id>`, `device:<id>`, `system`,
+    /// `anonymous`), or words of a person's name: then every user whose user name or display
+    /// name contains them, and their API tokens.
     pub actor: Option<String>,
-    pub action: Option<String>,
+    /// Any of these actions (codes; a caller that searches by label turns it into codes).
+    pub actions: Option<Vec<String>>,
+    /// None of these actions.
+    pub hidden_actions: Vec<String>,
     pub object: Option<String>,
     pub outcome: Option<String>,
     pub from: Option<UnixMillis>,
@@ -658,18 +664,84 @@ pub struct AuditSearch {
     pub limit: i64,
 }
 
-impl AuditSearch {
-    fn query(&self) -> AuditQuery {
-        AuditQuery {
-            actor: self.actor.clone(),
-            action: self.action.clone(),
-            object: self.object.clone(),
-            outcome: self.outcome.clone(),
-            from: self.from,
-            to: self.to,
-            before_index: self.before_index,
-            limit: self.limit,
+impl AuditLog {
+    /// How the log's actors and objects read as names, for those who read the log
+    /// (`audit.read`): `user:<id>` → "display name (user name)", `token:<id>` → "token name —
+    /// owner", `device:<id>` → its host name. Customers stay keyed hashes.
+    pub async fn names(
+        &self,
+        principal: &Principal,
+        ctx: &RequestContext,
+    ) -> Result<HashMap<String, String>, CoreError> {
+        self.base.permitted(principal, Permission::AuditRead, &actions::AUDIT_SEARCH, ctx).await?;
+        let mut read = self.base.store.read().await?;
+        let users = read.list_users().await?;
+        let person: HashMap<&str, String> =
+            users.iter().map(|u| (u.id.as_str(), format!("{} ({})", u.display_name, u.username))).collect();
+        let mut names: HashMap<String, String> = person
+            .iter()
+            .map(|(id, name)| (mamori_audit::Actor::User((*id).to_owned()).encode(), name.clone()))
+            .collect();
+        for t in read.list_api_tokens().await? {
+            let owner = person.get(t.owner_id.as_str()).cloned().unwrap_or_default();
+            names.insert(mamori_audit::Actor::ApiToken(t.id).encode(), format!("{} — {owner}", t.name));
         }
+        for d in read.list_devices().await? {
+            names.insert(mamori_audit::Actor::Device(d.id).encode(), d.hostname);
+        }
+        Ok(names)
+    }
+}
+
+/// Whether `actor` is written as the log writes actors, rather than words of a name.
+fn is_encoded_actor(actor: &str) -> bool {
+    ["user:", "token:", "device:"].iter().any(|p| actor.starts_with(p))
+        || matches!(actor, "system" | "anonymous")
+}
+
+impl AuditLog {
+    /// The store's query for a search: a name becomes the actors it names.
+    async fn query_for(&self, search: &AuditSearch) -> Result<AuditQuery, CoreError> {
+        let actors = match search.actor.as_deref() {
+            None => None,
+            Some(actor) if is_encoded_actor(actor) => Some(vec![actor.to_owned()]),
+            Some(words) => {
+                let words = words.to_lowercase();
+                let mut read = self.base.store.read().await?;
+                let named: Vec<String> = read
+                    .list_users()
+                    .await?
+                    .into_iter()
+                    .filter(|u| {
+                        u.username.to_lowercase().contains(&words)
+                            || u.display_name.to_lowercase().contains(&words)
+                    })
+                    .map(|u| u.id)
+                    .collect();
+                let tokens =
+                    read.list_api_tokens().await?.into_iter().filter(|t| named.contains(&t.owner_id));
+                let tokens: Vec<String> =
+                    tokens.map(|t| mamori_audit::Actor::ApiToken(t.id).encode()).collect();
+                Some(
+                    named
+                        .into_iter()
+                        .map(|id| mamori_audit::Actor::User(id).encode())
+                        .chain(tokens)
+                        .collect(),
+                )
+            }
+        };
+        Ok(AuditQuery {
+            actors,
+            actions: search.actions.clone(),
+            hidden_actions: search.hidden_actions.clone(),
+            object: search.object.clone(),
+            outcome: search.outcome.clone(),
+            from: search.from,
+            to: search.to,
+            before_index: search.before_index,
+            limit: search.limit,
+        })
     }
 }
 
@@ -682,8 +754,8 @@ impl AuditLog {
         ctx: &RequestContext,
     ) -> Result<Vec<AuditEntry>, CoreError> {
         self.base.permitted(principal, Permission::AuditRead, &actions::AUDIT_SEARCH, ctx).await?;
-        let query = AuditQuery { limit: search.limit.clamp(1, 1000), ..search.query() };
-        check_audit_filters(&query)?;
+        check_audit_filters(search)?;
+        let query = AuditQuery { limit: search.limit.clamp(1, 1000), ..self.query_for(search).await? };
         let entries = self.base.store.read().await?.search_audit(&query).await?;
         let e = AuditEvent::of(&actions::AUDIT_SEARCH, principal.actor(), Outcome::Success)
             .object("audit_log")
@@ -693,16 +765,25 @@ impl AuditLog {
     }
 }
 
-/// Search filters are short, printable text.
-fn check_audit_filters(query: &AuditQuery) -> Result<(), CoreError> {
+/// Search filters are short, printable text (at most 100 actions).
+fn check_audit_filters(search: &AuditSearch) -> Result<(), CoreError> {
+    let actions = search.actions.as_deref().unwrap_or_default();
     let filters = [
-        ("actor", &query.actor),
-        ("action", &query.action),
-        ("object", &query.object),
-        ("outcome", &query.outcome),
-    ];
+        ("actor", search.actor.as_deref()),
+        ("object", search.object.as_deref()),
+        ("outcome", search.outcome.as_deref()),
+    ]
+    .into_iter()
+    .chain(actions.iter().chain(&search.hidden_actions).map(|a| ("action", Some(a.as_str()))));
+    if actions.len() + search.hidden_actions.len() > 100 {
+        return Err(CoreError::invalid(
+            "action",
+            ErrorCode::InvalidFilter,
+            "at most 100 actions in one search",
+        ));
+    }
     for (field, value) in filters {
-        if value.as_deref().is_some_and(|v| v.chars().any(char::is_control) || v.len() > 200) {
+        if value.is_some_and(|v| v.chars().any(char::is_control) || v.len() > 200) {
             return Err(CoreError::invalid(
                 field,
                 ErrorCode::InvalidFilter,

@@ -954,6 +954,25 @@ async fn search_and_export(backend: Backend) {
     let yesterday = today.previous_day().unwrap();
     let html = b.get(&format!("/audit?action=user.invite&to={yesterday}")).await.text().await.unwrap();
     assert_eq!(html.matches("<code>user.invite</code>").count(), 0, "nothing before today");
+
+    // Read like Japanese (issue 14, item 5): a person found by user name, an action by a word of
+    // its label in either language, labels for categories and outcomes, people shown by name.
+    for query in ["actor=admin&action=招待", "actor=ADM&action=invited", "actor=admin&action=user.invite"] {
+        let html = b.get(&format!("/audit?{query}")).await.text().await.unwrap();
+        assert_eq!(html.matches("<code>user.invite</code>").count(), 12, "{query}");
+        assert!(
+            html.contains("ユーザー招待") && html.contains(">成功<") && html.contains(">操作<"),
+            "{query}"
+        );
+        assert!(
+            html.contains("(admin)") && !html.contains("<td class=\"wrap\">user:"),
+            "{query}: names, not ids"
+        );
+    }
+    let html = b.get("/audit?actor=nobody.here").await.text().await.unwrap();
+    assert!(html.contains("条件に合う記録はありません"), "an empty result says so");
+    let html = b.get("/audit?action=user.invite&size=50").await.text().await.unwrap();
+    assert_eq!(html.matches("<code>user.invite</code>").count(), 12);
     s.stop().await;
 }
 both_backends!(search_and_export);

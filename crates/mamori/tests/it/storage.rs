@@ -216,7 +216,7 @@ async fn audit_is_transactional_and_append_only(backend: Backend) {
     assert_eq!(all.iter().map(|e| e.index).collect::<Vec<_>>(), vec![1, 0], "no gap, newest first");
     assert_eq!(all[0].details.get("k").map(String::as_str), Some("v"));
     let found = r
-        .search_audit(&AuditQuery { action: Some("a.one".into()), limit: 10, ..Default::default() })
+        .search_audit(&AuditQuery { actions: Some(vec!["a.one".into()]), limit: 10, ..Default::default() })
         .await
         .unwrap();
     assert_eq!(found.len(), 1);

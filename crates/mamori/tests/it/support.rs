@@ -269,7 +269,11 @@ impl TestServer {
 
     /// Audit entries with this action, newest first.
     pub async fn audit(&self, action: &str) -> Vec<mamori_audit::AuditEntry> {
-        let q = mamori_store::AuditQuery { action: Some(action.into()), limit: 1000, ..Default::default() };
+        let q = mamori_store::AuditQuery {
+            actions: Some(vec![action.into()]),
+            limit: 1000,
+            ..Default::default()
+        };
         self.core.store().read().await.expect("read").search_audit(&q).await.expect("search")
     }
 }

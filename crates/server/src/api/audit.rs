@@ -31,7 +31,8 @@ pub async fn search(
     }
     let query = AuditSearch {
         actor: q.actor,
-        action: q.action,
+        actions: q.action.map(|a| a.split(',').map(str::to_owned).collect()),
+        hidden_actions: Vec::new(),
         object: q.object,
         outcome: q.outcome,
         from: q.from.map(mamori_domain::UnixMillis),
@@ -177,7 +178,8 @@ pub async fn export(
     use axum::response::IntoResponse;
     let query = AuditSearch {
         actor: q.actor,
-        action: q.action,
+        actions: q.action.map(|a| a.split(',').map(str::to_owned).collect()),
+        hidden_actions: Vec::new(),
         object: q.object,
         outcome: q.outcome,
         from: q.from.map(mamori_domain::UnixMillis),

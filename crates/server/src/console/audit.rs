@@ -18,8 +18,12 @@ pub fn routes(r: Routes) -> Routes {
     r.add(Method::GET, "/audit", Needs(AuditRead), audit_page)
 }
 
-/// Rows per page.
+/// Rows per page, unless the auditor picks another of [`PAGE_SIZES`].
 const PAGE: i64 = 100;
+const PAGE_SIZES: [i64; 4] = [50, 100, 200, 500];
+
+/// System noise hidden unless asked for: the telephony system's call events, a pair per call.
+const NOISE: [&str; 2] = ["cti.call_start", "cti.call_end"];
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct AuditFilter {
@@ -32,16 +36,47 @@ pub struct AuditFilter {
     /// Last day, inclusive.
     to: Option<String>,
     before: Option<u64>,
+    /// Rows per page (one of [`PAGE_SIZES`]).
+    size: Option<i64>,
+    /// `1`: show the system noise too.
+    all: Option<String>,
+}
+
+/// The actions a typed word means: those whose code or label (Japanese or English) contains it.
+/// An exact code is that action alone.
+fn actions_matching(word: &str) -> Vec<String> {
+    use crate::i18n::Tr;
+    use mamori_domain::identity::Language;
+    if mamori_audit::actions::find(word).is_some() {
+        return vec![word.to_owned()];
+    }
+    let word = word.to_lowercase();
+    mamori_audit::actions::ALL
+        .iter()
+        .filter(|a| {
+            let key = format!("audit_action.{}", a.name);
+            a.name.contains(&word)
+                || [Language::Ja, Language::En]
+                    .into_iter()
+                    .any(|l| Tr(l).get(&key).is_some_and(|label| label.to_lowercase().contains(&word)))
+        })
+        .map(|a| a.name.to_owned())
+        .collect()
 }
 
 pub struct AuditView {
     pub index: u64,
     pub time: String,
-    pub category: &'static str,
+    /// Labels, in the page's language.
+    pub category: String,
+    pub action_label: String,
+    /// The code, shown beside its label.
     pub action: String,
+    /// A person by name; other actors as written.
     pub actor: String,
     pub object: String,
-    pub outcome: &'static str,
+    pub outcome: String,
+    pub outcome_code: &'static str,
     pub source_ip: String,
     pub details: String,
 }
@@ -62,6 +97,9 @@ struct AuditPage {
     /// The same search for the export API (times in Unix milliseconds).
     export_query: String,
     next_before: Option<u64>,
+    sizes: [i64; 4],
+    size: i64,
+    show_all: bool,
     /// The verifier key and the latest signed tree head, for auditors to keep.
     public_key: String,
     checkpoint: Option<String>,
@@ -90,28 +128,32 @@ async fn audit_page(
     let clean = |s: &Option<String>| s.as_ref().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let from = clean(&f.from).and_then(|d| day_start(&d));
     let to = clean(&f.to).and_then(|d| day_start(&d)).map(|t| UnixMillis(t.0 + 86_400_000));
+    let size = f.size.filter(|s| PAGE_SIZES.contains(s)).unwrap_or(PAGE);
+    let show_all = f.all.as_deref() == Some("1");
+    let actions = clean(&f.action).map(|word| actions_matching(&word));
     let query = AuditSearch {
         actor: clean(&f.actor),
-        action: clean(&f.action),
+        // Asking for an action by name shows it even when it is noise.
+        hidden_actions: if show_all || actions.is_some() {
+            Vec::new()
+        } else {
+            NOISE.map(String::from).to_vec()
+        },
+        actions,
         object: clean(&f.object),
         outcome: clean(&f.outcome),
         from,
         to,
         before_index: f.before,
-        limit: PAGE,
+        limit: size,
     };
     let entries = match state.core.audit.search_audit(&p, &query, &ctx).await {
         Ok(e) => e,
         Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     };
-    let next_before = if entries.len() as i64 == PAGE { entries.last().map(|e| e.index) } else { None };
+    let next_before = if entries.len() as i64 == size { entries.last().map(|e| e.index) } else { None };
     let mut params: Vec<(&str, String)> = Vec::new();
-    for (name, value) in [
-        ("actor", &query.actor),
-        ("action", &query.action),
-        ("object", &query.object),
-        ("outcome", &query.outcome),
-    ] {
+    for (name, value) in [("actor", &query.actor), ("object", &query.object), ("outcome", &query.outcome)] {
         if let Some(v) = value {
             params.push((name, v.clone()));
         }
@@ -119,15 +161,20 @@ async fn audit_page(
     let search: Vec<(&str, String)> = params
         .iter()
         .cloned()
+        .chain(clean(&f.action).map(|a| ("action", a)))
         .chain(clean(&f.from).map(|d| ("from", d)))
         .chain(clean(&f.to).map(|d| ("to", d)))
+        .chain((size != PAGE).then(|| ("size", size.to_string())))
+        .chain(show_all.then(|| ("all", "1".to_owned())))
         .collect();
-    // The export API takes the time range in Unix milliseconds.
+    // The export API takes the actions as codes and the time range in Unix milliseconds.
     let export: Vec<(&str, String)> = params
         .into_iter()
+        .chain(query.actions.as_ref().map(|a| ("action", a.join(","))))
         .chain(from.map(|t| ("from", t.0.to_string())))
         .chain(to.map(|t| ("to", t.0.to_string())))
         .collect();
+    let names = state.core.audit.names(&p, &ctx).await.unwrap_or_default();
     let checkpoint = state.core.audit.latest_audit_checkpoint().await.ok().flatten().map(|c| c.note);
     let c = Chrome::new(tr, "audit.title", Some(&p), csrf_for(Some(&p), None), "/audit");
     let page = AuditPage {
@@ -143,11 +190,13 @@ async fn audit_page(
             .map(|e| AuditView {
                 index: e.index,
                 time: local_time(e.time.0),
-                category: e.category.as_str(),
+                category: tr.t(&format!("audit_category.{}", e.category.as_str())).to_owned(),
+                action_label: tr.get(&format!("audit_action.{}", e.action)).unwrap_or_default().to_owned(),
                 action: e.action,
-                actor: e.actor,
-                object: e.object.unwrap_or_default(),
-                outcome: e.outcome.as_str(),
+                actor: names.get(&e.actor).cloned().unwrap_or(e.actor),
+                object: e.object.map(|o| names.get(&o).cloned().unwrap_or(o)).unwrap_or_default(),
+                outcome: tr.t(&format!("audit_outcome.{}", e.outcome.as_str())).to_owned(),
+                outcome_code: e.outcome.as_str(),
                 source_ip: e.source_ip.unwrap_or_default(),
                 details: serde_json::to_string(&e.details).unwrap_or_default(),
             })
@@ -155,6 +204,9 @@ async fn audit_page(
         query: serde_urlencoded::to_string(&search).unwrap_or_default(),
         export_query: serde_urlencoded::to_string(&export).unwrap_or_default(),
         next_before,
+        sizes: PAGE_SIZES,
+        size,
+        show_all,
         public_key: state.core.audit.audit_public_key(),
         checkpoint,
     };

@@ -5,23 +5,49 @@ macro_rules! audit_queries {
         #[async_trait::async_trait]
         impl mamori_store::AuditRead for $handle {
             async fn search_audit(&mut self, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
-                sqlx::query_as::<$db, AuditRow>(
+                let mut sql = sqlx::QueryBuilder::<$db>::new(
                     "SELECT idx, time, category, action, actor, object, outcome, source_ip, request_id, details \
-                     FROM audit_entries \
-                     WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action = $2) \
-                       AND ($3 IS NULL OR object = $3) AND ($4 IS NULL OR outcome = $4) \
-                       AND ($5 IS NULL OR time >= $5) AND ($6 IS NULL OR time < $6) \
-                       AND ($7 IS NULL OR idx < $7) \
-                     ORDER BY idx DESC LIMIT $8",
-                )
-                .bind(&q.actor)
-                .bind(&q.action)
-                .bind(&q.object)
-                .bind(&q.outcome)
-                .bind(q.from.map(|t| t.0))
-                .bind(q.to.map(|t| t.0))
-                .bind(q.before_index.map(from_index).transpose()?)
-                .bind(q.limit)
+                     FROM audit_entries WHERE 1 = 1",
+                );
+                // A list of values: `column IN (…)`, or `NOT IN`; an empty `IN` list matches nothing.
+                let mut any_of = |column: &str, values: &[String], negate: bool| {
+                    if values.is_empty() {
+                        if !negate {
+                            sql.push(" AND 1 = 0");
+                        }
+                        return;
+                    }
+                    sql.push(format!(" AND {column} {}IN (", if negate { "NOT " } else { "" }));
+                    let mut list = sql.separated(", ");
+                    for v in values {
+                        list.push_bind(v.clone());
+                    }
+                    list.push_unseparated(")");
+                };
+                if let Some(actors) = &q.actors {
+                    any_of("actor", actors, false);
+                }
+                if let Some(actions) = &q.actions {
+                    any_of("action", actions, false);
+                }
+                any_of("action", &q.hidden_actions, true);
+                if let Some(object) = &q.object {
+                    sql.push(" AND object = ").push_bind(object.clone());
+                }
+                if let Some(outcome) = &q.outcome {
+                    sql.push(" AND outcome = ").push_bind(outcome.clone());
+                }
+                if let Some(from) = q.from {
+                    sql.push(" AND time >= ").push_bind(from.0);
+                }
+                if let Some(to) = q.to {
+                    sql.push(" AND time < ").push_bind(to.0);
+                }
+                if let Some(before) = q.before_index {
+                    sql.push(" AND idx < ").push_bind(from_index(before)?);
+                }
+                sql.push(" ORDER BY idx DESC LIMIT ").push_bind(q.limit);
+                sql.build_query_as::<AuditRow>()
                 .fetch_all(self.handle.conn())
                 .await
                 .map_err(db_err)?
