@@ -443,6 +443,18 @@ catalogue! {
         details: &[("what", "`entry <index> in tree <size>` or `consistency <from> to <to>`")],
         summary: "an inclusion or consistency proof was read",
     };
+    AUDIT_VERIFY = Action {
+        name: "audit.verify",
+        category: Category::Access,
+        denied_as: None,
+        object: "`audit_log`",
+        details: &[
+            ("to_size", "entries verified (success)"),
+            ("checkpoints", "signed checkpoints checked (success)"),
+            ("mismatch", "what did not match (failure)"),
+        ],
+        summary: "the live log was verified from the console (success: it matched; failure: it did not)",
+    };
     AUDIT_PRUNE = Action {
         name: "audit.prune",
         category: Category::Operation,

@@ -535,12 +535,39 @@ impl AuditLog {
         Ok(deleted)
     }
 
+    /// [`AuditLog::verify_audit_log`] for an auditor in the console, with this server's own key:
+    /// the answer says whether the live log matched (and up to where) or what did not. The check
+    /// is recorded (`audit.verify`). The proof that does not trust this server stays the offline
+    /// check of a bundle against the key the auditor saved.
+    pub async fn verify_for(
+        &self,
+        principal: &Principal,
+        ctx: &RequestContext,
+    ) -> Result<Result<Verified, String>, CoreError> {
+        self.base.permitted(principal, Permission::AuditRead, &actions::AUDIT_VERIFY, ctx).await?;
+        let key = self.audit_signer.verifier();
+        let outcome = match self.verify_audit_log(&key, &mut |_, _| {}).await {
+            Ok(v) => Ok(v),
+            Err(VerifyError::Mismatch(m)) => Err(m.to_string()),
+            Err(VerifyError::Core(e)) => return Err(e),
+        };
+        let e = match &outcome {
+            Ok(v) => AuditEvent::of(&actions::AUDIT_VERIFY, principal.actor(), Outcome::Success)
+                .detail("to_size", v.to_size.to_string())
+                .detail("checkpoints", v.checkpoints.to_string()),
+            Err(m) => AuditEvent::of(&actions::AUDIT_VERIFY, principal.actor(), Outcome::Failure)
+                .detail("mismatch", m.clone()),
+        };
+        self.base.audit_access(ctx, e.object("audit_log")).await?;
+        Ok(outcome)
+    }
+
     /// Verifies the live log the way a bundle is verified: every entry against its stored leaf
     /// hash, every stored tree node against the entries, every checkpoint's signature and root.
     pub async fn verify_audit_log(
         &self,
         key: &CheckpointVerifier,
-        progress: &mut dyn FnMut(u64, u64),
+        progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<Verified, VerifyError> {
         let mut read = self.base.store.read().await.map_err(CoreError::from)?;
         let floor = read.audit_pruned_below().await.map_err(CoreError::from)?;

@@ -115,11 +115,28 @@ async fn live_tampering_is_named(backend: Backend) {
         other => panic!("expected a mismatch, got {other:?}"),
     };
 
+    // The auditor verifies from the console too (issue 14, item 5), and the check is recorded.
+    s.user("auditor", &[Role::Auditor]).await;
+    let b = s.signed_in("auditor").await;
+    let verify_in_console = || async {
+        let csrf = b.csrf("/audit").await;
+        let r = b.post_form("/audit/verify", &[("_csrf", csrf.as_str())]).await;
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
+    };
+    let page = verify_in_console().await;
+    assert!(page.contains("一致しました") && page.contains("id=\"audit-verification\""), "{page}");
+
     // One byte of one entry.
     s.tamper("UPDATE audit_entries SET action = 'user.invitf' WHERE idx = 5").await;
     let m = mismatch(verify_live(&s).await);
     assert_eq!(m, Mismatch::EntryChanged { index: 5 });
     assert!(m.to_string().contains("entry 5"), "{m}");
+    let page = verify_in_console().await;
+    assert!(page.contains("一致しません") && page.contains("entry 5"), "{page}");
+    let checks = s.audit("audit.verify").await;
+    assert_eq!(checks.len(), 2, "each check is recorded");
+    assert!(checks.iter().any(|e| e.outcome == mamori_audit::Outcome::Failure && e.details["mismatch"].contains("entry 5")));
     s.tamper("UPDATE audit_entries SET action = 'user.invite' WHERE idx = 5").await;
     verify_live(&s).await.expect("restored");
 

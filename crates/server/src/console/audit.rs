@@ -15,7 +15,12 @@ use mamori_domain::UnixMillis;
 use mamori_domain::authz::Access::Permission as Needs;
 
 pub fn routes(r: Routes) -> Routes {
-    r.add(Method::GET, "/audit", Needs(AuditRead), audit_page)
+    r.add(Method::GET, "/audit", Needs(AuditRead), audit_page).add(
+        Method::POST,
+        "/audit/verify",
+        Needs(AuditRead),
+        verify_log,
+    )
 }
 
 /// Rows per page, unless the auditor picks another of [`PAGE_SIZES`].
@@ -100,6 +105,7 @@ struct AuditPage {
     sizes: [i64; 4],
     size: i64,
     show_all: bool,
+    verification: Option<Verification>,
     /// The verifier key and the latest signed tree head, for auditors to keep.
     public_key: String,
     checkpoint: Option<String>,
@@ -123,8 +129,51 @@ async fn audit_page(
     Caller(p): Caller,
     q: Result<Query<AuditFilter>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let tr = tr_for(&headers, Some(&p));
     let Query(f) = q.unwrap_or_default();
+    audit_view(&state, tr_for(&headers, Some(&p)), &p, &ctx, f, None).await
+}
+
+/// The auditor presses "verify": the live log checked as `mamori audit verify` does, shown above
+/// the latest entries.
+async fn verify_log(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    _form: super::Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let verification = match state.core.audit.verify_for(&p, &ctx).await {
+        Ok(Ok(v)) => Verification {
+            matched: true,
+            text: tr
+                .t("audit.verified")
+                .replace("{size}", &v.to_size.to_string())
+                .replace("{checkpoints}", &v.checkpoints.to_string()),
+        },
+        Ok(Err(mismatch)) => {
+            Verification { matched: false, text: format!("{} {mismatch}", tr.t("audit.mismatch")) }
+        }
+        Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
+    };
+    audit_view(&state, tr, &p, &ctx, AuditFilter::default(), Some(verification)).await
+}
+
+/// What the console's verification found.
+pub struct Verification {
+    pub matched: bool,
+    pub text: String,
+}
+
+async fn audit_view(
+    state: &AppState,
+    tr: crate::i18n::Tr,
+    p: &mamori_core::Principal,
+    ctx: &mamori_audit::RequestContext,
+    f: AuditFilter,
+    verification: Option<Verification>,
+) -> Response {
+    let (state, p, ctx) = (state, p, ctx);
     let clean = |s: &Option<String>| s.as_ref().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let from = clean(&f.from).and_then(|d| day_start(&d));
     let to = clean(&f.to).and_then(|d| day_start(&d)).map(|t| UnixMillis(t.0 + 86_400_000));
@@ -147,7 +196,7 @@ async fn audit_page(
         before_index: f.before,
         limit: size,
     };
-    let entries = match state.core.audit.search_audit(&p, &query, &ctx).await {
+    let entries = match state.core.audit.search_audit(p, &query, ctx).await {
         Ok(e) => e,
         Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     };
@@ -174,9 +223,9 @@ async fn audit_page(
         .chain(from.map(|t| ("from", t.0.to_string())))
         .chain(to.map(|t| ("to", t.0.to_string())))
         .collect();
-    let names = state.core.audit.names(&p, &ctx).await.unwrap_or_default();
+    let names = state.core.audit.names(p, ctx).await.unwrap_or_default();
     let checkpoint = state.core.audit.latest_audit_checkpoint().await.ok().flatten().map(|c| c.note);
-    let c = Chrome::new(tr, "audit.title", Some(&p), csrf_for(Some(&p), None), "/audit");
+    let c = Chrome::new(tr, "audit.title", Some(p), csrf_for(Some(p), None), "/audit");
     let page = AuditPage {
         c,
         actor: f.actor.unwrap_or_default(),
@@ -207,6 +256,7 @@ async fn audit_page(
         sizes: PAGE_SIZES,
         size,
         show_all,
+        verification,
         public_key: state.core.audit.audit_public_key(),
         checkpoint,
     };
