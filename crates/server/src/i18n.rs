@@ -152,6 +152,12 @@ mod tests {
             let keys = mamori_audit::actions::ALL
                 .iter()
                 .map(|a| format!("audit_action.{}", a.name))
+                .chain(
+                    mamori_audit::actions::ALL
+                        .iter()
+                        .flat_map(|a| a.details.iter().map(|(k, _)| format!("audit_detail.{k}"))),
+                )
+                .chain(["repeats", "window_ms"].map(|k| format!("audit_detail.{k}")))
                 .chain(categories.iter().map(|c| format!("audit_category.{}", c.as_str())))
                 .chain(
                     [Outcome::Success, Outcome::Failure, Outcome::Denied]

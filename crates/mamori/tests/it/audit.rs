@@ -937,7 +937,12 @@ async fn search_and_export(backend: Backend) {
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let csv = r.text().await.unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "index,time_utc,category,action,actor,object,outcome,source_ip,request_id,details");
+    assert_eq!(
+        lines[0],
+        "index,time_jst,category,action,actor,actor_name,object,object_name,outcome,source_ip,request_id,details"
+    );
+    // Japan time with its offset, and the actor by name (issue 14, item 5).
+    assert!(lines[1].contains("+09:00,") && lines[1].contains(" (admin)"), "{}", lines[1]);
     assert_eq!(lines.len(), 1 + 12);
     assert!(lines[1..].iter().all(|l| l.contains(",user.invite,")));
 

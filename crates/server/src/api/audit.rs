@@ -125,16 +125,25 @@ fn csv_cell(v: &str) -> String {
     if v.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{v}") } else { v.to_owned() }
 }
 
-fn to_csv(entries: &[mamori_audit::AuditEntry]) -> Result<Vec<u8>, ApiError> {
+/// The CSV for a spreadsheet: times in Japan time with their offset (as the console shows them),
+/// people, tokens and PCs by name beside their ids.
+fn to_csv(
+    entries: &[mamori_audit::AuditEntry],
+    names: &std::collections::HashMap<String, String>,
+) -> Result<Vec<u8>, ApiError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let fail = |e: csv::Error| ApiError::new(ErrorCode::Internal, e.to_string());
+    let japan = time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    let name_of = |id: &str| names.get(id).cloned().unwrap_or_default();
     w.write_record([
         "index",
-        "time_utc",
+        "time_jst",
         "category",
         "action",
         "actor",
+        "actor_name",
         "object",
+        "object_name",
         "outcome",
         "source_ip",
         "request_id",
@@ -144,7 +153,7 @@ fn to_csv(entries: &[mamori_audit::AuditEntry]) -> Result<Vec<u8>, ApiError> {
     for e in entries {
         let time = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(e.time.0) * 1_000_000)
             .ok()
-            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .and_then(|t| t.to_offset(japan).format(&time::format_description::well_known::Rfc3339).ok())
             .unwrap_or_default();
         let row = [
             e.index.to_string(),
@@ -152,7 +161,9 @@ fn to_csv(entries: &[mamori_audit::AuditEntry]) -> Result<Vec<u8>, ApiError> {
             e.category.as_str().to_owned(),
             e.action.clone(),
             e.actor.clone(),
+            name_of(&e.actor),
             e.object.clone().unwrap_or_default(),
+            e.object.as_deref().map(name_of).unwrap_or_default(),
             e.outcome.as_str().to_owned(),
             e.source_ip.clone().unwrap_or_default(),
             e.request_id.clone().unwrap_or_default(),
@@ -189,7 +200,10 @@ pub async fn export(
     };
     let (entries, truncated) = state.core.audit.export_audit_search(&p, &query, &ctx).await?;
     let (body, content_type, extension) = match q.format {
-        proto::ExportFormat::Csv => (to_csv(&entries)?, "text/csv; charset=utf-8", "csv"),
+        proto::ExportFormat::Csv => {
+            let names = state.core.audit.names(&p, &ctx).await?;
+            (to_csv(&entries, &names)?, "text/csv; charset=utf-8", "csv")
+        }
         proto::ExportFormat::Jsonl => {
             let mut out = Vec::new();
             for e in &entries {

@@ -83,7 +83,8 @@ pub struct AuditView {
     pub outcome: String,
     pub outcome_code: &'static str,
     pub source_ip: String,
-    pub details: String,
+    /// (label, value), one line each.
+    pub details: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -247,7 +248,11 @@ async fn audit_view(
                 outcome: tr.t(&format!("audit_outcome.{}", e.outcome.as_str())).to_owned(),
                 outcome_code: e.outcome.as_str(),
                 source_ip: e.source_ip.unwrap_or_default(),
-                details: serde_json::to_string(&e.details).unwrap_or_default(),
+                details: e
+                    .details
+                    .iter()
+                    .map(|(k, v)| (tr.get(&format!("audit_detail.{k}")).unwrap_or(k).to_owned(), v.clone()))
+                    .collect(),
             })
             .collect(),
         query: serde_urlencoded::to_string(&search).unwrap_or_default(),
