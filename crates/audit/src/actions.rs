@@ -678,6 +678,18 @@ catalogue! {
         details: &[("command", "the command's id")],
         summary: "an agent reported a command done (success) or failed (failure)",
     };
+    DEVICE_COMMAND_EXPIRE = Action {
+        name: "device.command_expire",
+        category: Category::Device,
+        denied_as: None,
+        object: DEVICE,
+        details: &[
+            ("command", "the command's id"),
+            ("kind", "`lock`, `sign_out`, `message`, `refresh_inventory`"),
+            ("delivered", "`true` when the agent had fetched it, `false` when it never did"),
+        ],
+        summary: "a remote command was not finished within `devices.command_timeout_secs`; it will not be delivered",
+    };
     DEVICE_POLICY_CHANGE = Action {
         name: "device.policy_change",
         category: Category::Device,

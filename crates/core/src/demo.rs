@@ -247,14 +247,22 @@ impl Core {
 /// The demo's simulated agents: a PC for every demo operator, heard from every few seconds, so
 /// the device ledger is alive. One PC (`DEMO-PC-07`) is taken home — seen from outside the
 /// Tokyo site's approved network — and another (`DEMO-PC-12`) has a USB stick plugged in and
-/// out every minute or so.
+/// out every minute or so. They take remote commands as a real agent does: a lock or a
+/// sign-out leaves the PC locked until its operator comes back ([`DEMO_AWAY`] later), a message
+/// is shown, an inventory sent again.
 #[derive(Debug, Default)]
 pub struct DemoDeviceFeed {
     devices: Vec<mamori_store::DeviceRecord>,
     ticks: u64,
     /// The last minute whose activity buckets were sent.
     last_minute: i64,
+    /// PCs a command locked or signed out: device id → when the operator is back, and whether
+    /// they sign in again (after a sign-out) or unlock.
+    away: std::collections::HashMap<String, (mamori_domain::UnixMillis, bool)>,
 }
+
+/// How long a demo operator stays away from a PC that a command locked or signed out.
+pub const DEMO_AWAY: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The Tokyo site's approved network in the demo (a documentation range).
 const DEMO_OFFICE_NETWORK: &str = "203.0.113.0/24";
@@ -412,11 +420,33 @@ impl Core {
             let current =
                 self.base.store.read().await?.device(&device.id).await?.unwrap_or_else(|| device.clone());
             self.devices.device_contact(&current, Some(&ip)).await?;
+            if current.revoked_at.is_none() {
+                self.demo_take_commands(&mut feed.away, &current, n).await?;
+            }
+        }
+        // Operators back at PCs a command locked: they unlock (or sign in again).
+        let now = self.now();
+        let back: Vec<String> =
+            feed.away.iter().filter(|(_, (until, _))| *until <= now).map(|(id, _)| id.clone()).collect();
+        for id in back {
+            let Some((_, signed_out)) = feed.away.remove(&id) else { continue };
+            let Some(device) = feed.devices.iter().find(|d| d.id == id) else { continue };
+            let event = if signed_out {
+                EventData::SessionLogon { user: "demo".into() }
+            } else {
+                EventData::ScreenUnlocked {}
+            };
+            let e = AgentEvent { id: format!("back-{}", new_id()), time: now.0, event };
+            self.devices.record_events(device, &[e]).await?;
         }
         let minute = self.now().0.div_euclid(60_000) * 60_000 - 60_000;
         if minute != feed.last_minute {
             feed.last_minute = minute;
             for (i, device) in feed.devices.iter().enumerate() {
+                // Nobody types at a locked PC.
+                if feed.away.contains_key(&device.id) {
+                    continue;
+                }
                 let events = demo_activity(i + 1, minute, feed.ticks);
                 self.devices.record_events(device, &events).await?;
             }
@@ -438,6 +468,48 @@ impl Core {
                 let e = AgentEvent { id: new_id(), time: self.now().0, event };
                 self.devices.record_events(pc12, &[e]).await?;
             }
+        }
+        Ok(())
+    }
+}
+
+impl Core {
+    /// A simulated PC takes its commands as the agent does — the same poll and result
+    /// operations, never the store directly — and reports what a real PC would: the screen
+    /// locked, the user signed out, the message shown.
+    async fn demo_take_commands(
+        &self,
+        away: &mut std::collections::HashMap<String, (mamori_domain::UnixMillis, bool)>,
+        device: &mamori_store::DeviceRecord,
+        n: usize,
+    ) -> Result<(), CoreError> {
+        use mamori_proto::agent::{AgentEvent, EventData};
+        let ctx = mamori_audit::RequestContext::default();
+        for command in self.devices.poll_commands(device, std::time::Duration::ZERO).await? {
+            let now = self.now();
+            let event = |event| AgentEvent { id: format!("cmd-{}", command.id), time: now.0, event };
+            let detail = match command.kind.as_str() {
+                "lock" => {
+                    self.devices.record_events(device, &[event(EventData::ScreenLocked {})]).await?;
+                    away.insert(device.id.clone(), (now.plus(DEMO_AWAY), false));
+                    "screen locked (simulated PC)"
+                }
+                "sign_out" => {
+                    let logoff = EventData::SessionLogoff { user: "demo".into() };
+                    self.devices.record_events(device, &[event(logoff)]).await?;
+                    away.insert(device.id.clone(), (now.plus(DEMO_AWAY), true));
+                    "signed out (simulated PC)"
+                }
+                "message" => "message shown (simulated PC)",
+                "refresh_inventory" => {
+                    self.devices.record_inventory(device, &demo_inventory(&device.hostname, n), &ctx).await?;
+                    "inventory sent (simulated PC)"
+                }
+                _ => "",
+            };
+            let ok = !detail.is_empty();
+            let detail = if ok { detail } else { "this agent does not know the command" };
+            self.devices.finish_command(device, &command.id, ok, detail, &ctx).await?;
         }
         Ok(())
     }

@@ -59,6 +59,9 @@ pub struct Policies {
     pub reveals: mamori_domain::rate::RateLimit,
     /// How many problems a refused import lists; the rest are counted.
     pub import_max_listed_problems: usize,
+    /// A remote command not finished this long after it was issued has timed out: it is never
+    /// delivered afterwards (a lock must not fall on whoever sits at the PC hours later).
+    pub command_timeout: Duration,
 }
 
 impl Default for Policies {
@@ -69,6 +72,7 @@ impl Default for Policies {
             invitation_validity: Duration::from_secs(72 * 3600),
             reveals: mamori_domain::rate::RateLimit { capacity: 5, per_hour: 10 },
             import_max_listed_problems: vault::import::DEFAULT_MAX_LISTED_PROBLEMS,
+            command_timeout: devices::DEFAULT_COMMAND_TIMEOUT,
         }
     }
 }

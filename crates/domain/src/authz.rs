@@ -37,7 +37,7 @@ impl Role {
         use Permission::*;
         match self {
             Role::Operator => &[CustomersRead],
-            Role::Supervisor => &[UsersRead, OrgRead, CustomersRead, DevicesRead],
+            Role::Supervisor => &[UsersRead, OrgRead, CustomersRead, DevicesRead, DevicesCommand],
             Role::SecurityAdmin => &[
                 UsersRead,
                 UsersManage,
@@ -50,6 +50,7 @@ impl Role {
                 CustomersManage,
                 CtiWrite,
                 DevicesRead,
+                DevicesCommand,
                 DevicesManage,
             ],
             Role::Auditor => &[UsersRead, OrgRead, AuditRead, SecurityEventsRead, DevicesRead],
@@ -115,13 +116,18 @@ pub enum Permission {
     /// Read the device ledger: devices, their inventory and state.
     #[serde(rename = "devices.read")]
     DevicesRead,
-    /// Create enrolment tokens, revoke devices, send remote commands.
+    /// Lock a PC, sign its user out or show them a message — the everyday remote commands — on
+    /// PCs in one's people scope (a supervisor: their own team's).
+    #[serde(rename = "devices.command")]
+    DevicesCommand,
+    /// Create enrolment tokens, revoke devices, send every remote command (a refresh of the
+    /// inventory too).
     #[serde(rename = "devices.manage")]
     DevicesManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Permission::UsersRead,
         Permission::UsersManage,
         Permission::OrgRead,
@@ -134,6 +140,7 @@ impl Permission {
         Permission::CustomersManage,
         Permission::CtiWrite,
         Permission::DevicesRead,
+        Permission::DevicesCommand,
         Permission::DevicesManage,
     ];
 
@@ -151,6 +158,7 @@ impl Permission {
             Permission::CustomersManage => "customers.manage",
             Permission::CtiWrite => "cti.write",
             Permission::DevicesRead => "devices.read",
+            Permission::DevicesCommand => "devices.command",
             Permission::DevicesManage => "devices.manage",
         }
     }
@@ -208,6 +216,22 @@ impl fmt::Display for Access {
             Access::Permission(p) => write!(f, "permission {p}"),
             Access::Device => f.write_str("an enrolled device's signature"),
         }
+    }
+}
+
+/// The remote commands `devices.command` sends: what a supervisor needs on the floor. A refresh
+/// of the inventory is the admins' (it changes nothing a supervisor acts on).
+pub const EVERYDAY_COMMANDS: [&str; 3] = ["lock", "sign_out", "message"];
+
+/// The permission a remote command of `kind` needs from someone holding `held`:
+/// `devices.manage` sends any command (so an admin's token made before `devices.command` existed
+/// keeps working), `devices.command` only the everyday ones. The resource's scope is then
+/// checked by [`authorize`] as for any other permission.
+pub fn command_permission(held: &BTreeSet<Permission>, kind: &str) -> Permission {
+    if !held.contains(&Permission::DevicesManage) && EVERYDAY_COMMANDS.contains(&kind) {
+        Permission::DevicesCommand
+    } else {
+        Permission::DevicesManage
     }
 }
 
@@ -445,6 +469,24 @@ mod tests {
             Ok(())
         );
         assert_eq!(authorize(&admin, Permission::DevicesManage, other_pc), Ok(()));
+
+        // Supervisors lock, sign out and message their own team's PCs; the rest stays the admins'.
+        let lock = command_permission(&sv_perms, "lock");
+        assert_eq!(lock, Permission::DevicesCommand);
+        assert_eq!(authorize(&sv, lock, team_pc), Ok(()));
+        assert_eq!(authorize(&sv, lock, other_pc), Err(Refusal::TeamScope));
+        let refresh = command_permission(&sv_perms, "refresh_inventory");
+        assert_eq!(
+            authorize(&sv, refresh, team_pc),
+            Err(Refusal::Permission(Permission::DevicesManage))
+        );
+        assert_eq!(
+            authorize(&op, command_permission(&op_perms, "lock"), own),
+            Err(Refusal::Permission(Permission::DevicesCommand)),
+            "an operator does not lock even their own PC from the console"
+        );
+        let token_perms: BTreeSet<Permission> = [Permission::DevicesManage].into();
+        assert_eq!(command_permission(&token_perms, "lock"), Permission::DevicesManage);
         assert_eq!(authorize(&admin, Permission::SettingsManage, Resource::System), Ok(()));
     }
 }

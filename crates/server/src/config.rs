@@ -78,6 +78,11 @@ const KEYS: &[(&str, Kind, &str)] = &[
         "problems a refused customer import lists, the rest only counted (default 1000, at most 100000)",
     ),
     (
+        "devices.command_timeout_secs",
+        Kind::Integer,
+        "a remote command (lock, sign-out, message) not finished this long after it was issued times out and is never delivered (default 60, 10 to 3600)",
+    ),
+    (
         "audit.retention_days",
         Kind::Integer,
         "entries older than this may be archived and pruned by `mamori audit archive` (default 365, PCI DSS 10.5.1)",
@@ -144,6 +149,8 @@ pub struct ServerConfig {
     pub reveals: mamori_domain::rate::RateLimit,
     /// How many problems a refused customer import lists; the rest are counted.
     pub import_max_listed_problems: usize,
+    /// How long a remote command may take before it times out.
+    pub command_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -166,6 +173,7 @@ impl ServerConfig {
             audit_retention: Duration::from_secs(365 * 86_400),
             reveals: mamori_domain::rate::RateLimit { capacity: 5, per_hour: 10 },
             import_max_listed_problems: mamori_core::vault::import::DEFAULT_MAX_LISTED_PROBLEMS,
+            command_timeout: mamori_core::devices::DEFAULT_COMMAND_TIMEOUT,
         }
     }
 
@@ -366,6 +374,9 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
             "import.max_listed_problems" => {
                 c.import_max_listed_problems = usize::try_from(integer(k, &value, 1, 100_000)?)
                     .unwrap_or(mamori_core::vault::import::DEFAULT_MAX_LISTED_PROBLEMS)
+            }
+            "devices.command_timeout_secs" => {
+                c.command_timeout = Duration::from_secs(integer(k, &value, 10, 3600)?)
             }
             "audit.retention_days" => {
                 c.audit_retention = Duration::from_secs(86_400 * integer(k, &value, 1, 100 * 366)?)

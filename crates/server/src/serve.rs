@@ -127,6 +127,7 @@ pub async fn open_core(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<C
         lockout: config.lockout,
         reveals: config.reveals,
         import_max_listed_problems: config.import_max_listed_problems,
+        command_timeout: config.command_timeout,
         ..Policies::default()
     };
     let keys = Keys {
@@ -227,7 +228,7 @@ fn spawn_checkpointer(core: Core) -> tokio::task::JoinHandle<()> {
 /// Removes sessions nobody can use any more (idle past the timeout), every five minutes.
 /// Wakes agents' waiting polls for commands issued on another replica, twice a second: one query
 /// per replica, however many agents wait. Every five seconds, records when PCs were last heard
-/// from; once a minute, signals PCs that went silent.
+/// from; once a minute, signals PCs that went silent and marks timed-out commands.
 fn spawn_command_watch(core: Core) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -250,6 +251,11 @@ fn spawn_command_watch(core: Core) -> tokio::task::JoinHandle<()> {
                 && let Err(e) = core.devices.sweep_silent_devices(Duration::from_secs(180)).await
             {
                 tracing::warn!(error = %e, "looking for silent devices failed");
+            }
+            if n.is_multiple_of(120)
+                && let Err(e) = core.devices.expire_commands().await
+            {
+                tracing::warn!(error = %e, "marking timed-out commands failed");
             }
         }
     })

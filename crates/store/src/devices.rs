@@ -11,8 +11,9 @@ pub trait DeviceRead: Send {
     async fn list_devices(&mut self) -> StoreResult<Vec<DeviceRecord>>;
     /// The device's inventory reports, newest first.
     async fn inventory_history(&mut self, device_id: &str, limit: i64) -> StoreResult<Vec<InventoryRecord>>;
-    /// Whether the device has a command waiting (a read, before taking them with a write).
-    async fn has_pending_commands(&mut self, device_id: &str) -> StoreResult<bool>;
+    /// Whether the device has a command waiting that was issued at or after `issued_after` (a
+    /// read, before taking them with a write; older ones have timed out).
+    async fn has_pending_commands(&mut self, device_id: &str, issued_after: UnixMillis) -> StoreResult<bool>;
     async fn device_commands(&mut self, device_id: &str, limit: i64) -> StoreResult<Vec<CommandRecord>>;
     /// Devices with commands pending that were issued after `since` (for waking their polls).
     async fn devices_with_pending_commands(&mut self, since: UnixMillis) -> StoreResult<Vec<String>>;
@@ -58,10 +59,23 @@ pub trait DeviceWrite: DeviceRead {
     async fn devices_seen(&mut self, seen: &[(String, UnixMillis)]) -> StoreResult<()>;
     async fn insert_inventory(&mut self, i: &InventoryRecord) -> StoreResult<()>;
     async fn insert_command(&mut self, c: &CommandRecord) -> StoreResult<()>;
-    /// The device's pending commands, now marked delivered.
-    async fn deliver_commands(&mut self, device_id: &str, now: UnixMillis)
-    -> StoreResult<Vec<CommandRecord>>;
-    /// Records a delivered command's outcome; false when there is no such delivered command.
+    /// The device's pending commands issued at or after `issued_after`, now marked delivered
+    /// (older ones have timed out and are never delivered).
+    async fn deliver_commands(
+        &mut self,
+        device_id: &str,
+        now: UnixMillis,
+        issued_after: UnixMillis,
+    ) -> StoreResult<Vec<CommandRecord>>;
+    /// Marks `expired` the commands issued before `issued_before` that are still pending or
+    /// delivered without a result; returns them.
+    async fn expire_commands(
+        &mut self,
+        issued_before: UnixMillis,
+        now: UnixMillis,
+    ) -> StoreResult<Vec<CommandRecord>>;
+    /// Records a delivered command's outcome (also one that timed out after its delivery: the
+    /// agent did act on it); false when there is no such delivered command.
     async fn finish_command(
         &mut self,
         device_id: &str,

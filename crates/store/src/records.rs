@@ -263,7 +263,7 @@ pub struct CommandRecord {
     /// `lock`, `sign_out`, `message`, `refresh_inventory`.
     pub kind: String,
     pub message: Option<String>,
-    /// `pending`, `delivered`, `done`, `failed`.
+    /// `pending`, `delivered`, `done`, `failed`, `expired` (not finished within the time limit).
     pub state: String,
     pub issued_by: String,
     pub created_at: UnixMillis,

@@ -362,8 +362,20 @@ pub fn is_online(device: &DeviceRecord, now: UnixMillis) -> bool {
     device.revoked_at.is_none() && device.last_seen_at.is_some_and(|t| now.0 - t.0 < 90_000)
 }
 
-/// The commands an admin can send a device.
+/// The commands an admin can send a device (a supervisor: the first three, to their team's PCs —
+/// `mamori_domain::authz::command_permission`).
 pub const COMMAND_KINDS: [&str; 4] = ["lock", "sign_out", "message", "refresh_inventory"];
+
+/// How long a command may take, from issue to result, unless configured otherwise.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The PC a command is about to go to, for the confirmation that names it and its operator.
+#[derive(Debug, Clone)]
+pub struct CommandTarget {
+    pub device: DeviceRecord,
+    /// The operator the PC is assigned to, if any.
+    pub user: Option<crate::User>,
+}
 
 /// Wakes a device's waiting poll when a command is issued for it — in this process directly,
 /// from another replica through [`Devices::wake_devices_with_commands`].
@@ -388,6 +400,46 @@ impl CommandWaiters {
 }
 
 impl Devices {
+    /// The PC a command of `kind` would go to, and its operator — for the confirmation step. The
+    /// same rule as [`Devices::issue_command`]: outside the caller's scope it is not found (and
+    /// the attempt recorded as denied).
+    pub async fn command_target(
+        &self,
+        principal: &Principal,
+        device_id: &str,
+        kind: &str,
+        ctx: &RequestContext,
+    ) -> Result<CommandTarget, CoreError> {
+        let device = self.command_device(principal, device_id, kind, ctx).await?;
+        if device.revoked_at.is_some() {
+            return Err(CoreError::NotFound { what: "device (or it is revoked)" });
+        }
+        let user = match &device.user_id {
+            Some(u) => self.base.store.read().await?.user_by_id(u).await?.map(crate::User::from),
+            None => None,
+        };
+        Ok(CommandTarget { device, user })
+    }
+
+    /// A known kind, and a device the principal may send it to.
+    async fn command_device(
+        &self,
+        principal: &Principal,
+        device_id: &str,
+        kind: &str,
+        ctx: &RequestContext,
+    ) -> Result<DeviceRecord, CoreError> {
+        if !COMMAND_KINDS.contains(&kind) {
+            return Err(CoreError::invalid(
+                "kind",
+                ErrorCode::InvalidValue,
+                format!("one of: {}", COMMAND_KINDS.join(", ")),
+            ));
+        }
+        let needs = mamori_domain::authz::command_permission(&principal.permissions, kind);
+        self.base.device_in_scope(principal, needs, device_id, &actions::DEVICE_COMMAND, ctx).await
+    }
+
     /// Queues a command for a device (pending until its agent polls) and wakes its poll.
     pub async fn issue_command(
         &self,
@@ -397,16 +449,7 @@ impl Devices {
         message: Option<&str>,
         ctx: &RequestContext,
     ) -> Result<mamori_store::CommandRecord, CoreError> {
-        self.base
-            .device_in_scope(principal, Permission::DevicesManage, device_id, &actions::DEVICE_COMMAND, ctx)
-            .await?;
-        if !COMMAND_KINDS.contains(&kind) {
-            return Err(CoreError::invalid(
-                "kind",
-                ErrorCode::InvalidValue,
-                format!("one of: {}", COMMAND_KINDS.join(", ")),
-            ));
-        }
+        self.command_device(principal, device_id, kind, ctx).await?;
         let message = message.map(str::trim).filter(|m| !m.is_empty());
         match (kind, message) {
             ("message", None) => {
@@ -458,7 +501,14 @@ impl Devices {
         Ok(command)
     }
 
+    /// Commands issued before this have timed out.
+    fn command_cutoff(&self) -> UnixMillis {
+        self.base.now().minus(self.base.policies.command_timeout)
+    }
+
     /// The device's pending commands, waiting up to `wait` for one to be issued (long poll).
+    /// A command past the time limit is never delivered, whether or not the sweep
+    /// ([`Devices::expire_commands`]) has marked it yet.
     pub async fn poll_commands(
         &self,
         device: &DeviceRecord,
@@ -468,9 +518,10 @@ impl Devices {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             // Most polls find nothing: a read first, so they take no write lock.
-            let commands = if self.base.store.read().await?.has_pending_commands(&device.id).await? {
+            let cutoff = self.command_cutoff();
+            let commands = if self.base.store.read().await?.has_pending_commands(&device.id, cutoff).await? {
                 let mut tx = self.base.store.begin().await?;
-                let commands = tx.deliver_commands(&device.id, self.base.now()).await?;
+                let commands = tx.deliver_commands(&device.id, self.base.now(), cutoff).await?;
                 tx.commit().await?;
                 commands
             } else {
@@ -508,6 +559,8 @@ impl Devices {
         Ok(())
     }
 
+    /// A PC's latest commands, newest first. One past the time limit and not yet swept is shown
+    /// as `expired` already, as the sweep will store it.
     pub async fn device_commands(
         &self,
         principal: &Principal,
@@ -523,7 +576,31 @@ impl Devices {
                 ctx,
             )
             .await?;
-        Ok(self.base.store.read().await?.device_commands(device_id, 50).await?)
+        let cutoff = self.command_cutoff();
+        let mut commands = self.base.store.read().await?.device_commands(device_id, 50).await?;
+        for c in &mut commands {
+            if matches!(c.state.as_str(), "pending" | "delivered") && c.created_at < cutoff {
+                c.state = "expired".into();
+            }
+        }
+        Ok(commands)
+    }
+
+    /// Marks timed-out commands `expired`, each audited (run every minute); returns how many.
+    pub async fn expire_commands(&self) -> Result<usize, CoreError> {
+        let now = self.base.now();
+        let mut tx = self.base.store.begin().await?;
+        let expired = tx.expire_commands(self.command_cutoff(), now).await?;
+        for c in &expired {
+            let e = AuditEvent::of(&actions::DEVICE_COMMAND_EXPIRE, Actor::System, Outcome::Failure)
+                .object(format!("device:{}", c.device_id))
+                .detail("command", c.id.clone())
+                .detail("kind", c.kind.clone())
+                .detail("delivered", c.delivered_at.is_some().to_string());
+            self.base.audit(&mut tx, &RequestContext::default(), e).await?;
+        }
+        tx.commit().await?;
+        Ok(expired.len())
     }
 
     /// Wakes the polls of devices that another replica gave commands (run every half second).

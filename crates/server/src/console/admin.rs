@@ -30,6 +30,7 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::POST, "/admin/users/{id}/profile", Needs(UsersManage), update_profile)
         .add(Method::POST, "/admin/users/{id}/roles", Needs(UsersManage), set_roles)
         .add(Method::POST, "/admin/users/{id}/clients", Needs(UsersManage), set_clients)
+        .add(Method::GET, "/admin/users/{id}/disable", Needs(UsersManage), confirm_disable)
         .add(Method::POST, "/admin/users/{id}/disable", Needs(UsersManage), disable)
         .add(Method::POST, "/admin/users/{id}/enable", Needs(UsersManage), enable)
         .add(Method::POST, "/admin/users/{id}/unlock", Needs(UsersManage), unlock)
@@ -325,6 +326,33 @@ macro_rules! user_action {
 }
 
 user_action!(disable, disable_user, "user_disabled");
+
+/// The confirmation of disabling a user, naming them and what follows (issue 14, item 7).
+async fn confirm_disable(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let user = match state.core.identity.user(&p, &id, &ctx).await {
+        Ok((u, _)) => u,
+        Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
+    };
+    let who = format!("{} ({})", user.display_name, user.username);
+    let c = Chrome::new(tr, "confirm.title", Some(&p), csrf_for(Some(&p), None), "/admin/users");
+    render(&super::ConfirmPage {
+        c,
+        question: tr.t("confirm.disable").replace("{target}", &who),
+        effects: vec![tr.t("confirm.disable_effect").to_owned()],
+        action: format!("/admin/users/{id}/disable"),
+        fields: Vec::new(),
+        ask_message: false,
+        cancel: format!("/admin/users/{id}"),
+        danger: true,
+    })
+}
 user_action!(enable, enable_user, "user_enabled");
 user_action!(unlock, unlock_user, "user_unlocked");
 user_action!(reset_totp, reset_user_totp, "totp_reset");

@@ -1,8 +1,11 @@
 //! The device ledger in the console [資産台帳] (issue 5): every PC with its user, site, last
 //! contact and online state; a PC's inventory and the history of its changes; remote commands
 //! with their state, refreshed every two seconds while one is under way; enrolment tokens.
+//! Supervisors lock, sign out and message their own team's PCs from the floor or the PC's page
+//! (issue 14): each command, and a revocation, goes through a confirmation page that names the
+//! PC and its operator (GET shows it, POST does it).
 
-use super::{Chrome, DoneQuery, Form, csrf_for, error_text, local_time, render, tr_for};
+use super::{Chrome, ConfirmPage, DoneQuery, Form, csrf_for, error_text, local_time, pc_of, render, tr_for};
 use crate::AppState;
 use crate::middleware::{Caller, Ctx};
 use crate::routes::Routes;
@@ -13,7 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use mamori_audit::RequestContext;
 use mamori_core::Principal;
 use mamori_core::devices::{NewEnrolment, is_online};
-use mamori_domain::Permission::{DevicesManage, DevicesRead};
+use mamori_domain::Permission::{DevicesCommand, DevicesManage, DevicesRead};
 use mamori_domain::authz::Access::Permission as Needs;
 use mamori_domain::identity::OrgKind;
 use mamori_proto::agent::Inventory;
@@ -22,7 +25,9 @@ pub fn routes(r: Routes) -> Routes {
     r.add(Method::GET, "/devices", Needs(DevicesRead), ledger_page)
         .add(Method::POST, "/devices/enrolments", Needs(DevicesManage), create_enrolment)
         .add(Method::GET, "/devices/{id}", Needs(DevicesRead), device_page)
-        .add(Method::POST, "/devices/{id}/commands", Needs(DevicesManage), issue_command)
+        .add(Method::GET, "/devices/{id}/commands", Needs(DevicesCommand), confirm_command)
+        .add(Method::POST, "/devices/{id}/commands", Needs(DevicesCommand), issue_command)
+        .add(Method::GET, "/devices/{id}/revoke", Needs(DevicesManage), confirm_revoke)
         .add(Method::POST, "/devices/{id}/revoke", Needs(DevicesManage), revoke)
         .add(Method::POST, "/devices/{id}/shifts", Needs(DevicesManage), set_shifts)
         .add(Method::GET, "/floor", Needs(DevicesRead), floor_page)
@@ -172,7 +177,10 @@ async fn create_enrolment(
 
 pub struct CommandRow {
     pub kind: String,
+    /// `pending`, `delivered`, `done`, `failed` or `expired`, for the tag's class.
     pub state: String,
+    /// The state in words (失敗（理由）for a failure with a reason).
+    pub state_text: String,
     pub issued_by: String,
     pub created: String,
     pub finished: String,
@@ -189,6 +197,8 @@ struct DevicePage {
     commands: Vec<CommandRow>,
     /// A command is under way: the page refreshes itself to show its state.
     refresh: bool,
+    /// Lock, sign-out, message (supervisors of the PC's team, admins).
+    can_command: bool,
     can_manage: bool,
     revoked: bool,
     state_label: &'static str,
@@ -271,6 +281,7 @@ async fn device_page(
         commands: commands
             .into_iter()
             .map(|c| CommandRow {
+                state_text: command_state_text(tr, &c),
                 kind: c.kind,
                 state: c.state,
                 issued_by: name_of(&users, Some(&c.issued_by)),
@@ -280,6 +291,7 @@ async fn device_page(
             })
             .collect(),
         refresh,
+        can_command: p.can(DevicesCommand) || p.can(DevicesManage),
         can_manage: p.can(DevicesManage),
         revoked: device.revoked_at.is_some(),
         state_label,
@@ -352,9 +364,98 @@ async fn issue_command(
     let tr = tr_for(&headers, Some(&p));
     let message = form.optional("message");
     match state.core.devices.issue_command(&p, &id, form.text("kind"), message.as_deref(), &ctx).await {
+        // From the floor, back to it, following this command until it is done.
+        Ok(c) if form.text("from") == "floor" => {
+            Redirect::to(&format!("/floor?device={id}&command={}", c.id)).into_response()
+        }
         Ok(_) => Redirect::to(&format!("/devices/{id}?done=command_sent")).into_response(),
         Err(e) => super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     }
+}
+
+/// A command's state in words: 送信待ち, 配信済み, 完了, 失敗（理由）, 時間切れ.
+pub fn command_state_text(tr: crate::i18n::Tr, c: &mamori_core::devices::CommandRecord) -> String {
+    match c.result.as_deref().filter(|r| !r.is_empty()) {
+        Some(reason) if c.state == "failed" => tr.t("devices.cmd_failed_reason").replace("{reason}", reason),
+        _ => tr.t(&format!("devices.cmd_{}", c.state)).to_owned(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct CommandQuery {
+    #[serde(default)]
+    kind: String,
+    /// `floor` when asked from the floor: back there afterwards.
+    from: Option<String>,
+}
+
+/// The confirmation of a command: "本当に DEMO-PC-07（山田 花子）をロックしますか？". Refused as
+/// the command itself would be (another team's PC is not found).
+async fn confirm_command(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Query(q): Query<CommandQuery>,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let target = match state.core.devices.command_target(&p, &id, &q.kind, &ctx).await {
+        Ok(t) => t,
+        Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
+    };
+    let who = pc_of(tr, &target.device.hostname, target.user.as_ref().map(|u| u.display_name.as_str()));
+    let kind = q.kind.as_str();
+    let from_floor = q.from.as_deref() == Some("floor");
+    let mut fields = vec![("kind".to_owned(), kind.to_owned())];
+    if from_floor {
+        fields.push(("from".into(), "floor".into()));
+    }
+    let timeout = state.config.command_timeout.as_secs().to_string();
+    let c = Chrome::new(tr, "confirm.title", Some(&p), csrf_for(Some(&p), None), "/devices");
+    render(&ConfirmPage {
+        c,
+        question: tr.t(&format!("confirm.{kind}")).replace("{target}", &who),
+        effects: vec![
+            tr.t(&format!("confirm.{kind}_effect")).to_owned(),
+            tr.t("confirm.command_timeout").replace("{secs}", &timeout),
+        ],
+        action: format!("/devices/{id}/commands"),
+        fields,
+        ask_message: kind == "message",
+        cancel: if from_floor { "/floor".into() } else { format!("/devices/{id}") },
+        danger: matches!(kind, "lock" | "sign_out"),
+    })
+}
+
+/// The confirmation of a revocation, naming the PC and its operator.
+async fn confirm_revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let device = match state.core.devices.device_detail(&p, &id, &ctx).await {
+        Ok((d, _)) if d.revoked_at.is_none() => d,
+        Ok(_) => return super::message_page(tr, axum::http::StatusCode::NOT_FOUND, "devices.already_revoked"),
+        Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
+    };
+    let (_, users) = names(&state, &p, &ctx).await;
+    let person = device.user_id.as_ref().map(|u| name_of(&users, Some(u))).filter(|n| !n.is_empty());
+    let who = pc_of(tr, &device.hostname, person.as_deref());
+    let c = Chrome::new(tr, "confirm.title", Some(&p), csrf_for(Some(&p), None), "/devices");
+    render(&ConfirmPage {
+        c,
+        question: tr.t("confirm.revoke").replace("{target}", &who),
+        effects: vec![tr.t("confirm.revoke_effect").to_owned()],
+        action: format!("/devices/{id}/revoke"),
+        fields: Vec::new(),
+        ask_message: false,
+        cancel: format!("/devices/{id}"),
+        danger: true,
+    })
 }
 
 async fn revoke(
@@ -396,11 +497,31 @@ struct FloorPage {
     rows: Vec<FloorView>,
     online: usize,
     alerts: usize,
+    /// Lock, sign-out and message links on each PC's row.
+    can_command: bool,
+    /// The command just sent from the floor, in words ("DEMO-PC-07 への画面ロック: 完了").
+    command: Option<String>,
+    /// Seconds to the next refresh: one while that command is under way, else five.
+    refresh_secs: u32,
+}
+
+/// `?device=…&command=…`: the command the floor follows after sending it.
+#[derive(Debug, Default, serde::Deserialize)]
+struct FloorQuery {
+    device: Option<String>,
+    command: Option<String>,
 }
 
 /// The live floor (MON-1): every operator's PC state, compliance, network and a recent USB
-/// stick, refreshed every five seconds.
-async fn floor_page(State(state): State<AppState>, headers: HeaderMap, Caller(p): Caller) -> Response {
+/// stick, refreshed every five seconds — every second while a command sent from it is under way,
+/// its state shown above the table.
+async fn floor_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Query(q): Query<FloorQuery>,
+) -> Response {
     let tr = tr_for(&headers, Some(&p));
     let rows = match state.core.devices.floor(&p).await {
         Ok(rows) => rows,
@@ -455,8 +576,30 @@ async fn floor_page(State(state): State<AppState>, headers: HeaderMap, Caller(p)
         .iter()
         .filter(|r| r.network == "unapproved" || r.recent_usb || r.compliance == "not_compliant")
         .count();
+    let mut command = None;
+    let mut refresh_secs = 5;
+    if let (Some(device), Some(id)) = (&q.device, &q.command) {
+        let sent = state.core.devices.device_commands(&p, device, &ctx).await.unwrap_or_default();
+        if let Some(cmd) = sent.into_iter().find(|c| &c.id == id) {
+            let pc = rows
+                .iter()
+                .find(|r| r.device_id.as_ref() == Some(device))
+                .map(|r| r.hostname.clone())
+                .unwrap_or_default();
+            if matches!(cmd.state.as_str(), "pending" | "delivered") {
+                refresh_secs = 1;
+            }
+            command = Some(
+                tr.t("floor.command_result")
+                    .replace("{pc}", &pc)
+                    .replace("{kind}", tr.t(&format!("devices.command_{}", cmd.kind)))
+                    .replace("{state}", &command_state_text(tr, &cmd)),
+            );
+        }
+    }
     let c = Chrome::new(tr, "floor.title", Some(&p), csrf_for(Some(&p), None), "/floor");
-    render(&FloorPage { c, rows, online, alerts })
+    let can_command = p.can(DevicesCommand) || p.can(DevicesManage);
+    render(&FloorPage { c, rows, online, alerts, can_command, command, refresh_secs })
 }
 
 pub struct MyPcView {

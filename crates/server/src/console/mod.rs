@@ -147,6 +147,37 @@ impl Chrome {
     }
 }
 
+/// A risky action's confirmation step (issue 14, item 7): GET shows what will happen to whom,
+/// with 実行 and キャンセル; the form POSTs to the action itself, with the session's CSRF token
+/// like every other form. No script, so it works under the console's CSP.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    pub c: Chrome,
+    /// "本当に DEMO-PC-07（山田 花子）をロックしますか？"
+    pub question: String,
+    /// What follows, a sentence a line.
+    pub effects: Vec<String>,
+    /// Where the form POSTs.
+    pub action: String,
+    /// Hidden fields the action takes (besides the CSRF token).
+    pub fields: Vec<(String, String)>,
+    /// The message to show is typed here (a `message` command).
+    pub ask_message: bool,
+    /// Where キャンセル goes back to.
+    pub cancel: String,
+    /// The button is red: the action cannot be taken back.
+    pub danger: bool,
+}
+
+/// "DEMO-PC-07（山田 花子）": a PC and the person it belongs to, or the PC alone.
+pub fn pc_of(tr: Tr, hostname: &str, person: Option<&str>) -> String {
+    match person {
+        Some(name) => tr.t("confirm.pc_of").replace("{pc}", hostname).replace("{user}", name),
+        None => hostname.to_owned(),
+    }
+}
+
 /// The language for this request and user.
 pub fn tr_for(headers: &HeaderMap, principal: Option<&Principal>) -> Tr {
     let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());

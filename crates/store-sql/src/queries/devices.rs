@@ -44,11 +44,13 @@ macro_rules! devices_queries {
                 .collect())
             }
 
-            async fn has_pending_commands(&mut self, device_id: &str) -> StoreResult<bool> {
+            async fn has_pending_commands(&mut self, device_id: &str, issued_after: UnixMillis) -> StoreResult<bool> {
                 let n = sqlx::query_scalar::<$db, i64>(
-                    "SELECT COUNT(*) FROM device_commands WHERE device_id = $1 AND state = 'pending'",
+                    "SELECT COUNT(*) FROM device_commands WHERE device_id = $1 AND state = 'pending' \
+                     AND created_at >= $2",
                 )
                 .bind(device_id)
+                .bind(issued_after.0)
                 .fetch_one(self.handle.conn())
                 .await
                 .map_err(db_err)?;
@@ -305,12 +307,37 @@ macro_rules! devices_queries {
                 .map(drop)
             }
 
-            async fn deliver_commands(&mut self, device_id: &str, now: UnixMillis) -> StoreResult<Vec<CommandRecord>> {
+            async fn deliver_commands(
+                &mut self,
+                device_id: &str,
+                now: UnixMillis,
+                issued_after: UnixMillis,
+            ) -> StoreResult<Vec<CommandRecord>> {
                 Ok(sqlx::query_as::<$db, CommandRow>(&format!(
                     "UPDATE device_commands SET state = 'delivered', delivered_at = $2 \
-                     WHERE device_id = $1 AND state = 'pending' RETURNING {COMMAND_FIELDS}"
+                     WHERE device_id = $1 AND state = 'pending' AND created_at >= $3 RETURNING {COMMAND_FIELDS}"
                 ))
                 .bind(device_id)
+                .bind(now.0)
+                .bind(issued_after.0)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(command_of)
+                .collect())
+            }
+
+            async fn expire_commands(
+                &mut self,
+                issued_before: UnixMillis,
+                now: UnixMillis,
+            ) -> StoreResult<Vec<CommandRecord>> {
+                Ok(sqlx::query_as::<$db, CommandRow>(&format!(
+                    "UPDATE device_commands SET state = 'expired', finished_at = $2 \
+                     WHERE state IN ('pending', 'delivered') AND created_at < $1 RETURNING {COMMAND_FIELDS}"
+                ))
+                .bind(issued_before.0)
                 .bind(now.0)
                 .fetch_all(self.handle.conn())
                 .await
@@ -330,7 +357,8 @@ macro_rules! devices_queries {
             ) -> StoreResult<bool> {
                 let done = sqlx::query::<$db>(
                     "UPDATE device_commands SET state = $3, result = $4, finished_at = $5 \
-                     WHERE id = $1 AND device_id = $2 AND state = 'delivered'",
+                     WHERE id = $1 AND device_id = $2 \
+                     AND (state = 'delivered' OR (state = 'expired' AND delivered_at IS NOT NULL))",
                 )
                 .bind(id)
                 .bind(device_id)
