@@ -476,10 +476,7 @@ mod tests {
         assert_eq!(authorize(&sv, lock, team_pc), Ok(()));
         assert_eq!(authorize(&sv, lock, other_pc), Err(Refusal::TeamScope));
         let refresh = command_permission(&sv_perms, "refresh_inventory");
-        assert_eq!(
-            authorize(&sv, refresh, team_pc),
-            Err(Refusal::Permission(Permission::DevicesManage))
-        );
+        assert_eq!(authorize(&sv, refresh, team_pc), Err(Refusal::Permission(Permission::DevicesManage)));
         assert_eq!(
             authorize(&op, command_permission(&op_perms, "lock"), own),
             Err(Refusal::Permission(Permission::DevicesCommand)),

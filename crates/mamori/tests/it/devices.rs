@@ -21,10 +21,10 @@ fn inventory(hostname: &str, packages: usize) -> Value {
     })
 }
 
-struct Agent<'a> {
+pub(crate) struct Agent<'a> {
     s: &'a TestServer,
     key: DeviceKey,
-    id: String,
+    pub(crate) id: String,
     /// The local address requests leave from (a PC moving between networks).
     from: Option<std::net::IpAddr>,
 }
@@ -53,7 +53,7 @@ impl Agent<'_> {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
-    async fn send(&self, path: &str, body: &Value) -> (u16, Value) {
+    pub(crate) async fn send(&self, path: &str, body: &Value) -> (u16, Value) {
         let bytes = serde_json::to_vec(body).unwrap();
         let header = self.header(path, &bytes);
         self.send_raw(path, &header, bytes).await
@@ -287,7 +287,9 @@ async fn enrolment_inventory_and_refusals(backend: Backend) {
     assert_eq!(sv.get("/devices").await.status(), 200, "supervisors read the ledger");
     let csrf = sv.csrf("/devices").await;
     let r = sv.post_form(&format!("/devices/{id}/commands"), &[("_csrf", &csrf), ("kind", "lock")]).await;
-    assert_eq!(r.status(), 403, "but do not command devices");
+    // Supervisors command their own team's PCs only (tests/it/commands.rs); one without a team
+    // has none, and another's PC is not found.
+    assert_eq!(r.status(), 404, "but do not command PCs outside their team");
 
     // Revocation takes effect at the next request.
     assert_eq!(
@@ -515,7 +517,12 @@ async fn posture_and_networks(backend: Backend) {
 both_backends!(posture_and_networks);
 
 /// Enrols a PC for `user` through the API and returns its agent.
-async fn enrol_agent<'a>(s: &'a TestServer, admin_token: &str, user_id: &str, hostname: &str) -> Agent<'a> {
+pub(crate) async fn enrol_agent<'a>(
+    s: &'a TestServer,
+    admin_token: &str,
+    user_id: &str,
+    hostname: &str,
+) -> Agent<'a> {
     let api = reqwest::Client::new();
     let r = api
         .post(s.url("/api/v1/devices/enrolments"))

@@ -6,6 +6,7 @@
 mod audit;
 mod authz;
 mod cli;
+mod commands;
 mod devices;
 mod docs;
 mod feed;

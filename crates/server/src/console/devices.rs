@@ -439,7 +439,9 @@ async fn confirm_revoke(
     let tr = tr_for(&headers, Some(&p));
     let device = match state.core.devices.device_detail(&p, &id, &ctx).await {
         Ok((d, _)) if d.revoked_at.is_none() => d,
-        Ok(_) => return super::message_page(tr, axum::http::StatusCode::NOT_FOUND, "devices.already_revoked"),
+        Ok(_) => {
+            return super::message_page(tr, axum::http::StatusCode::NOT_FOUND, "devices.already_revoked");
+        }
         Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     };
     let (_, users) = names(&state, &p, &ctx).await;
