@@ -1,8 +1,16 @@
-// Shared by the browser tests: a free loopback port, and stopping a `mamori serve` they started.
+// Shared by the browser tests: a free loopback port, starting `mamori serve --demo` and stopping
+// a server they started.
 // (Not a test file: node --test runs only files named *.test.mjs.)
 
 import net from 'node:net';
-import { rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const MAMORI_BIN = process.env.MAMORI_BIN || path.join(REPO, 'target', 'debug', 'mamori');
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -28,4 +36,34 @@ export async function stopServer(server) {
     clearTimeout(timer);
   }
   await rm(server.dataDir, { recursive: true, force: true });
+}
+
+/** Starts `mamori serve --demo` on a free port with a data directory of its own. */
+export async function startDemo() {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'mamori-demo-e2e-'));
+  const port = await freePort();
+  const child = spawn(MAMORI_BIN, ['serve', '--demo', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`], {
+    cwd: dataDir,
+    env: { ...process.env, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d) => { output = (output + d).slice(-20_000); });
+  child.stdout.setEncoding('utf8');
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the demo did not start within 120 s\n${output}`)), 120_000);
+    child.stdout.on('data', (d) => {
+      output = (output + d).slice(-20_000);
+      if (output.includes('Demo contact center loaded')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`mamori exited (${code}) before the demo was loaded\n${output}`));
+    });
+  });
+  return { child, dataDir, base: `http://127.0.0.1:${port}`, logs: () => output };
 }

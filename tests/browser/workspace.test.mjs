@@ -11,48 +11,16 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, mkdir } from 'node:fs/promises';
-import os from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { freePort, stopServer } from './support.mjs';
+import { MAMORI_BIN, startDemo, stopServer } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(HERE, '..', '..');
-const MAMORI_BIN = process.env.MAMORI_BIN || path.join(REPO, 'target', 'debug', 'mamori');
 const CHROMIUM_BIN = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const ARTIFACTS = path.join(HERE, 'artifacts');
-
-async function startDemo() {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'mamori-demo-e2e-'));
-  const port = await freePort();
-  const child = spawn(MAMORI_BIN, ['serve', '--demo', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`], {
-    cwd: dataDir,
-    env: { ...process.env, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d) => { output = (output + d).slice(-20_000); });
-  child.stdout.setEncoding('utf8');
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the demo did not start within 120 s\n${output}`)), 120_000);
-    child.stdout.on('data', (d) => {
-      output = (output + d).slice(-20_000);
-      if (output.includes('Demo contact center loaded')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`mamori exited (${code}) before the demo was loaded\n${output}`));
-    });
-  });
-  return { child, dataDir, base: `http://127.0.0.1:${port}`, logs: () => output };
-}
 
 test('operator workspace on the demo in headless Chromium', { timeout: 240_000 }, async () => {
   let server;

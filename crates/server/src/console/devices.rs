@@ -525,6 +525,18 @@ async fn floor_page(
     Query(q): Query<FloorQuery>,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
+    // The followed command is read before the floor: once it shows done, the rows show its effect.
+    let followed = match (&q.device, &q.command) {
+        (Some(device), Some(id)) => state
+            .core
+            .devices
+            .device_commands(&p, device, &ctx)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| &c.id == id),
+        _ => None,
+    };
     let rows = match state.core.devices.floor(&p).await {
         Ok(rows) => rows,
         Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
@@ -580,24 +592,21 @@ async fn floor_page(
         .count();
     let mut command = None;
     let mut refresh_secs = 5;
-    if let (Some(device), Some(id)) = (&q.device, &q.command) {
-        let sent = state.core.devices.device_commands(&p, device, &ctx).await.unwrap_or_default();
-        if let Some(cmd) = sent.into_iter().find(|c| &c.id == id) {
-            let pc = rows
-                .iter()
-                .find(|r| r.device_id.as_ref() == Some(device))
-                .map(|r| r.hostname.clone())
-                .unwrap_or_default();
-            if matches!(cmd.state.as_str(), "pending" | "delivered") {
-                refresh_secs = 1;
-            }
-            command = Some(
-                tr.t("floor.command_result")
-                    .replace("{pc}", &pc)
-                    .replace("{kind}", tr.t(&format!("devices.command_{}", cmd.kind)))
-                    .replace("{state}", &command_state_text(tr, &cmd)),
-            );
+    if let (Some(device), Some(cmd)) = (&q.device, followed) {
+        let pc = rows
+            .iter()
+            .find(|r| r.device_id.as_ref() == Some(device))
+            .map(|r| r.hostname.clone())
+            .unwrap_or_default();
+        if matches!(cmd.state.as_str(), "pending" | "delivered") {
+            refresh_secs = 1;
         }
+        command = Some(
+            tr.t("floor.command_result")
+                .replace("{pc}", &pc)
+                .replace("{kind}", tr.t(&format!("devices.command_{}", cmd.kind)))
+                .replace("{state}", &command_state_text(tr, &cmd)),
+        );
     }
     let c = Chrome::new(tr, "floor.title", Some(&p), csrf_for(Some(&p), None), "/floor");
     let can_command = p.can(DevicesCommand) || p.can(DevicesManage);
