@@ -419,7 +419,8 @@ test('web console end to end in headless Chromium', { timeout: OVERALL_TIMEOUT_M
       assert.equal(csv.status(), 200, `the CSV export answers 200 (${href})`);
       assert.match(csv.headers()['content-type'], /^text\/csv/);
       const text = await csv.text();
-      assert.ok(text.startsWith('index,time_utc,category,action'), `CSV header: ${text.slice(0, 80)}`);
+      assert.ok(text.startsWith('index,time_jst,category,action,actor,actor_name'), `CSV header: ${text.slice(0, 80)}`);
+      assert.match(text, /\+09:00,/, 'times in Japan time, with the offset');
       assert.ok(text.includes(',session.start,'), 'the CSV holds the searched entries');
     });
 
