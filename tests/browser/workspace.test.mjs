@@ -56,7 +56,8 @@ test('operator workspace on the demo in headless Chromium', { timeout: 240_000 }
     const none = await page.$('#no-customers');
     // One call in eight comes from an unknown number; then nobody is found, which is right too.
     assert.ok(found.length === 1 || none, 'a card, or the notice that nobody matches');
-    if (found.length === 1) {
+    const revealed = found.length === 1;
+    if (revealed) {
       const card = await page.textContent('section.customer tr[data-field="card_number"] td.value');
       assert.match(card, /^\*\*\*\* \*\*\*\* \*\*\*\* \d{4}$/, 'PCI DSS 3.4.1: last four digits only');
       await page.selectOption('form.reveal select[name="field"]', 'card_number');
@@ -102,6 +103,34 @@ test('operator workspace on the demo in headless Chromium', { timeout: 240_000 }
     await admin.evaluate(() => { window.floorMarker = true; });
     await admin.waitForFunction(() => window.floorMarker === undefined, null, { timeout: 10_000 });
     await admin.screenshot({ path: path.join(ARTIFACTS, 'floor-ja.png'), fullPage: true });
+
+    // The auditor (issue 14, item 5): finds demo-op01's reveals and lookups by typing the user
+    // name and a word of the action's Japanese label, then verifies the log from the console.
+    const auditor = await (await browser.newContext({ locale: 'ja-JP' })).newPage();
+    auditor.setDefaultTimeout(20_000);
+    await auditor.goto(`${server.base}/signin`);
+    await auditor.fill('input[name="username"]', 'demo-auditor01');
+    await auditor.fill('input[name="password"]', 'mamori-demo-2026');
+    await Promise.all([auditor.waitForNavigation(), auditor.click('button[type="submit"]')]);
+    await auditor.fill('#code', execFileSync(MAMORI_BIN, ['demo-totp'], { encoding: 'utf8' }).trim());
+    await Promise.all([auditor.waitForNavigation(), auditor.click('#totp-submit')]);
+    const search = async (actor, action) => {
+      await auditor.goto(`${server.base}/audit`);
+      await auditor.fill('input[name="actor"]', actor);
+      await auditor.fill('input[name="action"]', action);
+      await Promise.all([auditor.waitForNavigation(), auditor.click('form[action="/audit"] button[type="submit"]')]);
+      return auditor.$$eval('table.audit tbody tr', (rows) =>
+        rows.map((r) => ({ action: r.querySelector('td:nth-child(4) code').textContent, actor: r.querySelector('td:nth-child(5)').textContent })));
+    };
+    const reveals = await search('demo-op01', '表示');
+    assert.equal(reveals.filter((r) => r.action === 'customer.reveal').length, revealed ? 1 : 0, `reveals: ${JSON.stringify(reveals)}`);
+    assert.ok(reveals.every((r) => r.actor.includes('(demo-op01)')), `only demo-op01, by name: ${JSON.stringify(reveals)}`);
+    const lookups = await search('demo-op01', '閲覧');
+    assert.ok(lookups.some((r) => r.action === 'customer.lookup'), `lookups: ${JSON.stringify(lookups)}`);
+    await auditor.screenshot({ path: path.join(ARTIFACTS, 'audit-search-ja.png'), fullPage: true });
+    await Promise.all([auditor.waitForNavigation(), auditor.click('#audit-verify')]);
+    assert.match(await auditor.textContent('#audit-verification'), /^一致しました/, 'the live log verifies');
+    await auditor.screenshot({ path: path.join(ARTIFACTS, 'audit-verify-ja.png') });
   } finally {
     if (browser) await browser.close();
     await stopServer(server);
