@@ -251,7 +251,9 @@ async fn audit_view(
                 details: e
                     .details
                     .iter()
-                    .map(|(k, v)| (tr.get(&format!("audit_detail.{k}")).unwrap_or(k).to_owned(), v.clone()))
+                    .map(|(k, v)| {
+                        (tr.get(&format!("audit_detail.{k}")).unwrap_or(k).to_owned(), detail_value(tr, k, v))
+                    })
                     .collect(),
             })
             .collect(),
@@ -266,4 +268,31 @@ async fn audit_view(
         checkpoint,
     };
     render(&page)
+}
+
+/// A detail's value in words where it is a code with a label (a lookup's purpose, a refusal's
+/// reason, a reason the operator chose); other values as written.
+fn detail_value(tr: crate::i18n::Tr, key: &str, value: &str) -> String {
+    let label = match key {
+        "reason_code" => tr.get(&format!("reason.{value}")),
+        _ => tr.get(&format!("audit_value.{key}.{value}")),
+    };
+    label.map_or_else(|| value.to_owned(), str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::detail_value;
+    use crate::i18n::Tr;
+    use mamori_domain::identity::Language;
+
+    #[test]
+    fn coded_values_read_as_words() {
+        let ja = Tr(Language::Ja);
+        assert_eq!(detail_value(ja, "purpose", "reason"), "理由を記載した検索");
+        assert_eq!(detail_value(ja, "reason_code", "callback"), "折り返しの約束");
+        assert_eq!(detail_value(ja, "reason", "team_scope"), "担当チーム外");
+        assert_eq!(detail_value(Tr(Language::En), "by", "phone"), "phone number");
+        assert_eq!(detail_value(ja, "results", "3"), "3", "other values as written");
+    }
 }
