@@ -188,10 +188,6 @@ impl Core {
         self.base.now()
     }
 
-    pub fn policies(&self) -> &Policies {
-        &self.base.policies
-    }
-
     /// Whether the database answers (readiness).
     pub async fn database_answers(&self) -> Result<(), CoreError> {
         Ok(self.base.store.ping().await?)

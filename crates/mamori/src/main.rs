@@ -331,7 +331,7 @@ async fn import_customers(
     let config = load_config(common, Vec::new(), false)?;
     let core = mamori_server::serve::open_core(&config, Arc::new(SystemClock)).await?;
     let user = match core.identity.user_named(as_user).await {
-        Ok((user, _)) if user.status == mamori_domain::identity::UserStatus::Active => user,
+        Ok(user) if user.status == mamori_domain::identity::UserStatus::Active => user,
         Ok(_) | Err(mamori_core::CoreError::NotFound { .. }) => anyhow::bail!("no active user `{as_user}`"),
         Err(e) => return Err(e.into()),
     };

@@ -160,12 +160,10 @@ impl Identity {
         Ok((user.into(), clients))
     }
 
-    /// A user by user name, with their client companies (for the command line).
-    pub async fn user_named(&self, username: &str) -> Result<(User, Vec<String>), CoreError> {
-        let mut r = self.base.store.read().await?;
-        let user = r.user_by_username(username).await?.ok_or(CoreError::NotFound { what: "user" })?;
-        let clients = r.user_clients(&user.id).await?;
-        Ok((user.into(), clients))
+    /// A user by user name (for the command line).
+    pub async fn user_named(&self, username: &str) -> Result<User, CoreError> {
+        let user = self.base.store.read().await?.user_by_username(username).await?;
+        Ok(user.ok_or(CoreError::NotFound { what: "user" })?.into())
     }
 
     async fn user_in(&self, tx: &mut Box<dyn StoreTx>, id: &str) -> Result<UserRecord, CoreError> {
