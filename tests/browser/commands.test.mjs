@@ -6,8 +6,8 @@
 // published demo TOTP), opens the live floor, presses ロック on DEMO-PC-07 (an operator of their
 // team), checks the confirmation names the PC and its operator, confirms, and sees the row turn
 // ロック中 within five seconds without pressing reload: the demo's simulated PC takes the command
-// at its next step (every two seconds) and the floor, following the command, reloads itself
-// every second until it is done. Screenshots in tests/browser/artifacts: the confirmation and the
+// at its next step (every two seconds) and the floor's live part, sent again by the server when
+// the PC reports, shows it in place (the page is not reloaded: a mark set on it stays). Screenshots in tests/browser/artifacts: the confirmation and the
 // floor in Japanese (commands-confirm-ja.png, commands-floor-ja.png) and in English
 // (commands-confirm-en.png, commands-floor-en.png).
 
@@ -65,6 +65,7 @@ test('a supervisor locks a PC of their team from the floor', { timeout: 240_000 
     const sent = Date.now();
     await Promise.all([page.waitForNavigation(), page.click('#confirm-run')]);
     assert.match(page.url(), /\/floor\?device=.+&command=.+/);
+    await page.evaluate(() => { window.floorMark = 'not reloaded'; });
     await page.waitForSelector(`${row} .state-locked`, { timeout: 5_000 }).catch(async (e) => {
       throw new Error(`${e.message}\n${page.url()}\n${await page.content()}`);
     });
@@ -73,6 +74,7 @@ test('a supervisor locks a PC of their team from the floor', { timeout: 240_000 
     await page.waitForSelector('#command-result:text("完了")', { timeout: 5_000 });
     assert.match(await page.textContent('#command-result'), /DEMO-PC-07 への画面ロック: 完了/);
     assert.equal((await page.textContent(`${row} .state-locked`)).trim(), 'ロック中');
+    assert.equal(await page.evaluate(() => window.floorMark), 'not reloaded', 'the floor changed without a reload');
     await page.screenshot({ path: path.join(ARTIFACTS, 'commands-floor-ja.png'), fullPage: true });
     assert.deepEqual(cspErrors, [], 'no Content Security Policy violations');
 

@@ -67,3 +67,24 @@ export async function startDemo() {
   });
   return { child, dataDir, base: `http://127.0.0.1:${port}`, logs: () => output };
 }
+
+/**
+ * A new page signed in as a demo user (password, then the published demo TOTP for roles that
+ * need it), in a browser context of the given locale and a 1366×768 screen.
+ */
+export async function signInDemo(browser, base, username, locale = 'ja-JP') {
+  const context = await browser.newContext({ locale, viewport: { width: 1366, height: 768 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  await page.goto(`${base}/signin`);
+  await page.fill('input[name="username"]', username);
+  await page.fill('input[name="password"]', 'mamori-demo-2026');
+  await Promise.all([page.waitForNavigation(), page.click('button[type="submit"]')]);
+  if (page.url().includes('/signin/totp')) {
+    const { execFileSync } = await import('node:child_process');
+    const code = execFileSync(MAMORI_BIN, ['demo-totp'], { encoding: 'utf8' }).trim();
+    await page.fill('#code', code);
+    await Promise.all([page.waitForNavigation(), page.click('#totp-submit')]);
+  }
+  return page;
+}

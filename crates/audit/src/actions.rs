@@ -793,6 +793,14 @@ catalogue! {
         details: &[("reason", "`permission`")],
         summary: "refused: the security events, without `security_events.read` (only refusals are written)",
     };
+    SIGNAL_LIST = Action {
+        name: "signal.list",
+        category: Category::Access,
+        denied_as: None,
+        object: "",
+        details: &[("reason", "`permission`")],
+        summary: "refused: the signals view, without `devices.read` (only refusals are written)",
+    };
     POLICY_READ = Action {
         name: "policy.read",
         category: Category::Access,

@@ -13,6 +13,7 @@
 //! | the tamper-evident log, its proofs, forwarding, the detection feed | [`AuditLog`] (`core.audit`) | [`audit_log`] |
 //! | customer records, lookups, reveals, calls, imports | [`Vault`] (`core.vault`) | [`vault`] |
 //! | enrolled PCs, commands, events, posture, activity, the floor | [`Devices`] (`core.devices`) | [`devices`] |
+//! | signals: device and account events for those who act on them (spans two areas) | [`Core`] | [`signals`] |
 //! | the demo contact centre (spans every area) | [`Core`] | [`demo`] |
 //!
 //! Every operation takes the [`Principal`] and applies the one authorization rule inside
@@ -24,6 +25,7 @@ pub mod demo;
 pub mod devices;
 mod error;
 pub mod identity;
+pub mod signals;
 pub mod vault;
 
 pub use audit_log::AuditLog;

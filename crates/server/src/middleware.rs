@@ -18,7 +18,7 @@ pub const SESSION_COOKIE: &str = "mamori_session";
 pub const CSRF_COOKIE: &str = "mamori_csrf";
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The CSRF token forms carry before anyone is signed in (double-submit cookie).
 #[derive(Debug, Clone)]

@@ -8,6 +8,11 @@ use super::*;
 pub trait AuditRead: Send {
     // --- audit log (a transparency log: entries, the Merkle tree's nodes, signed checkpoints)
     async fn search_audit(&mut self, query: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
+    /// How many entries the search matches (its limit and paging ignored).
+    async fn count_audit(&mut self, query: &AuditQuery) -> StoreResult<u64>;
+    /// Every delivery cursor (forwarding destinations, the detection feed): name, the next
+    /// index to deliver, and when it last moved.
+    async fn audit_cursors(&mut self) -> StoreResult<Vec<(String, u64, UnixMillis)>>;
     /// Entries with `from <= index < to`, in index order.
     async fn audit_entries(&mut self, from: u64, to: u64) -> StoreResult<Vec<AuditEntry>>;
     /// How many entries the log holds (the index the next one gets), pruned ones included.

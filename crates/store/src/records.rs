@@ -171,6 +171,8 @@ pub struct AuditQuery {
     pub to: Option<UnixMillis>,
     /// Only entries with an index below this (paging backwards from the newest).
     pub before_index: Option<u64>,
+    /// Only entries with this detail (a key and a code, both `[a-z0-9_.]`).
+    pub detail: Option<(String, String)>,
     pub limit: i64,
 }
 

@@ -687,6 +687,8 @@ pub struct AuditSearch {
     pub to: Option<UnixMillis>,
     /// Only entries with an index below this (paging backwards from the newest).
     pub before_index: Option<u64>,
+    /// Only entries with this detail: a key and a code (`purpose`, `reason`).
+    pub detail: Option<(String, String)>,
     /// Entries at most (1–1000); an export ignores it and pages through everything.
     pub limit: i64,
 }
@@ -767,6 +769,7 @@ impl AuditLog {
             from: search.from,
             to: search.to,
             before_index: search.before_index,
+            detail: search.detail.clone(),
             limit: search.limit,
         })
     }
@@ -792,6 +795,65 @@ impl AuditLog {
     }
 }
 
+/// Where one delivery of the log stands (a forwarding destination, the detection feed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryState {
+    pub name: String,
+    /// Entries written but not yet delivered.
+    pub behind: u64,
+    /// When the cursor last moved.
+    pub moved_at: UnixMillis,
+}
+
+impl AuditLog {
+    /// How many entries a search matches, for the home pages' counts (`audit.read`). Only a
+    /// number leaves: no access entry is written, unlike a search that returns entries.
+    pub async fn count_audit(
+        &self,
+        principal: &Principal,
+        search: &AuditSearch,
+        ctx: &RequestContext,
+    ) -> Result<u64, CoreError> {
+        self.base.permitted(principal, Permission::AuditRead, &actions::AUDIT_SEARCH, ctx).await?;
+        check_audit_filters(search)?;
+        let query = self.query_for(search).await?;
+        Ok(self.base.store.read().await?.count_audit(&query).await?)
+    }
+
+    /// The latest verification of the live log from the console (`audit.read`), for the home
+    /// pages: a summary of the auditors' own work, read without an access entry.
+    pub async fn latest_verification(
+        &self,
+        principal: &Principal,
+        ctx: &RequestContext,
+    ) -> Result<Option<AuditEntry>, CoreError> {
+        self.base.permitted(principal, Permission::AuditRead, &actions::AUDIT_SEARCH, ctx).await?;
+        let query = AuditQuery {
+            actions: Some(vec![actions::AUDIT_VERIFY.name.to_owned()]),
+            limit: 1,
+            ..Default::default()
+        };
+        Ok(self.base.store.read().await?.search_audit(&query).await?.into_iter().next())
+    }
+
+    /// Each delivery's lag behind the log (`audit.read`).
+    pub async fn delivery_states(
+        &self,
+        principal: &Principal,
+        ctx: &RequestContext,
+    ) -> Result<Vec<DeliveryState>, CoreError> {
+        self.base.permitted(principal, Permission::AuditRead, &actions::AUDIT_SEARCH, ctx).await?;
+        let mut read = self.base.store.read().await?;
+        let size = read.audit_log_size().await?;
+        Ok(read
+            .audit_cursors()
+            .await?
+            .into_iter()
+            .map(|(name, next, moved_at)| DeliveryState { name, behind: size.saturating_sub(next), moved_at })
+            .collect())
+    }
+}
+
 /// Search filters are short, printable text (at most 100 actions).
 fn check_audit_filters(search: &AuditSearch) -> Result<(), CoreError> {
     let actions = search.actions.as_deref().unwrap_or_default();
@@ -802,6 +864,16 @@ fn check_audit_filters(search: &AuditSearch) -> Result<(), CoreError> {
     ]
     .into_iter()
     .chain(actions.iter().chain(&search.hidden_actions).map(|a| ("action", Some(a.as_str()))));
+    let code = |s: &str| {
+        !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    };
+    if search.detail.as_ref().is_some_and(|(k, v)| !code(k) || !code(v)) {
+        return Err(CoreError::invalid(
+            "detail",
+            ErrorCode::InvalidFilter,
+            "a detail filter is a key and a code",
+        ));
+    }
     if actions.len() + search.hidden_actions.len() > 100 {
         return Err(CoreError::invalid(
             "action",

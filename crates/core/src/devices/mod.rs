@@ -5,6 +5,7 @@
 //! floor view. Beside it: `activity.rs` (shifts, keystroke limits, activity buckets).
 
 use crate::base::authorize::Attempt;
+use crate::signals::{DEVICE_SIGNAL_KINDS, Signal, SignalFilter};
 use crate::{CoreError, Principal, check_id, new_id};
 use mamori_audit::{Actor, AuditEvent, Outcome, RequestContext, actions};
 use mamori_crypto::device_auth::{DeviceAuthError, DeviceClaim, MAX_SKEW_MS, parse_public_key};
@@ -30,11 +31,29 @@ pub struct Devices {
     base: std::sync::Arc<crate::base::Base>,
     command_waiters: CommandWaiters,
     device_contacts: ContactBuffer,
+    /// Counts what changed the floor in this process (an event, an inventory, a command's
+    /// result, a PC coming back): the floor's live view waits on it.
+    floor_version: tokio::sync::watch::Sender<u64>,
 }
 
 impl Devices {
     pub(crate) fn new(base: std::sync::Arc<crate::base::Base>) -> Self {
-        Devices { base, command_waiters: Default::default(), device_contacts: Default::default() }
+        Devices {
+            base,
+            command_waiters: Default::default(),
+            device_contacts: Default::default(),
+            floor_version: tokio::sync::watch::channel(0).0,
+        }
+    }
+
+    /// Wakes when something on the floor changed in this process. Changes made through another
+    /// replica, and PCs going quiet, are not seen here: a live view also refreshes on a timer.
+    pub fn watch_floor(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.floor_version.subscribe()
+    }
+
+    fn floor_changed(&self) {
+        self.floor_version.send_modify(|v| *v = v.wrapping_add(1));
     }
 }
 
@@ -250,6 +269,7 @@ impl Devices {
         let mut tx = self.base.store.begin().await?;
         tx.device_seen(&device.id, now, ip).await?;
         tx.commit().await?;
+        self.floor_changed();
         Ok(())
     }
 
@@ -311,6 +331,7 @@ impl Devices {
             self.server_signal(&device.id, "posture_changed", serde_json::json!({ "failures": after }))
                 .await?;
         }
+        self.floor_changed();
         Ok(true)
     }
 
@@ -556,6 +577,7 @@ impl Devices {
             .detail("command", command_id.to_owned());
         self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
+        self.floor_changed();
         Ok(())
     }
 
@@ -693,6 +715,9 @@ impl Devices {
         let mut tx = self.base.store.begin().await?;
         let stored = tx.insert_device_events(&rows).await? + tx.insert_activity(&activity).await?;
         tx.commit().await?;
+        if stored > 0 {
+            self.floor_changed();
+        }
         Ok(stored)
     }
 
@@ -707,6 +732,58 @@ impl Devices {
             .device_in_scope(principal, Permission::DevicesRead, device_id, &actions::DEVICE_EVENTS_READ, ctx)
             .await?;
         Ok(self.base.store.read().await?.device_events(device_id, limit).await?)
+    }
+
+    /// The device signals of [`crate::Core::signals`]: those of PCs in the principal's
+    /// people scope (a PC without an operator only to those who see everyone), narrowed by the
+    /// filter, newest first.
+    pub async fn device_signals(
+        &self,
+        principal: &Principal,
+        filter: &SignalFilter,
+        ctx: &RequestContext,
+    ) -> Result<Vec<Signal>, CoreError> {
+        self.base.permitted(principal, Permission::DevicesRead, &actions::SIGNAL_LIST, ctx).await?;
+        let kinds = filter.kinds(&DEVICE_SIGNAL_KINDS);
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut read = self.base.store.read().await?;
+        let events = read.recent_events_of_kinds(&kinds, filter.since).await?;
+        let users: HashMap<String, mamori_store::UserRecord> =
+            read.list_users().await?.into_iter().map(|u| (u.id.clone(), u)).collect();
+        let devices = read.list_devices().await?;
+        drop(read);
+        let devices: HashMap<String, DeviceRecord> = self
+            .base
+            .devices_in_scope(principal, devices)
+            .await?
+            .into_iter()
+            .filter(|d| filter.device_id.as_ref().is_none_or(|id| id == &d.id))
+            .filter(|d| {
+                let team = d.user_id.as_ref().and_then(|u| users.get(u)).and_then(|u| u.team_id.as_ref());
+                filter.team_id.as_ref().is_none_or(|t| Some(t) == team)
+            })
+            .map(|d| (d.id.clone(), d))
+            .collect();
+        let mut out: Vec<Signal> = events
+            .into_iter()
+            .rev()
+            .filter_map(|e| {
+                let device = devices.get(&e.device_id)?.clone();
+                let person = device.user_id.as_ref().and_then(|u| users.get(u)).map(crate::User::from);
+                Some(Signal {
+                    id: e.event_id,
+                    time: e.occurred_at,
+                    kind: e.kind,
+                    details: crate::signals::details_of(&e.data),
+                    device: Some(device),
+                    person,
+                })
+            })
+            .collect();
+        out.truncate(crate::signals::MAX_SIGNALS);
+        Ok(out)
     }
 }
 
@@ -916,6 +993,7 @@ impl Devices {
         let mut tx = self.base.store.begin().await?;
         tx.insert_device_events(&[event]).await?;
         tx.commit().await?;
+        self.floor_changed();
         Ok(())
     }
 

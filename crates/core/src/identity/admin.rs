@@ -626,6 +626,49 @@ impl Identity {
 }
 
 impl Identity {
+    /// The account signals of [`crate::Core::signals`]: every one with `security_events.read`;
+    /// else those about people in the principal's people scope (a supervisor's own team), who
+    /// acts on a teammate's locked account or a shared one. None when a PC is asked for.
+    pub async fn account_signals(
+        &self,
+        principal: &Principal,
+        filter: &crate::signals::SignalFilter,
+    ) -> Result<Vec<crate::signals::Signal>, CoreError> {
+        let kinds = filter.kinds(&crate::signals::ACCOUNT_SIGNAL_KINDS);
+        if kinds.is_empty() || filter.device_id.is_some() {
+            return Ok(Vec::new());
+        }
+        let all_people = principal.can(Permission::SecurityEventsRead);
+        let mut read = self.base.store.read().await?;
+        let users: std::collections::HashMap<String, UserRecord> =
+            read.list_users().await?.into_iter().map(|u| (u.id.clone(), u)).collect();
+        let events = read.list_security_events(crate::signals::MAX_SIGNALS as i64).await?;
+        drop(read);
+        Ok(events
+            .into_iter()
+            .filter(|e| e.created_at >= filter.since && kinds.contains(&e.kind.as_str()))
+            .filter_map(|e| {
+                let person = e.user_id.as_ref().and_then(|u| users.get(u));
+                let in_scope = match person {
+                    Some(u) => all_people || crate::Base::sees_person(principal, u),
+                    None => all_people,
+                };
+                let team = person.and_then(|u| u.team_id.as_ref());
+                if !in_scope || filter.team_id.as_ref().is_some_and(|t| Some(t) != team) {
+                    return None;
+                }
+                Some(crate::signals::Signal {
+                    id: e.id,
+                    time: e.created_at,
+                    kind: e.kind,
+                    device: None,
+                    person: person.map(User::from),
+                    details: crate::signals::details_of(&e.details),
+                })
+            })
+            .collect())
+    }
+
     /// The client companies a user is assigned to.
     pub async fn user_clients(&self, user_id: &str) -> Result<Vec<String>, CoreError> {
         Ok(self.base.store.read().await?.user_clients(user_id).await?)

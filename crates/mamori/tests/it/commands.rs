@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Two teams: `sv.a` supervises team A, where `op.a` (山田 花子) works; `op.b` is in team B.
-async fn two_teams(s: &TestServer) -> (mamori_store::UserRecord, mamori_store::UserRecord) {
+pub(crate) async fn two_teams(s: &TestServer) -> (mamori_store::UserRecord, mamori_store::UserRecord) {
     let admin = s.principal_of(s.user("admin", &[Role::SecurityAdmin]).await);
     let ctx = Default::default();
     let kind = mamori_store::OrgKind::Team;

@@ -14,6 +14,7 @@ mod hostile;
 mod identity;
 mod input;
 mod replicas;
+mod signals;
 mod storage;
 mod subject;
 mod support;

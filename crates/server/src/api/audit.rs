@@ -30,6 +30,7 @@ pub async fn search(
         return Err(ApiError::new(ErrorCode::InvalidQuery, "limit must be 1 to 1000").field("limit"));
     }
     let query = AuditSearch {
+        detail: None,
         actor: q.actor,
         actions: q.action.map(|a| a.split(',').map(str::to_owned).collect()),
         hidden_actions: Vec::new(),
@@ -188,6 +189,7 @@ pub async fn export(
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
     let query = AuditSearch {
+        detail: None,
         actor: q.actor,
         actions: q.action.map(|a| a.split(',').map(str::to_owned).collect()),
         hidden_actions: Vec::new(),

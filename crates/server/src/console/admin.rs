@@ -44,7 +44,6 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::POST, "/admin/tokens/{id}/revoke", Needs(TokensManage), revoke_token)
         .add(Method::GET, "/admin/settings", Needs(SettingsManage), settings_page)
         .add(Method::POST, "/admin/settings", Needs(SettingsManage), save_settings)
-        .add(Method::GET, "/security-events", Needs(SecurityEventsRead), events_page)
 }
 
 pub struct UserView {
@@ -587,39 +586,4 @@ async fn save_settings(
         Ok(()) => Redirect::to("/admin/settings?done=settings_saved").into_response(),
         Err(e) => super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     }
-}
-
-pub struct EventView {
-    pub time: String,
-    pub kind: String,
-    pub user_id: String,
-    pub details: String,
-}
-
-#[derive(Template)]
-#[template(path = "security_events.html")]
-struct EventsPage {
-    c: Chrome,
-    events: Vec<EventView>,
-}
-
-async fn events_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Caller(p): Caller,
-    Ctx(ctx): Ctx,
-) -> Response {
-    let tr = tr_for(&headers, Some(&p));
-    let events = state.core.identity.security_events(&p, 200, &ctx).await.unwrap_or_default();
-    let c = Chrome::new(tr, "events.title", Some(&p), csrf_for(Some(&p), None), "/security-events");
-    let events = events
-        .into_iter()
-        .map(|e| EventView {
-            time: local_time(e.created_at.0),
-            kind: tr.get(&format!("event.{}", e.kind)).map_or(e.kind.clone(), str::to_owned),
-            user_id: e.user_id.unwrap_or_default(),
-            details: e.details,
-        })
-        .collect();
-    render(&EventsPage { c, events })
 }

@@ -182,6 +182,7 @@ async fn audit_view(
     let show_all = f.all.as_deref() == Some("1");
     let actions = clean(&f.action).map(|word| actions_matching(&word));
     let query = AuditSearch {
+        detail: None,
         actor: clean(&f.actor),
         // Asking for an action by name shows it even when it is noise.
         hidden_actions: if show_all || actions.is_some() {

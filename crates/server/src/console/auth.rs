@@ -14,7 +14,6 @@ use mamori_audit::actions;
 use mamori_core::identity::auth::SignIn;
 use mamori_core::{CoreError, Principal};
 use mamori_domain::identity::LinkPurpose;
-use mamori_domain::identity::totp_required;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -327,29 +326,6 @@ pub async fn enrol(
         }
         Err(e) => enrol_view(&state, tr, &p, Some(error_text(tr, &e))).await,
     }
-}
-
-#[derive(Template)]
-#[template(path = "dashboard.html")]
-struct DashboardPage {
-    c: Chrome,
-    roles: Vec<&'static str>,
-    totp_enabled: bool,
-    totp_required: bool,
-}
-
-pub async fn dashboard(State(state): State<AppState>, headers: HeaderMap, Caller(p): Caller) -> Response {
-    let tr = tr_for(&headers, Some(&p));
-    let everyone = state.core.identity.totp_required_for_everyone().await.unwrap_or(false);
-    let c = Chrome::new(tr, "dashboard.title", Some(&p), csrf_for(Some(&p), None), "/dashboard");
-    let roles = p.user.roles.iter().map(|r| role_key(*r)).collect();
-    let page = DashboardPage {
-        c,
-        roles,
-        totp_enabled: p.user.totp_enabled,
-        totp_required: totp_required(&p.user.roles, everyone),
-    };
-    render(&page)
 }
 
 pub fn role_key(r: mamori_domain::Role) -> &'static str {

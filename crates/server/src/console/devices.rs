@@ -25,12 +25,12 @@ pub fn routes(r: Routes) -> Routes {
     r.add(Method::GET, "/devices", Needs(DevicesRead), ledger_page)
         .add(Method::POST, "/devices/enrolments", Needs(DevicesManage), create_enrolment)
         .add(Method::GET, "/devices/{id}", Needs(DevicesRead), device_page)
+        .add(Method::GET, "/devices/{id}/activity", Needs(DevicesRead), activity_page)
         .add(Method::GET, "/devices/{id}/commands", Needs(DevicesCommand), confirm_command)
         .add(Method::POST, "/devices/{id}/commands", Needs(DevicesCommand), issue_command)
         .add(Method::GET, "/devices/{id}/revoke", Needs(DevicesManage), confirm_revoke)
         .add(Method::POST, "/devices/{id}/revoke", Needs(DevicesManage), revoke)
         .add(Method::POST, "/devices/{id}/shifts", Needs(DevicesManage), set_shifts)
-        .add(Method::GET, "/floor", Needs(DevicesRead), floor_page)
         .add(Method::GET, "/my-pc", mamori_domain::authz::Access::SignedIn, my_pc_page)
 }
 
@@ -203,13 +203,60 @@ struct DevicePage {
     revoked: bool,
     state_label: &'static str,
     /// None before the first inventory; else the failed rules (empty: compliant).
-    failures: Option<Vec<mamori_domain::posture::PostureFailure>>,
+    failures: Option<Vec<FailureView>>,
     /// `approved`, `unapproved` or `unrestricted`.
     network: &'static str,
     /// The assigned operator's shifts ("mon tue 09:00–18:00"), when the PC has an operator.
     shifts: Option<Vec<String>>,
     /// The weekdays, for the shift form.
     weekdays: Vec<&'static str>,
+    /// The PC's latest events, newest first.
+    events: Vec<EventRow>,
+}
+
+/// A posture rule the PC fails, in words. The domain's detail ("build 19044 is older than the
+/// minimum 19045") is English: shown on English pages only.
+pub struct FailureView {
+    pub label: String,
+    pub detail: String,
+}
+
+fn failure_views(
+    tr: crate::i18n::Tr,
+    failures: Option<Vec<mamori_domain::posture::PostureFailure>>,
+) -> Option<Vec<FailureView>> {
+    let english = tr.lang() == "en";
+    failures.map(|list| {
+        list.into_iter()
+            .map(|f| FailureView {
+                label: super::labels::posture_rule(tr, &f.rule),
+                detail: if english { f.detail } else { String::new() },
+            })
+            .collect()
+    })
+}
+
+/// A device event in words.
+pub struct EventRow {
+    pub time: String,
+    pub kind: String,
+    pub label: String,
+    pub details: Vec<String>,
+    /// A signal (USB, off network…), shown marked.
+    pub signal: bool,
+}
+
+fn event_rows(tr: crate::i18n::Tr, events: Vec<mamori_core::devices::DeviceEventRecord>) -> Vec<EventRow> {
+    events
+        .into_iter()
+        .map(|e| EventRow {
+            time: local_time(e.occurred_at.0),
+            label: super::labels::event_kind(tr, &e.kind),
+            details: super::labels::event_details(tr, &mamori_core::signals::details_of(&e.data)),
+            signal: mamori_core::signals::DEVICE_SIGNAL_KINDS.contains(&e.kind.as_str()),
+            kind: e.kind,
+        })
+        .collect()
 }
 
 /// Shifts as lines of days and times, in the schedule's own offset.
@@ -259,6 +306,7 @@ async fn device_page(
         .await
         .unwrap_or(mamori_core::devices::Posture { failures: None, network_approved: None });
     let commands = state.core.devices.device_commands(&p, &id, &ctx).await.unwrap_or_default();
+    let events = state.core.devices.device_events(&p, &id, 50, &ctx).await.unwrap_or_default();
     let refresh = commands.iter().any(|c| c.state == "pending" || c.state == "delivered");
     let shifts = match &device.user_id {
         Some(user) => state.core.devices.user_shifts(&p, user, &ctx).await.ok().map(|s| shift_lines(&s)),
@@ -295,7 +343,7 @@ async fn device_page(
         can_manage: p.can(DevicesManage),
         revoked: device.revoked_at.is_some(),
         state_label,
-        failures: posture.failures,
+        failures: failure_views(tr, posture.failures),
         network: match posture.network_approved {
             Some(true) => "devices.network_approved",
             Some(false) => "devices.network_unapproved",
@@ -303,6 +351,84 @@ async fn device_page(
         },
         shifts,
         weekdays: mamori_domain::activity::Weekday::ALL.iter().map(|d| weekday_key(*d)).collect(),
+        events: event_rows(tr, events),
+    })
+}
+
+/// One minute of an operator's activity, as the activity page shows it.
+pub struct MinuteRow {
+    pub minute: String,
+    pub keystrokes: u32,
+    pub clicks: u32,
+    pub idle_secs: u32,
+    pub app: String,
+}
+
+#[derive(Template)]
+#[template(path = "device_activity.html")]
+struct ActivityPage {
+    c: Chrome,
+    device_id: String,
+    hostname: String,
+    person: String,
+    hours: u32,
+    minutes: Vec<MinuteRow>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct HoursQuery {
+    hours: Option<u32>,
+}
+
+/// A PC's minutes of activity (counts and the application in front, never what was typed),
+/// opened on purpose from its page: who looked is recorded, since it is about a person.
+async fn activity_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Query(q): Query<HoursQuery>,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let hours = q.hours.unwrap_or(8).clamp(1, 24 * 7);
+    let fail = |e: &mamori_core::CoreError| {
+        super::message_page_text(tr, crate::problem::status_of(e), error_text(tr, e))
+    };
+    let device = match state.core.devices.device_detail(&p, &id, &ctx).await {
+        Ok((d, _)) => d,
+        Err(e) => return fail(&e),
+    };
+    let buckets = match state.core.devices.device_activity(&p, &id, hours, &ctx).await {
+        Ok(b) => b,
+        Err(e) => return fail(&e),
+    };
+    let (_, users) = names(&state, &p, &ctx).await;
+    let minutes = buckets
+        .into_iter()
+        .map(|a| {
+            let b = a.bucket;
+            let app = match (b.app, b.browser_domain) {
+                (Some(app), Some(domain)) => format!("{app} · {domain}"),
+                (app, domain) => app.or(domain).unwrap_or_default(),
+            };
+            MinuteRow {
+                minute: local_time(b.minute),
+                keystrokes: b.keystrokes,
+                clicks: b.clicks,
+                idle_secs: b.idle_secs,
+                app,
+            }
+        })
+        .collect();
+    let c = Chrome::new(tr, "devices.activity_title", Some(&p), csrf_for(Some(&p), None), "/devices");
+    render(&ActivityPage {
+        c,
+        person: name_of(&users, device.user_id.as_ref()),
+        device_id: device.id,
+        hostname: device.hostname,
+        hours,
+        minutes,
     })
 }
 
@@ -475,149 +601,10 @@ async fn revoke(
     }
 }
 
-pub struct FloorView {
-    pub name: String,
-    pub device_id: Option<String>,
-    pub hostname: String,
-    /// `working`, `idle`, `locked`, `off_shift`, `offline` or `no_device`.
-    pub state: &'static str,
-    /// "keys / clicks" of the latest minute, when there is one.
-    pub counts: String,
-    pub app: String,
-    /// `compliant`, `not_compliant` or `unknown`.
-    pub compliance: &'static str,
-    pub failures: String,
-    /// `approved`, `unapproved` or `unrestricted`.
-    pub network: &'static str,
-    pub recent_usb: bool,
-}
-
-#[derive(Template)]
-#[template(path = "floor.html")]
-struct FloorPage {
-    c: Chrome,
-    rows: Vec<FloorView>,
-    online: usize,
-    alerts: usize,
-    /// Lock, sign-out and message links on each PC's row.
-    can_command: bool,
-    /// The command just sent from the floor, in words ("DEMO-PC-07 への画面ロック: 完了").
-    command: Option<String>,
-    /// Seconds to the next refresh: one while that command is under way, else five.
-    refresh_secs: u32,
-}
-
-/// `?device=…&command=…`: the command the floor follows after sending it.
-#[derive(Debug, Default, serde::Deserialize)]
-struct FloorQuery {
-    device: Option<String>,
-    command: Option<String>,
-}
-
-/// The live floor (MON-1): every operator's PC state, compliance, network and a recent USB
-/// stick, refreshed every five seconds — every second while a command sent from it is under way,
-/// its state shown above the table.
-async fn floor_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Ctx(ctx): Ctx,
-    Caller(p): Caller,
-    Query(q): Query<FloorQuery>,
-) -> Response {
-    let tr = tr_for(&headers, Some(&p));
-    // The followed command is read before the floor: once it shows done, the rows show its effect.
-    let followed = match (&q.device, &q.command) {
-        (Some(device), Some(id)) => state
-            .core
-            .devices
-            .device_commands(&p, device, &ctx)
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .find(|c| &c.id == id),
-        _ => None,
-    };
-    let rows = match state.core.devices.floor(&p).await {
-        Ok(rows) => rows,
-        Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
-    };
-    let rows: Vec<FloorView> = rows
-        .into_iter()
-        .map(|r| {
-            let failures = r.posture.as_ref().and_then(|p| p.failures.clone());
-            FloorView {
-                name: r.user.display_name.clone(),
-                device_id: r.device.as_ref().map(|d| d.id.clone()),
-                hostname: r.device.as_ref().map(|d| d.hostname.clone()).unwrap_or_default(),
-                state: if r.device.is_none() { "no_device" } else { r.state.as_str() },
-                counts: r
-                    .activity
-                    .as_ref()
-                    .map(|a| format!("{} / {}", a.keystrokes, a.clicks))
-                    .unwrap_or_default(),
-                app: r
-                    .activity
-                    .as_ref()
-                    .map(|a| match (&a.app, &a.browser_domain) {
-                        (Some(app), Some(domain)) => format!("{app} · {domain}"),
-                        (Some(app), None) => app.clone(),
-                        (None, Some(domain)) => domain.clone(),
-                        (None, None) => String::new(),
-                    })
-                    .unwrap_or_default(),
-                compliance: match &failures {
-                    Some(f) if f.is_empty() => "compliant",
-                    Some(_) => "not_compliant",
-                    None => "unknown",
-                },
-                failures: failures
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|f| f.rule.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                network: match r.posture.and_then(|p| p.network_approved) {
-                    Some(true) => "approved",
-                    Some(false) => "unapproved",
-                    None => "unrestricted",
-                },
-                recent_usb: r.recent_usb,
-            }
-        })
-        .collect();
-    let online = rows.iter().filter(|r| !matches!(r.state, "offline" | "no_device")).count();
-    let alerts = rows
-        .iter()
-        .filter(|r| r.network == "unapproved" || r.recent_usb || r.compliance == "not_compliant")
-        .count();
-    let mut command = None;
-    let mut refresh_secs = 5;
-    if let (Some(device), Some(cmd)) = (&q.device, followed) {
-        let pc = rows
-            .iter()
-            .find(|r| r.device_id.as_ref() == Some(device))
-            .map(|r| r.hostname.clone())
-            .unwrap_or_default();
-        if matches!(cmd.state.as_str(), "pending" | "delivered") {
-            refresh_secs = 1;
-        }
-        command = Some(
-            tr.t("floor.command_result")
-                .replace("{pc}", &pc)
-                .replace("{kind}", tr.t(&format!("devices.command_{}", cmd.kind)))
-                .replace("{state}", &command_state_text(tr, &cmd)),
-        );
-    }
-    let c = Chrome::new(tr, "floor.title", Some(&p), csrf_for(Some(&p), None), "/floor");
-    let can_command = p.can(DevicesCommand) || p.can(DevicesManage);
-    render(&FloorPage { c, rows, online, alerts, can_command, command, refresh_secs })
-}
-
 pub struct MyPcView {
     pub hostname: String,
     pub inventory: Option<Inventory>,
-    /// (time, kind, data)
-    pub events: Vec<(String, String, String)>,
+    pub events: Vec<EventRow>,
     /// (minute, keystrokes, clicks, idle seconds, application, browser domain)
     pub activity: Vec<(String, u32, u32, u32, String, String)>,
 }
@@ -651,7 +638,7 @@ async fn my_pc_page(
         .map(|pc| MyPcView {
             hostname: pc.device.hostname,
             inventory: pc.inventory.and_then(|i| serde_json::from_str(&i.inventory).ok()),
-            events: pc.events.into_iter().map(|e| (local_time(e.occurred_at.0), e.kind, e.data)).collect(),
+            events: event_rows(tr, pc.events),
             activity: pc
                 .activity
                 .into_iter()

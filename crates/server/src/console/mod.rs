@@ -7,7 +7,11 @@ mod audit;
 mod auth;
 mod device_policy;
 mod devices;
+mod floor;
+mod home;
+mod labels;
 mod profile;
+mod signals;
 mod workspace;
 
 use crate::AppState;
@@ -40,12 +44,14 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::POST, "/invite", Public, auth::accept_invite)
         .add(Method::GET, "/enrol-totp", EnrolmentAllowed, auth::enrol_page)
         .add(Method::POST, "/enrol-totp", EnrolmentAllowed, auth::enrol)
-        .add(Method::GET, "/dashboard", SignedIn, auth::dashboard);
+        .add(Method::GET, "/dashboard", SignedIn, home::home);
     let r = profile::routes(r);
     let r = audit::routes(r);
     let r = workspace::routes(r);
     let r = devices::routes(r);
     let r = device_policy::routes(r);
+    let r = signals::routes(r);
+    let r = floor::routes(r);
     admin::routes(r)
 }
 
@@ -72,11 +78,7 @@ pub const NAV: &[NavEntry] = &[
     NavEntry { href: "/floor", label: "nav.floor", needs: Some(Permission::DevicesRead) },
     NavEntry { href: "/devices", label: "nav.devices", needs: Some(Permission::DevicesRead) },
     NavEntry { href: "/audit", label: "nav.audit", needs: Some(Permission::AuditRead) },
-    NavEntry {
-        href: "/security-events",
-        label: "nav.security_events",
-        needs: Some(Permission::SecurityEventsRead),
-    },
+    NavEntry { href: "/signals", label: "nav.signals", needs: Some(Permission::DevicesRead) },
     NavEntry {
         href: "/admin/vault-policy",
         label: "nav.vault_policy",

@@ -2,6 +2,56 @@
 
 macro_rules! audit_queries {
     ($handle:ty, $db:ty, $audit_lock:expr, $integrator_lock:expr) => {
+        /// The `WHERE` of a search (after `WHERE 1 = 1`), shared by the search and its count.
+        fn push_audit_filters(sql: &mut sqlx::QueryBuilder<'_, $db>, q: &AuditQuery) -> StoreResult<()> {
+            // A list of values: `column IN (…)`, or `NOT IN`; an empty `IN` list matches nothing.
+            let mut any_of = |column: &str, values: &[String], negate: bool| {
+                if values.is_empty() {
+                    if !negate {
+                        sql.push(" AND 1 = 0");
+                    }
+                    return;
+                }
+                sql.push(format!(" AND {column} {}IN (", if negate { "NOT " } else { "" }));
+                let mut list = sql.separated(", ");
+                for v in values {
+                    list.push_bind(v.clone());
+                }
+                list.push_unseparated(")");
+            };
+            if let Some(actors) = &q.actors {
+                any_of("actor", actors, false);
+            }
+            if let Some(actions) = &q.actions {
+                any_of("action", actions, false);
+            }
+            any_of("action", &q.hidden_actions, true);
+            if let Some(object) = &q.object {
+                sql.push(" AND object = ").push_bind(object.clone());
+            }
+            if let Some(outcome) = &q.outcome {
+                sql.push(" AND outcome = ").push_bind(outcome.clone());
+            }
+            if let Some(from) = q.from {
+                sql.push(" AND time >= ").push_bind(from.0);
+            }
+            if let Some(to) = q.to {
+                sql.push(" AND time < ").push_bind(to.0);
+            }
+            if let Some(before) = q.before_index {
+                sql.push(" AND idx < ").push_bind(from_index(before)?);
+            }
+            if let Some((key, value)) = &q.detail {
+                // Details are stored as compact JSON of plain codes: `"key":"value"` is the pair.
+                let code = |s: &str| s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+                if !code(key) || !code(value) {
+                    return Err(StoreError::Corrupt("a detail filter is a code".into()));
+                }
+                sql.push(" AND details LIKE ").push_bind(format!("%\"{key}\":\"{value}\"%"));
+            }
+            Ok(())
+        }
+
         #[async_trait::async_trait]
         impl mamori_store::AuditRead for $handle {
             async fn search_audit(&mut self, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
@@ -9,43 +59,7 @@ macro_rules! audit_queries {
                     "SELECT idx, time, category, action, actor, object, outcome, source_ip, request_id, details \
                      FROM audit_entries WHERE 1 = 1",
                 );
-                // A list of values: `column IN (…)`, or `NOT IN`; an empty `IN` list matches nothing.
-                let mut any_of = |column: &str, values: &[String], negate: bool| {
-                    if values.is_empty() {
-                        if !negate {
-                            sql.push(" AND 1 = 0");
-                        }
-                        return;
-                    }
-                    sql.push(format!(" AND {column} {}IN (", if negate { "NOT " } else { "" }));
-                    let mut list = sql.separated(", ");
-                    for v in values {
-                        list.push_bind(v.clone());
-                    }
-                    list.push_unseparated(")");
-                };
-                if let Some(actors) = &q.actors {
-                    any_of("actor", actors, false);
-                }
-                if let Some(actions) = &q.actions {
-                    any_of("action", actions, false);
-                }
-                any_of("action", &q.hidden_actions, true);
-                if let Some(object) = &q.object {
-                    sql.push(" AND object = ").push_bind(object.clone());
-                }
-                if let Some(outcome) = &q.outcome {
-                    sql.push(" AND outcome = ").push_bind(outcome.clone());
-                }
-                if let Some(from) = q.from {
-                    sql.push(" AND time >= ").push_bind(from.0);
-                }
-                if let Some(to) = q.to {
-                    sql.push(" AND time < ").push_bind(to.0);
-                }
-                if let Some(before) = q.before_index {
-                    sql.push(" AND idx < ").push_bind(from_index(before)?);
-                }
+                push_audit_filters(&mut sql, q)?;
                 sql.push(" ORDER BY idx DESC LIMIT ").push_bind(q.limit);
                 sql.build_query_as::<AuditRow>()
                 .fetch_all(self.handle.conn())
@@ -54,6 +68,26 @@ macro_rules! audit_queries {
                 .into_iter()
                 .map(AuditEntry::try_from)
                 .collect()
+            }
+
+            async fn count_audit(&mut self, q: &AuditQuery) -> StoreResult<u64> {
+                let mut sql = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM audit_entries WHERE 1 = 1");
+                push_audit_filters(&mut sql, q)?;
+                let n: i64 = sql.build_query_scalar().fetch_one(self.handle.conn()).await.map_err(db_err)?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            }
+
+            async fn audit_cursors(&mut self) -> StoreResult<Vec<(String, u64, UnixMillis)>> {
+                let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+                    "SELECT name, next_index, updated_at FROM audit_cursors ORDER BY name",
+                )
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(name, next, at)| (name, u64::try_from(next).unwrap_or(0), UnixMillis(at)))
+                    .collect())
             }
 
             async fn audit_entries(&mut self, from: u64, to: u64) -> StoreResult<Vec<AuditEntry>> {
