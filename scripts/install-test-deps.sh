@@ -6,7 +6,7 @@
 # tested in a real X session with typed keys and clicks), rsyslog with its RELP input (a real
 # receiver for audit forwarding over RELP), python3-venv when Python cannot make a venv
 # (scripts/test-openapi.sh installs schemathesis into one), a Japanese font (readable
-# screenshots), and playwright-core from npm. Idempotent:
+# screenshots), and playwright-core and axe-core (the accessibility check) from npm. Idempotent:
 # installs only what is missing, and downloads no browser build of its own
 # (playwright-core drives Debian's /usr/bin/chromium).
 set -euo pipefail
@@ -54,7 +54,7 @@ if [[ ! -x /usr/bin/chromium ]]; then
 fi
 
 browser_dir="$repo/tests/browser"
-if [[ ! -d "$browser_dir/node_modules/playwright-core" ]]; then
+if [[ ! -d "$browser_dir/node_modules/playwright-core" || ! -d "$browser_dir/node_modules/axe-core" ]]; then
     cd "$browser_dir"
     # Never let playwright fetch a browser build: only Debian's chromium is used.
     export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
@@ -66,7 +66,7 @@ if [[ ! -d "$browser_dir/node_modules/playwright-core" ]]; then
         npm install --no-audit --no-fund
     fi
 else
-    say "tests/browser/node_modules/playwright-core already installed"
+    say "tests/browser/node_modules (playwright-core, axe-core) already installed"
 fi
 
 say "done ($(/usr/bin/chromium --version 2>/dev/null || echo 'chromium version unknown'))"

@@ -341,6 +341,41 @@ impl Devices {
         self.base.devices_in_scope(principal, devices).await
     }
 
+    /// The ledger (資産台帳): the principal's devices, each with its compliance, antivirus and
+    /// whether a USB storage device was plugged in within the last day.
+    pub async fn ledger(&self, principal: &Principal) -> Result<Vec<LedgerRow>, CoreError> {
+        let devices = self.list_devices(principal).await?;
+        let since = self.base.now().minus(Duration::from_secs(24 * 3600));
+        let usb: std::collections::HashSet<String> = self
+            .base
+            .store
+            .read()
+            .await?
+            .recent_events_of_kinds(&["usb_attached"], since)
+            .await?
+            .into_iter()
+            .filter(|e| {
+                serde_json::from_str::<serde_json::Value>(&e.data).is_ok_and(|v| v["mass_storage"] == true)
+            })
+            .map(|e| e.device_id)
+            .collect();
+        let mut rows = Vec::with_capacity(devices.len());
+        for device in devices {
+            let latest = self.base.store.read().await?.inventory_history(&device.id, 1).await?;
+            let antivirus = latest
+                .first()
+                .and_then(|i| serde_json::from_str::<Inventory>(&i.inventory).ok())
+                .and_then(|inv| inv.antivirus);
+            rows.push(LedgerRow {
+                posture: self.device_posture(&device).await?,
+                antivirus,
+                recent_usb: usb.contains(&device.id),
+                device,
+            });
+        }
+        Ok(rows)
+    }
+
     /// A device and its inventory history, newest first.
     pub async fn device_detail(
         &self,
@@ -389,6 +424,17 @@ pub const COMMAND_KINDS: [&str; 4] = ["lock", "sign_out", "message", "refresh_in
 
 /// How long a command may take, from issue to result, unless configured otherwise.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One device of the ledger.
+#[derive(Debug, Clone)]
+pub struct LedgerRow {
+    pub device: DeviceRecord,
+    pub posture: Posture,
+    /// The antivirus of the latest inventory, if it reported one.
+    pub antivirus: Option<mamori_proto::agent::Antivirus>,
+    /// A USB storage device plugged in within the last 24 hours.
+    pub recent_usb: bool,
+}
 
 /// The PC a command is about to go to, for the confirmation that names it and its operator.
 #[derive(Debug, Clone)]

@@ -402,7 +402,9 @@ async fn posture_and_networks(backend: Backend) {
     assert_eq!(detail().await["network_approved"], false);
     let html = s.signed_in("admin").await.get(&format!("/devices/{id}")).await.text().await.unwrap();
     assert!(
-        html.contains("非準拠") && html.contains("承認外のネットワーク") && html.contains("shadow_it"),
+        html.contains("非準拠")
+            && html.contains("承認外のネットワーク")
+            && html.contains("許可されていないソフトウェア"),
         "{html}"
     );
     agent.from = None;

@@ -41,6 +41,7 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::POST, "/admin/org", Needs(OrgManage), create_org)
         .add(Method::GET, "/admin/tokens", Needs(TokensManage), tokens_page)
         .add(Method::POST, "/admin/tokens", Needs(TokensManage), create_token)
+        .add(Method::GET, "/admin/tokens/{id}/revoke", Needs(TokensManage), confirm_revoke_token)
         .add(Method::POST, "/admin/tokens/{id}/revoke", Needs(TokensManage), revoke_token)
         .add(Method::GET, "/admin/settings", Needs(SettingsManage), settings_page)
         .add(Method::POST, "/admin/settings", Needs(SettingsManage), save_settings)
@@ -106,6 +107,9 @@ fn parse_roles(values: &[String]) -> Vec<Role> {
 struct UsersPage {
     c: Chrome,
     users: Vec<UserView>,
+    search: UserSearch,
+    /// Users before the search.
+    total: usize,
     can_manage: bool,
     roles: Vec<Choice>,
     teams: Vec<Choice>,
@@ -114,15 +118,45 @@ struct UsersPage {
     invitation_url: Option<String>,
 }
 
+/// The user list's search: words of the name, a role, a state (`locked` among them).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct UserSearch {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub status: String,
+    pub done: Option<String>,
+}
+
+impl UserSearch {
+    fn matches(&self, u: &UserView) -> bool {
+        let words = self.q.trim().to_lowercase();
+        (words.is_empty()
+            || u.username.to_lowercase().contains(&words)
+            || u.display_name.to_lowercase().contains(&words))
+            && (self.role.is_empty()
+                || u.roles.iter().any(|r| r.strip_prefix("role.") == Some(self.role.as_str())))
+            && match self.status.as_str() {
+                "" => true,
+                "locked" => u.locked,
+                s => u.status.strip_prefix("status.") == Some(s),
+            }
+    }
+}
+
 async fn users_view(
     state: &AppState,
     tr: Tr,
     p: &Principal,
     ctx: &RequestContext,
-    done: Option<&str>,
+    search: UserSearch,
     error: Option<String>,
     link: Option<String>,
 ) -> Response {
+    let done = search.done.clone();
+    let done = done.as_deref();
     let users = state.core.identity.list_users(p, ctx).await.unwrap_or_default();
     let teams = state.core.identity.list_org(OrgKind::Team).await.unwrap_or_default();
     let sites = state.core.identity.list_org(OrgKind::Site).await.unwrap_or_default();
@@ -134,7 +168,9 @@ async fn users_view(
         .error(error);
     let page = UsersPage {
         c,
-        users: users.iter().map(|u| user_view(u, now)).collect(),
+        total: users.len(),
+        users: users.iter().map(|u| user_view(u, now)).filter(|u| search.matches(u)).collect(),
+        search,
         can_manage: p.can(UsersManage),
         roles: role_choices(tr, &[]),
         teams: org_choices(&teams, &[]),
@@ -150,9 +186,9 @@ async fn users_page(
     headers: HeaderMap,
     Caller(p): Caller,
     Ctx(ctx): Ctx,
-    Query(q): Query<DoneQuery>,
+    Query(q): Query<UserSearch>,
 ) -> Response {
-    users_view(&state, tr_for(&headers, Some(&p)), &p, &ctx, q.done.as_deref(), None, None).await
+    users_view(&state, tr_for(&headers, Some(&p)), &p, &ctx, q, None, None).await
 }
 
 async fn invite(
@@ -174,9 +210,12 @@ async fn invite(
     match state.core.identity.invite_user(&p, &inv, &ctx).await {
         Ok(invited) => {
             let link = format!("{}/invite?token={}", state.config.public_url, invited.token);
-            users_view(&state, tr, &p, &ctx, Some("user_invited"), None, Some(link)).await
+            let done = UserSearch { done: Some("user_invited".into()), ..Default::default() };
+            users_view(&state, tr, &p, &ctx, done, None, Some(link)).await
         }
-        Err(e) => users_view(&state, tr, &p, &ctx, None, Some(error_text(tr, &e)), None).await,
+        Err(e) => {
+            users_view(&state, tr, &p, &ctx, UserSearch::default(), Some(error_text(tr, &e)), None).await
+        }
     }
 }
 
@@ -494,7 +533,12 @@ async fn tokens_view(
                 active: t.revoked_at.is_none() && t.expires_at > now,
                 id: t.id,
                 name: t.name,
-                permissions: t.permissions.join(", "),
+                permissions: t
+                    .permissions
+                    .iter()
+                    .map(|perm| super::labels::permission(tr, perm))
+                    .collect::<Vec<_>>()
+                    .join(tr.t("common.list_separator")),
                 created: local_time(t.created_at.0),
                 expires: local_time(t.expires_at.0),
                 last_used: t.last_used_at.map(|x| local_time(x.0)).unwrap_or_default(),
@@ -503,7 +547,11 @@ async fn tokens_view(
         permissions: p
             .permissions
             .iter()
-            .map(|perm| Choice { value: perm.as_str().into(), label: perm.as_str().into(), selected: false })
+            .map(|perm| Choice {
+                value: perm.as_str().into(),
+                label: super::labels::permission(tr, perm.as_str()),
+                selected: false,
+            })
             .collect(),
         new_secret: secret,
     };
@@ -536,6 +584,32 @@ async fn create_token(
         Ok(t) => tokens_view(&state, tr, &p, &ctx, Some("token_created"), None, Some(t.secret)).await,
         Err(e) => tokens_view(&state, tr, &p, &ctx, None, Some(error_text(tr, &e)), None).await,
     }
+}
+
+/// The confirmation of a token's revocation, naming it: whatever uses it stops working.
+async fn confirm_revoke_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let tokens = state.core.identity.list_api_tokens(&p, &ctx).await.unwrap_or_default();
+    let Some(token) = tokens.into_iter().find(|t| t.id == id && t.revoked_at.is_none()) else {
+        return super::message_page(tr, StatusCode::NOT_FOUND, "tokens.not_found");
+    };
+    let c = Chrome::new(tr, "confirm.title", Some(&p), csrf_for(Some(&p), None), "/admin/tokens");
+    render(&super::ConfirmPage {
+        c,
+        question: tr.t("confirm.revoke_token").replace("{target}", &token.name),
+        effects: vec![tr.t("confirm.revoke_token_effect").to_owned()],
+        action: format!("/admin/tokens/{id}/revoke"),
+        fields: Vec::new(),
+        ask_message: false,
+        cancel: "/admin/tokens".into(),
+        danger: true,
+    })
 }
 
 async fn revoke_token(

@@ -271,14 +271,40 @@ async fn audit_view(
     render(&page)
 }
 
+/// Details whose value is a list of codes: permissions, roles, customer fields.
+const CODE_LISTS: [&str; 8] =
+    ["needs", "permissions", "roles", "from", "to", "fields", "confidential", "field"];
+/// Details whose value is a time in Unix milliseconds.
+const TIMES: [&str; 4] = ["expires_at", "locked_until", "filter_from", "filter_to"];
+
 /// A detail's value in words where it is a code with a label (a lookup's purpose, a refusal's
-/// reason, a reason the operator chose); other values as written.
+/// reason, a reason the operator chose, permissions, roles, customer fields) or a time; other
+/// values as written.
 fn detail_value(tr: crate::i18n::Tr, key: &str, value: &str) -> String {
     let label = match key {
         "reason_code" => tr.get(&format!("reason.{value}")),
         _ => tr.get(&format!("audit_value.{key}.{value}")),
     };
-    label.map_or_else(|| value.to_owned(), str::to_owned)
+    if let Some(label) = label {
+        return label.to_owned();
+    }
+    if TIMES.contains(&key)
+        && let Ok(ms) = value.parse::<i64>()
+    {
+        return super::local_time(ms);
+    }
+    if !CODE_LISTS.contains(&key) || value.is_empty() {
+        return value.to_owned();
+    }
+    let item = |code: &str| {
+        // A route's refusal writes what it needs as `permission users.read`.
+        let code = code.trim().strip_prefix("permission ").unwrap_or(code.trim());
+        [format!("permission.{code}"), format!("role.{code}"), format!("customer_field.{code}")]
+            .iter()
+            .find_map(|k| tr.get(k))
+            .map_or_else(|| code.to_owned(), str::to_owned)
+    };
+    value.split(',').map(item).collect::<Vec<_>>().join(tr.t("common.list_separator"))
 }
 
 #[cfg(test)]
@@ -295,5 +321,9 @@ mod tests {
         assert_eq!(detail_value(ja, "reason", "team_scope"), "担当チーム外");
         assert_eq!(detail_value(Tr(Language::En), "by", "phone"), "phone number");
         assert_eq!(detail_value(ja, "results", "3"), "3", "other values as written");
+        assert_eq!(detail_value(ja, "needs", "permission users.read"), "ユーザーの閲覧");
+        assert_eq!(detail_value(ja, "to", "operator,auditor"), "オペレーター、監査人");
+        assert_eq!(detail_value(ja, "fields", "phones,email"), "電話番号、メール");
+        assert_eq!(detail_value(ja, "expires_at", "0"), "1970-01-01 09:00:00");
     }
 }

@@ -34,6 +34,29 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::GET, "/my-pc", mamori_domain::authz::Access::SignedIn, my_pc_page)
 }
 
+/// The ledger's search: words of the host name or user, a state, a compliance.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LedgerQuery {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub compliance: String,
+    pub done: Option<String>,
+}
+
+/// What the ledger shows beyond the device: compliance, antivirus, a recent USB stick.
+pub struct LedgerExtra {
+    /// `compliant`, `not_compliant` or `unknown`.
+    pub compliance: &'static str,
+    /// The rules failed, in words.
+    pub failures: String,
+    /// "Defender (2 日)"; empty when none was reported.
+    pub antivirus: String,
+    pub recent_usb: bool,
+}
+
 pub struct DeviceRow {
     pub id: String,
     pub hostname: String,
@@ -49,7 +72,10 @@ pub struct DeviceRow {
 #[template(path = "devices.html")]
 struct LedgerPage {
     c: Chrome,
-    devices: Vec<DeviceRow>,
+    devices: Vec<(DeviceRow, LedgerExtra)>,
+    query: LedgerQuery,
+    /// Devices in the viewer's scope before the search.
+    total: usize,
     can_manage: bool,
     sites: Vec<(String, String)>,
     users: Vec<(String, String)>,
@@ -117,27 +143,63 @@ async fn ledger(
     p: &Principal,
     ctx: &RequestContext,
     new_token: Option<String>,
-    done: Option<&str>,
+    query: LedgerQuery,
     error: Option<String>,
 ) -> Response {
     let tr = tr_for(headers, Some(p));
     let (sites, users) = names(state, p, ctx).await;
     let now = state.core.now();
-    let devices = state
-        .core
-        .devices
-        .list_devices(p)
-        .await
-        .unwrap_or_default()
+    let rows = state.core.devices.ledger(p).await.unwrap_or_default();
+    let total = rows.len();
+    let words = query.q.trim().to_lowercase();
+    let devices = rows
         .iter()
-        .map(|d| device_row(d, &sites, &users, now))
+        .map(|r| {
+            let failures = r.posture.failures.clone();
+            let extra = LedgerExtra {
+                compliance: match &failures {
+                    Some(f) if f.is_empty() => "compliant",
+                    Some(_) => "not_compliant",
+                    None => "unknown",
+                },
+                failures: failures
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|f| super::labels::posture_rule(tr, &f.rule))
+                    .collect::<Vec<_>>()
+                    .join(tr.t("common.list_separator")),
+                antivirus: r
+                    .antivirus
+                    .as_ref()
+                    .map(|av| match av.signature_age_days {
+                        Some(days) => tr
+                            .t("devices.av_age")
+                            .replace("{product}", &av.product)
+                            .replace("{days}", &days.to_string()),
+                        None => av.product.clone(),
+                    })
+                    .unwrap_or_default(),
+                recent_usb: r.recent_usb,
+            };
+            (device_row(&r.device, &sites, &users, now), extra)
+        })
+        .filter(|(d, x)| {
+            (words.is_empty()
+                || d.hostname.to_lowercase().contains(&words)
+                || d.user.to_lowercase().contains(&words)
+                || d.last_ip.contains(&words))
+                && (query.state.is_empty() || d.state == query.state)
+                && (query.compliance.is_empty() || x.compliance == query.compliance)
+        })
         .collect();
     let c = Chrome::new(tr, "devices.title", Some(p), csrf_for(Some(p), None), "/devices")
-        .notice_key(done)
+        .notice_key(query.done.as_deref())
         .error(error);
     render(&LedgerPage {
         c,
         devices,
+        query,
+        total,
         can_manage: p.can(DevicesManage),
         sites,
         users,
@@ -151,9 +213,9 @@ async fn ledger_page(
     headers: HeaderMap,
     Caller(p): Caller,
     Ctx(ctx): Ctx,
-    Query(q): Query<DoneQuery>,
+    Query(q): Query<LedgerQuery>,
 ) -> Response {
-    ledger(&state, &headers, &p, &ctx, None, q.done.as_deref(), None).await
+    ledger(&state, &headers, &p, &ctx, None, q, None).await
 }
 
 async fn create_enrolment(
@@ -170,8 +232,10 @@ async fn create_enrolment(
         valid_hours: form.text("valid_hours").trim().parse().unwrap_or(0),
     };
     match state.core.devices.create_enrolment(&p, &new, &ctx).await {
-        Ok((_, token)) => ledger(&state, &headers, &p, &ctx, Some(token), None, None).await,
-        Err(e) => ledger(&state, &headers, &p, &ctx, None, None, Some(error_text(tr, &e))).await,
+        Ok((_, token)) => ledger(&state, &headers, &p, &ctx, Some(token), LedgerQuery::default(), None).await,
+        Err(e) => {
+            ledger(&state, &headers, &p, &ctx, None, LedgerQuery::default(), Some(error_text(tr, &e))).await
+        }
     }
 }
 

@@ -174,7 +174,7 @@ async fn security_admin(state: &AppState, tr: Tr, p: &Principal, ctx: &RequestCo
             .alarm(),
         Tile::new(tr, "home.out_of_policy", out_of_policy, "/floor?flag=compliance", "home-out-of-policy")
             .alarm(),
-        Tile::new(tr, "home.locked_accounts", locked, "/admin/users?locked=1", "home-locked").alarm(),
+        Tile::new(tr, "home.locked_accounts", locked, "/admin/users?status=locked", "home-locked").alarm(),
         Tile::new(tr, "home.tokens_expiring", expiring, "/admin/tokens", "home-tokens-expiring").alarm(),
     ];
     let mut lines = audit_lines(state, tr, p, ctx).await;

@@ -18,6 +18,11 @@ pub fn posture_rule(tr: Tr, rule: &str) -> String {
     tr.get(&format!("posture_rule.{rule}")).map_or_else(|| rule.to_owned(), str::to_owned)
 }
 
+/// "ユーザーの閲覧" for `users.read`.
+pub fn permission(tr: Tr, code: &str) -> String {
+    tr.get(&format!("permission.{code}")).map_or_else(|| code.to_owned(), str::to_owned)
+}
+
 /// Details of an event that add nothing for a person (internal ids).
 const HIDDEN_DETAILS: [&str; 3] = ["session", "other_session", "minute"];
 
