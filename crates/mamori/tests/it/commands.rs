@@ -131,6 +131,38 @@ async fn supervisors_command_their_team(backend: Backend) {
 }
 both_backends!(supervisors_command_their_team);
 
+/// Through the API too (an SV's tool, say): a supervisor's token with `devices.command` locks a
+/// PC of their team; another team's PC is not found, a refresh of the inventory is refused.
+async fn supervisors_command_through_the_api(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (own_op, other_op) = two_teams(&s).await;
+    let admin = s.core.store().read().await.unwrap().user_by_username("admin").await.unwrap().unwrap();
+    let token = s.token(&admin, &[Permission::DevicesManage, Permission::DevicesRead]).await;
+    let own = enrol_agent(&s, &token, &own_op.id, "PC-A").await;
+    let other = enrol_agent(&s, &token, &other_op.id, "PC-B").await;
+    let sv = s.core.store().read().await.unwrap().user_by_username("sv.a").await.unwrap().unwrap();
+    let sv_token = s.token(&sv, &[Permission::DevicesCommand, Permission::DevicesRead]).await;
+    let send = |id: String, kind: &'static str| {
+        let (url, token) = (s.url(&format!("/api/v1/devices/{id}/commands")), sv_token.clone());
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"kind": kind}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(send(own.id.clone(), "lock").await, 201);
+    assert_eq!(send(other.id.clone(), "lock").await, 404, "another team's PC is not found");
+    assert_eq!(send(own.id.clone(), "refresh_inventory").await, 403, "a refresh is the admin's");
+    s.stop().await;
+}
+both_backends!(supervisors_command_through_the_api);
+
 /// A command not finished within `devices.command_timeout_secs` shows as timed out, is never
 /// delivered, and the sweep stores and audits it; a result for one delivered in time still counts.
 async fn commands_time_out(backend: Backend) {

@@ -84,7 +84,7 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(DevicesRead), operation!(devices::list))
         .api(Permission(DevicesRead), operation!(devices::detail))
         .api(Permission(DevicesManage), operation!(devices::revoke))
-        .api(Permission(DevicesManage), operation!(devices::issue_command))
+        .api(Permission(DevicesCommand), operation!(devices::issue_command))
         .api(Permission(DevicesRead), operation!(devices::list_commands))
         .api(Permission(DevicesRead), operation!(devices::list_events))
         .api(Permission(DevicesRead), operation!(devices::list_activity))
