@@ -215,6 +215,9 @@ pub struct CallRecord {
     pub operator_id: String,
     /// Blind-index digest of the caller's number.
     pub caller_digest: Vec<u8>,
+    /// The caller's number masked as a card shows it in part (`***-****-5678`), never more;
+    /// none for calls reported before it was kept.
+    pub caller_masked: Option<String>,
     pub started_at: UnixMillis,
     pub ended_at: Option<UnixMillis>,
 }

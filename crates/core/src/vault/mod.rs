@@ -125,6 +125,17 @@ pub enum Purpose {
 pub const REASON_CODES: [&str; 5] =
     ["callback", "complaint_follow_up", "data_subject_request", "quality_review", "fraud_check"];
 
+/// One of the operator's calls under way, as the workspace lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveCall {
+    /// The telephony system's id for the call: the key a caller lookup names.
+    pub external_id: String,
+    /// The caller's number masked (`***-****-5678`); none for calls reported before Mamori
+    /// kept it.
+    pub caller: Option<String>,
+    pub started_at: mamori_domain::UnixMillis,
+}
+
 /// One field of a card, as the caller may see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShownField {
@@ -577,14 +588,25 @@ impl Vault {
         self.show_customers(principal, "phone", &digest, &Purpose::ActiveCall, Some(call), ctx).await
     }
 
-    /// The operator's calls that have not ended, newest first.
-    pub async fn my_active_calls(
-        &self,
-        principal: &Principal,
-    ) -> Result<Vec<mamori_store::CallRecord>, CoreError> {
+    /// The operator's calls that have not ended, newest first, each with its caller's number
+    /// masked as the operator's cards show a phone: in part, or not at all where the field
+    /// policy hides phones from the operator's roles.
+    pub async fn my_active_calls(&self, principal: &Principal) -> Result<Vec<ActiveCall>, CoreError> {
         let mut calls = self.base.store.read().await?.active_calls(&principal.user.id).await?;
         calls.sort_by_key(|c| std::cmp::Reverse(c.started_at));
-        Ok(calls)
+        let hidden =
+            self.policy_in_force().await?.mask(&principal.user.roles, CustomerField::Phones) == Mask::Hidden;
+        Ok(calls
+            .into_iter()
+            .map(|c| ActiveCall {
+                caller: match hidden {
+                    true => c.caller_masked.as_ref().map(|_| mask(CustomerField::Phones.kind(), "", Mask::Hidden)),
+                    false => c.caller_masked,
+                },
+                external_id: c.external_id,
+                started_at: c.started_at,
+            })
+            .collect())
     }
 
     /// The customers a blind-index digest points to, of the caller's client companies only,
@@ -786,6 +808,8 @@ impl Vault {
             external_id: external_id.to_owned(),
             operator_id: user.id.clone(),
             caller_digest: self.vault_index.digest("phone", &e164).to_vec(),
+            // Only the masked form: the number itself stays a digest (TW-9).
+            caller_masked: Some(mask(CustomerField::Phones.kind(), &e164, Mask::Partial)),
             started_at: now,
             ended_at: None,
         };

@@ -30,7 +30,12 @@ async fn operator_workspace(backend: Backend) {
 
     let b = s.signed_in("op.a").await;
     let html = b.get("/workspace").await.text().await.unwrap();
-    assert!(html.contains("対応中の通話") && html.contains("pbx-42"), "Japanese by default, the call listed");
+    assert!(html.contains("対応中の通話"), "Japanese by default");
+    // The call is listed by its caller's number, masked like a card's phone (issue 14, item 8).
+    assert!(html.contains("***-****-5678") && !html.contains("0312345678"), "{html}");
+    assert!(!html.contains("<code>pbx-42</code>"), "the call id is not what the operator reads");
+    let stored = s.core.store().read().await.unwrap().active_calls(&op.id).await.unwrap();
+    assert_eq!(stored[0].caller_masked.as_deref(), Some("***-****-5678"), "only the masked form is kept");
     let csrf = b.csrf("/workspace").await;
     let r = b.post_form("/workspace/lookup", &[("_csrf", &csrf), ("call_id", "pbx-42")]).await;
     assert_eq!(r.status(), 200);
@@ -76,6 +81,32 @@ async fn operator_workspace(backend: Backend) {
     let html = r.text().await.unwrap();
     assert!(html.contains("id=\"revealed-value\">4111111111111111<"), "{html}");
     assert_eq!(s.audit("customer.reveal").await.len(), 1);
+
+    // A reveal from a card keeps the card (issue 14, item 8): the lookup is carried in the
+    // form's body, the cards are shown again with the value in its row, the note field stays.
+    let lookups_before = s.audit("customer.lookup").await.len();
+    let r = b
+        .post_form(
+            "/workspace/reveal",
+            &[
+                ("_csrf", &csrf),
+                ("customer_id", &id),
+                ("lookup_call_id", "pbx-42"),
+                ("field", "card_number"),
+                ("reason_code", "fraud_check"),
+                ("reason_text", "不正利用の確認"),
+            ],
+        )
+        .await;
+    assert!(!r.url().as_str().contains("4111"), "nothing in the URL");
+    let html = r.text().await.unwrap();
+    let card = html.split(&format!("id=\"customer-{id}\"")).nth(1).expect("the card is still there");
+    assert!(card.contains("山田太郎") && card.contains("name=\"text\""), "the card and its note field");
+    assert!(card.contains("<tr data-field=\"card_number\" class=\"revealed\">"), "{card}");
+    assert!(card.contains("id=\"revealed-value\">4111111111111111<") && card.contains("表示中"));
+    assert!(!html.contains("id=\"revealed\""), "no separate box when the card is shown");
+    assert_eq!(s.audit("customer.reveal").await.len(), 2, "the reveal recorded once");
+    assert_eq!(s.audit("customer.lookup").await.len(), lookups_before + 1, "the card shown again: a lookup");
 
     let r = b
         .post_form("/workspace/notes", &[("_csrf", &csrf), ("customer_id", &id), ("text", "折り返し済み")])

@@ -4,6 +4,11 @@
 //!
 //! Lookups are posted, never sent in a query string: the values and the reason would otherwise
 //! end up in browser history and proxy logs.
+//!
+//! A reveal keeps the cards (issue 14, item 8): each card's reveal form carries the lookup that
+//! showed it (hidden `lookup_*` fields, in the POST body only), and the answer runs that lookup
+//! again — a read like any other, recorded as one — and shows the revealed value in its place in
+//! the card. Nothing of it is kept between requests: no cookie, no URL, no server memory.
 
 use super::{Chrome, DoneQuery, Form, csrf_for, error_text, local_time, render, tr_for};
 use crate::AppState;
@@ -15,7 +20,9 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Redirect, Response};
 use mamori_core::Principal;
+use mamori_core::CoreError;
 use mamori_core::vault::{CustomerCard, Lookup, Purpose, REASON_CODES};
+use mamori_audit::RequestContext;
 use mamori_domain::Permission::{CustomersManage, CustomersRead};
 use mamori_domain::authz::Access::Permission as Needs;
 use mamori_domain::customer::{CustomerField, FieldClass, Mask};
@@ -33,6 +40,9 @@ pub fn routes(r: Routes) -> Routes {
 
 pub struct CallView {
     pub call_id: String,
+    /// The caller's number masked like a card's phone; none for calls reported before Mamori
+    /// kept it (the call id is shown instead).
+    pub caller: Option<String>,
     pub started: String,
 }
 
@@ -41,6 +51,15 @@ pub struct FieldView {
     pub label: String,
     pub value: String,
     pub mask: &'static str,
+    /// The value is the one just revealed, in full.
+    pub revealed: bool,
+}
+
+/// A value just revealed: shown in its card, in place of the masked one.
+pub struct Revealed {
+    pub customer_id: String,
+    pub field: CustomerField,
+    pub value: String,
 }
 
 pub struct CardView {
@@ -52,14 +71,64 @@ pub struct CardView {
     pub revealable: Vec<FieldView>,
 }
 
-/// What the lookup form holds, to show it again with the results.
+/// What the lookup form holds, to show it again with the results; the cards' forms carry it
+/// as `lookup_*` fields so that a reveal can show the same cards again.
 #[derive(Default)]
 pub struct LookupForm {
+    /// The active call whose caller was looked up (the one-click lookup), else empty.
+    pub call_id: String,
     pub by: String,
     pub value: String,
     pub birth_date: String,
     pub reason_code: String,
     pub reason_text: String,
+}
+
+impl LookupForm {
+    /// The lookup's fields from a posted form, named with `prefix` (`""` on the lookup form,
+    /// `"lookup_"` on a card's forms).
+    fn from_form(form: &Form, prefix: &str) -> Self {
+        let text = |name: &str| form.text(&format!("{prefix}{name}")).to_owned();
+        LookupForm {
+            call_id: text("call_id"),
+            by: text("by"),
+            value: text("value"),
+            birth_date: text("birth_date"),
+            reason_code: text("reason_code"),
+            reason_text: text("reason_text"),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.call_id.trim().is_empty() && self.value.trim().is_empty()
+    }
+
+    fn purpose(&self) -> Purpose {
+        match self.reason_code.trim() {
+            "" => Purpose::ActiveCall,
+            code => Purpose::Reason { code: code.to_owned(), text: self.reason_text.clone() },
+        }
+    }
+
+    /// Runs the lookup: the caller of an active call, or a customer by one key.
+    async fn run(
+        &self,
+        state: &AppState,
+        p: &Principal,
+        ctx: &RequestContext,
+    ) -> Result<Vec<CustomerCard>, CoreError> {
+        let value = Some(self.value.clone());
+        let (phone, email, name, birth_date) = match self.by.as_str() {
+            "email" => (None, value, None, None),
+            "name_birth" => (None, None, value, Some(self.birth_date.clone())),
+            _ => (value, None, None, None),
+        };
+        let lookup = match Some(self.call_id.trim()).filter(|c| !c.is_empty()) {
+            Some(call_id) => Lookup::from_parts(Some(call_id.to_owned()), None, None, None, None, false)?,
+            None => Lookup::from_parts(None, phone, email, name, birth_date, false)?,
+        };
+        state.core.vault.look_up(p, &lookup, &self.purpose(), ctx).await
+    }
 }
 
 #[derive(Template)]
@@ -71,6 +140,7 @@ struct WorkspacePage {
     reasons: Vec<(&'static str, String)>,
     /// None before a lookup; the cards found after one.
     cards: Option<Vec<CardView>>,
+    /// A value revealed whose card could not be shown again (label, value).
     revealed: Option<(String, String)>,
 }
 
@@ -107,7 +177,13 @@ async fn client_names(state: &AppState, p: &Principal) -> Vec<(String, String)> 
         .collect()
 }
 
-fn card_view(tr: Tr, card: CustomerCard, clients: &[(String, String)]) -> CardView {
+fn card_view(
+    tr: Tr,
+    card: CustomerCard,
+    clients: &[(String, String)],
+    revealed: Option<&Revealed>,
+) -> CardView {
+    let revealed = revealed.filter(|r| r.customer_id == card.id);
     let name_of = |f: CustomerField| {
         card.fields.iter().find(|x| x.field == f && x.mask != Mask::Hidden).map(|x| x.value.clone())
     };
@@ -116,11 +192,21 @@ fn card_view(tr: Tr, card: CustomerCard, clients: &[(String, String)]) -> CardVi
     let fields: Vec<FieldView> = card
         .fields
         .iter()
-        .map(|f| FieldView {
-            name: f.field.as_str(),
-            label: field_label(tr, f.field),
-            value: f.value.clone(),
-            mask: mask_key(f.mask),
+        .map(|f| match revealed.filter(|r| r.field == f.field) {
+            Some(r) => FieldView {
+                name: f.field.as_str(),
+                label: field_label(tr, f.field),
+                value: shown_in_full(r.field, &r.value),
+                mask: "revealed",
+                revealed: true,
+            },
+            None => FieldView {
+                name: f.field.as_str(),
+                label: field_label(tr, f.field),
+                value: f.value.clone(),
+                mask: mask_key(f.mask),
+                revealed: false,
+            },
         })
         .collect();
     let revealable = card
@@ -132,6 +218,7 @@ fn card_view(tr: Tr, card: CustomerCard, clients: &[(String, String)]) -> CardVi
             label: field_label(tr, f.field),
             value: String::new(),
             mask: "",
+            revealed: false,
         })
         .collect();
     CardView {
@@ -147,13 +234,29 @@ fn card_view(tr: Tr, card: CustomerCard, clients: &[(String, String)]) -> CardVi
     }
 }
 
+/// A revealed value as a person reads it: several phone numbers one after the other.
+fn shown_in_full(field: CustomerField, value: &str) -> String {
+    match field {
+        CustomerField::Phones => value.split(',').collect::<Vec<_>>().join(", "),
+        _ => value.to_owned(),
+    }
+}
+
+/// What a workspace page shows besides the lookup form.
+#[derive(Default)]
+struct Shown {
+    /// None before a lookup.
+    cards: Option<Vec<CustomerCard>>,
+    error: Option<String>,
+    revealed: Option<Revealed>,
+}
+
 async fn page(
     state: &AppState,
     headers: &HeaderMap,
     p: &Principal,
     form: LookupForm,
-    outcome: Result<Option<Vec<CustomerCard>>, String>,
-    revealed: Option<(String, String)>,
+    shown: Shown,
     done: Option<&str>,
 ) -> Response {
     let tr = tr_for(headers, Some(p));
@@ -164,13 +267,17 @@ async fn page(
         .await
         .unwrap_or_default()
         .into_iter()
-        .map(|c| CallView { call_id: c.external_id, started: local_time(c.started_at.0) })
+        .map(|c| CallView { call_id: c.external_id, caller: c.caller, started: local_time(c.started_at.0) })
         .collect();
     let clients = client_names(state, p).await;
-    let (cards, error) = match outcome {
-        Ok(cards) => (cards.map(|cs| cs.into_iter().map(|c| card_view(tr, c, &clients)).collect()), None),
-        Err(e) => (None, Some(e)),
-    };
+    let Shown { cards, error, revealed } = shown;
+    let cards: Option<Vec<CardView>> =
+        cards.map(|cs| cs.into_iter().map(|c| card_view(tr, c, &clients, revealed.as_ref())).collect());
+    // A revealed value whose card is not on the page is shown on its own.
+    let in_a_card = cards.iter().flatten().any(|c| c.fields.iter().any(|f| f.revealed));
+    let revealed = revealed
+        .filter(|_| !in_a_card)
+        .map(|r| (field_label(tr, r.field), shown_in_full(r.field, &r.value)));
     let c = Chrome::new(tr, "workspace.title", Some(p), csrf_for(Some(p), None), "/workspace")
         .notice_key(done)
         .error(error);
@@ -184,7 +291,7 @@ async fn workspace_page(
     Caller(p): Caller,
     Query(q): Query<DoneQuery>,
 ) -> Response {
-    page(&state, &headers, &p, LookupForm::default(), Ok(None), None, q.done.as_deref()).await
+    page(&state, &headers, &p, LookupForm::default(), Shown::default(), q.done.as_deref()).await
 }
 
 fn purpose_of(form: &Form) -> Purpose {
@@ -202,30 +309,13 @@ async fn lookup(
     form: Form,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let shown = LookupForm {
-        by: form.text("by").to_owned(),
-        value: form.text("value").to_owned(),
-        birth_date: form.text("birth_date").to_owned(),
-        reason_code: form.text("reason_code").to_owned(),
-        reason_text: form.text("reason_text").to_owned(),
-    };
     // The form names its key with `by`; the caller button sends only the call id.
-    let value = Some(shown.value.clone());
-    let (phone, email, name, birth_date) = match shown.by.as_str() {
-        "email" => (None, value, None, None),
-        "name_birth" => (None, None, value, Some(shown.birth_date.clone())),
-        _ => (value, None, None, None),
+    let asked = LookupForm::from_form(&form, "");
+    let shown = match asked.run(&state, &p, &ctx).await {
+        Ok(cards) => Shown { cards: Some(cards), ..Shown::default() },
+        Err(e) => Shown { error: Some(error_text(tr, &e)), ..Shown::default() },
     };
-    let lookup = match form.optional("call_id") {
-        Some(call_id) => Lookup::from_parts(Some(call_id), None, None, None, None, false),
-        None => Lookup::from_parts(None, phone, email, name, birth_date, false),
-    };
-    let found = match lookup {
-        Ok(lookup) => state.core.vault.look_up(&p, &lookup, &purpose_of(&form), &ctx).await,
-        Err(e) => Err(e),
-    };
-    let outcome = found.map(Some).map_err(|e| error_text(tr, &e));
-    page(&state, &headers, &p, shown, outcome, None, None).await
+    page(&state, &headers, &p, asked, shown, None).await
 }
 
 async fn reveal(
@@ -236,17 +326,27 @@ async fn reveal(
     form: Form,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let field = form.text("field");
-    let result =
-        state.core.vault.reveal_field(&p, form.text("customer_id"), field, &purpose_of(&form), &ctx).await;
-    let (revealed, outcome) = match result {
-        Ok(value) => {
-            let label = CustomerField::parse(field).map(|f| field_label(tr, f)).unwrap_or_default();
-            (Some((label, value)), Ok(None))
+    let (customer_id, field) = (form.text("customer_id"), form.text("field"));
+    // The reveal first, recorded once; then the lookup that showed the card, again.
+    let result = state.core.vault.reveal_field(&p, customer_id, field, &purpose_of(&form), &ctx).await;
+    let (revealed, error) = match (result, CustomerField::parse(field)) {
+        (Ok(value), Some(field)) => {
+            (Some(Revealed { customer_id: customer_id.to_owned(), field, value }), None)
         }
-        Err(e) => (None, Err(error_text(tr, &e))),
+        (Ok(_), None) => (None, None),
+        (Err(e), _) => (None, Some(error_text(tr, &e))),
     };
-    page(&state, &headers, &p, LookupForm::default(), outcome, revealed, None).await
+    let lookup = LookupForm::from_form(&form, "lookup_");
+    let cards = match lookup.is_empty() {
+        true => Ok(None),
+        false => lookup.run(&state, &p, &ctx).await.map(Some),
+    };
+    let shown = match cards {
+        Ok(cards) => Shown { cards, error, revealed },
+        // The card cannot be shown again (the call has ended, say): the value on its own.
+        Err(e) => Shown { cards: None, error: error.or(Some(error_text(tr, &e))), revealed },
+    };
+    page(&state, &headers, &p, lookup, shown, None).await
 }
 
 async fn add_note(
@@ -260,7 +360,8 @@ async fn add_note(
     match state.core.vault.add_customer_note(&p, form.text("customer_id"), form.text("text"), &ctx).await {
         Ok(()) => Redirect::to("/workspace?done=note_added").into_response(),
         Err(e) => {
-            page(&state, &headers, &p, LookupForm::default(), Err(error_text(tr, &e)), None, None).await
+            let shown = Shown { error: Some(error_text(tr, &e)), ..Shown::default() };
+            page(&state, &headers, &p, LookupForm::default(), shown, None).await
         }
     }
 }

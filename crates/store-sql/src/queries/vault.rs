@@ -59,8 +59,8 @@ macro_rules! vault_queries {
             }
 
             async fn active_calls(&mut self, operator_id: &str) -> StoreResult<Vec<CallRecord>> {
-                Ok(sqlx::query_as::<$db, (String, String, String, Vec<u8>, i64)>(
-                    "SELECT id, external_id, operator_id, caller_digest, started_at FROM calls \
+                Ok(sqlx::query_as::<$db, (String, String, String, Vec<u8>, Option<String>, i64)>(
+                    "SELECT id, external_id, operator_id, caller_digest, caller_masked, started_at FROM calls \
                      WHERE operator_id = $1 AND ended_at IS NULL ORDER BY started_at",
                 )
                 .bind(operator_id)
@@ -68,11 +68,12 @@ macro_rules! vault_queries {
                 .await
                 .map_err(db_err)?
                 .into_iter()
-                .map(|(id, external_id, operator_id, caller_digest, started)| CallRecord {
+                .map(|(id, external_id, operator_id, caller_digest, caller_masked, started)| CallRecord {
                     id,
                     external_id,
                     operator_id,
                     caller_digest,
+                    caller_masked,
                     started_at: UnixMillis(started),
                     ended_at: None,
                 })
@@ -177,13 +178,14 @@ macro_rules! vault_queries {
 
             async fn insert_call(&mut self, c: &CallRecord) -> StoreResult<()> {
                 sqlx::query::<$db>(
-                    "INSERT INTO calls (id, external_id, operator_id, caller_digest, started_at, ended_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO calls (id, external_id, operator_id, caller_digest, caller_masked, started_at, ended_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(&c.id)
                 .bind(&c.external_id)
                 .bind(&c.operator_id)
                 .bind(&c.caller_digest)
+                .bind(&c.caller_masked)
                 .bind(c.started_at.0)
                 .bind(c.ended_at.map(|t| t.0))
                 .execute(self.handle.conn())
