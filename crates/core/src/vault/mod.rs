@@ -600,7 +600,9 @@ impl Vault {
             .into_iter()
             .map(|c| ActiveCall {
                 caller: match hidden {
-                    true => c.caller_masked.as_ref().map(|_| mask(CustomerField::Phones.kind(), "", Mask::Hidden)),
+                    true => {
+                        c.caller_masked.as_ref().map(|_| mask(CustomerField::Phones.kind(), "", Mask::Hidden))
+                    }
                     false => c.caller_masked,
                 },
                 external_id: c.external_id,

@@ -14,6 +14,7 @@ mod hostile;
 mod identity;
 mod input;
 mod lists;
+mod pages;
 mod replicas;
 mod signals;
 mod storage;

@@ -232,6 +232,8 @@ struct UserPage {
     sites: Vec<Choice>,
     clients: Vec<Choice>,
     invitation_url: Option<String>,
+    /// The link to the person's shifts and networks (devices.read).
+    can_roster: bool,
 }
 
 // The page, who asks, and its three optional notes; a struct would only name them again.
@@ -271,6 +273,7 @@ async fn user_view_page(
         sites: org_choices(&sites, user.site_id.as_slice()),
         clients: org_choices(&clients, &assigned),
         invitation_url: link,
+        can_roster: p.can(DevicesRead),
     };
     (status, render(&page)).into_response()
 }

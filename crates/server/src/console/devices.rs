@@ -336,7 +336,7 @@ pub fn shift_lines(schedule: &mamori_domain::activity::ShiftSchedule) -> Vec<Str
         .collect()
 }
 
-fn weekday_key(d: mamori_domain::activity::Weekday) -> &'static str {
+pub(super) fn weekday_key(d: mamori_domain::activity::Weekday) -> &'static str {
     use mamori_domain::activity::Weekday::*;
     match d {
         Mon => "mon",

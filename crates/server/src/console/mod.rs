@@ -11,6 +11,7 @@ mod floor;
 mod home;
 mod labels;
 mod profile;
+mod roster;
 mod signals;
 mod workspace;
 
@@ -52,6 +53,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = device_policy::routes(r);
     let r = signals::routes(r);
     let r = floor::routes(r);
+    let r = roster::routes(r);
     admin::routes(r)
 }
 

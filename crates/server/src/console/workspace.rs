@@ -19,10 +19,10 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Redirect, Response};
-use mamori_core::Principal;
-use mamori_core::CoreError;
-use mamori_core::vault::{CustomerCard, Lookup, Purpose, REASON_CODES};
 use mamori_audit::RequestContext;
+use mamori_core::CoreError;
+use mamori_core::Principal;
+use mamori_core::vault::{CustomerCard, Lookup, Purpose, REASON_CODES};
 use mamori_domain::Permission::{CustomersManage, CustomersRead};
 use mamori_domain::authz::Access::Permission as Needs;
 use mamori_domain::customer::{CustomerField, FieldClass, Mask};
@@ -275,9 +275,8 @@ async fn page(
         cards.map(|cs| cs.into_iter().map(|c| card_view(tr, c, &clients, revealed.as_ref())).collect());
     // A revealed value whose card is not on the page is shown on its own.
     let in_a_card = cards.iter().flatten().any(|c| c.fields.iter().any(|f| f.revealed));
-    let revealed = revealed
-        .filter(|_| !in_a_card)
-        .map(|r| (field_label(tr, r.field), shown_in_full(r.field, &r.value)));
+    let revealed =
+        revealed.filter(|_| !in_a_card).map(|r| (field_label(tr, r.field), shown_in_full(r.field, &r.value)));
     let c = Chrome::new(tr, "workspace.title", Some(p), csrf_for(Some(p), None), "/workspace")
         .notice_key(done)
         .error(error);
