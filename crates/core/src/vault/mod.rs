@@ -514,16 +514,8 @@ impl Vault {
         purpose: &Purpose,
         ctx: &RequestContext,
     ) -> Result<Vec<CustomerCard>, CoreError> {
-        let (kind, normalized) = match key {
-            LookupKey::Phone(p) => ("phone", normalize_phone(p).map_err(|e| invalid("phone", e))?),
-            LookupKey::Email(e) => ("email", normalize_email(e).map_err(|e| invalid("email", e))?),
-            LookupKey::NameBirth { name, birth_date } => {
-                let n = normalize_name(name).map_err(|e| invalid("name", e))?;
-                ("name_birth", format!("{n}|{}", birth_date.trim()))
-            }
-        };
+        let (kind, digest) = self.index_digest(key)?;
         check_purpose(purpose)?;
-        let digest = self.vault_index.digest(kind, &normalized).to_vec();
         let mut read = self.base.store.read().await?;
         let call = match purpose {
             Purpose::ActiveCall if kind != "phone" => {
@@ -550,6 +542,19 @@ impl Vault {
         };
         drop(read);
         self.show_customers(principal, kind, &digest, purpose, call, ctx).await
+    }
+
+    /// The blind-index kind and digest a lookup key searches by.
+    pub(crate) fn index_digest(&self, key: &LookupKey) -> Result<(&'static str, Vec<u8>), CoreError> {
+        let (kind, normalized) = match key {
+            LookupKey::Phone(p) => ("phone", normalize_phone(p).map_err(|e| invalid("phone", e))?),
+            LookupKey::Email(e) => ("email", normalize_email(e).map_err(|e| invalid("email", e))?),
+            LookupKey::NameBirth { name, birth_date } => {
+                let n = normalize_name(name).map_err(|e| invalid("name", e))?;
+                ("name_birth", format!("{n}|{}", birth_date.trim()))
+            }
+        };
+        Ok((kind, self.vault_index.digest(kind, &normalized).to_vec()))
     }
 
     /// A lookup of either kind ([`Lookup`]); `purpose` applies to a lookup by key.

@@ -35,7 +35,19 @@ const DISCLOSURE_ACCESS_LIMIT: i64 = 1000;
 /// The longest note an operator adds at once.
 const NOTE_MAX_CHARS: usize = 2000;
 
-fn check_request_ref(request_ref: &str) -> Result<&str, CoreError> {
+/// A customer found for a data-subject request: which record, of which client company, since
+/// when — enough to tell records apart, nothing of their values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectMatch {
+    pub id: String,
+    pub client_id: String,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+/// Checks a data-subject request's reference (its ticket at the center's request desk): 1 to
+/// 100 printable characters. Returns it trimmed.
+pub fn check_request_ref(request_ref: &str) -> Result<&str, CoreError> {
     let r = request_ref.trim();
     if r.is_empty() || r.chars().count() > 100 || r.chars().any(char::is_control) {
         return Err(CoreError::invalid(
@@ -181,6 +193,46 @@ impl Vault {
         self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Finds the records a data-subject request is about, by the key the person gave (phone,
+    /// e-mail, or name with birth date), in every client company: the security admin answers
+    /// for the center. Nothing of the records is opened; the search is recorded as a lookup for
+    /// a data-subject request, naming the request, one entry per record found.
+    pub async fn find_for_request(
+        &self,
+        principal: &Principal,
+        key: &super::LookupKey,
+        request_ref: &str,
+        ctx: &RequestContext,
+    ) -> Result<Vec<SubjectMatch>, CoreError> {
+        self.base.permitted(principal, Permission::CustomersManage, &actions::CUSTOMER_LOOKUP, ctx).await?;
+        let request_ref = check_request_ref(request_ref)?;
+        let (kind, digest) = self.index_digest(key)?;
+        let records = self.base.store.read().await?.customers_by_index(kind, &digest).await?;
+        let e = AuditEvent::of(&actions::CUSTOMER_LOOKUP, principal.actor(), Outcome::Success)
+            .object("customer:none")
+            .detail("by", kind)
+            .detail("results", records.len().to_string())
+            .detail("fields", "")
+            .detail("purpose", "data_subject_request")
+            .detail("request_ref", request_ref.to_owned());
+        let events = match records.is_empty() {
+            true => vec![e],
+            false => {
+                records.iter().map(|r| e.clone().object(self.base.audit_object("customer", &r.id))).collect()
+            }
+        };
+        self.base.audit_access_all(ctx, events).await?;
+        Ok(records
+            .into_iter()
+            .map(|r| SubjectMatch {
+                id: r.id,
+                client_id: r.client_id,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            })
+            .collect())
     }
 
     /// The disclosure report: every field in full and the record's access history. Recorded

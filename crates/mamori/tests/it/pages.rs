@@ -98,3 +98,150 @@ async fn roster_and_networks(backend: Backend) {
     s.stop().await;
 }
 both_backends!(roster_and_networks);
+
+/// A customer of "Client A" for the customer pages' tests; returns the admin's principal, the
+/// client company's id and the customer's id.
+async fn customer_of_client_a(s: &TestServer) -> (mamori_core::Principal, String, String) {
+    let admin_user = s.user("admin", &[Role::SecurityAdmin]).await;
+    let admin = s.principal_of(&admin_user);
+    let ctx = Default::default();
+    let a = s
+        .core
+        .identity
+        .create_org_unit(&admin, mamori_store::OrgKind::Client, "Client A", None, &ctx)
+        .await
+        .unwrap();
+    let new = mamori_core::vault::NewCustomer {
+        client_id: a.id.clone(),
+        fields: [
+            ("name_kanji", "山田太郎"),
+            ("phones", "03-1234-5678"),
+            ("email", "taro@example.jp"),
+            ("birth_date", "1980-04-01"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect(),
+    };
+    let id = s.core.vault.create_customer(&admin, &new, &ctx).await.unwrap();
+    (admin, a.id, id)
+}
+
+/// Data-subject requests from the console (APPI arts. 33–35): the admin finds the person by
+/// what they gave, in every client company; a disclosure report, a correction and an erasure,
+/// each with its request reference in the audit entry; the erasure only after its confirmation.
+async fn subject_requests(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (_, _, id) = customer_of_client_a(&s).await;
+    let b = s.signed_in("admin").await;
+    let policy = b.get("/admin/vault-policy").await.text().await.unwrap();
+    assert!(policy.contains("href=\"/admin/customers\""), "reachable from the field policy page");
+    let csrf = b.csrf("/admin/customers").await;
+
+    // No reference, no search.
+    let r = b
+        .post_form("/admin/customers/find", &[("_csrf", &csrf), ("by", "phone"), ("value", "0312345678")])
+        .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(s.audit("customer.lookup").await.len(), 0);
+    let r = b
+        .post_form(
+            "/admin/customers/find",
+            &[
+                ("_csrf", &csrf),
+                ("request_ref", "DSR-2026-001"),
+                ("by", "name_birth"),
+                ("value", "山田 太郎"),
+                ("birth_date", "1980-04-01"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(&format!("data-customer=\"{id}\"")) && html.contains("Client A"), "{html}");
+    assert!(!html.contains("taro@example.jp"), "the search shows no values");
+    let found = s.audit("customer.lookup").await;
+    assert_eq!(found[0].details["request_ref"], "DSR-2026-001");
+    assert_eq!(found[0].details["purpose"], "data_subject_request");
+
+    // Disclosure report: everything held, and who read it.
+    let r = b
+        .post_form(
+            &format!("/admin/customers/{id}/disclosure"),
+            &[("_csrf", &csrf), ("request_ref", "DSR-2026-001")],
+        )
+        .await;
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("taro@example.jp") && html.contains("+81312345678") && html.contains("1980-04-01"),
+        "{html}"
+    );
+    assert!(
+        html.contains("開示等の請求への対応"),
+        "the request's own search in the history, in words: {html}"
+    );
+    assert_eq!(s.audit("customer.disclose").await[0].details["request_ref"], "DSR-2026-001");
+
+    // Correction: only what is typed changes; a bad value changes nothing and says so.
+    let correct = format!("/admin/customers/{id}/correct");
+    let page = b.get(&format!("{correct}?request_ref=DSR-2026-001")).await.text().await.unwrap();
+    assert!(page.contains("name=\"value.email\""));
+    assert_eq!(b.get(&correct).await.status(), 422, "no reference, no form");
+    let r = b
+        .post_form(&correct, &[("_csrf", &csrf), ("request_ref", "DSR-2026-001"), ("value.phones", "12")])
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("value=\"12\""), "what was typed, to correct");
+    let r = b
+        .post_form(
+            &correct,
+            &[
+                ("_csrf", &csrf),
+                ("request_ref", "DSR-2026-002"),
+                ("value.email", "taro@example.com"),
+                ("remove", "birth_date"),
+            ],
+        )
+        .await;
+    assert_eq!(r.headers()["location"], "/admin/customers?done=customer_corrected");
+    let corrections = s.audit("customer.correct").await;
+    assert_eq!(corrections.len(), 1);
+    assert_eq!(corrections[0].details["request_ref"], "DSR-2026-002");
+    assert_eq!(corrections[0].details["fields"], "birth_date,email");
+    let d =
+        s.core.vault.disclose_customer(&crate::support::inspector(), &id, "check", &Default::default()).await;
+    let fields = d.unwrap().fields;
+    assert!(fields.iter().any(|(_, _, v)| v == "taro@example.com"));
+    assert!(!fields.iter().any(|(f, _, _)| f.as_str() == "birth_date"), "removed");
+
+    // Erasure: the link shows a confirmation; only its POST erases.
+    let erase = format!("/admin/customers/{id}/erase");
+    let r = b.get(&format!("{erase}?request_ref=DSR-2026-003")).await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"confirm-question\"") && html.contains("DSR-2026-003"), "{html}");
+    assert!(
+        html.contains(&format!("action=\"{erase}\""))
+            && html.contains("name=\"request_ref\" value=\"DSR-2026-003\"")
+    );
+    assert_eq!(s.audit("customer.erase").await.len(), 0, "asking erases nothing");
+    let r = b.post_form(&erase, &[("_csrf", &csrf), ("request_ref", "")]).await;
+    assert_eq!(r.status(), 422, "no reference, no erasure");
+    let r = b.post_form(&erase, &[("_csrf", &csrf), ("request_ref", "DSR-2026-003")]).await;
+    assert_eq!(r.headers()["location"], "/admin/customers?done=customer_erased");
+    assert_eq!(s.audit("customer.erase").await[0].details["request_ref"], "DSR-2026-003");
+    let r = b
+        .post_form(
+            &format!("/admin/customers/{id}/disclosure"),
+            &[("_csrf", &csrf), ("request_ref", "DSR-2026-004")],
+        )
+        .await;
+    assert_eq!(r.status(), 404, "gone");
+
+    // An operator may not open these pages.
+    s.user("op.a", &[Role::Operator]).await;
+    let op = s.signed_in("op.a").await;
+    assert_eq!(op.get("/admin/customers").await.status(), 403);
+    s.stop().await;
+}
+both_backends!(subject_requests);

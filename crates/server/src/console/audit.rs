@@ -280,7 +280,7 @@ const TIMES: [&str; 4] = ["expires_at", "locked_until", "filter_from", "filter_t
 /// A detail's value in words where it is a code with a label (a lookup's purpose, a refusal's
 /// reason, a reason the operator chose, permissions, roles, customer fields) or a time; other
 /// values as written.
-fn detail_value(tr: crate::i18n::Tr, key: &str, value: &str) -> String {
+pub(super) fn detail_value(tr: crate::i18n::Tr, key: &str, value: &str) -> String {
     let label = match key {
         "reason_code" => tr.get(&format!("reason.{value}")),
         _ => tr.get(&format!("audit_value.{key}.{value}")),

@@ -5,6 +5,7 @@
 mod admin;
 mod audit;
 mod auth;
+mod customers;
 mod device_policy;
 mod devices;
 mod floor;
@@ -54,6 +55,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = signals::routes(r);
     let r = floor::routes(r);
     let r = roster::routes(r);
+    let r = customers::routes(r);
     admin::routes(r)
 }
 

@@ -152,7 +152,7 @@ fn mask_key(m: Mask) -> &'static str {
     }
 }
 
-fn class_key(c: FieldClass) -> &'static str {
+pub(super) fn class_key(c: FieldClass) -> &'static str {
     match c {
         FieldClass::Confidential => "confidential",
         FieldClass::Internal => "internal",
@@ -160,7 +160,7 @@ fn class_key(c: FieldClass) -> &'static str {
     }
 }
 
-fn field_label(tr: Tr, f: CustomerField) -> String {
+pub(super) fn field_label(tr: Tr, f: CustomerField) -> String {
     tr.t(&format!("customer_field.{}", f.as_str())).to_owned()
 }
 
@@ -235,7 +235,7 @@ fn card_view(
 }
 
 /// A revealed value as a person reads it: several phone numbers one after the other.
-fn shown_in_full(field: CustomerField, value: &str) -> String {
+pub(super) fn shown_in_full(field: CustomerField, value: &str) -> String {
     match field {
         CustomerField::Phones => value.split(',').collect::<Vec<_>>().join(", "),
         _ => value.to_owned(),
