@@ -93,6 +93,8 @@ pub async fn outer(State(state): State<AppState>, mut req: Request, next: Next) 
     if declared_len.is_some_and(|n| n > body_limit(req.uri().path())) {
         return if is_api {
             too_large_for(req.uri().path()).into_response()
+        } else if req.uri().path() == crate::problem::CONSOLE_IMPORT_PATH {
+            crate::console::import_too_large_page(req.headers())
         } else {
             (StatusCode::PAYLOAD_TOO_LARGE, "The request is too large (1 MiB at most).").into_response()
         };

@@ -19,9 +19,19 @@ pub const IMPORT_PATH: &str = "/api/v1/customers/import";
 /// `mamori customers import`, which streams from disk.
 pub const IMPORT_BODY_LIMIT: usize = 256 * 1024 * 1024;
 
+/// The console's import page, which takes a CSV file as a multipart upload.
+pub const CONSOLE_IMPORT_PATH: &str = "/admin/customers/import";
+/// Largest file the console's import takes (about 200,000 rows): it is held in memory for the
+/// request and imported inline. Larger files: split, or `mamori customers import`.
+pub const CONSOLE_IMPORT_LIMIT: usize = 32 * 1024 * 1024;
+
 /// The body limit of a path.
 pub fn body_limit(path: &str) -> usize {
-    if path == IMPORT_PATH { IMPORT_BODY_LIMIT } else { BODY_LIMIT }
+    match path {
+        IMPORT_PATH => IMPORT_BODY_LIMIT,
+        CONSOLE_IMPORT_PATH => CONSOLE_IMPORT_LIMIT,
+        _ => BODY_LIMIT,
+    }
 }
 
 /// An error the API answers with: a code of the catalogue (its status follows from it), what

@@ -9,6 +9,7 @@ use encoding_rs::{DecoderResult, SHIFT_JIS};
 use mamori_audit::RequestContext;
 use mamori_domain::Permission;
 use mamori_domain::customer::{CustomerField, refuse_security_code};
+use mamori_proto::ErrorCode;
 use std::io::{BufRead, BufReader, Read};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +36,34 @@ pub struct ImportProblem {
     /// The column's header, when the problem is in one.
     pub column: Option<String>,
     pub message: String,
+    /// What kind of problem, for a page that says it in its own language.
+    pub kind: ProblemKind,
+}
+
+/// The kinds of problem a file can have (the console words each; `message` says it in English).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// A value its field refuses; the code says why (`invalid_value`, `required`, `too_long`,
+    /// `unknown_field`, `card_security_code_refused`), the column which field.
+    Value(ErrorCode),
+    /// A header cell that names no customer field.
+    UnknownColumn,
+    /// A header cell naming a card security code, which is never stored.
+    SecurityCodeColumn,
+    /// Line 1 names no customer field: the header is missing.
+    NoHeader,
+    /// A row with another number of cells than the header has.
+    Cells {
+        expected: u64,
+        found: u64,
+    },
+    NotUtf8,
+    NotShiftJis,
+    /// A row over 1 MiB (a quote left open); the file was read no further.
+    RowTooLong,
+    NoRows,
+    /// Anything else the reader reported.
+    Unreadable,
 }
 
 impl std::fmt::Display for ImportProblem {
@@ -182,8 +211,8 @@ impl<R: Read> Read for ShiftJisReader<R> {
 /// Reports per this many rows.
 const PROGRESS_EVERY: u64 = 1_000;
 
-fn problem(line: u64, column: Option<&str>, message: impl Into<String>) -> ImportProblem {
-    ImportProblem { line, column: column.map(str::to_owned), message: message.into() }
+fn problem(line: u64, column: Option<&str>, kind: ProblemKind, message: impl Into<String>) -> ImportProblem {
+    ImportProblem { line, column: column.map(str::to_owned), message: message.into(), kind }
 }
 
 /// Stops a row from growing past [`MAX_ROW_BYTES`]: counts the bytes handed to the CSV reader
@@ -245,7 +274,12 @@ impl<'a> CsvRows<'a> {
                 Ok(b) if b.starts_with(b"\xEF\xBB\xBF") => buffered.consume(3),
                 Ok(_) => {}
                 Err(e) => {
-                    problems.push(problem(1, None, format!("cannot read the file: {e}")));
+                    problems.push(problem(
+                        1,
+                        None,
+                        ProblemKind::Unreadable,
+                        format!("cannot read the file: {e}"),
+                    ));
                     return Err(problems.refused());
                 }
             }
@@ -273,11 +307,12 @@ impl<'a> CsvRows<'a> {
         for h in headers.iter() {
             let name = h.trim();
             if let Err(e) = refuse_security_code(name) {
-                problems.push(problem(1, Some(name), e.to_string()));
+                problems.push(problem(1, Some(name), ProblemKind::SecurityCodeColumn, e.to_string()));
             } else if is_header && CustomerField::parse(name).is_none() {
                 problems.push(problem(
                     1,
                     Some(name),
+                    ProblemKind::UnknownColumn,
                     "not a customer field; see docs/vault.md for the names",
                 ));
             }
@@ -287,6 +322,7 @@ impl<'a> CsvRows<'a> {
             problems.push(problem(
                 1,
                 None,
+                ProblemKind::NoHeader,
                 "not a header: no cell names a customer field (line 1 must name the columns; see docs/vault.md)",
             ));
         }
@@ -339,6 +375,25 @@ impl<'a> CsvRows<'a> {
 }
 
 impl Vault {
+    /// Whether `principal` may import customers for this client company (which must exist):
+    /// asked before a file is read (the console's dry run), so that a file is never checked
+    /// for someone who could not import it. A refusal is recorded; nothing else is.
+    pub async fn may_import(
+        &self,
+        principal: &Principal,
+        client_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        self.base
+            .permitted(principal, Permission::CustomersManage, &mamori_audit::actions::CUSTOMER_IMPORT, ctx)
+            .await?;
+        crate::check_id(client_id, "client company")?;
+        match self.base.store.read().await?.org_unit(client_id).await? {
+            Some(unit) if unit.kind == mamori_store::OrgKind::Client => Ok(()),
+            _ => Err(CoreError::NotFound { what: "client company" }),
+        }
+    }
+
     /// Checks a CSV file of customers of one client company as [`Vault::import_customers_csv`]
     /// does, without sealing or writing anything: every row is read once and dropped, and of the
     /// problems only the first `import.max_listed_problems` are kept, so memory stays the same
@@ -363,8 +418,8 @@ impl Vault {
                     customers += 1;
                     match self.check_customer(&new) {
                         Ok(()) => {}
-                        Err(CoreError::Invalid { field, message, .. }) => {
-                            rows.problems.push(problem(line, Some(field), message))
+                        Err(CoreError::Invalid { field, code, message }) => {
+                            rows.problems.push(problem(line, Some(field), ProblemKind::Value(code), message))
                         }
                         Err(e) => return Err(e.into()),
                     }
@@ -421,8 +476,8 @@ impl Vault {
             };
             match checked {
                 Ok(()) => {}
-                Err((line, CoreError::Invalid { field, message, .. })) => {
-                    rows.problems.push(problem(line, Some(field), message))
+                Err((line, CoreError::Invalid { field, code, message })) => {
+                    rows.problems.push(problem(line, Some(field), ProblemKind::Value(code), message))
                 }
                 Err((_, e)) => return Err(e.into()),
             }
@@ -457,7 +512,7 @@ impl Vault {
 
 fn no_rows() -> ImportError {
     ImportError::Refused(Refusal {
-        problems: vec![problem(2, None, "the file has no customer rows")],
+        problems: vec![problem(2, None, ProblemKind::NoRows, "the file has no customer rows")],
         total: 1,
     })
 }
@@ -465,19 +520,23 @@ fn no_rows() -> ImportError {
 /// A problem the CSV reader found; `line` is where it was when the error came without one.
 fn csv_problem(e: csv::Error, line: u64) -> ImportProblem {
     let line = e.position().map_or(line, csv::Position::line);
-    let message = match e.kind() {
-        csv::ErrorKind::Utf8 { .. } => "not valid UTF-8 (if the file is Shift_JIS, say so)".to_owned(),
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-            format!("{len} columns where the header has {expected_len}")
+    let (kind, message) = match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => {
+            (ProblemKind::NotUtf8, "not valid UTF-8 (if the file is Shift_JIS, say so)".to_owned())
         }
-        csv::ErrorKind::Io(io) => io.to_string(),
-        _ => e.to_string(),
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => (
+            ProblemKind::Cells { expected: *expected_len, found: *len },
+            format!("{len} columns where the header has {expected_len}"),
+        ),
+        csv::ErrorKind::Io(io) if io.to_string() == ROW_TOO_LONG => (ProblemKind::RowTooLong, io.to_string()),
+        csv::ErrorKind::Io(io) => (ProblemKind::Unreadable, io.to_string()),
+        _ => (ProblemKind::Unreadable, e.to_string()),
     };
     // The Shift_JIS reader names its own line.
     match message.strip_prefix("line ").and_then(|m| m.split_once(':')) {
         Some((n, rest)) if n.parse::<u64>().is_ok() => {
-            problem(n.parse().unwrap_or(line), None, rest.trim().to_owned())
+            problem(n.parse().unwrap_or(line), None, ProblemKind::NotShiftJis, rest.trim().to_owned())
         }
-        _ => problem(line, None, message),
+        _ => problem(line, None, kind, message),
     }
 }

@@ -245,3 +245,136 @@ async fn subject_requests(backend: Backend) {
     s.stop().await;
 }
 both_backends!(subject_requests);
+
+/// A multipart form as a browser sends it: the small fields, then the file.
+fn multipart(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----mamori-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"customers.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// The customer CSV import page (LEAK-14): a dry run lists the problems in words — line, field,
+/// what is wrong — and writes nothing, not even for a clean file; the import says how many it
+/// imported; bad choices and a file over the limit are refused in words.
+async fn customer_import_page(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (_, client, _) = customer_of_client_a(&s).await;
+    let b = s.signed_in("admin").await;
+    let customers = b.get("/admin/customers").await.text().await.unwrap();
+    assert!(customers.contains("href=\"/admin/customers/import\""), "reachable from the customer page");
+    let html = b.get("/admin/customers/import").await.text().await.unwrap();
+    assert!(html.contains("enctype=\"multipart/form-data\"") && html.contains("Client A"), "{html}");
+    let csrf = b.csrf("/admin/customers/import").await;
+    let count =
+        || async { s.core.store().read().await.unwrap().count_customers_to_rewrap(u32::MAX).await.unwrap() };
+    assert_eq!(count().await, 1);
+    let post = |fields: Vec<(&'static str, String)>, file: Vec<u8>| {
+        let b = &b;
+        async move {
+            let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (content_type, body) = multipart(&pairs, &file);
+            b.client
+                .post(format!("{}/admin/customers/import", b.base()))
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let form = |mode: &str| {
+        vec![
+            ("_csrf", csrf.clone()),
+            ("client_id", client.clone()),
+            ("encoding", "utf-8".to_owned()),
+            ("mode", mode.to_owned()),
+        ]
+    };
+    let bad = "name_kanji,phones,birth_date\n佐藤花子,090-1111-2222,1990-01-02\n鈴木一郎,12345,1985-01-01\n,,\n山本,,1985-13\n";
+    let r = post(form("check"), bad.as_bytes().to_vec()).await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("3行目（電話番号）: 電話番号の形式ではありません"), "{html}");
+    assert!(html.contains("4行目（氏名）: 氏名（漢字またはカナ）が必要です"), "{html}");
+    assert!(html.contains("5行目（生年月日）: 生年月日は YYYY-MM-DD"), "every problem listed: {html}");
+    assert!(html.contains("確認の結果：問題があります") && html.contains("何も取り込まれていません"));
+    assert_eq!(count().await, 1, "a dry run writes nothing");
+
+    let good =
+        "\u{feff}name_kanji,phones,email\n佐藤花子,090-1111-2222,hanako@example.jp\n鈴木一郎,03-2222-3333,\n";
+    let r = post(form("check"), good.as_bytes().to_vec()).await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("2行を確認し、問題はありませんでした"), "{html}");
+    assert_eq!(count().await, 1, "a clean dry run writes nothing either");
+    assert_eq!(s.audit("customer.import").await.len(), 0);
+
+    let r = post(form("import"), good.as_bytes().to_vec()).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("2件の顧客を取り込みました（スキップ 0件）"));
+    assert_eq!(count().await, 3);
+    assert_eq!(s.audit("customer.import").await[0].details["records"], "2");
+    // The import itself refuses a bad file whole.
+    let r = post(form("import"), bad.as_bytes().to_vec()).await;
+    assert!(r.text().await.unwrap().contains("取り込みませんでした"));
+    assert_eq!(count().await, 3, "nothing of a refused file");
+
+    // Shift_JIS, chosen as such.
+    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode("name_kana,phones\nタナカ,0466-11-2233\n");
+    let mut sjis_form = form("check");
+    sjis_form[2].1 = "shift_jis".into();
+    let r = post(sjis_form, sjis.to_vec()).await;
+    assert!(r.text().await.unwrap().contains("1行を確認し"), "Shift_JIS read");
+    let r = post(form("check"), sjis.to_vec()).await;
+    assert!(r.text().await.unwrap().contains("UTF-8として読めません"), "the wrong encoding named");
+
+    // No client company, no file, no token.
+    let mut no_client = form("check");
+    no_client[1].1 = String::new();
+    assert_eq!(post(no_client, good.as_bytes().to_vec()).await.status(), 422);
+    let r = post(form("check"), Vec::new()).await;
+    assert!(r.text().await.unwrap().contains("ファイルを選んでください"));
+    let mut no_token = form("import");
+    no_token[0].1 = "wrong".into();
+    assert_eq!(post(no_token, good.as_bytes().to_vec()).await.status(), 403);
+    assert_eq!(count().await, 3);
+
+    // Over the limit: refused before it is read, saying what to do.
+    // The server answers 413 from the declared length and closes; the client may still be
+    // writing the body and see the connection closed instead. Either way nothing is read.
+    let pairs = form("check");
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (content_type, body) = multipart(&pairs, &vec![b'a'; mamori_server::problem::CONSOLE_IMPORT_LIMIT]);
+    let r = b
+        .client
+        .post(format!("{}/admin/customers/import", b.base()))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await;
+    match r {
+        Ok(r) => {
+            assert_eq!(r.status(), 413);
+            let html = r.text().await.unwrap();
+            assert!(html.contains("32 MiBまで") && html.contains("mamori customers import"), "{html}");
+        }
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
+    }
+    assert_eq!(count().await, 3);
+    s.stop().await;
+}
+both_backends!(customer_import_page);

@@ -10,6 +10,7 @@ mod device_policy;
 mod devices;
 mod floor;
 mod home;
+mod import;
 mod labels;
 mod profile;
 mod roster;
@@ -56,6 +57,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = floor::routes(r);
     let r = roster::routes(r);
     let r = customers::routes(r);
+    let r = import::routes(r);
     admin::routes(r)
 }
 
@@ -256,16 +258,39 @@ impl FromRequest<AppState> for Form {
             .map_err(|e| message_page(tr, e.status(), "error.form_unreadable"))?;
         let pairs: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
         let form = Form { pairs };
-        let sent = form.text("_csrf");
-        let matches = bool::from(subtle::ConstantTimeEq::ct_eq(sent.as_bytes(), expected.as_bytes()));
-        if expected.is_empty() || !matches {
-            let actor = principal.as_ref().map_or(mamori_audit::Actor::Anonymous, Principal::actor);
-            let refusal = crate::routes::route_refusal(actor, &method, matched.as_ref(), "csrf");
-            state.core.audit.record_denied(&ctx, refusal).await;
-            return Err(message_page(tr, StatusCode::FORBIDDEN, "error.csrf"));
-        }
+        let posted =
+            Posted { principal: principal.as_ref(), ctx: &ctx, method: &method, matched: matched.as_ref() };
+        check_csrf(state, tr, &posted, &expected, form.text("_csrf")).await?;
         Ok(form)
     }
+}
+
+/// Who posted a form, and where: what a CSRF refusal records.
+pub struct Posted<'a> {
+    pub principal: Option<&'a Principal>,
+    pub ctx: &'a mamori_audit::RequestContext,
+    pub method: &'a Method,
+    pub matched: Option<&'a axum::extract::MatchedPath>,
+}
+
+/// The one CSRF check of posted forms ([`Form`], and the import's file upload): the token sent
+/// must be the one expected, compared in constant time; a refusal is recorded and answered with
+/// a page.
+pub async fn check_csrf(
+    state: &AppState,
+    tr: Tr,
+    posted: &Posted<'_>,
+    expected: &str,
+    sent: &str,
+) -> Result<(), Response> {
+    let matches = bool::from(subtle::ConstantTimeEq::ct_eq(sent.as_bytes(), expected.as_bytes()));
+    if expected.is_empty() || !matches {
+        let actor = posted.principal.map_or(mamori_audit::Actor::Anonymous, Principal::actor);
+        let refusal = crate::routes::route_refusal(actor, posted.method, posted.matched, "csrf");
+        state.core.audit.record_denied(posted.ctx, refusal).await;
+        return Err(message_page(tr, StatusCode::FORBIDDEN, "error.csrf"));
+    }
+    Ok(())
 }
 
 #[derive(Template)]
@@ -286,6 +311,11 @@ pub fn message_page(tr: Tr, status: StatusCode, key: &'static str) -> Response {
 pub fn message_page_text(tr: Tr, status: StatusCode, message: String) -> Response {
     let c = Chrome::new(tr, "message.title", None, String::new(), "");
     (status, render(&MessagePage { c, message })).into_response()
+}
+
+/// A file over the console import's limit, before it is read: the limit and what to do.
+pub fn import_too_large_page(headers: &HeaderMap) -> Response {
+    import::too_large_page(tr_for(headers, None))
 }
 
 pub fn forbidden_page(headers: &HeaderMap) -> Response {
