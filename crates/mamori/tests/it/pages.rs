@@ -247,7 +247,7 @@ async fn subject_requests(backend: Backend) {
 both_backends!(subject_requests);
 
 /// A multipart form as a browser sends it: the small fields, then the file.
-fn multipart(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>) {
+pub fn multipart(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>) {
     let boundary = "----mamori-test-boundary-7d1f";
     let mut body = Vec::new();
     for (name, value) in fields {

@@ -174,13 +174,20 @@ async fn upload(
         Ok(m) => read_upload(m).await,
         Err(e) => Err(e.status()),
     };
+    let posted = Posted { principal: Some(&p), ctx: &ctx, method: &Method::POST, matched: matched.as_ref() };
+    let expected = csrf_for(Some(&p), None);
     let up = match up {
         Ok(up) => up,
         Err(StatusCode::PAYLOAD_TOO_LARGE) => return too_large_page(tr),
-        Err(status) => return message_page(tr, status, "error.form_unreadable"),
+        // A body that is not a readable multipart form has no token to check: refused as one
+        // without the right token (a form posted from elsewhere).
+        Err(_) => {
+            let refused = check_csrf(&state, tr, &posted, &expected, "").await.err();
+            return refused
+                .unwrap_or_else(|| message_page(tr, StatusCode::BAD_REQUEST, "error.form_unreadable"));
+        }
     };
-    let posted = Posted { principal: Some(&p), ctx: &ctx, method: &Method::POST, matched: matched.as_ref() };
-    if let Err(refused) = check_csrf(&state, tr, &posted, &csrf_for(Some(&p), None), &up.csrf).await {
+    if let Err(refused) = check_csrf(&state, tr, &posted, &expected, &up.csrf).await {
         return refused;
     }
     let Some(encoding) = CsvEncoding::parse(&up.encoding) else {
