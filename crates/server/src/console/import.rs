@@ -246,7 +246,7 @@ pub fn too_large_page(tr: Tr) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::i18n::Language;
+    use mamori_domain::identity::Language;
     use mamori_proto::ErrorCode;
 
     fn problem(line: u64, column: Option<&str>, kind: ProblemKind) -> ImportProblem {

@@ -307,7 +307,7 @@ async fn save_networks(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::i18n::Language as Lang;
+    use mamori_domain::identity::Language as Lang;
 
     fn shift(days: &[Weekday], start: &str, end: &str) -> Shift {
         Shift { days: days.to_vec(), start: start.into(), end: end.into() }
