@@ -398,9 +398,37 @@ async fn client_isolation_on_every_route(backend: Backend) {
                 ("reason_text", "不正利用の確認"),
             ],
         ),
+        (
+            "POST",
+            "/workspace/reveal",
+            vec![
+                ("customer_id", &customer),
+                ("field", "card_number"),
+                ("reason_code", "fraud_check"),
+                ("reason_text", "不正利用の確認"),
+                ("lookup_by", "phone"),
+                ("lookup_value", "0312345678"),
+                ("lookup_reason_code", "callback"),
+                ("lookup_reason_text", "お約束の折り返し"),
+            ],
+        ),
         ("POST", "/workspace/notes", vec![("customer_id", &customer), ("text", "覗き見")]),
         ("GET", "/admin/vault-policy", vec![]),
         ("POST", "/admin/vault-policy", vec![]),
+        // The security admin's customer pages (issue 14, item 9): not an operator's at all.
+        ("GET", "/admin/customers", vec![]),
+        (
+            "POST",
+            "/admin/customers/find",
+            vec![("request_ref", "x"), ("by", "phone"), ("value", "0312345678")],
+        ),
+        ("POST", "/admin/customers/{id}/disclosure", vec![("request_ref", "x")]),
+        ("GET", "/admin/customers/{id}/correct", vec![]),
+        ("POST", "/admin/customers/{id}/correct", vec![("request_ref", "x"), ("value.notes", "x")]),
+        ("GET", "/admin/customers/{id}/erase", vec![]),
+        ("POST", "/admin/customers/{id}/erase", vec![("request_ref", "x")]),
+        ("GET", "/admin/customers/import", vec![]),
+        ("POST", "/admin/customers/import", vec![]),
     ];
     for spec in table.specs().iter().filter(|r| touches_customers(r.path, r.access)) {
         assert!(
@@ -431,12 +459,13 @@ async fn client_isolation_on_every_route(backend: Backend) {
     let browser = s.signed_in("op.b").await;
     let csrf = browser.csrf("/workspace").await;
     for (method, route, fields) in &console_probes {
+        let url = route.replace("{id}", &customer);
         let r = if *method == "GET" {
-            browser.get(route).await
+            browser.get(&url).await
         } else {
             let mut form = fields.clone();
             form.push(("_csrf", &csrf));
-            browser.post_form(route, &form).await
+            browser.post_form(&url, &form).await
         };
         let status = r.status().as_u16();
         let html = r.text().await.unwrap();
