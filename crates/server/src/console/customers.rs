@@ -214,15 +214,30 @@ async fn disclose(
                     .details
                     .iter()
                     .filter(|(k, v)| !v.is_empty() && k.as_str() != "reason_text_chars")
-                    .map(|(k, v)| {
-                        let label = tr.get(&format!("audit_detail.{k}")).unwrap_or(k);
-                        format!("{label}: {}", super::audit::detail_value(tr, k, v))
-                    })
+                    .map(|(k, v)| access_detail(tr, k, v))
                     .collect(),
             })
             .collect(),
     };
     render(&page)
+}
+
+/// A detail of an access entry as the person it is about reads it: field names as labels, the
+/// reason's text (opened for the report) under the workspace's word for it.
+fn access_detail(tr: Tr, key: &str, value: &str) -> String {
+    let label = match key {
+        "reason_text" => tr.t("workspace.reason_text"),
+        _ => tr.get(&format!("audit_detail.{key}")).unwrap_or(key),
+    };
+    let value = match key {
+        "fields" | "confidential" | "field" => value
+            .split(',')
+            .map(|f| CustomerField::parse(f).map_or_else(|| f.to_owned(), |f| field_label(tr, f)))
+            .collect::<Vec<_>>()
+            .join(tr.t("customers.list_separator")),
+        _ => super::audit::detail_value(tr, key, value),
+    };
+    format!("{label}: {value}")
 }
 
 pub struct CorrectionRow {
