@@ -1,6 +1,6 @@
 //! Console pages for what only the API and the command line did before (issue 14, item 9): a
-//! person's roster and own networks (TW-3, TW-10), the customer CSV import with its dry run, and
-//! the data-subject requests of APPI. Pages are read as a browser gets them.
+//! person's roster and own networks (MON-1, MON-2), the customer CSV import with its dry run, and
+//! the data-subject requests of APPI (ISMS-3, ISMS-4). Pages are read as a browser gets them.
 
 use crate::both_backends;
 use crate::support::{Backend, TestServer};
@@ -267,7 +267,7 @@ pub fn multipart(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-/// The customer CSV import page (LEAK-14): a dry run lists the problems in words — line, field,
+/// The customer CSV import page (TW-5): a dry run lists the problems in words — line, field,
 /// what is wrong — and writes nothing, not even for a clean file; the import says how many it
 /// imported; bad choices and a file over the limit are refused in words.
 async fn customer_import_page(backend: Backend) {

@@ -1,4 +1,4 @@
-//! The security admin's customer pages (issue 14, item 9; APPI arts. 33–35, LEAK-14): the
+//! The security admin's customer pages (issue 14, item 9; APPI arts. 33–35; ISMS-3, ISMS-4): the
 //! data-subject requests — find the person's records by what they gave (phone, e-mail, or name
 //! with birth date), then a disclosure report, a correction or an erasure, each naming the
 //! request it answers — and the CSV import (`import.rs` beside this).

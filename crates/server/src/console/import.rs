@@ -1,4 +1,4 @@
-//! The customer CSV import for security admins (issue 14, item 9a; LEAK-14): a file uploaded
+//! The customer CSV import for security admins (issue 14, item 9a; TW-5): a file uploaded
 //! (multipart), its client company and encoding chosen; a dry run that lists the problems in
 //! words — line, field, what is wrong — and writes nothing; then the import, all or nothing,
 //! with how many were imported.

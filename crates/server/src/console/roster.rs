@@ -1,4 +1,4 @@
-//! A person's roster and own networks (issue 14, item 9c; TW-3, TW-10): the shifts inside which
+//! A person's roster and own networks (issue 14, item 9c; MON-1, MON-2, MON-3): the shifts inside which
 //! their PC's activity is collected — several a week — and, for a home worker, the networks
 //! their PC may connect from besides their site's. Reached from the user's page; the forms are
 //! filled with what is in force, so saving never silently replaces it. Core checks the scope
