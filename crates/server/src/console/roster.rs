@@ -76,6 +76,9 @@ pub fn shift_text(tr: Tr, shift: &Shift, utc_offset_minutes: i32) -> String {
     text
 }
 
+/// A shift as the form holds it: day codes, start, end.
+type SentShift = (Vec<String>, String, String);
+
 /// One row of the shift form.
 pub struct ShiftRow {
     /// (day code, its label, ticked)
@@ -84,7 +87,7 @@ pub struct ShiftRow {
     pub end: String,
 }
 
-fn shift_rows(tr: Tr, shifts: &[(Vec<String>, String, String)]) -> Vec<ShiftRow> {
+fn shift_rows(tr: Tr, shifts: &[SentShift]) -> Vec<ShiftRow> {
     let n = SHIFT_ROWS.max(shifts.len() + 1);
     (0..n)
         .map(|i| {
@@ -123,7 +126,7 @@ struct RosterPage {
 /// What the forms show when they are not the stored values: what was sent, refused.
 #[derive(Default)]
 struct Sent {
-    shifts: Option<Vec<(Vec<String>, String, String)>>,
+    shifts: Option<Vec<SentShift>>,
     networks: Option<String>,
     problems: Vec<String>,
 }
@@ -152,7 +155,7 @@ async fn roster_view(
         Ok(n) => n,
         Err(e) => return fail(&e),
     };
-    let stored: Vec<(Vec<String>, String, String)> = schedule
+    let stored: Vec<SentShift> = schedule
         .shifts
         .iter()
         .map(|s| {
@@ -194,10 +197,7 @@ async fn roster_page(
 
 /// The shift form's rows as sent (`days.N`, `start.N`, `end.N`), and the schedule they make or
 /// a sentence per row that is wrong. A row with no day and no time is left out.
-fn shifts_from_form(
-    tr: Tr,
-    form: &Form,
-) -> (Vec<(Vec<String>, String, String)>, Result<ShiftSchedule, Vec<String>>) {
+fn shifts_from_form(tr: Tr, form: &Form) -> (Vec<SentShift>, Result<ShiftSchedule, Vec<String>>) {
     let mut sent = Vec::new();
     let mut shifts = Vec::new();
     let mut problems = Vec::new();
