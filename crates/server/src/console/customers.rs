@@ -213,7 +213,11 @@ async fn disclose(
                 details: e
                     .details
                     .iter()
-                    .filter(|(k, v)| !v.is_empty() && k.as_str() != "reason_text_chars")
+                    // The text's length and the confidential subset of the fields add nothing
+                    // for the person the report is for.
+                    .filter(|(k, v)| {
+                        !v.is_empty() && !["reason_text_chars", "confidential"].contains(&k.as_str())
+                    })
                     .map(|(k, v)| access_detail(tr, k, v))
                     .collect(),
             })
@@ -226,7 +230,7 @@ async fn disclose(
 /// reason's text (opened for the report) under the workspace's word for it.
 fn access_detail(tr: Tr, key: &str, value: &str) -> String {
     let label = match key {
-        "reason_text" => tr.t("workspace.reason_text"),
+        "reason_text" => tr.t("customers.reason_text"),
         _ => tr.get(&format!("audit_detail.{key}")).unwrap_or(key),
     };
     let value = match key {
@@ -234,7 +238,7 @@ fn access_detail(tr: Tr, key: &str, value: &str) -> String {
             .split(',')
             .map(|f| CustomerField::parse(f).map_or_else(|| f.to_owned(), |f| field_label(tr, f)))
             .collect::<Vec<_>>()
-            .join(tr.t("customers.list_separator")),
+            .join(tr.t("common.list_separator")),
         _ => super::audit::detail_value(tr, key, value),
     };
     format!("{label}: {value}")
