@@ -226,22 +226,14 @@ async fn disclose(
     render(&page)
 }
 
-/// A detail of an access entry as the person it is about reads it: field names as labels, the
-/// reason's text (opened for the report) under the workspace's word for it.
+/// A detail of an access entry as the person it is about reads it: as the audit page words it,
+/// and the reason's text (opened for the report) under its own word.
 fn access_detail(tr: Tr, key: &str, value: &str) -> String {
     let label = match key {
         "reason_text" => tr.t("customers.reason_text"),
         _ => tr.get(&format!("audit_detail.{key}")).unwrap_or(key),
     };
-    let value = match key {
-        "fields" | "confidential" | "field" => value
-            .split(',')
-            .map(|f| CustomerField::parse(f).map_or_else(|| f.to_owned(), |f| field_label(tr, f)))
-            .collect::<Vec<_>>()
-            .join(tr.t("common.list_separator")),
-        _ => super::audit::detail_value(tr, key, value),
-    };
-    format!("{label}: {value}")
+    format!("{label}: {}", super::audit::detail_value(tr, key, value))
 }
 
 pub struct CorrectionRow {
