@@ -12,39 +12,20 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { MAMORI_BIN, startDemo, stopServer } from './support.mjs';
+import { signInDemo, startDemo, stopServer } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CHROMIUM_BIN = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const ARTIFACTS = path.join(HERE, 'artifacts');
-const PASSWORD = 'mamori-demo-2026';
 
 async function signIn(browser, base, user, locale) {
-  const context = await browser.newContext({ locale, viewport: { width: 1366, height: 768 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
+  const page = await signInDemo(browser, base, user, locale);
   page.cspErrors = [];
   page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) page.cspErrors.push(m.text()); });
-  await page.goto(`${base}/signin`);
-  await page.fill('input[name="username"]', user);
-  await page.fill('input[name="password"]', PASSWORD);
-  await Promise.all([page.waitForNavigation(), page.click('button[type="submit"]')]);
-  if (page.url().includes('/signin/totp')) {
-    // One code per sign-in: wait for a fresh one if this step's was used already.
-    let code = execFileSync(MAMORI_BIN, ['demo-totp'], { encoding: 'utf8' }).trim();
-    while (signIn.used?.has(code)) {
-      await new Promise((r) => setTimeout(r, 2000));
-      code = execFileSync(MAMORI_BIN, ['demo-totp'], { encoding: 'utf8' }).trim();
-    }
-    (signIn.used ??= new Set()).add(code);
-    await page.fill('#code', code);
-    await Promise.all([page.waitForNavigation(), page.click('#totp-submit')]);
-  }
   return page;
 }
 
