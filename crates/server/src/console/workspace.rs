@@ -5,10 +5,11 @@
 //! Lookups are posted, never sent in a query string: the values and the reason would otherwise
 //! end up in browser history and proxy logs.
 //!
-//! A reveal keeps the cards (issue 14, item 8; TW-5, TW-9): each card's reveal form carries the lookup that
-//! showed it (hidden `lookup_*` fields, in the POST body only), and the answer runs that lookup
-//! again — a read like any other, recorded as one — and shows the revealed value in its place in
-//! the card. Nothing of it is kept between requests: no cookie, no URL, no server memory.
+//! A reveal keeps the cards (issue 14, item 8; TW-5, TW-9): each card's reveal form carries the
+//! lookup that showed it (hidden `lookup_*` fields, in the POST body only), and the answer runs
+//! that lookup again — a read like any other, recorded as one — and shows the revealed value in
+//! its place in the card. Nothing of it is kept between requests: no cookie, no URL, no server
+//! memory.
 
 use super::{Chrome, DoneQuery, Form, csrf_for, error_text, local_time, render, tr_for};
 use crate::AppState;
