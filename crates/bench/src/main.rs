@@ -6,7 +6,9 @@
 //!   signs every second; the ceiling is the same appends with no hashing at all.
 //! - `verify`: verification of an N-entry export bundle beside raw SHA-256 over the same bytes.
 //! - `fleet-setup`, `fleet`: simulated agents against a real server (see [`fleet`]).
+//! - `console`: every console page per role, and the live floor's delay (see [`console`]).
 
+mod console;
 mod fleet;
 
 use anyhow::Context;
@@ -27,7 +29,7 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Clone, Copy, ValueEnum, PartialEq)]
+#[derive(Clone, Copy, ValueEnum, PartialEq, Debug)]
 enum Backend {
     Sqlite,
     Postgres,
@@ -108,6 +110,25 @@ enum Command {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// Every console page each demo role opens, on a server running the demo with N more audit
+    /// entries; the live floor from an agent's report to the browser's stream.
+    Console {
+        #[arg(long, value_enum)]
+        backend: Backend,
+        #[arg(long, default_value_t = 100_000)]
+        audit_entries: u64,
+        /// Requests per page (after one to warm up).
+        #[arg(long, default_value_t = 40)]
+        rounds: usize,
+        /// Agent reports timed to the floor's stream.
+        #[arg(long, default_value_t = 100)]
+        floor_samples: usize,
+        /// A Node script timing pages in a real browser against the same server.
+        #[arg(long)]
+        browser_script: Option<std::path::PathBuf>,
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres: String,
+    },
     /// Runs the fleet written by `fleet-setup` against a server: long polls, heartbeats every
     /// 30 s, a bucket a minute, and commands issued through the API.
     Fleet {
@@ -144,6 +165,16 @@ fn main() -> anyhow::Result<()> {
         Command::FleetSetup { data_dir, database_url, devices, out } => {
             runtime.block_on(fleet::setup(data_dir, database_url, devices, out))
         }
+        Command::Console { backend, audit_entries, rounds, floor_samples, browser_script, postgres } => {
+            runtime.block_on(console::run(console::Options {
+                backend,
+                postgres,
+                audit_entries,
+                rounds,
+                floor_samples,
+                browser_script,
+            }))
+        }
         Command::Fleet { server, ca, fleet, ramp, seconds, commands_per_sec } => {
             runtime.block_on(fleet::run(server, ca, fleet, ramp, seconds, commands_per_sec))
         }
@@ -168,17 +199,30 @@ struct Scratch {
     drop_db: Option<(String, String)>,
 }
 
+/// A scratch database on the PostgreSQL server: its URL and its name.
+async fn scratch_postgres(postgres: &str) -> anyhow::Result<(String, String)> {
+    let name = format!("mamori_bench_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(postgres).await.context("connect to PostgreSQL")?;
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
+    admin.close().await;
+    let base = postgres.rsplit_once('/').map_or(postgres, |(b, _)| b);
+    Ok((format!("{base}/{name}"), name))
+}
+
+async fn drop_postgres(postgres: &str, name: &str) -> anyhow::Result<()> {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let admin = sqlx::PgPool::connect(postgres).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await?;
+    Ok(())
+}
+
 async fn open(backend: Backend, postgres: &str) -> anyhow::Result<Scratch> {
     let dir = tempfile::tempdir()?;
     let mut config = ServerConfig::defaults(dir.path().join("data"));
     let mut drop_db = None;
     if backend == Backend::Postgres {
-        let name = format!("mamori_bench_{}", uuid::Uuid::new_v4().simple());
-        let admin = sqlx::PgPool::connect(postgres).await.context("connect to PostgreSQL")?;
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await?;
-        admin.close().await;
-        let base = postgres.rsplit_once('/').map_or(postgres, |(b, _)| b);
-        config.database_url = Some(format!("{base}/{name}"));
+        let (url, name) = scratch_postgres(postgres).await?;
+        config.database_url = Some(url);
         drop_db = Some((postgres.to_owned(), name));
     }
     let core = mamori_server::serve::open_core(&config, Arc::new(SystemClock)).await?;
@@ -189,9 +233,7 @@ async fn close(s: Scratch) -> anyhow::Result<()> {
     let Scratch { core, _dir, drop_db } = s;
     drop(core);
     if let Some((url, name)) = drop_db {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let admin = sqlx::PgPool::connect(&url).await?;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await?;
+        drop_postgres(&url, &name).await?;
     }
     Ok(())
 }

@@ -170,7 +170,7 @@ impl Principal {
         }
     }
     pub fn can(&self, p: Permission) -> bool {
-        self.permissions.contains(&p)
+        authz::holds(&self.permissions, p)
     }
 }
 

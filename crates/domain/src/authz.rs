@@ -181,6 +181,23 @@ impl FromStr for Permission {
 #[error("unknown name `{0}`")]
 pub struct UnknownName(pub String);
 
+impl Permission {
+    /// The permissions holding this one includes: every command (`devices.manage`) includes
+    /// the everyday ones (`devices.command`), so a token made with `devices.manage` alone can
+    /// still lock a PC.
+    pub fn includes(self) -> &'static [Permission] {
+        match self {
+            Permission::DevicesManage => &[Permission::DevicesCommand],
+            _ => &[],
+        }
+    }
+}
+
+/// Whether a set of held permissions grants `needs`, directly or through [`Permission::includes`].
+pub fn holds(held: &BTreeSet<Permission>, needs: Permission) -> bool {
+    held.contains(&needs) || held.iter().any(|p| p.includes().contains(&needs))
+}
+
 /// The permissions a set of roles grants.
 pub fn permissions_of(roles: &[Role]) -> BTreeSet<Permission> {
     roles.iter().flat_map(|r| r.permissions().iter().copied()).collect()
@@ -307,7 +324,7 @@ impl Refusal {
 pub fn authorize(subject: &Subject<'_>, needs: Permission, resource: Resource<'_>) -> Result<(), Refusal> {
     let own_monitoring = needs == Permission::DevicesRead
         && matches!(resource, Resource::Person { user_id: Some(u), .. } if u == subject.user_id);
-    if !own_monitoring && !subject.permissions.contains(&needs) {
+    if !own_monitoring && !holds(subject.permissions, needs) {
         return Err(Refusal::Permission(needs));
     }
     match resource {
@@ -367,6 +384,15 @@ impl PeopleScope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn managing_devices_includes_the_everyday_commands() {
+        let manage: BTreeSet<_> = [Permission::DevicesManage].into();
+        assert!(holds(&manage, Permission::DevicesCommand));
+        assert!(!holds(&manage, Permission::DevicesRead), "nothing else");
+        let command: BTreeSet<_> = [Permission::DevicesCommand].into();
+        assert!(!holds(&command, Permission::DevicesManage), "not the other way");
+    }
 
     #[test]
     fn names_round_trip() {
