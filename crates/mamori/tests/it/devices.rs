@@ -678,19 +678,22 @@ async fn activity_follows_shifts(backend: Backend) {
     assert_eq!(got["per_role"]["operator"], 900);
     assert_eq!(s.audit("device.shifts_change").await.len(), 1);
 
-    // The device page sets the operator's weekly shift; a bad time is refused, changing nothing.
+    // The roster page (linked from the device page) sets the operator's shifts; a bad time is
+    // refused, changing nothing; the device page shows them in words.
     let page = format!("/devices/{}", agent.id);
-    let csrf = floor.csrf(&page).await;
+    let roster = format!("/admin/users/{}/roster", op.id);
+    assert!(floor.get(&page).await.text().await.unwrap().contains(&format!("href=\"{roster}\"")));
+    let csrf = floor.csrf(&roster).await;
     let form = |start: &'static str| {
         vec![
             ("_csrf", csrf.clone()),
-            ("days", "mon".into()),
-            ("days", "tue".into()),
-            ("start", start.into()),
-            ("end", "06:00".into()),
+            ("days.0", "mon".into()),
+            ("days.0", "tue".into()),
+            ("start.0", start.into()),
+            ("end.0", "06:00".into()),
         ]
     };
-    let shifts_path = format!("{page}/shifts");
+    let shifts_path = format!("/admin/users/{}/shifts", op.id);
     let post = |fields: Vec<(&'static str, String)>| {
         let (floor, path) = (&floor, &shifts_path);
         async move {
@@ -718,7 +721,7 @@ async fn activity_follows_shifts(backend: Backend) {
         vec![mamori_domain::activity::Weekday::Mon, mamori_domain::activity::Weekday::Tue]
     );
     assert_eq!((night.shifts[0].start.as_str(), night.shifts[0].end.as_str()), ("22:00", "06:00"));
-    assert!(floor.get(&page).await.text().await.unwrap().contains("mon tue 22:00–06:00"));
+    assert!(floor.get(&page).await.text().await.unwrap().contains("月・火 22:00–翌06:00"));
 
     // A contact from the usual address is noted, then written with the others in one go.
     s.clock.advance(std::time::Duration::from_secs(10));

@@ -30,7 +30,6 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::POST, "/devices/{id}/commands", Needs(DevicesCommand), issue_command)
         .add(Method::GET, "/devices/{id}/revoke", Needs(DevicesManage), confirm_revoke)
         .add(Method::POST, "/devices/{id}/revoke", Needs(DevicesManage), revoke)
-        .add(Method::POST, "/devices/{id}/shifts", Needs(DevicesManage), set_shifts)
         .add(Method::GET, "/my-pc", mamori_domain::authz::Access::SignedIn, my_pc_page)
 }
 
@@ -270,10 +269,10 @@ struct DevicePage {
     failures: Option<Vec<FailureView>>,
     /// `approved`, `unapproved` or `unrestricted`.
     network: &'static str,
-    /// The assigned operator's shifts ("mon tue 09:00–18:00"), when the PC has an operator.
+    /// The assigned operator's shifts ("月〜金 09:00–18:00"), when the PC has an operator.
     shifts: Option<Vec<String>>,
-    /// The weekdays, for the shift form.
-    weekdays: Vec<&'static str>,
+    /// Where the operator's shifts and networks are set.
+    roster: Option<String>,
     /// The PC's latest events, newest first.
     events: Vec<EventRow>,
 }
@@ -323,17 +322,9 @@ fn event_rows(tr: crate::i18n::Tr, events: Vec<mamori_core::devices::DeviceEvent
         .collect()
 }
 
-/// Shifts as lines of days and times, in the schedule's own offset.
-pub fn shift_lines(schedule: &mamori_domain::activity::ShiftSchedule) -> Vec<String> {
-    schedule
-        .shifts
-        .iter()
-        .map(|s| {
-            let days: Vec<String> = s.days.iter().map(|d| weekday_key(*d).to_owned()).collect();
-            let offset = f64::from(schedule.utc_offset_minutes) / 60.0;
-            format!("{} {}–{} (UTC{offset:+})", days.join(" "), s.start, s.end)
-        })
-        .collect()
+/// Shifts as lines in words ("月〜金 09:00–18:00").
+pub fn shift_lines(tr: crate::i18n::Tr, schedule: &mamori_domain::activity::ShiftSchedule) -> Vec<String> {
+    schedule.shifts.iter().map(|s| super::roster::shift_text(tr, s, schedule.utc_offset_minutes)).collect()
 }
 
 pub(super) fn weekday_key(d: mamori_domain::activity::Weekday) -> &'static str {
@@ -373,7 +364,7 @@ async fn device_page(
     let events = state.core.devices.device_events(&p, &id, 50, &ctx).await.unwrap_or_default();
     let refresh = commands.iter().any(|c| c.state == "pending" || c.state == "delivered");
     let shifts = match &device.user_id {
-        Some(user) => state.core.devices.user_shifts(&p, user, &ctx).await.ok().map(|s| shift_lines(&s)),
+        Some(user) => state.core.devices.user_shifts(&p, user, &ctx).await.ok().map(|s| shift_lines(tr, &s)),
         None => None,
     };
     let now = state.core.now();
@@ -414,8 +405,8 @@ async fn device_page(
             None => "devices.network_unrestricted",
         },
         shifts,
-        weekdays: mamori_domain::activity::Weekday::ALL.iter().map(|d| weekday_key(*d)).collect(),
         events: event_rows(tr, events),
+        roster: device.user_id.as_ref().map(|u| format!("/admin/users/{u}/roster")),
     })
 }
 
@@ -494,53 +485,6 @@ async fn activity_page(
         hours,
         minutes,
     })
-}
-
-/// Sets the shifts of the operator a PC is assigned to: one weekly shift from the form (no day
-/// ticked clears them: nothing is collected). Several shifts a week go through the API.
-async fn set_shifts(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Ctx(ctx): Ctx,
-    Caller(p): Caller,
-    axum::extract::Path(id): axum::extract::Path<String>,
-    form: Form,
-) -> Response {
-    use mamori_domain::activity::{Shift, ShiftSchedule, Weekday};
-    let tr = tr_for(&headers, Some(&p));
-    let fail = |e: &mamori_core::CoreError| {
-        super::message_page_text(tr, crate::problem::status_of(e), error_text(tr, e))
-    };
-    let user = match state.core.devices.device_detail(&p, &id, &ctx).await {
-        Ok((d, _)) => d.user_id,
-        Err(e) => return fail(&e),
-    };
-    let Some(user) = user else {
-        return super::message_page_text(
-            tr,
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            tr.t("devices.no_operator").into(),
-        );
-    };
-    let days: Vec<Weekday> = form
-        .all("days")
-        .iter()
-        .filter_map(|d| Weekday::ALL.iter().copied().find(|w| weekday_key(*w) == d.as_str()))
-        .collect();
-    let shifts = if days.is_empty() {
-        Vec::new()
-    } else {
-        vec![Shift {
-            days,
-            start: form.text("start").trim().to_owned(),
-            end: form.text("end").trim().to_owned(),
-        }]
-    };
-    let schedule = ShiftSchedule { utc_offset_minutes: 540, shifts };
-    match state.core.devices.set_user_shifts(&p, &user, schedule, &ctx).await {
-        Ok(()) => Redirect::to(&format!("/devices/{id}?done=shifts_saved")).into_response(),
-        Err(e) => fail(&e),
-    }
 }
 
 async fn issue_command(
@@ -714,7 +658,7 @@ async fn my_pc_page(
                 .collect(),
         })
         .collect();
-    let shifts = shift_lines(&schedule);
+    let shifts = shift_lines(tr, &schedule);
     let c = Chrome::new(tr, "mypc.title", Some(&p), csrf_for(Some(&p), None), "/my-pc");
     render(&MyPcPage { c, pcs, shifts })
 }
