@@ -67,38 +67,61 @@ pub struct DoneQuery {
     pub done: Option<String>,
 }
 
+/// Where a navigation entry sits: the day's work, oversight, administration — in that order,
+/// set apart — or one's own pages, beside one's name. Grouped so an admin's menu fits one line
+/// at 1366 px (issue 14, item 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NavGroup {
+    Work,
+    Oversight,
+    Admin,
+    Own,
+}
+
 /// One navigation entry: shown to whoever may open it.
 pub struct NavEntry {
     pub href: &'static str,
     pub label: &'static str,
     pub needs: Option<Permission>,
+    pub group: NavGroup,
+}
+
+const fn entry(
+    href: &'static str,
+    label: &'static str,
+    needs: Option<Permission>,
+    group: NavGroup,
+) -> NavEntry {
+    NavEntry { href, label, needs, group }
 }
 
 /// The console's navigation, in order. A feature adds its pages here.
-pub const NAV: &[NavEntry] = &[
-    NavEntry { href: "/dashboard", label: "nav.dashboard", needs: None },
-    NavEntry { href: "/workspace", label: "nav.workspace", needs: Some(Permission::CustomersRead) },
-    NavEntry { href: "/admin/users", label: "nav.users", needs: Some(Permission::UsersRead) },
-    NavEntry { href: "/admin/org", label: "nav.org", needs: Some(Permission::OrgRead) },
-    NavEntry { href: "/admin/tokens", label: "nav.tokens", needs: Some(Permission::TokensManage) },
-    NavEntry { href: "/floor", label: "nav.floor", needs: Some(Permission::DevicesRead) },
-    NavEntry { href: "/devices", label: "nav.devices", needs: Some(Permission::DevicesRead) },
-    NavEntry { href: "/audit", label: "nav.audit", needs: Some(Permission::AuditRead) },
-    NavEntry { href: "/signals", label: "nav.signals", needs: Some(Permission::DevicesRead) },
-    NavEntry {
-        href: "/admin/vault-policy",
-        label: "nav.vault_policy",
-        needs: Some(Permission::CustomersManage),
-    },
-    NavEntry { href: "/admin/settings", label: "nav.settings", needs: Some(Permission::SettingsManage) },
-    NavEntry { href: "/my-pc", label: "nav.my_pc", needs: None },
-    NavEntry { href: "/profile", label: "nav.profile", needs: None },
-];
+pub const NAV: &[NavEntry] = {
+    use NavGroup::*;
+    use Permission::*;
+    &[
+        entry("/dashboard", "nav.dashboard", None, Work),
+        entry("/workspace", "nav.workspace", Some(CustomersRead), Work),
+        entry("/floor", "nav.floor", Some(DevicesRead), Work),
+        entry("/signals", "nav.signals", Some(DevicesRead), Work),
+        entry("/devices", "nav.devices", Some(DevicesRead), Work),
+        entry("/audit", "nav.audit", Some(AuditRead), Oversight),
+        entry("/admin/users", "nav.users", Some(UsersRead), Admin),
+        entry("/admin/org", "nav.org", Some(OrgRead), Admin),
+        entry("/admin/tokens", "nav.tokens", Some(TokensManage), Admin),
+        entry("/admin/vault-policy", "nav.vault_policy", Some(CustomersManage), Admin),
+        entry("/admin/settings", "nav.settings", Some(SettingsManage), Admin),
+        entry("/my-pc", "nav.my_pc", None, Own),
+        entry("/profile", "nav.profile", None, Own),
+    ]
+};
 
 pub struct NavItem {
     pub href: &'static str,
     pub label: &'static str,
     pub active: bool,
+    /// The first of its group after another: drawn set apart.
+    pub group_start: bool,
 }
 
 /// What every page shows around its content.
@@ -108,6 +131,8 @@ pub struct Chrome {
     /// The signed-in user's display name; none on sign-in pages.
     pub user: Option<String>,
     pub nav: Vec<NavItem>,
+    /// One's own pages (my PC, account), beside one's name.
+    pub own: Vec<NavItem>,
     pub csrf: String,
     pub notice: Option<String>,
     pub error: Option<String>,
@@ -124,19 +149,29 @@ impl Chrome {
         let full = principal.filter(|p| {
             !p.must_enrol_totp && !matches!(p.via, Credential::Session { awaiting_second_factor: true, .. })
         });
-        let nav = match full {
-            Some(p) => NAV
-                .iter()
-                .filter(|e| e.needs.is_none_or(|perm| p.can(perm)))
-                .map(|e| NavItem { href: e.href, label: e.label, active: current.starts_with(e.href) })
-                .collect(),
+        let shown: Vec<&NavEntry> = match full {
+            Some(p) => NAV.iter().filter(|e| e.needs.is_none_or(|perm| p.can(perm))).collect(),
             None => Vec::new(),
         };
+        let items = |own: bool| {
+            let mut last = None;
+            shown
+                .iter()
+                .filter(|e| (e.group == NavGroup::Own) == own)
+                .map(|e| {
+                    let group_start = last.is_some_and(|g| g != e.group);
+                    last = Some(e.group);
+                    NavItem { href: e.href, label: e.label, active: current.starts_with(e.href), group_start }
+                })
+                .collect::<Vec<_>>()
+        };
+        let (nav, own) = (items(false), items(true));
         Chrome {
             tr,
             title,
             user: principal.map(|p| p.user.display_name.clone()),
             nav,
+            own,
             csrf,
             notice: None,
             error: None,
