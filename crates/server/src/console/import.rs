@@ -21,6 +21,7 @@ use axum::extract::{MatchedPath, Multipart, State};
 use axum::handler::Handler;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use mamori_core::Principal;
 use mamori_core::vault::import::{CsvEncoding, ImportError, ImportProblem, ProblemKind};
 use mamori_domain::Permission::CustomersManage;
@@ -59,6 +60,17 @@ struct ImportPage {
     columns: Vec<(&'static str, String)>,
     limit_mib: usize,
     outcome: Option<Outcome>,
+    /// An import under way: the page is sent in parts, its progress as it goes (see
+    /// [`stream_import`]).
+    running: bool,
+}
+
+/// A run's outcome alone, sent at the end of a streamed import.
+#[derive(Template)]
+#[template(path = "import_outcome.html")]
+struct OutcomePart {
+    tr: Tr,
+    o: Outcome,
 }
 
 async fn page(
@@ -74,18 +86,30 @@ async fn page(
         (Some(_), _) | (_, Some(Outcome::Refused { .. })) => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::OK,
     };
+    (status, render(&import_page_of(state, tr, p, client_id, encoding, outcome, error).await)).into_response()
+}
+
+async fn import_page_of(
+    state: &AppState,
+    tr: Tr,
+    p: &Principal,
+    client_id: &str,
+    encoding: &str,
+    outcome: Option<Outcome>,
+    error: Option<String>,
+) -> ImportPage {
     let clients = state.core.identity.list_org(OrgKind::Client).await.unwrap_or_default();
     let c = Chrome::new(tr, "import.title", Some(p), csrf_for(Some(p), None), super::customers::CURRENT)
         .error(error);
-    let page = ImportPage {
+    ImportPage {
         c,
         clients: clients.into_iter().map(|u| (u.id.clone(), u.name, u.id == client_id)).collect(),
         encoding: encoding.to_owned(),
         columns: CustomerField::ALL.iter().map(|f| (f.as_str(), field_label(tr, *f))).collect(),
         limit_mib: CONSOLE_IMPORT_LIMIT / (1024 * 1024),
         outcome,
-    };
-    (status, render(&page)).into_response()
+        running: false,
+    }
 }
 
 async fn import_page(State(state): State<AppState>, headers: HeaderMap, Caller(p): Caller) -> Response {
@@ -204,6 +228,11 @@ async fn upload(
     if let Err(e) = state.core.vault.may_import(&p, &up.client_id, &ctx).await {
         return again(None, Some(super::error_text(tr, &e))).await;
     }
+    if !dry {
+        let mut shown = import_page_of(&state, tr, &p, &up.client_id, &up.encoding, None, None).await;
+        shown.running = true;
+        return stream_import(&state, tr, shown, p.clone(), up.client_id, up.file, encoding, ctx);
+    }
     let core = state.core.clone();
     let (client_id, file, who) = (up.client_id.clone(), up.file, p.clone());
     let runtime = tokio::runtime::Handle::current();
@@ -235,6 +264,80 @@ async fn upload(
         }
     };
     again(Some(outcome), None).await
+}
+
+/// The import itself, which takes seconds for a large file (about 11,000 rows a second): the
+/// page is sent at once with the form, then a line of progress as rows are read (the latest
+/// shown, the rest hidden by the stylesheet), then the outcome — so the admin sees it working
+/// without a script and without the file being kept anywhere between requests.
+#[allow(clippy::too_many_arguments)]
+fn stream_import(
+    state: &AppState,
+    tr: Tr,
+    page: ImportPage,
+    who: Principal,
+    client_id: String,
+    file: Vec<u8>,
+    encoding: CsvEncoding,
+    ctx: mamori_audit::RequestContext,
+) -> Response {
+    let html = match page.render() {
+        Ok(html) => html,
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            return message_page(tr, StatusCode::INTERNAL_SERVER_ERROR, "error.internal_page");
+        }
+    };
+    let (head, tail) = match html.split_once("<!--progress-->") {
+        Some((head, tail)) => (head.to_owned(), tail.to_owned()),
+        None => (html, String::new()),
+    };
+    let (parts, received) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let core = state.core.clone();
+    let runtime = tokio::runtime::Handle::current();
+    // Checking and sealing are CPU work: off the threads that answer live lookups.
+    tokio::task::spawn_blocking(move || {
+        let mut last = std::time::Instant::now();
+        let mut progress = |rows: u64| {
+            if last.elapsed() >= std::time::Duration::from_millis(250) {
+                last = std::time::Instant::now();
+                let text = tr.t("import.progress").replace("{rows}", &rows.to_string());
+                let _ = parts.send(Line { class: "import-progress", text }.render().unwrap_or_default());
+            }
+        };
+        let run = core.vault.import_customers_csv(&who, &client_id, &file[..], encoding, &mut progress, &ctx);
+        let outcome = match runtime.block_on(run) {
+            Ok(n) => Outcome::Imported(n),
+            Err(ImportError::Refused(r)) => Outcome::Refused {
+                total: r.total,
+                problems: r.problems.iter().map(|x| problem_text(tr, x)).collect(),
+                dry: false,
+            },
+            Err(ImportError::Core(e)) => {
+                let text = super::error_text(tr, &e);
+                let _ = parts.send(Line { class: "error", text }.render().unwrap_or_default());
+                return;
+            }
+        };
+        let _ = parts.send((OutcomePart { tr, o: outcome }).render().unwrap_or_default());
+    });
+    let body = futures_util::stream::once(async move { head })
+        .chain(futures_util::stream::unfold(
+            received,
+            |mut r| async move { r.recv().await.map(|part| (part, r)) },
+        ))
+        .chain(futures_util::stream::once(async move { tail }))
+        .map(|part| Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(part)));
+    ([(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], axum::body::Body::from_stream(body))
+        .into_response()
+}
+
+/// One line of a streamed import: its progress, or what stopped it.
+#[derive(Template)]
+#[template(source = "<p class=\"{{ class }}\">{{ text }}</p>\n", ext = "html")]
+struct Line<'a> {
+    class: &'a str,
+    text: String,
 }
 
 /// A file over the limit, in words: what the limit is and what to do.
