@@ -797,7 +797,7 @@ catalogue! {
         name: "signal.list",
         category: Category::Access,
         denied_as: None,
-        object: "",
+        object: "—",
         details: &[("reason", "`permission`")],
         summary: "refused: the signals view, without `devices.read` (only refusals are written)",
     };
