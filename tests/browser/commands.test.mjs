@@ -13,30 +13,16 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { MAMORI_BIN, startDemo, stopServer } from './support.mjs';
+import { signInDemo, startDemo, stopServer } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CHROMIUM_BIN = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const ARTIFACTS = path.join(HERE, 'artifacts');
 const PC = 'DEMO-PC-07';
-
-async function signInSupervisor(browser, base) {
-  const page = await (await browser.newContext({ locale: 'ja-JP' })).newPage();
-  page.setDefaultTimeout(20_000);
-  await page.goto(`${base}/signin`);
-  await page.fill('input[name="username"]', 'demo-sv01');
-  await page.fill('input[name="password"]', 'mamori-demo-2026');
-  await Promise.all([page.waitForNavigation(), page.click('button[type="submit"]')]);
-  const code = execFileSync(MAMORI_BIN, ['demo-totp'], { encoding: 'utf8' }).trim();
-  await page.fill('#code', code);
-  await Promise.all([page.waitForNavigation(), page.click('#totp-submit')]);
-  return page;
-}
 
 test('a supervisor locks a PC of their team from the floor', { timeout: 240_000 }, async () => {
   let server;
@@ -45,7 +31,7 @@ test('a supervisor locks a PC of their team from the floor', { timeout: 240_000 
     server = await startDemo();
     browser = await chromium.launch({ executablePath: CHROMIUM_BIN, args: ['--no-sandbox'] });
     await mkdir(ARTIFACTS, { recursive: true });
-    const page = await signInSupervisor(browser, server.base);
+    const page = await signInDemo(browser, server.base, 'demo-sv01');
     const cspErrors = [];
     page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text()); });
 
