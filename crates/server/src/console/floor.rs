@@ -322,7 +322,8 @@ async fn floor_stream(
             let teams = team_names(&state).await;
             // On an error the stream ends; the browser's reconnection then meets the error itself.
             let html = live_part(&state, tr, &p, &ctx, &q, &teams).await.ok()?.render().ok()?;
-            let event = Event::default().event("floor").data(html);
+            // When the stream ends (every minute), the browser comes back half a second later.
+            let event = Event::default().event("floor").retry(Duration::from_millis(500)).data(html);
             Some((Ok::<_, std::convert::Infallible>(event), (state, p, ctx, q, changes, false)))
         });
     Sse::new(events).keep_alive(KeepAlive::default()).into_response()
