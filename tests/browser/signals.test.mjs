@@ -51,6 +51,16 @@ test('the admin sees DEMO-PC-12 USB stick on the signals page and the PC page', 
     const kinds = await page.$$eval('tr.signal', (rows) => rows.map((r) => r.className));
     assert.ok(kinds.length > 0 && kinds.every((k) => k.includes('kind-usb_attached')), kinds.join());
 
+    // The floor: at least 20 operators on a 1366×768 screen, problems first, nothing cut off.
+    await page.goto(`${server.base}/floor`);
+    await page.waitForSelector('tr.floor-row');
+    const fit = await page.$$eval('tr.floor-row', (rows) => rows.filter((r) => r.getBoundingClientRect().bottom <= window.innerHeight).length);
+    assert.ok(fit >= 20, `operators on one screen: ${fit}`);
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(wide <= 1366, `the floor fits the screen's width (${wide} px)`);
+    assert.match(await page.textContent('tr.floor-row:first-child'), /USBストレージ|ソフトウェア|ビルド|暗号化|ウイルス|ネットワーク/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'floor-1366-ja.png') });
+
     // The home page counts today's signals and links to them.
     await page.goto(`${server.base}/dashboard`);
     const count = Number(await page.textContent('#home-signals .number'));
