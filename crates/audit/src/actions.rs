@@ -157,6 +157,14 @@ catalogue! {
         details: &[SESSIONS_ENDED],
         summary: "an admin removed a user's second factor (a lost phone)",
     };
+    MFA_STEP_UP = Action {
+        name: "mfa.step_up",
+        category: Category::Authentication,
+        denied_as: None,
+        object: USER,
+        details: &[("for", "what the step-up was asked for (`approval:<id>`)")],
+        summary: "a signed-in user gave a TOTP code again before a sensitive decision (success or failure)",
+    };
 
     // ── Sessions ────────────────────────────────────────────────────────────────────────────
     SESSION_START = Action {
@@ -399,6 +407,67 @@ catalogue! {
         object: USER,
         details: &[("reason", "denied: `throttled` (actor `anonymous`)")],
         summary: "an invited user set their password",
+    };
+    APPROVAL_REQUEST = Action {
+        name: "approval.request",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`approval:<id>`",
+        details: &[
+            ("kind", "`print`, `export`, `take_out`, `mail`, `reveal`, `privileged`"),
+            ("digest", "the first 16 hex digits of the request's content digest"),
+        ],
+        summary: "a four-eyes request was made",
+    };
+    APPROVAL_APPROVE = Action {
+        name: "approval.approve",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`approval:<id>`",
+        details: &[
+            ("kind", "the request's kind"),
+            ("granted", "`true` when this approval completed the grant"),
+            ("reason", "denied: `own_request`, `decided_already`, `not_pending`, `too_late`, `not_an_approver`, `step_up`"),
+        ],
+        summary: "a request was approved (denied: a decision refused by the four-eyes rules)",
+    };
+    APPROVAL_DENY = Action {
+        name: "approval.deny",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`approval:<id>`",
+        details: &[
+            ("kind", "the request's kind"),
+            ("reason", "denied: as for `approval.approve`"),
+        ],
+        summary: "a request was turned down",
+    };
+    APPROVAL_CANCEL = Action {
+        name: "approval.cancel",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`approval:<id>`",
+        details: &[("kind", "the request's kind")],
+        summary: "the requester withdrew a request or an unused grant",
+    };
+    APPROVAL_EXPIRE = Action {
+        name: "approval.expire",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`approval:<id>`",
+        details: &[("kind", "the request's kind"), ("was", "`pending` (not decided in time) or `granted` (not used in time)")],
+        summary: "a request or its grant ran out of time (actor `system`)",
+    };
+    APPROVAL_USE = Action {
+        name: "approval.use",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`approval:<id>`",
+        details: &[
+            ("kind", "the request's kind"),
+            ("reason", "denied: `not_granted` (unknown, used, expired or never granted), `changed` (not what was approved), `not_requester`"),
+        ],
+        summary: "a grant was used, once",
     };
     DEMO_LOAD = Action {
         name: "demo.load",

@@ -13,12 +13,14 @@
 //! | the tamper-evident log, its proofs, forwarding, the detection feed | [`AuditLog`] (`core.audit`) | [`audit_log`] |
 //! | customer records, lookups, reveals, calls, imports | [`Vault`] (`core.vault`) | [`vault`] |
 //! | enrolled PCs, commands, events, posture, activity, the floor | [`Devices`] (`core.devices`) | [`devices`] |
+//! | four-eyes requests, decisions, single-use grants | [`Approvals`] (`core.approvals`) | [`approvals`] |
 //! | signals: device and account events for those who act on them (spans two areas) | [`Core`] | [`signals`] |
 //! | the demo contact centre (spans every area) | [`Core`] | [`demo`] |
 //!
 //! Every operation takes the [`Principal`] and applies the one authorization rule inside
 //! ([`Base`]'s `authorize`), so the command line and background jobs obey the same rules as routes.
 
+pub mod approvals;
 pub mod audit_log;
 mod base;
 pub mod demo;
@@ -28,6 +30,7 @@ pub mod identity;
 pub mod signals;
 pub mod vault;
 
+pub use approvals::Approvals;
 pub use audit_log::AuditLog;
 pub use base::Base;
 pub use devices::Devices;
@@ -105,6 +108,8 @@ pub struct Core {
     pub vault: Arc<Vault>,
     /// Enrolled PCs: inventory, commands, events, posture, activity, the floor.
     pub devices: Arc<Devices>,
+    /// Four-eyes requests, their decisions and single-use grants.
+    pub approvals: Arc<Approvals>,
     base: Arc<Base>,
 }
 
@@ -182,6 +187,7 @@ impl Core {
             audit: Arc::new(AuditLog::new(base.clone(), keys.audit_signer)),
             vault: Arc::new(Vault::new(base.clone(), keys.vault_kek, keys.vault_index)),
             devices: Arc::new(Devices::new(base.clone())),
+            approvals: Arc::new(Approvals::new(base.clone())),
             base,
         }
     }

@@ -5,6 +5,7 @@
 //! nowhere else.
 
 pub mod activity;
+pub mod approval;
 pub mod authz;
 pub mod clock;
 pub mod customer;

@@ -257,6 +257,11 @@ fn spawn_command_watch(core: Core) -> tokio::task::JoinHandle<()> {
             {
                 tracing::warn!(error = %e, "marking timed-out commands failed");
             }
+            if n.is_multiple_of(120)
+                && let Err(e) = core.approvals.expire_approvals().await
+            {
+                tracing::warn!(error = %e, "expiring approval requests failed");
+            }
         }
     })
 }

@@ -453,3 +453,63 @@ pub(crate) fn site_policy_of(
 pub(crate) fn rule_version((version, changed_at, changed_by): (i64, i64, String)) -> RuleVersion {
     RuleVersion { version, changed_at: UnixMillis(changed_at), changed_by }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApprovalRow {
+    id: String,
+    kind: String,
+    requester_id: String,
+    requester_team: Option<String>,
+    content: String,
+    digest: String,
+    reason: String,
+    state: String,
+    created_at: i64,
+    decide_by: i64,
+    closed_at: Option<i64>,
+    grant_expires_at: Option<i64>,
+}
+
+impl TryFrom<ApprovalRow> for ApprovalRecord {
+    type Error = StoreError;
+    fn try_from(r: ApprovalRow) -> Result<Self, StoreError> {
+        use mamori_domain::approval::{ApprovalKind, ApprovalState};
+        Ok(ApprovalRecord {
+            kind: ApprovalKind::parse(&r.kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("approval kind `{}`", r.kind)))?,
+            state: ApprovalState::parse(&r.state)
+                .ok_or_else(|| StoreError::Corrupt(format!("approval state `{}`", r.state)))?,
+            id: r.id,
+            requester_id: r.requester_id,
+            requester_team: r.requester_team,
+            content: r.content,
+            digest: r.digest,
+            reason: r.reason,
+            created_at: UnixMillis(r.created_at),
+            decide_by: UnixMillis(r.decide_by),
+            closed_at: r.closed_at.map(UnixMillis),
+            grant_expires_at: r.grant_expires_at.map(UnixMillis),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApprovalDecisionRow {
+    approval_id: String,
+    decider_id: String,
+    approve: bool,
+    at: i64,
+    comment: String,
+}
+
+impl From<ApprovalDecisionRow> for ApprovalDecision {
+    fn from(r: ApprovalDecisionRow) -> Self {
+        ApprovalDecision {
+            approval_id: r.approval_id,
+            decider_id: r.decider_id,
+            approve: r.approve,
+            at: UnixMillis(r.at),
+            comment: r.comment,
+        }
+    }
+}

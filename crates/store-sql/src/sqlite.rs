@@ -9,6 +9,7 @@ use crate::{Generation, Handle, db_err, migrate_err};
 use async_trait::async_trait;
 use mamori_audit::merkle::{Hash, NodeId};
 use mamori_audit::{AuditEntry, AuditEvent};
+use mamori_domain::approval::ApprovalState;
 use mamori_domain::{Role, UnixMillis};
 use mamori_store::*;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -13,6 +13,7 @@
 //! |---|---|---|---|
 //! | users, sessions, links, API tokens, organisation, security events | [`IdentityRead`] | [`IdentityWrite`] | `identity.rs` |
 //! | the audit log: entries, tree, checkpoints, cursors, retention | [`AuditRead`] | [`AuditWrite`] | `audit.rs` |
+//! | four-eyes requests, decisions, grants | [`ApprovalRead`] | [`ApprovalWrite`] | `approvals.rs` |
 //! | the customer vault and calls | [`VaultRead`] | [`VaultWrite`] | `vault.rs` |
 //! | devices: ledger, inventory, events, commands, activity | [`DeviceRead`] | [`DeviceWrite`] | `devices.rs` |
 //! | rule sets with their history: site PC policies, shifts, networks, keystroke limits | [`RulesRead`] | [`RulesWrite`] | `rules.rs` |
@@ -22,6 +23,7 @@
 //! [`StoreTx`] is all of them at once, so one transaction can span areas; `mamori-store-sql` has
 //! the queries of each area in a file of the same name.
 
+mod approvals;
 mod audit;
 mod devices;
 mod identity;
@@ -31,6 +33,7 @@ mod settings;
 mod shared;
 mod vault;
 
+pub use approvals::{ApprovalRead, ApprovalWrite};
 pub use audit::{AuditRead, AuditWrite};
 pub use devices::{DeviceRead, DeviceWrite};
 pub use identity::{IdentityRead, IdentityWrite};
@@ -109,12 +112,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 /// # }
 /// ```
 pub trait StoreRead:
-    IdentityRead + AuditRead + VaultRead + DeviceRead + RulesRead + SettingsRead + Send
+    IdentityRead + AuditRead + VaultRead + DeviceRead + RulesRead + SettingsRead + ApprovalRead + Send
 {
 }
 
-impl<T: IdentityRead + AuditRead + VaultRead + DeviceRead + RulesRead + SettingsRead + Send + ?Sized>
-    StoreRead for T
+impl<
+    T: IdentityRead
+        + AuditRead
+        + VaultRead
+        + DeviceRead
+        + RulesRead
+        + SettingsRead
+        + ApprovalRead
+        + Send
+        + ?Sized,
+> StoreRead for T
 {
 }
 
@@ -129,6 +141,7 @@ pub trait StoreTx:
     + RulesWrite
     + SharedStateWrite
     + SettingsWrite
+    + ApprovalWrite
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -136,7 +149,8 @@ pub trait StoreTx:
 /// The area traits, for `use mamori_store::prelude::*` where handles are used.
 pub mod prelude {
     pub use crate::{
-        AuditRead, AuditWrite, DeviceRead, DeviceWrite, IdentityRead, IdentityWrite, RulesRead, RulesWrite,
-        SettingsRead, SettingsWrite, SharedStateWrite, StoreRead, StoreTx, VaultRead, VaultWrite,
+        ApprovalRead, ApprovalWrite, AuditRead, AuditWrite, DeviceRead, DeviceWrite, IdentityRead,
+        IdentityWrite, RulesRead, RulesWrite, SettingsRead, SettingsWrite, SharedStateWrite, StoreRead,
+        StoreTx, VaultRead, VaultWrite,
     };
 }

@@ -298,3 +298,36 @@ pub struct ActivityRecord {
     pub bucket: mamori_domain::activity::ActivityBucket,
     pub received_at: UnixMillis,
 }
+
+/// A four-eyes request as stored (issue 15).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalRecord {
+    pub id: String,
+    pub kind: mamori_domain::approval::ApprovalKind,
+    pub requester_id: String,
+    /// The requester's team when they asked (whose supervisor decides).
+    pub requester_team: Option<String>,
+    /// What is asked, as deciders see it: a JSON object of ids, codes and counts — never a
+    /// customer's data.
+    pub content: String,
+    /// SHA-256 (hex) of the canonical content: the grant is for exactly this.
+    pub digest: String,
+    /// The requester's reason, in their words.
+    pub reason: String,
+    pub state: mamori_domain::approval::ApprovalState,
+    pub created_at: UnixMillis,
+    pub decide_by: UnixMillis,
+    /// When it was granted, denied, cancelled, expired or used.
+    pub closed_at: Option<UnixMillis>,
+    pub grant_expires_at: Option<UnixMillis>,
+}
+
+/// One person's decision on a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalDecision {
+    pub approval_id: String,
+    pub decider_id: String,
+    pub approve: bool,
+    pub at: UnixMillis,
+    pub comment: String,
+}

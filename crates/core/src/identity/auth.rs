@@ -292,6 +292,63 @@ impl Identity {
         Ok(session)
     }
 
+    /// A step-up (issue 15): a signed-in user gives a TOTP code again, on the spot, before a
+    /// sensitive decision. The code is checked like a sign-in's — not a step used before, a
+    /// failure counted towards the lockout — and recorded (`mfa.step_up`). A recovery code does
+    /// not do: it is for a lost phone, not for approving.
+    pub async fn step_up(
+        &self,
+        principal: &Principal,
+        code: &str,
+        purpose: &str,
+        ctx: &RequestContext,
+    ) -> Result<super::StepUp, CoreError> {
+        let now = self.base.now();
+        let code = code.trim();
+        let mut tx = self.base.store.begin().await?;
+        let Some(user) = tx.user_for_update(&principal.user.id).await? else {
+            return Err(CoreError::SessionEnded);
+        };
+        let Some(sealed) = &user.totp_secret else {
+            return Err(CoreError::Forbidden(
+                "a decision needs a second factor: enrol TOTP on your account page",
+            ));
+        };
+        if LockoutPolicy::is_locked(user.locked_until, now) {
+            return Err(CoreError::Locked { until: user.locked_until.unwrap_or(now) });
+        }
+        let is_totp = code.len() == mamori_crypto::totp::DIGITS && code.bytes().all(|b| b.is_ascii_digit());
+        let step = if is_totp {
+            let secret = self.secrets.open(sealed, &user.id)?;
+            let secret = String::from_utf8_lossy(&secret).into_owned();
+            let last = user.totp_last_step.and_then(|s| u64::try_from(s).ok());
+            mamori_crypto::totp::verify(&secret, code, now.as_secs(), last)?
+        } else {
+            None
+        };
+        let accepted = match step {
+            Some(step) => tx.advance_totp_step(&user.id, i64::try_from(step).unwrap_or(i64::MAX)).await?,
+            None => false,
+        };
+        let outcome = if accepted { Outcome::Success } else { Outcome::Failure };
+        let purpose: String = purpose.chars().filter(|c| !c.is_control()).take(100).collect();
+        let event = AuditEvent::of(&actions::MFA_STEP_UP, principal.actor(), outcome)
+            .object(user_object(&user.id))
+            .detail("for", purpose);
+        self.base.audit(&mut tx, ctx, event).await?;
+        if !accepted {
+            let locked = self.count_failure(&mut tx, &user, ctx).await?;
+            tx.commit().await?;
+            return Err(match locked {
+                Some(until) => CoreError::Locked { until },
+                None => CoreError::SecondFactorFailed,
+            });
+        }
+        tx.clear_failed_signins(&user.id).await?;
+        tx.commit().await?;
+        Ok(super::StepUp { user_id: user.id.clone(), at: now })
+    }
+
     /// Ends `old_session` and opens a fully signed-in one in its place (a new id, cookie and
     /// CSRF token). Called wherever a session gains rights: the second factor, a completed
     /// TOTP enrolment, a changed password.

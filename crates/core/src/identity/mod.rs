@@ -28,6 +28,14 @@ use mamori_domain::{Role, UnixMillis};
 use mamori_store::{ApiTokenRecord, SessionRecord, SessionState, UserRecord};
 use std::sync::Arc;
 
+/// Proof that a user passed a second factor at a moment (a step-up, [`Identity::step_up`]):
+/// only identity makes one, so a decision that needs it cannot be taken without it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepUp {
+    pub(crate) user_id: String,
+    pub(crate) at: UnixMillis,
+}
+
 /// A user as the services hand one out: who they are and the state of their account — never
 /// their password hash or second-factor secrets, which stay inside this service.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,6 +12,7 @@
 //! A new area: its traits in `crates/store/src/<area>.rs`, its queries in a file here with its
 //! own macro, called from `store_tx_impl!`, and its tables in both migration directories.
 
+pub(crate) mod approvals;
 pub(crate) mod audit;
 pub(crate) mod devices;
 pub(crate) mod identity;
@@ -29,6 +30,7 @@ macro_rules! store_tx_impl {
         $crate::queries::shared::shared_queries!($handle, $db);
         $crate::queries::rules::rules_queries!($handle, $db);
         $crate::queries::settings::settings_queries!($handle, $db);
+        $crate::queries::approvals::approvals_queries!($handle, $db);
 
         #[async_trait::async_trait]
         impl mamori_store::StoreTx for $handle {

@@ -1,0 +1,417 @@
+//! The approval engine (issue 15, item 1; DESIGN invariant 3): a request for a risky action,
+//! decided by others under its kind's policy, and a grant bound to exactly what was asked, used
+//! once across all replicas.
+//!
+//! - The rules (who decides, the four-eyes rule, the step-up window) are
+//!   `mamori_domain::approval`'s; this applies them to stored requests.
+//! - A decision needs a [`StepUp`] from identity: a TOTP code given on the spot.
+//! - A grant's use is a conditional update on the request's row — granted, unexpired, the same
+//!   digest — so a second replica, a replay or a changed request finds nothing to use.
+//! - Every step is an audit entry in the transaction that makes it; every refusal one with
+//!   outcome `denied` (invariant 9).
+
+use crate::identity::StepUp;
+use crate::{CoreError, Principal, check_id, new_id};
+use mamori_audit::{Actor, AuditEvent, Outcome, RequestContext, actions};
+use mamori_domain::approval::{
+    ApprovalKind, ApprovalPolicy, ApprovalState, Asked, Decider, DecisionRefused, may_decide,
+};
+use mamori_domain::{Role, UnixMillis};
+use mamori_proto::ErrorCode;
+use mamori_store::ApprovalDecision;
+use sha2::Digest;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use mamori_store::ApprovalRecord as Approval;
+
+/// The approval service.
+#[derive(Debug)]
+pub struct Approvals {
+    base: Arc<crate::base::Base>,
+}
+
+/// What a requester asks for.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub kind: ApprovalKind,
+    /// What exactly: a JSON object of ids, codes and counts (the customers by id, the fields,
+    /// the document, the recipients' domains) — never a customer's data.
+    pub content: serde_json::Value,
+    /// Why, in the requester's words.
+    pub reason: String,
+}
+
+/// A request with its decisions, as the inbox shows it.
+#[derive(Debug, Clone)]
+pub struct ApprovalView {
+    pub request: Approval,
+    pub decisions: Vec<ApprovalDecision>,
+    pub policy: ApprovalPolicy,
+}
+
+/// A grant that could not be used, and the `denied` entry that says why.
+#[derive(Debug)]
+pub(crate) struct GrantRefused {
+    event: AuditEvent,
+    changed: bool,
+}
+
+/// The inbox: requests the principal may decide, and their own.
+#[derive(Debug, Clone, Default)]
+pub struct Inbox {
+    pub to_decide: Vec<ApprovalView>,
+    pub mine: Vec<ApprovalView>,
+}
+
+const MAX_CONTENT_BYTES: usize = 4096;
+const MAX_REASON_CHARS: usize = 500;
+
+/// The digest a grant is bound to: SHA-256 over the content's canonical JSON (object keys in
+/// order — serde_json's map is ordered — no spaces).
+pub fn content_digest(content: &serde_json::Value) -> String {
+    let canonical = content.to_string();
+    sha2::Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn check_content(content: &serde_json::Value) -> Result<(), CoreError> {
+    let bad = |m: &str| CoreError::invalid("content", ErrorCode::InvalidValue, m.to_owned());
+    let Some(object) = content.as_object() else {
+        return Err(bad("the request's content is a JSON object"));
+    };
+    if object.is_empty() {
+        return Err(bad("the request's content says what is asked for"));
+    }
+    if content.to_string().len() > MAX_CONTENT_BYTES {
+        return Err(bad("the request's content is at most 4 KiB"));
+    }
+    Ok(())
+}
+
+fn refusal_message(r: DecisionRefused) -> &'static str {
+    match r {
+        DecisionRefused::OwnRequest => "you cannot decide your own request (four eyes)",
+        DecisionRefused::DecidedAlready => "you have decided on this request already",
+        DecisionRefused::NotPending => "this request is no longer waiting for a decision",
+        DecisionRefused::TooLate => "this request was not decided in time; the requester may ask again",
+        DecisionRefused::NotAnApprover => {
+            "your roles do not decide this kind of request, or not for this team"
+        }
+        DecisionRefused::StepUpNeeded => "give your TOTP code again to decide (step-up)",
+    }
+}
+
+impl Approvals {
+    pub(crate) fn new(base: Arc<crate::base::Base>) -> Self {
+        Approvals { base }
+    }
+
+    /// The policy of a kind: the one the security admin set, else the default.
+    pub async fn policy(&self, kind: ApprovalKind) -> Result<ApprovalPolicy, CoreError> {
+        let key = format!("approval_policy:{}", kind.as_str());
+        match self.base.store.read().await?.setting(&key).await? {
+            Some(json) => serde_json::from_str::<ApprovalPolicy>(&json)
+                .ok()
+                .and_then(|p| p.checked().ok())
+                .ok_or(CoreError::SettingUnreadable { key }),
+            None => Ok(kind.default_policy()),
+        }
+    }
+
+    /// Makes a request. Anyone signed in may ask; what may be asked for is the kind's caller's
+    /// business (a print of a customer one may read, say).
+    pub async fn request(
+        &self,
+        principal: &Principal,
+        new: &NewRequest,
+        ctx: &RequestContext,
+    ) -> Result<Approval, CoreError> {
+        check_content(&new.content)?;
+        let reason = new.reason.trim();
+        if reason.is_empty()
+            || reason.chars().count() > MAX_REASON_CHARS
+            || reason.chars().any(char::is_control)
+        {
+            return Err(CoreError::invalid(
+                "reason",
+                ErrorCode::InvalidValue,
+                "say why, in at most 500 characters of one line",
+            ));
+        }
+        let policy = self.policy(new.kind).await?;
+        let now = self.base.now();
+        let request = Approval {
+            id: new_id(),
+            kind: new.kind,
+            requester_id: principal.user.id.clone(),
+            requester_team: principal.user.team_id.clone(),
+            content: new.content.to_string(),
+            digest: content_digest(&new.content),
+            reason: reason.to_owned(),
+            state: ApprovalState::Pending,
+            created_at: now,
+            decide_by: UnixMillis(now.0 + policy.decide_within_ms),
+            closed_at: None,
+            grant_expires_at: None,
+        };
+        let mut tx = self.base.store.begin().await?;
+        tx.insert_approval(&request).await?;
+        let e = AuditEvent::of(&actions::APPROVAL_REQUEST, principal.actor(), Outcome::Success)
+            .object(format!("approval:{}", request.id))
+            .detail("kind", new.kind.as_str())
+            .detail("digest", request.digest[..16].to_owned());
+        self.base.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(request)
+    }
+
+    /// Approves or denies: the four-eyes rules, then the decision and — when it completes the
+    /// approvals the policy needs — the grant, in one transaction. A refusal is recorded.
+    pub async fn decide(
+        &self,
+        principal: &Principal,
+        id: &str,
+        approve: bool,
+        step_up: Option<&StepUp>,
+        comment: &str,
+        ctx: &RequestContext,
+    ) -> Result<Approval, CoreError> {
+        check_id(id, "approval")?;
+        let comment: String = comment.chars().filter(|c| !c.is_control()).take(MAX_REASON_CHARS).collect();
+        let now = self.base.now();
+        let action = if approve { &actions::APPROVAL_APPROVE } else { &actions::APPROVAL_DENY };
+        let mut tx = self.base.store.begin().await?;
+        let request = tx.approval(id).await?.ok_or(CoreError::NotFound { what: "approval" })?;
+        let policy = self.policy(request.kind).await?;
+        let decisions = tx.approval_decisions(id).await?;
+        let decided_by: Vec<String> = decisions.iter().map(|d| d.decider_id.clone()).collect();
+        let asked = Asked {
+            requester_id: &request.requester_id,
+            requester_team: request.requester_team.as_deref(),
+            state: request.state,
+            decide_by: request.decide_by,
+            decided_by: &decided_by,
+        };
+        let who = Decider {
+            user_id: &principal.user.id,
+            roles: &principal.user.roles,
+            team_id: principal.user.team_id.as_deref(),
+            second_factor_at: step_up.filter(|s| s.user_id == principal.user.id).map(|s| s.at),
+        };
+        if let Err(refused) = may_decide(&policy, &asked, &who, now) {
+            drop(tx);
+            let e = AuditEvent::of(action, principal.actor(), Outcome::Denied)
+                .object(format!("approval:{id}"))
+                .detail("kind", request.kind.as_str())
+                .detail("reason", refused.code());
+            self.base.record_denied(ctx, e).await;
+            return Err(CoreError::Forbidden(refusal_message(refused)));
+        }
+        let decision = ApprovalDecision {
+            approval_id: id.to_owned(),
+            decider_id: principal.user.id.clone(),
+            approve,
+            at: now,
+            comment,
+        };
+        tx.insert_approval_decision(&decision).await?;
+        let approvals = decisions.iter().filter(|d| d.approve).count() + usize::from(approve);
+        let to = if !approve {
+            Some(ApprovalState::Denied)
+        } else if approvals >= usize::from(policy.approvals) {
+            Some(ApprovalState::Granted)
+        } else {
+            None
+        };
+        if let Some(to) = to {
+            let expires = (to == ApprovalState::Granted).then(|| UnixMillis(now.0 + policy.grant_valid_ms));
+            if !tx.move_approval(id, ApprovalState::Pending, to, now, expires).await? {
+                return Err(CoreError::Conflict("this request was decided meanwhile".into()));
+            }
+        }
+        let mut e = AuditEvent::of(action, principal.actor(), Outcome::Success)
+            .object(format!("approval:{id}"))
+            .detail("kind", request.kind.as_str());
+        if approve {
+            e = e.detail("granted", (to == Some(ApprovalState::Granted)).to_string());
+        }
+        self.base.audit(&mut tx, ctx, e).await?;
+        let after = tx.approval(id).await?.ok_or(CoreError::NotFound { what: "approval" })?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// The requester withdraws a request, or a grant they no longer need.
+    pub async fn cancel(
+        &self,
+        principal: &Principal,
+        id: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        check_id(id, "approval")?;
+        let mut tx = self.base.store.begin().await?;
+        let request = tx.approval(id).await?.filter(|r| r.requester_id == principal.user.id);
+        let Some(request) = request else { return Err(CoreError::NotFound { what: "approval" }) };
+        let open = matches!(request.state, ApprovalState::Pending | ApprovalState::Granted);
+        if !open
+            || !tx.move_approval(id, request.state, ApprovalState::Cancelled, self.base.now(), None).await?
+        {
+            return Err(CoreError::Conflict("this request is already closed".into()));
+        }
+        let e = AuditEvent::of(&actions::APPROVAL_CANCEL, principal.actor(), Outcome::Success)
+            .object(format!("approval:{id}"))
+            .detail("kind", request.kind.as_str());
+        self.base.audit(&mut tx, ctx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Uses a grant, once, for exactly the content that was approved; in the caller's
+    /// transaction, so the action it allows and its use commit or roll back together. A refusal
+    /// comes back as [`GrantRefused`]: the caller drops its transaction, then records it with
+    /// [`Approvals::refused`] (a refusal is written outside the refused transaction).
+    pub(crate) async fn use_grant_in(
+        &self,
+        tx: &mut Box<dyn mamori_store::StoreTx>,
+        principal: &Principal,
+        id: &str,
+        kind: ApprovalKind,
+        content: &serde_json::Value,
+        ctx: &RequestContext,
+    ) -> Result<Result<(), GrantRefused>, CoreError> {
+        check_id(id, "approval")?;
+        let request = tx.approval(id).await?;
+        let reason = match &request {
+            None => Some("not_granted"),
+            Some(r) if r.requester_id != principal.user.id => Some("not_requester"),
+            Some(r) if r.kind != kind || r.digest != content_digest(content) => Some("changed"),
+            Some(_) if !tx.use_approval_grant(id, &content_digest(content), self.base.now()).await? => {
+                Some("not_granted")
+            }
+            Some(_) => None,
+        };
+        if let Some(reason) = reason {
+            let event = AuditEvent::of(&actions::APPROVAL_USE, principal.actor(), Outcome::Denied)
+                .object(format!("approval:{id}"))
+                .detail("kind", kind.as_str())
+                .detail("reason", reason);
+            return Ok(Err(GrantRefused { event, changed: reason == "changed" }));
+        }
+        let e = AuditEvent::of(&actions::APPROVAL_USE, principal.actor(), Outcome::Success)
+            .object(format!("approval:{id}"))
+            .detail("kind", kind.as_str());
+        self.base.audit(tx, ctx, e).await?;
+        Ok(Ok(()))
+    }
+
+    /// Records a refused use (after its transaction is gone) and says why.
+    pub(crate) async fn refused(&self, ctx: &RequestContext, r: GrantRefused) -> CoreError {
+        self.base.record_denied(ctx, r.event).await;
+        CoreError::Forbidden(if r.changed {
+            "this is not what was approved: ask again"
+        } else {
+            "no valid grant for this: it was used, expired, or never approved"
+        })
+    }
+
+    /// Uses a grant on its own transaction (for actions whose work is done elsewhere, such as a
+    /// download streamed after this returns).
+    pub async fn use_grant(
+        &self,
+        principal: &Principal,
+        id: &str,
+        kind: ApprovalKind,
+        content: &serde_json::Value,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let mut tx = self.base.store.begin().await?;
+        match self.use_grant_in(&mut tx, principal, id, kind, content, ctx).await? {
+            Ok(()) => Ok(tx.commit().await?),
+            Err(refused) => {
+                drop(tx);
+                Err(self.refused(ctx, refused).await)
+            }
+        }
+    }
+
+    async fn view(&self, request: Approval) -> Result<ApprovalView, CoreError> {
+        let decisions = self.base.store.read().await?.approval_decisions(&request.id).await?;
+        let policy = self.policy(request.kind).await?;
+        Ok(ApprovalView { request, decisions, policy })
+    }
+
+    /// What the principal may decide now, and their own requests (the latest 50).
+    pub async fn inbox(&self, principal: &Principal) -> Result<Inbox, CoreError> {
+        let now = self.base.now();
+        let (pending, mine) = {
+            let mut read = self.base.store.read().await?;
+            (read.pending_approvals(500).await?, read.approvals_of(&principal.user.id, 50).await?)
+        };
+        let mut inbox = Inbox::default();
+        for request in pending {
+            let view = self.view(request).await?;
+            let decided_by: Vec<String> = view.decisions.iter().map(|d| d.decider_id.clone()).collect();
+            let asked = Asked {
+                requester_id: &view.request.requester_id,
+                requester_team: view.request.requester_team.as_deref(),
+                state: view.request.state,
+                decide_by: view.request.decide_by,
+                decided_by: &decided_by,
+            };
+            // Listed for whoever could decide it once they step up.
+            let who = Decider {
+                user_id: &principal.user.id,
+                roles: &principal.user.roles,
+                team_id: principal.user.team_id.as_deref(),
+                second_factor_at: Some(now),
+            };
+            if may_decide(&view.policy, &asked, &who, now).is_ok() {
+                inbox.to_decide.push(view);
+            }
+        }
+        for request in mine {
+            inbox.mine.push(self.view(request).await?);
+        }
+        Ok(inbox)
+    }
+
+    /// A request by id, for its requester or someone who may decide it.
+    pub async fn approval(&self, principal: &Principal, id: &str) -> Result<ApprovalView, CoreError> {
+        check_id(id, "approval")?;
+        let request = self.base.store.read().await?.approval(id).await?;
+        let request = request.ok_or(CoreError::NotFound { what: "approval" })?;
+        let view = self.view(request).await?;
+        let decider = Decider {
+            user_id: &principal.user.id,
+            roles: &principal.user.roles,
+            team_id: principal.user.team_id.as_deref(),
+            second_factor_at: None,
+        };
+        let sees = view.request.requester_id == principal.user.id
+            || view.policy.is_approver(&decider, view.request.requester_team.as_deref())
+            || principal.user.roles.contains(&Role::Auditor);
+        if !sees {
+            return Err(CoreError::NotFound { what: "approval" });
+        }
+        Ok(view)
+    }
+
+    /// Requests not decided in time and grants not used in time expire (run every minute).
+    pub async fn expire_approvals(&self) -> Result<usize, CoreError> {
+        let now = self.base.now();
+        let mut tx = self.base.store.begin().await?;
+        let expired = tx.expire_approvals(now).await?;
+        for r in &expired {
+            let e = AuditEvent::of(&actions::APPROVAL_EXPIRE, Actor::System, Outcome::Success)
+                .object(format!("approval:{}", r.id))
+                .detail("kind", r.kind.as_str())
+                .detail("was", r.state.as_str());
+            self.base.audit(&mut tx, &RequestContext::default(), e).await?;
+        }
+        tx.commit().await?;
+        Ok(expired.len())
+    }
+}
+
+/// How often the expiry sweep runs.
+pub const EXPIRY_SWEEP: Duration = Duration::from_secs(60);

@@ -1,0 +1,168 @@
+//! Four eyes (issue 15, item 1; DESIGN invariants 3, 9, 10): a request is decided by someone
+//! else, after a step-up, under its kind's policy; its grant is for exactly what was asked and
+//! is used once — also when a second replica tries. Each refusal is a test and an audit entry.
+
+use crate::both_backends;
+use crate::commands::two_teams;
+use crate::support::{Backend, TestServer, principal};
+use mamori_core::CoreError;
+use mamori_core::approvals::NewRequest;
+use mamori_domain::Role;
+use mamori_domain::approval::{ApprovalKind, ApprovalState};
+use serde_json::json;
+use std::time::Duration;
+
+async fn person(s: &TestServer, username: &str) -> mamori_core::Principal {
+    principal(s.core.store().read().await.unwrap().user_by_username(username).await.unwrap().unwrap())
+}
+
+fn print_of(customer: &str) -> NewRequest {
+    NewRequest {
+        kind: ApprovalKind::Print,
+        content: json!({"customer": customer, "document": "customer_sheet"}),
+        reason: "お客様への郵送控え".into(),
+    }
+}
+
+fn refused(r: Result<impl std::fmt::Debug, CoreError>, what: &str) {
+    match r {
+        Err(CoreError::Forbidden(_)) => {}
+        other => panic!("{what}: expected a refusal, got {other:?}"),
+    }
+}
+
+async fn four_eyes(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    two_teams(&s).await;
+    let ctx = Default::default();
+    let (op, sv) = (person(&s, "op.a").await, person(&s, "sv.a").await);
+    let admin = person(&s, "admin").await;
+    // A supervisor of team A who is also an operator there, asking for themselves.
+    let both = s.user("sv.op", &[Role::Supervisor, Role::Operator]).await;
+    let profile = mamori_store::UserProfile {
+        display_name: "兼務 SV".into(),
+        team_id: sv.user.team_id.clone(),
+        site_id: None,
+    };
+    s.core.identity.update_user_profile(&admin, &both.id, &profile, &ctx).await.unwrap();
+    let both = person(&s, "sv.op").await;
+
+    let ask = s.core.approvals.request(&op, &print_of("c1"), &ctx).await.unwrap();
+    assert_eq!(ask.state, ApprovalState::Pending);
+    let inbox = s.core.approvals.inbox(&sv).await.unwrap();
+    assert_eq!(inbox.to_decide.len(), 1, "the team's supervisor sees it");
+    assert!(s.core.approvals.inbox(&op).await.unwrap().to_decide.is_empty());
+    assert_eq!(s.core.approvals.inbox(&op).await.unwrap().mine.len(), 1);
+
+    // No step-up: refused. A wrong code: refused, and counted.
+    refused(s.core.approvals.decide(&sv, &ask.id, true, None, "", &ctx).await, "no step-up");
+    let wrong = s.core.identity.step_up(&sv, "000000", "approval", &ctx).await;
+    assert!(matches!(wrong, Err(CoreError::SecondFactorFailed)), "{wrong:?}");
+    // Another's step-up does not count.
+    let admin_step = s.core.identity.step_up(&admin, &s.next_totp(), "approval", &ctx).await.unwrap();
+    refused(
+        s.core.approvals.decide(&sv, &ask.id, true, Some(&admin_step), "", &ctx).await,
+        "another's step-up",
+    );
+
+    // The requester never decides, whatever roles they hold.
+    let own = s.core.approvals.request(&both, &print_of("c2"), &ctx).await.unwrap();
+    let step = s.core.identity.step_up(&both, &s.next_totp(), "approval", &ctx).await.unwrap();
+    refused(s.core.approvals.decide(&both, &own.id, true, Some(&step), "", &ctx).await, "self-approval");
+
+    // The supervisor steps up and approves: granted; a second decision by them is refused.
+    let step = s.core.identity.step_up(&sv, &s.next_totp(), "approval", &ctx).await.unwrap();
+    let granted = s.core.approvals.decide(&sv, &ask.id, true, Some(&step), "確認済み", &ctx).await.unwrap();
+    assert_eq!(granted.state, ApprovalState::Granted);
+    assert!(granted.grant_expires_at.is_some());
+    refused(s.core.approvals.decide(&sv, &ask.id, true, Some(&step), "", &ctx).await, "double approval");
+
+    // The grant is for exactly what was asked, used once, by the requester.
+    let asked = print_of("c1").content;
+    refused(
+        s.core
+            .approvals
+            .use_grant(
+                &op,
+                &ask.id,
+                ApprovalKind::Print,
+                &json!({"customer": "c9", "document": "customer_sheet"}),
+                &ctx,
+            )
+            .await,
+        "a changed request",
+    );
+    refused(
+        s.core.approvals.use_grant(&sv, &ask.id, ApprovalKind::Print, &asked, &ctx).await,
+        "not the requester",
+    );
+    s.core.approvals.use_grant(&op, &ask.id, ApprovalKind::Print, &asked, &ctx).await.unwrap();
+    refused(s.core.approvals.use_grant(&op, &ask.id, ApprovalKind::Print, &asked, &ctx).await, "a replay");
+
+    // A second replica (another process's services on the same database) cannot use it again,
+    // nor one the first has used; a grant used there is used here too.
+    let other = mamori_server::serve::open_core(&s.config, s.clock.clone()).await.unwrap();
+    refused(
+        other.approvals.use_grant(&op, &ask.id, ApprovalKind::Print, &asked, &ctx).await,
+        "replay on a replica",
+    );
+    let again = s.core.approvals.request(&op, &print_of("c3"), &ctx).await.unwrap();
+    let step = s.core.identity.step_up(&sv, &s.next_totp(), "approval", &ctx).await.unwrap();
+    s.core.approvals.decide(&sv, &again.id, true, Some(&step), "", &ctx).await.unwrap();
+    let c3 = print_of("c3").content;
+    other.approvals.use_grant(&op, &again.id, ApprovalKind::Print, &c3, &ctx).await.unwrap();
+    refused(
+        s.core.approvals.use_grant(&op, &again.id, ApprovalKind::Print, &c3, &ctx).await,
+        "used on the replica",
+    );
+    drop(other);
+
+    // A denial ends the request; the requester may cancel their own; nobody else may.
+    let deny = s.core.approvals.request(&op, &print_of("c4"), &ctx).await.unwrap();
+    let step = s.core.identity.step_up(&admin, &s.next_totp(), "approval", &ctx).await.unwrap();
+    let denied =
+        s.core.approvals.decide(&admin, &deny.id, false, Some(&step), "理由が不十分", &ctx).await.unwrap();
+    assert_eq!(denied.state, ApprovalState::Denied);
+    let cancel = s.core.approvals.request(&op, &print_of("c5"), &ctx).await.unwrap();
+    assert!(matches!(s.core.approvals.cancel(&sv, &cancel.id, &ctx).await, Err(CoreError::NotFound { .. })));
+    s.core.approvals.cancel(&op, &cancel.id, &ctx).await.unwrap();
+
+    // Not decided in time: expired, and then nobody decides it.
+    let late = s.core.approvals.request(&op, &print_of("c6"), &ctx).await.unwrap();
+    s.clock.advance(Duration::from_secs(5 * 3600));
+    assert!(s.core.approvals.expire_approvals().await.unwrap() >= 1);
+    let step = s.core.identity.step_up(&sv, &s.next_totp(), "approval", &ctx).await.unwrap();
+    refused(s.core.approvals.decide(&sv, &late.id, true, Some(&step), "", &ctx).await, "expired");
+
+    // Bad requests are refused in words, nothing written.
+    for bad in [
+        NewRequest { content: json!("not an object"), ..print_of("x") },
+        NewRequest { content: json!({}), ..print_of("x") },
+        NewRequest { reason: " ".into(), ..print_of("x") },
+        NewRequest { content: json!({"notes": "x".repeat(5000)}), ..print_of("x") },
+    ] {
+        let r = s.core.approvals.request(&op, &bad, &ctx).await;
+        assert!(matches!(r, Err(CoreError::Invalid { .. })), "{r:?}");
+    }
+
+    // Every step is in the log; every refusal too, with its reason.
+    assert_eq!(s.audit("approval.request").await.len(), 6);
+    let approvals = s.audit("approval.approve").await;
+    let reasons: Vec<&str> =
+        approvals.iter().filter_map(|e| e.details.get("reason").map(String::as_str)).collect();
+    for reason in ["step_up", "own_request", "decided_already", "not_pending"] {
+        assert!(reasons.contains(&reason), "{reason} recorded: {reasons:?}");
+    }
+    let uses = s.audit("approval.use").await;
+    let reasons: Vec<&str> =
+        uses.iter().filter_map(|e| e.details.get("reason").map(String::as_str)).collect();
+    for reason in ["changed", "not_requester", "not_granted"] {
+        assert!(reasons.contains(&reason), "{reason} recorded: {reasons:?}");
+    }
+    for action in ["approval.deny", "approval.cancel", "approval.expire", "mfa.step_up"] {
+        assert!(!s.audit(action).await.is_empty(), "{action}");
+    }
+    s.assert_catalogued().await;
+    s.stop().await;
+}
+both_backends!(four_eyes);

@@ -1,0 +1,41 @@
+//! Four-eyes requests (issue 15): requests, their decisions, and the single-use grant. Every
+//! change of state is a conditional update, so two replicas never both decide, expire or use
+//! the same request (DESIGN invariant 10).
+
+use super::*;
+use mamori_domain::approval::ApprovalState;
+
+/// What a read handle may do in this area.
+#[async_trait]
+pub trait ApprovalRead: Send {
+    async fn approval(&mut self, id: &str) -> StoreResult<Option<ApprovalRecord>>;
+    /// Requests waiting for a decision, oldest first.
+    async fn pending_approvals(&mut self, limit: i64) -> StoreResult<Vec<ApprovalRecord>>;
+    /// A person's own requests, newest first.
+    async fn approvals_of(&mut self, requester_id: &str, limit: i64) -> StoreResult<Vec<ApprovalRecord>>;
+    /// The decisions on a request, in order.
+    async fn approval_decisions(&mut self, approval_id: &str) -> StoreResult<Vec<ApprovalDecision>>;
+}
+
+/// What only a write transaction may do in this area.
+#[async_trait]
+pub trait ApprovalWrite: ApprovalRead {
+    async fn insert_approval(&mut self, a: &ApprovalRecord) -> StoreResult<()>;
+    /// Records a decision; [`StoreError::Conflict`] when this person has decided already.
+    async fn insert_approval_decision(&mut self, d: &ApprovalDecision) -> StoreResult<()>;
+    /// Moves a request from `from` to `to` (with the times that go with it); false when it was
+    /// no longer in `from` (another replica got there first).
+    async fn move_approval(
+        &mut self,
+        id: &str,
+        from: ApprovalState,
+        to: ApprovalState,
+        at: UnixMillis,
+        grant_expires_at: Option<UnixMillis>,
+    ) -> StoreResult<bool>;
+    /// Uses a grant once: true only for a granted, unexpired request of exactly this digest.
+    async fn use_approval_grant(&mut self, id: &str, digest: &str, now: UnixMillis) -> StoreResult<bool>;
+    /// Requests past their time — pending past `decide_by`, granted past `grant_expires_at` —
+    /// marked expired; returns them as they were.
+    async fn expire_approvals(&mut self, now: UnixMillis) -> StoreResult<Vec<ApprovalRecord>>;
+}
