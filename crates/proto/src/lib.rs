@@ -478,3 +478,62 @@ pub struct ImportRefused {
     /// How many problems the file has in all; more than `problems` lists when the list was cut.
     pub problems_total: u64,
 }
+
+/// Body of `POST /api/v1/approvals`: a four-eyes request (issue 15).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApproval {
+    pub kind: mamori_domain::approval::ApprovalKind,
+    /// What exactly is asked for: a JSON object of ids, codes and counts (at most 4 KiB), never
+    /// a customer's data. The grant is bound to its digest.
+    #[schema(value_type = Object)]
+    pub content: serde_json::Value,
+    /// Why, in the requester's words (1–500 characters).
+    pub reason: String,
+}
+
+/// Body of `POST /api/v1/approvals/{id}/approve` and `/deny`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecideApproval {
+    /// The decider's current TOTP code: a decision needs a step-up, given on the spot.
+    pub totp_code: String,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// One decision on a request.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalDecisionView {
+    pub decider_id: String,
+    pub approve: bool,
+    pub at: i64,
+    pub comment: String,
+}
+
+/// A four-eyes request with its decisions.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalView {
+    pub id: String,
+    pub kind: mamori_domain::approval::ApprovalKind,
+    pub state: mamori_domain::approval::ApprovalState,
+    pub requester_id: String,
+    #[schema(value_type = Object)]
+    pub content: serde_json::Value,
+    /// SHA-256 (hex) of the content's canonical JSON: what a grant is bound to.
+    pub digest: String,
+    pub reason: String,
+    pub created_at: i64,
+    pub decide_by: i64,
+    pub grant_expires_at: Option<i64>,
+    /// Approvals the kind's policy needs.
+    pub approvals_needed: u8,
+    pub decisions: Vec<ApprovalDecisionView>,
+}
+
+/// `GET /api/v1/approvals`: what the caller may decide, and their own requests.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalInbox {
+    pub to_decide: Vec<ApprovalView>,
+    pub mine: Vec<ApprovalView>,
+}

@@ -166,3 +166,58 @@ async fn four_eyes(backend: Backend) {
     s.stop().await;
 }
 both_backends!(four_eyes);
+
+/// The same through `/api/v1/approvals`: an operator's token asks, the supervisor's session
+/// approves with a TOTP code in the body; without a second factor there is no decision.
+async fn approvals_api(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| c.signin_burst = 10_000).await;
+    two_teams(&s).await;
+    let op = s.core.store().read().await.unwrap().user_by_username("op.a").await.unwrap().unwrap();
+    let token = s.token(&op, &[mamori_domain::Permission::CustomersRead]).await;
+    let api = reqwest::Client::new();
+    let ask = json!({"kind": "print", "content": {"customer": "c1", "document": "customer_sheet"}, "reason": "郵送控え"});
+    let r = api.post(s.url("/api/v1/approvals")).bearer_auth(&token).json(&ask).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let made: serde_json::Value = r.json().await.unwrap();
+    let id = made["id"].as_str().unwrap().to_owned();
+    assert_eq!((made["state"].as_str(), made["approvals_needed"].as_u64()), (Some("pending"), Some(1)));
+    assert_eq!(made["digest"].as_str().map(str::len), Some(64));
+    for bad in [
+        json!({"kind": "print", "content": "x", "reason": "r"}),
+        json!({"kind": "teleport", "content": {"a": 1}, "reason": "r"}),
+        json!({"kind": "print", "content": {"a": 1}, "reason": "r", "extra": true}),
+    ] {
+        let r = api.post(s.url("/api/v1/approvals")).bearer_auth(&token).json(&bad).send().await.unwrap();
+        assert!(r.status() == 422 || r.status() == 400, "{bad}: {}", r.status());
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+    }
+    // The requester has no second factor to step up with, and may not decide anyway.
+    let decide = json!({"totp_code": "123456"});
+    let r = api
+        .post(s.url(&format!("/api/v1/approvals/{id}/approve")))
+        .bearer_auth(&token)
+        .json(&decide)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    let sv = s.signed_in("sv.a").await;
+    let inbox: serde_json::Value =
+        sv.api(reqwest::Method::GET, "/api/v1/approvals", None).await.json().await.unwrap();
+    assert_eq!(inbox["to_decide"][0]["id"], id.as_str());
+    let wrong = json!({"totp_code": "000000"});
+    let r = sv.api(reqwest::Method::POST, &format!("/api/v1/approvals/{id}/approve"), Some(wrong)).await;
+    assert_eq!(r.status(), 401, "a wrong code is a failed second factor");
+    let right = json!({"totp_code": s.next_totp(), "comment": "確認済み"});
+    let r = sv.api(reqwest::Method::POST, &format!("/api/v1/approvals/{id}/approve"), Some(right)).await;
+    assert_eq!(r.status(), 200);
+    let granted: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(granted["state"], "granted");
+    assert_eq!(granted["decisions"][0]["comment"], "確認済み");
+    let r =
+        api.post(s.url(&format!("/api/v1/approvals/{id}/cancel"))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 204, "the requester withdraws the unused grant");
+    s.stop().await;
+}
+both_backends!(approvals_api);

@@ -19,6 +19,7 @@ use mamori_proto as proto;
 use mamori_proto::ErrorCode;
 use std::time::Duration;
 
+pub mod approvals;
 pub mod audit;
 pub mod customers;
 pub mod devices;
@@ -98,6 +99,13 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(SecurityEventsRead), operation!(security_events))
         .api(Permission(SettingsManage), operation!(get_settings))
         .api(Permission(SettingsManage), operation!(put_settings))
+        // Anyone signed in may ask and see their own; who decides is the kind's policy's.
+        .api(SignedIn, operation!(approvals::list_approvals))
+        .api(SignedIn, operation!(approvals::create_approval))
+        .api(SignedIn, operation!(approvals::get_approval))
+        .api(SignedIn, operation!(approvals::approve_request))
+        .api(SignedIn, operation!(approvals::deny_request))
+        .api(SignedIn, operation!(approvals::cancel_request))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = proto::Health)))]

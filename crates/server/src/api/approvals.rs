@@ -1,0 +1,128 @@
+//! `/api/v1/approvals` (issue 15, item 9): four-eyes requests — the caller's inbox, a new
+//! request, one request, approve or deny (with the decider's TOTP code: a step-up on the spot),
+//! cancel. Who may decide is the kind's policy's, applied inside the service.
+
+use super::ApiResult;
+use crate::AppState;
+use crate::middleware::{Caller, Ctx};
+use crate::problem::{ApiJson, IdPath};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use mamori_core::approvals::{ApprovalView, NewRequest};
+use mamori_proto as proto;
+
+pub(crate) fn approval_json(v: ApprovalView) -> proto::ApprovalView {
+    let r = v.request;
+    proto::ApprovalView {
+        content: serde_json::from_str(&r.content).unwrap_or(serde_json::Value::Null),
+        id: r.id,
+        kind: r.kind,
+        state: r.state,
+        requester_id: r.requester_id,
+        digest: r.digest,
+        reason: r.reason,
+        created_at: r.created_at.0,
+        decide_by: r.decide_by.0,
+        grant_expires_at: r.grant_expires_at.map(|t| t.0),
+        approvals_needed: v.policy.approvals,
+        decisions: v
+            .decisions
+            .into_iter()
+            .map(|d| proto::ApprovalDecisionView {
+                decider_id: d.decider_id,
+                approve: d.approve,
+                at: d.at.0,
+                comment: d.comment,
+            })
+            .collect(),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/approvals", tag = "approvals",
+    responses((status = 200, body = proto::ApprovalInbox)))]
+pub async fn list_approvals(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+) -> ApiResult<Json<proto::ApprovalInbox>> {
+    let inbox = state.core.approvals.inbox(&p).await?;
+    Ok(Json(proto::ApprovalInbox {
+        to_decide: inbox.to_decide.into_iter().map(approval_json).collect(),
+        mine: inbox.mine.into_iter().map(approval_json).collect(),
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/approvals", tag = "approvals", request_body = proto::CreateApproval,
+    responses((status = 201, body = proto::ApprovalView), (status = 422, body = proto::Problem)))]
+pub async fn create_approval(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<proto::CreateApproval>,
+) -> ApiResult<(StatusCode, Json<proto::ApprovalView>)> {
+    let new = NewRequest { kind: body.kind, content: body.content, reason: body.reason };
+    let made = state.core.approvals.request(&p, &new, &ctx).await?;
+    let view = state.core.approvals.approval(&p, &made.id).await?;
+    Ok((StatusCode::CREATED, Json(approval_json(view))))
+}
+
+#[utoipa::path(get, path = "/api/v1/approvals/{id}", tag = "approvals",
+    responses((status = 200, body = proto::ApprovalView), (status = 404, body = proto::Problem)))]
+pub async fn get_approval(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<proto::ApprovalView>> {
+    Ok(Json(approval_json(state.core.approvals.approval(&p, &id).await?)))
+}
+
+async fn decide(
+    state: &AppState,
+    p: &mamori_core::Principal,
+    ctx: &mamori_audit::RequestContext,
+    id: &str,
+    approve: bool,
+    body: proto::DecideApproval,
+) -> ApiResult<Json<proto::ApprovalView>> {
+    let step_up = state.core.identity.step_up(p, &body.totp_code, &format!("approval:{id}"), ctx).await?;
+    state.core.approvals.decide(p, id, approve, Some(&step_up), &body.comment, ctx).await?;
+    Ok(Json(approval_json(state.core.approvals.approval(p, id).await?)))
+}
+
+#[utoipa::path(post, path = "/api/v1/approvals/{id}/approve", tag = "approvals", request_body = proto::DecideApproval,
+    responses((status = 200, body = proto::ApprovalView), (status = 403, body = proto::Problem),
+        (status = 404, body = proto::Problem)))]
+pub async fn approve_request(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<proto::DecideApproval>,
+) -> ApiResult<Json<proto::ApprovalView>> {
+    decide(&state, &p, &ctx, &id, true, body).await
+}
+
+#[utoipa::path(post, path = "/api/v1/approvals/{id}/deny", tag = "approvals", request_body = proto::DecideApproval,
+    responses((status = 200, body = proto::ApprovalView), (status = 403, body = proto::Problem),
+        (status = 404, body = proto::Problem)))]
+pub async fn deny_request(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<proto::DecideApproval>,
+) -> ApiResult<Json<proto::ApprovalView>> {
+    decide(&state, &p, &ctx, &id, false, body).await
+}
+
+#[utoipa::path(post, path = "/api/v1/approvals/{id}/cancel", tag = "approvals",
+    responses((status = 204), (status = 404, body = proto::Problem), (status = 409, body = proto::Problem)))]
+pub async fn cancel_request(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
+    state.core.approvals.cancel(&p, &id, &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
