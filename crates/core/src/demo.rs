@@ -117,7 +117,28 @@ impl Core {
         tx.append_audit(now, &e).await?;
         tx.commit().await?;
         self.load_demo_customers(&clients).await?;
+        self.load_demo_requests().await?;
         Ok(accounts)
+    }
+
+    /// A pending print for the demo's first supervisor to decide (issue 15): demo-op01 asks to
+    /// print a customer sheet for a mailing.
+    async fn load_demo_requests(&self) -> Result<(), CoreError> {
+        let Some(op) = self.base.store.read().await?.user_by_username("demo-op01").await? else {
+            return Ok(());
+        };
+        let op = crate::Principal::direct(&op, Vec::new());
+        let print = crate::approvals::NewRequest {
+            kind: mamori_domain::approval::ApprovalKind::Print,
+            content: serde_json::json!({
+                "document": "customer_sheet",
+                "customer": "C-00042",
+                "fields": ["name_kanji", "postal_address", "phones"],
+            }),
+            reason: "ご依頼の書類を郵送するため、宛名と住所を印刷します。".into(),
+        };
+        self.approvals.request(&op, &print, &mamori_audit::RequestContext::default()).await?;
+        Ok(())
     }
 
     /// 10,000 plainly synthetic customers ("デモ顧客00001", 050 numbers, example.com addresses,

@@ -48,6 +48,9 @@ pub struct ApprovalView {
     pub request: Approval,
     pub decisions: Vec<ApprovalDecision>,
     pub policy: ApprovalPolicy,
+    /// "display name (user name)" of the requester and of each decider, by id: whoever sees a
+    /// request sees who is on it.
+    pub names: std::collections::HashMap<String, String>,
 }
 
 /// A grant that could not be used, and the `denied` entry that says why.
@@ -335,9 +338,17 @@ impl Approvals {
     }
 
     async fn view(&self, request: Approval) -> Result<ApprovalView, CoreError> {
-        let decisions = self.base.store.read().await?.approval_decisions(&request.id).await?;
+        let mut read = self.base.store.read().await?;
+        let decisions = read.approval_decisions(&request.id).await?;
+        let mut names = std::collections::HashMap::new();
+        for id in std::iter::once(&request.requester_id).chain(decisions.iter().map(|d| &d.decider_id)) {
+            if let Some(u) = read.user_by_id(id).await? {
+                names.insert(u.id.clone(), format!("{} ({})", u.display_name, u.username));
+            }
+        }
+        drop(read);
         let policy = self.policy(request.kind).await?;
-        Ok(ApprovalView { request, decisions, policy })
+        Ok(ApprovalView { request, decisions, policy, names })
     }
 
     /// What the principal may decide now, and their own requests (the latest 50).

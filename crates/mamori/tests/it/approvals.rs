@@ -221,3 +221,38 @@ async fn approvals_api(backend: Backend) {
     s.stop().await;
 }
 both_backends!(approvals_api);
+
+/// The inbox in the console: the supervisor sees who asks, what and why, decides with a code
+/// on the spot; a wrong code decides nothing; the requester sees the result.
+async fn approvals_console(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| c.signin_burst = 10_000).await;
+    two_teams(&s).await;
+    let ctx = Default::default();
+    let op = person(&s, "op.a").await;
+    let ask = s.core.approvals.request(&op, &print_of("C-00042"), &ctx).await.unwrap();
+    let sv = s.signed_in("sv.a").await;
+    let html = sv.get("/approvals").await.text().await.unwrap();
+    for expected in ["印刷", "山田 花子", "お客様への郵送控え", "顧客シート", "C-00042", "認証コード"]
+    {
+        assert!(html.contains(expected), "{expected}: {html}");
+    }
+    let csrf = sv.csrf("/approvals").await;
+    let path = format!("/approvals/{}/decide", ask.id);
+    let r = sv.post_form(&path, &[("_csrf", &csrf), ("decision", "approve"), ("code", "000000")]).await;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("role=\"alert\""), "the refusal in words");
+    assert_eq!(s.core.approvals.approval(&op, &ask.id).await.unwrap().request.state, ApprovalState::Pending);
+    let code = s.next_totp();
+    let r = sv
+        .post_form(&path, &[("_csrf", &csrf), ("decision", "approve"), ("code", &code), ("comment", "OK")])
+        .await;
+    assert_eq!(r.headers()["location"], "/approvals?done=approval_approved");
+    s.user("plain.op", &[Role::Operator]).await;
+    let requester = s.browser();
+    requester.sign_in("op.a", crate::support::PASSWORD).await;
+    let html = requester.get("/approvals").await.text().await.unwrap();
+    assert!(html.contains("承認済み（未使用）") && html.contains("佐藤 SV"), "{html}");
+    assert!(!html.contains("あなたの判断を待つ申請"), "an operator decides nothing: {html}");
+    s.stop().await;
+}
+both_backends!(approvals_console);

@@ -27,6 +27,8 @@ fn catalogue_codes() -> BTreeSet<String> {
     codes.extend(["working", "idle", "locked", "off_shift", "offline", "no_device"].map(String::from));
     codes.extend(["pending", "delivered", "done", "failed", "expired"].map(String::from));
     codes.extend(["compliant", "not_compliant", "unapproved", "unrestricted"].map(String::from));
+    // Approval kinds that are not also ordinary words of a command line (`mamori audit export`).
+    codes.extend(["take_out", "privileged", "granted", "cancelled", "customer_sheet"].map(String::from));
     codes
 }
 

@@ -3,6 +3,7 @@
 //! Later features slot into the navigation through [`NAV`].
 
 mod admin;
+mod approvals;
 mod audit;
 mod auth;
 mod customers;
@@ -55,6 +56,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = device_policy::routes(r);
     let r = signals::routes(r);
     let r = floor::routes(r);
+    let r = approvals::routes(r);
     let r = roster::routes(r);
     let r = customers::routes(r);
     let r = import::routes(r);
@@ -105,6 +107,7 @@ pub const NAV: &[NavEntry] = {
         entry("/floor", "nav.floor", Some(DevicesRead), Work),
         entry("/signals", "nav.signals", Some(DevicesRead), Work),
         entry("/devices", "nav.devices", Some(DevicesRead), Work),
+        entry("/approvals", "nav.approvals", None, Work),
         entry("/audit", "nav.audit", Some(AuditRead), Oversight),
         entry("/admin/users", "nav.users", Some(UsersRead), Admin),
         entry("/admin/org", "nav.org", Some(OrgRead), Admin),

@@ -1,0 +1,186 @@
+//! The approvals inbox (issue 15, item 8): what waits for the viewer's decision — with everything
+//! needed to decide: who asks, what exactly, why, until when — and the viewer's own requests.
+//! A decision asks for the TOTP code on the spot (step-up); the requester can withdraw theirs.
+
+use super::{Chrome, DoneQuery, Form, csrf_for, error_text, local_time, render, tr_for};
+use crate::AppState;
+use crate::i18n::Tr;
+use crate::middleware::{Caller, Ctx};
+use crate::routes::Routes;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Redirect, Response};
+use mamori_core::approvals::ApprovalView;
+use mamori_domain::authz::Access::SignedIn;
+
+pub fn routes(r: Routes) -> Routes {
+    r.add(Method::GET, "/approvals", SignedIn, inbox_page)
+        .add(Method::POST, "/approvals/{id}/decide", SignedIn, decide)
+        .add(Method::POST, "/approvals/{id}/cancel", SignedIn, cancel)
+}
+
+/// A request as a person reads it.
+pub struct RequestRow {
+    pub id: String,
+    pub kind: String,
+    /// `pending`, `granted`… for the tag's class.
+    pub state: &'static str,
+    pub state_label: String,
+    pub requester: String,
+    pub reason: String,
+    /// What is asked, as label: value lines.
+    pub content: Vec<String>,
+    pub created: String,
+    pub decide_by: String,
+    pub grant_until: String,
+    /// "承認 — 佐藤 SV (sv.a): 確認済み"
+    pub decisions: Vec<String>,
+    pub approvals_needed: u8,
+}
+
+fn row(tr: Tr, v: &ApprovalView) -> RequestRow {
+    let r = &v.request;
+    let name = |id: &str| v.names.get(id).cloned().unwrap_or_default();
+    let content = match serde_json::from_str::<serde_json::Value>(&r.content) {
+        Ok(serde_json::Value::Object(map)) => map
+            .iter()
+            .map(|(k, value)| {
+                let label = tr.get(&format!("approval_content.{k}")).unwrap_or(k.as_str());
+                // A coded value in words: a document's kind, a customer field's name.
+                let word = |s: &str| {
+                    [format!("approval_value.{k}.{s}"), format!("customer_field.{s}")]
+                        .iter()
+                        .find_map(|key| tr.get(key))
+                        .map_or_else(|| s.to_owned(), str::to_owned)
+                };
+                let value = match value {
+                    serde_json::Value::String(s) => word(s),
+                    serde_json::Value::Array(items) => items
+                        .iter()
+                        .map(|i| i.as_str().map_or_else(|| i.to_string(), word))
+                        .collect::<Vec<_>>()
+                        .join(tr.t("common.list_separator")),
+                    other => other.to_string(),
+                };
+                format!("{label}: {value}")
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    RequestRow {
+        id: r.id.clone(),
+        kind: tr.t(&format!("audit_value.kind.{}", r.kind.as_str())).to_owned(),
+        state: r.state.as_str(),
+        state_label: tr.t(&format!("approvals.state_{}", r.state.as_str())).to_owned(),
+        requester: name(&r.requester_id),
+        reason: r.reason.clone(),
+        content,
+        created: local_time(r.created_at.0),
+        decide_by: local_time(r.decide_by.0),
+        grant_until: r.grant_expires_at.map(|t| local_time(t.0)).unwrap_or_default(),
+        decisions: v
+            .decisions
+            .iter()
+            .map(|d| {
+                let what = tr.t(if d.approve { "approvals.approved_by" } else { "approvals.denied_by" });
+                let mut line = format!("{what}: {}", name(&d.decider_id));
+                if !d.comment.is_empty() {
+                    line.push_str(&format!("「{}」", d.comment));
+                }
+                line
+            })
+            .collect(),
+        approvals_needed: v.policy.approvals,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "approvals.html")]
+struct InboxPage {
+    c: Chrome,
+    to_decide: Vec<RequestRow>,
+    mine: Vec<RequestRow>,
+    /// The viewer holds a role that decides requests (the section is shown even when empty).
+    decides: bool,
+}
+
+async fn inbox_view(
+    state: &AppState,
+    tr: Tr,
+    p: &mamori_core::Principal,
+    done: Option<&str>,
+    error: Option<String>,
+) -> Response {
+    let inbox = match state.core.approvals.inbox(p).await {
+        Ok(i) => i,
+        Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
+    };
+    let status = if error.is_some() { axum::http::StatusCode::FORBIDDEN } else { axum::http::StatusCode::OK };
+    let c = Chrome::new(tr, "approvals.title", Some(p), csrf_for(Some(p), None), "/approvals")
+        .notice_key(done)
+        .error(error);
+    let decides = p.user.roles.iter().any(|r| {
+        mamori_domain::approval::ApprovalKind::ALL
+            .iter()
+            .any(|k| k.default_policy().approver_roles.contains(r))
+    });
+    let page = InboxPage {
+        decides: decides || !inbox.to_decide.is_empty(),
+        c,
+        to_decide: inbox.to_decide.iter().map(|v| row(tr, v)).collect(),
+        mine: inbox.mine.iter().map(|v| row(tr, v)).collect(),
+    };
+    (status, render(&page)).into_response()
+}
+
+async fn inbox_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Caller(p): Caller,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    inbox_view(&state, tr_for(&headers, Some(&p)), &p, q.done.as_deref(), None).await
+}
+
+/// Approve or deny, after the TOTP code given in the same form (a step-up on the spot).
+async fn decide(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let approve = match form.text("decision") {
+        "approve" => true,
+        "deny" => false,
+        _ => return inbox_view(&state, tr, &p, None, Some(tr.t("approvals.choose").to_owned())).await,
+    };
+    let step_up =
+        match state.core.identity.step_up(&p, form.text("code"), &format!("approval:{id}"), &ctx).await {
+            Ok(s) => s,
+            Err(e) => return inbox_view(&state, tr, &p, None, Some(error_text(tr, &e))).await,
+        };
+    match state.core.approvals.decide(&p, &id, approve, Some(&step_up), form.text("comment"), &ctx).await {
+        Ok(_) if approve => Redirect::to("/approvals?done=approval_approved").into_response(),
+        Ok(_) => Redirect::to("/approvals?done=approval_denied").into_response(),
+        Err(e) => inbox_view(&state, tr, &p, None, Some(error_text(tr, &e))).await,
+    }
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    _form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    match state.core.approvals.cancel(&p, &id, &ctx).await {
+        Ok(()) => Redirect::to("/approvals?done=approval_cancelled").into_response(),
+        Err(e) => inbox_view(&state, tr, &p, None, Some(error_text(tr, &e))).await,
+    }
+}
