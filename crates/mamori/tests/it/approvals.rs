@@ -239,7 +239,7 @@ async fn approvals_console(backend: Backend) {
     let csrf = sv.csrf("/approvals").await;
     let path = format!("/approvals/{}/decide", ask.id);
     let r = sv.post_form(&path, &[("_csrf", &csrf), ("decision", "approve"), ("code", "000000")]).await;
-    assert_eq!(r.status(), 403);
+    assert_eq!(r.status(), 401, "a failed second factor");
     assert!(r.text().await.unwrap().contains("role=\"alert\""), "the refusal in words");
     assert_eq!(s.core.approvals.approval(&op, &ask.id).await.unwrap().request.state, ApprovalState::Pending);
     let code = s.next_totp();

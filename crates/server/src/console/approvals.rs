@@ -95,6 +95,10 @@ fn row(tr: Tr, v: &ApprovalView) -> RequestRow {
     }
 }
 
+fn refusal(tr: Tr, e: &mamori_core::CoreError) -> (axum::http::StatusCode, String) {
+    (crate::problem::status_of(e), error_text(tr, e))
+}
+
 #[derive(Template)]
 #[template(path = "approvals.html")]
 struct InboxPage {
@@ -105,18 +109,22 @@ struct InboxPage {
     decides: bool,
 }
 
+/// The inbox, with a notice after a redirect, or a refusal in words with its status.
 async fn inbox_view(
     state: &AppState,
     tr: Tr,
     p: &mamori_core::Principal,
     done: Option<&str>,
-    error: Option<String>,
+    error: Option<(axum::http::StatusCode, String)>,
 ) -> Response {
     let inbox = match state.core.approvals.inbox(p).await {
         Ok(i) => i,
         Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     };
-    let status = if error.is_some() { axum::http::StatusCode::FORBIDDEN } else { axum::http::StatusCode::OK };
+    let (status, error) = match error {
+        Some((status, text)) => (status, Some(text)),
+        None => (axum::http::StatusCode::OK, None),
+    };
     let c = Chrome::new(tr, "approvals.title", Some(p), csrf_for(Some(p), None), "/approvals")
         .notice_key(done)
         .error(error);
@@ -156,17 +164,20 @@ async fn decide(
     let approve = match form.text("decision") {
         "approve" => true,
         "deny" => false,
-        _ => return inbox_view(&state, tr, &p, None, Some(tr.t("approvals.choose").to_owned())).await,
+        _ => {
+            let choose = (axum::http::StatusCode::UNPROCESSABLE_ENTITY, tr.t("approvals.choose").to_owned());
+            return inbox_view(&state, tr, &p, None, Some(choose)).await;
+        }
     };
     let step_up =
         match state.core.identity.step_up(&p, form.text("code"), &format!("approval:{id}"), &ctx).await {
             Ok(s) => s,
-            Err(e) => return inbox_view(&state, tr, &p, None, Some(error_text(tr, &e))).await,
+            Err(e) => return inbox_view(&state, tr, &p, None, Some(refusal(tr, &e))).await,
         };
     match state.core.approvals.decide(&p, &id, approve, Some(&step_up), form.text("comment"), &ctx).await {
         Ok(_) if approve => Redirect::to("/approvals?done=approval_approved").into_response(),
         Ok(_) => Redirect::to("/approvals?done=approval_denied").into_response(),
-        Err(e) => inbox_view(&state, tr, &p, None, Some(error_text(tr, &e))).await,
+        Err(e) => inbox_view(&state, tr, &p, None, Some(refusal(tr, &e))).await,
     }
 }
 
@@ -181,6 +192,6 @@ async fn cancel(
     let tr = tr_for(&headers, Some(&p));
     match state.core.approvals.cancel(&p, &id, &ctx).await {
         Ok(()) => Redirect::to("/approvals?done=approval_cancelled").into_response(),
-        Err(e) => inbox_view(&state, tr, &p, None, Some(error_text(tr, &e))).await,
+        Err(e) => inbox_view(&state, tr, &p, None, Some(refusal(tr, &e))).await,
     }
 }
