@@ -6,9 +6,10 @@
 # tested in a real X session with typed keys and clicks), rsyslog with its RELP input (a real
 # receiver for audit forwarding over RELP), python3-venv when Python cannot make a venv
 # (scripts/test-openapi.sh installs schemathesis into one), a Japanese font (readable
-# screenshots), and playwright-core and axe-core (the accessibility check) from npm. Idempotent:
-# installs only what is missing, and downloads no browser build of its own
-# (playwright-core drives Debian's /usr/bin/chromium).
+# screenshots), poppler-utils (pdftotext and pdftoppm read the printed sheets back), and
+# playwright-core and axe-core (the accessibility check) from npm. Idempotent: installs only
+# what is missing, and downloads no browser build of its own (playwright-core drives Debian's
+# /usr/bin/chromium).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,6 +30,8 @@ command -v rsyslogd >/dev/null || missing+=(rsyslog)
 # Japanese glyphs for the console's screenshots (tests/browser/artifacts); without a CJK font
 # Chromium draws boxes.
 dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q 'ok installed' || missing+=(fonts-noto-cjk)
+# pdftotext and pdftoppm: the printed sheets' tests (crates/documents) read their PDFs back.
+command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 # Debian's python3 makes a venv only with python3-venv (ensurepip); pyenv's has it built in.
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 
@@ -40,7 +43,7 @@ if ((${#missing[@]} > 0)); then
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
-    say "chromium, oathtool, pg_dump, mingw-w64, wine64, Xvfb, xdotool, rsyslog and python3-venv already installed"
+    say "chromium, oathtool, pg_dump, mingw-w64, wine64, Xvfb, xdotool, rsyslog, poppler-utils and python3-venv already installed"
 fi
 
 if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then

@@ -1,0 +1,148 @@
+//! Documents Mamori hands out. Today: the printed customer sheet (issue 15, item 2) — a PDF,
+//! A4 portrait, in Japanese or English, whose every page carries a diagonal watermark and a
+//! footer naming who printed it, when (JST), under which request, for which client company.
+//! Later: the export archive.
+//!
+//! This crate knows nothing of HTTP, SQL or approvals: the caller checks the grant, gathers
+//! the values the user may see, formats the time, and audits the print; this crate only lays
+//! the sheet out and renders it ([`customer_sheet_pdf`]).
+//!
+//! - **Font.** IPAexGothic (`fonts/ipaexg.ttf`, IPA Font License v1.0, its text beside it) is
+//!   compiled into the binary, so printing needs no file outside the binary and no download.
+//!   The PDF embeds only the glyphs a sheet uses (subset by [`krilla`]), so a sheet stays small.
+//!   Characters the font lacks (emoji, a few rare kanji) print as an empty box.
+//! - **Words.** The few fixed words on the sheet (the footer's labels, 社外秘, 備考 …) live here,
+//!   in Japanese and English ([`Language`]); everything else comes from the caller.
+//! - **Limits.** Input past the limits below, an empty title or an empty watermark field is
+//!   refused with a [`DocumentError`]; nothing here panics.
+
+mod layout;
+mod render;
+mod text;
+mod words;
+
+pub use mamori_domain::identity::Language;
+
+/// The embedded font's licence (IPA Font License Agreement v1.0, Japanese and English), which
+/// must go with any copy of a binary that holds the font.
+pub const FONT_LICENSE: &str = include_str!("../fonts/IPA_Font_License_Agreement_v1.0.txt");
+
+/// Most rows a sheet may have.
+pub const MAX_ROWS: usize = 10_000;
+/// Most notes a sheet may have.
+pub const MAX_NOTES: usize = 1_000;
+/// Most characters in one value or one note.
+pub const MAX_VALUE_CHARS: usize = 10_000;
+/// Most characters in the title, a label, or one watermark field.
+pub const MAX_SHORT_CHARS: usize = 200;
+/// Most characters in a whole sheet (title, labels, values and notes).
+pub const MAX_TOTAL_CHARS: usize = 500_000;
+/// Most pages a sheet may take.
+pub const MAX_PAGES: usize = 500;
+
+/// Who printed, when, under which request, for which client company: drawn diagonally across
+/// every page and repeated in every page's footer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watermark {
+    /// The requester's sign-in name (or display name), as the caller wants it shown.
+    pub user: String,
+    /// The time of printing, already formatted in JST by the caller, e.g. `2026-11-29 11:05 JST`.
+    pub time_jst: String,
+    /// The approval request's id.
+    pub request_id: String,
+    /// The client company the customer belongs to.
+    pub client: String,
+}
+
+/// What a printed customer sheet holds: a title, `(label, value)` rows in order, and notes
+/// (for instance a call's notes). Values and notes may be long and hold line breaks; they wrap.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sheet {
+    pub title: String,
+    /// `(label, value)`, printed in this order.
+    pub rows: Vec<(String, String)>,
+    pub notes: Vec<String>,
+}
+
+/// Why a sheet was not rendered. Every variant but [`DocumentError::Font`] and
+/// [`DocumentError::Pdf`] is the caller's input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocumentError {
+    #[error("the sheet's title is empty")]
+    EmptyTitle,
+    #[error("the watermark's {0} is empty")]
+    EmptyWatermark(&'static str),
+    #[error("{what} has {count} characters; at most {limit} are allowed")]
+    TooLong { what: &'static str, count: usize, limit: usize },
+    #[error("the sheet has {count} {what}; at most {limit} are allowed")]
+    TooMany { what: &'static str, count: usize, limit: usize },
+    #[error("the sheet would take more than {limit} pages")]
+    TooManyPages { limit: usize },
+    #[error("the embedded font could not be read")]
+    Font,
+    #[error("the PDF could not be written: {0}")]
+    Pdf(String),
+}
+
+/// Renders a customer sheet as a PDF (A4 portrait). Every page carries the diagonal watermark
+/// and the footer (`mark`), and "page / pages"; the fixed words are in `lang`.
+pub fn customer_sheet_pdf(sheet: &Sheet, mark: &Watermark, lang: Language) -> Result<Vec<u8>, DocumentError> {
+    check(sheet, mark)?;
+    let fonts = text::fonts()?;
+    let words = words::Words::of(lang);
+    let laid = layout::lay_out(fonts, sheet, mark, &words)?;
+    render::render(fonts, &laid, sheet, lang)
+}
+
+fn check(sheet: &Sheet, mark: &Watermark) -> Result<(), DocumentError> {
+    if sheet.title.trim().is_empty() {
+        return Err(DocumentError::EmptyTitle);
+    }
+    let fields = [
+        ("user", &mark.user),
+        ("time", &mark.time_jst),
+        ("request id", &mark.request_id),
+        ("client", &mark.client),
+    ];
+    for (what, value) in fields {
+        if value.trim().is_empty() {
+            return Err(DocumentError::EmptyWatermark(what));
+        }
+        at_most(what, value, MAX_SHORT_CHARS)?;
+    }
+    at_most("the title", &sheet.title, MAX_SHORT_CHARS)?;
+    many("rows", sheet.rows.len(), MAX_ROWS)?;
+    many("notes", sheet.notes.len(), MAX_NOTES)?;
+    let mut total = sheet.title.chars().count();
+    for (label, value) in &sheet.rows {
+        total += at_most("a label", label, MAX_SHORT_CHARS)?;
+        total += at_most("a value", value, MAX_VALUE_CHARS)?;
+    }
+    for note in &sheet.notes {
+        total += at_most("a note", note, MAX_VALUE_CHARS)?;
+    }
+    if total > MAX_TOTAL_CHARS {
+        return Err(DocumentError::TooLong { what: "the sheet", count: total, limit: MAX_TOTAL_CHARS });
+    }
+    Ok(())
+}
+
+/// The number of characters in `value`, or an error past `limit`.
+fn at_most(what: &'static str, value: &str, limit: usize) -> Result<usize, DocumentError> {
+    // Cheap first: a string of at most `limit` bytes has at most `limit` characters.
+    if value.len() <= limit {
+        return Ok(value.chars().count());
+    }
+    let count = value.chars().count();
+    match count > limit {
+        true => Err(DocumentError::TooLong { what, count, limit }),
+        false => Ok(count),
+    }
+}
+
+fn many(what: &'static str, count: usize, limit: usize) -> Result<(), DocumentError> {
+    match count > limit {
+        true => Err(DocumentError::TooMany { what, count, limit }),
+        false => Ok(()),
+    }
+}
