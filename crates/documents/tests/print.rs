@@ -333,3 +333,52 @@ fn the_font_is_embedded_as_a_subset() {
     assert!(text.contains("IPAexGothic"), "the font is not named in the PDF");
     assert!(text.contains("/FontFile2") || text.contains("/FontFile3"), "the font is not embedded");
 }
+
+/// Time and size of a 1-page and a 20-page sheet (docs/BENCHMARKS.md, "Printed sheets"):
+/// `cargo test --release -p mamori-documents --test print -- --ignored --nocapture measure`
+#[test]
+#[ignore]
+fn measure() {
+    fn page_count(pdf: &[u8]) -> usize {
+        pdf.windows(11).filter(|w| *w == b"/Type /Page").count()
+            - pdf.windows(12).filter(|w| *w == b"/Type /Pages").count()
+    }
+    fn sheet_of(rows: usize) -> Sheet {
+        let mut sheet = customer();
+        for i in 1..=rows {
+            let value = match i % 4 {
+                0 => {
+                    "お客様からのご要望により、次回の契約更新時に補償内容を見直すことになりました。".repeat(2)
+                }
+                _ => format!("東京都新宿区西新宿二丁目8番1号 {i}"),
+            };
+            sheet.rows.push((format!("項目{i}"), value));
+        }
+        sheet
+    }
+    let mark = mark();
+    let started = std::time::Instant::now();
+    let first = customer_sheet_pdf(&customer(), &mark, Language::Ja).unwrap();
+    println!("first sheet in the process (parses the font): {:?}, {} bytes", started.elapsed(), first.len());
+    // The fewest extra rows that make 20 pages.
+    let mut rows = 0;
+    while page_count(&customer_sheet_pdf(&sheet_of(rows), &mark, Language::Ja).unwrap()) < 20 {
+        rows += 10;
+    }
+    println!("| sheet | pages | PDF bytes | median ms | max ms | runs |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (name, sheet, runs) in
+        [("customer + 2 notes", customer(), 50), (&*format!("customer + {rows} rows"), sheet_of(rows), 20)]
+    {
+        let mut times = Vec::new();
+        let mut pdf = Vec::new();
+        for _ in 0..runs {
+            let started = std::time::Instant::now();
+            pdf = customer_sheet_pdf(&sheet, &mark, Language::Ja).unwrap();
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        let (median, max) = (times[times.len() / 2], times[times.len() - 1]);
+        println!("| {name} | {} | {} | {median:.1} | {max:.1} | {runs} |", page_count(&pdf), pdf.len());
+    }
+}
