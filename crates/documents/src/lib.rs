@@ -95,18 +95,19 @@ pub fn customer_sheet_pdf(sheet: &Sheet, mark: &Watermark, lang: Language) -> Re
 }
 
 fn check(sheet: &Sheet, mark: &Watermark) -> Result<(), DocumentError> {
-    if sheet.title.trim().is_empty() {
+    // Blank is judged as printed: control characters are dropped, line breaks become spaces.
+    if text::one_line(&sheet.title).is_empty() {
         return Err(DocumentError::EmptyTitle);
     }
     let fields = [
-        ("user", &mark.user),
-        ("time", &mark.time_jst),
-        ("request id", &mark.request_id),
-        ("client", &mark.client),
+        ("user", "the watermark's user", &mark.user),
+        ("time", "the watermark's time", &mark.time_jst),
+        ("request id", "the watermark's request id", &mark.request_id),
+        ("client", "the watermark's client", &mark.client),
     ];
-    for (what, value) in fields {
-        if value.trim().is_empty() {
-            return Err(DocumentError::EmptyWatermark(what));
+    for (field, what, value) in fields {
+        if text::one_line(value).is_empty() {
+            return Err(DocumentError::EmptyWatermark(field));
         }
         at_most(what, value, MAX_SHORT_CHARS)?;
     }

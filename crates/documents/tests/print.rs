@@ -256,7 +256,7 @@ fn bad_input_is_refused() {
     let refused =
         |sheet: &Sheet, mark: &Watermark| customer_sheet_pdf(sheet, mark, Language::Ja).unwrap_err();
 
-    for title in ["", "  \n\t "] {
+    for title in ["", "  \n\t ", "\u{7}"] {
         let sheet = Sheet { title: title.to_owned(), ..ok.clone() };
         assert_eq!(refused(&sheet, &mark), DocumentError::EmptyTitle);
     }
@@ -272,6 +272,11 @@ fn bad_input_is_refused() {
     for (bad, field) in blank.iter().zip(["user", "time", "request id", "client"]) {
         assert_eq!(refused(&ok, bad), DocumentError::EmptyWatermark(field));
     }
+    let long = Watermark { request_id: "R".repeat(MAX_SHORT_CHARS + 1), ..mark.clone() };
+    assert_eq!(
+        refused(&ok, &long).to_string(),
+        "the watermark's request id has 201 characters; at most 200 are allowed"
+    );
 
     let mut sheet = ok.clone();
     sheet.rows = vec![("項目".to_owned(), "値".to_owned()); MAX_ROWS + 1];
