@@ -225,27 +225,12 @@ fn row(cursor: &mut Cursor, label_w: f32, label: &[Line], value: &[Line], lines:
     ops.push(Op::Rect { x: MARGIN_X, y, w: label_w, h, fill: Some(SHADE), stroke: None });
     ops.push(Op::Rule { x1: MARGIN_X, x2: MARGIN_X + CONTENT_W, y: y + h, color: GRID, width: 0.4 });
     ops.push(Op::Rule { x1: MARGIN_X + label_w, x2: MARGIN_X + label_w, y, color: GRID, width: 0.4 });
-    for (i, line) in label.iter().enumerate() {
-        let baseline = y + PAD_Y + i as f32 * LEADING + LEADING / 2.0 + 0.36 * SIZE;
-        ops.push(Op::Text {
-            x: MARGIN_X + PAD_X,
-            baseline,
-            size: SIZE,
-            line: line.clone(),
-            color: LABEL_INK,
-            bold: false,
-        });
-    }
-    for (i, line) in value.iter().enumerate() {
-        let baseline = y + PAD_Y + i as f32 * LEADING + LEADING / 2.0 + 0.36 * SIZE;
-        ops.push(Op::Text {
-            x: MARGIN_X + label_w + PAD_X,
-            baseline,
-            size: SIZE,
-            line: line.clone(),
-            color: INK,
-            bold: false,
-        });
+    let columns = [(label, MARGIN_X + PAD_X, LABEL_INK), (value, MARGIN_X + label_w + PAD_X, INK)];
+    for (lines, x, color) in columns {
+        for (i, line) in lines.iter().enumerate() {
+            let baseline = y + PAD_Y + i as f32 * LEADING + LEADING / 2.0 + 0.36 * SIZE;
+            ops.push(Op::Text { x, baseline, size: SIZE, line: line.clone(), color, bold: false });
+        }
     }
     cursor.y = y + h;
 }
@@ -283,6 +268,16 @@ fn stamp(fonts: &Fonts, words: &Words) -> Stamp {
     Stamp { ops, width: w }
 }
 
+/// The print details, labelled: who, when, which request, which client.
+fn details<'a>(mark: &'a Watermark, words: &Words) -> [(&'static str, &'a str); 4] {
+    [
+        (words.user, &mark.user),
+        (words.time, &mark.time_jst),
+        (words.request, &mark.request_id),
+        (words.client, &mark.client),
+    ]
+}
+
 /// The first page's header; returns where the body starts.
 fn first_header(fonts: &Fonts, title: &str, mark: &Watermark, words: &Words, ops: &mut Vec<Op>) -> f32 {
     ops.push(Op::Text {
@@ -311,14 +306,8 @@ fn first_header(fonts: &Fonts, title: &str, mark: &Watermark, words: &Words, ops
     let top = rule + 14.0;
     let (meta_w, meta_label_w, meta_size, meta_leading) = (262.0, 66.0, 8.5, 12.5);
     let x = MARGIN_X + CONTENT_W - meta_w;
-    let details = [
-        (words.user, &mark.user),
-        (words.time, &mark.time_jst),
-        (words.request, &mark.request_id),
-        (words.client, &mark.client),
-    ];
     let mut y = top;
-    for (label, value) in details {
+    for (label, value) in details(mark, words) {
         let lines = fonts.wrap(&one_line(value), (meta_w - meta_label_w - 2.0 * PAD_X) / meta_size);
         let h = lines.len() as f32 * meta_leading + 5.0;
         ops.push(Op::Rect { x, y, w: meta_label_w, h, fill: Some(SHADE), stroke: None });
@@ -379,13 +368,7 @@ fn later_header(fonts: &Fonts, title: &str, words: &Words, stamp_w: f32, ops: &m
 /// baseline of its last line.
 fn footer(fonts: &Fonts, mark: &Watermark, words: &Words) -> (Vec<Op>, f32, f32) {
     let (size, leading) = (7.5, 10.5);
-    let fields = [
-        (words.user, &mark.user),
-        (words.time, &mark.time_jst),
-        (words.request, &mark.request_id),
-        (words.client, &mark.client),
-    ]
-    .map(|(label, value)| format!("{label} {}", one_line(value)));
+    let fields = details(mark, words).map(|(label, value)| format!("{label} {}", one_line(value)));
     // Room on the right for the page number. Lines break between fields where they can.
     let max = (CONTENT_W - 56.0) / size;
     let mut packed: Vec<String> = Vec::new();

@@ -96,6 +96,7 @@ pub fn customer_sheet_pdf(sheet: &Sheet, mark: &Watermark, lang: Language) -> Re
 
 fn check(sheet: &Sheet, mark: &Watermark) -> Result<(), DocumentError> {
     // Blank is judged as printed: control characters are dropped, line breaks become spaces.
+    at_most("the title", &sheet.title, MAX_SHORT_CHARS)?;
     if text::one_line(&sheet.title).is_empty() {
         return Err(DocumentError::EmptyTitle);
     }
@@ -106,12 +107,11 @@ fn check(sheet: &Sheet, mark: &Watermark) -> Result<(), DocumentError> {
         ("client", "the watermark's client", &mark.client),
     ];
     for (field, what, value) in fields {
+        at_most(what, value, MAX_SHORT_CHARS)?;
         if text::one_line(value).is_empty() {
             return Err(DocumentError::EmptyWatermark(field));
         }
-        at_most(what, value, MAX_SHORT_CHARS)?;
     }
-    at_most("the title", &sheet.title, MAX_SHORT_CHARS)?;
     many("rows", sheet.rows.len(), MAX_ROWS)?;
     many("notes", sheet.notes.len(), MAX_NOTES)?;
     let mut total = sheet.title.chars().count();
@@ -130,10 +130,6 @@ fn check(sheet: &Sheet, mark: &Watermark) -> Result<(), DocumentError> {
 
 /// The number of characters in `value`, or an error past `limit`.
 fn at_most(what: &'static str, value: &str, limit: usize) -> Result<usize, DocumentError> {
-    // Cheap first: a string of at most `limit` bytes has at most `limit` characters.
-    if value.len() <= limit {
-        return Ok(value.chars().count());
-    }
     let count = value.chars().count();
     match count > limit {
         true => Err(DocumentError::TooLong { what, count, limit }),
