@@ -29,6 +29,9 @@ pub use mamori_store::ApprovalRecord as Approval;
 #[derive(Debug)]
 pub struct Approvals {
     base: Arc<crate::base::Base>,
+    /// Counts the changes made in this process (a request, a decision, a withdrawal, a use, an
+    /// expiry): the live inbox waits on it.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// What a requester asks for.
@@ -106,7 +109,17 @@ fn refusal_message(r: DecisionRefused) -> &'static str {
 
 impl Approvals {
     pub(crate) fn new(base: Arc<crate::base::Base>) -> Self {
-        Approvals { base }
+        Approvals { base, changes: tokio::sync::watch::channel(0).0 }
+    }
+
+    /// Wakes when a request changed in this process. Changes through another replica are not
+    /// seen here: a live view also refreshes on a timer.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|v| *v = v.wrapping_add(1));
     }
 
     /// The policy of a kind: the one the security admin set, else the default.
@@ -165,6 +178,7 @@ impl Approvals {
             .detail("digest", request.digest[..16].to_owned());
         self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
+        self.changed();
         Ok(request)
     }
 
@@ -241,6 +255,7 @@ impl Approvals {
         self.base.audit(&mut tx, ctx, e).await?;
         let after = tx.approval(id).await?.ok_or(CoreError::NotFound { what: "approval" })?;
         tx.commit().await?;
+        self.changed();
         Ok(after)
     }
 
@@ -266,6 +281,7 @@ impl Approvals {
             .detail("kind", request.kind.as_str());
         self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
+        self.changed();
         Ok(())
     }
 
@@ -329,7 +345,11 @@ impl Approvals {
     ) -> Result<(), CoreError> {
         let mut tx = self.base.store.begin().await?;
         match self.use_grant_in(&mut tx, principal, id, kind, content, ctx).await? {
-            Ok(()) => Ok(tx.commit().await?),
+            Ok(()) => {
+                tx.commit().await?;
+                self.changed();
+                Ok(())
+            }
             Err(refused) => {
                 drop(tx);
                 Err(self.refused(ctx, refused).await)
@@ -420,6 +440,9 @@ impl Approvals {
             self.base.audit(&mut tx, &RequestContext::default(), e).await?;
         }
         tx.commit().await?;
+        if !expired.is_empty() {
+            self.changed();
+        }
         Ok(expired.len())
     }
 }

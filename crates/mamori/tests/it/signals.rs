@@ -136,7 +136,7 @@ async fn floor_stream_follows_the_pcs(backend: Backend) {
     let sv = s.signed_in("sv.a").await;
     let page = sv.get("/floor").await.text().await.unwrap();
     assert!(
-        page.contains("src=\"/static/floor.js\"") && page.contains("data-stream=\"/floor/stream"),
+        page.contains("src=\"/static/live.js\"") && page.contains("data-stream=\"/floor/stream"),
         "{page}"
     );
 
@@ -148,7 +148,7 @@ async fn floor_stream_follows_the_pcs(backend: Backend) {
         loop {
             if let Some(end) = received.find("\n\n") {
                 let event: String = received.drain(..end + 2).collect();
-                if event.starts_with("event: floor") {
+                if event.starts_with("event: live") {
                     return event;
                 }
                 continue;

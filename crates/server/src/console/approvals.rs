@@ -16,6 +16,7 @@ use mamori_domain::authz::Access::SignedIn;
 
 pub fn routes(r: Routes) -> Routes {
     r.add(Method::GET, "/approvals", SignedIn, inbox_page)
+        .add(Method::GET, "/approvals/stream", SignedIn, inbox_stream)
         .add(Method::POST, "/approvals/{id}/decide", SignedIn, decide)
         .add(Method::POST, "/approvals/{id}/cancel", SignedIn, cancel)
 }
@@ -99,14 +100,72 @@ fn refusal(tr: Tr, e: &mamori_core::CoreError) -> (axum::http::StatusCode, Strin
     (crate::problem::status_of(e), error_text(tr, e))
 }
 
+/// The part of the inbox the stream sends again when a request changes.
 #[derive(Template)]
-#[template(path = "approvals.html")]
-struct InboxPage {
-    c: Chrome,
+#[template(path = "approvals_live.html")]
+struct InboxLive {
+    tr: Tr,
+    csrf: String,
     to_decide: Vec<RequestRow>,
     mine: Vec<RequestRow>,
     /// The viewer holds a role that decides requests (the section is shown even when empty).
     decides: bool,
+}
+
+#[derive(Template)]
+#[template(path = "approvals.html")]
+struct InboxPage {
+    c: Chrome,
+    /// The live part, rendered ([`InboxLive`]).
+    live: String,
+}
+
+async fn live_part(
+    state: &AppState,
+    tr: Tr,
+    p: &mamori_core::Principal,
+) -> Result<InboxLive, mamori_core::CoreError> {
+    let inbox = state.core.approvals.inbox(p).await?;
+    let decides = p.user.roles.iter().any(|r| {
+        mamori_domain::approval::ApprovalKind::ALL
+            .iter()
+            .any(|k| k.default_policy().approver_roles.contains(r))
+    });
+    Ok(InboxLive {
+        tr,
+        csrf: csrf_for(Some(p), None),
+        decides: decides || !inbox.to_decide.is_empty(),
+        to_decide: inbox.to_decide.iter().map(|v| row(tr, v)).collect(),
+        mine: inbox.mine.iter().map(|v| row(tr, v)).collect(),
+    })
+}
+
+/// The inbox's live part as server-sent events: at once, then after each change (and at least
+/// every 15 s, for changes through another replica); a stream ends after a minute and the
+/// browser comes back through the session check.
+async fn inbox_stream(State(state): State<AppState>, headers: HeaderMap, Caller(p): Caller) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use std::time::Duration;
+    let tr = tr_for(&headers, Some(&p));
+    let changes = state.core.approvals.watch();
+    let until = tokio::time::Instant::now() + Duration::from_secs(60);
+    let events = futures_util::stream::unfold(
+        (state, p, changes, true),
+        move |(state, p, mut changes, first)| async move {
+            if !first {
+                let wake = tokio::time::timeout(Duration::from_secs(15), changes.changed());
+                match tokio::time::timeout_at(until, wake).await {
+                    Err(_) | Ok(Ok(Err(_))) => return None,
+                    Ok(_) => {}
+                }
+                changes.borrow_and_update();
+            }
+            let html = live_part(&state, tr, &p).await.ok()?.render().ok()?;
+            let event = Event::default().event("live").retry(Duration::from_millis(500)).data(html);
+            Some((Ok::<_, std::convert::Infallible>(event), (state, p, changes, false)))
+        },
+    );
+    Sse::new(events).keep_alive(KeepAlive::default()).into_response()
 }
 
 /// The inbox, with a notice after a redirect, or a refusal in words with its status.
@@ -117,8 +176,16 @@ async fn inbox_view(
     done: Option<&str>,
     error: Option<(axum::http::StatusCode, String)>,
 ) -> Response {
-    let inbox = match state.core.approvals.inbox(p).await {
-        Ok(i) => i,
+    let live = match live_part(state, tr, p).await.map(|l| l.render()) {
+        Ok(Ok(html)) => html,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "template failed");
+            return super::message_page(
+                tr,
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "error.internal_page",
+            );
+        }
         Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     };
     let (status, error) = match error {
@@ -128,17 +195,7 @@ async fn inbox_view(
     let c = Chrome::new(tr, "approvals.title", Some(p), csrf_for(Some(p), None), "/approvals")
         .notice_key(done)
         .error(error);
-    let decides = p.user.roles.iter().any(|r| {
-        mamori_domain::approval::ApprovalKind::ALL
-            .iter()
-            .any(|k| k.default_policy().approver_roles.contains(r))
-    });
-    let page = InboxPage {
-        decides: decides || !inbox.to_decide.is_empty(),
-        c,
-        to_decide: inbox.to_decide.iter().map(|v| row(tr, v)).collect(),
-        mine: inbox.mine.iter().map(|v| row(tr, v)).collect(),
-    };
+    let page = InboxPage { c, live };
     (status, render(&page)).into_response()
 }
 

@@ -2,7 +2,7 @@
 //! their PC's state, what needs attention first and why (in words, each reason linked to its
 //! signals), filters by team, state and flag, and live updates.
 //!
-//! Live updates: the page's one first-party script (`/static/floor.js`) listens on
+//! Live updates: the console's one first-party script (`/static/live.js`) listens on
 //! `/floor/stream`, a server-sent event stream that sends the re-rendered live part of the page
 //! whenever the floor changes in this process (an agent's event, a command's result, a PC coming
 //! back) and at least every [`REFRESH`] (PCs going quiet, changes through another replica). The
@@ -39,13 +39,13 @@ const STREAM_LIFETIME: Duration = Duration::from_secs(60);
 pub fn routes(r: Routes) -> Routes {
     r.add(Method::GET, "/floor", Needs(DevicesRead), floor_page)
         .add(Method::GET, "/floor/stream", Needs(DevicesRead), floor_stream)
-        .add(Method::GET, "/static/floor.js", mamori_domain::authz::Access::Public, script)
+        .add(Method::GET, "/static/live.js", mamori_domain::authz::Access::Public, script)
 }
 
 async fn script() -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")],
-        include_str!("../../static/floor.js"),
+        include_str!("../../static/live.js"),
     )
         .into_response()
 }
@@ -323,7 +323,7 @@ async fn floor_stream(
             // On an error the stream ends; the browser's reconnection then meets the error itself.
             let html = live_part(&state, tr, &p, &ctx, &q, &teams).await.ok()?.render().ok()?;
             // When the stream ends (every minute), the browser comes back half a second later.
-            let event = Event::default().event("floor").retry(Duration::from_millis(500)).data(html);
+            let event = Event::default().event("live").retry(Duration::from_millis(500)).data(html);
             Some((Ok::<_, std::convert::Infallible>(event), (state, p, ctx, q, changes, false)))
         });
     Sse::new(events).keep_alive(KeepAlive::default()).into_response()

@@ -3,8 +3,9 @@
 //! sees a section for each. Counts are read with the viewer's own rights, so a supervisor's are
 //! their team's.
 //!
-//! Not here yet: an operator's pending requests and the requests waiting for a supervisor come
-//! with approvals (issue 15), policies to acknowledge with the ISMS registers (issue 18).
+//! Requests come from the approvals inbox (issue 15): an operator's own open requests, and what
+//! waits for a supervisor's or an admin's decision. Not here yet: policies to acknowledge, with
+//! the ISMS registers (issue 18).
 
 use super::signals::start_of_today_jst;
 use super::{Chrome, csrf_for, local_time, render, tr_for};
@@ -19,6 +20,7 @@ use mamori_audit::RequestContext;
 use mamori_core::Principal;
 use mamori_core::audit_log::AuditSearch;
 use mamori_core::signals::SignalFilter;
+use mamori_domain::approval::ApprovalState;
 use mamori_domain::{Permission, Role, UnixMillis};
 
 /// One count on the home page, and where its work is.
@@ -108,11 +110,24 @@ pub async fn home(
 
 async fn operator(state: &AppState, tr: Tr, p: &Principal) -> Section {
     let calls = state.core.vault.my_active_calls(p).await.ok().map(|c| c.len() as u64);
+    let open = state.core.approvals.inbox(p).await.ok().map(|i| {
+        let open = |s| matches!(s, ApprovalState::Pending | ApprovalState::Granted);
+        i.mine.iter().filter(|v| open(v.request.state)).count() as u64
+    });
     Section {
         title: tr.t("home.operator").to_owned(),
-        tiles: vec![Tile::new(tr, "home.active_calls", calls, "/workspace", "home-active-calls")],
+        tiles: vec![
+            Tile::new(tr, "home.active_calls", calls, "/workspace", "home-active-calls"),
+            Tile::new(tr, "home.my_requests", open, "/approvals", "home-my-requests"),
+        ],
         lines: Vec::new(),
     }
+}
+
+/// Requests waiting for the principal's decision.
+async fn to_decide(state: &AppState, tr: Tr, p: &Principal) -> Tile {
+    let waiting = state.core.approvals.inbox(p).await.ok().map(|i| i.to_decide.len() as u64);
+    Tile::new(tr, "home.to_decide", waiting, "/approvals", "home-to-decide").alarm()
 }
 
 /// Today's signals the principal may see.
@@ -134,8 +149,10 @@ async fn supervisor(state: &AppState, tr: Tr, p: &Principal, ctx: &RequestContex
             || posture.and_then(|p| p.network_approved) == Some(false)
             || posture.and_then(|p| p.failures.as_ref()).is_some_and(|f| !f.is_empty())
     });
-    let mut tiles =
-        vec![Tile::new(tr, "home.attention", attention, "/floor?flag=attention", "home-attention").alarm()];
+    let mut tiles = vec![
+        Tile::new(tr, "home.attention", attention, "/floor?flag=attention", "home-attention").alarm(),
+        to_decide(state, tr, p).await,
+    ];
     for s in ["working", "idle", "locked", "off_shift", "offline"] {
         let label = format!("floor.{s}");
         tiles.push(Tile {
@@ -172,6 +189,7 @@ async fn security_admin(state: &AppState, tr: Tr, p: &Principal, ctx: &RequestCo
     let tiles = vec![
         Tile::new(tr, "home.signals_today", signals_today(state, p, ctx).await, "/signals", "home-signals")
             .alarm(),
+        to_decide(state, tr, p).await,
         Tile::new(tr, "home.out_of_policy", out_of_policy, "/floor?flag=compliance", "home-out-of-policy")
             .alarm(),
         Tile::new(tr, "home.locked_accounts", locked, "/admin/users?status=locked", "home-locked").alarm(),
