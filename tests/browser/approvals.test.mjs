@@ -1,7 +1,9 @@
 // Headless-browser test of the approvals inbox (issue 15, item 8): the demo holds a pending
 // print by demo-op01; the operator keeps their inbox open; the supervisor demo-sv01 approves it
 // with a fresh authenticator code (a step-up on the spot); the operator's page shows it approved
-// without being reloaded. Screenshots: approvals-sv-ja.png, approvals-op-ja.png.
+// without being reloaded, and downloads the watermarked PDF once (checked with pdftotext,
+// rendered with pdftoppm). Artefacts: approvals-sv-ja.png, approvals-op-ja.png,
+// print-approved-ja.pdf and print-approved-ja-1.png.
 //
 // Run:   bash scripts/install-test-deps.sh && node --test tests/browser/
 
@@ -55,6 +57,19 @@ test('a supervisor approves a print; the operator sees it without reloading', { 
     assert.equal(await op.evaluate(() => window.inboxMark), 'not reloaded', 'the inbox updated in place');
     assert.match(await op.textContent(mine), /確認しました/);
     await op.screenshot({ path: path.join(ARTIFACTS, 'approvals-op-ja.png'), fullPage: true });
+
+    // The operator downloads the watermarked sheet, once.
+    const [download] = await Promise.all([op.waitForEvent('download'), op.click('#my-approvals button.print-download')]);
+    const pdf = path.join(ARTIFACTS, 'print-approved-ja.pdf');
+    await download.saveAs(pdf);
+    const id = (await op.getAttribute('#my-approvals tbody tr', 'id')).replace('mine-', '');
+    const text = execFileSync('pdftotext', [pdf, '-'], { encoding: 'utf8' });
+    assert.match(text, new RegExp(id), 'the request id on the sheet');
+    assert.match(text, /demo-op01/, 'who printed it');
+    assert.match(text, /デモ顧客/, 'the Japanese name');
+    execFileSync('pdftoppm', ['-png', '-r', '70', '-f', '1', '-l', '1', pdf, path.join(ARTIFACTS, 'print-approved-ja')]);
+    await op.goto(`${server.base}/approvals`);
+    assert.match(await op.textContent(mine), /使用済み/);
   } finally {
     if (browser) await browser.close();
     await stopServer(server);

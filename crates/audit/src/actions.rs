@@ -595,6 +595,19 @@ catalogue! {
         ],
         summary: "a masked field was shown in full",
     };
+    CUSTOMER_PRINT = Action {
+        name: "customer.print",
+        category: Category::Access,
+        denied_as: None,
+        object: CUSTOMER,
+        details: &[
+            ("fields", "field names printed (masked as the printer's roles see them)"),
+            ("approval", "the approval whose grant the print used"),
+            ("reason", "denied: `client_scope`"),
+            ("client", "denied: the customer's client company id"),
+        ],
+        summary: "a customer sheet was printed (a watermarked PDF), once per approved request",
+    };
     CUSTOMER_NOTE_ADD = Action {
         name: "customer.note_add",
         category: Category::Operation,

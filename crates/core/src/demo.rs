@@ -122,22 +122,22 @@ impl Core {
     }
 
     /// A pending print for the demo's first supervisor to decide (issue 15): demo-op01 asks to
-    /// print a customer sheet for a mailing.
+    /// print the sheet of the customer calling from the demo's sample number, for a mailing.
     async fn load_demo_requests(&self) -> Result<(), CoreError> {
-        let Some(op) = self.base.store.read().await?.user_by_username("demo-op01").await? else {
+        let mut read = self.base.store.read().await?;
+        let Some(op) = read.user_by_username("demo-op01").await? else {
             return Ok(());
         };
-        let op = crate::Principal::direct(&op, Vec::new());
-        let print = crate::approvals::NewRequest {
-            kind: mamori_domain::approval::ApprovalKind::Print,
-            content: serde_json::json!({
-                "document": "customer_sheet",
-                "customer": "C-00042",
-                "fields": ["name_kanji", "postal_address", "phones"],
-            }),
-            reason: "ご依頼の書類を郵送するため、宛名と住所を印刷します。".into(),
+        let clients = read.user_clients(&op.id).await?;
+        let (kind, digest) =
+            self.vault.index_digest(&crate::vault::LookupKey::Phone(DEMO_SAMPLE_PHONE.into()))?;
+        let Some(customer) = read.customers_by_index(kind, &digest).await?.into_iter().next() else {
+            return Ok(());
         };
-        self.approvals.request(&op, &print, &mamori_audit::RequestContext::default()).await?;
+        drop(read);
+        let op = crate::Principal::direct(&op, clients);
+        let reason = "ご依頼の書類を郵送するため、宛名と住所を印刷します。";
+        self.request_print(&op, &customer.id, reason, &mamori_audit::RequestContext::default()).await?;
         Ok(())
     }
 

@@ -14,6 +14,7 @@
 //! | customer records, lookups, reveals, calls, imports | [`Vault`] (`core.vault`) | [`vault`] |
 //! | enrolled PCs, commands, events, posture, activity, the floor | [`Devices`] (`core.devices`) | [`devices`] |
 //! | four-eyes requests, decisions, single-use grants | [`Approvals`] (`core.approvals`) | [`approvals`] |
+//! | printing a customer sheet once its print was approved (spans two areas) | [`Core`] | [`print`] |
 //! | signals: device and account events for those who act on them (spans two areas) | [`Core`] | [`signals`] |
 //! | the demo contact centre (spans every area) | [`Core`] | [`demo`] |
 //!
@@ -27,6 +28,7 @@ pub mod demo;
 pub mod devices;
 mod error;
 pub mod identity;
+pub mod print;
 pub mod signals;
 pub mod vault;
 

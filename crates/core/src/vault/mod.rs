@@ -647,31 +647,10 @@ impl Vault {
         let mut sealed_reasons = Vec::with_capacity(records.len());
         let mut shown_fields = std::collections::BTreeSet::new();
         for record in &records {
-            let sealed = decode_field_set(&record.fields)?;
-            let key = self.record_key(record)?;
             if let Purpose::Reason { text, .. } = purpose {
-                sealed_reasons.push(seal_reason(&key, &record.id, text)?);
+                sealed_reasons.push(seal_reason(&self.record_key(record)?, &record.id, text)?);
             }
-            let mut fields = Vec::with_capacity(sealed.len());
-            for (name, ciphertext) in sealed {
-                let Some(field) = CustomerField::parse(name) else { continue };
-                let level = policy.mask(&principal.user.roles, field);
-                if level != Mask::Hidden {
-                    shown_fields.insert(field.as_str());
-                }
-                let plain = key.open(&record.id, field.as_str(), ciphertext)?;
-                let text = String::from_utf8_lossy(&plain);
-                let value = match field {
-                    CustomerField::Phones => {
-                        text.split(',').map(|p| mask(field.kind(), p, level)).collect::<Vec<_>>().join(", ")
-                    }
-                    _ => mask(field.kind(), &text, level),
-                };
-                fields.push(ShownField { field, value, mask: level });
-            }
-            // In the record's natural order (name first), not the order they are stored in.
-            fields.sort_by_key(|f| f.field);
-            cards.push(CustomerCard { id: record.id.clone(), client_id: record.client_id.clone(), fields });
+            cards.push(self.masked_card(record, &policy, principal, &mut shown_fields)?);
         }
         drop(read);
         let confidential: Vec<&str> = shown_fields
@@ -874,6 +853,83 @@ impl Vault {
     }
 
     /// A refused attempt on a customer: its keyed hash and its client company are recorded.
+    /// A record's card as the principal's roles see it (masked by the field policy); the names
+    /// of the fields shown are added to `shown`.
+    fn masked_card(
+        &self,
+        record: &CustomerRecord,
+        policy: &mamori_domain::vault_policy::VaultPolicy,
+        principal: &Principal,
+        shown: &mut std::collections::BTreeSet<&'static str>,
+    ) -> Result<CustomerCard, CoreError> {
+        let sealed = decode_field_set(&record.fields)?;
+        let key = self.record_key(record)?;
+        let mut fields = Vec::with_capacity(sealed.len());
+        for (name, ciphertext) in sealed {
+            let Some(field) = CustomerField::parse(name) else { continue };
+            let level = policy.mask(&principal.user.roles, field);
+            if level != Mask::Hidden {
+                shown.insert(field.as_str());
+            }
+            let plain = key.open(&record.id, field.as_str(), ciphertext)?;
+            let text = String::from_utf8_lossy(&plain);
+            let value = match field {
+                CustomerField::Phones => {
+                    text.split(',').map(|p| mask(field.kind(), p, level)).collect::<Vec<_>>().join(", ")
+                }
+                _ => mask(field.kind(), &text, level),
+            };
+            fields.push(ShownField { field, value, mask: level });
+        }
+        // In the record's natural order (name first), not the order they are stored in.
+        fields.sort_by_key(|f| f.field);
+        Ok(CustomerCard { id: record.id.clone(), client_id: record.client_id.clone(), fields })
+    }
+
+    /// The card of one customer the principal may read (their client companies), for a print:
+    /// masked as their roles see it, read in the caller's transaction with its `customer.print`
+    /// entry, so the print and its record commit together. Another client's customer is not
+    /// found.
+    pub(crate) async fn card_for_print_in(
+        &self,
+        tx: &mut Box<dyn mamori_store::StoreTx>,
+        principal: &Principal,
+        customer_id: &str,
+        approval_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<CustomerCard, CoreError> {
+        let record =
+            tx.customer(customer_id).await?.filter(|r| crate::Base::reads_client(principal, &r.client_id));
+        let record = record.ok_or(CoreError::NotFound { what: "customer" })?;
+        let policy = self.policy_in_force().await?;
+        let mut shown = std::collections::BTreeSet::new();
+        let card = self.masked_card(&record, &policy, principal, &mut shown)?;
+        let e = AuditEvent::of(&actions::CUSTOMER_PRINT, principal.actor(), Outcome::Success)
+            .object(self.base.audit_object("customer", &record.id))
+            .detail("fields", shown.iter().copied().collect::<Vec<_>>().join(","))
+            .detail("approval", approval_id.to_owned());
+        self.base.audit(tx, ctx, e).await?;
+        Ok(card)
+    }
+
+    /// Whether the principal may read this customer (a print may be asked for it); the client
+    /// company's id if so. Another client's customer is not found (and the attempt recorded).
+    pub(crate) async fn readable_customer(
+        &self,
+        principal: &Principal,
+        customer_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<String, CoreError> {
+        check_id(customer_id, "customer")?;
+        self.base.permitted(principal, Permission::CustomersRead, &actions::CUSTOMER_PRINT, ctx).await?;
+        let record = self.base.store.read().await?.customer(customer_id).await?;
+        let record = record.ok_or(CoreError::NotFound { what: "customer" })?;
+        let resource = Resource::Customer { client_id: &record.client_id };
+        let attempt = self.customer_attempt(&actions::CUSTOMER_PRINT, &record);
+        self.base.authorize(principal, Permission::CustomersRead, resource, attempt, ctx).await?;
+        Ok(record.client_id)
+    }
+
     fn customer_attempt(&self, action: &'static Action, record: &CustomerRecord) -> Attempt {
         let mut attempt = Attempt::of(action).on(self.base.audit_object("customer", &record.id), "customer");
         attempt.detail = Some(("client", record.client_id.clone()));

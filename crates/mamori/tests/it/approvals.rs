@@ -256,3 +256,95 @@ async fn approvals_console(backend: Backend) {
     s.stop().await;
 }
 both_backends!(approvals_console);
+
+/// Printing (issue 15, item 2; LEAK-9): an operator asks from the customer's card; nothing
+/// prints before a supervisor approves; then one PDF, watermarked with who, the request and the
+/// client company on every page; a second download is refused. Another client's customer
+/// cannot even be asked for.
+async fn print_needs_approval(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| c.signin_burst = 10_000).await;
+    two_teams(&s).await;
+    let ctx = Default::default();
+    let admin = person(&s, "admin").await;
+    let client = s
+        .core
+        .identity
+        .create_org_unit(&admin, mamori_store::OrgKind::Client, "通販A社", None, &ctx)
+        .await
+        .unwrap();
+    let new = mamori_core::vault::NewCustomer {
+        client_id: client.id.clone(),
+        fields: [("name_kanji", "山田太郎"), ("phones", "03-1234-5678")]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    };
+    let customer = s.core.vault.create_customer(&admin, &new, &ctx).await.unwrap();
+    let op = person(&s, "op.a").await;
+    s.core
+        .identity
+        .set_user_clients(&admin, &op.user.id, std::slice::from_ref(&client.id), &ctx)
+        .await
+        .unwrap();
+
+    let b = s.browser();
+    b.sign_in("op.a", crate::support::PASSWORD).await;
+    let csrf = b.csrf("/approvals").await;
+    let form = [("_csrf", csrf.as_str()), ("customer_id", customer.as_str()), ("reason", "郵送の宛名")];
+    let r = b.post_form("/workspace/print-request", &form).await;
+    assert_eq!(r.headers()["location"], "/approvals?done=print_requested");
+    let id = s.core.approvals.inbox(&person(&s, "op.a").await).await.unwrap().mine[0].request.id.clone();
+    let print = format!("/approvals/{id}/print");
+    let r = b.post_form(&print, &[("_csrf", &csrf)]).await;
+    assert_eq!(r.status(), 403, "nothing prints before the approval");
+
+    // Another team's operator, not assigned to the client: the customer is not found.
+    let other = s.browser();
+    other.sign_in("op.b", crate::support::PASSWORD).await;
+    let csrf_b = other.csrf("/approvals").await;
+    let r = other
+        .post_form(
+            "/workspace/print-request",
+            &[("_csrf", &csrf_b), ("customer_id", &customer), ("reason", "x")],
+        )
+        .await;
+    assert_eq!(r.status(), 404);
+
+    let sv = person(&s, "sv.a").await;
+    let step = s.core.identity.step_up(&sv, &s.next_totp(), "approval", &ctx).await.unwrap();
+    s.core.approvals.decide(&sv, &id, true, Some(&step), "", &ctx).await.unwrap();
+    let html = b.get("/approvals").await.text().await.unwrap();
+    assert!(html.contains(&format!("action=\"{print}\"")), "the download offered: {html}");
+    let r = b.post_form(&print, &[("_csrf", &csrf)]).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let pdf = r.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF"), "a PDF");
+    if let Ok(mut child) = std::process::Command::new("pdftotext")
+        .args(["-", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&pdf).unwrap();
+        let text = String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).into_owned();
+        for expected in [id.as_str(), "op.a", "通販A社", "山田太郎"] {
+            assert!(text.contains(expected), "{expected} on the sheet: {text}");
+        }
+    } else {
+        assert!(std::env::var("CI").is_err(), "pdftotext is installed by scripts/install-test-deps.sh");
+    }
+    let r = b.post_form(&print, &[("_csrf", &csrf)]).await;
+    assert_eq!(r.status(), 403, "one download");
+    let prints = s.audit("customer.print").await;
+    let outcomes: Vec<_> = prints.iter().map(|e| e.outcome).collect();
+    assert_eq!(
+        outcomes,
+        vec![mamori_audit::Outcome::Success, mamori_audit::Outcome::Denied],
+        "one print; op.b refused (newest first)"
+    );
+    s.assert_catalogued().await;
+    s.stop().await;
+}
+both_backends!(print_needs_approval);

@@ -19,11 +19,14 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::GET, "/approvals/stream", SignedIn, inbox_stream)
         .add(Method::POST, "/approvals/{id}/decide", SignedIn, decide)
         .add(Method::POST, "/approvals/{id}/cancel", SignedIn, cancel)
+        .add(Method::POST, "/approvals/{id}/print", SignedIn, print)
 }
 
 /// A request as a person reads it.
 pub struct RequestRow {
     pub id: String,
+    /// The kind's code (`print`…), for what its grant allows here.
+    pub kind_code: &'static str,
     pub kind: String,
     /// `pending`, `granted`… for the tag's class.
     pub state: &'static str,
@@ -56,6 +59,10 @@ fn row(tr: Tr, v: &ApprovalView) -> RequestRow {
                         .map_or_else(|| s.to_owned(), str::to_owned)
                 };
                 let value = match value {
+                    // A record's id means nothing to a person: its first digits tell one apart.
+                    serde_json::Value::String(s) if k == "customer" && s.len() == 36 => {
+                        format!("{}…", &s[..8])
+                    }
                     serde_json::Value::String(s) => word(s),
                     serde_json::Value::Array(items) => items
                         .iter()
@@ -71,6 +78,7 @@ fn row(tr: Tr, v: &ApprovalView) -> RequestRow {
     };
     RequestRow {
         id: r.id.clone(),
+        kind_code: r.kind.as_str(),
         kind: tr.t(&format!("audit_value.kind.{}", r.kind.as_str())).to_owned(),
         state: r.state.as_str(),
         state_label: tr.t(&format!("approvals.state_{}", r.state.as_str())).to_owned(),
@@ -249,6 +257,33 @@ async fn cancel(
     let tr = tr_for(&headers, Some(&p));
     match state.core.approvals.cancel(&p, &id, &ctx).await {
         Ok(()) => Redirect::to("/approvals?done=approval_cancelled").into_response(),
+        Err(e) => inbox_view(&state, tr, &p, None, Some(refusal(tr, &e))).await,
+    }
+}
+
+/// The approved print, once: the PDF (a download), or the refusal in words.
+async fn print(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    _form: Form,
+) -> Response {
+    use axum::http::header;
+    let tr = tr_for(&headers, Some(&p));
+    let field = |f: mamori_domain::customer::CustomerField| super::workspace::field_label(tr, f);
+    let words = mamori_core::print::SheetWords { title: tr.t("print.title"), field: &field };
+    match state.core.print_customer_sheet(&p, &id, tr.0, &words, &ctx).await {
+        Ok(pdf) => (
+            [
+                (header::CONTENT_TYPE, "application/pdf".to_owned()),
+                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"mamori-sheet-{id}.pdf\"")),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+            pdf,
+        )
+            .into_response(),
         Err(e) => inbox_view(&state, tr, &p, None, Some(refusal(tr, &e))).await,
     }
 }

@@ -35,6 +35,7 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::POST, "/workspace/lookup", Needs(CustomersRead), lookup)
         .add(Method::POST, "/workspace/reveal", Needs(CustomersRead), reveal)
         .add(Method::POST, "/workspace/notes", Needs(CustomersRead), add_note)
+        .add(Method::POST, "/workspace/print-request", Needs(CustomersRead), request_print)
         .add(Method::GET, "/admin/vault-policy", Needs(CustomersManage), policy_page)
         .add(Method::POST, "/admin/vault-policy", Needs(CustomersManage), save_policy)
 }
@@ -471,5 +472,21 @@ async fn save_policy(
     match state.core.vault.set_vault_policy(&p, policy, &ctx).await {
         Ok(()) => Redirect::to("/admin/vault-policy?done=policy_saved").into_response(),
         Err(e) => policy_view(tr, &p, &current, None, Some(error_text(tr, &e))),
+    }
+}
+
+/// Asks a supervisor to approve printing this customer's sheet (issue 15, item 2); the sheet is
+/// downloaded from the approvals page once approved.
+async fn request_print(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    match state.core.request_print(&p, form.text("customer_id"), form.text("reason"), &ctx).await {
+        Ok(_) => Redirect::to("/approvals?done=print_requested").into_response(),
+        Err(e) => super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     }
 }
