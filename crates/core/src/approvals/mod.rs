@@ -94,6 +94,27 @@ fn check_content(content: &serde_json::Value) -> Result<(), CoreError> {
     Ok(())
 }
 
+/// The principal as the four-eyes rules see a decider.
+fn decider(principal: &Principal, second_factor_at: Option<UnixMillis>) -> Decider<'_> {
+    Decider {
+        user_id: &principal.user.id,
+        roles: &principal.user.roles,
+        team_id: principal.user.team_id.as_deref(),
+        second_factor_at,
+    }
+}
+
+/// A stored request as the four-eyes rules see it.
+fn asked<'a>(request: &'a Approval, decided_by: &'a [String]) -> Asked<'a> {
+    Asked {
+        requester_id: &request.requester_id,
+        requester_team: request.requester_team.as_deref(),
+        state: request.state,
+        decide_by: request.decide_by,
+        decided_by,
+    }
+}
+
 fn refusal_message(r: DecisionRefused) -> &'static str {
     match r {
         DecisionRefused::OwnRequest => "you cannot decide your own request (four eyes)",
@@ -202,19 +223,8 @@ impl Approvals {
         let policy = self.policy(request.kind).await?;
         let decisions = tx.approval_decisions(id).await?;
         let decided_by: Vec<String> = decisions.iter().map(|d| d.decider_id.clone()).collect();
-        let asked = Asked {
-            requester_id: &request.requester_id,
-            requester_team: request.requester_team.as_deref(),
-            state: request.state,
-            decide_by: request.decide_by,
-            decided_by: &decided_by,
-        };
-        let who = Decider {
-            user_id: &principal.user.id,
-            roles: &principal.user.roles,
-            team_id: principal.user.team_id.as_deref(),
-            second_factor_at: step_up.filter(|s| s.user_id == principal.user.id).map(|s| s.at),
-        };
+        let asked = asked(&request, &decided_by);
+        let who = decider(principal, step_up.filter(|s| s.user_id == principal.user.id).map(|s| s.at));
         if let Err(refused) = may_decide(&policy, &asked, &who, now) {
             drop(tx);
             let e = AuditEvent::of(action, principal.actor(), Outcome::Denied)
@@ -382,20 +392,9 @@ impl Approvals {
         for request in pending {
             let view = self.view(request).await?;
             let decided_by: Vec<String> = view.decisions.iter().map(|d| d.decider_id.clone()).collect();
-            let asked = Asked {
-                requester_id: &view.request.requester_id,
-                requester_team: view.request.requester_team.as_deref(),
-                state: view.request.state,
-                decide_by: view.request.decide_by,
-                decided_by: &decided_by,
-            };
+            let asked = asked(&view.request, &decided_by);
             // Listed for whoever could decide it once they step up.
-            let who = Decider {
-                user_id: &principal.user.id,
-                roles: &principal.user.roles,
-                team_id: principal.user.team_id.as_deref(),
-                second_factor_at: Some(now),
-            };
+            let who = decider(principal, Some(now));
             if may_decide(&view.policy, &asked, &who, now).is_ok() {
                 inbox.to_decide.push(view);
             }
@@ -412,14 +411,9 @@ impl Approvals {
         let request = self.base.store.read().await?.approval(id).await?;
         let request = request.ok_or(CoreError::NotFound { what: "approval" })?;
         let view = self.view(request).await?;
-        let decider = Decider {
-            user_id: &principal.user.id,
-            roles: &principal.user.roles,
-            team_id: principal.user.team_id.as_deref(),
-            second_factor_at: None,
-        };
+        let me = decider(principal, None);
         let sees = view.request.requester_id == principal.user.id
-            || view.policy.is_approver(&decider, view.request.requester_team.as_deref())
+            || view.policy.is_approver(&me, view.request.requester_team.as_deref())
             || principal.user.roles.contains(&Role::Auditor);
         if !sees {
             return Err(CoreError::NotFound { what: "approval" });
