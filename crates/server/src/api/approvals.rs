@@ -90,8 +90,9 @@ async fn decide(
 }
 
 #[utoipa::path(post, path = "/api/v1/approvals/{id}/approve", tag = "approvals", request_body = proto::DecideApproval,
-    responses((status = 200, body = proto::ApprovalView), (status = 403, body = proto::Problem),
-        (status = 404, body = proto::Problem)))]
+    responses((status = 200, body = proto::ApprovalView), (status = 401, body = proto::Problem),
+        (status = 403, body = proto::Problem), (status = 404, body = proto::Problem),
+        (status = 423, body = proto::Problem)))]
 pub async fn approve_request(
     State(state): State<AppState>,
     Caller(p): Caller,
@@ -103,8 +104,9 @@ pub async fn approve_request(
 }
 
 #[utoipa::path(post, path = "/api/v1/approvals/{id}/deny", tag = "approvals", request_body = proto::DecideApproval,
-    responses((status = 200, body = proto::ApprovalView), (status = 403, body = proto::Problem),
-        (status = 404, body = proto::Problem)))]
+    responses((status = 200, body = proto::ApprovalView), (status = 401, body = proto::Problem),
+        (status = 403, body = proto::Problem), (status = 404, body = proto::Problem),
+        (status = 423, body = proto::Problem)))]
 pub async fn deny_request(
     State(state): State<AppState>,
     Caller(p): Caller,
