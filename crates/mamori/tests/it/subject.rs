@@ -413,6 +413,7 @@ async fn client_isolation_on_every_route(backend: Backend) {
             ],
         ),
         ("POST", "/workspace/notes", vec![("customer_id", &customer), ("text", "覗き見")]),
+        ("POST", "/workspace/print-request", vec![("customer_id", &customer), ("reason", "覗き見")]),
         ("GET", "/admin/vault-policy", vec![]),
         ("POST", "/admin/vault-policy", vec![]),
         // The security admin's customer pages (issue 14, item 9): not an operator's at all.
