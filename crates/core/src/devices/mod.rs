@@ -361,14 +361,11 @@ impl Devices {
             .collect();
         let mut rows = Vec::with_capacity(devices.len());
         for device in devices {
-            let latest = self.base.store.read().await?.inventory_history(&device.id, 1).await?;
-            let antivirus = latest
-                .first()
-                .and_then(|i| serde_json::from_str::<Inventory>(&i.inventory).ok())
-                .and_then(|inv| inv.antivirus);
+            // One read of the latest inventory serves the posture and the antivirus column.
+            let latest = self.latest_inventory(&device).await?;
             rows.push(LedgerRow {
-                posture: self.device_posture(&device).await?,
-                antivirus,
+                posture: self.posture_with(&device, latest.as_ref()).await?,
+                antivirus: latest.and_then(|inv| inv.antivirus),
                 recent_usb: usb.contains(&device.id),
                 device,
             });
@@ -1009,13 +1006,25 @@ impl Devices {
 
     /// The device's compliance with its site's policy and its network standing.
     pub async fn device_posture(&self, device: &DeviceRecord) -> Result<Posture, CoreError> {
+        let latest = self.latest_inventory(device).await?;
+        self.posture_with(device, latest.as_ref()).await
+    }
+
+    /// The device's latest inventory report, if it sent one that reads.
+    async fn latest_inventory(&self, device: &DeviceRecord) -> Result<Option<Inventory>, CoreError> {
+        let latest = self.base.store.read().await?.inventory_history(&device.id, 1).await?;
+        Ok(latest.first().and_then(|i| serde_json::from_str::<Inventory>(&i.inventory).ok()))
+    }
+
+    /// [`Devices::device_posture`] against an inventory already read.
+    async fn posture_with(
+        &self,
+        device: &DeviceRecord,
+        latest: Option<&Inventory>,
+    ) -> Result<Posture, CoreError> {
         let policy = self.device_site_policy(device).await?;
         let networks = self.device_networks(device, &policy).await?;
-        let latest = self.base.store.read().await?.inventory_history(&device.id, 1).await?;
-        let failures = latest
-            .first()
-            .and_then(|i| serde_json::from_str::<Inventory>(&i.inventory).ok())
-            .map(|inv| policy.evaluate(&facts_of(&inv)));
+        let failures = latest.map(|inv| policy.evaluate(&facts_of(inv)));
         Ok(Posture { failures, network_approved: on_network(&networks, device.last_ip.as_deref()) })
     }
 

@@ -463,10 +463,7 @@ async fn activity_page(
         .into_iter()
         .map(|a| {
             let b = a.bucket;
-            let app = match (b.app, b.browser_domain) {
-                (Some(app), Some(domain)) => format!("{app} · {domain}"),
-                (app, domain) => app.or(domain).unwrap_or_default(),
-            };
+            let app = super::labels::app_in_front(&b);
             MinuteRow {
                 minute: local_time(b.minute),
                 keystrokes: b.keystrokes,

@@ -157,14 +157,7 @@ fn view(tr: Tr, r: FloorRow, teams: &[(String, String)]) -> FloorView {
         ip: r.device.as_ref().and_then(|d| d.last_ip.clone()).unwrap_or_default(),
         state: if r.device.is_none() { "no_device" } else { r.state.as_str() },
         counts: r.activity.as_ref().map(|a| format!("{} / {}", a.keystrokes, a.clicks)).unwrap_or_default(),
-        app: r
-            .activity
-            .as_ref()
-            .map(|a| match (&a.app, &a.browser_domain) {
-                (Some(app), Some(domain)) => format!("{app} · {domain}"),
-                (app, domain) => app.clone().or(domain.clone()).unwrap_or_default(),
-            })
-            .unwrap_or_default(),
+        app: r.activity.as_ref().map(labels::app_in_front).unwrap_or_default(),
         compliance: match &failures {
             Some(f) if f.is_empty() => "compliant",
             Some(_) => "not_compliant",

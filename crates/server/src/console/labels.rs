@@ -23,6 +23,15 @@ pub fn permission(tr: Tr, code: &str) -> String {
     tr.get(&format!("permission.{code}")).map_or_else(|| code.to_owned(), str::to_owned)
 }
 
+/// The application in front during a minute, with the browser's site when known
+/// ("msedge · crm.example.co.jp").
+pub fn app_in_front(bucket: &mamori_domain::activity::ActivityBucket) -> String {
+    match (&bucket.app, &bucket.browser_domain) {
+        (Some(app), Some(domain)) => format!("{app} · {domain}"),
+        (app, domain) => app.clone().or(domain.clone()).unwrap_or_default(),
+    }
+}
+
 /// Details of an event that add nothing for a person (internal ids).
 const HIDDEN_DETAILS: [&str; 3] = ["session", "other_session", "minute"];
 
