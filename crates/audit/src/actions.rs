@@ -447,8 +447,16 @@ catalogue! {
         category: Category::Operation,
         denied_as: None,
         object: "`approval:<id>`",
-        details: &[("kind", "the request's kind")],
+        details: &[("kind", "the request's kind"), ("reason", "denied: `not_requester`")],
         summary: "the requester withdrew a request or an unused grant",
+    };
+    APPROVAL_READ = Action {
+        name: "approval.read",
+        category: Category::Access,
+        denied_as: None,
+        object: "`approval:<id>`",
+        details: &[("reason", "`not_involved` (neither its requester, an approver of its kind, nor an auditor)")],
+        summary: "refused: a request read by someone not on it (only refusals are written)",
     };
     APPROVAL_EXPIRE = Action {
         name: "approval.expire",

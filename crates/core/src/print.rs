@@ -53,7 +53,7 @@ impl Core {
         words: &SheetWords<'_>,
         ctx: &RequestContext,
     ) -> Result<Vec<u8>, CoreError> {
-        let view = self.approvals.approval(principal, approval_id).await?;
+        let view = self.approvals.approval(principal, approval_id, ctx).await?;
         let asked: serde_json::Value = serde_json::from_str(&view.request.content).unwrap_or_default();
         let customer_id = asked["customer"].as_str().unwrap_or_default().to_owned();
         let mut tx = self.base.store.begin().await?;

@@ -278,8 +278,18 @@ impl Approvals {
     ) -> Result<(), CoreError> {
         check_id(id, "approval")?;
         let mut tx = self.base.store.begin().await?;
-        let request = tx.approval(id).await?.filter(|r| r.requester_id == principal.user.id);
-        let Some(request) = request else { return Err(CoreError::NotFound { what: "approval" }) };
+        let Some(request) = tx.approval(id).await? else {
+            return Err(CoreError::NotFound { what: "approval" });
+        };
+        if request.requester_id != principal.user.id {
+            drop(tx);
+            let e = AuditEvent::of(&actions::APPROVAL_CANCEL, principal.actor(), Outcome::Denied)
+                .object(format!("approval:{id}"))
+                .detail("kind", request.kind.as_str())
+                .detail("reason", "not_requester");
+            self.base.record_denied(ctx, e).await;
+            return Err(CoreError::NotFound { what: "approval" });
+        }
         let open = matches!(request.state, ApprovalState::Pending | ApprovalState::Granted);
         if !open
             || !tx.move_approval(id, request.state, ApprovalState::Cancelled, self.base.now(), None).await?
@@ -367,58 +377,80 @@ impl Approvals {
         }
     }
 
-    async fn view(&self, request: Approval) -> Result<ApprovalView, CoreError> {
+    /// A request with its decisions and the names of the people on it.
+    async fn view(
+        &self,
+        request: Approval,
+        decisions: Vec<ApprovalDecision>,
+        policy: ApprovalPolicy,
+    ) -> Result<ApprovalView, CoreError> {
         let mut read = self.base.store.read().await?;
-        let decisions = read.approval_decisions(&request.id).await?;
         let mut names = std::collections::HashMap::new();
         for id in std::iter::once(&request.requester_id).chain(decisions.iter().map(|d| &d.decider_id)) {
             if let Some(u) = read.user_by_id(id).await? {
                 names.insert(u.id.clone(), format!("{} ({})", u.display_name, u.username));
             }
         }
-        drop(read);
-        let policy = self.policy(request.kind).await?;
         Ok(ApprovalView { request, decisions, policy, names })
     }
 
-    /// What the principal may decide now, and their own requests (the latest 50).
+    /// What the principal may decide now, and their own requests (the latest 50). Each kind's
+    /// policy is read once, and names only for the requests shown.
     pub async fn inbox(&self, principal: &Principal) -> Result<Inbox, CoreError> {
         let now = self.base.now();
+        let mut policies = std::collections::HashMap::new();
+        for kind in ApprovalKind::ALL {
+            policies.insert(kind, self.policy(kind).await?);
+        }
+        let policy =
+            |kind| policies.get(&kind).cloned().unwrap_or_else(|| ApprovalKind::default_policy(kind));
         let (pending, mine) = {
             let mut read = self.base.store.read().await?;
             (read.pending_approvals(500).await?, read.approvals_of(&principal.user.id, 50).await?)
         };
         let mut inbox = Inbox::default();
+        // Listed for whoever could decide it once they step up.
+        let who = decider(principal, Some(now));
         for request in pending {
-            let view = self.view(request).await?;
-            let decided_by: Vec<String> = view.decisions.iter().map(|d| d.decider_id.clone()).collect();
-            let asked = asked(&view.request, &decided_by);
-            // Listed for whoever could decide it once they step up.
-            let who = decider(principal, Some(now));
-            if may_decide(&view.policy, &asked, &who, now).is_ok() {
-                inbox.to_decide.push(view);
+            let decisions = self.base.store.read().await?.approval_decisions(&request.id).await?;
+            let decided_by: Vec<String> = decisions.iter().map(|d| d.decider_id.clone()).collect();
+            let kind_policy = policy(request.kind);
+            if may_decide(&kind_policy, &asked(&request, &decided_by), &who, now).is_ok() {
+                inbox.to_decide.push(self.view(request, decisions, kind_policy).await?);
             }
         }
         for request in mine {
-            inbox.mine.push(self.view(request).await?);
+            let decisions = self.base.store.read().await?.approval_decisions(&request.id).await?;
+            let kind_policy = policy(request.kind);
+            inbox.mine.push(self.view(request, decisions, kind_policy).await?);
         }
         Ok(inbox)
     }
 
-    /// A request by id, for its requester or someone who may decide it.
-    pub async fn approval(&self, principal: &Principal, id: &str) -> Result<ApprovalView, CoreError> {
+    /// A request by id, for its requester, someone who may decide it, or an auditor; to anyone
+    /// else it is not found, and the attempt recorded.
+    pub async fn approval(
+        &self,
+        principal: &Principal,
+        id: &str,
+        ctx: &RequestContext,
+    ) -> Result<ApprovalView, CoreError> {
         check_id(id, "approval")?;
         let request = self.base.store.read().await?.approval(id).await?;
         let request = request.ok_or(CoreError::NotFound { what: "approval" })?;
-        let view = self.view(request).await?;
-        let me = decider(principal, None);
-        let sees = view.request.requester_id == principal.user.id
-            || view.policy.is_approver(&me, view.request.requester_team.as_deref())
+        let policy = self.policy(request.kind).await?;
+        let sees = request.requester_id == principal.user.id
+            || policy.is_approver(&decider(principal, None), request.requester_team.as_deref())
             || principal.user.roles.contains(&Role::Auditor);
         if !sees {
+            let e = AuditEvent::of(&actions::APPROVAL_READ, principal.actor(), Outcome::Denied)
+                .object(format!("approval:{id}"))
+                .detail("reason", "not_involved");
+            self.base.record_denied(ctx, e).await;
             return Err(CoreError::NotFound { what: "approval" });
         }
-        Ok(view)
+        let decisions = self.base.store.read().await?.approval_decisions(id).await?;
+        self.view(request, decisions, policy).await
     }
 
     /// Requests not decided in time and grants not used in time expire (run every minute).

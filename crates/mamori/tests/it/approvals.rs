@@ -159,6 +159,11 @@ async fn four_eyes(backend: Backend) {
     for reason in ["changed", "not_requester", "not_granted"] {
         assert!(reasons.contains(&reason), "{reason} recorded: {reasons:?}");
     }
+    let cancels = s.audit("approval.cancel").await;
+    assert!(
+        cancels.iter().any(|e| e.details.get("reason").map(String::as_str) == Some("not_requester")),
+        "{cancels:?}"
+    );
     for action in ["approval.deny", "approval.cancel", "approval.expire", "mfa.step_up"] {
         assert!(!s.audit(action).await.is_empty(), "{action}");
     }
@@ -241,7 +246,10 @@ async fn approvals_console(backend: Backend) {
     let r = sv.post_form(&path, &[("_csrf", &csrf), ("decision", "approve"), ("code", "000000")]).await;
     assert_eq!(r.status(), 401, "a failed second factor");
     assert!(r.text().await.unwrap().contains("role=\"alert\""), "the refusal in words");
-    assert_eq!(s.core.approvals.approval(&op, &ask.id).await.unwrap().request.state, ApprovalState::Pending);
+    assert_eq!(
+        s.core.approvals.approval(&op, &ask.id, &ctx).await.unwrap().request.state,
+        ApprovalState::Pending
+    );
     let code = s.next_totp();
     let r = sv
         .post_form(&path, &[("_csrf", &csrf), ("decision", "approve"), ("code", &code), ("comment", "OK")])

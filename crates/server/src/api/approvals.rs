@@ -62,7 +62,7 @@ pub async fn create_approval(
 ) -> ApiResult<(StatusCode, Json<proto::ApprovalView>)> {
     let new = NewRequest { kind: body.kind, content: body.content, reason: body.reason };
     let made = state.core.approvals.request(&p, &new, &ctx).await?;
-    let view = state.core.approvals.approval(&p, &made.id).await?;
+    let view = state.core.approvals.approval(&p, &made.id, &ctx).await?;
     Ok((StatusCode::CREATED, Json(approval_json(view))))
 }
 
@@ -71,9 +71,10 @@ pub async fn create_approval(
 pub async fn get_approval(
     State(state): State<AppState>,
     Caller(p): Caller,
+    Ctx(ctx): Ctx,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<proto::ApprovalView>> {
-    Ok(Json(approval_json(state.core.approvals.approval(&p, &id).await?)))
+    Ok(Json(approval_json(state.core.approvals.approval(&p, &id, &ctx).await?)))
 }
 
 async fn decide(
@@ -86,7 +87,7 @@ async fn decide(
 ) -> ApiResult<Json<proto::ApprovalView>> {
     let step_up = state.core.identity.step_up(p, &body.totp_code, &format!("approval:{id}"), ctx).await?;
     state.core.approvals.decide(p, id, approve, Some(&step_up), &body.comment, ctx).await?;
-    Ok(Json(approval_json(state.core.approvals.approval(p, id).await?)))
+    Ok(Json(approval_json(state.core.approvals.approval(p, id, ctx).await?)))
 }
 
 #[utoipa::path(post, path = "/api/v1/approvals/{id}/approve", tag = "approvals", request_body = proto::DecideApproval,
