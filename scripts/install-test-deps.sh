@@ -6,7 +6,8 @@
 # tested in a real X session with typed keys and clicks), rsyslog with its RELP input (a real
 # receiver for audit forwarding over RELP), python3-venv when Python cannot make a venv
 # (scripts/test-openapi.sh installs schemathesis into one), a Japanese font (readable
-# screenshots), poppler-utils (pdftotext and pdftoppm read the printed sheets back), and
+# screenshots), poppler-utils (pdftotext and pdftoppm read the printed sheets back), p7zip-full
+# (7z opens the encrypted customer exports), and
 # playwright-core and axe-core (the accessibility check) from npm. Idempotent: installs only
 # what is missing, and downloads no browser build of its own (playwright-core drives Debian's
 # /usr/bin/chromium).
@@ -32,6 +33,8 @@ command -v rsyslogd >/dev/null || missing+=(rsyslog)
 dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q 'ok installed' || missing+=(fonts-noto-cjk)
 # pdftotext and pdftoppm: the printed sheets' tests (crates/documents) read their PDFs back.
 command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null || missing+=(poppler-utils)
+# 7z: the customer export's test opens the AES-256 ZIP with the password, and not without.
+command -v 7z >/dev/null || missing+=(p7zip-full)
 # Debian's python3 makes a venv only with python3-venv (ensurepip); pyenv's has it built in.
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 
@@ -43,7 +46,7 @@ if ((${#missing[@]} > 0)); then
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
-    say "chromium, oathtool, pg_dump, mingw-w64, wine64, Xvfb, xdotool, rsyslog, poppler-utils and python3-venv already installed"
+    say "chromium, oathtool, pg_dump, mingw-w64, wine64, Xvfb, xdotool, rsyslog, poppler-utils, 7z and python3-venv already installed"
 fi
 
 if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then

@@ -616,6 +616,20 @@ catalogue! {
         ],
         summary: "a customer sheet was printed (a watermarked PDF), once per approved request",
     };
+    CUSTOMER_EXPORT = Action {
+        name: "customer.export",
+        category: Category::Access,
+        denied_as: None,
+        object: "`org:<client company id>`",
+        details: &[
+            ("fields", "field names exported (card numbers always masked)"),
+            ("customers", "how many customers the approved request covered"),
+            ("approval", "the approval whose grant the export used"),
+            ("reason", "denied: `client_scope`, `permission`"),
+            ("needs", "denied for a permission: the permission missing"),
+        ],
+        summary: "customers of one client company were exported as an encrypted archive, once per approved request",
+    };
     CUSTOMER_NOTE_ADD = Action {
         name: "customer.note_add",
         category: Category::Operation,

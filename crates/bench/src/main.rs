@@ -7,8 +7,10 @@
 //! - `verify`: verification of an N-entry export bundle beside raw SHA-256 over the same bytes.
 //! - `fleet-setup`, `fleet`: simulated agents against a real server (see [`fleet`]).
 //! - `console`: every console page per role, and the live floor's delay (see [`console`]).
+//! - `export`: a customer export's rows per second and memory (see [`export`]).
 
 mod console;
+mod export;
 mod fleet;
 
 use anyhow::Context;
@@ -70,6 +72,15 @@ enum Command {
         /// directory, to time `mamori audit verify` on them.
         #[arg(long)]
         keep: Option<std::path::PathBuf>,
+    },
+    /// A customer export of N customers: rows/s and the rise in resident memory.
+    Export {
+        #[arg(long, value_enum)]
+        backend: Backend,
+        #[arg(long, default_value_t = 100_000)]
+        customers: u64,
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres: String,
     },
     /// CSV import rate: a clean N-row file, then the same file with some bad rows (refused).
     Import {
@@ -158,6 +169,9 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Verify { entries, keep } => runtime.block_on(verify(entries, keep)),
         Command::Import { backend, rows, postgres } => runtime.block_on(import(backend, rows, &postgres)),
+        Command::Export { backend, customers, postgres } => {
+            runtime.block_on(export::run(backend, customers, &postgres))
+        }
         Command::VaultSetup { data_dir, database_url, customers } => {
             runtime.block_on(vault_setup(data_dir, database_url, customers))
         }

@@ -27,6 +27,7 @@ mod base;
 pub mod demo;
 pub mod devices;
 mod error;
+pub mod export;
 pub mod identity;
 pub mod print;
 pub mod signals;

@@ -1,7 +1,8 @@
 //! Documents Mamori hands out. Today: the printed customer sheet (issue 15, item 2) — a PDF,
 //! A4 portrait, in Japanese or English, whose every page carries a diagonal watermark and a
 //! footer naming who printed it, when (JST), under which request, for which client company.
-//! Later: the export archive.
+//! And the export archive (item 3): an AES-256 encrypted ZIP written as a stream
+//! ([`ExportArchive`]).
 //!
 //! This crate knows nothing of HTTP, SQL or approvals: the caller checks the grant, gathers
 //! the values the user may see, formats the time, and audits the print; this crate only lays
@@ -16,11 +17,13 @@
 //! - **Limits.** Input past the limits below, an empty title or an empty watermark field is
 //!   refused with a [`DocumentError`]; nothing here panics.
 
+mod archive;
 mod layout;
 mod render;
 mod text;
 mod words;
 
+pub use archive::ExportArchive;
 pub use mamori_domain::identity::Language;
 
 /// The embedded font's licence (IPA Font License Agreement v1.0, Japanese and English), which
@@ -82,6 +85,8 @@ pub enum DocumentError {
     Font,
     #[error("the PDF could not be written: {0}")]
     Pdf(String),
+    #[error("the archive could not be written: {0}")]
+    Archive(String),
 }
 
 /// Renders a customer sheet as a PDF (A4 portrait). Every page carries the diagonal watermark

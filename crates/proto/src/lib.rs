@@ -492,6 +492,43 @@ pub struct CreateApproval {
     pub reason: String,
 }
 
+/// Body of `POST /api/v1/exports`: asks to export customers of one client company (issue 15,
+/// item 3). The request fixes "registered before now": customers added later are not in it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateExport {
+    pub client_id: String,
+    /// The fields to export (at least one; not one hidden from the requester's role).
+    pub fields: Vec<mamori_domain::customer::CustomerField>,
+    /// Registered on or after this day (JST), `YYYY-MM-DD`.
+    #[serde(default)]
+    pub registered_from: Option<String>,
+    /// Registered on or before this day (JST), `YYYY-MM-DD`.
+    #[serde(default)]
+    pub registered_to: Option<String>,
+    /// Why, in the requester's words (1–500 characters).
+    pub reason: String,
+}
+
+/// `POST /api/v1/approvals/{id}/export-ticket`: the password to show the requester, once, and
+/// the ticket the download brings back. The grant is not used yet.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ExportTicket {
+    pub ticket: String,
+    /// Opens the archive (AES-256 ZIP). Never stored; not shown again.
+    pub password: String,
+    /// How many customers the approved request covers.
+    pub customers: u64,
+    pub file_name: String,
+}
+
+/// Body of `POST /api/v1/approvals/{id}/export`: the download, once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DownloadExport {
+    pub ticket: String,
+}
+
 /// Body of `POST /api/v1/approvals/{id}/approve` and `/deny`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -15,6 +15,22 @@ pub trait VaultRead: Send {
     /// (id, wrapped key).
     async fn customers_to_rewrap(&mut self, version: u32, limit: i64) -> StoreResult<Vec<(String, Vec<u8>)>>;
     async fn count_customers_to_rewrap(&mut self, version: u32) -> StoreResult<i64>;
+    /// How many of a client company's records were registered in `[from, before)`.
+    async fn count_client_customers(
+        &mut self,
+        client_id: &str,
+        from: UnixMillis,
+        before: UnixMillis,
+    ) -> StoreResult<i64>;
+    /// The next `limit` of those records after `after_id`, in id order (an export's page).
+    async fn client_customers_page(
+        &mut self,
+        client_id: &str,
+        from: UnixMillis,
+        before: UnixMillis,
+        after_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<CustomerRecord>>;
     // --- calls (CTI)
     /// The operator's calls that have not ended.
     async fn active_calls(&mut self, operator_id: &str) -> StoreResult<Vec<CallRecord>>;

@@ -10,6 +10,8 @@
 //! - Every step is an audit entry in the transaction that makes it; every refusal one with
 //!   outcome `denied` (invariant 9).
 
+mod kinds;
+
 use crate::identity::StepUp;
 use crate::{CoreError, Principal, check_id, new_id};
 use mamori_audit::{Actor, AuditEvent, Outcome, RequestContext, actions};
@@ -51,8 +53,8 @@ pub struct ApprovalView {
     pub request: Approval,
     pub decisions: Vec<ApprovalDecision>,
     pub policy: ApprovalPolicy,
-    /// "display name (user name)" of the requester and of each decider, by id: whoever sees a
-    /// request sees who is on it.
+    /// "display name (user name)" of the requester and of each decider, and the name of the
+    /// client company the request is of, by id: whoever sees a request sees who is on it.
     pub names: std::collections::HashMap<String, String>,
 }
 
@@ -139,7 +141,7 @@ impl Approvals {
         self.changes.subscribe()
     }
 
-    fn changed(&self) {
+    pub(crate) fn changed(&self) {
         self.changes.send_modify(|v| *v = v.wrapping_add(1));
     }
 
@@ -390,6 +392,13 @@ impl Approvals {
             if let Some(u) = read.user_by_id(id).await? {
                 names.insert(u.id.clone(), format!("{} ({})", u.display_name, u.username));
             }
+        }
+        // The client company an export is of, by name.
+        let content: serde_json::Value = serde_json::from_str(&request.content).unwrap_or_default();
+        if let Some(client) = content.get("client").and_then(serde_json::Value::as_str)
+            && let Some(unit) = read.org_unit(client).await?
+        {
+            names.insert(unit.id, unit.name);
         }
         Ok(ApprovalView { request, decisions, policy, names })
     }

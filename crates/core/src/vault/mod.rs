@@ -936,6 +936,63 @@ impl Vault {
         attempt
     }
 
+    /// The password of an export's download: derived from the index key, the request and the
+    /// ticket, so it is never stored and only this installation can derive it again. 20
+    /// characters of an alphabet without look-alikes (0/O, 1/I), in groups of four: 100 bits.
+    pub(crate) fn export_password(&self, approval_id: &str, ticket: &str) -> String {
+        const ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        let digest = self.vault_index.digest("export_password", &format!("{approval_id}:{ticket}"));
+        let mut password = String::with_capacity(24);
+        for (i, byte) in digest.iter().take(20).enumerate() {
+            if i > 0 && i % 4 == 0 {
+                password.push('-');
+            }
+            password.push(char::from(ALPHABET[usize::from(byte % 32)]));
+        }
+        password
+    }
+
+    /// A page of a client company's records registered in `[from, before)`, after `after_id`.
+    pub(crate) async fn client_page(
+        &self,
+        client_id: &str,
+        from: mamori_domain::UnixMillis,
+        before: mamori_domain::UnixMillis,
+        after_id: &str,
+        limit: i64,
+    ) -> Result<Vec<CustomerRecord>, CoreError> {
+        let mut read = self.base.store.read().await?;
+        Ok(read.client_customers_page(client_id, from, before, after_id, limit).await?)
+    }
+
+    /// A record's `fields` for an export, opened in full — but a card number masked to its last
+    /// four digits (a full card number never leaves in a file). A field the record lacks is
+    /// empty.
+    pub(crate) fn export_values(
+        &self,
+        record: &CustomerRecord,
+        fields: &[CustomerField],
+    ) -> Result<Vec<String>, CoreError> {
+        let sealed = decode_field_set(&record.fields)?;
+        let key = self.record_key(record)?;
+        let mut values = Vec::with_capacity(fields.len());
+        for field in fields {
+            let value = match sealed.iter().find(|(name, _)| *name == field.as_str()) {
+                Some((_, ciphertext)) => {
+                    let plain = key.open(&record.id, field.as_str(), ciphertext)?;
+                    let text = String::from_utf8_lossy(&plain).into_owned();
+                    match field {
+                        CustomerField::CardNumber => mask(field.kind(), &text, Mask::Partial),
+                        _ => text,
+                    }
+                }
+                None => String::new(),
+            };
+            values.push(value);
+        }
+        Ok(values)
+    }
+
     /// A record's data key, unwrapped (in memory only).
     fn record_key(&self, record: &CustomerRecord) -> Result<DataKey, CoreError> {
         Ok(self.vault_kek.unwrap(&record.id, &WrappedKey::from_bytes(record.wrapped_key.clone())?)?)

@@ -283,7 +283,15 @@ async fn client_isolation_on_every_route(backend: Backend) {
         v
     };
     let id_path = |tail: &str| format!("/api/v1/customers/{customer}{tail}");
+    let client_a = s.core.store().read().await.unwrap().customer(&customer).await.unwrap().unwrap().client_id;
     let probes: Vec<ApiProbe> = vec![
+        (
+            "POST",
+            "/api/v1/exports",
+            "/api/v1/exports".into(),
+            Some(json!({"client_id": client_a, "fields": ["name_kanji", "phones"], "reason": "覗き見"})),
+            &[404],
+        ),
         (
             "POST",
             "/api/v1/customers/lookup",
@@ -414,6 +422,8 @@ async fn client_isolation_on_every_route(backend: Backend) {
         ),
         ("POST", "/workspace/notes", vec![("customer_id", &customer), ("text", "覗き見")]),
         ("POST", "/workspace/print-request", vec![("customer_id", &customer), ("reason", "覗き見")]),
+        ("GET", "/exports/new", vec![]),
+        ("POST", "/exports", vec![("client_id", &client_a), ("fields", "name_kanji"), ("reason", "覗き見")]),
         ("GET", "/admin/vault-policy", vec![]),
         ("POST", "/admin/vault-policy", vec![]),
         // The security admin's customer pages (issue 14, item 9): not an operator's at all.

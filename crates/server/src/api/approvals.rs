@@ -52,8 +52,12 @@ pub async fn list_approvals(
     }))
 }
 
+/// A request of a kind asked for directly (print, export, take-out), held to that kind's
+/// checks; held mail, reveals beyond the allowance and privileged actions are raised by the
+/// action itself (422 here).
 #[utoipa::path(post, path = "/api/v1/approvals", tag = "approvals", request_body = proto::CreateApproval,
-    responses((status = 201, body = proto::ApprovalView), (status = 422, body = proto::Problem)))]
+    responses((status = 201, body = proto::ApprovalView), (status = 404, body = proto::Problem),
+        (status = 422, body = proto::Problem)))]
 pub async fn create_approval(
     State(state): State<AppState>,
     Caller(p): Caller,
@@ -61,7 +65,7 @@ pub async fn create_approval(
     ApiJson(body): ApiJson<proto::CreateApproval>,
 ) -> ApiResult<(StatusCode, Json<proto::ApprovalView>)> {
     let new = NewRequest { kind: body.kind, content: body.content, reason: body.reason };
-    let made = state.core.approvals.request(&p, &new, &ctx).await?;
+    let made = state.core.request_approval(&p, &new, &ctx).await?;
     let view = state.core.approvals.approval(&p, &made.id, &ctx).await?;
     Ok((StatusCode::CREATED, Json(approval_json(view))))
 }
@@ -128,4 +132,94 @@ pub async fn cancel_request(
 ) -> ApiResult<StatusCode> {
     state.core.approvals.cancel(&p, &id, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Asks to export customers of one client company (fields, registration days); a supervisor
+/// approves, then the requester downloads once.
+#[utoipa::path(post, path = "/api/v1/exports", tag = "approvals", request_body = proto::CreateExport,
+    responses((status = 201, body = proto::ApprovalView), (status = 404, body = proto::Problem),
+        (status = 422, body = proto::Problem)))]
+pub async fn create_export(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<proto::CreateExport>,
+) -> ApiResult<(StatusCode, Json<proto::ApprovalView>)> {
+    let spec = mamori_core::export::ExportSpec {
+        client_id: body.client_id,
+        fields: body.fields,
+        registered_from: body.registered_from,
+        registered_to: body.registered_to,
+    };
+    let made = state.core.request_export(&p, &spec, &body.reason, &ctx).await?;
+    let view = state.core.approvals.approval(&p, &made.id, &ctx).await?;
+    Ok((StatusCode::CREATED, Json(approval_json(view))))
+}
+
+/// A granted export's password (to show once) and the ticket for its download. The grant is
+/// not used yet: asking again gives a new ticket and password.
+#[utoipa::path(post, path = "/api/v1/approvals/{id}/export-ticket", tag = "approvals",
+    responses((status = 200, body = proto::ExportTicket), (status = 403, body = proto::Problem),
+        (status = 404, body = proto::Problem)))]
+pub async fn export_ticket(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<proto::ExportTicket>> {
+    let t = state.core.prepare_export(&p, &id, &ctx).await?;
+    Ok(Json(proto::ExportTicket {
+        ticket: t.ticket,
+        password: t.password,
+        customers: t.customers,
+        file_name: t.file_name,
+    }))
+}
+
+/// The export, once: an AES-256 encrypted ZIP (`customers.csv` inside, UTF-8 with a BOM),
+/// streamed; it opens with the ticket's password.
+#[utoipa::path(post, path = "/api/v1/approvals/{id}/export", tag = "approvals", request_body = proto::DownloadExport,
+    responses((status = 200, content_type = "application/zip", body = Vec<u8>),
+        (status = 403, body = proto::Problem), (status = 404, body = proto::Problem)))]
+pub async fn download_export(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<proto::DownloadExport>,
+) -> ApiResult<axum::response::Response> {
+    let header = |f: mamori_domain::customer::CustomerField| f.as_str().to_owned();
+    let stream = state.core.export_customers(&p, &id, &body.ticket, &header, &ctx).await?;
+    Ok(zip_response(stream))
+}
+
+/// An export as a download: the archive's bytes as they are written.
+pub(crate) fn zip_response(stream: mamori_core::export::ExportStream) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let disposition = format!("attachment; filename=\"{}\"", stream.file_name);
+    let chunks = futures_util::stream::unfold(Some(stream), |stream| async move {
+        let mut stream = stream?;
+        match stream.next_chunk().await {
+            Ok(Some(bytes)) => Some((Ok::<_, std::io::Error>(bytes), Some(stream))),
+            Ok(None) => {
+                tracing::info!(rows = stream.rows, "export written");
+                None
+            }
+            Err(e) => {
+                // The download breaks off: a truncated archive does not open.
+                tracing::error!(error = %e, rows = stream.rows, "export failed");
+                Some((Err(std::io::Error::other("the export failed")), None))
+            }
+        }
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        axum::body::Body::from_stream(chunks),
+    )
+        .into_response()
 }

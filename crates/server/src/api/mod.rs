@@ -106,6 +106,10 @@ pub fn routes(r: Routes) -> Routes {
         .api(SignedIn, operation!(approvals::approve_request))
         .api(SignedIn, operation!(approvals::deny_request))
         .api(SignedIn, operation!(approvals::cancel_request))
+        // An export's own checks (client scope, fields the role sees) are the service's.
+        .api(Permission(CustomersRead), operation!(approvals::create_export))
+        .api(SignedIn, operation!(approvals::export_ticket))
+        .api(SignedIn, operation!(approvals::download_export))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = proto::Health)))]

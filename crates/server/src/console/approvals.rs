@@ -63,7 +63,13 @@ fn row(tr: Tr, v: &ApprovalView) -> RequestRow {
                     serde_json::Value::String(s) if k == "customer" && s.len() == 36 => {
                         format!("{}…", &s[..8])
                     }
+                    // A client company by name.
+                    serde_json::Value::String(s) if v.names.contains_key(s) => name(s),
                     serde_json::Value::String(s) => word(s),
+                    // An instant ("registered before …") in Japan time.
+                    serde_json::Value::Number(n) if k == "registered_before" => {
+                        n.as_i64().map(local_time).unwrap_or_default()
+                    }
                     serde_json::Value::Array(items) => items
                         .iter()
                         .map(|i| i.as_str().map_or_else(|| i.to_string(), word))
@@ -126,6 +132,8 @@ struct InboxPage {
     c: Chrome,
     /// The live part, rendered ([`InboxLive`]).
     live: String,
+    /// The viewer may ask for a customer export.
+    can_export: bool,
 }
 
 async fn live_part(
@@ -203,7 +211,7 @@ async fn inbox_view(
     let c = Chrome::new(tr, "approvals.title", Some(p), csrf_for(Some(p), None), "/approvals")
         .notice_key(done)
         .error(error);
-    let page = InboxPage { c, live };
+    let page = InboxPage { c, live, can_export: p.can(mamori_domain::Permission::CustomersRead) };
     (status, render(&page)).into_response()
 }
 

@@ -9,6 +9,7 @@ mod auth;
 mod customers;
 mod device_policy;
 mod devices;
+mod exports;
 mod floor;
 mod home;
 mod import;
@@ -57,6 +58,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = signals::routes(r);
     let r = floor::routes(r);
     let r = approvals::routes(r);
+    let r = exports::routes(r);
     let r = roster::routes(r);
     let r = customers::routes(r);
     let r = import::routes(r);

@@ -166,7 +166,7 @@ pub(super) fn field_label(tr: Tr, f: CustomerField) -> String {
     tr.t(&format!("customer_field.{}", f.as_str())).to_owned()
 }
 
-async fn client_names(state: &AppState, p: &Principal) -> Vec<(String, String)> {
+pub(super) async fn client_names(state: &AppState, p: &Principal) -> Vec<(String, String)> {
     state
         .core
         .identity

@@ -58,6 +58,48 @@ macro_rules! vault_queries {
                     .map_err(db_err)
             }
 
+            async fn count_client_customers(
+                &mut self,
+                client_id: &str,
+                from: UnixMillis,
+                before: UnixMillis,
+            ) -> StoreResult<i64> {
+                sqlx::query_scalar::<$db, i64>(
+                    "SELECT COUNT(*) FROM customers WHERE client_id = $1 AND created_at >= $2 AND created_at < $3",
+                )
+                .bind(client_id)
+                .bind(from.0)
+                .bind(before.0)
+                .fetch_one(self.handle.conn())
+                .await
+                .map_err(db_err)
+            }
+
+            async fn client_customers_page(
+                &mut self,
+                client_id: &str,
+                from: UnixMillis,
+                before: UnixMillis,
+                after_id: &str,
+                limit: i64,
+            ) -> StoreResult<Vec<CustomerRecord>> {
+                sqlx::query_as::<$db, CustomerRow>(
+                    "SELECT id, client_id, wrapped_key, kek_version, fields, created_at, updated_at FROM customers \
+                     WHERE client_id = $1 AND created_at >= $2 AND created_at < $3 AND id > $4 ORDER BY id LIMIT $5",
+                )
+                .bind(client_id)
+                .bind(from.0)
+                .bind(before.0)
+                .bind(after_id)
+                .bind(limit)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(CustomerRecord::try_from)
+                .collect()
+            }
+
             async fn active_calls(&mut self, operator_id: &str) -> StoreResult<Vec<CallRecord>> {
                 Ok(sqlx::query_as::<$db, (String, String, String, Vec<u8>, Option<String>, i64)>(
                     "SELECT id, external_id, operator_id, caller_digest, caller_masked, started_at FROM calls \
