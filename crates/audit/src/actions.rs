@@ -594,7 +594,8 @@ catalogue! {
         object: CUSTOMER,
         details: &[
             ("field", "the field revealed"),
-            ("purpose", "`reason`"),
+            ("purpose", "`reason`, or `approval` (beyond the allowance, approved by a supervisor)"),
+            ("approval", "purpose `approval`: the approval whose grant the reveal used"),
             ("reason_code", "the stated reason's code"),
             ("reason_text_chars", "length of the stated reason"),
             ("reason_text_sealed", "the stated reason, sealed under the customer's key"),

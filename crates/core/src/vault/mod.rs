@@ -309,6 +309,10 @@ fn prepare(fields: &BTreeMap<String, String>) -> Result<Prepared, CoreError> {
 /// sealed under that customer's data key: readable while the customer exists (the disclosure
 /// report shows it), destroyed with the key when the customer is erased.
 pub(crate) const SEALED_REASON: &str = "reason_text_sealed";
+
+/// The refusal of a reveal beyond the allowance; the console offers to ask a supervisor then.
+pub const ALLOWANCE_SPENT: &str =
+    "you have revealed as many values as allowed for now; ask your supervisor to approve this reveal";
 /// What a sealed reason is bound to besides the record: not a field of the record.
 const REASON_AAD: &str = "audit:reason_text";
 
@@ -325,7 +329,7 @@ pub(crate) fn open_reason(key: &DataKey, record_id: &str, sealed: &str) -> Optio
     Some(String::from_utf8_lossy(&plain).into_owned())
 }
 
-fn check_purpose(purpose: &Purpose) -> Result<(), CoreError> {
+pub(crate) fn check_purpose(purpose: &Purpose) -> Result<(), CoreError> {
     match purpose {
         Purpose::ActiveCall => Ok(()),
         Purpose::Reason { code, text } => {
@@ -998,9 +1002,83 @@ impl Vault {
         Ok(self.vault_kek.unwrap(&record.id, &WrappedKey::from_bytes(record.wrapped_key.clone())?)?)
     }
 
+    /// One field of a record, opened (with the record's data key, for sealing what goes with it).
+    fn open_field(
+        &self,
+        record: &CustomerRecord,
+        field: CustomerField,
+    ) -> Result<(DataKey, String), CoreError> {
+        let sealed = decode_field_set(&record.fields)?;
+        let ciphertext = sealed
+            .iter()
+            .find(|(name, _)| *name == field.as_str())
+            .map(|(_, c)| *c)
+            .ok_or(CoreError::NotFound { what: "value of this field" })?;
+        let key = self.record_key(record)?;
+        let value = String::from_utf8_lossy(&key.open(&record.id, field.as_str(), ciphertext)?).into_owned();
+        Ok((key, value))
+    }
+
+    /// Whether the principal's roles see this field masked — what a reveal, and a request for
+    /// one beyond the allowance, is for. A hidden field is refused (and recorded), a field shown
+    /// in full needs no reveal.
+    pub(crate) async fn revealable(
+        &self,
+        principal: &Principal,
+        record: &CustomerRecord,
+        field: CustomerField,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        match self.policy_in_force().await?.mask(&principal.user.roles, field) {
+            Mask::Partial => Ok(()),
+            Mask::Full => Err(CoreError::invalid(
+                "field",
+                ErrorCode::InvalidValue,
+                "your role sees this field in full already",
+            )),
+            Mask::Hidden => {
+                let e = AuditEvent::of(&actions::CUSTOMER_REVEAL, principal.actor(), Outcome::Denied)
+                    .object(self.base.audit_object("customer", &record.id))
+                    .detail("field", field.as_str())
+                    .detail("reason", "field_hidden");
+                self.base.record_denied(ctx, e).await;
+                Err(CoreError::Forbidden("your role does not see this field"))
+            }
+        }
+    }
+
+    /// A reveal a supervisor approved beyond the allowance (issue 15, item 6): the field opened
+    /// in the caller's transaction (where the grant is used), with its `customer.reveal` entry
+    /// (purpose `approval`). Not counted against the allowance: the approval is what allows it.
+    pub(crate) async fn reveal_approved_in(
+        &self,
+        tx: &mut Box<dyn mamori_store::StoreTx>,
+        principal: &Principal,
+        customer_id: &str,
+        field: CustomerField,
+        approval_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<String, CoreError> {
+        let record =
+            tx.customer(customer_id).await?.filter(|r| crate::Base::reads_client(principal, &r.client_id));
+        let record = record.ok_or(CoreError::NotFound { what: "customer" })?;
+        if self.policy_in_force().await?.mask(&principal.user.roles, field) == Mask::Hidden {
+            return Err(CoreError::Forbidden("your role does not see this field"));
+        }
+        let (_, value) = self.open_field(&record, field)?;
+        let e = AuditEvent::of(&actions::CUSTOMER_REVEAL, principal.actor(), Outcome::Success)
+            .object(self.base.audit_object("customer", &record.id))
+            .detail("field", field.as_str())
+            .detail("purpose", "approval")
+            .detail("approval", approval_id.to_owned());
+        self.base.audit(tx, ctx, e).await?;
+        Ok(value)
+    }
+
     /// Shows one masked field of one customer in full: a separate action, with a reason, counted
     /// against the user's reveal allowance and recorded before the value is returned. Beyond the
-    /// allowance it is refused (a supervisor's approval will lift that when approvals exist).
+    /// allowance it is refused with [`ALLOWANCE_SPENT`]; the user may then ask their supervisor
+    /// (`Core::request_reveal`).
     pub async fn reveal_field(
         &self,
         principal: &Principal,
@@ -1042,19 +1120,10 @@ impl Vault {
                 .await?;
             if !allowed {
                 self.base.record_denied(ctx, refused("allowance")).await;
-                return Err(CoreError::Forbidden(
-                    "you have revealed as many values as allowed for now; wait, or ask a supervisor",
-                ));
+                return Err(CoreError::Forbidden(ALLOWANCE_SPENT));
             }
         }
-        let sealed = decode_field_set(&record.fields)?;
-        let ciphertext = sealed
-            .iter()
-            .find(|(name, _)| *name == field.as_str())
-            .map(|(_, c)| *c)
-            .ok_or(CoreError::NotFound { what: "value of this field" })?;
-        let key = self.record_key(&record)?;
-        let value = String::from_utf8_lossy(&key.open(&record.id, field.as_str(), ciphertext)?).into_owned();
+        let (key, value) = self.open_field(&record, field)?;
         let e = AuditEvent::of(&actions::CUSTOMER_REVEAL, principal.actor(), Outcome::Success)
             .object(self.base.audit_object("customer", &record.id))
             .detail("field", field.as_str())

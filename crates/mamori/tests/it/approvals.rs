@@ -554,3 +554,113 @@ async fn export_needs_approval(backend: Backend) {
     s.stop().await;
 }
 both_backends!(export_needs_approval);
+
+/// Beyond the reveal allowance (issue 15, item 6): the refused reveal offers to ask the
+/// supervisor; once approved, the operator sees that one field once — not counted against the
+/// allowance, recorded with the approval. A field shown in full, a short reason and another
+/// client's customer are refused; the same through the API.
+async fn reveal_beyond_allowance(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| {
+        c.signin_burst = 10_000;
+        c.reveals.capacity = 1;
+    })
+    .await;
+    two_teams(&s).await;
+    let ctx = Default::default();
+    let (_, customers) = client_with_customers(&s, 1).await;
+    let customer = customers[0].clone();
+    let sv = person(&s, "sv.a").await;
+    let b = s.browser();
+    b.sign_in("op.a", crate::support::PASSWORD).await;
+    let csrf = b.csrf("/workspace").await;
+    let reveal = [
+        ("_csrf", csrf.as_str()),
+        ("customer_id", customer.as_str()),
+        ("field", "card_number"),
+        ("reason_code", "fraud_check"),
+        ("reason_text", "不正利用の確認のため"),
+    ];
+    let html = b.post_form("/workspace/reveal", &reveal).await.text().await.unwrap();
+    assert!(html.contains("4111111111111111") && !html.contains("reveal-ask"), "within the allowance");
+    let html = b.post_form("/workspace/reveal", &reveal).await.text().await.unwrap();
+    assert!(html.contains("id=\"reveal-ask\"") && !html.contains("4111111111111111"), "beyond it: {html}");
+    assert!(html.contains("SVに承認を申請する"), "{html}");
+
+    let ask = |field: &'static str, text: &'static str| {
+        vec![
+            ("_csrf", csrf.clone()),
+            ("customer_id", customer.clone()),
+            ("field", field.to_owned()),
+            ("reason_code", "fraud_check".to_owned()),
+            ("reason_text", text.to_owned()),
+        ]
+    };
+    for (form, status, why) in [
+        (ask("name_kanji", "不正利用の確認のため"), 422, "a field shown in full needs no reveal"),
+        (ask("card_number", "確認"), 422, "a reason of fewer than 5 characters"),
+        (ask("shoe_size", "不正利用の確認のため"), 422, "not a field"),
+    ] {
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(b.post_form("/workspace/reveal-request", &form).await.status(), status, "{why}");
+    }
+    let other = s.browser();
+    other.sign_in("op.b", crate::support::PASSWORD).await;
+    let csrf_b = other.csrf("/workspace").await;
+    let mut form = reveal.to_vec();
+    form[0] = ("_csrf", csrf_b.as_str());
+    assert_eq!(other.post_form("/workspace/reveal-request", &form).await.status(), 404, "another client's");
+
+    let r = b.post_form("/workspace/reveal-request", &reveal).await;
+    assert_eq!(r.headers()["location"], "/approvals?done=reveal_requested");
+    let id = s.core.approvals.inbox(&sv).await.unwrap().to_decide[0].request.id.clone();
+    let show = format!("/approvals/{id}/reveal");
+    assert_eq!(b.post_form(&show, &[("_csrf", &csrf)]).await.status(), 403, "not before the approval");
+    let svb = s.signed_in("sv.a").await;
+    let html = svb.get("/approvals").await.text().await.unwrap();
+    for expected in ["全桁表示", "カード番号", "不正利用の確認", "不正利用の確認のため"]
+    {
+        assert!(html.contains(expected), "{expected} for the approver: {html}");
+    }
+    let step = s.core.identity.step_up(&sv, &s.next_totp(), "approval", &ctx).await.unwrap();
+    s.core.approvals.decide(&sv, &id, true, Some(&step), "", &ctx).await.unwrap();
+    let html = b.get("/approvals").await.text().await.unwrap();
+    assert!(html.contains(&format!("action=\"{show}\"")), "offered: {html}");
+    let r = b.post_form(&show, &[("_csrf", &csrf)]).await;
+    assert_eq!((r.status().as_u16(), &r.headers()["cache-control"]), (200, &"no-store".parse().unwrap()));
+    assert!(r.text().await.unwrap().contains("4111111111111111"), "shown once");
+    assert_eq!(b.post_form(&show, &[("_csrf", &csrf)]).await.status(), 403, "and not twice");
+
+    // Through the API.
+    let op = s.core.store().read().await.unwrap().user_by_username("op.a").await.unwrap().unwrap();
+    let token = s.token(&op, &[mamori_domain::Permission::CustomersRead]).await;
+    let api = reqwest::Client::new();
+    let url = s.url(&format!("/api/v1/customers/{customer}/reveal-requests"));
+    let body =
+        json!({"field": "card_number", "reason_code": "fraud_check", "reason_text": "不正利用の確認のため"});
+    let bad =
+        json!({"field": "card_number", "reason_code": "curiosity", "reason_text": "不正利用の確認のため"});
+    let r = api.post(&url).bearer_auth(&token).json(&bad).send().await.unwrap();
+    assert_eq!(r.status(), 422, "an unknown reason code");
+    let r = api.post(&url).bearer_auth(&token).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let step = s.core.identity.step_up(&sv, &s.next_totp(), "approval", &ctx).await.unwrap();
+    s.core.approvals.decide(&sv, &id, true, Some(&step), "", &ctx).await.unwrap();
+    let url = s.url(&format!("/api/v1/approvals/{id}/reveal"));
+    let r = api.post(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["value"], "4111111111111111");
+    assert_eq!(api.post(&url).bearer_auth(&token).send().await.unwrap().status(), 403);
+
+    let approved: Vec<_> = s
+        .audit("customer.reveal")
+        .await
+        .into_iter()
+        .filter(|e| e.details.get("purpose").map(String::as_str) == Some("approval"))
+        .collect();
+    assert_eq!(approved.len(), 2, "each approved reveal recorded with its approval");
+    assert_eq!(approved[0].details.get("approval"), Some(&id));
+    s.assert_catalogued().await;
+    s.stop().await;
+}
+both_backends!(reveal_beyond_allowance);

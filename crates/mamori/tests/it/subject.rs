@@ -287,6 +287,20 @@ async fn client_isolation_on_every_route(backend: Backend) {
     let probes: Vec<ApiProbe> = vec![
         (
             "POST",
+            "/api/v1/customers/{id}/reveal-requests",
+            id_path("/reveal-requests"),
+            Some(with_reason(json!({"field": "card_number"}))),
+            &[404],
+        ),
+        (
+            "POST",
+            "/api/v1/approvals/{id}/reveal",
+            format!("/api/v1/approvals/{}/reveal", uuid::Uuid::new_v4()),
+            None,
+            &[404],
+        ),
+        (
+            "POST",
             "/api/v1/exports",
             "/api/v1/exports".into(),
             Some(json!({"client_id": client_a, "fields": ["name_kanji", "phones"], "reason": "覗き見"})),
@@ -422,6 +436,17 @@ async fn client_isolation_on_every_route(backend: Backend) {
         ),
         ("POST", "/workspace/notes", vec![("customer_id", &customer), ("text", "覗き見")]),
         ("POST", "/workspace/print-request", vec![("customer_id", &customer), ("reason", "覗き見")]),
+        (
+            "POST",
+            "/workspace/reveal-request",
+            vec![
+                ("customer_id", &customer),
+                ("field", "card_number"),
+                ("reason_code", "fraud_check"),
+                ("reason_text", "不正利用の確認"),
+            ],
+        ),
+        ("POST", "/approvals/{id}/reveal", vec![]),
         ("GET", "/exports/new", vec![]),
         ("POST", "/exports", vec![("client_id", &client_a), ("fields", "name_kanji"), ("reason", "覗き見")]),
         ("GET", "/admin/vault-policy", vec![]),

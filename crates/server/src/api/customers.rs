@@ -120,6 +120,38 @@ pub async fn reveal(
     Ok(Json(proto::RevealedField { field: body.field, value }))
 }
 
+/// Beyond the reveal allowance: asks the caller's supervisor to approve this reveal (issue 15,
+/// item 6). Once approved, `POST /api/v1/approvals/{id}/reveal` shows the value once.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/reveal-requests", tag = "customers", request_body = proto::RevealField,
+    responses((status = 201, body = proto::ApprovalView), (status = 403, body = proto::Problem),
+        (status = 404, body = proto::Problem), (status = 422, body = proto::Problem)))]
+pub async fn request_reveal(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<proto::RevealField>,
+) -> ApiResult<(StatusCode, Json<proto::ApprovalView>)> {
+    let purpose = Purpose::Reason { code: body.reason_code, text: body.reason_text };
+    let made = state.core.request_reveal(&p, &id, &body.field, &purpose, &ctx).await?;
+    let view = state.core.approvals.approval(&p, &made.id, &ctx).await?;
+    Ok((StatusCode::CREATED, Json(super::approvals::approval_json(view))))
+}
+
+/// An approved reveal, once: the field's value.
+#[utoipa::path(post, path = "/api/v1/approvals/{id}/reveal", tag = "customers",
+    responses((status = 200, body = proto::RevealedField), (status = 403, body = proto::Problem),
+        (status = 404, body = proto::Problem)))]
+pub async fn approved_reveal(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<proto::RevealedField>> {
+    let shown = state.core.reveal_approved(&p, &id, &ctx).await?;
+    Ok(Json(proto::RevealedField { field: shown.field.as_str().to_owned(), value: shown.value }))
+}
+
 #[utoipa::path(post, path = "/api/v1/customers/{id}/notes", tag = "customers", request_body = proto::AddNote,
     responses((status = 204), (status = 404, body = proto::Problem), (status = 422, body = proto::Problem)))]
 pub async fn add_note(

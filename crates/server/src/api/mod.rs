@@ -67,6 +67,8 @@ pub fn routes(r: Routes) -> Routes {
                 .map(|h| h.layer(axum::extract::DefaultBodyLimit::max(crate::problem::IMPORT_BODY_LIMIT))),
         )
         .api(Permission(CustomersRead), operation!(customers::reveal))
+        .api(Permission(CustomersRead), operation!(customers::request_reveal))
+        .api(Permission(CustomersRead), operation!(customers::approved_reveal))
         .api(Permission(CustomersRead), operation!(customers::add_note))
         .api(Permission(CustomersManage), operation!(customers::correct))
         .api(Permission(CustomersManage), operation!(customers::disclose))

@@ -53,7 +53,7 @@ fn row(tr: Tr, v: &ApprovalView) -> RequestRow {
                 let label = tr.get(&format!("approval_content.{k}")).unwrap_or(k.as_str());
                 // A coded value in words: a document's kind, a customer field's name.
                 let word = |s: &str| {
-                    [format!("approval_value.{k}.{s}"), format!("customer_field.{s}")]
+                    [format!("approval_value.{k}.{s}"), format!("customer_field.{s}"), format!("reason.{s}")]
                         .iter()
                         .find_map(|key| tr.get(key))
                         .map_or_else(|| s.to_owned(), str::to_owned)

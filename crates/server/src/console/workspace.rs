@@ -17,13 +17,13 @@ use crate::i18n::Tr;
 use crate::middleware::{Caller, Ctx};
 use crate::routes::Routes;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Redirect, Response};
 use mamori_audit::RequestContext;
 use mamori_core::CoreError;
 use mamori_core::Principal;
-use mamori_core::vault::{CustomerCard, Lookup, Purpose, REASON_CODES};
+use mamori_core::vault::{ALLOWANCE_SPENT, CustomerCard, Lookup, Purpose, REASON_CODES};
 use mamori_domain::Permission::{CustomersManage, CustomersRead};
 use mamori_domain::authz::Access::Permission as Needs;
 use mamori_domain::customer::{CustomerField, FieldClass, Mask};
@@ -36,6 +36,8 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::POST, "/workspace/reveal", Needs(CustomersRead), reveal)
         .add(Method::POST, "/workspace/notes", Needs(CustomersRead), add_note)
         .add(Method::POST, "/workspace/print-request", Needs(CustomersRead), request_print)
+        .add(Method::POST, "/workspace/reveal-request", Needs(CustomersRead), request_reveal)
+        .add(Method::POST, "/approvals/{id}/reveal", Needs(CustomersRead), approved_reveal)
         .add(Method::GET, "/admin/vault-policy", Needs(CustomersManage), policy_page)
         .add(Method::POST, "/admin/vault-policy", Needs(CustomersManage), save_policy)
 }
@@ -144,6 +146,17 @@ struct WorkspacePage {
     cards: Option<Vec<CardView>>,
     /// A value revealed whose card could not be shown again (label, value).
     revealed: Option<(String, String)>,
+    /// A reveal refused beyond the allowance, which may be asked of the supervisor instead.
+    reveal_ask: Option<RevealAsk>,
+}
+
+/// A reveal the allowance refused, as the "ask the supervisor" form carries it.
+pub struct RevealAsk {
+    pub customer_id: String,
+    pub field: String,
+    pub field_label: String,
+    pub reason_code: String,
+    pub reason_text: String,
 }
 
 fn mask_key(m: Mask) -> &'static str {
@@ -251,6 +264,7 @@ struct Shown {
     cards: Option<Vec<CustomerCard>>,
     error: Option<String>,
     revealed: Option<Revealed>,
+    reveal_ask: Option<RevealAsk>,
 }
 
 async fn page(
@@ -272,7 +286,7 @@ async fn page(
         .map(|c| CallView { call_id: c.external_id, caller: c.caller, started: local_time(c.started_at.0) })
         .collect();
     let clients = client_names(state, p).await;
-    let Shown { cards, error, revealed } = shown;
+    let Shown { cards, error, revealed, reveal_ask } = shown;
     let cards: Option<Vec<CardView>> =
         cards.map(|cs| cs.into_iter().map(|c| card_view(tr, c, &clients, revealed.as_ref())).collect());
     // A revealed value whose card is not on the page is shown on its own.
@@ -283,7 +297,7 @@ async fn page(
         .notice_key(done)
         .error(error);
     let reasons = REASON_CODES.iter().map(|r| (*r, tr.t(&format!("reason.{r}")).to_owned())).collect();
-    render(&WorkspacePage { c, calls, form, reasons, cards, revealed })
+    render(&WorkspacePage { c, calls, form, reasons, cards, revealed, reveal_ask })
 }
 
 async fn workspace_page(
@@ -330,12 +344,25 @@ async fn reveal(
     let (customer_id, field) = (form.text("customer_id"), form.text("field"));
     // The reveal first, recorded once; then the lookup that showed the card, again.
     let result = state.core.vault.reveal_field(&p, customer_id, field, &purpose_of(&form), &ctx).await;
+    let mut reveal_ask = None;
     let (revealed, error) = match (result, CustomerField::parse(field)) {
         (Ok(value), Some(field)) => {
             (Some(Revealed { customer_id: customer_id.to_owned(), field, value }), None)
         }
         (Ok(_), None) => (None, None),
-        (Err(e), _) => (None, Some(error_text(tr, &e))),
+        (Err(e), parsed) => {
+            // Beyond the allowance: the supervisor may approve this one reveal.
+            if let (mamori_core::CoreError::Forbidden(ALLOWANCE_SPENT), Some(f)) = (&e, parsed) {
+                reveal_ask = Some(RevealAsk {
+                    customer_id: customer_id.to_owned(),
+                    field: f.as_str().to_owned(),
+                    field_label: field_label(tr, f),
+                    reason_code: form.text("reason_code").to_owned(),
+                    reason_text: form.text("reason_text").to_owned(),
+                });
+            }
+            (None, Some(error_text(tr, &e)))
+        }
     };
     let lookup = LookupForm::from_form(&form, "lookup_");
     let cards = match lookup.is_empty() {
@@ -343,9 +370,9 @@ async fn reveal(
         false => lookup.run(&state, &p, &ctx).await.map(Some),
     };
     let shown = match cards {
-        Ok(cards) => Shown { cards, error, revealed },
+        Ok(cards) => Shown { cards, error, revealed, reveal_ask },
         // The card cannot be shown again (the call has ended, say): the value on its own.
-        Err(e) => Shown { cards: None, error: error.or(Some(error_text(tr, &e))), revealed },
+        Err(e) => Shown { cards: None, error: error.or(Some(error_text(tr, &e))), revealed, reveal_ask },
     };
     page(&state, &headers, &p, lookup, shown, None).await
 }
@@ -487,6 +514,44 @@ async fn request_print(
     let tr = tr_for(&headers, Some(&p));
     match state.core.request_print(&p, form.text("customer_id"), form.text("reason"), &ctx).await {
         Ok(_) => Redirect::to("/approvals?done=print_requested").into_response(),
+        Err(e) => super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
+    }
+}
+
+/// Asks the supervisor to approve a reveal the allowance refused (issue 15, item 6).
+async fn request_reveal(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let (customer_id, field) = (form.text("customer_id"), form.text("field"));
+    match state.core.request_reveal(&p, customer_id, field, &purpose_of(&form), &ctx).await {
+        Ok(_) => Redirect::to("/approvals?done=reveal_requested").into_response(),
+        Err(e) => super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
+    }
+}
+
+/// The approved reveal, once: the value on the workspace page (not kept by caches).
+async fn approved_reveal(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    _form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    match state.core.reveal_approved(&p, &id, &ctx).await {
+        Ok(shown) => {
+            let revealed =
+                Revealed { customer_id: shown.customer_id, field: shown.field, value: shown.value };
+            let shown = Shown { revealed: Some(revealed), ..Shown::default() };
+            let page = page(&state, &headers, &p, LookupForm::default(), shown, None).await;
+            ([(axum::http::header::CACHE_CONTROL, "no-store")], page).into_response()
+        }
         Err(e) => super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     }
 }
