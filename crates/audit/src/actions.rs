@@ -631,6 +631,17 @@ catalogue! {
         ],
         summary: "customers of one client company were exported as an encrypted archive, once per approved request",
     };
+    TAKE_OUT_RETURN = Action {
+        name: "take_out.return",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`approval:<id>`",
+        details: &[
+            ("overdue", "`true` when it came back after its return date"),
+            ("reason", "denied: `own_request`, `not_an_approver`, `not_taken_out`"),
+        ],
+        summary: "a supervisor recorded that a PC, USB stick or paper file taken out came back",
+    };
     CUSTOMER_NOTE_ADD = Action {
         name: "customer.note_add",
         category: Category::Operation,

@@ -421,7 +421,41 @@ impl Core {
             self.devices
                 .record_inventory(&device, &demo_inventory(&device.hostname, n), &Default::default())
                 .await?;
+            if n == 7 {
+                self.demo_take_out(&user, &device).await?;
+            }
         }
+        Ok(())
+    }
+
+    /// DEMO-PC-07's operator asked to take it home and their supervisor approved (issue 15,
+    /// item 4), through the engine with the demo TOTP code as the step-up: when the PC shows up
+    /// outside the office network, its signal reads "approved take-out".
+    async fn demo_take_out(
+        &self,
+        user: &UserRecord,
+        device: &mamori_store::DeviceRecord,
+    ) -> Result<(), CoreError> {
+        let ctx = mamori_audit::RequestContext::default();
+        let users = self.base.store.read().await?.list_users().await?;
+        let Some(sv) =
+            users.into_iter().find(|u| u.roles.contains(&Role::Supervisor) && u.team_id == user.team_id)
+        else {
+            return Ok(());
+        };
+        let op = crate::Principal::direct(user, Vec::new());
+        let until = crate::take_out::TakeOutRequest {
+            item: crate::take_out::TakeOutItem::Device(device.id.clone()),
+            until: jst_day_after(self.now(), 3),
+            reason: "在宅勤務（3日間）のため自宅へ持ち帰ります。".into(),
+        };
+        let asked = self.request_take_out(&op, &until, &ctx).await?;
+        let sv = crate::Principal::direct(&sv, Vec::new());
+        let code = mamori_crypto::totp::code_at(DEMO_TOTP_SECRET, self.now().as_secs())?;
+        let step = self.identity.step_up(&sv, &code, &format!("approval:{}", asked.id), &ctx).await?;
+        self.approvals
+            .decide(&sv, &asked.id, true, Some(&step), "自宅の回線で、VPN接続を確認済み。", &ctx)
+            .await?;
         Ok(())
     }
 
@@ -534,4 +568,11 @@ impl Core {
         }
         Ok(())
     }
+}
+
+/// `YYYY-MM-DD` in Japan, `days` after `now`.
+fn jst_day_after(now: mamori_domain::UnixMillis, days: i64) -> String {
+    let secs = now.0.div_euclid(1000) + days * 86_400 + 9 * 3600;
+    let day = mamori_domain::UnixMillis(secs * 1000).rfc3339();
+    day[..10].to_owned()
 }

@@ -32,6 +32,7 @@ pub mod identity;
 pub mod print;
 pub mod reveal;
 pub mod signals;
+pub mod take_out;
 pub mod vault;
 
 pub use approvals::Approvals;

@@ -1,7 +1,8 @@
 //! Signals (issue 14, item 4; MON-2, MON-4, LEAK-5): the one list where the people who act on
 //! them see what the agents and the server raised — a USB stick, a PC off its approved
 //! networks, a posture change, a PC gone silent, an abnormal keystroke rate — and the account
-//! signals (a lockout, an account used from two places at once).
+//! signals (a lockout, an account used from two places at once), and take-outs past their date
+//! (issue 15); a signal a valid take-out explains is marked with it.
 //!
 //! It spans two areas, so it lives on [`Core`] like the demo: each area narrows its own part to
 //! the caller's people scope (a supervisor sees their own team, a security admin and an auditor
@@ -61,6 +62,8 @@ pub struct Signal {
     /// The event's own details: a JSON object of codes, counts and addresses (no personal data
     /// beyond the address a PC connected from).
     pub details: serde_json::Map<String, serde_json::Value>,
+    /// The take-out approval that explains it (an off-network PC, a USB stick), if one does.
+    pub take_out: Option<String>,
 }
 
 /// The details of a stored event as an object (an unreadable one as empty, never an error: a
@@ -84,6 +87,7 @@ impl Core {
     ) -> Result<Vec<Signal>, CoreError> {
         let mut all = self.devices.device_signals(principal, filter, ctx).await?;
         all.extend(self.identity.account_signals(principal, filter).await?);
+        self.take_out_signals(principal, &mut all, filter).await?;
         all.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| b.id.cmp(&a.id)));
         all.truncate(MAX_SIGNALS);
         Ok(all)

@@ -529,6 +529,43 @@ pub struct DownloadExport {
     pub ticket: String,
 }
 
+/// What a take-out is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TakeOutItemKind {
+    Device,
+    Usb,
+    Paper,
+}
+
+/// Body of `POST /api/v1/take-outs`: asks to take a PC, a USB stick or a paper file out (issue
+/// 15, item 4). Give the field of the item's kind only.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTakeOut {
+    pub item: TakeOutItemKind,
+    /// `item: device`: the PC's id (one's own, or one in one's people scope).
+    #[serde(default)]
+    pub device_id: Option<String>,
+    /// `item: usb`: the stick's serial number (4–64 letters, digits and `._-:`).
+    #[serde(default)]
+    pub usb_serial: Option<String>,
+    /// `item: paper`: what it is, in 1–200 characters (no customer's data).
+    #[serde(default)]
+    pub paper: Option<String>,
+    /// The return date: `YYYY-MM-DD` (the end of that day) or `YYYY-MM-DDTHH:MM`, Japan time;
+    /// within the take-out policy's longest grant (7 days by default).
+    pub until: String,
+    /// Why, in the requester's words (1–500 characters).
+    pub reason: String,
+}
+
+/// `GET /api/v1/take-outs`: take-outs out now or overdue whose return the caller may record.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TakeOutsOut {
+    pub out: Vec<ApprovalView>,
+}
+
 /// Body of `POST /api/v1/approvals/{id}/approve` and `/deny`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

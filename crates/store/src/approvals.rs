@@ -13,6 +13,9 @@ pub trait ApprovalRead: Send {
     async fn pending_approvals(&mut self, limit: i64) -> StoreResult<Vec<ApprovalRecord>>;
     /// A person's own requests, newest first.
     async fn approvals_of(&mut self, requester_id: &str, limit: i64) -> StoreResult<Vec<ApprovalRecord>>;
+    /// Take-outs that were granted and are still out (granted, or past their date and not
+    /// returned), or whose grant ended at or after `since`; by grant end.
+    async fn take_out_grants(&mut self, since: UnixMillis) -> StoreResult<Vec<ApprovalRecord>>;
     /// The decisions on a request, in order.
     async fn approval_decisions(&mut self, approval_id: &str) -> StoreResult<Vec<ApprovalDecision>>;
 }

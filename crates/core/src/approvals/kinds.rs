@@ -1,11 +1,13 @@
 //! A request through the generic route (`POST /api/v1/approvals`) goes to its kind's own
 //! checks, so a request made there is held to the same rules as one made from the kind's page:
 //! a print only of a customer one may read, an export only of one's client company and of
-//! fields one's role sees. Kinds the system raises itself — a held mail, a reveal beyond the
+//! fields one's role sees, a take-out only of one's own PC (or one in one's people scope) until a
+//! date within the policy. Kinds the system raises itself — a held mail, a reveal beyond the
 //! allowance, a privileged action — are not asked for directly.
 
 use super::{Approval, NewRequest};
 use crate::export::ExportSpec;
+use crate::take_out::{TakeOutItem, TakeOutRequest};
 use crate::{Core, CoreError, Principal};
 use mamori_audit::RequestContext;
 use mamori_domain::approval::ApprovalKind;
@@ -62,7 +64,23 @@ impl Core {
                 };
                 self.request_export(principal, &spec, &new.reason, ctx).await
             }
-            ApprovalKind::TakeOut => self.approvals.request(principal, new, ctx).await,
+            ApprovalKind::TakeOut => {
+                only_keys(&new.content, &["item", "device", "usb_serial", "paper", "until"])?;
+                let item = match (text("item").as_deref(), text("device"), text("usb_serial"), text("paper"))
+                {
+                    (Some("device"), Some(id), None, None) => TakeOutItem::Device(id),
+                    (Some("usb"), None, Some(serial), None) => TakeOutItem::Usb(serial),
+                    (Some("paper"), None, None, Some(paper)) => TakeOutItem::Paper(paper),
+                    _ => {
+                        return Err(bad_content(
+                            "say the `item` (device, usb or paper) and only its `device`, `usb_serial` or `paper`",
+                        ));
+                    }
+                };
+                let until = text("until").ok_or_else(|| bad_content("say `until` when it comes back"))?;
+                let asked = TakeOutRequest { item, until, reason: new.reason.clone() };
+                self.request_take_out(principal, &asked, ctx).await
+            }
             ApprovalKind::Mail | ApprovalKind::Reveal | ApprovalKind::Privileged => Err(CoreError::invalid(
                 "kind",
                 ErrorCode::InvalidValue,

@@ -54,7 +54,8 @@ pub struct ApprovalView {
     pub decisions: Vec<ApprovalDecision>,
     pub policy: ApprovalPolicy,
     /// "display name (user name)" of the requester and of each decider, and the name of the
-    /// client company the request is of, by id: whoever sees a request sees who is on it.
+    /// client company or the PC the request is of, by id: whoever sees a request sees who and
+    /// what is on it.
     pub names: std::collections::HashMap<String, String>,
 }
 
@@ -253,7 +254,14 @@ impl Approvals {
             None
         };
         if let Some(to) = to {
-            let expires = (to == ApprovalState::Granted).then(|| UnixMillis(now.0 + policy.grant_valid_ms));
+            // A grant lasts the policy's time — or less, when the request says until when (a
+            // take-out's return date).
+            let until = serde_json::from_str::<serde_json::Value>(&request.content)
+                .ok()
+                .and_then(|c| c.get("until").and_then(serde_json::Value::as_i64));
+            let lasts = UnixMillis(now.0 + policy.grant_valid_ms);
+            let expires =
+                (to == ApprovalState::Granted).then(|| until.map_or(lasts, |u| UnixMillis(u).min(lasts)));
             if !tx.move_approval(id, ApprovalState::Pending, to, now, expires).await? {
                 return Err(CoreError::Conflict("this request was decided meanwhile".into()));
             }
@@ -393,14 +401,27 @@ impl Approvals {
                 names.insert(u.id.clone(), format!("{} ({})", u.display_name, u.username));
             }
         }
-        // The client company an export is of, by name.
+        // The client company an export is of, the PC a take-out is of, by name.
         let content: serde_json::Value = serde_json::from_str(&request.content).unwrap_or_default();
         if let Some(client) = content.get("client").and_then(serde_json::Value::as_str)
             && let Some(unit) = read.org_unit(client).await?
         {
             names.insert(unit.id, unit.name);
         }
+        if let Some(device) = content.get("device").and_then(serde_json::Value::as_str)
+            && let Some(pc) = read.device(device).await?
+        {
+            names.insert(pc.id, pc.hostname);
+        }
         Ok(ApprovalView { request, decisions, policy, names })
+    }
+
+    /// A stored request with its decisions, policy and names (the caller has checked the
+    /// principal may see it).
+    pub(crate) async fn view_for(&self, request: Approval) -> Result<ApprovalView, CoreError> {
+        let policy = self.policy(request.kind).await?;
+        let decisions = self.base.store.read().await?.approval_decisions(&request.id).await?;
+        self.view(request, decisions, policy).await
     }
 
     /// What the principal may decide now, and their own requests (the latest 50). Each kind's

@@ -822,6 +822,7 @@ impl Devices {
                     details: crate::signals::details_of(&e.data),
                     device: Some(device),
                     person,
+                    take_out: None,
                 })
             })
             .collect();
@@ -1102,6 +1103,26 @@ pub struct FloorRow {
     pub posture: Option<Posture>,
     /// A USB mass-storage device plugged in within the last hour.
     pub recent_usb: bool,
+    /// The PC is out under a valid take-out approval (set by `Core::floor`): off its networks
+    /// is then expected, not a concern.
+    pub taken_out: bool,
+}
+
+impl FloorRow {
+    /// The one rule of "needs attention" (the floor's marked rows, the supervisor's home count):
+    /// a USB stick plugged in lately, a PC off its approved networks without a take-out, a
+    /// posture failure.
+    pub fn needs_attention(&self) -> bool {
+        let posture = self.posture.as_ref();
+        self.recent_usb
+            || (self.off_network() && !self.taken_out)
+            || posture.and_then(|p| p.failures.as_ref()).is_some_and(|f| !f.is_empty())
+    }
+
+    /// The PC connects from outside its approved networks.
+    pub fn off_network(&self) -> bool {
+        self.posture.as_ref().and_then(|p| p.network_approved) == Some(false)
+    }
 }
 
 /// The events that say whether a PC's screen is locked: the latest of them wins.
@@ -1168,6 +1189,7 @@ impl Devices {
                     FloorRow {
                         posture: Some(self.device_posture(&d).await?),
                         recent_usb: usb.contains(&d.id),
+                        taken_out: false,
                         activity: latest,
                         state,
                         device: Some(d),
@@ -1181,6 +1203,7 @@ impl Devices {
                     activity: None,
                     posture: None,
                     recent_usb: false,
+                    taken_out: false,
                 },
             };
             rows.push(row);

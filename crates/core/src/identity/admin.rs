@@ -664,6 +664,7 @@ impl Identity {
                     device: None,
                     person: person.map(User::from),
                     details: crate::signals::details_of(&e.details),
+                    take_out: None,
                 })
             })
             .collect())

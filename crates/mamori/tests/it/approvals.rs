@@ -664,3 +664,123 @@ async fn reveal_beyond_allowance(backend: Backend) {
     s.stop().await;
 }
 both_backends!(reveal_beyond_allowance);
+
+/// `YYYY-MM-DD` in Japan, `days` after now on the test's clock.
+fn jst_day(s: &TestServer, days: i64) -> String {
+    let at = s.core.now().0 / 1000 + days * 86_400 + 9 * 3600;
+    let t = time::OffsetDateTime::from_unix_timestamp(at).unwrap();
+    format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
+}
+
+/// Take-outs (issue 15, item 4; LEAK-10, TW-4, MON-2): an operator asks to take their PC and a
+/// USB stick out; once approved, the PC connecting from elsewhere and the stick being plugged
+/// in are marked "approved take-out" on the signals page, and the floor shows the PC as taken
+/// out instead of needing attention; past the return date without a return it raises
+/// `take_out_overdue`; the supervisor records the return (the requester cannot). Bad requests
+/// are refused in words.
+async fn take_out_explains_signals(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| c.signin_burst = 10_000).await;
+    let (op_a, _) = two_teams(&s).await;
+    let ctx = Default::default();
+    let admin = person(&s, "admin").await;
+    let sv = person(&s, "sv.a").await;
+    let admin_user = s.core.store().read().await.unwrap().user_by_username("admin").await.unwrap().unwrap();
+    let token = s.token(&admin_user, &[mamori_domain::Permission::DevicesManage]).await;
+    let mut pc = crate::devices::enrol_agent(&s, &token, &op_a.id, "DEMO-PC-07").await;
+    s.core.devices.set_user_networks(&admin, &op_a.id, vec!["127.0.0.1/32".into()], &ctx).await.unwrap();
+    assert_eq!(pc.send("/api/v1/agent/heartbeat", &json!({})).await.0, 200);
+
+    let b = s.browser();
+    b.sign_in("op.a", crate::support::PASSWORD).await;
+    let html = b.get("/take-outs/new").await.text().await.unwrap();
+    assert!(html.contains("DEMO-PC-07"), "their own PC is offered: {html}");
+    let csrf = b.csrf("/take-outs/new").await;
+    let until = jst_day(&s, 2);
+    let ask = |item: &str, key: &str, value: &str, until: &str| {
+        let v = vec![
+            ("_csrf", csrf.clone()),
+            ("item", item.to_owned()),
+            (key, value.to_owned()),
+            ("until", until.to_owned()),
+            ("reason", "顧客先での研修".to_owned()),
+        ];
+        v.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Vec<(String, String)>>()
+    };
+    for (form, status, why) in [
+        (ask("device", "device_id", &pc.id, "2020-01-01"), 422, "a return date in the past"),
+        (ask("device", "device_id", &pc.id, &jst_day(&s, 30)), 422, "longer than the policy allows"),
+        (ask("device", "device_id", &pc.id, "来週"), 422, "not a date"),
+        (ask("usb", "usb_serial", "ab", &until), 422, "not a serial"),
+        (ask("paper", "paper", "", &until), 422, "no description"),
+        (ask("device", "device_id", &uuid::Uuid::new_v4().to_string(), &until), 404, "not a PC of theirs"),
+    ] {
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let r = b.post_form("/take-outs", &form).await;
+        assert_eq!(r.status(), status, "{why}");
+    }
+    let form = ask("device", "device_id", &pc.id, &until);
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = b.post_form("/take-outs", &form).await;
+    assert_eq!(r.headers()["location"], "/approvals?done=take_out_requested");
+    // The stick through the API.
+    let op_token = s.token(&op_a, &[mamori_domain::Permission::CustomersRead]).await;
+    let api = reqwest::Client::new();
+    let body = json!({"item": "usb", "usb_serial": "4c530001230312116325", "until": until, "reason": "研修資料の持参"});
+    let r = api.post(s.url("/api/v1/take-outs")).bearer_auth(&op_token).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let bad = json!({"item": "usb", "device_id": pc.id, "until": until, "reason": "x"});
+    let r = api.post(s.url("/api/v1/take-outs")).bearer_auth(&op_token).json(&bad).send().await.unwrap();
+    assert_eq!(r.status(), 422, "the item's own field only");
+
+    let svb = s.signed_in("sv.a").await;
+    let html = svb.get("/approvals").await.text().await.unwrap();
+    for expected in
+        ["持ち出し申請", "DEMO-PC-07", "返却予定", "USBメモリ", "4C530001230312116325", "顧客先での研修"]
+    {
+        assert!(html.contains(expected), "{expected} for the approver: {html}");
+    }
+    for ask in s.core.approvals.inbox(&sv).await.unwrap().to_decide {
+        let step = s.core.identity.step_up(&sv, &s.next_totp(), "approval", &ctx).await.unwrap();
+        s.core.approvals.decide(&sv, &ask.request.id, true, Some(&step), "", &ctx).await.unwrap();
+    }
+
+    // Out of the office: the PC connects from elsewhere, the stick is plugged in.
+    pc.from = Some("127.0.0.2".parse().unwrap());
+    assert_eq!(pc.send("/api/v1/agent/heartbeat", &json!({})).await.0, 200);
+    let now = s.core.now().0;
+    let usb = json!({"vendor_id": "0781", "product_id": "5581", "product": "Cruzer", "serial": "4C530001230312116325", "mass_storage": true});
+    let events = json!({"events": [{"id": "u1", "time": now, "kind": "usb_attached", "data": usb}]});
+    assert_eq!(pc.send("/api/v1/agent/events", &events).await.0, 200);
+    let html = svb.get("/signals").await.text().await.unwrap();
+    assert_eq!(html.matches("take-out-approved").count(), 2, "both explained: {html}");
+    let html = svb.get("/floor").await.text().await.unwrap();
+    assert!(html.contains("持ち出し中（承認済み）") && !html.contains("reason-network"), "{html}");
+
+    // Past the return date, not returned: a signal, and the approver's list marks it.
+    s.clock.advance(Duration::from_secs(3 * 86_400));
+    s.core.approvals.expire_approvals().await.unwrap();
+    let filter = mamori_core::signals::SignalFilter {
+        since: s.core.now(),
+        kind: Some("take_out_overdue".into()),
+        team_id: None,
+        device_id: None,
+    };
+    let overdue = s.core.signals(&sv, &filter, &ctx).await.unwrap();
+    assert_eq!(overdue.len(), 2, "the PC and the stick");
+    let other_sv = s.principal_of(s.user("sv.none", &[Role::Supervisor]).await);
+    assert!(s.core.signals(&other_sv, &filter, &ctx).await.unwrap().is_empty(), "not their team's");
+    let out = s.core.take_outs_to_return(&sv).await.unwrap();
+    assert_eq!(out.len(), 2);
+
+    // The return: never by the requester; by their supervisor, once.
+    let id = out.iter().find(|v| v.request.content.contains("\"device\"")).unwrap().request.id.clone();
+    refused(s.core.record_return(&person(&s, "op.a").await, &id, &ctx).await, "the requester");
+    s.core.record_return(&sv, &id, &ctx).await.unwrap();
+    assert!(s.core.record_return(&sv, &id, &ctx).await.is_err(), "once");
+    assert_eq!(s.core.signals(&sv, &filter, &ctx).await.unwrap().len(), 1, "the stick is still out");
+    let returns = s.audit("take_out.return").await;
+    assert_eq!(returns[0].details.get("overdue").map(String::as_str), Some("true"));
+    s.assert_catalogued().await;
+    s.stop().await;
+}
+both_backends!(take_out_explains_signals);

@@ -26,7 +26,7 @@ pub(crate) struct Agent<'a> {
     key: DeviceKey,
     pub(crate) id: String,
     /// The local address requests leave from (a PC moving between networks).
-    from: Option<std::net::IpAddr>,
+    pub(crate) from: Option<std::net::IpAddr>,
 }
 
 impl Agent<'_> {

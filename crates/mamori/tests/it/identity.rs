@@ -520,6 +520,18 @@ async fn demo_data(backend: Backend) {
         .map(|e| e.kind)
         .collect();
     assert!(kinds.contains(&"off_network".to_owned()), "{kinds:?}");
+    // … and explained: its operator's take-out was approved (issue 15, item 4).
+    let filter = mamori_core::signals::SignalFilter {
+        since: mamori_domain::UnixMillis(0),
+        kind: Some("off_network".into()),
+        team_id: None,
+        device_id: Some(pc("DEMO-PC-07").id),
+    };
+    let signals = s.core.signals(&overseer, &filter, &Default::default()).await.unwrap();
+    assert!(!signals.is_empty() && signals.iter().all(|s| s.take_out.is_some()), "{signals:?}");
+    let floor = s.core.floor(&overseer).await.unwrap();
+    let row = floor.iter().find(|r| r.device.as_ref().is_some_and(|d| d.hostname == "DEMO-PC-07")).unwrap();
+    assert!(row.taken_out && !row.needs_attention(), "taken out, not a concern");
     let kinds: Vec<String> = s
         .core
         .devices

@@ -223,3 +223,60 @@ pub(crate) fn zip_response(stream: mamori_core::export::ExportStream) -> axum::r
     )
         .into_response()
 }
+
+/// Asks to take a PC, a USB stick or a paper file out until a date (issue 15, item 4). While
+/// the grant runs, the PC's off-network and the stick's USB signals are marked as approved.
+#[utoipa::path(post, path = "/api/v1/take-outs", tag = "approvals", request_body = proto::CreateTakeOut,
+    responses((status = 201, body = proto::ApprovalView), (status = 404, body = proto::Problem),
+        (status = 422, body = proto::Problem)))]
+pub async fn create_take_out(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<proto::CreateTakeOut>,
+) -> ApiResult<(StatusCode, Json<proto::ApprovalView>)> {
+    use mamori_core::take_out::{TakeOutItem, TakeOutRequest};
+    use proto::TakeOutItemKind as Kind;
+    let item = match (body.item, body.device_id, body.usb_serial, body.paper) {
+        (Kind::Device, Some(id), None, None) => TakeOutItem::Device(id),
+        (Kind::Usb, None, Some(serial), None) => TakeOutItem::Usb(serial),
+        (Kind::Paper, None, None, Some(paper)) => TakeOutItem::Paper(paper),
+        _ => {
+            return Err(mamori_core::CoreError::Invalid {
+                field: "item",
+                code: proto::ErrorCode::InvalidValue,
+                message: "give the item's own field only: device_id, usb_serial or paper".into(),
+            }
+            .into());
+        }
+    };
+    let asked = TakeOutRequest { item, until: body.until, reason: body.reason };
+    let made = state.core.request_take_out(&p, &asked, &ctx).await?;
+    let view = state.core.approvals.approval(&p, &made.id, &ctx).await?;
+    Ok((StatusCode::CREATED, Json(approval_json(view))))
+}
+
+/// Take-outs out now or past their date whose return the caller may record.
+#[utoipa::path(get, path = "/api/v1/take-outs", tag = "approvals",
+    responses((status = 200, body = proto::TakeOutsOut)))]
+pub async fn list_take_outs(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+) -> ApiResult<Json<proto::TakeOutsOut>> {
+    let out = state.core.take_outs_to_return(&p).await?;
+    Ok(Json(proto::TakeOutsOut { out: out.into_iter().map(approval_json).collect() }))
+}
+
+/// Records that a take-out came back (its requester's supervisor or a security admin).
+#[utoipa::path(post, path = "/api/v1/approvals/{id}/return", tag = "approvals",
+    responses((status = 204), (status = 403, body = proto::Problem), (status = 404, body = proto::Problem),
+        (status = 409, body = proto::Problem)))]
+pub async fn record_return(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
+    state.core.record_return(&p, &id, &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

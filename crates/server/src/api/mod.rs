@@ -112,6 +112,10 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(CustomersRead), operation!(approvals::create_export))
         .api(SignedIn, operation!(approvals::export_ticket))
         .api(SignedIn, operation!(approvals::download_export))
+        // A take-out's checks (one's own PC or one's people scope) are the service's.
+        .api(SignedIn, operation!(approvals::create_take_out))
+        .api(SignedIn, operation!(approvals::list_take_outs))
+        .api(SignedIn, operation!(approvals::record_return))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = proto::Health)))]

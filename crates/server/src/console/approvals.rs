@@ -41,9 +41,11 @@ pub struct RequestRow {
     /// "承認 — 佐藤 SV (sv.a): 確認済み"
     pub decisions: Vec<String>,
     pub approvals_needed: u8,
+    /// A take-out past its return date and not returned.
+    pub overdue: bool,
 }
 
-fn row(tr: Tr, v: &ApprovalView) -> RequestRow {
+fn row(tr: Tr, v: &ApprovalView, now: mamori_domain::UnixMillis) -> RequestRow {
     let r = &v.request;
     let name = |id: &str| v.names.get(id).cloned().unwrap_or_default();
     let content = match serde_json::from_str::<serde_json::Value>(&r.content) {
@@ -67,7 +69,7 @@ fn row(tr: Tr, v: &ApprovalView) -> RequestRow {
                     serde_json::Value::String(s) if v.names.contains_key(s) => name(s),
                     serde_json::Value::String(s) => word(s),
                     // An instant ("registered before …") in Japan time.
-                    serde_json::Value::Number(n) if k == "registered_before" => {
+                    serde_json::Value::Number(n) if k == "registered_before" || k == "until" => {
                         n.as_i64().map(local_time).unwrap_or_default()
                     }
                     serde_json::Value::Array(items) => items
@@ -107,6 +109,13 @@ fn row(tr: Tr, v: &ApprovalView) -> RequestRow {
             })
             .collect(),
         approvals_needed: v.policy.approvals,
+        overdue: r.kind == mamori_domain::approval::ApprovalKind::TakeOut
+            && matches!(
+                r.state,
+                mamori_domain::approval::ApprovalState::Granted
+                    | mamori_domain::approval::ApprovalState::Expired
+            )
+            && r.grant_expires_at.is_some_and(|t| t < now),
     }
 }
 
@@ -122,6 +131,8 @@ struct InboxLive {
     csrf: String,
     to_decide: Vec<RequestRow>,
     mine: Vec<RequestRow>,
+    /// Take-outs out now (or overdue) whose return the viewer records.
+    out: Vec<RequestRow>,
     /// The viewer holds a role that decides requests (the section is shown even when empty).
     decides: bool,
 }
@@ -142,6 +153,8 @@ async fn live_part(
     p: &mamori_core::Principal,
 ) -> Result<InboxLive, mamori_core::CoreError> {
     let inbox = state.core.approvals.inbox(p).await?;
+    let out = state.core.take_outs_to_return(p).await?;
+    let now = state.core.now();
     let decides = p.user.roles.iter().any(|r| {
         mamori_domain::approval::ApprovalKind::ALL
             .iter()
@@ -151,8 +164,9 @@ async fn live_part(
         tr,
         csrf: csrf_for(Some(p), None),
         decides: decides || !inbox.to_decide.is_empty(),
-        to_decide: inbox.to_decide.iter().map(|v| row(tr, v)).collect(),
-        mine: inbox.mine.iter().map(|v| row(tr, v)).collect(),
+        to_decide: inbox.to_decide.iter().map(|v| row(tr, v, now)).collect(),
+        mine: inbox.mine.iter().map(|v| row(tr, v, now)).collect(),
+        out: out.iter().map(|v| row(tr, v, now)).collect(),
     })
 }
 

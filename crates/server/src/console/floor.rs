@@ -104,6 +104,8 @@ pub struct FloorView {
     /// `compliant`, `not_compliant` or `unknown`.
     pub compliance: &'static str,
     pub reasons: Vec<Reason>,
+    /// Out under a valid take-out approval (shown, not a concern).
+    pub taken_out: bool,
 }
 
 impl FloorView {
@@ -130,7 +132,7 @@ fn view(tr: Tr, r: FloorRow, teams: &[(String, String)]) -> FloorView {
             flag: "usb",
         });
     }
-    if r.posture.as_ref().and_then(|p| p.network_approved) == Some(false) {
+    if r.off_network() && !r.taken_out {
         reasons.push(Reason {
             label: tr.t("floor.network_unapproved").to_owned(),
             href: signals("off_network", "7d"),
@@ -158,6 +160,7 @@ fn view(tr: Tr, r: FloorRow, teams: &[(String, String)]) -> FloorView {
         state: if r.device.is_none() { "no_device" } else { r.state.as_str() },
         counts: r.activity.as_ref().map(|a| format!("{} / {}", a.keystrokes, a.clicks)).unwrap_or_default(),
         app: r.activity.as_ref().map(labels::app_in_front).unwrap_or_default(),
+        taken_out: r.taken_out,
         compliance: match &failures {
             Some(f) if f.is_empty() => "compliant",
             Some(_) => "not_compliant",
@@ -221,8 +224,7 @@ async fn live_part(
             .find(|c| &c.id == id),
         _ => None,
     };
-    let all: Vec<FloorView> =
-        state.core.devices.floor(p).await?.into_iter().map(|r| view(tr, r, teams)).collect();
+    let all: Vec<FloorView> = state.core.floor(p).await?.into_iter().map(|r| view(tr, r, teams)).collect();
     let total = all.len();
     let online = all.iter().filter(|r| !matches!(r.state, "offline" | "no_device")).count();
     let attention = all.iter().filter(|r| r.needs_attention()).count();

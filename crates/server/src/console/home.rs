@@ -138,17 +138,12 @@ async fn signals_today(state: &AppState, p: &Principal, ctx: &RequestContext) ->
 }
 
 async fn supervisor(state: &AppState, tr: Tr, p: &Principal, ctx: &RequestContext) -> Section {
-    let floor = state.core.devices.floor(p).await.ok();
+    let floor = state.core.floor(p).await.ok();
     let count = |pred: &dyn Fn(&mamori_core::devices::FloorRow) -> bool| {
         floor.as_ref().map(|rows| rows.iter().filter(|r| pred(r)).count() as u64)
     };
     let state_count = |s: &'static str| count(&|r| r.device.is_some() && r.state.as_str() == s);
-    let attention = count(&|r| {
-        let posture = r.posture.as_ref();
-        r.recent_usb
-            || posture.and_then(|p| p.network_approved) == Some(false)
-            || posture.and_then(|p| p.failures.as_ref()).is_some_and(|f| !f.is_empty())
-    });
+    let attention = count(&|r| r.needs_attention());
     let mut tiles = vec![
         Tile::new(tr, "home.attention", attention, "/floor?flag=attention", "home-attention").alarm(),
         to_decide(state, tr, p).await,
@@ -172,7 +167,7 @@ async fn supervisor(state: &AppState, tr: Tr, p: &Principal, ctx: &RequestContex
 
 async fn security_admin(state: &AppState, tr: Tr, p: &Principal, ctx: &RequestContext) -> Section {
     let now = state.core.now();
-    let floor = state.core.devices.floor(p).await.ok();
+    let floor = state.core.floor(p).await.ok();
     let out_of_policy = floor.as_ref().map(|rows| {
         rows.iter()
             .filter(|r| r.posture.as_ref().and_then(|p| p.failures.as_ref()).is_some_and(|f| !f.is_empty()))

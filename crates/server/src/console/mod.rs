@@ -17,6 +17,7 @@ mod labels;
 mod profile;
 mod roster;
 mod signals;
+mod take_outs;
 mod workspace;
 
 use crate::AppState;
@@ -59,6 +60,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = floor::routes(r);
     let r = approvals::routes(r);
     let r = exports::routes(r);
+    let r = take_outs::routes(r);
     let r = roster::routes(r);
     let r = customers::routes(r);
     let r = import::routes(r);

@@ -75,6 +75,8 @@ pub struct SignalRow {
     pub device: Option<(String, String)>,
     pub person: String,
     pub details: Vec<String>,
+    /// The take-out approval that explains it: shown as "承認済みの持ち出し", not a concern.
+    pub take_out: Option<String>,
 }
 
 #[derive(Template)]
@@ -119,6 +121,7 @@ async fn signals_page(
             details: labels::event_details(tr, &s.details),
             kind: s.kind,
             id: s.id,
+            take_out: s.take_out,
         })
         .collect();
     // A supervisor's list is their own team already: the filter is for those who see everyone.
@@ -131,6 +134,7 @@ async fn signals_page(
     let kinds = DEVICE_SIGNAL_KINDS
         .iter()
         .chain(ACCOUNT_SIGNAL_KINDS.iter())
+        .chain(mamori_core::take_out::TAKE_OUT_SIGNAL_KINDS.iter())
         .map(|k| (*k, labels::event_kind(tr, k)))
         .collect();
     let c = Chrome::new(tr, "signals.title", Some(&p), csrf_for(Some(&p), None), "/signals");

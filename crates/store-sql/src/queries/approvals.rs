@@ -45,6 +45,20 @@ macro_rules! approvals_queries {
                 .collect()
             }
 
+            async fn take_out_grants(&mut self, since: UnixMillis) -> StoreResult<Vec<ApprovalRecord>> {
+                sqlx::query_as::<$db, ApprovalRow>(&format!(
+                    "SELECT {APPROVAL_COLUMNS} FROM approvals WHERE kind = 'take_out' AND grant_expires_at IS NOT NULL \
+                     AND (state IN ('granted', 'expired') OR grant_expires_at >= $1) ORDER BY grant_expires_at, id"
+                ))
+                .bind(since.0)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(ApprovalRecord::try_from)
+                .collect()
+            }
+
             async fn approval_decisions(&mut self, approval_id: &str) -> StoreResult<Vec<ApprovalDecision>> {
                 Ok(sqlx::query_as::<$db, ApprovalDecisionRow>(
                     "SELECT approval_id, decider_id, approve, at, comment FROM approval_decisions \
