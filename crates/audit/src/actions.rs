@@ -267,6 +267,7 @@ catalogue! {
         details: &[
             ("roles", "comma-separated roles"),
             ("clients", "comma-separated client company ids"),
+            ("reason", "denied (object `invitation`): `approval_required` — inviting a security admin with a second admin to approve; invite with another role, then ask for the grant"),
         ],
         summary: "an admin invited a user",
     };
@@ -294,7 +295,8 @@ catalogue! {
         details: &[
             ("from", "roles before"),
             ("to", "roles after"),
-            ("reason", "denied: `own_account` (removing one's own admin role)"),
+            ("approval", "granting security_admin: the approval a second security admin gave"),
+            ("reason", "denied: `own_account` (removing one's own admin role), `approval_required` (granting security_admin with a second admin to approve)"),
         ],
         summary: "an admin changed a user's roles",
     };
@@ -642,6 +644,34 @@ catalogue! {
         ],
         summary: "a supervisor recorded that a PC, USB stick or paper file taken out came back",
     };
+    APPROVAL_POLICY_CHANGE = Action {
+        name: "approval.policy_change",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`approval_policy:<kind>`",
+        details: &[
+            ("approvals", "approvals needed"),
+            ("approver_roles", "comma-separated roles that decide"),
+            ("own_team_supervisor", "whether a supervisor decides only for their own team"),
+            ("decide_within_ms", "time to decide"),
+            ("grant_valid_ms", "how long a grant lasts"),
+            ("approval", "the approval a second security admin gave"),
+            ("reason", "denied: `approval_required`"),
+        ],
+        summary: "a security admin changed how a kind of request is decided",
+    };
+    PRIVILEGED_KEYS = Action {
+        name: "keys.privileged",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`vault_kek`",
+        details: &[
+            ("action", "`rotate_vault_keys` or `retire_vault_keys`"),
+            ("approval", "the approval a second security admin gave"),
+            ("reason", "denied: `approval_required` (run without `--approval` with a second admin to approve)"),
+        ],
+        summary: "a vault key rotation or retirement was cleared to run from the command line",
+    };
     CUSTOMER_NOTE_ADD = Action {
         name: "customer.note_add",
         category: Category::Operation,
@@ -686,6 +716,8 @@ catalogue! {
             ("client", "client company id"),
             ("kek_version", "the key version that wrapped the record"),
             ("request_ref", "the data-subject request's reference"),
+            ("approval", "the approval a second security admin gave"),
+            ("reason", "denied: `approval_required` (asked directly with a second admin to approve)"),
         ],
         summary: "a customer was erased",
     };

@@ -15,6 +15,9 @@ pub enum CoreError {
     Conflict(String),
     #[error("not allowed: {0}")]
     Forbidden(&'static str),
+    /// A privileged action that a second security admin must approve first (issue 15, item 7).
+    #[error("a second security admin must approve this first: ask for approval")]
+    ApprovalRequired,
     #[error("sign-in failed: wrong user name or password")]
     SignInFailed,
     /// An agent request whose device signature was refused, and why.
@@ -46,6 +49,7 @@ impl CoreError {
             CoreError::Invalid { code, .. } => *code,
             CoreError::Conflict(_) => ErrorCode::Conflict,
             CoreError::Forbidden(_) => ErrorCode::Forbidden,
+            CoreError::ApprovalRequired => ErrorCode::ApprovalRequired,
             CoreError::SignInFailed => ErrorCode::SignInFailed,
             CoreError::DeviceRefused(_) => ErrorCode::DeviceRefused,
             CoreError::SecondFactorFailed => ErrorCode::SecondFactorFailed,

@@ -30,6 +30,7 @@ mod error;
 pub mod export;
 pub mod identity;
 pub mod print;
+pub mod privileged;
 pub mod reveal;
 pub mod signals;
 pub mod take_out;

@@ -101,6 +101,37 @@ pub struct ApprovalPolicy {
     pub grant_valid_ms: i64,
 }
 
+/// A privileged action (issue 15, item 7): done only once a second security admin approved it
+/// — unless the installation has a single security admin, who can have no second. The
+/// request's content is this, serialised; the grant is bound to exactly it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PrivilegedAction {
+    /// Gives a user the security_admin role: `roles` is every role they will hold.
+    GrantSecurityAdmin { user: String, roles: Vec<Role> },
+    /// Sets how a kind of request is decided.
+    SetApprovalPolicy { kind: ApprovalKind, policy: ApprovalPolicy },
+    /// Erases a customer for a data-subject request.
+    EraseCustomer { customer: String, request_ref: String },
+    /// Rotates the vault's key-encryption key (`mamori keys rotate`).
+    RotateVaultKeys,
+    /// Destroys the vault's retired key versions (`mamori keys retire`).
+    RetireVaultKeys,
+}
+
+impl PrivilegedAction {
+    /// The action's code, as the audit log and the console's labels name it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PrivilegedAction::GrantSecurityAdmin { .. } => "grant_security_admin",
+            PrivilegedAction::SetApprovalPolicy { .. } => "set_approval_policy",
+            PrivilegedAction::EraseCustomer { .. } => "erase_customer",
+            PrivilegedAction::RotateVaultKeys => "rotate_vault_keys",
+            PrivilegedAction::RetireVaultKeys => "retire_vault_keys",
+        }
+    }
+}
+
 /// A decision must follow a second factor passed within this long (step-up).
 pub const STEP_UP_WINDOW_MS: i64 = 15 * 60 * 1000;
 

@@ -48,12 +48,19 @@ enum KeysCommand {
         /// Records re-wrapped per transaction.
         #[arg(long, default_value_t = 1000)]
         batch_size: i64,
+        /// The approved request for it (needed once there are two security admins: a privileged
+        /// action, issue 15).
+        #[arg(long)]
+        approval: Option<String>,
     },
     /// Destroy the key versions older than the current one, after a finished rotation: database
     /// backups made before can no longer be opened — nor the customers erased since (APPI).
     Retire {
         #[command(flatten)]
         common: CommonArgs,
+        /// The approved request for it (needed once there are two security admins).
+        #[arg(long)]
+        approval: Option<String>,
     },
 }
 
@@ -225,13 +232,13 @@ fn main() -> anyhow::Result<()> {
             init_logging("warn");
             audit::run(command, &runtime)
         }
-        Command::Keys(KeysCommand::Rotate { common, batch_size }) => {
+        Command::Keys(KeysCommand::Rotate { common, batch_size, approval }) => {
             init_logging("warn");
-            runtime.block_on(rotate_keys(&common, batch_size))
+            runtime.block_on(rotate_keys(&common, batch_size, approval.as_deref()))
         }
-        Command::Keys(KeysCommand::Retire { common }) => {
+        Command::Keys(KeysCommand::Retire { common, approval }) => {
             init_logging("warn");
-            runtime.block_on(retire_keys(&common))
+            runtime.block_on(retire_keys(&common, approval.as_deref()))
         }
         Command::Customers(CustomersCommand::Import { common, as_user, client, file, encoding }) => {
             init_logging("warn");
@@ -386,10 +393,12 @@ async fn import_customers(
     }
 }
 
-async fn rotate_keys(common: &CommonArgs, batch: i64) -> anyhow::Result<()> {
+async fn rotate_keys(common: &CommonArgs, batch: i64, approval: Option<&str>) -> anyhow::Result<()> {
     use std::io::Write;
     let config = load_config(common, Vec::new(), false)?;
     let core = mamori_server::serve::open_core(&config, Arc::new(SystemClock)).await?;
+    let action = mamori_domain::approval::PrivilegedAction::RotateVaultKeys;
+    core.clear_key_command(&action, approval).await.map_err(key_command_refused)?;
     let mut progress = |done: u64, total: u64| {
         println!("re-wrapped {done} of {total}");
         let _ = std::io::stdout().flush();
@@ -400,9 +409,11 @@ async fn rotate_keys(common: &CommonArgs, batch: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn retire_keys(common: &CommonArgs) -> anyhow::Result<()> {
+async fn retire_keys(common: &CommonArgs, approval: Option<&str>) -> anyhow::Result<()> {
     let config = load_config(common, Vec::new(), false)?;
     let core = mamori_server::serve::open_core(&config, Arc::new(SystemClock)).await?;
+    let action = mamori_domain::approval::PrivilegedAction::RetireVaultKeys;
+    core.clear_key_command(&action, approval).await.map_err(key_command_refused)?;
     let retired = core.vault.retire_vault_keys().await?;
     if retired.is_empty() {
         println!("no key version to retire: only the current one is kept");
@@ -439,4 +450,18 @@ async fn shutdown_signal() {
         }
     };
     tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+/// A key command not cleared to run, in words that say what to do.
+fn key_command_refused(e: mamori_core::CoreError) -> anyhow::Error {
+    match e {
+        mamori_core::CoreError::ApprovalRequired => anyhow::anyhow!(
+            "a second security admin must approve this first: ask for it in the console (承認 → 特権操作) or with \
+             POST /api/v1/privileged, then run this again with --approval <id>"
+        ),
+        mamori_core::CoreError::Forbidden(_) => anyhow::anyhow!(
+            "this approval cannot be used for this command: it was used, expired, never approved, or is for another action"
+        ),
+        other => other.into(),
+    }
 }

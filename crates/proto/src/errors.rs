@@ -133,6 +133,9 @@ catalogue! {
     Forbidden = "forbidden", Refused,
         "Authenticated, but without the permission the route needs, or a rule forbids it.",
         "Ask a security admin for the permission; the refusal is in the audit log.";
+    ApprovalRequired = "approval_required", Refused,
+        "A privileged action (granting security_admin, an approval policy, a customer erasure, a vault key rotation or retirement) needs a second security admin's approval.",
+        "Ask for it (`POST /api/v1/privileged`, or the console's form); once approved, carry it out with `POST /api/v1/approvals/{id}/execute`.";
     TotpEnrolmentRequired = "totp_enrolment_required", Refused,
         "The user's role needs TOTP and none is enrolled yet.",
         "Enrol TOTP in the console first.";

@@ -566,6 +566,22 @@ pub struct TakeOutsOut {
     pub out: Vec<ApprovalView>,
 }
 
+/// Body of `POST /api/v1/privileged`: asks a second security admin to approve a privileged
+/// action (issue 15, item 7).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePrivileged {
+    pub action: mamori_domain::approval::PrivilegedAction,
+    /// Why, in the requester's words (1–500 characters).
+    pub reason: String,
+}
+
+/// `GET /api/v1/approval-policies`: how each kind of request is decided.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalPolicies {
+    pub policies: std::collections::BTreeMap<String, mamori_domain::approval::ApprovalPolicy>,
+}
+
 /// Body of `POST /api/v1/approvals/{id}/approve` and `/deny`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

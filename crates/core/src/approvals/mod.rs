@@ -408,6 +408,11 @@ impl Approvals {
         {
             names.insert(unit.id, unit.name);
         }
+        if let Some(user) = content.get("user").and_then(serde_json::Value::as_str)
+            && let Some(u) = read.user_by_id(user).await?
+        {
+            names.insert(u.id.clone(), format!("{} ({})", u.display_name, u.username));
+        }
         if let Some(device) = content.get("device").and_then(serde_json::Value::as_str)
             && let Some(pc) = read.device(device).await?
         {

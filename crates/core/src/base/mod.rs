@@ -55,6 +55,39 @@ impl Base {
         self.clock.now()
     }
 
+    /// Whether the installation has two or more active security admins. Privileged actions
+    /// (issue 15, item 7) then need a second one's approval; with a single admin there is
+    /// nobody to approve, and they go ahead, marked `sole_admin` in the audit log.
+    pub(crate) async fn has_second_admin(&self) -> Result<bool, CoreError> {
+        let users = self.store.read().await?.list_users().await?;
+        let admins = users
+            .iter()
+            .filter(|u| u.roles.contains(&mamori_domain::Role::SecurityAdmin))
+            .filter(|u| u.status == mamori_domain::identity::UserStatus::Active)
+            .count();
+        Ok(admins >= 2)
+    }
+
+    /// The gate of a privileged action done directly (not from an approved request): refused
+    /// with [`CoreError::ApprovalRequired`] — and the refusal recorded as `action` denied — when
+    /// a second security admin exists to approve it.
+    pub(crate) async fn privileged_gate(
+        &self,
+        principal: &crate::Principal,
+        action: &'static mamori_audit::actions::Action,
+        object: String,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        if !self.has_second_admin().await? {
+            return Ok(());
+        }
+        let e = AuditEvent::of(action, principal.actor(), mamori_audit::Outcome::Denied)
+            .object(object)
+            .detail("reason", "approval_required");
+        self.record_denied(ctx, e).await;
+        Err(CoreError::ApprovalRequired)
+    }
+
     /// How an audit entry names a personal record: `kind:h:<keyed hash>`, never the id itself.
     pub(crate) fn audit_object(&self, kind: &str, id: &str) -> String {
         self.audit_ids.object(kind, id)

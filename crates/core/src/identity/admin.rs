@@ -182,6 +182,10 @@ impl Identity {
         let username = validate_username(&inv.username)?;
         let display_name = validate_display_name(&inv.display_name)?;
         let roles = validate_roles(&inv.roles)?;
+        if roles.contains(&Role::SecurityAdmin) {
+            // Invite as another role, then ask for the grant (`grant_security_admin`).
+            self.base.privileged_gate(principal, &actions::USER_INVITE, "invitation".into(), ctx).await?;
+        }
         let now = self.base.now();
         let mut tx = self.base.store.begin().await?;
         if tx.user_by_username(&username).await?.is_some() {
@@ -277,6 +281,10 @@ impl Identity {
     /// Changes any of a user's profile, roles and client companies in one transaction: every
     /// part is checked before anything is written, and a refused part changes nothing. Each
     /// part changed has its own audit entry (`user.update`, `user.roles`, `user.clients`).
+    ///
+    /// Granting security_admin is a privileged action (issue 15, item 7): with a second
+    /// security admin in the installation it is refused here (`ApprovalRequired`) and done
+    /// from an approved request instead (`Core::execute_privileged`).
     pub async fn change_user(
         &self,
         principal: &Principal,
@@ -284,9 +292,44 @@ impl Identity {
         change: &UserChange,
         ctx: &RequestContext,
     ) -> Result<(User, Vec<String>), CoreError> {
+        self.change_user_with(principal, user_id, change, None, ctx).await
+    }
+
+    /// A change a second security admin approved (the grant is used by the caller).
+    pub(crate) async fn change_user_approved(
+        &self,
+        principal: &Principal,
+        user_id: &str,
+        change: &UserChange,
+        approval_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<(User, Vec<String>), CoreError> {
+        self.change_user_with(principal, user_id, change, Some(approval_id), ctx).await
+    }
+
+    async fn change_user_with(
+        &self,
+        principal: &Principal,
+        user_id: &str,
+        change: &UserChange,
+        approval: Option<&str>,
+        ctx: &RequestContext,
+    ) -> Result<(User, Vec<String>), CoreError> {
         self.base.permitted(principal, Permission::UsersManage, &actions::USER_UPDATE, ctx).await?;
         let display_name = change.display_name.as_deref().map(validate_display_name).transpose()?;
         let roles = change.roles.as_deref().map(validate_roles).transpose()?;
+        if let Some(roles) = &roles
+            && roles.contains(&Role::SecurityAdmin)
+            && approval.is_none()
+        {
+            check_id(user_id, "user")?;
+            let holder = self.base.store.read().await?.user_by_id(user_id).await?;
+            if holder.is_some_and(|u| !u.roles.contains(&Role::SecurityAdmin)) {
+                self.base
+                    .privileged_gate(principal, &actions::USER_ROLES, format!("user:{user_id}"), ctx)
+                    .await?;
+            }
+        }
         if let Some(roles) = &roles
             && user_id == principal.user.id
             && !roles.contains(&Role::SecurityAdmin)
@@ -322,9 +365,12 @@ impl Identity {
         if let Some(roles) = roles {
             tx.set_user_roles(user_id, &roles, self.base.now()).await?;
             let names = |rs: &[Role]| rs.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
-            let e = event(principal, &actions::USER_ROLES, format!("user:{user_id}"))
+            let mut e = event(principal, &actions::USER_ROLES, format!("user:{user_id}"))
                 .detail("from", names(&before.roles))
                 .detail("to", names(&roles));
+            if let Some(id) = approval {
+                e = e.detail("approval", id.to_owned());
+            }
             self.base.audit(&mut tx, ctx, e).await?;
         }
         if let Some(client_ids) = &change.client_ids {

@@ -292,6 +292,11 @@ impl Vault {
     /// entries are deleted together. Copies of the database made before (backups, WAL archives)
     /// still hold the wrapped key; they become unreadable for this customer once the key
     /// version that wrapped it is retired (`mamori keys rotate`, then `mamori keys retire`).
+    ///
+    /// A privileged action (issue 15, item 7): with a second security admin in the
+    /// installation, it is asked for and approved first (`Core::request_privileged`) and done
+    /// from the approval ([`Vault::erase_customer_approved`]); directly, it is refused with
+    /// `ApprovalRequired`.
     pub async fn erase_customer(
         &self,
         principal: &Principal,
@@ -299,8 +304,36 @@ impl Vault {
         request_ref: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
+        self.erase_customer_with(principal, customer_id, request_ref, None, ctx).await
+    }
+
+    /// The erasure a second security admin approved (the grant is used by the caller).
+    pub(crate) async fn erase_customer_approved(
+        &self,
+        principal: &Principal,
+        customer_id: &str,
+        request_ref: &str,
+        approval_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        self.erase_customer_with(principal, customer_id, request_ref, Some(approval_id), ctx).await
+    }
+
+    async fn erase_customer_with(
+        &self,
+        principal: &Principal,
+        customer_id: &str,
+        request_ref: &str,
+        approval: Option<&str>,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
         self.base.permitted(principal, Permission::CustomersManage, &actions::CUSTOMER_ERASE, ctx).await?;
         let request_ref = check_request_ref(request_ref)?;
+        if approval.is_none() {
+            crate::check_id(customer_id, "customer")?;
+            let object = self.base.audit_object("customer", customer_id);
+            self.base.privileged_gate(principal, &actions::CUSTOMER_ERASE, object, ctx).await?;
+        }
         let mut tx = self.base.store.begin().await?;
         let record = self.customer_of(&mut *tx, customer_id).await?;
         if !tx.delete_customer(&record.id).await? {
@@ -311,6 +344,10 @@ impl Vault {
             .detail("client", record.client_id.clone())
             .detail("kek_version", record.kek_version.to_string())
             .detail("request_ref", request_ref.to_owned());
+        let e = match approval {
+            Some(id) => e.detail("approval", id.to_owned()),
+            None => e,
+        };
         self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(())

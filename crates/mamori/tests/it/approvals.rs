@@ -784,3 +784,128 @@ async fn take_out_explains_signals(backend: Backend) {
     s.stop().await;
 }
 both_backends!(take_out_explains_signals);
+
+/// Privileged actions (issue 15, item 7; invariant 3): with a single security admin they go
+/// ahead (so a new installation can appoint a second); with two, granting security_admin, an
+/// approval policy, an erasure and the key commands are each refused directly, asked for,
+/// approved by the other admin after a step-up, and carried out once by the one who asked —
+/// exactly as approved.
+async fn privileged_actions_need_two_admins(backend: Backend) {
+    use mamori_domain::approval::PrivilegedAction;
+    let s = TestServer::start_with(backend, |c| c.signin_burst = 10_000).await;
+    let (op_a, _) = two_teams(&s).await;
+    let ctx = Default::default();
+    let admin = person(&s, "admin").await;
+    let second = s.user("admin2", &[Role::Auditor]).await;
+    // Alone, the admin appoints a second one directly.
+    let both = [Role::SecurityAdmin];
+    s.core.identity.set_user_roles(&admin, &second.id, &both, &ctx).await.unwrap();
+    let admin2 = person(&s, "admin2").await;
+
+    // Now two: a grant is refused directly, and recorded.
+    let r = s.core.identity.set_user_roles(&admin, &op_a.id, &both, &ctx).await;
+    assert!(matches!(r, Err(CoreError::ApprovalRequired)), "{r:?}");
+    let refused_roles = s.audit("user.roles").await;
+    assert_eq!(refused_roles[0].details.get("reason").map(String::as_str), Some("approval_required"));
+    // The console asks for it instead.
+    let b = s.signed_in("admin").await;
+    let csrf = b.csrf("/approvals").await;
+    let path = format!("/admin/users/{}/roles", op_a.id);
+    let r = b
+        .post_form(
+            &path,
+            &[("_csrf", &csrf), ("roles", "security_admin"), ("reason", "夜間の当番を増やすため")],
+        )
+        .await;
+    assert_eq!(r.headers()["location"], "/approvals?done=privileged_requested");
+    let asked = s.core.approvals.inbox(&admin).await.unwrap().mine[0].request.clone();
+    assert!(s.core.approvals.inbox(&admin).await.unwrap().to_decide.is_empty(), "not their own");
+    assert!(s.core.approvals.inbox(&person(&s, "sv.a").await).await.unwrap().to_decide.is_empty());
+    let html = s.signed_in("admin2").await.get("/approvals").await.text().await.unwrap();
+    for expected in ["特権操作", "セキュリティ管理者ロールの付与", "山田 花子", "夜間の当番を増やすため"]
+    {
+        assert!(html.contains(expected), "{expected} for the second admin: {html}");
+    }
+    let step = s.core.identity.step_up(&admin2, &s.next_totp(), "approval", &ctx).await.unwrap();
+    s.core.approvals.decide(&admin2, &asked.id, true, Some(&step), "", &ctx).await.unwrap();
+    refused(s.core.execute_privileged(&admin2, &asked.id, &ctx).await, "not the requester");
+    let html = b.get("/approvals").await.text().await.unwrap();
+    let execute = format!("/approvals/{}/execute", asked.id);
+    assert!(html.contains(&format!("action=\"{execute}\"")), "{html}");
+    let r = b.post_form(&execute, &[("_csrf", &csrf)]).await;
+    assert_eq!(r.headers()["location"], "/approvals?done=privileged_done");
+    assert_eq!(b.post_form(&execute, &[("_csrf", &csrf)]).await.status(), 403, "once");
+    let roles = person(&s, "op.a").await.user.roles;
+    assert_eq!(roles, vec![Role::SecurityAdmin]);
+    assert_eq!(s.audit("user.roles").await[0].details.get("approval"), Some(&asked.id));
+
+    // An approval policy, through the API.
+    let admin_user = s.core.store().read().await.unwrap().user_by_username("admin").await.unwrap().unwrap();
+    let perms = [mamori_domain::Permission::SettingsManage, mamori_domain::Permission::CustomersManage];
+    let token = s.token(&admin_user, &perms).await;
+    let api = reqwest::Client::new();
+    let two = json!({"approvals": 2, "approver_roles": ["supervisor", "security_admin"], "own_team_supervisor": true,
+        "decide_within_ms": 14_400_000, "grant_valid_ms": 3_600_000});
+    let r = api
+        .put(s.url("/api/v1/approval-policies/print"))
+        .bearer_auth(&token)
+        .json(&two)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["code"], "approval_required");
+    let mut zero = two.clone();
+    zero["approvals"] = 0.into();
+    for bad in [
+        json!({"action": {"action": "set_approval_policy", "kind": "print", "policy": zero}, "reason": "r"}),
+        json!({"action": {"action": "launch_missiles"}, "reason": "r"}),
+        json!({"action": {"action": "erase_customer", "customer": "x", "request_ref": "DSR-1"}, "reason": "r"}),
+    ] {
+        let r = api.post(s.url("/api/v1/privileged")).bearer_auth(&token).json(&bad).send().await.unwrap();
+        assert!([400, 404, 422].contains(&r.status().as_u16()), "{bad}: {}", r.status());
+    }
+    let ask = json!({"action": {"action": "set_approval_policy", "kind": "print", "policy": two}, "reason": "印刷は二人で確認"});
+    let r = api.post(s.url("/api/v1/privileged")).bearer_auth(&token).json(&ask).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let step = s.core.identity.step_up(&admin2, &s.next_totp(), "approval", &ctx).await.unwrap();
+    s.core.approvals.decide(&admin2, &id, true, Some(&step), "", &ctx).await.unwrap();
+    let url = s.url(&format!("/api/v1/approvals/{id}/execute"));
+    let r = api.post(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(s.core.approvals.policy(ApprovalKind::Print).await.unwrap().approvals, 2);
+    let html = b.get("/admin/approval-policies").await.text().await.unwrap();
+    assert!(html.contains("承認2人"), "{html}");
+
+    // An erasure.
+    let (_, customers) = client_with_customers(&s, 1).await;
+    let r = s.core.vault.erase_customer(&admin, &customers[0], "DSR-2026-0042", &ctx).await;
+    assert!(matches!(r, Err(CoreError::ApprovalRequired)), "{r:?}");
+    let erase = PrivilegedAction::EraseCustomer {
+        customer: customers[0].clone(),
+        request_ref: "DSR-2026-0042".into(),
+    };
+    let asked = s.core.request_privileged(&admin, &erase, "削除請求への対応", &ctx).await.unwrap();
+    let step = s.core.identity.step_up(&admin2, &s.next_totp(), "approval", &ctx).await.unwrap();
+    s.core.approvals.decide(&admin2, &asked.id, true, Some(&step), "", &ctx).await.unwrap();
+    s.core.execute_privileged(&admin, &asked.id, &ctx).await.unwrap();
+    assert!(s.core.store().read().await.unwrap().customer(&customers[0]).await.unwrap().is_none(), "erased");
+    assert_eq!(s.audit("customer.erase").await[0].details.get("approval"), Some(&asked.id));
+
+    // The key commands: cleared only with an approval of exactly that command, once.
+    let rotate = PrivilegedAction::RotateVaultKeys;
+    assert!(matches!(s.core.clear_key_command(&rotate, None).await, Err(CoreError::ApprovalRequired)));
+    let asked = s.core.request_privileged(&admin, &rotate, "年次の鍵更新", &ctx).await.unwrap();
+    let step = s.core.identity.step_up(&admin2, &s.next_totp(), "approval", &ctx).await.unwrap();
+    s.core.approvals.decide(&admin2, &asked.id, true, Some(&step), "", &ctx).await.unwrap();
+    let r = s.core.execute_privileged(&admin, &asked.id, &ctx).await;
+    assert!(matches!(r, Err(CoreError::Invalid { .. })), "run on the server: {r:?}");
+    let retire = PrivilegedAction::RetireVaultKeys;
+    assert!(s.core.clear_key_command(&retire, Some(&asked.id)).await.is_err(), "another command");
+    s.core.clear_key_command(&rotate, Some(&asked.id)).await.unwrap();
+    assert!(s.core.clear_key_command(&rotate, Some(&asked.id)).await.is_err(), "once");
+    s.assert_catalogued().await;
+    s.stop().await;
+}
+both_backends!(privileged_actions_need_two_admins);

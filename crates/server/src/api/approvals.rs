@@ -280,3 +280,67 @@ pub async fn record_return(
     state.core.record_return(&p, &id, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Asks a second security admin to approve a privileged action: granting security_admin, an
+/// approval policy, a customer erasure, a vault key rotation or retirement.
+#[utoipa::path(post, path = "/api/v1/privileged", tag = "approvals", request_body = proto::CreatePrivileged,
+    responses((status = 201, body = proto::ApprovalView), (status = 403, body = proto::Problem),
+        (status = 404, body = proto::Problem), (status = 409, body = proto::Problem),
+        (status = 422, body = proto::Problem)))]
+pub async fn create_privileged(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<proto::CreatePrivileged>,
+) -> ApiResult<(StatusCode, Json<proto::ApprovalView>)> {
+    let made = state.core.request_privileged(&p, &body.action, &body.reason, &ctx).await?;
+    let view = state.core.approvals.approval(&p, &made.id, &ctx).await?;
+    Ok((StatusCode::CREATED, Json(approval_json(view))))
+}
+
+/// Carries out an approved privileged action, once, by its requester (the key commands run on
+/// the server instead: 422 says how).
+#[utoipa::path(post, path = "/api/v1/approvals/{id}/execute", tag = "approvals",
+    responses((status = 200, body = mamori_domain::approval::PrivilegedAction), (status = 403, body = proto::Problem),
+        (status = 404, body = proto::Problem), (status = 422, body = proto::Problem)))]
+pub async fn execute_privileged(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<mamori_domain::approval::PrivilegedAction>> {
+    Ok(Json(state.core.execute_privileged(&p, &id, &ctx).await?))
+}
+
+/// How each kind of request is decided.
+#[utoipa::path(get, path = "/api/v1/approval-policies", tag = "approvals",
+    responses((status = 200, body = proto::ApprovalPolicies)))]
+pub async fn get_approval_policies(
+    State(state): State<AppState>,
+) -> ApiResult<Json<proto::ApprovalPolicies>> {
+    let mut policies = std::collections::BTreeMap::new();
+    for kind in mamori_domain::approval::ApprovalKind::ALL {
+        policies.insert(kind.as_str().to_owned(), state.core.approvals.policy(kind).await?);
+    }
+    Ok(Json(proto::ApprovalPolicies { policies }))
+}
+
+/// Sets how a kind of request is decided: directly with a single security admin; with a second
+/// one, 403 `approval_required` — ask with `POST /api/v1/privileged`.
+#[utoipa::path(put, path = "/api/v1/approval-policies/{kind}", tag = "approvals",
+    params(("kind" = String, Path, description = "print, export, take_out, mail, reveal or privileged")),
+    request_body = mamori_domain::approval::ApprovalPolicy,
+    responses((status = 204), (status = 403, body = proto::Problem), (status = 404, body = proto::Problem),
+        (status = 422, body = proto::Problem)))]
+pub async fn put_approval_policy(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    axum::extract::Path(kind): axum::extract::Path<String>,
+    ApiJson(policy): ApiJson<mamori_domain::approval::ApprovalPolicy>,
+) -> ApiResult<StatusCode> {
+    let kind = mamori_domain::approval::ApprovalKind::parse(&kind)
+        .ok_or(mamori_core::CoreError::NotFound { what: "kind of request" })?;
+    state.core.set_approval_policy(&p, kind, &policy, &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -116,6 +116,11 @@ pub fn routes(r: Routes) -> Routes {
         .api(SignedIn, operation!(approvals::create_take_out))
         .api(SignedIn, operation!(approvals::list_take_outs))
         .api(SignedIn, operation!(approvals::record_return))
+        // Privileged actions: who may ask is the action's permission, checked in the service.
+        .api(SignedIn, operation!(approvals::create_privileged))
+        .api(SignedIn, operation!(approvals::execute_privileged))
+        .api(Permission(SettingsManage), operation!(approvals::get_approval_policies))
+        .api(Permission(SettingsManage), operation!(approvals::put_approval_policy))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = proto::Health)))]

@@ -332,8 +332,15 @@ async fn set_roles(
     form: Form,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let result = state.core.identity.set_user_roles(&p, &id, &parse_roles(&form.all("roles")), &ctx).await;
-    user_outcome(&state, tr, &p, &ctx, &id, result, "user_updated").await
+    let roles = parse_roles(&form.all("roles"));
+    let result = state.core.identity.set_user_roles(&p, &id, &roles, &ctx).await;
+    // Granting security_admin with a second admin in place: asked for instead (issue 15).
+    if let Err(mamori_core::CoreError::ApprovalRequired) = result {
+        let action =
+            mamori_domain::approval::PrivilegedAction::GrantSecurityAdmin { user: id.clone(), roles };
+        return super::privileged::ask(&state, tr, &p, &action, form.text("reason"), &ctx).await;
+    }
+    user_outcome(&state, tr, &p, &ctx, &id, result.map(drop), "user_updated").await
 }
 
 async fn set_clients(

@@ -43,6 +43,8 @@ pub struct RequestRow {
     pub approvals_needed: u8,
     /// A take-out past its return date and not returned.
     pub overdue: bool,
+    /// A granted key rotation or retirement: the command to run on the server (else empty).
+    pub key_command: String,
 }
 
 fn row(tr: Tr, v: &ApprovalView, now: mamori_domain::UnixMillis) -> RequestRow {
@@ -55,10 +57,16 @@ fn row(tr: Tr, v: &ApprovalView, now: mamori_domain::UnixMillis) -> RequestRow {
                 let label = tr.get(&format!("approval_content.{k}")).unwrap_or(k.as_str());
                 // A coded value in words: a document's kind, a customer field's name.
                 let word = |s: &str| {
-                    [format!("approval_value.{k}.{s}"), format!("customer_field.{s}"), format!("reason.{s}")]
-                        .iter()
-                        .find_map(|key| tr.get(key))
-                        .map_or_else(|| s.to_owned(), str::to_owned)
+                    [
+                        format!("approval_value.{k}.{s}"),
+                        format!("customer_field.{s}"),
+                        format!("reason.{s}"),
+                        format!("role.{s}"),
+                        format!("audit_value.kind.{s}"),
+                    ]
+                    .iter()
+                    .find_map(|key| tr.get(key))
+                    .map_or_else(|| s.to_owned(), str::to_owned)
                 };
                 let value = match value {
                     // A record's id means nothing to a person: its first digits tell one apart.
@@ -71,6 +79,12 @@ fn row(tr: Tr, v: &ApprovalView, now: mamori_domain::UnixMillis) -> RequestRow {
                     // An instant ("registered before …") in Japan time.
                     serde_json::Value::Number(n) if k == "registered_before" || k == "until" => {
                         n.as_i64().map(local_time).unwrap_or_default()
+                    }
+                    // A privileged policy change: the policy in words.
+                    policy @ serde_json::Value::Object(_) if k == "policy" => {
+                        serde_json::from_value::<mamori_domain::approval::ApprovalPolicy>(policy.clone())
+                            .map(|p| super::privileged::policy_summary(tr, &p))
+                            .unwrap_or_default()
                     }
                     serde_json::Value::Array(items) => items
                         .iter()
@@ -109,6 +123,15 @@ fn row(tr: Tr, v: &ApprovalView, now: mamori_domain::UnixMillis) -> RequestRow {
             })
             .collect(),
         approvals_needed: v.policy.approvals,
+        key_command: match serde_json::from_str::<mamori_domain::approval::PrivilegedAction>(&r.content) {
+            Ok(mamori_domain::approval::PrivilegedAction::RotateVaultKeys) => {
+                format!("mamori keys rotate --approval {}", r.id)
+            }
+            Ok(mamori_domain::approval::PrivilegedAction::RetireVaultKeys) => {
+                format!("mamori keys retire --approval {}", r.id)
+            }
+            _ => String::new(),
+        },
         overdue: r.kind == mamori_domain::approval::ApprovalKind::TakeOut
             && matches!(
                 r.state,

@@ -363,6 +363,15 @@ async fn erase(
     let tr = tr_for(&headers, Some(&p));
     match state.core.vault.erase_customer(&p, &id, form.text("request_ref"), &ctx).await {
         Ok(()) => Redirect::to("/admin/customers?done=customer_erased").into_response(),
+        // With a second security admin in place, an erasure is asked for (issue 15, item 7).
+        Err(mamori_core::CoreError::ApprovalRequired) => {
+            let action = mamori_domain::approval::PrivilegedAction::EraseCustomer {
+                customer: id.clone(),
+                request_ref: form.text("request_ref").to_owned(),
+            };
+            let reason = format!("{} {}", tr.t("privileged.erase_reason"), form.text("request_ref"));
+            super::privileged::ask(&state, tr, &p, &action, &reason, &ctx).await
+        }
         Err(e) => super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     }
 }

@@ -14,6 +14,7 @@ mod floor;
 mod home;
 mod import;
 mod labels;
+mod privileged;
 mod profile;
 mod roster;
 mod signals;
@@ -61,6 +62,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = approvals::routes(r);
     let r = exports::routes(r);
     let r = take_outs::routes(r);
+    let r = privileged::routes(r);
     let r = roster::routes(r);
     let r = customers::routes(r);
     let r = import::routes(r);
