@@ -27,7 +27,7 @@ pub struct Options {
     pub browser_script: Option<std::path::PathBuf>,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -36,8 +36,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// A signed-in console session.
-struct Session {
-    client: reqwest::Client,
+pub(crate) struct Session {
+    pub(crate) client: reqwest::Client,
     base: String,
 }
 
@@ -47,7 +47,7 @@ fn hidden(html: &str, name: &str) -> Option<String> {
 }
 
 impl Session {
-    async fn sign_in(base: &str, username: &str) -> anyhow::Result<Session> {
+    pub(crate) async fn sign_in(base: &str, username: &str) -> anyhow::Result<Session> {
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())

@@ -8,7 +8,9 @@
 //! - `fleet-setup`, `fleet`: simulated agents against a real server (see [`fleet`]).
 //! - `console`: every console page per role, and the live floor's delay (see [`console`]).
 //! - `export`: a customer export's rows per second and memory (see [`export`]).
+//! - `approvals`: from an approval to the requester's screen (see [`approvals`]).
 
+mod approvals;
 mod console;
 mod export;
 mod fleet;
@@ -72,6 +74,11 @@ enum Command {
         /// directory, to time `mamori audit verify` on them.
         #[arg(long)]
         keep: Option<std::path::PathBuf>,
+    },
+    /// From a supervisor's approval to the requester's approvals page showing it, N times.
+    Approvals {
+        #[arg(long, default_value_t = 1000)]
+        samples: usize,
     },
     /// A customer export of N customers: rows/s and the rise in resident memory.
     Export {
@@ -169,6 +176,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Verify { entries, keep } => runtime.block_on(verify(entries, keep)),
         Command::Import { backend, rows, postgres } => runtime.block_on(import(backend, rows, &postgres)),
+        Command::Approvals { samples } => runtime.block_on(approvals::run(samples)),
         Command::Export { backend, customers, postgres } => {
             runtime.block_on(export::run(backend, customers, &postgres))
         }

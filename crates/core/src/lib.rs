@@ -73,6 +73,8 @@ pub struct Policies {
     /// A remote command not finished this long after it was issued has timed out: it is never
     /// delivered afterwards (a lock must not fall on whoever sits at the PC hours later).
     pub command_timeout: Duration,
+    /// Approval steps are queued for the webhook (one is configured).
+    pub notify_webhook: bool,
 }
 
 impl Default for Policies {
@@ -84,6 +86,7 @@ impl Default for Policies {
             reveals: mamori_domain::rate::RateLimit { capacity: 5, per_hour: 10 },
             import_max_listed_problems: vault::import::DEFAULT_MAX_LISTED_PROBLEMS,
             command_timeout: devices::DEFAULT_COMMAND_TIMEOUT,
+            notify_webhook: false,
         }
     }
 }

@@ -582,6 +582,27 @@ pub struct ApprovalPolicies {
     pub policies: std::collections::BTreeMap<String, mamori_domain::approval::ApprovalPolicy>,
 }
 
+/// One notification of an approval step to the webhook, with its delivery.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalNotificationView {
+    pub id: String,
+    pub approval_id: String,
+    pub event: String,
+    pub created_at: i64,
+    /// `pending`, `delivered` or `failed` (given up after ten attempts).
+    pub status: String,
+    pub attempts: i64,
+    pub next_at: i64,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<i64>,
+}
+
+/// `GET /api/v1/approval-notifications`: the latest, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalNotifications {
+    pub notifications: Vec<ApprovalNotificationView>,
+}
+
 /// Body of `POST /api/v1/approvals/{id}/approve` and `/deny`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -83,11 +83,34 @@ const KEYS: &[(&str, Kind, &str)] = &[
         "a remote command (lock, sign-out, message) not finished this long after it was issued times out and is never delivered (default 60, 10 to 3600)",
     ),
     (
+        "notify.webhook_url",
+        Kind::Text,
+        "http(s) URL that gets each approval step as a signed JSON POST (issue 15): X-Mamori-Timestamp and X-Mamori-Signature (sha256= HMAC of timestamp.body)",
+    ),
+    (
+        "notify.webhook_secret_file",
+        Kind::Text,
+        "file holding the webhook's HMAC secret (at least 32 characters; required with notify.webhook_url)",
+    ),
+    (
         "audit.retention_days",
         Kind::Integer,
         "entries older than this may be archived and pruned by `mamori audit archive` (default 365, PCI DSS 10.5.1)",
     ),
 ];
+
+/// The approvals webhook (issue 15, item 8).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub url: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook").field("url", &self.url).finish_non_exhaustive()
+    }
+}
 
 /// Where the audit log is forwarded (each with a cursor in the database: delivery resumes
 /// where it stopped, at least once).
@@ -151,6 +174,8 @@ pub struct ServerConfig {
     pub import_max_listed_problems: usize,
     /// How long a remote command may take before it times out.
     pub command_timeout: Duration,
+    /// Where approval steps are posted, and the HMAC secret they are signed with.
+    pub webhook: Option<Webhook>,
 }
 
 impl ServerConfig {
@@ -174,6 +199,7 @@ impl ServerConfig {
             reveals: mamori_domain::rate::RateLimit { capacity: 5, per_hour: 10 },
             import_max_listed_problems: mamori_core::vault::import::DEFAULT_MAX_LISTED_PROBLEMS,
             command_timeout: mamori_core::devices::DEFAULT_COMMAND_TIMEOUT,
+            webhook: None,
         }
     }
 
@@ -284,6 +310,7 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
 
     let mut c = ServerConfig::defaults(sources.default_data_dir.clone());
     let mut public_url = None;
+    let (mut webhook_url, mut webhook_secret): (Option<String>, Option<PathBuf>) = (None, None);
     let mut tls_cert = None;
     let mut tls_key = None;
     let (mut syslog, mut syslog_tls, mut syslog_ca, mut syslog_name) = (None, false, None, None);
@@ -365,6 +392,14 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
             "audit.syslog_ca" => syslog_ca = Some(PathBuf::from(text(k, &value)?)),
             "audit.syslog_server_name" => syslog_name = Some(text(k, &value)?),
             "audit.jsonl" => c.forwarding.jsonl = Some(PathBuf::from(text(k, &value)?)),
+            "notify.webhook_url" => {
+                let url = text(k, &value)?;
+                if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2000 {
+                    return Err(invalid(k, format!("`{url}` is not an http(s) URL")));
+                }
+                webhook_url = Some(url);
+            }
+            "notify.webhook_secret_file" => webhook_secret = Some(PathBuf::from(text(k, &value)?)),
             "vault.reveal_burst" => {
                 c.reveals.capacity = u32::try_from(integer(k, &value, 1, 1000)?).unwrap_or(5)
             }
@@ -384,6 +419,24 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
             other => return Err(ConfigError::UnknownKey(other.to_owned(), String::new())),
         }
     }
+    c.webhook = match (webhook_url, webhook_secret) {
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(invalid("notify.webhook_secret_file", "is needed with notify.webhook_url"));
+        }
+        (None, Some(_)) => {
+            return Err(invalid("notify.webhook_url", "is needed with notify.webhook_secret_file"));
+        }
+        (Some(url), Some(file)) => {
+            let secret = std::fs::read_to_string(&file)
+                .map_err(|e| invalid("notify.webhook_secret_file", format!("{}: {e}", file.display())))?;
+            let secret = secret.trim().to_owned();
+            if secret.chars().count() < 32 {
+                return Err(invalid("notify.webhook_secret_file", "the secret is at least 32 characters"));
+            }
+            Some(Webhook { url, secret })
+        }
+    };
     c.tls = match (tls_cert, tls_key) {
         (Some(cert), Some(key)) => Some((cert, key)),
         (None, None) => None,
@@ -544,6 +597,36 @@ mod tests {
         assert!(load(&s).unwrap_err().to_string().contains("needs audit.syslog_tls"));
         s.file = Some(("m.toml".into(), "[audit]\nsyslog = \"siem\"\n".into()));
         assert!(load(&s).unwrap_err().to_string().contains("is not host:port"));
+    }
+
+    #[test]
+    fn webhook_needs_a_url_and_a_long_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let (long, short) = (dir.path().join("long"), dir.path().join("short"));
+        std::fs::write(&long, "0123456789abcdef0123456789abcdef\n").unwrap();
+        std::fs::write(&short, "too-short").unwrap();
+        let with = |toml: String| {
+            let mut s = sources();
+            s.file = Some(("m.toml".into(), toml));
+            load(&s)
+        };
+        let good = format!(
+            "[notify]\nwebhook_url = \"https://hooks.example.jp/mamori\"\nwebhook_secret_file = \"{}\"\n",
+            long.display()
+        );
+        let hook = with(good).unwrap().webhook.unwrap();
+        assert_eq!(hook.secret, "0123456789abcdef0123456789abcdef");
+        assert!(!format!("{hook:?}").contains("0123456789"), "the secret is not printed");
+        for bad in [
+            "[notify]\nwebhook_url = \"https://hooks.example.jp/mamori\"\n".to_owned(),
+            format!("[notify]\nwebhook_secret_file = \"{}\"\n", long.display()),
+            format!("[notify]\nwebhook_url = \"ftp://x\"\nwebhook_secret_file = \"{}\"\n", long.display()),
+            format!("[notify]\nwebhook_url = \"https://x\"\nwebhook_secret_file = \"{}\"\n", short.display()),
+            "[notify]\nwebhook_url = \"https://x\"\nwebhook_secret_file = \"/nonexistent/secret\"\n"
+                .to_owned(),
+        ] {
+            assert!(matches!(with(bad.clone()), Err(ConfigError::Invalid { .. })), "{bad}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod console;
 pub mod forwarding;
 pub mod i18n;
 pub mod middleware;
+pub mod notify;
 pub mod openapi;
 pub mod problem;
 pub mod routes;

@@ -128,6 +128,7 @@ pub async fn open_core(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<C
         reveals: config.reveals,
         import_max_listed_problems: config.import_max_listed_problems,
         command_timeout: config.command_timeout,
+        notify_webhook: config.webhook.is_some(),
         ..Policies::default()
     };
     let keys = Keys {
@@ -186,6 +187,9 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
         }
     };
     spawn_housekeeping(state.clone());
+    if let Some(hook) = state.config.webhook.clone() {
+        crate::notify::spawn(state.core.clone(), hook);
+    }
     let command_watch = spawn_command_watch(state.core.clone());
     let demo_calls = demo.is_some().then(|| spawn_demo_calls(state.core.clone()));
     let checkpointer = spawn_checkpointer(state.core.clone());

@@ -513,3 +513,34 @@ impl From<ApprovalDecisionRow> for ApprovalDecision {
         }
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct NotificationRow {
+    id: String,
+    approval_id: String,
+    event: String,
+    payload: String,
+    created_at: i64,
+    status: String,
+    attempts: i64,
+    next_at: i64,
+    last_error: Option<String>,
+    delivered_at: Option<i64>,
+}
+
+impl From<NotificationRow> for ApprovalNotification {
+    fn from(r: NotificationRow) -> Self {
+        ApprovalNotification {
+            id: r.id,
+            approval_id: r.approval_id,
+            event: r.event,
+            payload: r.payload,
+            created_at: UnixMillis(r.created_at),
+            status: r.status,
+            attempts: r.attempts,
+            next_at: UnixMillis(r.next_at),
+            last_error: r.last_error,
+            delivered_at: r.delivered_at.map(UnixMillis),
+        }
+    }
+}

@@ -16,6 +16,8 @@ pub trait ApprovalRead: Send {
     /// Take-outs that were granted and are still out (granted, or past their date and not
     /// returned), or whose grant ended at or after `since`; by grant end.
     async fn take_out_grants(&mut self, since: UnixMillis) -> StoreResult<Vec<ApprovalRecord>>;
+    /// The latest notifications, newest first (the deliveries page).
+    async fn approval_notifications(&mut self, limit: i64) -> StoreResult<Vec<ApprovalNotification>>;
     /// The decisions on a request, in order.
     async fn approval_decisions(&mut self, approval_id: &str) -> StoreResult<Vec<ApprovalDecision>>;
 }
@@ -38,6 +40,25 @@ pub trait ApprovalWrite: ApprovalRead {
     ) -> StoreResult<bool>;
     /// Uses a grant once: true only for a granted, unexpired request of exactly this digest.
     async fn use_approval_grant(&mut self, id: &str, digest: &str, now: UnixMillis) -> StoreResult<bool>;
+    /// Queues a notification (in the transaction of the step it tells of).
+    async fn insert_approval_notification(&mut self, n: &ApprovalNotification) -> StoreResult<()>;
+    /// Notifications due now and not claimed by another replica, claimed until `until`.
+    async fn claim_approval_notifications(
+        &mut self,
+        now: UnixMillis,
+        until: UnixMillis,
+        limit: i64,
+    ) -> StoreResult<Vec<ApprovalNotification>>;
+    /// Records an attempt: its new status, the attempts so far, when to try next, the error.
+    async fn record_notification_attempt(
+        &mut self,
+        id: &str,
+        status: &str,
+        attempts: i64,
+        next_at: UnixMillis,
+        error: Option<&str>,
+        delivered_at: Option<UnixMillis>,
+    ) -> StoreResult<()>;
     /// Requests past their time — pending past `decide_by`, granted past `grant_expires_at` —
     /// marked expired; returns them as they were.
     async fn expire_approvals(&mut self, now: UnixMillis) -> StoreResult<Vec<ApprovalRecord>>;

@@ -331,3 +331,22 @@ pub struct ApprovalDecision {
     pub at: UnixMillis,
     pub comment: String,
 }
+
+/// A notification of an approval step for the webhook (issue 15, item 8), as the outbox holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalNotification {
+    pub id: String,
+    pub approval_id: String,
+    /// `approval.request`, `approval.approve`, …
+    pub event: String,
+    /// The JSON body sent.
+    pub payload: String,
+    pub created_at: UnixMillis,
+    /// `pending`, `delivered` or `failed` (given up after the last retry).
+    pub status: String,
+    pub attempts: i64,
+    /// When the next attempt is due.
+    pub next_at: UnixMillis,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<UnixMillis>,
+}

@@ -25,6 +25,7 @@ use sha2::Digest;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use mamori_store::ApprovalNotification as Notification;
 pub use mamori_store::ApprovalRecord as Approval;
 
 /// The approval service.
@@ -64,6 +65,20 @@ pub struct ApprovalView {
 pub(crate) struct GrantRefused {
     event: AuditEvent,
     changed: bool,
+}
+
+/// Counts for the approvals badge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Badge {
+    pub to_decide: usize,
+    pub mine_pending: usize,
+    pub mine_granted: usize,
+}
+
+impl Badge {
+    pub fn is_empty(&self) -> bool {
+        self.to_decide + self.mine_pending + self.mine_granted == 0
+    }
 }
 
 /// The inbox: requests the principal may decide, and their own.
@@ -146,6 +161,49 @@ impl Approvals {
         self.changes.send_modify(|v| *v = v.wrapping_add(1));
     }
 
+    /// Queues a notification of this step for the webhook, in the step's transaction (when a
+    /// webhook is configured). It tells the kind, the state, who asked, and the times — never
+    /// the content or the reason, which may name a customer.
+    async fn notify_in(
+        &self,
+        tx: &mut Box<dyn mamori_store::StoreTx>,
+        request: &Approval,
+        event: &str,
+    ) -> Result<(), CoreError> {
+        if !self.base.policies.notify_webhook {
+            return Ok(());
+        }
+        let requester = tx.user_by_id(&request.requester_id).await?;
+        let now = self.base.now();
+        let payload = serde_json::json!({
+            "event": event,
+            "approval": {
+                "id": request.id,
+                "kind": request.kind.as_str(),
+                "state": request.state.as_str(),
+                "requester": requester.map(|u| format!("{} ({})", u.display_name, u.username)),
+                "created_at": request.created_at.rfc3339(),
+                "decide_by": request.decide_by.rfc3339(),
+                "grant_expires_at": request.grant_expires_at.map(|t| t.rfc3339()),
+            },
+            "path": "/approvals",
+        });
+        let n = Notification {
+            id: new_id(),
+            approval_id: request.id.clone(),
+            event: event.to_owned(),
+            payload: payload.to_string(),
+            created_at: now,
+            status: "pending".into(),
+            attempts: 0,
+            next_at: now,
+            last_error: None,
+            delivered_at: None,
+        };
+        tx.insert_approval_notification(&n).await?;
+        Ok(())
+    }
+
     /// The policy of a kind: the one the security admin set, else the default.
     pub async fn policy(&self, kind: ApprovalKind) -> Result<ApprovalPolicy, CoreError> {
         let key = format!("approval_policy:{}", kind.as_str());
@@ -201,6 +259,7 @@ impl Approvals {
             .detail("kind", new.kind.as_str())
             .detail("digest", request.digest[..16].to_owned());
         self.base.audit(&mut tx, ctx, e).await?;
+        self.notify_in(&mut tx, &request, "approval.request").await?;
         tx.commit().await?;
         self.changed();
         Ok(request)
@@ -274,6 +333,7 @@ impl Approvals {
         }
         self.base.audit(&mut tx, ctx, e).await?;
         let after = tx.approval(id).await?.ok_or(CoreError::NotFound { what: "approval" })?;
+        self.notify_in(&mut tx, &after, action.name).await?;
         tx.commit().await?;
         self.changed();
         Ok(after)
@@ -310,6 +370,8 @@ impl Approvals {
             .object(format!("approval:{id}"))
             .detail("kind", request.kind.as_str());
         self.base.audit(&mut tx, ctx, e).await?;
+        let after = Approval { state: ApprovalState::Cancelled, ..request };
+        self.notify_in(&mut tx, &after, "approval.cancel").await?;
         tx.commit().await?;
         self.changed();
         Ok(())
@@ -462,6 +524,18 @@ impl Approvals {
         Ok(inbox)
     }
 
+    /// The badge the floor and the workspace show: requests waiting for the principal's
+    /// decision, their own requests waiting, and their grants not used yet.
+    pub async fn badge(&self, principal: &Principal) -> Result<Badge, CoreError> {
+        let inbox = self.inbox(principal).await?;
+        let mine = |state| inbox.mine.iter().filter(|v| v.request.state == state).count();
+        Ok(Badge {
+            to_decide: inbox.to_decide.len(),
+            mine_pending: mine(ApprovalState::Pending),
+            mine_granted: mine(ApprovalState::Granted),
+        })
+    }
+
     /// A request by id, for its requester, someone who may decide it, or an auditor; to anyone
     /// else it is not found, and the attempt recorded.
     pub async fn approval(
@@ -488,6 +562,52 @@ impl Approvals {
         self.view(request, decisions, policy).await
     }
 
+    /// Notifications due for the webhook, claimed for a minute (another replica leaves them).
+    pub async fn claim_notifications(&self, limit: i64) -> Result<Vec<Notification>, CoreError> {
+        let now = self.base.now();
+        let mut tx = self.base.store.begin().await?;
+        let claimed = tx.claim_approval_notifications(now, UnixMillis(now.0 + 60_000), limit).await?;
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    /// Records one delivery attempt: arrived, or failed — then tried again after 1 s, 2 s, 4 s …
+    /// up to 5 minutes apart, and given up (`failed`) after [`NOTIFY_ATTEMPTS`] attempts.
+    pub async fn record_notification(
+        &self,
+        n: &Notification,
+        outcome: Result<(), String>,
+    ) -> Result<(), CoreError> {
+        let now = self.base.now();
+        let attempts = n.attempts + 1;
+        let (status, next_at, error, delivered) = match outcome {
+            Ok(()) => ("delivered", now, None, Some(now)),
+            Err(e) if attempts >= NOTIFY_ATTEMPTS => ("failed", now, Some(e), None),
+            Err(e) => {
+                let wait = (1_000i64 << (attempts - 1).min(20)).min(300_000);
+                ("pending", UnixMillis(now.0 + wait), Some(e), None)
+            }
+        };
+        let error: Option<String> = error.map(|e| e.chars().take(500).collect());
+        let mut tx = self.base.store.begin().await?;
+        tx.record_notification_attempt(&n.id, status, attempts, next_at, error.as_deref(), delivered).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The latest webhook deliveries (security admins: `settings.manage`).
+    pub async fn notifications(
+        &self,
+        principal: &Principal,
+        limit: i64,
+        ctx: &RequestContext,
+    ) -> Result<Vec<Notification>, CoreError> {
+        self.base
+            .permitted(principal, mamori_domain::Permission::SettingsManage, &actions::APPROVAL_READ, ctx)
+            .await?;
+        Ok(self.base.store.read().await?.approval_notifications(limit.clamp(1, 1000)).await?)
+    }
+
     /// Requests not decided in time and grants not used in time expire (run every minute).
     pub async fn expire_approvals(&self) -> Result<usize, CoreError> {
         let now = self.base.now();
@@ -499,6 +619,8 @@ impl Approvals {
                 .detail("kind", r.kind.as_str())
                 .detail("was", r.state.as_str());
             self.base.audit(&mut tx, &RequestContext::default(), e).await?;
+            let after = Approval { state: ApprovalState::Expired, ..r.clone() };
+            self.notify_in(&mut tx, &after, "approval.expire").await?;
         }
         tx.commit().await?;
         if !expired.is_empty() {
@@ -507,6 +629,9 @@ impl Approvals {
         Ok(expired.len())
     }
 }
+
+/// Attempts at delivering one notification before it is given up.
+pub const NOTIFY_ATTEMPTS: i64 = 10;
 
 /// How often the expiry sweep runs.
 pub const EXPIRY_SWEEP: Duration = Duration::from_secs(60);

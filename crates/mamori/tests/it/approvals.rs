@@ -625,6 +625,8 @@ async fn reveal_beyond_allowance(backend: Backend) {
     s.core.approvals.decide(&sv, &id, true, Some(&step), "", &ctx).await.unwrap();
     let html = b.get("/approvals").await.text().await.unwrap();
     assert!(html.contains(&format!("action=\"{show}\"")), "offered: {html}");
+    let html = b.get("/workspace").await.text().await.unwrap();
+    assert!(html.contains("承認済み（未使用） 1件"), "the workspace's badge: {html}");
     let r = b.post_form(&show, &[("_csrf", &csrf)]).await;
     assert_eq!((r.status().as_u16(), &r.headers()["cache-control"]), (200, &"no-store".parse().unwrap()));
     assert!(r.text().await.unwrap().contains("4111111111111111"), "shown once");
@@ -739,6 +741,9 @@ async fn take_out_explains_signals(backend: Backend) {
     {
         assert!(html.contains(expected), "{expected} for the approver: {html}");
     }
+    // The floor's badge: two requests waiting for this supervisor (item 8).
+    let html = svb.get("/floor").await.text().await.unwrap();
+    assert!(html.contains("id=\"floor-approvals\"") && html.contains("承認待ち 2件"), "{html}");
     for ask in s.core.approvals.inbox(&sv).await.unwrap().to_decide {
         let step = s.core.identity.step_up(&sv, &s.next_totp(), "approval", &ctx).await.unwrap();
         s.core.approvals.decide(&sv, &ask.request.id, true, Some(&step), "", &ctx).await.unwrap();
@@ -909,3 +914,100 @@ async fn privileged_actions_need_two_admins(backend: Backend) {
     s.stop().await;
 }
 both_backends!(privileged_actions_need_two_admins);
+
+/// What the test's webhook receiver got: (timestamp, signature, body).
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>;
+
+/// A webhook receiver on loopback that answers 500 to its first `fail` requests, then 204.
+async fn webhook_receiver(fail: usize) -> (String, Received) {
+    use axum::http::{HeaderMap, StatusCode};
+    let got: Received = Default::default();
+    let seen = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let seen = seen.clone();
+            async move {
+                let header = |name: &str| {
+                    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+                };
+                let mut seen = seen.lock().unwrap();
+                seen.push((header("x-mamori-timestamp"), header("x-mamori-signature"), body));
+                if seen.len() <= fail { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::NO_CONTENT }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+/// Notifications by signed webhook (issue 15, item 8): each step of a request — asked,
+/// approved — is POSTed to a real receiver on loopback with an HMAC-SHA256 signature over the
+/// timestamp and the body, which the receiver can check with the shared secret; a receiver that
+/// fails is tried again with back-off, and every attempt is recorded. No content, no reason.
+async fn webhook_notifications(backend: Backend) {
+    use hmac::{Hmac, Mac};
+    let (url, got) = webhook_receiver(2).await;
+    let secret = "a-shared-secret-of-at-least-32-characters";
+    let s = TestServer::start_with(backend, |c| {
+        c.signin_burst = 10_000;
+        c.webhook = Some(mamori_server::config::Webhook { url, secret: secret.into() });
+    })
+    .await;
+    two_teams(&s).await;
+    let ctx = Default::default();
+    let (client, customers) = client_with_customers(&s, 1).await;
+    let sv = person(&s, "sv.a").await;
+    let op = mamori_core::Principal::direct(person(&s, "op.a").await.user, vec![client]);
+    let asked = s.core.request_print(&op, &customers[0], "郵送の控え（宛名確認用）", &ctx).await.unwrap();
+    let step = s.core.identity.step_up(&sv, &s.next_totp(), "approval", &ctx).await.unwrap();
+    s.core.approvals.decide(&sv, &asked.id, true, Some(&step), "", &ctx).await.unwrap();
+    // Two failures, then deliveries: the retries wait on the server's clock.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let delivered = loop {
+        let list = s.core.approvals.notifications(&person(&s, "admin").await, 10, &ctx).await.unwrap();
+        if list.len() == 2 && list.iter().all(|n| n.status == "delivered") {
+            break list;
+        }
+        assert!(std::time::Instant::now() < deadline, "not delivered: {list:?}");
+        s.clock.advance(Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let attempts: i64 = delivered.iter().map(|n| n.attempts).sum();
+    assert_eq!(attempts, 4, "two failed attempts, then one each: {delivered:?}");
+    assert!(delivered.iter().any(|n| n.last_error.as_deref().is_some_and(|e| e.contains("500"))));
+
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 4);
+    let mut events = Vec::new();
+    for (timestamp, signature, body) in &got {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{timestamp}.{body}").as_bytes());
+        assert_eq!(signature, &format!("sha256={}", hex::encode(mac.finalize().into_bytes())), "signed");
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["approval"]["id"], asked.id.as_str());
+        assert!(
+            !body.contains("宛名確認用") && !body.contains(&customers[0]),
+            "no reason, no customer: {body}"
+        );
+        events.push(v["event"].as_str().unwrap().to_owned());
+    }
+    events.sort();
+    events.dedup();
+    assert_eq!(events, ["approval.approve", "approval.request"]);
+    // The deliveries are listed for security admins, in the API too.
+    let admin_user = s.core.store().read().await.unwrap().user_by_username("admin").await.unwrap().unwrap();
+    let token = s.token(&admin_user, &[mamori_domain::Permission::SettingsManage]).await;
+    let r = reqwest::Client::new()
+        .get(s.url("/api/v1/approval-notifications"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let list: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(list["notifications"].as_array().map(Vec::len), Some(2));
+    s.stop().await;
+}
+both_backends!(webhook_notifications);

@@ -344,3 +344,30 @@ pub async fn put_approval_policy(
     state.core.set_approval_policy(&p, kind, &policy, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The webhook's latest deliveries (the 200 newest), with their attempts and errors.
+#[utoipa::path(get, path = "/api/v1/approval-notifications", tag = "approvals",
+    responses((status = 200, body = proto::ApprovalNotifications), (status = 403, body = proto::Problem)))]
+pub async fn list_notifications(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+) -> ApiResult<Json<proto::ApprovalNotifications>> {
+    let list = state.core.approvals.notifications(&p, 200, &ctx).await?;
+    Ok(Json(proto::ApprovalNotifications {
+        notifications: list
+            .into_iter()
+            .map(|n| proto::ApprovalNotificationView {
+                id: n.id,
+                approval_id: n.approval_id,
+                event: n.event,
+                created_at: n.created_at.0,
+                status: n.status,
+                attempts: n.attempts,
+                next_at: n.next_at.0,
+                last_error: n.last_error,
+                delivered_at: n.delivered_at.map(|t| t.0),
+            })
+            .collect(),
+    }))
+}

@@ -121,6 +121,7 @@ pub fn routes(r: Routes) -> Routes {
         .api(SignedIn, operation!(approvals::execute_privileged))
         .api(Permission(SettingsManage), operation!(approvals::get_approval_policies))
         .api(Permission(SettingsManage), operation!(approvals::put_approval_policy))
+        .api(Permission(SettingsManage), operation!(approvals::list_notifications))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = proto::Health)))]

@@ -184,6 +184,8 @@ struct FloorLive {
     can_command: bool,
     /// The command just sent from the floor, in words ("DEMO-PC-07 への画面ロック: 完了").
     command: Option<String>,
+    /// Requests waiting for the viewer's decision (the approvals badge).
+    approvals: mamori_core::approvals::Badge,
 }
 
 #[derive(Template)]
@@ -263,7 +265,8 @@ async fn live_part(
             .then_with(|| a.name.cmp(&b.name))
     });
     let can_command = p.can(DevicesCommand) || p.can(DevicesManage);
-    Ok(FloorLive { tr, rows, total, online, attention, can_command, command })
+    let approvals = state.core.approvals.badge(p).await?;
+    Ok(FloorLive { tr, rows, total, online, attention, can_command, command, approvals })
 }
 
 /// The floor page: filters, and the live part.

@@ -148,6 +148,8 @@ struct WorkspacePage {
     revealed: Option<(String, String)>,
     /// A reveal refused beyond the allowance, which may be asked of the supervisor instead.
     reveal_ask: Option<RevealAsk>,
+    /// The approvals badge: one's requests waiting, one's grants to use.
+    approvals: mamori_core::approvals::Badge,
 }
 
 /// A reveal the allowance refused, as the "ask the supervisor" form carries it.
@@ -297,7 +299,8 @@ async fn page(
         .notice_key(done)
         .error(error);
     let reasons = REASON_CODES.iter().map(|r| (*r, tr.t(&format!("reason.{r}")).to_owned())).collect();
-    render(&WorkspacePage { c, calls, form, reasons, cards, revealed, reveal_ask })
+    let approvals = state.core.approvals.badge(p).await.unwrap_or_default();
+    render(&WorkspacePage { c, calls, form, reasons, cards, revealed, reveal_ask, approvals })
 }
 
 async fn workspace_page(

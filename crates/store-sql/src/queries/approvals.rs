@@ -4,6 +4,8 @@ macro_rules! approvals_queries {
     ($handle:ty, $db:ty) => {
         const APPROVAL_COLUMNS: &str = "id, kind, requester_id, requester_team, content, digest, reason, state, \
                                         created_at, decide_by, closed_at, grant_expires_at";
+        const NOTIFICATION_COLUMNS: &str = "id, approval_id, event, payload, created_at, status, attempts, next_at, \
+                                            last_error, delivered_at";
 
         #[async_trait::async_trait]
         impl mamori_store::ApprovalRead for $handle {
@@ -57,6 +59,17 @@ macro_rules! approvals_queries {
                 .into_iter()
                 .map(ApprovalRecord::try_from)
                 .collect()
+            }
+
+            async fn approval_notifications(&mut self, limit: i64) -> StoreResult<Vec<ApprovalNotification>> {
+                sqlx::query_as::<$db, NotificationRow>(&format!(
+                    "SELECT {NOTIFICATION_COLUMNS} FROM approval_notifications ORDER BY created_at DESC, id DESC LIMIT $1"
+                ))
+                .bind(limit)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)
+                .map(|rows| rows.into_iter().map(ApprovalNotification::from).collect())
             }
 
             async fn approval_decisions(&mut self, approval_id: &str) -> StoreResult<Vec<ApprovalDecision>> {
@@ -150,6 +163,90 @@ macro_rules! approvals_queries {
                 .await
                 .map_err(db_err)?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn insert_approval_notification(&mut self, n: &ApprovalNotification) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO approval_notifications (id, approval_id, event, payload, created_at, status, attempts, next_at, last_error, delivered_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&n.id)
+                .bind(&n.approval_id)
+                .bind(&n.event)
+                .bind(&n.payload)
+                .bind(n.created_at.0)
+                .bind(&n.status)
+                .bind(n.attempts)
+                .bind(n.next_at.0)
+                .bind(&n.last_error)
+                .bind(n.delivered_at.map(|t| t.0))
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn claim_approval_notifications(
+                &mut self,
+                now: UnixMillis,
+                until: UnixMillis,
+                limit: i64,
+            ) -> StoreResult<Vec<ApprovalNotification>> {
+                let due: Vec<ApprovalNotification> = sqlx::query_as::<$db, NotificationRow>(&format!(
+                    "SELECT {NOTIFICATION_COLUMNS} FROM approval_notifications WHERE status = 'pending' AND next_at <= $1 \
+                     AND (claimed_until IS NULL OR claimed_until < $1) ORDER BY next_at, id LIMIT $2"
+                ))
+                .bind(now.0)
+                .bind(limit)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(ApprovalNotification::from)
+                .collect();
+                let mut claimed = Vec::with_capacity(due.len());
+                for n in due {
+                    // Another replica may have claimed it since the read.
+                    let done = sqlx::query::<$db>(
+                        "UPDATE approval_notifications SET claimed_until = $1 WHERE id = $2 AND status = 'pending' \
+                         AND (claimed_until IS NULL OR claimed_until < $3)",
+                    )
+                    .bind(until.0)
+                    .bind(&n.id)
+                    .bind(now.0)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                    if done.rows_affected() == 1 {
+                        claimed.push(n);
+                    }
+                }
+                Ok(claimed)
+            }
+
+            async fn record_notification_attempt(
+                &mut self,
+                id: &str,
+                status: &str,
+                attempts: i64,
+                next_at: UnixMillis,
+                error: Option<&str>,
+                delivered_at: Option<UnixMillis>,
+            ) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "UPDATE approval_notifications SET status = $1, attempts = $2, next_at = $3, last_error = COALESCE($4, last_error), \
+                     delivered_at = $5, claimed_until = NULL WHERE id = $6",
+                )
+                .bind(status)
+                .bind(attempts)
+                .bind(next_at.0)
+                .bind(error)
+                .bind(delivered_at.map(|t| t.0))
+                .bind(id)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(())
             }
 
             async fn expire_approvals(&mut self, now: UnixMillis) -> StoreResult<Vec<ApprovalRecord>> {
