@@ -15,6 +15,10 @@ pub enum CoreError {
     Conflict(String),
     #[error("not allowed: {0}")]
     Forbidden(&'static str),
+    /// A four-eyes step refused by its rules (issue 15): `reason` is the code the audit entry
+    /// records (`own_request`, `step_up`, `not_granted`, `changed` …), which the console words.
+    #[error("not allowed: {message}")]
+    ApprovalRefused { reason: &'static str, message: &'static str },
     /// A privileged action that a second security admin must approve first (issue 15, item 7).
     #[error("a second security admin must approve this first: ask for approval")]
     ApprovalRequired,
@@ -50,6 +54,7 @@ impl CoreError {
             CoreError::Conflict(_) => ErrorCode::Conflict,
             CoreError::Forbidden(_) => ErrorCode::Forbidden,
             CoreError::ApprovalRequired => ErrorCode::ApprovalRequired,
+            CoreError::ApprovalRefused { .. } => ErrorCode::ApprovalRefused,
             CoreError::SignInFailed => ErrorCode::SignInFailed,
             CoreError::DeviceRefused(_) => ErrorCode::DeviceRefused,
             CoreError::SecondFactorFailed => ErrorCode::SecondFactorFailed,

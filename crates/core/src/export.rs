@@ -212,9 +212,7 @@ impl Core {
         let content: serde_json::Value = serde_json::from_str(&request.content).unwrap_or_default();
         match ExportSpec::from_content(&content) {
             Some((spec, before, customers)) if usable => Ok((request, spec, before, customers)),
-            _ => {
-                Err(CoreError::Forbidden("no valid grant for this: it was used, expired, or never approved"))
-            }
+            _ => Err(crate::approvals::not_granted()),
         }
     }
 

@@ -98,8 +98,8 @@ impl Core {
     ) -> Result<PrivilegedAction, CoreError> {
         let view = self.approvals.approval(principal, approval_id, ctx).await?;
         let content: serde_json::Value = serde_json::from_str(&view.request.content).unwrap_or_default();
-        let action: PrivilegedAction = serde_json::from_value(content.clone())
-            .map_err(|_| CoreError::Forbidden("this is not a privileged action's approval"))?;
+        let action: PrivilegedAction =
+            serde_json::from_value(content.clone()).map_err(|_| crate::approvals::not_granted())?;
         if matches!(action, PrivilegedAction::RotateVaultKeys | PrivilegedAction::RetireVaultKeys) {
             return Err(CoreError::invalid(
                 "action",

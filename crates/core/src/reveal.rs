@@ -8,11 +8,10 @@
 
 use crate::approvals::{Approval, NewRequest};
 use crate::vault::Purpose;
-use crate::{Core, CoreError, Principal, check_id};
+use crate::{Core, CoreError, Principal};
 use mamori_audit::{RequestContext, actions};
 use mamori_domain::approval::ApprovalKind;
 use mamori_domain::customer::CustomerField;
-use mamori_proto::ErrorCode;
 
 /// What a reveal request asks for: this field of this customer, for this stated reason.
 fn reveal_content(customer_id: &str, field: CustomerField, reason_code: &str) -> serde_json::Value {
@@ -39,18 +38,7 @@ impl Core {
         purpose: &Purpose,
         ctx: &RequestContext,
     ) -> Result<Approval, CoreError> {
-        check_id(customer_id, "customer")?;
-        let field = CustomerField::parse(field).ok_or_else(|| {
-            CoreError::invalid("field", ErrorCode::UnknownField, format!("`{field}` is not a customer field"))
-        })?;
-        let Purpose::Reason { code, text } = purpose else {
-            return Err(CoreError::invalid(
-                "reason_code",
-                ErrorCode::ReasonRequired,
-                "a reveal needs a reason code and text",
-            ));
-        };
-        crate::vault::check_purpose(purpose)?;
+        let (field, code, text) = crate::vault::reveal_asked(customer_id, field, purpose)?;
         let record = self.base.store.read().await?.customer(customer_id).await?;
         let record = self.vault.in_client_scope(principal, record, &actions::CUSTOMER_REVEAL, ctx).await?;
         self.vault.revealable(principal, &record, field, ctx).await?;

@@ -354,11 +354,12 @@ impl Core {
                 .object(format!("approval:{approval_id}"))
                 .detail("reason", reason);
             self.base.record_denied(ctx, e).await;
-            return Err(CoreError::Forbidden(match reason {
+            let message = match reason {
                 "own_request" => "the return is recorded by your supervisor, not by you (four eyes)",
                 "not_taken_out" => "this is not a granted take-out",
                 _ => "your roles do not record returns for this team",
-            }));
+            };
+            return Err(CoreError::ApprovalRefused { reason, message });
         }
         let now = self.now();
         let overdue = request.grant_expires_at.is_some_and(|t| t < now);

@@ -133,6 +133,9 @@ catalogue! {
     Forbidden = "forbidden", Refused,
         "Authenticated, but without the permission the route needs, or a rule forbids it.",
         "Ask a security admin for the permission; the refusal is in the audit log.";
+    ApprovalRefused = "approval_refused", Refused,
+        "A four-eyes rule refused the step: one's own request, decided already, no longer waiting or too late, not an approver for this team, no step-up; or a grant used, expired, never given, or not for exactly this (`detail` says which).",
+        "Read `detail`: ask a colleague to decide, give the TOTP code again, or ask again.";
     ApprovalRequired = "approval_required", Refused,
         "A privileged action (granting security_admin, an approval policy, a customer erasure, a vault key rotation or retirement) needs a second security admin's approval.",
         "Ask for it (`POST /api/v1/privileged`, or the console's form); once approved, carry it out with `POST /api/v1/approvals/{id}/execute`.";

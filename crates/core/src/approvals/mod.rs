@@ -133,6 +133,14 @@ fn asked<'a>(request: &'a Approval, decided_by: &'a [String]) -> Asked<'a> {
     }
 }
 
+/// The refusal of a grant that was used, expired or never given.
+pub(crate) fn not_granted() -> CoreError {
+    CoreError::ApprovalRefused {
+        reason: "not_granted",
+        message: "no valid grant for this: it was used, expired, or never approved",
+    }
+}
+
 fn refusal_message(r: DecisionRefused) -> &'static str {
     match r {
         DecisionRefused::OwnRequest => "you cannot decide your own request (four eyes)",
@@ -294,7 +302,10 @@ impl Approvals {
                 .detail("kind", request.kind.as_str())
                 .detail("reason", refused.code());
             self.base.record_denied(ctx, e).await;
-            return Err(CoreError::Forbidden(refusal_message(refused)));
+            return Err(CoreError::ApprovalRefused {
+                reason: refused.code(),
+                message: refusal_message(refused),
+            });
         }
         let decision = ApprovalDecision {
             approval_id: id.to_owned(),
@@ -418,11 +429,14 @@ impl Approvals {
     /// Records a refused use (after its transaction is gone) and says why.
     pub(crate) async fn refused(&self, ctx: &RequestContext, r: GrantRefused) -> CoreError {
         self.base.record_denied(ctx, r.event).await;
-        CoreError::Forbidden(if r.changed {
-            "this is not what was approved: ask again"
+        if r.changed {
+            CoreError::ApprovalRefused {
+                reason: "changed",
+                message: "this is not what was approved: ask again",
+            }
         } else {
-            "no valid grant for this: it was used, expired, or never approved"
-        })
+            not_granted()
+        }
     }
 
     /// Uses a grant on its own transaction (for actions whose work is done elsewhere, such as a

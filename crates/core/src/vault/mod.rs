@@ -329,6 +329,28 @@ pub(crate) fn open_reason(key: &DataKey, record_id: &str, sealed: &str) -> Optio
     Some(String::from_utf8_lossy(&plain).into_owned())
 }
 
+/// What a reveal (or a request for one) asks, checked: a customer id, a known field, a reason
+/// code and text — never an active call alone.
+pub(crate) fn reveal_asked<'a>(
+    customer_id: &str,
+    field: &str,
+    purpose: &'a Purpose,
+) -> Result<(CustomerField, &'a String, &'a String), CoreError> {
+    check_id(customer_id, "customer")?;
+    let field = CustomerField::parse(field).ok_or_else(|| {
+        CoreError::invalid("field", ErrorCode::UnknownField, format!("`{field}` is not a customer field"))
+    })?;
+    let Purpose::Reason { code, text } = purpose else {
+        return Err(CoreError::invalid(
+            "reason_code",
+            ErrorCode::ReasonRequired,
+            "a reveal needs a reason code and text",
+        ));
+    };
+    check_purpose(purpose)?;
+    Ok((field, code, text))
+}
+
 pub(crate) fn check_purpose(purpose: &Purpose) -> Result<(), CoreError> {
     match purpose {
         Purpose::ActiveCall => Ok(()),
@@ -1087,18 +1109,7 @@ impl Vault {
         purpose: &Purpose,
         ctx: &RequestContext,
     ) -> Result<String, CoreError> {
-        check_id(customer_id, "customer")?;
-        let field = CustomerField::parse(field).ok_or_else(|| {
-            CoreError::invalid("field", ErrorCode::UnknownField, format!("`{field}` is not a customer field"))
-        })?;
-        let Purpose::Reason { code, text } = purpose else {
-            return Err(CoreError::invalid(
-                "reason_code",
-                ErrorCode::ReasonRequired,
-                "a reveal needs a reason code and text",
-            ));
-        };
-        check_purpose(purpose)?;
+        let (field, code, text) = reveal_asked(customer_id, field, purpose)?;
         let record = self.base.store.read().await?.customer(customer_id).await?;
         let record = self.in_client_scope(principal, record, &actions::CUSTOMER_REVEAL, ctx).await?;
         let refused = |reason: &str| {

@@ -60,7 +60,7 @@ async fn client_with_customers(s: &TestServer, n: usize) -> (String, Vec<String>
 
 fn refused(r: Result<impl std::fmt::Debug, CoreError>, what: &str) {
     match r {
-        Err(CoreError::Forbidden(_)) => {}
+        Err(CoreError::Forbidden(_) | CoreError::ApprovalRefused { .. }) => {}
         other => panic!("{what}: expected a refusal, got {other:?}"),
     }
 }
@@ -478,6 +478,8 @@ async fn export_needs_approval(backend: Backend) {
     assert!(!zip.windows("山田太郎".len()).any(|w| w == "山田太郎".as_bytes()), "encrypted");
     let r = b.post_form(&download, &[("_csrf", &csrf), ("ticket", &ticket)]).await;
     assert_eq!(r.status(), 403, "one download");
+    let text = r.text().await.unwrap();
+    assert!(text.contains("有効な承認がありません"), "said in Japanese: {text}");
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("export.zip");

@@ -47,55 +47,86 @@ pub struct RequestRow {
     pub key_command: String,
 }
 
+/// What a request is of comes first (the document, the item, the action), then whose and which,
+/// then how many and until when.
+const CONTENT_ORDER: [&str; 20] = [
+    "action",
+    "document",
+    "item",
+    "kind",
+    "client",
+    "customer",
+    "device",
+    "usb_serial",
+    "paper",
+    "user",
+    "roles",
+    "field",
+    "fields",
+    "reason_code",
+    "customers",
+    "registered_from",
+    "registered_to",
+    "registered_before",
+    "policy",
+    "until",
+];
+
 fn row(tr: Tr, v: &ApprovalView, now: mamori_domain::UnixMillis) -> RequestRow {
     let r = &v.request;
     let name = |id: &str| v.names.get(id).cloned().unwrap_or_default();
     let content = match serde_json::from_str::<serde_json::Value>(&r.content) {
-        Ok(serde_json::Value::Object(map)) => map
-            .iter()
-            .map(|(k, value)| {
-                let label = tr.get(&format!("approval_content.{k}")).unwrap_or(k.as_str());
-                // A coded value in words: a document's kind, a customer field's name.
-                let word = |s: &str| {
-                    [
-                        format!("approval_value.{k}.{s}"),
-                        format!("customer_field.{s}"),
-                        format!("reason.{s}"),
-                        format!("role.{s}"),
-                        format!("audit_value.kind.{s}"),
-                    ]
-                    .iter()
-                    .find_map(|key| tr.get(key))
-                    .map_or_else(|| s.to_owned(), str::to_owned)
-                };
-                let value = match value {
-                    // A record's id means nothing to a person: its first digits tell one apart.
-                    serde_json::Value::String(s) if k == "customer" && s.len() == 36 => {
-                        format!("{}…", &s[..8])
-                    }
-                    // A client company by name.
-                    serde_json::Value::String(s) if v.names.contains_key(s) => name(s),
-                    serde_json::Value::String(s) => word(s),
-                    // An instant ("registered before …") in Japan time.
-                    serde_json::Value::Number(n) if k == "registered_before" || k == "until" => {
-                        n.as_i64().map(local_time).unwrap_or_default()
-                    }
-                    // A privileged policy change: the policy in words.
-                    policy @ serde_json::Value::Object(_) if k == "policy" => {
-                        serde_json::from_value::<mamori_domain::approval::ApprovalPolicy>(policy.clone())
-                            .map(|p| super::privileged::policy_summary(tr, &p))
-                            .unwrap_or_default()
-                    }
-                    serde_json::Value::Array(items) => items
+        Ok(serde_json::Value::Object(map)) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by_key(|(k, _)| {
+                CONTENT_ORDER.iter().position(|o| o == k).unwrap_or(CONTENT_ORDER.len())
+            });
+            entries
+                .into_iter()
+                .map(|(k, value)| {
+                    let label = tr.get(&format!("approval_content.{k}")).unwrap_or(k.as_str());
+                    // A coded value in words: a document's kind, a customer field's name.
+                    let word = |s: &str| {
+                        [
+                            format!("approval_value.{k}.{s}"),
+                            format!("customer_field.{s}"),
+                            format!("reason.{s}"),
+                            format!("role.{s}"),
+                            format!("audit_value.kind.{s}"),
+                        ]
                         .iter()
-                        .map(|i| i.as_str().map_or_else(|| i.to_string(), word))
-                        .collect::<Vec<_>>()
-                        .join(tr.t("common.list_separator")),
-                    other => other.to_string(),
-                };
-                format!("{label}: {value}")
-            })
-            .collect(),
+                        .find_map(|key| tr.get(key))
+                        .map_or_else(|| s.to_owned(), str::to_owned)
+                    };
+                    let value = match value {
+                        // A record's id means nothing to a person: its first digits tell one apart.
+                        serde_json::Value::String(s) if k == "customer" && s.len() == 36 => {
+                            format!("{}…", &s[..8])
+                        }
+                        // A client company by name.
+                        serde_json::Value::String(s) if v.names.contains_key(s) => name(s),
+                        serde_json::Value::String(s) => word(s),
+                        // An instant ("registered before …") in Japan time.
+                        serde_json::Value::Number(n) if k == "registered_before" || k == "until" => {
+                            n.as_i64().map(local_time).unwrap_or_default()
+                        }
+                        // A privileged policy change: the policy in words.
+                        policy @ serde_json::Value::Object(_) if k == "policy" => {
+                            serde_json::from_value::<mamori_domain::approval::ApprovalPolicy>(policy.clone())
+                                .map(|p| super::privileged::policy_summary(tr, &p))
+                                .unwrap_or_default()
+                        }
+                        serde_json::Value::Array(items) => items
+                            .iter()
+                            .map(|i| i.as_str().map_or_else(|| i.to_string(), word))
+                            .collect::<Vec<_>>()
+                            .join(tr.t("common.list_separator")),
+                        other => other.to_string(),
+                    };
+                    format!("{label}: {value}")
+                })
+                .collect()
+        }
         _ => Vec::new(),
     };
     RequestRow {

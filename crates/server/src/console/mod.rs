@@ -260,6 +260,12 @@ pub fn error_text(tr: Tr, e: &CoreError) -> String {
     if let CoreError::Store(_) | CoreError::Internal(_) = e {
         tracing::error!(error = %e, "console request failed");
     }
+    // A four-eyes refusal in words of its own (one's own request, no step-up, a used grant …).
+    if let CoreError::ApprovalRefused { reason, .. } = e
+        && let Some(text) = tr.get(&format!("approval_refused.{reason}"))
+    {
+        return text.to_owned();
+    }
     match tr.get(&format!("error.{}", e.code())) {
         Some(s) => s.to_owned(),
         None => e.to_string(),
