@@ -480,6 +480,13 @@ async fn export_needs_approval(backend: Backend) {
     assert_eq!(r.status(), 403, "one download");
     let text = r.text().await.unwrap();
     assert!(text.contains("有効な承認がありません"), "said in Japanese: {text}");
+    // Nor through a second replica (another process's services on the same database).
+    let replica = mamori_server::serve::open_core(&s.config, s.clock.clone()).await.unwrap();
+    let op = mamori_core::Principal::direct(person(&s, "op.a").await.user, vec![client.clone()]);
+    let field = |f: mamori_domain::customer::CustomerField| f.as_str().to_owned();
+    let again = replica.export_customers(&op, &id, &ticket, &field, &ctx).await;
+    assert!(matches!(again, Err(CoreError::ApprovalRefused { .. })), "replayed on a replica: {again:?}");
+    drop(replica);
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("export.zip");
@@ -569,7 +576,7 @@ async fn reveal_beyond_allowance(backend: Backend) {
     .await;
     two_teams(&s).await;
     let ctx = Default::default();
-    let (_, customers) = client_with_customers(&s, 1).await;
+    let (client, customers) = client_with_customers(&s, 1).await;
     let customer = customers[0].clone();
     let sv = person(&s, "sv.a").await;
     let b = s.browser();
@@ -633,6 +640,11 @@ async fn reveal_beyond_allowance(backend: Backend) {
     assert_eq!((r.status().as_u16(), &r.headers()["cache-control"]), (200, &"no-store".parse().unwrap()));
     assert!(r.text().await.unwrap().contains("4111111111111111"), "shown once");
     assert_eq!(b.post_form(&show, &[("_csrf", &csrf)]).await.status(), 403, "and not twice");
+    let replica = mamori_server::serve::open_core(&s.config, s.clock.clone()).await.unwrap();
+    let op = mamori_core::Principal::direct(person(&s, "op.a").await.user, vec![client.clone()]);
+    let again = replica.reveal_approved(&op, &id, &ctx).await;
+    assert!(matches!(again, Err(CoreError::ApprovalRefused { .. })), "nor on a replica: {again:?}");
+    drop(replica);
 
     // Through the API.
     let op = s.core.store().read().await.unwrap().user_by_username("op.a").await.unwrap().unwrap();
@@ -842,6 +854,9 @@ async fn privileged_actions_need_two_admins(backend: Backend) {
     let r = b.post_form(&execute, &[("_csrf", &csrf)]).await;
     assert_eq!(r.headers()["location"], "/approvals?done=privileged_done");
     assert_eq!(b.post_form(&execute, &[("_csrf", &csrf)]).await.status(), 403, "once");
+    let replica = mamori_server::serve::open_core(&s.config, s.clock.clone()).await.unwrap();
+    refused(replica.execute_privileged(&admin, &asked.id, &ctx).await, "nor on a replica");
+    drop(replica);
     let roles = person(&s, "op.a").await.user.roles;
     assert_eq!(roles, vec![Role::SecurityAdmin]);
     assert_eq!(s.audit("user.roles").await[0].details.get("approval"), Some(&asked.id));
