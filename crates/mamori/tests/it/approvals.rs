@@ -786,6 +786,10 @@ async fn take_out_explains_signals(backend: Backend) {
     };
     let overdue = s.core.signals(&sv, &filter, &ctx).await.unwrap();
     assert_eq!(overdue.len(), 2, "the PC and the stick");
+    let html = s.signed_in("sv.a").await.get("/signals?kind=take_out_overdue").await.text().await.unwrap();
+    for expected in ["持ち出しの返却期限切れ", "返却予定", "DEMO-PC-07"] {
+        assert!(html.contains(expected), "{expected} on the signals page: {html}");
+    }
     let other_sv = s.principal_of(s.user("sv.none", &[Role::Supervisor]).await);
     assert!(s.core.signals(&other_sv, &filter, &ctx).await.unwrap().is_empty(), "not their team's");
     let out = s.core.take_outs_to_return(&sv).await.unwrap();
