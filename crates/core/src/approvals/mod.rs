@@ -123,14 +123,22 @@ fn decider(principal: &Principal, second_factor_at: Option<UnixMillis>) -> Decid
 }
 
 /// A stored request as the four-eyes rules see it.
+/// A request that says until when (a take-out's return date) is decided before then, or not at
+/// all: its deadline is the earlier of the two.
 fn asked<'a>(request: &'a Approval, decided_by: &'a [String]) -> Asked<'a> {
     Asked {
         requester_id: &request.requester_id,
         requester_team: request.requester_team.as_deref(),
         state: request.state,
-        decide_by: request.decide_by,
+        decide_by: until(request).map_or(request.decide_by, |u| u.min(request.decide_by)),
         decided_by,
     }
+}
+
+/// The `until` a request's content names, if any.
+fn until(request: &Approval) -> Option<UnixMillis> {
+    let content: serde_json::Value = serde_json::from_str(&request.content).ok()?;
+    content.get("until").and_then(serde_json::Value::as_i64).map(UnixMillis)
 }
 
 /// The refusal of a grant that was used, expired or never given.
@@ -326,12 +334,9 @@ impl Approvals {
         if let Some(to) = to {
             // A grant lasts the policy's time — or less, when the request says until when (a
             // take-out's return date).
-            let until = serde_json::from_str::<serde_json::Value>(&request.content)
-                .ok()
-                .and_then(|c| c.get("until").and_then(serde_json::Value::as_i64));
             let lasts = UnixMillis(now.0 + policy.grant_valid_ms);
             let expires =
-                (to == ApprovalState::Granted).then(|| until.map_or(lasts, |u| UnixMillis(u).min(lasts)));
+                (to == ApprovalState::Granted).then(|| until(&request).map_or(lasts, |u| u.min(lasts)));
             if !tx.move_approval(id, ApprovalState::Pending, to, now, expires).await? {
                 return Err(CoreError::Conflict("this request was decided meanwhile".into()));
             }

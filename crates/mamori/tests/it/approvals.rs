@@ -695,6 +695,7 @@ fn jst_day(s: &TestServer, days: i64) -> String {
 /// `take_out_overdue`; the supervisor records the return (the requester cannot). Bad requests
 /// are refused in words.
 async fn take_out_explains_signals(backend: Backend) {
+    use mamori_core::take_out::{TakeOutItem, TakeOutRequest};
     let s = TestServer::start_with(backend, |c| c.signin_burst = 10_000).await;
     let (op_a, _) = two_teams(&s).await;
     let ctx = Default::default();
@@ -763,6 +764,18 @@ async fn take_out_explains_signals(backend: Backend) {
         s.core.approvals.decide(&sv, &ask.request.id, true, Some(&step), "", &ctx).await.unwrap();
     }
 
+    // A take-out whose return time passes before anyone decides is no longer decided.
+    let soon = {
+        let at = s.core.now().0 / 1000 + 2 * 3600 + 9 * 3600;
+        let t = time::OffsetDateTime::from_unix_timestamp(at).unwrap();
+        format!("{:04}-{:02}-{:02}T{:02}:{:02}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
+    };
+    let paper =
+        TakeOutRequest {
+            item: TakeOutItem::Paper("研修資料".into()), until: soon, reason: "研修".into()
+        };
+    let late = s.core.request_take_out(&person(&s, "op.a").await, &paper, &ctx).await.unwrap();
+
     // Out of the office: the PC connects from elsewhere, the stick is plugged in.
     pc.from = Some("127.0.0.2".parse().unwrap());
     assert_eq!(pc.send("/api/v1/agent/heartbeat", &json!({})).await.0, 200);
@@ -776,6 +789,12 @@ async fn take_out_explains_signals(backend: Backend) {
     assert!(html.contains("持ち出し中（承認済み）") && !html.contains("reason-network"), "{html}");
 
     // Past the return date, not returned: a signal, and the approver's list marks it.
+    s.clock.advance(Duration::from_secs(3 * 3600));
+    let step = s.core.identity.step_up(&sv, &s.next_totp(), "approval", &ctx).await.unwrap();
+    refused(
+        s.core.approvals.decide(&sv, &late.id, true, Some(&step), "", &ctx).await,
+        "past its return time",
+    );
     s.clock.advance(Duration::from_secs(3 * 86_400));
     s.core.approvals.expire_approvals().await.unwrap();
     let filter = mamori_core::signals::SignalFilter {
