@@ -446,7 +446,7 @@ impl Core {
         let op = crate::Principal::direct(user, Vec::new());
         let until = crate::take_out::TakeOutRequest {
             item: crate::take_out::TakeOutItem::Device(device.id.clone()),
-            until: jst_day_after(self.now(), 3),
+            until: crate::jst::day(mamori_domain::UnixMillis(self.now().0 + 3 * crate::jst::DAY_MS)),
             reason: "在宅勤務（3日間）のため自宅へ持ち帰ります。".into(),
         };
         let asked = self.request_take_out(&op, &until, &ctx).await?;
@@ -582,11 +582,4 @@ impl Core {
         }
         Ok(())
     }
-}
-
-/// `YYYY-MM-DD` in Japan, `days` after `now`.
-fn jst_day_after(now: mamori_domain::UnixMillis, days: i64) -> String {
-    let secs = now.0.div_euclid(1000) + days * 86_400 + 9 * 3600;
-    let day = mamori_domain::UnixMillis(secs * 1000).rfc3339();
-    day[..10].to_owned()
 }

@@ -54,16 +54,12 @@ pub struct ExportTicket {
 
 /// Records read and written per step of the stream.
 const PAGE: i64 = 500;
-const DAY_MS: i64 = 86_400_000;
-const JST_MS: i64 = 9 * 3_600_000;
+use crate::jst::DAY_MS;
 
 /// `YYYY-MM-DD` (a day in Japan) → its first millisecond.
 fn day_start_jst(field: &'static str, day: &str) -> Result<UnixMillis, CoreError> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    let date = time::Date::parse(day.trim(), format)
-        .map_err(|_| CoreError::invalid(field, ErrorCode::InvalidValue, "a day is written YYYY-MM-DD"))?;
-    let midnight_utc = date.midnight().assume_utc().unix_timestamp() * 1000;
-    Ok(UnixMillis(midnight_utc - JST_MS))
+    crate::jst::day_start(day)
+        .ok_or_else(|| CoreError::invalid(field, ErrorCode::InvalidValue, "a day is written YYYY-MM-DD"))
 }
 
 impl ExportSpec {
@@ -212,7 +208,7 @@ impl Core {
         let content: serde_json::Value = serde_json::from_str(&request.content).unwrap_or_default();
         match ExportSpec::from_content(&content) {
             Some((spec, before, customers)) if usable => Ok((request, spec, before, customers)),
-            _ => Err(crate::approvals::not_granted()),
+            _ => Err(self.approvals.not_usable(principal, approval_id, ApprovalKind::Export, ctx).await),
         }
     }
 

@@ -29,6 +29,7 @@ pub mod devices;
 mod error;
 pub mod export;
 pub mod identity;
+mod jst;
 pub mod print;
 pub mod privileged;
 pub mod reveal;

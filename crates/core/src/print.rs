@@ -86,7 +86,7 @@ impl Core {
         };
         let mark = Watermark {
             user: format!("{} ({})", principal.user.display_name, principal.user.username),
-            time_jst: jst(self.now()),
+            time_jst: crate::jst::format_minute(self.now()),
             request_id: approval_id.to_owned(),
             client,
         };
@@ -95,15 +95,4 @@ impl Core {
         tx.commit().await?;
         Ok(pdf)
     }
-}
-
-/// `2026-11-29 10:15 JST`.
-fn jst(t: mamori_domain::UnixMillis) -> String {
-    let Ok(at) = time::OffsetDateTime::from_unix_timestamp(t.0.div_euclid(1000)) else {
-        return String::new();
-    };
-    let offset = time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    at.to_offset(offset)
-        .format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] JST"))
-        .unwrap_or_default()
 }

@@ -98,8 +98,12 @@ impl Core {
     ) -> Result<PrivilegedAction, CoreError> {
         let view = self.approvals.approval(principal, approval_id, ctx).await?;
         let content: serde_json::Value = serde_json::from_str(&view.request.content).unwrap_or_default();
-        let action: PrivilegedAction =
-            serde_json::from_value(content.clone()).map_err(|_| crate::approvals::not_granted())?;
+        let Ok(action) = serde_json::from_value::<PrivilegedAction>(content.clone()) else {
+            return Err(self
+                .approvals
+                .not_usable(principal, approval_id, ApprovalKind::Privileged, ctx)
+                .await);
+        };
         if matches!(action, PrivilegedAction::RotateVaultKeys | PrivilegedAction::RetireVaultKeys) {
             return Err(CoreError::invalid(
                 "action",

@@ -38,27 +38,16 @@ pub struct TakeOutRequest {
 /// Signals of this area.
 pub const TAKE_OUT_SIGNAL_KINDS: [&str; 1] = ["take_out_overdue"];
 
-const JST_MS: i64 = 9 * 3_600_000;
-
 /// `YYYY-MM-DD` → the last millisecond of that day in Japan; `YYYY-MM-DDTHH:MM` → that minute.
 fn parse_until(text: &str) -> Result<UnixMillis, CoreError> {
-    let bad = || {
+    let end_of_day = crate::jst::day_start(text).map(|start| UnixMillis(start.0 + crate::jst::DAY_MS - 1));
+    end_of_day.or_else(|| crate::jst::minute(text)).ok_or_else(|| {
         CoreError::invalid(
             "until",
             ErrorCode::InvalidValue,
             "the return date is written YYYY-MM-DD or YYYY-MM-DDTHH:MM (Japan time)",
         )
-    };
-    let text = text.trim();
-    let day = time::macros::format_description!("[year]-[month]-[day]");
-    let minute = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
-    let local_ms = if let Ok(date) = time::Date::parse(text, day) {
-        (date.next_day().ok_or_else(bad)?.midnight().assume_utc().unix_timestamp() * 1000) - 1
-    } else {
-        let at = time::PrimitiveDateTime::parse(text, minute).map_err(|_| bad())?;
-        at.assume_utc().unix_timestamp() * 1000
-    };
-    Ok(UnixMillis(local_ms - JST_MS))
+    })
 }
 
 /// A USB serial as devices report it: 4–64 letters, digits and `._-:`; compared without case.

@@ -16,6 +16,9 @@ pub trait ApprovalRead: Send {
     /// Take-outs that were granted and are still out (granted, or past their date and not
     /// returned), or whose grant ended at or after `since`; by grant end.
     async fn take_out_grants(&mut self, since: UnixMillis) -> StoreResult<Vec<ApprovalRecord>>;
+    /// Whether any notification is due now and not claimed (checked before claiming, so an
+    /// idle queue costs no write transaction).
+    async fn notifications_due(&mut self, now: UnixMillis) -> StoreResult<bool>;
     /// The latest notifications, newest first (the deliveries page).
     async fn approval_notifications(&mut self, limit: i64) -> StoreResult<Vec<ApprovalNotification>>;
     /// The decisions on a request, in order.

@@ -67,6 +67,15 @@ pub(crate) struct GrantRefused {
     changed: bool,
 }
 
+/// Each kind's policy, read once for a listing.
+struct Policies(std::collections::HashMap<ApprovalKind, ApprovalPolicy>);
+
+impl Policies {
+    fn of(&self, kind: ApprovalKind) -> ApprovalPolicy {
+        self.0.get(&kind).cloned().unwrap_or_else(|| kind.default_policy())
+    }
+}
+
 /// Counts for the approvals badge.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Badge {
@@ -142,7 +151,7 @@ fn until(request: &Approval) -> Option<UnixMillis> {
 }
 
 /// The refusal of a grant that was used, expired or never given.
-pub(crate) fn not_granted() -> CoreError {
+fn not_granted() -> CoreError {
     CoreError::ApprovalRefused {
         reason: "not_granted",
         message: "no valid grant for this: it was used, expired, or never approved",
@@ -431,6 +440,22 @@ impl Approvals {
         Ok(Ok(()))
     }
 
+    /// A grant found unusable before any transaction (not granted, expired, not this kind):
+    /// recorded as a refused use, like one [`Approvals::use_grant_in`] refuses.
+    pub(crate) async fn not_usable(
+        &self,
+        principal: &Principal,
+        id: &str,
+        kind: ApprovalKind,
+        ctx: &RequestContext,
+    ) -> CoreError {
+        let event = AuditEvent::of(&actions::APPROVAL_USE, principal.actor(), Outcome::Denied)
+            .object(format!("approval:{id}"))
+            .detail("kind", kind.as_str())
+            .detail("reason", "not_granted");
+        self.refused(ctx, GrantRefused { event, changed: false }).await
+    }
+
     /// Records a refused use (after its transaction is gone) and says why.
     pub(crate) async fn refused(&self, ctx: &RequestContext, r: GrantRefused) -> CoreError {
         self.base.record_denied(ctx, r.event).await;
@@ -513,46 +538,66 @@ impl Approvals {
     /// What the principal may decide now, and their own requests (the latest 50). Each kind's
     /// policy is read once, and names only for the requests shown.
     pub async fn inbox(&self, principal: &Principal) -> Result<Inbox, CoreError> {
-        let now = self.base.now();
-        let mut policies = std::collections::HashMap::new();
-        for kind in ApprovalKind::ALL {
-            policies.insert(kind, self.policy(kind).await?);
-        }
-        let policy =
-            |kind| policies.get(&kind).cloned().unwrap_or_else(|| ApprovalKind::default_policy(kind));
-        let (pending, mine) = {
-            let mut read = self.base.store.read().await?;
-            (read.pending_approvals(500).await?, read.approvals_of(&principal.user.id, 50).await?)
-        };
+        let (to_decide, mine, policies) = self.waiting(principal).await?;
         let mut inbox = Inbox::default();
-        // Listed for whoever could decide it once they step up.
-        let who = decider(principal, Some(now));
-        for request in pending {
-            let decisions = self.base.store.read().await?.approval_decisions(&request.id).await?;
-            let decided_by: Vec<String> = decisions.iter().map(|d| d.decider_id.clone()).collect();
-            let kind_policy = policy(request.kind);
-            if may_decide(&kind_policy, &asked(&request, &decided_by), &who, now).is_ok() {
-                inbox.to_decide.push(self.view(request, decisions, kind_policy).await?);
-            }
+        for (request, decisions) in to_decide {
+            let kind_policy = policies.of(request.kind);
+            inbox.to_decide.push(self.view(request, decisions, kind_policy).await?);
         }
         for request in mine {
             let decisions = self.base.store.read().await?.approval_decisions(&request.id).await?;
-            let kind_policy = policy(request.kind);
+            let kind_policy = policies.of(request.kind);
             inbox.mine.push(self.view(request, decisions, kind_policy).await?);
         }
         Ok(inbox)
     }
 
     /// The badge the floor and the workspace show: requests waiting for the principal's
-    /// decision, their own requests waiting, and their grants not used yet.
+    /// decision, their own requests waiting, and their grants not used yet. The same requests
+    /// as the inbox, without reading the names to show them.
     pub async fn badge(&self, principal: &Principal) -> Result<Badge, CoreError> {
-        let inbox = self.inbox(principal).await?;
-        let mine = |state| inbox.mine.iter().filter(|v| v.request.state == state).count();
+        let (to_decide, mine, _) = self.waiting(principal).await?;
+        let count = |state| mine.iter().filter(|r| r.state == state).count();
         Ok(Badge {
-            to_decide: inbox.to_decide.len(),
-            mine_pending: mine(ApprovalState::Pending),
-            mine_granted: mine(ApprovalState::Granted),
+            to_decide: to_decide.len(),
+            mine_pending: count(ApprovalState::Pending),
+            mine_granted: count(ApprovalState::Granted),
         })
+    }
+
+    /// The pending requests the principal may decide (once they step up), with their
+    /// decisions; their own latest 50; and the policies read for them. A request's decisions
+    /// are read only when the principal's roles and team could decide it — an operator, who
+    /// decides nothing, costs two queries whatever the queue.
+    async fn waiting(
+        &self,
+        principal: &Principal,
+    ) -> Result<(Vec<(Approval, Vec<ApprovalDecision>)>, Vec<Approval>, Policies), CoreError> {
+        let now = self.base.now();
+        let mut policies = Policies(std::collections::HashMap::new());
+        for kind in ApprovalKind::ALL {
+            policies.0.insert(kind, self.policy(kind).await?);
+        }
+        let (pending, mine) = {
+            let mut read = self.base.store.read().await?;
+            (read.pending_approvals(500).await?, read.approvals_of(&principal.user.id, 50).await?)
+        };
+        let who = decider(principal, Some(now));
+        let mut to_decide = Vec::new();
+        for request in pending {
+            let kind_policy = policies.of(request.kind);
+            if request.requester_id == principal.user.id
+                || !kind_policy.is_approver(&who, request.requester_team.as_deref())
+            {
+                continue;
+            }
+            let decisions = self.base.store.read().await?.approval_decisions(&request.id).await?;
+            let decided_by: Vec<String> = decisions.iter().map(|d| d.decider_id.clone()).collect();
+            if may_decide(&kind_policy, &asked(&request, &decided_by), &who, now).is_ok() {
+                to_decide.push((request, decisions));
+            }
+        }
+        Ok((to_decide, mine, policies))
     }
 
     /// A request by id, for its requester, someone who may decide it, or an auditor; to anyone
@@ -584,6 +629,9 @@ impl Approvals {
     /// Notifications due for the webhook, claimed for a minute (another replica leaves them).
     pub async fn claim_notifications(&self, limit: i64) -> Result<Vec<Notification>, CoreError> {
         let now = self.base.now();
+        if !self.base.store.read().await?.notifications_due(now).await? {
+            return Ok(Vec::new());
+        }
         let mut tx = self.base.store.begin().await?;
         let claimed = tx.claim_approval_notifications(now, UnixMillis(now.0 + 60_000), limit).await?;
         tx.commit().await?;

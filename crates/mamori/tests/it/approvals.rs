@@ -480,6 +480,12 @@ async fn export_needs_approval(backend: Backend) {
     assert_eq!(r.status(), 403, "one download");
     let text = r.text().await.unwrap();
     assert!(text.contains("有効な承認がありません"), "said in Japanese: {text}");
+    let refused_use = s.audit("approval.use").await;
+    assert!(
+        refused_use.iter().any(|e| e.outcome == mamori_audit::Outcome::Denied
+            && e.details.get("reason").map(String::as_str) == Some("not_granted")),
+        "the refused second download is on the record"
+    );
     // Nor through a second replica (another process's services on the same database).
     let replica = mamori_server::serve::open_core(&s.config, s.clock.clone()).await.unwrap();
     let op = mamori_core::Principal::direct(person(&s, "op.a").await.user, vec![client.clone()]);

@@ -61,6 +61,18 @@ macro_rules! approvals_queries {
                 .collect()
             }
 
+            async fn notifications_due(&mut self, now: UnixMillis) -> StoreResult<bool> {
+                sqlx::query_scalar::<$db, i64>(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM approval_notifications WHERE status = 'pending' AND next_at <= $1 \
+                     AND (claimed_until IS NULL OR claimed_until < $1) LIMIT 1) AS due",
+                )
+                .bind(now.0)
+                .fetch_one(self.handle.conn())
+                .await
+                .map(|n| n > 0)
+                .map_err(db_err)
+            }
+
             async fn approval_notifications(&mut self, limit: i64) -> StoreResult<Vec<ApprovalNotification>> {
                 sqlx::query_as::<$db, NotificationRow>(&format!(
                     "SELECT {NOTIFICATION_COLUMNS} FROM approval_notifications ORDER BY created_at DESC, id DESC LIMIT $1"
