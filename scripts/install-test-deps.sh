@@ -7,7 +7,8 @@
 # receiver for audit forwarding over RELP), python3-venv when Python cannot make a venv
 # (scripts/test-openapi.sh installs schemathesis into one), a Japanese font (readable
 # screenshots), poppler-utils (pdftotext and pdftoppm read the printed sheets back), p7zip-full
-# (7z opens the encrypted customer exports), and
+# (7z opens the encrypted customer exports), python3-aiosmtpd (the receiving SMTP server the mail
+# relay's test relays to), and
 # playwright-core and axe-core (the accessibility check) from npm. Idempotent: installs only
 # what is missing, and downloads no browser build of its own (playwright-core drives Debian's
 # /usr/bin/chromium).
@@ -35,6 +36,8 @@ dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q 'ok installed'
 command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 # 7z: the customer export's test opens the AES-256 ZIP with the password, and not without.
 command -v 7z >/dev/null || missing+=(p7zip-full)
+# aiosmtpd for Debian's /usr/bin/python3: the real SMTP server the mail relay's test relays to.
+/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)
 # Debian's python3 makes a venv only with python3-venv (ensurepip); pyenv's has it built in.
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 
@@ -46,7 +49,7 @@ if ((${#missing[@]} > 0)); then
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
-    say "chromium, oathtool, pg_dump, mingw-w64, wine64, Xvfb, xdotool, rsyslog, poppler-utils, 7z and python3-venv already installed"
+    say "chromium, oathtool, pg_dump, mingw-w64, wine64, Xvfb, xdotool, rsyslog, poppler-utils, 7z, aiosmtpd and python3-venv already installed"
 fi
 
 if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then

@@ -644,6 +644,111 @@ catalogue! {
         ],
         summary: "a supervisor recorded that a PC, USB stick or paper file taken out came back",
     };
+    MAIL_SUBMIT = Action {
+        name: "mail.submit",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`mail:<id>`",
+        details: &[
+            ("route", "`pass` (internal recipients only, relayed at once), `held` (external: the sender checks it), `returned` (a client company's domain limit refused it)"),
+            ("recipients", "how many recipients"),
+            ("external_domains", "comma-separated external recipient domains"),
+            ("customer_data", "what was found: `attachments`, `card_numbers`, `customer_phones`, `customer_emails` with counts"),
+            ("needs_approval", "`true` when a supervisor must approve it too"),
+            ("bytes", "the message's size"),
+            ("error", "failure: why the relay upstream refused an internal mail"),
+        ],
+        summary: "a mail was submitted to the relay (no addresses or content are logged, only domains and counts)",
+    };
+    MAIL_CONFIRM = Action {
+        name: "mail.confirm",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`mail:<id>`",
+        details: &[
+            ("approval", "the request a supervisor decides, when the mail carries customer data"),
+            ("reason", "denied: `too_early` (before the self-check delay), `not_held`, `not_sender`"),
+        ],
+        summary: "the sender checked a held mail and let it go (or asked for its approval)",
+    };
+    MAIL_CANCEL = Action {
+        name: "mail.cancel",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`mail:<id>`",
+        details: &[("reason", "denied: `not_held`, `not_sender`")],
+        summary: "the sender stopped a held mail; it is not sent",
+    };
+    MAIL_RELEASE = Action {
+        name: "mail.release",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`mail:<id>`",
+        details: &[("approval", "the approval whose grant released it, when one was needed")],
+        summary: "a held mail was released to the relay (actor: its sender; `system` when a grant released it)",
+    };
+    MAIL_SEND = Action {
+        name: "mail.send",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`mail:<id>`",
+        details: &[
+            ("kind", "`mail` or `bounce`"),
+            ("attempts", "attempts it took"),
+            ("error", "failure: the upstream relay's last answer, when it was given up"),
+        ],
+        summary: "the relay handed a released mail or a bounce to the upstream relay (actor `system`)",
+    };
+    MAIL_RETURN = Action {
+        name: "mail.return",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`mail:<id>`",
+        details: &[(
+            "reason",
+            "`domain_refused`, `denied` (the supervisor turned it down), `approval_expired`, `not_confirmed` (not checked in time), `upstream_failed`",
+        )],
+        summary: "a mail was returned to its sender with the reason (a bounce in Japanese and English)",
+    };
+    MAIL_READ = Action {
+        name: "mail.read",
+        category: Category::Access,
+        denied_as: None,
+        object: "`mail:<id>`",
+        details: &[("reason", "`not_involved` (neither its sender, an approver of its request, nor an auditor)")],
+        summary: "refused: a held mail read by someone not on it (only refusals are written)",
+    };
+    MAIL_AUTH = Action {
+        name: "mail.auth",
+        category: Category::Authentication,
+        denied_as: None,
+        object: "`user:<id>`, or `—` for an unknown name",
+        details: &[("reason", "denied: `bad_password` (unknown user, no mail password, wrong password or a disabled account)")],
+        summary: "refused: a mail client's sign-in to the relay (only refusals are written)",
+    };
+    MAIL_PASSWORD_SET = Action {
+        name: "mail.password_set",
+        category: Category::Authentication,
+        denied_as: None,
+        object: USER,
+        details: &[],
+        summary: "a person made a new password for the mail relay (the old one stops working)",
+    };
+    MAIL_POLICY_CHANGE = Action {
+        name: "mail.policy_change",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`mail_policy`",
+        details: &[
+            ("internal_domains", "comma-separated internal domains"),
+            ("self_check_delay_secs", "the self-check delay"),
+            ("hold_hours", "how long a held mail waits for its check"),
+            ("attachment_links", "whether attachments go as download links"),
+            ("client_limits", "how many client companies limit their recipient domains"),
+            ("reason", "denied: `permission`"),
+        ],
+        summary: "a security admin changed the outgoing-mail rules",
+    };
     APPROVAL_POLICY_CHANGE = Action {
         name: "approval.policy_change",
         category: Category::Operation,

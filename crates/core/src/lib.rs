@@ -15,6 +15,7 @@
 //! | enrolled PCs, commands, events, posture, activity, the floor | [`Devices`] (`core.devices`) | [`devices`] |
 //! | four-eyes requests, decisions, single-use grants | [`Approvals`] (`core.approvals`) | [`approvals`] |
 //! | printing a customer sheet once its print was approved (spans two areas) | [`Core`] | [`print`] |
+//! | outgoing mail held for the sender's check and a supervisor's approval (spans four areas) | [`Core`] | [`outgoing_mail`] |
 //! | signals: device and account events for those who act on them (spans two areas) | [`Core`] | [`signals`] |
 //! | the demo contact centre (spans every area) | [`Core`] | [`demo`] |
 //!
@@ -30,6 +31,7 @@ mod error;
 pub mod export;
 pub mod identity;
 mod jst;
+pub mod outgoing_mail;
 pub mod print;
 pub mod privileged;
 pub mod reveal;
@@ -104,6 +106,8 @@ pub struct Keys {
     pub vault_kek: Arc<dyn KeyProvider>,
     /// Blind indexes of customer values.
     pub vault_index: IdHasher,
+    /// Seals held outgoing mail.
+    pub mail: SecretBox,
 }
 
 /// The services, one per area, over the dependencies they share. The server holds this and
@@ -121,6 +125,8 @@ pub struct Core {
     /// Four-eyes requests, their decisions and single-use grants.
     pub approvals: Arc<Approvals>,
     base: Arc<Base>,
+    /// Seals held outgoing mail (its message and what names a customer).
+    mail_box: Arc<SecretBox>,
 }
 
 /// Settings keys kept in the database (changed from the console, shared by replicas).
@@ -199,6 +205,7 @@ impl Core {
             devices: Arc::new(Devices::new(base.clone())),
             approvals: Arc::new(Approvals::new(base.clone())),
             base,
+            mail_box: Arc::new(keys.mail),
         }
     }
 

@@ -19,6 +19,7 @@
 
 mod archive;
 mod layout;
+pub mod mail;
 mod render;
 mod text;
 mod words;

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod customer;
 pub mod identity;
 pub mod lockout;
+pub mod mail;
 pub mod password_policy;
 pub mod posture;
 pub mod rate;

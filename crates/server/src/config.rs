@@ -93,6 +93,27 @@ const KEYS: &[(&str, Kind, &str)] = &[
         "file holding the webhook's HMAC secret (at least 32 characters; required with notify.webhook_url)",
     ),
     (
+        "mail.listen",
+        Kind::Text,
+        "address of the SMTP submission relay the center's mail clients use (issue 15): STARTTLS with the server's certificate, AUTH with each person's mail password; unset, there is no relay",
+    ),
+    (
+        "mail.upstream_url",
+        Kind::Text,
+        "where released mail goes: smtp://host:port (plain, for a relay on the same network), smtp://host:587?tls=required (STARTTLS) or smtps://host:465; user:password@ before the host to sign in (required with mail.listen)",
+    ),
+    ("mail.hostname", Kind::Text, "the name the relay greets with (default: the host of public_url)"),
+    (
+        "mail.bounce_from",
+        Kind::Text,
+        "the From address of mail returned to a sender (default mailer-daemon@ and mail.hostname)",
+    ),
+    (
+        "mail.max_message_mb",
+        Kind::Integer,
+        "largest message the relay accepts, in MiB (default 25, at most 100)",
+    ),
+    (
         "audit.retention_days",
         Kind::Integer,
         "entries older than this may be archived and pruned by `mamori audit archive` (default 365, PCI DSS 10.5.1)",
@@ -176,6 +197,28 @@ pub struct ServerConfig {
     pub command_timeout: Duration,
     /// Where approval steps are posted, and the HMAC secret they are signed with.
     pub webhook: Option<Webhook>,
+    /// The SMTP submission relay, when `mail.listen` is set.
+    pub mail: Option<MailRelay>,
+}
+
+/// The SMTP submission relay (issue 15, item 5).
+#[derive(Clone, PartialEq, Eq)]
+pub struct MailRelay {
+    pub listen: SocketAddr,
+    /// lettre's URL of the upstream relay (it may hold a password: not printed).
+    pub upstream_url: String,
+    pub hostname: String,
+    pub bounce_from: String,
+    pub max_message_bytes: usize,
+}
+
+impl std::fmt::Debug for MailRelay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailRelay")
+            .field("listen", &self.listen)
+            .field("hostname", &self.hostname)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServerConfig {
@@ -200,11 +243,25 @@ impl ServerConfig {
             import_max_listed_problems: mamori_core::vault::import::DEFAULT_MAX_LISTED_PROBLEMS,
             command_timeout: mamori_core::devices::DEFAULT_COMMAND_TIMEOUT,
             webhook: None,
+            mail: None,
         }
     }
 
     /// Whether the server must refuse to start: plain HTTP on an address others can reach.
     pub fn check_transport(&self) -> Result<(), ConfigError> {
+        if let Some(mail) = &self.mail
+            && self.tls.is_none()
+            && !mail.listen.ip().is_loopback()
+        {
+            return Err(invalid(
+                "mail.listen",
+                format!(
+                    "{} is reachable from other machines, and without TLS (STARTTLS) mail passwords and customer data \
+                     would cross the network in clear; give --tls-cert and --tls-key",
+                    mail.listen
+                ),
+            ));
+        }
         if self.tls.is_none() && !self.listen.ip().is_loopback() && !self.insecure_http {
             return Err(invalid(
                 "listen",
@@ -217,6 +274,13 @@ impl ServerConfig {
         }
         Ok(())
     }
+}
+
+/// The host of a URL (`https://mamori.example.jp:8443/x` → `mamori.example.jp`).
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', ':']).next().unwrap_or_default();
+    if host.is_empty() { "localhost".into() } else { host.to_owned() }
 }
 
 /// The raw sources, before merging.
@@ -316,6 +380,9 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
     let (mut syslog, mut syslog_tls, mut syslog_ca, mut syslog_name) = (None, false, None, None);
     let mut syslog_relp = false;
     let (mut client_cert, mut client_key) = (None, None);
+    let (mut mail_listen, mut mail_upstream, mut mail_hostname, mut mail_bounce_from) =
+        (None, None, None, None);
+    let mut mail_max_mb = 25;
     for (key, value) in merged {
         let k = key.as_str();
         match k {
@@ -413,6 +480,37 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
             "devices.command_timeout_secs" => {
                 c.command_timeout = Duration::from_secs(integer(k, &value, 10, 3600)?)
             }
+            "mail.listen" => {
+                let s = text(k, &value)?;
+                mail_listen = Some(
+                    s.parse::<SocketAddr>()
+                        .map_err(|_| invalid(k, format!("`{s}` is not an address like 0.0.0.0:587")))?,
+                );
+            }
+            "mail.upstream_url" => {
+                let url = text(k, &value)?;
+                if !(url.starts_with("smtp://") || url.starts_with("smtps://")) || url.len() > 2000 {
+                    return Err(invalid(
+                        k,
+                        "must be an smtp:// or smtps:// URL, like smtp://relay.example.jp:25",
+                    ));
+                }
+                mail_upstream = Some(url);
+            }
+            "mail.hostname" => {
+                let name = text(k, &value)?;
+                mamori_domain::mail::normalize_domain(&name)
+                    .map_err(|_| invalid(k, format!("`{name}` is not a host name")))?;
+                mail_hostname = Some(name);
+            }
+            "mail.bounce_from" => {
+                let from = text(k, &value)?;
+                if from.parse::<lettre::Address>().is_err() {
+                    return Err(invalid(k, format!("`{from}` is not a mail address")));
+                }
+                mail_bounce_from = Some(from);
+            }
+            "mail.max_message_mb" => mail_max_mb = integer(k, &value, 1, 100)?,
             "audit.retention_days" => {
                 c.audit_retention = Duration::from_secs(86_400 * integer(k, &value, 1, 100 * 366)?)
             }
@@ -491,6 +589,29 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
     }
     let scheme = if c.tls.is_some() { "https" } else { "http" };
     c.public_url = public_url.unwrap_or_else(|| format!("{scheme}://{}", c.listen));
+    c.mail = match (mail_listen, mail_upstream) {
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(invalid("mail.upstream_url", "is needed with mail.listen: where does mail go?"));
+        }
+        (None, Some(_)) => return Err(invalid("mail.listen", "is needed with mail.upstream_url")),
+        (Some(listen), Some(upstream_url)) => {
+            let hostname = mail_hostname.unwrap_or_else(|| host_of(&c.public_url));
+            Some(MailRelay {
+                listen,
+                upstream_url,
+                bounce_from: mail_bounce_from.unwrap_or_else(|| match mamori_domain::mail::normalize_domain(
+                    &hostname,
+                ) {
+                    Ok(domain) => format!("mailer-daemon@{domain}"),
+                    // An address for a host named by its IP would need brackets; no one answers a bounce.
+                    Err(_) => "mailer-daemon@mamori.invalid".into(),
+                }),
+                hostname,
+                max_message_bytes: usize::try_from(mail_max_mb).unwrap_or(25) << 20,
+            })
+        }
+    };
     Ok(c)
 }
 

@@ -13,6 +13,7 @@ pub mod config;
 pub mod console;
 pub mod forwarding;
 pub mod i18n;
+pub mod mail_relay;
 pub mod middleware;
 pub mod notify;
 pub mod openapi;

@@ -36,6 +36,8 @@ pub enum StartError {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Forwarding(#[from] crate::forwarding::ForwardingError),
+    #[error("the mail relay: {0}")]
+    MailRelay(String),
 }
 
 /// What start-up has to tell the person who started the server.
@@ -45,6 +47,8 @@ pub struct Started {
     pub setup: SetupState,
     pub demo: Option<Vec<DemoAccount>>,
     pub backend: &'static str,
+    /// Where the SMTP submission relay listens, when it is configured.
+    pub mail_addr: Option<SocketAddr>,
 }
 
 /// A running server.
@@ -57,6 +61,7 @@ pub struct Running {
     demo_calls: Option<tokio::task::JoinHandle<()>>,
     command_watch: tokio::task::JoinHandle<()>,
     forwarders: crate::forwarding::Forwarders,
+    mail: Option<(crate::mail_relay::Listener, tokio::task::JoinHandle<()>)>,
 }
 
 impl Running {
@@ -75,6 +80,10 @@ impl Running {
         }
         self.checkpointer.abort();
         self.command_watch.abort();
+        if let Some((listener, outbox)) = self.mail {
+            listener.stop();
+            outbox.abort();
+        }
         if let Some(feed) = self.demo_calls {
             feed.abort();
         }
@@ -121,6 +130,7 @@ pub async fn open_core(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<C
     let (id_key, _) = mamori_crypto::keyfile::load_or_create_32(&keys.join("audit-ids.key"))?;
     let vault_kek = mamori_crypto::kek_file::FileKeyProvider::open(&keys.join("vault-kek.keys"))?;
     let (index_key, _) = mamori_crypto::keyfile::load_or_create_32(&keys.join("vault-index.key"))?;
+    let (mail_key, _) = mamori_crypto::keyfile::load_or_create_32(&keys.join("mail.key"))?;
     let store = mamori_store_sql::open(&db).await?;
     let policies = Policies {
         session: config.session,
@@ -137,6 +147,7 @@ pub async fn open_core(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<C
         audit_ids: IdHasher::new(&id_key),
         vault_kek: Arc::new(vault_kek),
         vault_index: IdHasher::new(&index_key),
+        mail: SecretBox::new(&mail_key),
     };
     Ok(Core::new(store, clock, keys, policies))
 }
@@ -194,9 +205,20 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
     let demo_calls = demo.is_some().then(|| spawn_demo_calls(state.core.clone()));
     let checkpointer = spawn_checkpointer(state.core.clone());
     let forwarders = crate::forwarding::start(&state.core, &state.config.forwarding)?;
+    let mail = match state.config.mail.clone() {
+        Some(relay) => {
+            let outbox = crate::mail_relay::spawn_outbox(state.clone(), relay.clone())
+                .map_err(StartError::MailRelay)?;
+            let listener =
+                crate::mail_relay::start(state.clone(), relay).await.map_err(StartError::MailRelay)?;
+            Some((listener, outbox))
+        }
+        None => None,
+    };
+    let mail_addr = mail.as_ref().map(|(l, _)| l.addr);
     state.ready.store(true, Ordering::SeqCst);
     Ok(Running {
-        started: Started { addr, setup, demo, backend },
+        started: Started { addr, setup, demo, backend, mail_addr },
         state,
         handle,
         task,
@@ -204,6 +226,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
         demo_calls,
         command_watch,
         forwarders,
+        mail,
     })
 }
 

@@ -544,3 +544,50 @@ impl From<NotificationRow> for ApprovalNotification {
         }
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct OutgoingMailRow {
+    id: String,
+    sender_id: String,
+    kind: String,
+    envelope_from: String,
+    recipients: String,
+    findings: String,
+    summary: Vec<u8>,
+    size: i64,
+    state: String,
+    reason: Option<String>,
+    approval_id: Option<String>,
+    created_at: i64,
+    confirm_after: i64,
+    hold_until: i64,
+    attempts: i64,
+    next_at: i64,
+    last_error: Option<String>,
+    closed_at: Option<i64>,
+}
+
+impl From<OutgoingMailRow> for OutgoingMail {
+    fn from(r: OutgoingMailRow) -> Self {
+        OutgoingMail {
+            id: r.id,
+            sender_id: r.sender_id,
+            kind: r.kind,
+            envelope_from: r.envelope_from,
+            recipients: r.recipients,
+            findings: r.findings,
+            summary: r.summary,
+            size: r.size,
+            state: r.state,
+            reason: r.reason,
+            approval_id: r.approval_id,
+            created_at: UnixMillis(r.created_at),
+            confirm_after: UnixMillis(r.confirm_after),
+            hold_until: UnixMillis(r.hold_until),
+            attempts: r.attempts,
+            next_at: UnixMillis(r.next_at),
+            last_error: r.last_error,
+            closed_at: r.closed_at.map(UnixMillis),
+        }
+    }
+}

@@ -14,6 +14,7 @@
 //! | users, sessions, links, API tokens, organisation, security events | [`IdentityRead`] | [`IdentityWrite`] | `identity.rs` |
 //! | the audit log: entries, tree, checkpoints, cursors, retention | [`AuditRead`] | [`AuditWrite`] | `audit.rs` |
 //! | four-eyes requests, decisions, grants | [`ApprovalRead`] | [`ApprovalWrite`] | `approvals.rs` |
+//! | outgoing mail held for a check, mail passwords | [`MailRead`] | [`MailWrite`] | `mail.rs` |
 //! | the customer vault and calls | [`VaultRead`] | [`VaultWrite`] | `vault.rs` |
 //! | devices: ledger, inventory, events, commands, activity | [`DeviceRead`] | [`DeviceWrite`] | `devices.rs` |
 //! | rule sets with their history: site PC policies, shifts, networks, keystroke limits | [`RulesRead`] | [`RulesWrite`] | `rules.rs` |
@@ -27,6 +28,7 @@ mod approvals;
 mod audit;
 mod devices;
 mod identity;
+mod mail;
 mod records;
 mod rules;
 mod settings;
@@ -37,6 +39,7 @@ pub use approvals::{ApprovalRead, ApprovalWrite};
 pub use audit::{AuditRead, AuditWrite};
 pub use devices::{DeviceRead, DeviceWrite};
 pub use identity::{IdentityRead, IdentityWrite};
+pub use mail::{MailRead, MailWrite};
 pub use records::*;
 pub use rules::{RuleVersion, RulesRead, RulesWrite};
 pub use settings::{SettingsRead, SettingsWrite};
@@ -112,7 +115,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 /// # }
 /// ```
 pub trait StoreRead:
-    IdentityRead + AuditRead + VaultRead + DeviceRead + RulesRead + SettingsRead + ApprovalRead + Send
+    IdentityRead + AuditRead + VaultRead + DeviceRead + RulesRead + SettingsRead + ApprovalRead + MailRead + Send
 {
 }
 
@@ -124,6 +127,7 @@ impl<
         + RulesRead
         + SettingsRead
         + ApprovalRead
+        + MailRead
         + Send
         + ?Sized,
 > StoreRead for T
@@ -142,6 +146,7 @@ pub trait StoreTx:
     + SharedStateWrite
     + SettingsWrite
     + ApprovalWrite
+    + MailWrite
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -150,7 +155,7 @@ pub trait StoreTx:
 pub mod prelude {
     pub use crate::{
         ApprovalRead, ApprovalWrite, AuditRead, AuditWrite, DeviceRead, DeviceWrite, IdentityRead,
-        IdentityWrite, RulesRead, RulesWrite, SettingsRead, SettingsWrite, SharedStateWrite, StoreRead,
-        StoreTx, VaultRead, VaultWrite,
+        IdentityWrite, MailRead, MailWrite, RulesRead, RulesWrite, SettingsRead, SettingsWrite,
+        SharedStateWrite, StoreRead, StoreTx, VaultRead, VaultWrite,
     };
 }

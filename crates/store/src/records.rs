@@ -350,3 +350,46 @@ pub struct ApprovalNotification {
     pub last_error: Option<String>,
     pub delivered_at: Option<UnixMillis>,
 }
+
+/// An outgoing mail as stored (issue 15, item 5), without its sealed message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMail {
+    pub id: String,
+    pub sender_id: String,
+    /// `mail` (submitted through the relay) or `bounce` (Mamori's return of one to its sender).
+    pub kind: String,
+    /// The envelope sender (`MAIL FROM`); empty for a bounce.
+    pub envelope_from: String,
+    /// The recipients as JSON (`mamori_domain::mail::Recipient`s).
+    pub recipients: String,
+    /// What may be customer data, as JSON (`mamori_domain::mail::Findings`): counts and client ids.
+    pub findings: String,
+    /// The subject, the attachments' names and sizes and the text's start, sealed (they may
+    /// name a customer).
+    pub summary: Vec<u8>,
+    pub size: i64,
+    /// `held`, `awaiting_approval`, `released`, `sent`, `cancelled` or `returned`.
+    pub state: String,
+    /// Why it was returned (`denied`, `not_confirmed`, `domain_refused`, …).
+    pub reason: Option<String>,
+    pub approval_id: Option<String>,
+    pub created_at: UnixMillis,
+    /// The sender may confirm from then.
+    pub confirm_after: UnixMillis,
+    /// Not confirmed by then, it is returned.
+    pub hold_until: UnixMillis,
+    pub attempts: i64,
+    pub next_at: UnixMillis,
+    pub last_error: Option<String>,
+    pub closed_at: Option<UnixMillis>,
+}
+
+/// A change of an outgoing mail's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailMove {
+    pub to: String,
+    pub at: UnixMillis,
+    pub closed: bool,
+    pub reason: Option<String>,
+    pub approval_id: Option<String>,
+}

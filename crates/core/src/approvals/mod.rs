@@ -611,11 +611,7 @@ impl Approvals {
         check_id(id, "approval")?;
         let request = self.base.store.read().await?.approval(id).await?;
         let request = request.ok_or(CoreError::NotFound { what: "approval" })?;
-        let policy = self.policy(request.kind).await?;
-        let sees = request.requester_id == principal.user.id
-            || policy.is_approver(&decider(principal, None), request.requester_team.as_deref())
-            || principal.user.roles.contains(&Role::Auditor);
-        if !sees {
+        if !self.may_see(principal, &request).await? {
             let e = AuditEvent::of(&actions::APPROVAL_READ, principal.actor(), Outcome::Denied)
                 .object(format!("approval:{id}"))
                 .detail("reason", "not_involved");
@@ -623,7 +619,17 @@ impl Approvals {
             return Err(CoreError::NotFound { what: "approval" });
         }
         let decisions = self.base.store.read().await?.approval_decisions(id).await?;
+        let policy = self.policy(request.kind).await?;
         self.view(request, decisions, policy).await
+    }
+
+    /// Whether the principal may see a request: its requester, someone who may decide its kind
+    /// (for its team), or an auditor.
+    pub(crate) async fn may_see(&self, principal: &Principal, request: &Approval) -> Result<bool, CoreError> {
+        let policy = self.policy(request.kind).await?;
+        Ok(request.requester_id == principal.user.id
+            || policy.is_approver(&decider(principal, None), request.requester_team.as_deref())
+            || principal.user.roles.contains(&Role::Auditor))
     }
 
     /// Notifications due for the webhook, claimed for a minute (another replica leaves them).

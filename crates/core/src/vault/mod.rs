@@ -570,6 +570,11 @@ impl Vault {
         self.show_customers(principal, kind, &digest, purpose, call, ctx).await
     }
 
+    /// The blind-index digest of a value already normalized for its kind.
+    pub(crate) fn index_digest_of(&self, kind: &str, normalized: &str) -> Vec<u8> {
+        self.vault_index.digest(kind, normalized).to_vec()
+    }
+
     /// The blind-index kind and digest a lookup key searches by.
     pub(crate) fn index_digest(&self, key: &LookupKey) -> Result<(&'static str, Vec<u8>), CoreError> {
         let (kind, normalized) = match key {

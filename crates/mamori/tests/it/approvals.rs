@@ -12,7 +12,7 @@ use mamori_domain::approval::{ApprovalKind, ApprovalState};
 use serde_json::json;
 use std::time::Duration;
 
-async fn person(s: &TestServer, username: &str) -> mamori_core::Principal {
+pub(crate) async fn person(s: &TestServer, username: &str) -> mamori_core::Principal {
     principal(s.core.store().read().await.unwrap().user_by_username(username).await.unwrap().unwrap())
 }
 
@@ -25,7 +25,7 @@ fn print_of(customer: &str) -> NewRequest {
 }
 
 /// A client company with `n` customers (the first with a card number), op.a assigned to it.
-async fn client_with_customers(s: &TestServer, n: usize) -> (String, Vec<String>) {
+pub(crate) async fn client_with_customers(s: &TestServer, n: usize) -> (String, Vec<String>) {
     let ctx = Default::default();
     let admin = person(s, "admin").await;
     let client = s

@@ -15,6 +15,7 @@ mod hostile;
 mod identity;
 mod input;
 mod lists;
+mod mail;
 mod pages;
 mod replicas;
 mod signals;

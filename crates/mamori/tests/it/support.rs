@@ -132,6 +132,11 @@ impl TestServer {
         }
     }
 
+    /// The port of the SMTP submission relay (configured with `mail`).
+    pub fn mail_port(&self) -> u16 {
+        self.running.as_ref().and_then(|r| r.started.mail_addr).expect("the mail relay is configured").port()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

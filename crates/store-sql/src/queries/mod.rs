@@ -16,6 +16,7 @@ pub(crate) mod approvals;
 pub(crate) mod audit;
 pub(crate) mod devices;
 pub(crate) mod identity;
+pub(crate) mod mail;
 pub(crate) mod rules;
 pub(crate) mod settings;
 pub(crate) mod shared;
@@ -31,6 +32,7 @@ macro_rules! store_tx_impl {
         $crate::queries::rules::rules_queries!($handle, $db);
         $crate::queries::settings::settings_queries!($handle, $db);
         $crate::queries::approvals::approvals_queries!($handle, $db);
+        $crate::queries::mail::mail_queries!($handle, $db);
 
         #[async_trait::async_trait]
         impl mamori_store::StoreTx for $handle {

@@ -1,0 +1,352 @@
+//! Outgoing mail held for a check (issue 15, item 5; LEAK-9, TW-9 — 誤送信防止): a real SMTP
+//! exchange on loopback. A mail client (lettre, over STARTTLS with AUTH) submits to Mamori's
+//! relay; a real receiving SMTP server (Debian's aiosmtpd, writing a maildir) gets internal mail
+//! at once, external mail only after the sender's self-check, mail with customer data only
+//! after a supervisor's approval; a client company's domain limit and a supervisor's denial
+//! bounce to the sender with the reason in Japanese and English.
+
+use crate::approvals::{client_with_customers, person};
+use crate::both_backends;
+use crate::commands::two_teams;
+use crate::support::{Backend, TestServer};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use mamori_core::CoreError;
+use mamori_domain::approval::ApprovalState;
+use mamori_domain::mail::MailPolicy;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// aiosmtpd writing every mail it receives into a maildir.
+struct Sink {
+    child: std::process::Child,
+    port: u16,
+    maildir: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Sink {
+    async fn start() -> Sink {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = dir.path().join("maildir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new("/usr/bin/python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(&maildir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("aiosmtpd (python3-aiosmtpd) runs: scripts/install-test-deps.sh installs it");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(std::time::Instant::now() < deadline, "aiosmtpd did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Sink { child, port, maildir, _dir: dir }
+    }
+
+    /// Every message received so far.
+    fn messages(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else { return Vec::new() };
+        entries.filter_map(|e| std::fs::read(e.ok()?.path()).ok()).map(|b| decoded(&b)).collect()
+    }
+
+    /// Waits until a received message contains `needle` (the server's outbox runs on its own).
+    async fn wait_for(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(m) = self.messages().into_iter().find(|m| m.contains(needle)) {
+                return m;
+            }
+            assert!(std::time::Instant::now() < deadline, "no mail with {needle:?}: {:?}", self.messages());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn has(&self, needle: &str) -> bool {
+        self.messages().iter().any(|m| m.contains(needle))
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A received mail as text: its headers, then its decoded subject and text parts.
+fn decoded(raw: &[u8]) -> String {
+    let header_end =
+        raw.windows(4).position(|w| w == b"\r\n\r\n").or_else(|| raw.windows(2).position(|w| w == b"\n\n"));
+    let headers = String::from_utf8_lossy(&raw[..header_end.unwrap_or(0)]).into_owned();
+    let message = mail_parser::MessageParser::default().parse(raw).unwrap();
+    let mut text = format!("{headers}\nSUBJECT: {}\n", message.subject().unwrap_or_default());
+    for i in 0..message.text_body_count() {
+        text.push_str(&message.body_text(i).unwrap_or_default());
+    }
+    text
+}
+
+fn certificate(dir: &Path) -> (PathBuf, PathBuf, String) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (pem, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&pem, cert.cert.pem()).unwrap();
+    std::fs::write(&key, cert.signing_key.serialize_pem()).unwrap();
+    (pem, key, cert.cert.pem())
+}
+
+/// A mail client of op.a: STARTTLS (the server's certificate), AUTH with the mail password.
+fn client(port: u16, ca_pem: &str, user: &str, password: &str) -> AsyncSmtpTransport<Tokio1Executor> {
+    let tls = TlsParameters::builder("localhost".into())
+        .add_root_certificate(Certificate::from_pem(ca_pem.as_bytes()).unwrap())
+        .build_rustls()
+        .unwrap();
+    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("localhost")
+        .port(port)
+        .tls(Tls::Required(tls))
+        .credentials(Credentials::new(user.into(), password.into()))
+        .build()
+}
+
+fn raw_mail(to: &str, cc: Option<&str>, subject: &str, body: &str) -> Vec<u8> {
+    let cc = cc.map(|c| format!("Cc: {c}\r\n")).unwrap_or_default();
+    format!(
+        "From: op.a@center.example.jp\r\nTo: {to}\r\n{cc}Subject: {subject}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+async fn submit(
+    smtp: &AsyncSmtpTransport<Tokio1Executor>,
+    to: &[&str],
+    message: &[u8],
+) -> Result<String, lettre::transport::smtp::Error> {
+    let envelope = lettre::address::Envelope::new(
+        Some("op.a@center.example.jp".parse().unwrap()),
+        to.iter().map(|a| a.parse().unwrap()).collect(),
+    )
+    .unwrap();
+    let response = smtp.send_raw(&envelope, message).await?;
+    Ok(response.message().collect::<Vec<_>>().join(" "))
+}
+
+/// The held mail's id from the relay's answer (`…/mail/<id>`).
+fn held_id(answer: &str) -> String {
+    let id = answer.rsplit("/mail/").next().unwrap().trim().to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "held: {answer}");
+    id
+}
+
+async fn relay_holds_and_checks_outgoing_mail(backend: Backend) {
+    let sink = Sink::start().await;
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key, ca_pem) = certificate(certs.path());
+    let sink_port = sink.port;
+    let s = TestServer::start_with(backend, |c| {
+        c.signin_burst = 10_000;
+        c.tls = Some((cert.clone(), key.clone()));
+        c.mail = Some(mamori_server::config::MailRelay {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            upstream_url: format!("smtp://127.0.0.1:{sink_port}"),
+            hostname: "mamori.center.example.jp".into(),
+            bounce_from: "mailer-daemon@center.example.jp".into(),
+            max_message_bytes: 1 << 20,
+        });
+    })
+    .await;
+    let port = s.mail_port();
+    two_teams(&s).await;
+    let ctx = Default::default();
+    let (client_id, _) = client_with_customers(&s, 1).await;
+    let admin = person(&s, "admin").await;
+    let policy = MailPolicy {
+        internal_domains: vec!["center.example.jp".into()],
+        client_domains: [(client_id.clone(), vec!["tsuhan-a.co.jp".into()])].into(),
+        ..MailPolicy::default()
+    };
+    s.core.set_mail_policy(&admin, policy, &ctx).await.unwrap();
+    let op = person(&s, "op.a").await;
+    let sv = person(&s, "sv.a").await;
+    let password = s.core.new_mail_password(&op, &ctx).await.unwrap();
+
+    // No mail password, a wrong one: refused, and recorded.
+    let wrong = client(port, &ca_pem, "op.a", "mml_wrong");
+    let refused =
+        submit(&wrong, &["sv.a@center.example.jp"], &raw_mail("sv.a@center.example.jp", None, "x", "x"))
+            .await;
+    assert!(refused.unwrap_err().to_string().contains("535"), "a wrong password is refused");
+
+    let smtp = client(port, &ca_pem, "op.a", &password);
+
+    // 1. Internal only: relayed before the client hears back.
+    let answer = submit(
+        &smtp,
+        &["sv.a@center.example.jp"],
+        &raw_mail("sv.a@center.example.jp", None, "社内連絡", "本日のシフトです。"),
+    )
+    .await
+    .unwrap();
+    assert!(answer.contains("Sent"), "{answer}");
+    assert!(sink.has("本日のシフトです。"), "internal mail arrives at once");
+
+    // 2. External, no customer data: held until the sender checks it after the delay.
+    let message = raw_mail(
+        "yamada@tsuhan-a.co.jp",
+        Some("sv.a@center.example.jp"),
+        "お見積り",
+        "お見積りをお送りします。",
+    );
+    let answer = submit(&smtp, &["yamada@tsuhan-a.co.jp", "sv.a@center.example.jp"], &message).await.unwrap();
+    let quote = held_id(&answer);
+    let view = s.core.outgoing_mail(&op, &quote, &ctx).await.unwrap();
+    assert_eq!(view.summary.subject, "お見積り");
+    let external: Vec<_> =
+        view.recipients.iter().filter(|r| r.visible_external()).map(|r| r.address.as_str()).collect();
+    assert_eq!(external, ["yamada@tsuhan-a.co.jp"], "the external recipient in To is warned of");
+    assert!(!view.findings.customer_data());
+    match s.core.confirm_mail(&op, &quote, &ctx).await {
+        Err(CoreError::ApprovalRefused { reason: "too_early", .. }) => {}
+        other => panic!("confirmed before the self-check delay: {other:?}"),
+    }
+    // Someone else cannot confirm it or even see it.
+    assert!(matches!(s.core.confirm_mail(&sv, &quote, &ctx).await, Err(CoreError::NotFound { .. })));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!sink.has("お見積りをお送りします。"), "held mail does not leave");
+    s.clock.advance(Duration::from_secs(61));
+    s.core.confirm_mail(&op, &quote, &ctx).await.unwrap();
+    let got = sink.wait_for("お見積りをお送りします。").await;
+    assert!(got.contains("X-RcptTo: yamada@tsuhan-a.co.jp, sv.a@center.example.jp"), "{got}");
+
+    // 3. A customer's phone number to an allowed external domain: the sender's check, then the
+    //    supervisor's approval.
+    let body = "お客様（03-1234-5678）からのご依頼の件です。";
+    let answer =
+        submit(&smtp, &["yamada@tsuhan-a.co.jp"], &raw_mail("yamada@tsuhan-a.co.jp", None, "ご依頼", body))
+            .await
+            .unwrap();
+    let with_data = held_id(&answer);
+    let view = s.core.outgoing_mail(&op, &with_data, &ctx).await.unwrap();
+    assert_eq!(view.findings.customer_phones, 1);
+    assert_eq!(view.findings.clients, std::slice::from_ref(&client_id));
+    s.clock.advance(Duration::from_secs(61));
+    let waiting = s.core.confirm_mail(&op, &with_data, &ctx).await.unwrap();
+    assert_eq!(waiting.state, "awaiting_approval");
+    let approval_id = waiting.approval_id.clone().unwrap();
+    // The supervisor sees the mail through its request; op.b does not.
+    assert!(s.core.outgoing_mail(&sv, &with_data, &ctx).await.is_ok());
+    let op_b = person(&s, "op.b").await;
+    assert!(matches!(s.core.outgoing_mail(&op_b, &with_data, &ctx).await, Err(CoreError::NotFound { .. })));
+    // The sender cannot approve their own mail.
+    assert!(s.core.approvals.decide(&op, &approval_id, true, None, "", &ctx).await.is_err());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!sink.has("からのご依頼の件です"), "not before the approval");
+    let step = s.core.identity.step_up(&sv, &s.next_totp(), "approval", &ctx).await.unwrap();
+    s.core.approvals.decide(&sv, &approval_id, true, Some(&step), "", &ctx).await.unwrap();
+    sink.wait_for("からのご依頼の件です").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let a = s.core.approvals.approval(&op, &approval_id, &ctx).await.unwrap();
+        if a.request.state == ApprovalState::Used {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the grant is used by the release");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sent = s.core.outgoing_mail(&op, &with_data, &ctx).await.unwrap();
+    assert_eq!(sent.mail.state, "sent");
+
+    // 4. Customer data to a domain the client company does not allow: bounced, with the reason.
+    let answer = submit(
+        &smtp,
+        &["someone@free-mail.example.com"],
+        &raw_mail("someone@free-mail.example.com", None, "転送", body),
+    )
+    .await
+    .unwrap();
+    assert!(answer.contains("Not sent"), "{answer}");
+    let bounce = sink.wait_for("送信されませんでした").await;
+    assert!(bounce.contains("X-RcptTo: op.a@center.example.jp"), "the bounce goes to the sender: {bounce}");
+    assert!(bounce.contains("free-mail.example.com") && bounce.contains("通販A社"), "{bounce}");
+    assert!(bounce.contains("This mail was not sent") && bounce.contains("is not one"), "{bounce}");
+    assert!(!sink.has("X-RcptTo: someone@free-mail.example.com"));
+
+    // 5. Denied by the supervisor: returned with the comment.
+    let answer = submit(
+        &smtp,
+        &["yamada@tsuhan-a.co.jp"],
+        &raw_mail("yamada@tsuhan-a.co.jp", None, "再送", "カード 4111 1111 1111 1111"),
+    )
+    .await
+    .unwrap();
+    let denied = held_id(&answer);
+    s.clock.advance(Duration::from_secs(61));
+    let waiting = s.core.confirm_mail(&op, &denied, &ctx).await.unwrap();
+    let step = s.core.identity.step_up(&sv, &s.next_totp(), "approval", &ctx).await.unwrap();
+    s.core
+        .approvals
+        .decide(
+            &sv,
+            waiting.approval_id.as_deref().unwrap(),
+            false,
+            Some(&step),
+            "カード番号は送らないでください",
+            &ctx,
+        )
+        .await
+        .unwrap();
+    let bounce = sink.wait_for("カード番号は送らないでください").await;
+    assert!(
+        bounce.contains("スーパーバイザーが送信を承認しませんでした") && bounce.contains("did not approve")
+    );
+    assert!(!sink.has("4111 1111 1111 1111"), "the denied mail never left");
+
+    // 6. Cancelled during the self-check: never sent.
+    let answer = submit(
+        &smtp,
+        &["yamada@tsuhan-a.co.jp"],
+        &raw_mail("yamada@tsuhan-a.co.jp", None, "誤送信", "間違えました"),
+    )
+    .await
+    .unwrap();
+    let cancelled = held_id(&answer);
+    s.core.cancel_mail(&op, &cancelled, &ctx).await.unwrap();
+    s.clock.advance(Duration::from_secs(61));
+    assert!(
+        s.core.confirm_mail(&op, &cancelled, &ctx).await.is_err(),
+        "a cancelled mail cannot be confirmed"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!sink.has("間違えました"));
+
+    // Every step is in the log; no address or subject is.
+    // Refusals are written outside the request's transaction: give them a moment.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = s.core.store().read().await.unwrap().audit_entries(0, u64::MAX >> 2).await.unwrap();
+    let names: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    for action in [
+        "mail.submit",
+        "mail.confirm",
+        "mail.cancel",
+        "mail.release",
+        "mail.send",
+        "mail.return",
+        "mail.auth",
+    ] {
+        assert!(names.contains(&action), "{action} is logged");
+    }
+    let text = serde_json::to_string(&log).unwrap();
+    for secret in ["yamada@", "お見積り", "03-1234-5678", "4111"] {
+        assert!(!text.contains(secret), "{secret} reached the audit log");
+    }
+}
+both_backends!(relay_holds_and_checks_outgoing_mail);

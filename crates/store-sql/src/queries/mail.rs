@@ -1,0 +1,189 @@
+//! The queries of one area (outgoing mail), written once for both backends: see `mod.rs`.
+
+macro_rules! mail_queries {
+    ($handle:ty, $db:ty) => {
+        const MAIL_COLUMNS: &str = "id, sender_id, kind, envelope_from, recipients, findings, summary, size, state, \
+                                    reason, approval_id, created_at, confirm_after, hold_until, attempts, next_at, \
+                                    last_error, closed_at";
+
+        #[async_trait::async_trait]
+        impl mamori_store::MailRead for $handle {
+            async fn outgoing_mail(&mut self, id: &str) -> StoreResult<Option<OutgoingMail>> {
+                sqlx::query_as::<$db, OutgoingMailRow>(&format!("SELECT {MAIL_COLUMNS} FROM outgoing_mail WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(self.handle.conn())
+                    .await
+                    .map_err(db_err)
+                    .map(|r| r.map(OutgoingMail::from))
+            }
+
+            async fn outgoing_mail_message(&mut self, id: &str) -> StoreResult<Option<Vec<u8>>> {
+                sqlx::query_scalar::<$db, Vec<u8>>("SELECT message FROM outgoing_mail WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(self.handle.conn())
+                    .await
+                    .map_err(db_err)
+            }
+
+            async fn outgoing_mails_of(&mut self, sender_id: &str, limit: i64) -> StoreResult<Vec<OutgoingMail>> {
+                sqlx::query_as::<$db, OutgoingMailRow>(&format!(
+                    "SELECT {MAIL_COLUMNS} FROM outgoing_mail WHERE sender_id = $1 AND kind = 'mail' \
+                     ORDER BY created_at DESC, id DESC LIMIT $2"
+                ))
+                .bind(sender_id)
+                .bind(limit)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)
+                .map(|rows| rows.into_iter().map(OutgoingMail::from).collect())
+            }
+
+            async fn outgoing_mails_in(&mut self, state: &str, limit: i64) -> StoreResult<Vec<OutgoingMail>> {
+                sqlx::query_as::<$db, OutgoingMailRow>(&format!(
+                    "SELECT {MAIL_COLUMNS} FROM outgoing_mail WHERE state = $1 ORDER BY created_at, id LIMIT $2"
+                ))
+                .bind(state)
+                .bind(limit)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)
+                .map(|rows| rows.into_iter().map(OutgoingMail::from).collect())
+            }
+
+            async fn mail_password_digest(&mut self, user_id: &str) -> StoreResult<Option<String>> {
+                sqlx::query_scalar::<$db, String>("SELECT digest FROM mail_passwords WHERE user_id = $1")
+                    .bind(user_id)
+                    .fetch_optional(self.handle.conn())
+                    .await
+                    .map_err(db_err)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl mamori_store::MailWrite for $handle {
+            async fn insert_outgoing_mail(&mut self, m: &OutgoingMail, sealed_message: &[u8]) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO outgoing_mail (id, sender_id, kind, envelope_from, recipients, findings, summary, message, \
+                     size, state, reason, approval_id, created_at, confirm_after, hold_until, attempts, next_at, last_error, \
+                     closed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                )
+                .bind(&m.id)
+                .bind(&m.sender_id)
+                .bind(&m.kind)
+                .bind(&m.envelope_from)
+                .bind(&m.recipients)
+                .bind(&m.findings)
+                .bind(&m.summary)
+                .bind(sealed_message)
+                .bind(m.size)
+                .bind(&m.state)
+                .bind(&m.reason)
+                .bind(&m.approval_id)
+                .bind(m.created_at.0)
+                .bind(m.confirm_after.0)
+                .bind(m.hold_until.0)
+                .bind(m.attempts)
+                .bind(m.next_at.0)
+                .bind(&m.last_error)
+                .bind(m.closed_at.map(|t| t.0))
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn move_outgoing_mail(&mut self, id: &str, from: &str, to: &MailMove) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>(
+                    "UPDATE outgoing_mail SET state = $1, reason = COALESCE($2, reason), \
+                     approval_id = COALESCE($3, approval_id), closed_at = $4, next_at = $5, claimed_until = NULL \
+                     WHERE id = $6 AND state = $7",
+                )
+                .bind(&to.to)
+                .bind(&to.reason)
+                .bind(&to.approval_id)
+                .bind(to.closed.then_some(to.at.0))
+                .bind(to.at.0)
+                .bind(id)
+                .bind(from)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn claim_outgoing_mails(
+                &mut self,
+                now: UnixMillis,
+                until: UnixMillis,
+                limit: i64,
+            ) -> StoreResult<Vec<OutgoingMail>> {
+                let due: Vec<OutgoingMail> = sqlx::query_as::<$db, OutgoingMailRow>(&format!(
+                    "SELECT {MAIL_COLUMNS} FROM outgoing_mail WHERE state = 'released' AND next_at <= $1 \
+                     AND (claimed_until IS NULL OR claimed_until < $1) ORDER BY next_at, id LIMIT $2"
+                ))
+                .bind(now.0)
+                .bind(limit)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(OutgoingMail::from)
+                .collect();
+                let mut claimed = Vec::with_capacity(due.len());
+                for m in due {
+                    // Another replica may have claimed it since the read.
+                    let done = sqlx::query::<$db>(
+                        "UPDATE outgoing_mail SET claimed_until = $1 WHERE id = $2 AND state = 'released' \
+                         AND (claimed_until IS NULL OR claimed_until < $3)",
+                    )
+                    .bind(until.0)
+                    .bind(&m.id)
+                    .bind(now.0)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                    if done.rows_affected() == 1 {
+                        claimed.push(m);
+                    }
+                }
+                Ok(claimed)
+            }
+
+            async fn record_mail_attempt(
+                &mut self,
+                id: &str,
+                attempts: i64,
+                next_at: UnixMillis,
+                error: &str,
+            ) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "UPDATE outgoing_mail SET attempts = $1, next_at = $2, last_error = $3, claimed_until = NULL WHERE id = $4",
+                )
+                .bind(attempts)
+                .bind(next_at.0)
+                .bind(error)
+                .bind(id)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn set_mail_password_digest(&mut self, user_id: &str, digest: &str, at: UnixMillis) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO mail_passwords (user_id, digest, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (user_id) DO UPDATE SET digest = excluded.digest, created_at = excluded.created_at",
+                )
+                .bind(user_id)
+                .bind(digest)
+                .bind(at.0)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use mail_queries;

@@ -1,0 +1,51 @@
+//! Outgoing mail held for a check (issue 15, item 5): the held messages (sealed), their state
+//! as the sender checks them and a supervisor approves, and the queue the relay sends from;
+//! and each person's mail password (its digest). Every change of state is a conditional update,
+//! so two replicas never both release, send or return one mail.
+
+use super::*;
+
+/// What a read handle may do in this area.
+#[async_trait]
+pub trait MailRead: Send {
+    /// A mail without its message.
+    async fn outgoing_mail(&mut self, id: &str) -> StoreResult<Option<OutgoingMail>>;
+    /// The sealed message of a mail.
+    async fn outgoing_mail_message(&mut self, id: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// A sender's latest mails (not bounces), newest first, without their messages.
+    async fn outgoing_mails_of(&mut self, sender_id: &str, limit: i64) -> StoreResult<Vec<OutgoingMail>>;
+    /// Mails in `state`, oldest first (the relay's sweeps), without their messages.
+    async fn outgoing_mails_in(&mut self, state: &str, limit: i64) -> StoreResult<Vec<OutgoingMail>>;
+    /// The digest of a person's mail password.
+    async fn mail_password_digest(&mut self, user_id: &str) -> StoreResult<Option<String>>;
+}
+
+/// What only a write transaction may do in this area.
+#[async_trait]
+pub trait MailWrite: MailRead {
+    async fn insert_outgoing_mail(&mut self, mail: &OutgoingMail, sealed_message: &[u8]) -> StoreResult<()>;
+    /// Moves a mail from `from` to `to`; false when it was no longer in `from`. `closed` marks a
+    /// final state; `reason` says why it was returned; `approval_id` links its request.
+    async fn move_outgoing_mail(&mut self, id: &str, from: &str, to: &MailMove) -> StoreResult<bool>;
+    /// Released mails due now and not claimed by another replica, claimed until `until`.
+    async fn claim_outgoing_mails(
+        &mut self,
+        now: UnixMillis,
+        until: UnixMillis,
+        limit: i64,
+    ) -> StoreResult<Vec<OutgoingMail>>;
+    /// A failed attempt at relaying: tried again at `next_at`.
+    async fn record_mail_attempt(
+        &mut self,
+        id: &str,
+        attempts: i64,
+        next_at: UnixMillis,
+        error: &str,
+    ) -> StoreResult<()>;
+    async fn set_mail_password_digest(
+        &mut self,
+        user_id: &str,
+        digest: &str,
+        at: UnixMillis,
+    ) -> StoreResult<()>;
+}
