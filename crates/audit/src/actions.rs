@@ -743,7 +743,6 @@ catalogue! {
             ("internal_domains", "comma-separated internal domains"),
             ("self_check_delay_secs", "the self-check delay"),
             ("hold_hours", "how long a held mail waits for its check"),
-            ("attachment_links", "whether attachments go as download links"),
             ("client_limits", "how many client companies limit their recipient domains"),
             ("reason", "denied: `permission`"),
         ],

@@ -9,11 +9,13 @@
 //! - `console`: every console page per role, and the live floor's delay (see [`console`]).
 //! - `export`: a customer export's rows per second and memory (see [`export`]).
 //! - `approvals`: from an approval to the requester's screen (see [`approvals`]).
+//! - `mail`: the SMTP relay's throughput and added latency beside a relay with no checks (see [`mail`]).
 
 mod approvals;
 mod console;
 mod export;
 mod fleet;
+mod mail;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -79,6 +81,17 @@ enum Command {
     Approvals {
         #[arg(long, default_value_t = 1000)]
         samples: usize,
+    },
+    /// The SMTP relay: messages/s held or relayed, beside a relay with no checks.
+    Mail {
+        #[arg(long, value_enum)]
+        backend: Backend,
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        #[arg(long, default_value_t = 2000)]
+        messages: usize,
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres: String,
     },
     /// A customer export of N customers: rows/s and the rise in resident memory.
     Export {
@@ -177,6 +190,9 @@ fn main() -> anyhow::Result<()> {
         Command::Verify { entries, keep } => runtime.block_on(verify(entries, keep)),
         Command::Import { backend, rows, postgres } => runtime.block_on(import(backend, rows, &postgres)),
         Command::Approvals { samples } => runtime.block_on(approvals::run(samples)),
+        Command::Mail { backend, clients, messages, postgres } => {
+            runtime.block_on(mail::run(backend, clients, messages, &postgres))
+        }
         Command::Export { backend, customers, postgres } => {
             runtime.block_on(export::run(backend, customers, &postgres))
         }

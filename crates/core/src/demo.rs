@@ -21,6 +21,8 @@ pub const DEMO_TOTP_SECRET: &str = "MFQW2ZLSNFSGK3LPMFQW2ZLSNFSGK3LP";
 pub const DEMO_CUSTOMERS: usize = 10_000;
 /// A demo customer's phone number to try a lookup with (client: the first demo client).
 pub const DEMO_SAMPLE_PHONE: &str = "050-1000-0000";
+/// The demo center's own mail domain (mail only to it passes the relay at once).
+pub const DEMO_MAIL_DOMAIN: &str = "demo-center.example.jp";
 
 /// One line of the demo's sign-in sheet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +140,42 @@ impl Core {
         let op = crate::Principal::direct(&op, clients);
         let reason = "ご依頼の書類を郵送するため、宛名と住所を印刷します。";
         self.request_print(&op, &customer.id, reason, &mamori_audit::RequestContext::default()).await?;
+        self.load_demo_mail(&op, &customer.client_id).await
+    }
+
+    /// The demo's mail rules and a held mail (issue 15, item 5): demo-op01 wrote to the client
+    /// company's person in charge about the sample caller, with the caller's number in the text —
+    /// held for demo-op01's check, then for their supervisor's approval.
+    async fn load_demo_mail(&self, op: &crate::Principal, client_id: &str) -> Result<(), CoreError> {
+        let policy = mamori_domain::mail::MailPolicy {
+            internal_domains: vec![DEMO_MAIL_DOMAIN.into()],
+            client_domains: [(client_id.to_owned(), vec!["sample-tsuhan.example.jp".into()])].into(),
+            ..mamori_domain::mail::MailPolicy::default()
+        };
+        let json = serde_json::to_string(&policy).map_err(|e| CoreError::Internal(e.to_string()))?;
+        let mut tx = self.base.store.begin().await?;
+        tx.put_setting(crate::outgoing_mail::MAIL_POLICY, &json).await?;
+        tx.commit().await?;
+        let message = format!(
+            "From: demo-op01@{DEMO_MAIL_DOMAIN}\r\nTo: tantou@sample-tsuhan.example.jp\r\nCc: demo-sv01@{DEMO_MAIL_DOMAIN}\r\n\
+             Subject: =?UTF-8?B?{subject}?=\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\
+             Content-Transfer-Encoding: 8bit\r\n\r\n\
+             サンプル通販 ご担当者様\r\n\r\n本日お電話のあったお客様（{DEMO_SAMPLE_PHONE}）から、\
+             ご注文の配送先変更のご依頼がありました。ご確認をお願いいたします。\r\n",
+            subject = base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                "配送先変更のご依頼（デモ）"
+            ),
+        );
+        let submission = crate::outgoing_mail::Submission {
+            envelope_from: format!("demo-op01@{DEMO_MAIL_DOMAIN}"),
+            recipients: vec![
+                "tantou@sample-tsuhan.example.jp".into(),
+                format!("demo-sv01@{DEMO_MAIL_DOMAIN}"),
+            ],
+            message: message.into_bytes(),
+        };
+        self.submit_mail(op, submission, &mamori_audit::RequestContext::default()).await?;
         Ok(())
     }
 

@@ -191,7 +191,6 @@ impl Core {
             .detail("internal_domains", policy.internal_domains.join(","))
             .detail("self_check_delay_secs", policy.self_check_delay_secs.to_string())
             .detail("hold_hours", policy.hold_hours.to_string())
-            .detail("attachment_links", policy.attachment_links.to_string())
             .detail("client_limits", policy.client_domains.len().to_string());
         self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;

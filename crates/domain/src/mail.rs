@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The security admin's rules for outgoing mail (kept as one setting, shared by replicas).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MailPolicy {
     /// The center's own domains: mail only to these (and their subdomains) passes at once.
@@ -26,10 +26,6 @@ pub struct MailPolicy {
     pub self_check_delay_secs: u32,
     /// Hours a held mail waits for its sender's check before it is returned to them.
     pub hold_hours: u32,
-    /// Attachments to external recipients go as one-time download links instead.
-    pub attachment_links: bool,
-    /// Hours such a link works.
-    pub link_valid_hours: u32,
     /// Client company id → the only external domains mail with its customers' data may go to.
     #[serde(default)]
     pub client_domains: BTreeMap<String, Vec<String>>,
@@ -41,8 +37,6 @@ impl Default for MailPolicy {
             internal_domains: Vec::new(),
             self_check_delay_secs: 60,
             hold_hours: 24,
-            attachment_links: false,
-            link_valid_hours: 72,
             client_domains: BTreeMap::new(),
         }
     }
@@ -57,8 +51,6 @@ pub enum MailPolicyError {
     Delay,
     #[error("a held mail waits 1 to 168 hours")]
     Hold,
-    #[error("a download link works 1 to 720 hours")]
-    LinkValid,
 }
 
 /// A domain as compared: trimmed, lower-case, without a trailing dot.
@@ -104,9 +96,6 @@ impl MailPolicy {
         if !(1..=168).contains(&self.hold_hours) {
             return Err(MailPolicyError::Hold);
         }
-        if !(1..=720).contains(&self.link_valid_hours) {
-            return Err(MailPolicyError::LinkValid);
-        }
         Ok(self)
     }
 
@@ -144,7 +133,7 @@ impl MailPolicy {
 
 /// Where a recipient was named: in the To or Cc header (every recipient sees it), or only on
 /// the envelope (Bcc).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Header {
     To,
@@ -153,7 +142,7 @@ pub enum Header {
 }
 
 /// One recipient of a submitted mail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Recipient {
     pub address: String,
     pub domain: String,
@@ -170,7 +159,7 @@ impl Recipient {
 }
 
 /// What a submitted mail carries that may be customer data.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Findings {
     pub attachments: usize,
     /// Luhn-valid numbers of 13 to 19 digits.

@@ -648,3 +648,43 @@ pub struct ApprovalInbox {
     pub to_decide: Vec<ApprovalView>,
     pub mine: Vec<ApprovalView>,
 }
+
+/// A mail through the relay (issue 15, item 5), as its sender, a supervisor deciding its
+/// request, or an auditor sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OutgoingMailView {
+    pub id: String,
+    /// `held` (waiting for the sender's check), `awaiting_approval`, `released`, `sent`,
+    /// `cancelled`, `returned`.
+    pub state: String,
+    /// Why it was returned: `domain_refused`, `denied`, `approval_expired`, `not_confirmed`,
+    /// `upstream_failed`.
+    pub reason: Option<String>,
+    pub sender_id: String,
+    pub subject: String,
+    pub recipients: Vec<mamori_domain::mail::Recipient>,
+    pub attachments: Vec<MailAttachmentView>,
+    pub findings: mamori_domain::mail::Findings,
+    /// The start of the text.
+    pub text: String,
+    pub size: i64,
+    pub created_at: i64,
+    /// The sender may confirm from then (the self-check delay).
+    pub confirm_after: i64,
+    /// Not confirmed by then, it is returned.
+    pub hold_until: i64,
+    /// Its four-eyes request, when it carries customer data.
+    pub approval_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MailAttachmentView {
+    pub name: String,
+    pub size: u64,
+}
+
+/// `GET /api/v1/mail`: the caller's latest mails, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OutgoingMailList {
+    pub mails: Vec<OutgoingMailView>,
+}

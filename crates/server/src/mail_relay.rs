@@ -478,33 +478,50 @@ async fn send(
 }
 
 /// Moves held mail on and sends what is released, woken by each approval change and at least
-/// every two seconds.
-pub fn spawn_outbox(state: AppState, relay: MailRelay) -> Result<tokio::task::JoinHandle<()>, String> {
-    let upstream = upstream(&relay)?;
+/// every two seconds. Without a relay configured, held mail (the demo's, or mail left from when
+/// one was) is still moved on; what is released waits for a relay.
+pub fn spawn_outbox(
+    state: AppState,
+    relay: Option<MailRelay>,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let sender = match relay {
+        Some(relay) => Some((upstream(&relay)?, relay)),
+        None => None,
+    };
     Ok(tokio::spawn(async move {
         let mut changes = state.core.approvals.watch();
         loop {
             if let Err(e) = state.core.sweep_mail().await {
                 tracing::warn!(error = %e, "moving held mail on failed");
             }
-            match state.core.claim_mail(20).await {
-                Ok(due) => {
-                    for mail in &due {
-                        let outcome = send(&state, &relay, &upstream, mail).await;
-                        if let Err(e) = &outcome {
-                            tracing::warn!(mail = %mail.mail.id, attempt = mail.mail.attempts + 1, error = %e, "relaying a mail failed");
-                        }
-                        if let Err(e) = state.core.record_mail_relay(mail, outcome).await {
-                            tracing::error!(error = %e, "a mail relay attempt could not be recorded");
-                        }
-                    }
-                    if !due.is_empty() {
-                        continue;
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "the mail outbox could not be read"),
+            if let Some((upstream, relay)) = &sender
+                && send_due(&state, relay, upstream).await
+            {
+                continue;
             }
             let _ = tokio::time::timeout(Duration::from_secs(2), changes.changed()).await;
         }
     }))
+}
+
+/// Sends what is due; whether there was any (then there may be more).
+async fn send_due(state: &AppState, relay: &MailRelay, upstream: &Upstream) -> bool {
+    match state.core.claim_mail(20).await {
+        Ok(due) => {
+            for mail in &due {
+                let outcome = send(state, relay, upstream, mail).await;
+                if let Err(e) = &outcome {
+                    tracing::warn!(mail = %mail.mail.id, attempt = mail.mail.attempts + 1, error = %e, "relaying a mail failed");
+                }
+                if let Err(e) = state.core.record_mail_relay(mail, outcome).await {
+                    tracing::error!(error = %e, "a mail relay attempt could not be recorded");
+                }
+            }
+            !due.is_empty()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the mail outbox could not be read");
+            false
+        }
+    }
 }

@@ -61,7 +61,8 @@ pub struct Running {
     demo_calls: Option<tokio::task::JoinHandle<()>>,
     command_watch: tokio::task::JoinHandle<()>,
     forwarders: crate::forwarding::Forwarders,
-    mail: Option<(crate::mail_relay::Listener, tokio::task::JoinHandle<()>)>,
+    mail_listener: Option<crate::mail_relay::Listener>,
+    mail_outbox: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -80,10 +81,10 @@ impl Running {
         }
         self.checkpointer.abort();
         self.command_watch.abort();
-        if let Some((listener, outbox)) = self.mail {
+        if let Some(listener) = self.mail_listener {
             listener.stop();
-            outbox.abort();
         }
+        self.mail_outbox.abort();
         if let Some(feed) = self.demo_calls {
             feed.abort();
         }
@@ -205,17 +206,15 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
     let demo_calls = demo.is_some().then(|| spawn_demo_calls(state.core.clone()));
     let checkpointer = spawn_checkpointer(state.core.clone());
     let forwarders = crate::forwarding::start(&state.core, &state.config.forwarding)?;
-    let mail = match state.config.mail.clone() {
+    let mail_outbox = crate::mail_relay::spawn_outbox(state.clone(), state.config.mail.clone())
+        .map_err(StartError::MailRelay)?;
+    let mail_listener = match state.config.mail.clone() {
         Some(relay) => {
-            let outbox = crate::mail_relay::spawn_outbox(state.clone(), relay.clone())
-                .map_err(StartError::MailRelay)?;
-            let listener =
-                crate::mail_relay::start(state.clone(), relay).await.map_err(StartError::MailRelay)?;
-            Some((listener, outbox))
+            Some(crate::mail_relay::start(state.clone(), relay).await.map_err(StartError::MailRelay)?)
         }
         None => None,
     };
-    let mail_addr = mail.as_ref().map(|(l, _)| l.addr);
+    let mail_addr = mail_listener.as_ref().map(|l| l.addr);
     state.ready.store(true, Ordering::SeqCst);
     Ok(Running {
         started: Started { addr, setup, demo, backend, mail_addr },
@@ -226,7 +225,8 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
         demo_calls,
         command_watch,
         forwarders,
-        mail,
+        mail_listener,
+        mail_outbox,
     })
 }
 

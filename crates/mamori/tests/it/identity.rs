@@ -491,6 +491,13 @@ async fn demo_data(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(cards.len(), 1, "the sample phone finds its demo customer");
+    // A held external mail with the sample caller's number: the sender's check, then the
+    // supervisor's approval (issue 15, item 5).
+    let mail = s.core.my_outgoing_mail(&p).await.unwrap();
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert_eq!(mail[0].mail.state, "held");
+    assert_eq!(mail[0].findings.customer_phones, 1);
+    assert!(mail[0].recipients.iter().any(|r| r.external && r.domain == "sample-tsuhan.example.jp"));
     s.core.load_demo().await.unwrap();
     assert_eq!(
         s.core.identity.list_users(&crate::support::inspector(), &Default::default()).await.unwrap().len(),

@@ -23,6 +23,7 @@ pub mod approvals;
 pub mod audit;
 pub mod customers;
 pub mod devices;
+pub mod mail;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -122,6 +123,12 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(SettingsManage), operation!(approvals::get_approval_policies))
         .api(Permission(SettingsManage), operation!(approvals::put_approval_policy))
         .api(Permission(SettingsManage), operation!(approvals::list_notifications))
+        .api(SignedIn, operation!(mail::list_mail))
+        .api(SignedIn, operation!(mail::get_mail))
+        .api(SignedIn, operation!(mail::confirm_mail))
+        .api(SignedIn, operation!(mail::cancel_mail))
+        .api(Permission(SettingsManage), operation!(mail::get_mail_policy))
+        .api(Permission(SettingsManage), operation!(mail::put_mail_policy))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = proto::Health)))]

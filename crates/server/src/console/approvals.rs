@@ -45,6 +45,8 @@ pub struct RequestRow {
     pub overdue: bool,
     /// A granted key rotation or retirement: the command to run on the server (else empty).
     pub key_command: String,
+    /// A held mail's id: its check page shows what the mail says (else empty).
+    pub mail_id: String,
 }
 
 /// What a request is of comes first (the document, the item, the action), then whose and which,
@@ -77,7 +79,9 @@ fn row(tr: Tr, v: &ApprovalView, now: mamori_domain::UnixMillis) -> RequestRow {
     let name = |id: &str| v.names.get(id).cloned().unwrap_or_default();
     let content = match serde_json::from_str::<serde_json::Value>(&r.content) {
         Ok(serde_json::Value::Object(map)) => {
-            let mut entries: Vec<_> = map.iter().collect();
+            // A mail's id and its message's digest mean nothing to a person: the mail's page shows it.
+            let mut entries: Vec<_> =
+                map.iter().filter(|(k, _)| *k != "mail" && *k != "message_digest").collect();
             entries.sort_by_key(|(k, _)| {
                 CONTENT_ORDER.iter().position(|o| o == k).unwrap_or(CONTENT_ORDER.len())
             });
@@ -154,6 +158,11 @@ fn row(tr: Tr, v: &ApprovalView, now: mamori_domain::UnixMillis) -> RequestRow {
             })
             .collect(),
         approvals_needed: v.policy.approvals,
+        mail_id: serde_json::from_str::<serde_json::Value>(&r.content)
+            .ok()
+            .filter(|_| r.kind == mamori_domain::approval::ApprovalKind::Mail)
+            .and_then(|c| c.get("mail").and_then(serde_json::Value::as_str).map(str::to_owned))
+            .unwrap_or_default(),
         key_command: match serde_json::from_str::<mamori_domain::approval::PrivilegedAction>(&r.content) {
             Ok(mamori_domain::approval::PrivilegedAction::RotateVaultKeys) => {
                 format!("mamori keys rotate --approval {}", r.id)

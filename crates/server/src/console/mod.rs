@@ -14,6 +14,7 @@ mod floor;
 mod home;
 mod import;
 mod labels;
+mod mail;
 mod privileged;
 mod profile;
 mod roster;
@@ -62,6 +63,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = approvals::routes(r);
     let r = exports::routes(r);
     let r = take_outs::routes(r);
+    let r = mail::routes(r);
     let r = privileged::routes(r);
     let r = roster::routes(r);
     let r = customers::routes(r);
@@ -114,6 +116,7 @@ pub const NAV: &[NavEntry] = {
         entry("/signals", "nav.signals", Some(DevicesRead), Work),
         entry("/devices", "nav.devices", Some(DevicesRead), Work),
         entry("/approvals", "nav.approvals", None, Work),
+        entry("/mail", "nav.mail", None, Work),
         entry("/audit", "nav.audit", Some(AuditRead), Oversight),
         entry("/admin/users", "nav.users", Some(UsersRead), Admin),
         entry("/admin/org", "nav.org", Some(OrgRead), Admin),

@@ -44,6 +44,8 @@ struct ProfilePage {
     totp_required: bool,
     codes_left: i64,
     sessions: Vec<SessionView>,
+    /// A password for the mail relay was made (its value is never shown again).
+    has_mail_password: bool,
 }
 
 async fn profile_view(
@@ -56,6 +58,7 @@ async fn profile_view(
     let sessions = state.core.identity.my_sessions(p).await.unwrap_or_default();
     let everyone = state.core.identity.totp_required_for_everyone().await.unwrap_or(false);
     let codes_left = state.core.identity.recovery_codes_left(p).await.unwrap_or(0);
+    let has_mail_password = state.core.has_mail_password(p).await.unwrap_or(false);
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let c = Chrome::new(tr, "profile.title", Some(p), csrf_for(Some(p), None), "/profile")
         .notice_key(done)
@@ -68,6 +71,7 @@ async fn profile_view(
         totp_enabled: p.user.totp_enabled,
         totp_required: totp_required(&p.user.roles, everyone),
         codes_left,
+        has_mail_password,
         sessions: sessions
             .into_iter()
             .map(|s| SessionView {
