@@ -697,7 +697,7 @@ impl Core {
         let now = self.now();
         let ctx = RequestContext::default();
         let mut moved = 0;
-        let waiting = self.base.store.read().await?.outgoing_mails_in("awaiting_approval", 200).await?;
+        let waiting = self.base.store.read().await?.mails_with_decided_requests(200).await?;
         for mail in waiting {
             let Some(approval_id) = mail.approval_id.clone() else { continue };
             let Some(approval) = self.base.store.read().await?.approval(&approval_id).await? else {
@@ -730,8 +730,8 @@ impl Core {
                 }
             }
         }
-        let held = self.base.store.read().await?.outgoing_mails_in("held", 500).await?;
-        for mail in held.into_iter().filter(|m| m.hold_until <= now) {
+        let unchecked = self.base.store.read().await?.held_mails_past(now, 200).await?;
+        for mail in unchecked {
             moved += usize::from(self.return_mail(&mail, "not_confirmed", None, &ctx).await?);
         }
         Ok(moved)

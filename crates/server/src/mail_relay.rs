@@ -177,13 +177,17 @@ impl Conn {
             Conn::Plain(r) => r.get_mut(),
             Conn::Tls(r) => r.get_mut(),
         };
-        response.write_to(writer)?;
+        // One write per reply: written piecemeal, Nagle's algorithm would hold the rest until
+        // the client's delayed acknowledgement (40 ms a reply).
+        writer.write_all(&response.buffer()?)?;
         writer.flush()
     }
 }
 
 fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
+    // Replies are small and each waits for the client's next line: send them at once.
+    stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(IDLE))?;
     stream.set_write_timeout(Some(IDLE))?;
     let mut builder = SessionBuilder::new(shared.relay.hostname.clone());
@@ -504,20 +508,27 @@ pub fn spawn_outbox(
     }))
 }
 
-/// Sends what is due; whether there was any (then there may be more).
+/// Mails sent at once by one replica's outbox (each a connection to the upstream relay).
+const SEND_AT_ONCE: usize = 8;
+
+/// Sends what is due, several at once; whether there was any (then there may be more).
 async fn send_due(state: &AppState, relay: &MailRelay, upstream: &Upstream) -> bool {
-    match state.core.claim_mail(20).await {
+    use futures_util::StreamExt;
+    match state.core.claim_mail(50).await {
         Ok(due) => {
-            for mail in &due {
-                let outcome = send(state, relay, upstream, mail).await;
-                if let Err(e) = &outcome {
-                    tracing::warn!(mail = %mail.mail.id, attempt = mail.mail.attempts + 1, error = %e, "relaying a mail failed");
-                }
-                if let Err(e) = state.core.record_mail_relay(mail, outcome).await {
-                    tracing::error!(error = %e, "a mail relay attempt could not be recorded");
-                }
-            }
-            !due.is_empty()
+            let any = !due.is_empty();
+            futures_util::stream::iter(due)
+                .for_each_concurrent(SEND_AT_ONCE, |mail| async move {
+                    let outcome = send(state, relay, upstream, &mail).await;
+                    if let Err(e) = &outcome {
+                        tracing::warn!(mail = %mail.mail.id, attempt = mail.mail.attempts + 1, error = %e, "relaying a mail failed");
+                    }
+                    if let Err(e) = state.core.record_mail_relay(&mail, outcome).await {
+                        tracing::error!(error = %e, "a mail relay attempt could not be recorded");
+                    }
+                })
+                .await;
+            any
         }
         Err(e) => {
             tracing::error!(error = %e, "the mail outbox could not be read");

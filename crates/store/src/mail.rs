@@ -14,8 +14,13 @@ pub trait MailRead: Send {
     async fn outgoing_mail_message(&mut self, id: &str) -> StoreResult<Option<Vec<u8>>>;
     /// A sender's latest mails (not bounces), newest first, without their messages.
     async fn outgoing_mails_of(&mut self, sender_id: &str, limit: i64) -> StoreResult<Vec<OutgoingMail>>;
-    /// Mails in `state`, oldest first (the relay's sweeps), without their messages.
+    /// Mails in `state`, oldest first, without their messages.
     async fn outgoing_mails_in(&mut self, state: &str, limit: i64) -> StoreResult<Vec<OutgoingMail>>;
+    /// Held mails not checked by `now` (the sweep returns them), oldest first.
+    async fn held_mails_past(&mut self, now: UnixMillis, limit: i64) -> StoreResult<Vec<OutgoingMail>>;
+    /// Mails waiting for an approval whose request was decided, withdrawn or expired (the
+    /// sweep moves them on), oldest first.
+    async fn mails_with_decided_requests(&mut self, limit: i64) -> StoreResult<Vec<OutgoingMail>>;
     /// The digest of a person's mail password.
     async fn mail_password_digest(&mut self, user_id: &str) -> StoreResult<Option<String>>;
 }

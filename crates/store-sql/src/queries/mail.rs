@@ -50,6 +50,32 @@ macro_rules! mail_queries {
                 .map(|rows| rows.into_iter().map(OutgoingMail::from).collect())
             }
 
+            async fn held_mails_past(&mut self, now: UnixMillis, limit: i64) -> StoreResult<Vec<OutgoingMail>> {
+                sqlx::query_as::<$db, OutgoingMailRow>(&format!(
+                    "SELECT {MAIL_COLUMNS} FROM outgoing_mail WHERE state = 'held' AND hold_until <= $1 \
+                     ORDER BY hold_until, id LIMIT $2"
+                ))
+                .bind(now.0)
+                .bind(limit)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)
+                .map(|rows| rows.into_iter().map(OutgoingMail::from).collect())
+            }
+
+            async fn mails_with_decided_requests(&mut self, limit: i64) -> StoreResult<Vec<OutgoingMail>> {
+                let columns = MAIL_COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
+                sqlx::query_as::<$db, OutgoingMailRow>(&format!(
+                    "SELECT {columns} FROM outgoing_mail m JOIN approvals a ON a.id = m.approval_id \
+                     WHERE m.state = 'awaiting_approval' AND a.state <> 'pending' ORDER BY m.created_at, m.id LIMIT $1"
+                ))
+                .bind(limit)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)
+                .map(|rows| rows.into_iter().map(OutgoingMail::from).collect())
+            }
+
             async fn mail_password_digest(&mut self, user_id: &str) -> StoreResult<Option<String>> {
                 sqlx::query_scalar::<$db, String>("SELECT digest FROM mail_passwords WHERE user_id = $1")
                     .bind(user_id)
