@@ -744,7 +744,8 @@ catalogue! {
             ("self_check_delay_secs", "the self-check delay"),
             ("hold_hours", "how long a held mail waits for its check"),
             ("client_limits", "how many client companies limit their recipient domains"),
-            ("reason", "denied: `permission`"),
+            ("approval", "the approval a second security admin gave"),
+            ("reason", "denied: `permission`, `approval_required`"),
         ],
         summary: "a security admin changed the outgoing-mail rules",
     };

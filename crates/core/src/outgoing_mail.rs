@@ -160,7 +160,8 @@ impl Core {
         }
     }
 
-    /// Sets the outgoing-mail rules (`settings.manage`).
+    /// Sets the outgoing-mail rules (`settings.manage`) — directly only where there is no
+    /// second security admin to approve it (a privileged action, like an approval policy).
     pub async fn set_mail_policy(
         &self,
         principal: &Principal,
@@ -168,13 +169,24 @@ impl Core {
         ctx: &RequestContext,
     ) -> Result<MailPolicy, CoreError> {
         self.base.permitted(principal, Permission::SettingsManage, &actions::MAIL_POLICY_CHANGE, ctx).await?;
+        let policy = self.checked_mail_policy(policy).await?;
+        self.base.privileged_gate(principal, &actions::MAIL_POLICY_CHANGE, "mail_policy".into(), ctx).await?;
+        self.apply_mail_policy(principal, policy, None, ctx).await
+    }
+
+    /// The policy normalized, its client companies existing — or what is wrong with it.
+    pub(crate) async fn checked_mail_policy(&self, policy: MailPolicy) -> Result<MailPolicy, CoreError> {
         let policy = policy
             .checked()
             .map_err(|e| CoreError::invalid("mail_policy", ErrorCode::InvalidValue, e.to_string()))?;
         let mut read = self.base.store.read().await?;
         for client in policy.client_domains.keys() {
-            check_id(client, "client company")?;
-            if read.org_unit(client).await?.is_none() {
+            let named = uuid::Uuid::parse_str(client).is_ok()
+                && read
+                    .org_unit(client)
+                    .await?
+                    .is_some_and(|u| u.kind == mamori_domain::identity::OrgKind::Client);
+            if !named {
                 return Err(CoreError::invalid(
                     "client_domains",
                     ErrorCode::InvalidValue,
@@ -182,16 +194,29 @@ impl Core {
                 ));
             }
         }
-        drop(read);
+        Ok(policy)
+    }
+
+    /// Keeps the rules (checked) and records the change, with the approval that allowed it.
+    pub(crate) async fn apply_mail_policy(
+        &self,
+        principal: &Principal,
+        policy: MailPolicy,
+        approval: Option<&str>,
+        ctx: &RequestContext,
+    ) -> Result<MailPolicy, CoreError> {
         let json = serde_json::to_string(&policy).map_err(|e| CoreError::Internal(e.to_string()))?;
         let mut tx = self.base.store.begin().await?;
         tx.put_setting(MAIL_POLICY, &json).await?;
-        let e = AuditEvent::of(&actions::MAIL_POLICY_CHANGE, principal.actor(), Outcome::Success)
+        let mut e = AuditEvent::of(&actions::MAIL_POLICY_CHANGE, principal.actor(), Outcome::Success)
             .object("mail_policy")
             .detail("internal_domains", policy.internal_domains.join(","))
             .detail("self_check_delay_secs", policy.self_check_delay_secs.to_string())
             .detail("hold_hours", policy.hold_hours.to_string())
             .detail("client_limits", policy.client_domains.len().to_string());
+        if let Some(id) = approval {
+            e = e.detail("approval", id.to_owned());
+        }
         self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(policy)

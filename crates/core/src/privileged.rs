@@ -1,5 +1,5 @@
 //! Privileged actions (issue 15, item 7; DESIGN invariant 3): granting security_admin, changing
-//! an approval policy, erasing a customer, rotating or retiring the vault's keys — done only
+//! an approval policy or the outgoing-mail rules, erasing a customer, rotating or retiring the vault's keys — done only
 //! once a second security admin has approved. A security admin asks
 //! ([`Core::request_privileged`]), another approves in the inbox with a step-up, and the
 //! requester carries it out from the approval ([`Core::execute_privileged`]), which uses the
@@ -27,6 +27,7 @@ impl Core {
         match action {
             PrivilegedAction::GrantSecurityAdmin { .. } => Permission::UsersManage,
             PrivilegedAction::SetApprovalPolicy { .. }
+            | PrivilegedAction::SetMailPolicy { .. }
             | PrivilegedAction::RotateVaultKeys
             | PrivilegedAction::RetireVaultKeys => Permission::SettingsManage,
             PrivilegedAction::EraseCustomer { .. } => Permission::CustomersManage,
@@ -68,6 +69,9 @@ impl Core {
                     .checked()
                     .map_err(|m| CoreError::invalid("policy", ErrorCode::InvalidValue, m))?;
                 PrivilegedAction::SetApprovalPolicy { kind: *kind, policy }
+            }
+            PrivilegedAction::SetMailPolicy { policy } => {
+                PrivilegedAction::SetMailPolicy { policy: self.checked_mail_policy(policy.clone()).await? }
             }
             PrivilegedAction::EraseCustomer { customer, request_ref } => {
                 check_id(customer, "customer")?;
@@ -120,6 +124,9 @@ impl Core {
             }
             PrivilegedAction::SetApprovalPolicy { kind, policy } => {
                 self.apply_approval_policy(principal, *kind, policy, Some(approval_id), ctx).await?;
+            }
+            PrivilegedAction::SetMailPolicy { policy } => {
+                self.apply_mail_policy(principal, policy.clone(), Some(approval_id), ctx).await?;
             }
             PrivilegedAction::EraseCustomer { customer, request_ref } => {
                 self.vault

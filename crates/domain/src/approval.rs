@@ -111,6 +111,9 @@ pub enum PrivilegedAction {
     GrantSecurityAdmin { user: String, roles: Vec<Role> },
     /// Sets how a kind of request is decided.
     SetApprovalPolicy { kind: ApprovalKind, policy: ApprovalPolicy },
+    /// Sets the outgoing-mail rules (which domains are internal, the self-check, the client
+    /// companies' recipient domains): one admin alone could otherwise let mail out unchecked.
+    SetMailPolicy { policy: crate::mail::MailPolicy },
     /// Erases a customer for a data-subject request.
     EraseCustomer { customer: String, request_ref: String },
     /// Rotates the vault's key-encryption key (`mamori keys rotate`).
@@ -125,6 +128,7 @@ impl PrivilegedAction {
         match self {
             PrivilegedAction::GrantSecurityAdmin { .. } => "grant_security_admin",
             PrivilegedAction::SetApprovalPolicy { .. } => "set_approval_policy",
+            PrivilegedAction::SetMailPolicy { .. } => "set_mail_policy",
             PrivilegedAction::EraseCustomer { .. } => "erase_customer",
             PrivilegedAction::RotateVaultKeys => "rotate_vault_keys",
             PrivilegedAction::RetireVaultKeys => "retire_vault_keys",

@@ -519,6 +519,15 @@ impl Approvals {
         {
             names.insert(u.id.clone(), format!("{} ({})", u.display_name, u.username));
         }
+        // The client companies an outgoing-mail rule change names.
+        if let Some(limits) = content.pointer("/policy/client_domains").and_then(serde_json::Value::as_object)
+        {
+            for client in limits.keys() {
+                if let Some(unit) = read.org_unit(client).await? {
+                    names.insert(unit.id, unit.name);
+                }
+            }
+        }
         if let Some(device) = content.get("device").and_then(serde_json::Value::as_str)
             && let Some(pc) = read.device(device).await?
         {

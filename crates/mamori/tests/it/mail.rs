@@ -350,3 +350,79 @@ async fn relay_holds_and_checks_outgoing_mail(backend: Backend) {
     }
 }
 both_backends!(relay_holds_and_checks_outgoing_mail);
+
+/// The outgoing-mail rules: bad rules are refused with the reason and nothing kept; with a
+/// second security admin, a change is a privileged action (one admin alone could otherwise
+/// declare a free-mail domain internal).
+async fn mail_rules_are_checked_and_need_two_admins(backend: Backend) {
+    use mamori_domain::approval::PrivilegedAction;
+    let s = TestServer::start_with(backend, |c| c.signin_burst = 10_000).await;
+    two_teams(&s).await;
+    let ctx = Default::default();
+    let (client_id, _) = client_with_customers(&s, 1).await;
+    let admin_user = s.core.store().read().await.unwrap().user_by_username("admin").await.unwrap().unwrap();
+    let token = s.token(&admin_user, &[mamori_domain::Permission::SettingsManage]).await;
+    let api = reqwest::Client::new();
+    let put = |body: serde_json::Value| {
+        api.put(s.url("/api/v1/mail-policy")).bearer_auth(&token).json(&body).send()
+    };
+    let good = serde_json::json!({"internal_domains": ["Center.Example.JP"], "self_check_delay_secs": 30,
+        "hold_hours": 8, "client_domains": {client_id.clone(): ["tsuhan-a.co.jp"]}});
+    for (bad, why) in [
+        (
+            serde_json::json!({"internal_domains": ["not a domain"], "self_check_delay_secs": 30, "hold_hours": 8}),
+            "domain",
+        ),
+        (serde_json::json!({"internal_domains": [], "self_check_delay_secs": 601, "hold_hours": 8}), "delay"),
+        (serde_json::json!({"internal_domains": [], "self_check_delay_secs": 30, "hold_hours": 0}), "hold"),
+        (
+            serde_json::json!({"internal_domains": [], "self_check_delay_secs": 30, "hold_hours": 8, "bcc_all": true}),
+            "unknown key",
+        ),
+        (
+            serde_json::json!({"internal_domains": [], "self_check_delay_secs": 30, "hold_hours": 8,
+            "client_domains": {uuid::Uuid::new_v4().to_string(): ["x.jp"]}}),
+            "unknown client",
+        ),
+    ] {
+        let r = put(bad).await.unwrap();
+        assert_eq!(r.status(), 422, "{why}");
+    }
+    assert_eq!(s.core.mail_policy().await.unwrap(), MailPolicy::default(), "nothing was kept");
+    // One security admin: the change is made at once, normalized.
+    let r = put(good.clone()).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let kept = s.core.mail_policy().await.unwrap();
+    assert_eq!(kept.internal_domains, ["center.example.jp"]);
+    let r = api.get(s.url("/api/v1/mail-policy")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.json::<MailPolicy>().await.unwrap(), kept);
+    let r = api
+        .get(s.url(&format!("/api/v1/mail/{}", uuid::Uuid::new_v4())))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    // A second security admin: the change waits for their approval.
+    s.user("admin2", &[mamori_domain::Role::SecurityAdmin]).await;
+    let mut wider = good.clone();
+    wider["internal_domains"] = serde_json::json!(["center.example.jp", "free-mail.example.com"]);
+    let r = put(wider.clone()).await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["code"], "approval_required");
+    assert_eq!(s.core.mail_policy().await.unwrap(), kept, "not changed alone");
+    let admin = person(&s, "admin").await;
+    let policy: MailPolicy = serde_json::from_value(wider).unwrap();
+    let action = PrivilegedAction::SetMailPolicy { policy };
+    let asked = s.core.request_privileged(&admin, &action, "フリーメールを社内扱いに", &ctx).await.unwrap();
+    let second = person(&s, "admin2").await;
+    let step = s.core.identity.step_up(&second, &s.next_totp(), "approval", &ctx).await.unwrap();
+    s.core.approvals.decide(&second, &asked.id, true, Some(&step), "", &ctx).await.unwrap();
+    s.core.execute_privileged(&admin, &asked.id, &ctx).await.unwrap();
+    assert!(s.core.mail_policy().await.unwrap().is_internal("free-mail.example.com"));
+    assert!(s.core.execute_privileged(&admin, &asked.id, &ctx).await.is_err(), "used once");
+    let change = s.audit("mail.policy_change").await;
+    assert!(change.iter().any(|e| e.details.get("approval") == Some(&asked.id)), "{change:?}");
+}
+both_backends!(mail_rules_are_checked_and_need_two_admins);

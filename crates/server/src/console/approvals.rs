@@ -116,9 +116,16 @@ fn row(tr: Tr, v: &ApprovalView, now: mamori_domain::UnixMillis) -> RequestRow {
                         }
                         // A privileged policy change: the policy in words.
                         policy @ serde_json::Value::Object(_) if k == "policy" => {
-                            serde_json::from_value::<mamori_domain::approval::ApprovalPolicy>(policy.clone())
-                                .map(|p| super::privileged::policy_summary(tr, &p))
-                                .unwrap_or_default()
+                            match serde_json::from_value::<mamori_domain::approval::ApprovalPolicy>(
+                                policy.clone(),
+                            ) {
+                                Ok(p) => super::privileged::policy_summary(tr, &p),
+                                Err(_) => {
+                                    serde_json::from_value::<mamori_domain::mail::MailPolicy>(policy.clone())
+                                        .map(|p| super::mail::policy_summary(tr, &p, |id| name(id)))
+                                        .unwrap_or_default()
+                                }
+                            }
                         }
                         serde_json::Value::Array(items) => items
                             .iter()

@@ -328,6 +328,20 @@ async fn policy_page(
     policy_view(&state, tr_for(&headers, Some(&p)), &p, None, done.done.as_deref(), None).await
 }
 
+/// The rules in a line, for the request a second security admin decides.
+pub fn policy_summary(tr: Tr, p: &MailPolicy, client_name: impl Fn(&str) -> String) -> String {
+    let mut parts = vec![
+        format!("{}: {}", tr.t("mail.internal_domains_short"), p.internal_domains.join(", ")),
+        format!("{}: {}", tr.t("mail.delay"), p.self_check_delay_secs),
+        format!("{}: {}", tr.t("mail.hold_hours"), p.hold_hours),
+    ];
+    for (client, domains) in &p.client_domains {
+        let name = Some(client_name(client)).filter(|n| !n.is_empty()).unwrap_or_else(|| client.clone());
+        parts.push(format!("{name}: {}", domains.join(", ")));
+    }
+    parts.join(tr.t("common.list_separator"))
+}
+
 fn lines(text: &str) -> Vec<String> {
     text.split(['\n', ',', ' ']).map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
 }
@@ -361,6 +375,11 @@ async fn save_policy(
     };
     match state.core.set_mail_policy(&p, policy.clone(), &ctx).await {
         Ok(_) => Redirect::to("/admin/mail-policy?done=mail_policy_saved").into_response(),
+        // A second security admin approves the change first (a privileged action).
+        Err(mamori_core::CoreError::ApprovalRequired) => {
+            let action = mamori_domain::approval::PrivilegedAction::SetMailPolicy { policy };
+            super::privileged::ask(&state, tr, &p, &action, form.text("reason"), &ctx).await
+        }
         Err(e) => {
             let refused = (crate::problem::status_of(&e), error_text(tr, &e));
             policy_view(&state, tr, &p, Some(policy), None, Some(refused)).await
