@@ -715,7 +715,7 @@ catalogue! {
         category: Category::Access,
         denied_as: None,
         object: "`mail:<id>`",
-        details: &[("reason", "`not_involved` (neither its sender, an approver of its request, nor an auditor)")],
+        details: &[("reason", "`not_involved` (neither its sender nor someone who decides its request)")],
         summary: "refused: a held mail read by someone not on it (only refusals are written)",
     };
     MAIL_AUTH = Action {

@@ -23,7 +23,7 @@ use mamori_audit::{Actor, AuditEvent, Outcome, RequestContext, actions};
 use mamori_documents::mail::{Attachment, read_mail};
 use mamori_domain::approval::{ApprovalKind, ApprovalState};
 use mamori_domain::mail::{Findings, Header, MailPolicy, Recipient, Route, candidates, route};
-use mamori_domain::{Permission, Role, UnixMillis};
+use mamori_domain::{Permission, UnixMillis};
 use mamori_proto::ErrorCode;
 use mamori_store::{MailMove, OutgoingMail};
 use sha2::Digest;
@@ -503,8 +503,8 @@ impl Core {
         Ok(())
     }
 
-    /// A mail for its sender, a person who may decide its request, or an auditor; to anyone
-    /// else it is not found, and the attempt recorded.
+    /// A mail for its sender or a person who may decide its request; to anyone else it is not
+    /// found, and the attempt recorded.
     pub async fn outgoing_mail(
         &self,
         principal: &Principal,
@@ -518,10 +518,11 @@ impl Core {
         if let Some(approval_id) = &mail.approval_id {
             approval = self.base.store.read().await?.approval(approval_id).await?;
         }
+        // Its text may carry customer data: the sender and those who decide its request read it
+        // (an auditor reads the log of what happened to it, not the mail).
         let sees = mail.sender_id == principal.user.id
-            || principal.user.roles.contains(&Role::Auditor)
             || match &approval {
-                Some(a) => self.approvals.may_see(principal, a).await?,
+                Some(a) => self.approvals.decides(principal, a).await?,
                 None => false,
             };
         if !sees {

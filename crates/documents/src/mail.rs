@@ -103,4 +103,40 @@ bmFtZSxwaG9uZQo=\r\n\
     fn garbage_is_not_a_mail() {
         assert_eq!(read_mail(b""), Err(UnreadableMail));
     }
+
+    /// A fuzz-style run of the reader of what the relay receives: random bytes, and a real mail
+    /// cut and mangled at random places — an answer or an error, never a panic.
+    #[test]
+    fn any_bytes_are_read_or_refused() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let real = b"From: a@b.jp\r\nTo: =?ISO-2022-JP?B?GyRCOzNFRBsoQg==?= <x@y.jp>\r\nSubject: =?UTF-8?B?5bGx55Sw?=\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; \
+charset=ISO-2022-JP\r\n\r\n\x1b$B;3ED\x1b(B 03-1234-5678\r\n--b\r\nContent-Disposition: attachment; filename=\"a.csv\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nbmFtZQo=\r\n--b--\r\n";
+        for round in 0..3000 {
+            let bytes: Vec<u8> = if round % 2 == 0 {
+                (0..next() % 800).map(|_| (next() & 0xff) as u8).collect()
+            } else {
+                let mut m = real.to_vec();
+                for _ in 0..1 + next() % 8 {
+                    let at = (next() as usize) % m.len();
+                    match next() % 3 {
+                        0 => m[at] = (next() & 0xff) as u8,
+                        1 => m.truncate(at.max(1)),
+                        _ => m.insert(at, b"\r\n--b\r\n=?"[(next() % 9) as usize]),
+                    }
+                }
+                m
+            };
+            if let Ok(mail) = read_mail(&bytes) {
+                assert!(mail.text.chars().count() <= MAX_TEXT_CHARS + 16);
+            }
+        }
+    }
 }

@@ -351,6 +351,35 @@ mod tests {
         assert_eq!(c.emails, vec!["hanako.yamada@example.jp"]);
     }
 
+    /// A fuzz-style run over the text a mail brings from outside: random characters of every
+    /// width, digits and separators — never a panic, and every card found passes Luhn.
+    #[test]
+    fn candidates_take_any_text() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet: Vec<char> =
+            "0123456789０１２３４５６７８９ -+().@@a.jp\n、。「」ー－＠\u{0}\u{301}漢".chars().collect();
+        for _ in 0..5000 {
+            let len = (next() % 120) as usize;
+            let text: String = (0..len)
+                .map(|_| match next() % 8 {
+                    0 => char::from_u32((next() % 0x11_0000) as u32).unwrap_or('?'),
+                    _ => alphabet[(next() % alphabet.len() as u64) as usize],
+                })
+                .collect();
+            let found = candidates(&text);
+            for card in &found.card_numbers {
+                assert!(crate::customer::normalize_card_number(card).is_ok(), "{card}");
+            }
+            assert!(found.phones.len() <= MAX_LOOKUPS && found.emails.len() <= MAX_LOOKUPS);
+        }
+    }
+
     #[test]
     fn a_policy_with_a_bad_domain_or_delay_is_refused() {
         let bad = MailPolicy { internal_domains: vec!["not a domain".into()], ..MailPolicy::default() };

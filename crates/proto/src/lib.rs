@@ -649,8 +649,8 @@ pub struct ApprovalInbox {
     pub mine: Vec<ApprovalView>,
 }
 
-/// A mail through the relay (issue 15, item 5), as its sender, a supervisor deciding its
-/// request, or an auditor sees it.
+/// A mail through the relay (issue 15, item 5), as its sender or a supervisor deciding its
+/// request sees it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OutgoingMailView {
     pub id: String,

@@ -198,7 +198,8 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) -
         // Only on loopback (the configuration refuses a plain relay others can reach).
         builder.insecure_enable_plaintext_auth();
     }
-    let handler = RelayHandler::new(shared.clone(), peer.ip());
+    let refused = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let handler = RelayHandler::new(shared.clone(), peer.ip(), refused.clone());
     let mut session = builder.build(peer.ip(), handler);
     let mut conn = Conn::Plain(BufReader::new(stream));
     conn.reply(&session.greeting())?;
@@ -209,7 +210,15 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) -
         let response = session.process(&line);
         match response.action {
             Action::NoReply => {}
-            Action::Reply => conn.reply(&response)?,
+            Action::Reply => {
+                conn.reply(&response)?;
+                if refused.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                    // mailin keeps a session whose message was refused in its DATA state (the
+                    // client's next command would be read as text): end that message once more,
+                    // unseen, so the session is back where RFC 5321 puts it.
+                    let _ = session.process(b".\r\n");
+                }
+            }
             Action::Close => {
                 conn.reply(&response)?;
                 break;
@@ -243,10 +252,14 @@ struct RelayHandler {
     to: Vec<String>,
     message: Vec<u8>,
     too_big: bool,
+    /// Set when a message was refused at its end (the driver then resets the session).
+    refused: Arc<std::sync::atomic::AtomicBool>,
+    /// The next end of message is the driver's reset, not the client's.
+    resetting: bool,
 }
 
 impl RelayHandler {
-    fn new(shared: Arc<Shared>, ip: IpAddr) -> Self {
+    fn new(shared: Arc<Shared>, ip: IpAddr, refused: Arc<std::sync::atomic::AtomicBool>) -> Self {
         RelayHandler {
             shared,
             ip,
@@ -255,6 +268,8 @@ impl RelayHandler {
             to: Vec::new(),
             message: Vec::new(),
             too_big: false,
+            refused,
+            resetting: false,
         }
     }
 
@@ -392,14 +407,23 @@ impl Handler for RelayHandler {
     }
 
     fn data_end(&mut self) -> Response {
-        if self.too_big {
-            self.message.clear();
-            return Response::custom(
-                552,
-                format!("5.3.4 The message is larger than {} MiB", self.shared.relay.max_message_bytes >> 20),
-            );
+        if std::mem::take(&mut self.resetting) {
+            return mailin::response::OK;
         }
-        self.submit()
+        let response = if self.too_big {
+            self.message.clear();
+            Response::custom(
+                552,
+                format!("5.3.4 The message is larger than {} KiB", self.shared.relay.max_message_bytes >> 10),
+            )
+        } else {
+            self.submit()
+        };
+        if response.is_error {
+            self.resetting = true;
+            self.refused.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        response
     }
 
     fn auth_plain(&mut self, _authorization_id: &str, authentication_id: &str, password: &str) -> Response {

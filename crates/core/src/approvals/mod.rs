@@ -634,11 +634,16 @@ impl Approvals {
 
     /// Whether the principal may see a request: its requester, someone who may decide its kind
     /// (for its team), or an auditor.
-    pub(crate) async fn may_see(&self, principal: &Principal, request: &Approval) -> Result<bool, CoreError> {
-        let policy = self.policy(request.kind).await?;
+    async fn may_see(&self, principal: &Principal, request: &Approval) -> Result<bool, CoreError> {
         Ok(request.requester_id == principal.user.id
-            || policy.is_approver(&decider(principal, None), request.requester_team.as_deref())
+            || self.decides(principal, request).await?
             || principal.user.roles.contains(&Role::Auditor))
+    }
+
+    /// Whether the principal's roles (and team) decide requests like this one.
+    pub(crate) async fn decides(&self, principal: &Principal, request: &Approval) -> Result<bool, CoreError> {
+        let policy = self.policy(request.kind).await?;
+        Ok(policy.is_approver(&decider(principal, None), request.requester_team.as_deref()))
     }
 
     /// Notifications due for the webhook, claimed for a minute (another replica leaves them).

@@ -426,3 +426,178 @@ async fn mail_rules_are_checked_and_need_two_admins(backend: Backend) {
     assert!(change.iter().any(|e| e.details.get("approval") == Some(&asked.id)), "{change:?}");
 }
 both_backends!(mail_rules_are_checked_and_need_two_admins);
+
+/// Hostile mail clients (the relay faces the network): garbage lines, a line without end,
+/// commands smuggled behind STARTTLS (CVE-2011-0411's attack), mail before signing in, a
+/// mangled AUTH, and random messages from a signed-in client. Each gets a refusal or a closed
+/// connection — never a crash, never an internal error — and the relay serves a real client
+/// afterwards.
+async fn relay_survives_hostile_clients(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sink = Sink::start().await;
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key, ca_pem) = certificate(certs.path());
+    let sink_port = sink.port;
+    let s = TestServer::start_with(backend, |c| {
+        c.signin_burst = 100_000;
+        c.signin_per_minute = 100_000;
+        c.tls = Some((cert.clone(), key.clone()));
+        c.mail = Some(mamori_server::config::MailRelay {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            upstream_url: format!("smtp://127.0.0.1:{sink_port}"),
+            hostname: "mamori.center.example.jp".into(),
+            bounce_from: "mailer-daemon@center.example.jp".into(),
+            max_message_bytes: 256 << 10,
+        });
+    })
+    .await;
+    let port = s.mail_port();
+    two_teams(&s).await;
+    let ctx = Default::default();
+    let admin = person(&s, "admin").await;
+    let policy = MailPolicy { internal_domains: vec!["center.example.jp".into()], ..MailPolicy::default() };
+    s.core.set_mail_policy(&admin, policy, &ctx).await.unwrap();
+    let op = person(&s, "op.a").await;
+    let password = s.core.new_mail_password(&op, &ctx).await.unwrap();
+
+    /// Writes `bytes`, then reads what comes back until the server stops talking (or 2 s).
+    async fn exchange(port: u16, bytes: &[u8]) -> String {
+        let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let _ = conn.write_all(bytes).await;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(2), conn.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+                Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    }
+
+    let mut state = 0x853c_49e6_748f_ea9b_u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..30 {
+        let mut session = b"EHLO fuzz\r\n".to_vec();
+        for _ in 0..next() % 12 {
+            let line: Vec<u8> =
+                (0..next() % 200).map(|_| (next() % 256) as u8).filter(|b| *b != b'\n').collect();
+            session.extend_from_slice(&line);
+            session.extend_from_slice(b"\r\n");
+        }
+        session.extend_from_slice(b"QUIT\r\n");
+        let answer = exchange(port, &session).await;
+        assert!(answer.starts_with("220 "), "greeted: {answer:?}");
+        assert!(!answer.contains("\r\n451 "), "no internal error: {answer:?}");
+    }
+    // A line without end: the connection is closed, nothing buffered without bound.
+    let endless = exchange(port, &vec![b'A'; 600 << 10]).await;
+    assert!(!endless.contains("250"), "{endless:?}");
+    // Mail before signing in.
+    let early = exchange(port, b"EHLO x\r\nMAIL FROM:<op.a@center.example.jp>\r\nQUIT\r\n").await;
+    assert!(early.contains("\r\n530 ") || early.contains("\r\n503 "), "{early:?}");
+    // Plain-text AUTH is not offered before STARTTLS on a TLS relay.
+    let plain = exchange(port, b"EHLO x\r\nAUTH PLAIN AG9wLmEAeA==\r\nQUIT\r\n").await;
+    assert!(!plain.contains("\r\n235 "), "{plain:?}");
+    // Commands smuggled behind STARTTLS: the connection ends without obeying them.
+    let smuggled = exchange(port, b"EHLO x\r\nSTARTTLS\r\nMAIL FROM:<x@evil.example>\r\n").await;
+    assert!(smuggled.contains("220 ") && !smuggled.contains("\r\n250 OK\r\n250"), "{smuggled:?}");
+
+    // Random messages from a signed-in client: held, refused as unreadable, or passed — never 451.
+    let smtp = client(port, &ca_pem, "op.a", &password);
+    for round in 0..20 {
+        let mut message = raw_mail("yamada@tsuhan-a.co.jp", None, "fuzz", "x");
+        for _ in 0..1 + next() % 6 {
+            let at = (next() as usize) % message.len();
+            if round % 2 == 0 {
+                message[at] = (next() % 256) as u8;
+            } else {
+                message.truncate(at.max(1));
+            }
+        }
+        // Each within the client's patience: a refused message must not leave the session hanging.
+        let r = tokio::time::timeout(
+            Duration::from_secs(20),
+            submit(&smtp, &["yamada@tsuhan-a.co.jp"], &message),
+        );
+        match r.await.expect("answered in time") {
+            Ok(_) => {}
+            Err(e) => assert!(e.to_string().contains("554") || e.to_string().contains("5.6.0"), "{e}"),
+        }
+    }
+    let held =
+        submit(&smtp, &["yamada@tsuhan-a.co.jp"], &raw_mail("yamada@tsuhan-a.co.jp", None, "ok", "ok")).await;
+    assert!(held.unwrap().contains("/mail/"), "the relay still serves");
+    let calm = raw_mail("sv.a@center.example.jp", None, "ok", "after the storm");
+    assert!(submit(&smtp, &["sv.a@center.example.jp"], &calm).await.unwrap().contains("Sent"));
+    sink.wait_for("after the storm").await;
+}
+both_backends!(relay_survives_hostile_clients);
+
+/// A refused message ends that message, not the session: the client's next command is read as
+/// a command (mailin alone would keep reading it as the refused message's text). On loopback,
+/// plain, with the commands a mail program sends.
+async fn a_refused_message_leaves_the_session_usable(backend: Backend) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let sink = Sink::start().await;
+    let sink_port = sink.port;
+    let s = TestServer::start_with(backend, |c| {
+        c.mail = Some(mamori_server::config::MailRelay {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            upstream_url: format!("smtp://127.0.0.1:{sink_port}"),
+            hostname: "mamori.center.example.jp".into(),
+            bounce_from: "mailer-daemon@center.example.jp".into(),
+            max_message_bytes: 64 << 10,
+        });
+    })
+    .await;
+    two_teams(&s).await;
+    let ctx = Default::default();
+    let admin = person(&s, "admin").await;
+    let policy = MailPolicy { internal_domains: vec!["center.example.jp".into()], ..MailPolicy::default() };
+    s.core.set_mail_policy(&admin, policy, &ctx).await.unwrap();
+    let password = s.core.new_mail_password(&person(&s, "op.a").await, &ctx).await.unwrap();
+    let conn = tokio::net::TcpStream::connect(("127.0.0.1", s.mail_port())).await.unwrap();
+    let (read, mut write) = conn.into_split();
+    let mut read = tokio::io::BufReader::new(read);
+    // Sends a command (or text) and reads the reply's last line.
+    let mut say = async |text: &str| -> String {
+        if !text.is_empty() {
+            write.write_all(text.as_bytes()).await.unwrap();
+        }
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let got = tokio::time::timeout(Duration::from_secs(10), read.read_line(&mut line)).await;
+            assert!(got.is_ok(), "no reply to {text:?}");
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return line.trim_end().to_owned();
+            }
+        }
+    };
+    assert!(say("").await.starts_with("220 "));
+    assert!(say("EHLO client.center.example.jp\r\n").await.starts_with("250 "));
+    let auth =
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("\0op.a\0{password}"));
+    assert!(say(&format!("AUTH PLAIN {auth}\r\n")).await.starts_with("235 "));
+    assert!(say("MAIL FROM:<op.a@center.example.jp>\r\n").await.starts_with("250 "));
+    assert!(say("RCPT TO:<sv.a@center.example.jp>\r\n").await.starts_with("250 "));
+    assert!(say("DATA\r\n").await.starts_with("354 "));
+    let refused = say("F\r\n.\r\n").await;
+    assert!(refused.starts_with("554 "), "{refused}");
+    // The session goes on: a command is a command again, and the next mail passes.
+    assert!(say("MAIL FROM:<op.a@center.example.jp>\r\n").await.starts_with("250 "));
+    assert!(say("RCPT TO:<sv.a@center.example.jp>\r\n").await.starts_with("250 "));
+    assert!(say("DATA\r\n").await.starts_with("354 "));
+    let message = "From: op.a@center.example.jp\r\nTo: sv.a@center.example.jp\r\nSubject: again\r\n\r\nsecond try\r\n.\r\n";
+    let sent = say(message).await;
+    assert!(sent.starts_with("250 ") && sent.contains("Sent"), "{sent}");
+    assert!(say("QUIT\r\n").await.starts_with("221 "));
+    sink.wait_for("second try").await;
+}
+both_backends!(a_refused_message_leaves_the_session_usable);

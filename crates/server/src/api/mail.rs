@@ -1,5 +1,5 @@
 //! `/api/v1/mail` (issue 15, item 5): the caller's mails through the relay, one mail (for its
-//! sender, a supervisor deciding its request, an auditor), the sender's confirm (after the
+//! sender or a supervisor deciding its request), the sender's confirm (after the
 //! self-check delay) and cancel; and the outgoing-mail rules (`settings.manage`). Submitting is
 //! SMTP's, on the relay's port, not this API's.
 
