@@ -204,10 +204,19 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) -
     let mut conn = Conn::Plain(BufReader::new(stream));
     conn.reply(&session.greeting())?;
     let mut line = Vec::with_capacity(1024);
-    // A data line may be long (RFC 5322 allows 998 octets; some clients send more).
-    let max_line = shared.relay.max_message_bytes.max(MAX_COMMAND_LINE);
-    while conn.read_line(&mut line, max_line)?.is_some() {
+    // Within a message a line may be long (RFC 5322 allows 998 octets; some clients send more,
+    // up to the message's limit); a command line is short.
+    let mut in_message = false;
+    loop {
+        let max_line = if in_message { shared.relay.max_message_bytes } else { MAX_COMMAND_LINE };
+        if conn.read_line(&mut line, max_line)?.is_none() {
+            break;
+        }
+        if in_message && line == b".\r\n" {
+            in_message = false;
+        }
         let response = session.process(&line);
+        in_message |= response.code == 354;
         match response.action {
             Action::NoReply => {}
             Action::Reply => {
