@@ -251,8 +251,20 @@ async fn relay_holds_and_checks_outgoing_mail(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!sink.has("からのご依頼の件です"), "not before the approval");
     let step = s.core.identity.step_up(&sv, &s.next_totp(), "approval", &ctx).await.unwrap();
+    // A second replica (another process's services on the same database) sweeps at the same
+    // moment as the server's outbox: the mail is released, and sent, once.
+    let other = mamori_server::serve::open_core(&s.config, s.clock.clone()).await.unwrap();
     s.core.approvals.decide(&sv, &approval_id, true, Some(&step), "", &ctx).await.unwrap();
+    let (a, b) = tokio::join!(other.sweep_mail(), s.core.sweep_mail());
+    assert!(a.unwrap() + b.unwrap() <= 1, "released at most once by these two sweeps");
     sink.wait_for("からのご依頼の件です").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let copies = sink.messages().iter().filter(|m| m.contains("からのご依頼の件です")).count();
+    assert_eq!(copies, 1, "sent once");
+    let releases = s.audit("mail.release").await;
+    let object = format!("mail:{with_data}");
+    assert_eq!(releases.iter().filter(|e| e.object.as_deref() == Some(object.as_str())).count(), 1);
+    drop(other);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let a = s.core.approvals.approval(&op, &approval_id, &ctx).await.unwrap();
