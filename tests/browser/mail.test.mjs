@@ -1,6 +1,7 @@
 // Headless-browser test of the outgoing-mail pages (issue 15, item 5 — 誤送信防止) on the demo
 // contact center, in Japanese and in English (screenshots in tests/browser/artifacts):
 //
+// - demo-op01's home page counts the mail waiting for their check;
 // - demo-op01's held mail to the client company's person in charge: listed first, its check
 //   page warns of the external recipient in To and of the customer's number (a supervisor must
 //   approve), marks each domain internal or external, and keeps the send button shut during the
@@ -35,6 +36,11 @@ test('outgoing mail: the held mail, its check page, the mail password and the ru
       const op = await signInDemo(browser, server.base, 'demo-op01', locale);
       const csp = [];
       op.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) csp.push(m.text()); });
+      // The home page points at the mail waiting for the operator's check, raised.
+      await op.goto(`${server.base}/dashboard`);
+      const tile = op.locator('#home-mail-to-check');
+      assert.equal((await tile.locator('.number').textContent()).trim(), '1');
+      assert.match(await tile.getAttribute('class'), /raised/);
       await op.goto(`${server.base}/mail`);
       const rows = op.locator('#mail-list tbody tr');
       assert.equal(await rows.count(), 1, 'the demo holds one mail');

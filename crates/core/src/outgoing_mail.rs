@@ -568,6 +568,12 @@ impl Core {
         Ok(views)
     }
 
+    /// How many of the principal's latest mails wait for their own check (their home page).
+    pub async fn mail_to_check(&self, principal: &Principal) -> Result<usize, CoreError> {
+        let mails = self.base.store.read().await?.outgoing_mails_of(&principal.user.id, 50).await?;
+        Ok(mails.iter().filter(|m| m.state == "held").count())
+    }
+
     /// A held mail's sender refuses what they may not do to it, recorded.
     async fn refuse_mail(
         &self,

@@ -114,11 +114,13 @@ async fn operator(state: &AppState, tr: Tr, p: &Principal) -> Section {
         let open = |s| matches!(s, ApprovalState::Pending | ApprovalState::Granted);
         i.mine.iter().filter(|v| open(v.request.state)).count() as u64
     });
+    let to_check = state.core.mail_to_check(p).await.ok().map(|n| n as u64);
     Section {
         title: tr.t("home.operator").to_owned(),
         tiles: vec![
             Tile::new(tr, "home.active_calls", calls, "/workspace", "home-active-calls"),
             Tile::new(tr, "home.my_requests", open, "/approvals", "home-my-requests"),
+            Tile::new(tr, "home.mail_to_check", to_check, "/mail", "home-mail-to-check").alarm(),
         ],
         lines: Vec::new(),
     }
