@@ -65,6 +65,8 @@ pub struct PassedMail {
     pub id: String,
     pub recipients: usize,
     pub bytes: usize,
+    /// The message as received, handed back for the relay to send (not copied).
+    pub message: Vec<u8>,
 }
 
 /// What the check page and the supervisor see of a mail.
@@ -325,6 +327,7 @@ impl Core {
                 id,
                 recipients: recipients.len(),
                 bytes: submission.message.len(),
+                message: submission.message,
             }));
         }
         let findings = self.find_customer_data(&content).await?;

@@ -326,11 +326,9 @@ impl RelayHandler {
         let (envelope_from, recipients) = (submission.envelope_from.clone(), submission.recipients.clone());
         let shared = self.shared.clone();
         self.shared.runtime.block_on(async move {
-            // The message is moved into the services; an internal mail needs it back to relay.
-            let message = submission.message.clone();
             match core.submit_mail(&sender, submission, &ctx).await {
                 Ok(Submitted::Pass(passed)) => {
-                    pass(&shared, &sender, &passed, &envelope_from, &recipients, &message, &ctx).await
+                    pass(&shared, &sender, &passed, &envelope_from, &recipients, &ctx).await
                 }
                 Ok(Submitted::Held { id, .. }) => Response::custom(
                     250,
@@ -362,10 +360,9 @@ async fn pass(
     passed: &PassedMail,
     from: &str,
     to: &[String],
-    message: &[u8],
     ctx: &RequestContext,
 ) -> Response {
-    let relayed = relay_upstream(&shared.upstream, from, to, message).await;
+    let relayed = relay_upstream(&shared.upstream, from, to, &passed.message).await;
     let reply = match &relayed {
         Ok(()) => Response::custom(250, "2.0.0 Sent (internal recipients only)".into()),
         Err(e) => {
