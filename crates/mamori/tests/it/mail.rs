@@ -252,10 +252,21 @@ async fn relay_holds_and_checks_outgoing_mail(backend: Backend) {
     assert!(!sink.has("からのご依頼の件です"), "not before the approval");
     let step = s.core.identity.step_up(&sv, &s.next_totp(), "approval", &ctx).await.unwrap();
     // A second replica (another process's services on the same database) sweeps at the same
-    // moment as the server's outbox: the mail is released, and sent, once.
-    let other = mamori_server::serve::open_core(&s.config, s.clock.clone()).await.unwrap();
+    // moment as the server's outbox: the mail is released, and sent, once. Replicas share
+    // PostgreSQL; the embedded SQLite belongs to one process (a second one's write waits on
+    // its lock and may give up), so there the server's own outbox and a sweep race instead.
+    let other = match backend {
+        Backend::Postgres => Some(mamori_server::serve::open_core(&s.config, s.clock.clone()).await.unwrap()),
+        Backend::Sqlite => None,
+    };
     s.core.approvals.decide(&sv, &approval_id, true, Some(&step), "", &ctx).await.unwrap();
-    let (a, b) = tokio::join!(other.sweep_mail(), s.core.sweep_mail());
+    let second = async {
+        match &other {
+            Some(core) => core.sweep_mail().await,
+            None => Ok(0),
+        }
+    };
+    let (a, b) = tokio::join!(second, s.core.sweep_mail());
     assert!(a.unwrap() + b.unwrap() <= 1, "released at most once by these two sweeps");
     sink.wait_for("からのご依頼の件です").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
