@@ -723,7 +723,10 @@ catalogue! {
         category: Category::Authentication,
         denied_as: None,
         object: "`user:<id>`, or `—` for an unknown name",
-        details: &[("reason", "denied: `bad_password` (unknown user, no mail password, wrong password or a disabled account)")],
+        details: &[(
+            "reason",
+            "denied: `bad_password` (unknown user, no mail password, wrong password or a disabled account), `throttled` (too many attempts from the address; actor `anonymous`)",
+        )],
         summary: "refused: a mail client's sign-in to the relay (only refusals are written)",
     };
     MAIL_PASSWORD_SET = Action {

@@ -291,6 +291,13 @@ impl Core {
         }
     }
 
+    /// Records a mail client's sign-in refused by the per-address throttle (before any check).
+    pub async fn mail_sign_in_throttled(&self, ctx: &RequestContext) {
+        let e = AuditEvent::of(&actions::MAIL_AUTH, Actor::Anonymous, Outcome::Denied)
+            .detail("reason", "throttled");
+        self.base.record_denied(ctx, e).await;
+    }
+
     /// Reads, searches and routes a submitted mail.
     pub async fn submit_mail(
         &self,

@@ -291,11 +291,12 @@ impl RelayHandler {
     }
 
     fn sign_in(&mut self, username: &str, password: &str) -> Response {
-        if self.shared.state.signin_limiter.check_key(&self.ip).is_err() {
-            return Response::custom(454, "4.7.0 Too many sign-in attempts; wait a minute".into());
-        }
         let core = self.shared.state.core.clone();
         let ctx = self.ctx();
+        if self.shared.state.signin_limiter.check_key(&self.ip).is_err() {
+            self.shared.runtime.block_on(core.mail_sign_in_throttled(&ctx));
+            return Response::custom(454, "4.7.0 Too many sign-in attempts; wait a minute".into());
+        }
         match self.shared.runtime.block_on(core.mail_sender(username, password, &ctx)) {
             Ok(principal) => {
                 self.sender = Some(principal);
