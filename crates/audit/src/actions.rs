@@ -74,6 +74,7 @@ const USER: &str = "`user:<id>`";
 const CUSTOMER: &str = "`customer:h:<keyed hash of the customer id>`";
 const DEVICE: &str = "`device:<id>`";
 const SESSION: &str = "`session:<id>`";
+const ALERT: &str = "`alert:<id>`";
 const NONE: &str = "—";
 const SESSIONS_ENDED: (&str, &str) = ("sessions_ended", "how many of the user's sessions were ended");
 
@@ -751,6 +752,75 @@ catalogue! {
             ("reason", "denied: `permission`, `approval_required`"),
         ],
         summary: "a security admin changed the outgoing-mail rules",
+    };
+    ALERT_RAISE = Action {
+        name: "alert.raise",
+        category: Category::Security,
+        denied_as: None,
+        object: ALERT,
+        details: &[
+            ("rule", "the detection rule that fired"),
+            ("severity", "`low`, `medium`, `high`"),
+            ("subject", "who or what it is about: `user:<id>`, `token:<id>`, `ip:<address>`"),
+            ("value", "the counted value in the window"),
+            ("threshold", "the rule's threshold"),
+            ("window_minutes", "the rule's window"),
+            ("baseline_median", "the operator's median per active hour (volume)"),
+            ("deviation", "the robust z-score against that median (volume)"),
+            ("evidence", "how many entries are behind it"),
+        ],
+        summary: "a detection rule raised an alert (actor `system`); further firings of the same cause are counted on it, not written again",
+    };
+    ALERT_RESPONSE = Action {
+        name: "alert.response",
+        category: Category::Security,
+        denied_as: None,
+        object: ALERT,
+        details: &[
+            ("kind", "`lock_pc`, `end_sessions`"),
+            ("target", "`device:<id>` or `user:<id>`"),
+            ("command", "lock_pc: the device command issued"),
+            ("sessions_ended", "end_sessions: how many"),
+            ("reason", "failure (nothing done): `no_device`, `not_a_person`"),
+        ],
+        summary: "an automatic response to an alert (actor `system`)",
+    };
+    ALERT_RESPONSE_REVERSE = Action {
+        name: "alert.response_reverse",
+        category: Category::Security,
+        denied_as: None,
+        object: ALERT,
+        details: &[("response", "the response's id"), ("kind", "its kind"), ("command", "lock_pc: the message command telling the operator")],
+        summary: "a supervisor reversed an automatic response",
+    };
+    ALERT_UPDATE = Action {
+        name: "alert.update",
+        category: Category::Security,
+        denied_as: None,
+        object: ALERT,
+        details: &[
+            ("from", "the state before"),
+            ("to", "`acknowledged`, `suppressed`, `false_positive`, `resolved`, or `assigned` (state unchanged)"),
+            ("assignee", "`user:<id>` it was assigned to"),
+            ("suppressed_until", "Unix milliseconds"),
+            ("reason_chars", "length of the reason given"),
+            ("reason", "denied: `not_in_state`"),
+        ],
+        summary: "an alert was acknowledged, assigned, suppressed, marked a false positive or resolved",
+    };
+    DETECTION_RULES_CHANGE = Action {
+        name: "detection.rules_change",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`detection_rules`",
+        details: &[
+            ("version", "the rules' new version"),
+            ("changed", "comma-separated rules whose settings changed"),
+            ("disabled", "comma-separated rules turned off"),
+            ("approval", "the approval a second security admin gave"),
+            ("reason", "denied: `approval_required` (turning a rule off with a second admin to approve)"),
+        ],
+        summary: "a security admin changed the detection rules",
     };
     APPROVAL_POLICY_CHANGE = Action {
         name: "approval.policy_change",

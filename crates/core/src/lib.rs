@@ -14,6 +14,8 @@
 //! | customer records, lookups, reveals, calls, imports | [`Vault`] (`core.vault`) | [`vault`] |
 //! | enrolled PCs, commands, events, posture, activity, the floor | [`Devices`] (`core.devices`) | [`devices`] |
 //! | four-eyes requests, decisions, single-use grants | [`Approvals`] (`core.approvals`) | [`approvals`] |
+//! | alerts, their handling, the detection rules | [`Detection`] (`core.detection`) | [`detection`] |
+//! | the detection task: the feed → detectors → alerts and automatic responses (spans three areas) | [`Core`] | [`detection::runner`] |
 //! | printing a customer sheet once its print was approved (spans two areas) | [`Core`] | [`print`] |
 //! | outgoing mail held for the sender's check and a supervisor's approval (spans four areas) | [`Core`] | [`outgoing_mail`] |
 //! | signals: device and account events for those who act on them (spans two areas) | [`Core`] | [`signals`] |
@@ -26,6 +28,7 @@ pub mod approvals;
 pub mod audit_log;
 mod base;
 pub mod demo;
+pub mod detection;
 pub mod devices;
 mod error;
 pub mod export;
@@ -42,6 +45,7 @@ pub mod vault;
 pub use approvals::Approvals;
 pub use audit_log::AuditLog;
 pub use base::Base;
+pub use detection::Detection;
 pub use devices::Devices;
 pub use error::CoreError;
 pub use identity::caller_cache::CALLER_CACHE_TTL;
@@ -124,6 +128,8 @@ pub struct Core {
     pub devices: Arc<Devices>,
     /// Four-eyes requests, their decisions and single-use grants.
     pub approvals: Arc<Approvals>,
+    /// Alerts the detectors raised, their handling, the detection rules.
+    pub detection: Arc<Detection>,
     base: Arc<Base>,
     /// Seals held outgoing mail (its message and what names a customer).
     mail_box: Arc<SecretBox>,
@@ -204,6 +210,7 @@ impl Core {
             vault: Arc::new(Vault::new(base.clone(), keys.vault_kek, keys.vault_index)),
             devices: Arc::new(Devices::new(base.clone())),
             approvals: Arc::new(Approvals::new(base.clone())),
+            detection: Arc::new(Detection::new(base.clone())),
             base,
             mail_box: Arc::new(keys.mail),
         }

@@ -28,6 +28,7 @@ impl Core {
             PrivilegedAction::GrantSecurityAdmin { .. } => Permission::UsersManage,
             PrivilegedAction::SetApprovalPolicy { .. }
             | PrivilegedAction::SetMailPolicy { .. }
+            | PrivilegedAction::SetDetectionRules { .. }
             | PrivilegedAction::RotateVaultKeys
             | PrivilegedAction::RetireVaultKeys => Permission::SettingsManage,
             PrivilegedAction::EraseCustomer { .. } => Permission::CustomersManage,
@@ -72,6 +73,10 @@ impl Core {
             }
             PrivilegedAction::SetMailPolicy { policy } => {
                 PrivilegedAction::SetMailPolicy { policy: self.checked_mail_policy(policy.clone()).await? }
+            }
+            PrivilegedAction::SetDetectionRules { rules } => {
+                let rules = crate::detection::checked_rules(mamori_domain::detect::RuleSet(rules.clone()))?;
+                PrivilegedAction::SetDetectionRules { rules: rules.0 }
             }
             PrivilegedAction::EraseCustomer { customer, request_ref } => {
                 check_id(customer, "customer")?;
@@ -127,6 +132,10 @@ impl Core {
             }
             PrivilegedAction::SetMailPolicy { policy } => {
                 self.apply_mail_policy(principal, policy.clone(), Some(approval_id), ctx).await?;
+            }
+            PrivilegedAction::SetDetectionRules { rules } => {
+                let rules = mamori_domain::detect::RuleSet(rules.clone());
+                self.detection.apply_rules(principal, rules, Some(approval_id), ctx).await?;
             }
             PrivilegedAction::EraseCustomer { customer, request_ref } => {
                 self.vault

@@ -114,6 +114,9 @@ pub enum PrivilegedAction {
     /// Sets the outgoing-mail rules (which domains are internal, the self-check, the client
     /// companies' recipient domains): one admin alone could otherwise let mail out unchecked.
     SetMailPolicy { policy: crate::mail::MailPolicy },
+    /// Sets the detection rules in a way that turns one off: one admin alone could otherwise
+    /// blind the detectors before acting.
+    SetDetectionRules { rules: std::collections::BTreeMap<crate::detect::RuleId, crate::detect::RuleSettings> },
     /// Erases a customer for a data-subject request.
     EraseCustomer { customer: String, request_ref: String },
     /// Rotates the vault's key-encryption key (`mamori keys rotate`).
@@ -129,6 +132,7 @@ impl PrivilegedAction {
             PrivilegedAction::GrantSecurityAdmin { .. } => "grant_security_admin",
             PrivilegedAction::SetApprovalPolicy { .. } => "set_approval_policy",
             PrivilegedAction::SetMailPolicy { .. } => "set_mail_policy",
+            PrivilegedAction::SetDetectionRules { .. } => "set_detection_rules",
             PrivilegedAction::EraseCustomer { .. } => "erase_customer",
             PrivilegedAction::RotateVaultKeys => "rotate_vault_keys",
             PrivilegedAction::RetireVaultKeys => "retire_vault_keys",

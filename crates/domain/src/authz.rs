@@ -37,7 +37,9 @@ impl Role {
         use Permission::*;
         match self {
             Role::Operator => &[CustomersRead],
-            Role::Supervisor => &[UsersRead, OrgRead, CustomersRead, DevicesRead, DevicesCommand],
+            Role::Supervisor => {
+                &[UsersRead, OrgRead, CustomersRead, DevicesRead, DevicesCommand, AlertsRead, AlertsManage]
+            }
             Role::SecurityAdmin => &[
                 UsersRead,
                 UsersManage,
@@ -52,8 +54,10 @@ impl Role {
                 DevicesRead,
                 DevicesCommand,
                 DevicesManage,
+                AlertsRead,
+                AlertsManage,
             ],
-            Role::Auditor => &[UsersRead, OrgRead, AuditRead, SecurityEventsRead, DevicesRead],
+            Role::Auditor => &[UsersRead, OrgRead, AuditRead, SecurityEventsRead, DevicesRead, AlertsRead],
         }
     }
 
@@ -124,10 +128,17 @@ pub enum Permission {
     /// inventory too).
     #[serde(rename = "devices.manage")]
     DevicesManage,
+    /// Read the alerts the detectors raised about people in one's scope (a supervisor: their
+    /// own team), with the entries behind them.
+    #[serde(rename = "alerts.read")]
+    AlertsRead,
+    /// Acknowledge, assign, suppress, close alerts and reverse automatic responses (in scope).
+    #[serde(rename = "alerts.manage")]
+    AlertsManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 16] = [
         Permission::UsersRead,
         Permission::UsersManage,
         Permission::OrgRead,
@@ -142,6 +153,8 @@ impl Permission {
         Permission::DevicesRead,
         Permission::DevicesCommand,
         Permission::DevicesManage,
+        Permission::AlertsRead,
+        Permission::AlertsManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -160,6 +173,8 @@ impl Permission {
             Permission::DevicesRead => "devices.read",
             Permission::DevicesCommand => "devices.command",
             Permission::DevicesManage => "devices.manage",
+            Permission::AlertsRead => "alerts.read",
+            Permission::AlertsManage => "alerts.manage",
         }
     }
 }

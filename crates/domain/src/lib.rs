@@ -9,6 +9,7 @@ pub mod approval;
 pub mod authz;
 pub mod clock;
 pub mod customer;
+pub mod detect;
 pub mod identity;
 pub mod lockout;
 pub mod mail;

@@ -688,3 +688,111 @@ pub struct MailAttachmentView {
 pub struct OutgoingMailList {
     pub mails: Vec<OutgoingMailView>,
 }
+
+/// Query of `GET /api/v1/alerts`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AlertQuery {
+    /// Alerts seen in the last this many days, 1–90 (default 7).
+    pub days: Option<u32>,
+    /// Only alerts in these states, comma-separated: `open`, `acknowledged`, `suppressed`,
+    /// `resolved`, `false_positive`.
+    pub state: Option<String>,
+}
+
+/// An alert: which rule fired about whom, what deviated and by how much, and its handling.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AlertView {
+    pub id: String,
+    /// The detection rule (`off_call_lookups`, `lookup_volume`, …).
+    pub rule: String,
+    /// `user:<id>`, `token:<id>` or `ip:<address>`.
+    pub subject: String,
+    /// The person's display name, when the subject is a person.
+    pub person: Option<String>,
+    pub severity: String,
+    /// `open`, `acknowledged`, `suppressed`, `resolved`, `false_positive`.
+    pub state: String,
+    pub first_at: i64,
+    pub last_at: i64,
+    /// How many times the rule fired into this alert.
+    pub hits: i64,
+    /// The counted value (the largest seen), the rule's threshold and window.
+    pub value: i64,
+    pub threshold: i64,
+    pub window_minutes: i64,
+    /// The person's own median per active hour, and its spread (volume).
+    pub baseline_median: Option<f64>,
+    pub baseline_mad: Option<f64>,
+    /// Completed active hours the baseline was computed from.
+    pub baseline_hours: Option<i64>,
+    /// The robust z-score against that baseline (the largest seen).
+    pub deviation: Option<f64>,
+    pub assignee_id: Option<String>,
+    pub state_reason: Option<String>,
+    pub suppressed_until: Option<i64>,
+}
+
+/// `GET /api/v1/alerts`: problems first (active, high severity), then newest.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AlertList {
+    pub alerts: Vec<AlertView>,
+}
+
+/// An automatic response taken for an alert.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AlertResponseView {
+    pub id: String,
+    /// `lock_pc` or `end_sessions`.
+    pub kind: String,
+    /// `device:<id>` or `user:<id>`.
+    pub target: String,
+    /// `done`, `skipped`, `reversed`.
+    pub state: String,
+    /// The lock's device command id, the number of sessions ended, or why it was skipped.
+    pub detail: Option<String>,
+    pub created_at: i64,
+    pub reversed_at: Option<i64>,
+}
+
+/// `GET /api/v1/alerts/{id}`: the alert, the audit entries behind it (the latest 200) and the
+/// responses taken.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AlertDetailView {
+    pub alert: AlertView,
+    pub evidence: Vec<mamori_audit::AuditEntry>,
+    /// How many entries are linked in all.
+    pub evidence_total: usize,
+    pub responses: Vec<AlertResponseView>,
+}
+
+/// `POST /api/v1/alerts/{id}`: what to do with the alert.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "change", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AlertChangeRequest {
+    Acknowledge,
+    /// To a supervisor or security admin.
+    Assign { user_id: String },
+    /// Further firings of the same cause are counted on it, silently, until `hours` (1–720) pass.
+    Suppress { hours: u32, reason: String },
+    FalsePositive { reason: String },
+    Resolve { reason: String },
+}
+
+/// `GET /api/v1/detection-rules`: every rule's settings, their version (absent while the
+/// shipped defaults apply), and each rule's record over 30 days.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DetectionRulesView {
+    pub rules: std::collections::BTreeMap<String, mamori_domain::detect::RuleSettings>,
+    pub version: Option<i64>,
+    pub alerts_30d: std::collections::BTreeMap<String, i64>,
+    pub false_positives_30d: std::collections::BTreeMap<String, i64>,
+}
+
+/// `PUT /api/v1/detection-rules`: the settings of the rules to change (others keep theirs).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DetectionRulesChange {
+    pub rules: std::collections::BTreeMap<String, mamori_domain::detect::RuleSettings>,
+}

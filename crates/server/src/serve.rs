@@ -63,6 +63,13 @@ pub struct Running {
     forwarders: crate::forwarding::Forwarders,
     mail_listener: Option<crate::mail_relay::Listener>,
     mail_outbox: tokio::task::JoinHandle<()>,
+    detection: Detection,
+}
+
+/// The detection task and the name it holds the detection feed under.
+struct Detection {
+    task: tokio::task::JoinHandle<()>,
+    holder: String,
 }
 
 impl Running {
@@ -85,6 +92,11 @@ impl Running {
             listener.stop();
         }
         self.mail_outbox.abort();
+        self.detection.task.abort();
+        let feed = self.state.core.audit.audit_feed(mamori_core::detection::runner::FEED_NAME, &self.detection.holder);
+        if let Err(e) = feed.release().await {
+            tracing::warn!(error = %e, "handing the detection feed back failed");
+        }
         if let Some(feed) = self.demo_calls {
             feed.abort();
         }
@@ -205,6 +217,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
     let command_watch = spawn_command_watch(state.core.clone());
     let demo_calls = demo.is_some().then(|| spawn_demo_calls(state.core.clone()));
     let checkpointer = spawn_checkpointer(state.core.clone());
+    let detection = spawn_detection(state.core.clone());
     let forwarders = crate::forwarding::start(&state.core, &state.config.forwarding)?;
     let mail_outbox = crate::mail_relay::spawn_outbox(state.clone(), state.config.mail.clone())
         .map_err(StartError::MailRelay)?;
@@ -227,7 +240,35 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
         forwarders,
         mail_listener,
         mail_outbox,
+        detection,
     })
+}
+
+/// How long the detection task waits when it has caught up with the log.
+pub const DETECTION_IDLE: Duration = Duration::from_millis(200);
+
+/// The detectors (issue 16): one replica at a time reads the audit log in order and raises
+/// alerts; caught up, it looks again every 200 ms.
+fn spawn_detection(core: Core) -> Detection {
+    let holder = format!("detect-{}", uuid::Uuid::new_v4());
+    let mut runner = core.detection_runner(&holder);
+    let task = tokio::spawn(async move {
+        loop {
+            match runner.step().await {
+                Ok(report) if report.entries > 0 => {
+                    if report.raised > 0 {
+                        tracing::info!(raised = report.raised, "detection raised alerts");
+                    }
+                }
+                Ok(_) => tokio::time::sleep(DETECTION_IDLE).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "detection step failed; trying again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
+    Detection { task, holder }
 }
 
 /// How often the audit log's tree is extended and a checkpoint signed while entries arrive.

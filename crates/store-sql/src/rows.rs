@@ -591,3 +591,113 @@ impl From<OutgoingMailRow> for OutgoingMail {
         }
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AlertRow {
+    id: String,
+    rule: String,
+    subject: String,
+    subject_user_id: Option<String>,
+    severity: String,
+    state: String,
+    first_at: i64,
+    last_at: i64,
+    hits: i64,
+    value: i64,
+    threshold: i64,
+    window_minutes: i64,
+    baseline_median: Option<f64>,
+    baseline_mad: Option<f64>,
+    baseline_hours: Option<i64>,
+    deviation: Option<f64>,
+    raised_index: i64,
+    assignee_id: Option<String>,
+    state_reason: Option<String>,
+    suppressed_until: Option<i64>,
+    updated_at: i64,
+    updated_by: Option<String>,
+}
+
+impl From<AlertRow> for AlertRecord {
+    fn from(r: AlertRow) -> Self {
+        AlertRecord {
+            id: r.id,
+            rule: r.rule,
+            subject: r.subject,
+            subject_user_id: r.subject_user_id,
+            severity: r.severity,
+            state: r.state,
+            first_at: UnixMillis(r.first_at),
+            last_at: UnixMillis(r.last_at),
+            hits: r.hits,
+            value: r.value,
+            threshold: r.threshold,
+            window_minutes: r.window_minutes,
+            baseline_median: r.baseline_median,
+            baseline_mad: r.baseline_mad,
+            baseline_hours: r.baseline_hours,
+            deviation: r.deviation,
+            raised_index: r.raised_index,
+            assignee_id: r.assignee_id,
+            state_reason: r.state_reason,
+            suppressed_until: r.suppressed_until.map(UnixMillis),
+            updated_at: UnixMillis(r.updated_at),
+            updated_by: r.updated_by,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AlertResponseRow {
+    id: String,
+    alert_id: String,
+    kind: String,
+    target: String,
+    state: String,
+    detail: Option<String>,
+    created_at: i64,
+    reversed_at: Option<i64>,
+    reversed_by: Option<String>,
+}
+
+impl From<AlertResponseRow> for AlertResponseRecord {
+    fn from(r: AlertResponseRow) -> Self {
+        AlertResponseRecord {
+            id: r.id,
+            alert_id: r.alert_id,
+            kind: r.kind,
+            target: r.target,
+            state: r.state,
+            detail: r.detail,
+            created_at: UnixMillis(r.created_at),
+            reversed_at: r.reversed_at.map(UnixMillis),
+            reversed_by: r.reversed_by,
+        }
+    }
+}
+
+/// A stored detection rule: (rule, enabled, severity, threshold, window minutes, responses).
+pub(crate) type DetectionRuleRow = (String, i64, String, i64, i64, String);
+
+pub(crate) fn detection_rule_of(
+    row: DetectionRuleRow,
+) -> StoreResult<(mamori_domain::detect::RuleId, mamori_domain::detect::RuleSettings)> {
+    use mamori_domain::detect::{Response, RuleId, RuleSettings, Severity};
+    let (rule, enabled, severity, threshold, window_minutes, responses) = row;
+    let id = RuleId::parse(&rule).ok_or_else(|| corrupt("detection rule", &rule))?;
+    let severity = Severity::parse(&severity).ok_or_else(|| corrupt("severity", &severity))?;
+    let responses = split_list(&responses)
+        .map(|r| Response::parse(r).ok_or_else(|| corrupt("response", r)))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let number = |v: i64, what: &str| u32::try_from(v).map_err(|_| corrupt(what, &v.to_string()));
+    Ok((
+        id,
+        RuleSettings {
+            enabled: enabled != 0,
+            severity,
+            threshold: number(threshold, "threshold")?,
+            window_minutes: number(window_minutes, "window")?,
+            responses,
+        },
+    ))
+}

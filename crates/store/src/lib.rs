@@ -14,6 +14,7 @@
 //! | users, sessions, links, API tokens, organisation, security events | [`IdentityRead`] | [`IdentityWrite`] | `identity.rs` |
 //! | the audit log: entries, tree, checkpoints, cursors, retention | [`AuditRead`] | [`AuditWrite`] | `audit.rs` |
 //! | four-eyes requests, decisions, grants | [`ApprovalRead`] | [`ApprovalWrite`] | `approvals.rs` |
+//! | alerts, their evidence and responses, hourly baselines, detection rules | [`DetectionRead`] | [`DetectionWrite`] | `detection.rs` |
 //! | outgoing mail held for a check, mail passwords | [`MailRead`] | [`MailWrite`] | `mail.rs` |
 //! | the customer vault and calls | [`VaultRead`] | [`VaultWrite`] | `vault.rs` |
 //! | devices: ledger, inventory, events, commands, activity | [`DeviceRead`] | [`DeviceWrite`] | `devices.rs` |
@@ -26,6 +27,7 @@
 
 mod approvals;
 mod audit;
+mod detection;
 mod devices;
 mod identity;
 mod mail;
@@ -37,6 +39,7 @@ mod vault;
 
 pub use approvals::{ApprovalRead, ApprovalWrite};
 pub use audit::{AuditRead, AuditWrite};
+pub use detection::{AlertRecord, AlertResponseRecord, DetectionRead, DetectionWrite, RuleAlertCount};
 pub use devices::{DeviceRead, DeviceWrite};
 pub use identity::{IdentityRead, IdentityWrite};
 pub use mail::{MailRead, MailWrite};
@@ -115,7 +118,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 /// # }
 /// ```
 pub trait StoreRead:
-    IdentityRead + AuditRead + VaultRead + DeviceRead + RulesRead + SettingsRead + ApprovalRead + MailRead + Send
+    IdentityRead + AuditRead + VaultRead + DeviceRead + RulesRead + SettingsRead + ApprovalRead + MailRead + DetectionRead + Send
 {
 }
 
@@ -128,6 +131,7 @@ impl<
         + SettingsRead
         + ApprovalRead
         + MailRead
+        + DetectionRead
         + Send
         + ?Sized,
 > StoreRead for T
@@ -147,6 +151,7 @@ pub trait StoreTx:
     + SettingsWrite
     + ApprovalWrite
     + MailWrite
+    + DetectionWrite
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -154,7 +159,7 @@ pub trait StoreTx:
 /// The area traits, for `use mamori_store::prelude::*` where handles are used.
 pub mod prelude {
     pub use crate::{
-        ApprovalRead, ApprovalWrite, AuditRead, AuditWrite, DeviceRead, DeviceWrite, IdentityRead,
+        ApprovalRead, ApprovalWrite, AuditRead, AuditWrite, DetectionRead, DetectionWrite, DeviceRead, DeviceWrite, IdentityRead,
         IdentityWrite, MailRead, MailWrite, RulesRead, RulesWrite, SettingsRead, SettingsWrite,
         SharedStateWrite, StoreRead, StoreTx, VaultRead, VaultWrite,
     };

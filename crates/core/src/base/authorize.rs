@@ -37,7 +37,7 @@ impl Attempt {
 }
 
 impl Base {
-    fn subject(principal: &Principal) -> Subject<'_> {
+    pub(crate) fn subject(principal: &Principal) -> Subject<'_> {
         Subject {
             user_id: &principal.user.id,
             roles: &principal.user.roles,

@@ -565,6 +565,11 @@ impl Devices {
         Ok(command)
     }
 
+    /// Wakes the device's long poll for a command queued elsewhere (an automatic response).
+    pub(crate) fn wake_commands(&self, device_id: &str) {
+        self.command_waiters.wake(device_id);
+    }
+
     /// Commands issued before this have timed out.
     fn command_cutoff(&self) -> UnixMillis {
         self.base.now().minus(self.base.policies.command_timeout)
@@ -1088,6 +1093,27 @@ impl Devices {
             _ => return Ok(()),
         };
         self.server_signal(&device.id, kind, serde_json::json!({ "ip": new_ip })).await
+    }
+}
+
+/// A command Mamori itself issues (an automatic response): `issued_by` is `system`.
+pub(crate) fn system_command(
+    device_id: &str,
+    kind: &str,
+    message: Option<&str>,
+    now: UnixMillis,
+) -> mamori_store::CommandRecord {
+    mamori_store::CommandRecord {
+        id: new_id(),
+        device_id: device_id.to_owned(),
+        kind: kind.to_owned(),
+        message: message.map(str::to_owned),
+        state: "pending".into(),
+        issued_by: "system".into(),
+        created_at: now,
+        delivered_at: None,
+        finished_at: None,
+        result: None,
     }
 }
 

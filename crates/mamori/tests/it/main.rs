@@ -8,6 +8,7 @@ mod audit;
 mod authz;
 mod cli;
 mod commands;
+mod detection;
 mod devices;
 mod docs;
 mod feed;

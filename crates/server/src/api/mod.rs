@@ -19,6 +19,7 @@ use mamori_proto as proto;
 use mamori_proto::ErrorCode;
 use std::time::Duration;
 
+pub mod alerts;
 pub mod approvals;
 pub mod audit;
 pub mod customers;
@@ -129,6 +130,13 @@ pub fn routes(r: Routes) -> Routes {
         .api(SignedIn, operation!(mail::cancel_mail))
         .api(Permission(SettingsManage), operation!(mail::get_mail_policy))
         .api(Permission(SettingsManage), operation!(mail::put_mail_policy))
+        // Alerts are narrowed to the caller's people scope by the service.
+        .api(Permission(AlertsRead), operation!(alerts::list_alerts))
+        .api(Permission(AlertsRead), operation!(alerts::get_alert))
+        .api(Permission(AlertsManage), operation!(alerts::change_alert))
+        .api(Permission(AlertsManage), operation!(alerts::reverse_response))
+        .api(Permission(AlertsRead), operation!(alerts::get_detection_rules))
+        .api(Permission(SettingsManage), operation!(alerts::put_detection_rules))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = proto::Health)))]

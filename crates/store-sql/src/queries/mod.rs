@@ -14,6 +14,7 @@
 
 pub(crate) mod approvals;
 pub(crate) mod audit;
+pub(crate) mod detection;
 pub(crate) mod devices;
 pub(crate) mod identity;
 pub(crate) mod mail;
@@ -33,6 +34,7 @@ macro_rules! store_tx_impl {
         $crate::queries::settings::settings_queries!($handle, $db);
         $crate::queries::approvals::approvals_queries!($handle, $db);
         $crate::queries::mail::mail_queries!($handle, $db);
+        $crate::queries::detection::detection_queries!($handle, $db);
 
         #[async_trait::async_trait]
         impl mamori_store::StoreTx for $handle {
