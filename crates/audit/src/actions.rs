@@ -996,6 +996,21 @@ catalogue! {
         ],
         summary: "a remote command was issued to a PC",
     };
+    DEVICE_SIGNAL = Action {
+        name: "device.signal",
+        category: Category::Device,
+        denied_as: None,
+        object: DEVICE,
+        details: &[
+            ("kind", "`usb_attached`, `off_network`, `posture_changed`, `heartbeat_lost`, `abnormal_keystroke_rate`, `events_dropped`"),
+            ("event", "the device event's id"),
+            ("user", "`user:<id>` the PC is enrolled for"),
+            ("serial", "usb_attached: the stick's serial number"),
+            ("mass_storage", "usb_attached: `true` for storage"),
+            ("ip", "off_network: the address the PC connected from"),
+        ],
+        summary: "a PC raised a signal (actor `device:<id>`; `system` for those the server derived: off network, posture, silence, keystroke rate)",
+    };
     DEVICE_COMMAND_RESULT = Action {
         name: "device.command_result",
         category: Category::Device,

@@ -104,6 +104,17 @@ impl TakeOutGrant {
         self.from <= t && t <= self.to
     }
 
+    /// Whether this take-out explains a signal of `kind` from a PC at `time`: the PC itself off
+    /// its networks, or the stick (by serial, without case) plugged in.
+    pub(crate) fn explains(&self, kind: &str, device_id: Option<&str>, serial: Option<&str>, time: UnixMillis) -> bool {
+        self.covers(time)
+            && match (&self.item, kind) {
+                (TakeOutItem::Device(id), "off_network") => device_id == Some(id.as_str()),
+                (TakeOutItem::Usb(stick), "usb_attached") => serial.is_some_and(|s| s.eq_ignore_ascii_case(stick)),
+                _ => false,
+            }
+    }
+
     fn overdue(&self, now: UnixMillis) -> bool {
         !self.returned && self.approval.state != ApprovalState::Cancelled && self.to < now
     }
@@ -261,20 +272,9 @@ impl Core {
             return Ok(());
         }
         for signal in signals.iter_mut() {
-            let explained = grants.iter().find(|g| {
-                g.covers(signal.time)
-                    && match (&g.item, signal.kind.as_str()) {
-                        (TakeOutItem::Device(id), "off_network") => {
-                            signal.device.as_ref().is_some_and(|d| &d.id == id)
-                        }
-                        (TakeOutItem::Usb(serial), "usb_attached") => signal
-                            .details
-                            .get("serial")
-                            .and_then(serde_json::Value::as_str)
-                            .is_some_and(|s| s.eq_ignore_ascii_case(serial)),
-                        _ => false,
-                    }
-            });
+            let device = signal.device.as_ref().map(|d| d.id.as_str());
+            let serial = signal.details.get("serial").and_then(serde_json::Value::as_str);
+            let explained = grants.iter().find(|g| g.explains(&signal.kind, device, serial, signal.time));
             signal.take_out = explained.map(|g| g.approval.id.clone());
         }
         if filter.kinds(&TAKE_OUT_SIGNAL_KINDS).is_empty() {

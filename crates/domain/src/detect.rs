@@ -91,10 +91,20 @@ pub enum RuleId {
     SharedAccount,
     /// Administrative actions in bulk: exports, role changes, key operations, rule changes.
     AdminBulk,
+    /// A USB storage device plugged into a PC with no take-out granted for it (LEAK-5).
+    UsbStorage,
+    /// A PC off its approved networks with no take-out granted for it (MON-2).
+    OffNetwork,
+    /// A PC's posture no longer meets its site's policy.
+    PostureFailure,
+    /// A PC stopped reporting: possibly switched off, possibly the agent tampered with.
+    HeartbeatLost,
+    /// Typing far faster than the role's limit (a script or a key-logger-like tool).
+    KeystrokeRate,
 }
 
 impl RuleId {
-    pub const ALL: [RuleId; 9] = [
+    pub const ALL: [RuleId; 14] = [
         RuleId::OffCallLookups,
         RuleId::LookupVolume,
         RuleId::OtherClientLookups,
@@ -104,6 +114,11 @@ impl RuleId {
         RuleId::AccountLocked,
         RuleId::SharedAccount,
         RuleId::AdminBulk,
+        RuleId::UsbStorage,
+        RuleId::OffNetwork,
+        RuleId::PostureFailure,
+        RuleId::HeartbeatLost,
+        RuleId::KeystrokeRate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -117,6 +132,11 @@ impl RuleId {
             RuleId::AccountLocked => "account_locked",
             RuleId::SharedAccount => "shared_account",
             RuleId::AdminBulk => "admin_bulk",
+            RuleId::UsbStorage => "usb_storage",
+            RuleId::OffNetwork => "off_network",
+            RuleId::PostureFailure => "posture_failure",
+            RuleId::HeartbeatLost => "heartbeat_lost",
+            RuleId::KeystrokeRate => "keystroke_rate",
         }
     }
 
@@ -141,6 +161,11 @@ impl RuleId {
             RuleId::AccountLocked => (Severity::Medium, 1, 60, &[]),
             RuleId::SharedAccount => (Severity::High, 1, 480, &[]),
             RuleId::AdminBulk => (Severity::Medium, 20, 60, &[]),
+            RuleId::UsbStorage => (Severity::High, 1, 60, &[]),
+            RuleId::OffNetwork => (Severity::High, 1, 480, &[]),
+            RuleId::PostureFailure => (Severity::Low, 1, 1440, &[]),
+            RuleId::HeartbeatLost => (Severity::Medium, 1, 60, &[]),
+            RuleId::KeystrokeRate => (Severity::Medium, 1, 60, &[]),
         };
         RuleSettings { enabled: true, severity, threshold, window_minutes, responses: responses.to_vec() }
     }
@@ -468,6 +493,7 @@ impl Detector {
                     self.count(RuleId::AccountLocked, user, None, e, &mut found);
                 }
             }
+            ("device.signal", "success") => self.device_signal(e, &mut found),
             ("account.shared_suspected", _) => {
                 if let Some(user) = e.object {
                     self.count(RuleId::SharedAccount, user, None, e, &mut found);
@@ -482,6 +508,25 @@ impl Detector {
             self.count(RuleId::AdminBulk, e.actor, None, e, &mut found);
         }
         found
+    }
+
+    /// A PC's signal, about its person when it has one (else the PC). A take-out in force
+    /// (`take_out`, added by the caller, who knows the grants) explains a stick or a network.
+    fn device_signal(&mut self, e: &Observed<'_>, found: &mut Vec<Finding>) {
+        let rule = match e.detail("kind") {
+            Some("usb_attached") if e.detail("mass_storage") == Some("true") => RuleId::UsbStorage,
+            Some("off_network") => RuleId::OffNetwork,
+            Some("posture_changed") => RuleId::PostureFailure,
+            Some("heartbeat_lost") => RuleId::HeartbeatLost,
+            Some("abnormal_keystroke_rate") => RuleId::KeystrokeRate,
+            _ => return,
+        };
+        if e.detail("take_out").is_some() {
+            return;
+        }
+        let Some(subject) = e.detail("user").or(e.object) else { return };
+        let subject = subject.to_owned();
+        self.count(rule, &subject, None, e, found);
     }
 
     fn lookup(&mut self, e: &Observed<'_>, found: &mut Vec<Finding>) {
@@ -780,6 +825,28 @@ mod tests {
         assert!(!d.has_history("user:op"));
         d.set_history("user:op", vec![1, 2, 3]);
         assert_eq!(d.hours["user:op"].history, [1, 2, 3, 5, 5]);
+    }
+
+    #[test]
+    fn device_signals_unless_a_take_out_explains_them() {
+        let mut d = Detector::new(RuleSet::defaults());
+        let mut log = Log::new();
+        let signal = |kind: &str, extra: &[(&str, &str)]| {
+            let mut m = BTreeMap::from([("kind".to_owned(), kind.to_owned()), ("user".to_owned(), "user:op".to_owned())]);
+            m.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+            m
+        };
+        let usb = signal("usb_attached", &[("mass_storage", "true"), ("serial", "S1")]);
+        let f = log.feed(&mut d, T0, "device.signal", "device:pc", Some("device:pc"), "success", &usb);
+        assert_eq!((f[0].rule, f[0].subject.as_str(), f[0].severity), (RuleId::UsbStorage, "user:op", Severity::High));
+        let mouse = signal("usb_attached", &[("mass_storage", "false")]);
+        assert!(log.feed(&mut d, T0, "device.signal", "device:pc", Some("device:pc"), "success", &mouse).is_empty());
+        let granted = signal("off_network", &[("ip", "198.51.100.7"), ("take_out", "approval-1")]);
+        assert!(log.feed(&mut d, T0, "device.signal", "system", Some("device:pc"), "success", &granted).is_empty());
+        let mut off = signal("off_network", &[("ip", "198.51.100.7")]);
+        off.remove("user");
+        let f = log.feed(&mut d, T0, "device.signal", "system", Some("device:pc"), "success", &off);
+        assert_eq!((f[0].rule, f[0].subject.as_str()), (RuleId::OffNetwork, "device:pc"), "a PC with no person");
     }
 
     #[test]

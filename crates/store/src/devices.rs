@@ -84,9 +84,9 @@ pub trait DeviceWrite: DeviceRead {
         result: &str,
         now: UnixMillis,
     ) -> StoreResult<bool>;
-    /// Stores events, skipping any already stored (same device and event id); returns how many
-    /// were new.
-    async fn insert_device_events(&mut self, events: &[DeviceEventRecord]) -> StoreResult<u64>;
+    /// Stores events, skipping any already stored (same device and event id); returns the ids of
+    /// those that were new.
+    async fn insert_device_events(&mut self, events: &[DeviceEventRecord]) -> StoreResult<Vec<String>>;
     /// Stores activity buckets, skipping a minute already stored for the PC; returns how many were new.
     async fn insert_activity(&mut self, buckets: &[ActivityRecord]) -> StoreResult<u64>;
 }

@@ -75,6 +75,7 @@ impl DetectionRunner {
             return Ok(StepReport::default());
         }
         self.prepare(entries[0].index).await?;
+        let entries = self.with_take_outs(entries).await?;
         let Some(mut detector) = self.detector.take() else {
             return Err(CoreError::Internal("the detector was not prepared".into()));
         };
@@ -129,6 +130,7 @@ impl DetectionRunner {
             if batch.is_empty() {
                 break;
             }
+            let batch = self.with_take_outs(batch).await?;
             self.load_history(&mut detector, &batch, replay_from.0).await?;
             for e in &batch {
                 detector.observe(&observed(e));
@@ -137,6 +139,28 @@ impl DetectionRunner {
         }
         self.detector = Some(detector);
         Ok(())
+    }
+
+    /// Marks the PC signals a take-out in force explains (detail `take_out`, the approval):
+    /// the detectors know no approvals, the take-outs are read here.
+    async fn with_take_outs(&self, mut entries: Vec<AuditEntry>) -> Result<Vec<AuditEntry>, CoreError> {
+        let signal = |e: &AuditEntry| {
+            e.action == "device.signal"
+                && matches!(e.details.get("kind").map(String::as_str), Some("usb_attached" | "off_network"))
+        };
+        let Some(oldest) = entries.iter().filter(|e| signal(e)).map(|e| e.time).min() else {
+            return Ok(entries);
+        };
+        let grants = self.core.take_out_grants(oldest).await?;
+        for e in entries.iter_mut().filter(|e| signal(e)) {
+            let device = e.object.as_deref().and_then(|o| o.strip_prefix("device:"));
+            let kind = e.details.get("kind").cloned().unwrap_or_default();
+            let serial = e.details.get("serial").map(String::as_str);
+            if let Some(g) = grants.iter().find(|g| g.explains(&kind, device, serial, e.time)) {
+                e.details.insert("take_out".into(), g.approval.id.clone());
+            }
+        }
+        Ok(entries)
     }
 
     /// Hands the detector the stored hourly history of the people in `entries` it lacks.
@@ -321,6 +345,10 @@ impl DetectionRunner {
             reversed_at: None,
             reversed_by: None,
         };
+        let device_subject = alert.subject.strip_prefix("device:");
+        if let (Response::LockPc, Some(device_id)) = (response, device_subject) {
+            return self.lock(tx, alert, record, device_id, woken).await;
+        }
         let Some(person) = person else {
             record.state = "skipped".into();
             record.detail = Some("not_a_person".into());
@@ -342,19 +370,7 @@ impl DetectionRunner {
                     tx.insert_alert_response(&record).await?;
                     return self.core.base.audit(tx, &ctx, entry(Outcome::Failure).detail("reason", "no_device")).await;
                 };
-                let command = crate::devices::system_command(&device.id, "lock", None, now);
-                tx.insert_command(&command).await?;
-                let issued = AuditEvent::of(&actions::DEVICE_COMMAND, Actor::System, Outcome::Success)
-                    .object(format!("device:{}", device.id))
-                    .detail("command", command.id.clone())
-                    .detail("kind", "lock");
-                self.core.base.audit(tx, &ctx, issued).await?;
-                record.target = format!("device:{}", device.id);
-                record.detail = Some(command.id.clone());
-                tx.insert_alert_response(&record).await?;
-                woken.push(device.id.clone());
-                let e = entry(Outcome::Success).detail("target", record.target.clone()).detail("command", command.id);
-                self.core.base.audit(tx, &ctx, e).await
+                self.lock(tx, alert, record, &device.id, woken).await
             }
             Response::EndSessions => {
                 let ended = tx.delete_user_sessions(person).await?;
@@ -367,6 +383,37 @@ impl DetectionRunner {
                 self.core.base.audit(tx, &ctx, e).await
             }
         }
+    }
+}
+
+impl DetectionRunner {
+    /// Locks a PC through its agent's command path, in the alert's transaction.
+    async fn lock(
+        &self,
+        tx: &mut Box<dyn StoreTx>,
+        alert: &AlertRecord,
+        mut record: AlertResponseRecord,
+        device_id: &str,
+        woken: &mut Vec<String>,
+    ) -> Result<(), CoreError> {
+        let ctx = RequestContext::default();
+        let command = crate::devices::system_command(device_id, "lock", None, self.core.now());
+        tx.insert_command(&command).await?;
+        let issued = AuditEvent::of(&actions::DEVICE_COMMAND, Actor::System, Outcome::Success)
+            .object(format!("device:{device_id}"))
+            .detail("command", command.id.clone())
+            .detail("kind", "lock");
+        self.core.base.audit(tx, &ctx, issued).await?;
+        record.target = format!("device:{device_id}");
+        record.detail = Some(command.id.clone());
+        tx.insert_alert_response(&record).await?;
+        woken.push(device_id.to_owned());
+        let e = AuditEvent::of(&actions::ALERT_RESPONSE, Actor::System, Outcome::Success)
+            .object(format!("alert:{}", alert.id))
+            .detail("kind", Response::LockPc.as_str())
+            .detail("target", record.target.clone())
+            .detail("command", command.id);
+        self.core.base.audit(tx, &ctx, e).await
     }
 }
 

@@ -761,7 +761,14 @@ impl Devices {
             data: data.to_string(),
         }));
         let mut tx = self.base.store.begin().await?;
-        let stored = tx.insert_device_events(&rows).await? + tx.insert_activity(&activity).await?;
+        let new_ids = tx.insert_device_events(&rows).await?;
+        let stored = new_ids.len() as u64 + tx.insert_activity(&activity).await?;
+        let actor = Actor::Device(device.id.clone());
+        for row in rows.iter().filter(|r| new_ids.contains(&r.event_id)) {
+            // Server-derived signals (`srv-…`) are the server's; the rest the agent reported.
+            let actor = if row.event_id.starts_with("srv-") { Actor::System } else { actor.clone() };
+            self.audit_signal(&mut tx, device, row, actor).await?;
+        }
         tx.commit().await?;
         if stored > 0 {
             self.floor_changed();
@@ -1052,10 +1059,45 @@ impl Devices {
             data: data.to_string(),
         };
         let mut tx = self.base.store.begin().await?;
-        tx.insert_device_events(&[event]).await?;
+        if !tx.insert_device_events(std::slice::from_ref(&event)).await?.is_empty()
+            && let Some(device) = tx.device(device_id).await?
+        {
+            self.audit_signal(&mut tx, &device, &event, Actor::System).await?;
+        }
         tx.commit().await?;
         self.floor_changed();
         Ok(())
+    }
+
+    /// A signal stored for a PC is also an audit entry (`device.signal`), so the detectors read
+    /// it in order with everything else and a SIEM sees it; other device events are not.
+    async fn audit_signal(
+        &self,
+        tx: &mut Box<dyn mamori_store::StoreTx>,
+        device: &DeviceRecord,
+        row: &mamori_store::DeviceEventRecord,
+        actor: Actor,
+    ) -> Result<(), CoreError> {
+        if !crate::signals::DEVICE_SIGNAL_KINDS.contains(&row.kind.as_str()) {
+            return Ok(());
+        }
+        let data = crate::signals::details_of(&row.data);
+        let mut e = AuditEvent::of(&actions::DEVICE_SIGNAL, actor, Outcome::Success)
+            .object(format!("device:{}", device.id))
+            .detail("kind", row.kind.clone())
+            .detail("event", row.event_id.clone());
+        if let Some(user) = &device.user_id {
+            e = e.detail("user", format!("user:{user}"));
+        }
+        for key in ["serial", "ip"] {
+            if let Some(v) = data.get(key).and_then(serde_json::Value::as_str) {
+                e = e.detail(key, v);
+            }
+        }
+        if let Some(mass_storage) = data.get("mass_storage").and_then(serde_json::Value::as_bool) {
+            e = e.detail("mass_storage", mass_storage.to_string());
+        }
+        self.base.audit(tx, &RequestContext::default(), e).await
     }
 
     /// PCs not heard from for `silence` get a `heartbeat_lost` signal, once per silence (run

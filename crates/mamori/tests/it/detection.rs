@@ -267,3 +267,42 @@ async fn a_restart_repeats_nothing(backend: Backend) {
     assert_eq!(s.audit("alert.raise").await.len(), 1);
 }
 both_backends!(a_restart_repeats_nothing);
+
+/// A PC's signals are audit entries (`device.signal`, once however often the agent sends the
+/// event) and the detectors read them with the rest: a USB stick with no take-out is an alert
+/// about the PC's operator.
+async fn pc_signals_raise_alerts(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (op_a, _) = two_teams(&s).await;
+    let admin = person(&s, "admin").await;
+    let token = s.token(admin.user.clone(), &[Permission::DevicesManage, Permission::DevicesRead]).await;
+    let pc = enrol_agent(&s, &token, &op_a.id, "PC-A").await;
+    let now = s.core.now().0;
+    let usb = json!({"vendor_id": "0781", "product_id": "5581", "product": "Cruzer", "serial": "4C530001", "mass_storage": true});
+    let mouse = json!({"vendor_id": "046d", "product_id": "c077", "product": "Mouse", "serial": null, "mass_storage": false});
+    let events = json!({"events": [
+        {"id": "u1", "time": now - 1000, "kind": "usb_attached", "data": usb},
+        {"id": "m1", "time": now - 900, "kind": "usb_attached", "data": mouse},
+        {"id": "l1", "time": now - 500, "kind": "screen_unlocked", "data": {}},
+    ]});
+    for _ in 0..2 {
+        assert_eq!(pc.send("/api/v1/agent/events", &events).await.0, 200);
+    }
+    let signals = s.audit("device.signal").await;
+    assert_eq!(signals.len(), 2, "each signal once, the unlock not at all: {signals:?}");
+    let stick = signals.iter().find(|e| e.details.get("serial").map(String::as_str) == Some("4C530001")).unwrap();
+    assert_eq!(stick.actor, format!("device:{}", pc.id));
+    assert_eq!(stick.details["user"], format!("user:{}", op_a.id));
+    assert_eq!(stick.details["mass_storage"], "true");
+
+    let alerts = alerts_until(&s, &admin, 1).await;
+    caught_up(&s).await;
+    assert_eq!(alerts.len(), 1, "the mouse raises nothing: {alerts:?}");
+    let alert = &alerts[0];
+    assert_eq!((alert.record.rule.as_str(), alert.record.severity.as_str()), ("usb_storage", "high"));
+    assert_eq!(alert.person.as_ref().unwrap().display_name, "山田 花子");
+    let detail = s.core.detection.alert(&admin, &alert.record.id, &Default::default()).await.unwrap();
+    assert_eq!(detail.evidence.len(), 1);
+    assert_eq!(detail.evidence[0].index, stick.index);
+}
+both_backends!(pc_signals_raise_alerts);

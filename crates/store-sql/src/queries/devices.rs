@@ -371,8 +371,8 @@ macro_rules! devices_queries {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn insert_device_events(&mut self, events: &[DeviceEventRecord]) -> StoreResult<u64> {
-                let mut inserted = 0;
+            async fn insert_device_events(&mut self, events: &[DeviceEventRecord]) -> StoreResult<Vec<String>> {
+                let mut inserted = Vec::new();
                 for chunk in events.chunks(1000) {
                     let mut q = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO device_events (device_id, event_id, kind, occurred_at, received_at, data) ",
@@ -385,8 +385,10 @@ macro_rules! devices_queries {
                             .push_bind(e.received_at.0)
                             .push_bind(e.data.clone());
                     });
-                    q.push(" ON CONFLICT DO NOTHING");
-                    inserted += q.build().execute(self.handle.conn()).await.map_err(db_err)?.rows_affected();
+                    q.push(" ON CONFLICT DO NOTHING RETURNING event_id");
+                    let ids: Vec<String> =
+                        q.build_query_scalar().fetch_all(self.handle.conn()).await.map_err(db_err)?;
+                    inserted.extend(ids);
                 }
                 Ok(inserted)
             }
