@@ -4,7 +4,7 @@
 //! Later features add their own demo data here.
 
 use crate::vault::NewCustomer;
-use crate::{Core, CoreError, new_id, settings};
+use crate::{Core, CoreError, Principal, new_id, settings};
 use mamori_audit::{Actor, AuditEvent, Outcome, actions};
 use mamori_domain::Role;
 use mamori_domain::activity::{Shift, ShiftSchedule, Weekday};
@@ -242,7 +242,14 @@ pub struct DemoCallFeed {
     /// operator user name → (call id, when it ends)
     calls: std::collections::HashMap<String, (String, mamori_domain::UnixMillis)>,
     started: bool,
+    /// Customers `demo-op05` has browsed outside any call so far.
+    browsed: usize,
 }
+
+/// The demo operator who browses customers outside any call (the insider the detectors are
+/// for): one customer a step, [`DEMO_BROWSED`] in all — past the off-call rule's 15.
+const DEMO_BROWSER: &str = "demo-op05";
+const DEMO_BROWSED: usize = 20;
 
 /// Demo operators (`demo-op01`…) and how many there are.
 const DEMO_OPERATORS: usize = STAFF[0].3;
@@ -278,6 +285,10 @@ impl Core {
                 self.vault.call_ended(Actor::System, &call_id, &Default::default()).await?;
             }
         }
+        if feed.browsed < DEMO_BROWSED {
+            self.demo_browse(feed.browsed).await?;
+            feed.browsed += 1;
+        }
         let first = format!("{}01", STAFF[0].0);
         let mut idle = vec![first.clone()];
         idle.push(format!("{}{:02}", STAFF[0].0, pick(DEMO_OPERATORS as u128) + 1));
@@ -303,9 +314,26 @@ impl Core {
     }
 }
 
+impl Core {
+    /// `demo-op05` looks up one of their client's customers with a reason but no call — a real
+    /// lookup, recorded as any other, which the detectors judge as any other.
+    async fn demo_browse(&self, i: usize) -> Result<(), CoreError> {
+        let mut read = self.base.store.read().await?;
+        let Some(user) = read.user_by_username(DEMO_BROWSER).await? else { return Ok(()) };
+        let clients = read.user_clients(&user.id).await?;
+        drop(read);
+        let op = Principal::direct(user, clients);
+        // Operator 5 works for demo client 0: customers of even index.
+        let phone = format!("0501000{:04}", 2 * (37 + 13 * i));
+        let why = crate::vault::Purpose::Reason { code: "callback".into(), text: "折り返しのお約束（デモ）".into() };
+        self.vault.find_customers_by_phone(&op, &phone, &why, &Default::default()).await?;
+        Ok(())
+    }
+}
+
 /// The demo's simulated agents: a PC for every demo operator, heard from every few seconds, so
 /// the device ledger is alive. One PC (`DEMO-PC-07`) is taken home — seen from outside the
-/// Tokyo site's approved network — and another (`DEMO-PC-12`) has a USB stick plugged in and
+/// Tokyo site's approved network, under a take-out — `DEMO-PC-15` leaves it with none, and another (`DEMO-PC-12`) has a USB stick plugged in and
 /// out every minute or so. They take remote commands as a real agent does: a lock or a
 /// sign-out leaves the PC locked until its operator comes back ([`DEMO_AWAY`] later), a message
 /// is shown, an inventory sent again.
@@ -522,8 +550,13 @@ impl Core {
         for (i, device) in feed.devices.iter().enumerate() {
             let n = i + 1;
             // DEMO-PC-07 goes home after a minute of the demo.
-            let ip =
-                if n == 7 && feed.ticks > 12 { "198.51.100.7".to_owned() } else { format!("203.0.113.{n}") };
+            // DEMO-PC-07 goes home after a minute of the demo, under an approved take-out;
+            // DEMO-PC-15 shows up outside the office a little later with none.
+            let ip = match n {
+                7 if feed.ticks > 12 => "198.51.100.7".to_owned(),
+                15 if feed.ticks > 20 => "198.51.100.15".to_owned(),
+                _ => format!("203.0.113.{n}"),
+            };
             let current =
                 self.base.store.read().await?.device(&device.id).await?.unwrap_or_else(|| device.clone());
             self.devices.device_contact(&current, Some(&ip)).await?;
