@@ -75,6 +75,7 @@ const CUSTOMER: &str = "`customer:h:<keyed hash of the customer id>`";
 const DEVICE: &str = "`device:<id>`";
 const SESSION: &str = "`session:<id>`";
 const ALERT: &str = "`alert:<id>`";
+const INCIDENT: &str = "`incident:<id>`";
 const NONE: &str = "—";
 const SESSIONS_ENDED: (&str, &str) = ("sessions_ended", "how many of the user's sessions were ended");
 
@@ -807,6 +808,55 @@ catalogue! {
             ("reason", "denied: `not_in_state`"),
         ],
         summary: "an alert was acknowledged, assigned, suppressed, marked a false positive or resolved",
+    };
+    INCIDENT_OPEN = Action {
+        name: "incident.open",
+        category: Category::Security,
+        denied_as: None,
+        object: INCIDENT,
+        details: &[
+            ("kind", "the playbook: `lost_device`, `misdirected_mail`, `malware`, `insider_copying`, `vendor_incident`, `other`"),
+            ("severity", "`low`, `medium`, `high`"),
+            ("alerts", "how many alerts it groups"),
+            ("via", "`report` (a possible leak reported from the console), `alerts`, `hand`"),
+            ("anonymous", "`true` for an anonymous report (actor `anonymous`, no address)"),
+            ("description_chars", "the description's length"),
+        ],
+        summary: "an incident was opened: by hand, from alerts, or by anyone reporting a possible leak",
+    };
+    INCIDENT_UPDATE = Action {
+        name: "incident.update",
+        category: Category::Security,
+        denied_as: None,
+        object: INCIDENT,
+        details: &[
+            ("change", "`state`, `assign`, `assessment`, `checklist`, `comment`, `alerts`, `report`, `learned_at`"),
+            ("from", "state: the state before"),
+            ("to", "state: the state after"),
+            ("assignee", "assign: `user:<id>`"),
+            ("people", "assessment: people involved"),
+            ("report_required", "assessment: `true` when a report to the PPC is required"),
+            ("grounds", "assessment: comma-separated grounds"),
+            ("item", "checklist: the item; `done` whether it is done"),
+            ("done", "checklist: `true` or `false`"),
+            ("report", "report: `preliminary`, `final`, `people`, `clients`"),
+            ("linked", "alerts: how many alerts were linked"),
+            ("chars", "comment, review: the text's length"),
+            ("reason", "denied: `not_allowed` (a state move the workflow refuses)"),
+        ],
+        summary: "an incident was moved on, assigned, assessed, commented, or a report recorded",
+    };
+    INCIDENT_REMINDER = Action {
+        name: "incident.reminder",
+        category: Category::Security,
+        denied_as: None,
+        object: INCIDENT,
+        details: &[
+            ("report", "`preliminary` or `final`"),
+            ("due", "the deadline, Unix milliseconds"),
+            ("days_before", "days left (0: due today)"),
+        ],
+        summary: "a breach-report deadline is near and the report is not recorded yet (actor `system`)",
     };
     DETECTION_RULES_CHANGE = Action {
         name: "detection.rules_change",

@@ -325,7 +325,10 @@ impl Core {
         let op = Principal::direct(user, clients);
         // Operator 5 works for demo client 0: customers of even index.
         let phone = format!("0501000{:04}", 2 * (37 + 13 * i));
-        let why = crate::vault::Purpose::Reason { code: "callback".into(), text: "折り返しのお約束（デモ）".into() };
+        let why = crate::vault::Purpose::Reason {
+            code: "callback".into(),
+            text: "折り返しのお約束（デモ）".into(),
+        };
         self.vault.find_customers_by_phone(&op, &phone, &why, &Default::default()).await?;
         Ok(())
     }

@@ -15,6 +15,7 @@
 //! | enrolled PCs, commands, events, posture, activity, the floor | [`Devices`] (`core.devices`) | [`devices`] |
 //! | four-eyes requests, decisions, single-use grants | [`Approvals`] (`core.approvals`) | [`approvals`] |
 //! | alerts, their handling, the detection rules | [`Detection`] (`core.detection`) | [`detection`] |
+//! | incidents: workflow, timeline, checklists, the breach-report clock | [`Incidents`] (`core.incidents`) | [`incidents`] |
 //! | the detection task: the feed → detectors → alerts and automatic responses (spans three areas) | [`Core`] | [`detection::runner`] |
 //! | printing a customer sheet once its print was approved (spans two areas) | [`Core`] | [`print`] |
 //! | outgoing mail held for the sender's check and a supervisor's approval (spans four areas) | [`Core`] | [`outgoing_mail`] |
@@ -33,6 +34,7 @@ pub mod devices;
 mod error;
 pub mod export;
 pub mod identity;
+pub mod incidents;
 mod jst;
 pub mod outgoing_mail;
 pub mod print;
@@ -50,6 +52,7 @@ pub use devices::Devices;
 pub use error::CoreError;
 pub use identity::caller_cache::CALLER_CACHE_TTL;
 pub use identity::{Identity, User};
+pub use incidents::Incidents;
 pub use mamori_store::StoreError;
 pub use vault::Vault;
 
@@ -130,6 +133,8 @@ pub struct Core {
     pub approvals: Arc<Approvals>,
     /// Alerts the detectors raised, their handling, the detection rules.
     pub detection: Arc<Detection>,
+    /// Incidents, their workflow and the breach-report clock.
+    pub incidents: Arc<Incidents>,
     base: Arc<Base>,
     /// Seals held outgoing mail (its message and what names a customer).
     mail_box: Arc<SecretBox>,
@@ -211,6 +216,7 @@ impl Core {
             devices: Arc::new(Devices::new(base.clone())),
             approvals: Arc::new(Approvals::new(base.clone())),
             detection: Arc::new(Detection::new(base.clone())),
+            incidents: Arc::new(Incidents::new(base.clone())),
             base,
             mail_box: Arc::new(keys.mail),
         }

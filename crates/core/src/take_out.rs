@@ -106,11 +106,19 @@ impl TakeOutGrant {
 
     /// Whether this take-out explains a signal of `kind` from a PC at `time`: the PC itself off
     /// its networks, or the stick (by serial, without case) plugged in.
-    pub(crate) fn explains(&self, kind: &str, device_id: Option<&str>, serial: Option<&str>, time: UnixMillis) -> bool {
+    pub(crate) fn explains(
+        &self,
+        kind: &str,
+        device_id: Option<&str>,
+        serial: Option<&str>,
+        time: UnixMillis,
+    ) -> bool {
         self.covers(time)
             && match (&self.item, kind) {
                 (TakeOutItem::Device(id), "off_network") => device_id == Some(id.as_str()),
-                (TakeOutItem::Usb(stick), "usb_attached") => serial.is_some_and(|s| s.eq_ignore_ascii_case(stick)),
+                (TakeOutItem::Usb(stick), "usb_attached") => {
+                    serial.is_some_and(|s| s.eq_ignore_ascii_case(stick))
+                }
                 _ => false,
             }
     }

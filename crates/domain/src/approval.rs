@@ -116,7 +116,9 @@ pub enum PrivilegedAction {
     SetMailPolicy { policy: crate::mail::MailPolicy },
     /// Sets the detection rules in a way that turns one off: one admin alone could otherwise
     /// blind the detectors before acting.
-    SetDetectionRules { rules: std::collections::BTreeMap<crate::detect::RuleId, crate::detect::RuleSettings> },
+    SetDetectionRules {
+        rules: std::collections::BTreeMap<crate::detect::RuleId, crate::detect::RuleSettings>,
+    },
     /// Erases a customer for a data-subject request.
     EraseCustomer { customer: String, request_ref: String },
     /// Rotates the vault's key-encryption key (`mamori keys rotate`).

@@ -56,8 +56,12 @@ impl Role {
                 DevicesManage,
                 AlertsRead,
                 AlertsManage,
+                IncidentsRead,
+                IncidentsManage,
             ],
-            Role::Auditor => &[UsersRead, OrgRead, AuditRead, SecurityEventsRead, DevicesRead, AlertsRead],
+            Role::Auditor => {
+                &[UsersRead, OrgRead, AuditRead, SecurityEventsRead, DevicesRead, AlertsRead, IncidentsRead]
+            }
         }
     }
 
@@ -135,10 +139,17 @@ pub enum Permission {
     /// Acknowledge, assign, suppress, close alerts and reverse automatic responses (in scope).
     #[serde(rename = "alerts.manage")]
     AlertsManage,
+    /// Read incidents: their timeline, the personal data involved, the reports due.
+    #[serde(rename = "incidents.read")]
+    IncidentsRead,
+    /// Open, run and close incidents; record the reports made. (Reporting a possible leak
+    /// needs no permission: anyone signed in may.)
+    #[serde(rename = "incidents.manage")]
+    IncidentsManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 18] = [
         Permission::UsersRead,
         Permission::UsersManage,
         Permission::OrgRead,
@@ -155,6 +166,8 @@ impl Permission {
         Permission::DevicesManage,
         Permission::AlertsRead,
         Permission::AlertsManage,
+        Permission::IncidentsRead,
+        Permission::IncidentsManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -175,6 +188,8 @@ impl Permission {
             Permission::DevicesManage => "devices.manage",
             Permission::AlertsRead => "alerts.read",
             Permission::AlertsManage => "alerts.manage",
+            Permission::IncidentsRead => "incidents.read",
+            Permission::IncidentsManage => "incidents.manage",
         }
     }
 }

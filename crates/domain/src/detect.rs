@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 /// How serious an alert is; problems come first in every list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Low,
@@ -44,7 +46,9 @@ impl Severity {
 
 /// What Mamori does on its own when a rule raises a new alert; each is audited and a
 /// supervisor can reverse it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Response {
     /// Lock the screen of the person's PC through its agent's command path.
@@ -69,7 +73,9 @@ impl Response {
 }
 
 /// The rules that read the audit log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleId {
     /// Customers looked up outside any call, with no call or note of theirs by this operator
@@ -775,7 +781,15 @@ mod tests {
         let mut log = Log::new();
         for i in 0..70 {
             let customer = format!("customer:h:{i:04}");
-            let f = log.feed(&mut d, T0 + i * 1000, "customer.lookup", "user:busy", Some(&customer), "success", &on);
+            let f = log.feed(
+                &mut d,
+                T0 + i * 1000,
+                "customer.lookup",
+                "user:busy",
+                Some(&customer),
+                "success",
+                &on,
+            );
             assert!(f.is_empty(), "{f:?}");
         }
     }
@@ -787,12 +801,28 @@ mod tests {
         let empty = BTreeMap::new();
         // Nine failures in 15 minutes, then more spread out: never ten in one window.
         for i in 0..40 {
-            let f = log.feed(&mut d, T0 + i * 110_000, "signin.password", "anonymous", Some("user:x"), "failure", &empty);
+            let f = log.feed(
+                &mut d,
+                T0 + i * 110_000,
+                "signin.password",
+                "anonymous",
+                Some("user:x"),
+                "failure",
+                &empty,
+            );
             assert!(f.is_empty(), "{i}: {f:?}");
         }
         let mut burst = Vec::new();
         for i in 0..10 {
-            burst.extend(log.feed(&mut d, T0 + 10_000_000 + i, "signin.password", "anonymous", Some("user:x"), "failure", &empty));
+            burst.extend(log.feed(
+                &mut d,
+                T0 + 10_000_000 + i,
+                "signin.password",
+                "anonymous",
+                Some("user:x"),
+                "failure",
+                &empty,
+            ));
         }
         assert_eq!(burst.len(), 1);
         assert_eq!(burst[0].subject, "user:x");
@@ -832,21 +862,37 @@ mod tests {
         let mut d = Detector::new(RuleSet::defaults());
         let mut log = Log::new();
         let signal = |kind: &str, extra: &[(&str, &str)]| {
-            let mut m = BTreeMap::from([("kind".to_owned(), kind.to_owned()), ("user".to_owned(), "user:op".to_owned())]);
+            let mut m = BTreeMap::from([
+                ("kind".to_owned(), kind.to_owned()),
+                ("user".to_owned(), "user:op".to_owned()),
+            ]);
             m.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
             m
         };
         let usb = signal("usb_attached", &[("mass_storage", "true"), ("serial", "S1")]);
         let f = log.feed(&mut d, T0, "device.signal", "device:pc", Some("device:pc"), "success", &usb);
-        assert_eq!((f[0].rule, f[0].subject.as_str(), f[0].severity), (RuleId::UsbStorage, "user:op", Severity::High));
+        assert_eq!(
+            (f[0].rule, f[0].subject.as_str(), f[0].severity),
+            (RuleId::UsbStorage, "user:op", Severity::High)
+        );
         let mouse = signal("usb_attached", &[("mass_storage", "false")]);
-        assert!(log.feed(&mut d, T0, "device.signal", "device:pc", Some("device:pc"), "success", &mouse).is_empty());
+        assert!(
+            log.feed(&mut d, T0, "device.signal", "device:pc", Some("device:pc"), "success", &mouse)
+                .is_empty()
+        );
         let granted = signal("off_network", &[("ip", "198.51.100.7"), ("take_out", "approval-1")]);
-        assert!(log.feed(&mut d, T0, "device.signal", "system", Some("device:pc"), "success", &granted).is_empty());
+        assert!(
+            log.feed(&mut d, T0, "device.signal", "system", Some("device:pc"), "success", &granted)
+                .is_empty()
+        );
         let mut off = signal("off_network", &[("ip", "198.51.100.7")]);
         off.remove("user");
         let f = log.feed(&mut d, T0, "device.signal", "system", Some("device:pc"), "success", &off);
-        assert_eq!((f[0].rule, f[0].subject.as_str()), (RuleId::OffNetwork, "device:pc"), "a PC with no person");
+        assert_eq!(
+            (f[0].rule, f[0].subject.as_str()),
+            (RuleId::OffNetwork, "device:pc"),
+            "a PC with no person"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod customer;
 pub mod detect;
 pub mod identity;
+pub mod incident;
 pub mod lockout;
 pub mod mail;
 pub mod password_policy;

@@ -773,11 +773,20 @@ pub struct AlertDetailView {
 pub enum AlertChangeRequest {
     Acknowledge,
     /// To a supervisor or security admin.
-    Assign { user_id: String },
+    Assign {
+        user_id: String,
+    },
     /// Further firings of the same cause are counted on it, silently, until `hours` (1–720) pass.
-    Suppress { hours: u32, reason: String },
-    FalsePositive { reason: String },
-    Resolve { reason: String },
+    Suppress {
+        hours: u32,
+        reason: String,
+    },
+    FalsePositive {
+        reason: String,
+    },
+    Resolve {
+        reason: String,
+    },
 }
 
 /// `GET /api/v1/detection-rules`: every rule's settings, their version (absent while the
@@ -795,4 +804,184 @@ pub struct DetectionRulesView {
 #[serde(deny_unknown_fields)]
 pub struct DetectionRulesChange {
     pub rules: std::collections::BTreeMap<String, mamori_domain::detect::RuleSettings>,
+}
+
+/// `POST /api/v1/incidents/report`: anyone reports a possible leak in one step.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeakReportRequest {
+    pub kind: mamori_domain::incident::IncidentKind,
+    /// What happened (up to 5,000 characters).
+    pub description: String,
+    /// Reported without the reporter's name or address.
+    #[serde(default)]
+    pub anonymous: bool,
+}
+
+/// `POST /api/v1/incidents`: a security admin opens an incident, by hand or from alerts.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewIncidentRequest {
+    pub title: String,
+    pub kind: mamori_domain::incident::IncidentKind,
+    pub severity: mamori_domain::detect::Severity,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub alert_ids: Vec<String>,
+}
+
+/// Query of `GET /api/v1/incidents`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct IncidentQuery {
+    /// Closed incidents of the last this many days are listed too, 1–366 (default 30); open
+    /// ones always are.
+    pub days: Option<u32>,
+    /// Only these states, comma-separated: `new`, `triage`, `contained`, `recovered`, `closed`.
+    pub state: Option<String>,
+}
+
+/// A report due to the PPC: why, and by when.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReportDutyView {
+    /// `sensitive`, `financial`, `wrongful_purpose`, `over_thousand`.
+    pub grounds: Vec<String>,
+    pub preliminary_due: i64,
+    pub final_due: i64,
+}
+
+/// An incident.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IncidentView {
+    pub id: String,
+    pub number: i64,
+    pub title: String,
+    pub kind: String,
+    pub state: String,
+    pub severity: String,
+    pub description: String,
+    /// Absent for an anonymous report.
+    pub reported_by: Option<String>,
+    pub assignee_id: Option<String>,
+    pub learned_at: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub data: mamori_domain::incident::DataAssessment,
+    pub client_ids: Vec<String>,
+    /// Present when a report to the PPC and a notice to the people are required.
+    pub report_duty: Option<ReportDutyView>,
+    pub preliminary_reported_at: Option<i64>,
+    pub final_reported_at: Option<i64>,
+    pub people_notified_at: Option<i64>,
+    pub clients_notified_at: Option<i64>,
+    pub review: Option<String>,
+    pub closed_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IncidentList {
+    pub incidents: Vec<IncidentView>,
+}
+
+/// One line of an incident's timeline.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TimelineItemView {
+    pub at: i64,
+    pub actor: String,
+    /// `opened`, `reported`, `comment`, `state`, `assessment`, `assigned`, `checklist`,
+    /// `alerts_linked`, `report_recorded`, `reminder`, `learned_at`, `alert`, `response`.
+    pub kind: String,
+    pub detail: String,
+}
+
+/// `GET /api/v1/incidents/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IncidentDetailView {
+    pub incident: IncidentView,
+    pub alerts: Vec<AlertView>,
+    pub timeline: Vec<TimelineItemView>,
+    /// The playbook's items; `done_at` when done.
+    pub checklist: Vec<ChecklistItemView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChecklistItemView {
+    pub item: String,
+    pub done_at: Option<i64>,
+}
+
+/// `POST /api/v1/incidents/{id}`: one change.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "change", rename_all = "snake_case", deny_unknown_fields)]
+pub enum IncidentChangeRequest {
+    /// Forward only; closing needs `review` (the post-incident review).
+    State {
+        to: mamori_domain::incident::IncidentState,
+        review: Option<String>,
+    },
+    Assign {
+        user_id: String,
+    },
+    Assess {
+        data: mamori_domain::incident::DataAssessment,
+        #[serde(default)]
+        client_ids: Vec<String>,
+    },
+    /// When the centre learned of it (Unix ms): the clock's start.
+    LearnedAt {
+        at: i64,
+    },
+    Checklist {
+        item: String,
+        done: bool,
+    },
+    Comment {
+        text: String,
+    },
+    LinkAlerts {
+        alert_ids: Vec<String>,
+    },
+    /// `preliminary`, `final`, `people`, `clients`.
+    ReportMade {
+        report: String,
+    },
+}
+
+/// `GET /api/v1/incidents/{id}/report-draft`: the PPC's items filled from the incident, and a
+/// notice for each client company whose customers are involved.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReportDraftView {
+    pub incident_number: i64,
+    pub required: bool,
+    pub duty: Option<ReportDutyView>,
+    /// 事案の概要
+    pub summary: String,
+    /// 漏えい等が発生し、又は発生したおそれがある個人データの項目
+    pub data_items: Vec<String>,
+    /// 本人の数
+    pub people: u32,
+    /// 原因
+    pub cause: String,
+    /// 二次被害又はそのおそれの有無及びその内容
+    pub secondary_damage: String,
+    /// 本人への対応の実施状況
+    pub response_to_people: String,
+    /// 公表の実施状況
+    pub publication: String,
+    /// 再発防止のための措置
+    pub prevention: String,
+    /// その他参考となる事項
+    pub other: String,
+    /// (client company id, name) whose customers are involved: each gets the notice.
+    pub clients: Vec<(String, String)>,
+}
+
+/// `GET/PUT /api/v1/incident-settings`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentSettings {
+    /// Days to the preliminary report to the PPC, 1–5 (3 by default).
+    pub preliminary_days: u32,
 }

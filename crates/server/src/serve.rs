@@ -93,7 +93,11 @@ impl Running {
         }
         self.mail_outbox.abort();
         self.detection.task.abort();
-        let feed = self.state.core.audit.audit_feed(mamori_core::detection::runner::FEED_NAME, &self.detection.holder);
+        let feed = self
+            .state
+            .core
+            .audit
+            .audit_feed(mamori_core::detection::runner::FEED_NAME, &self.detection.holder);
         if let Err(e) = feed.release().await {
             tracing::warn!(error = %e, "handing the detection feed back failed");
         }
@@ -296,7 +300,8 @@ fn spawn_checkpointer(core: Core) -> tokio::task::JoinHandle<()> {
 /// Removes sessions nobody can use any more (idle past the timeout), every five minutes.
 /// Wakes agents' waiting polls for commands issued on another replica, twice a second: one query
 /// per replica, however many agents wait. Every five seconds, records when PCs were last heard
-/// from; once a minute, signals PCs that went silent and marks timed-out commands.
+/// from; once a minute, signals PCs that went silent, marks timed-out commands, expires approval
+/// requests and sends the breach-report reminders that are due.
 fn spawn_command_watch(core: Core) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -329,6 +334,11 @@ fn spawn_command_watch(core: Core) -> tokio::task::JoinHandle<()> {
                 && let Err(e) = core.approvals.expire_approvals().await
             {
                 tracing::warn!(error = %e, "expiring approval requests failed");
+            }
+            if n.is_multiple_of(120)
+                && let Err(e) = core.incidents.send_reminders().await
+            {
+                tracing::warn!(error = %e, "sending breach-report reminders failed");
             }
         }
     })

@@ -701,3 +701,64 @@ pub(crate) fn detection_rule_of(
         },
     ))
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct IncidentRow {
+    id: String,
+    number: i64,
+    title: String,
+    kind: String,
+    state: String,
+    severity: String,
+    description: String,
+    reported_by: Option<String>,
+    assignee_id: Option<String>,
+    learned_at: i64,
+    created_at: i64,
+    updated_at: i64,
+    people: i64,
+    sensitive: i64,
+    financial: i64,
+    wrongful_purpose: i64,
+    encrypted_key_safe: i64,
+    client_ids: String,
+    preliminary_reported_at: Option<i64>,
+    final_reported_at: Option<i64>,
+    people_notified_at: Option<i64>,
+    clients_notified_at: Option<i64>,
+    review: Option<String>,
+    closed_at: Option<i64>,
+}
+
+impl From<IncidentRow> for IncidentRecord {
+    fn from(r: IncidentRow) -> Self {
+        IncidentRecord {
+            id: r.id,
+            number: r.number,
+            title: r.title,
+            kind: r.kind,
+            state: r.state,
+            severity: r.severity,
+            description: r.description,
+            reported_by: r.reported_by,
+            assignee_id: r.assignee_id,
+            learned_at: UnixMillis(r.learned_at),
+            created_at: UnixMillis(r.created_at),
+            updated_at: UnixMillis(r.updated_at),
+            data: mamori_domain::incident::DataAssessment {
+                people: u32::try_from(r.people.max(0)).unwrap_or(u32::MAX),
+                sensitive: r.sensitive != 0,
+                financial: r.financial != 0,
+                wrongful_purpose: r.wrongful_purpose != 0,
+                encrypted_key_safe: r.encrypted_key_safe != 0,
+            },
+            client_ids: split_list(&r.client_ids).map(str::to_owned).collect(),
+            preliminary_reported_at: r.preliminary_reported_at.map(UnixMillis),
+            final_reported_at: r.final_reported_at.map(UnixMillis),
+            people_notified_at: r.people_notified_at.map(UnixMillis),
+            clients_notified_at: r.clients_notified_at.map(UnixMillis),
+            review: r.review,
+            closed_at: r.closed_at.map(UnixMillis),
+        }
+    }
+}

@@ -15,6 +15,7 @@
 //! | the audit log: entries, tree, checkpoints, cursors, retention | [`AuditRead`] | [`AuditWrite`] | `audit.rs` |
 //! | four-eyes requests, decisions, grants | [`ApprovalRead`] | [`ApprovalWrite`] | `approvals.rs` |
 //! | alerts, their evidence and responses, hourly baselines, detection rules | [`DetectionRead`] | [`DetectionWrite`] | `detection.rs` |
+//! | incidents, their alerts, timeline and checklist | [`IncidentRead`] | [`IncidentWrite`] | `incidents.rs` |
 //! | outgoing mail held for a check, mail passwords | [`MailRead`] | [`MailWrite`] | `mail.rs` |
 //! | the customer vault and calls | [`VaultRead`] | [`VaultWrite`] | `vault.rs` |
 //! | devices: ledger, inventory, events, commands, activity | [`DeviceRead`] | [`DeviceWrite`] | `devices.rs` |
@@ -30,6 +31,7 @@ mod audit;
 mod detection;
 mod devices;
 mod identity;
+mod incidents;
 mod mail;
 mod records;
 mod rules;
@@ -42,6 +44,7 @@ pub use audit::{AuditRead, AuditWrite};
 pub use detection::{AlertRecord, AlertResponseRecord, DetectionRead, DetectionWrite, RuleAlertCount};
 pub use devices::{DeviceRead, DeviceWrite};
 pub use identity::{IdentityRead, IdentityWrite};
+pub use incidents::{IncidentEvent, IncidentRead, IncidentRecord, IncidentWrite};
 pub use mail::{MailRead, MailWrite};
 pub use records::*;
 pub use rules::{RuleVersion, RulesRead, RulesWrite};
@@ -118,7 +121,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 /// # }
 /// ```
 pub trait StoreRead:
-    IdentityRead + AuditRead + VaultRead + DeviceRead + RulesRead + SettingsRead + ApprovalRead + MailRead + DetectionRead + Send
+    IdentityRead
+    + AuditRead
+    + VaultRead
+    + DeviceRead
+    + RulesRead
+    + SettingsRead
+    + ApprovalRead
+    + MailRead
+    + DetectionRead
+    + IncidentRead
+    + Send
 {
 }
 
@@ -132,6 +145,7 @@ impl<
         + ApprovalRead
         + MailRead
         + DetectionRead
+        + IncidentRead
         + Send
         + ?Sized,
 > StoreRead for T
@@ -152,6 +166,7 @@ pub trait StoreTx:
     + ApprovalWrite
     + MailWrite
     + DetectionWrite
+    + IncidentWrite
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -159,8 +174,9 @@ pub trait StoreTx:
 /// The area traits, for `use mamori_store::prelude::*` where handles are used.
 pub mod prelude {
     pub use crate::{
-        ApprovalRead, ApprovalWrite, AuditRead, AuditWrite, DetectionRead, DetectionWrite, DeviceRead, DeviceWrite, IdentityRead,
-        IdentityWrite, MailRead, MailWrite, RulesRead, RulesWrite, SettingsRead, SettingsWrite,
-        SharedStateWrite, StoreRead, StoreTx, VaultRead, VaultWrite,
+        ApprovalRead, ApprovalWrite, AuditRead, AuditWrite, DetectionRead, DetectionWrite, DeviceRead,
+        DeviceWrite, IdentityRead, IdentityWrite, IncidentRead, IncidentWrite, MailRead, MailWrite,
+        RulesRead, RulesWrite, SettingsRead, SettingsWrite, SharedStateWrite, StoreRead, StoreTx, VaultRead,
+        VaultWrite,
     };
 }

@@ -25,6 +25,8 @@ pub struct Scope {
 
 /// Agent request nonces, per device.
 pub const DEVICE_NONCES: Scope = Scope { name: "device_nonce", memory_when_alone: true };
+/// Incident reminders sent (once across replicas and restarts).
+pub const INCIDENT_REMINDERS: Scope = Scope { name: "incident_reminder", memory_when_alone: false };
 
 /// Keys used once, in memory: key → when it may be forgotten.
 #[derive(Debug, Default)]

@@ -105,11 +105,7 @@ fn reason_of(reason: &str, required: bool) -> Result<String, CoreError> {
 
 impl Detection {
     pub(crate) fn new(base: Arc<Base>) -> Self {
-        Detection {
-            base,
-            rules_changed: AtomicU64::new(0),
-            alerts_changed: tokio::sync::watch::channel(0).0,
-        }
+        Detection { base, rules_changed: AtomicU64::new(0), alerts_changed: tokio::sync::watch::channel(0).0 }
     }
 
     /// Changes whenever an alert is raised or updated in this process.
@@ -158,7 +154,9 @@ impl Detection {
         rules: RuleSet,
         ctx: &RequestContext,
     ) -> Result<i64, CoreError> {
-        self.base.permitted(principal, Permission::SettingsManage, &actions::DETECTION_RULES_CHANGE, ctx).await?;
+        self.base
+            .permitted(principal, Permission::SettingsManage, &actions::DETECTION_RULES_CHANGE, ctx)
+            .await?;
         let rules = checked_rules(rules)?;
         let current = self.rule_set().await?;
         if turns_off(&current, &rules) {
@@ -178,8 +176,11 @@ impl Detection {
         ctx: &RequestContext,
     ) -> Result<i64, CoreError> {
         let current = self.rule_set().await?;
-        let changed: Vec<&str> =
-            RuleId::ALL.into_iter().filter(|r| current.get(*r) != rules.get(*r)).map(RuleId::as_str).collect();
+        let changed: Vec<&str> = RuleId::ALL
+            .into_iter()
+            .filter(|r| current.get(*r) != rules.get(*r))
+            .map(RuleId::as_str)
+            .collect();
         let disabled: Vec<&str> = RuleId::ALL
             .into_iter()
             .filter(|r| current.get(*r).enabled && !rules.get(*r).enabled)
@@ -235,7 +236,11 @@ impl Detection {
             .collect();
         alerts.sort_by_key(|a| {
             let active = ACTIVE_STATES.contains(&a.record.state.as_str());
-            (std::cmp::Reverse(active), std::cmp::Reverse(severity_rank(&a.record.severity)), std::cmp::Reverse(a.record.last_at))
+            (
+                std::cmp::Reverse(active),
+                std::cmp::Reverse(severity_rank(&a.record.severity)),
+                std::cmp::Reverse(a.record.last_at),
+            )
         });
         Ok(alerts)
     }
@@ -249,7 +254,12 @@ impl Detection {
         Ok(alerts.iter().filter(|a| a.record.severity == "high").count())
     }
 
-    fn sees(&self, principal: &Principal, alert: &AlertRecord, users: &HashMap<String, mamori_store::UserRecord>) -> bool {
+    fn sees(
+        &self,
+        principal: &Principal,
+        alert: &AlertRecord,
+        users: &HashMap<String, mamori_store::UserRecord>,
+    ) -> bool {
         let user = alert.subject_user_id.as_ref().and_then(|id| users.get(id));
         let resource = Resource::Person {
             user_id: alert.subject_user_id.as_deref(),
@@ -274,14 +284,20 @@ impl Detection {
             None => None,
         };
         drop(read);
-        let resource = Resource::Person { user_id: alert.subject_user_id.as_deref(), team_id: team.as_deref() };
+        let resource =
+            Resource::Person { user_id: alert.subject_user_id.as_deref(), team_id: team.as_deref() };
         let attempt = Attempt::of(&actions::ALERT_UPDATE).on(format!("alert:{id}"), "alert");
         self.base.authorize(principal, needs, resource, attempt, ctx).await?;
         Ok(alert)
     }
 
     /// One alert with the entries behind it (the latest [`MAX_EVIDENCE_SHOWN`]) and its responses.
-    pub async fn alert(&self, principal: &Principal, id: &str, ctx: &RequestContext) -> Result<AlertDetail, CoreError> {
+    pub async fn alert(
+        &self,
+        principal: &Principal,
+        id: &str,
+        ctx: &RequestContext,
+    ) -> Result<AlertDetail, CoreError> {
         let record = self.alert_in_scope(principal, Permission::AlertsRead, id, ctx).await?;
         let mut read = self.base.store.read().await?;
         let indexes = read.alert_evidence(id).await?;
@@ -345,11 +361,17 @@ impl Detection {
             }
             AlertChange::Suppress { hours, reason } => {
                 if !(1..=MAX_SUPPRESS_HOURS).contains(hours) {
-                    return Err(CoreError::invalid("hours", ErrorCode::OutOfRange, "between 1 and 720 hours"));
+                    return Err(CoreError::invalid(
+                        "hours",
+                        ErrorCode::OutOfRange,
+                        "between 1 and 720 hours",
+                    ));
                 }
                 let reason = reason_of(reason, true)?;
                 let until = now.plus(Duration::from_secs(u64::from(*hours) * 3600));
-                e = e.detail("suppressed_until", until.0.to_string()).detail("reason_chars", reason.chars().count().to_string());
+                e = e
+                    .detail("suppressed_until", until.0.to_string())
+                    .detail("reason_chars", reason.chars().count().to_string());
                 to.state = "suppressed".into();
                 to.suppressed_until = Some(until);
                 to.state_reason = Some(reason);
@@ -358,14 +380,19 @@ impl Detection {
             AlertChange::FalsePositive { reason } | AlertChange::Resolve { reason } => {
                 let reason = reason_of(reason, true)?;
                 e = e.detail("reason_chars", reason.chars().count().to_string());
-                to.state =
-                    if matches!(change, AlertChange::FalsePositive { .. }) { "false_positive" } else { "resolved" }.into();
+                to.state = if matches!(change, AlertChange::FalsePositive { .. }) {
+                    "false_positive"
+                } else {
+                    "resolved"
+                }
+                .into();
                 to.state_reason = Some(reason);
                 to.suppressed_until = None;
                 &["open", "acknowledged", "suppressed"]
             }
         };
-        let to_word = if matches!(change, AlertChange::Assign { .. }) { "assigned" } else { to.state.as_str() };
+        let to_word =
+            if matches!(change, AlertChange::Assign { .. }) { "assigned" } else { to.state.as_str() };
         e = e.detail("to", to_word);
         let mut tx = self.base.store.begin().await?;
         if !tx.move_alert(id, from, &to).await? {

@@ -102,7 +102,8 @@ impl DetectionRunner {
     /// A detector with the current rules, its windows rebuilt from the entries before `from`.
     async fn prepare(&mut self, from: u64) -> Result<(), CoreError> {
         let detection = &self.core.detection;
-        let stale = self.rules_generation != detection.rules_generation() || self.rules_read_at.elapsed() >= RULES_RELOAD;
+        let stale = self.rules_generation != detection.rules_generation()
+            || self.rules_read_at.elapsed() >= RULES_RELOAD;
         if let Some(d) = &mut self.detector {
             if stale {
                 self.rules_generation = detection.rules_generation();
@@ -164,7 +165,12 @@ impl DetectionRunner {
     }
 
     /// Hands the detector the stored hourly history of the people in `entries` it lacks.
-    async fn load_history(&self, detector: &mut Detector, entries: &[AuditEntry], before: i64) -> Result<(), CoreError> {
+    async fn load_history(
+        &self,
+        detector: &mut Detector,
+        entries: &[AuditEntry],
+        before: i64,
+    ) -> Result<(), CoreError> {
         let people: HashSet<&str> = entries
             .iter()
             .filter(|e| e.action == "customer.lookup" && !detector.has_history(&e.actor))
@@ -182,7 +188,11 @@ impl DetectionRunner {
         Ok(())
     }
 
-    async fn handle(&mut self, detector: &mut Detector, entries: &[AuditEntry]) -> Result<StepReport, CoreError> {
+    async fn handle(
+        &mut self,
+        detector: &mut Detector,
+        entries: &[AuditEntry],
+    ) -> Result<StepReport, CoreError> {
         // The history of people new to this process: stored hours before the first one it holds.
         let first_hour = entries[0].time.0.div_euclid(HOUR_MS) * HOUR_MS;
         self.load_history(detector, entries, first_hour).await?;
@@ -309,7 +319,9 @@ impl DetectionRunner {
             .detail("window_minutes", f.window_minutes.to_string())
             .detail("evidence", m.evidence.len().to_string());
         if let Some(b) = baseline {
-            e = e.detail("baseline_median", format!("{:.1}", b.median)).detail("deviation", format!("{:.1}", b.z));
+            e = e
+                .detail("baseline_median", format!("{:.1}", b.median))
+                .detail("deviation", format!("{:.1}", b.z));
         }
         self.core.base.audit(tx, &ctx, e).await?;
         for response in &settings.responses {
@@ -353,7 +365,11 @@ impl DetectionRunner {
             record.state = "skipped".into();
             record.detail = Some("not_a_person".into());
             tx.insert_alert_response(&record).await?;
-            return self.core.base.audit(tx, &ctx, entry(Outcome::Failure).detail("reason", "not_a_person")).await;
+            return self
+                .core
+                .base
+                .audit(tx, &ctx, entry(Outcome::Failure).detail("reason", "not_a_person"))
+                .await;
         };
         match response {
             Response::LockPc => {
@@ -368,7 +384,11 @@ impl DetectionRunner {
                     record.detail = Some("no_device".into());
                     record.target = format!("user:{person}");
                     tx.insert_alert_response(&record).await?;
-                    return self.core.base.audit(tx, &ctx, entry(Outcome::Failure).detail("reason", "no_device")).await;
+                    return self
+                        .core
+                        .base
+                        .audit(tx, &ctx, entry(Outcome::Failure).detail("reason", "no_device"))
+                        .await;
                 };
                 self.lock(tx, alert, record, &device.id, woken).await
             }
@@ -439,7 +459,9 @@ impl Core {
             .detail("response", response_id)
             .detail("kind", response.kind.clone());
         let mut woken = None;
-        if let (Some(device_id), "lock_pc") = (response.target.strip_prefix("device:"), response.kind.as_str()) {
+        if let (Some(device_id), "lock_pc") =
+            (response.target.strip_prefix("device:"), response.kind.as_str())
+        {
             let text = "管理者がロックを解除しました。ご自身のパスワードでサインインしてください。 / \
                         Your supervisor released the lock: sign in with your own password.";
             let mut command = crate::devices::system_command(device_id, "message", Some(text), self.now());

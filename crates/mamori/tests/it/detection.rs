@@ -41,7 +41,8 @@ async fn caught_up(s: &TestServer) {
     for _ in 0..300 {
         let mut read = s.core.store().read().await.unwrap();
         let size = read.audit_log_size().await.unwrap();
-        let at = read.audit_cursors().await.unwrap().into_iter().find(|c| c.0 == "feed:detection").map(|c| c.1);
+        let at =
+            read.audit_cursors().await.unwrap().into_iter().find(|c| c.0 == "feed:detection").map(|c| c.1);
         if at == Some(size) {
             return;
         }
@@ -105,7 +106,10 @@ async fn insider_scenario(backend: Backend) {
     caught_up(&s).await;
     let alerts = s.core.detection.alerts(&admin, 7, &[], &ctx).await.unwrap();
     let find = |rule: &str, who: &str| {
-        alerts.iter().find(|x| x.record.rule == rule && x.record.subject_user_id.as_deref() == Some(who)).cloned()
+        alerts
+            .iter()
+            .find(|x| x.record.rule == rule && x.record.subject_user_id.as_deref() == Some(who))
+            .cloned()
     };
     let volume = find("lookup_volume", &op_a.id).expect("op.a's volume alert");
     assert_eq!(volume.record.severity, "high");
@@ -121,13 +125,21 @@ async fn insider_scenario(backend: Backend) {
     assert_eq!(purpose_b.record.window_minutes, 480);
     assert!(find("lookup_volume", &op_b.id).is_none(), "no rate rule fires for op.b");
     // One cause, one alert: op.a's 141 firings after the first are counted on it.
-    assert_eq!(alerts.iter().filter(|x| x.record.subject_user_id.as_deref() == Some(op_a.id.as_str())).count(), 2);
+    assert_eq!(
+        alerts.iter().filter(|x| x.record.subject_user_id.as_deref() == Some(op_a.id.as_str())).count(),
+        2
+    );
     assert!(volume.record.hits > 1, "{:?}", volume.record);
 
     // The entries behind it, in order, each a lookup of op.a's.
     let detail = s.core.detection.alert(&admin, &purpose_b.record.id, &ctx).await.unwrap();
     assert_eq!(detail.evidence_total, 23);
-    assert!(detail.evidence.iter().all(|e| e.action == "customer.lookup" && e.actor == format!("user:{}", op_b.id)));
+    assert!(
+        detail
+            .evidence
+            .iter()
+            .all(|e| e.action == "customer.lookup" && e.actor == format!("user:{}", op_b.id))
+    );
 
     let detail = s.core.detection.alert(&admin, &volume.record.id, &ctx).await.unwrap();
     assert_eq!(detail.responses.len(), 1);
@@ -152,22 +164,44 @@ async fn insider_scenario(backend: Backend) {
     assert!(s.core.detection.alert(&sv, &purpose_b.record.id, &ctx).await.is_err(), "team B's is not found");
     let sv_token = s.token(sv.user.clone(), &[Permission::AlertsRead, Permission::AlertsManage]).await;
     let api = reqwest::Client::new();
-    let listed: Value =
-        api.get(s.url("/api/v1/alerts?state=open")).bearer_auth(&sv_token).send().await.unwrap().json().await.unwrap();
+    let listed: Value = api
+        .get(s.url("/api/v1/alerts?state=open"))
+        .bearer_auth(&sv_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed["alerts"].as_array().unwrap().len(), 2, "{listed}");
     let r = api.get(s.url("/api/v1/alerts?state=nonsense")).bearer_auth(&sv_token).send().await.unwrap();
     assert_eq!(r.status(), 422, "an unknown state is refused, not ignored");
     let path = s.url(&format!("/api/v1/alerts/{}", volume.record.id));
-    let r = api.post(&path).bearer_auth(&sv_token).json(&json!({"change": "suppress", "hours": 0, "reason": "x"})).send().await.unwrap();
+    let r = api
+        .post(&path)
+        .bearer_auth(&sv_token)
+        .json(&json!({"change": "suppress", "hours": 0, "reason": "x"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 422);
-    let r = api.post(&path).bearer_auth(&sv_token).json(&json!({"change": "resolve", "reason": " "})).send().await.unwrap();
+    let r = api
+        .post(&path)
+        .bearer_auth(&sv_token)
+        .json(&json!({"change": "resolve", "reason": " "}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 422, "a reason is required");
-    let r = api.post(&path).bearer_auth(&sv_token).json(&json!({"change": "acknowledge"})).send().await.unwrap();
+    let r =
+        api.post(&path).bearer_auth(&sv_token).json(&json!({"change": "acknowledge"})).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let r = api.post(&path).bearer_auth(&sv_token).json(&json!({"change": "acknowledge"})).send().await.unwrap();
+    let r =
+        api.post(&path).bearer_auth(&sv_token).json(&json!({"change": "acknowledge"})).send().await.unwrap();
     assert_eq!(r.status(), 409, "acknowledged already");
     let other = s.url(&format!("/api/v1/alerts/{}", purpose_b.record.id));
-    let r = api.post(&other).bearer_auth(&sv_token).json(&json!({"change": "acknowledge"})).send().await.unwrap();
+    let r =
+        api.post(&other).bearer_auth(&sv_token).json(&json!({"change": "acknowledge"})).send().await.unwrap();
     assert_eq!(r.status(), 404, "outside the team");
 
     // The supervisor reverses the lock: the PC is told, and it is recorded.
@@ -212,7 +246,16 @@ async fn rules_are_tuned_and_guarded(backend: Backend) {
     off.0.get_mut(&mamori_domain::detect::RuleId::OffCallLookups).unwrap().enabled = false;
     let refused = s.core.detection.set_rules(&admin, off.clone(), &ctx).await.unwrap_err();
     assert!(matches!(refused, mamori_core::CoreError::ApprovalRequired), "{refused:?}");
-    assert!(s.core.detection.rules(&admin, &ctx).await.unwrap().rules.get(mamori_domain::detect::RuleId::OffCallLookups).enabled);
+    assert!(
+        s.core
+            .detection
+            .rules(&admin, &ctx)
+            .await
+            .unwrap()
+            .rules
+            .get(mamori_domain::detect::RuleId::OffCallLookups)
+            .enabled
+    );
     // Tightening needs no second admin.
     let mut tighter = rules.clone();
     tighter.0.get_mut(&mamori_domain::detect::RuleId::OffCallLookups).unwrap().threshold = 10;
@@ -222,7 +265,8 @@ async fn rules_are_tuned_and_guarded(backend: Backend) {
     let token = s.token(admin.user.clone(), &[Permission::SettingsManage, Permission::AlertsRead]).await;
     let api = reqwest::Client::new();
     let put = |body: Value| api.put(s.url("/api/v1/detection-rules")).bearer_auth(&token).json(&body).send();
-    let settings = json!({"enabled": true, "severity": "high", "threshold": 5, "window_minutes": 60, "responses": []});
+    let settings =
+        json!({"enabled": true, "severity": "high", "threshold": 5, "window_minutes": 60, "responses": []});
     assert_eq!(put(json!({"rules": {"nonsense": settings}})).await.unwrap().status(), 422);
     let mut extra = settings.clone();
     extra["colour"] = json!("red");
@@ -290,7 +334,8 @@ async fn pc_signals_raise_alerts(backend: Backend) {
     }
     let signals = s.audit("device.signal").await;
     assert_eq!(signals.len(), 2, "each signal once, the unlock not at all: {signals:?}");
-    let stick = signals.iter().find(|e| e.details.get("serial").map(String::as_str) == Some("4C530001")).unwrap();
+    let stick =
+        signals.iter().find(|e| e.details.get("serial").map(String::as_str) == Some("4C530001")).unwrap();
     assert_eq!(stick.actor, format!("device:{}", pc.id));
     assert_eq!(stick.details["user"], format!("user:{}", op_a.id));
     assert_eq!(stick.details["mass_storage"], "true");
@@ -312,8 +357,8 @@ both_backends!(pc_signals_raise_alerts);
 /// every firing counted once, none lost, none repeated — because alerts, evidence, responses
 /// and the cursor commit together. The oracle is a fresh detector over the same entries.
 async fn kill_9_loses_and_repeats_nothing(backend: Backend) {
-    use mamori_domain::Clock;
     use crate::support::{ServeProcess, api_token, insert_user, principal};
+    use mamori_domain::Clock;
     let dir = tempfile::tempdir().unwrap();
     let mut config = mamori_server::config::ServerConfig::defaults(dir.path().join("data"));
     if backend == Backend::Postgres {
@@ -325,11 +370,13 @@ async fn kill_9_loses_and_repeats_nothing(backend: Backend) {
         let admin = insert_user(&core, "admin", &[Role::SecurityAdmin]).await;
         let ctx = Default::default();
         let kind = mamori_store::OrgKind::Client;
-        let client = core.identity.create_org_unit(&principal(&admin), kind, "通販A社", None, &ctx).await.unwrap();
+        let client =
+            core.identity.create_org_unit(&principal(&admin), kind, "通販A社", None, &ctx).await.unwrap();
         let records: Vec<_> = (0..300)
             .map(|i| mamori_core::vault::NewCustomer {
                 client_id: client.id.clone(),
-                fields: [("name_kanji".to_owned(), format!("顧客{i}")), ("phones".to_owned(), phone(i))].into(),
+                fields: [("name_kanji".to_owned(), format!("顧客{i}")), ("phones".to_owned(), phone(i))]
+                    .into(),
             })
             .collect();
         core.vault.create_customers(&principal(&admin), &records, &ctx).await.unwrap();
@@ -367,7 +414,8 @@ async fn kill_9_loses_and_repeats_nothing(backend: Backend) {
     // Killed once the detectors have raised something and while they still work.
     let api = reqwest::Client::new();
     for _ in 0..200 {
-        let r = api.get(format!("{}/api/v1/alerts", server.base)).bearer_auth(&admin_token).send().await.unwrap();
+        let r =
+            api.get(format!("{}/api/v1/alerts", server.base)).bearer_auth(&admin_token).send().await.unwrap();
         let listed: Value = r.json().await.unwrap();
         if listed["alerts"].as_array().is_some_and(|a| !a.is_empty()) {
             break;
@@ -383,7 +431,8 @@ async fn kill_9_loses_and_repeats_nothing(backend: Backend) {
     // out, and goes on from the stored cursor.
     let mut resumed = false;
     for _ in 0..400 {
-        let r = api.get(format!("{}/api/v1/alerts", server.base)).bearer_auth(&admin_token).send().await.unwrap();
+        let r =
+            api.get(format!("{}/api/v1/alerts", server.base)).bearer_auth(&admin_token).send().await.unwrap();
         let listed: Value = r.json().await.unwrap();
         let latest = listed["alerts"].as_array().unwrap().iter().filter_map(|a| a["last_at"].as_i64()).max();
         if latest.is_some_and(|t| t > restarted) {
@@ -424,7 +473,15 @@ async fn kill_9_loses_and_repeats_nothing(backend: Backend) {
     let raised = entries.iter().filter(|e| e.action == "alert.raise").count();
     let size = read.audit_log_size().await.unwrap();
     let all = read.audit_entries(0, size).await.unwrap();
-    assert_eq!(all.iter().filter(|e| e.action == "alert.raise").count(), alerts.len(), "raised once each ({raised} before the cursor)");
-    assert_eq!(all.iter().filter(|e| e.action == "alert.response").count(), 2, "one lock attempt per volume alert");
+    assert_eq!(
+        all.iter().filter(|e| e.action == "alert.raise").count(),
+        alerts.len(),
+        "raised once each ({raised} before the cursor)"
+    );
+    assert_eq!(
+        all.iter().filter(|e| e.action == "alert.response").count(),
+        2,
+        "one lock attempt per volume alert"
+    );
 }
 both_backends!(kill_9_loses_and_repeats_nothing);

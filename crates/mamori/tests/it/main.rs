@@ -14,6 +14,7 @@ mod docs;
 mod feed;
 mod hostile;
 mod identity;
+mod incidents;
 mod input;
 mod lists;
 mod mail;

@@ -12,7 +12,7 @@ use mamori_core::detection::{Alert, AlertChange};
 use mamori_domain::detect::{RuleId, RuleSet};
 use mamori_proto::{self as proto, ErrorCode};
 
-fn alert_json(a: Alert) -> proto::AlertView {
+pub(crate) fn alert_json(a: Alert) -> proto::AlertView {
     let r = a.record;
     proto::AlertView {
         id: r.id,

@@ -24,6 +24,7 @@ pub mod approvals;
 pub mod audit;
 pub mod customers;
 pub mod devices;
+pub mod incidents;
 pub mod mail;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -137,6 +138,15 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(AlertsManage), operation!(alerts::reverse_response))
         .api(Permission(AlertsRead), operation!(alerts::get_detection_rules))
         .api(Permission(SettingsManage), operation!(alerts::put_detection_rules))
+        // Anyone may report a possible leak (LEAK-8); the rest is the security admins'.
+        .api(SignedIn, operation!(incidents::report_leak))
+        .api(Permission(IncidentsRead), operation!(incidents::list_incidents))
+        .api(Permission(IncidentsManage), operation!(incidents::open_incident))
+        .api(Permission(IncidentsRead), operation!(incidents::get_incident))
+        .api(Permission(IncidentsManage), operation!(incidents::change_incident))
+        .api(Permission(IncidentsRead), operation!(incidents::report_draft))
+        .api(Permission(SettingsManage), operation!(incidents::get_incident_settings))
+        .api(Permission(SettingsManage), operation!(incidents::put_incident_settings))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = proto::Health)))]
