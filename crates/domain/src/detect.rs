@@ -107,10 +107,13 @@ pub enum RuleId {
     HeartbeatLost,
     /// Typing far faster than the role's limit (a script or a key-logger-like tool).
     KeystrokeRate,
+    /// Customers looked up outside the operator's shifts (`off_shift`, marked by the caller,
+    /// who knows the shifts): an account used after its owner went home.
+    OffShiftLookups,
 }
 
 impl RuleId {
-    pub const ALL: [RuleId; 14] = [
+    pub const ALL: [RuleId; 15] = [
         RuleId::OffCallLookups,
         RuleId::LookupVolume,
         RuleId::OtherClientLookups,
@@ -125,6 +128,7 @@ impl RuleId {
         RuleId::PostureFailure,
         RuleId::HeartbeatLost,
         RuleId::KeystrokeRate,
+        RuleId::OffShiftLookups,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -143,6 +147,7 @@ impl RuleId {
             RuleId::PostureFailure => "posture_failure",
             RuleId::HeartbeatLost => "heartbeat_lost",
             RuleId::KeystrokeRate => "keystroke_rate",
+            RuleId::OffShiftLookups => "off_shift_lookups",
         }
     }
 
@@ -152,7 +157,7 @@ impl RuleId {
 
     /// Whether the rule counts distinct objects (customers) rather than events.
     pub fn counts_distinct(self) -> bool {
-        matches!(self, RuleId::OffCallLookups | RuleId::LookupVolume)
+        matches!(self, RuleId::OffCallLookups | RuleId::LookupVolume | RuleId::OffShiftLookups)
     }
 
     /// The settings that ship.
@@ -172,6 +177,7 @@ impl RuleId {
             RuleId::PostureFailure => (Severity::Low, 1, 1440, &[]),
             RuleId::HeartbeatLost => (Severity::Medium, 1, 60, &[]),
             RuleId::KeystrokeRate => (Severity::Medium, 1, 60, &[]),
+            RuleId::OffShiftLookups => (Severity::Medium, 3, 60, &[]),
         };
         RuleSettings { enabled: true, severity, threshold, window_minutes, responses: responses.to_vec() }
     }
@@ -553,6 +559,9 @@ impl Detector {
             }
         }
         self.count(RuleId::LookupVolume, e.actor, Some(customer), e, found);
+        if e.detail("off_shift") == Some("true") {
+            self.count(RuleId::OffShiftLookups, e.actor, Some(customer), e, found);
+        }
     }
 
     /// A call or a note with this customer explains the operator's off-call lookups of them,
@@ -893,6 +902,35 @@ mod tests {
             (RuleId::OffNetwork, "device:pc"),
             "a PC with no person"
         );
+    }
+
+    #[test]
+    fn lookups_outside_the_shift() {
+        let mut d = Detector::new(RuleSet::defaults());
+        let mut log = Log::new();
+        let mut off = lookup_details(true);
+        off.insert("off_shift".into(), "true".into());
+        let on = lookup_details(true);
+        let mut found = Vec::new();
+        for i in 0..3 {
+            let c = format!("customer:h:{i}");
+            found.extend(log.feed(&mut d, T0 + i, "customer.lookup", "user:op", Some(&c), "success", &on));
+        }
+        assert!(found.is_empty(), "on shift");
+        for i in 0..3 {
+            let c = format!("customer:h:{i}");
+            found.extend(log.feed(
+                &mut d,
+                T0 + 10 + i,
+                "customer.lookup",
+                "user:op",
+                Some(&c),
+                "success",
+                &off,
+            ));
+        }
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].rule, found[0].value), (RuleId::OffShiftLookups, 3));
     }
 
     #[test]

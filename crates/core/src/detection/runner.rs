@@ -14,9 +14,10 @@ use crate::audit_log::feed::AuditFeed;
 use crate::{Core, CoreError, new_id};
 use mamori_audit::{Actor, AuditEntry, AuditEvent, Outcome, RequestContext, actions};
 use mamori_domain::UnixMillis;
+use mamori_domain::activity::ShiftSchedule;
 use mamori_domain::detect::{Detector, Finding, MAX_HISTORY_HOURS, Observed, Response, RuleId};
 use mamori_store::{AlertRecord, AlertResponseRecord, StoreTx};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// How often a runner re-reads the rules (another replica may have changed them).
@@ -33,6 +34,8 @@ pub struct DetectionRunner {
     detector: Option<Detector>,
     rules_generation: u64,
     rules_read_at: Instant,
+    /// Operators' shifts, read at most once a minute each: (schedule, when read).
+    shifts: HashMap<String, (Option<ShiftSchedule>, Instant)>,
 }
 
 /// What one step did.
@@ -62,6 +65,7 @@ impl Core {
             detector: None,
             rules_generation: 0,
             rules_read_at: Instant::now(),
+            shifts: HashMap::new(),
         }
     }
 }
@@ -76,6 +80,7 @@ impl DetectionRunner {
         }
         self.prepare(entries[0].index).await?;
         let entries = self.with_take_outs(entries).await?;
+        let entries = self.with_shifts(entries).await?;
         let Some(mut detector) = self.detector.take() else {
             return Err(CoreError::Internal("the detector was not prepared".into()));
         };
@@ -132,6 +137,7 @@ impl DetectionRunner {
                 break;
             }
             let batch = self.with_take_outs(batch).await?;
+            let batch = self.with_shifts(batch).await?;
             self.load_history(&mut detector, &batch, replay_from.0).await?;
             for e in &batch {
                 detector.observe(&observed(e));
@@ -159,6 +165,26 @@ impl DetectionRunner {
             let serial = e.details.get("serial").map(String::as_str);
             if let Some(g) = grants.iter().find(|g| g.explains(&kind, device, serial, e.time)) {
                 e.details.insert("take_out".into(), g.approval.id.clone());
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Marks the lookups made outside the operator's shifts (detail `off_shift`); an operator
+    /// with no shifts set has none marked (nothing to compare with).
+    async fn with_shifts(&mut self, mut entries: Vec<AuditEntry>) -> Result<Vec<AuditEntry>, CoreError> {
+        const SHIFTS_RELOAD: Duration = Duration::from_secs(60);
+        for e in entries.iter_mut().filter(|e| e.action == "customer.lookup" && e.outcome == Outcome::Success)
+        {
+            let Some(user) = e.actor.strip_prefix("user:") else { continue };
+            let fresh = self.shifts.get(user).is_some_and(|(_, at)| at.elapsed() < SHIFTS_RELOAD);
+            if !fresh {
+                let schedule = self.core.base.store.read().await?.shift_schedule(user).await?;
+                self.shifts.insert(user.to_owned(), (schedule, Instant::now()));
+            }
+            let Some((Some(schedule), _)) = self.shifts.get(user) else { continue };
+            if !schedule.shifts.is_empty() && !schedule.on_shift(e.time) {
+                e.details.insert("off_shift".into(), "true".into());
             }
         }
         Ok(entries)

@@ -485,3 +485,37 @@ async fn kill_9_loses_and_repeats_nothing(backend: Backend) {
     );
 }
 both_backends!(kill_9_loses_and_repeats_nothing);
+
+/// Lookups outside the operator's shifts are an alert of their own (an account used after its
+/// owner went home); an operator with no shifts set raises none.
+async fn lookups_outside_the_shift(backend: Backend) {
+    use mamori_domain::activity::{Shift, ShiftSchedule, Weekday};
+    let s = TestServer::start(backend).await;
+    let (op_a, _) = two_teams(&s).await;
+    let (client, _) = client_with_customers(&s, 10).await;
+    let admin = person(&s, "admin").await;
+    let ctx = Default::default();
+    // op.a works one hour a day, starting three hours from now (JST).
+    let now_jst_hour = (s.core.now().0 / 3_600_000 + 9) % 24;
+    let start = (now_jst_hour + 3) % 24;
+    let shift = Shift {
+        days: Weekday::ALL.to_vec(),
+        start: format!("{start:02}:00"),
+        end: format!("{:02}:00", start + 1),
+    };
+    let schedule = ShiftSchedule { utc_offset_minutes: 540, shifts: vec![shift] };
+    s.core.devices.set_user_shifts(&admin, &op_a.id, schedule, &ctx).await.unwrap();
+    let mut a = person(&s, "op.a").await;
+    a.client_ids = vec![client];
+    for i in 0..3 {
+        s.core.vault.find_customers_by_phone(&a, &phone(i), &off_call(), &ctx).await.unwrap();
+    }
+    alerts_until(&s, &admin, 1).await;
+    caught_up(&s).await;
+    let alerts = s.core.detection.alerts(&admin, 7, &[], &ctx).await.unwrap();
+    let off_shift =
+        alerts.iter().find(|x| x.record.rule == "off_shift_lookups").expect("the off-shift alert");
+    assert_eq!((off_shift.record.value, off_shift.record.threshold), (3, 3));
+    assert_eq!(off_shift.record.subject_user_id.as_deref(), Some(op_a.id.as_str()));
+}
+both_backends!(lookups_outside_the_shift);
