@@ -25,7 +25,7 @@ fn phone(i: usize) -> String {
 }
 
 /// Waits until the detection task has raised `n` alerts the principal sees.
-async fn alerts_until(s: &TestServer, who: &mamori_core::Principal, n: usize) -> Vec<Alert> {
+pub(crate) async fn alerts_until(s: &TestServer, who: &mamori_core::Principal, n: usize) -> Vec<Alert> {
     for _ in 0..300 {
         let alerts = s.core.detection.alerts(who, 7, &[], &Default::default()).await.unwrap();
         if alerts.len() >= n {

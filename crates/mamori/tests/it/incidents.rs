@@ -202,14 +202,7 @@ async fn alerts_become_an_incident(backend: Backend) {
     for _ in 0..10 {
         let _ = s.core.identity.sign_in("admin", "wrong-password-here", &ctx).await;
     }
-    let mut alerts = Vec::new();
-    for _ in 0..300 {
-        alerts = s.core.detection.alerts(&admin, 7, &[], &ctx).await.unwrap();
-        if !alerts.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let alerts = crate::detection::alerts_until(&s, &admin, 1).await;
     let alert = alerts.iter().find(|a| a.record.rule == "account_locked").expect("the lockout's alert");
     let new = NewIncident {
         title: "管理者アカウントへのパスワード推測".into(),
