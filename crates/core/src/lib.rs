@@ -85,6 +85,8 @@ pub struct Policies {
     pub command_timeout: Duration,
     /// Approval steps are queued for the webhook (one is configured).
     pub notify_webhook: bool,
+    /// Alerts of this severity or above are queued for the webhook too.
+    pub notify_alert_severity: mamori_domain::detect::Severity,
 }
 
 impl Default for Policies {
@@ -97,6 +99,7 @@ impl Default for Policies {
             import_max_listed_problems: vault::import::DEFAULT_MAX_LISTED_PROBLEMS,
             command_timeout: devices::DEFAULT_COMMAND_TIMEOUT,
             notify_webhook: false,
+            notify_alert_severity: mamori_domain::detect::Severity::High,
         }
     }
 }

@@ -582,11 +582,15 @@ pub struct ApprovalPolicies {
     pub policies: std::collections::BTreeMap<String, mamori_domain::approval::ApprovalPolicy>,
 }
 
-/// One notification of an approval step to the webhook, with its delivery.
+/// One notification to the webhook — an approval step, an alert raised, an incident opened or a
+/// breach-report reminder — with its delivery.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ApprovalNotificationView {
     pub id: String,
-    pub approval_id: String,
+    /// `approval:<id>`, `alert:<id>` or `incident:<id>`.
+    pub subject: String,
+    /// The approval, for an approval step.
+    pub approval_id: Option<String>,
     pub event: String,
     pub created_at: i64,
     /// `pending`, `delivered` or `failed` (given up after ten attempts).

@@ -93,6 +93,11 @@ const KEYS: &[(&str, Kind, &str)] = &[
         "file holding the webhook's HMAC secret (at least 32 characters; required with notify.webhook_url)",
     ),
     (
+        "notify.alert_min_severity",
+        Kind::Text,
+        "alerts of this severity or above are posted to the webhook too (issue 16): low, medium or high (default high); incidents opened and breach-report reminders always are",
+    ),
+    (
         "mail.listen",
         Kind::Text,
         "address of the SMTP submission relay the center's mail clients use (issue 15): STARTTLS with the server's certificate, AUTH with each person's mail password; unset, there is no relay",
@@ -197,6 +202,8 @@ pub struct ServerConfig {
     pub command_timeout: Duration,
     /// Where approval steps are posted, and the HMAC secret they are signed with.
     pub webhook: Option<Webhook>,
+    /// Alerts of this severity or above are posted to the webhook too.
+    pub alert_min_severity: mamori_domain::detect::Severity,
     /// The SMTP submission relay, when `mail.listen` is set.
     pub mail: Option<MailRelay>,
 }
@@ -242,6 +249,7 @@ impl ServerConfig {
             reveals: mamori_domain::rate::RateLimit { capacity: 5, per_hour: 10 },
             import_max_listed_problems: mamori_core::vault::import::DEFAULT_MAX_LISTED_PROBLEMS,
             command_timeout: mamori_core::devices::DEFAULT_COMMAND_TIMEOUT,
+            alert_min_severity: mamori_domain::detect::Severity::High,
             webhook: None,
             mail: None,
         }
@@ -467,6 +475,11 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
                 webhook_url = Some(url);
             }
             "notify.webhook_secret_file" => webhook_secret = Some(PathBuf::from(text(k, &value)?)),
+            "notify.alert_min_severity" => {
+                let v = text(k, &value)?;
+                c.alert_min_severity = mamori_domain::detect::Severity::parse(&v)
+                    .ok_or_else(|| invalid(k, format!("`{v}` is not low, medium or high")))?;
+            }
             "vault.reveal_burst" => {
                 c.reveals.capacity = u32::try_from(integer(k, &value, 1, 1000)?).unwrap_or(5)
             }

@@ -156,6 +156,7 @@ pub async fn open_core(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<C
         import_max_listed_problems: config.import_max_listed_problems,
         command_timeout: config.command_timeout,
         notify_webhook: config.webhook.is_some(),
+        notify_alert_severity: config.alert_min_severity,
         ..Policies::default()
     };
     let keys = Keys {

@@ -517,7 +517,7 @@ impl From<ApprovalDecisionRow> for ApprovalDecision {
 #[derive(sqlx::FromRow)]
 pub(crate) struct NotificationRow {
     id: String,
-    approval_id: String,
+    subject: String,
     event: String,
     payload: String,
     created_at: i64,
@@ -528,11 +528,11 @@ pub(crate) struct NotificationRow {
     delivered_at: Option<i64>,
 }
 
-impl From<NotificationRow> for ApprovalNotification {
+impl From<NotificationRow> for WebhookNotification {
     fn from(r: NotificationRow) -> Self {
-        ApprovalNotification {
+        WebhookNotification {
             id: r.id,
-            approval_id: r.approval_id,
+            subject: r.subject,
             event: r.event,
             payload: r.payload,
             created_at: UnixMillis(r.created_at),

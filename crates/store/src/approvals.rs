@@ -20,7 +20,7 @@ pub trait ApprovalRead: Send {
     /// idle queue costs no write transaction).
     async fn notifications_due(&mut self, now: UnixMillis) -> StoreResult<bool>;
     /// The latest notifications, newest first (the deliveries page).
-    async fn approval_notifications(&mut self, limit: i64) -> StoreResult<Vec<ApprovalNotification>>;
+    async fn webhook_notifications(&mut self, limit: i64) -> StoreResult<Vec<WebhookNotification>>;
     /// The decisions on a request, in order.
     async fn approval_decisions(&mut self, approval_id: &str) -> StoreResult<Vec<ApprovalDecision>>;
 }
@@ -44,14 +44,14 @@ pub trait ApprovalWrite: ApprovalRead {
     /// Uses a grant once: true only for a granted, unexpired request of exactly this digest.
     async fn use_approval_grant(&mut self, id: &str, digest: &str, now: UnixMillis) -> StoreResult<bool>;
     /// Queues a notification (in the transaction of the step it tells of).
-    async fn insert_approval_notification(&mut self, n: &ApprovalNotification) -> StoreResult<()>;
+    async fn insert_webhook_notification(&mut self, n: &WebhookNotification) -> StoreResult<()>;
     /// Notifications due now and not claimed by another replica, claimed until `until`.
-    async fn claim_approval_notifications(
+    async fn claim_webhook_notifications(
         &mut self,
         now: UnixMillis,
         until: UnixMillis,
         limit: i64,
-    ) -> StoreResult<Vec<ApprovalNotification>>;
+    ) -> StoreResult<Vec<WebhookNotification>>;
     /// Records an attempt: its new status, the attempts so far, when to try next, the error.
     async fn record_notification_attempt(
         &mut self,

@@ -332,12 +332,14 @@ pub struct ApprovalDecision {
     pub comment: String,
 }
 
-/// A notification of an approval step for the webhook (issue 15, item 8), as the outbox holds it.
+/// A notification for the webhook, as the outbox holds it: an approval step (issue 15, item 8),
+/// an alert raised, an incident opened or a breach-report reminder (issue 16).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApprovalNotification {
+pub struct WebhookNotification {
     pub id: String,
-    pub approval_id: String,
-    /// `approval.request`, `approval.approve`, …
+    /// What it tells of: `approval:<id>`, `alert:<id>`, `incident:<id>`.
+    pub subject: String,
+    /// `approval.request`, `approval.approve`, …, `alert.raise`, `incident.open`, `incident.reminder`
     pub event: String,
     /// The JSON body sent.
     pub payload: String,

@@ -25,8 +25,8 @@ use sha2::Digest;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use mamori_store::ApprovalNotification as Notification;
 pub use mamori_store::ApprovalRecord as Approval;
+pub use mamori_store::WebhookNotification as Notification;
 
 /// The approval service.
 #[derive(Debug)]
@@ -199,7 +199,6 @@ impl Approvals {
             return Ok(());
         }
         let requester = tx.user_by_id(&request.requester_id).await?;
-        let now = self.base.now();
         let payload = serde_json::json!({
             "event": event,
             "approval": {
@@ -213,20 +212,7 @@ impl Approvals {
             },
             "path": "/approvals",
         });
-        let n = Notification {
-            id: new_id(),
-            approval_id: request.id.clone(),
-            event: event.to_owned(),
-            payload: payload.to_string(),
-            created_at: now,
-            status: "pending".into(),
-            attempts: 0,
-            next_at: now,
-            last_error: None,
-            delivered_at: None,
-        };
-        tx.insert_approval_notification(&n).await?;
-        Ok(())
+        self.base.queue_webhook(tx, format!("approval:{}", request.id), event, payload).await
     }
 
     /// The policy of a kind: the one the security admin set, else the default.
@@ -653,7 +639,7 @@ impl Approvals {
             return Ok(Vec::new());
         }
         let mut tx = self.base.store.begin().await?;
-        let claimed = tx.claim_approval_notifications(now, UnixMillis(now.0 + 60_000), limit).await?;
+        let claimed = tx.claim_webhook_notifications(now, UnixMillis(now.0 + 60_000), limit).await?;
         tx.commit().await?;
         Ok(claimed)
     }
@@ -692,7 +678,7 @@ impl Approvals {
         self.base
             .permitted(principal, mamori_domain::Permission::SettingsManage, &actions::APPROVAL_READ, ctx)
             .await?;
-        Ok(self.base.store.read().await?.approval_notifications(limit.clamp(1, 1000)).await?)
+        Ok(self.base.store.read().await?.webhook_notifications(limit.clamp(1, 1000)).await?)
     }
 
     /// Requests not decided in time and grants not used in time expire (run every minute).

@@ -88,6 +88,34 @@ impl Base {
         Err(CoreError::ApprovalRequired)
     }
 
+    /// Queues a notification for the webhook in `tx` (the transaction of what it tells of), when
+    /// a webhook is configured. The payload names no customer and holds no free text.
+    pub(crate) async fn queue_webhook(
+        &self,
+        tx: &mut Box<dyn StoreTx>,
+        subject: String,
+        event: &str,
+        payload: serde_json::Value,
+    ) -> Result<(), CoreError> {
+        if !self.policies.notify_webhook {
+            return Ok(());
+        }
+        let now = self.now();
+        let n = mamori_store::WebhookNotification {
+            id: crate::new_id(),
+            subject,
+            event: event.to_owned(),
+            payload: payload.to_string(),
+            created_at: now,
+            status: "pending".into(),
+            attempts: 0,
+            next_at: now,
+            last_error: None,
+            delivered_at: None,
+        };
+        Ok(tx.insert_webhook_notification(&n).await?)
+    }
+
     /// How an audit entry names a personal record: `kind:h:<keyed hash>`, never the id itself.
     pub(crate) fn audit_object(&self, kind: &str, id: &str) -> String {
         self.audit_ids.object(kind, id)

@@ -267,6 +267,10 @@ impl DetectionRunner {
         if report.raised + report.repeated > 0 {
             self.core.detection.alerts_changed();
         }
+        if report.raised > 0 {
+            // Wakes the webhook's sender (it also looks every second).
+            self.core.approvals.changed();
+        }
         Ok(report)
     }
 
@@ -350,6 +354,23 @@ impl DetectionRunner {
                 .detail("deviation", format!("{:.1}", b.z));
         }
         self.core.base.audit(tx, &ctx, e).await?;
+        if f.severity >= self.core.base.policies.notify_alert_severity {
+            let payload = serde_json::json!({
+                "event": "alert.raise",
+                "alert": {
+                    "id": alert.id,
+                    "rule": alert.rule,
+                    "severity": alert.severity,
+                    "subject": alert.subject,
+                    "value": f.value,
+                    "threshold": f.threshold,
+                    "window_minutes": f.window_minutes,
+                    "first_at": f.time.rfc3339(),
+                },
+                "path": format!("/alerts/{}", alert.id),
+            });
+            self.core.base.queue_webhook(tx, format!("alert:{}", alert.id), "alert.raise", payload).await?;
+        }
         for response in &settings.responses {
             self.respond(tx, &alert, *response, person.as_deref(), woken).await?;
         }

@@ -300,7 +300,32 @@ impl Incidents {
         incident.number = tx.insert_incident(&incident).await?;
         tx.link_incident_alerts(&incident.id, alert_ids, incident.created_at).await?;
         self.event(tx, &incident.id, actor, kind, String::new()).await?;
+        self.notify(tx, &incident, "incident.open", serde_json::json!({ "via": kind })).await?;
         Ok(incident)
+    }
+
+    /// Queues the webhook's notice of an incident step: its number, kind, severity and state,
+    /// never its title or text (they may name a customer).
+    async fn notify(
+        &self,
+        tx: &mut Box<dyn mamori_store::StoreTx>,
+        incident: &IncidentRecord,
+        event: &str,
+        extra: serde_json::Value,
+    ) -> Result<(), CoreError> {
+        let payload = serde_json::json!({
+            "event": event,
+            "incident": {
+                "id": incident.id,
+                "number": incident.number,
+                "kind": incident.kind,
+                "severity": incident.severity,
+                "state": incident.state,
+            },
+            "detail": extra,
+            "path": format!("/incidents/{}", incident.id),
+        });
+        self.base.queue_webhook(tx, format!("incident:{}", incident.id), event, payload).await
     }
 
     async fn event(
@@ -698,6 +723,8 @@ impl Incidents {
                     .detail("due", due.0.to_string())
                     .detail("days_before", r.days_before.to_string());
                 self.base.audit(&mut tx, &RequestContext::default(), e).await?;
+                let extra = serde_json::json!({ "report": r.report, "due": due.rfc3339(), "days_before": r.days_before });
+                self.notify(&mut tx, &incident, "incident.reminder", extra).await?;
                 tx.commit().await?;
                 sent += 1;
             }

@@ -962,10 +962,10 @@ async fn privileged_actions_need_two_admins(backend: Backend) {
 both_backends!(privileged_actions_need_two_admins);
 
 /// What the test's webhook receiver got: (timestamp, signature, body).
-type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>;
+pub(crate) type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>;
 
 /// A webhook receiver on loopback that answers 500 to its first `fail` requests, then 204.
-async fn webhook_receiver(fail: usize) -> (String, Received) {
+pub(crate) async fn webhook_receiver(fail: usize) -> (String, Received) {
     use axum::http::{HeaderMap, StatusCode};
     let got: Received = Default::default();
     let seen = got.clone();

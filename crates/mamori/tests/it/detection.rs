@@ -519,3 +519,58 @@ async fn lookups_outside_the_shift(backend: Backend) {
     assert_eq!(off_shift.record.subject_user_id.as_deref(), Some(op_a.id.as_str()));
 }
 both_backends!(lookups_outside_the_shift);
+
+/// Alerts of the configured severity and incidents reach the signed webhook (issue 16, item 6),
+/// with no free text and no customer; the SIEM gets them as audit entries of category
+/// `security` (the forwarding tests cover that path).
+async fn alerts_and_incidents_reach_the_webhook(backend: Backend) {
+    let (url, got) = crate::approvals::webhook_receiver(0).await;
+    let s = TestServer::start_with(backend, |c| {
+        c.webhook = Some(mamori_server::config::Webhook {
+            url,
+            secret: "a-shared-secret-of-at-least-32-characters".into(),
+        });
+        c.alert_min_severity = mamori_domain::detect::Severity::High;
+    })
+    .await;
+    let (op_a, _) = two_teams(&s).await;
+    let admin = person(&s, "admin").await;
+    let token = s.token(admin.user.clone(), &[Permission::DevicesManage, Permission::DevicesRead]).await;
+    let pc = enrol_agent(&s, &token, &op_a.id, "PC-A").await;
+    let usb = json!({"vendor_id": "0781", "product_id": "5581", "product": "Cruzer", "serial": "4C530001", "mass_storage": true});
+    let now = s.core.now().0;
+    let events = json!({"events": [{"id": "u1", "time": now - 1000, "kind": "usb_attached", "data": usb}]});
+    assert_eq!(pc.send("/api/v1/agent/events", &events).await.0, 200);
+    // A medium alert (a lockout) stays off the webhook at the `high` setting.
+    for _ in 0..10 {
+        let _ = s.core.identity.sign_in("op.b", "wrong-password-here", &Default::default()).await;
+    }
+    let report = mamori_core::incidents::LeakReport {
+        kind: mamori_domain::incident::IncidentKind::LostDevice,
+        description: "山田様の書類を紛失".into(),
+        anonymous: false,
+    };
+    let op = person(&s, "op.a").await;
+    s.core.incidents.report_leak(&op, &report, &Default::default()).await.unwrap();
+    alerts_until(&s, &admin, 2).await;
+    for _ in 0..100 {
+        if got.lock().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Anything more (there should be nothing) would have arrived by now.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let bodies: Vec<Value> =
+        got.lock().unwrap().iter().map(|(_, _, b)| serde_json::from_str(b).unwrap()).collect();
+    let mut events: Vec<&str> = bodies.iter().map(|b| b["event"].as_str().unwrap()).collect();
+    events.sort();
+    assert_eq!(events, ["alert.raise", "incident.open"], "{bodies:?}");
+    let alert = bodies.iter().find(|b| b["event"] == "alert.raise").unwrap();
+    assert_eq!(
+        (alert["alert"]["rule"].as_str(), alert["alert"]["severity"].as_str()),
+        (Some("usb_storage"), Some("high"))
+    );
+    assert!(bodies.iter().all(|b| !b.to_string().contains("山田")), "no free text: {bodies:?}");
+}
+both_backends!(alerts_and_incidents_reach_the_webhook);

@@ -345,7 +345,8 @@ pub async fn put_approval_policy(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The webhook's latest deliveries (the 200 newest), with their attempts and errors.
+/// The webhook's latest deliveries (the 200 newest) — approval steps, alerts, incidents — with
+/// their attempts and errors.
 #[utoipa::path(get, path = "/api/v1/approval-notifications", tag = "approvals",
     responses((status = 200, body = proto::ApprovalNotifications), (status = 403, body = proto::Problem)))]
 pub async fn list_notifications(
@@ -359,7 +360,8 @@ pub async fn list_notifications(
             .into_iter()
             .map(|n| proto::ApprovalNotificationView {
                 id: n.id,
-                approval_id: n.approval_id,
+                approval_id: n.subject.strip_prefix("approval:").map(str::to_owned),
+                subject: n.subject,
                 event: n.event,
                 created_at: n.created_at.0,
                 status: n.status,

@@ -4,7 +4,7 @@ macro_rules! approvals_queries {
     ($handle:ty, $db:ty) => {
         const APPROVAL_COLUMNS: &str = "id, kind, requester_id, requester_team, content, digest, reason, state, \
                                         created_at, decide_by, closed_at, grant_expires_at";
-        const NOTIFICATION_COLUMNS: &str = "id, approval_id, event, payload, created_at, status, attempts, next_at, \
+        const NOTIFICATION_COLUMNS: &str = "id, subject, event, payload, created_at, status, attempts, next_at, \
                                             last_error, delivered_at";
 
         #[async_trait::async_trait]
@@ -63,7 +63,7 @@ macro_rules! approvals_queries {
 
             async fn notifications_due(&mut self, now: UnixMillis) -> StoreResult<bool> {
                 sqlx::query_scalar::<$db, i64>(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM approval_notifications WHERE status = 'pending' AND next_at <= $1 \
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM webhook_notifications WHERE status = 'pending' AND next_at <= $1 \
                      AND (claimed_until IS NULL OR claimed_until < $1) LIMIT 1) AS due",
                 )
                 .bind(now.0)
@@ -73,15 +73,15 @@ macro_rules! approvals_queries {
                 .map_err(db_err)
             }
 
-            async fn approval_notifications(&mut self, limit: i64) -> StoreResult<Vec<ApprovalNotification>> {
+            async fn webhook_notifications(&mut self, limit: i64) -> StoreResult<Vec<WebhookNotification>> {
                 sqlx::query_as::<$db, NotificationRow>(&format!(
-                    "SELECT {NOTIFICATION_COLUMNS} FROM approval_notifications ORDER BY created_at DESC, id DESC LIMIT $1"
+                    "SELECT {NOTIFICATION_COLUMNS} FROM webhook_notifications ORDER BY created_at DESC, id DESC LIMIT $1"
                 ))
                 .bind(limit)
                 .fetch_all(self.handle.conn())
                 .await
                 .map_err(db_err)
-                .map(|rows| rows.into_iter().map(ApprovalNotification::from).collect())
+                .map(|rows| rows.into_iter().map(WebhookNotification::from).collect())
             }
 
             async fn approval_decisions(&mut self, approval_id: &str) -> StoreResult<Vec<ApprovalDecision>> {
@@ -177,13 +177,13 @@ macro_rules! approvals_queries {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn insert_approval_notification(&mut self, n: &ApprovalNotification) -> StoreResult<()> {
+            async fn insert_webhook_notification(&mut self, n: &WebhookNotification) -> StoreResult<()> {
                 sqlx::query::<$db>(
-                    "INSERT INTO approval_notifications (id, approval_id, event, payload, created_at, status, attempts, next_at, last_error, delivered_at) \
+                    "INSERT INTO webhook_notifications (id, subject, event, payload, created_at, status, attempts, next_at, last_error, delivered_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(&n.id)
-                .bind(&n.approval_id)
+                .bind(&n.subject)
                 .bind(&n.event)
                 .bind(&n.payload)
                 .bind(n.created_at.0)
@@ -198,14 +198,14 @@ macro_rules! approvals_queries {
                 Ok(())
             }
 
-            async fn claim_approval_notifications(
+            async fn claim_webhook_notifications(
                 &mut self,
                 now: UnixMillis,
                 until: UnixMillis,
                 limit: i64,
-            ) -> StoreResult<Vec<ApprovalNotification>> {
-                let due: Vec<ApprovalNotification> = sqlx::query_as::<$db, NotificationRow>(&format!(
-                    "SELECT {NOTIFICATION_COLUMNS} FROM approval_notifications WHERE status = 'pending' AND next_at <= $1 \
+            ) -> StoreResult<Vec<WebhookNotification>> {
+                let due: Vec<WebhookNotification> = sqlx::query_as::<$db, NotificationRow>(&format!(
+                    "SELECT {NOTIFICATION_COLUMNS} FROM webhook_notifications WHERE status = 'pending' AND next_at <= $1 \
                      AND (claimed_until IS NULL OR claimed_until < $1) ORDER BY next_at, id LIMIT $2"
                 ))
                 .bind(now.0)
@@ -214,13 +214,13 @@ macro_rules! approvals_queries {
                 .await
                 .map_err(db_err)?
                 .into_iter()
-                .map(ApprovalNotification::from)
+                .map(WebhookNotification::from)
                 .collect();
                 let mut claimed = Vec::with_capacity(due.len());
                 for n in due {
                     // Another replica may have claimed it since the read.
                     let done = sqlx::query::<$db>(
-                        "UPDATE approval_notifications SET claimed_until = $1 WHERE id = $2 AND status = 'pending' \
+                        "UPDATE webhook_notifications SET claimed_until = $1 WHERE id = $2 AND status = 'pending' \
                          AND (claimed_until IS NULL OR claimed_until < $3)",
                     )
                     .bind(until.0)
@@ -246,7 +246,7 @@ macro_rules! approvals_queries {
                 delivered_at: Option<UnixMillis>,
             ) -> StoreResult<()> {
                 sqlx::query::<$db>(
-                    "UPDATE approval_notifications SET status = $1, attempts = $2, next_at = $3, last_error = COALESCE($4, last_error), \
+                    "UPDATE webhook_notifications SET status = $1, attempts = $2, next_at = $3, last_error = COALESCE($4, last_error), \
                      delivered_at = $5, claimed_until = NULL WHERE id = $6",
                 )
                 .bind(status)
