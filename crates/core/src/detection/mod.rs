@@ -67,6 +67,8 @@ pub struct AlertDetail {
     /// How many entries are linked (the page shows the latest [`MAX_EVIDENCE_SHOWN`]).
     pub evidence_total: usize,
     pub responses: Vec<AlertResponseRecord>,
+    /// The incidents it belongs to: (id, number), for those who may read incidents.
+    pub incidents: Vec<(String, i64)>,
 }
 
 /// Evidence entries one alert page shows.
@@ -315,9 +317,17 @@ impl Detection {
             i = j;
         }
         let responses = read.alert_responses(id).await?;
+        let mut incidents = Vec::new();
+        if principal.can(Permission::IncidentsRead) {
+            for incident_id in read.incidents_of_alert(id).await? {
+                if let Some(i) = read.incident(&incident_id).await? {
+                    incidents.push((i.id, i.number));
+                }
+            }
+        }
         let users: HashMap<String, mamori_store::UserRecord> =
             read.list_users().await?.into_iter().map(|u| (u.id.clone(), u)).collect();
-        Ok(AlertDetail { alert: with_people(record, &users), evidence, evidence_total, responses })
+        Ok(AlertDetail { alert: with_people(record, &users), evidence, evidence_total, responses, incidents })
     }
 
     /// Acknowledges, assigns, suppresses, marks a false positive or resolves an alert.

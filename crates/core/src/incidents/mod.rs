@@ -778,7 +778,13 @@ pub struct ReportItems {
 const TO_WRITE: &str = "（記入してください）";
 
 impl ReportDraft {
-    pub fn items(&self) -> ReportItems {
+    /// The items; `rule_name` and `item_name` put a detection rule's and a checklist item's
+    /// code in Japanese words (the console's labels).
+    pub fn items(
+        &self,
+        rule_name: &dyn Fn(&str) -> String,
+        item_name: &dyn Fn(&str) -> String,
+    ) -> ReportItems {
         let i = &self.incident;
         let jst = |t: UnixMillis| crate::jst::format_minute(t);
         let kind = match IncidentKind::parse(&i.kind) {
@@ -789,7 +795,12 @@ impl ReportDraft {
             Some(IncidentKind::VendorIncident) => "委託先における事故",
             _ => "その他",
         };
-        let mut summary = format!("{}（{}）。{}に認知。", i.title, kind, jst(i.learned_at));
+        let mut summary = format!("{kind}。{}に認知。", jst(i.learned_at));
+        // A reported leak's title is the start of its description: not said twice.
+        if !i.description.starts_with(&i.title) {
+            summary.push('\n');
+            summary.push_str(&i.title);
+        }
         if !i.description.is_empty() {
             summary.push('\n');
             summary.push_str(&i.description);
@@ -804,10 +815,8 @@ impl ReportDraft {
         let cause = if self.alert_rules.is_empty() {
             TO_WRITE.to_owned()
         } else {
-            format!(
-                "検知ルール（{}）による検知を契機に判明。詳細な原因：{TO_WRITE}",
-                self.alert_rules.join("、")
-            )
+            let rules: Vec<String> = self.alert_rules.iter().map(|r| rule_name(r)).collect();
+            format!("検知ルール（{}）による検知を契機に判明。詳細な原因：{TO_WRITE}", rules.join("、"))
         };
         let secondary_damage = if i.data.financial {
             format!("クレジットカードの不正利用のおそれ。{TO_WRITE}")
@@ -818,7 +827,7 @@ impl ReportDraft {
             Some(t) => format!("{}に本人へ通知済み。", jst(t)),
             None => format!("本人への通知は未実施。予定：{TO_WRITE}"),
         };
-        let done: Vec<&str> = self.checklist_done.iter().map(String::as_str).collect();
+        let done: Vec<String> = self.checklist_done.iter().map(|c| item_name(c)).collect();
         let mut other = Vec::new();
         if let Some(t) = i.clients_notified_at {
             other.push(format!("委託元への報告：{}に実施。", jst(t)));

@@ -165,7 +165,11 @@ pub async fn report_draft(
     IdPath(id): IdPath,
 ) -> ApiResult<Json<proto::ReportDraftView>> {
     let draft = state.core.incidents.report_draft(&p, &id, &ctx).await?;
-    let items = draft.items();
+    // The report goes to the PPC in Japanese: codes in the console's Japanese words.
+    let ja = crate::i18n::Tr(mamori_domain::identity::Language::Ja);
+    let items = draft.items(&|r| crate::console::alerts::rule_name(ja, r), &|c| {
+        crate::console::incidents::checklist_label(ja, c)
+    });
     Ok(Json(proto::ReportDraftView {
         incident_number: draft.incident.number,
         required: draft.duty.is_some(),

@@ -642,6 +642,8 @@ async fn revoke_token(
 struct SettingsPage {
     c: Chrome,
     totp_for_everyone: bool,
+    /// Days to the preliminary breach report (1–5), set at `/admin/incident-settings`.
+    preliminary_days: u32,
 }
 
 async fn settings_page(
@@ -654,7 +656,8 @@ async fn settings_page(
     let on = state.core.identity.totp_required_for_everyone().await.unwrap_or(false);
     let c = Chrome::new(tr, "settings.title", Some(&p), csrf_for(Some(&p), None), "/admin/settings")
         .notice_key(q.done.as_deref());
-    render(&SettingsPage { c, totp_for_everyone: on })
+    let preliminary_days = state.core.incidents.preliminary_days().await.unwrap_or(3);
+    render(&SettingsPage { c, totp_for_everyone: on, preliminary_days })
 }
 
 async fn save_settings(

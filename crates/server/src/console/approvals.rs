@@ -51,8 +51,9 @@ pub struct RequestRow {
 
 /// What a request is of comes first (the document, the item, the action), then whose and which,
 /// then how many and until when.
-const CONTENT_ORDER: [&str; 20] = [
+const CONTENT_ORDER: [&str; 21] = [
     "action",
+    "rules",
     "document",
     "item",
     "kind",
@@ -113,6 +114,17 @@ fn row(tr: Tr, v: &ApprovalView, now: mamori_domain::UnixMillis) -> RequestRow {
                         // An instant ("registered before …") in Japan time.
                         serde_json::Value::Number(n) if k == "registered_before" || k == "until" => {
                             n.as_i64().map(local_time).unwrap_or_default()
+                        }
+                        // A privileged rule change: the rules in words.
+                        rules @ serde_json::Value::Object(_) if k == "rules" => {
+                            serde_json::from_value::<
+                                std::collections::BTreeMap<
+                                    mamori_domain::detect::RuleId,
+                                    mamori_domain::detect::RuleSettings,
+                                >,
+                            >(rules.clone())
+                            .map(|rules| super::alerts::rules_summary(tr, &rules))
+                            .unwrap_or_default()
                         }
                         // A privileged policy change: the policy in words.
                         policy @ serde_json::Value::Object(_) if k == "policy" => {

@@ -253,7 +253,12 @@ async fn audit_view(
                     .details
                     .iter()
                     .map(|(k, v)| {
-                        (tr.get(&format!("audit_detail.{k}")).unwrap_or(k).to_owned(), detail_value(tr, k, v))
+                        let value = match k.as_str() {
+                            // A person by name (`user:<id>`).
+                            "assignee" => names.get(v).cloned().unwrap_or_else(|| v.clone()),
+                            _ => detail_value(tr, k, v),
+                        };
+                        (tr.get(&format!("audit_detail.{k}")).unwrap_or(k).to_owned(), value)
                     })
                     .collect(),
             })
@@ -272,10 +277,11 @@ async fn audit_view(
 }
 
 /// Details whose value is a list of codes: permissions, roles, customer fields.
-const CODE_LISTS: [&str; 8] =
-    ["needs", "permissions", "roles", "from", "to", "fields", "confidential", "field"];
+const CODE_LISTS: [&str; 9] =
+    ["needs", "permissions", "roles", "from", "to", "fields", "confidential", "field", "grounds"];
 /// Details whose value is a time in Unix milliseconds.
-const TIMES: [&str; 4] = ["expires_at", "locked_until", "filter_from", "filter_to"];
+const TIMES: [&str; 6] =
+    ["expires_at", "locked_until", "filter_from", "filter_to", "suppressed_until", "due"];
 
 /// A detail's value in words where it is a code with a label (a lookup's purpose, a refusal's
 /// reason, a reason the operator chose, permissions, roles, customer fields) or a time; other
@@ -299,10 +305,15 @@ pub(super) fn detail_value(tr: crate::i18n::Tr, key: &str, value: &str) -> Strin
     let item = |code: &str| {
         // A route's refusal writes what it needs as `permission users.read`.
         let code = code.trim().strip_prefix("permission ").unwrap_or(code.trim());
-        [format!("permission.{code}"), format!("role.{code}"), format!("customer_field.{code}")]
-            .iter()
-            .find_map(|k| tr.get(k))
-            .map_or_else(|| code.to_owned(), str::to_owned)
+        [
+            format!("permission.{code}"),
+            format!("role.{code}"),
+            format!("customer_field.{code}"),
+            format!("report_ground.{code}"),
+        ]
+        .iter()
+        .find_map(|k| tr.get(k))
+        .map_or_else(|| code.to_owned(), str::to_owned)
     };
     value.split(',').map(item).collect::<Vec<_>>().join(tr.t("common.list_separator"))
 }
@@ -325,5 +336,13 @@ mod tests {
         assert_eq!(detail_value(ja, "to", "operator,auditor"), "オペレーター、監査人");
         assert_eq!(detail_value(ja, "fields", "phones,email"), "電話番号、メール");
         assert_eq!(detail_value(ja, "expires_at", "0"), "1970-01-01 09:00:00");
+        assert_eq!(detail_value(ja, "due", "0"), "1970-01-01 09:00:00");
+        assert_eq!(detail_value(ja, "suppressed_until", "0"), "1970-01-01 09:00:00");
+        assert_eq!(
+            detail_value(ja, "grounds", "financial,over_thousand"),
+            "財産的被害のおそれ（カード番号など）、本人が1,000人を超える"
+        );
+        assert_eq!(detail_value(ja, "to", "contained"), "封じ込め済み");
+        assert_eq!(detail_value(ja, "item", "police_report"), "警察への届出");
     }
 }

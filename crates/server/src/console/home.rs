@@ -132,6 +132,15 @@ async fn to_decide(state: &AppState, tr: Tr, p: &Principal) -> Tile {
     Tile::new(tr, "home.to_decide", waiting, "/approvals", "home-to-decide").alarm()
 }
 
+/// Active high-severity alerts the principal may see (none without `alerts.read`).
+async fn high_alerts(state: &AppState, tr: Tr, p: &Principal) -> Option<Tile> {
+    if !p.can(Permission::AlertsRead) {
+        return None;
+    }
+    let count = state.core.detection.active_high_alerts(p).await.ok().map(|n| n as u64);
+    Some(Tile::new(tr, "home.high_alerts", count, "/alerts?state=active&days=30", "home-high-alerts").alarm())
+}
+
 /// Today's signals the principal may see.
 async fn signals_today(state: &AppState, p: &Principal, ctx: &RequestContext) -> Option<u64> {
     let since = start_of_today_jst(state.core.now());
@@ -150,6 +159,7 @@ async fn supervisor(state: &AppState, tr: Tr, p: &Principal, ctx: &RequestContex
         Tile::new(tr, "home.attention", attention, "/floor?flag=attention", "home-attention").alarm(),
         to_decide(state, tr, p).await,
     ];
+    tiles.extend(high_alerts(state, tr, p).await);
     for s in ["working", "idle", "locked", "off_shift", "offline"] {
         let label = format!("floor.{s}");
         tiles.push(Tile {
@@ -183,7 +193,7 @@ async fn security_admin(state: &AppState, tr: Tr, p: &Principal, ctx: &RequestCo
         tokens.iter().filter(|t| t.revoked_at.is_none() && t.expires_at > now && t.expires_at < soon).count()
             as u64
     });
-    let tiles = vec![
+    let mut tiles = vec![
         Tile::new(tr, "home.signals_today", signals_today(state, p, ctx).await, "/signals", "home-signals")
             .alarm(),
         to_decide(state, tr, p).await,
@@ -192,6 +202,8 @@ async fn security_admin(state: &AppState, tr: Tr, p: &Principal, ctx: &RequestCo
         Tile::new(tr, "home.locked_accounts", locked, "/admin/users?status=locked", "home-locked").alarm(),
         Tile::new(tr, "home.tokens_expiring", expiring, "/admin/tokens", "home-tokens-expiring").alarm(),
     ];
+    tiles.extend(high_alerts(state, tr, p).await);
+    tiles.extend(super::incidents::reports_due_tile(state, tr, p).await);
     let mut lines = audit_lines(state, tr, p, ctx).await;
     match state.core.audit.delivery_states(p, ctx).await {
         Ok(states) if states.is_empty() => lines.push(tr.t("home.no_forwarding").to_owned()),
@@ -242,7 +254,7 @@ async fn auditor(state: &AppState, tr: Tr, p: &Principal, ctx: &RequestContext) 
         };
         async move { state.core.audit.count_audit(p, &search, ctx).await.ok() }
     };
-    let tiles = vec![
+    let mut tiles = vec![
         Tile::new(
             tr,
             "home.reveals_today",
@@ -277,5 +289,7 @@ async fn auditor(state: &AppState, tr: Tr, p: &Principal, ctx: &RequestContext) 
         )
         .alarm(),
     ];
+    tiles.extend(high_alerts(state, tr, p).await);
+    tiles.extend(super::incidents::reports_due_tile(state, tr, p).await);
     Section { title: tr.t("home.auditor").to_owned(), tiles, lines: audit_lines(state, tr, p, ctx).await }
 }

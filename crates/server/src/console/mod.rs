@@ -3,6 +3,7 @@
 //! Later features slot into the navigation through [`NAV`].
 
 mod admin;
+pub(crate) mod alerts;
 mod approvals;
 mod audit;
 mod auth;
@@ -13,6 +14,7 @@ mod exports;
 mod floor;
 mod home;
 mod import;
+pub(crate) mod incidents;
 mod labels;
 mod mail;
 mod privileged;
@@ -59,6 +61,8 @@ pub fn routes(r: Routes) -> Routes {
     let r = devices::routes(r);
     let r = device_policy::routes(r);
     let r = signals::routes(r);
+    let r = alerts::routes(r);
+    let r = incidents::routes(r);
     let r = floor::routes(r);
     let r = approvals::routes(r);
     let r = exports::routes(r);
@@ -114,6 +118,8 @@ pub const NAV: &[NavEntry] = {
         entry("/workspace", "nav.workspace", Some(CustomersRead), Work),
         entry("/floor", "nav.floor", Some(DevicesRead), Work),
         entry("/signals", "nav.signals", Some(DevicesRead), Work),
+        entry("/alerts", "nav.alerts", Some(AlertsRead), Work),
+        entry("/incidents", "nav.incidents", Some(IncidentsRead), Work),
         entry("/devices", "nav.devices", Some(DevicesRead), Work),
         entry("/approvals", "nav.approvals", None, Work),
         entry("/mail", "nav.mail", None, Work),
