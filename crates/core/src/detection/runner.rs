@@ -86,6 +86,9 @@ impl DetectionRunner {
         };
         let result = self.handle(&mut detector, &entries).await;
         match result {
+            // Lost the lease before committing (an empty report): the windows hold entries
+            // another replica now handles, so they are rebuilt when the feed is ours again.
+            Ok(report) if report.entries == 0 => Ok(report),
             Ok(report) => {
                 self.detector = Some(detector);
                 Ok(report)
@@ -256,7 +259,6 @@ impl DetectionRunner {
             // The lease was lost: another replica handles these entries.
             drop(tx);
             self.feed.settled(None);
-            self.detector = None;
             return Ok(StepReport::default());
         }
         tx.commit().await?;
