@@ -32,6 +32,9 @@ pub struct DetectionRunner {
     core: Core,
     feed: AuditFeed,
     detector: Option<Detector>,
+    /// The index the detector's windows expect next; a batch starting elsewhere (another
+    /// replica ran the detectors meanwhile) rebuilds them.
+    expected: u64,
     rules_generation: u64,
     rules_read_at: Instant,
     /// Operators' shifts, read at most once a minute each: (schedule, when read).
@@ -63,6 +66,7 @@ impl Core {
             core: self.clone(),
             feed: self.audit.audit_feed(FEED_NAME, holder),
             detector: None,
+            expected: 0,
             rules_generation: 0,
             rules_read_at: Instant::now(),
             shifts: HashMap::new(),
@@ -78,6 +82,9 @@ impl DetectionRunner {
         if entries.is_empty() {
             return Ok(StepReport::default());
         }
+        if entries[0].index != self.expected {
+            self.detector = None;
+        }
         self.prepare(entries[0].index).await?;
         let entries = self.with_take_outs(entries).await?;
         let entries = self.with_shifts(entries).await?;
@@ -91,6 +98,7 @@ impl DetectionRunner {
             Ok(report) if report.entries == 0 => Ok(report),
             Ok(report) => {
                 self.detector = Some(detector);
+                self.expected = entries.last().map_or(self.expected, |e| e.index + 1);
                 Ok(report)
             }
             // Nothing of the batch was committed: the windows are rebuilt from the stored
