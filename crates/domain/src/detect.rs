@@ -699,6 +699,8 @@ mod tests {
         fn new() -> Self {
             Log { index: 0 }
         }
+        // One argument per field of an entry: the tests read like the log.
+        #[allow(clippy::too_many_arguments)]
         fn feed(
             &mut self,
             d: &mut Detector,
