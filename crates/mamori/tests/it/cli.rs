@@ -15,10 +15,23 @@ fn mamori(args: &[&str]) -> Command {
     c
 }
 
+/// A `mamori serve` child whose standard error is read all along (a server logging at debug
+/// level would otherwise fill the pipe and stop, waiting to write).
+struct Served {
+    child: Child,
+    stderr: std::thread::JoinHandle<String>,
+}
+
 /// Starts `mamori serve`, returning the child and the stdout lines up to `until`.
-fn serve_until(cmd: &mut Command, until: &str) -> (Child, Vec<String>) {
+fn serve_until(cmd: &mut Command, until: &str) -> (Served, Vec<String>) {
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn mamori");
     let stdout = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut text);
+        text
+    });
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -34,7 +47,7 @@ fn serve_until(cmd: &mut Command, until: &str) -> (Child, Vec<String>) {
             let done = line.contains(until);
             lines.push(line);
             if done {
-                return (child, lines);
+                return (Served { child, stderr }, lines);
             }
         }
     }
@@ -42,14 +55,11 @@ fn serve_until(cmd: &mut Command, until: &str) -> (Child, Vec<String>) {
     panic!("mamori did not print {until:?}; got {lines:?}");
 }
 
-fn terminate(mut child: Child) -> (std::process::ExitStatus, String) {
-    let pid = child.id().to_string();
+fn terminate(mut served: Served) -> (std::process::ExitStatus, String) {
+    let pid = served.child.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        std::io::Read::read_to_string(&mut e, &mut stderr).unwrap();
-    }
-    (child.wait().unwrap(), stderr)
+    let status = served.child.wait().unwrap();
+    (status, served.stderr.join().unwrap_or_default())
 }
 
 async fn wait_ready(url: &str, client: &reqwest::Client) {
