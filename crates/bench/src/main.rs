@@ -10,9 +10,12 @@
 //! - `export`: a customer export's rows per second and memory (see [`export`]).
 //! - `approvals`: from an approval to the requester's screen (see [`approvals`]).
 //! - `mail`: the SMTP relay's throughput and added latency beside a relay with no checks (see [`mail`]).
+//! - `detect-replay`, `detect-day`, `detect-latency`: the detectors' throughput, a normal day's
+//!   false positives, and from an insider's burst to the alert and the lock (see [`detect`]).
 
 mod approvals;
 mod console;
+mod detect;
 mod export;
 mod fleet;
 mod mail;
@@ -178,6 +181,70 @@ enum Command {
         #[arg(long, default_value_t = 5.0)]
         commands_per_sec: f64,
     },
+    /// The detectors' throughput over a simulated floor's audit entries: the pure detector on
+    /// one core, then (with `--backend`) the detection runner reading them from a database.
+    DetectReplay {
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: usize,
+        #[arg(long, default_value_t = 1000)]
+        seats: usize,
+        /// Also write the entries to a scratch database and time the runner over them.
+        #[arg(long, value_enum)]
+        backend: Option<Backend>,
+        /// Entries written to the database (default: all).
+        #[arg(long)]
+        db_entries: Option<usize>,
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres: String,
+    },
+    /// A simulated normal day of a floor through the detectors: findings and alerts per rule.
+    DetectDay {
+        #[arg(long, default_value_t = 40)]
+        seats: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 1)]
+        days: u64,
+        /// Share of callers whose number is also another client company's customer's (0–1).
+        #[arg(long, default_value_t = 0.0)]
+        shared_numbers: f64,
+    },
+    /// From an insider's burst of 60 off-call lookups to the alert and to the lock at their PC's
+    /// agent, on a real server under a background of on-call lookups.
+    DetectLatency {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        #[arg(long, default_value_t = 50)]
+        samples: usize,
+        /// Background on-call lookups a second.
+        #[arg(long, default_value_t = 2000.0)]
+        rate: f64,
+        /// Operators the background lookups are spread over.
+        #[arg(long, default_value_t = 400)]
+        operators: usize,
+        /// Serve this data directory (e.g. written by `fleet-setup`) instead of a scratch one.
+        #[arg(long)]
+        data_dir: Option<std::path::PathBuf>,
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<std::path::PathBuf>,
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<std::path::PathBuf>,
+        /// Seconds of background load before the first burst.
+        #[arg(long, default_value_t = 10)]
+        warmup: u64,
+        /// Seconds between bursts.
+        #[arg(long, default_value_t = 2.0)]
+        gap: f64,
+        /// After the bursts, keep serving until this file exists (a fleet run ends first).
+        #[arg(long)]
+        hold_until: Option<std::path::PathBuf>,
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -216,6 +283,40 @@ fn main() -> anyhow::Result<()> {
         Command::Fleet { server, ca, fleet, ramp, seconds, commands_per_sec } => {
             runtime.block_on(fleet::run(server, ca, fleet, ramp, seconds, commands_per_sec))
         }
+        Command::DetectReplay { entries, seats, backend, db_entries, postgres } => {
+            runtime.block_on(detect::replay(entries, seats, backend, &postgres, db_entries))
+        }
+        Command::DetectDay { seats, seed, days, shared_numbers } => {
+            detect::day(seats, seed, days, shared_numbers)
+        }
+        Command::DetectLatency {
+            backend,
+            samples,
+            rate,
+            operators,
+            data_dir,
+            database_url,
+            listen,
+            tls_cert,
+            tls_key,
+            warmup,
+            gap,
+            hold_until,
+            postgres,
+        } => runtime.block_on(detect::latency(detect::LatencyOptions {
+            backend,
+            postgres,
+            samples,
+            rate,
+            operators,
+            data_dir,
+            database_url,
+            listen,
+            tls: tls_cert.zip(tls_key),
+            warmup,
+            gap,
+            hold_until,
+        })),
     }
 }
 
