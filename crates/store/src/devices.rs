@@ -9,6 +9,8 @@ pub trait DeviceRead: Send {
     // --- devices (endpoint agents)
     async fn device(&mut self, id: &str) -> StoreResult<Option<DeviceRecord>>;
     async fn list_devices(&mut self) -> StoreResult<Vec<DeviceRecord>>;
+    /// The PCs enrolled for a person and not revoked.
+    async fn devices_of_user(&mut self, user_id: &str) -> StoreResult<Vec<DeviceRecord>>;
     /// The device's inventory reports, newest first.
     async fn inventory_history(&mut self, device_id: &str, limit: i64) -> StoreResult<Vec<InventoryRecord>>;
     /// Whether the device has a command waiting that was issued at or after `issued_after` (a

@@ -445,12 +445,8 @@ impl DetectionRunner {
         };
         match response {
             Response::LockPc => {
-                let device = tx
-                    .list_devices()
-                    .await?
-                    .into_iter()
-                    .filter(|d| d.user_id.as_deref() == Some(person) && d.revoked_at.is_none())
-                    .max_by_key(|d| d.last_seen_at.map(|t| t.0));
+                let device =
+                    tx.devices_of_user(person).await?.into_iter().max_by_key(|d| d.last_seen_at.map(|t| t.0));
                 let Some(device) = device else {
                     record.state = "skipped".into();
                     record.detail = Some("no_device".into());

@@ -23,6 +23,19 @@ macro_rules! devices_queries {
                     .collect())
             }
 
+            async fn devices_of_user(&mut self, user_id: &str) -> StoreResult<Vec<DeviceRecord>> {
+                Ok(sqlx::query_as::<$db, DeviceRow>(&format!(
+                    "{DEVICE_COLUMNS} WHERE user_id = $1 AND revoked_at IS NULL ORDER BY hostname, id"
+                ))
+                .bind(user_id)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(device_of)
+                .collect())
+            }
+
             async fn inventory_history(&mut self, device_id: &str, limit: i64) -> StoreResult<Vec<InventoryRecord>> {
                 Ok(sqlx::query_as::<$db, (String, String, i64, String, String)>(
                     "SELECT id, device_id, collected_at, digest, inventory FROM device_inventory \
