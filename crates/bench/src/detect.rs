@@ -225,7 +225,7 @@ impl Floor {
             ]),
             map(&[("chars", "86")]),
             map(&[("reason", "wrong_password")]),
-            map(&[("reason", "client_scope")]),
+            map(&[("reason", "client_scope"), ("purpose", "active_call")]),
             map(&[("reason", "permission")]),
             map(&[("external_id", "CTI-20261201-000000")]),
             map(&[("changed", "clients")]),
@@ -247,10 +247,12 @@ impl Floor {
                 ("serial", "JBL-QUANTUM-0042"),
                 ("mass_storage", "false"),
             ]));
+            // Silent after the shift: the detection task marks it so from the person's shifts.
             details.push(map(&[
                 ("kind", "heartbeat_lost"),
                 ("event", &format!("srv-{}", rng.uuid())),
                 ("user", &user),
+                ("off_shift", "true"),
             ]));
             details.push(map(&[("operator", &id)]));
             actors.push((format!("device:{device}"), Actor::Device(device.clone())));

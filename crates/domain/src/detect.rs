@@ -157,7 +157,13 @@ impl RuleId {
 
     /// Whether the rule counts distinct objects (customers) rather than events.
     pub fn counts_distinct(self) -> bool {
-        matches!(self, RuleId::OffCallLookups | RuleId::LookupVolume | RuleId::OffShiftLookups)
+        matches!(
+            self,
+            RuleId::OffCallLookups
+                | RuleId::LookupVolume
+                | RuleId::OffShiftLookups
+                | RuleId::OtherClientLookups
+        )
     }
 
     /// The settings that ship.
@@ -165,7 +171,7 @@ impl RuleId {
         let (severity, threshold, window_minutes, responses): (_, _, _, &[Response]) = match self {
             RuleId::OffCallLookups => (Severity::High, 15, 480, &[]),
             RuleId::LookupVolume => (Severity::High, 60, 60, &[Response::LockPc]),
-            RuleId::OtherClientLookups => (Severity::High, 3, 60, &[]),
+            RuleId::OtherClientLookups => (Severity::High, 5, 60, &[]),
             RuleId::DeniedAccess => (Severity::Medium, 10, 60, &[]),
             RuleId::RevealAllowance => (Severity::Medium, 1, 480, &[]),
             RuleId::SigninFailures => (Severity::Medium, 10, 15, &[]),
@@ -484,10 +490,18 @@ impl Detector {
                     self.explain(e.actor, customer, e.time.0);
                 }
             }
+            // A caller's number that is also another client's customer is refused on a live
+            // call without the operator asking for anyone else: not counted, here or below.
+            ("customer.lookup", "denied")
+                if e.detail("reason") == Some("client_scope")
+                    && e.detail("purpose") == Some("active_call") =>
+            {
+                return found;
+            }
             ("customer.lookup" | "customer.reveal" | "customer.note_add" | "customer.print", "denied")
                 if e.detail("reason") == Some("client_scope") =>
             {
-                self.count(RuleId::OtherClientLookups, e.actor, None, e, &mut found);
+                self.count(RuleId::OtherClientLookups, e.actor, e.object, e, &mut found);
             }
             ("customer.reveal", "denied") if e.detail("reason") == Some("allowance") => {
                 self.count(RuleId::RevealAllowance, e.actor, None, e, &mut found);
@@ -534,6 +548,10 @@ impl Detector {
             _ => return,
         };
         if e.detail("take_out").is_some() {
+            return;
+        }
+        // A PC switched off after its person's shift (marked by the caller, who knows shifts).
+        if rule == RuleId::HeartbeatLost && e.detail("off_shift") == Some("true") {
             return;
         }
         let Some(subject) = e.detail("user").or(e.object) else { return };

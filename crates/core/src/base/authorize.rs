@@ -20,13 +20,14 @@ pub(crate) struct Attempt {
     pub object: Option<String>,
     /// What the caller is told was not found, when the record is outside the scope.
     pub what: &'static str,
-    /// A detail worth recording with the refusal (the customer's client company).
-    pub detail: Option<(&'static str, String)>,
+    /// Details worth recording with the refusal (the customer's client company, the lookup's
+    /// purpose).
+    pub details: Vec<(&'static str, String)>,
 }
 
 impl Attempt {
     pub(crate) fn of(action: &'static Action) -> Self {
-        Attempt { action, object: None, what: "record", detail: None }
+        Attempt { action, object: None, what: "record", details: Vec::new() }
     }
 
     pub(crate) fn on(mut self, object: String, what: &'static str) -> Self {
@@ -64,7 +65,7 @@ impl Base {
         if let Some(object) = attempt.object {
             entry = entry.object(object);
         }
-        if let Some((key, value)) = attempt.detail {
+        for (key, value) in attempt.details {
             entry = entry.detail(key, value);
         }
         if let Refusal::Permission(p) = refusal {

@@ -196,20 +196,33 @@ impl DetectionRunner {
         Ok(entries)
     }
 
-    /// Marks the lookups made outside the operator's shifts (detail `off_shift`); an operator
-    /// with no shifts set has none marked (nothing to compare with).
+    /// Marks what happened outside the person's shifts (detail `off_shift`): their lookups, and
+    /// their PC falling silent — a PC shut down at the end of a shift (or in its last half hour)
+    /// is not a signal. A person with no shifts set has nothing marked (nothing to compare with).
     async fn with_shifts(&mut self, mut entries: Vec<AuditEntry>) -> Result<Vec<AuditEntry>, CoreError> {
         const SHIFTS_RELOAD: Duration = Duration::from_secs(60);
-        for e in entries.iter_mut().filter(|e| e.action == "customer.lookup" && e.outcome == Outcome::Success)
-        {
-            let Some(user) = e.actor.strip_prefix("user:") else { continue };
+        const END_OF_SHIFT_GRACE_MS: i64 = 30 * 60_000;
+        for e in entries.iter_mut().filter(|e| e.outcome == Outcome::Success) {
+            let (person, grace) = match e.action.as_str() {
+                "customer.lookup" => (e.actor.as_str(), 0),
+                "device.signal" if e.details.get("kind").map(String::as_str) == Some("heartbeat_lost") => {
+                    match e.details.get("user") {
+                        Some(user) => (user.as_str(), END_OF_SHIFT_GRACE_MS),
+                        None => continue,
+                    }
+                }
+                _ => continue,
+            };
+            let Some(user) = person.strip_prefix("user:") else { continue };
             let fresh = self.shifts.get(user).is_some_and(|(_, at)| at.elapsed() < SHIFTS_RELOAD);
             if !fresh {
                 let schedule = self.core.base.store.read().await?.shift_schedule(user).await?;
                 self.shifts.insert(user.to_owned(), (schedule, Instant::now()));
             }
             let Some((Some(schedule), _)) = self.shifts.get(user) else { continue };
-            if !schedule.shifts.is_empty() && !schedule.on_shift(e.time) {
+            let on_shift = |t: i64| schedule.on_shift(mamori_domain::UnixMillis(t));
+            let in_shift = on_shift(e.time.0) && on_shift(e.time.0 + grace);
+            if !schedule.shifts.is_empty() && !in_shift {
                 e.details.insert("off_shift".into(), "true".into());
             }
         }

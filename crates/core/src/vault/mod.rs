@@ -121,6 +121,16 @@ pub enum Purpose {
     Reason { code: String, text: String },
 }
 
+impl Purpose {
+    /// The purpose as the audit entry's `purpose` detail names it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Purpose::ActiveCall => "active_call",
+            Purpose::Reason { .. } => "reason",
+        }
+    }
+}
+
 /// The reason codes a lookup outside a call may give.
 pub const REASON_CODES: [&str; 5] =
     ["callback", "complaint_follow_up", "data_subject_request", "quality_review", "fraud_check"];
@@ -670,7 +680,10 @@ impl Vault {
             .partition(|c| crate::Base::reads_client(principal, &c.client_id));
         for other in &others {
             let resource = Resource::Customer { client_id: &other.client_id };
-            let attempt = self.customer_attempt(&actions::CUSTOMER_LOOKUP, other);
+            let mut attempt = self.customer_attempt(&actions::CUSTOMER_LOOKUP, other);
+            // The purpose tells a caller's shared number on a live call (not the operator's
+            // doing) from a search for another client's customer.
+            attempt.details.push(("purpose", purpose.name().to_owned()));
             // Refused and recorded; the lookup goes on with the customers in scope.
             let _ = self.base.authorize(principal, Permission::CustomersRead, resource, attempt, ctx).await;
         }
@@ -963,7 +976,7 @@ impl Vault {
 
     fn customer_attempt(&self, action: &'static Action, record: &CustomerRecord) -> Attempt {
         let mut attempt = Attempt::of(action).on(self.base.audit_object("customer", &record.id), "customer");
-        attempt.detail = Some(("client", record.client_id.clone()));
+        attempt.details.push(("client", record.client_id.clone()));
         attempt
     }
 

@@ -574,3 +574,87 @@ async fn alerts_and_incidents_reach_the_webhook(backend: Backend) {
     assert!(bodies.iter().all(|b| !b.to_string().contains("山田")), "no free text: {bodies:?}");
 }
 both_backends!(alerts_and_incidents_reach_the_webhook);
+
+/// What a normal day is made of raises nothing (the false positives `detect-day` found): a
+/// caller whose number is also another client's customer's, looked up on a live call, and a PC
+/// switched off after its person's shift. A search for other clients' customers still counts,
+/// each customer once.
+async fn ordinary_work_stays_quiet(backend: Backend) {
+    use mamori_domain::activity::{Shift, ShiftSchedule, Weekday};
+    let s = TestServer::start(backend).await;
+    let (op_a, op_b) = two_teams(&s).await;
+    let (client_a, _) = client_with_customers(&s, 10).await;
+    let admin = person(&s, "admin").await;
+    let ctx = Default::default();
+    // A second client company whose customers share the first one's numbers.
+    let client_b = s
+        .core
+        .identity
+        .create_org_unit(&admin, mamori_store::OrgKind::Client, "電力B社", None, &ctx)
+        .await
+        .unwrap();
+    let shared: Vec<_> = (0..10)
+        .map(|i| mamori_core::vault::NewCustomer {
+            client_id: client_b.id.clone(),
+            fields: [("name_kanji".to_owned(), format!("佐藤一郎{i}")), ("phones".to_owned(), phone(i))]
+                .into_iter()
+                .collect(),
+        })
+        .collect();
+    s.core.vault.create_customers(&admin, &shared, &ctx).await.unwrap();
+    let mut a = person(&s, "op.a").await;
+    a.client_ids = vec![client_a];
+
+    // Six callers on live calls, each also a customer of the other client: refused, not counted.
+    for i in 0..6 {
+        let call = format!("pbx-{i}");
+        s.core.vault.call_started(mamori_audit::Actor::System, &call, "op.a", &phone(i), &ctx).await.unwrap();
+        assert_eq!(s.core.vault.find_caller(&a, &call, &ctx).await.unwrap().len(), 1);
+        s.core.vault.call_ended(mamori_audit::Actor::System, &call, &ctx).await.unwrap();
+    }
+    let refused = s.audit("customer.lookup").await;
+    let refused: Vec<_> = refused.iter().filter(|e| e.outcome == mamori_audit::Outcome::Denied).collect();
+    assert_eq!(refused.len(), 6);
+    assert!(refused.iter().all(|e| e.details["purpose"] == "active_call"), "{refused:?}");
+
+    // Off the phone, five of the other client's customers (one of them three times): one alert,
+    // counting customers.
+    for i in [6, 7, 7, 7, 8, 9, 0] {
+        s.core.vault.find_customers_by_phone(&a, &phone(i), &off_call(), &ctx).await.unwrap();
+    }
+
+    // Both PCs fall silent; op.b's shift ended an hour ago, op.a has no shifts set.
+    let token = s.token(admin.user.clone(), &[Permission::DevicesManage, Permission::DevicesRead]).await;
+    let pc_a = enrol_agent(&s, &token, &op_a.id, "PC-A").await;
+    let pc_b = enrol_agent(&s, &token, &op_b.id, "PC-B").await;
+    for pc in [&pc_a, &pc_b] {
+        assert_eq!(pc.send("/api/v1/agent/heartbeat", &json!({})).await.0, 200);
+    }
+    let now_jst_hour = (s.core.now().0 / 3_600_000 + 9) % 24;
+    let shift = Shift {
+        days: Weekday::ALL.to_vec(),
+        start: format!("{:02}:00", (now_jst_hour + 24 - 9) % 24),
+        end: format!("{:02}:00", (now_jst_hour + 24 - 1) % 24),
+    };
+    let schedule = ShiftSchedule { utc_offset_minutes: 540, shifts: vec![shift] };
+    s.core.devices.set_user_shifts(&admin, &op_b.id, schedule, &ctx).await.unwrap();
+    s.clock.advance(Duration::from_secs(240));
+    assert_eq!(s.core.devices.sweep_silent_devices(Duration::from_secs(180)).await.unwrap(), 2);
+
+    alerts_until(&s, &admin, 2).await;
+    caught_up(&s).await;
+    let alerts = s.core.detection.alerts(&admin, 7, &[], &ctx).await.unwrap();
+    let rules: Vec<(&str, Option<&str>)> =
+        alerts.iter().map(|x| (x.record.rule.as_str(), x.record.subject_user_id.as_deref())).collect();
+    assert_eq!(alerts.len(), 2, "{rules:?}");
+    let other = alerts
+        .iter()
+        .find(|x| x.record.rule == "other_client_lookups")
+        .unwrap_or_else(|| panic!("{rules:?}"));
+    assert_eq!((other.record.value, other.record.threshold), (5, 5));
+    assert_eq!(other.record.subject_user_id.as_deref(), Some(op_a.id.as_str()));
+    let silent =
+        alerts.iter().find(|x| x.record.rule == "heartbeat_lost").unwrap_or_else(|| panic!("{rules:?}"));
+    assert_eq!(silent.record.subject_user_id.as_deref(), Some(op_a.id.as_str()), "op.b went home");
+}
+both_backends!(ordinary_work_stays_quiet);
