@@ -858,6 +858,52 @@ catalogue! {
         ],
         summary: "a breach-report deadline is near and the report is not recorded yet (actor `system`)",
     };
+    ISMS_READ = Action {
+        name: "isms.read",
+        category: Category::Access,
+        denied_as: None,
+        object: "—",
+        details: &[("reason", "`permission`")],
+        summary: "refused: the ISMS registers (catalogs, Statement of Applicability, live evidence) without `isms.read` (only refusals are written)",
+    };
+    CATALOG_IMPORT = Action {
+        name: "catalog.import",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`catalog:<urn>`",
+        details: &[
+            ("version", "the catalog's version"),
+            ("controls", "how many controls it holds"),
+            ("mappings", "how many of its controls map to another catalog's"),
+            ("built_in", "`true`: shipped with Mamori and installed at start (actor `system`)"),
+        ],
+        summary: "a control catalog was installed or replaced by a newer version",
+    };
+    SOA_CHANGE = Action {
+        name: "soa.change",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`control:<urn>`",
+        details: &[
+            ("version", "the line's new version"),
+            ("applicable", "`true` or `false`"),
+            ("implementation", "`not_started`, `planned`, `partial`, `implemented`"),
+            ("owner", "the owner's user id, if any"),
+        ],
+        summary: "a control's line in the Statement of Applicability was decided or changed",
+    };
+    EVIDENCE_CHANGE = Action {
+        name: "evidence.change",
+        category: Category::Security,
+        denied_as: None,
+        object: "`evidence:<kind>`",
+        details: &[
+            ("from", "the status before (`pass`, `warn`, `fail`, `not_applicable`; none the first time)"),
+            ("to", "the status now"),
+            ("value", "the figure measured"),
+        ],
+        summary: "a live evidence measurement changed status (actor `system`)",
+    };
     DETECTION_RULES_CHANGE = Action {
         name: "detection.rules_change",
         category: Category::Operation,

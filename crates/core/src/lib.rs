@@ -35,6 +35,7 @@ mod error;
 pub mod export;
 pub mod identity;
 pub mod incidents;
+pub mod isms;
 mod jst;
 pub mod outgoing_mail;
 pub mod print;
@@ -138,6 +139,8 @@ pub struct Core {
     pub detection: Arc<Detection>,
     /// Incidents, their workflow and the breach-report clock.
     pub incidents: Arc<Incidents>,
+    /// The ISMS registers: control catalogs, the Statement of Applicability, live evidence.
+    pub isms: Arc<isms::Isms>,
     base: Arc<Base>,
     /// Seals held outgoing mail (its message and what names a customer).
     mail_box: Arc<SecretBox>,
@@ -220,6 +223,7 @@ impl Core {
             approvals: Arc::new(Approvals::new(base.clone())),
             detection: Arc::new(Detection::new(base.clone())),
             incidents: Arc::new(Incidents::new(base.clone())),
+            isms: Arc::new(isms::Isms::new(base.clone())),
             base,
             mail_box: Arc::new(keys.mail),
         }

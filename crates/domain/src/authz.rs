@@ -58,10 +58,19 @@ impl Role {
                 AlertsManage,
                 IncidentsRead,
                 IncidentsManage,
+                IsmsRead,
+                IsmsManage,
             ],
-            Role::Auditor => {
-                &[UsersRead, OrgRead, AuditRead, SecurityEventsRead, DevicesRead, AlertsRead, IncidentsRead]
-            }
+            Role::Auditor => &[
+                UsersRead,
+                OrgRead,
+                AuditRead,
+                SecurityEventsRead,
+                DevicesRead,
+                AlertsRead,
+                IncidentsRead,
+                IsmsRead,
+            ],
         }
     }
 
@@ -146,10 +155,17 @@ pub enum Permission {
     /// needs no permission: anyone signed in may.)
     #[serde(rename = "incidents.manage")]
     IncidentsManage,
+    /// Read the ISMS registers: control catalogs, the Statement of Applicability and its live
+    /// evidence.
+    #[serde(rename = "isms.read")]
+    IsmsRead,
+    /// Keep the ISMS registers: import catalogs, decide applicability and implementation.
+    #[serde(rename = "isms.manage")]
+    IsmsManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 20] = [
         Permission::UsersRead,
         Permission::UsersManage,
         Permission::OrgRead,
@@ -168,6 +184,8 @@ impl Permission {
         Permission::AlertsManage,
         Permission::IncidentsRead,
         Permission::IncidentsManage,
+        Permission::IsmsRead,
+        Permission::IsmsManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -190,6 +208,8 @@ impl Permission {
             Permission::AlertsManage => "alerts.manage",
             Permission::IncidentsRead => "incidents.read",
             Permission::IncidentsManage => "incidents.manage",
+            Permission::IsmsRead => "isms.read",
+            Permission::IsmsManage => "isms.manage",
         }
     }
 }

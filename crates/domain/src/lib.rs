@@ -12,6 +12,7 @@ pub mod customer;
 pub mod detect;
 pub mod identity;
 pub mod incident;
+pub mod isms;
 pub mod lockout;
 pub mod mail;
 pub mod password_policy;

@@ -208,6 +208,9 @@ catalogue! {
     InvalidPolicy = "invalid_policy", Invalid,
         "A field policy or a site's device policy breaks one of its rules.",
         "Correct what `detail` names and send the policy again.";
+    InvalidCatalog = "invalid_catalog", Invalid,
+        "A control catalog file does not read, or breaks a rule of the format; nothing was imported (`detail` says where: the line and column, or the control and field).",
+        "Correct the file (its format is in docs/isms.md) and import it again.";
     InvalidFilter = "invalid_filter", Invalid,
         "An audit search filter is over 200 characters or holds control characters.",
         "Shorten the filter.";

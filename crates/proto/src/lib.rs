@@ -989,3 +989,150 @@ pub struct IncidentSettings {
     /// Days to the preliminary report to the PPC, 1–5 (3 by default).
     pub preliminary_days: u32,
 }
+
+// ── ISMS registers (issue 17) ─────────────────────────────────────────────────────────────
+
+/// An installed control catalog.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CatalogView {
+    pub urn: String,
+    pub ref_id: String,
+    pub name: String,
+    pub name_ja: Option<String>,
+    pub version: i64,
+    pub provider: Option<String>,
+    /// Shipped with Mamori (updated with it; an import may not replace it).
+    pub built_in: bool,
+    pub imported_at: i64,
+}
+
+/// Query of `POST /api/v1/isms/catalogs` (the body is the YAML file, `Content-Type: application/yaml`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CatalogImportQuery {
+    /// Check the file and say what it holds, changing nothing.
+    pub dry_run: Option<bool>,
+}
+
+/// What a catalog import found (and, unless a dry run, installed).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CatalogImportView {
+    pub urn: String,
+    pub name: String,
+    pub version: i64,
+    pub controls: usize,
+    pub assessable: usize,
+    pub mappings: usize,
+    /// It replaced an installed version of the same catalog.
+    pub replaced: bool,
+    pub dry_run: bool,
+}
+
+/// One live evidence result.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EvidenceView {
+    /// `audit_log_verified`, `audit_forwarding_lag`, `privileged_second_factor`, `dormant_accounts`,
+    /// `vault_key_current`, `key_rotation_age`, `compliant_devices`, `antivirus_signature_age`,
+    /// `usb_without_take_out`, `open_incidents`, `open_high_alerts`, `time_to_contain`.
+    pub kind: String,
+    /// `logging`, `access_control`, `cryptography`, `endpoint`, `incident_management`.
+    pub area: String,
+    /// `pass`, `warn`, `fail`, `not_applicable`.
+    pub status: String,
+    /// The figure: `4/5` (a share), `12` (a count, days or hours), `3/1` (open/overdue), the
+    /// verified size, or the mismatch found.
+    pub value: String,
+    /// Since when this result holds.
+    pub computed_at: i64,
+    /// When it was last measured.
+    pub checked_at: i64,
+    /// The Annex A controls it is evidence for.
+    pub controls: Vec<String>,
+}
+
+/// Query of the SoA.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SoaQuery {
+    /// The catalog's urn (Annex A when absent).
+    pub catalog: Option<String>,
+    /// As it stood at this time (Unix milliseconds); now when absent.
+    pub at: Option<i64>,
+}
+
+/// Query of the live evidence.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EvidenceQuery {
+    /// As it stood at this time (Unix milliseconds); now when absent.
+    pub at: Option<i64>,
+}
+
+/// A control of a catalog.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ControlView {
+    pub urn: String,
+    pub catalog_urn: String,
+    pub parent_urn: Option<String>,
+    pub ref_id: String,
+    pub name: String,
+    pub name_ja: Option<String>,
+    pub description: Option<String>,
+    pub description_ja: Option<String>,
+    /// Whether the SoA decides on it (themes are not).
+    pub assessable: bool,
+}
+
+/// One version of a control's line in the SoA.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SoaEntryView {
+    pub version: i64,
+    pub applicable: bool,
+    pub justification: String,
+    /// `not_started`, `planned`, `partial`, `implemented`.
+    pub implementation: String,
+    pub owner_id: Option<String>,
+    pub owner_name: Option<String>,
+    pub review_on: Option<String>,
+    pub changed_at: i64,
+    /// An audit actor.
+    pub changed_by: String,
+}
+
+/// A control's line in the SoA with its live evidence.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SoaLineView {
+    pub control: ControlView,
+    /// None while undecided (and for themes).
+    pub entry: Option<SoaEntryView>,
+    pub evidence: Vec<EvidenceView>,
+    /// The worst status among the evidence (none without evidence).
+    pub evidence_status: Option<String>,
+    /// Urns of the controls of other catalogs it maps to, and that map to it.
+    pub mapped: Vec<String>,
+}
+
+/// The Statement of Applicability of one catalog.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SoaView {
+    pub catalog: CatalogView,
+    pub at: Option<i64>,
+    pub lines: Vec<SoaLineView>,
+}
+
+/// One control with the history of its line.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ControlDetailView {
+    pub line: SoaLineView,
+    /// Newest first.
+    pub history: Vec<SoaEntryView>,
+}
+
+/// The version a decision made.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SoaDecided {
+    pub version: i64,
+}

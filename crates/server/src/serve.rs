@@ -63,13 +63,26 @@ pub struct Running {
     forwarders: crate::forwarding::Forwarders,
     mail_listener: Option<crate::mail_relay::Listener>,
     mail_outbox: tokio::task::JoinHandle<()>,
-    detection: Detection,
+    detection: FeedTask,
+    evidence: FeedTask,
 }
 
-/// The detection task and the name it holds the detection feed under.
-struct Detection {
+/// A task reading the audit log through a feed (detection, live evidence), and the names of
+/// the feed and of the holder of its lease.
+struct FeedTask {
     task: tokio::task::JoinHandle<()>,
+    feed: &'static str,
     holder: String,
+}
+
+impl FeedTask {
+    /// Stops the task and hands its feed back, so another replica resumes at once.
+    async fn stop(self, core: &Core) {
+        self.task.abort();
+        if let Err(e) = core.audit.audit_feed(self.feed, &self.holder).release().await {
+            tracing::warn!(error = %e, feed = self.feed, "handing a feed back failed");
+        }
+    }
 }
 
 impl Running {
@@ -92,15 +105,8 @@ impl Running {
             listener.stop();
         }
         self.mail_outbox.abort();
-        self.detection.task.abort();
-        let feed = self
-            .state
-            .core
-            .audit
-            .audit_feed(mamori_core::detection::runner::FEED_NAME, &self.detection.holder);
-        if let Err(e) = feed.release().await {
-            tracing::warn!(error = %e, "handing the detection feed back failed");
-        }
+        self.detection.stop(&self.state.core).await;
+        self.evidence.stop(&self.state.core).await;
         if let Some(feed) = self.demo_calls {
             feed.abort();
         }
@@ -176,6 +182,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
     let core = open_core(&config, clock).await?;
     core.audit.check_audit_key().await?;
     core.devices.move_rules_out_of_settings().await?;
+    core.isms.install_built_in_catalogs().await?;
     let backend = core.storage_backend();
     let demo = if demo { Some(core.load_demo().await?) } else { None };
     let setup = core.identity.prepare_setup().await?;
@@ -223,6 +230,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
     let demo_calls = demo.is_some().then(|| spawn_demo_calls(state.core.clone()));
     let checkpointer = spawn_checkpointer(state.core.clone());
     let detection = spawn_detection(state.core.clone());
+    let evidence = spawn_evidence(state.core.clone());
     let forwarders = crate::forwarding::start(&state.core, &state.config.forwarding)?;
     let mail_outbox = crate::mail_relay::spawn_outbox(state.clone(), state.config.mail.clone())
         .map_err(StartError::MailRelay)?;
@@ -246,6 +254,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
         mail_listener,
         mail_outbox,
         detection,
+        evidence,
     })
 }
 
@@ -254,7 +263,7 @@ pub const DETECTION_IDLE: Duration = Duration::from_millis(200);
 
 /// The detectors (issue 16): one replica at a time reads the audit log in order and raises
 /// alerts; caught up, it looks again every 200 ms.
-fn spawn_detection(core: Core) -> Detection {
+fn spawn_detection(core: Core) -> FeedTask {
     let holder = format!("detect-{}", uuid::Uuid::new_v4());
     let mut runner = core.detection_runner(&holder);
     let task = tokio::spawn(async move {
@@ -273,7 +282,34 @@ fn spawn_detection(core: Core) -> Detection {
             }
         }
     });
-    Detection { task, holder }
+    FeedTask { task, feed: mamori_core::detection::runner::FEED_NAME, holder }
+}
+
+/// How long the evidence task waits between rounds.
+pub const EVIDENCE_IDLE: Duration = Duration::from_secs(1);
+
+/// Live evidence (issue 17): one replica at a time reads what was committed and takes again
+/// the measurements it may have changed, within about a second; the timed ones every minute.
+fn spawn_evidence(core: Core) -> FeedTask {
+    let holder = format!("evidence-{}", uuid::Uuid::new_v4());
+    let mut runner = core.evidence_runner(&holder);
+    let task = tokio::spawn(async move {
+        loop {
+            match runner.step().await {
+                Ok(taken) => {
+                    if taken > 0 {
+                        tracing::debug!(taken, "live evidence measured");
+                    }
+                    tokio::time::sleep(EVIDENCE_IDLE).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "measuring live evidence failed; trying again");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            }
+        }
+    });
+    FeedTask { task, feed: mamori_core::isms::evidence::FEED_NAME, holder }
 }
 
 /// How often the audit log's tree is extended and a checkpoint signed while entries arrive.

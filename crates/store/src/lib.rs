@@ -16,6 +16,7 @@
 //! | four-eyes requests, decisions, grants | [`ApprovalRead`] | [`ApprovalWrite`] | `approvals.rs` |
 //! | alerts, their evidence and responses, hourly baselines, detection rules | [`DetectionRead`] | [`DetectionWrite`] | `detection.rs` |
 //! | incidents, their alerts, timeline and checklist | [`IncidentRead`] | [`IncidentWrite`] | `incidents.rs` |
+//! | ISMS registers: control catalogs, Statement of Applicability, live evidence | [`IsmsRead`] | [`IsmsWrite`] | `isms.rs` |
 //! | outgoing mail held for a check, mail passwords | [`MailRead`] | [`MailWrite`] | `mail.rs` |
 //! | the customer vault and calls | [`VaultRead`] | [`VaultWrite`] | `vault.rs` |
 //! | devices: ledger, inventory, events, commands, activity | [`DeviceRead`] | [`DeviceWrite`] | `devices.rs` |
@@ -32,6 +33,7 @@ mod detection;
 mod devices;
 mod identity;
 mod incidents;
+mod isms;
 mod mail;
 mod records;
 mod rules;
@@ -45,6 +47,7 @@ pub use detection::{AlertRecord, AlertResponseRecord, DetectionRead, DetectionWr
 pub use devices::{DeviceRead, DeviceWrite};
 pub use identity::{IdentityRead, IdentityWrite};
 pub use incidents::{IncidentEvent, IncidentRead, IncidentRecord, IncidentWrite};
+pub use isms::{CatalogRecord, ControlRecord, EvidenceRecord, IsmsRead, IsmsWrite, SoaEntryRecord};
 pub use mail::{MailRead, MailWrite};
 pub use records::*;
 pub use rules::{RuleVersion, RulesRead, RulesWrite};
@@ -131,6 +134,7 @@ pub trait StoreRead:
     + MailRead
     + DetectionRead
     + IncidentRead
+    + IsmsRead
     + Send
 {
 }
@@ -146,6 +150,7 @@ impl<
         + MailRead
         + DetectionRead
         + IncidentRead
+        + IsmsRead
         + Send
         + ?Sized,
 > StoreRead for T
@@ -167,6 +172,7 @@ pub trait StoreTx:
     + MailWrite
     + DetectionWrite
     + IncidentWrite
+    + IsmsWrite
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -175,8 +181,8 @@ pub trait StoreTx:
 pub mod prelude {
     pub use crate::{
         ApprovalRead, ApprovalWrite, AuditRead, AuditWrite, DetectionRead, DetectionWrite, DeviceRead,
-        DeviceWrite, IdentityRead, IdentityWrite, IncidentRead, IncidentWrite, MailRead, MailWrite,
-        RulesRead, RulesWrite, SettingsRead, SettingsWrite, SharedStateWrite, StoreRead, StoreTx, VaultRead,
-        VaultWrite,
+        DeviceWrite, IdentityRead, IdentityWrite, IncidentRead, IncidentWrite, IsmsRead, IsmsWrite, MailRead,
+        MailWrite, RulesRead, RulesWrite, SettingsRead, SettingsWrite, SharedStateWrite, StoreRead, StoreTx,
+        VaultRead, VaultWrite,
     };
 }

@@ -67,6 +67,11 @@ impl AuditFeed {
         Ok(entries)
     }
 
+    /// The next index to read, while this process holds the lease (`None` otherwise).
+    pub fn position(&self) -> Option<u64> {
+        self.next
+    }
+
     /// Marks everything read so far as done: the stored cursor moves past it. False when the
     /// lease was lost meanwhile (another replica will deliver those entries again).
     pub async fn done(&mut self) -> Result<bool, CoreError> {

@@ -865,7 +865,7 @@ fn on_network(networks: &PosturePolicy, ip: Option<&str>) -> Option<bool> {
     Some(ip.and_then(|i| i.parse().ok()).is_some_and(|i| networks.network_approved(i)))
 }
 
-fn facts_of(inv: &Inventory) -> mamori_domain::posture::DeviceFacts {
+pub(crate) fn facts_of(inv: &Inventory) -> mamori_domain::posture::DeviceFacts {
     mamori_domain::posture::DeviceFacts {
         os_family: inv.os_family.clone(),
         os_build: inv.os_build.clone(),
@@ -1024,13 +1024,16 @@ impl Devices {
     }
 
     /// The device's latest inventory report, if it sent one that reads.
-    async fn latest_inventory(&self, device: &DeviceRecord) -> Result<Option<Inventory>, CoreError> {
+    pub(crate) async fn latest_inventory(
+        &self,
+        device: &DeviceRecord,
+    ) -> Result<Option<Inventory>, CoreError> {
         let latest = self.base.store.read().await?.inventory_history(&device.id, 1).await?;
         Ok(latest.first().and_then(|i| serde_json::from_str::<Inventory>(&i.inventory).ok()))
     }
 
     /// [`Devices::device_posture`] against an inventory already read.
-    async fn posture_with(
+    pub(crate) async fn posture_with(
         &self,
         device: &DeviceRecord,
         latest: Option<&Inventory>,

@@ -873,6 +873,11 @@ impl Vault {
 }
 
 impl Vault {
+    /// The key-encryption key's current version (records under older ones await re-wrapping).
+    pub(crate) fn key_version(&self) -> u32 {
+        self.vault_kek.current_version()
+    }
+
     /// Client isolation, the one rule: a customer of a client company the principal does not
     /// work on is not found (not even "forbidden"), and the attempt is recorded as denied.
     pub(crate) async fn in_client_scope(

@@ -16,6 +16,7 @@ mod hostile;
 mod identity;
 mod incidents;
 mod input;
+mod isms;
 mod lists;
 mod mail;
 mod pages;

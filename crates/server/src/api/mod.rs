@@ -25,6 +25,7 @@ pub mod audit;
 pub mod customers;
 pub mod devices;
 pub mod incidents;
+pub mod isms;
 pub mod mail;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -147,6 +148,13 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(IncidentsRead), operation!(incidents::report_draft))
         .api(Permission(SettingsManage), operation!(incidents::get_incident_settings))
         .api(Permission(SettingsManage), operation!(incidents::put_incident_settings))
+        .api(Permission(IsmsRead), operation!(isms::list_catalogs))
+        .api(Permission(IsmsManage), operation!(isms::import_catalog))
+        .api(Permission(IsmsRead), operation!(isms::get_soa))
+        .api(Permission(IsmsRead), operation!(isms::get_control))
+        .api(Permission(IsmsManage), operation!(isms::decide_control))
+        .api(Permission(IsmsRead), operation!(isms::list_evidence))
+        .api(Permission(IsmsManage), operation!(isms::check_evidence))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = proto::Health)))]

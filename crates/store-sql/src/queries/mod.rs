@@ -18,6 +18,7 @@ pub(crate) mod detection;
 pub(crate) mod devices;
 pub(crate) mod identity;
 pub(crate) mod incidents;
+pub(crate) mod isms;
 pub(crate) mod mail;
 pub(crate) mod rules;
 pub(crate) mod settings;
@@ -37,6 +38,7 @@ macro_rules! store_tx_impl {
         $crate::queries::mail::mail_queries!($handle, $db);
         $crate::queries::detection::detection_queries!($handle, $db);
         $crate::queries::incidents::incidents_queries!($handle, $db);
+        $crate::queries::isms::isms_queries!($handle, $db);
 
         #[async_trait::async_trait]
         impl mamori_store::StoreTx for $handle {

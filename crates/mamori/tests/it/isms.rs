@@ -1,0 +1,334 @@
+//! The ISMS registers, part 1 (issue 17; ISMS-1…4, ISMS-7, ISMS-9, TW-10): the built-in control
+//! catalogs, the Statement of Applicability with the live evidence Mamori measures of itself,
+//! decisions kept as versions, and catalog imports — against a running server, both databases.
+
+use crate::both_backends;
+use crate::support::{Backend, TestServer, principal};
+use mamori_domain::isms::evidence::{EvidenceKind, EvidenceStatus};
+use mamori_domain::isms::{Implementation, SoaDecision};
+use mamori_domain::{Permission, Role};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const ANNEX_A: &str = "urn:mamori:catalog:iso27001-2022";
+const A_8_15: &str = "urn:mamori:control:iso27001-2022:a.8.15";
+
+/// Waits until the evidence task has measured every kind at least once.
+async fn measured(s: &TestServer, who: &mamori_core::Principal) -> Vec<mamori_core::isms::EvidenceItem> {
+    for _ in 0..300 {
+        let items = s.core.isms.evidence(who, None, &Default::default()).await.unwrap();
+        if items.len() == EvidenceKind::ALL.len() {
+            return items;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the evidence task did not measure every kind");
+}
+
+fn status_of(items: &[mamori_core::isms::EvidenceItem], kind: EvidenceKind) -> (EvidenceStatus, String) {
+    let item = items.iter().find(|i| i.kind == kind).unwrap_or_else(|| panic!("{kind:?} in {items:?}"));
+    (item.status, item.value.clone())
+}
+
+/// A fresh install ships Annex A (93 controls in 4 themes), TW-1…13 and LEAK-1…14; the SoA
+/// shows live evidence for logging, access control, cryptography and endpoint computed from
+/// the running system; tampering with the audit table flips the logging evidence to failing
+/// on the next check, and the flip is itself an audit entry (issue 17, done when).
+async fn catalogs_ship_with_live_evidence(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = principal(s.user("sec", &[Role::SecurityAdmin]).await);
+    let token = s.token(admin.user.clone(), &[Permission::IsmsRead]).await;
+    let api = reqwest::Client::new();
+    let get = |path: &str| {
+        let r = api.get(s.url(path)).bearer_auth(&token).send();
+        async move {
+            let r = r.await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let catalogs = get("/api/v1/isms/catalogs").await;
+    let urns: Vec<&str> = catalogs.as_array().unwrap().iter().map(|c| c["urn"].as_str().unwrap()).collect();
+    assert_eq!(urns.len(), 3, "{catalogs}");
+    let assessable = |soa: &Value| {
+        soa["lines"].as_array().unwrap().iter().filter(|l| l["control"]["assessable"] == true).count()
+    };
+    let annex = get("/api/v1/isms/soa").await;
+    assert_eq!(annex["catalog"]["urn"], ANNEX_A, "Annex A by default");
+    assert_eq!((assessable(&annex), annex["lines"].as_array().unwrap().len()), (93, 97));
+    let tw = get("/api/v1/isms/soa?catalog=urn:mamori:catalog:telework").await;
+    let leak = get("/api/v1/isms/soa?catalog=urn:mamori:catalog:leak").await;
+    assert_eq!((assessable(&tw), assessable(&leak)), (13, 14));
+    assert_eq!(s.audit("catalog.import").await.len(), 3, "each built-in catalog installed once, audited");
+
+    // The evidence task measures everything at start.
+    let items = measured(&s, &admin).await;
+    assert_eq!(status_of(&items, EvidenceKind::AuditLogVerified).0, EvidenceStatus::Pass, "{items:?}");
+    assert_eq!(status_of(&items, EvidenceKind::PrivilegedSecondFactor), (EvidenceStatus::Pass, "1/1".into()));
+    assert_eq!(
+        status_of(&items, EvidenceKind::VaultKeyCurrent).0,
+        EvidenceStatus::NotApplicable,
+        "no records yet"
+    );
+    assert_eq!(status_of(&items, EvidenceKind::KeyRotationAge), (EvidenceStatus::Pass, "0".into()));
+    assert_eq!(
+        status_of(&items, EvidenceKind::CompliantDevices).0,
+        EvidenceStatus::NotApplicable,
+        "no PCs yet"
+    );
+
+    // Beside the control: A.8.15 (logging) carries the verification, and TW-10 (incidents and
+    // logs) shows it through its mapping to A.8.15.
+    let annex = get("/api/v1/isms/soa").await;
+    let line = |soa: &Value, ref_id: &str| {
+        soa["lines"].as_array().unwrap().iter().find(|l| l["control"]["ref_id"] == ref_id).cloned().unwrap()
+    };
+    let logging = line(&annex, "A.8.15");
+    let kinds: Vec<&str> =
+        logging["evidence"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"audit_log_verified"), "{logging}");
+    assert_eq!(logging["evidence_status"], "pass", "{logging}");
+    let tw10 = line(&get("/api/v1/isms/soa?catalog=urn:mamori:catalog:telework").await, "TW-10");
+    assert!(tw10["mapped"].as_array().unwrap().iter().any(|m| m == A_8_15), "{tw10}");
+    assert!(tw10["evidence"].as_array().unwrap().iter().any(|e| e["kind"] == "audit_log_verified"), "{tw10}");
+    assert_eq!(line(&annex, "A.8.5")["evidence_status"], "pass", "second factors of privileged accounts");
+    // The security admin's second factor removed behind Mamori's back: the next measurement fails.
+    let mut tx = s.core.store().begin().await.unwrap();
+    tx.disable_totp(&admin.user.id).await.unwrap();
+    tx.commit().await.unwrap();
+    let checked = s.core.refresh_evidence(&[EvidenceKind::PrivilegedSecondFactor]).await.unwrap();
+    assert_eq!((checked[0].status, checked[0].value.as_str()), (EvidenceStatus::Fail, "0/1"));
+    assert_eq!(line(&get("/api/v1/isms/soa").await, "A.8.5")["evidence_status"], "fail");
+
+    s.clock.advance(Duration::from_secs(60));
+    // One changed byte in the stored log: the next check fails, names the entry, and says so
+    // in the log.
+    s.tamper("UPDATE audit_entries SET action = 'catalog.imporT' WHERE idx = 1").await;
+    let checked = s.core.refresh_evidence(&[EvidenceKind::AuditLogVerified]).await.unwrap();
+    assert_eq!(checked[0].status, EvidenceStatus::Fail);
+    assert!(checked[0].value.contains("entry 1"), "{checked:?}");
+    let flips = s.audit("evidence.change").await;
+    let flip = flips
+        .iter()
+        .find(|e| e.object.as_deref() == Some("evidence:audit_log_verified") && e.details["to"] == "fail");
+    let flip = flip.unwrap_or_else(|| panic!("{flips:?}"));
+    assert_eq!((flip.actor.as_str(), flip.details["from"].as_str()), ("system", "pass"));
+    let annex = get("/api/v1/isms/soa").await;
+    assert_eq!(line(&annex, "A.8.15")["evidence_status"], "fail");
+
+    // The history keeps both results: as of a moment before the tampering it verified.
+    let before = flip.time.0 - 1;
+    let then = s
+        .core
+        .isms
+        .evidence(&admin, Some(mamori_domain::UnixMillis(before)), &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(status_of(&then, EvidenceKind::AuditLogVerified).0, EvidenceStatus::Pass);
+    let history = s
+        .core
+        .isms
+        .evidence_history(&admin, EvidenceKind::AuditLogVerified, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        history.iter().map(|h| h.status).collect::<Vec<_>>(),
+        [EvidenceStatus::Fail, EvidenceStatus::Pass]
+    );
+}
+both_backends!(catalogs_ship_with_live_evidence);
+
+/// Evidence follows events, not a nightly batch: a change that alters a measurement is
+/// reflected by the running evidence task within seconds, with no one asking.
+async fn evidence_follows_events(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = principal(s.user("sec", &[Role::SecurityAdmin]).await);
+    let before = status_of(&measured(&s, &admin).await, EvidenceKind::PrivilegedSecondFactor).1;
+    assert_eq!(before, "1/1");
+    // An operator (with no second factor) made supervisor: one more privileged account, and
+    // it has none.
+    let ctx = Default::default();
+    s.core
+        .identity
+        .set_user_roles(&admin, &s.user("sv", &[Role::Operator]).await.id, &[Role::Supervisor], &ctx)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let items = s.core.isms.evidence(&admin, None, &ctx).await.unwrap();
+        if status_of(&items, EvidenceKind::PrivilegedSecondFactor).1 == "1/2" {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "the evidence did not follow: {items:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+both_backends!(evidence_follows_events);
+
+/// A control's line is decided by a security admin and kept as versions; each is audited; an
+/// auditor reads the SoA as it stood at a date; bad decisions are refused by field.
+async fn soa_decisions_are_versions(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = principal(s.user("sec", &[Role::SecurityAdmin]).await);
+    let owner = s.user("owner", &[Role::Supervisor]).await;
+    let token = s.token(admin.user.clone(), &[Permission::IsmsRead, Permission::IsmsManage]).await;
+    let api = reqwest::Client::new();
+    let put = |urn: &str, body: Value| {
+        api.put(s.url(&format!("/api/v1/isms/controls/{urn}/soa"))).bearer_auth(&token).json(&body).send()
+    };
+    let a_5_1 = "urn:mamori:control:iso27001-2022:a.5.1";
+    let r = put(a_5_1, json!({"applicable": true, "justification": "基本方針を定める", "implementation": "partial", "owner_id": owner.id, "review_on": "2027-04-01"})).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["version"], 1);
+    let first_decided = s.core.now();
+    s.clock.advance(Duration::from_secs(60));
+    let decision = SoaDecision {
+        applicable: true,
+        justification: "基本方針・対策基準を承認済み".into(),
+        implementation: Implementation::Implemented,
+        owner_id: Some(owner.id.clone()),
+        review_on: None,
+    };
+    assert_eq!(s.core.isms.decide(&admin, a_5_1, decision, &Default::default()).await.unwrap(), 2);
+
+    let detail: Value = api
+        .get(s.url(&format!("/api/v1/isms/controls/{a_5_1}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["line"]["entry"]["version"], 2);
+    assert_eq!(detail["line"]["entry"]["owner_name"], owner.display_name.as_str());
+    let versions: Vec<i64> =
+        detail["history"].as_array().unwrap().iter().map(|h| h["version"].as_i64().unwrap()).collect();
+    assert_eq!(versions, [2, 1]);
+    let changes = s.audit("soa.change").await;
+    assert_eq!(changes.len(), 2);
+    assert_eq!(changes[0].object.as_deref(), Some(format!("control:{a_5_1}").as_str()));
+    assert_eq!(changes[0].actor, format!("user:{}", admin.user.id));
+
+    // As it stood after the first decision.
+    let auditor = principal(s.user("audit", &[Role::Auditor]).await);
+    let then = s.core.isms.soa(&auditor, None, Some(first_decided), &Default::default()).await.unwrap();
+    let line = then.lines.iter().find(|l| l.control.urn == a_5_1).unwrap();
+    assert_eq!(line.entry.as_ref().map(|e| (e.version, e.implementation.as_str())), Some((1, "partial")));
+
+    // Refusals, each naming what to change; nothing is written.
+    let refused = |body: Value, urn: &'static str| {
+        let r = put(urn, body);
+        async move {
+            let r = r.await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, p) = refused(json!({"applicable": false, "implementation": "not_started"}), a_5_1).await;
+    assert_eq!(
+        (status, p["code"].as_str(), p["field"].as_str()),
+        (422, Some("required"), Some("justification")),
+        "{p}"
+    );
+    let (status, p) = refused(json!({"applicable": true, "implementation": "done"}), a_5_1).await;
+    assert_eq!((status, p["code"].as_str()), (422, Some("invalid_field")), "{p}");
+    let (status, p) =
+        refused(json!({"applicable": true, "implementation": "planned", "review_on": "2027-02-30"}), a_5_1)
+            .await;
+    assert_eq!((status, p["field"].as_str()), (422, Some("review_on")), "{p}");
+    let (status, p) =
+        refused(json!({"applicable": true, "implementation": "planned", "owner_id": "nobody"}), a_5_1).await;
+    assert_eq!((status, p["field"].as_str()), (422, Some("owner_id")), "{p}");
+    let (status, _) = refused(
+        json!({"applicable": true, "implementation": "planned"}),
+        "urn:mamori:control:iso27001-2022:a.5",
+    )
+    .await;
+    assert_eq!(status, 404, "a theme is not decided");
+    let (status, _) =
+        refused(json!({"applicable": true, "implementation": "planned"}), "urn:mamori:control:nothing:1")
+            .await;
+    assert_eq!(status, 404);
+    assert_eq!(s.audit("soa.change").await.len(), 2, "nothing refused was written");
+
+    // An auditor reads but does not decide; an operator does not read.
+    let auditor_token = s.token(auditor.user.clone(), &[Permission::IsmsRead]).await;
+    let r = api
+        .put(s.url(&format!("/api/v1/isms/controls/{a_5_1}/soa")))
+        .bearer_auth(&auditor_token)
+        .json(&json!({"applicable": true, "implementation": "planned"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let operator = principal(s.user("op", &[Role::Operator]).await);
+    assert!(s.core.isms.soa(&operator, None, None, &Default::default()).await.is_err());
+}
+both_backends!(soa_decisions_are_versions);
+
+/// A centre imports its own catalog (Mamori's format or a CISO Assistant library): a dry run
+/// changes nothing; a bad file is refused whole with where and what; a built-in catalog is
+/// not replaced by an import.
+async fn a_catalog_is_imported_whole_or_not_at_all(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = principal(s.user("sec", &[Role::SecurityAdmin]).await);
+    let token = s.token(admin.user.clone(), &[Permission::IsmsRead, Permission::IsmsManage]).await;
+    let api = reqwest::Client::new();
+    let import = |yaml: String, query: &str, content_type: &str| {
+        api.post(s.url(&format!("/api/v1/isms/catalogs{query}")))
+            .bearer_auth(&token)
+            .header("content-type", content_type.to_owned())
+            .body(yaml)
+            .send()
+    };
+    let own = |mapping_to: &str| {
+        format!(
+            "format: 1\nurn: urn:acme:catalog:client-rules\nref_id: ACME\nname: Client A's rules\nversion: 1\n\
+             translations:\n  ja:\n    name: A社 委託元規程\ncontrols:\n  - urn: urn:acme:control:1\n    ref_id: \"1\"\n\
+             \x20   name: Recordings kept 90 days\n    assessable: true\n    translations:\n      ja:\n        name: 録音の90日保存\n\
+             mappings:\n  - from: urn:acme:control:1\n    to: {mapping_to}\n"
+        )
+    };
+    let r = import(own(A_8_15), "?dry_run=true", "application/yaml").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let summary: Value = r.json().await.unwrap();
+    assert_eq!(
+        (summary["controls"].as_i64(), summary["mappings"].as_i64(), summary["dry_run"].as_bool()),
+        (Some(1), Some(1), Some(true))
+    );
+    assert_eq!(
+        s.core.isms.catalogs(&admin, &Default::default()).await.unwrap().len(),
+        3,
+        "a dry run installs nothing"
+    );
+
+    let r = import(own("urn:mamori:control:iso27001-2022:a.99.1"), "", "application/yaml").await.unwrap();
+    assert_eq!(r.status(), 422);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["code"], "invalid_catalog");
+    assert!(p["detail"].as_str().unwrap().contains("a.99.1"), "{p}");
+    let r = import("urn: [".into(), "", "application/yaml").await.unwrap();
+    let p: Value = r.json().await.unwrap();
+    assert!(p["detail"].as_str().unwrap().contains("line 1"), "{p}");
+    let r = import(own(A_8_15), "", "text/csv").await.unwrap();
+    assert_eq!(r.status(), 415);
+    let built_in = own(A_8_15).replace("urn:acme:catalog:client-rules", ANNEX_A);
+    let r = import(built_in, "", "application/yaml").await.unwrap();
+    assert_eq!(r.status(), 422, "a built-in catalog is not replaced");
+    assert_eq!(s.audit("catalog.import").await.len(), 3, "nothing refused was written");
+
+    let r = import(own(A_8_15), "", "application/yaml").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let soa = s
+        .core
+        .isms
+        .soa(&admin, Some("urn:acme:catalog:client-rules"), None, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(soa.catalog.name_ja.as_deref(), Some("A社 委託元規程"));
+    assert_eq!(soa.lines[0].mapped[0].urn, A_8_15);
+    let imports = s.audit("catalog.import").await;
+    assert!(imports[0].actor.starts_with("token:"), "{:?}", imports[0]);
+    assert_eq!(imports[0].details["built_in"], "false");
+}
+both_backends!(a_catalog_is_imported_whole_or_not_at_all);

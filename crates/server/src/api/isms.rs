@@ -1,0 +1,219 @@
+//! `/api/v1/isms` (issue 17): control catalogs (built in, and imported as YAML), the Statement
+//! of Applicability with its live evidence, a control's line and its history, decisions.
+
+use super::ApiResult;
+use crate::AppState;
+use crate::middleware::{Caller, Ctx};
+use crate::problem::{ApiError, ApiJson, ApiQuery};
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use mamori_core::isms::{CatalogRecord, EvidenceItem, SoaEntryRecord, SoaLine};
+use mamori_domain::UnixMillis;
+use mamori_domain::isms::SoaDecision;
+use mamori_proto::{self as proto, ErrorCode};
+use std::collections::HashMap;
+
+/// A control's urn in the path; anything else names no control.
+pub struct UrnPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for UrnPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let not_found = || ApiError::new(ErrorCode::NotFound, "no control has this urn");
+        let axum::extract::Path(urn) =
+            axum::extract::Path::<String>::from_request_parts(parts, state).await.map_err(|_| not_found())?;
+        if !urn.starts_with("urn:") || urn.len() > 200 {
+            return Err(not_found());
+        }
+        Ok(UrnPath(urn))
+    }
+}
+
+pub(crate) fn catalog_json(c: CatalogRecord) -> proto::CatalogView {
+    proto::CatalogView {
+        urn: c.urn,
+        ref_id: c.ref_id,
+        name: c.name,
+        name_ja: c.name_ja,
+        version: c.version,
+        provider: c.provider,
+        built_in: c.built_in,
+        imported_at: c.imported_at.0,
+    }
+}
+
+pub(crate) fn evidence_json(e: EvidenceItem) -> proto::EvidenceView {
+    proto::EvidenceView {
+        kind: e.kind.as_str().to_owned(),
+        area: serde_json::to_value(e.kind.area())
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        status: e.status.as_str().to_owned(),
+        value: e.value,
+        computed_at: e.computed_at.0,
+        checked_at: e.checked_at.0,
+        controls: e.kind.controls().iter().map(|c| (*c).to_owned()).collect(),
+    }
+}
+
+fn entry_json(e: SoaEntryRecord, names: &HashMap<String, String>) -> proto::SoaEntryView {
+    proto::SoaEntryView {
+        owner_name: e.owner_id.as_ref().and_then(|o| names.get(o)).cloned(),
+        version: e.version,
+        applicable: e.applicable,
+        justification: e.justification,
+        implementation: e.implementation,
+        owner_id: e.owner_id,
+        review_on: e.review_on,
+        changed_at: e.changed_at.0,
+        changed_by: e.changed_by,
+    }
+}
+
+fn line_json(l: SoaLine) -> proto::SoaLineView {
+    let evidence_status = l.evidence_status().map(|s| s.as_str().to_owned());
+    let names: HashMap<String, String> = match (&l.entry, &l.owner) {
+        (Some(SoaEntryRecord { owner_id: Some(id), .. }), Some(name)) => [(id.clone(), name.clone())].into(),
+        _ => HashMap::new(),
+    };
+    let c = l.control;
+    proto::SoaLineView {
+        control: proto::ControlView {
+            urn: c.urn,
+            catalog_urn: c.catalog_urn,
+            parent_urn: c.parent_urn,
+            ref_id: c.ref_id,
+            name: c.name,
+            name_ja: c.name_ja,
+            description: c.description,
+            description_ja: c.description_ja,
+            assessable: c.assessable,
+        },
+        entry: l.entry.map(|e| entry_json(e, &names)),
+        evidence: l.evidence.into_iter().map(evidence_json).collect(),
+        evidence_status,
+        mapped: l.mapped.into_iter().map(|m| m.urn).collect(),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/isms/catalogs", tag = "isms",
+    responses((status = 200, body = Vec<proto::CatalogView>)))]
+pub async fn list_catalogs(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+) -> ApiResult<Json<Vec<proto::CatalogView>>> {
+    let catalogs = state.core.isms.catalogs(&p, &ctx).await?;
+    Ok(Json(catalogs.into_iter().map(catalog_json).collect()))
+}
+
+/// Imports a catalog file (YAML: Mamori's format or a CISO Assistant library); all or nothing.
+#[utoipa::path(post, path = "/api/v1/isms/catalogs", tag = "isms", params(proto::CatalogImportQuery),
+    request_body(content = String, content_type = "application/yaml"),
+    responses((status = 200, body = proto::CatalogImportView), (status = 415, body = proto::Problem),
+        (status = 422, body = proto::Problem)))]
+pub async fn import_catalog(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiQuery(q): ApiQuery<proto::CatalogImportQuery>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<proto::CatalogImportView>> {
+    let is_yaml = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| ["application/yaml", "application/x-yaml", "text/yaml"].contains(&v.trim()));
+    if !is_yaml {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the catalog file as the body with `Content-Type: application/yaml`",
+        ));
+    }
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::new(ErrorCode::InvalidCatalog, "the file is not UTF-8 text").field("file"))?;
+    let dry_run = q.dry_run.unwrap_or(false);
+    let s = state.core.isms.import_catalog(&p, text, dry_run, &ctx).await?;
+    Ok(Json(proto::CatalogImportView {
+        urn: s.urn,
+        name: s.name,
+        version: s.version,
+        controls: s.controls,
+        assessable: s.assessable,
+        mappings: s.mappings,
+        replaced: s.replaced,
+        dry_run,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/isms/soa", tag = "isms", params(proto::SoaQuery),
+    responses((status = 200, body = proto::SoaView), (status = 404, body = proto::Problem)))]
+pub async fn get_soa(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiQuery(q): ApiQuery<proto::SoaQuery>,
+) -> ApiResult<Json<proto::SoaView>> {
+    let soa = state.core.isms.soa(&p, q.catalog.as_deref(), q.at.map(UnixMillis), &ctx).await?;
+    Ok(Json(proto::SoaView {
+        catalog: catalog_json(soa.catalog),
+        at: soa.at.map(|t| t.0),
+        lines: soa.lines.into_iter().map(line_json).collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/isms/controls/{urn}", tag = "isms",
+    responses((status = 200, body = proto::ControlDetailView), (status = 404, body = proto::Problem)))]
+pub async fn get_control(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    UrnPath(urn): UrnPath,
+) -> ApiResult<Json<proto::ControlDetailView>> {
+    let d = state.core.isms.control(&p, &urn, &ctx).await?;
+    let history = d.history.into_iter().map(|e| entry_json(e, &d.names)).collect();
+    Ok(Json(proto::ControlDetailView { line: line_json(d.line), history }))
+}
+
+/// Decides a control's line (a new version; the earlier ones stay).
+#[utoipa::path(put, path = "/api/v1/isms/controls/{urn}/soa", tag = "isms", request_body = SoaDecision,
+    responses((status = 200, body = proto::SoaDecided), (status = 404, body = proto::Problem),
+        (status = 422, body = proto::Problem)))]
+pub async fn decide_control(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    UrnPath(urn): UrnPath,
+    ApiJson(decision): ApiJson<SoaDecision>,
+) -> ApiResult<Json<proto::SoaDecided>> {
+    let version = state.core.isms.decide(&p, &urn, decision, &ctx).await?;
+    Ok(Json(proto::SoaDecided { version }))
+}
+
+#[utoipa::path(get, path = "/api/v1/isms/evidence", tag = "isms", params(proto::EvidenceQuery),
+    responses((status = 200, body = Vec<proto::EvidenceView>)))]
+pub async fn list_evidence(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiQuery(q): ApiQuery<proto::EvidenceQuery>,
+) -> ApiResult<Json<Vec<proto::EvidenceView>>> {
+    let items = state.core.isms.evidence(&p, q.at.map(UnixMillis), &ctx).await?;
+    Ok(Json(items.into_iter().map(evidence_json).collect()))
+}
+
+/// Takes every measurement now (the full log verification included).
+#[utoipa::path(post, path = "/api/v1/isms/evidence/check", tag = "isms",
+    responses((status = 200, body = Vec<proto::EvidenceView>)))]
+pub async fn check_evidence(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+) -> ApiResult<Json<Vec<proto::EvidenceView>>> {
+    let items = state.core.check_evidence_now(&p, &ctx).await?;
+    Ok(Json(items.into_iter().map(evidence_json).collect()))
+}

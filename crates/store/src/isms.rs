@@ -1,0 +1,116 @@
+//! The ISMS registers (issue 17): control catalogs with their mappings, the Statement of
+//! Applicability (each change a new version of a control's line, the latest in force), and
+//! the live evidence's results (a row when a result changes; when it was last checked).
+
+use super::*;
+
+/// A control catalog as installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogRecord {
+    pub urn: String,
+    pub ref_id: String,
+    pub name: String,
+    pub name_ja: Option<String>,
+    pub version: i64,
+    pub provider: Option<String>,
+    /// Shipped with Mamori (installed and upgraded at start), not imported by a person.
+    pub built_in: bool,
+    pub imported_at: UnixMillis,
+    /// An audit actor.
+    pub imported_by: String,
+}
+
+/// One node of a catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlRecord {
+    pub urn: String,
+    pub catalog_urn: String,
+    pub parent_urn: Option<String>,
+    pub ref_id: String,
+    pub name: String,
+    pub name_ja: Option<String>,
+    pub description: Option<String>,
+    pub description_ja: Option<String>,
+    pub assessable: bool,
+    /// Order within the catalog (the file's).
+    pub position: i64,
+}
+
+/// One version of a control's line in the Statement of Applicability.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoaEntryRecord {
+    pub control_urn: String,
+    /// 1, 2, … per control; the highest is in force.
+    pub version: i64,
+    pub applicable: bool,
+    pub justification: String,
+    /// An `Implementation`'s name.
+    pub implementation: String,
+    pub owner_id: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub review_on: Option<String>,
+    pub changed_at: UnixMillis,
+    /// An audit actor.
+    pub changed_by: String,
+}
+
+/// One result of a live evidence measurement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceRecord {
+    /// An `EvidenceKind`'s name.
+    pub kind: String,
+    /// When this result was first measured (it held until the next row of the kind).
+    pub computed_at: UnixMillis,
+    /// An `EvidenceStatus`'s name.
+    pub status: String,
+    pub value: String,
+    /// When the measurement was last taken (the same result or a new one); for a result read
+    /// at a past date, its `computed_at`.
+    pub checked_at: UnixMillis,
+}
+
+/// What a read handle may do in this area.
+#[async_trait]
+pub trait IsmsRead: Send {
+    async fn catalogs(&mut self) -> StoreResult<Vec<CatalogRecord>>;
+    /// Controls of one catalog (or all), by catalog and position.
+    async fn catalog_controls(&mut self, catalog_urn: Option<&str>) -> StoreResult<Vec<ControlRecord>>;
+    /// Every mapping: (control, control of another catalog).
+    async fn control_mappings(&mut self) -> StoreResult<Vec<(String, String)>>;
+    /// The line in force for each control that has one.
+    async fn soa_entries(&mut self) -> StoreResult<Vec<SoaEntryRecord>>;
+    /// Every version of one control's line, newest first.
+    async fn soa_history(&mut self, control_urn: &str) -> StoreResult<Vec<SoaEntryRecord>>;
+    /// Each kind's latest result, with when it was last checked.
+    async fn evidence_current(&mut self) -> StoreResult<Vec<EvidenceRecord>>;
+    /// Each kind's result as it stood at `at`.
+    async fn evidence_at(&mut self, at: UnixMillis) -> StoreResult<Vec<EvidenceRecord>>;
+    /// One kind's results, newest first.
+    async fn evidence_history(&mut self, kind: &str, limit: i64) -> StoreResult<Vec<EvidenceRecord>>;
+    /// The actors of successful audit entries of `action` since `since` (who signed in lately).
+    async fn actors_with_action_since(&mut self, action: &str, since: UnixMillis)
+    -> StoreResult<Vec<String>>;
+}
+
+/// What only a write transaction may do in this area.
+#[async_trait]
+pub trait IsmsWrite: IsmsRead {
+    /// Installs a catalog, replacing its controls and mappings if it was installed before.
+    async fn put_catalog(
+        &mut self,
+        catalog: &CatalogRecord,
+        controls: &[ControlRecord],
+        mappings: &[(String, String)],
+    ) -> StoreResult<()>;
+    /// Adds a version of a control's line (the record's `version` is ignored); returns it.
+    async fn put_soa_entry(&mut self, entry: &SoaEntryRecord) -> StoreResult<i64>;
+    /// Records a measurement taken at `at`: a new row if status or value differ from the
+    /// latest; returns whether it did.
+    async fn record_evidence(
+        &mut self,
+        kind: &str,
+        status: &str,
+        value: &str,
+        at: UnixMillis,
+    ) -> StoreResult<bool>;
+}
