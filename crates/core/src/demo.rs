@@ -120,7 +120,50 @@ impl Core {
         tx.commit().await?;
         self.load_demo_customers(&clients).await?;
         self.load_demo_requests().await?;
+        self.load_demo_soa().await?;
         Ok(accounts)
+    }
+
+    /// An Annex A Statement of Applicability about half done (issue 17, item 10): secure
+    /// development left out (the centre writes no software), most of the rest decided —
+    /// implemented or partly — and a quarter still undecided.
+    async fn load_demo_soa(&self) -> Result<(), CoreError> {
+        use mamori_domain::isms::{Implementation, SoaDecision};
+        let mut read = self.base.store.read().await?;
+        let Some(admin) = read.user_by_username("demo-admin01").await? else {
+            return Ok(());
+        };
+        let controls = read.catalog_controls(Some("urn:mamori:catalog:iso27001-2022")).await?;
+        drop(read);
+        let admin = crate::Principal::direct(&admin, Vec::new());
+        let ctx = mamori_audit::RequestContext::default();
+        let development = ["A.8.25", "A.8.26", "A.8.27", "A.8.28", "A.8.29", "A.8.30", "A.8.31"];
+        for (i, c) in controls.iter().filter(|c| c.assessable).enumerate() {
+            let decision = if development.contains(&c.ref_id.as_str()) {
+                SoaDecision {
+                    applicable: false,
+                    justification: "当センターではソフトウェアを開発せず、開発を委託もしていないため（デモ）".into(),
+                    implementation: Implementation::NotStarted,
+                    owner_id: None,
+                    review_on: Some("2027-04-01".into()),
+                }
+            } else {
+                let implementation = match i % 4 {
+                    0 | 2 => Implementation::Implemented,
+                    1 => Implementation::Partial,
+                    _ => continue,
+                };
+                SoaDecision {
+                    applicable: true,
+                    justification: "個人情報を扱う受託業務のリスク対応として必要（デモ）".into(),
+                    implementation,
+                    owner_id: Some(admin.user.id.clone()),
+                    review_on: Some("2027-04-01".into()),
+                }
+            };
+            self.isms.decide(&admin, &c.urn, decision, &ctx).await?;
+        }
+        Ok(())
     }
 
     /// A pending print for the demo's first supervisor to decide (issue 15): demo-op01 asks to
