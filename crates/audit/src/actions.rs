@@ -892,6 +892,18 @@ catalogue! {
         ],
         summary: "a control's line in the Statement of Applicability was decided or changed",
     };
+    ASSET_CHANGE = Action {
+        name: "asset.change",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`asset:<id>`",
+        details: &[
+            ("change", "`create`, `update`, `retire`, or `sync` (a ledger PC or a client company's data followed, actor `system`)"),
+            ("version", "the asset's new version"),
+            ("kind", "`customer_data`, `document`, `software`, `cloud_service`, `equipment`, `person`, `premises`"),
+        ],
+        summary: "an information asset was registered, changed or retired",
+    };
     EVIDENCE_CHANGE = Action {
         name: "evidence.change",
         category: Category::Security,

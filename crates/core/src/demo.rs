@@ -142,7 +142,8 @@ impl Core {
             let decision = if development.contains(&c.ref_id.as_str()) {
                 SoaDecision {
                     applicable: false,
-                    justification: "当センターではソフトウェアを開発せず、開発を委託もしていないため（デモ）".into(),
+                    justification: "当センターではソフトウェアを開発せず、開発を委託もしていないため（デモ）"
+                        .into(),
                     implementation: Implementation::NotStarted,
                     owner_id: None,
                     review_on: Some("2027-04-01".into()),

@@ -1131,8 +1131,60 @@ pub struct ControlDetailView {
     pub history: Vec<SoaEntryView>,
 }
 
-/// The version a decision made.
+/// The version a decision or a change made.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SoaDecided {
     pub version: i64,
+}
+
+/// An information asset (the version in force).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AssetView {
+    pub id: String,
+    pub version: i64,
+    /// `customer_data`, `document`, `software`, `cloud_service`, `equipment`, `person`, `premises`.
+    pub kind: String,
+    pub name: String,
+    pub owner_id: Option<String>,
+    pub owner_name: Option<String>,
+    pub location: String,
+    /// `public` (公開), `internal` (社外秘), `restricted` (部外秘).
+    pub confidentiality: String,
+    /// `low` (小), `medium` (中), `high` (大).
+    pub integrity: String,
+    /// `daytime_stop_ok` (日中停止可), `night_stop_ok` (夜間停止可), `always_on` (24時間365日).
+    pub availability: String,
+    /// Software and cloud services: on the allowed list (TW-2).
+    pub allowed: Option<bool>,
+    pub review_on: Option<String>,
+    pub notes: String,
+    /// `manual`, or `device` / `client_data`: kept in step with that ledger PC or client company.
+    pub source: String,
+    pub source_id: Option<String>,
+    pub retired_at: Option<i64>,
+    pub changed_at: i64,
+    /// An audit actor.
+    pub changed_by: String,
+}
+
+/// Query of the asset list.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AssetQuery {
+    /// Retired assets too.
+    pub include_retired: Option<bool>,
+}
+
+/// An asset with every version, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AssetDetailView {
+    pub asset: AssetView,
+    pub history: Vec<AssetView>,
+}
+
+/// The id of a new record.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Created {
+    pub id: String,
 }

@@ -69,6 +69,31 @@ pub struct EvidenceRecord {
     pub checked_at: UnixMillis,
 }
 
+/// One version of an information asset (the latest is in force).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetRecord {
+    pub id: String,
+    pub version: i64,
+    /// An `AssetKind`'s name.
+    pub kind: String,
+    pub name: String,
+    pub owner_id: Option<String>,
+    pub location: String,
+    pub confidentiality: String,
+    pub integrity: String,
+    pub availability: String,
+    pub allowed: Option<bool>,
+    pub review_on: Option<String>,
+    pub notes: String,
+    /// An `AssetSource`'s name; with `source_id`, the device or client company it follows.
+    pub source: String,
+    pub source_id: Option<String>,
+    pub retired_at: Option<UnixMillis>,
+    pub changed_at: UnixMillis,
+    /// An audit actor.
+    pub changed_by: String,
+}
+
 /// What a read handle may do in this area.
 #[async_trait]
 pub trait IsmsRead: Send {
@@ -87,6 +112,11 @@ pub trait IsmsRead: Send {
     async fn evidence_at(&mut self, at: UnixMillis) -> StoreResult<Vec<EvidenceRecord>>;
     /// One kind's results, newest first.
     async fn evidence_history(&mut self, kind: &str, limit: i64) -> StoreResult<Vec<EvidenceRecord>>;
+    /// Assets in force, by kind and name; retired ones too when asked.
+    async fn assets(&mut self, include_retired: bool) -> StoreResult<Vec<AssetRecord>>;
+    async fn asset(&mut self, id: &str) -> StoreResult<Option<AssetRecord>>;
+    /// Every version of an asset, newest first.
+    async fn asset_history(&mut self, id: &str) -> StoreResult<Vec<AssetRecord>>;
     /// The actors of successful audit entries of `action` since `since` (who signed in lately).
     async fn actors_with_action_since(&mut self, action: &str, since: UnixMillis)
     -> StoreResult<Vec<String>>;
@@ -104,6 +134,9 @@ pub trait IsmsWrite: IsmsRead {
     ) -> StoreResult<()>;
     /// Adds a version of a control's line (the record's `version` is ignored); returns it.
     async fn put_soa_entry(&mut self, entry: &SoaEntryRecord) -> StoreResult<i64>;
+    /// Stores a new version of an asset (the record's `version` is ignored: one more than the
+    /// stored one, 1 for a new asset); returns it.
+    async fn put_asset(&mut self, asset: &AssetRecord) -> StoreResult<i64>;
     /// Records a measurement taken at `at`: a new row if status or value differ from the
     /// latest; returns whether it did.
     async fn record_evidence(

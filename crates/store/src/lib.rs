@@ -47,7 +47,9 @@ pub use detection::{AlertRecord, AlertResponseRecord, DetectionRead, DetectionWr
 pub use devices::{DeviceRead, DeviceWrite};
 pub use identity::{IdentityRead, IdentityWrite};
 pub use incidents::{IncidentEvent, IncidentRead, IncidentRecord, IncidentWrite};
-pub use isms::{CatalogRecord, ControlRecord, EvidenceRecord, IsmsRead, IsmsWrite, SoaEntryRecord};
+pub use isms::{
+    AssetRecord, CatalogRecord, ControlRecord, EvidenceRecord, IsmsRead, IsmsWrite, SoaEntryRecord,
+};
 pub use mail::{MailRead, MailWrite};
 pub use records::*;
 pub use rules::{RuleVersion, RulesRead, RulesWrite};

@@ -271,6 +271,7 @@ impl Core {
             expected: None,
             claimed_at: None,
             pending: BTreeSet::new(),
+            assets_due: true,
             timed_at: None,
             verified_at: None,
         }
@@ -278,7 +279,8 @@ impl Core {
 }
 
 /// The evidence task: reads what was committed, takes again the measurements it may have
-/// changed, and the timed ones when due.
+/// changed, and the timed ones when due; and keeps the assets that follow the device ledger
+/// and the client companies in step.
 #[derive(Debug)]
 pub struct EvidenceRunner {
     core: Core,
@@ -288,6 +290,9 @@ pub struct EvidenceRunner {
     claimed_at: Option<Instant>,
     /// Measurements to take once the feed has caught up.
     pending: BTreeSet<EvidenceKind>,
+    /// The followed assets are to be brought in step (at start, and after a PC or a client
+    /// company came or went).
+    assets_due: bool,
     timed_at: Option<Instant>,
     verified_at: Option<Instant>,
 }
@@ -311,6 +316,7 @@ impl EvidenceRunner {
         };
         for e in &entries {
             self.pending.extend(EvidenceKind::ALL.into_iter().filter(|k| k.changed_by(&e.action)));
+            self.assets_due |= crate::isms::assets::moves_followed_assets(&e.action);
         }
         if entries.len() as u64 == FEED_BATCH {
             // More to read: measure once, after the last batch.
@@ -325,6 +331,10 @@ impl EvidenceRunner {
         if verify_due {
             self.pending.insert(EvidenceKind::AuditLogVerified);
             self.verified_at = Some(Instant::now());
+        }
+        if self.assets_due {
+            self.core.sync_followed_assets().await?;
+            self.assets_due = false;
         }
         let kinds: Vec<EvidenceKind> = std::mem::take(&mut self.pending).into_iter().collect();
         if !kinds.is_empty() {

@@ -332,3 +332,132 @@ async fn a_catalog_is_imported_whole_or_not_at_all(backend: Backend) {
     assert_eq!(imports[0].details["built_in"], "false");
 }
 both_backends!(a_catalog_is_imported_whole_or_not_at_all);
+
+/// Waits until the followed assets match `done`.
+async fn assets_until(
+    s: &TestServer,
+    who: &mamori_core::Principal,
+    done: impl Fn(&[mamori_core::isms::assets::AssetView]) -> bool,
+) -> Vec<mamori_core::isms::assets::AssetView> {
+    for _ in 0..300 {
+        let assets = s.core.isms.assets(who, true, &Default::default()).await.unwrap();
+        if done(&assets) {
+            return assets;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the followed assets did not come in step");
+}
+
+/// The asset register (issue 17, item 1; ISMS-1, TW-2): a ledger PC and a client company's
+/// customer data appear as assets without retyping and stay in step (a revoked PC's asset
+/// retires); a person registers the rest with the article's ratings; every version stays.
+async fn assets_follow_the_ledger(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = principal(s.user("sec", &[Role::SecurityAdmin]).await);
+    let op = s.user("op.a", &[Role::Operator]).await;
+    let ctx = Default::default();
+    s.core
+        .identity
+        .create_org_unit(&admin, mamori_store::OrgKind::Client, "通販A社", None, &ctx)
+        .await
+        .unwrap();
+    let token = s
+        .token(
+            admin.user.clone(),
+            &[
+                Permission::DevicesManage,
+                Permission::DevicesRead,
+                Permission::IsmsRead,
+                Permission::IsmsManage,
+            ],
+        )
+        .await;
+    let pc = crate::devices::enrol_agent(&s, &token, &op.id, "PC-A").await;
+
+    let followed = |a: &[mamori_core::isms::assets::AssetView]| {
+        a.iter().filter(|a| a.record.source != "manual").count() == 2
+    };
+    let assets = assets_until(&s, &admin, followed).await;
+    let data = assets.iter().find(|a| a.record.source == "client_data").unwrap();
+    assert_eq!(data.record.name, "顧客データ: 通販A社");
+    assert_eq!(
+        (data.record.kind.as_str(), data.record.confidentiality.as_str(), data.record.availability.as_str()),
+        ("customer_data", "restricted", "always_on")
+    );
+    let device = assets.iter().find(|a| a.record.source == "device").unwrap();
+    assert_eq!(
+        (device.record.name.as_str(), device.record.source_id.as_deref()),
+        ("PC-A", Some(pc.id.as_str()))
+    );
+    assert_eq!(device.owner.as_deref(), Some(op.display_name.as_str()), "the PC's person answers for it");
+    assert_eq!(device.record.changed_by, "system");
+
+    // A person rates the PC higher; its name stays the ledger's.
+    let api = reqwest::Client::new();
+    let put = api
+        .put(s.url(&format!("/api/v1/isms/assets/{}", device.record.id)))
+        .bearer_auth(&token)
+        .json(&json!({"kind": "equipment", "name": "renamed", "confidentiality": "restricted", "integrity": "high", "availability": "night_stop_ok", "review_on": "2027-03-31"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let detail: Value = api
+        .get(s.url(&format!("/api/v1/isms/assets/{}", device.record.id)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (detail["asset"]["name"].as_str(), detail["asset"]["confidentiality"].as_str()),
+        (Some("PC-A"), Some("restricted"))
+    );
+    assert_eq!(detail["history"].as_array().unwrap().len(), 2);
+
+    // Software needs its allowed-list answer (TW-2); then it is registered.
+    let post = |body: Value| api.post(s.url("/api/v1/isms/assets")).bearer_auth(&token).json(&body).send();
+    let crm = json!({"kind": "cloud_service", "name": "クラウドCRM", "location": "東京リージョン", "confidentiality": "restricted", "integrity": "high", "availability": "always_on"});
+    let r = post(crm.clone()).await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert_eq!(r.json::<Value>().await.unwrap()["field"], "allowed");
+    let mut allowed = crm.clone();
+    allowed["allowed"] = json!(true);
+    let r = post(allowed).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let crm_id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let r = post(json!({"kind": "premises", "name": "", "confidentiality": "internal", "integrity": "low", "availability": "always_on"})).await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["field"], "name");
+    let r = post(json!({"kind": "premises", "name": "執務室", "confidentiality": "secret", "integrity": "low", "availability": "always_on"})).await.unwrap();
+    assert_eq!(r.status(), 422, "an unknown grade");
+
+    // A followed asset retires with its source, a registered one by hand.
+    assert!(matches!(
+        s.core.isms.retire_asset(&admin, &device.record.id, &ctx).await,
+        Err(mamori_core::CoreError::Conflict(_))
+    ));
+    let retire = api
+        .post(s.url(&format!("/api/v1/isms/assets/{crm_id}/retire")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retire.status(), 204);
+    s.core.devices.revoke_device(&admin, &pc.id, &ctx).await.unwrap();
+    let assets = assets_until(&s, &admin, |a| {
+        a.iter().any(|a| a.record.source == "device" && a.record.retired_at.is_some())
+    })
+    .await;
+    assert_eq!(assets.iter().filter(|a| a.record.retired_at.is_none()).count(), 1, "the customer data only");
+    let in_force = s.core.isms.assets(&admin, false, &ctx).await.unwrap();
+    assert_eq!(in_force.len(), 1);
+    let changes: Vec<String> =
+        s.audit("asset.change").await.iter().map(|e| e.details["change"].clone()).collect();
+    for change in ["create", "update", "retire"] {
+        assert!(changes.iter().any(|c| c == change), "{changes:?}");
+    }
+}
+both_backends!(assets_follow_the_ledger);

@@ -4,13 +4,14 @@
 use super::ApiResult;
 use crate::AppState;
 use crate::middleware::{Caller, Ctx};
-use crate::problem::{ApiError, ApiJson, ApiQuery};
+use crate::problem::{ApiError, ApiJson, ApiQuery, IdPath};
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use mamori_core::isms::{CatalogRecord, EvidenceItem, SoaEntryRecord, SoaLine};
 use mamori_domain::UnixMillis;
 use mamori_domain::isms::SoaDecision;
+use mamori_domain::isms::asset::AssetInput;
 use mamori_proto::{self as proto, ErrorCode};
 use std::collections::HashMap;
 
@@ -216,4 +217,109 @@ pub async fn check_evidence(
 ) -> ApiResult<Json<Vec<proto::EvidenceView>>> {
     let items = state.core.check_evidence_now(&p, &ctx).await?;
     Ok(Json(items.into_iter().map(evidence_json).collect()))
+}
+
+fn asset_json(
+    a: mamori_core::isms::assets::AssetRecord,
+    names: &HashMap<String, String>,
+) -> proto::AssetView {
+    proto::AssetView {
+        owner_name: a.owner_id.as_ref().and_then(|o| names.get(o)).cloned(),
+        id: a.id,
+        version: a.version,
+        kind: a.kind,
+        name: a.name,
+        owner_id: a.owner_id,
+        location: a.location,
+        confidentiality: a.confidentiality,
+        integrity: a.integrity,
+        availability: a.availability,
+        allowed: a.allowed,
+        review_on: a.review_on,
+        notes: a.notes,
+        source: a.source,
+        source_id: a.source_id,
+        retired_at: a.retired_at.map(|t| t.0),
+        changed_at: a.changed_at.0,
+        changed_by: a.changed_by,
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/isms/assets", tag = "isms", params(proto::AssetQuery),
+    responses((status = 200, body = Vec<proto::AssetView>)))]
+pub async fn list_assets(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiQuery(q): ApiQuery<proto::AssetQuery>,
+) -> ApiResult<Json<Vec<proto::AssetView>>> {
+    let assets = state.core.isms.assets(&p, q.include_retired.unwrap_or(false), &ctx).await?;
+    Ok(Json(
+        assets
+            .into_iter()
+            .map(|a| {
+                let names = match (&a.record.owner_id, a.owner) {
+                    (Some(id), Some(name)) => [(id.clone(), name)].into(),
+                    _ => HashMap::new(),
+                };
+                asset_json(a.record, &names)
+            })
+            .collect(),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/isms/assets", tag = "isms", request_body = AssetInput,
+    responses((status = 201, body = proto::Created), (status = 422, body = proto::Problem)))]
+pub async fn create_asset(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(input): ApiJson<AssetInput>,
+) -> ApiResult<(axum::http::StatusCode, Json<proto::Created>)> {
+    let id = state.core.isms.create_asset(&p, input, &ctx).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(proto::Created { id })))
+}
+
+#[utoipa::path(get, path = "/api/v1/isms/assets/{id}", tag = "isms",
+    responses((status = 200, body = proto::AssetDetailView), (status = 404, body = proto::Problem)))]
+pub async fn get_asset(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<proto::AssetDetailView>> {
+    let d = state.core.isms.asset(&p, &id, &ctx).await?;
+    Ok(Json(proto::AssetDetailView {
+        asset: asset_json(d.asset.record, &d.names),
+        history: d.history.into_iter().map(|a| asset_json(a, &d.names)).collect(),
+    }))
+}
+
+/// Changes an asset (a new version). For an asset that follows a ledger PC or a client
+/// company, the kind, name and place stay its source's.
+#[utoipa::path(put, path = "/api/v1/isms/assets/{id}", tag = "isms", request_body = AssetInput,
+    responses((status = 200, body = proto::SoaDecided), (status = 404, body = proto::Problem),
+        (status = 422, body = proto::Problem)))]
+pub async fn update_asset(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+    ApiJson(input): ApiJson<AssetInput>,
+) -> ApiResult<Json<proto::SoaDecided>> {
+    let version = state.core.isms.update_asset(&p, &id, input, &ctx).await?;
+    Ok(Json(proto::SoaDecided { version }))
+}
+
+/// Retires an asset a person registered.
+#[utoipa::path(post, path = "/api/v1/isms/assets/{id}/retire", tag = "isms",
+    responses((status = 204), (status = 404, body = proto::Problem), (status = 409, body = proto::Problem)))]
+pub async fn retire_asset(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+) -> ApiResult<axum::http::StatusCode> {
+    state.core.isms.retire_asset(&p, &id, &ctx).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -155,6 +155,11 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(IsmsManage), operation!(isms::decide_control))
         .api(Permission(IsmsRead), operation!(isms::list_evidence))
         .api(Permission(IsmsManage), operation!(isms::check_evidence))
+        .api(Permission(IsmsRead), operation!(isms::list_assets))
+        .api(Permission(IsmsManage), operation!(isms::create_asset))
+        .api(Permission(IsmsRead), operation!(isms::get_asset))
+        .api(Permission(IsmsManage), operation!(isms::update_asset))
+        .api(Permission(IsmsManage), operation!(isms::retire_asset))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = proto::Health)))]

@@ -19,6 +19,53 @@ macro_rules! isms_queries {
             bool,
             i64,
         );
+        const ASSET_COLUMNS: &str = "id, version, kind, name, owner_id, location, confidentiality, integrity, \
+                                     availability, allowed, review_on, notes, source, source_id, retired_at, \
+                                     changed_at, changed_by";
+
+        #[derive(sqlx::FromRow)]
+        struct AssetRow {
+            id: String,
+            version: i64,
+            kind: String,
+            name: String,
+            owner_id: Option<String>,
+            location: String,
+            confidentiality: String,
+            integrity: String,
+            availability: String,
+            allowed: Option<bool>,
+            review_on: Option<String>,
+            notes: String,
+            source: String,
+            source_id: Option<String>,
+            retired_at: Option<i64>,
+            changed_at: i64,
+            changed_by: String,
+        }
+
+        fn asset_of(r: AssetRow) -> AssetRecord {
+            AssetRecord {
+                id: r.id,
+                version: r.version,
+                kind: r.kind,
+                name: r.name,
+                owner_id: r.owner_id,
+                location: r.location,
+                confidentiality: r.confidentiality,
+                integrity: r.integrity,
+                availability: r.availability,
+                allowed: r.allowed,
+                review_on: r.review_on,
+                notes: r.notes,
+                source: r.source,
+                source_id: r.source_id,
+                retired_at: r.retired_at.map(UnixMillis),
+                changed_at: UnixMillis(r.changed_at),
+                changed_by: r.changed_by,
+            }
+        }
+
         type SoaRow = (String, i64, bool, String, String, Option<String>, Option<String>, i64, String);
 
         fn control_of(r: ControlRow) -> ControlRecord {
@@ -175,6 +222,37 @@ macro_rules! isms_queries {
                 Ok(rows.into_iter().map(evidence_of).collect())
             }
 
+            async fn assets(&mut self, include_retired: bool) -> StoreResult<Vec<AssetRecord>> {
+                let filter = if include_retired { "" } else { "WHERE retired_at IS NULL " };
+                let rows = sqlx::query_as::<$db, AssetRow>(&format!(
+                    "SELECT {ASSET_COLUMNS} FROM assets {filter}ORDER BY kind, name, id"
+                ))
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(rows.into_iter().map(asset_of).collect())
+            }
+
+            async fn asset(&mut self, id: &str) -> StoreResult<Option<AssetRecord>> {
+                let row = sqlx::query_as::<$db, AssetRow>(&format!("SELECT {ASSET_COLUMNS} FROM assets WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                Ok(row.map(asset_of))
+            }
+
+            async fn asset_history(&mut self, id: &str) -> StoreResult<Vec<AssetRecord>> {
+                let rows = sqlx::query_as::<$db, AssetRow>(&format!(
+                    "SELECT {ASSET_COLUMNS} FROM asset_versions WHERE id = $1 ORDER BY version DESC"
+                ))
+                .bind(id)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(rows.into_iter().map(asset_of).collect())
+            }
+
             async fn actors_with_action_since(
                 &mut self,
                 action: &str,
@@ -267,6 +345,51 @@ macro_rules! isms_queries {
                 .fetch_one(self.handle.conn())
                 .await
                 .map_err(db_err)
+            }
+
+            async fn put_asset(&mut self, a: &AssetRecord) -> StoreResult<i64> {
+                let version = sqlx::query_scalar::<$db, i64>(
+                    "SELECT COALESCE(MAX(version), 0) + 1 FROM asset_versions WHERE id = $1",
+                )
+                .bind(&a.id)
+                .fetch_one(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                for (table, upsert) in [("asset_versions", false), ("assets", true)] {
+                    let conflict = if upsert {
+                        " ON CONFLICT (id) DO UPDATE SET version = $2, kind = $3, name = $4, owner_id = $5, \
+                         location = $6, confidentiality = $7, integrity = $8, availability = $9, allowed = $10, \
+                         review_on = $11, notes = $12, source = $13, source_id = $14, retired_at = $15, \
+                         changed_at = $16, changed_by = $17"
+                    } else {
+                        ""
+                    };
+                    sqlx::query::<$db>(&format!(
+                        "INSERT INTO {table} ({ASSET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+                         $12, $13, $14, $15, $16, $17){conflict}"
+                    ))
+                    .bind(&a.id)
+                    .bind(version)
+                    .bind(&a.kind)
+                    .bind(&a.name)
+                    .bind(&a.owner_id)
+                    .bind(&a.location)
+                    .bind(&a.confidentiality)
+                    .bind(&a.integrity)
+                    .bind(&a.availability)
+                    .bind(a.allowed)
+                    .bind(&a.review_on)
+                    .bind(&a.notes)
+                    .bind(&a.source)
+                    .bind(&a.source_id)
+                    .bind(a.retired_at.map(|t| t.0))
+                    .bind(a.changed_at.0)
+                    .bind(&a.changed_by)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                }
+                Ok(version)
             }
 
             async fn record_evidence(
