@@ -904,6 +904,31 @@ catalogue! {
         ],
         summary: "an information asset was registered, changed or retired",
     };
+    RISK_ASSESSMENT_CREATE = Action {
+        name: "risk.assessment_create",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`risk_assessment:<id>`",
+        details: &[
+            ("matrix", "its grid, probability × impact grades (`5x5`)"),
+            ("appetite", "the level (from 0) at or above which a risk is above the appetite"),
+        ],
+        summary: "a risk assessment was started with its matrix (the first one by `system` at start)",
+    };
+    RISK_CHANGE = Action {
+        name: "risk.change",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`risk:<id>`",
+        details: &[
+            ("change", "`create` or `update`"),
+            ("number", "its number in the assessment (`R-<number>`)"),
+            ("version", "the risk's new version"),
+            ("level", "its current level (residual when rated, else inherent), from 0"),
+            ("treatment", "`undecided`, `reduce`, `accept`, `transfer`, `avoid`"),
+        ],
+        summary: "a risk was registered or changed",
+    };
     EVIDENCE_CHANGE = Action {
         name: "evidence.change",
         category: Category::Security,

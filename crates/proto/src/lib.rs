@@ -1188,3 +1188,84 @@ pub struct AssetDetailView {
 pub struct Created {
     pub id: String,
 }
+
+/// A risk assessment with its frozen matrix.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RiskAssessmentView {
+    pub id: String,
+    pub name: String,
+    /// Risks at this level (from 0) or above are above the appetite.
+    pub appetite: i64,
+    pub matrix: mamori_domain::isms::risk::RiskMatrix,
+    pub created_at: i64,
+}
+
+/// Body of `POST /api/v1/isms/risk-assessments`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRiskAssessment {
+    pub name: String,
+    /// The ISO/IEC 27005-style 5×5 grid when absent.
+    #[serde(default)]
+    pub matrix: Option<mamori_domain::isms::risk::RiskMatrix>,
+    pub appetite: i64,
+}
+
+/// A rating with the level its matrix gives it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RatedView {
+    pub probability: i64,
+    pub impact: i64,
+    pub level: i64,
+}
+
+/// A risk (the version in force).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RiskView {
+    pub id: String,
+    pub assessment_id: String,
+    pub number: i64,
+    pub version: i64,
+    pub title: String,
+    pub threat: String,
+    pub vulnerability: String,
+    pub inherent: RatedView,
+    pub residual: Option<RatedView>,
+    /// `undecided`, `reduce`, `accept`, `transfer`, `avoid`.
+    pub treatment: String,
+    pub owner_id: Option<String>,
+    pub owner_name: Option<String>,
+    pub due_on: Option<String>,
+    pub review_on: Option<String>,
+    pub notes: String,
+    pub asset_ids: Vec<String>,
+    pub control_urns: Vec<String>,
+    /// Its current level (residual when rated) is at or above the appetite.
+    pub above_appetite: bool,
+    pub changed_at: i64,
+    pub changed_by: String,
+}
+
+/// Query naming an assessment (the newest when absent).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RiskQuery {
+    pub assessment: Option<String>,
+}
+
+/// The risks of an assessment and their heat maps (`[probability][impact]` → risks).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RiskRegisterView {
+    pub assessment: RiskAssessmentView,
+    pub risks: Vec<RiskView>,
+    pub inherent_heat: Vec<Vec<usize>>,
+    pub residual_heat: Vec<Vec<usize>>,
+}
+
+/// A risk with every version, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RiskDetailView {
+    pub risk: RiskView,
+    pub history: Vec<RiskView>,
+}

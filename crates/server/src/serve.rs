@@ -183,6 +183,7 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
     core.audit.check_audit_key().await?;
     core.devices.move_rules_out_of_settings().await?;
     core.isms.install_built_in_catalogs().await?;
+    core.isms.ensure_risk_assessment().await?;
     let backend = core.storage_backend();
     let demo = if demo { Some(core.load_demo().await?) } else { None };
     let setup = core.identity.prepare_setup().await?;

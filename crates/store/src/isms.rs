@@ -94,6 +94,51 @@ pub struct AssetRecord {
     pub changed_by: String,
 }
 
+/// A risk assessment with its frozen matrix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskAssessmentRecord {
+    pub id: String,
+    pub name: String,
+    /// Risks at this level (counted from 0) or above are above the appetite.
+    pub appetite: i64,
+    pub matrix: mamori_domain::isms::risk::RiskMatrix,
+    pub created_at: UnixMillis,
+    pub created_by: String,
+}
+
+/// A rating with the level the matrix gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RatedRecord {
+    pub probability: i64,
+    pub impact: i64,
+    pub level: i64,
+}
+
+/// One version of a risk (the latest is in force).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskRecord {
+    pub id: String,
+    pub assessment_id: String,
+    /// Its number for people (`R-7`) within the assessment.
+    pub number: i64,
+    pub version: i64,
+    pub title: String,
+    pub threat: String,
+    pub vulnerability: String,
+    pub inherent: RatedRecord,
+    pub residual: Option<RatedRecord>,
+    /// A `Treatment`'s name.
+    pub treatment: String,
+    pub owner_id: Option<String>,
+    pub due_on: Option<String>,
+    pub review_on: Option<String>,
+    pub notes: String,
+    pub asset_ids: Vec<String>,
+    pub control_urns: Vec<String>,
+    pub changed_at: UnixMillis,
+    pub changed_by: String,
+}
+
 /// What a read handle may do in this area.
 #[async_trait]
 pub trait IsmsRead: Send {
@@ -117,6 +162,15 @@ pub trait IsmsRead: Send {
     async fn asset(&mut self, id: &str) -> StoreResult<Option<AssetRecord>>;
     /// Every version of an asset, newest first.
     async fn asset_history(&mut self, id: &str) -> StoreResult<Vec<AssetRecord>>;
+    /// Risk assessments, newest first.
+    async fn risk_assessments(&mut self) -> StoreResult<Vec<RiskAssessmentRecord>>;
+    /// The risks of an assessment in force, by number.
+    async fn risks(&mut self, assessment_id: &str) -> StoreResult<Vec<RiskRecord>>;
+    async fn risk(&mut self, id: &str) -> StoreResult<Option<RiskRecord>>;
+    /// Every version of a risk, newest first.
+    async fn risk_history(&mut self, id: &str) -> StoreResult<Vec<RiskRecord>>;
+    /// (control urn, risk id) for every risk a control treats.
+    async fn risk_control_links(&mut self) -> StoreResult<Vec<(String, String)>>;
     /// The actors of successful audit entries of `action` since `since` (who signed in lately).
     async fn actors_with_action_since(&mut self, action: &str, since: UnixMillis)
     -> StoreResult<Vec<String>>;
@@ -137,6 +191,11 @@ pub trait IsmsWrite: IsmsRead {
     /// Stores a new version of an asset (the record's `version` is ignored: one more than the
     /// stored one, 1 for a new asset); returns it.
     async fn put_asset(&mut self, asset: &AssetRecord) -> StoreResult<i64>;
+    /// Stores a new assessment with its matrix (never changed afterwards).
+    async fn insert_risk_assessment(&mut self, assessment: &RiskAssessmentRecord) -> StoreResult<()>;
+    /// Stores a new version of a risk with its links (`version` and, for a new risk, `number`
+    /// are given by the store); returns (number, version).
+    async fn put_risk(&mut self, risk: &RiskRecord) -> StoreResult<(i64, i64)>;
     /// Records a measurement taken at `at`: a new row if status or value differ from the
     /// latest; returns whether it did.
     async fn record_evidence(

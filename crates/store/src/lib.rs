@@ -48,7 +48,8 @@ pub use devices::{DeviceRead, DeviceWrite};
 pub use identity::{IdentityRead, IdentityWrite};
 pub use incidents::{IncidentEvent, IncidentRead, IncidentRecord, IncidentWrite};
 pub use isms::{
-    AssetRecord, CatalogRecord, ControlRecord, EvidenceRecord, IsmsRead, IsmsWrite, SoaEntryRecord,
+    AssetRecord, CatalogRecord, ControlRecord, EvidenceRecord, IsmsRead, IsmsWrite, RatedRecord,
+    RiskAssessmentRecord, RiskRecord, SoaEntryRecord,
 };
 pub use mail::{MailRead, MailWrite};
 pub use records::*;

@@ -202,7 +202,9 @@ async fn check_owner(tx: &mut Box<dyn StoreTx>, owner: Option<&str>) -> Result<(
     }
 }
 
-async fn display_names(read: &mut dyn mamori_store::StoreRead) -> Result<HashMap<String, String>, CoreError> {
+pub(crate) async fn display_names(
+    read: &mut dyn mamori_store::StoreRead,
+) -> Result<HashMap<String, String>, CoreError> {
     Ok(read
         .list_users()
         .await?

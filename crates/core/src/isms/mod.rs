@@ -8,6 +8,7 @@
 
 pub mod assets;
 pub mod evidence;
+pub mod risks;
 
 use crate::{Base, CoreError, Principal};
 use mamori_audit::{Actor, AuditEvent, Outcome, RequestContext, actions};
@@ -72,6 +73,8 @@ pub struct SoaLine {
     pub evidence: Vec<EvidenceItem>,
     /// Controls of other catalogs it maps to, and that map to it.
     pub mapped: Vec<ControlRef>,
+    /// The risks it treats: (risk id, `R-<number> <title>`).
+    pub risks: Vec<(String, String)>,
 }
 
 impl SoaLine {
@@ -416,6 +419,8 @@ struct LineContext {
     /// A control → the controls it maps to and that map to it.
     mapped: HashMap<String, Vec<String>>,
     refs: HashMap<String, ControlRef>,
+    /// Control urn → the risks it treats, named.
+    risks: HashMap<String, Vec<(String, String)>>,
 }
 
 impl LineContext {
@@ -462,7 +467,19 @@ impl LineContext {
                 (c.urn, r)
             })
             .collect();
-        Ok(LineContext { entries, names, evidence, mapped, refs })
+        let mut titles = HashMap::new();
+        for a in read.risk_assessments().await? {
+            for r in read.risks(&a.id).await? {
+                titles.insert(r.id.clone(), format!("R-{} {}", r.number, r.title));
+            }
+        }
+        let mut risks: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for (urn, risk) in read.risk_control_links().await? {
+            if let Some(title) = titles.get(&risk) {
+                risks.entry(urn).or_default().push((risk, title.clone()));
+            }
+        }
+        Ok(LineContext { entries, names, evidence, mapped, refs, risks })
     }
 
     fn line(&self, control: ControlRecord) -> SoaLine {
@@ -484,6 +501,7 @@ impl LineContext {
             Vec::new()
         };
         let mapped = mapped_urns.iter().filter_map(|u| self.refs.get(u).cloned()).collect();
-        SoaLine { control, entry, owner, evidence, mapped }
+        let risks = self.risks.get(&control.urn).cloned().unwrap_or_default();
+        SoaLine { control, entry, owner, evidence, mapped, risks }
     }
 }

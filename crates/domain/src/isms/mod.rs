@@ -5,6 +5,7 @@
 pub mod asset;
 pub mod catalog;
 pub mod evidence;
+pub mod risk;
 
 use serde::{Deserialize, Serialize};
 

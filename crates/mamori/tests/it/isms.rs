@@ -461,3 +461,163 @@ async fn assets_follow_the_ledger(backend: Backend) {
     }
 }
 both_backends!(assets_follow_the_ledger);
+
+/// Risks (issue 17, item 2; ISMS-2): rated on the assessment's matrix by grid lookup, inherent
+/// and residual, above or below the appetite, counted on the heat map, linked to assets and to
+/// the controls that treat them (which show them in the SoA); every version kept; a new
+/// assessment's own matrix does not touch the old one's ratings.
+async fn risks_are_rated_on_their_matrix(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = principal(s.user("sec", &[Role::SecurityAdmin]).await);
+    let token = s.token(admin.user.clone(), &[Permission::IsmsRead, Permission::IsmsManage]).await;
+    let api = reqwest::Client::new();
+    let post = |path: &str, body: Value| api.post(s.url(path)).bearer_auth(&token).json(&body).send();
+    let get = |path: &str| {
+        let r = api.get(s.url(path)).bearer_auth(&token).send();
+        async move { r.await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let asset = post("/api/v1/isms/assets", json!({"kind": "document", "name": "紙の申込書", "confidentiality": "restricted", "integrity": "medium", "availability": "daytime_stop_ok"})).await.unwrap();
+    let asset_id = asset.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let a_8_12 = "urn:mamori:control:iso27001-2022:a.8.12";
+    let copying = json!({
+        "title": "委託先社員による顧客情報の書き写し", "threat": "内部不正", "vulnerability": "閲覧件数の監視がない",
+        "asset_ids": [asset_id], "inherent": {"probability": 3, "impact": 4}, "residual": {"probability": 1, "impact": 4},
+        "treatment": "reduce", "control_urns": [a_8_12], "due_on": "2027-03-31"
+    });
+    let r = post("/api/v1/isms/risks", copying.clone()).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let r = post(
+        "/api/v1/isms/risks",
+        json!({"title": "停電", "inherent": {"probability": 2, "impact": 3}, "treatment": "undecided"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+
+    let register = get("/api/v1/isms/risks").await;
+    assert_eq!(register["assessment"]["name"], "リスクアセスメント");
+    let risks = register["risks"].as_array().unwrap();
+    assert_eq!(risks.len(), 2);
+    let first = &risks[0];
+    assert_eq!(
+        (first["number"].as_i64(), first["inherent"]["level"].as_i64(), first["residual"]["level"].as_i64()),
+        (Some(1), Some(4), Some(2))
+    );
+    assert_eq!(first["above_appetite"], false, "reduced below high");
+    assert_eq!(
+        (risks[1]["inherent"]["level"].as_i64(), risks[1]["above_appetite"].as_bool()),
+        (Some(3), Some(true)),
+        "grid[2][3] is high"
+    );
+    assert_eq!(register["inherent_heat"][3][4], 1);
+    assert_eq!(register["residual_heat"][1][4], 1);
+    assert_eq!(register["residual_heat"][2][3], 1, "not yet re-rated: counted at its inherent rating");
+
+    // The control that treats it lists it in the SoA.
+    let soa = s.core.isms.soa(&admin, None, None, &Default::default()).await.unwrap();
+    let dlp = soa.lines.iter().find(|l| l.control.urn == a_8_12).unwrap();
+    assert_eq!(
+        dlp.risks.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
+        ["R-1 委託先社員による顧客情報の書き写し"]
+    );
+
+    // A change is a version; the history keeps the links as they were.
+    let mut accepted = copying.clone();
+    accepted["treatment"] = json!("accept");
+    accepted["control_urns"] = json!([]);
+    let r = api
+        .put(s.url(&format!("/api/v1/isms/risks/{id}")))
+        .bearer_auth(&token)
+        .json(&accepted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["version"], 2);
+    let detail = get(&format!("/api/v1/isms/risks/{id}")).await;
+    assert_eq!(detail["risk"]["control_urns"], json!([]));
+    assert_eq!(detail["history"][1]["control_urns"], json!([a_8_12]));
+    assert_eq!(s.audit("risk.change").await.len(), 3);
+
+    // Refusals name the field; nothing refused is written.
+    let refused = |mut body: Value, key: &str, value: Value| {
+        body[key] = value;
+        let r = post("/api/v1/isms/risks", body);
+        async move {
+            let r = r.await.unwrap();
+            assert_eq!(r.status(), 422);
+            r.json::<Value>().await.unwrap()["field"].as_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(
+        refused(copying.clone(), "inherent", json!({"probability": 5, "impact": 0})).await,
+        "inherent"
+    );
+    assert_eq!(refused(copying.clone(), "control_urns", json!([])).await, "control_urns");
+    assert_eq!(
+        refused(copying.clone(), "control_urns", json!(["urn:mamori:control:nothing:1"])).await,
+        "control_urns"
+    );
+    assert_eq!(
+        refused(copying.clone(), "asset_ids", json!(["7d0e6d9c-0000-4000-8000-000000000000"])).await,
+        "asset_ids"
+    );
+    assert_eq!(refused(copying.clone(), "title", json!(" ")).await, "title");
+    assert_eq!(s.audit("risk.change").await.len(), 3);
+
+    // A new assessment (a year on) with a 3×3 matrix of its own; the first one's ratings stay.
+    s.clock.advance(Duration::from_secs(3600));
+    let three = |levels: Value| {
+        json!({
+            "probability": [{"en": "Low", "ja": "低"}, {"en": "Mid", "ja": "中"}, {"en": "High", "ja": "高"}],
+            "impact": [{"en": "Low", "ja": "低"}, {"en": "Mid", "ja": "中"}, {"en": "High", "ja": "高"}],
+            "levels": levels,
+            "grid": [[0, 0, 1], [0, 1, 2], [1, 2, 2]]
+        })
+    };
+    let levels = json!([{"en": "Low", "ja": "低", "color": "#2e7d32"}, {"en": "Mid", "ja": "中", "color": "#fbc02d"}, {"en": "High", "ja": "高", "color": "#c62828"}]);
+    let r = post("/api/v1/isms/risk-assessments", json!({"name": "2027年度", "matrix": three(json!([{"en": "Low", "ja": "低", "color": "green"}, {"en": "Mid", "ja": "中", "color": "#fbc02d"}, {"en": "High", "ja": "高", "color": "#c62828"}])), "appetite": 2})).await.unwrap();
+    assert_eq!(r.status(), 422, "a colour is #rrggbb");
+    let r = post(
+        "/api/v1/isms/risk-assessments",
+        json!({"name": "2027年度", "matrix": three(levels), "appetite": 2}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let next = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let r = api
+        .post(s.url(&format!("/api/v1/isms/risks?assessment={next}")))
+        .bearer_auth(&token)
+        .json(
+            &json!({"title": "停電", "inherent": {"probability": 3, "impact": 0}, "treatment": "undecided"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "grade 3 is outside a 3×3 matrix");
+    let r = api
+        .post(s.url(&format!("/api/v1/isms/risks?assessment={next}")))
+        .bearer_auth(&token)
+        .json(
+            &json!({"title": "停電", "inherent": {"probability": 2, "impact": 1}, "treatment": "undecided"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let newest = get("/api/v1/isms/risks").await;
+    assert_eq!(
+        (
+            newest["assessment"]["name"].as_str(),
+            newest["risks"][0]["inherent"]["level"].as_i64(),
+            newest["risks"][0]["number"].as_i64()
+        ),
+        (Some("2027年度"), Some(2), Some(1))
+    );
+    let old =
+        get(&format!("/api/v1/isms/risks?assessment={}", register["assessment"]["id"].as_str().unwrap()))
+            .await;
+    assert_eq!(old["risks"][0]["inherent"]["level"], 4, "the old assessment's matrix is unchanged");
+}
+both_backends!(risks_are_rated_on_their_matrix);

@@ -12,6 +12,7 @@ use mamori_core::isms::{CatalogRecord, EvidenceItem, SoaEntryRecord, SoaLine};
 use mamori_domain::UnixMillis;
 use mamori_domain::isms::SoaDecision;
 use mamori_domain::isms::asset::AssetInput;
+use mamori_domain::isms::risk::RiskInput;
 use mamori_proto::{self as proto, ErrorCode};
 use std::collections::HashMap;
 
@@ -322,4 +323,145 @@ pub async fn retire_asset(
 ) -> ApiResult<axum::http::StatusCode> {
     state.core.isms.retire_asset(&p, &id, &ctx).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+fn assessment_json(a: mamori_core::isms::risks::RiskAssessmentRecord) -> proto::RiskAssessmentView {
+    proto::RiskAssessmentView {
+        id: a.id,
+        name: a.name,
+        appetite: a.appetite,
+        matrix: a.matrix,
+        created_at: a.created_at.0,
+    }
+}
+
+fn risk_json(
+    r: mamori_core::isms::risks::RiskRecord,
+    appetite: i64,
+    names: &HashMap<String, String>,
+) -> proto::RiskView {
+    let rated = |x: mamori_core::isms::risks::RatedRecord| proto::RatedView {
+        probability: x.probability,
+        impact: x.impact,
+        level: x.level,
+    };
+    proto::RiskView {
+        above_appetite: mamori_core::isms::risks::current_level(&r) >= appetite,
+        owner_name: r.owner_id.as_ref().and_then(|o| names.get(o)).cloned(),
+        id: r.id,
+        assessment_id: r.assessment_id,
+        number: r.number,
+        version: r.version,
+        title: r.title,
+        threat: r.threat,
+        vulnerability: r.vulnerability,
+        inherent: rated(r.inherent),
+        residual: r.residual.map(rated),
+        treatment: r.treatment,
+        owner_id: r.owner_id,
+        due_on: r.due_on,
+        review_on: r.review_on,
+        notes: r.notes,
+        asset_ids: r.asset_ids,
+        control_urns: r.control_urns,
+        changed_at: r.changed_at.0,
+        changed_by: r.changed_by,
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/isms/risk-assessments", tag = "isms",
+    responses((status = 200, body = Vec<proto::RiskAssessmentView>)))]
+pub async fn list_risk_assessments(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+) -> ApiResult<Json<Vec<proto::RiskAssessmentView>>> {
+    let register = state.core.isms.risks(&p, None, &ctx).await?;
+    Ok(Json(register.assessments.into_iter().map(assessment_json).collect()))
+}
+
+/// Starts a risk assessment with its matrix (frozen from then on).
+#[utoipa::path(post, path = "/api/v1/isms/risk-assessments", tag = "isms", request_body = proto::NewRiskAssessment,
+    responses((status = 201, body = proto::Created), (status = 422, body = proto::Problem)))]
+pub async fn create_risk_assessment(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<proto::NewRiskAssessment>,
+) -> ApiResult<(axum::http::StatusCode, Json<proto::Created>)> {
+    let id = state.core.isms.create_risk_assessment(&p, &body.name, body.matrix, body.appetite, &ctx).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(proto::Created { id })))
+}
+
+#[utoipa::path(get, path = "/api/v1/isms/risks", tag = "isms", params(proto::RiskQuery),
+    responses((status = 200, body = proto::RiskRegisterView), (status = 404, body = proto::Problem)))]
+pub async fn list_risks(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiQuery(q): ApiQuery<proto::RiskQuery>,
+) -> ApiResult<Json<proto::RiskRegisterView>> {
+    let r = state.core.isms.risks(&p, q.assessment.as_deref(), &ctx).await?;
+    let appetite = r.assessment.appetite;
+    Ok(Json(proto::RiskRegisterView {
+        risks: r
+            .risks
+            .into_iter()
+            .map(|v| {
+                let names = match (&v.record.owner_id, v.owner) {
+                    (Some(id), Some(name)) => [(id.clone(), name)].into(),
+                    _ => HashMap::new(),
+                };
+                risk_json(v.record, appetite, &names)
+            })
+            .collect(),
+        assessment: assessment_json(r.assessment),
+        inherent_heat: r.inherent_heat,
+        residual_heat: r.residual_heat,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/isms/risks", tag = "isms", params(proto::RiskQuery), request_body = RiskInput,
+    responses((status = 201, body = proto::Created), (status = 404, body = proto::Problem),
+        (status = 422, body = proto::Problem)))]
+pub async fn create_risk(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiQuery(q): ApiQuery<proto::RiskQuery>,
+    ApiJson(input): ApiJson<RiskInput>,
+) -> ApiResult<(axum::http::StatusCode, Json<proto::Created>)> {
+    let id = state.core.isms.create_risk(&p, q.assessment.as_deref(), input, &ctx).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(proto::Created { id })))
+}
+
+#[utoipa::path(get, path = "/api/v1/isms/risks/{id}", tag = "isms",
+    responses((status = 200, body = proto::RiskDetailView), (status = 404, body = proto::Problem)))]
+pub async fn get_risk(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<proto::RiskDetailView>> {
+    let d = state.core.isms.risk(&p, &id, &ctx).await?;
+    let appetite = d.assessment.appetite;
+    Ok(Json(proto::RiskDetailView {
+        risk: risk_json(d.risk.record, appetite, &d.names),
+        history: d.history.into_iter().map(|r| risk_json(r, appetite, &d.names)).collect(),
+    }))
+}
+
+/// Changes a risk (a new version, rated on its assessment's matrix).
+#[utoipa::path(put, path = "/api/v1/isms/risks/{id}", tag = "isms", request_body = RiskInput,
+    responses((status = 200, body = proto::SoaDecided), (status = 404, body = proto::Problem),
+        (status = 422, body = proto::Problem)))]
+pub async fn update_risk(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+    ApiJson(input): ApiJson<RiskInput>,
+) -> ApiResult<Json<proto::SoaDecided>> {
+    let version = state.core.isms.update_risk(&p, &id, input, &ctx).await?;
+    Ok(Json(proto::SoaDecided { version }))
 }

@@ -160,6 +160,12 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(IsmsRead), operation!(isms::get_asset))
         .api(Permission(IsmsManage), operation!(isms::update_asset))
         .api(Permission(IsmsManage), operation!(isms::retire_asset))
+        .api(Permission(IsmsRead), operation!(isms::list_risk_assessments))
+        .api(Permission(IsmsManage), operation!(isms::create_risk_assessment))
+        .api(Permission(IsmsRead), operation!(isms::list_risks))
+        .api(Permission(IsmsManage), operation!(isms::create_risk))
+        .api(Permission(IsmsRead), operation!(isms::get_risk))
+        .api(Permission(IsmsManage), operation!(isms::update_risk))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = proto::Health)))]

@@ -66,6 +66,74 @@ macro_rules! isms_queries {
             }
         }
 
+        const RISK_COLUMNS: &str = "id, assessment_id, number, version, title, threat, vulnerability, \
+                                    inherent_probability, inherent_impact, inherent_level, residual_probability, \
+                                    residual_impact, residual_level, treatment, owner_id, due_on, review_on, notes, \
+                                    changed_at, changed_by";
+
+        #[derive(sqlx::FromRow)]
+        struct RiskRow {
+            id: String,
+            assessment_id: String,
+            number: i64,
+            version: i64,
+            title: String,
+            threat: String,
+            vulnerability: String,
+            inherent_probability: i64,
+            inherent_impact: i64,
+            inherent_level: i64,
+            residual_probability: Option<i64>,
+            residual_impact: Option<i64>,
+            residual_level: Option<i64>,
+            treatment: String,
+            owner_id: Option<String>,
+            due_on: Option<String>,
+            review_on: Option<String>,
+            notes: String,
+            changed_at: i64,
+            changed_by: String,
+            #[sqlx(default)]
+            asset_ids: Option<String>,
+            #[sqlx(default)]
+            control_urns: Option<String>,
+        }
+
+        fn split_list(s: Option<String>) -> Vec<String> {
+            s.map(|s| s.split(',').filter(|x| !x.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
+        }
+
+        fn risk_of(r: RiskRow) -> RiskRecord {
+            let residual = match (r.residual_probability, r.residual_impact, r.residual_level) {
+                (Some(probability), Some(impact), Some(level)) => Some(RatedRecord { probability, impact, level }),
+                _ => None,
+            };
+            RiskRecord {
+                id: r.id,
+                assessment_id: r.assessment_id,
+                number: r.number,
+                version: r.version,
+                title: r.title,
+                threat: r.threat,
+                vulnerability: r.vulnerability,
+                inherent: RatedRecord {
+                    probability: r.inherent_probability,
+                    impact: r.inherent_impact,
+                    level: r.inherent_level,
+                },
+                residual,
+                treatment: r.treatment,
+                owner_id: r.owner_id,
+                due_on: r.due_on,
+                review_on: r.review_on,
+                notes: r.notes,
+                asset_ids: split_list(r.asset_ids),
+                control_urns: split_list(r.control_urns),
+                changed_at: UnixMillis(r.changed_at),
+                changed_by: r.changed_by,
+            }
+        }
+
         type SoaRow = (String, i64, bool, String, String, Option<String>, Option<String>, i64, String);
 
         fn control_of(r: ControlRow) -> ControlRecord {
@@ -253,6 +321,149 @@ macro_rules! isms_queries {
                 Ok(rows.into_iter().map(asset_of).collect())
             }
 
+            async fn risk_assessments(&mut self) -> StoreResult<Vec<RiskAssessmentRecord>> {
+                use mamori_domain::isms::risk::{Grade, Level, RiskMatrix};
+                let heads = sqlx::query_as::<$db, (String, String, i64, i64, String)>(
+                    "SELECT id, name, appetite, created_at, created_by FROM risk_assessments \
+                     ORDER BY created_at DESC, id",
+                )
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                let grades = sqlx::query_as::<$db, (String, String, i64, String, String, Option<String>)>(
+                    "SELECT assessment_id, axis, position, name_en, name_ja, color FROM risk_matrix_grades \
+                     ORDER BY assessment_id, axis, position",
+                )
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                let cells = sqlx::query_as::<$db, (String, i64, i64, i64)>(
+                    "SELECT assessment_id, probability, impact, level FROM risk_matrix_cells \
+                     ORDER BY assessment_id, probability, impact",
+                )
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                let mut out = Vec::with_capacity(heads.len());
+                for (id, name, appetite, created_at, created_by) in heads {
+                    let mut matrix = RiskMatrix { probability: vec![], impact: vec![], levels: vec![], grid: vec![] };
+                    for (_, axis, _, en, ja, color) in grades.iter().filter(|g| g.0 == id) {
+                        let (en, ja) = (en.clone(), ja.clone());
+                        match axis.as_str() {
+                            "probability" => matrix.probability.push(Grade { en, ja }),
+                            "impact" => matrix.impact.push(Grade { en, ja }),
+                            _ => matrix.levels.push(Level { en, ja, color: color.clone().unwrap_or_default() }),
+                        }
+                    }
+                    matrix.grid = vec![vec![0; matrix.impact.len()]; matrix.probability.len()];
+                    for (_, p, i, level) in cells.iter().filter(|c| c.0 == id) {
+                        let cell = matrix
+                            .grid
+                            .get_mut(*p as usize)
+                            .and_then(|row| row.get_mut(*i as usize))
+                            .ok_or_else(|| StoreError::Corrupt(format!("risk matrix {id}: cell {p},{i}")))?;
+                        *cell = u8::try_from(*level).map_err(|_| StoreError::Corrupt(format!("risk matrix {id}")))?;
+                    }
+                    out.push(RiskAssessmentRecord {
+                        id,
+                        name,
+                        appetite,
+                        matrix,
+                        created_at: UnixMillis(created_at),
+                        created_by,
+                    });
+                }
+                Ok(out)
+            }
+
+            async fn risks(&mut self, assessment_id: &str) -> StoreResult<Vec<RiskRecord>> {
+                let mut risks: Vec<RiskRecord> = sqlx::query_as::<$db, RiskRow>(&format!(
+                    "SELECT {RISK_COLUMNS} FROM risks WHERE assessment_id = $1 ORDER BY number"
+                ))
+                .bind(assessment_id)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(risk_of)
+                .collect();
+                let index: std::collections::HashMap<String, usize> =
+                    risks.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
+                let assets = sqlx::query_as::<$db, (String, String)>(
+                    "SELECT l.risk_id, l.asset_id FROM risk_assets l JOIN risks r ON r.id = l.risk_id \
+                     WHERE r.assessment_id = $1 ORDER BY l.asset_id",
+                )
+                .bind(assessment_id)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                for (risk, asset) in assets {
+                    if let Some(&i) = index.get(&risk) {
+                        risks[i].asset_ids.push(asset);
+                    }
+                }
+                let controls = sqlx::query_as::<$db, (String, String)>(
+                    "SELECT l.risk_id, l.control_urn FROM risk_controls l JOIN risks r ON r.id = l.risk_id \
+                     WHERE r.assessment_id = $1 ORDER BY l.control_urn",
+                )
+                .bind(assessment_id)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                for (risk, urn) in controls {
+                    if let Some(&i) = index.get(&risk) {
+                        risks[i].control_urns.push(urn);
+                    }
+                }
+                Ok(risks)
+            }
+
+            async fn risk(&mut self, id: &str) -> StoreResult<Option<RiskRecord>> {
+                let Some(row) = sqlx::query_as::<$db, RiskRow>(&format!("SELECT {RISK_COLUMNS} FROM risks WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(self.handle.conn())
+                    .await
+                    .map_err(db_err)?
+                else {
+                    return Ok(None);
+                };
+                let mut risk = risk_of(row);
+                risk.asset_ids = sqlx::query_scalar::<$db, String>(
+                    "SELECT asset_id FROM risk_assets WHERE risk_id = $1 ORDER BY asset_id",
+                )
+                .bind(id)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                risk.control_urns = sqlx::query_scalar::<$db, String>(
+                    "SELECT control_urn FROM risk_controls WHERE risk_id = $1 ORDER BY control_urn",
+                )
+                .bind(id)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(Some(risk))
+            }
+
+            async fn risk_history(&mut self, id: &str) -> StoreResult<Vec<RiskRecord>> {
+                let rows = sqlx::query_as::<$db, RiskRow>(&format!(
+                    "SELECT {RISK_COLUMNS}, asset_ids, control_urns FROM risk_versions WHERE id = $1 \
+                     ORDER BY version DESC"
+                ))
+                .bind(id)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(rows.into_iter().map(risk_of).collect())
+            }
+
+            async fn risk_control_links(&mut self) -> StoreResult<Vec<(String, String)>> {
+                sqlx::query_as::<$db, (String, String)>("SELECT control_urn, risk_id FROM risk_controls")
+                    .fetch_all(self.handle.conn())
+                    .await
+                    .map_err(db_err)
+            }
+
             async fn actors_with_action_since(
                 &mut self,
                 action: &str,
@@ -390,6 +601,143 @@ macro_rules! isms_queries {
                     .map_err(db_err)?;
                 }
                 Ok(version)
+            }
+
+            async fn insert_risk_assessment(&mut self, a: &RiskAssessmentRecord) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO risk_assessments (id, name, appetite, created_at, created_by) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&a.id)
+                .bind(&a.name)
+                .bind(a.appetite)
+                .bind(a.created_at.0)
+                .bind(&a.created_by)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                let m = &a.matrix;
+                let grades = m
+                    .probability
+                    .iter()
+                    .enumerate()
+                    .map(|(i, g)| ("probability", i, &g.en, &g.ja, None))
+                    .chain(m.impact.iter().enumerate().map(|(i, g)| ("impact", i, &g.en, &g.ja, None)))
+                    .chain(m.levels.iter().enumerate().map(|(i, l)| ("level", i, &l.en, &l.ja, Some(&l.color))));
+                for (axis, position, en, ja, color) in grades {
+                    sqlx::query::<$db>(
+                        "INSERT INTO risk_matrix_grades (assessment_id, axis, position, name_en, name_ja, color) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(&a.id)
+                    .bind(axis)
+                    .bind(position as i64)
+                    .bind(en)
+                    .bind(ja)
+                    .bind(color)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                }
+                for (p, row) in m.grid.iter().enumerate() {
+                    for (i, level) in row.iter().enumerate() {
+                        sqlx::query::<$db>(
+                            "INSERT INTO risk_matrix_cells (assessment_id, probability, impact, level) VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(&a.id)
+                        .bind(p as i64)
+                        .bind(i as i64)
+                        .bind(i64::from(*level))
+                        .execute(self.handle.conn())
+                        .await
+                        .map_err(db_err)?;
+                    }
+                }
+                Ok(())
+            }
+
+            async fn put_risk(&mut self, r: &RiskRecord) -> StoreResult<(i64, i64)> {
+                let existing = sqlx::query_as::<$db, (i64, i64)>("SELECT number, version FROM risks WHERE id = $1")
+                    .bind(&r.id)
+                    .fetch_optional(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                let (number, version) = match existing {
+                    Some((number, version)) => (number, version + 1),
+                    None => {
+                        let next = sqlx::query_scalar::<$db, i64>(
+                            "SELECT COALESCE(MAX(number), 0) + 1 FROM risks WHERE assessment_id = $1",
+                        )
+                        .bind(&r.assessment_id)
+                        .fetch_one(self.handle.conn())
+                        .await
+                        .map_err(db_err)?;
+                        (next, 1)
+                    }
+                };
+                let residual = r.residual;
+                let values = "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20";
+                let statements = [
+                    format!(
+                        "INSERT INTO risks ({RISK_COLUMNS}) VALUES {values}) ON CONFLICT (id) DO UPDATE SET \
+                         version = $4, title = $5, threat = $6, vulnerability = $7, inherent_probability = $8, \
+                         inherent_impact = $9, inherent_level = $10, residual_probability = $11, residual_impact = $12, \
+                         residual_level = $13, treatment = $14, owner_id = $15, due_on = $16, review_on = $17, \
+                         notes = $18, changed_at = $19, changed_by = $20"
+                    ),
+                    format!(
+                        "INSERT INTO risk_versions ({RISK_COLUMNS}, asset_ids, control_urns) VALUES {values}, $21, $22)"
+                    ),
+                ];
+                for (n, sql) in statements.iter().enumerate() {
+                    let q = sqlx::query::<$db>(sql)
+                        .bind(&r.id)
+                        .bind(&r.assessment_id)
+                        .bind(number)
+                        .bind(version)
+                        .bind(&r.title)
+                        .bind(&r.threat)
+                        .bind(&r.vulnerability)
+                        .bind(r.inherent.probability)
+                        .bind(r.inherent.impact)
+                        .bind(r.inherent.level)
+                        .bind(residual.map(|x| x.probability))
+                        .bind(residual.map(|x| x.impact))
+                        .bind(residual.map(|x| x.level))
+                        .bind(&r.treatment)
+                        .bind(&r.owner_id)
+                        .bind(&r.due_on)
+                        .bind(&r.review_on)
+                        .bind(&r.notes)
+                        .bind(r.changed_at.0)
+                        .bind(&r.changed_by);
+                    // The version row also keeps the links as they were.
+                    let q = if n == 1 { q.bind(r.asset_ids.join(",")).bind(r.control_urns.join(",")) } else { q };
+                    q.execute(self.handle.conn()).await.map_err(db_err)?;
+                }
+                for table in ["risk_assets", "risk_controls"] {
+                    sqlx::query::<$db>(&format!("DELETE FROM {table} WHERE risk_id = $1"))
+                        .bind(&r.id)
+                        .execute(self.handle.conn())
+                        .await
+                        .map_err(db_err)?;
+                }
+                for asset in &r.asset_ids {
+                    sqlx::query::<$db>("INSERT INTO risk_assets (risk_id, asset_id) VALUES ($1, $2)")
+                        .bind(&r.id)
+                        .bind(asset)
+                        .execute(self.handle.conn())
+                        .await
+                        .map_err(db_err)?;
+                }
+                for urn in &r.control_urns {
+                    sqlx::query::<$db>("INSERT INTO risk_controls (risk_id, control_urn) VALUES ($1, $2)")
+                        .bind(&r.id)
+                        .bind(urn)
+                        .execute(self.handle.conn())
+                        .await
+                        .map_err(db_err)?;
+                }
+                Ok((number, version))
             }
 
             async fn record_evidence(
