@@ -929,6 +929,29 @@ catalogue! {
         ],
         summary: "a risk was registered or changed",
     };
+    VENDOR_CHANGE = Action {
+        name: "vendor.change",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`vendor:<id>`",
+        details: &[
+            ("change", "`create`, `update`, `retire`, `assess` (an assessment recorded), `visit` (a site visit recorded)"),
+            ("version", "create, update, retire: the vendor's new version"),
+        ],
+        summary: "a vendor or subcontractor was registered, changed, retired, assessed or visited",
+    };
+    CERTIFICATE_RECORD = Action {
+        name: "certificate.record",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`certificate:<id>`",
+        details: &[
+            ("holder", "`centre` (the centre's own) or `vendor:<id>`"),
+            ("scheme", "`privacy_mark` or `iso27001`"),
+            ("expires_on", "the last day it is valid"),
+        ],
+        summary: "a certificate (Privacy Mark, ISO/IEC 27001) was recorded, or its renewal",
+    };
     EVIDENCE_CHANGE = Action {
         name: "evidence.change",
         category: Category::Security,

@@ -1269,3 +1269,82 @@ pub struct RiskDetailView {
     pub risk: RiskView,
     pub history: Vec<RiskView>,
 }
+
+/// A certificate with what to act on as of today (JST).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CertificateView {
+    pub id: String,
+    /// None: the centre's own.
+    pub vendor_id: Option<String>,
+    /// The vendor's name; empty for the centre's own.
+    pub holder: String,
+    /// `privacy_mark` or `iso27001`.
+    pub scheme: String,
+    pub number: String,
+    pub issuer: String,
+    pub first_obtained_on: String,
+    pub issued_on: String,
+    pub expires_on: String,
+    /// Whole years since first obtained.
+    pub held_years: i64,
+    /// A later certificate of the same holder and scheme is recorded.
+    pub renewed: bool,
+    pub notices: Vec<mamori_domain::isms::vendor::CertificateNotice>,
+}
+
+/// A vendor's assessment.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VendorAssessmentView {
+    pub id: String,
+    pub assessed_on: String,
+    /// Criterion → score 1 to 5.
+    pub scores: std::collections::BTreeMap<String, i64>,
+    pub total: i64,
+    /// `low`, `medium`, `high`.
+    pub tier: String,
+    pub next_on: String,
+    pub notes: String,
+    pub recorded_by: String,
+}
+
+/// A site visit.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VendorVisitView {
+    pub id: String,
+    pub visited_on: String,
+    pub visitor: String,
+    pub findings: String,
+}
+
+/// A vendor (the version in force) with its chain, clients, latest assessment and certificates.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VendorView {
+    pub id: String,
+    pub version: i64,
+    pub name: String,
+    pub parent_id: Option<String>,
+    pub parent_name: Option<String>,
+    pub client_ids: Vec<String>,
+    pub client_names: Vec<String>,
+    pub data_handled: String,
+    pub contact: String,
+    pub review_on: Option<String>,
+    pub notes: String,
+    pub retired_at: Option<i64>,
+    pub latest_assessment: Option<VendorAssessmentView>,
+    pub certificates: Vec<CertificateView>,
+    pub changed_at: i64,
+    pub changed_by: String,
+}
+
+/// A vendor with its versions, assessments, visits and subcontractors.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VendorDetailView {
+    pub vendor: VendorView,
+    /// Versions, newest first (client companies by id).
+    pub history: Vec<VendorView>,
+    pub assessments: Vec<VendorAssessmentView>,
+    pub visits: Vec<VendorVisitView>,
+    /// (id, name) of the vendors working for it.
+    pub subcontractors: Vec<(String, String)>,
+}

@@ -139,6 +139,70 @@ pub struct RiskRecord {
     pub changed_by: String,
 }
 
+/// One version of a vendor (the latest is in force).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorRecord {
+    pub id: String,
+    pub version: i64,
+    pub name: String,
+    /// The outsourcer it works for (再委託).
+    pub parent_id: Option<String>,
+    /// The client companies whose data it handles.
+    pub client_ids: Vec<String>,
+    pub data_handled: String,
+    pub contact: String,
+    pub review_on: Option<String>,
+    pub notes: String,
+    pub retired_at: Option<UnixMillis>,
+    pub changed_at: UnixMillis,
+    pub changed_by: String,
+}
+
+/// A certificate: the centre's own (`vendor_id` none) or a vendor's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRecord {
+    pub id: String,
+    pub vendor_id: Option<String>,
+    /// A `Scheme`'s name.
+    pub scheme: String,
+    pub number: String,
+    pub issuer: String,
+    /// `YYYY-MM-DD` dates.
+    pub first_obtained_on: String,
+    pub issued_on: String,
+    pub expires_on: String,
+    pub recorded_at: UnixMillis,
+    pub recorded_by: String,
+}
+
+/// A vendor's assessment with its scores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorAssessmentRecord {
+    pub id: String,
+    pub vendor_id: String,
+    pub assessed_on: String,
+    pub scores: Vec<(String, i64)>,
+    pub total: i64,
+    /// A `Tier`'s name.
+    pub tier: String,
+    pub next_on: String,
+    pub notes: String,
+    pub recorded_at: UnixMillis,
+    pub recorded_by: String,
+}
+
+/// A visit to a vendor's site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorVisitRecord {
+    pub id: String,
+    pub vendor_id: String,
+    pub visited_on: String,
+    pub visitor: String,
+    pub findings: String,
+    pub recorded_at: UnixMillis,
+    pub recorded_by: String,
+}
+
 /// What a read handle may do in this area.
 #[async_trait]
 pub trait IsmsRead: Send {
@@ -171,6 +235,19 @@ pub trait IsmsRead: Send {
     async fn risk_history(&mut self, id: &str) -> StoreResult<Vec<RiskRecord>>;
     /// (control urn, risk id) for every risk a control treats.
     async fn risk_control_links(&mut self) -> StoreResult<Vec<(String, String)>>;
+    /// Vendors in force (retired too when asked), by name.
+    async fn vendors(&mut self, include_retired: bool) -> StoreResult<Vec<VendorRecord>>;
+    async fn vendor(&mut self, id: &str) -> StoreResult<Option<VendorRecord>>;
+    /// Every version of a vendor, newest first.
+    async fn vendor_history(&mut self, id: &str) -> StoreResult<Vec<VendorRecord>>;
+    /// Every certificate, by holder, scheme and expiry.
+    async fn certificates(&mut self) -> StoreResult<Vec<CertificateRecord>>;
+    /// A vendor's assessments (all vendors' when none is named), newest first.
+    async fn vendor_assessments(
+        &mut self,
+        vendor_id: Option<&str>,
+    ) -> StoreResult<Vec<VendorAssessmentRecord>>;
+    async fn vendor_visits(&mut self, vendor_id: &str) -> StoreResult<Vec<VendorVisitRecord>>;
     /// The actors of successful audit entries of `action` since `since` (who signed in lately).
     async fn actors_with_action_since(&mut self, action: &str, since: UnixMillis)
     -> StoreResult<Vec<String>>;
@@ -196,6 +273,11 @@ pub trait IsmsWrite: IsmsRead {
     /// Stores a new version of a risk with its links (`version` and, for a new risk, `number`
     /// are given by the store); returns (number, version).
     async fn put_risk(&mut self, risk: &RiskRecord) -> StoreResult<(i64, i64)>;
+    /// Stores a new version of a vendor with its client companies; returns the version.
+    async fn put_vendor(&mut self, vendor: &VendorRecord) -> StoreResult<i64>;
+    async fn insert_certificate(&mut self, certificate: &CertificateRecord) -> StoreResult<()>;
+    async fn insert_vendor_assessment(&mut self, assessment: &VendorAssessmentRecord) -> StoreResult<()>;
+    async fn insert_vendor_visit(&mut self, visit: &VendorVisitRecord) -> StoreResult<()>;
     /// Records a measurement taken at `at`: a new row if status or value differ from the
     /// latest; returns whether it did.
     async fn record_evidence(

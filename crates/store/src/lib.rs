@@ -48,8 +48,9 @@ pub use devices::{DeviceRead, DeviceWrite};
 pub use identity::{IdentityRead, IdentityWrite};
 pub use incidents::{IncidentEvent, IncidentRead, IncidentRecord, IncidentWrite};
 pub use isms::{
-    AssetRecord, CatalogRecord, ControlRecord, EvidenceRecord, IsmsRead, IsmsWrite, RatedRecord,
-    RiskAssessmentRecord, RiskRecord, SoaEntryRecord,
+    AssetRecord, CatalogRecord, CertificateRecord, ControlRecord, EvidenceRecord, IsmsRead, IsmsWrite,
+    RatedRecord, RiskAssessmentRecord, RiskRecord, SoaEntryRecord, VendorAssessmentRecord, VendorRecord,
+    VendorVisitRecord,
 };
 pub use mail::{MailRead, MailWrite};
 pub use records::*;

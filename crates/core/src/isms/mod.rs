@@ -9,6 +9,7 @@
 pub mod assets;
 pub mod evidence;
 pub mod risks;
+pub mod vendors;
 
 use crate::{Base, CoreError, Principal};
 use mamori_audit::{Actor, AuditEvent, Outcome, RequestContext, actions};

@@ -6,6 +6,7 @@ pub mod asset;
 pub mod catalog;
 pub mod evidence;
 pub mod risk;
+pub mod vendor;
 
 use serde::{Deserialize, Serialize};
 

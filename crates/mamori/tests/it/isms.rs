@@ -621,3 +621,161 @@ async fn risks_are_rated_on_their_matrix(backend: Backend) {
     assert_eq!(old["risks"][0]["inherent"]["level"], 4, "the old assessment's matrix is unchanged");
 }
 both_backends!(risks_are_rated_on_their_matrix);
+
+/// A day in Japan `days` from the server's now, as `YYYY-MM-DD`.
+fn jst_day(s: &TestServer, days: i64) -> String {
+    mamori_domain::UnixMillis(s.core.now().0 + 9 * 3_600_000 + days * 86_400_000).rfc3339()[..10].to_owned()
+}
+
+/// Vendors, subcontractors and certificates (issue 17, items 5 and 6; VEND-1…6): the chain
+/// of outsourcers (never a loop), the client companies whose data each handles, an assessment
+/// on the article's criteria giving a tier and a reassessment date, site visits, and
+/// certificates watched for expiry — the centre's own Privacy Mark ending in 20 days is urgent
+/// until its renewal is recorded.
+async fn vendors_and_certificates_are_watched(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = principal(s.user("sec", &[Role::SecurityAdmin]).await);
+    let ctx = Default::default();
+    let client = s
+        .core
+        .identity
+        .create_org_unit(&admin, mamori_store::OrgKind::Client, "通販A社", None, &ctx)
+        .await
+        .unwrap();
+    let token = s.token(admin.user.clone(), &[Permission::IsmsRead, Permission::IsmsManage]).await;
+    let api = reqwest::Client::new();
+    let post = |path: String, body: Value| api.post(s.url(&path)).bearer_auth(&token).json(&body).send();
+    let get = |path: String| {
+        let r = api.get(s.url(&path)).bearer_auth(&token).send();
+        async move { r.await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let created = |r: reqwest::Response| async move {
+        assert_eq!(r.status(), 201);
+        r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    };
+    let a = created(post("/api/v1/isms/vendors".into(), json!({"name": "北海道コール株式会社", "client_ids": [client.id], "data_handled": "氏名・電話番号・注文履歴"})).await.unwrap()).await;
+    let b = created(
+        post(
+            "/api/v1/isms/vendors".into(),
+            json!({"name": "札幌テレサービス", "parent_id": a, "client_ids": [client.id]}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    // A loop in the chain is refused.
+    let r = api
+        .put(s.url(&format!("/api/v1/isms/vendors/{a}")))
+        .bearer_auth(&token)
+        .json(&json!({"name": "北海道コール株式会社", "parent_id": b}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert_eq!(r.json::<Value>().await.unwrap()["field"], "parent_id");
+    let r = post("/api/v1/isms/vendors".into(), json!({"name": "X", "client_ids": ["no-such-client"]}))
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["field"], "client_ids");
+
+    // The centre's own Privacy Mark ends in 20 days; the vendor's ISMS runs for years.
+    let own = json!({"scheme": "privacy_mark", "number": "第10820001(05)号", "issuer": "JIPDEC", "first_obtained_on": "2016-04-01", "issued_on": jst_day(&s, 20 - 730), "expires_on": jst_day(&s, 20)});
+    created(post("/api/v1/isms/certificates".into(), own.clone()).await.unwrap()).await;
+    created(post(format!("/api/v1/isms/vendors/{a}/certificates"), json!({"scheme": "iso27001", "number": "IS 123456", "first_obtained_on": jst_day(&s, -300), "issued_on": jst_day(&s, -300), "expires_on": jst_day(&s, 700)})).await.unwrap()).await;
+    let mut too_long = own.clone();
+    too_long["expires_on"] = json!(jst_day(&s, 400));
+    let r = post("/api/v1/isms/certificates".into(), too_long).await.unwrap();
+    assert_eq!(
+        (r.status().as_u16(), r.json::<Value>().await.unwrap()["field"].as_str().map(str::to_owned)),
+        (422, Some("expires_on".into())),
+        "a Privacy Mark is valid 2 years"
+    );
+    let mut backwards = own.clone();
+    backwards["first_obtained_on"] = json!(jst_day(&s, 30));
+    assert_eq!(post("/api/v1/isms/certificates".into(), backwards).await.unwrap().status(), 422);
+
+    let certificates = get("/api/v1/isms/certificates".into()).await;
+    let mark =
+        certificates.as_array().unwrap().iter().find(|c| c["scheme"] == "privacy_mark").unwrap().clone();
+    assert_eq!(mark["notices"][0], json!({"kind": "expires_soon", "days": 20}), "{mark}");
+    assert_eq!(mark["holder"], "");
+    assert!(mark["held_years"].as_i64().unwrap() >= 10);
+    let iso = certificates.as_array().unwrap().iter().find(|c| c["scheme"] == "iso27001").unwrap().clone();
+    assert_eq!(iso["holder"], "北海道コール株式会社");
+    // Issued 300 days ago: the first surveillance audit falls due in about 65 days.
+    assert_eq!(
+        (iso["notices"][0]["kind"].as_str(), iso["notices"][0]["year"].as_i64()),
+        (Some("surveillance_due"), Some(1)),
+        "{iso}"
+    );
+
+    // The renewal is recorded: the old mark is no longer urgent, and both stay.
+    let mut renewal = own.clone();
+    renewal["issued_on"] = json!(jst_day(&s, 21));
+    renewal["expires_on"] = json!(jst_day(&s, 21 + 729));
+    created(post("/api/v1/isms/certificates".into(), renewal).await.unwrap()).await;
+    let certificates = get("/api/v1/isms/certificates".into()).await;
+    let marks: Vec<&Value> =
+        certificates.as_array().unwrap().iter().filter(|c| c["scheme"] == "privacy_mark").collect();
+    assert_eq!(marks.len(), 2);
+    assert!(marks.iter().any(|m| m["renewed"] == true && m["notices"] == json!([])), "{marks:?}");
+
+    // An assessment: no NDA makes the tier high whatever the rest; reassessed in six months.
+    let mut scores = serde_json::Map::new();
+    for c in mamori_domain::isms::vendor::Criterion::ALL {
+        scores.insert(
+            c.as_str().to_owned(),
+            json!(if c == mamori_domain::isms::vendor::Criterion::Nda { 1 } else { 5 }),
+        );
+    }
+    let r = post(
+        format!("/api/v1/isms/vendors/{a}/assessments"),
+        json!({"assessed_on": "2026-11-01", "scores": scores}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let assessment: Value = r.json().await.unwrap();
+    assert_eq!(
+        (assessment["total"].as_i64(), assessment["tier"].as_str(), assessment["next_on"].as_str()),
+        (Some(46), Some("high"), Some("2027-05-01"))
+    );
+    scores.remove("nda");
+    let r = post(
+        format!("/api/v1/isms/vendors/{a}/assessments"),
+        json!({"assessed_on": "2026-11-01", "scores": scores}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["field"], "scores");
+    created(post(format!("/api/v1/isms/vendors/{a}/visits"), json!({"visited_on": "2026-10-20", "visitor": "情報セキュリティ委員会 田中", "findings": "ロッカー運用を確認"})).await.unwrap()).await;
+
+    let detail = get(format!("/api/v1/isms/vendors/{a}")).await;
+    assert_eq!(detail["subcontractors"][0][1], "札幌テレサービス");
+    assert_eq!(detail["vendor"]["client_names"], json!(["通販A社"]));
+    assert_eq!(detail["vendor"]["latest_assessment"]["tier"], "high");
+    assert_eq!(
+        (detail["assessments"].as_array().unwrap().len(), detail["visits"].as_array().unwrap().len()),
+        (1, 1)
+    );
+    let sub = get(format!("/api/v1/isms/vendors/{b}")).await;
+    assert_eq!(sub["vendor"]["parent_name"], "北海道コール株式会社");
+
+    assert_eq!(
+        api.post(s.url(&format!("/api/v1/isms/vendors/{b}/retire")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(get("/api/v1/isms/vendors".into()).await.as_array().unwrap().len(), 1);
+    let changes: Vec<String> =
+        s.audit("vendor.change").await.iter().map(|e| e.details["change"].clone()).collect();
+    for change in ["create", "assess", "visit", "retire"] {
+        assert!(changes.iter().any(|c| c == change), "{changes:?}");
+    }
+    assert_eq!(s.audit("certificate.record").await.len(), 3);
+}
+both_backends!(vendors_and_certificates_are_watched);

@@ -13,6 +13,7 @@ use mamori_domain::UnixMillis;
 use mamori_domain::isms::SoaDecision;
 use mamori_domain::isms::asset::AssetInput;
 use mamori_domain::isms::risk::RiskInput;
+use mamori_domain::isms::vendor::{AssessmentInput, CertificateInput, VendorInput, VisitInput};
 use mamori_proto::{self as proto, ErrorCode};
 use std::collections::HashMap;
 
@@ -464,4 +465,213 @@ pub async fn update_risk(
 ) -> ApiResult<Json<proto::SoaDecided>> {
     let version = state.core.isms.update_risk(&p, &id, input, &ctx).await?;
     Ok(Json(proto::SoaDecided { version }))
+}
+
+fn certificate_json(c: mamori_core::isms::vendors::WatchedCertificate) -> proto::CertificateView {
+    let r = c.record;
+    proto::CertificateView {
+        id: r.id,
+        vendor_id: r.vendor_id,
+        holder: c.holder,
+        scheme: r.scheme,
+        number: r.number,
+        issuer: r.issuer,
+        first_obtained_on: r.first_obtained_on,
+        issued_on: r.issued_on,
+        expires_on: r.expires_on,
+        held_years: c.held_years,
+        renewed: c.renewed,
+        notices: c.notices,
+    }
+}
+
+fn vendor_assessment_json(
+    a: mamori_core::isms::vendors::VendorAssessmentRecord,
+) -> proto::VendorAssessmentView {
+    proto::VendorAssessmentView {
+        id: a.id,
+        assessed_on: a.assessed_on,
+        scores: a.scores.into_iter().collect(),
+        total: a.total,
+        tier: a.tier,
+        next_on: a.next_on,
+        notes: a.notes,
+        recorded_by: a.recorded_by,
+    }
+}
+
+fn vendor_record_json(v: mamori_core::isms::vendors::VendorRecord) -> proto::VendorView {
+    proto::VendorView {
+        id: v.id,
+        version: v.version,
+        name: v.name,
+        parent_id: v.parent_id,
+        parent_name: None,
+        client_ids: v.client_ids,
+        client_names: Vec::new(),
+        data_handled: v.data_handled,
+        contact: v.contact,
+        review_on: v.review_on,
+        notes: v.notes,
+        retired_at: v.retired_at.map(|t| t.0),
+        latest_assessment: None,
+        certificates: Vec::new(),
+        changed_at: v.changed_at.0,
+        changed_by: v.changed_by,
+    }
+}
+
+fn vendor_json(v: mamori_core::isms::vendors::VendorView) -> proto::VendorView {
+    proto::VendorView {
+        parent_name: v.parent,
+        client_names: v.clients,
+        latest_assessment: v.latest_assessment.map(vendor_assessment_json),
+        certificates: v.certificates.into_iter().map(certificate_json).collect(),
+        ..vendor_record_json(v.record)
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/isms/vendors", tag = "isms", params(proto::AssetQuery),
+    responses((status = 200, body = Vec<proto::VendorView>)))]
+pub async fn list_vendors(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiQuery(q): ApiQuery<proto::AssetQuery>,
+) -> ApiResult<Json<Vec<proto::VendorView>>> {
+    let vendors = state.core.isms.vendors(&p, q.include_retired.unwrap_or(false), &ctx).await?;
+    Ok(Json(vendors.into_iter().map(vendor_json).collect()))
+}
+
+#[utoipa::path(post, path = "/api/v1/isms/vendors", tag = "isms", request_body = VendorInput,
+    responses((status = 201, body = proto::Created), (status = 422, body = proto::Problem)))]
+pub async fn create_vendor(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(input): ApiJson<VendorInput>,
+) -> ApiResult<(axum::http::StatusCode, Json<proto::Created>)> {
+    let id = state.core.isms.create_vendor(&p, input, &ctx).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(proto::Created { id })))
+}
+
+#[utoipa::path(get, path = "/api/v1/isms/vendors/{id}", tag = "isms",
+    responses((status = 200, body = proto::VendorDetailView), (status = 404, body = proto::Problem)))]
+pub async fn get_vendor(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<proto::VendorDetailView>> {
+    let d = state.core.isms.vendor(&p, &id, &ctx).await?;
+    Ok(Json(proto::VendorDetailView {
+        vendor: vendor_json(d.vendor),
+        history: d.history.into_iter().map(vendor_record_json).collect(),
+        assessments: d.assessments.into_iter().map(vendor_assessment_json).collect(),
+        visits: d
+            .visits
+            .into_iter()
+            .map(|v| proto::VendorVisitView {
+                id: v.id,
+                visited_on: v.visited_on,
+                visitor: v.visitor,
+                findings: v.findings,
+            })
+            .collect(),
+        subcontractors: d.subcontractors,
+    }))
+}
+
+#[utoipa::path(put, path = "/api/v1/isms/vendors/{id}", tag = "isms", request_body = VendorInput,
+    responses((status = 200, body = proto::SoaDecided), (status = 404, body = proto::Problem),
+        (status = 422, body = proto::Problem)))]
+pub async fn update_vendor(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+    ApiJson(input): ApiJson<VendorInput>,
+) -> ApiResult<Json<proto::SoaDecided>> {
+    let version = state.core.isms.update_vendor(&p, &id, input, &ctx).await?;
+    Ok(Json(proto::SoaDecided { version }))
+}
+
+#[utoipa::path(post, path = "/api/v1/isms/vendors/{id}/retire", tag = "isms",
+    responses((status = 200, body = proto::SoaDecided), (status = 404, body = proto::Problem)))]
+pub async fn retire_vendor(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<proto::SoaDecided>> {
+    let version = state.core.isms.retire_vendor(&p, &id, &ctx).await?;
+    Ok(Json(proto::SoaDecided { version }))
+}
+
+/// Records an assessment: the total, the tier and the next date follow from the scores.
+#[utoipa::path(post, path = "/api/v1/isms/vendors/{id}/assessments", tag = "isms", request_body = AssessmentInput,
+    responses((status = 201, body = proto::VendorAssessmentView), (status = 404, body = proto::Problem),
+        (status = 422, body = proto::Problem)))]
+pub async fn assess_vendor(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+    ApiJson(input): ApiJson<AssessmentInput>,
+) -> ApiResult<(axum::http::StatusCode, Json<proto::VendorAssessmentView>)> {
+    let a = state.core.isms.assess_vendor(&p, &id, input, &ctx).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(vendor_assessment_json(a))))
+}
+
+#[utoipa::path(post, path = "/api/v1/isms/vendors/{id}/visits", tag = "isms", request_body = VisitInput,
+    responses((status = 201, body = proto::Created), (status = 404, body = proto::Problem),
+        (status = 422, body = proto::Problem)))]
+pub async fn record_vendor_visit(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+    ApiJson(input): ApiJson<VisitInput>,
+) -> ApiResult<(axum::http::StatusCode, Json<proto::Created>)> {
+    let id = state.core.isms.record_vendor_visit(&p, &id, input, &ctx).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(proto::Created { id })))
+}
+
+#[utoipa::path(post, path = "/api/v1/isms/vendors/{id}/certificates", tag = "isms", request_body = CertificateInput,
+    responses((status = 201, body = proto::Created), (status = 404, body = proto::Problem),
+        (status = 422, body = proto::Problem)))]
+pub async fn record_vendor_certificate(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+    ApiJson(input): ApiJson<CertificateInput>,
+) -> ApiResult<(axum::http::StatusCode, Json<proto::Created>)> {
+    let id = state.core.isms.record_certificate(&p, Some(&id), input, &ctx).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(proto::Created { id })))
+}
+
+/// Every certificate — the centre's own and its vendors' — with what to act on.
+#[utoipa::path(get, path = "/api/v1/isms/certificates", tag = "isms",
+    responses((status = 200, body = Vec<proto::CertificateView>)))]
+pub async fn list_certificates(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+) -> ApiResult<Json<Vec<proto::CertificateView>>> {
+    let certificates = state.core.isms.certificates(&p, &ctx).await?;
+    Ok(Json(certificates.into_iter().map(certificate_json).collect()))
+}
+
+/// Records one of the centre's own certificates (or its renewal).
+#[utoipa::path(post, path = "/api/v1/isms/certificates", tag = "isms", request_body = CertificateInput,
+    responses((status = 201, body = proto::Created), (status = 422, body = proto::Problem)))]
+pub async fn record_certificate(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiJson(input): ApiJson<CertificateInput>,
+) -> ApiResult<(axum::http::StatusCode, Json<proto::Created>)> {
+    let id = state.core.isms.record_certificate(&p, None, input, &ctx).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(proto::Created { id })))
 }

@@ -166,6 +166,16 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(IsmsManage), operation!(isms::create_risk))
         .api(Permission(IsmsRead), operation!(isms::get_risk))
         .api(Permission(IsmsManage), operation!(isms::update_risk))
+        .api(Permission(IsmsRead), operation!(isms::list_vendors))
+        .api(Permission(IsmsManage), operation!(isms::create_vendor))
+        .api(Permission(IsmsRead), operation!(isms::get_vendor))
+        .api(Permission(IsmsManage), operation!(isms::update_vendor))
+        .api(Permission(IsmsManage), operation!(isms::retire_vendor))
+        .api(Permission(IsmsManage), operation!(isms::assess_vendor))
+        .api(Permission(IsmsManage), operation!(isms::record_vendor_visit))
+        .api(Permission(IsmsManage), operation!(isms::record_vendor_certificate))
+        .api(Permission(IsmsRead), operation!(isms::list_certificates))
+        .api(Permission(IsmsManage), operation!(isms::record_certificate))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = proto::Health)))]

@@ -134,6 +134,39 @@ macro_rules! isms_queries {
             }
         }
 
+        const VENDOR_COLUMNS: &str = "id, version, name, parent_id, data_handled, contact, review_on, notes, \
+                                      retired_at, changed_at, changed_by";
+        type VendorRow = (
+            String,
+            i64,
+            String,
+            Option<String>,
+            String,
+            String,
+            Option<String>,
+            String,
+            Option<i64>,
+            i64,
+            String,
+        );
+
+        fn vendor_of(r: VendorRow, client_ids: Vec<String>) -> VendorRecord {
+            VendorRecord {
+                id: r.0,
+                version: r.1,
+                name: r.2,
+                parent_id: r.3,
+                client_ids,
+                data_handled: r.4,
+                contact: r.5,
+                review_on: r.6,
+                notes: r.7,
+                retired_at: r.8.map(UnixMillis),
+                changed_at: UnixMillis(r.9),
+                changed_by: r.10,
+            }
+        }
+
         type SoaRow = (String, i64, bool, String, String, Option<String>, Option<String>, i64, String);
 
         fn control_of(r: ControlRow) -> ControlRecord {
@@ -464,6 +497,152 @@ macro_rules! isms_queries {
                     .map_err(db_err)
             }
 
+            async fn vendors(&mut self, include_retired: bool) -> StoreResult<Vec<VendorRecord>> {
+                let filter = if include_retired { "" } else { "WHERE retired_at IS NULL " };
+                let rows = sqlx::query_as::<$db, VendorRow>(&format!(
+                    "SELECT {VENDOR_COLUMNS} FROM vendors {filter}ORDER BY name, id"
+                ))
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                let links = sqlx::query_as::<$db, (String, String)>(
+                    "SELECT vendor_id, client_id FROM vendor_clients ORDER BY client_id",
+                )
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                let mut clients: std::collections::HashMap<String, Vec<String>> = Default::default();
+                for (vendor, client) in links {
+                    clients.entry(vendor).or_default().push(client);
+                }
+                Ok(rows
+                    .into_iter()
+                    .map(|r| {
+                        let ids = clients.remove(&r.0).unwrap_or_default();
+                        vendor_of(r, ids)
+                    })
+                    .collect())
+            }
+
+            async fn vendor(&mut self, id: &str) -> StoreResult<Option<VendorRecord>> {
+                let Some(row) =
+                    sqlx::query_as::<$db, VendorRow>(&format!("SELECT {VENDOR_COLUMNS} FROM vendors WHERE id = $1"))
+                        .bind(id)
+                        .fetch_optional(self.handle.conn())
+                        .await
+                        .map_err(db_err)?
+                else {
+                    return Ok(None);
+                };
+                let clients = sqlx::query_scalar::<$db, String>(
+                    "SELECT client_id FROM vendor_clients WHERE vendor_id = $1 ORDER BY client_id",
+                )
+                .bind(id)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(Some(vendor_of(row, clients)))
+            }
+
+            async fn vendor_history(&mut self, id: &str) -> StoreResult<Vec<VendorRecord>> {
+                let rows = sqlx::query_as::<$db, (String, i64, String, Option<String>, String, String, Option<String>, String, Option<i64>, i64, String, String)>(
+                    &format!("SELECT {VENDOR_COLUMNS}, client_ids FROM vendor_versions WHERE id = $1 ORDER BY version DESC"),
+                )
+                .bind(id)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| {
+                        let clients = r.11.split(',').filter(|c| !c.is_empty()).map(str::to_owned).collect();
+                        vendor_of((r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10), clients)
+                    })
+                    .collect())
+            }
+
+            async fn certificates(&mut self) -> StoreResult<Vec<CertificateRecord>> {
+                let rows = sqlx::query_as::<$db, (String, Option<String>, String, String, String, String, String, String, i64, String)>(
+                    "SELECT id, vendor_id, scheme, number, issuer, first_obtained_on, issued_on, expires_on, recorded_at, \
+                     recorded_by FROM certificates ORDER BY vendor_id, scheme, expires_on",
+                )
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| CertificateRecord {
+                        id: r.0,
+                        vendor_id: r.1,
+                        scheme: r.2,
+                        number: r.3,
+                        issuer: r.4,
+                        first_obtained_on: r.5,
+                        issued_on: r.6,
+                        expires_on: r.7,
+                        recorded_at: UnixMillis(r.8),
+                        recorded_by: r.9,
+                    })
+                    .collect())
+            }
+
+            async fn vendor_assessments(&mut self, vendor_id: Option<&str>) -> StoreResult<Vec<VendorAssessmentRecord>> {
+                let sql = "SELECT id, vendor_id, assessed_on, total, tier, next_on, notes, recorded_at, recorded_by \
+                           FROM vendor_assessments WHERE ($1 IS NULL OR vendor_id = $1) \
+                           ORDER BY assessed_on DESC, recorded_at DESC";
+                let rows = sqlx::query_as::<$db, (String, String, String, i64, String, String, String, i64, String)>(sql)
+                    .bind(vendor_id)
+                    .fetch_all(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in rows {
+                    let scores = sqlx::query_as::<$db, (String, i64)>(
+                        "SELECT criterion, score FROM vendor_assessment_scores WHERE assessment_id = $1 ORDER BY criterion",
+                    )
+                    .bind(&r.0)
+                    .fetch_all(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                    out.push(VendorAssessmentRecord {
+                        id: r.0,
+                        vendor_id: r.1,
+                        assessed_on: r.2,
+                        scores,
+                        total: r.3,
+                        tier: r.4,
+                        next_on: r.5,
+                        notes: r.6,
+                        recorded_at: UnixMillis(r.7),
+                        recorded_by: r.8,
+                    });
+                }
+                Ok(out)
+            }
+
+            async fn vendor_visits(&mut self, vendor_id: &str) -> StoreResult<Vec<VendorVisitRecord>> {
+                let rows = sqlx::query_as::<$db, (String, String, String, String, String, i64, String)>(
+                    "SELECT id, vendor_id, visited_on, visitor, findings, recorded_at, recorded_by FROM vendor_visits \
+                     WHERE vendor_id = $1 ORDER BY visited_on DESC",
+                )
+                .bind(vendor_id)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| VendorVisitRecord {
+                        id: r.0,
+                        vendor_id: r.1,
+                        visited_on: r.2,
+                        visitor: r.3,
+                        findings: r.4,
+                        recorded_at: UnixMillis(r.5),
+                        recorded_by: r.6,
+                    })
+                    .collect())
+            }
+
             async fn actors_with_action_since(
                 &mut self,
                 action: &str,
@@ -738,6 +917,125 @@ macro_rules! isms_queries {
                         .map_err(db_err)?;
                 }
                 Ok((number, version))
+            }
+
+            async fn put_vendor(&mut self, v: &VendorRecord) -> StoreResult<i64> {
+                let version = sqlx::query_scalar::<$db, i64>(
+                    "SELECT COALESCE(MAX(version), 0) + 1 FROM vendor_versions WHERE id = $1",
+                )
+                .bind(&v.id)
+                .fetch_one(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                let values = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11";
+                let statements = [
+                    format!(
+                        "INSERT INTO vendors ({VENDOR_COLUMNS}) VALUES ({values}) ON CONFLICT (id) DO UPDATE SET \
+                         version = $2, name = $3, parent_id = $4, data_handled = $5, contact = $6, review_on = $7, \
+                         notes = $8, retired_at = $9, changed_at = $10, changed_by = $11"
+                    ),
+                    format!("INSERT INTO vendor_versions ({VENDOR_COLUMNS}, client_ids) VALUES ({values}, $12)"),
+                ];
+                for (n, sql) in statements.iter().enumerate() {
+                    let q = sqlx::query::<$db>(sql)
+                        .bind(&v.id)
+                        .bind(version)
+                        .bind(&v.name)
+                        .bind(&v.parent_id)
+                        .bind(&v.data_handled)
+                        .bind(&v.contact)
+                        .bind(&v.review_on)
+                        .bind(&v.notes)
+                        .bind(v.retired_at.map(|t| t.0))
+                        .bind(v.changed_at.0)
+                        .bind(&v.changed_by);
+                    let q = if n == 1 { q.bind(v.client_ids.join(",")) } else { q };
+                    q.execute(self.handle.conn()).await.map_err(db_err)?;
+                }
+                sqlx::query::<$db>("DELETE FROM vendor_clients WHERE vendor_id = $1")
+                    .bind(&v.id)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                for client in &v.client_ids {
+                    sqlx::query::<$db>("INSERT INTO vendor_clients (vendor_id, client_id) VALUES ($1, $2)")
+                        .bind(&v.id)
+                        .bind(client)
+                        .execute(self.handle.conn())
+                        .await
+                        .map_err(db_err)?;
+                }
+                Ok(version)
+            }
+
+            async fn insert_certificate(&mut self, c: &CertificateRecord) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO certificates (id, vendor_id, scheme, number, issuer, first_obtained_on, issued_on, \
+                     expires_on, recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&c.id)
+                .bind(&c.vendor_id)
+                .bind(&c.scheme)
+                .bind(&c.number)
+                .bind(&c.issuer)
+                .bind(&c.first_obtained_on)
+                .bind(&c.issued_on)
+                .bind(&c.expires_on)
+                .bind(c.recorded_at.0)
+                .bind(&c.recorded_by)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn insert_vendor_assessment(&mut self, a: &VendorAssessmentRecord) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO vendor_assessments (id, vendor_id, assessed_on, total, tier, next_on, notes, recorded_at, \
+                     recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&a.id)
+                .bind(&a.vendor_id)
+                .bind(&a.assessed_on)
+                .bind(a.total)
+                .bind(&a.tier)
+                .bind(&a.next_on)
+                .bind(&a.notes)
+                .bind(a.recorded_at.0)
+                .bind(&a.recorded_by)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                for (criterion, score) in &a.scores {
+                    sqlx::query::<$db>(
+                        "INSERT INTO vendor_assessment_scores (assessment_id, criterion, score) VALUES ($1, $2, $3)",
+                    )
+                    .bind(&a.id)
+                    .bind(criterion)
+                    .bind(score)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                }
+                Ok(())
+            }
+
+            async fn insert_vendor_visit(&mut self, v: &VendorVisitRecord) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO vendor_visits (id, vendor_id, visited_on, visitor, findings, recorded_at, recorded_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&v.id)
+                .bind(&v.vendor_id)
+                .bind(&v.visited_on)
+                .bind(&v.visitor)
+                .bind(&v.findings)
+                .bind(v.recorded_at.0)
+                .bind(&v.recorded_by)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(())
             }
 
             async fn record_evidence(
