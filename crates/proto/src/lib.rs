@@ -1348,3 +1348,55 @@ pub struct VendorDetailView {
     /// (id, name) of the vendors working for it.
     pub subcontractors: Vec<(String, String)>,
 }
+
+/// A review overdue or due within 30 days.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DueReviewView {
+    /// `asset`, `risk`, `control`, `vendor`, `vendor_assessment`.
+    pub of: String,
+    /// The record's id (a control's urn).
+    pub id: String,
+    pub name: String,
+    pub due_on: String,
+    /// Negative when overdue.
+    pub days_left: i64,
+}
+
+/// A control whose live evidence fails or warns.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FailingControlView {
+    pub urn: String,
+    pub ref_id: String,
+    pub name: String,
+    pub name_ja: Option<String>,
+    /// `fail` or `warn`.
+    pub status: String,
+    pub kinds: Vec<String>,
+}
+
+/// A risk above the appetite.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RiskAboveAppetiteView {
+    pub id: String,
+    pub name: String,
+    pub level_en: String,
+    pub level_ja: String,
+    pub color: String,
+}
+
+/// The security admin's dashboard: what needs doing, worst first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IsmsDashboardView {
+    /// Annex A controls: applicable, implemented, undecided, in all.
+    pub controls_applicable: usize,
+    pub controls_implemented: usize,
+    pub controls_undecided: usize,
+    pub controls_total: usize,
+    pub failing_controls: Vec<FailingControlView>,
+    pub risks_above_appetite: Vec<RiskAboveAppetiteView>,
+    pub reviews: Vec<DueReviewView>,
+    pub certificates: Vec<CertificateView>,
+    pub open_alerts: usize,
+    pub open_high_alerts: usize,
+    pub open_incidents: usize,
+}

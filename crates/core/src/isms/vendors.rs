@@ -59,7 +59,7 @@ pub struct VendorDetail {
 
 impl Isms {
     /// Today in Japan.
-    fn today(&self) -> time::Date {
+    pub(crate) fn today(&self) -> time::Date {
         parse_date(&crate::jst::day(self.base.now())).unwrap_or(time::Date::MIN)
     }
 

@@ -779,3 +779,62 @@ async fn vendors_and_certificates_are_watched(backend: Backend) {
     assert_eq!(s.audit("certificate.record").await.len(), 3);
 }
 both_backends!(vendors_and_certificates_are_watched);
+
+/// The security admin's dashboard (issue 17, items 7 and 8): failing live evidence, risks above
+/// the appetite, reviews overdue or due soon, and certificates about to lapse — each naming
+/// what it is about.
+async fn the_dashboard_puts_problems_first(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let admin = principal(s.user("sec", &[Role::SecurityAdmin]).await);
+    let ctx = Default::default();
+    measured(&s, &admin).await;
+    let token = s.token(admin.user.clone(), &[Permission::IsmsRead, Permission::IsmsManage]).await;
+    let api = reqwest::Client::new();
+    let post = |path: &str, body: Value| api.post(s.url(path)).bearer_auth(&token).json(&body).send();
+    let asset = json!({"kind": "premises", "name": "東京第1センター 執務室", "confidentiality": "restricted", "integrity": "medium", "availability": "always_on", "review_on": jst_day(&s, -1)});
+    assert_eq!(post("/api/v1/isms/assets", asset).await.unwrap().status(), 201);
+    assert_eq!(post("/api/v1/isms/risks", json!({"title": "執務室への私物スマートフォン持ち込み", "inherent": {"probability": 4, "impact": 3}, "treatment": "undecided", "review_on": jst_day(&s, 10)})).await.unwrap().status(), 201);
+    let mark = json!({"scheme": "privacy_mark", "number": "第10820001(05)号", "first_obtained_on": "2016-04-01", "issued_on": jst_day(&s, 20 - 730), "expires_on": jst_day(&s, 20)});
+    assert_eq!(post("/api/v1/isms/certificates", mark).await.unwrap().status(), 201);
+    let decision = SoaDecision {
+        applicable: true,
+        justification: String::new(),
+        implementation: Implementation::Implemented,
+        owner_id: None,
+        review_on: Some(jst_day(&s, 5)),
+    };
+    s.core.isms.decide(&admin, "urn:mamori:control:iso27001-2022:a.8.5", decision, &ctx).await.unwrap();
+    let mut tx = s.core.store().begin().await.unwrap();
+    tx.disable_totp(&admin.user.id).await.unwrap();
+    tx.commit().await.unwrap();
+    s.core.refresh_evidence(&[EvidenceKind::PrivilegedSecondFactor]).await.unwrap();
+
+    let d: Value = api
+        .get(s.url("/api/v1/isms/dashboard"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (d["controls_total"].as_i64(), d["controls_implemented"].as_i64(), d["controls_undecided"].as_i64()),
+        (Some(93), Some(1), Some(92))
+    );
+    let failing: Vec<&str> =
+        d["failing_controls"].as_array().unwrap().iter().map(|c| c["ref_id"].as_str().unwrap()).collect();
+    assert!(failing.contains(&"A.8.5") && failing.contains(&"A.8.2"), "{failing:?}");
+    assert_eq!(d["failing_controls"][0]["status"], "fail");
+    assert_eq!(d["risks_above_appetite"][0]["name"], "R-1 執務室への私物スマートフォン持ち込み");
+    assert_eq!(d["risks_above_appetite"][0]["level_ja"], "非常に高い");
+    let reviews: Vec<(&str, i64)> = d["reviews"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["of"].as_str().unwrap(), r["days_left"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(reviews, [("asset", -1), ("control", 5), ("risk", 10)], "overdue first");
+    assert_eq!(d["certificates"][0]["notices"][0], json!({"kind": "expires_soon", "days": 20}));
+}
+both_backends!(the_dashboard_puts_problems_first);

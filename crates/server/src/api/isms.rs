@@ -675,3 +675,58 @@ pub async fn record_certificate(
     let id = state.core.isms.record_certificate(&p, None, input, &ctx).await?;
     Ok((axum::http::StatusCode::CREATED, Json(proto::Created { id })))
 }
+
+/// The security admin's dashboard.
+#[utoipa::path(get, path = "/api/v1/isms/dashboard", tag = "isms",
+    responses((status = 200, body = proto::IsmsDashboardView)))]
+pub async fn get_dashboard(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+) -> ApiResult<Json<proto::IsmsDashboardView>> {
+    let d = state.core.isms.dashboard(&p, &ctx).await?;
+    Ok(Json(proto::IsmsDashboardView {
+        controls_applicable: d.controls.0,
+        controls_implemented: d.controls.1,
+        controls_undecided: d.controls.2,
+        controls_total: d.controls.3,
+        failing_controls: d
+            .failing_controls
+            .into_iter()
+            .map(|c| proto::FailingControlView {
+                urn: c.urn,
+                ref_id: c.ref_id,
+                name: c.name,
+                name_ja: c.name_ja,
+                status: c.status.as_str().to_owned(),
+                kinds: c.kinds,
+            })
+            .collect(),
+        risks_above_appetite: d
+            .risks_above_appetite
+            .into_iter()
+            .map(|(id, name, level_en, level_ja, color)| proto::RiskAboveAppetiteView {
+                id,
+                name,
+                level_en,
+                level_ja,
+                color,
+            })
+            .collect(),
+        reviews: d
+            .reviews
+            .into_iter()
+            .map(|r| proto::DueReviewView {
+                of: r.of.as_str().to_owned(),
+                id: r.id,
+                name: r.name,
+                due_on: r.due_on,
+                days_left: r.days_left,
+            })
+            .collect(),
+        certificates: d.certificates.into_iter().map(certificate_json).collect(),
+        open_alerts: d.open_alerts,
+        open_high_alerts: d.open_high_alerts,
+        open_incidents: d.open_incidents,
+    }))
+}

@@ -176,6 +176,7 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(IsmsManage), operation!(isms::record_vendor_certificate))
         .api(Permission(IsmsRead), operation!(isms::list_certificates))
         .api(Permission(IsmsManage), operation!(isms::record_certificate))
+        .api(Permission(IsmsRead), operation!(isms::get_dashboard))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = proto::Health)))]
