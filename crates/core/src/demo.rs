@@ -121,7 +121,348 @@ impl Core {
         self.load_demo_customers(&clients).await?;
         self.load_demo_requests().await?;
         self.load_demo_soa().await?;
+        self.load_demo_registers().await?;
         Ok(accounts)
+    }
+
+    /// The ISMS registers filled (issue 17, item 10): assets besides the PCs and client data the
+    /// registers follow by themselves, 40 risks over the two sites, eight vendors in a chain
+    /// with their assessments, and certificates — one vendor's Privacy Mark ends in 20 days.
+    async fn load_demo_registers(&self) -> Result<(), CoreError> {
+        use mamori_domain::isms::asset::{AssetInput, AssetKind, Availability, Confidentiality, Integrity};
+        use mamori_domain::isms::risk::{Rating, RiskInput, Treatment};
+        use mamori_domain::isms::vendor::{
+            AssessmentInput, CertificateInput, Criterion, Scheme, VendorInput,
+        };
+        let mut read = self.base.store.read().await?;
+        let Some(admin) = read.user_by_username("demo-admin01").await? else {
+            return Ok(());
+        };
+        let clients = read.list_org_units(mamori_store::OrgKind::Client).await?;
+        drop(read);
+        let admin = crate::Principal::direct(&admin, Vec::new());
+        let ctx = mamori_audit::RequestContext::default();
+        let day =
+            |days: i64| crate::jst::day(mamori_domain::UnixMillis(self.now().0 + days * crate::jst::DAY_MS));
+
+        use AssetKind::*;
+        use Availability::*;
+        use Confidentiality::*;
+        use Integrity::*;
+        let assets: [(AssetKind, &str, &str, Confidentiality, Integrity, Availability, Option<bool>); 18] = [
+            (Document, "業務マニュアル（受注）", "共有フォルダ", Internal, Medium, DaytimeStopOk, None),
+            (Document, "応対スクリプト", "共有フォルダ", Internal, Medium, DaytimeStopOk, None),
+            (Document, "紙の申込書（郵送分）", "東京第1センター 書庫", Restricted, High, DaytimeStopOk, None),
+            (Document, "個人情報取扱規程", "社内ポータル", Internal, High, NightStopOk, None),
+            (Software, "CRM（顧客管理）", "データセンター", Restricted, High, AlwaysOn, Some(true)),
+            (Software, "CTI（電話制御）", "データセンター", Internal, High, AlwaysOn, Some(true)),
+            (Software, "ウイルス対策ソフト", "全端末", Internal, High, AlwaysOn, Some(true)),
+            (Software, "表計算ソフト（個人導入）", "一部端末", Internal, Low, DaytimeStopOk, Some(false)),
+            (
+                CloudService,
+                "社内メール",
+                "クラウド（東京リージョン）",
+                Restricted,
+                High,
+                AlwaysOn,
+                Some(true),
+            ),
+            (CloudService, "ビジネスチャット", "クラウド", Internal, Medium, NightStopOk, Some(true)),
+            (
+                CloudService,
+                "個人向けファイル共有サービス",
+                "インターネット",
+                Restricted,
+                Low,
+                DaytimeStopOk,
+                Some(false),
+            ),
+            (Equipment, "複合機（東京 3F）", "東京第1センター", Restricted, Medium, DaytimeStopOk, None),
+            (Equipment, "VPN ルーター", "東京第1センター サーバールーム", Internal, High, AlwaysOn, None),
+            (Equipment, "録音サーバー", "データセンター", Restricted, High, AlwaysOn, None),
+            (Person, "オペレーター（派遣社員を含む）", "各センター", Internal, Medium, NightStopOk, None),
+            (Person, "スーパーバイザー", "各センター", Internal, Medium, NightStopOk, None),
+            (Premises, "東京第1センター 執務室", "東京", Restricted, Medium, AlwaysOn, None),
+            (Premises, "札幌センター 執務室", "札幌", Restricted, Medium, AlwaysOn, None),
+        ];
+        let mut asset_ids = Vec::new();
+        for (i, (kind, name, location, c, integrity, a, allowed)) in assets.into_iter().enumerate() {
+            let input = AssetInput {
+                kind,
+                name: format!("{name}（デモ）"),
+                owner_id: Some(admin.user.id.clone()),
+                location: location.into(),
+                confidentiality: c,
+                integrity,
+                availability: a,
+                allowed,
+                review_on: Some(day(if i % 6 == 0 { -10 } else { 90 + i as i64 * 7 })),
+                notes: String::new(),
+            };
+            asset_ids.push(self.isms.create_asset(&admin, input, &ctx).await?);
+        }
+
+        let risks: [(&str, &str, &str, (u8, u8), Option<(u8, u8)>, Treatment, &[&str]); 20] = [
+            (
+                "オペレーターによる顧客情報の書き写し",
+                "内部不正",
+                "閲覧件数の監視がない",
+                (3, 4),
+                Some((1, 4)),
+                Treatment::Reduce,
+                &["a.8.16", "a.8.12"],
+            ),
+            (
+                "USB メモリでの顧客データ持ち出し",
+                "内部不正",
+                "USB ストレージが使える",
+                (2, 4),
+                Some((1, 4)),
+                Treatment::Reduce,
+                &["a.7.10", "a.8.12"],
+            ),
+            (
+                "メールの誤送信",
+                "誤操作",
+                "送信前の確認がない",
+                (3, 3),
+                Some((2, 3)),
+                Treatment::Reduce,
+                &["a.5.14"],
+            ),
+            ("FAX の誤送信", "誤操作", "短縮ダイヤルの登録誤り", (2, 3), None, Treatment::Undecided, &[]),
+            (
+                "ノート PC の紛失",
+                "紛失・盗難",
+                "持ち出し時の管理が不十分",
+                (2, 3),
+                Some((1, 2)),
+                Treatment::Reduce,
+                &["a.8.1", "a.7.9"],
+            ),
+            (
+                "共有アカウントの貸し借り",
+                "なりすまし",
+                "ID の共用",
+                (2, 3),
+                Some((1, 3)),
+                Treatment::Reduce,
+                &["a.5.16", "a.5.17"],
+            ),
+            (
+                "委託先からの情報漏えい",
+                "委託先の不正・過失",
+                "再委託先の管理が不十分",
+                (2, 4),
+                None,
+                Treatment::Transfer,
+                &["a.5.19", "a.5.22"],
+            ),
+            (
+                "ランサムウェア感染",
+                "マルウェア",
+                "OS の更新遅れ",
+                (2, 4),
+                Some((1, 4)),
+                Treatment::Reduce,
+                &["a.8.7", "a.8.8"],
+            ),
+            (
+                "私物スマートフォンでの画面撮影",
+                "内部不正",
+                "私物の持ち込み",
+                (3, 4),
+                None,
+                Treatment::Undecided,
+                &[],
+            ),
+            (
+                "退職者アカウントの残存",
+                "不正アクセス",
+                "アカウント棚卸しの遅れ",
+                (2, 3),
+                Some((1, 3)),
+                Treatment::Reduce,
+                &["a.5.18"],
+            ),
+            (
+                "印刷物の放置",
+                "紛失",
+                "クリアデスクの不徹底",
+                (3, 2),
+                Some((2, 2)),
+                Treatment::Reduce,
+                &["a.7.7"],
+            ),
+            (
+                "書類の不適切な廃棄",
+                "紛失",
+                "廃棄手順の不備",
+                (2, 3),
+                Some((1, 3)),
+                Treatment::Reduce,
+                &["a.7.14", "a.8.10"],
+            ),
+            (
+                "許可外クラウドへのファイル保存",
+                "シャドー IT",
+                "利用ルールの周知不足",
+                (3, 3),
+                None,
+                Treatment::Undecided,
+                &[],
+            ),
+            ("停電による受付停止", "災害", "無停電電源の容量不足", (1, 3), None, Treatment::Accept, &[]),
+            (
+                "地震による拠点の被災",
+                "災害",
+                "単一拠点への集中",
+                (1, 4),
+                Some((1, 3)),
+                Treatment::Reduce,
+                &["a.5.30"],
+            ),
+            (
+                "CTI サーバーの故障",
+                "障害",
+                "冗長化していない",
+                (2, 3),
+                Some((1, 3)),
+                Treatment::Reduce,
+                &["a.8.14"],
+            ),
+            (
+                "在宅勤務中の家族による覗き見",
+                "覗き見",
+                "作業場所のルール不足",
+                (2, 2),
+                None,
+                Treatment::Accept,
+                &[],
+            ),
+            (
+                "フィッシングによる認証情報の窃取",
+                "不正アクセス",
+                "多要素認証の未適用",
+                (2, 4),
+                Some((1, 4)),
+                Treatment::Reduce,
+                &["a.8.5"],
+            ),
+            (
+                "録音データの不正な再生",
+                "内部不正",
+                "録音へのアクセス権が広い",
+                (2, 3),
+                Some((1, 3)),
+                Treatment::Reduce,
+                &["a.5.15", "a.8.3"],
+            ),
+            (
+                "SNS への業務情報の書き込み",
+                "内部不正",
+                "誓約の形骸化",
+                (2, 3),
+                None,
+                Treatment::Undecided,
+                &[],
+            ),
+        ];
+        for site in ["東京", "札幌"] {
+            for (i, (title, threat, vulnerability, inherent, residual, treatment, controls)) in
+                risks.iter().enumerate()
+            {
+                let input = RiskInput {
+                    title: format!("{site}: {title}"),
+                    threat: (*threat).into(),
+                    vulnerability: (*vulnerability).into(),
+                    asset_ids: vec![asset_ids[i % asset_ids.len()].clone()],
+                    inherent: Rating { probability: inherent.0, impact: inherent.1 },
+                    residual: residual.map(|(p, i)| Rating { probability: p, impact: i }),
+                    treatment: *treatment,
+                    control_urns: controls
+                        .iter()
+                        .map(|c| format!("urn:mamori:control:iso27001-2022:{c}"))
+                        .collect(),
+                    owner_id: Some(admin.user.id.clone()),
+                    due_on: Some(day(60 + i as i64 * 3)),
+                    review_on: Some(day(if i == 3 { -5 } else { 120 + i as i64 })),
+                    notes: String::new(),
+                };
+                self.isms.create_risk(&admin, None, input, &ctx).await?;
+            }
+        }
+
+        let client_ids: Vec<String> = clients.iter().map(|c| c.id.clone()).collect();
+        let vendors: [(&str, Option<usize>, &str); 8] = [
+            ("北海道コールサービス株式会社（デモ）", None, "氏名・電話番号・注文履歴"),
+            ("札幌テレマーケティング有限会社（デモ）", Some(0), "氏名・電話番号"),
+            ("九州コンタクト株式会社（デモ）", None, "氏名・住所・電話番号・問い合わせ内容"),
+            ("データ入力サービス株式会社（デモ）", Some(2), "申込書の記載事項"),
+            ("セキュア文書廃棄株式会社（デモ）", None, "廃棄する書類・媒体"),
+            ("クラウド録音サービス株式会社（デモ）", None, "通話録音"),
+            ("印刷発送センター株式会社（デモ）", None, "氏名・住所"),
+            ("システム保守パートナー株式会社（デモ）", None, "保守作業時に画面に表示される情報"),
+        ];
+        let mut vendor_ids: Vec<String> = Vec::new();
+        for (i, (name, parent, data)) in vendors.into_iter().enumerate() {
+            let input = VendorInput {
+                name: name.into(),
+                parent_id: parent.map(|p| vendor_ids[p].clone()),
+                client_ids: vec![client_ids[i % client_ids.len()].clone()],
+                data_handled: data.into(),
+                contact: "担当: 情報セキュリティ責任者".into(),
+                review_on: Some(day(30 + i as i64 * 20)),
+                notes: String::new(),
+            };
+            let id = self.isms.create_vendor(&admin, input, &ctx).await?;
+            let scores = Criterion::ALL
+                .iter()
+                .map(|c| (*c, if i == 1 && *c == Criterion::Nda { 1 } else { 3 + (i % 3) as u8 }))
+                .collect();
+            let assessment =
+                AssessmentInput { assessed_on: day(-200 + i as i64 * 10), scores, notes: String::new() };
+            self.isms.assess_vendor(&admin, &id, assessment, &ctx).await?;
+            // The first vendor's Privacy Mark ends in 20 days; the others' run for a year or more.
+            let (scheme, ends) = if i % 3 == 2 {
+                (Scheme::Iso27001, 500 + i as i64 * 30)
+            } else {
+                (Scheme::PrivacyMark, if i == 0 { 20 } else { 300 + i as i64 * 20 })
+            };
+            let valid_days = if scheme == Scheme::PrivacyMark { 729 } else { 1094 };
+            let certificate = CertificateInput {
+                scheme,
+                number: format!("DEMO-{:04}", 1000 + i),
+                issuer: if scheme == Scheme::PrivacyMark {
+                    "JIPDEC".into()
+                } else {
+                    "デモ認証機関".into()
+                },
+                first_obtained_on: day(ends - valid_days - 365 * (i as i64 % 4)),
+                issued_on: day(ends - valid_days),
+                expires_on: day(ends),
+            };
+            self.isms.record_certificate(&admin, Some(&id), certificate, &ctx).await?;
+            vendor_ids.push(id);
+        }
+        for (scheme, number, ends, valid) in
+            [(Scheme::PrivacyMark, "第10820001(05)号", 400, 729), (Scheme::Iso27001, "IS 765432", 700, 1094)]
+        {
+            let certificate = CertificateInput {
+                scheme,
+                number: number.into(),
+                issuer: if scheme == Scheme::PrivacyMark {
+                    "JIPDEC".into()
+                } else {
+                    "デモ認証機関".into()
+                },
+                first_obtained_on: day(ends - valid - 365 * 6),
+                issued_on: day(ends - valid),
+                expires_on: day(ends),
+            };
+            self.isms.record_certificate(&admin, None, certificate, &ctx).await?;
+        }
+        Ok(())
     }
 
     /// An Annex A Statement of Applicability about half done (issue 17, item 10): secure

@@ -15,6 +15,7 @@ mod floor;
 mod home;
 mod import;
 pub(crate) mod incidents;
+mod isms;
 mod labels;
 mod mail;
 mod privileged;
@@ -63,6 +64,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = signals::routes(r);
     let r = alerts::routes(r);
     let r = incidents::routes(r);
+    let r = isms::routes(r);
     let r = floor::routes(r);
     let r = approvals::routes(r);
     let r = exports::routes(r);
@@ -124,6 +126,7 @@ pub const NAV: &[NavEntry] = {
         entry("/approvals", "nav.approvals", None, Work),
         entry("/mail", "nav.mail", None, Work),
         entry("/audit", "nav.audit", Some(AuditRead), Oversight),
+        entry("/isms/soa", "isms.nav", Some(IsmsRead), Oversight),
         entry("/admin/users", "nav.users", Some(UsersRead), Admin),
         entry("/admin/org", "nav.org", Some(OrgRead), Admin),
         entry("/admin/tokens", "nav.tokens", Some(TokensManage), Admin),
