@@ -149,7 +149,9 @@ impl Core {
         use Availability::*;
         use Confidentiality::*;
         use Integrity::*;
-        let assets: [(AssetKind, &str, &str, Confidentiality, Integrity, Availability, Option<bool>); 18] = [
+        type DemoAsset<'a> =
+            (AssetKind, &'a str, &'a str, Confidentiality, Integrity, Availability, Option<bool>);
+        let assets: [DemoAsset; 18] = [
             (Document, "業務マニュアル（受注）", "共有フォルダ", Internal, Medium, DaytimeStopOk, None),
             (Document, "応対スクリプト", "共有フォルダ", Internal, Medium, DaytimeStopOk, None),
             (Document, "紙の申込書（郵送分）", "東京第1センター 書庫", Restricted, High, DaytimeStopOk, None),
@@ -202,7 +204,8 @@ impl Core {
             asset_ids.push(self.isms.create_asset(&admin, input, &ctx).await?);
         }
 
-        let risks: [(&str, &str, &str, (u8, u8), Option<(u8, u8)>, Treatment, &[&str]); 20] = [
+        type DemoRisk<'a> = (&'a str, &'a str, &'a str, (u8, u8), Option<(u8, u8)>, Treatment, &'a [&'a str]);
+        let risks: [DemoRisk; 20] = [
             (
                 "オペレーターによる顧客情報の書き写し",
                 "内部不正",
