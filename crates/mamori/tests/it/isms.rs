@@ -210,6 +210,21 @@ async fn soa_decisions_are_versions(backend: Backend) {
     assert_eq!(changes[0].object.as_deref(), Some(format!("control:{a_5_1}").as_str()));
     assert_eq!(changes[0].actor, format!("user:{}", admin.user.id));
 
+    // The SoA as CSV, for a spreadsheet (with a byte-order mark) or the auditor's file.
+    let r = api.get(s.url("/api/v1/isms/soa/export")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = r.bytes().await.unwrap();
+    assert!(csv.starts_with(&[0xEF, 0xBB, 0xBF]));
+    let text = String::from_utf8(csv[3..].to_vec()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 94, "a header and the 93 controls");
+    assert!(lines[0].starts_with("catalog,ref_id,name,name_ja,applicable"));
+    let row = lines.iter().find(|l| l.contains(",A.5.1,")).unwrap();
+    assert!(
+        row.contains("true,基本方針・対策基準を承認済み,implemented") && row.contains(&owner.display_name),
+        "{row}"
+    );
+
     // As it stood after the first decision.
     let auditor = principal(s.user("audit", &[Role::Auditor]).await);
     let then = s.core.isms.soa(&auditor, None, Some(first_decided), &Default::default()).await.unwrap();

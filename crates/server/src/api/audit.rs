@@ -122,7 +122,7 @@ pub async fn consistency(
 }
 
 /// A CSV cell a spreadsheet will not run: values starting with a formula character get a `'`.
-fn csv_cell(v: &str) -> String {
+pub(crate) fn csv_cell(v: &str) -> String {
     if v.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{v}") } else { v.to_owned() }
 }
 

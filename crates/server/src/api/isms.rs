@@ -730,3 +730,83 @@ pub async fn get_dashboard(
         open_incidents: d.open_incidents,
     }))
 }
+
+/// The SoA as CSV (UTF-8 with a byte-order mark, so spreadsheet programs read the Japanese):
+/// one row per assessable control with its decision, evidence, mappings and risks.
+#[utoipa::path(get, path = "/api/v1/isms/soa/export", tag = "isms", params(proto::SoaQuery),
+    responses((status = 200, description = "The SoA as CSV.", content_type = "text/csv"),
+        (status = 404, body = proto::Problem)))]
+pub async fn export_soa(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    ApiQuery(q): ApiQuery<proto::SoaQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let soa = state.core.isms.soa(&p, q.catalog.as_deref(), q.at.map(UnixMillis), &ctx).await?;
+    let refs: HashMap<String, String> =
+        soa.lines.iter().map(|l| (l.control.urn.clone(), l.control.ref_id.clone())).collect();
+    let fail = |e: csv::Error| ApiError::new(ErrorCode::Internal, e.to_string());
+    let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+    w.write_record([
+        "catalog",
+        "ref_id",
+        "name",
+        "name_ja",
+        "applicable",
+        "justification",
+        "implementation",
+        "owner",
+        "review_on",
+        "version",
+        "changed_at",
+        "evidence",
+        "mapped",
+        "risks",
+    ])
+    .map_err(fail)?;
+    for line in soa.lines.into_iter().filter(|l| l.control.assessable) {
+        let e = line.entry.as_ref();
+        let evidence: Vec<String> = line
+            .evidence
+            .iter()
+            .map(|x| format!("{}={} ({})", x.kind.as_str(), x.status.as_str(), x.value))
+            .collect();
+        let mapped: Vec<String> = line
+            .mapped
+            .iter()
+            .map(|m| refs.get(&m.urn).cloned().unwrap_or_else(|| m.ref_id.clone()))
+            .collect();
+        let risks: Vec<&str> = line.risks.iter().map(|r| r.1.as_str()).collect();
+        let row = [
+            soa.catalog.ref_id.clone(),
+            line.control.ref_id.clone(),
+            line.control.name.clone(),
+            line.control.name_ja.clone().unwrap_or_default(),
+            e.map(|e| e.applicable.to_string()).unwrap_or_default(),
+            e.map(|e| e.justification.clone()).unwrap_or_default(),
+            e.map(|e| e.implementation.clone()).unwrap_or_default(),
+            line.owner.clone().unwrap_or_default(),
+            e.and_then(|e| e.review_on.clone()).unwrap_or_default(),
+            e.map(|e| e.version.to_string()).unwrap_or_default(),
+            e.map(|e| e.changed_at.rfc3339()).unwrap_or_default(),
+            evidence.join("; "),
+            mapped.join(" "),
+            risks.join("; "),
+        ];
+        w.write_record(row.iter().map(|v| super::audit::csv_cell(v))).map_err(fail)?;
+    }
+    let body = w.into_inner().map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    let name = soa.catalog.ref_id.chars().filter(char::is_ascii_alphanumeric).collect::<String>();
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"mamori-soa-{name}.csv\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}

@@ -151,6 +151,7 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(IsmsRead), operation!(isms::list_catalogs))
         .api(Permission(IsmsManage), operation!(isms::import_catalog))
         .api(Permission(IsmsRead), operation!(isms::get_soa))
+        .api(Permission(IsmsRead), operation!(isms::export_soa))
         .api(Permission(IsmsRead), operation!(isms::get_control))
         .api(Permission(IsmsManage), operation!(isms::decide_control))
         .api(Permission(IsmsRead), operation!(isms::list_evidence))
