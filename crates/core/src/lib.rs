@@ -37,6 +37,7 @@ pub mod identity;
 pub mod incidents;
 pub mod isms;
 mod jst;
+pub mod mail_notifications;
 pub mod outgoing_mail;
 pub mod print;
 pub mod privileged;
@@ -88,6 +89,8 @@ pub struct Policies {
     pub notify_webhook: bool,
     /// Alerts of this severity or above are queued for the webhook too.
     pub notify_alert_severity: mamori_domain::detect::Severity,
+    /// Reminders are queued for e-mail (a mail destination is configured).
+    pub notify_mail: bool,
 }
 
 impl Default for Policies {
@@ -101,6 +104,7 @@ impl Default for Policies {
             command_timeout: devices::DEFAULT_COMMAND_TIMEOUT,
             notify_webhook: false,
             notify_alert_severity: mamori_domain::detect::Severity::High,
+            notify_mail: false,
         }
     }
 }

@@ -98,6 +98,17 @@ const KEYS: &[(&str, Kind, &str)] = &[
         "alerts of this severity or above are posted to the webhook too (issue 16): low, medium or high (default high); incidents opened and breach-report reminders always are",
     ),
     (
+        "notify.mail_url",
+        Kind::Text,
+        "SMTP server reminders are sent through (issue 17: certificates about to lapse, reviews overdue): smtp://host:port, smtp://host:587?tls=required or smtps://host:465, user:password@ before the host to sign in",
+    ),
+    ("notify.mail_from", Kind::Text, "the sender address of reminders (required with notify.mail_url)"),
+    (
+        "notify.mail_to",
+        Kind::Text,
+        "where reminders go: one address or several separated by commas, e.g. the security team's list (required with notify.mail_url)",
+    ),
+    (
         "mail.listen",
         Kind::Text,
         "address of the SMTP submission relay the center's mail clients use (issue 15): STARTTLS with the server's certificate, AUTH with each person's mail password; unset, there is no relay",
@@ -135,6 +146,21 @@ pub struct Webhook {
 impl std::fmt::Debug for Webhook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Webhook").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+/// Where reminders are e-mailed: lettre's URL of the SMTP server (it may hold a password: not
+/// printed), the sender and the recipients.
+#[derive(Clone)]
+pub struct MailNotify {
+    pub url: String,
+    pub from: String,
+    pub to: Vec<String>,
+}
+
+impl std::fmt::Debug for MailNotify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailNotify").field("from", &self.from).field("to", &self.to).finish_non_exhaustive()
     }
 }
 
@@ -202,6 +228,8 @@ pub struct ServerConfig {
     pub command_timeout: Duration,
     /// Where approval steps are posted, and the HMAC secret they are signed with.
     pub webhook: Option<Webhook>,
+    /// Where reminders are e-mailed.
+    pub mail_notify: Option<MailNotify>,
     /// Alerts of this severity or above are posted to the webhook too.
     pub alert_min_severity: mamori_domain::detect::Severity,
     /// The SMTP submission relay, when `mail.listen` is set.
@@ -251,6 +279,7 @@ impl ServerConfig {
             command_timeout: mamori_core::devices::DEFAULT_COMMAND_TIMEOUT,
             alert_min_severity: mamori_domain::detect::Severity::High,
             webhook: None,
+            mail_notify: None,
             mail: None,
         }
     }
@@ -391,6 +420,7 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
     let (mut mail_listen, mut mail_upstream, mut mail_hostname, mut mail_bounce_from) =
         (None, None, None, None);
     let mut mail_max_mb = 25;
+    let (mut notify_mail_url, mut notify_mail_from, mut notify_mail_to) = (None, None, None);
     for (key, value) in merged {
         let k = key.as_str();
         match k {
@@ -475,6 +505,35 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
                 webhook_url = Some(url);
             }
             "notify.webhook_secret_file" => webhook_secret = Some(PathBuf::from(text(k, &value)?)),
+            "notify.mail_url" => {
+                let url = text(k, &value)?;
+                if !(url.starts_with("smtp://") || url.starts_with("smtps://")) || url.len() > 2000 {
+                    return Err(invalid(
+                        k,
+                        "must be an smtp:// or smtps:// URL, like smtp://relay.example.jp:25",
+                    ));
+                }
+                notify_mail_url = Some(url);
+            }
+            "notify.mail_from" => {
+                let from = text(k, &value)?;
+                if from.parse::<lettre::Address>().is_err() {
+                    return Err(invalid(k, format!("`{from}` is not a mail address")));
+                }
+                notify_mail_from = Some(from);
+            }
+            "notify.mail_to" => {
+                let list = text(k, &value)?;
+                let to: Vec<String> =
+                    list.split(',').map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()).collect();
+                if to.is_empty() || to.len() > 50 {
+                    return Err(invalid(k, "one to 50 addresses, separated by commas"));
+                }
+                if let Some(bad) = to.iter().find(|a| a.parse::<lettre::Address>().is_err()) {
+                    return Err(invalid(k, format!("`{bad}` is not a mail address")));
+                }
+                notify_mail_to = Some(to);
+            }
             "notify.alert_min_severity" => {
                 let v = text(k, &value)?;
                 c.alert_min_severity = mamori_domain::detect::Severity::parse(&v)
@@ -547,6 +606,15 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
             }
             Some(Webhook { url, secret })
         }
+    };
+    c.mail_notify = match (notify_mail_url, notify_mail_from, notify_mail_to) {
+        (None, None, None) => None,
+        (Some(url), Some(from), Some(to)) => Some(MailNotify { url, from, to }),
+        (None, _, _) => {
+            return Err(invalid("notify.mail_url", "is needed with notify.mail_from and notify.mail_to"));
+        }
+        (_, None, _) => return Err(invalid("notify.mail_from", "is needed with notify.mail_url")),
+        (_, _, None) => return Err(invalid("notify.mail_to", "is needed with notify.mail_url")),
     };
     c.tls = match (tls_cert, tls_key) {
         (Some(cert), Some(key)) => Some((cert, key)),

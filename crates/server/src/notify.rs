@@ -1,6 +1,6 @@
-//! The approvals webhook (issue 15, item 8): each approval step the services queued (request,
-//! approve, deny, cancel, expire) is POSTed as JSON to `notify.webhook_url`, signed so the
-//! receiver can tell it came from Mamori and is fresh:
+//! Notifications. The webhook (issue 15, item 8; alerts and incidents since issue 16): each
+//! approval step the services queued (request, approve, deny, cancel, expire) is POSTed as JSON
+//! to `notify.webhook_url`, signed so the receiver can tell it came from Mamori and is fresh:
 //!
 //! - `X-Mamori-Timestamp`: Unix seconds when it was sent;
 //! - `X-Mamori-Signature`: `sha256=` and the hex HMAC-SHA256, under the shared secret, of the
@@ -10,6 +10,8 @@
 //! A delivery is an answer 2xx within 10 s. Anything else is tried again with back-off (1 s, 2 s,
 //! 4 s … 5 min) and given up after ten attempts; every attempt is recorded on the notification
 //! (`GET /api/v1/approvals/notifications`). Replicas share the queue: each claims what it sends.
+//!
+//! Reminders by e-mail (issue 17): [`spawn_mail`].
 
 use crate::config::Webhook;
 use hmac::{Hmac, Mac};
@@ -77,4 +79,55 @@ pub fn spawn(core: Core, hook: Webhook) {
             let _ = tokio::time::timeout(POLL, changes.changed()).await;
         }
     });
+}
+
+/// Sends the reminders queued for e-mail (issue 17, item 7) through `notify.mail_url`, a plain
+/// UTF-8 text message to `notify.mail_to`; looks every five seconds. Fails at start when the
+/// URL or an address does not parse.
+pub fn spawn_mail(core: Core, mail: crate::config::MailNotify) -> Result<(), String> {
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&mail.url)
+        .map_err(|e| format!("notify.mail_url: {e}"))?
+        .timeout(Some(Duration::from_secs(30)))
+        .build();
+    let from: lettre::message::Mailbox = mail.from.parse().map_err(|e| format!("notify.mail_from: {e}"))?;
+    let to: Vec<lettre::message::Mailbox> = mail
+        .to
+        .iter()
+        .map(|a| a.parse())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("notify.mail_to: {e}"))?;
+    tokio::spawn(async move {
+        loop {
+            match core.claim_mail_notifications(20).await {
+                Ok(due) => {
+                    for n in &due {
+                        let mut message = Message::builder().from(from.clone()).subject(n.subject.clone());
+                        for r in &to {
+                            message = message.to(r.clone());
+                        }
+                        let outcome = match message
+                            .header(lettre::message::header::ContentType::TEXT_PLAIN)
+                            .body(n.body.clone())
+                        {
+                            Ok(m) => transport.send(m).await.map(drop).map_err(|e| e.to_string()),
+                            Err(e) => Err(e.to_string()),
+                        };
+                        if let Err(e) = &outcome {
+                            tracing::warn!(reminder = %n.reminder, attempt = n.attempts + 1, error = %e, "a reminder e-mail was not sent");
+                        }
+                        if let Err(e) = core.record_mail_notification(n, outcome).await {
+                            tracing::error!(error = %e, "a reminder e-mail could not be recorded");
+                        }
+                    }
+                    if !due.is_empty() {
+                        continue;
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "the reminder queue could not be read"),
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    });
+    Ok(())
 }

@@ -162,6 +162,7 @@ pub async fn open_core(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<C
         import_max_listed_problems: config.import_max_listed_problems,
         command_timeout: config.command_timeout,
         notify_webhook: config.webhook.is_some(),
+        notify_mail: config.mail_notify.is_some(),
         notify_alert_severity: config.alert_min_severity,
         ..Policies::default()
     };
@@ -226,6 +227,9 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>, demo: bool) -> R
     spawn_housekeeping(state.clone());
     if let Some(hook) = state.config.webhook.clone() {
         crate::notify::spawn(state.core.clone(), hook);
+    }
+    if let Some(mail) = state.config.mail_notify.clone() {
+        crate::notify::spawn_mail(state.core.clone(), mail).map_err(StartError::MailRelay)?;
     }
     let command_watch = spawn_command_watch(state.core.clone());
     let demo_calls = demo.is_some().then(|| spawn_demo_calls(state.core.clone()));
@@ -377,6 +381,12 @@ fn spawn_command_watch(core: Core) -> tokio::task::JoinHandle<()> {
                 && let Err(e) = core.incidents.send_reminders().await
             {
                 tracing::warn!(error = %e, "sending breach-report reminders failed");
+            }
+            // Every five minutes: certificates about to lapse and reviews overdue, by e-mail.
+            if n.is_multiple_of(600)
+                && let Err(e) = core.isms.queue_reminders().await
+            {
+                tracing::warn!(error = %e, "queueing ISMS reminders failed");
             }
         }
     })

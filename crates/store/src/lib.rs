@@ -52,7 +52,7 @@ pub use isms::{
     RatedRecord, RiskAssessmentRecord, RiskRecord, SoaEntryRecord, VendorAssessmentRecord, VendorRecord,
     VendorVisitRecord,
 };
-pub use mail::{MailRead, MailWrite};
+pub use mail::{MailNotification, MailRead, MailWrite};
 pub use records::*;
 pub use rules::{RuleVersion, RulesRead, RulesWrite};
 pub use settings::{SettingsRead, SettingsWrite};

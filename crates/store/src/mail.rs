@@ -5,6 +5,21 @@
 
 use super::*;
 
+/// A reminder by e-mail (issue 17, item 7), queued once per `reminder` key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailNotification {
+    pub id: String,
+    /// What it is about and which threshold (`certificate:<id>:expires_soon`): queued once.
+    pub reminder: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: UnixMillis,
+    pub attempts: i64,
+    pub next_at: UnixMillis,
+    pub last_error: Option<String>,
+    pub sent_at: Option<UnixMillis>,
+}
+
 /// What a read handle may do in this area.
 #[async_trait]
 pub trait MailRead: Send {
@@ -46,6 +61,22 @@ pub trait MailWrite: MailRead {
         attempts: i64,
         next_at: UnixMillis,
         error: &str,
+    ) -> StoreResult<()>;
+    /// Queues a reminder; false when one with its key was queued before.
+    async fn insert_mail_notification(&mut self, n: &MailNotification) -> StoreResult<bool>;
+    /// Reminders due now (fewer than `max_attempts` tried), claimed until `until`.
+    async fn claim_mail_notifications(
+        &mut self,
+        now: UnixMillis,
+        until: UnixMillis,
+        max_attempts: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<MailNotification>>;
+    /// A reminder sent (`Ok(at)`), or a failed attempt tried again at `next_at`.
+    async fn record_mail_notification(
+        &mut self,
+        id: &str,
+        outcome: Result<UnixMillis, (UnixMillis, &str)>,
     ) -> StoreResult<()>;
     async fn set_mail_password_digest(
         &mut self,

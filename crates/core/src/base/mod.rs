@@ -116,6 +116,33 @@ impl Base {
         Ok(tx.insert_webhook_notification(&n).await?)
     }
 
+    /// Queues a reminder by e-mail, once per `reminder` key (when e-mail is configured).
+    /// Returns whether it was new.
+    pub(crate) async fn queue_mail(
+        &self,
+        tx: &mut Box<dyn StoreTx>,
+        reminder: String,
+        subject: String,
+        body: String,
+    ) -> Result<bool, CoreError> {
+        if !self.policies.notify_mail {
+            return Ok(false);
+        }
+        let now = self.now();
+        let n = mamori_store::MailNotification {
+            id: crate::new_id(),
+            reminder,
+            subject,
+            body,
+            created_at: now,
+            attempts: 0,
+            next_at: now,
+            last_error: None,
+            sent_at: None,
+        };
+        Ok(tx.insert_mail_notification(&n).await?)
+    }
+
     /// How an audit entry names a personal record: `kind:h:<keyed hash>`, never the id itself.
     pub(crate) fn audit_object(&self, kind: &str, id: &str) -> String {
         self.audit_ids.object(kind, id)

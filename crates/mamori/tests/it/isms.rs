@@ -853,3 +853,52 @@ async fn the_dashboard_puts_problems_first(backend: Backend) {
     assert_eq!(d["certificates"][0]["notices"][0], json!({"kind": "expires_soon", "days": 20}));
 }
 both_backends!(the_dashboard_puts_problems_first);
+
+/// A certificate about to lapse is mailed (issue 17, done when): through a real SMTP server on
+/// loopback, once however often the reminder sweep runs; an overdue review too.
+async fn a_lapsing_certificate_is_mailed(backend: Backend) {
+    let sink = crate::mail::Sink::start().await;
+    let port = sink.port;
+    let s = TestServer::start_with(backend, |c| {
+        c.mail_notify = Some(mamori_server::config::MailNotify {
+            url: format!("smtp://127.0.0.1:{port}"),
+            from: "mamori@center.example.jp".into(),
+            to: vec!["security@center.example.jp".into(), "ciso@center.example.jp".into()],
+        })
+    })
+    .await;
+    let admin = principal(s.user("sec", &[Role::SecurityAdmin]).await);
+    let ctx = Default::default();
+    let vendor = mamori_domain::isms::vendor::VendorInput {
+        name: "北海道コール株式会社".into(),
+        parent_id: None,
+        client_ids: vec![],
+        data_handled: String::new(),
+        contact: String::new(),
+        review_on: Some(jst_day(&s, -3)),
+        notes: String::new(),
+    };
+    let vendor = s.core.isms.create_vendor(&admin, vendor, &ctx).await.unwrap();
+    let mark = mamori_domain::isms::vendor::CertificateInput {
+        scheme: mamori_domain::isms::vendor::Scheme::PrivacyMark,
+        number: "第10820001(05)号".into(),
+        issuer: "JIPDEC".into(),
+        first_obtained_on: "2016-04-01".into(),
+        issued_on: jst_day(&s, 20 - 730),
+        expires_on: jst_day(&s, 20),
+    };
+    s.core.isms.record_certificate(&admin, Some(&vendor), mark, &ctx).await.unwrap();
+
+    // The sweep (every five minutes in the server) queues two reminders: the certificate and the
+    // vendor's overdue review. Running it again queues nothing new.
+    assert_eq!(s.core.isms.queue_reminders().await.unwrap(), 2);
+    assert_eq!(s.core.isms.queue_reminders().await.unwrap(), 0);
+    let mail = sink.wait_for("あと 20 日で期限切れ").await;
+    assert!(mail.contains("北海道コール株式会社") && mail.contains("第10820001(05)号"), "{mail}");
+    assert!(mail.contains("security@center.example.jp") && mail.contains("ciso@center.example.jp"), "{mail}");
+    assert!(mail.contains("From: mamori@center.example.jp"), "{mail}");
+    sink.wait_for("review overdue").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(sink.messages().len(), 2, "each reminder once");
+}
+both_backends!(a_lapsing_certificate_is_mailed);

@@ -19,15 +19,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// aiosmtpd writing every mail it receives into a maildir.
-struct Sink {
+pub(crate) struct Sink {
     child: std::process::Child,
-    port: u16,
+    pub(crate) port: u16,
     maildir: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Sink {
-    async fn start() -> Sink {
+    pub(crate) async fn start() -> Sink {
         let dir = tempfile::tempdir().unwrap();
         let maildir = dir.path().join("maildir");
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -54,13 +54,13 @@ impl Sink {
     }
 
     /// Every message received so far.
-    fn messages(&self) -> Vec<String> {
+    pub(crate) fn messages(&self) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else { return Vec::new() };
         entries.filter_map(|e| std::fs::read(e.ok()?.path()).ok()).map(|b| decoded(&b)).collect()
     }
 
     /// Waits until a received message contains `needle` (the server's outbox runs on its own).
-    async fn wait_for(&self, needle: &str) -> String {
+    pub(crate) async fn wait_for(&self, needle: &str) -> String {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(m) = self.messages().into_iter().find(|m| m.contains(needle)) {

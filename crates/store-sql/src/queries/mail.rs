@@ -175,6 +175,91 @@ macro_rules! mail_queries {
                 Ok(claimed)
             }
 
+            async fn insert_mail_notification(&mut self, n: &MailNotification) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>(
+                    "INSERT INTO mail_notifications (id, reminder, subject, body, created_at, attempts, next_at) \
+                     VALUES ($1, $2, $3, $4, $5, 0, $6) ON CONFLICT (reminder) DO NOTHING",
+                )
+                .bind(&n.id)
+                .bind(&n.reminder)
+                .bind(&n.subject)
+                .bind(&n.body)
+                .bind(n.created_at.0)
+                .bind(n.next_at.0)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn claim_mail_notifications(
+                &mut self,
+                now: UnixMillis,
+                until: UnixMillis,
+                max_attempts: i64,
+                limit: i64,
+            ) -> StoreResult<Vec<MailNotification>> {
+                let due = sqlx::query_as::<$db, (String, String, String, String, i64, i64, i64, Option<String>)>(
+                    "SELECT id, reminder, subject, body, created_at, attempts, next_at, last_error FROM mail_notifications \
+                     WHERE sent_at IS NULL AND next_at <= $1 AND attempts < $2 ORDER BY next_at, id LIMIT $3",
+                )
+                .bind(now.0)
+                .bind(max_attempts)
+                .bind(limit)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                let mut claimed = Vec::with_capacity(due.len());
+                for r in due {
+                    // Moving `next_at` ahead is the claim: another replica sees it not due.
+                    let done = sqlx::query::<$db>(
+                        "UPDATE mail_notifications SET next_at = $1 WHERE id = $2 AND sent_at IS NULL AND next_at <= $3",
+                    )
+                    .bind(until.0)
+                    .bind(&r.0)
+                    .bind(now.0)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                    if done.rows_affected() == 1 {
+                        claimed.push(MailNotification {
+                            id: r.0,
+                            reminder: r.1,
+                            subject: r.2,
+                            body: r.3,
+                            created_at: UnixMillis(r.4),
+                            attempts: r.5,
+                            next_at: until,
+                            last_error: r.7,
+                            sent_at: None,
+                        });
+                    }
+                }
+                Ok(claimed)
+            }
+
+            async fn record_mail_notification(
+                &mut self,
+                id: &str,
+                outcome: Result<UnixMillis, (UnixMillis, &str)>,
+            ) -> StoreResult<()> {
+                let q = match outcome {
+                    Ok(at) => sqlx::query::<$db>(
+                        "UPDATE mail_notifications SET sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2",
+                    )
+                    .bind(at.0)
+                    .bind(id),
+                    Err((next_at, error)) => sqlx::query::<$db>(
+                        "UPDATE mail_notifications SET next_at = $1, attempts = attempts + 1, last_error = $2 WHERE id = $3",
+                    )
+                    .bind(next_at.0)
+                    .bind(error.to_owned())
+                    .bind(id),
+                };
+                q.execute(self.handle.conn()).await.map_err(db_err)?;
+                Ok(())
+            }
+
             async fn record_mail_attempt(
                 &mut self,
                 id: &str,
