@@ -34,9 +34,12 @@ test('ISMS: the SoA shows Annex A with live evidence; measuring now, the data be
   try {
     const admin = await signInDemo(browser, server.base, 'demo-admin01');
 
-    // From the dashboard to the Statement of Applicability through the navigation.
+    // From the home page to the ISMS dashboard through the navigation, then to the Statement
+    // of Applicability through the ISMS sections.
     await admin.goto(`${server.base}/dashboard`);
-    await admin.click('header nav a[href="/isms/soa"]');
+    await admin.click('header nav a[href="/isms"]');
+    await admin.waitForURL(/\/isms$/);
+    await admin.click('#isms-tabs a[href="/isms/soa"]');
     await admin.waitForURL(/\/isms\/soa$/);
     assert.equal(await admin.locator('h1').textContent(), '適用宣言書');
     const current = admin.locator('#catalog-tabs a[aria-current="page"]');

@@ -16,6 +16,7 @@ mod home;
 mod import;
 pub(crate) mod incidents;
 mod isms;
+mod isms_registers;
 mod labels;
 mod mail;
 mod privileged;
@@ -65,6 +66,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = alerts::routes(r);
     let r = incidents::routes(r);
     let r = isms::routes(r);
+    let r = isms_registers::routes(r);
     let r = floor::routes(r);
     let r = approvals::routes(r);
     let r = exports::routes(r);
@@ -126,7 +128,7 @@ pub const NAV: &[NavEntry] = {
         entry("/approvals", "nav.approvals", None, Work),
         entry("/mail", "nav.mail", None, Work),
         entry("/audit", "nav.audit", Some(AuditRead), Oversight),
-        entry("/isms/soa", "isms.nav", Some(IsmsRead), Oversight),
+        entry("/isms", "isms.nav", Some(IsmsRead), Oversight),
         entry("/admin/users", "nav.users", Some(UsersRead), Admin),
         entry("/admin/org", "nav.org", Some(OrgRead), Admin),
         entry("/admin/tokens", "nav.tokens", Some(TokensManage), Admin),
