@@ -12,12 +12,15 @@
 //! - `mail`: the SMTP relay's throughput and added latency beside a relay with no checks (see [`mail`]).
 //! - `detect-replay`, `detect-day`, `detect-latency`: the detectors' throughput, a normal day's
 //!   false positives, and from an insider's burst to the alert and the lock (see [`detect`]).
+//! - `isms`: the asset, risk and SoA lists at 10,000 assets and 1,000 risks, and the live
+//!   evidence's delay after a change (see [`isms`]).
 
 mod approvals;
 mod console;
 mod detect;
 mod export;
 mod fleet;
+mod isms;
 mod mail;
 
 use anyhow::Context;
@@ -245,6 +248,24 @@ enum Command {
         #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
         postgres: String,
     },
+    /// The ISMS registers with N assets and M risks: the asset, risk and SoA lists (API and
+    /// console page), and from a role change to the live evidence showing it.
+    Isms {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        #[arg(long, default_value_t = 10_000)]
+        assets: usize,
+        #[arg(long, default_value_t = 1_000)]
+        risks: usize,
+        /// Requests per endpoint (after one to warm up).
+        #[arg(long, default_value_t = 100)]
+        rounds: usize,
+        /// Role changes timed to the live evidence.
+        #[arg(long, default_value_t = 20)]
+        evidence_samples: usize,
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -317,6 +338,16 @@ fn main() -> anyhow::Result<()> {
             gap,
             hold_until,
         })),
+        Command::Isms { backend, assets, risks, rounds, evidence_samples, postgres } => {
+            runtime.block_on(isms::run(isms::Options {
+                backend,
+                postgres,
+                assets,
+                risks,
+                rounds,
+                evidence_samples,
+            }))
+        }
     }
 }
 
