@@ -265,13 +265,16 @@ impl Isms {
             level: i64::from(assessment.matrix.level(r.probability, r.impact).unwrap_or(0)),
         };
         let mut tx = self.base.store.begin().await?;
-        let assets: HashSet<String> = tx.assets(false).await?.into_iter().map(|a| a.id).collect();
-        if let Some(a) = input.asset_ids.iter().find(|a| !assets.contains(*a)) {
-            return Err(CoreError::invalid(
-                "asset_ids",
-                ErrorCode::InvalidValue,
-                format!("no asset in force has the id {a}"),
-            ));
+        for a in &input.asset_ids {
+            let in_force = uuid::Uuid::parse_str(a).is_ok()
+                && tx.asset(a).await?.is_some_and(|x| x.retired_at.is_none());
+            if !in_force {
+                return Err(CoreError::invalid(
+                    "asset_ids",
+                    ErrorCode::InvalidValue,
+                    format!("no asset in force has the id {a}"),
+                ));
+            }
         }
         let controls: HashSet<String> = tx.catalog_controls(None).await?.into_iter().map(|c| c.urn).collect();
         if let Some(c) = input.control_urns.iter().find(|c| !controls.contains(*c)) {

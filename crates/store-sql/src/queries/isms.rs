@@ -843,6 +843,13 @@ macro_rules! isms_queries {
                 let (number, version) = match existing {
                     Some((number, version)) => (number, version + 1),
                     None => {
+                        // Holds the assessment's row until the commit, so two replicas adding a
+                        // risk at once take numbers one after the other (SQLite has one writer).
+                        sqlx::query::<$db>("UPDATE risk_assessments SET name = name WHERE id = $1")
+                            .bind(&r.assessment_id)
+                            .execute(self.handle.conn())
+                            .await
+                            .map_err(db_err)?;
                         let next = sqlx::query_scalar::<$db, i64>(
                             "SELECT COALESCE(MAX(number), 0) + 1 FROM risks WHERE assessment_id = $1",
                         )
