@@ -128,7 +128,8 @@ async fn live_tampering_is_named(backend: Backend) {
     assert!(page.contains("一致しました") && page.contains("id=\"audit-verification\""), "{page}");
 
     // One byte of one entry (whichever action it holds: start-up writes come first).
-    let action = s.core.store().read().await.unwrap().audit_entries(5, 6).await.unwrap().pop().unwrap().action;
+    let action =
+        s.core.store().read().await.unwrap().audit_entries(5, 6).await.unwrap().pop().unwrap().action;
     let changed = format!("{}X", &action[..action.len() - 1]);
     s.tamper(&format!("UPDATE audit_entries SET action = '{changed}' WHERE idx = 5")).await;
     let m = mismatch(verify_live(&s).await);
@@ -177,7 +178,8 @@ async fn live_tampering_is_named(backend: Backend) {
     let (s, _) = busy_server(backend).await;
     let size = sign_now(&s).await;
     // The signed note's tree size line, one more.
-    s.tamper(&format!("UPDATE audit_checkpoints SET note = REPLACE(note, '\n{size}\n', '\n{}\n')", size + 1)).await;
+    s.tamper(&format!("UPDATE audit_checkpoints SET note = REPLACE(note, '\n{size}\n', '\n{}\n')", size + 1))
+        .await;
     assert!(mismatch(verify_live(&s).await).to_string().contains("does not verify"));
     s.stop().await;
 
