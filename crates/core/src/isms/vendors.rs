@@ -243,7 +243,8 @@ impl Isms {
     ) -> Result<i64, CoreError> {
         let input = input.checked().map_err(refused)?;
         let mut tx = self.base.store.begin().await?;
-        if let Some(parent) = &input.parent_id {
+        // A vendor retiring keeps its links as they were, whatever became of its outsourcer.
+        if let Some(parent) = input.parent_id.as_ref().filter(|_| retired_at.is_none()) {
             // The chain goes up to a direct vendor, never round to this one.
             let mut at = Some(parent.clone());
             let mut seen = HashSet::new();
@@ -264,7 +265,7 @@ impl Isms {
         }
         let clients: HashSet<String> =
             tx.list_org_units(OrgKind::Client).await?.into_iter().map(|u| u.id).collect();
-        if let Some(c) = input.client_ids.iter().find(|c| !clients.contains(*c)) {
+        if let Some(c) = input.client_ids.iter().find(|c| retired_at.is_none() && !clients.contains(*c)) {
             return Err(CoreError::invalid(
                 "client_ids",
                 ErrorCode::InvalidValue,
