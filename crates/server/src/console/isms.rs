@@ -59,7 +59,7 @@ const JST_MS: i64 = 9 * 3_600_000;
 // ---------------------------------------------------------------------------------------------
 // Codes in words.
 
-fn label(tr: Tr, key: String, code: &str) -> String {
+pub(super) fn label(tr: Tr, key: String, code: &str) -> String {
     tr.get(&key).map_or_else(|| code.to_owned(), str::to_owned)
 }
 
@@ -125,7 +125,7 @@ fn applicability_class(code: &str) -> &'static str {
 }
 
 /// A control's (or catalog's) name in the page's language.
-fn name_in(tr: Tr, name: &str, name_ja: Option<&String>) -> String {
+pub(super) fn name_in(tr: Tr, name: &str, name_ja: Option<&String>) -> String {
     match (tr.0, name_ja) {
         (Language::Ja, Some(ja)) if !ja.trim().is_empty() => ja.clone(),
         _ => name.to_owned(),
@@ -150,7 +150,7 @@ fn thousands(n: u64) -> String {
 }
 
 /// `2026-11-29 10:15 JST`.
-fn jst_minute(ms: i64) -> String {
+pub(super) fn jst_minute(ms: i64) -> String {
     let t = local_time(ms);
     if t.is_empty() {
         return t;
@@ -178,7 +178,7 @@ fn end_of_day(text: &str) -> Option<UnixMillis> {
 }
 
 /// A path segment: a urn's characters as they are, anything else percent-encoded.
-fn segment(text: &str) -> String {
+pub(super) fn segment(text: &str) -> String {
     let mut out = String::new();
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) {
@@ -191,11 +191,11 @@ fn segment(text: &str) -> String {
 }
 
 /// A query value, form-encoded.
-fn query_value(text: &str) -> String {
+pub(super) fn query_value(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-fn control_href(urn: &str) -> String {
+pub(super) fn control_href(urn: &str) -> String {
     format!("/isms/controls/{}", segment(urn))
 }
 
@@ -279,12 +279,12 @@ fn decision_error(tr: Tr, e: &CoreError) -> String {
     tr.t(key).to_owned()
 }
 
-fn refused_page(tr: Tr, e: &CoreError) -> Response {
+pub(super) fn refused_page(tr: Tr, e: &CoreError) -> Response {
     super::message_page_text(tr, crate::problem::status_of(e), error_text(tr, e))
 }
 
 /// A person (`user:<id>`, `system`) as a name.
-fn actor_name(tr: Tr, actor: &str, names: &HashMap<String, String>) -> String {
+pub(super) fn actor_name(tr: Tr, actor: &str, names: &HashMap<String, String>) -> String {
     match names.get(actor) {
         Some(name) => name.clone(),
         None if actor == "system" => tr.t("alerts.by_mamori").to_owned(),

@@ -4,6 +4,7 @@
 //! certificates. Every code is worded through the catalogue in both languages; people are shown
 //! by name, times in JST.
 
+use super::isms::{actor_name, control_href, jst_minute, label, name_in, query_value, refused_page, segment};
 use super::{Chrome, Form, csrf_for, error_text, local_time, render, tr_for};
 use crate::AppState;
 use crate::i18n::Tr;
@@ -46,10 +47,6 @@ const ANNEX_A_CONTROL_PREFIX: &str = "urn:mamori:control:iso27001-2022:";
 // ---------------------------------------------------------------------------------------------
 // Codes in words.
 
-fn label(tr: Tr, key: String, code: &str) -> String {
-    tr.get(&key).map_or_else(|| code.to_owned(), str::to_owned)
-}
-
 fn code_label(tr: Tr, section: &str, code: &str) -> String {
     label(tr, format!("{section}.{code}"), code)
 }
@@ -62,51 +59,10 @@ fn in_lang(tr: Tr, en: &str, ja: &str) -> String {
     }
 }
 
-fn name_in(tr: Tr, name: &str, name_ja: Option<&String>) -> String {
-    match (tr.0, name_ja) {
-        (Language::Ja, Some(ja)) if !ja.trim().is_empty() => ja.clone(),
-        _ => name.to_owned(),
-    }
-}
-
-/// `2026-11-29 10:15 JST`.
-fn jst_minute(ms: i64) -> String {
-    let t = local_time(ms);
-    if t.is_empty() {
-        return t;
-    }
-    format!("{} JST", t.chars().take(16).collect::<String>())
-}
-
 /// Today in Japan, `YYYY-MM-DD`.
 fn today() -> String {
     let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
     local_time(now).chars().take(10).collect()
-}
-
-/// A path segment: a urn's characters as they are, anything else percent-encoded.
-fn segment(text: &str) -> String {
-    let mut out = String::new();
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn query_value(text: &str) -> String {
-    form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
-fn control_href(urn: &str) -> String {
-    format!("/isms/controls/{}", segment(urn))
-}
-
-fn refused_page(tr: Tr, e: &CoreError) -> Response {
-    super::message_page_text(tr, crate::problem::status_of(e), error_text(tr, e))
 }
 
 /// A refusal of a form in words: the field's own sentence when the catalogue has one.
@@ -116,15 +72,6 @@ fn form_error(tr: Tr, e: &CoreError) -> String {
             .get(&format!("isms_registers.invalid_{field}"))
             .map_or_else(|| error_text(tr, e), str::to_owned),
         _ => error_text(tr, e),
-    }
-}
-
-/// A person (`user:<id>`, `system`) as a name.
-fn actor_name(tr: Tr, actor: &str, names: &HashMap<String, String>) -> String {
-    match names.get(actor) {
-        Some(name) => name.clone(),
-        None if actor == "system" => tr.t("alerts.by_mamori").to_owned(),
-        None => tr.t("alerts.someone").to_owned(),
     }
 }
 
