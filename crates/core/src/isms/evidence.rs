@@ -48,20 +48,7 @@ impl Core {
         let mut devices: Option<DeviceFigures> = None;
         let mut results = Vec::with_capacity(kinds.len());
         for &kind in kinds {
-            let measured = match kind {
-                EvidenceKind::CompliantDevices | EvidenceKind::AntivirusSignatureAge => {
-                    let figures = match devices {
-                        Some(f) => f,
-                        None => *devices.insert(self.device_figures().await?),
-                    };
-                    if kind == EvidenceKind::CompliantDevices {
-                        Measured::Share { part: figures.compliant, whole: figures.total }
-                    } else {
-                        Measured::Days(figures.oldest_signatures_days)
-                    }
-                }
-                _ => self.measure(kind).await?,
-            };
+            let measured = self.measure(kind, &mut devices).await?;
             results.push((kind, kind.judge(&measured)));
         }
         let now = self.base.now();
@@ -105,7 +92,12 @@ impl Core {
         self.refresh_evidence(&EvidenceKind::ALL).await
     }
 
-    async fn measure(&self, kind: EvidenceKind) -> Result<Measured, CoreError> {
+    /// One measurement; the PCs' figures, needed by two, are read once per round (`devices`).
+    async fn measure(
+        &self,
+        kind: EvidenceKind,
+        devices: &mut Option<DeviceFigures>,
+    ) -> Result<Measured, CoreError> {
         let now = self.base.now();
         Ok(match kind {
             EvidenceKind::AuditLogVerified => {
@@ -235,7 +227,10 @@ impl Core {
                 Measured::Hours(hours.get(hours.len() / 2).copied())
             }
             EvidenceKind::CompliantDevices | EvidenceKind::AntivirusSignatureAge => {
-                let f = self.device_figures().await?;
+                let f = match *devices {
+                    Some(f) => f,
+                    None => *devices.insert(self.device_figures().await?),
+                };
                 match kind {
                     EvidenceKind::CompliantDevices => Measured::Share { part: f.compliant, whole: f.total },
                     _ => Measured::Days(f.oldest_signatures_days),

@@ -83,16 +83,14 @@ impl Isms {
         vendors: &HashMap<String, String>,
     ) -> Vec<WatchedCertificate> {
         let today = self.today();
-        let latest: HashMap<(Option<String>, String), String> = certificates
-            .iter()
-            .map(|c| ((c.vendor_id.clone(), c.scheme.clone()), c.expires_on.clone()))
-            .fold(HashMap::new(), |mut m, (k, e)| {
-                let slot = m.entry(k).or_insert_with(String::new);
-                if e > *slot {
-                    *slot = e;
-                }
-                m
-            });
+        // The latest end per holder and scheme: an earlier certificate has been renewed.
+        let mut latest: HashMap<(Option<String>, String), String> = HashMap::new();
+        for c in &certificates {
+            let slot = latest.entry((c.vendor_id.clone(), c.scheme.clone())).or_default();
+            if c.expires_on > *slot {
+                slot.clone_from(&c.expires_on);
+            }
+        }
         certificates
             .into_iter()
             .map(|c| {
