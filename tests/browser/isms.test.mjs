@@ -7,13 +7,18 @@
 // - on the evidence page, "今すぐ計測" takes every measurement, and an item's "data behind it"
 //   link opens that data (the users list);
 // - one undecided control is decided: "does not apply" without a justification is refused with
-//   the reason in the form; with one it is saved as version 1, which the history shows.
+//   the reason in the form; with one it is saved as version 1, which the history shows;
+// - (issue 17, done when) the security admin opens the dashboard (/isms), follows a failing —
+//   or warning — live evidence to its line on the evidence page and on to the data behind it,
+//   then exports the SoA as PDF from the SoA page (read back with pdftotext: the Japanese
+//   control names are text, the font embedded).
 //
 // Run:   cargo build -p mamori && bash scripts/install-test-deps.sh && node --test tests/browser/
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -147,6 +152,82 @@ test('ISMS: the SoA shows Annex A with live evidence; measuring now, the data be
     await en.goto(url);
     assert.ok((await en.locator('#history-1').textContent()).includes('Excluded'), 'the history in English');
     await shot(en, 'isms-control-en.png');
+  } finally {
+    await browser.close();
+    await stopServer(server);
+  }
+});
+
+test('ISMS: from the dashboard, a failing live evidence to its data; the SoA exported as PDF', { timeout: 300_000 }, async () => {
+  const server = await startDemo();
+  const browser = await chromium.launch({ executablePath: CHROMIUM_BIN, headless: true });
+  try {
+    const admin = await signInDemo(browser, server.base, 'demo-admin01');
+
+    // The dashboard lists the controls whose live evidence fails or warns; the evidence task
+    // measures within seconds of the start.
+    await admin.goto(`${server.base}/dashboard`);
+    await admin.click('header nav a[href="/isms"]');
+    await admin.waitForURL(/\/isms$/);
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      if (await admin.locator('#dashboard-failing li.failing-control a.evidence-problem').count()) break;
+      assert.ok(Date.now() < deadline, 'a control with failing or warning evidence within 90 s');
+      await admin.waitForTimeout(2000);
+      await admin.reload();
+    }
+    const failing = admin.locator('#dashboard-failing li.failing-control').first();
+    assert.match(await failing.locator('.tag').first().textContent(), /不合格|要注意/, 'the status in words');
+    const failingRef = (await failing.locator('a[href^="/isms/controls/"] strong').first().textContent()).trim();
+    const problem = failing.locator('a.evidence-problem').first();
+    const kind = (await problem.getAttribute('href')).split('#evidence-')[1];
+    assert.ok(kind, 'the evidence names its kind');
+    await shot(admin, 'isms-done-dashboard-ja.png');
+
+    // The evidence's line on the evidence page: failing or warning, with the data behind it.
+    await problem.click();
+    await admin.waitForURL(new RegExp(`/isms/evidence#evidence-${kind}$`));
+    const line = admin.locator(`#evidence-${kind}`);
+    assert.equal(await line.count(), 1, 'its line on the evidence page');
+    assert.match(await line.locator('.evidence-status').textContent(), /不合格|要注意/, 'the line fails or warns');
+    const data = line.locator('a.evidence-data');
+    const href = await data.getAttribute('href');
+    assert.ok(href && href.startsWith('/'), `the data behind ${kind} is linked`);
+    await shot(admin, 'isms-done-evidence-ja.png');
+
+    // The data behind it.
+    await data.click();
+    await admin.waitForURL((u) => u.pathname + u.search + u.hash === href);
+    assert.notEqual(await admin.locator('h1').count(), 0, 'the data page opened');
+    await shot(admin, 'isms-done-data-ja.png');
+
+    // The SoA, exported as PDF from its page.
+    await admin.goto(`${server.base}/isms`);
+    await admin.click('#isms-tabs a[href="/isms/soa"]');
+    await admin.waitForURL(/\/isms\/soa$/);
+    assert.equal(await admin.locator('#soa-export-csv').count(), 1, 'the CSV export beside it');
+    const link = admin.locator('#soa-export-pdf');
+    assert.equal((await link.textContent()).trim(), 'PDF');
+    await shot(admin, 'isms-done-soa-ja.png');
+    const [download] = await Promise.all([admin.waitForEvent('download'), link.click()]);
+    assert.match(download.suggestedFilename(), /^mamori-soa-.+\.pdf$/);
+    await mkdir(ARTIFACTS, { recursive: true });
+    const pdf = path.join(ARTIFACTS, 'isms-soa-ja.pdf');
+    await download.saveAs(pdf);
+    const bytes = await readFile(pdf);
+    assert.equal(bytes.subarray(0, 4).toString('latin1'), '%PDF', 'a PDF');
+    // Cells wrap: read the text without its line breaks and spaces.
+    const text = execFileSync('pdftotext', ['-raw', '-enc', 'UTF-8', pdf, '-'], { encoding: 'utf8' }).replace(/\s+/g, '');
+    assert.ok(text.includes('適用宣言書'), 'the title in Japanese');
+    assert.ok(text.includes('情報セキュリティのための方針群'), 'A.5.1 by its Japanese name');
+    assert.ok(text.includes('ログ取得'), 'A.8.15 by its Japanese name');
+    assert.ok(text.includes(failingRef), `the failing control ${failingRef} is in the PDF`);
+    assert.match(text, /不合格|要注意/, 'its evidence status in words');
+    assert.ok(text.includes('社外秘'), 'marked confidential');
+    assert.match(text, /出力者:.*demo-admin01/, 'who exported it');
+    const fonts = execFileSync('pdffonts', [pdf], { encoding: 'utf8' });
+    assert.match(fonts, /IPAexGothic.*yes\s+yes\s+yes/, `the Japanese font embedded as a subset: ${fonts}`);
+    execFileSync('pdftoppm', ['-png', '-r', '70', '-f', '1', '-l', '1', pdf, path.join(ARTIFACTS, 'isms-soa-pdf-ja')]);
   } finally {
     await browser.close();
     await stopServer(server);

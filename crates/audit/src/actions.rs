@@ -940,6 +940,18 @@ catalogue! {
         ],
         summary: "a vendor or subcontractor was registered, changed, retired, assessed or visited",
     };
+    LEGAL_CHANGE = Action {
+        name: "legal.change",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`legal:<id>`",
+        details: &[
+            ("change", "`create`, `update` or `retire`"),
+            ("version", "the requirement's new version"),
+            ("kind", "`law`, `regulation`, `guideline`, `contract`, `certification_rule`"),
+        ],
+        summary: "a requirement of the legal register (a law, a guideline, a contract…) was registered, changed or retired",
+    };
     CERTIFICATE_RECORD = Action {
         name: "certificate.record",
         category: Category::Operation,
@@ -951,6 +963,27 @@ catalogue! {
             ("expires_on", "the last day it is valid"),
         ],
         summary: "a certificate (Privacy Mark, ISO/IEC 27001) was recorded, or its renewal",
+    };
+    REGISTERS_IMPORT = Action {
+        name: "isms.import",
+        category: Category::Operation,
+        denied_as: None,
+        object: "—",
+        details: &[
+            ("format", "`xlsx` or `csv`"),
+            ("created", "rows that made a new record, over every sheet"),
+            ("changed", "rows that made a new version of a record"),
+            ("unchanged", "rows equal to the record in force"),
+        ],
+        summary: "the ISMS registers were imported from a workbook (each record it changed has its own entry before this one)",
+    };
+    REGISTERS_EXPORT = Action {
+        name: "isms.export",
+        category: Category::Access,
+        denied_as: None,
+        object: "—",
+        details: &[("format", "`xlsx` or `csv`"), ("registers", "the sheets exported")],
+        summary: "the ISMS registers were exported",
     };
     EVIDENCE_CHANGE = Action {
         name: "evidence.change",

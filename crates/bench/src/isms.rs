@@ -1,18 +1,26 @@
 //! `mamori-bench isms` (issue 17): the ISMS registers at the size issue 17 names — 10,000
-//! assets, 1,000 risks — and the live evidence's delay.
+//! assets, 1,000 risks, 500 vendors — and the live evidence's delay.
 //!
 //! A real server runs the demo (its Annex A SoA half decided; the rest is decided here, so every
 //! line has an entry and an owner). Through the core, as a security admin (`demo-admin01`), the
-//! benchmark registers N assets (every kind and grade, most with an owner and a review date)
-//! and M risks spread evenly over the 5×5 grid, each threatening 1–3 of the assets and treated
-//! by 1–2 Annex A controls, two in three re-rated after treatment. Then, one request at a time
-//! over loopback with an API token, it times from the request's start to the last byte:
+//! benchmark registers N assets (every kind and grade, most with an owner and a review date),
+//! M risks spread evenly over the 5×5 grid, each threatening 1–3 of the assets and treated
+//! by 1–2 Annex A controls, two in three re-rated after treatment, and V vendors — one in four
+//! direct, the others subcontractors in chains four deep, each handling 1–3 of ten client
+//! companies' data, with a certificate (Privacy Mark or ISO/IEC 27001, some lapsing) and an
+//! assessment. Then, one request at a time over loopback with an API token, it times from the
+//! request's start to the last byte:
 //!
-//! - `GET /api/v1/isms/assets`: every asset in force;
+//! - `GET /api/v1/isms/assets`: the first page (100 assets by name) with the total; the largest
+//!   page (500); a page deep in the register; a filtered page (kind, confidentiality, sorted by
+//!   review date) and a text search (which reads every row);
+//! - `GET /api/v1/isms/vendors`: every vendor with its chain, clients, latest assessment and
+//!   certificates;
 //! - `GET /api/v1/isms/risks`: every risk of the assessment, with both heat maps;
 //! - `GET /api/v1/isms/soa`: Annex A, each line with its live evidence (and, in the core, the
 //!   risks each control treats);
-//! - the console's `GET /isms/soa` (signed in as `demo-admin01`) when the route answers 200.
+//! - the console's `GET /isms/soa`, `/isms/assets` (first page, and filtered), `/isms/vendors`
+//!   (signed in as `demo-admin01`) when the route answers 200.
 //!
 //! Last, the live evidence: an operator of its own is made a supervisor (`PATCH
 //! /api/v1/users/{id}`, roles) and back, N times; each time the clock runs from the start of the
@@ -25,8 +33,10 @@ use crate::console::{Session, percentile};
 use anyhow::Context;
 use mamori_audit::RequestContext;
 use mamori_core::Principal;
+use mamori_core::isms::assets::AssetListQuery;
 use mamori_domain::isms::asset::{AssetInput, AssetKind, Availability, Confidentiality, Integrity};
 use mamori_domain::isms::risk::{Rating, RiskInput, Treatment};
+use mamori_domain::isms::vendor::{AssessmentInput, CertificateInput, Criterion, Scheme, VendorInput};
 use mamori_domain::isms::{Implementation, SoaDecision};
 use mamori_domain::{Permission, Role, SystemClock};
 use mamori_server::config::ServerConfig;
@@ -38,11 +48,20 @@ pub struct Options {
     pub postgres: String,
     pub assets: usize,
     pub risks: usize,
+    pub vendors: usize,
     /// Requests per endpoint (after one to warm up).
     pub rounds: usize,
     /// Role changes timed to the live evidence.
     pub evidence_samples: usize,
 }
+
+/// A filtered page of the asset list: two filters and a sort the store's index does not give.
+const ASSETS_FILTERED: &str = "/api/v1/isms/assets?kind=document&confidentiality=restricted&sort=review_on";
+/// A text search: part of the place (「第2センター 2階」, one asset in nine), read in every row.
+const ASSETS_SEARCHED: &str =
+    "/api/v1/isms/assets?q=%E7%AC%AC2%E3%82%BB%E3%83%B3%E3%82%BF%E3%83%BC%202%E9%9A%8E";
+/// The console's asset page, filtered the same way.
+const CONSOLE_ASSETS_FILTERED: &str = "/isms/assets?kind=document&confidentiality=restricted&sort=review_on";
 
 /// The built-in Annex A catalog.
 const ANNEX_A: &str = "urn:mamori:catalog:iso27001-2022";
@@ -117,6 +136,49 @@ fn risk_input(
         owner_id: Some(owners[i % owners.len()].clone()),
         due_on: Some(format!("2027-{:02}-15", i % 12 + 1)),
         review_on: Some("2027-04-01".into()),
+        notes: String::new(),
+    }
+}
+
+/// Client companies the vendors work for: the demo's two and these.
+const EXTRA_CLIENTS: usize = 8;
+
+/// Vendor `i`: one in four direct, the others the subcontractor of the one before (chains of
+/// four); 1–3 clients' data.
+fn vendor_input(i: usize, parent: Option<String>, clients: &[String]) -> VendorInput {
+    let first = i % clients.len();
+    VendorInput {
+        name: format!("委託先 {i:04} 株式会社"),
+        parent_id: parent,
+        client_ids: (0..1 + i % 3).map(|k| clients[(first + k) % clients.len()].clone()).collect(),
+        data_handled: "氏名・電話番号・購入履歴".into(),
+        contact: format!("vendor{i:04}@example.jp"),
+        review_on: Some(format!("2027-{:02}-{:02}", i % 12 + 1, i % 28 + 1)),
+        notes: String::new(),
+    }
+}
+
+/// Vendor `i`'s certificate: Privacy Marks (2 years) and ISO/IEC 27001 (3 years), issued over
+/// the last three years, so some have lapsed, some are about to and most are in force.
+fn certificate_input(i: usize) -> CertificateInput {
+    let (month, day) = (i % 12 + 1, i % 28 + 1);
+    let (scheme, years) = if i.is_multiple_of(2) { (Scheme::PrivacyMark, 2) } else { (Scheme::Iso27001, 3) };
+    let issued = 2024 + (i / 12) % 3;
+    CertificateInput {
+        scheme,
+        number: format!("第{:08}({:02})号", 10_000_000 + i, i % 20),
+        issuer: if scheme == Scheme::PrivacyMark { "JIPDEC".into() } else { "認証機関".into() },
+        first_obtained_on: "2015-04-01".into(),
+        issued_on: format!("{issued}-{month:02}-{day:02}"),
+        expires_on: format!("{}-{month:02}-{day:02}", issued + years),
+    }
+}
+
+/// Vendor `i`'s assessment: every criterion scored 1–5 (every tier occurs).
+fn assessment_input(i: usize) -> AssessmentInput {
+    AssessmentInput {
+        assessed_on: format!("2026-{:02}-{:02}", i % 10 + 1, i % 28 + 1),
+        scores: Criterion::ALL.iter().enumerate().map(|(k, c)| (*c, (1 + (i + k) % 5) as u8)).collect(),
         notes: String::new(),
     }
 }
@@ -267,6 +329,39 @@ async fn measure(o: &Options, core: &mamori_core::Core, base: &str) -> anyhow::R
     };
     eprintln!("{backend}: registered {} risks in {s:.1} s ({:.0}/s)", o.risks, o.risks as f64 / s);
 
+    // Vendors: ten client companies (the demo's two and eight more), then the vendors in order
+    // (an outsourcer before its subcontractors), each with a certificate and an assessment.
+    let mut clients: Vec<String> = core
+        .store()
+        .read()
+        .await?
+        .list_org_units(mamori_store::OrgKind::Client)
+        .await?
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    for k in 0..EXTRA_CLIENTS {
+        let name = format!("ベンチ委託元 {k:02} 株式会社");
+        let unit =
+            core.identity.create_org_unit(&admin, mamori_store::OrgKind::Client, &name, None, &ctx).await?;
+        clients.push(unit.id);
+    }
+    let started = Instant::now();
+    let mut vendor_ids: Vec<String> = Vec::with_capacity(o.vendors);
+    for i in 0..o.vendors {
+        let parent = (!i.is_multiple_of(4)).then(|| vendor_ids[i - 1].clone());
+        let id = core.isms.create_vendor(&admin, vendor_input(i, parent, &clients), &ctx).await?;
+        core.isms.record_certificate(&admin, Some(&id), certificate_input(i), &ctx).await?;
+        core.isms.assess_vendor(&admin, &id, assessment_input(i), &ctx).await?;
+        vendor_ids.push(id);
+    }
+    let s = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{backend}: registered {} vendors (each with a certificate and an assessment) for {} clients in {s:.1} s",
+        o.vendors,
+        clients.len()
+    );
+
     let token = core
         .identity
         .create_api_token(
@@ -284,6 +379,8 @@ async fn measure(o: &Options, core: &mamori_core::Core, base: &str) -> anyhow::R
     // What the answers hold, checked once.
     let assets: serde_json::Value =
         get("/api/v1/isms/assets").send().await?.error_for_status()?.json().await?;
+    let vendors: serde_json::Value =
+        get("/api/v1/isms/vendors").send().await?.error_for_status()?.json().await?;
     let risks: serde_json::Value = get("/api/v1/isms/risks").send().await?.error_for_status()?.json().await?;
     let soa: serde_json::Value = get("/api/v1/isms/soa").send().await?.error_for_status()?.json().await?;
     let count = |v: &serde_json::Value| v.as_array().map_or(0, Vec::len);
@@ -297,11 +394,16 @@ async fn measure(o: &Options, core: &mamori_core::Core, base: &str) -> anyhow::R
     let lines = soa["lines"].as_array().cloned().unwrap_or_default();
     let evidence: usize = lines.iter().map(|l| count(&l["evidence"])).sum();
     let linked: usize = lines.iter().map(|l| count(&l["risks"])).sum();
+    let total_assets = assets["total"].as_u64().unwrap_or(0) as usize;
+    let subcontractors =
+        vendors.as_array().into_iter().flatten().filter(|v| !v["parent_id"].is_null()).count();
     println!(
-        "\n{backend}: the API lists {} assets, {} risks (heat map total {heat}); the SoA {} lines with {evidence} \
-         evidence items{}",
-        count(&assets),
+        "\n{backend}: the API pages {} assets ({} on the first page), {} risks (heat map total {heat}), {} vendors \
+         ({subcontractors} subcontractors); the SoA {} lines with {evidence} evidence items{}",
+        total_assets,
+        count(&assets["assets"]),
         count(&risks["risks"]),
+        count(&vendors),
         lines.len(),
         if linked > 0 {
             format!(" and {linked} linked risks")
@@ -309,13 +411,25 @@ async fn measure(o: &Options, core: &mamori_core::Core, base: &str) -> anyhow::R
             " (no `risks` in the API's lines)".into()
         }
     );
-    anyhow::ensure!(count(&assets) >= o.assets, "the asset list is short");
+    anyhow::ensure!(total_assets >= o.assets, "the asset list is short");
+    anyhow::ensure!(count(&vendors) >= o.vendors, "the vendor list is short");
     anyhow::ensure!(count(&risks["risks"]) >= o.risks, "the risk list is short");
 
     let load_before = load_average();
     println!("\n| {backend} | size | p50 ms | p95 ms | max ms |\n|---|---:|---:|---:|---:|");
     let mut worst: Vec<(f64, String)> = Vec::new();
-    for path in ["/api/v1/isms/assets", "/api/v1/isms/risks", "/api/v1/isms/soa", "/api/v1/isms/evidence"] {
+    let deep = format!("/api/v1/isms/assets?offset={}", (total_assets / 100).saturating_sub(1) * 100);
+    for path in [
+        "/api/v1/isms/assets",
+        "/api/v1/isms/assets?limit=500",
+        deep.as_str(),
+        ASSETS_FILTERED,
+        ASSETS_SEARCHED,
+        "/api/v1/isms/vendors",
+        "/api/v1/isms/risks",
+        "/api/v1/isms/soa",
+        "/api/v1/isms/evidence",
+    ] {
         match time_rounds(o.rounds, || get(path)).await? {
             Ok((times, bytes)) => {
                 println!("{}", row(&format!("`GET {path}`"), &times, bytes));
@@ -325,7 +439,7 @@ async fn measure(o: &Options, core: &mamori_core::Core, base: &str) -> anyhow::R
         }
     }
     let session = Session::sign_in(base, "demo-admin01").await?;
-    for path in ["/isms/soa", "/isms/evidence"] {
+    for path in ["/isms/assets", CONSOLE_ASSETS_FILTERED, "/isms/vendors", "/isms/soa", "/isms/evidence"] {
         match time_rounds(o.rounds, || session.client.get(format!("{base}{path}"))).await? {
             Ok((times, bytes)) => {
                 println!("{}", row(&format!("`GET {path}` (console page)"), &times, bytes));
@@ -339,9 +453,11 @@ async fn measure(o: &Options, core: &mamori_core::Core, base: &str) -> anyhow::R
     // Where the time goes: the same reads through the core (no HTTP, no JSON), and the
     // store's queries alone.
     let assessment = core.isms.risks(&admin, None, &ctx).await?.assessment.id;
-    let profiles: [(&str, Probe); 5] = [
-        ("core `isms.assets` (store and names, no HTTP/JSON)", Probe::CoreAssets),
-        ("store `assets(false)` alone", Probe::StoreAssets),
+    let profiles: [(&str, Probe); 7] = [
+        ("core `isms.asset_page` (first page of 100, total, names)", Probe::CoreAssetPage),
+        ("store `asset_page` alone (first page of 100 and the counts)", Probe::StoreAssetPage),
+        ("store `assets(false)` alone (every asset, unpaged: exports, sync)", Probe::StoreAssets),
+        ("core `isms.vendors` (chains, clients, assessments, certificates)", Probe::CoreVendors),
         ("core `isms.risks` (with heat maps)", Probe::CoreRisks),
         ("store `risks(assessment)` alone", Probe::StoreRisks),
         ("core `isms.soa` (Annex A, evidence, linked risks)", Probe::CoreSoa),
@@ -351,8 +467,16 @@ async fn measure(o: &Options, core: &mamori_core::Core, base: &str) -> anyhow::R
         for round in 0..=o.rounds {
             let start = Instant::now();
             match probe {
-                Probe::CoreAssets => drop(core.isms.assets(&admin, false, &ctx).await?),
+                Probe::CoreAssetPage => {
+                    drop(core.isms.asset_page(&admin, AssetListQuery::default(), &ctx).await?)
+                }
+                Probe::StoreAssetPage => {
+                    let query =
+                        AssetListQuery { overdue_before: Some("2026-11-29".into()), ..Default::default() };
+                    drop(core.store().read().await?.asset_page(&query).await?)
+                }
                 Probe::StoreAssets => drop(core.store().read().await?.assets(false).await?),
+                Probe::CoreVendors => drop(core.isms.vendors(&admin, false, &ctx).await?),
                 Probe::CoreRisks => drop(core.isms.risks(&admin, None, &ctx).await?),
                 Probe::StoreRisks => drop(core.store().read().await?.risks(&assessment).await?),
                 Probe::CoreSoa => drop(core.isms.soa(&admin, Some(ANNEX_A), None, &ctx).await?),
@@ -378,8 +502,10 @@ async fn measure(o: &Options, core: &mamori_core::Core, base: &str) -> anyhow::R
 
 #[derive(Clone, Copy)]
 enum Probe {
-    CoreAssets,
+    CoreAssetPage,
+    StoreAssetPage,
     StoreAssets,
+    CoreVendors,
     CoreRisks,
     StoreRisks,
     CoreSoa,

@@ -12,8 +12,8 @@
 //! - `mail`: the SMTP relay's throughput and added latency beside a relay with no checks (see [`mail`]).
 //! - `detect-replay`, `detect-day`, `detect-latency`: the detectors' throughput, a normal day's
 //!   false positives, and from an insider's burst to the alert and the lock (see [`detect`]).
-//! - `isms`: the asset, risk and SoA lists at 10,000 assets and 1,000 risks, and the live
-//!   evidence's delay after a change (see [`isms`]).
+//! - `isms`: the asset, risk, vendor and SoA lists at 10,000 assets, 1,000 risks and 500
+//!   vendors, and the live evidence's delay after a change (see [`isms`]).
 
 mod approvals;
 mod console;
@@ -257,6 +257,8 @@ enum Command {
         assets: usize,
         #[arg(long, default_value_t = 1_000)]
         risks: usize,
+        #[arg(long, default_value_t = 500)]
+        vendors: usize,
         /// Requests per endpoint (after one to warm up).
         #[arg(long, default_value_t = 100)]
         rounds: usize,
@@ -338,16 +340,16 @@ fn main() -> anyhow::Result<()> {
             gap,
             hold_until,
         })),
-        Command::Isms { backend, assets, risks, rounds, evidence_samples, postgres } => {
-            runtime.block_on(isms::run(isms::Options {
+        Command::Isms { backend, assets, risks, vendors, rounds, evidence_samples, postgres } => runtime
+            .block_on(isms::run(isms::Options {
                 backend,
                 postgres,
                 assets,
                 risks,
+                vendors,
                 rounds,
                 evidence_samples,
-            }))
-        }
+            })),
     }
 }
 

@@ -151,7 +151,25 @@ impl Core {
         use Integrity::*;
         type DemoAsset<'a> =
             (AssetKind, &'a str, &'a str, Confidentiality, Integrity, Availability, Option<bool>);
-        let assets: [DemoAsset; 18] = [
+        let assets: [DemoAsset; 28] = [
+            (Document, "通販 業務委託契約書", "東京第1センター 金庫", Restricted, High, DaytimeStopOk, None),
+            (Document, "保険 業務委託契約書", "東京第1センター 金庫", Restricted, High, DaytimeStopOk, None),
+            (Document, "通販 申込書控え", "東京第1センター 書庫", Restricted, Medium, DaytimeStopOk, None),
+            (
+                Document,
+                "保険 応対記録（紙）",
+                "東京第1センター 書庫",
+                Restricted,
+                Medium,
+                DaytimeStopOk,
+                None,
+            ),
+            (Document, "保険 業務マニュアル", "共有フォルダ", Internal, Medium, DaytimeStopOk, None),
+            (Document, "研修資料（個人情報保護）", "社内ポータル", Public, Low, DaytimeStopOk, None),
+            (Equipment, "入退室管理装置（東京）", "東京第1センター", Internal, High, AlwaysOn, None),
+            (Equipment, "入退室管理装置（札幌）", "札幌センター", Internal, High, AlwaysOn, None),
+            (Equipment, "監視カメラ（東京 執務室）", "東京第1センター", Restricted, Medium, AlwaysOn, None),
+            (Equipment, "シュレッダー（札幌）", "札幌センター", Internal, Low, DaytimeStopOk, None),
             (Document, "業務マニュアル（受注）", "共有フォルダ", Internal, Medium, DaytimeStopOk, None),
             (Document, "応対スクリプト", "共有フォルダ", Internal, Medium, DaytimeStopOk, None),
             (Document, "紙の申込書（郵送分）", "東京第1センター 書庫", Restricted, High, DaytimeStopOk, None),
@@ -464,6 +482,64 @@ impl Core {
                 expires_on: day(ends),
             };
             self.isms.record_certificate(&admin, None, certificate, &ctx).await?;
+        }
+
+        // The legal register (ISMS-4): the laws and guidelines, the Privacy Mark's standard, and
+        // each client company's outsourcing contract; the My Number Act's review is overdue.
+        use mamori_domain::isms::legal::{LegalInput, LegalKind};
+        let requirement = |kind, title: &str, reference: &str, obligations: &str, review: i64| LegalInput {
+            kind,
+            title: title.into(),
+            reference: reference.into(),
+            obligations: obligations.into(),
+            client_id: None,
+            owner_id: Some(admin.user.id.clone()),
+            review_on: Some(day(review)),
+            notes: String::new(),
+        };
+        let mut legal = vec![
+            requirement(
+                LegalKind::Law,
+                "個人情報の保護に関する法律（個人情報保護法）",
+                "第20条〜第26条、第27条",
+                "利用目的の範囲内での取扱い、安全管理措置、従業者・委託先の監督、漏えい等の報告と本人への通知、第三者提供の制限",
+                90,
+            ),
+            requirement(
+                LegalKind::Law,
+                "行政手続における特定の個人を識別するための番号の利用等に関する法律（番号法）",
+                "第12条、第19条、第20条",
+                "個人番号を扱う業務の限定、特定個人情報の安全管理措置、提供・収集・保管の制限、再委託には委託元の許諾",
+                -7,
+            ),
+            requirement(
+                LegalKind::Guideline,
+                "個人情報保護委員会 個人情報の保護に関する法律についてのガイドライン（通則編）",
+                "3-4-4 委託先の監督",
+                "適切な委託先の選定、委託契約の締結、委託先における取扱状況の把握（定期的な監査・報告）",
+                150,
+            ),
+            requirement(
+                LegalKind::CertificationRule,
+                "JIS Q 15001:2023 個人情報保護マネジメントシステム（プライバシーマーク）",
+                "附属書A",
+                "個人情報の特定とリスクの認識、教育、内部監査、マネジメントレビュー、2年ごとの更新審査",
+                200,
+            ),
+        ];
+        for (i, client) in clients.iter().enumerate() {
+            let mut contract = requirement(
+                LegalKind::Contract,
+                &format!("{} 業務委託契約（コールセンター業務）", client.name),
+                &format!("契約番号 DEMO-{:03}", 101 + i),
+                "委託元の指示の範囲内での取扱い、再委託の事前承認、事故時の即時報告、契約終了時の返却・消去、委託元の監査への協力",
+                45 + i as i64 * 30,
+            );
+            contract.client_id = Some(client.id.clone());
+            legal.push(contract);
+        }
+        for input in legal {
+            self.isms.create_legal(&admin, input, &ctx).await?;
         }
         Ok(())
     }
@@ -882,6 +958,8 @@ impl Core {
                 self.demo_take_out(&user, &device).await?;
             }
         }
+        // The PCs enter the asset register now, not at the evidence task's next event.
+        self.sync_followed_assets().await?;
         Ok(())
     }
 

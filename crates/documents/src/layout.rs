@@ -21,37 +21,70 @@ const CONTENT_W: f32 = PAGE_W - 2.0 * MARGIN_X;
 pub(crate) struct Rgb(pub u8, pub u8, pub u8);
 
 pub(crate) const INK: Rgb = Rgb(0x1a, 0x1d, 0x21);
-const LABEL_INK: Rgb = Rgb(0x2b, 0x34, 0x40);
-const MUTED: Rgb = Rgb(0x55, 0x5d, 0x66);
-const SHADE: Rgb = Rgb(0xee, 0xf1, 0xf5);
-const GRID: Rgb = Rgb(0x9a, 0xa3, 0xae);
-const FRAME: Rgb = Rgb(0x3a, 0x44, 0x50);
+pub(crate) const LABEL_INK: Rgb = Rgb(0x2b, 0x34, 0x40);
+pub(crate) const MUTED: Rgb = Rgb(0x55, 0x5d, 0x66);
+pub(crate) const SHADE: Rgb = Rgb(0xee, 0xf1, 0xf5);
+pub(crate) const GRID: Rgb = Rgb(0x9a, 0xa3, 0xae);
+pub(crate) const FRAME: Rgb = Rgb(0x3a, 0x44, 0x50);
 const ACCENT: Rgb = Rgb(0x1f, 0x3a, 0x5f);
-const STAMP: Rgb = Rgb(0xb3, 0x26, 0x1e);
+pub(crate) const STAMP: Rgb = Rgb(0xb3, 0x26, 0x1e);
 
 #[derive(Debug, Clone)]
 pub(crate) enum Op {
-    Text { x: f32, baseline: f32, size: f32, line: Line, color: Rgb, bold: bool },
-    Rect { x: f32, y: f32, w: f32, h: f32, fill: Option<Rgb>, stroke: Option<(Rgb, f32)> },
-    Rule { x1: f32, x2: f32, y: f32, color: Rgb, width: f32 },
+    Text {
+        x: f32,
+        baseline: f32,
+        size: f32,
+        line: Line,
+        color: Rgb,
+        bold: bool,
+    },
+    Rect {
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+        fill: Option<Rgb>,
+        stroke: Option<(Rgb, f32)>,
+    },
+    Rule {
+        x1: f32,
+        x2: f32,
+        y: f32,
+        color: Rgb,
+        width: f32,
+    },
+    /// A vertical line from `y1` down to `y2`.
+    VRule {
+        x: f32,
+        y1: f32,
+        y2: f32,
+        color: Rgb,
+        width: f32,
+    },
 }
 
-/// A sheet laid out: each page's own operations, and what every page repeats.
+/// A document laid out: its page size, each page's own operations, and what every page
+/// repeats.
 pub(crate) struct Laid {
+    /// The page's width and height, in points.
+    pub size: (f32, f32),
+    /// The left and right margin; the page number ends at the right one.
+    pub margin_x: f32,
     pub pages: Vec<Vec<Op>>,
     /// The footer's rule and text.
     pub footer: Vec<Op>,
     /// The baseline of the footer's last line, where the page number goes.
     pub footer_baseline: f32,
-    /// The watermark's text, on one line.
-    pub watermark: Line,
+    /// The diagonal watermark's text, on one line; none for a document without one.
+    pub watermark: Option<Line>,
 }
 
 /// Body text.
 const SIZE: f32 = 9.5;
 const LEADING: f32 = 14.5;
-const PAD_X: f32 = 6.0;
-const PAD_Y: f32 = 4.0;
+pub(crate) const PAD_X: f32 = 6.0;
+pub(crate) const PAD_Y: f32 = 4.0;
 const LABEL_W: f32 = 132.0;
 const NUMBER_W: f32 = 30.0;
 /// Rows of at most this many lines are never split across pages.
@@ -100,7 +133,14 @@ pub(crate) fn lay_out(
         one_line(&mark.request_id),
         one_line(&mark.client)
     ));
-    Ok(Laid { pages: cursor.pages, footer, footer_baseline, watermark })
+    Ok(Laid {
+        size: (PAGE_W, PAGE_H),
+        margin_x: MARGIN_X,
+        pages: cursor.pages,
+        footer,
+        footer_baseline,
+        watermark: Some(watermark),
+    })
 }
 
 struct Cursor {

@@ -1,26 +1,38 @@
-//! Documents Mamori hands out. Today: the printed customer sheet (issue 15, item 2) — a PDF,
+//! Documents Mamori hands out. The printed customer sheet (issue 15, item 2) — a PDF,
 //! A4 portrait, in Japanese or English, whose every page carries a diagonal watermark and a
 //! footer naming who printed it, when (JST), under which request, for which client company.
-//! And the export archive (item 3): an AES-256 encrypted ZIP written as a stream
-//! ([`ExportArchive`]).
+//! The export archive (item 3): an AES-256 encrypted ZIP written as a stream
+//! ([`ExportArchive`]). And the table report (issue 17, item 4: the Statement of
+//! Applicability as PDF) — a PDF, A4 landscape, of rows under column headings
+//! ([`table_report_pdf`]).
 //!
 //! This crate knows nothing of HTTP, SQL or approvals: the caller checks the grant, gathers
 //! the values the user may see, formats the time, and audits the print; this crate only lays
-//! the sheet out and renders it ([`customer_sheet_pdf`]).
+//! the document out and renders it ([`customer_sheet_pdf`], [`table_report_pdf`]).
 //!
 //! - **Font.** IPAexGothic (`fonts/ipaexg.ttf`, IPA Font License v1.0, its text beside it) is
 //!   compiled into the binary, so printing needs no file outside the binary and no download.
-//!   The PDF embeds only the glyphs a sheet uses (subset by [`krilla`]), so a sheet stays small.
+//!   The PDF embeds only the glyphs a document uses (subset by [`krilla`]), so it stays small.
 //!   Characters the font lacks (emoji, a few rare kanji) print as an empty box.
-//! - **Words.** The few fixed words on the sheet (the footer's labels, 社外秘, 備考 …) live here,
-//!   in Japanese and English ([`Language`]); everything else comes from the caller.
+//! - **Words.** The few fixed words on a document (the footer's labels, 社外秘, 備考 …) live
+//!   here, in Japanese and English ([`Language`]); everything else comes from the caller.
+//! - **Table report.** A title, subtitle lines (the caller's: what, as of when, by whom) and a
+//!   table whose columns share the page's width as the caller says ([`Column::share`]). The
+//!   heading row opens the table on every page; cells wrap (Japanese between characters,
+//!   English at spaces, as on the sheet); a row moves whole to the next page when it does not
+//!   fit, and only a row taller than a page is cut. Every page carries a small 社外秘 /
+//!   CONFIDENTIAL stamp in the top right corner — no diagonal watermark, as a report names no
+//!   customer — and a footer with the generation time and "page / pages".
 //! - **Limits.** Input past the limits below, an empty title or an empty watermark field is
-//!   refused with a [`DocumentError`]; nothing here panics.
+//!   refused with a [`DocumentError`]; so is a table report without columns, with a column
+//!   too narrow for a few characters ([`MIN_COLUMN_WIDTH`]) or a row whose cells do not match
+//!   the columns. Nothing here panics.
 
 mod archive;
 mod layout;
 pub mod mail;
 mod render;
+mod report;
 mod text;
 mod words;
 
@@ -41,8 +53,16 @@ pub const MAX_VALUE_CHARS: usize = 10_000;
 pub const MAX_SHORT_CHARS: usize = 200;
 /// Most characters in a whole sheet (title, labels, values and notes).
 pub const MAX_TOTAL_CHARS: usize = 500_000;
-/// Most pages a sheet may take.
+/// Most pages a sheet or a table report may take.
 pub const MAX_PAGES: usize = 500;
+/// Most rows a table report may have.
+pub const MAX_REPORT_ROWS: usize = 5_000;
+/// Most columns a table report may have.
+pub const MAX_COLUMNS: usize = 16;
+/// Most subtitle lines a table report may have.
+pub const MAX_SUBTITLE_LINES: usize = 10;
+/// The narrowest a table report's column may be, in points (room for a few characters).
+pub const MIN_COLUMN_WIDTH: f32 = report::MIN_COLUMN_W;
 
 /// Who printed, when, under which request, for which client company: drawn diagonally across
 /// every page and repeated in every page's footer.
@@ -68,7 +88,31 @@ pub struct Sheet {
     pub notes: Vec<String>,
 }
 
-/// Why a sheet was not rendered. Every variant but [`DocumentError::Font`] and
+/// One column of a [`TableReport`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    /// Its heading, repeated on every page; wraps to at most three lines.
+    pub heading: String,
+    /// Its share of the table's width, against the other columns' shares: columns of shares
+    /// 1, 3 and 2 take a sixth, a half and a third of the width.
+    pub share: u16,
+}
+
+/// What a table report holds: a title, a few subtitle lines under it (for instance the
+/// catalog, "as of" a time in JST, who exported it), the columns and the rows, each row one
+/// cell per column. Cells may be long and hold line breaks; they wrap.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableReport {
+    pub title: String,
+    pub subtitle_lines: Vec<String>,
+    pub columns: Vec<Column>,
+    pub rows: Vec<Vec<String>>,
+    /// When it was made, already formatted in JST by the caller (e.g. `2026-11-29 11:05 JST`),
+    /// shown in every page's footer; may be empty.
+    pub generated_jst: String,
+}
+
+/// Why a document was not rendered. Every variant but [`DocumentError::Font`] and
 /// [`DocumentError::Pdf`] is the caller's input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DocumentError {
@@ -80,6 +124,12 @@ pub enum DocumentError {
     TooLong { what: &'static str, count: usize, limit: usize },
     #[error("the sheet has {count} {what}; at most {limit} are allowed")]
     TooMany { what: &'static str, count: usize, limit: usize },
+    #[error("the table report has no columns")]
+    NoColumns,
+    #[error("column {column} would be {width:.0} points wide; at least {min:.0} are needed")]
+    ColumnTooNarrow { column: usize, width: u32, min: u32 },
+    #[error("row {row} has {cells} cells but the table has {columns} columns")]
+    CellCount { row: usize, cells: usize, columns: usize },
     #[error("the sheet would take more than {limit} pages")]
     TooManyPages { limit: usize },
     #[error("the embedded font could not be read")]
@@ -97,7 +147,69 @@ pub fn customer_sheet_pdf(sheet: &Sheet, mark: &Watermark, lang: Language) -> Re
     let fonts = text::fonts()?;
     let words = words::Words::of(lang);
     let laid = layout::lay_out(fonts, sheet, mark, &words)?;
-    render::render(fonts, &laid, sheet, lang)
+    render::render(fonts, &laid, &sheet.title, lang)
+}
+
+/// Renders a table report as a PDF (A4 landscape): the heading row on every page, the
+/// 社外秘 / CONFIDENTIAL stamp and a footer with the generation time and "page / pages"; the
+/// fixed words are in `lang`.
+pub fn table_report_pdf(report: &TableReport, lang: Language) -> Result<Vec<u8>, DocumentError> {
+    check_report(report)?;
+    let fonts = text::fonts()?;
+    let words = words::Words::of(lang);
+    let laid = report::lay_out(fonts, report, &words)?;
+    render::render(fonts, &laid, &report.title, lang)
+}
+
+fn check_report(report: &TableReport) -> Result<(), DocumentError> {
+    at_most("the title", &report.title, MAX_SHORT_CHARS)?;
+    if text::one_line(&report.title).is_empty() {
+        return Err(DocumentError::EmptyTitle);
+    }
+    many("subtitle lines", report.subtitle_lines.len(), MAX_SUBTITLE_LINES)?;
+    many("columns", report.columns.len(), MAX_COLUMNS)?;
+    many("rows", report.rows.len(), MAX_REPORT_ROWS)?;
+    if report.columns.is_empty() {
+        return Err(DocumentError::NoColumns);
+    }
+    let mut total = report.title.chars().count();
+    total += at_most("the generation time", &report.generated_jst, MAX_SHORT_CHARS)?;
+    for line in &report.subtitle_lines {
+        total += at_most("a subtitle line", line, MAX_SHORT_CHARS)?;
+    }
+    for column in &report.columns {
+        total += at_most("a heading", &column.heading, MAX_SHORT_CHARS)?;
+    }
+    for (column, width) in report::widths(report).into_iter().enumerate() {
+        if width < MIN_COLUMN_WIDTH {
+            let (width, min) = (width.round() as u32, MIN_COLUMN_WIDTH.ceil() as u32);
+            return Err(DocumentError::ColumnTooNarrow { column: column + 1, width, min });
+        }
+    }
+    for (row, cells) in report.rows.iter().enumerate() {
+        if cells.len() != report.columns.len() {
+            return Err(DocumentError::CellCount {
+                row: row + 1,
+                cells: cells.len(),
+                columns: report.columns.len(),
+            });
+        }
+        for cell in cells {
+            total += at_most("a cell", cell, MAX_VALUE_CHARS)?;
+        }
+        // Stop early on a table far past the limit.
+        if total > MAX_TOTAL_CHARS {
+            break;
+        }
+    }
+    if total > MAX_TOTAL_CHARS {
+        return Err(DocumentError::TooLong {
+            what: "the table report",
+            count: total,
+            limit: MAX_TOTAL_CHARS,
+        });
+    }
+    Ok(())
 }
 
 fn check(sheet: &Sheet, mark: &Watermark) -> Result<(), DocumentError> {

@@ -1,11 +1,11 @@
-//! The laid-out pages drawn with krilla: body, footer with "page / pages", and the diagonal
-//! watermark on top of everything (translucent, so the sheet stays readable and nothing on it
-//! can cover the watermark).
+//! The laid-out pages drawn with krilla: body, footer with "page / pages", and — on a customer
+//! sheet — the diagonal watermark on top of everything (translucent, so the sheet stays readable
+//! and nothing on it can cover the watermark).
 
+use crate::DocumentError;
 use crate::Language;
-use crate::layout::{INK, Laid, MARGIN_X, Op, PAGE_H, PAGE_W, Rgb};
+use crate::layout::{INK, Laid, Op, Rgb};
 use crate::text::{Fonts, Line, one_line};
-use crate::{DocumentError, Sheet};
 use krilla::Document;
 use krilla::color::rgb;
 use krilla::geom::{PathBuilder, Point, Rect, Transform};
@@ -27,17 +27,18 @@ const MARK_GAP: f32 = 48.0;
 pub(crate) fn render(
     fonts: &Fonts,
     laid: &Laid,
-    sheet: &Sheet,
+    title: &str,
     lang: Language,
 ) -> Result<Vec<u8>, DocumentError> {
     let mut document = Document::new();
     document.set_metadata(
         Metadata::new()
-            .title(one_line(&sheet.title))
+            .title(one_line(title))
             .language(lang.as_str().to_owned())
             .creator("Mamori".to_owned()),
     );
-    let size = PageSettings::from_wh(PAGE_W, PAGE_H).ok_or(DocumentError::Pdf("bad page size".to_owned()))?;
+    let (page_w, page_h) = laid.size;
+    let size = PageSettings::from_wh(page_w, page_h).ok_or(DocumentError::Pdf("bad page size".to_owned()))?;
     let total = laid.pages.len();
     for (index, ops) in laid.pages.iter().enumerate() {
         let mut page = document.start_page_with(size.clone());
@@ -46,9 +47,11 @@ pub(crate) fn render(
             draw(&mut surface, fonts, op);
         }
         let number = fonts.line(&format!("{} / {total}", index + 1));
-        let x = MARGIN_X + (PAGE_W - 2.0 * MARGIN_X) - number.width * 8.0;
+        let x = page_w - laid.margin_x - number.width * 8.0;
         draw_text(&mut surface, fonts, Point::from_xy(x, laid.footer_baseline), 8.0, &number, INK, false);
-        watermark(&mut surface, fonts, &laid.watermark);
+        if let Some(mark) = &laid.watermark {
+            watermark(&mut surface, fonts, mark, laid.size);
+        }
         surface.finish();
         page.finish();
     }
@@ -78,6 +81,15 @@ fn draw(surface: &mut Surface, fonts: &Fonts, op: &Op) {
             surface.set_stroke(Some(line_stroke(*color, *width)));
             surface.draw_path(&path);
         }
+        Op::VRule { x, y1, y2, color, width } => {
+            let mut builder = PathBuilder::new();
+            builder.move_to(*x, *y1);
+            builder.line_to(*x, *y2);
+            let Some(path) = builder.finish() else { return };
+            surface.set_fill(None);
+            surface.set_stroke(Some(line_stroke(*color, *width)));
+            surface.draw_path(&path);
+        }
     }
 }
 
@@ -101,9 +113,9 @@ fn draw_text(
 
 /// The watermark's line repeated in rows across the whole page, turned by [`MARK_ANGLE`];
 /// repeats that would fall wholly off the page are left out.
-fn watermark(surface: &mut Surface, fonts: &Fonts, line: &Line) {
-    let (cx, cy) = (PAGE_W / 2.0, PAGE_H / 2.0);
-    let half = (PAGE_W * PAGE_W + PAGE_H * PAGE_H).sqrt() / 2.0;
+fn watermark(surface: &mut Surface, fonts: &Fonts, line: &Line, (page_w, page_h): (f32, f32)) {
+    let (cx, cy) = (page_w / 2.0, page_h / 2.0);
+    let half = (page_w * page_w + page_h * page_h).sqrt() / 2.0;
     let length = line.width * MARK_SIZE;
     let step = length + MARK_GAP;
     let turn = Transform::from_rotate_at(MARK_ANGLE, cx, cy);
@@ -111,7 +123,7 @@ fn watermark(surface: &mut Surface, fonts: &Fonts, line: &Line) {
     // Where a point of the turned frame lands on the page.
     let on_page = |u: f32, v: f32| {
         let (x, y) = (u * cos - v * sin + cx, u * sin + v * cos + cy);
-        (0.0..=PAGE_W).contains(&x) && (0.0..=PAGE_H).contains(&y)
+        (0.0..=page_w).contains(&x) && (0.0..=page_h).contains(&y)
     };
     surface.push_transform(&turn);
     surface.set_fill(Some(solid(MARK_INK, MARK_OPACITY)));

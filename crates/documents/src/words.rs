@@ -1,4 +1,4 @@
-//! The few fixed words a printed sheet carries, in Japanese and English.
+//! The few fixed words a printed sheet or a table report carries, in Japanese and English.
 
 use crate::Language;
 
@@ -15,6 +15,8 @@ pub(crate) struct Words {
     pub time: &'static str,
     pub request: &'static str,
     pub client: &'static str,
+    /// Before a table report's generation time in its footer.
+    pub generated: &'static str,
 }
 
 impl Words {
@@ -30,6 +32,7 @@ impl Words {
                 time: "出力日時",
                 request: "申請番号",
                 client: "委託元",
+                generated: "作成日時",
             },
             Language::En => Words {
                 confidential: "CONFIDENTIAL",
@@ -41,6 +44,7 @@ impl Words {
                 time: "Printed at",
                 request: "Request",
                 client: "Client",
+                generated: "Generated",
             },
         }
     }

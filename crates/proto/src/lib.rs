@@ -460,7 +460,10 @@ pub struct ImportDone {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ImportProblem {
-    /// 1-based line of the file.
+    /// The sheet of a workbook (register imports).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
+    /// 1-based line of the file (a workbook's row).
     pub line: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<String>,
@@ -1029,6 +1032,47 @@ pub struct CatalogImportView {
     pub dry_run: bool,
 }
 
+/// Query of `GET /api/v1/isms/registers/export`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RegistersExportQuery {
+    /// `xlsx` (default: every register, a sheet each) or `csv` (one register, named by `register`).
+    pub format: Option<String>,
+    /// For CSV: `assets`, `risk_assessments`, `risks`, `soa`, `vendors`, `certificates`,
+    /// `vendor_assessments` or `vendor_visits`.
+    pub register: Option<String>,
+}
+
+/// Query of `POST /api/v1/isms/registers/import` (the body is the file: XLSX, or CSV with `register`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RegistersImportQuery {
+    /// Check the file and say what it would do, changing nothing.
+    pub dry_run: Option<bool>,
+    /// For a CSV file: the register it holds.
+    pub register: Option<String>,
+}
+
+/// What an import's rows did in one register.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RegisterImportCounts {
+    pub register: String,
+    pub created: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+}
+
+/// What a register import did (or, in a dry run, would do).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RegistersImportView {
+    pub dry_run: bool,
+    /// Written (false in a dry run).
+    pub applied: bool,
+    pub sheets: Vec<RegisterImportCounts>,
+}
+
 /// One live evidence result.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct EvidenceView {
@@ -1060,6 +1104,32 @@ pub struct SoaQuery {
     pub catalog: Option<String>,
     /// As it stood at this time (Unix milliseconds); now when absent.
     pub at: Option<i64>,
+}
+
+/// What `GET /api/v1/isms/soa/export` writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SoaExportFormat {
+    /// UTF-8 with a byte-order mark, one row per assessable control, every field.
+    #[default]
+    Csv,
+    /// A4 landscape in the caller's language, the Japanese font embedded (docs/isms.md).
+    Pdf,
+}
+
+/// Query of `GET /api/v1/isms/soa/export`: the SoA's query, and a format.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SoaExportQuery {
+    /// The catalog's urn (Annex A when absent).
+    pub catalog: Option<String>,
+    /// As it stood at this time (Unix milliseconds); now when absent.
+    pub at: Option<i64>,
+    /// `csv` (when absent) or `pdf`.
+    #[serde(default)]
+    #[param(inline)]
+    pub format: SoaExportFormat,
 }
 
 /// Query of the live evidence.
@@ -1167,13 +1237,74 @@ pub struct AssetView {
     pub changed_by: String,
 }
 
-/// Query of the asset list.
+/// Query of the vendor list (`GET /api/v1/isms/vendors`; the asset list has its own,
+/// `AssetListQuery`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AssetQuery {
     /// Retired assets too.
     pub include_retired: Option<bool>,
+}
+
+/// The order of `GET /api/v1/isms/assets`; the id breaks ties, so pages never overlap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AssetSortKey {
+    /// By name.
+    #[default]
+    Name,
+    /// By kind, then name.
+    Kind,
+    /// By review date, the earliest first and those without one last; then name.
+    ReviewOn,
+}
+
+/// Query of `GET /api/v1/isms/assets`: filters (each narrows), a sort and a page.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AssetListQuery {
+    #[param(inline)]
+    pub kind: Option<mamori_domain::isms::asset::AssetKind>,
+    #[param(inline)]
+    pub confidentiality: Option<mamori_domain::isms::asset::Confidentiality>,
+    /// `manual`, or `device` / `client_data`: the assets Mamori keeps in step with the device
+    /// ledger or a client company.
+    #[param(inline)]
+    pub source: Option<mamori_domain::isms::asset::AssetSource>,
+    /// A user's id: the assets that person answers for; `none`: the assets nobody answers for.
+    pub owner: Option<String>,
+    /// Part of the name or the location (letters in any case), at most 200 characters.
+    #[param(max_length = 200)]
+    pub q: Option<String>,
+    /// Only assets in force whose review date has passed (today in Japan).
+    pub overdue: Option<bool>,
+    /// Retired assets too.
+    pub include_retired: Option<bool>,
+    /// `name` (default), `kind` or `review_on`.
+    #[param(inline)]
+    pub sort: Option<AssetSortKey>,
+    /// 1–500, default 100.
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    /// How many matching assets to skip (default 0): the `next_offset` of the previous page.
+    #[param(minimum = 0)]
+    pub offset: Option<i64>,
+}
+
+/// A page of the asset list, and how many assets the query matches in all.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AssetPage {
+    pub assets: Vec<AssetView>,
+    /// Assets the query matches, on every page.
+    pub total: i64,
+    /// Of them, those in force whose review date has passed (today in Japan).
+    pub overdue: i64,
+    pub offset: i64,
+    pub limit: i64,
+    /// Pass as `offset` (with the same filters) for the next page; null on the last page.
+    pub next_offset: Option<i64>,
 }
 
 /// An asset with every version, newest first.
@@ -1349,10 +1480,45 @@ pub struct VendorDetailView {
     pub subcontractors: Vec<(String, String)>,
 }
 
+/// A requirement of the legal register (ISMS-4): a law, regulation, guideline, contract or
+/// certification rule the centre complies with.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LegalView {
+    pub id: String,
+    pub version: i64,
+    /// `law`, `regulation`, `guideline`, `contract`, `certification_rule`.
+    pub kind: String,
+    pub title: String,
+    /// Articles, a contract's number.
+    pub reference: String,
+    /// What it requires of the centre.
+    pub obligations: String,
+    /// A contract's client company.
+    pub client_id: Option<String>,
+    pub client_name: Option<String>,
+    pub owner_id: Option<String>,
+    pub owner_name: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub review_on: Option<String>,
+    pub notes: String,
+    pub retired_at: Option<i64>,
+    pub changed_at: i64,
+    /// An audit actor (`user:<id>`).
+    pub changed_by: String,
+}
+
+/// A requirement of the legal register with its versions.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LegalDetailView {
+    pub requirement: LegalView,
+    /// Versions, newest first.
+    pub history: Vec<LegalView>,
+}
+
 /// A review overdue or due within 30 days.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DueReviewView {
-    /// `asset`, `risk`, `control`, `vendor`, `vendor_assessment`.
+    /// `asset`, `risk`, `control`, `vendor`, `vendor_assessment`, `legal`.
     pub of: String,
     /// The record's id (a control's urn).
     pub id: String,

@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod problem;
 pub mod routes;
 pub mod serve;
+pub mod workbook;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use mamori_core::Core;

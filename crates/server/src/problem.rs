@@ -25,11 +25,19 @@ pub const CONSOLE_IMPORT_PATH: &str = "/admin/customers/import";
 /// request and imported inline. Larger files: split, or `mamori customers import`.
 pub const CONSOLE_IMPORT_LIMIT: usize = 32 * 1024 * 1024;
 
+/// The ISMS registers' import, which takes a workbook (XLSX or CSV).
+pub const REGISTERS_IMPORT_PATH: &str = "/api/v1/isms/registers/import";
+/// The console's page that takes a registers workbook as a multipart upload.
+pub const CONSOLE_REGISTERS_IMPORT_PATH: &str = "/isms/registers";
+/// Largest workbook the registers' import takes (10,000 assets are about 1 MiB of XLSX).
+pub const REGISTERS_IMPORT_LIMIT: usize = 32 * 1024 * 1024;
+
 /// The body limit of a path.
 pub fn body_limit(path: &str) -> usize {
     match path {
         IMPORT_PATH => IMPORT_BODY_LIMIT,
         CONSOLE_IMPORT_PATH => CONSOLE_IMPORT_LIMIT,
+        REGISTERS_IMPORT_PATH | CONSOLE_REGISTERS_IMPORT_PATH => REGISTERS_IMPORT_LIMIT,
         _ => BODY_LIMIT,
     }
 }

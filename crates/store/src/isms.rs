@@ -203,6 +203,29 @@ pub struct VendorVisitRecord {
     pub recorded_by: String,
 }
 
+/// One version of a requirement of the legal register (the latest is in force; ISMS-4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegalRecord {
+    pub id: String,
+    pub version: i64,
+    /// A `LegalKind`'s name.
+    pub kind: String,
+    pub title: String,
+    /// Articles, a contract's number.
+    pub reference: String,
+    /// What it requires of the centre.
+    pub obligations: String,
+    /// A contract's client company.
+    pub client_id: Option<String>,
+    pub owner_id: Option<String>,
+    pub review_on: Option<String>,
+    pub notes: String,
+    pub retired_at: Option<UnixMillis>,
+    pub changed_at: UnixMillis,
+    /// An audit actor.
+    pub changed_by: String,
+}
+
 /// What a read handle may do in this area.
 #[async_trait]
 pub trait IsmsRead: Send {
@@ -251,6 +274,14 @@ pub trait IsmsRead: Send {
     /// The actors of successful audit entries of `action` since `since` (who signed in lately).
     async fn actors_with_action_since(&mut self, action: &str, since: UnixMillis)
     -> StoreResult<Vec<String>>;
+    /// One page of the asset register: the assets `query` matches, in its order, and how many
+    /// match in all.
+    async fn asset_page(&mut self, query: &AssetListQuery) -> StoreResult<AssetPage>;
+    /// The legal register's requirements in force (retired too when asked), by kind and title.
+    async fn legal_requirements(&mut self, include_retired: bool) -> StoreResult<Vec<LegalRecord>>;
+    async fn legal_requirement(&mut self, id: &str) -> StoreResult<Option<LegalRecord>>;
+    /// Every version of a requirement, newest first.
+    async fn legal_history(&mut self, id: &str) -> StoreResult<Vec<LegalRecord>>;
 }
 
 /// What only a write transaction may do in this area.
@@ -270,8 +301,9 @@ pub trait IsmsWrite: IsmsRead {
     async fn put_asset(&mut self, asset: &AssetRecord) -> StoreResult<i64>;
     /// Stores a new assessment with its matrix (never changed afterwards).
     async fn insert_risk_assessment(&mut self, assessment: &RiskAssessmentRecord) -> StoreResult<()>;
-    /// Stores a new version of a risk with its links (`version` and, for a new risk, `number`
-    /// are given by the store); returns (number, version).
+    /// Stores a new version of a risk with its links (`version` and, for a new risk whose
+    /// `number` is 0, the number are given by the store; a new risk with a number keeps it,
+    /// the caller having checked it is free); returns (number, version).
     async fn put_risk(&mut self, risk: &RiskRecord) -> StoreResult<(i64, i64)>;
     /// Stores a new version of a vendor with its client companies; returns the version.
     async fn put_vendor(&mut self, vendor: &VendorRecord) -> StoreResult<i64>;
@@ -287,4 +319,79 @@ pub trait IsmsWrite: IsmsRead {
         value: &str,
         at: UnixMillis,
     ) -> StoreResult<bool>;
+    /// Stores a new version of a requirement of the legal register (the record's `version` is
+    /// ignored: one more than the stored one, 1 for a new one); returns it.
+    async fn put_legal_requirement(&mut self, requirement: &LegalRecord) -> StoreResult<i64>;
+}
+
+/// The order of a page of assets; the id breaks ties, so pages never overlap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AssetSort {
+    /// By name.
+    #[default]
+    Name,
+    /// By kind, then name.
+    Kind,
+    /// By review date, the earliest first and those without one last; then name.
+    ReviewOn,
+}
+
+/// Whose assets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssetOwnerFilter {
+    /// A user's id.
+    User(String),
+    /// Assets nobody answers for.
+    Nobody,
+}
+
+/// Which assets a page of the register holds, and in what order. Every filter narrows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetListQuery {
+    /// An `AssetKind`'s name.
+    pub kind: Option<String>,
+    /// A `Confidentiality`'s name.
+    pub confidentiality: Option<String>,
+    /// An `AssetSource`'s name.
+    pub source: Option<String>,
+    pub owner: Option<AssetOwnerFilter>,
+    /// Part of the name or the location (letters compared in lower case).
+    pub text: Option<String>,
+    pub include_retired: bool,
+    /// The day (`YYYY-MM-DD`) before which a review is overdue: such assets in force are
+    /// counted in `AssetPage::overdue`.
+    pub overdue_before: Option<String>,
+    /// Only the assets in force whose review is overdue (needs `overdue_before`).
+    pub overdue_only: bool,
+    pub sort: AssetSort,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+impl Default for AssetListQuery {
+    fn default() -> Self {
+        AssetListQuery {
+            kind: None,
+            confidentiality: None,
+            source: None,
+            owner: None,
+            text: None,
+            include_retired: false,
+            overdue_before: None,
+            overdue_only: false,
+            sort: AssetSort::Name,
+            offset: 0,
+            limit: 100,
+        }
+    }
+}
+
+/// A page of assets and the counts of everything the query matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetPage {
+    pub assets: Vec<AssetRecord>,
+    /// Assets the query matches, on every page.
+    pub total: i64,
+    /// Of them, those in force whose review is before `overdue_before` (0 without it).
+    pub overdue: i64,
 }

@@ -48,9 +48,9 @@ pub use devices::{DeviceRead, DeviceWrite};
 pub use identity::{IdentityRead, IdentityWrite};
 pub use incidents::{IncidentEvent, IncidentRead, IncidentRecord, IncidentWrite};
 pub use isms::{
-    AssetRecord, CatalogRecord, CertificateRecord, ControlRecord, EvidenceRecord, IsmsRead, IsmsWrite,
-    RatedRecord, RiskAssessmentRecord, RiskRecord, SoaEntryRecord, VendorAssessmentRecord, VendorRecord,
-    VendorVisitRecord,
+    AssetListQuery, AssetOwnerFilter, AssetPage, AssetRecord, AssetSort, CatalogRecord, CertificateRecord,
+    ControlRecord, EvidenceRecord, IsmsRead, IsmsWrite, LegalRecord, RatedRecord, RiskAssessmentRecord,
+    RiskRecord, SoaEntryRecord, VendorAssessmentRecord, VendorRecord, VendorVisitRecord,
 };
 pub use mail::{MailNotification, MailRead, MailWrite};
 pub use records::*;

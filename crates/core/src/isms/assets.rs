@@ -6,10 +6,11 @@
 use super::Isms;
 use crate::{Core, CoreError, Principal, check_id, new_id};
 use mamori_audit::{Actor, AuditEvent, Outcome, RequestContext, actions};
-use mamori_domain::isms::asset::{AssetError, AssetInput, AssetKind, AssetSource};
+use mamori_domain::isms::asset::{AssetError, AssetInput, AssetKind, AssetSource, Confidentiality};
 use mamori_domain::{Permission, UnixMillis};
 use mamori_proto::ErrorCode;
 pub use mamori_store::AssetRecord;
+pub use mamori_store::{AssetListQuery, AssetOwnerFilter, AssetSort};
 use mamori_store::{OrgKind, StoreTx};
 use std::collections::HashMap;
 
@@ -19,6 +20,26 @@ pub struct AssetView {
     pub record: AssetRecord,
     pub owner: Option<String>,
 }
+
+/// A page of the asset register: its assets with their owners' names, and the counts of
+/// everything the query matches.
+#[derive(Debug, Clone)]
+pub struct AssetPageView {
+    pub assets: Vec<AssetView>,
+    /// Assets the query matches, on every page.
+    pub total: i64,
+    /// Of them, those in force whose review date has passed (today in Japan).
+    pub overdue: i64,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// A page holds this many assets unless asked otherwise…
+pub const ASSET_PAGE_DEFAULT: i64 = 100;
+/// …and at most this many.
+pub const ASSET_PAGE_MAX: i64 = 500;
+/// The longest text searched for.
+pub const ASSET_SEARCH_MAX: usize = 200;
 
 /// One asset with every version.
 #[derive(Debug, Clone)]
@@ -57,7 +78,7 @@ fn record_of(id: String, input: AssetInput, source: AssetSource, source_id: Opti
 }
 
 /// Stores a version and its audit entry in `tx`.
-async fn store_version(
+pub(super) async fn store_version(
     base: &crate::Base,
     tx: &mut Box<dyn StoreTx>,
     mut record: AssetRecord,
@@ -96,6 +117,64 @@ impl Isms {
                 record,
             })
             .collect())
+    }
+
+    /// One page of the assets `query` matches, in its order, with their owners' names; the
+    /// filters and the sort run in the store, so a page costs the same however large the
+    /// register. A value out of range is refused by name (`invalid_query`).
+    pub async fn asset_page(
+        &self,
+        principal: &Principal,
+        mut query: AssetListQuery,
+        ctx: &RequestContext,
+    ) -> Result<AssetPageView, CoreError> {
+        self.base.permitted(principal, Permission::IsmsRead, &actions::ISMS_READ, ctx).await?;
+        let bad =
+            |field: &'static str, message: &str| CoreError::invalid(field, ErrorCode::InvalidQuery, message);
+        if !(1..=ASSET_PAGE_MAX).contains(&query.limit) {
+            return Err(bad("limit", &format!("limit must be 1 to {ASSET_PAGE_MAX}")));
+        }
+        if query.offset < 0 {
+            return Err(bad("offset", "offset must be 0 or more"));
+        }
+        if query.kind.as_deref().is_some_and(|k| AssetKind::parse(k).is_none()) {
+            return Err(bad("kind", "an unknown kind of asset"));
+        }
+        if query.confidentiality.as_deref().is_some_and(|c| Confidentiality::parse(c).is_none()) {
+            return Err(bad("confidentiality", "an unknown confidentiality grade"));
+        }
+        if query.source.as_deref().is_some_and(|s| AssetSource::parse(s).is_none()) {
+            return Err(bad("source", "an unknown source"));
+        }
+        if let Some(AssetOwnerFilter::User(id)) = &query.owner
+            && uuid::Uuid::parse_str(id).is_err()
+        {
+            return Err(bad("owner", "a user's id, or `none`"));
+        }
+        query.text = query.text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+        if let Some(t) = &query.text
+            && (t.chars().count() > ASSET_SEARCH_MAX || t.chars().any(char::is_control))
+        {
+            return Err(bad("q", &format!("at most {ASSET_SEARCH_MAX} characters, no control characters")));
+        }
+        query.overdue_before = Some(crate::jst::day(self.base.now()));
+        let mut read = self.base.store.read().await?;
+        let page = read.asset_page(&query).await?;
+        let names = display_names(&mut *read).await?;
+        Ok(AssetPageView {
+            assets: page
+                .assets
+                .into_iter()
+                .map(|record| AssetView {
+                    owner: record.owner_id.as_ref().and_then(|o| names.get(o)).cloned(),
+                    record,
+                })
+                .collect(),
+            total: page.total,
+            overdue: page.overdue,
+            offset: query.offset,
+            limit: query.limit,
+        })
     }
 
     pub async fn asset(
@@ -191,6 +270,14 @@ impl Isms {
     }
 }
 
+/// The id of a client company's customer-data asset: the same in every install for the same
+/// company name, so a register exported from one install (risks naming the asset) imports into
+/// another where the company was set up by hand.
+pub(super) fn client_data_asset_id(client_name: &str) -> String {
+    const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6d61_6d6f_7269_4153_5345_5400_0000_0001);
+    uuid::Uuid::new_v5(&NAMESPACE, format!("client_data:{client_name}").as_bytes()).to_string()
+}
+
 async fn check_owner(tx: &mut Box<dyn StoreTx>, owner: Option<&str>) -> Result<(), CoreError> {
     let Some(owner) = owner else { return Ok(()) };
     let active =
@@ -231,23 +318,23 @@ impl Core {
             .collect();
         drop(read);
         // What each source says now: its defaults (name, place, person) and whether it is gone.
-        let mut wanted: Vec<(AssetSource, String, AssetInput, bool)> = Vec::new();
+        let mut wanted: Vec<(AssetSource, String, AssetInput, bool, String)> = Vec::new();
         for d in devices {
             let place = d.site_id.as_ref().and_then(|s| sites.get(s)).cloned().unwrap_or_default();
             let input = AssetInput::device_defaults(d.hostname.clone(), place, d.user_id.clone());
-            wanted.push((AssetSource::Device, d.id, input, d.revoked_at.is_some()));
+            wanted.push((AssetSource::Device, d.id, input, d.revoked_at.is_some(), new_id()));
         }
         for c in clients {
             let input = AssetInput::client_data_defaults(format!("顧客データ: {}", c.name));
-            wanted.push((AssetSource::ClientData, c.id, input, false));
+            wanted.push((AssetSource::ClientData, c.id, input, false, client_data_asset_id(&c.name)));
         }
         let mut changed = 0;
         let mut tx = self.base.store.begin().await?;
         let ctx = RequestContext::default();
-        for (source, source_id, input, retired) in wanted {
+        for (source, source_id, input, retired, new_asset_id) in wanted {
             let change = match followed.get(&(source.as_str().to_owned(), source_id.clone())) {
                 None if retired => None,
-                None => Some(("create", record_of(new_id(), input, source, Some(source_id)))),
+                None => Some(("create", record_of(new_asset_id, input, source, Some(source_id)))),
                 Some(a) if a.retired_at.is_some() => None,
                 Some(a) if retired => {
                     Some(("retire", AssetRecord { retired_at: Some(self.base.now()), ..a.clone() }))

@@ -1,7 +1,8 @@
 //! The security admin's morning page (issue 17, items 7 and 8; ISMS-9): what needs doing, worst
 //! first — controls whose live evidence fails, risks above the appetite, reviews overdue or
-//! due within 30 days (assets, risks, SoA lines, vendors and their reassessments), certificates
-//! about to lapse (the centre's own and its vendors'), and open alerts and incidents.
+//! due within 30 days (assets, risks, SoA lines, vendors and their reassessments, the legal
+//! register), certificates about to lapse (the centre's own and its vendors'), and open alerts
+//! and incidents.
 
 use super::Isms;
 use super::vendors::WatchedCertificate;
@@ -23,6 +24,8 @@ pub enum ReviewOf {
     Vendor,
     /// A vendor's next assessment.
     VendorAssessment,
+    /// A requirement of the legal register (ISMS-4).
+    Legal,
 }
 
 impl ReviewOf {
@@ -33,6 +36,7 @@ impl ReviewOf {
             ReviewOf::Control => "control",
             ReviewOf::Vendor => "vendor",
             ReviewOf::VendorAssessment => "vendor_assessment",
+            ReviewOf::Legal => "legal",
         }
     }
 }
@@ -144,7 +148,8 @@ impl Isms {
 }
 
 /// Reviews overdue or due within [`REVIEW_SOON_DAYS`] of `today`, overdue first: assets in
-/// force, the newest assessment's risks, decided SoA lines, vendors and their reassessments.
+/// force, the newest assessment's risks, decided SoA lines, vendors and their reassessments,
+/// the legal register's requirements in force.
 pub(crate) async fn due_reviews(
     read: &mut dyn mamori_store::StoreRead,
     today: time::Date,
@@ -191,6 +196,9 @@ pub(crate) async fn due_reviews(
     for v in &vendors {
         push(ReviewOf::Vendor, &v.id, &v.name, v.review_on.as_ref());
         push(ReviewOf::VendorAssessment, &v.id, &v.name, next.get(&v.id));
+    }
+    for l in read.legal_requirements(false).await? {
+        push(ReviewOf::Legal, &l.id, &l.title, l.review_on.as_ref());
     }
     reviews.sort_by_key(|r| r.days_left);
     Ok(reviews)

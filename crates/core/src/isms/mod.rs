@@ -9,7 +9,9 @@
 pub mod assets;
 pub mod dashboard;
 pub mod evidence;
+pub mod legal;
 pub mod risks;
+pub mod transfer;
 pub mod vendors;
 
 use crate::{Base, CoreError, Principal};
@@ -22,6 +24,19 @@ use mamori_proto::ErrorCode;
 pub use mamori_store::{CatalogRecord, ControlRecord, EvidenceRecord, SoaEntryRecord};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+
+/// The audit entry of an SoA line's new version.
+fn soa_event(actor: Actor, entry: &SoaEntryRecord, version: i64) -> AuditEvent {
+    let e = AuditEvent::of(&actions::SOA_CHANGE, actor, Outcome::Success)
+        .object(format!("control:{}", entry.control_urn))
+        .detail("version", version.to_string())
+        .detail("applicable", entry.applicable.to_string())
+        .detail("implementation", entry.implementation.clone());
+    match &entry.owner_id {
+        Some(owner) => e.detail("owner", owner.clone()),
+        None => e,
+    }
+}
 
 /// The ISMS registers' service.
 #[derive(Debug)]
@@ -349,15 +364,7 @@ impl Isms {
             changed_by: principal.actor().encode(),
         };
         let version = tx.put_soa_entry(&entry).await?;
-        let mut e = AuditEvent::of(&actions::SOA_CHANGE, principal.actor(), Outcome::Success)
-            .object(format!("control:{}", control.urn))
-            .detail("version", version.to_string())
-            .detail("applicable", entry.applicable.to_string())
-            .detail("implementation", entry.implementation.clone());
-        if let Some(owner) = &entry.owner_id {
-            e = e.detail("owner", owner.clone());
-        }
-        self.base.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, soa_event(principal.actor(), &entry, version)).await?;
         tx.commit().await?;
         Ok(version)
     }

@@ -53,6 +53,35 @@ fn refused(e: RiskError) -> CoreError {
     CoreError::Invalid { field: e.field, code, message: e.message }
 }
 
+/// The audit entry of a risk's new version.
+pub(super) fn risk_event(
+    actor: Actor,
+    r: &RiskRecord,
+    change: &'static str,
+    number: i64,
+    version: i64,
+) -> AuditEvent {
+    AuditEvent::of(&actions::RISK_CHANGE, actor, Outcome::Success)
+        .object(format!("risk:{}", r.id))
+        .detail("change", change)
+        .detail("number", number.to_string())
+        .detail("version", version.to_string())
+        .detail("level", current_level(r).to_string())
+        .detail("treatment", r.treatment.clone())
+}
+
+/// The audit entry of a new assessment.
+pub(super) fn assessment_event(actor: Actor, a: &RiskAssessmentRecord) -> AuditEvent {
+    AuditEvent::of(&actions::RISK_ASSESSMENT_CREATE, actor, Outcome::Success)
+        .object(format!("risk_assessment:{}", a.id))
+        .detail("matrix", format!("{}x{}", a.matrix.probability.len(), a.matrix.impact.len()))
+        .detail("appetite", a.appetite.to_string())
+}
+
+/// The first assessment's id, the same in every install, so a register exported from one
+/// install imports into another without a second "first" assessment.
+pub const FIRST_ASSESSMENT_ID: &str = "0b5e7a1c-3f0d-4c55-9a57-6d0a5e1f0001";
+
 /// A risk's level now: residual when rated, else inherent.
 pub fn current_level(r: &RiskRecord) -> i64 {
     r.residual.map_or(r.inherent.level, |x| x.level)
@@ -66,6 +95,7 @@ impl Isms {
         }
         let ctx = RequestContext::default();
         self.insert_assessment(
+            FIRST_ASSESSMENT_ID.to_owned(),
             FIRST_ASSESSMENT,
             RiskMatrix::iso27005_5x5(),
             DEFAULT_APPETITE,
@@ -99,11 +129,12 @@ impl Isms {
                 "a level of the matrix, counted from 0",
             ));
         }
-        self.insert_assessment(name, matrix, appetite, principal.actor(), ctx).await
+        self.insert_assessment(new_id(), name, matrix, appetite, principal.actor(), ctx).await
     }
 
     async fn insert_assessment(
         &self,
+        id: String,
         name: &str,
         matrix: RiskMatrix,
         appetite: i64,
@@ -111,7 +142,7 @@ impl Isms {
         ctx: &RequestContext,
     ) -> Result<String, CoreError> {
         let record = RiskAssessmentRecord {
-            id: new_id(),
+            id,
             name: name.to_owned(),
             appetite,
             created_at: self.base.now(),
@@ -120,11 +151,7 @@ impl Isms {
         };
         let mut tx = self.base.store.begin().await?;
         tx.insert_risk_assessment(&record).await?;
-        let e = AuditEvent::of(&actions::RISK_ASSESSMENT_CREATE, actor, Outcome::Success)
-            .object(format!("risk_assessment:{}", record.id))
-            .detail("matrix", format!("{}x{}", record.matrix.probability.len(), record.matrix.impact.len()))
-            .detail("appetite", appetite.to_string());
-        self.base.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, assessment_event(actor, &record)).await?;
         tx.commit().await?;
         Ok(record.id)
     }
@@ -318,13 +345,7 @@ impl Isms {
             changed_by: principal.actor().encode(),
         };
         let (number, version) = tx.put_risk(&record).await?;
-        let e = AuditEvent::of(&actions::RISK_CHANGE, principal.actor(), Outcome::Success)
-            .object(format!("risk:{}", record.id))
-            .detail("change", change)
-            .detail("number", number.to_string())
-            .detail("version", version.to_string())
-            .detail("level", current_level(&record).to_string())
-            .detail("treatment", record.treatment.clone());
+        let e = risk_event(principal.actor(), &record, change, number, version);
         self.base.audit(&mut tx, ctx, e).await?;
         tx.commit().await?;
         Ok(version)

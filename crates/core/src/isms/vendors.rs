@@ -290,7 +290,7 @@ impl Isms {
         Ok(version)
     }
 
-    async fn audit_vendor(
+    pub(super) async fn audit_vendor(
         &self,
         tx: &mut Box<dyn StoreTx>,
         principal: &Principal,
@@ -340,13 +340,7 @@ impl Isms {
             recorded_by: principal.actor().encode(),
         };
         tx.insert_certificate(&record).await?;
-        let holder = vendor_id.map_or_else(|| "centre".to_owned(), |v| format!("vendor:{v}"));
-        let e = AuditEvent::of(&actions::CERTIFICATE_RECORD, principal.actor(), Outcome::Success)
-            .object(format!("certificate:{}", record.id))
-            .detail("holder", holder)
-            .detail("scheme", record.scheme.clone())
-            .detail("expires_on", input.expires_on);
-        self.base.audit(&mut tx, ctx, e).await?;
+        self.base.audit(&mut tx, ctx, certificate_event(principal.actor(), &record)).await?;
         tx.commit().await?;
         Ok(record.id)
     }
@@ -413,4 +407,14 @@ impl Isms {
         tx.commit().await?;
         Ok(record.id)
     }
+}
+
+/// The audit entry of a recorded certificate.
+pub(super) fn certificate_event(actor: mamori_audit::Actor, c: &CertificateRecord) -> AuditEvent {
+    let holder = c.vendor_id.as_ref().map_or_else(|| "centre".to_owned(), |v| format!("vendor:{v}"));
+    AuditEvent::of(&actions::CERTIFICATE_RECORD, actor, Outcome::Success)
+        .object(format!("certificate:{}", c.id))
+        .detail("holder", holder)
+        .detail("scheme", c.scheme.clone())
+        .detail("expires_on", c.expires_on.clone())
 }

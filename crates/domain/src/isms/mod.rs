@@ -5,7 +5,9 @@
 pub mod asset;
 pub mod catalog;
 pub mod evidence;
+pub mod legal;
 pub mod risk;
+pub mod transfer;
 pub mod vendor;
 
 use serde::{Deserialize, Serialize};

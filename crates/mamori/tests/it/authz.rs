@@ -38,8 +38,13 @@ async fn request(b: &Browser, spec: &RouteSpec, path: &str, csrf: &str) -> reqwe
         req.send().await.unwrap()
     } else if spec.is_api() {
         req.header("x-csrf-token", csrf).json(&serde_json::json!({})).send().await.unwrap()
-    } else if spec.path == mamori_server::problem::CONSOLE_IMPORT_PATH {
-        // The import page uploads a file: a multipart form (here with its token and no file).
+    } else if [
+        mamori_server::problem::CONSOLE_IMPORT_PATH,
+        mamori_server::problem::CONSOLE_REGISTERS_IMPORT_PATH,
+    ]
+    .contains(&spec.path)
+    {
+        // The import pages upload a file: a multipart form (here with its token and no file).
         let (content_type, body) = crate::pages::multipart(&[("_csrf", csrf)], b"");
         req.header("content-type", content_type).body(body).send().await.unwrap()
     } else {

@@ -4,6 +4,7 @@
 
 use crate::both_backends;
 use crate::support::{Backend, TestServer, principal};
+use mamori_domain::isms::asset::{AssetInput, AssetKind, Availability, Confidentiality, Integrity};
 use mamori_domain::isms::evidence::{EvidenceKind, EvidenceStatus};
 use mamori_domain::isms::{Implementation, SoaDecision};
 use mamori_domain::{Permission, Role};
@@ -224,6 +225,75 @@ async fn soa_decisions_are_versions(backend: Backend) {
         row.contains("true,基本方針・対策基準を承認済み,implemented") && row.contains(&owner.display_name),
         "{row}"
     );
+
+    // The SoA as PDF, in the caller's language (Japanese here), the font embedded.
+    let r = api.get(s.url("/api/v1/isms/soa/export?format=pdf")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert_eq!(
+        r.headers()["content-disposition"],
+        "attachment; filename=\"mamori-soa-ISOIEC270012022AnnexA.pdf\""
+    );
+    let pdf = r.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF"), "a PDF");
+    if let Ok(mut child) = std::process::Command::new("pdftotext")
+        .args(["-raw", "-enc", "UTF-8", "-", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&pdf).unwrap();
+        let text = String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).into_owned();
+        // Cells wrap: compare without the line breaks and spaces.
+        let text: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        for expected in [
+            "適用宣言書",
+            "A.5.1",
+            "情報セキュリティのための方針群",
+            "基本方針・対策基準を承認済み",
+            "実施済み",
+            "A.8.15",
+        ] {
+            assert!(text.contains(&expected.replace(' ', "")), "{expected} in the PDF: {text}");
+        }
+        assert!(text.contains(&owner.display_name.replace(' ', "")), "the owner in the PDF: {text}");
+    } else {
+        assert!(std::env::var("CI").is_err(), "pdftotext is installed by scripts/install-test-deps.sh");
+    }
+    // In English for an English reader.
+    let r = api
+        .get(s.url("/api/v1/isms/soa/export?format=pdf"))
+        .header("accept-language", "en")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let pdf = r.bytes().await.unwrap();
+    if let Ok(mut child) = std::process::Command::new("pdftotext")
+        .args(["-raw", "-enc", "UTF-8", "-", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&pdf).unwrap();
+        let text = String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).into_owned();
+        // Cells wrap: compare without the line breaks and spaces.
+        let text: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        for expected in ["Statement of Applicability", "Policies for information security", "CONFIDENTIAL"] {
+            assert!(text.contains(&expected.replace(' ', "")), "{expected} in the English PDF: {text}");
+        }
+    }
+    // An unknown format is a bad query, named.
+    let r = api.get(s.url("/api/v1/isms/soa/export?format=xlsx")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!((p["code"].as_str(), p["field"].as_str()), (Some("invalid_query"), Some("format")), "{p}");
+    // `format=csv` is the default.
+    let r = api.get(s.url("/api/v1/isms/soa/export?format=csv")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
 
     // As it stood after the first decision.
     let auditor = principal(s.user("audit", &[Role::Auditor]).await);
@@ -476,6 +546,224 @@ async fn assets_follow_the_ledger(backend: Backend) {
     }
 }
 both_backends!(assets_follow_the_ledger);
+
+/// One asset of the paged register's scenario: (name, kind, confidentiality, owner, location,
+/// review date, retired).
+struct Listed {
+    name: String,
+    kind: AssetKind,
+    confidentiality: Confidentiality,
+    /// 0: nobody, 1: the second owner, 2: the security admin.
+    owner: usize,
+    location: String,
+    review_on: Option<&'static str>,
+    retired: bool,
+}
+
+fn listed(i: usize) -> Listed {
+    Listed {
+        // A literal `%` in one name: the search takes it as itself, not as a wildcard.
+        name: if i == 22 { format!("asset-{i:02} 100% copy") } else { format!("asset-{i:02}") },
+        kind: AssetKind::ALL[i % AssetKind::ALL.len()],
+        confidentiality: Confidentiality::ALL[i % 3],
+        owner: [0, 1, 2, 2][i % 4],
+        location: if i.is_multiple_of(3) { format!("Tokyo Floor {i}") } else { format!("大阪 第{i}") },
+        review_on: [Some("2020-01-01"), Some("2099-12-31"), None, None, None][i % 5],
+        retired: i == 3,
+    }
+}
+
+/// The asset list pages and filters in the store (issue 17's benchmark: the list answers in
+/// ≤ 200 ms whatever the register's size): `limit`/`offset` pages that never overlap, the total
+/// on every page, each filter (kind, confidentiality, source, owner, text, overdue, retired),
+/// the sorts; bad values are refused as `invalid_query` by name. The console page pages the
+/// same way and shrugs off values that mean nothing.
+async fn the_asset_list_pages_and_filters(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let sec = s.user("sec", &[Role::SecurityAdmin]).await;
+    let admin = principal(sec.clone());
+    let second = s.user("owner.b", &[Role::Supervisor]).await;
+    let ctx = Default::default();
+    let all: Vec<Listed> = (0..23).map(listed).collect();
+    let mut ids = Vec::new();
+    for a in &all {
+        let listed = matches!(a.kind, AssetKind::Software | AssetKind::CloudService);
+        let input = AssetInput {
+            kind: a.kind,
+            name: a.name.clone(),
+            owner_id: [None, Some(second.id.clone()), Some(sec.id.clone())][a.owner].clone(),
+            location: a.location.clone(),
+            confidentiality: a.confidentiality,
+            integrity: Integrity::Medium,
+            availability: Availability::AlwaysOn,
+            allowed: listed.then_some(true),
+            review_on: a.review_on.map(str::to_owned),
+            notes: String::new(),
+        };
+        let id = s.core.isms.create_asset(&admin, input, &ctx).await.unwrap();
+        if a.retired {
+            s.core.isms.retire_asset(&admin, &id, &ctx).await.unwrap();
+        }
+        ids.push(id);
+    }
+    let in_force: Vec<&Listed> = all.iter().filter(|a| !a.retired).collect();
+    assert_eq!(s.core.isms.assets(&admin, false, &ctx).await.unwrap().len(), in_force.len(), "nothing else");
+    let token = s.token(sec.clone(), &[Permission::IsmsRead]).await;
+    let api = reqwest::Client::new();
+    let get = |query: String| {
+        let r = api.get(s.url(&format!("/api/v1/isms/assets{query}"))).bearer_auth(&token).send();
+        async move {
+            let r = r.await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    let names = |page: &Value| -> Vec<String> {
+        page["assets"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_owned()).collect()
+    };
+    let count = |f: &dyn Fn(&&Listed) -> bool| in_force.iter().filter(|a| f(a)).count() as i64;
+
+    // Paging: three pages of 10 that never overlap and add up to the register, in name order.
+    let mut expected: Vec<String> = in_force.iter().map(|a| a.name.clone()).collect();
+    expected.sort();
+    let mut seen = Vec::new();
+    let mut offset = Some(0);
+    let mut pages = 0;
+    while let Some(o) = offset {
+        let (status, page) = get(format!("?limit=10&offset={o}")).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(
+            (page["total"].as_i64(), page["offset"].as_i64(), page["limit"].as_i64()),
+            (Some(22), Some(o), Some(10))
+        );
+        seen.extend(names(&page));
+        offset = page["next_offset"].as_i64();
+        pages += 1;
+    }
+    assert_eq!((pages, &seen), (3, &expected), "three pages, in name order, nothing twice");
+    let (_, last) = get("?limit=10&offset=20".into()).await;
+    assert_eq!((names(&last).len(), last["next_offset"].is_null()), (2, true), "{last}");
+    let (status, past) = get("?offset=22".into()).await;
+    assert_eq!(
+        (status, names(&past).len(), past["total"].as_i64()),
+        (200, 0, Some(22)),
+        "past the end: empty"
+    );
+    let (_, past) = get("?offset=100000".into()).await;
+    assert_eq!(names(&past).len(), 0);
+    let (_, first) = get(String::new()).await;
+    assert_eq!(
+        (names(&first), first["limit"].as_i64()),
+        (expected.clone(), Some(100)),
+        "100 a page by default"
+    );
+    let overdue = count(&|a| a.review_on == Some("2020-01-01"));
+    assert_eq!(first["overdue"].as_i64(), Some(overdue), "reviews overdue counted over every page");
+    let (_, one) = get("?limit=1&offset=21".into()).await;
+    assert_eq!((names(&one), one["next_offset"].is_null()), (vec![expected[21].clone()], true));
+
+    // Each filter narrows, in the store; the total counts what matches.
+    let total = |page: &Value| page["total"].as_i64().unwrap();
+    let (_, retired) = get("?include_retired=true".into()).await;
+    assert_eq!(total(&retired), 23, "retired ones too");
+    assert!(names(&retired).contains(&"asset-03".to_owned()));
+    let (_, documents) = get("?kind=document".into()).await;
+    assert_eq!(total(&documents), count(&|a| a.kind == AssetKind::Document));
+    assert!(documents["assets"].as_array().unwrap().iter().all(|a| a["kind"] == "document"));
+    let (_, restricted) = get("?confidentiality=restricted".into()).await;
+    assert_eq!(total(&restricted), count(&|a| a.confidentiality == Confidentiality::Restricted));
+    let (_, both) = get("?kind=software&confidentiality=public".into()).await;
+    assert_eq!(
+        total(&both),
+        count(&|a| a.kind == AssetKind::Software && a.confidentiality == Confidentiality::Public)
+    );
+    let (_, manual) = get("?source=manual".into()).await;
+    let (_, devices) = get("?source=device".into()).await;
+    assert_eq!((total(&manual), total(&devices)), (22, 0));
+    let (_, owned) = get(format!("?owner={}", second.id)).await;
+    assert_eq!(total(&owned), count(&|a| a.owner == 1));
+    assert!(
+        owned["assets"].as_array().unwrap().iter().all(|a| a["owner_name"] == second.display_name.as_str())
+    );
+    let (_, nobody) = get("?owner=none".into()).await;
+    assert_eq!(total(&nobody), count(&|a| a.owner == 0));
+    assert!(nobody["assets"].as_array().unwrap().iter().all(|a| a["owner_id"].is_null()));
+    let (_, tokyo) = get("?q=tOKYO".into()).await;
+    assert_eq!(total(&tokyo), count(&|a| a.location.starts_with("Tokyo")), "letters in any case");
+    let (_, osaka) = get(format!("?q={}", query_value("大阪 第1"))).await;
+    assert_eq!(total(&osaka), count(&|a| a.location.starts_with("大阪 第1")));
+    let (_, by_name) = get("?q=ASSET-1".into()).await;
+    assert_eq!(total(&by_name), 10, "asset-10 … asset-19");
+    let (_, percent) = get("?q=%25".into()).await;
+    assert_eq!(names(&percent), vec!["asset-22 100% copy".to_owned()], "`%` is itself");
+    let (_, underscore) = get("?q=_".into()).await;
+    assert_eq!(total(&underscore), 0, "`_` is itself");
+    let (_, late) = get("?overdue=true&limit=2".into()).await;
+    assert_eq!((total(&late), late["overdue"].as_i64(), names(&late).len()), (overdue, Some(overdue), 2));
+    assert!(late["assets"].as_array().unwrap().iter().all(|a| a["review_on"] == "2020-01-01"));
+
+    // The sorts.
+    let (_, by_review) = get("?sort=review_on".into()).await;
+    let reviews: Vec<Option<&str>> =
+        by_review["assets"].as_array().unwrap().iter().map(|a| a["review_on"].as_str()).collect();
+    let dated = reviews.iter().filter(|r| r.is_some()).count();
+    assert!(reviews[..dated].windows(2).all(|w| w[0] <= w[1]), "earliest first: {reviews:?}");
+    assert!(reviews[dated..].iter().all(Option::is_none), "those without one last: {reviews:?}");
+    let (_, by_kind) = get("?sort=kind".into()).await;
+    let kinds: Vec<&str> =
+        by_kind["assets"].as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap()).collect();
+    assert!(kinds.windows(2).all(|w| w[0] <= w[1]), "{kinds:?}");
+
+    // Bad values: refused by name, nothing crashes.
+    let long = "x".repeat(201);
+    for (query, field) in [
+        ("?limit=0", Some("limit")),
+        ("?limit=100000", Some("limit")),
+        ("?limit=-5", Some("limit")),
+        ("?limit=ten", Some("limit")),
+        ("?offset=-1", Some("offset")),
+        ("?offset=99999999999999999999", Some("offset")),
+        ("?kind=spaceship", Some("kind")),
+        ("?confidentiality=secret", Some("confidentiality")),
+        ("?source=spreadsheet", Some("source")),
+        ("?sort=colour", Some("sort")),
+        ("?owner=bob", Some("owner")),
+        ("?include_retired=maybe", Some("include_retired")),
+        (&format!("?q={long}"), Some("q")),
+        ("?colour=red", None),
+    ] {
+        let (status, problem) = get(query.to_owned()).await;
+        assert_eq!(status, 400, "{query}: {problem}");
+        assert_eq!(problem["code"], "invalid_query", "{query}: {problem}");
+        if let Some(field) = field {
+            assert_eq!(problem["field"], field, "{query}: {problem}");
+        }
+    }
+
+    // The console page: 100 a page, "1–N of M", filters as a GET form; nonsense is ignored.
+    let b = s.signed_in("sec").await;
+    let html = b.get("/isms/assets?kind=document&sort=kind").await.text().await.unwrap();
+    let documents = count(&|a| a.kind == AssetKind::Document);
+    assert!(html.contains(&format!("{documents}件中 1–{documents}件")), "{html}");
+    assert!(html.contains(r#"<option value="document" selected>"#), "the form keeps the filter");
+    let html = b.get("/isms/assets?q=asset-1&offset=5").await.text().await.unwrap();
+    assert!(
+        html.contains("10件中 6–10件") && html.contains("asset-15") && !html.contains("asset-14<"),
+        "{html}"
+    );
+    assert!(html.contains(r#"id="asset-prev""#) && !html.contains(r#"id="asset-next""#));
+    let r = b.get("/isms/assets?kind=spaceship&offset=abc&sort=colour&owner=bob").await;
+    assert_eq!(r.status(), 200, "nonsense in the form is ignored");
+    assert!(r.text().await.unwrap().contains("22件中 1–22件"));
+}
+both_backends!(the_asset_list_pages_and_filters);
+
+/// `text` for a query string: every byte but letters and digits as `%XX`.
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
 
 /// Risks (issue 17, item 2; ISMS-2): rated on the assessment's matrix by grid lookup, inherent
 /// and residual, above or below the appetite, counted on the heat map, linked to assets and to

@@ -17,6 +17,8 @@ mod identity;
 mod incidents;
 mod input;
 mod isms;
+mod isms_legal;
+mod isms_transfer;
 mod lists;
 mod mail;
 mod pages;

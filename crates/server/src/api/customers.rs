@@ -365,7 +365,12 @@ pub async fn import(
                 problems: refusal
                     .problems
                     .into_iter()
-                    .map(|p| proto::ImportProblem { line: p.line, column: p.column, message: p.message })
+                    .map(|p| proto::ImportProblem {
+                        sheet: None,
+                        line: p.line,
+                        column: p.column,
+                        message: p.message,
+                    })
                     .collect(),
             };
             let mut resp = (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();

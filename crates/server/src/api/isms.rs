@@ -247,17 +247,47 @@ fn asset_json(
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/isms/assets", tag = "isms", params(proto::AssetQuery),
-    responses((status = 200, body = Vec<proto::AssetView>)))]
+/// A page of the asset register: filtered, sorted and paged in the store (`limit` 1–500,
+/// default 100), with the number of assets the query matches in all.
+#[utoipa::path(get, path = "/api/v1/isms/assets", tag = "isms", params(proto::AssetListQuery),
+    responses((status = 200, body = proto::AssetPage), (status = 400, body = proto::Problem)))]
 pub async fn list_assets(
     State(state): State<AppState>,
     Caller(p): Caller,
     Ctx(ctx): Ctx,
-    ApiQuery(q): ApiQuery<proto::AssetQuery>,
-) -> ApiResult<Json<Vec<proto::AssetView>>> {
-    let assets = state.core.isms.assets(&p, q.include_retired.unwrap_or(false), &ctx).await?;
-    Ok(Json(
-        assets
+    ApiQuery(q): ApiQuery<proto::AssetListQuery>,
+) -> ApiResult<Json<proto::AssetPage>> {
+    use mamori_core::isms::assets::{ASSET_PAGE_DEFAULT, AssetListQuery, AssetOwnerFilter, AssetSort};
+    let owner =
+        q.owner.map(|o| if o == "none" { AssetOwnerFilter::Nobody } else { AssetOwnerFilter::User(o) });
+    let query = AssetListQuery {
+        kind: q.kind.map(|k| k.as_str().to_owned()),
+        confidentiality: q.confidentiality.map(|c| c.as_str().to_owned()),
+        source: q.source.map(|s| s.as_str().to_owned()),
+        owner,
+        text: q.q,
+        include_retired: q.include_retired.unwrap_or(false),
+        overdue_before: None,
+        overdue_only: q.overdue.unwrap_or(false),
+        sort: match q.sort.unwrap_or_default() {
+            proto::AssetSortKey::Name => AssetSort::Name,
+            proto::AssetSortKey::Kind => AssetSort::Kind,
+            proto::AssetSortKey::ReviewOn => AssetSort::ReviewOn,
+        },
+        offset: q.offset.unwrap_or(0),
+        limit: q.limit.unwrap_or(ASSET_PAGE_DEFAULT),
+    };
+    let page = state.core.isms.asset_page(&p, query, &ctx).await?;
+    let shown = i64::try_from(page.assets.len()).unwrap_or(i64::MAX);
+    let next = page.offset.saturating_add(shown);
+    Ok(Json(proto::AssetPage {
+        total: page.total,
+        overdue: page.overdue,
+        offset: page.offset,
+        limit: page.limit,
+        next_offset: (shown > 0 && next < page.total).then_some(next),
+        assets: page
+            .assets
             .into_iter()
             .map(|a| {
                 let names = match (&a.record.owner_id, a.owner) {
@@ -267,7 +297,7 @@ pub async fn list_assets(
                 asset_json(a.record, &names)
             })
             .collect(),
-    ))
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/isms/assets", tag = "isms", request_body = AssetInput,
@@ -729,84 +759,4 @@ pub async fn get_dashboard(
         open_high_alerts: d.open_high_alerts,
         open_incidents: d.open_incidents,
     }))
-}
-
-/// The SoA as CSV (UTF-8 with a byte-order mark, so spreadsheet programs read the Japanese):
-/// one row per assessable control with its decision, evidence, mappings and risks.
-#[utoipa::path(get, path = "/api/v1/isms/soa/export", tag = "isms", params(proto::SoaQuery),
-    responses((status = 200, description = "The SoA as CSV.", content_type = "text/csv"),
-        (status = 404, body = proto::Problem)))]
-pub async fn export_soa(
-    State(state): State<AppState>,
-    Caller(p): Caller,
-    Ctx(ctx): Ctx,
-    ApiQuery(q): ApiQuery<proto::SoaQuery>,
-) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse;
-    let soa = state.core.isms.soa(&p, q.catalog.as_deref(), q.at.map(UnixMillis), &ctx).await?;
-    let refs: HashMap<String, String> =
-        soa.lines.iter().map(|l| (l.control.urn.clone(), l.control.ref_id.clone())).collect();
-    let fail = |e: csv::Error| ApiError::new(ErrorCode::Internal, e.to_string());
-    let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
-    w.write_record([
-        "catalog",
-        "ref_id",
-        "name",
-        "name_ja",
-        "applicable",
-        "justification",
-        "implementation",
-        "owner",
-        "review_on",
-        "version",
-        "changed_at",
-        "evidence",
-        "mapped",
-        "risks",
-    ])
-    .map_err(fail)?;
-    for line in soa.lines.into_iter().filter(|l| l.control.assessable) {
-        let e = line.entry.as_ref();
-        let evidence: Vec<String> = line
-            .evidence
-            .iter()
-            .map(|x| format!("{}={} ({})", x.kind.as_str(), x.status.as_str(), x.value))
-            .collect();
-        let mapped: Vec<String> = line
-            .mapped
-            .iter()
-            .map(|m| refs.get(&m.urn).cloned().unwrap_or_else(|| m.ref_id.clone()))
-            .collect();
-        let risks: Vec<&str> = line.risks.iter().map(|r| r.1.as_str()).collect();
-        let row = [
-            soa.catalog.ref_id.clone(),
-            line.control.ref_id.clone(),
-            line.control.name.clone(),
-            line.control.name_ja.clone().unwrap_or_default(),
-            e.map(|e| e.applicable.to_string()).unwrap_or_default(),
-            e.map(|e| e.justification.clone()).unwrap_or_default(),
-            e.map(|e| e.implementation.clone()).unwrap_or_default(),
-            line.owner.clone().unwrap_or_default(),
-            e.and_then(|e| e.review_on.clone()).unwrap_or_default(),
-            e.map(|e| e.version.to_string()).unwrap_or_default(),
-            e.map(|e| e.changed_at.rfc3339()).unwrap_or_default(),
-            evidence.join("; "),
-            mapped.join(" "),
-            risks.join("; "),
-        ];
-        w.write_record(row.iter().map(|v| super::audit::csv_cell(v))).map_err(fail)?;
-    }
-    let body = w.into_inner().map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
-    let name = soa.catalog.ref_id.chars().filter(char::is_ascii_alphanumeric).collect::<String>();
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"mamori-soa-{name}.csv\""),
-            ),
-        ],
-        body,
-    )
-        .into_response())
 }

@@ -26,6 +26,9 @@ pub mod customers;
 pub mod devices;
 pub mod incidents;
 pub mod isms;
+pub mod isms_legal;
+pub mod isms_registers;
+pub mod isms_soa_export;
 pub mod mail;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -151,7 +154,7 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(IsmsRead), operation!(isms::list_catalogs))
         .api(Permission(IsmsManage), operation!(isms::import_catalog))
         .api(Permission(IsmsRead), operation!(isms::get_soa))
-        .api(Permission(IsmsRead), operation!(isms::export_soa))
+        .api(Permission(IsmsRead), operation!(isms_soa_export::export_soa))
         .api(Permission(IsmsRead), operation!(isms::get_control))
         .api(Permission(IsmsManage), operation!(isms::decide_control))
         .api(Permission(IsmsRead), operation!(isms::list_evidence))
@@ -177,7 +180,19 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(IsmsManage), operation!(isms::record_vendor_certificate))
         .api(Permission(IsmsRead), operation!(isms::list_certificates))
         .api(Permission(IsmsManage), operation!(isms::record_certificate))
+        .api(Permission(IsmsRead), operation!(isms_legal::list_legal))
+        .api(Permission(IsmsManage), operation!(isms_legal::create_legal))
+        .api(Permission(IsmsRead), operation!(isms_legal::get_legal))
+        .api(Permission(IsmsManage), operation!(isms_legal::update_legal))
+        .api(Permission(IsmsManage), operation!(isms_legal::retire_legal))
         .api(Permission(IsmsRead), operation!(isms::get_dashboard))
+        .api(Permission(IsmsRead), operation!(isms_registers::export_registers))
+        .api(
+            Permission(IsmsManage),
+            operation!(isms_registers::import_registers).map(|h| {
+                h.layer(axum::extract::DefaultBodyLimit::max(crate::problem::REGISTERS_IMPORT_LIMIT))
+            }),
+        )
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = proto::Health)))]

@@ -74,12 +74,12 @@ fn area_code(area: EvidenceArea) -> &'static str {
 }
 
 /// "監査ログの検証" for `audit_log_verified`.
-fn kind_label(tr: Tr, kind: EvidenceKind) -> String {
+pub(crate) fn kind_label(tr: Tr, kind: EvidenceKind) -> String {
     label(tr, format!("evidence_kind.{}", kind.as_str()), kind.as_str())
 }
 
 /// 不合格 / 要注意 / 合格 / 対象なし.
-fn status_label(tr: Tr, status: EvidenceStatus) -> String {
+pub(crate) fn status_label(tr: Tr, status: EvidenceStatus) -> String {
     label(tr, format!("evidence_status.{}", status.as_str()), status.as_str())
 }
 
@@ -94,7 +94,7 @@ fn status_class(status: EvidenceStatus) -> &'static str {
 }
 
 /// 未着手 / 計画済み / 一部実施 / 実施済み.
-fn implementation_label(tr: Tr, code: &str) -> String {
+pub(crate) fn implementation_label(tr: Tr, code: &str) -> String {
     label(tr, format!("soa_implementation.{code}"), code)
 }
 
@@ -107,7 +107,7 @@ fn implementation_class(code: &str) -> &'static str {
 }
 
 /// 適用 / 除外 / 未決定, and its code for the page's markup.
-fn applicability(tr: Tr, entry: Option<&SoaEntryRecord>) -> (&'static str, String) {
+pub(crate) fn applicability(tr: Tr, entry: Option<&SoaEntryRecord>) -> (&'static str, String) {
     let code = match entry {
         Some(e) if e.applicable => "applicable",
         Some(_) => "excluded",
@@ -125,14 +125,14 @@ fn applicability_class(code: &str) -> &'static str {
 }
 
 /// A control's (or catalog's) name in the page's language.
-pub(super) fn name_in(tr: Tr, name: &str, name_ja: Option<&String>) -> String {
+pub(crate) fn name_in(tr: Tr, name: &str, name_ja: Option<&String>) -> String {
     match (tr.0, name_ja) {
         (Language::Ja, Some(ja)) if !ja.trim().is_empty() => ja.clone(),
         _ => name.to_owned(),
     }
 }
 
-fn catalog_name(tr: Tr, c: &CatalogRecord) -> String {
+pub(crate) fn catalog_name(tr: Tr, c: &CatalogRecord) -> String {
     name_in(tr, &c.name, c.name_ja.as_ref())
 }
 
@@ -150,7 +150,7 @@ fn thousands(n: u64) -> String {
 }
 
 /// `2026-11-29 10:15 JST`.
-pub(super) fn jst_minute(ms: i64) -> String {
+pub(crate) fn jst_minute(ms: i64) -> String {
     let t = local_time(ms);
     if t.is_empty() {
         return t;
@@ -209,7 +209,7 @@ fn annex_a_href(ref_id: &str) -> String {
 }
 
 /// The figure of a measurement in words: "5 件中 4 件", "4 of 5 accounts", "12 日".
-fn figure(tr: Tr, item: &EvidenceItem) -> String {
+pub(crate) fn figure(tr: Tr, item: &EvidenceItem) -> String {
     let kind = item.kind.as_str();
     if item.status == EvidenceStatus::NotApplicable {
         return tr
@@ -443,6 +443,8 @@ struct SoaPage {
     problems_href: String,
     /// The same catalog as it stands now.
     now_href: String,
+    /// The export's query (`catalog=…&at=…`, form-encoded) for `/api/v1/isms/soa/export`.
+    export_query: String,
 }
 
 fn soa_row(tr: Tr, line: &SoaLine, at: Option<&str>) -> SoaRow {
@@ -593,6 +595,10 @@ async fn soa_page(
         all_href: with_at(soa_href(&urn)),
         problems_href: with_at(format!("{}&problems=1", soa_href(&urn))),
         now_href: soa_href(&urn),
+        export_query: match &at {
+            Some((_, t)) => format!("catalog={}&at={}", query_value(&urn), t.0),
+            None => format!("catalog={}", query_value(&urn)),
+        },
         catalog_urn: urn,
     };
     let status = if page.c.error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };

@@ -15,6 +15,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use mamori_audit::RequestContext;
+use mamori_core::isms::assets::{AssetListQuery, AssetOwnerFilter, AssetSort};
 use mamori_core::isms::dashboard::ReviewOf;
 use mamori_core::isms::risks::{RatedRecord, RiskAssessmentRecord, RiskRecord};
 use mamori_core::isms::vendors::WatchedCertificate;
@@ -22,7 +23,9 @@ use mamori_core::{CoreError, Principal};
 use mamori_domain::Permission::{AlertsRead, IncidentsRead, IsmsManage, IsmsRead, UsersRead};
 use mamori_domain::authz::Access::Permission as Needs;
 use mamori_domain::identity::{Language, UserStatus};
-use mamori_domain::isms::asset::{AssetInput, AssetKind, Availability, Confidentiality, Integrity};
+use mamori_domain::isms::asset::{
+    AssetInput, AssetKind, AssetSource, Availability, Confidentiality, Integrity,
+};
 use mamori_domain::isms::evidence::EvidenceStatus;
 use mamori_domain::isms::risk::{Rating, RiskInput, RiskMatrix, Treatment};
 use mamori_domain::isms::vendor::{CertificateNotice, Criterion};
@@ -47,7 +50,7 @@ const ANNEX_A_CONTROL_PREFIX: &str = "urn:mamori:control:iso27001-2022:";
 // ---------------------------------------------------------------------------------------------
 // Codes in words.
 
-fn code_label(tr: Tr, section: &str, code: &str) -> String {
+pub(super) fn code_label(tr: Tr, section: &str, code: &str) -> String {
     label(tr, format!("{section}.{code}"), code)
 }
 
@@ -60,7 +63,7 @@ fn in_lang(tr: Tr, en: &str, ja: &str) -> String {
 }
 
 /// Today in Japan, `YYYY-MM-DD`.
-fn today() -> String {
+pub(super) fn today() -> String {
     let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
     local_time(now).chars().take(10).collect()
 }
@@ -91,7 +94,7 @@ pub struct SubTab {
 }
 
 /// ダッシュボード / 適用宣言書 / 証跡 / 資産 / リスク / 委託先.
-fn sub_tabs(tr: Tr, current: &str) -> Vec<SubTab> {
+pub(super) fn sub_tabs(tr: Tr, current: &str) -> Vec<SubTab> {
     [
         ("/isms", "isms_registers.tab_dashboard"),
         ("/isms/soa", "isms_registers.tab_soa"),
@@ -99,6 +102,8 @@ fn sub_tabs(tr: Tr, current: &str) -> Vec<SubTab> {
         ("/isms/assets", "isms_registers.tab_assets"),
         ("/isms/risks", "isms_registers.tab_risks"),
         ("/isms/vendors", "isms_registers.tab_vendors"),
+        ("/isms/legal", "isms_registers.tab_legal"),
+        ("/isms/registers", "isms_registers.tab_transfer"),
     ]
     .into_iter()
     .map(|(href, key)| SubTab { href, name: tr.t(key).to_owned(), current: href == current })
@@ -120,7 +125,7 @@ fn review_overdue(review_on: Option<&String>, today: &str) -> bool {
 }
 
 /// Active users as (id, name), for owner selects.
-async fn owners(state: &AppState, p: &Principal, ctx: &RequestContext) -> Vec<(String, String)> {
+pub(super) async fn owners(state: &AppState, p: &Principal, ctx: &RequestContext) -> Vec<(String, String)> {
     if !p.can(UsersRead) {
         return Vec::new();
     }
@@ -253,6 +258,7 @@ fn review_href(of: ReviewOf, id: &str) -> String {
         ReviewOf::Risk => format!("/isms/risks/{}", segment(id)),
         ReviewOf::Control => control_href(id),
         ReviewOf::Vendor | ReviewOf::VendorAssessment => format!("/isms/vendors/{}", segment(id)),
+        ReviewOf::Legal => format!("/isms/legal/{}", segment(id)),
     }
 }
 
@@ -956,10 +962,129 @@ fn asset_row(
     }
 }
 
+/// The asset list's GET form: every value as typed; one that means nothing is taken as unset.
 #[derive(Debug, Default, serde::Deserialize)]
 struct AssetsQuery {
     kind: Option<String>,
+    confidentiality: Option<String>,
+    source: Option<String>,
+    owner: Option<String>,
+    q: Option<String>,
+    overdue: Option<String>,
     include_retired: Option<String>,
+    sort: Option<String>,
+    offset: Option<String>,
+}
+
+/// Assets on one page of the console's list.
+const ASSET_PAGE: i64 = 100;
+
+/// The asset list's filters, read leniently from the form.
+#[derive(Debug, Default, Clone)]
+struct AssetFilters {
+    kind: Option<AssetKind>,
+    confidentiality: Option<Confidentiality>,
+    source: Option<AssetSource>,
+    /// A user's id, or `none`.
+    owner: Option<String>,
+    q: String,
+    overdue: bool,
+    include_retired: bool,
+    sort: AssetSort,
+}
+
+impl AssetFilters {
+    fn of(q: &AssetsQuery) -> AssetFilters {
+        fn set(v: &Option<String>) -> Option<&str> {
+            v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+        }
+        AssetFilters {
+            kind: set(&q.kind).and_then(AssetKind::parse),
+            confidentiality: set(&q.confidentiality).and_then(Confidentiality::parse),
+            source: set(&q.source).and_then(AssetSource::parse),
+            owner: set(&q.owner)
+                .filter(|o| *o == "none" || uuid::Uuid::parse_str(o).is_ok())
+                .map(str::to_owned),
+            q: set(&q.q)
+                .unwrap_or_default()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(mamori_core::isms::assets::ASSET_SEARCH_MAX)
+                .collect::<String>()
+                .trim()
+                .to_owned(),
+            overdue: set(&q.overdue) == Some("1"),
+            include_retired: set(&q.include_retired) == Some("1"),
+            sort: match set(&q.sort) {
+                Some("kind") => AssetSort::Kind,
+                Some("review_on") => AssetSort::ReviewOn,
+                _ => AssetSort::Name,
+            },
+        }
+    }
+
+    fn sort_code(&self) -> &'static str {
+        match self.sort {
+            AssetSort::Name => "name",
+            AssetSort::Kind => "kind",
+            AssetSort::ReviewOn => "review_on",
+        }
+    }
+
+    /// The list with these filters from `offset`; only what is set is in the link.
+    fn href(&self, offset: i64) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in [
+            ("kind", self.kind.map(AssetKind::as_str)),
+            ("confidentiality", self.confidentiality.map(Confidentiality::as_str)),
+            ("source", self.source.map(AssetSource::as_str)),
+            ("owner", self.owner.as_deref()),
+            ("q", Some(self.q.as_str()).filter(|q| !q.is_empty())),
+            ("overdue", self.overdue.then_some("1")),
+            ("include_retired", self.include_retired.then_some("1")),
+            ("sort", Some(self.sort_code()).filter(|s| *s != "name")),
+        ] {
+            if let Some(v) = value {
+                query.append_pair(key, v);
+            }
+        }
+        if offset > 0 {
+            query.append_pair("offset", &offset.to_string());
+        }
+        let query = query.finish();
+        if query.is_empty() { "/isms/assets".to_owned() } else { format!("/isms/assets?{query}") }
+    }
+
+    fn store_query(&self, offset: i64) -> AssetListQuery {
+        AssetListQuery {
+            kind: self.kind.map(|k| k.as_str().to_owned()),
+            confidentiality: self.confidentiality.map(|c| c.as_str().to_owned()),
+            source: self.source.map(|s| s.as_str().to_owned()),
+            owner: self.owner.as_ref().map(|o| {
+                if o == "none" { AssetOwnerFilter::Nobody } else { AssetOwnerFilter::User(o.clone()) }
+            }),
+            text: Some(self.q.clone()).filter(|q| !q.is_empty()),
+            include_retired: self.include_retired,
+            overdue_before: None,
+            overdue_only: self.overdue,
+            sort: self.sort,
+            offset,
+            limit: ASSET_PAGE,
+        }
+    }
+}
+
+/// 10020 → "10,020".
+fn grouped(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
 }
 
 #[derive(Default)]
@@ -982,10 +1107,24 @@ struct AssetsPage {
     c: Chrome,
     tabs: Vec<SubTab>,
     rows: Vec<AssetRow>,
-    kinds: Vec<Choice>,
+    /// The filters as the form shows them (codes; empty when unset).
+    f_kind: String,
+    f_confidentiality: String,
+    f_source: String,
+    f_owner: String,
+    f_q: String,
+    f_overdue: bool,
     include_retired: bool,
-    retired_href: String,
-    overdue: usize,
+    f_sort: &'static str,
+    filtered: bool,
+    source_options: Vec<(&'static str, String)>,
+    sort_options: Vec<(&'static str, String)>,
+    /// "1–100 of 10,020", when the page shows any.
+    range: Option<String>,
+    prev_href: Option<String>,
+    next_href: Option<String>,
+    overdue: i64,
+    overdue_href: String,
     can_manage: bool,
     form: AssetForm,
     form_error: Option<String>,
@@ -993,6 +1132,9 @@ struct AssetsPage {
     confidentiality_options: Vec<(&'static str, String)>,
     integrity_options: Vec<(&'static str, String)>,
     availability_options: Vec<(&'static str, String)>,
+    /// Active users, for the owner filter (when the reader may list users).
+    owner_choices: Vec<(String, String)>,
+    /// The same, for the new asset's form (when the reader may change assets).
     owners: Vec<(String, String)>,
 }
 
@@ -1025,51 +1167,61 @@ async fn assets_view(
     typed: Option<AssetForm>,
     refused: Option<(StatusCode, String)>,
 ) -> Response {
-    let include_retired = q.include_retired.as_deref() == Some("1");
-    let assets = match state.core.isms.assets(p, include_retired, ctx).await {
-        Ok(a) => a,
+    let filters = AssetFilters::of(&q);
+    let offset = q.offset.as_deref().and_then(|o| o.trim().parse::<i64>().ok()).unwrap_or(0).max(0);
+    let page = match state.core.isms.asset_page(p, filters.store_query(offset), ctx).await {
+        Ok(page) => page,
         Err(e) => return refused_page(tr, &e),
     };
-    let kind = q.kind.as_deref().and_then(AssetKind::parse);
     let today = today();
-    let rows: Vec<AssetRow> = assets
-        .iter()
-        .filter(|a| kind.is_none_or(|k| a.record.kind == k.as_str()))
-        .map(|a| asset_row(tr, &a.record, a.owner.as_ref(), &today))
-        .collect();
-    let href = |k: Option<&str>, retired: bool| {
-        let mut parts = Vec::new();
-        if let Some(k) = k {
-            parts.push(format!("kind={k}"));
-        }
-        if retired {
-            parts.push("include_retired=1".to_owned());
-        }
-        if parts.is_empty() { "/isms/assets".to_owned() } else { format!("/isms/assets?{}", parts.join("&")) }
-    };
-    let mut kinds = vec![Choice {
-        href: href(None, include_retired),
-        text: tr.t("isms_registers.all_kinds").to_owned(),
-        current: kind.is_none(),
-    }];
-    kinds.extend(AssetKind::ALL.iter().map(|k| Choice {
-        href: href(Some(k.as_str()), include_retired),
-        text: code_label(tr, "asset_kind", k.as_str()),
-        current: kind == Some(*k),
-    }));
+    let rows: Vec<AssetRow> =
+        page.assets.iter().map(|a| asset_row(tr, &a.record, a.owner.as_ref(), &today)).collect();
+    let shown = i64::try_from(rows.len()).unwrap_or(0);
+    let range = (shown > 0).then(|| {
+        tr.t("isms_registers.asset_range")
+            .replace("{from}", &grouped(offset + 1))
+            .replace("{to}", &grouped(offset + shown))
+            .replace("{total}", &grouped(page.total))
+    });
+    // Past the end (an old link): back to the last page.
+    let last = (page.total - 1).max(0) / ASSET_PAGE * ASSET_PAGE;
+    let prev_href = (offset > 0).then(|| filters.href((offset - ASSET_PAGE).clamp(0, last)));
+    let next_href = (shown > 0 && offset + shown < page.total).then(|| filters.href(offset + shown));
     let can_manage = p.can(IsmsManage);
     let (status, form_error) = match refused {
         Some((s, e)) => (s, Some(e)),
         None => (StatusCode::OK, None),
     };
+    let owner_choices = owners(state, p, ctx).await;
+    let overdue_href = AssetFilters { overdue: true, ..filters.clone() }.href(0);
     let page = AssetsPage {
         c: Chrome::new(tr, "isms_registers.assets_title", Some(p), csrf_for(Some(p), None), NAV_HREF),
         tabs: sub_tabs(tr, "/isms/assets"),
-        overdue: rows.iter().filter(|r| r.review_overdue).count(),
         rows,
-        kinds,
-        retired_href: href(kind.map(AssetKind::as_str), !include_retired),
-        include_retired,
+        f_kind: filters.kind.map(AssetKind::as_str).unwrap_or_default().to_owned(),
+        f_confidentiality: filters
+            .confidentiality
+            .map(Confidentiality::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        f_source: filters.source.map(AssetSource::as_str).unwrap_or_default().to_owned(),
+        f_owner: filters.owner.clone().unwrap_or_default(),
+        f_q: filters.q.clone(),
+        f_overdue: filters.overdue,
+        include_retired: filters.include_retired,
+        f_sort: filters.sort_code(),
+        filtered: filters.href(0) != "/isms/assets",
+        source_options: options(tr, "asset_source", AssetSource::ALL, AssetSource::as_str),
+        sort_options: vec![
+            ("name", tr.t("isms_registers.asset_sort_name").to_owned()),
+            ("kind", tr.t("isms_registers.asset_sort_kind").to_owned()),
+            ("review_on", tr.t("isms_registers.asset_sort_review").to_owned()),
+        ],
+        range,
+        prev_href,
+        next_href,
+        overdue: page.overdue,
+        overdue_href,
         can_manage,
         form: typed.unwrap_or_default(),
         form_error,
@@ -1082,7 +1234,8 @@ async fn assets_view(
         ),
         integrity_options: options(tr, "integrity", Integrity::ALL, Integrity::as_str),
         availability_options: options(tr, "availability", Availability::ALL, Availability::as_str),
-        owners: if can_manage { owners(state, p, ctx).await } else { Vec::new() },
+        owners: if can_manage { owner_choices.clone() } else { Vec::new() },
+        owner_choices,
     };
     (status, render(&page)).into_response()
 }
@@ -1513,6 +1666,7 @@ mod tests {
                     ReviewOf::Control,
                     ReviewOf::Vendor,
                     ReviewOf::VendorAssessment,
+                    ReviewOf::Legal,
                 ]
                 .iter()
                 .map(|r| format!("review_of.{}", r.as_str())),

@@ -657,6 +657,118 @@ macro_rules! isms_queries {
                 .await
                 .map_err(db_err)
             }
+
+            async fn asset_page(&mut self, q: &AssetListQuery) -> StoreResult<AssetPage> {
+                /// Binds `value` as the next parameter; returns its placeholder.
+                fn param(binds: &mut Vec<String>, value: &str) -> String {
+                    binds.push(value.to_owned());
+                    format!("${}", binds.len())
+                }
+                let mut binds: Vec<String> = Vec::new();
+                let mut conditions: Vec<String> = Vec::new();
+                if !q.include_retired {
+                    conditions.push("retired_at IS NULL".into());
+                }
+                for (column, value) in
+                    [("kind", &q.kind), ("confidentiality", &q.confidentiality), ("source", &q.source)]
+                {
+                    if let Some(v) = value {
+                        conditions.push(format!("{column} = {}", param(&mut binds, v)));
+                    }
+                }
+                match &q.owner {
+                    Some(AssetOwnerFilter::User(id)) => {
+                        conditions.push(format!("owner_id = {}", param(&mut binds, id)))
+                    }
+                    Some(AssetOwnerFilter::Nobody) => conditions.push("owner_id IS NULL".into()),
+                    None => {}
+                }
+                if let Some(text) = q.text.as_deref().filter(|t| !t.is_empty()) {
+                    // A substring, letters in lower case; `%`, `_` and `\` stand for themselves.
+                    let mut pattern = String::from("%");
+                    for c in text.to_lowercase().chars() {
+                        if matches!(c, '%' | '_' | '\\') {
+                            pattern.push('\\');
+                        }
+                        pattern.push(c);
+                    }
+                    pattern.push('%');
+                    let p = param(&mut binds, &pattern);
+                    conditions.push(format!(
+                        "(LOWER(name) LIKE {p} ESCAPE '\\' OR LOWER(location) LIKE {p} ESCAPE '\\')"
+                    ));
+                }
+                if let (true, Some(day)) = (q.overdue_only, &q.overdue_before) {
+                    conditions.push(format!("retired_at IS NULL AND review_on < {}", param(&mut binds, day)));
+                }
+                let filter =
+                    if conditions.is_empty() { String::new() } else { format!("WHERE {} ", conditions.join(" AND ")) };
+                let order = match q.sort {
+                    AssetSort::Name => "name, id",
+                    AssetSort::Kind => "kind, name, id",
+                    AssetSort::ReviewOn => "CASE WHEN review_on IS NULL THEN 1 ELSE 0 END, review_on, name, id",
+                };
+                let page_sql = format!(
+                    "SELECT {ASSET_COLUMNS} FROM assets {filter}ORDER BY {order} LIMIT ${} OFFSET ${}",
+                    binds.len() + 1,
+                    binds.len() + 2
+                );
+                let mut page = sqlx::query_as::<$db, AssetRow>(&page_sql);
+                for b in &binds {
+                    page = page.bind(b);
+                }
+                let rows =
+                    page.bind(q.limit).bind(q.offset).fetch_all(self.handle.conn()).await.map_err(db_err)?;
+                let mut count_binds = binds.clone();
+                let overdue = match &q.overdue_before {
+                    Some(day) => format!(
+                        "CAST(COALESCE(SUM(CASE WHEN retired_at IS NULL AND review_on < {} THEN 1 ELSE 0 END), 0) \
+                         AS BIGINT)",
+                        param(&mut count_binds, day)
+                    ),
+                    None => "CAST(0 AS BIGINT)".into(),
+                };
+                let count_sql = format!("SELECT CAST(COUNT(*) AS BIGINT), {overdue} FROM assets {filter}");
+                let mut count = sqlx::query_as::<$db, (i64, i64)>(&count_sql);
+                for b in &count_binds {
+                    count = count.bind(b);
+                }
+                let (total, overdue) = count.fetch_one(self.handle.conn()).await.map_err(db_err)?;
+                Ok(AssetPage { assets: rows.into_iter().map(asset_of).collect(), total, overdue })
+            }
+
+            async fn legal_requirements(&mut self, include_retired: bool) -> StoreResult<Vec<LegalRecord>> {
+                let filter = if include_retired { "" } else { "WHERE retired_at IS NULL " };
+                let rows = sqlx::query_as::<$db, LegalRow>(&format!(
+                    "SELECT {LEGAL_COLUMNS} FROM legal_requirements {filter}ORDER BY kind, title, id"
+                ))
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(rows.into_iter().map(legal_of).collect())
+            }
+
+            async fn legal_requirement(&mut self, id: &str) -> StoreResult<Option<LegalRecord>> {
+                let row = sqlx::query_as::<$db, LegalRow>(&format!(
+                    "SELECT {LEGAL_COLUMNS} FROM legal_requirements WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(row.map(legal_of))
+            }
+
+            async fn legal_history(&mut self, id: &str) -> StoreResult<Vec<LegalRecord>> {
+                let rows = sqlx::query_as::<$db, LegalRow>(&format!(
+                    "SELECT {LEGAL_COLUMNS} FROM legal_requirement_versions WHERE id = $1 ORDER BY version DESC"
+                ))
+                .bind(id)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(rows.into_iter().map(legal_of).collect())
+            }
         }
 
         #[async_trait::async_trait]
@@ -842,6 +954,8 @@ macro_rules! isms_queries {
                     .map_err(db_err)?;
                 let (number, version) = match existing {
                     Some((number, version)) => (number, version + 1),
+                    // An import keeps the number the risk had where it was exported.
+                    None if r.number > 0 => (r.number, 1),
                     None => {
                         // Holds the assessment's row until the commit, so two replicas adding a
                         // risk at once take numbers one after the other (SQLite has one writer).
@@ -1085,6 +1199,85 @@ macro_rules! isms_queries {
                 .await
                 .map_err(db_err)?;
                 Ok(changed)
+            }
+
+            async fn put_legal_requirement(&mut self, l: &LegalRecord) -> StoreResult<i64> {
+                let version = sqlx::query_scalar::<$db, i64>(
+                    "SELECT COALESCE(MAX(version), 0) + 1 FROM legal_requirement_versions WHERE id = $1",
+                )
+                .bind(&l.id)
+                .fetch_one(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                let values = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13";
+                let statements = [
+                    format!(
+                        "INSERT INTO legal_requirements ({LEGAL_COLUMNS}) VALUES ({values}) ON CONFLICT (id) DO \
+                         UPDATE SET version = $2, kind = $3, title = $4, reference = $5, obligations = $6, \
+                         client_id = $7, owner_id = $8, review_on = $9, notes = $10, retired_at = $11, \
+                         changed_at = $12, changed_by = $13"
+                    ),
+                    format!("INSERT INTO legal_requirement_versions ({LEGAL_COLUMNS}) VALUES ({values})"),
+                ];
+                for sql in &statements {
+                    sqlx::query::<$db>(sql)
+                        .bind(&l.id)
+                        .bind(version)
+                        .bind(&l.kind)
+                        .bind(&l.title)
+                        .bind(&l.reference)
+                        .bind(&l.obligations)
+                        .bind(&l.client_id)
+                        .bind(&l.owner_id)
+                        .bind(&l.review_on)
+                        .bind(&l.notes)
+                        .bind(l.retired_at.map(|t| t.0))
+                        .bind(l.changed_at.0)
+                        .bind(&l.changed_by)
+                        .execute(self.handle.conn())
+                        .await
+                        .map_err(db_err)?;
+                }
+                Ok(version)
+            }
+        }
+
+        // The legal register (ISMS-4).
+        const LEGAL_COLUMNS: &str = "id, version, kind, title, reference, obligations, client_id, owner_id, \
+                                     review_on, notes, retired_at, changed_at, changed_by";
+
+        #[derive(sqlx::FromRow)]
+        struct LegalRow {
+            id: String,
+            version: i64,
+            kind: String,
+            title: String,
+            reference: String,
+            obligations: String,
+            client_id: Option<String>,
+            owner_id: Option<String>,
+            review_on: Option<String>,
+            notes: String,
+            retired_at: Option<i64>,
+            changed_at: i64,
+            changed_by: String,
+        }
+
+        fn legal_of(r: LegalRow) -> LegalRecord {
+            LegalRecord {
+                id: r.id,
+                version: r.version,
+                kind: r.kind,
+                title: r.title,
+                reference: r.reference,
+                obligations: r.obligations,
+                client_id: r.client_id,
+                owner_id: r.owner_id,
+                review_on: r.review_on,
+                notes: r.notes,
+                retired_at: r.retired_at.map(UnixMillis),
+                changed_at: UnixMillis(r.changed_at),
+                changed_by: r.changed_by,
             }
         }
     };
