@@ -150,7 +150,7 @@ impl Isms {
     }
 }
 
-fn record_of(id: String, input: LegalInput) -> LegalRecord {
+pub(super) fn record_of(id: String, input: LegalInput) -> LegalRecord {
     LegalRecord {
         id,
         version: 0,

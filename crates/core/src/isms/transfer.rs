@@ -14,12 +14,11 @@
 //!   usual audit entry, then one `isms.import` entry sums the import up.
 
 use super::Isms;
-use super::assets::store_version;
+use super::assets::{record_of, store_version};
 use super::risks::{assessment_event, risk_event};
 use super::vendors::certificate_event;
 use crate::{CoreError, Principal, new_id};
 use mamori_audit::{AuditEvent, Outcome, RequestContext, actions};
-use mamori_domain::Permission;
 use mamori_domain::identity::UserStatus;
 use mamori_domain::isms::asset::{
     AssetInput, AssetKind, AssetSource, Availability, Confidentiality, Integrity,
@@ -31,6 +30,7 @@ use mamori_domain::isms::vendor::{
     AssessmentInput, CertificateInput, Criterion, Scheme, VendorInput, VisitInput,
 };
 use mamori_domain::isms::{Implementation, SoaDecision};
+use mamori_domain::{Permission, UnixMillis};
 use mamori_store::{
     AssetRecord, CertificateRecord, LegalRecord, OrgKind, RatedRecord, RiskAssessmentRecord, RiskRecord,
     SoaEntryRecord, VendorAssessmentRecord, VendorRecord, VendorVisitRecord,
@@ -526,25 +526,7 @@ impl Planner<'_> {
             (AssetSource::Device, device) => Some(device.to_owned()),
         };
         let retired = row.flag("retired")?.unwrap_or(false);
-        let mut record = AssetRecord {
-            id: id.clone(),
-            version: 0,
-            kind: input.kind.as_str().to_owned(),
-            name: input.name,
-            owner_id: input.owner_id,
-            location: input.location,
-            confidentiality: input.confidentiality.as_str().to_owned(),
-            integrity: input.integrity.as_str().to_owned(),
-            availability: input.availability.as_str().to_owned(),
-            allowed: input.allowed,
-            review_on: input.review_on,
-            notes: input.notes,
-            source: source.as_str().to_owned(),
-            source_id,
-            retired_at: None,
-            changed_at: self.now,
-            changed_by: self.actor.clone(),
-        };
+        let mut record = record_of(id.clone(), input, source, source_id);
         if !exists {
             if let Some(s) = &record.source_id {
                 let taken = self
@@ -559,50 +541,23 @@ impl Planner<'_> {
                     ));
                 }
             }
-            record.retired_at = retired.then_some(self.now);
-            self.r.assets.insert(id, record.clone());
-            self.writes.push(Write::Asset(record, if retired { "retire" } else { "create" }));
-            return Ok(RowOutcome::Created);
-        }
-        let current = &self.r.assets[&id];
-        if current.source != record.source {
-            return Err(row.error(
-                Some("source"),
-                format!("an asset's source does not change (it is {})", current.source),
-            ));
-        }
-        if source != AssetSource::Manual {
-            // A followed asset's kind, name, place and what it follows are its source's.
-            record.kind.clone_from(&current.kind);
-            record.name.clone_from(&current.name);
-            record.location.clone_from(&current.location);
-            record.source_id.clone_from(&current.source_id);
-        }
-        let change = match (current.retired_at, retired) {
-            (Some(_), false) => return Err(row.error(Some("retired"), "a retired asset stays retired")),
-            (Some(at), true) => {
-                record.retired_at = Some(at);
-                None
+        } else {
+            let current = &self.r.assets[&id];
+            if current.source != record.source {
+                return Err(row.error(
+                    Some("source"),
+                    format!("an asset's source does not change (it is {})", current.source),
+                ));
             }
-            (None, true) => {
-                record.retired_at = Some(self.now);
-                Some("retire")
+            if source != AssetSource::Manual {
+                // A followed asset's kind, name, place and what it follows are its source's.
+                record.kind.clone_from(&current.kind);
+                record.name.clone_from(&current.name);
+                record.location.clone_from(&current.location);
+                record.source_id.clone_from(&current.source_id);
             }
-            (None, false) => None,
-        };
-        let same = AssetRecord {
-            version: current.version,
-            changed_at: current.changed_at,
-            changed_by: current.changed_by.clone(),
-            retired_at: current.retired_at,
-            ..record.clone()
-        } == *current;
-        if same && change.is_none() {
-            return Ok(RowOutcome::Unchanged);
         }
-        self.r.assets.insert(id, record.clone());
-        self.writes.push(Write::Asset(record, change.unwrap_or("update")));
-        Ok(RowOutcome::Changed)
+        versioned(row, self.now, exists, retired, record, &mut self.r.assets, &mut self.writes, Write::Asset)
     }
 
     fn assessment(&mut self, row: &RowReader) -> RowResult<RowOutcome> {
@@ -877,7 +832,7 @@ impl Planner<'_> {
             );
         }
         let retired = row.flag("retired")?.unwrap_or(false);
-        let mut record = VendorRecord {
+        let record = VendorRecord {
             id: id.clone(),
             version: 0,
             name: input.name,
@@ -891,37 +846,16 @@ impl Planner<'_> {
             changed_at: self.now,
             changed_by: self.actor.clone(),
         };
-        if !exists {
-            record.retired_at = retired.then_some(self.now);
-            self.r.vendors.insert(id, record.clone());
-            self.writes.push(Write::Vendor(record, if retired { "retire" } else { "create" }));
-            return Ok(RowOutcome::Created);
-        }
-        let current = &self.r.vendors[&id];
-        let change = match (current.retired_at, retired) {
-            (Some(_), false) => return Err(row.error(Some("retired"), "a retired vendor stays retired")),
-            (Some(at), true) => {
-                record.retired_at = Some(at);
-                None
-            }
-            (None, true) => {
-                record.retired_at = Some(self.now);
-                Some("retire")
-            }
-            (None, false) => None,
-        };
-        let same = VendorRecord {
-            version: current.version,
-            changed_at: current.changed_at,
-            changed_by: current.changed_by.clone(),
-            ..record.clone()
-        } == *current;
-        if same && change.is_none() {
-            return Ok(RowOutcome::Unchanged);
-        }
-        self.r.vendors.insert(id, record.clone());
-        self.writes.push(Write::Vendor(record, change.unwrap_or("update")));
-        Ok(RowOutcome::Changed)
+        versioned(
+            row,
+            self.now,
+            exists,
+            retired,
+            record,
+            &mut self.r.vendors,
+            &mut self.writes,
+            Write::Vendor,
+        )
     }
 
     /// No chain of outsourcers loops. (An outsourcer may have retired since its subcontractor
@@ -976,52 +910,8 @@ impl Planner<'_> {
         .checked()
         .map_err(|e| row.error(Some(e.field), e.message))?;
         let retired = row.flag("retired")?.unwrap_or(false);
-        let mut record = LegalRecord {
-            id: id.clone(),
-            version: 0,
-            kind: input.kind.as_str().to_owned(),
-            title: input.title,
-            reference: input.reference,
-            obligations: input.obligations,
-            client_id: input.client_id,
-            owner_id: input.owner_id,
-            review_on: input.review_on,
-            notes: input.notes,
-            retired_at: None,
-            changed_at: self.now,
-            changed_by: self.actor.clone(),
-        };
-        if !exists {
-            record.retired_at = retired.then_some(self.now);
-            self.r.legal.insert(id, record.clone());
-            self.writes.push(Write::Legal(record, if retired { "retire" } else { "create" }));
-            return Ok(RowOutcome::Created);
-        }
-        let current = &self.r.legal[&id];
-        let change = match (current.retired_at, retired) {
-            (Some(_), false) => return Err(row.error(Some("retired"), "a retired requirement stays retired")),
-            (Some(at), true) => {
-                record.retired_at = Some(at);
-                None
-            }
-            (None, true) => {
-                record.retired_at = Some(self.now);
-                Some("retire")
-            }
-            (None, false) => None,
-        };
-        let same = LegalRecord {
-            version: current.version,
-            changed_at: current.changed_at,
-            changed_by: current.changed_by.clone(),
-            ..record.clone()
-        } == *current;
-        if same && change.is_none() {
-            return Ok(RowOutcome::Unchanged);
-        }
-        self.r.legal.insert(id, record.clone());
-        self.writes.push(Write::Legal(record, change.unwrap_or("update")));
-        Ok(RowOutcome::Changed)
+        let record = super::legal::record_of(id.clone(), input);
+        versioned(row, self.now, exists, retired, record, &mut self.r.legal, &mut self.writes, Write::Legal)
     }
 
     fn vendor_of(&self, row: &RowReader, column: &'static str) -> RowResult<String> {
@@ -1306,4 +1196,77 @@ fn order_vendors(writes: Vec<Write>) -> Vec<Write> {
     rest.extend(ordered);
     rest.extend(tail);
     rest
+}
+
+/// A register kept as versions with a retired mark (assets, vendors, legal requirements).
+trait Versioned: Clone + PartialEq {
+    fn id(&self) -> &str;
+    fn retired_at(&self) -> Option<UnixMillis>;
+    fn set_retired_at(&mut self, at: Option<UnixMillis>);
+    /// This content with `current`'s version and stamps: equal to `current` when nothing changed.
+    fn stamped_as(&self, current: &Self) -> Self;
+}
+
+macro_rules! versioned_record {
+    ($($record:ty),+) => {$(
+        impl Versioned for $record {
+            fn id(&self) -> &str {
+                &self.id
+            }
+            fn retired_at(&self) -> Option<UnixMillis> {
+                self.retired_at
+            }
+            fn set_retired_at(&mut self, at: Option<UnixMillis>) {
+                self.retired_at = at;
+            }
+            fn stamped_as(&self, current: &Self) -> Self {
+                Self {
+                    version: current.version,
+                    changed_at: current.changed_at,
+                    changed_by: current.changed_by.clone(),
+                    ..self.clone()
+                }
+            }
+        }
+    )+};
+}
+versioned_record!(AssetRecord, VendorRecord, LegalRecord);
+
+/// What a row of a versioned register does: a new record (retired at once when marked so), a
+/// new version when its content or its retirement differs, or nothing. A retired record stays
+/// retired.
+#[allow(clippy::too_many_arguments)]
+fn versioned<T: Versioned>(
+    row: &RowReader,
+    now: UnixMillis,
+    exists: bool,
+    retired: bool,
+    mut record: T,
+    register: &mut BTreeMap<String, T>,
+    writes: &mut Vec<Write>,
+    write: fn(T, &'static str) -> Write,
+) -> RowResult<RowOutcome> {
+    let current = register.get(record.id()).filter(|_| exists);
+    let (outcome, change) = match (current.map(|c| c.retired_at()), retired) {
+        (None, _) => {
+            record.set_retired_at(retired.then_some(now));
+            (RowOutcome::Created, if retired { "retire" } else { "create" })
+        }
+        (Some(Some(_)), false) => {
+            return Err(row.error(Some("retired"), "a retired record stays retired; register it anew"));
+        }
+        (Some(at), true) => {
+            record.set_retired_at(Some(at.unwrap_or(now)));
+            (RowOutcome::Changed, if at.is_some() { "update" } else { "retire" })
+        }
+        (Some(None), false) => (RowOutcome::Changed, "update"),
+    };
+    if let Some(current) = current
+        && record.stamped_as(current) == *current
+    {
+        return Ok(RowOutcome::Unchanged);
+    }
+    register.insert(record.id().to_owned(), record.clone());
+    writes.push(write(record, change));
+    Ok(outcome)
 }
