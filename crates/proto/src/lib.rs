@@ -1183,6 +1183,16 @@ pub struct SoaLineView {
     pub evidence_status: Option<String>,
     /// Urns of the controls of other catalogs it maps to, and that map to it.
     pub mapped: Vec<String>,
+    /// The risks it treats (as the risk register names them).
+    pub risks: Vec<SoaRiskView>,
+}
+
+/// A risk an SoA line treats.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SoaRiskView {
+    pub id: String,
+    /// `R-<number> <title>`.
+    pub name: String,
 }
 
 /// The Statement of Applicability of one catalog.

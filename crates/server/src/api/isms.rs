@@ -99,6 +99,7 @@ fn line_json(l: SoaLine) -> proto::SoaLineView {
         evidence: l.evidence.into_iter().map(evidence_json).collect(),
         evidence_status,
         mapped: l.mapped.into_iter().map(|m| m.urn).collect(),
+        risks: l.risks.into_iter().map(|(id, name)| proto::SoaRiskView { id, name }).collect(),
     }
 }
 
