@@ -6,7 +6,9 @@
 //   warns links to its control page, which opens;
 // - the risk page draws the inherent and residual heat maps as inline SVG: 25 cells each, whose
 //   counts add up to the number of risks in the register;
-// - the assets, vendors, one risk, one asset and one vendor open in both languages.
+// - the assets, vendors, one risk, one asset and one vendor open in both languages;
+// - a vendor registered through the list's form is listed under its outsourcer; its page shows
+//   the edit, assessment, visit and certificate forms below its data, in both languages.
 //
 // Run:   cargo build -p mamori && bash scripts/install-test-deps.sh && node --test tests/browser/
 
@@ -124,6 +126,28 @@ test('ISMS registers: the dashboard shows problems first; the risk heat map coun
     await admin.waitForURL(/\/isms\/vendors\/[^/?]+$/);
     await shot(admin, 'isms-vendor-ja.png');
 
+    // A vendor registered through the form (a subcontractor, chosen by name), then in the list.
+    await admin.goto(`${server.base}/isms/vendors`);
+    await admin.click('#vendor-create summary');
+    await admin.fill('#vendor-form input[name="name"]', 'ブラウザテスト入力代行');
+    const outsourcer = (await admin.locator('#vendor-form select[name="parent_id"] option').nth(1).textContent()).trim();
+    await admin.selectOption('#vendor-form select[name="parent_id"]', { label: outsourcer });
+    await admin.locator('#vendor-form input[name="client_ids"]').first().check();
+    await admin.fill('#vendor-form textarea[name="data_handled"]', '氏名・電話番号');
+    await admin.click('#vendor-submit');
+    await admin.waitForURL(/\/isms\/vendors\/[^/?]+\?saved=1$/);
+    assert.equal((await admin.locator('#vendor-name').textContent()).trim(), 'ブラウザテスト入力代行');
+    const vendorUrl = admin.url().replace('?saved=1', '');
+    await admin.goto(`${server.base}/isms/vendors`);
+    const row = admin.locator('#vendors tr.vendor', { hasText: 'ブラウザテスト入力代行' });
+    assert.equal(await row.count(), 1, 'the new vendor is listed');
+    assert.ok((await row.textContent()).includes(outsourcer), 'under its outsourcer, by name');
+    // Its page with every form opened: the data first, the forms below.
+    await admin.goto(vendorUrl);
+    await admin.locator('#vendor-manage details').evaluateAll((ds) => ds.forEach((d) => { d.open = true; }));
+    assert.equal(await admin.locator('#vendor-assess-form select').count(), 10, 'the ten criteria');
+    await shot(admin, 'isms-vendor-forms-ja.png');
+
     // English: the same session in a browser that prefers English.
     const english = await browser.newContext({ locale: 'en-US', viewport: { width: 1366, height: 768 } });
     await english.addCookies(await admin.context().cookies());
@@ -146,6 +170,10 @@ test('ISMS registers: the dashboard shows problems first; the risk heat map coun
     await shot(en, 'isms-vendors-en.png');
     await en.locator('#vendors a.vendor-name').first().click();
     await shot(en, 'isms-vendor-en.png');
+    await en.goto(vendorUrl);
+    await en.locator('#vendor-manage details').evaluateAll((ds) => ds.forEach((d) => { d.open = true; }));
+    assert.ok((await en.locator('#vendor-assess-form').textContent()).includes('Security policy'), 'criteria in English');
+    await shot(en, 'isms-vendor-forms-en.png');
   } finally {
     await browser.close();
     await stopServer(server);

@@ -940,6 +940,28 @@ catalogue! {
         ],
         summary: "a vendor or subcontractor was registered, changed, retired, assessed or visited",
     };
+    VENDOR_FILE_ATTACH = Action {
+        name: "vendor.file_attach",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`vendor:<id>`",
+        details: &[
+            ("file", "the file's id"),
+            ("media_type", "the file's media type"),
+            ("bytes", "its size"),
+            ("digest", "SHA-256 of its content (hex)"),
+            ("kek_version", "the key version its data key is wrapped with"),
+        ],
+        summary: "an evidence file was attached to a vendor (sealed; its name is not recorded)",
+    };
+    VENDOR_FILE_READ = Action {
+        name: "vendor.file_read",
+        category: Category::Access,
+        denied_as: None,
+        object: "`vendor:<id>`",
+        details: &[("file", "the file's id"), ("bytes", "its size")],
+        summary: "a vendor's evidence file was downloaded (opened and its SHA-256 checked)",
+    };
     LEGAL_CHANGE = Action {
         name: "legal.change",
         category: Category::Operation,

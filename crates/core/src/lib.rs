@@ -222,12 +222,12 @@ impl Core {
         Core {
             identity: Arc::new(Identity::new(base.clone(), keys.secrets)),
             audit: Arc::new(AuditLog::new(base.clone(), keys.audit_signer)),
-            vault: Arc::new(Vault::new(base.clone(), keys.vault_kek, keys.vault_index)),
+            vault: Arc::new(Vault::new(base.clone(), keys.vault_kek.clone(), keys.vault_index)),
             devices: Arc::new(Devices::new(base.clone())),
             approvals: Arc::new(Approvals::new(base.clone())),
             detection: Arc::new(Detection::new(base.clone())),
             incidents: Arc::new(Incidents::new(base.clone())),
-            isms: Arc::new(isms::Isms::new(base.clone())),
+            isms: Arc::new(isms::Isms::new(base.clone(), keys.vault_kek)),
             base,
             mail_box: Arc::new(keys.mail),
         }

@@ -40,8 +40,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum KeysCommand {
-    /// Add a new key-encryption key version and re-wrap every customer's data key with it,
-    /// online; run it again to finish a rotation that was interrupted.
+    /// Add a new key-encryption key version and re-wrap every customer's (and vendor file's)
+    /// data key with it, online; run it again to finish a rotation that was interrupted.
     Rotate {
         #[command(flatten)]
         common: CommonArgs,

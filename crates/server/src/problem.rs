@@ -32,12 +32,30 @@ pub const CONSOLE_REGISTERS_IMPORT_PATH: &str = "/isms/registers";
 /// Largest workbook the registers' import takes (10,000 assets are about 1 MiB of XLSX).
 pub const REGISTERS_IMPORT_LIMIT: usize = 32 * 1024 * 1024;
 
+/// A vendor's evidence files: `POST /api/v1/isms/vendors/{id}/files` takes the file as the body.
+pub const VENDOR_FILES_API_PREFIX: &str = "/api/v1/isms/vendors/";
+/// The console's upload of a vendor file, `/isms/vendors/{id}/files` (multipart).
+pub const VENDOR_FILES_CONSOLE_PREFIX: &str = "/isms/vendors/";
+/// Largest vendor file (the API's body is the file).
+pub const VENDOR_FILE_LIMIT: usize = 10 * 1024 * 1024;
+/// Largest console upload of a vendor file: the file and the form around it.
+pub const CONSOLE_VENDOR_FILE_LIMIT: usize = VENDOR_FILE_LIMIT + 64 * 1024;
+
+/// Whether a path is a vendor's files (`…/vendors/{id}/files`) under `prefix`.
+fn is_vendor_files(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_suffix("/files"))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
 /// The body limit of a path.
 pub fn body_limit(path: &str) -> usize {
     match path {
         IMPORT_PATH => IMPORT_BODY_LIMIT,
         CONSOLE_IMPORT_PATH => CONSOLE_IMPORT_LIMIT,
         REGISTERS_IMPORT_PATH | CONSOLE_REGISTERS_IMPORT_PATH => REGISTERS_IMPORT_LIMIT,
+        _ if is_vendor_files(path, VENDOR_FILES_API_PREFIX) => VENDOR_FILE_LIMIT,
+        _ if is_vendor_files(path, VENDOR_FILES_CONSOLE_PREFIX) => CONSOLE_VENDOR_FILE_LIMIT,
         _ => BODY_LIMIT,
     }
 }
@@ -193,7 +211,18 @@ pub fn import_too_large() -> ApiError {
 
 /// The answer to a body over the limit of its path.
 pub fn too_large_for(path: &str) -> ApiError {
-    if path == IMPORT_PATH { import_too_large() } else { too_large() }
+    if path == IMPORT_PATH {
+        import_too_large()
+    } else if is_vendor_files(path, VENDOR_FILES_API_PREFIX) {
+        vendor_file_too_large()
+    } else {
+        too_large()
+    }
+}
+
+/// A vendor file over [`VENDOR_FILE_LIMIT`].
+pub fn vendor_file_too_large() -> ApiError {
+    ApiError::new(ErrorCode::BodyTooLarge, "a vendor file is at most 10 MiB").field("file")
 }
 
 /// Parses JSON, naming the field at fault.

@@ -226,6 +226,32 @@ pub struct LegalRecord {
     pub changed_by: String,
 }
 
+/// An evidence file attached to a vendor, as listed (its sealed content apart).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorFileRecord {
+    pub id: String,
+    pub vendor_id: String,
+    pub name: String,
+    pub media_type: String,
+    pub size: i64,
+    /// SHA-256 of the plaintext, lower-case hex.
+    pub sha256: String,
+    /// The key-encryption key version that wraps its data key.
+    pub kek_version: u32,
+    pub note: String,
+    pub visit_id: Option<String>,
+    pub uploaded_at: UnixMillis,
+    /// An audit actor.
+    pub uploaded_by: String,
+}
+
+/// A vendor file's sealed content and its wrapped data key (never the plaintext).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorFileSealed {
+    pub wrapped_key: Vec<u8>,
+    pub content: Vec<u8>,
+}
+
 /// What a read handle may do in this area.
 #[async_trait]
 pub trait IsmsRead: Send {
@@ -282,6 +308,21 @@ pub trait IsmsRead: Send {
     async fn legal_requirement(&mut self, id: &str) -> StoreResult<Option<LegalRecord>>;
     /// Every version of a requirement, newest first.
     async fn legal_history(&mut self, id: &str) -> StoreResult<Vec<LegalRecord>>;
+    /// A vendor's evidence files, newest first (metadata only).
+    async fn vendor_files(&mut self, vendor_id: &str) -> StoreResult<Vec<VendorFileRecord>>;
+    /// One of a vendor's files with its sealed content.
+    async fn vendor_file(
+        &mut self,
+        vendor_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<(VendorFileRecord, VendorFileSealed)>>;
+    /// (id, wrapped key) of vendor files whose data key is wrapped below `version`.
+    async fn vendor_files_to_rewrap(
+        &mut self,
+        version: u32,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, Vec<u8>)>>;
+    async fn count_vendor_files_to_rewrap(&mut self, version: u32) -> StoreResult<i64>;
 }
 
 /// What only a write transaction may do in this area.
@@ -322,6 +363,20 @@ pub trait IsmsWrite: IsmsRead {
     /// Stores a new version of a requirement of the legal register (the record's `version` is
     /// ignored: one more than the stored one, 1 for a new one); returns it.
     async fn put_legal_requirement(&mut self, requirement: &LegalRecord) -> StoreResult<i64>;
+    /// Stores a vendor's evidence file (never changed afterwards but by a re-wrap).
+    async fn insert_vendor_file(
+        &mut self,
+        file: &VendorFileRecord,
+        sealed: &VendorFileSealed,
+    ) -> StoreResult<()>;
+    /// Replaces a file's wrapped data key if it is still `old`; returns whether it did.
+    async fn rewrap_vendor_file(
+        &mut self,
+        id: &str,
+        old: &[u8],
+        new: &[u8],
+        version: u32,
+    ) -> StoreResult<bool>;
 }
 
 /// The order of a page of assets; the id breaks ties, so pages never overlap.

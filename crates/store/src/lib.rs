@@ -50,7 +50,8 @@ pub use incidents::{IncidentEvent, IncidentRead, IncidentRecord, IncidentWrite};
 pub use isms::{
     AssetListQuery, AssetOwnerFilter, AssetPage, AssetRecord, AssetSort, CatalogRecord, CertificateRecord,
     ControlRecord, EvidenceRecord, IsmsRead, IsmsWrite, LegalRecord, RatedRecord, RiskAssessmentRecord,
-    RiskRecord, SoaEntryRecord, VendorAssessmentRecord, VendorRecord, VendorVisitRecord,
+    RiskRecord, SoaEntryRecord, VendorAssessmentRecord, VendorFileRecord, VendorFileSealed, VendorRecord,
+    VendorVisitRecord,
 };
 pub use mail::{MailNotification, MailRead, MailWrite};
 pub use records::*;

@@ -55,7 +55,12 @@ fn refused(e: AssetError) -> CoreError {
     CoreError::invalid(e.field, code, e.message)
 }
 
-pub(super) fn record_of(id: String, input: AssetInput, source: AssetSource, source_id: Option<String>) -> AssetRecord {
+pub(super) fn record_of(
+    id: String,
+    input: AssetInput,
+    source: AssetSource,
+    source_id: Option<String>,
+) -> AssetRecord {
     AssetRecord {
         id,
         version: 0,

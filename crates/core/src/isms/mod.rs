@@ -12,6 +12,7 @@ pub mod evidence;
 pub mod legal;
 pub mod risks;
 pub mod transfer;
+pub mod vendor_files;
 pub mod vendors;
 
 use crate::{Base, CoreError, Principal};
@@ -42,6 +43,8 @@ fn soa_event(actor: Actor, entry: &SoaEntryRecord, version: i64) -> AuditEvent {
 #[derive(Debug)]
 pub struct Isms {
     base: Arc<Base>,
+    /// The vault's key-encryption key: vendor files are sealed like customer records.
+    vault_kek: Arc<dyn mamori_crypto::envelope::KeyProvider>,
 }
 
 /// What an import found (and, unless a dry run, installed).
@@ -123,8 +126,8 @@ pub struct ControlDetail {
 }
 
 impl Isms {
-    pub(crate) fn new(base: Arc<Base>) -> Self {
-        Isms { base }
+    pub(crate) fn new(base: Arc<Base>, vault_kek: Arc<dyn mamori_crypto::envelope::KeyProvider>) -> Self {
+        Isms { base, vault_kek }
     }
 
     /// Installs the built-in catalogs that are missing or older than this binary's (at start,

@@ -759,11 +759,10 @@ impl Vault {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Rotation, CoreError> {
         let current = self.vault_kek.current_version();
-        let pending = self.base.store.read().await?.count_customers_to_rewrap(current).await?;
+        let pending = self.to_rewrap(current).await?;
         let started = pending == 0;
         let version = if started { self.vault_kek.add_version()? } else { current };
-        let total = u64::try_from(self.base.store.read().await?.count_customers_to_rewrap(version).await?)
-            .unwrap_or(0);
+        let total = u64::try_from(self.to_rewrap(version).await?).unwrap_or(0);
         let event = |phase: &str| {
             AuditEvent::of(&actions::KEYS_ROTATE, mamori_audit::Actor::System, Outcome::Success)
                 .object("vault_kek")
@@ -798,6 +797,15 @@ impl Vault {
             tx.commit().await?;
             progress(done, total);
         }
+        // Vendors' evidence files are sealed under the same key (crate::isms::vendor_files).
+        done += crate::isms::vendor_files::rewrap_vendor_files(
+            &self.base,
+            self.vault_kek.as_ref(),
+            version,
+            batch,
+        )
+        .await?;
+        progress(done, total);
         self.base
             .audit_access(&RequestContext::default(), event("done").detail("rewrapped", done.to_string()))
             .await?;
@@ -1171,13 +1179,20 @@ impl Vault {
 }
 
 impl Vault {
+    /// How many data keys — customers' and vendor files' — are wrapped below `version`.
+    async fn to_rewrap(&self, version: u32) -> Result<i64, CoreError> {
+        let mut read = self.base.store.read().await?;
+        Ok(read.count_customers_to_rewrap(version).await?
+            + read.count_vendor_files_to_rewrap(version).await?)
+    }
+
     /// Destroys the key versions older than the current one, once no record needs them (a
     /// rotation has finished). Database copies made before — backups, WAL archives, PostgreSQL's
     /// dead rows — can then no longer be opened, and so neither can the customers erased since.
     /// Returns the versions destroyed.
     pub async fn retire_vault_keys(&self) -> Result<Vec<u32>, CoreError> {
         let current = self.vault_kek.current_version();
-        let pending = self.base.store.read().await?.count_customers_to_rewrap(current).await?;
+        let pending = self.to_rewrap(current).await?;
         if pending > 0 {
             return Err(CoreError::Conflict(format!(
                 "{pending} records are still wrapped by older key versions: run `mamori keys rotate` to finish the rotation first"

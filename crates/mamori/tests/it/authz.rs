@@ -41,6 +41,7 @@ async fn request(b: &Browser, spec: &RouteSpec, path: &str, csrf: &str) -> reqwe
     } else if [
         mamori_server::problem::CONSOLE_IMPORT_PATH,
         mamori_server::problem::CONSOLE_REGISTERS_IMPORT_PATH,
+        "/isms/vendors/{id}/files",
     ]
     .contains(&spec.path)
     {

@@ -29,6 +29,7 @@ pub mod isms;
 pub mod isms_legal;
 pub mod isms_registers;
 pub mod isms_soa_export;
+pub mod isms_vendor_files;
 pub mod mail;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -178,6 +179,13 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(IsmsManage), operation!(isms::assess_vendor))
         .api(Permission(IsmsManage), operation!(isms::record_vendor_visit))
         .api(Permission(IsmsManage), operation!(isms::record_vendor_certificate))
+        .api(
+            Permission(IsmsManage),
+            operation!(isms_vendor_files::attach_vendor_file)
+                .map(|h| h.layer(axum::extract::DefaultBodyLimit::max(crate::problem::VENDOR_FILE_LIMIT))),
+        )
+        .api(Permission(IsmsRead), operation!(isms_vendor_files::list_vendor_files))
+        .api(Permission(IsmsRead), operation!(isms_vendor_files::download_vendor_file))
         .api(Permission(IsmsRead), operation!(isms::list_certificates))
         .api(Permission(IsmsManage), operation!(isms::record_certificate))
         .api(Permission(IsmsRead), operation!(isms_legal::list_legal))

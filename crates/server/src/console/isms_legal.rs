@@ -4,7 +4,7 @@
 //! every version. Kinds are worded in both languages, people and client companies by name.
 
 use super::isms::{actor_name, jst_minute, refused_page, segment};
-use super::isms_registers::{SubTab, code_label, owners, sub_tabs, today};
+use super::isms_registers::{SubTab, code_label, confirm_page, owners, sub_tabs, today};
 use super::{Chrome, Form, csrf_for, error_text, render, tr_for};
 use crate::AppState;
 use crate::i18n::Tr;
@@ -30,6 +30,9 @@ pub fn routes(r: Routes) -> Routes {
     r.add(Method::GET, "/isms/legal", Needs(IsmsRead), legal_page)
         .add(Method::POST, "/isms/legal", Needs(IsmsManage), create_legal)
         .add(Method::GET, "/isms/legal/{id}", Needs(IsmsRead), requirement_page)
+        .add(Method::POST, "/isms/legal/{id}", Needs(IsmsManage), update_legal)
+        .add(Method::GET, "/isms/legal/{id}/retire", Needs(IsmsManage), confirm_retire_legal)
+        .add(Method::POST, "/isms/legal/{id}/retire", Needs(IsmsManage), retire_legal)
 }
 
 /// A refusal of the form in words: the field's own sentence when the catalogue has one.
@@ -89,6 +92,54 @@ pub struct LegalForm {
     pub owner_id: String,
     pub review_on: String,
     pub notes: String,
+}
+
+impl LegalForm {
+    fn of(form: &Form) -> LegalForm {
+        LegalForm {
+            kind: form.text("kind").trim().to_owned(),
+            title: form.text("title").to_owned(),
+            reference: form.text("reference").to_owned(),
+            obligations: form.text("obligations").to_owned(),
+            client_id: form.text("client_id").trim().to_owned(),
+            owner_id: form.text("owner_id").trim().to_owned(),
+            review_on: form.text("review_on").trim().to_owned(),
+            notes: form.text("notes").to_owned(),
+        }
+    }
+
+    /// The requirement as typed; none when the kind is not one of the list's.
+    fn input(&self) -> Option<LegalInput> {
+        Some(LegalInput {
+            kind: LegalKind::parse(&self.kind)?,
+            title: self.title.clone(),
+            reference: self.reference.clone(),
+            obligations: self.obligations.clone(),
+            client_id: Some(self.client_id.clone()).filter(|c| !c.is_empty()),
+            owner_id: Some(self.owner_id.clone()).filter(|o| !o.is_empty()),
+            review_on: Some(self.review_on.clone()).filter(|d| !d.is_empty()),
+            notes: self.notes.clone(),
+        })
+    }
+}
+
+/// Client companies (id, name) by name.
+async fn client_choices(state: &AppState) -> Vec<(String, String)> {
+    let mut clients: Vec<(String, String)> = state
+        .core
+        .identity
+        .list_org(OrgKind::Client)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|u| (u.id, u.name))
+        .collect();
+    clients.sort_by(|a, b| a.1.cmp(&b.1));
+    clients
+}
+
+fn kind_options(tr: Tr) -> Vec<(&'static str, String)> {
+    LegalKind::ALL.iter().map(|k| (k.as_str(), code_label(tr, "legal_kind", k.as_str()))).collect()
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -166,25 +217,8 @@ async fn legal_view(
         can_manage,
         form,
         form_error,
-        kind_options: LegalKind::ALL
-            .iter()
-            .map(|k| (k.as_str(), code_label(tr, "legal_kind", k.as_str())))
-            .collect(),
-        clients: if can_manage {
-            let mut clients: Vec<(String, String)> = state
-                .core
-                .identity
-                .list_org(OrgKind::Client)
-                .await
-                .unwrap_or_default()
-                .into_iter()
-                .map(|u| (u.id, u.name))
-                .collect();
-            clients.sort_by(|a, b| a.1.cmp(&b.1));
-            clients
-        } else {
-            Vec::new()
-        },
+        kind_options: kind_options(tr),
+        clients: if can_manage { client_choices(state).await } else { Vec::new() },
         owners: if can_manage { owners(state, p, ctx).await } else { Vec::new() },
     };
     (status, render(&page)).into_response()
@@ -198,29 +232,10 @@ async fn create_legal(
     form: Form,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let typed = LegalForm {
-        kind: form.text("kind").trim().to_owned(),
-        title: form.text("title").to_owned(),
-        reference: form.text("reference").to_owned(),
-        obligations: form.text("obligations").to_owned(),
-        client_id: form.text("client_id").trim().to_owned(),
-        owner_id: form.text("owner_id").trim().to_owned(),
-        review_on: form.text("review_on").trim().to_owned(),
-        notes: form.text("notes").to_owned(),
-    };
-    let Some(kind) = LegalKind::parse(&typed.kind) else {
+    let typed = LegalForm::of(&form);
+    let Some(input) = typed.input() else {
         let refused = Some((StatusCode::UNPROCESSABLE_ENTITY, tr.t("isms_legal.invalid_kind").to_owned()));
         return legal_view(&state, tr, &p, &ctx, false, Some(typed), refused).await;
-    };
-    let input = LegalInput {
-        kind,
-        title: typed.title.clone(),
-        reference: typed.reference.clone(),
-        obligations: typed.obligations.clone(),
-        client_id: Some(typed.client_id.clone()).filter(|c| !c.is_empty()),
-        owner_id: Some(typed.owner_id.clone()).filter(|o| !o.is_empty()),
-        review_on: Some(typed.review_on.clone()).filter(|d| !d.is_empty()),
-        notes: typed.notes.clone(),
     };
     match state.core.isms.create_legal(&p, input, &ctx).await {
         Ok(id) => Redirect::to(&format!("/isms/legal/{}?saved=1", segment(&id))).into_response(),
@@ -255,6 +270,16 @@ struct RequirementPage {
     changed: String,
     changed_by: String,
     history: Vec<LegalHistoryRow>,
+    /// The forms: for `isms.manage`, on a requirement in force.
+    can_manage: bool,
+    action: String,
+    retire_href: String,
+    form: LegalForm,
+    form_error: Option<String>,
+    form_open: bool,
+    kind_options: Vec<(&'static str, String)>,
+    clients: Vec<(String, String)>,
+    owners: Vec<(String, String)>,
 }
 
 async fn requirement_page(
@@ -266,16 +291,45 @@ async fn requirement_page(
     Query(q): Query<SavedQuery>,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let d = match state.core.isms.legal_requirement(&p, &id, &ctx).await {
+    requirement_view(&state, tr, &p, &ctx, &id, q.saved.as_deref() == Some("1"), None, None).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn requirement_view(
+    state: &AppState,
+    tr: Tr,
+    p: &Principal,
+    ctx: &RequestContext,
+    id: &str,
+    saved: bool,
+    typed: Option<LegalForm>,
+    refused: Option<(StatusCode, String)>,
+) -> Response {
+    let d = match state.core.isms.legal_requirement(p, id, ctx).await {
         Ok(d) => d,
         Err(e) => return refused_page(tr, &e),
     };
     let today = today();
     let r = &d.requirement.record;
-    let mut c = Chrome::new(tr, "isms_legal.item_title", Some(&p), csrf_for(Some(&p), None), NAV_HREF);
-    if q.saved.as_deref() == Some("1") {
+    let mut c = Chrome::new(tr, "isms_legal.item_title", Some(p), csrf_for(Some(p), None), NAV_HREF);
+    if saved {
         c.notice = Some(tr.t("isms_registers.saved").to_owned());
     }
+    let can_manage = p.can(IsmsManage) && r.retired_at.is_none();
+    let (status, form_error) = match refused {
+        Some((status, text)) => (status, Some(text)),
+        None => (StatusCode::OK, None),
+    };
+    let form = typed.unwrap_or_else(|| LegalForm {
+        kind: r.kind.clone(),
+        title: r.title.clone(),
+        reference: r.reference.clone(),
+        obligations: r.obligations.clone(),
+        client_id: r.client_id.clone().unwrap_or_default(),
+        owner_id: r.owner_id.clone().unwrap_or_default(),
+        review_on: r.review_on.clone().unwrap_or_default(),
+        notes: r.notes.clone(),
+    });
     let name = |id: Option<&String>, names: &HashMap<String, String>| id.and_then(|i| names.get(i)).cloned();
     let page = RequirementPage {
         c,
@@ -301,8 +355,82 @@ async fn requirement_page(
                 ),
             })
             .collect(),
+        can_manage,
+        action: format!("/isms/legal/{}", segment(&r.id)),
+        retire_href: format!("/isms/legal/{}/retire", segment(&r.id)),
+        form_open: form_error.is_some(),
+        form,
+        form_error,
+        kind_options: kind_options(tr),
+        clients: if can_manage { client_choices(state).await } else { Vec::new() },
+        owners: if can_manage { owners(state, p, ctx).await } else { Vec::new() },
     };
-    render(&page)
+    (status, render(&page)).into_response()
+}
+
+async fn update_legal(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let typed = LegalForm::of(&form);
+    let Some(input) = typed.input() else {
+        let refused = Some((StatusCode::UNPROCESSABLE_ENTITY, tr.t("isms_legal.invalid_kind").to_owned()));
+        return requirement_view(&state, tr, &p, &ctx, &id, false, Some(typed), refused).await;
+    };
+    match state.core.isms.update_legal(&p, &id, input, &ctx).await {
+        Ok(_) => Redirect::to(&format!("/isms/legal/{}?saved=1", segment(&id))).into_response(),
+        Err(e @ CoreError::Forbidden(_)) => refused_page(tr, &e),
+        Err(e) => {
+            let refused = Some((crate::problem::status_of(&e), form_error(tr, &e)));
+            requirement_view(&state, tr, &p, &ctx, &id, false, Some(typed), refused).await
+        }
+    }
+}
+
+/// "Are you sure?" before a requirement is retired.
+async fn confirm_retire_legal(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let d = match state.core.isms.legal_requirement(&p, &id, &ctx).await {
+        Ok(d) => d,
+        Err(e) => return refused_page(tr, &e),
+    };
+    let r = &d.requirement.record;
+    if r.retired_at.is_some() {
+        return refused_page(tr, &CoreError::NotFound { what: "legal requirement" });
+    }
+    confirm_page(
+        tr,
+        &p,
+        tr.t("isms_legal.retire_question").replace("{title}", &r.title),
+        vec![tr.t("isms_legal.retire_effect").to_owned()],
+        format!("/isms/legal/{}", segment(&r.id)),
+    )
+}
+
+async fn retire_legal(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    _form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    match state.core.isms.retire_legal(&p, &id, &ctx).await {
+        Ok(_) => Redirect::to(&format!("/isms/legal/{}?saved=1", segment(&id))).into_response(),
+        Err(e) => refused_page(tr, &e),
+    }
 }
 
 #[cfg(test)]

@@ -28,7 +28,9 @@ use mamori_domain::isms::asset::{
 };
 use mamori_domain::isms::evidence::EvidenceStatus;
 use mamori_domain::isms::risk::{Rating, RiskInput, RiskMatrix, Treatment};
-use mamori_domain::isms::vendor::{CertificateNotice, Criterion};
+use mamori_domain::isms::vendor::{
+    AssessmentInput, CertificateInput, CertificateNotice, Criterion, Scheme, VendorInput, VisitInput,
+};
 use std::collections::HashMap;
 
 pub fn routes(r: Routes) -> Routes {
@@ -36,11 +38,23 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::GET, "/isms/risks", Needs(IsmsRead), risks_page)
         .add(Method::POST, "/isms/risks", Needs(IsmsManage), create_risk)
         .add(Method::GET, "/isms/risks/{id}", Needs(IsmsRead), risk_page)
+        .add(Method::POST, "/isms/risks/{id}", Needs(IsmsManage), update_risk)
         .add(Method::GET, "/isms/assets", Needs(IsmsRead), assets_page)
         .add(Method::POST, "/isms/assets", Needs(IsmsManage), create_asset)
         .add(Method::GET, "/isms/assets/{id}", Needs(IsmsRead), asset_page)
+        .add(Method::POST, "/isms/assets/{id}", Needs(IsmsManage), update_asset)
+        .add(Method::GET, "/isms/assets/{id}/retire", Needs(IsmsManage), confirm_retire_asset)
+        .add(Method::POST, "/isms/assets/{id}/retire", Needs(IsmsManage), retire_asset)
         .add(Method::GET, "/isms/vendors", Needs(IsmsRead), vendors_page)
+        .add(Method::POST, "/isms/vendors", Needs(IsmsManage), create_vendor)
+        .add(Method::POST, "/isms/certificates", Needs(IsmsManage), record_own_certificate)
         .add(Method::GET, "/isms/vendors/{id}", Needs(IsmsRead), vendor_page)
+        .add(Method::POST, "/isms/vendors/{id}", Needs(IsmsManage), update_vendor)
+        .add(Method::GET, "/isms/vendors/{id}/retire", Needs(IsmsManage), confirm_retire_vendor)
+        .add(Method::POST, "/isms/vendors/{id}/retire", Needs(IsmsManage), retire_vendor)
+        .add(Method::POST, "/isms/vendors/{id}/certificates", Needs(IsmsManage), record_vendor_certificate)
+        .add(Method::POST, "/isms/vendors/{id}/assessments", Needs(IsmsManage), assess_vendor)
+        .add(Method::POST, "/isms/vendors/{id}/visits", Needs(IsmsManage), record_vendor_visit)
 }
 
 /// Where the navigation's ISMS entry points; every ISMS page marks it as the current one.
@@ -521,6 +535,62 @@ pub struct RiskForm {
     pub owner_id: String,
     pub due_on: String,
     pub review_on: String,
+    pub notes: String,
+    pub asset_ids: Vec<String>,
+}
+
+impl RiskForm {
+    fn of(form: &Form) -> RiskForm {
+        RiskForm {
+            title: form.text("title").to_owned(),
+            threat: form.text("threat").to_owned(),
+            vulnerability: form.text("vulnerability").to_owned(),
+            inherent_probability: form.text("inherent_probability").to_owned(),
+            inherent_impact: form.text("inherent_impact").to_owned(),
+            residual_probability: form.text("residual_probability").to_owned(),
+            residual_impact: form.text("residual_impact").to_owned(),
+            treatment: form.text("treatment").to_owned(),
+            controls: form.text("controls").to_owned(),
+            owner_id: form.text("owner_id").trim().to_owned(),
+            due_on: form.text("due_on").trim().to_owned(),
+            review_on: form.text("review_on").trim().to_owned(),
+            notes: form.text("notes").to_owned(),
+            asset_ids: form.all("asset_ids").into_iter().filter(|a| !a.trim().is_empty()).collect(),
+        }
+    }
+
+    /// The risk as typed, or the catalogue key of what is wrong with the ratings.
+    fn input(&self) -> Result<RiskInput, &'static str> {
+        let grade = |s: &str| s.trim().parse::<u8>().ok();
+        let inherent = grade(&self.inherent_probability)
+            .zip(grade(&self.inherent_impact))
+            .map(|(probability, impact)| Rating { probability, impact })
+            .ok_or("isms_registers.invalid_inherent")?;
+        let residual = match (self.residual_probability.trim(), self.residual_impact.trim()) {
+            ("", "") => None,
+            (a, b) => Some(
+                grade(a)
+                    .zip(grade(b))
+                    .map(|(probability, impact)| Rating { probability, impact })
+                    .ok_or("isms_registers.invalid_residual")?,
+            ),
+        };
+        let treatment = Treatment::parse(&self.treatment).ok_or("isms_registers.invalid_treatment")?;
+        Ok(RiskInput {
+            title: self.title.clone(),
+            threat: self.threat.clone(),
+            vulnerability: self.vulnerability.clone(),
+            asset_ids: self.asset_ids.clone(),
+            inherent,
+            residual,
+            treatment,
+            control_urns: control_urns(&self.controls),
+            owner_id: Some(self.owner_id.clone()).filter(|o| !o.is_empty()),
+            due_on: Some(self.due_on.clone()).filter(|d| !d.is_empty()),
+            review_on: Some(self.review_on.clone()).filter(|d| !d.is_empty()),
+            notes: self.notes.clone(),
+        })
+    }
 }
 
 /// A link that changes one thing of the list: (href, text, current).
@@ -734,58 +804,15 @@ async fn create_risk(
     form: Form,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let typed = RiskForm {
-        title: form.text("title").to_owned(),
-        threat: form.text("threat").to_owned(),
-        vulnerability: form.text("vulnerability").to_owned(),
-        inherent_probability: form.text("inherent_probability").to_owned(),
-        inherent_impact: form.text("inherent_impact").to_owned(),
-        residual_probability: form.text("residual_probability").to_owned(),
-        residual_impact: form.text("residual_impact").to_owned(),
-        treatment: form.text("treatment").to_owned(),
-        controls: form.text("controls").to_owned(),
-        owner_id: form.text("owner_id").trim().to_owned(),
-        due_on: form.text("due_on").trim().to_owned(),
-        review_on: form.text("review_on").trim().to_owned(),
-    };
+    let typed = RiskForm::of(&form);
     let assessment = Some(form.text("assessment").trim().to_owned()).filter(|s| !s.is_empty());
     let q = RisksQuery { assessment: assessment.clone(), ..Default::default() };
-    let grade = |s: &str| s.trim().parse::<u8>().ok();
-    let refuse = |key: &str| Some((StatusCode::UNPROCESSABLE_ENTITY, tr.t(key).to_owned()));
-    let Some(inherent) = grade(&typed.inherent_probability)
-        .zip(grade(&typed.inherent_impact))
-        .map(|(probability, impact)| Rating { probability, impact })
-    else {
-        let refused = refuse("isms_registers.invalid_inherent");
-        return risks_view(&state, tr, &p, &ctx, q, Some(typed), refused).await;
-    };
-    let residual = match (typed.residual_probability.trim(), typed.residual_impact.trim()) {
-        ("", "") => None,
-        (a, b) => match grade(a).zip(grade(b)) {
-            Some((probability, impact)) => Some(Rating { probability, impact }),
-            None => {
-                let refused = refuse("isms_registers.invalid_residual");
-                return risks_view(&state, tr, &p, &ctx, q, Some(typed), refused).await;
-            }
-        },
-    };
-    let Some(treatment) = Treatment::parse(&typed.treatment) else {
-        let refused = refuse("isms_registers.invalid_treatment");
-        return risks_view(&state, tr, &p, &ctx, q, Some(typed), refused).await;
-    };
-    let input = RiskInput {
-        title: typed.title.clone(),
-        threat: typed.threat.clone(),
-        vulnerability: typed.vulnerability.clone(),
-        asset_ids: form.all("asset_ids").into_iter().filter(|a| !a.trim().is_empty()).collect(),
-        inherent,
-        residual,
-        treatment,
-        control_urns: control_urns(&typed.controls),
-        owner_id: Some(typed.owner_id.clone()).filter(|o| !o.is_empty()),
-        due_on: Some(typed.due_on.clone()).filter(|d| !d.is_empty()),
-        review_on: Some(typed.review_on.clone()).filter(|d| !d.is_empty()),
-        notes: String::new(),
+    let input = match typed.input() {
+        Ok(input) => input,
+        Err(key) => {
+            let refused = Some((StatusCode::UNPROCESSABLE_ENTITY, tr.t(key).to_owned()));
+            return risks_view(&state, tr, &p, &ctx, q, Some(typed), refused).await;
+        }
     };
     match state.core.isms.create_risk(&p, assessment.as_deref(), input, &ctx).await {
         Ok(id) => Redirect::to(&format!("/isms/risks/{}?saved=1", segment(&id))).into_response(),
@@ -831,6 +858,17 @@ struct RiskPage {
     version: i64,
     changed: String,
     changed_by: String,
+    can_manage: bool,
+    action: String,
+    form: RiskForm,
+    form_error: Option<String>,
+    form_open: bool,
+    probabilities: Vec<(String, String)>,
+    impacts: Vec<(String, String)>,
+    treatment_options: Vec<(&'static str, String)>,
+    owners: Vec<(String, String)>,
+    /// The linked assets (id, name): unticked, a link is dropped.
+    asset_choices: Vec<(String, String)>,
 }
 
 async fn risk_page(
@@ -842,7 +880,29 @@ async fn risk_page(
     Query(q): Query<SavedQuery>,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let d = match state.core.isms.risk(&p, &id, &ctx).await {
+    risk_view(&state, tr, &p, &ctx, &id, q.saved.as_deref() == Some("1"), None, None).await
+}
+
+/// An Annex A urn as its number (`A.8.12`); another catalog's urn as it is.
+fn control_text(urn: &str) -> String {
+    match urn.strip_prefix(ANNEX_A_CONTROL_PREFIX) {
+        Some(id) => id.to_uppercase(),
+        None => urn.to_owned(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn risk_view(
+    state: &AppState,
+    tr: Tr,
+    p: &Principal,
+    ctx: &RequestContext,
+    id: &str,
+    saved: bool,
+    typed: Option<RiskForm>,
+    refused: Option<(StatusCode, String)>,
+) -> Response {
+    let d = match state.core.isms.risk(p, id, ctx).await {
         Ok(d) => d,
         Err(e) => return refused_page(tr, &e),
     };
@@ -852,7 +912,7 @@ async fn risk_page(
     // Controls by their name in the page's language.
     let control_names: HashMap<String, String> = if tr.0 == Language::En && !r.control_urns.is_empty() {
         let mut names = HashMap::new();
-        if let Ok(soa) = state.core.isms.soa(&p, None, None, &ctx).await {
+        if let Ok(soa) = state.core.isms.soa(p, None, None, ctx).await {
             for l in soa.lines {
                 names.insert(l.control.urn.clone(), format!("{} {}", l.control.ref_id, l.control.name));
             }
@@ -861,10 +921,35 @@ async fn risk_page(
     } else {
         HashMap::new()
     };
-    let mut c = Chrome::new(tr, "isms_registers.risk_title", Some(&p), csrf_for(Some(&p), None), NAV_HREF);
-    if q.saved.as_deref() == Some("1") {
+    let mut c = Chrome::new(tr, "isms_registers.risk_title", Some(p), csrf_for(Some(p), None), NAV_HREF);
+    if saved {
         c.notice = Some(tr.t("isms_registers.saved").to_owned());
     }
+    let can_manage = p.can(IsmsManage);
+    let (status, form_error) = match refused {
+        Some((s, e)) => (s, Some(e)),
+        None => (StatusCode::OK, None),
+    };
+    let form_open = form_error.is_some();
+    let form = typed.unwrap_or_else(|| RiskForm {
+        title: r.title.clone(),
+        threat: r.threat.clone(),
+        vulnerability: r.vulnerability.clone(),
+        inherent_probability: r.inherent.probability.to_string(),
+        inherent_impact: r.inherent.impact.to_string(),
+        residual_probability: r.residual.map(|x| x.probability.to_string()).unwrap_or_default(),
+        residual_impact: r.residual.map(|x| x.impact.to_string()).unwrap_or_default(),
+        treatment: r.treatment.clone(),
+        controls: r.control_urns.iter().map(|u| control_text(u)).collect::<Vec<_>>().join(", "),
+        owner_id: r.owner_id.clone().unwrap_or_default(),
+        due_on: r.due_on.clone().unwrap_or_default(),
+        review_on: r.review_on.clone().unwrap_or_default(),
+        notes: r.notes.clone(),
+        asset_ids: r.asset_ids.clone(),
+    });
+    let grades = |g: &[mamori_domain::isms::risk::Grade]| -> Vec<(String, String)> {
+        g.iter().enumerate().map(|(i, g)| (i.to_string(), in_lang(tr, &g.en, &g.ja))).collect()
+    };
     let mut history: Vec<&RiskRecord> = d.history.iter().collect();
     history.sort_by_key(|h| std::cmp::Reverse(h.version));
     let page = RiskPage {
@@ -913,8 +998,56 @@ async fn risk_page(
         version: r.version,
         changed: jst_minute(r.changed_at.0),
         changed_by: actor_name(tr, &r.changed_by, &d.names),
+        can_manage,
+        action: format!("/isms/risks/{}", segment(&r.id)),
+        form,
+        form_error,
+        form_open,
+        probabilities: grades(&m.probability),
+        impacts: grades(&m.impact),
+        treatment_options: Treatment::ALL
+            .iter()
+            .map(|t| (t.as_str(), code_label(tr, "risk_treatment", t.as_str())))
+            .collect(),
+        owners: if can_manage { owners(state, p, ctx).await } else { Vec::new() },
+        asset_choices: r
+            .asset_ids
+            .iter()
+            .map(|a| {
+                let name =
+                    d.names.get(a).cloned().unwrap_or_else(|| tr.t("isms_registers.unknown").to_owned());
+                (a.clone(), name)
+            })
+            .collect(),
     };
-    render(&page)
+    (status, render(&page)).into_response()
+}
+
+async fn update_risk(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let typed = RiskForm::of(&form);
+    let input = match typed.input() {
+        Ok(input) => input,
+        Err(key) => {
+            let refused = Some((StatusCode::UNPROCESSABLE_ENTITY, tr.t(key).to_owned()));
+            return risk_view(&state, tr, &p, &ctx, &id, false, Some(typed), refused).await;
+        }
+    };
+    match state.core.isms.update_risk(&p, &id, input, &ctx).await {
+        Ok(_) => Redirect::to(&format!("/isms/risks/{}?saved=1", segment(&id))).into_response(),
+        Err(e @ CoreError::Forbidden(_)) => refused_page(tr, &e),
+        Err(e) => {
+            let refused = Some((crate::problem::status_of(&e), form_error(tr, &e)));
+            risk_view(&state, tr, &p, &ctx, &id, false, Some(typed), refused).await
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1101,6 +1234,49 @@ pub struct AssetForm {
     pub notes: String,
 }
 
+impl AssetForm {
+    fn of(form: &Form) -> AssetForm {
+        AssetForm {
+            kind: form.text("kind").to_owned(),
+            name: form.text("name").to_owned(),
+            owner_id: form.text("owner_id").trim().to_owned(),
+            location: form.text("location").to_owned(),
+            confidentiality: form.text("confidentiality").to_owned(),
+            integrity: form.text("integrity").to_owned(),
+            availability: form.text("availability").to_owned(),
+            allowed: form.text("allowed").to_owned(),
+            review_on: form.text("review_on").trim().to_owned(),
+            notes: form.text("notes").to_owned(),
+        }
+    }
+
+    /// The asset as typed; none when a kind or grade is not one of the lists'.
+    fn input(&self) -> Option<AssetInput> {
+        let kind = AssetKind::parse(&self.kind)?;
+        let confidentiality = Confidentiality::parse(&self.confidentiality)?;
+        let integrity = Integrity::parse(&self.integrity)?;
+        let availability = Availability::parse(&self.availability)?;
+        let listed = matches!(kind, AssetKind::Software | AssetKind::CloudService);
+        let allowed = match (listed, self.allowed.as_str()) {
+            (true, "yes") => Some(true),
+            (true, "no") => Some(false),
+            _ => None,
+        };
+        Some(AssetInput {
+            kind,
+            name: self.name.clone(),
+            owner_id: Some(self.owner_id.clone()).filter(|o| !o.is_empty()),
+            location: self.location.clone(),
+            confidentiality,
+            integrity,
+            availability,
+            allowed,
+            review_on: Some(self.review_on.clone()).filter(|d| !d.is_empty()),
+            notes: self.notes.clone(),
+        })
+    }
+}
+
 #[derive(Template)]
 #[template(path = "isms_assets.html")]
 struct AssetsPage {
@@ -1248,47 +1424,11 @@ async fn create_asset(
     form: Form,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let typed = AssetForm {
-        kind: form.text("kind").to_owned(),
-        name: form.text("name").to_owned(),
-        owner_id: form.text("owner_id").trim().to_owned(),
-        location: form.text("location").to_owned(),
-        confidentiality: form.text("confidentiality").to_owned(),
-        integrity: form.text("integrity").to_owned(),
-        availability: form.text("availability").to_owned(),
-        allowed: form.text("allowed").to_owned(),
-        review_on: form.text("review_on").trim().to_owned(),
-        notes: form.text("notes").to_owned(),
-    };
-    let parsed = (
-        AssetKind::parse(&typed.kind),
-        Confidentiality::parse(&typed.confidentiality),
-        Integrity::parse(&typed.integrity),
-        Availability::parse(&typed.availability),
-    );
-    let (Some(kind), Some(confidentiality), Some(integrity), Some(availability)) = parsed else {
+    let typed = AssetForm::of(&form);
+    let Some(input) = typed.input() else {
         let refused =
             Some((StatusCode::UNPROCESSABLE_ENTITY, tr.t("isms_registers.invalid_grades").to_owned()));
         return assets_view(&state, tr, &p, &ctx, AssetsQuery::default(), Some(typed), refused).await;
-    };
-    let listed = matches!(kind, AssetKind::Software | AssetKind::CloudService);
-    let allowed = match (listed, typed.allowed.as_str()) {
-        (false, _) => None,
-        (true, "yes") => Some(true),
-        (true, "no") => Some(false),
-        (true, _) => None,
-    };
-    let input = AssetInput {
-        kind,
-        name: typed.name.clone(),
-        owner_id: Some(typed.owner_id.clone()).filter(|o| !o.is_empty()),
-        location: typed.location.clone(),
-        confidentiality,
-        integrity,
-        availability,
-        allowed,
-        review_on: Some(typed.review_on.clone()).filter(|d| !d.is_empty()),
-        notes: typed.notes.clone(),
     };
     match state.core.isms.create_asset(&p, input, &ctx).await {
         Ok(id) => Redirect::to(&format!("/isms/assets/{}?saved=1", segment(&id))).into_response(),
@@ -1320,6 +1460,20 @@ struct AssetPage {
     changed: String,
     changed_by: String,
     history: Vec<AssetHistoryRow>,
+    /// The forms: for `isms.manage`, on an asset in force.
+    can_manage: bool,
+    /// It follows the device ledger or a client company: only the register's fields change.
+    followed: bool,
+    action: String,
+    retire_href: String,
+    form: AssetForm,
+    form_error: Option<String>,
+    form_open: bool,
+    kind_options: Vec<(&'static str, String)>,
+    confidentiality_options: Vec<(&'static str, String)>,
+    integrity_options: Vec<(&'static str, String)>,
+    availability_options: Vec<(&'static str, String)>,
+    owners: Vec<(String, String)>,
 }
 
 async fn asset_page(
@@ -1331,16 +1485,51 @@ async fn asset_page(
     Query(q): Query<SavedQuery>,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let d = match state.core.isms.asset(&p, &id, &ctx).await {
+    asset_view(&state, tr, &p, &ctx, &id, q.saved.as_deref() == Some("1"), None, None).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn asset_view(
+    state: &AppState,
+    tr: Tr,
+    p: &Principal,
+    ctx: &RequestContext,
+    id: &str,
+    saved: bool,
+    typed: Option<AssetForm>,
+    refused: Option<(StatusCode, String)>,
+) -> Response {
+    let d = match state.core.isms.asset(p, id, ctx).await {
         Ok(d) => d,
         Err(e) => return refused_page(tr, &e),
     };
     let today = today();
     let a = &d.asset.record;
-    let mut c = Chrome::new(tr, "isms_registers.asset_title", Some(&p), csrf_for(Some(&p), None), NAV_HREF);
-    if q.saved.as_deref() == Some("1") {
+    let mut c = Chrome::new(tr, "isms_registers.asset_title", Some(p), csrf_for(Some(p), None), NAV_HREF);
+    if saved {
         c.notice = Some(tr.t("isms_registers.saved").to_owned());
     }
+    let can_manage = p.can(IsmsManage) && a.retired_at.is_none();
+    let (status, form_error) = match refused {
+        Some((s, e)) => (s, Some(e)),
+        None => (StatusCode::OK, None),
+    };
+    let form = typed.unwrap_or_else(|| AssetForm {
+        kind: a.kind.clone(),
+        name: a.name.clone(),
+        owner_id: a.owner_id.clone().unwrap_or_default(),
+        location: a.location.clone(),
+        confidentiality: a.confidentiality.clone(),
+        integrity: a.integrity.clone(),
+        availability: a.availability.clone(),
+        allowed: match a.allowed {
+            Some(true) => "yes".to_owned(),
+            Some(false) => "no".to_owned(),
+            None => String::new(),
+        },
+        review_on: a.review_on.clone().unwrap_or_default(),
+        notes: a.notes.clone(),
+    });
     let source_link = match (a.source.as_str(), &a.source_id) {
         ("device", Some(device)) if p.can(mamori_domain::Permission::DevicesRead) => {
             Some((format!("/devices/{}", segment(device)), tr.t("isms_registers.open_device").to_owned()))
@@ -1367,8 +1556,126 @@ async fn asset_page(
                 row: asset_row(tr, h, h.owner_id.as_ref().and_then(|o| d.names.get(o)), &today),
             })
             .collect(),
+        can_manage,
+        followed: a.source != AssetSource::Manual.as_str(),
+        action: format!("/isms/assets/{}", segment(&a.id)),
+        retire_href: format!("/isms/assets/{}/retire", segment(&a.id)),
+        form_open: form_error.is_some(),
+        form,
+        form_error,
+        kind_options: options(tr, "asset_kind", AssetKind::ALL, AssetKind::as_str),
+        confidentiality_options: options(
+            tr,
+            "confidentiality",
+            Confidentiality::ALL,
+            Confidentiality::as_str,
+        ),
+        integrity_options: options(tr, "integrity", Integrity::ALL, Integrity::as_str),
+        availability_options: options(tr, "availability", Availability::ALL, Availability::as_str),
+        owners: if can_manage { owners(state, p, ctx).await } else { Vec::new() },
     };
-    render(&page)
+    (status, render(&page)).into_response()
+}
+
+async fn update_asset(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let current = match state.core.isms.asset(&p, &id, &ctx).await {
+        Ok(d) => d.asset.record,
+        Err(e) => return refused_page(tr, &e),
+    };
+    let mut typed = AssetForm::of(&form);
+    if current.source != AssetSource::Manual.as_str() {
+        // A followed asset's kind, name and place are its source's.
+        typed.kind.clone_from(&current.kind);
+        typed.name.clone_from(&current.name);
+        typed.location.clone_from(&current.location);
+    }
+    let Some(input) = typed.input() else {
+        let refused =
+            Some((StatusCode::UNPROCESSABLE_ENTITY, tr.t("isms_registers.invalid_grades").to_owned()));
+        return asset_view(&state, tr, &p, &ctx, &id, false, Some(typed), refused).await;
+    };
+    match state.core.isms.update_asset(&p, &id, input, &ctx).await {
+        Ok(_) => Redirect::to(&format!("/isms/assets/{}?saved=1", segment(&id))).into_response(),
+        Err(e @ CoreError::Forbidden(_)) => refused_page(tr, &e),
+        Err(e) => {
+            let refused = Some((crate::problem::status_of(&e), form_error(tr, &e)));
+            asset_view(&state, tr, &p, &ctx, &id, false, Some(typed), refused).await
+        }
+    }
+}
+
+/// "Are you sure?" before an asset is retired.
+async fn confirm_retire_asset(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let d = match state.core.isms.asset(&p, &id, &ctx).await {
+        Ok(d) => d,
+        Err(e) => return refused_page(tr, &e),
+    };
+    let a = &d.asset.record;
+    if a.retired_at.is_some() {
+        return refused_page(tr, &CoreError::NotFound { what: "asset" });
+    }
+    if a.source != AssetSource::Manual.as_str() {
+        let text = tr.t("isms_registers.retire_followed").to_owned();
+        return super::message_page_text(tr, StatusCode::CONFLICT, text);
+    }
+    confirm_page(
+        tr,
+        &p,
+        tr.t("isms_registers.retire_asset_question").replace("{name}", &a.name),
+        vec![tr.t("isms_registers.retire_asset_effect").to_owned()],
+        format!("/isms/assets/{}", segment(&a.id)),
+    )
+}
+
+async fn retire_asset(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    _form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    match state.core.isms.retire_asset(&p, &id, &ctx).await {
+        Ok(()) => Redirect::to(&format!("/isms/assets/{}?saved=1", segment(&id))).into_response(),
+        Err(e) => refused_page(tr, &e),
+    }
+}
+
+/// The confirmation page of a retirement: the question, what follows, and where the form posts
+/// (`{href}/retire`) and where "cancel" goes back to (`href`).
+pub(super) fn confirm_page(
+    tr: Tr,
+    p: &Principal,
+    question: String,
+    effects: Vec<String>,
+    href: String,
+) -> Response {
+    render(&super::ConfirmPage {
+        c: Chrome::new(tr, "confirm.title", Some(p), csrf_for(Some(p), None), NAV_HREF),
+        question,
+        effects,
+        action: format!("{href}/retire"),
+        fields: Vec::new(),
+        ask_message: false,
+        cancel: href,
+        danger: true,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1430,6 +1737,114 @@ fn vendor_row(tr: Tr, v: &mamori_core::isms::vendors::VendorView, depth: usize, 
 #[derive(Debug, Default, serde::Deserialize)]
 struct VendorsQuery {
     include_retired: Option<String>,
+    saved: Option<String>,
+}
+
+/// A vendor as typed in its form (kept when it is refused).
+#[derive(Debug, Default, Clone)]
+pub struct VendorForm {
+    pub name: String,
+    pub parent_id: String,
+    pub client_ids: Vec<String>,
+    pub data_handled: String,
+    pub contact: String,
+    pub review_on: String,
+    pub notes: String,
+}
+
+impl VendorForm {
+    fn of(form: &Form) -> VendorForm {
+        VendorForm {
+            name: form.text("name").to_owned(),
+            parent_id: form.text("parent_id").trim().to_owned(),
+            client_ids: form.all("client_ids").into_iter().filter(|c| !c.trim().is_empty()).collect(),
+            data_handled: form.text("data_handled").to_owned(),
+            contact: form.text("contact").to_owned(),
+            review_on: form.text("review_on").trim().to_owned(),
+            notes: form.text("notes").to_owned(),
+        }
+    }
+
+    fn input(&self) -> VendorInput {
+        VendorInput {
+            name: self.name.clone(),
+            parent_id: Some(self.parent_id.clone()).filter(|p| !p.is_empty()),
+            client_ids: self.client_ids.clone(),
+            data_handled: self.data_handled.clone(),
+            contact: self.contact.clone(),
+            review_on: Some(self.review_on.clone()).filter(|d| !d.is_empty()),
+            notes: self.notes.clone(),
+        }
+    }
+}
+
+/// A certificate as typed.
+#[derive(Debug, Default, Clone)]
+pub struct CertificateForm {
+    pub scheme: String,
+    pub number: String,
+    pub issuer: String,
+    pub first_obtained_on: String,
+    pub issued_on: String,
+    pub expires_on: String,
+}
+
+impl CertificateForm {
+    fn of(form: &Form) -> CertificateForm {
+        CertificateForm {
+            scheme: form.text("scheme").trim().to_owned(),
+            number: form.text("number").to_owned(),
+            issuer: form.text("issuer").to_owned(),
+            first_obtained_on: form.text("first_obtained_on").trim().to_owned(),
+            issued_on: form.text("issued_on").trim().to_owned(),
+            expires_on: form.text("expires_on").trim().to_owned(),
+        }
+    }
+
+    fn input(&self) -> Option<CertificateInput> {
+        Some(CertificateInput {
+            scheme: Scheme::parse(&self.scheme)?,
+            number: self.number.clone(),
+            issuer: self.issuer.clone(),
+            first_obtained_on: self.first_obtained_on.clone(),
+            issued_on: self.issued_on.clone(),
+            expires_on: self.expires_on.clone(),
+        })
+    }
+}
+
+/// A form refused: which one (to open it again), its status and the reason in words.
+pub struct Refusal {
+    pub form: &'static str,
+    pub status: StatusCode,
+    pub text: String,
+}
+
+fn refusal(tr: Tr, form: &'static str, e: &CoreError) -> Refusal {
+    Refusal { form, status: crate::problem::status_of(e), text: form_error(tr, e) }
+}
+
+fn refusal_key(tr: Tr, form: &'static str, key: &str) -> Refusal {
+    Refusal { form, status: StatusCode::UNPROCESSABLE_ENTITY, text: tr.t(key).to_owned() }
+}
+
+fn scheme_options(tr: Tr) -> Vec<(&'static str, String)> {
+    Scheme::ALL.iter().map(|s| (s.as_str(), code_label(tr, "certificate_scheme", s.as_str()))).collect()
+}
+
+/// Client companies (id, name) by name, for the vendor forms' checkboxes.
+async fn client_choices(state: &AppState) -> Vec<(String, String)> {
+    let mut clients: Vec<(String, String)> = state
+        .core
+        .identity
+        .list_org(mamori_domain::identity::OrgKind::Client)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|u| (u.id, u.name))
+        .collect();
+    clients.sort_by(|a, b| a.1.cmp(&b.1));
+    clients
 }
 
 #[derive(Template)]
@@ -1440,6 +1855,16 @@ struct VendorsPage {
     rows: Vec<VendorRow>,
     include_retired: bool,
     certificates: Vec<CertificateRow>,
+    can_manage: bool,
+    /// The form refused, open again with its reason: `vendor` or `certificate`.
+    open: &'static str,
+    form_error: Option<String>,
+    vendor_form: VendorForm,
+    certificate_form: CertificateForm,
+    /// Vendors in force (id, name), as outsourcers.
+    parents: Vec<(String, String)>,
+    clients: Vec<(String, String)>,
+    scheme_options: Vec<(&'static str, String)>,
 }
 
 async fn vendors_page(
@@ -1451,11 +1876,27 @@ async fn vendors_page(
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
     let include_retired = q.include_retired.as_deref() == Some("1");
-    let vendors = match state.core.isms.vendors(&p, include_retired, &ctx).await {
+    let saved = q.saved.as_deref() == Some("1");
+    vendors_view(&state, tr, &p, &ctx, include_retired, saved, None, None, None).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn vendors_view(
+    state: &AppState,
+    tr: Tr,
+    p: &Principal,
+    ctx: &RequestContext,
+    include_retired: bool,
+    saved: bool,
+    vendor_form: Option<VendorForm>,
+    certificate_form: Option<CertificateForm>,
+    refused: Option<Refusal>,
+) -> Response {
+    let vendors = match state.core.isms.vendors(p, include_retired, ctx).await {
         Ok(v) => v,
         Err(e) => return refused_page(tr, &e),
     };
-    let certificates = match state.core.isms.certificates(&p, &ctx).await {
+    let certificates = match state.core.isms.certificates(p, ctx).await {
         Ok(c) => c,
         Err(e) => return refused_page(tr, &e),
     };
@@ -1487,14 +1928,80 @@ async fn vendors_page(
     let mut certificates: Vec<CertificateRow> =
         certificates.iter().filter(|c| !c.renewed).map(|c| certificate_row(tr, c)).collect();
     certificates.sort_by(|a, b| (!a.own, &a.expires_on).cmp(&(!b.own, &b.expires_on)));
+    let can_manage = p.can(IsmsManage);
+    let mut parents: Vec<(String, String)> = vendors
+        .iter()
+        .filter(|v| v.record.retired_at.is_none())
+        .map(|v| (v.record.id.clone(), v.record.name.clone()))
+        .collect();
+    parents.sort_by(|a, b| a.1.cmp(&b.1));
+    let mut c = Chrome::new(tr, "isms_registers.vendors_title", Some(p), csrf_for(Some(p), None), NAV_HREF);
+    if saved {
+        c.notice = Some(tr.t("isms_registers.saved").to_owned());
+    }
+    let (status, open, form_error) = match refused {
+        Some(r) => (r.status, r.form, Some(r.text)),
+        None => (StatusCode::OK, "", None),
+    };
     let page = VendorsPage {
-        c: Chrome::new(tr, "isms_registers.vendors_title", Some(&p), csrf_for(Some(&p), None), NAV_HREF),
+        c,
         tabs: sub_tabs(tr, "/isms/vendors"),
         rows,
         include_retired,
         certificates,
+        can_manage,
+        open,
+        form_error,
+        vendor_form: vendor_form.unwrap_or_default(),
+        certificate_form: certificate_form.unwrap_or_default(),
+        parents: if can_manage { parents } else { Vec::new() },
+        clients: if can_manage { client_choices(state).await } else { Vec::new() },
+        scheme_options: scheme_options(tr),
     };
-    render(&page)
+    (status, render(&page)).into_response()
+}
+
+async fn create_vendor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let typed = VendorForm::of(&form);
+    match state.core.isms.create_vendor(&p, typed.input(), &ctx).await {
+        Ok(id) => Redirect::to(&format!("/isms/vendors/{}?saved=1", segment(&id))).into_response(),
+        Err(e @ CoreError::Forbidden(_)) => refused_page(tr, &e),
+        Err(e) => {
+            let refused = Some(refusal(tr, "vendor", &e));
+            vendors_view(&state, tr, &p, &ctx, false, false, Some(typed), None, refused).await
+        }
+    }
+}
+
+/// The centre's own certificate, recorded where the certificates are listed.
+async fn record_own_certificate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let typed = CertificateForm::of(&form);
+    let Some(input) = typed.input() else {
+        let refused = Some(refusal_key(tr, "certificate", "isms_registers.invalid_scheme"));
+        return vendors_view(&state, tr, &p, &ctx, false, false, None, Some(typed), refused).await;
+    };
+    match state.core.isms.record_certificate(&p, None, input, &ctx).await {
+        Ok(_) => Redirect::to("/isms/vendors?saved=1#certificates").into_response(),
+        Err(e @ CoreError::Forbidden(_)) => refused_page(tr, &e),
+        Err(e) => {
+            let refused = Some(refusal(tr, "certificate", &e));
+            vendors_view(&state, tr, &p, &ctx, false, false, None, Some(typed), refused).await
+        }
+    }
 }
 
 pub struct AssessmentRow {
@@ -1523,6 +2030,70 @@ pub struct VendorHistoryRow {
     pub review_on: String,
 }
 
+/// An assessment as typed: the date, each criterion's score (code, label, value) and notes.
+#[derive(Debug, Default)]
+pub struct AssessmentForm {
+    pub assessed_on: String,
+    pub scores: Vec<(&'static str, String, String)>,
+    pub notes: String,
+}
+
+impl AssessmentForm {
+    fn blank(tr: Tr) -> AssessmentForm {
+        AssessmentForm {
+            assessed_on: today(),
+            scores: Criterion::ALL
+                .iter()
+                .map(|c| (c.as_str(), code_label(tr, "vendor_criterion", c.as_str()), String::new()))
+                .collect(),
+            notes: String::new(),
+        }
+    }
+
+    fn of(tr: Tr, form: &Form) -> AssessmentForm {
+        AssessmentForm {
+            assessed_on: form.text("assessed_on").trim().to_owned(),
+            scores: Criterion::ALL
+                .iter()
+                .map(|c| {
+                    let value = form.text(&format!("score.{}", c.as_str())).trim().to_owned();
+                    (c.as_str(), code_label(tr, "vendor_criterion", c.as_str()), value)
+                })
+                .collect(),
+            notes: form.text("notes").to_owned(),
+        }
+    }
+
+    /// The assessment; none when a criterion has no score from 1 to 5.
+    fn input(&self) -> Option<AssessmentInput> {
+        let mut scores = std::collections::BTreeMap::new();
+        for (code, _, value) in &self.scores {
+            let score = value.parse::<u8>().ok().filter(|s| (1..=5).contains(s))?;
+            scores.insert(Criterion::parse(code)?, score);
+        }
+        Some(AssessmentInput { assessed_on: self.assessed_on.clone(), scores, notes: self.notes.clone() })
+    }
+}
+
+/// A site visit as typed.
+#[derive(Debug, Default)]
+pub struct VisitForm {
+    pub visited_on: String,
+    pub visitor: String,
+    pub findings: String,
+}
+
+/// What the vendor page's forms hold: what was typed in the refused one, the rest as they start.
+#[derive(Default)]
+struct VendorTyped {
+    vendor: Option<VendorForm>,
+    certificate: Option<CertificateForm>,
+    assessment: Option<AssessmentForm>,
+    visit: Option<VisitForm>,
+    refused: Option<Refusal>,
+    saved: bool,
+}
+
 #[derive(Template)]
 #[template(path = "isms_vendor.html")]
 struct VendorPage {
@@ -1536,7 +2107,23 @@ struct VendorPage {
     subcontractors: Vec<(String, String)>,
     assessments: Vec<AssessmentRow>,
     visits: Vec<VisitRow>,
+    files: Vec<super::isms_vendor_files::FileRow>,
     history: Vec<VendorHistoryRow>,
+    /// The forms: for `isms.manage`, on a vendor in force.
+    can_manage: bool,
+    base_href: String,
+    /// The form refused, open again: `edit`, `certificate`, `assessment` or `visit`.
+    open: &'static str,
+    form_error: Option<String>,
+    vendor_form: VendorForm,
+    certificate_form: CertificateForm,
+    assessment_form: AssessmentForm,
+    visit_form: VisitForm,
+    parents: Vec<(String, String)>,
+    clients: Vec<(String, String)>,
+    scheme_options: Vec<(&'static str, String)>,
+    /// (value, label) of the scores 1–5.
+    score_options: Vec<(String, String)>,
 }
 
 async fn vendor_page(
@@ -1545,9 +2132,22 @@ async fn vendor_page(
     Caller(p): Caller,
     Ctx(ctx): Ctx,
     Path(id): Path<String>,
+    Query(q): Query<SavedQuery>,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let d = match state.core.isms.vendor(&p, &id, &ctx).await {
+    let typed = VendorTyped { saved: q.saved.as_deref() == Some("1"), ..Default::default() };
+    vendor_view(&state, tr, &p, &ctx, &id, typed).await
+}
+
+async fn vendor_view(
+    state: &AppState,
+    tr: Tr,
+    p: &Principal,
+    ctx: &RequestContext,
+    id: &str,
+    typed: VendorTyped,
+) -> Response {
+    let d = match state.core.isms.vendor(p, id, ctx).await {
         Ok(d) => d,
         Err(e) => return refused_page(tr, &e),
     };
@@ -1555,7 +2155,7 @@ async fn vendor_page(
         state
             .core
             .identity
-            .list_users(&p, &ctx)
+            .list_users(p, ctx)
             .await
             .unwrap_or_default()
             .into_iter()
@@ -1568,8 +2168,55 @@ async fn vendor_page(
     let v = &d.vendor.record;
     let mut history: Vec<_> = d.history.iter().collect();
     history.sort_by_key(|h| std::cmp::Reverse(h.version));
+    let can_manage = p.can(IsmsManage) && v.retired_at.is_none();
+    let mut c = Chrome::new(tr, "isms_registers.vendor_title", Some(p), csrf_for(Some(p), None), NAV_HREF);
+    if typed.saved {
+        c.notice = Some(tr.t("isms_registers.saved").to_owned());
+    }
+    let (status, open, form_error) = match typed.refused {
+        Some(r) => (r.status, r.form, Some(r.text)),
+        None => (StatusCode::OK, "", None),
+    };
+    // Outsourcers to choose from: vendors in force, neither this one nor any under it.
+    let parents = if can_manage {
+        match state.core.isms.vendors(p, false, ctx).await {
+            Ok(all) => {
+                let mut below: Vec<String> = vec![v.id.clone()];
+                let mut grew = true;
+                while grew {
+                    grew = false;
+                    for x in &all {
+                        let under = x.record.parent_id.as_ref().is_some_and(|p| below.contains(p));
+                        if under && !below.contains(&x.record.id) {
+                            below.push(x.record.id.clone());
+                            grew = true;
+                        }
+                    }
+                }
+                let mut parents: Vec<(String, String)> = all
+                    .iter()
+                    .filter(|x| !below.contains(&x.record.id))
+                    .map(|x| (x.record.id.clone(), x.record.name.clone()))
+                    .collect();
+                parents.sort_by(|a, b| a.1.cmp(&b.1));
+                parents
+            }
+            Err(_) => Vec::new(),
+        }
+    } else {
+        Vec::new()
+    };
+    let vendor_form = typed.vendor.unwrap_or_else(|| VendorForm {
+        name: v.name.clone(),
+        parent_id: v.parent_id.clone().unwrap_or_default(),
+        client_ids: v.client_ids.clone(),
+        data_handled: v.data_handled.clone(),
+        contact: v.contact.clone(),
+        review_on: v.review_on.clone().unwrap_or_default(),
+        notes: v.notes.clone(),
+    });
     let page = VendorPage {
-        c: Chrome::new(tr, "isms_registers.vendor_title", Some(&p), csrf_for(Some(&p), None), NAV_HREF),
+        c,
         tabs: sub_tabs(tr, "/isms/vendors"),
         row: vendor_row(tr, &d.vendor, 0, &today),
         parent_href: v
@@ -1616,6 +2263,7 @@ async fn vendor_page(
                 findings: x.findings.clone(),
             })
             .collect(),
+        files: super::isms_vendor_files::file_rows(state, tr, p, ctx, id).await,
         history: history
             .into_iter()
             .map(|h| VendorHistoryRow {
@@ -1627,8 +2275,184 @@ async fn vendor_page(
                 review_on: h.review_on.clone().unwrap_or_default(),
             })
             .collect(),
+        can_manage,
+        base_href: format!("/isms/vendors/{}", segment(&v.id)),
+        open,
+        form_error,
+        vendor_form,
+        certificate_form: typed.certificate.unwrap_or_default(),
+        assessment_form: typed.assessment.unwrap_or_else(|| AssessmentForm::blank(tr)),
+        visit_form: typed
+            .visit
+            .unwrap_or_else(|| VisitForm { visited_on: today.clone(), ..Default::default() }),
+        parents,
+        clients: if can_manage { client_choices(state).await } else { Vec::new() },
+        scheme_options: scheme_options(tr),
+        score_options: (1..=5)
+            .map(|n: u8| (n.to_string(), tr.t(&format!("isms_registers.score_{n}")).to_owned()))
+            .collect(),
     };
-    render(&page)
+    (status, render(&page)).into_response()
+}
+
+async fn update_vendor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let typed = VendorForm::of(&form);
+    match state.core.isms.update_vendor(&p, &id, typed.input(), &ctx).await {
+        Ok(_) => Redirect::to(&format!("/isms/vendors/{}?saved=1", segment(&id))).into_response(),
+        Err(e @ CoreError::Forbidden(_)) => refused_page(tr, &e),
+        Err(e) => {
+            let refused = Some(refusal(tr, "edit", &e));
+            vendor_view(
+                &state,
+                tr,
+                &p,
+                &ctx,
+                &id,
+                VendorTyped { vendor: Some(typed), refused, ..Default::default() },
+            )
+            .await
+        }
+    }
+}
+
+/// "Are you sure?" before a vendor is retired.
+async fn confirm_retire_vendor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let d = match state.core.isms.vendor(&p, &id, &ctx).await {
+        Ok(d) => d,
+        Err(e) => return refused_page(tr, &e),
+    };
+    let v = &d.vendor.record;
+    if v.retired_at.is_some() {
+        return refused_page(tr, &CoreError::NotFound { what: "vendor" });
+    }
+    let mut effects = vec![tr.t("isms_registers.retire_vendor_effect").to_owned()];
+    if !d.subcontractors.is_empty() {
+        let names: Vec<&str> = d.subcontractors.iter().map(|(_, n)| n.as_str()).collect();
+        effects
+            .push(tr.t("isms_registers.retire_vendor_subcontractors").replace("{names}", &names.join("、")));
+    }
+    confirm_page(
+        tr,
+        &p,
+        tr.t("isms_registers.retire_vendor_question").replace("{name}", &v.name),
+        effects,
+        format!("/isms/vendors/{}", segment(&v.id)),
+    )
+}
+
+async fn retire_vendor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    _form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    match state.core.isms.retire_vendor(&p, &id, &ctx).await {
+        Ok(_) => Redirect::to(&format!("/isms/vendors/{}?saved=1", segment(&id))).into_response(),
+        Err(e) => refused_page(tr, &e),
+    }
+}
+
+async fn record_vendor_certificate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let typed = CertificateForm::of(&form);
+    let refused = match typed.input() {
+        None => refusal_key(tr, "certificate", "isms_registers.invalid_scheme"),
+        Some(input) => match state.core.isms.record_certificate(&p, Some(&id), input, &ctx).await {
+            Ok(_) => {
+                return Redirect::to(&format!("/isms/vendors/{}?saved=1", segment(&id))).into_response();
+            }
+            Err(e @ CoreError::Forbidden(_)) => return refused_page(tr, &e),
+            Err(e) => refusal(tr, "certificate", &e),
+        },
+    };
+    let typed = VendorTyped { certificate: Some(typed), refused: Some(refused), ..Default::default() };
+    vendor_view(&state, tr, &p, &ctx, &id, typed).await
+}
+
+async fn assess_vendor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let typed = AssessmentForm::of(tr, &form);
+    let refused = match typed.input() {
+        None => refusal_key(tr, "assessment", "isms_registers.invalid_scores"),
+        Some(input) => match state.core.isms.assess_vendor(&p, &id, input, &ctx).await {
+            Ok(_) => {
+                return Redirect::to(&format!("/isms/vendors/{}?saved=1", segment(&id))).into_response();
+            }
+            Err(e @ CoreError::Forbidden(_)) => return refused_page(tr, &e),
+            Err(e) => refusal(tr, "assessment", &e),
+        },
+    };
+    let typed = VendorTyped { assessment: Some(typed), refused: Some(refused), ..Default::default() };
+    vendor_view(&state, tr, &p, &ctx, &id, typed).await
+}
+
+async fn record_vendor_visit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Ctx(ctx): Ctx,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let typed = VisitForm {
+        visited_on: form.text("visited_on").trim().to_owned(),
+        visitor: form.text("visitor").to_owned(),
+        findings: form.text("findings").to_owned(),
+    };
+    let input = VisitInput {
+        visited_on: typed.visited_on.clone(),
+        visitor: typed.visitor.clone(),
+        findings: typed.findings.clone(),
+    };
+    match state.core.isms.record_vendor_visit(&p, &id, input, &ctx).await {
+        Ok(_) => Redirect::to(&format!("/isms/vendors/{}?saved=1", segment(&id))).into_response(),
+        Err(e @ CoreError::Forbidden(_)) => refused_page(tr, &e),
+        Err(e) => {
+            let refused = Some(refusal(tr, "visit", &e));
+            vendor_view(
+                &state,
+                tr,
+                &p,
+                &ctx,
+                &id,
+                VendorTyped { visit: Some(typed), refused, ..Default::default() },
+            )
+            .await
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1683,6 +2507,31 @@ mod tests {
                 .map(|k| format!("certificate_notice.{k}")),
             );
             keys.extend(["level", "number", "due"].map(|s| format!("isms_registers.sort_{s}")));
+            // Every field the vendor forms can be refused on, in words.
+            keys.extend(
+                [
+                    "name",
+                    "parent_id",
+                    "client_ids",
+                    "data_handled",
+                    "contact",
+                    "review_on",
+                    "notes",
+                    "scheme",
+                    "number",
+                    "issuer",
+                    "first_obtained_on",
+                    "issued_on",
+                    "expires_on",
+                    "assessed_on",
+                    "scores",
+                    "visited_on",
+                    "visitor",
+                    "findings",
+                ]
+                .map(|f| format!("isms_registers.invalid_{f}")),
+            );
+            keys.extend((1..=5).map(|n| format!("isms_registers.score_{n}")));
             let missing: Vec<&String> = keys.iter().filter(|k| !cat.contains_key(*k)).collect();
             assert!(missing.is_empty(), "without a label in {}: {missing:?}", lang.as_str());
         }

@@ -19,6 +19,7 @@ pub(crate) mod isms;
 mod isms_legal;
 mod isms_registers;
 mod isms_transfer;
+mod isms_vendor_files;
 mod labels;
 mod mail;
 mod privileged;
@@ -71,6 +72,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = isms_registers::routes(r);
     let r = isms_legal::routes(r);
     let r = isms_transfer::routes(r);
+    let r = isms_vendor_files::routes(r);
     let r = floor::routes(r);
     let r = approvals::routes(r);
     let r = exports::routes(r);

@@ -769,6 +769,64 @@ macro_rules! isms_queries {
                 .map_err(db_err)?;
                 Ok(rows.into_iter().map(legal_of).collect())
             }
+
+            async fn vendor_files(&mut self, vendor_id: &str) -> StoreResult<Vec<VendorFileRecord>> {
+                let rows = sqlx::query_as::<$db, VendorFileRow>(&format!(
+                    "SELECT {VENDOR_FILE_COLUMNS} FROM vendor_files WHERE vendor_id = $1 ORDER BY uploaded_at DESC, id"
+                ))
+                .bind(vendor_id)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                rows.into_iter().map(vendor_file_of).collect()
+            }
+
+            async fn vendor_file(
+                &mut self,
+                vendor_id: &str,
+                id: &str,
+            ) -> StoreResult<Option<(VendorFileRecord, VendorFileSealed)>> {
+                let row = sqlx::query_as::<$db, VendorFileRow>(&format!(
+                    "SELECT {VENDOR_FILE_COLUMNS} FROM vendor_files WHERE vendor_id = $1 AND id = $2"
+                ))
+                .bind(vendor_id)
+                .bind(id)
+                .fetch_optional(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                let Some(row) = row else { return Ok(None) };
+                let sealed = sqlx::query_as::<$db, (Vec<u8>, Vec<u8>)>(
+                    "SELECT wrapped_key, content FROM vendor_files WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_one(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(Some((vendor_file_of(row)?, VendorFileSealed { wrapped_key: sealed.0, content: sealed.1 })))
+            }
+
+            async fn vendor_files_to_rewrap(
+                &mut self,
+                version: u32,
+                limit: i64,
+            ) -> StoreResult<Vec<(String, Vec<u8>)>> {
+                sqlx::query_as::<$db, (String, Vec<u8>)>(
+                    "SELECT id, wrapped_key FROM vendor_files WHERE kek_version < $1 ORDER BY id LIMIT $2",
+                )
+                .bind(i64::from(version))
+                .bind(limit)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)
+            }
+
+            async fn count_vendor_files_to_rewrap(&mut self, version: u32) -> StoreResult<i64> {
+                sqlx::query_scalar::<$db, i64>("SELECT COUNT(*) FROM vendor_files WHERE kek_version < $1")
+                    .bind(i64::from(version))
+                    .fetch_one(self.handle.conn())
+                    .await
+                    .map_err(db_err)
+            }
         }
 
         #[async_trait::async_trait]
@@ -1240,6 +1298,45 @@ macro_rules! isms_queries {
                 }
                 Ok(version)
             }
+
+            async fn insert_vendor_file(&mut self, f: &VendorFileRecord, sealed: &VendorFileSealed) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO vendor_files (id, vendor_id, name, media_type, size, sha256, wrapped_key, kek_version, \
+                     content, note, visit_id, uploaded_at, uploaded_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                )
+                .bind(&f.id)
+                .bind(&f.vendor_id)
+                .bind(&f.name)
+                .bind(&f.media_type)
+                .bind(f.size)
+                .bind(&f.sha256)
+                .bind(&sealed.wrapped_key)
+                .bind(i64::from(f.kek_version))
+                .bind(&sealed.content)
+                .bind(&f.note)
+                .bind(&f.visit_id)
+                .bind(f.uploaded_at.0)
+                .bind(&f.uploaded_by)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn rewrap_vendor_file(&mut self, id: &str, old: &[u8], new: &[u8], version: u32) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>(
+                    "UPDATE vendor_files SET wrapped_key = $3, kek_version = $4 WHERE id = $1 AND wrapped_key = $2",
+                )
+                .bind(id)
+                .bind(old)
+                .bind(new)
+                .bind(i64::from(version))
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
         }
 
         // The legal register (ISMS-4).
@@ -1279,6 +1376,40 @@ macro_rules! isms_queries {
                 changed_at: UnixMillis(r.changed_at),
                 changed_by: r.changed_by,
             }
+        }
+        const VENDOR_FILE_COLUMNS: &str = "id, vendor_id, name, media_type, size, sha256, kek_version, note, visit_id, \
+                                           uploaded_at, uploaded_by";
+
+        #[derive(sqlx::FromRow)]
+        struct VendorFileRow {
+            id: String,
+            vendor_id: String,
+            name: String,
+            media_type: String,
+            size: i64,
+            sha256: String,
+            kek_version: i64,
+            note: String,
+            visit_id: Option<String>,
+            uploaded_at: i64,
+            uploaded_by: String,
+        }
+
+        fn vendor_file_of(r: VendorFileRow) -> StoreResult<VendorFileRecord> {
+            Ok(VendorFileRecord {
+                kek_version: u32::try_from(r.kek_version)
+                    .map_err(|_| mamori_store::StoreError::Corrupt("a vendor file's key version".into()))?,
+                id: r.id,
+                vendor_id: r.vendor_id,
+                name: r.name,
+                media_type: r.media_type,
+                size: r.size,
+                sha256: r.sha256,
+                note: r.note,
+                visit_id: r.visit_id,
+                uploaded_at: UnixMillis(r.uploaded_at),
+                uploaded_by: r.uploaded_by,
+            })
         }
     };
 }
