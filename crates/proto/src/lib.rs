@@ -1183,15 +1183,16 @@ pub struct SoaLineView {
     pub evidence_status: Option<String>,
     /// Urns of the controls of other catalogs it maps to, and that map to it.
     pub mapped: Vec<String>,
-    /// The risks it treats (as the risk register names them).
-    pub risks: Vec<SoaRiskView>,
+    /// The risks it treats (`R-<number> <title>`).
+    pub risks: Vec<SoaLinkView>,
+    /// The assets those risks threaten.
+    pub assets: Vec<SoaLinkView>,
 }
 
-/// A risk an SoA line treats.
+/// A risk or an asset an SoA line links to.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct SoaRiskView {
+pub struct SoaLinkView {
     pub id: String,
-    /// `R-<number> <title>`.
     pub name: String,
 }
 

@@ -284,6 +284,8 @@ pub trait IsmsRead: Send {
     async fn risk_history(&mut self, id: &str) -> StoreResult<Vec<RiskRecord>>;
     /// (control urn, risk id) for every risk a control treats.
     async fn risk_control_links(&mut self) -> StoreResult<Vec<(String, String)>>;
+    /// (risk id, asset id, asset name) for every asset a risk names.
+    async fn risk_asset_links(&mut self) -> StoreResult<Vec<(String, String, String)>>;
     /// Vendors in force (retired too when asked), by name.
     async fn vendors(&mut self, include_retired: bool) -> StoreResult<Vec<VendorRecord>>;
     async fn vendor(&mut self, id: &str) -> StoreResult<Option<VendorRecord>>;

@@ -95,6 +95,8 @@ pub struct SoaLine {
     pub mapped: Vec<ControlRef>,
     /// The risks it treats: (risk id, `R-<number> <title>`).
     pub risks: Vec<(String, String)>,
+    /// The assets those risks threaten: (asset id, name), by name.
+    pub assets: Vec<(String, String)>,
 }
 
 impl SoaLine {
@@ -433,6 +435,8 @@ struct LineContext {
     refs: HashMap<String, ControlRef>,
     /// Control urn → the risks it treats, named.
     risks: HashMap<String, Vec<(String, String)>>,
+    /// Risk id → the assets it threatens, named.
+    risk_assets: HashMap<String, Vec<(String, String)>>,
 }
 
 impl LineContext {
@@ -491,7 +495,11 @@ impl LineContext {
                 risks.entry(urn).or_default().push((risk, title.clone()));
             }
         }
-        Ok(LineContext { entries, names, evidence, mapped, refs, risks })
+        let mut risk_assets: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for (risk, asset, name) in read.risk_asset_links().await? {
+            risk_assets.entry(risk).or_default().push((asset, name));
+        }
+        Ok(LineContext { entries, names, evidence, mapped, refs, risks, risk_assets })
     }
 
     fn line(&self, control: ControlRecord) -> SoaLine {
@@ -514,6 +522,10 @@ impl LineContext {
         };
         let mapped = mapped_urns.iter().filter_map(|u| self.refs.get(u).cloned()).collect();
         let risks = self.risks.get(&control.urn).cloned().unwrap_or_default();
-        SoaLine { control, entry, owner, evidence, mapped, risks }
+        let mut assets: Vec<(String, String)> =
+            risks.iter().flat_map(|(r, _)| self.risk_assets.get(r).into_iter().flatten().cloned()).collect();
+        assets.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+        assets.dedup();
+        SoaLine { control, entry, owner, evidence, mapped, risks, assets }
     }
 }

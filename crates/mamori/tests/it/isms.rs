@@ -827,6 +827,23 @@ async fn risks_are_rated_on_their_matrix(backend: Backend) {
         dlp.risks.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
         ["R-1 委託先社員による顧客情報の書き写し"]
     );
+    // With the asset the risk threatens (ISMS-1 ↔ SoA), in the API and on the control's page.
+    let line = get("/api/v1/isms/soa").await["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["control"]["urn"] == a_8_12)
+        .cloned()
+        .unwrap();
+    assert_eq!(line["risks"][0]["id"], id.as_str());
+    assert_eq!(
+        (line["assets"][0]["id"].as_str(), line["assets"][0]["name"].as_str()),
+        (Some(asset_id.as_str()), Some("紙の申込書"))
+    );
+    let b = s.signed_in("sec").await;
+    let page = b.get(&format!("/isms/controls/{a_8_12}")).await.text().await.unwrap();
+    assert!(page.contains("class=\"linked-asset\">紙の申込書</a>"), "{page}");
+    assert!(page.contains(&format!("/isms/risks/{id}")), "the risk links to its page");
 
     // A change is a version; the history keeps the links as they were.
     let mut accepted = copying.clone();

@@ -99,7 +99,8 @@ fn line_json(l: SoaLine) -> proto::SoaLineView {
         evidence: l.evidence.into_iter().map(evidence_json).collect(),
         evidence_status,
         mapped: l.mapped.into_iter().map(|m| m.urn).collect(),
-        risks: l.risks.into_iter().map(|(id, name)| proto::SoaRiskView { id, name }).collect(),
+        risks: l.risks.into_iter().map(|(id, name)| proto::SoaLinkView { id, name }).collect(),
+        assets: l.assets.into_iter().map(|(id, name)| proto::SoaLinkView { id, name }).collect(),
     }
 }
 

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 
 /// The SoA as CSV (UTF-8 with a byte-order mark, so spreadsheet programs read the Japanese) or
 /// as PDF (A4 landscape, in the caller's language): one row per assessable control with its
-/// decision and evidence — the CSV also with its mappings and risks.
+/// decision and evidence — the CSV also with its mappings, risks and the assets they threaten.
 #[utoipa::path(get, path = "/api/v1/isms/soa/export", tag = "isms", params(proto::SoaExportQuery),
     responses(
         (status = 200, description = "The SoA as CSV (`format=csv`, the default) or as PDF (`format=pdf`).",
@@ -82,6 +82,7 @@ fn to_csv(soa: Soa) -> ApiResult<Vec<u8>> {
         "evidence",
         "mapped",
         "risks",
+        "assets",
     ])
     .map_err(fail)?;
     for line in soa.lines.into_iter().filter(|l| l.control.assessable) {
@@ -97,6 +98,7 @@ fn to_csv(soa: Soa) -> ApiResult<Vec<u8>> {
             .map(|m| refs.get(&m.urn).cloned().unwrap_or_else(|| m.ref_id.clone()))
             .collect();
         let risks: Vec<&str> = line.risks.iter().map(|r| r.1.as_str()).collect();
+        let assets: Vec<&str> = line.assets.iter().map(|a| a.1.as_str()).collect();
         let row = [
             soa.catalog.ref_id.clone(),
             line.control.ref_id.clone(),
@@ -112,6 +114,7 @@ fn to_csv(soa: Soa) -> ApiResult<Vec<u8>> {
             evidence.join("; "),
             mapped.join(" "),
             risks.join("; "),
+            assets.join("; "),
         ];
         w.write_record(row.iter().map(|v| super::audit::csv_cell(v))).map_err(fail)?;
     }

@@ -8,6 +8,7 @@
 //! Every code a page shows — evidence kind, area and status, implementation state, applicability
 //! — is worded through the catalogue; a test keeps each one labelled in both languages.
 
+use super::isms_registers::{SubTab, sub_tabs};
 use super::{Chrome, Form, csrf_for, error_text, local_time, render, tr_for};
 use crate::AppState;
 use crate::i18n::Tr;
@@ -426,6 +427,7 @@ pub struct Tab {
 #[template(path = "isms_soa.html")]
 struct SoaPage {
     c: Chrome,
+    sections: Vec<SubTab>,
     tabs: Vec<Tab>,
     catalog_urn: String,
     catalog_name: String,
@@ -577,6 +579,7 @@ async fn soa_page(
     let urn = soa.catalog.urn.clone();
     let page = SoaPage {
         c: Chrome::new(tr, "isms.soa_title", Some(&p), csrf_for(Some(&p), None), NAV_HREF).error(error),
+        sections: sub_tabs(tr, "/isms/soa"),
         tabs: ordered(soa.catalogs.clone())
             .iter()
             .map(|c| Tab {
@@ -656,6 +659,11 @@ pub struct HistoryRow {
 #[template(path = "isms_control.html")]
 struct ControlPage {
     c: Chrome,
+    /// The SoA's tab is current: a control is a line of it.
+    sections: Vec<SubTab>,
+    /// (href, name) of the risks it treats and of the assets they threaten.
+    risks: Vec<(String, String)>,
+    assets: Vec<(String, String)>,
     action: String,
     ref_id: String,
     name: String,
@@ -810,6 +818,9 @@ async fn control_view(
     }
     let page = ControlPage {
         c,
+        sections: sub_tabs(tr, "/isms/soa"),
+        risks: d.line.risks.iter().map(|(id, name)| (format!("/isms/risks/{id}"), name.clone())).collect(),
+        assets: d.line.assets.iter().map(|(id, name)| (format!("/isms/assets/{id}"), name.clone())).collect(),
         action: control_href(&control.urn),
         ref_id: control.ref_id.clone(),
         name: name_in(tr, &control.name, control.name_ja.as_ref()),
@@ -959,6 +970,7 @@ pub struct AreaSection {
 #[template(path = "isms_evidence.html")]
 struct EvidencePage {
     c: Chrome,
+    sections: Vec<SubTab>,
     areas: Vec<AreaSection>,
     /// (status code, label, class, count) of the results.
     counts: Vec<(&'static str, String, &'static str, usize)>,
@@ -1017,6 +1029,7 @@ async fn evidence_page(
     let status = if c.error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let page = EvidencePage {
         c,
+        sections: sub_tabs(tr, "/isms/evidence"),
         areas,
         counts,
         at: day.unwrap_or_default().to_owned(),

@@ -497,6 +497,15 @@ macro_rules! isms_queries {
                     .map_err(db_err)
             }
 
+            async fn risk_asset_links(&mut self) -> StoreResult<Vec<(String, String, String)>> {
+                sqlx::query_as::<$db, (String, String, String)>(
+                    "SELECT l.risk_id, a.id, a.name FROM risk_assets l JOIN assets a ON a.id = l.asset_id",
+                )
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)
+            }
+
             async fn vendors(&mut self, include_retired: bool) -> StoreResult<Vec<VendorRecord>> {
                 let filter = if include_retired { "" } else { "WHERE retired_at IS NULL " };
                 let rows = sqlx::query_as::<$db, VendorRow>(&format!(
