@@ -325,6 +325,8 @@ pub trait IsmsRead: Send {
         limit: i64,
     ) -> StoreResult<Vec<(String, Vec<u8>)>>;
     async fn count_vendor_files_to_rewrap(&mut self, version: u32) -> StoreResult<i64>;
+    /// How many vendor files are stored (the key evidence counts them with the customers).
+    async fn count_vendor_files(&mut self) -> StoreResult<i64>;
 }
 
 /// What only a write transaction may do in this area.

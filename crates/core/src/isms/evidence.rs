@@ -148,10 +148,14 @@ impl Core {
                 Measured::Count(dormant as u64)
             }
             EvidenceKind::VaultKeyCurrent => {
+                // Customers' records and vendors' evidence files: both sealed under the vault's key.
                 let mut read = self.base.store.read().await?;
-                let total = u64::try_from(read.count_customers().await?).unwrap_or(0);
-                let pending = u64::try_from(read.count_customers_to_rewrap(self.vault.key_version()).await?)
-                    .unwrap_or(0);
+                let version = self.vault.key_version();
+                let total = read.count_customers().await? + read.count_vendor_files().await?;
+                let pending = read.count_customers_to_rewrap(version).await?
+                    + read.count_vendor_files_to_rewrap(version).await?;
+                let (total, pending) =
+                    (u64::try_from(total).unwrap_or(0), u64::try_from(pending).unwrap_or(0));
                 Measured::Share { part: total.saturating_sub(pending), whole: total }
             }
             EvidenceKind::KeyRotationAge => {

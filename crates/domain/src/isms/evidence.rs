@@ -184,7 +184,9 @@ impl EvidenceKind {
                 prefix(&["user.", "totp.", "setup.", "invitation."]) || action == "signin.totp"
             }
             DormantAccounts => prefix(&["user.", "setup.", "invitation.", "session.start"]),
-            VaultKeyCurrent | KeyRotationAge => prefix(&["keys.", "customer.import", "customer.create"]),
+            VaultKeyCurrent | KeyRotationAge => {
+                prefix(&["keys.", "customer.import", "customer.create", "vendor.file_attach"])
+            }
             CompliantDevices | AntivirusSignatureAge => {
                 prefix(&["device.", "site.policy", "devices."]) || action == "device.signal"
             }

@@ -9,6 +9,13 @@ use mamori_domain::isms::vendor::VendorInput;
 use mamori_domain::{Permission, Role};
 use serde_json::Value;
 
+/// The cryptography evidence, measured now: customers' records and vendors' files under the
+/// vault's current key version.
+async fn key_evidence(s: &TestServer) -> String {
+    let kind = mamori_domain::isms::evidence::EvidenceKind::VaultKeyCurrent;
+    s.core.refresh_evidence(&[kind]).await.unwrap()[0].value.clone()
+}
+
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR-a-small-picture-of-the-server-room";
 
 fn pdf() -> Vec<u8> {
@@ -209,11 +216,14 @@ async fn vendor_files_are_sealed_evidence(backend: Backend) {
     // Readable across a key rotation (the data keys are re-wrapped with the new version) and
     // after the old version is retired.
     let before = s.core.isms.vendor_files(&admin, &vendor, &ctx).await.unwrap()[0].record.kek_version;
+    // The cryptography evidence counts the files with the customers' records (none here).
+    assert_eq!(key_evidence(&s).await, "2/2");
     let rotation = s.core.vault.rotate_vault_keys(100, &mut |_, _| {}).await.unwrap();
     assert!(rotation.version > before);
     assert_eq!(rotation.rewrapped, 2);
     let files = s.core.isms.vendor_files(&admin, &vendor, &ctx).await.unwrap();
     assert!(files.iter().all(|f| f.record.kek_version == rotation.version));
+    assert_eq!(key_evidence(&s).await, "2/2", "re-wrapped: under the current version again");
     assert!(!s.core.vault.retire_vault_keys().await.unwrap().is_empty());
     assert_eq!(download(&vendor, &nda).await.unwrap().bytes().await.unwrap().to_vec(), pdf);
 

@@ -836,6 +836,13 @@ macro_rules! isms_queries {
                     .await
                     .map_err(db_err)
             }
+
+            async fn count_vendor_files(&mut self) -> StoreResult<i64> {
+                sqlx::query_scalar::<$db, i64>("SELECT COUNT(*) FROM vendor_files")
+                    .fetch_one(self.handle.conn())
+                    .await
+                    .map_err(db_err)
+            }
         }
 
         #[async_trait::async_trait]
