@@ -357,12 +357,3 @@ fn odd_input_renders_without_panicking() {
     let empty = TableReport { rows: Vec::new(), ..soa() };
     assert!(table_report_pdf(&empty, Language::Ja).unwrap().starts_with(b"%PDF-"));
 }
-
-/// Writes the test table to `$MAMORI_REPORT_OUT` to look at:
-/// `MAMORI_REPORT_OUT=/tmp/soa.pdf cargo test -p mamori-documents --test report -- --ignored write`
-#[test]
-#[ignore]
-fn write() {
-    let out = std::env::var("MAMORI_REPORT_OUT").unwrap_or_else(|_| "/tmp/mamori-report.pdf".to_owned());
-    std::fs::write(out, table_report_pdf(&soa(), Language::Ja).unwrap()).unwrap();
-}

@@ -4,7 +4,7 @@
 //! every version. Kinds are worded in both languages, people and client companies by name.
 
 use super::isms::{actor_name, jst_minute, refused_page, segment};
-use super::isms_registers::{SubTab, code_label, confirm_page, owners, sub_tabs, today};
+use super::isms_registers::{SubTab, code_label, confirm_page, owners, saved_redirect, sub_tabs, today};
 use super::{Chrome, Form, csrf_for, error_text, render, tr_for};
 use crate::AppState;
 use crate::i18n::Tr;
@@ -13,7 +13,7 @@ use crate::routes::Routes;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use mamori_audit::RequestContext;
 use mamori_core::isms::legal::{LegalRecord, LegalView};
 use mamori_core::{CoreError, Principal};
@@ -238,7 +238,7 @@ async fn create_legal(
         return legal_view(&state, tr, &p, &ctx, false, Some(typed), refused).await;
     };
     match state.core.isms.create_legal(&p, input, &ctx).await {
-        Ok(id) => Redirect::to(&format!("/isms/legal/{}?saved=1", segment(&id))).into_response(),
+        Ok(id) => saved_redirect("legal", &id),
         Err(e @ CoreError::Forbidden(_)) => refused_page(tr, &e),
         Err(e) => {
             let refused = Some((crate::problem::status_of(&e), form_error(tr, &e)));
@@ -383,7 +383,7 @@ async fn update_legal(
         return requirement_view(&state, tr, &p, &ctx, &id, false, Some(typed), refused).await;
     };
     match state.core.isms.update_legal(&p, &id, input, &ctx).await {
-        Ok(_) => Redirect::to(&format!("/isms/legal/{}?saved=1", segment(&id))).into_response(),
+        Ok(_) => saved_redirect("legal", &id),
         Err(e @ CoreError::Forbidden(_)) => refused_page(tr, &e),
         Err(e) => {
             let refused = Some((crate::problem::status_of(&e), form_error(tr, &e)));
@@ -428,7 +428,7 @@ async fn retire_legal(
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
     match state.core.isms.retire_legal(&p, &id, &ctx).await {
-        Ok(_) => Redirect::to(&format!("/isms/legal/{}?saved=1", segment(&id))).into_response(),
+        Ok(_) => saved_redirect("legal", &id),
         Err(e) => refused_page(tr, &e),
     }
 }

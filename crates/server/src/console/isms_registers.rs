@@ -815,7 +815,7 @@ async fn create_risk(
         }
     };
     match state.core.isms.create_risk(&p, assessment.as_deref(), input, &ctx).await {
-        Ok(id) => Redirect::to(&format!("/isms/risks/{}?saved=1", segment(&id))).into_response(),
+        Ok(id) => saved_redirect("risks", &id),
         Err(e @ CoreError::Forbidden(_)) => refused_page(tr, &e),
         Err(e) => {
             let refused = Some((crate::problem::status_of(&e), form_error(tr, &e)));
@@ -1041,7 +1041,7 @@ async fn update_risk(
         }
     };
     match state.core.isms.update_risk(&p, &id, input, &ctx).await {
-        Ok(_) => Redirect::to(&format!("/isms/risks/{}?saved=1", segment(&id))).into_response(),
+        Ok(_) => saved_redirect("risks", &id),
         Err(e @ CoreError::Forbidden(_)) => refused_page(tr, &e),
         Err(e) => {
             let refused = Some((crate::problem::status_of(&e), form_error(tr, &e)));
@@ -1431,7 +1431,7 @@ async fn create_asset(
         return assets_view(&state, tr, &p, &ctx, AssetsQuery::default(), Some(typed), refused).await;
     };
     match state.core.isms.create_asset(&p, input, &ctx).await {
-        Ok(id) => Redirect::to(&format!("/isms/assets/{}?saved=1", segment(&id))).into_response(),
+        Ok(id) => saved_redirect("assets", &id),
         Err(e @ CoreError::Forbidden(_)) => refused_page(tr, &e),
         Err(e) => {
             let refused = Some((crate::problem::status_of(&e), form_error(tr, &e)));
@@ -1603,7 +1603,7 @@ async fn update_asset(
         return asset_view(&state, tr, &p, &ctx, &id, false, Some(typed), refused).await;
     };
     match state.core.isms.update_asset(&p, &id, input, &ctx).await {
-        Ok(_) => Redirect::to(&format!("/isms/assets/{}?saved=1", segment(&id))).into_response(),
+        Ok(_) => saved_redirect("assets", &id),
         Err(e @ CoreError::Forbidden(_)) => refused_page(tr, &e),
         Err(e) => {
             let refused = Some((crate::problem::status_of(&e), form_error(tr, &e)));
@@ -1652,7 +1652,7 @@ async fn retire_asset(
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
     match state.core.isms.retire_asset(&p, &id, &ctx).await {
-        Ok(()) => Redirect::to(&format!("/isms/assets/{}?saved=1", segment(&id))).into_response(),
+        Ok(()) => saved_redirect("assets", &id),
         Err(e) => refused_page(tr, &e),
     }
 }
@@ -1820,6 +1820,11 @@ pub struct Refusal {
     pub text: String,
 }
 
+/// After a change: back to the record's page, which says it was saved.
+pub(super) fn saved_redirect(register: &str, id: &str) -> Response {
+    Redirect::to(&format!("/isms/{register}/{}?saved=1", segment(id))).into_response()
+}
+
 fn refusal(tr: Tr, form: &'static str, e: &CoreError) -> Refusal {
     Refusal { form, status: crate::problem::status_of(e), text: form_error(tr, e) }
 }
@@ -1971,7 +1976,7 @@ async fn create_vendor(
     let tr = tr_for(&headers, Some(&p));
     let typed = VendorForm::of(&form);
     match state.core.isms.create_vendor(&p, typed.input(), &ctx).await {
-        Ok(id) => Redirect::to(&format!("/isms/vendors/{}?saved=1", segment(&id))).into_response(),
+        Ok(id) => saved_redirect("vendors", &id),
         Err(e @ CoreError::Forbidden(_)) => refused_page(tr, &e),
         Err(e) => {
             let refused = Some(refusal(tr, "vendor", &e));
@@ -2306,7 +2311,7 @@ async fn update_vendor(
     let tr = tr_for(&headers, Some(&p));
     let typed = VendorForm::of(&form);
     match state.core.isms.update_vendor(&p, &id, typed.input(), &ctx).await {
-        Ok(_) => Redirect::to(&format!("/isms/vendors/{}?saved=1", segment(&id))).into_response(),
+        Ok(_) => saved_redirect("vendors", &id),
         Err(e @ CoreError::Forbidden(_)) => refused_page(tr, &e),
         Err(e) => {
             let refused = Some(refusal(tr, "edit", &e));
@@ -2365,7 +2370,7 @@ async fn retire_vendor(
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
     match state.core.isms.retire_vendor(&p, &id, &ctx).await {
-        Ok(_) => Redirect::to(&format!("/isms/vendors/{}?saved=1", segment(&id))).into_response(),
+        Ok(_) => saved_redirect("vendors", &id),
         Err(e) => refused_page(tr, &e),
     }
 }
@@ -2384,7 +2389,7 @@ async fn record_vendor_certificate(
         None => refusal_key(tr, "certificate", "isms_registers.invalid_scheme"),
         Some(input) => match state.core.isms.record_certificate(&p, Some(&id), input, &ctx).await {
             Ok(_) => {
-                return Redirect::to(&format!("/isms/vendors/{}?saved=1", segment(&id))).into_response();
+                return saved_redirect("vendors", &id);
             }
             Err(e @ CoreError::Forbidden(_)) => return refused_page(tr, &e),
             Err(e) => refusal(tr, "certificate", &e),
@@ -2408,7 +2413,7 @@ async fn assess_vendor(
         None => refusal_key(tr, "assessment", "isms_registers.invalid_scores"),
         Some(input) => match state.core.isms.assess_vendor(&p, &id, input, &ctx).await {
             Ok(_) => {
-                return Redirect::to(&format!("/isms/vendors/{}?saved=1", segment(&id))).into_response();
+                return saved_redirect("vendors", &id);
             }
             Err(e @ CoreError::Forbidden(_)) => return refused_page(tr, &e),
             Err(e) => refusal(tr, "assessment", &e),
@@ -2438,7 +2443,7 @@ async fn record_vendor_visit(
         findings: typed.findings.clone(),
     };
     match state.core.isms.record_vendor_visit(&p, &id, input, &ctx).await {
-        Ok(_) => Redirect::to(&format!("/isms/vendors/{}?saved=1", segment(&id))).into_response(),
+        Ok(_) => saved_redirect("vendors", &id),
         Err(e @ CoreError::Forbidden(_)) => refused_page(tr, &e),
         Err(e) => {
             let refused = Some(refusal(tr, "visit", &e));
