@@ -310,6 +310,18 @@ impl Core {
     /// or client company gets its asset with default ratings; a changed name, place or person
     /// is followed; a revoked PC's asset is retired. Returns how many assets changed.
     pub async fn sync_followed_assets(&self) -> Result<usize, CoreError> {
+        // Two replicas (or the evidence task and a request) may sync at once; the loser of the
+        // race meets the winner's row, and a fresh look finds nothing left to do.
+        let mut attempt = 0;
+        loop {
+            match self.sync_followed_assets_once().await {
+                Err(CoreError::Store(mamori_store::StoreError::Conflict(_))) if attempt < 3 => attempt += 1,
+                done => return done,
+            }
+        }
+    }
+
+    async fn sync_followed_assets_once(&self) -> Result<usize, CoreError> {
         let mut read = self.base.store.read().await?;
         let devices = read.list_devices().await?;
         let sites: HashMap<String, String> =

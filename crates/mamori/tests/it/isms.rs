@@ -481,6 +481,23 @@ async fn assets_follow_the_ledger(backend: Backend) {
     assert_eq!(device.owner.as_deref(), Some(op.display_name.as_str()), "the PC's person answers for it");
     assert_eq!(device.record.changed_by, "system");
 
+    // Syncs racing each other (replicas, the evidence task) all succeed and make one asset.
+    s.core
+        .identity
+        .create_org_unit(&admin, mamori_store::OrgKind::Client, "保険B社", None, &ctx)
+        .await
+        .unwrap();
+    let (a, b, c) = tokio::join!(
+        s.core.sync_followed_assets(),
+        s.core.sync_followed_assets(),
+        s.core.sync_followed_assets()
+    );
+    for synced in [a, b, c] {
+        synced.unwrap();
+    }
+    let assets = s.core.isms.assets(&admin, true, &ctx).await.unwrap();
+    assert_eq!(assets.iter().filter(|a| a.record.name == "顧客データ: 保険B社").count(), 1);
+
     // A person rates the PC higher; its name stays the ledger's.
     let api = reqwest::Client::new();
     let put = api
@@ -539,9 +556,13 @@ async fn assets_follow_the_ledger(backend: Backend) {
         a.iter().any(|a| a.record.source == "device" && a.record.retired_at.is_some())
     })
     .await;
-    assert_eq!(assets.iter().filter(|a| a.record.retired_at.is_none()).count(), 1, "the customer data only");
+    assert_eq!(
+        assets.iter().filter(|a| a.record.retired_at.is_none()).count(),
+        2,
+        "the two companies' customer data only"
+    );
     let in_force = s.core.isms.assets(&admin, false, &ctx).await.unwrap();
-    assert_eq!(in_force.len(), 1);
+    assert_eq!(in_force.len(), 2);
     let changes: Vec<String> =
         s.audit("asset.change").await.iter().map(|e| e.details["change"].clone()).collect();
     for change in ["create", "update", "retire"] {
