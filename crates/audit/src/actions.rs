@@ -686,7 +686,10 @@ catalogue! {
         category: Category::Operation,
         denied_as: None,
         object: "`mail:<id>`",
-        details: &[("approval", "the approval whose grant released it, when one was needed")],
+        details: &[
+            ("approval", "the approval whose grant released it, when one was needed"),
+            ("attachment_links", "how many attachments became one-time download links (the rules' `attachment_links`)"),
+        ],
         summary: "a held mail was released to the relay (actor: its sender; `system` when a grant released it)",
     };
     MAIL_SEND = Action {
@@ -753,6 +756,20 @@ catalogue! {
             ("reason", "denied: `permission`, `approval_required`"),
         ],
         summary: "a security admin changed the outgoing-mail rules",
+    };
+    MAIL_FILE_DOWNLOAD = Action {
+        name: "mail.file_download",
+        category: Category::Access,
+        denied_as: None,
+        object: "`mail:<id>`, or `—` for an unknown link",
+        details: &[
+            ("link", "the download link's id (no file name: it may name a customer)"),
+            ("bytes", "the file's size"),
+            ("downloads_left", "downloads the link has left after this one"),
+            ("step", "denied: `view` (the link's page) or `download`"),
+            ("reason", "denied: `unknown` (no such link, or not a link's shape), `expired`, `used_up`"),
+        ],
+        summary: "an external recipient downloaded an attachment through its one-time link (actor `anonymous`), or a link was refused",
     };
     ALERT_RAISE = Action {
         name: "alert.raise",

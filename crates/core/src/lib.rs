@@ -37,6 +37,7 @@ pub mod identity;
 pub mod incidents;
 pub mod isms;
 mod jst;
+pub mod mail_files;
 pub mod mail_notifications;
 pub mod outgoing_mail;
 pub mod print;
@@ -91,6 +92,8 @@ pub struct Policies {
     pub notify_alert_severity: mamori_domain::detect::Severity,
     /// Reminders are queued for e-mail (a mail destination is configured).
     pub notify_mail: bool,
+    /// The URL people reach the console at (`public_url`), for links in mail.
+    pub public_url: String,
 }
 
 impl Default for Policies {
@@ -105,6 +108,7 @@ impl Default for Policies {
             notify_webhook: false,
             notify_alert_severity: mamori_domain::detect::Severity::High,
             notify_mail: false,
+            public_url: "http://127.0.0.1:8080".into(),
         }
     }
 }

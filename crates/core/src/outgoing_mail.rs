@@ -644,6 +644,8 @@ impl Core {
             reason: None,
             approval_id: approval.as_ref().map(|a| a.id.clone()),
         };
+        // Read before the transaction: attachments may leave as links at the release.
+        let policy = if approval.is_none() { Some(self.mail_policy().await?) } else { None };
         let mut tx = self.base.store.begin().await?;
         if !tx.move_outgoing_mail(id, "held", &to).await? {
             drop(tx);
@@ -659,9 +661,13 @@ impl Core {
             e = e.detail("approval", a.id.clone());
         }
         self.base.audit(&mut tx, ctx, e).await?;
-        if approval.is_none() {
-            let e = AuditEvent::of(&actions::MAIL_RELEASE, principal.actor(), Outcome::Success)
+        if let Some(policy) = &policy {
+            let links = self.attachments_to_links_in(&mut tx, &mail, policy).await?;
+            let mut e = AuditEvent::of(&actions::MAIL_RELEASE, principal.actor(), Outcome::Success)
                 .object(format!("mail:{id}"));
+            if links > 0 {
+                e = e.detail("attachment_links", links.to_string());
+            }
             self.base.audit(&mut tx, ctx, e).await?;
         }
         tx.commit().await?;
@@ -786,6 +792,7 @@ impl Core {
         };
         let principal = Principal::direct(&sender, Vec::new());
         let content = self.mail_request_content(mail).await?;
+        let policy = self.mail_policy().await?;
         let ctx = RequestContext::default();
         let mut tx = self.base.store.begin().await?;
         if let Err(refused) = self
@@ -807,9 +814,14 @@ impl Core {
         if !tx.move_outgoing_mail(&mail.id, "awaiting_approval", &to).await? {
             return Ok(false);
         }
-        let e = AuditEvent::of(&actions::MAIL_RELEASE, Actor::System, Outcome::Success)
+        // The approved message's digest was checked above; what leaves is its rewrite.
+        let links = self.attachments_to_links_in(&mut tx, mail, &policy).await?;
+        let mut e = AuditEvent::of(&actions::MAIL_RELEASE, Actor::System, Outcome::Success)
             .object(format!("mail:{}", mail.id))
             .detail("approval", approval.id.clone());
+        if links > 0 {
+            e = e.detail("attachment_links", links.to_string());
+        }
         self.base.audit(&mut tx, &ctx, e).await?;
         tx.commit().await?;
         self.approvals.changed();

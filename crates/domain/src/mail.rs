@@ -29,6 +29,17 @@ pub struct MailPolicy {
     /// Client company id → the only external domains mail with its customers' data may go to.
     #[serde(default)]
     pub client_domains: BTreeMap<String, Vec<String>>,
+    /// Attachments of a released mail leave as one-time download links instead of files (the
+    /// recipient downloads each file once per external recipient, until the links expire).
+    #[serde(default)]
+    pub attachment_links: bool,
+    /// Hours a download link works (1–720).
+    #[serde(default = "default_link_hours")]
+    pub link_hours: u32,
+}
+
+fn default_link_hours() -> u32 {
+    72
 }
 
 impl Default for MailPolicy {
@@ -38,6 +49,8 @@ impl Default for MailPolicy {
             self_check_delay_secs: 60,
             hold_hours: 24,
             client_domains: BTreeMap::new(),
+            attachment_links: false,
+            link_hours: default_link_hours(),
         }
     }
 }
@@ -51,6 +64,8 @@ pub enum MailPolicyError {
     Delay,
     #[error("a held mail waits 1 to 168 hours")]
     Hold,
+    #[error("a download link works 1 to 720 hours (30 days)")]
+    LinkHours,
 }
 
 /// A domain as compared: trimmed, lower-case, without a trailing dot.
@@ -95,6 +110,9 @@ impl MailPolicy {
         }
         if !(1..=168).contains(&self.hold_hours) {
             return Err(MailPolicyError::Hold);
+        }
+        if !(1..=720).contains(&self.link_hours) {
+            return Err(MailPolicyError::LinkHours);
         }
         Ok(self)
     }
@@ -386,5 +404,20 @@ mod tests {
         assert!(matches!(bad.checked(), Err(MailPolicyError::Domain(_))));
         let slow = MailPolicy { self_check_delay_secs: 601, ..MailPolicy::default() };
         assert_eq!(slow.checked(), Err(MailPolicyError::Delay));
+        for hours in [0, 721] {
+            let links = MailPolicy { attachment_links: true, link_hours: hours, ..MailPolicy::default() };
+            assert_eq!(links.checked(), Err(MailPolicyError::LinkHours), "{hours}");
+        }
+        let links = MailPolicy { attachment_links: true, link_hours: 720, ..MailPolicy::default() };
+        assert!(links.checked().is_ok());
+    }
+
+    /// A policy kept before the links existed reads as links off, 72 hours.
+    #[test]
+    fn an_older_policy_reads_with_links_off() {
+        let old = "internal_domains: [center.example.jp]\nself_check_delay_secs: 60\nhold_hours: 24\n";
+        let p: MailPolicy = yaml_serde::from_str(old).unwrap();
+        assert!(!p.attachment_links);
+        assert_eq!(p.link_hours, 72);
     }
 }

@@ -164,6 +164,7 @@ pub async fn open_core(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<C
         notify_webhook: config.webhook.is_some(),
         notify_mail: config.mail_notify.is_some(),
         notify_alert_severity: config.alert_min_severity,
+        public_url: config.public_url.clone(),
         ..Policies::default()
     };
     let keys = Keys {

@@ -53,7 +53,7 @@ pub use isms::{
     RiskRecord, SoaEntryRecord, VendorAssessmentRecord, VendorFileRecord, VendorFileSealed, VendorRecord,
     VendorVisitRecord,
 };
-pub use mail::{MailNotification, MailRead, MailWrite};
+pub use mail::{MailFileLink, MailNotification, MailRead, MailWrite};
 pub use records::*;
 pub use rules::{RuleVersion, RulesRead, RulesWrite};
 pub use settings::{SettingsRead, SettingsWrite};

@@ -38,6 +38,8 @@ pub trait MailRead: Send {
     async fn mails_with_decided_requests(&mut self, limit: i64) -> StoreResult<Vec<OutgoingMail>>;
     /// The digest of a person's mail password.
     async fn mail_password_digest(&mut self, user_id: &str) -> StoreResult<Option<String>>;
+    /// A released mail's attachment kept for download, by the digest of its link's token.
+    async fn mail_file_link(&mut self, token_digest: &str) -> StoreResult<Option<MailFileLink>>;
 }
 
 /// What only a write transaction may do in this area.
@@ -84,4 +86,30 @@ pub trait MailWrite: MailRead {
         digest: &str,
         at: UnixMillis,
     ) -> StoreResult<()>;
+    /// Puts a rewritten message (sealed) in place of a mail's message (its `size` stays the
+    /// submitted message's).
+    async fn replace_outgoing_mail_message(&mut self, id: &str, sealed_message: &[u8]) -> StoreResult<()>;
+    async fn insert_mail_file_link(&mut self, link: &MailFileLink) -> StoreResult<()>;
+    /// Takes one download of a link that has one left and has not expired at `now`; false when
+    /// it has none (another download took the last one) or has expired.
+    async fn take_mail_file_download(&mut self, id: &str, now: UnixMillis) -> StoreResult<bool>;
+}
+
+/// An attachment of a released mail to external recipients, kept for download through a
+/// one-time link instead of leaving with the mail (the outgoing-mail rules' `attachment_links`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailFileLink {
+    pub id: String,
+    pub mail_id: String,
+    /// Hex SHA-256 of the link's token: the token itself is only in the mail.
+    pub token_digest: String,
+    pub name: String,
+    pub content_type: String,
+    /// The file's size in bytes (not sealed).
+    pub size: i64,
+    /// The file, sealed with the mail key (bound to the link's id).
+    pub sealed: Vec<u8>,
+    pub expires_at: UnixMillis,
+    pub downloads_left: i64,
+    pub created_at: UnixMillis,
 }

@@ -71,6 +71,12 @@ impl Sink {
         }
     }
 
+    /// Every message received so far, as received.
+    fn raw_messages(&self) -> Vec<Vec<u8>> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else { return Vec::new() };
+        entries.filter_map(|e| std::fs::read(e.ok()?.path()).ok()).collect()
+    }
+
     fn has(&self, needle: &str) -> bool {
         self.messages().iter().any(|m| m.contains(needle))
     }
@@ -400,6 +406,11 @@ async fn mail_rules_are_checked_and_need_two_admins(backend: Backend) {
         (serde_json::json!({"internal_domains": [], "self_check_delay_secs": 601, "hold_hours": 8}), "delay"),
         (serde_json::json!({"internal_domains": [], "self_check_delay_secs": 30, "hold_hours": 0}), "hold"),
         (
+            serde_json::json!({"internal_domains": [], "self_check_delay_secs": 30, "hold_hours": 8,
+            "attachment_links": true, "link_hours": 721}),
+            "link hours",
+        ),
+        (
             serde_json::json!({"internal_domains": [], "self_check_delay_secs": 30, "hold_hours": 8, "bcc_all": true}),
             "unknown key",
         ),
@@ -625,3 +636,286 @@ async fn a_refused_message_leaves_the_session_usable(backend: Backend) {
     sink.wait_for("second try").await;
 }
 both_backends!(a_refused_message_leaves_the_session_usable);
+
+/// A mail to `to` from op.a with a text part and the files attached (base64).
+fn mail_with_files(to: &str, subject: &str, body: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+    use base64::Engine;
+    let mut m = format!(
+        "From: op.a@center.example.jp\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <files-{}@center.example.jp>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"part\"\r\n\r\n--part\r\n\
+         Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n",
+        subject.len()
+    );
+    for (name, bytes) in files {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+        m.push_str(&format!(
+            "--part\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"{name}\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{encoded}\r\n"
+        ));
+    }
+    m.push_str("--part--\r\n");
+    m.into_bytes()
+}
+
+/// The tokens of the download links in a received mail, in order.
+fn link_tokens(text: &str) -> Vec<String> {
+    let mut tokens: Vec<String> = text
+        .split("/mail-files/")
+        .skip(1)
+        .map(|rest| {
+            rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+        })
+        .collect();
+    // Each link is written twice (in Japanese, then in English).
+    let half = tokens.len() / 2;
+    assert_eq!(tokens[..half], tokens[half..], "the same links in both languages: {text}");
+    tokens.truncate(half);
+    tokens
+}
+
+/// With the rules' `attachment_links` on, a mail's attachments leave as one-time download links:
+/// the receiving server gets the mail without the files and with a link to each; opening a link
+/// never takes a download (mail gateways open links), the page's button does — one per external
+/// recipient, two at once cannot both have the last one — and an expired link is refused like
+/// an unknown one.
+async fn attachments_leave_as_links(backend: Backend) {
+    let sink = Sink::start().await;
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key, ca_pem) = certificate(certs.path());
+    let sink_port = sink.port;
+    let s = TestServer::start_with(backend, |c| {
+        c.signin_burst = 10_000;
+        c.tls = Some((cert.clone(), key.clone()));
+        c.public_url = "https://mamori.center.example.jp".into();
+        c.mail = Some(mamori_server::config::MailRelay {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            upstream_url: format!("smtp://127.0.0.1:{sink_port}"),
+            hostname: "mamori.center.example.jp".into(),
+            bounce_from: "mailer-daemon@center.example.jp".into(),
+            max_message_bytes: 1 << 20,
+        });
+    })
+    .await;
+    two_teams(&s).await;
+    let ctx = Default::default();
+    let admin = person(&s, "admin").await;
+    let policy = MailPolicy {
+        internal_domains: vec!["center.example.jp".into()],
+        attachment_links: true,
+        link_hours: 48,
+        ..MailPolicy::default()
+    };
+    s.core.set_mail_policy(&admin, policy, &ctx).await.unwrap();
+    let op = person(&s, "op.a").await;
+    let sv = person(&s, "sv.a").await;
+    let password = s.core.new_mail_password(&op, &ctx).await.unwrap();
+    let smtp = client(s.mail_port(), &ca_pem, "op.a", &password);
+    // The recipient's browser: the test server's certificate is self-signed.
+    let web = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+
+    // Sends a held mail through the sender's check and the supervisor's approval (an attachment
+    // is customer data); returns what the receiving server got.
+    let send = async |to: &[&str], subject: &str, files: &[(&str, &[u8])]| -> (String, Vec<u8>) {
+        let body = format!("{subject}の資料をお送りします。");
+        let message = mail_with_files(&to.join(", "), subject, &body, files);
+        let id = held_id(&submit(&smtp, to, &message).await.unwrap());
+        s.clock.advance(Duration::from_secs(61));
+        let waiting = s.core.confirm_mail(&op, &id, &ctx).await.unwrap();
+        let step = s.core.identity.step_up(&sv, &s.next_totp(), "approval", &ctx).await.unwrap();
+        let approval = waiting.approval_id.unwrap();
+        s.core.approvals.decide(&sv, &approval, true, Some(&step), "", &ctx).await.unwrap();
+        s.core.sweep_mail().await.unwrap();
+        let text = sink.wait_for(&body).await;
+        let raw = sink.raw_messages().into_iter().find(|m| {
+            String::from_utf8_lossy(m).contains(&*id) || {
+                mail_parser::MessageParser::default()
+                    .parse(m)
+                    .and_then(|p| p.subject().map(|x| x == subject))
+                    .unwrap_or(false)
+            }
+        });
+        (text, raw.expect("the raw message"))
+    };
+
+    // 1. One external recipient (and one internal): one download per link.
+    let pdf: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let (text, raw) =
+        send(&["yamada@partner.example.com", "sv.a@center.example.jp"], "見積書", &[("見積書.pdf", &pdf)])
+            .await;
+    let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    assert_eq!(parsed.attachments().count(), 0, "the file does not leave with the mail");
+    assert_eq!(parsed.subject(), Some("見積書"), "the subject is kept");
+    let message_id = format!("files-{}@center.example.jp", "見積書".len());
+    assert_eq!(parsed.message_id(), Some(message_id.as_str()), "the Message-ID is kept");
+    assert!(text.contains("見積書の資料をお送りします。"), "the text is kept: {text}");
+    assert!(text.contains("ダウンロード") && text.contains("download links"), "{text}");
+    assert!(text.contains("見積書.pdf") && text.contains("JST"), "{text}");
+    assert!(text.contains("https://mamori.center.example.jp/mail-files/"), "links on the public URL: {text}");
+    let tokens = link_tokens(&text);
+    assert_eq!(tokens.len(), 1);
+    let link = s.url(&format!("/mail-files/{}", tokens[0]));
+    // Opened twice (a gateway, then the recipient): the page, and nothing taken.
+    for _ in 0..2 {
+        let page = web.get(&link).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(
+            html.contains("見積書.pdf") && html.contains(&format!("action=\"/mail-files/{}\"", tokens[0])),
+            "{html}"
+        );
+    }
+    let got = web.post(&link).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(got.headers()["content-type"], "application/pdf");
+    let disposition = got.headers()["content-disposition"].to_str().unwrap().to_owned();
+    assert!(
+        disposition.starts_with("attachment;") && disposition.contains("filename*=UTF-8''%E8%A6%8B"),
+        "{disposition}"
+    );
+    assert_eq!(got.bytes().await.unwrap().to_vec(), pdf, "the exact bytes");
+    // None left: refused, with the same page as a link that never was.
+    let again = web.post(&link).send().await.unwrap();
+    assert_eq!(again.status(), 404);
+    let used_page = again.text().await.unwrap();
+    let unknown = web.post(s.url(&format!("/mail-files/{}", "A".repeat(43)))).send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(unknown.text().await.unwrap(), used_page, "nothing tells a used link from an unknown one");
+    assert!(used_page.contains("再送"), "{used_page}");
+    assert_eq!(web.get(&link).send().await.unwrap().status(), 404);
+    for bad in ["x", "%FF%FE", "..%2F..%2Fetc", &"あ".repeat(20)] {
+        let r = web.post(s.url(&format!("/mail-files/{bad}"))).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{bad}");
+    }
+
+    // 2. Two external recipients: two downloads per link, and three at once get two.
+    let sheet = b"name,phone\nyamada,03\n".to_vec();
+    let (text, _) = send(
+        &["yamada@partner.example.com", "sato@other.example.com"],
+        "一覧",
+        &[("一覧.csv", &sheet), ("控え.pdf", b"%PDF-1.4 copy")],
+    )
+    .await;
+    let tokens = link_tokens(&text);
+    assert_eq!(tokens.len(), 2);
+    let first = s.url(&format!("/mail-files/{}", tokens[0]));
+    let (a, b, c) = tokio::join!(web.post(&first).send(), web.post(&first).send(), web.post(&first).send());
+    let statuses: Vec<u16> = [a, b, c].into_iter().map(|r| r.unwrap().status().as_u16()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 2, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 404).count(), 1, "{statuses:?}");
+    // Past its hours, a link with downloads left is refused too.
+    let second = s.url(&format!("/mail-files/{}", tokens[1]));
+    assert_eq!(web.get(&second).send().await.unwrap().status(), 200);
+    s.clock.advance(Duration::from_secs(48 * 3600 + 60));
+    assert_eq!(web.get(&second).send().await.unwrap().status(), 404);
+    assert_eq!(web.post(&second).send().await.unwrap().status(), 404);
+
+    // In the log: how many files became links, each download and each refusal — no file name.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let releases = s.audit("mail.release").await;
+    let mut links: Vec<_> = releases.iter().filter_map(|e| e.details.get("attachment_links")).collect();
+    links.sort();
+    assert_eq!(links, ["1", "2"], "{releases:?}");
+    let downloads = s.audit("mail.file_download").await;
+    let ok = downloads.iter().filter(|e| e.outcome == mamori_audit::Outcome::Success).count();
+    assert_eq!(ok, 3, "{downloads:?}");
+    let reasons: Vec<&str> =
+        downloads.iter().filter_map(|e| e.details.get("reason").map(String::as_str)).collect();
+    for reason in ["used_up", "unknown", "expired"] {
+        assert!(reasons.contains(&reason), "{reason}: {reasons:?}");
+    }
+    let log = serde_json::to_string(
+        &s.core.store().read().await.unwrap().audit_entries(0, u64::MAX >> 2).await.unwrap(),
+    )
+    .unwrap();
+    for secret in ["見積書", "一覧.csv", &tokens[0], "yamada@"] {
+        assert!(!log.contains(secret), "{secret} reached the audit log");
+    }
+}
+both_backends!(attachments_leave_as_links);
+
+/// With the switch off (the default), an attachment leaves with its mail, as written.
+async fn attachments_leave_as_written_without_links(backend: Backend) {
+    let sink = Sink::start().await;
+    let sink_port = sink.port;
+    let s = TestServer::start_with(backend, |c| {
+        c.mail = Some(mamori_server::config::MailRelay {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            upstream_url: format!("smtp://127.0.0.1:{sink_port}"),
+            hostname: "mamori.center.example.jp".into(),
+            bounce_from: "mailer-daemon@center.example.jp".into(),
+            max_message_bytes: 1 << 20,
+        });
+    })
+    .await;
+    two_teams(&s).await;
+    let ctx = Default::default();
+    let admin = person(&s, "admin").await;
+    let policy = MailPolicy { internal_domains: vec!["center.example.jp".into()], ..MailPolicy::default() };
+    s.core.set_mail_policy(&admin, policy, &ctx).await.unwrap();
+    let op = person(&s, "op.a").await;
+    let sv = person(&s, "sv.a").await;
+    let message = mail_with_files(
+        "yamada@partner.example.com",
+        "資料",
+        "資料を添付します。",
+        &[("a.pdf", b"%PDF-1.4 a")],
+    );
+    let submission = mamori_core::outgoing_mail::Submission {
+        envelope_from: "op.a@center.example.jp".into(),
+        recipients: vec!["yamada@partner.example.com".into()],
+        message: message.clone(),
+    };
+    let mamori_core::outgoing_mail::Submitted::Held { id, .. } =
+        s.core.submit_mail(&op, submission, &ctx).await.unwrap()
+    else {
+        panic!("held")
+    };
+    s.clock.advance(Duration::from_secs(61));
+    let approval = s.core.confirm_mail(&op, &id, &ctx).await.unwrap().approval_id.unwrap();
+    let step = s.core.identity.step_up(&sv, &s.next_totp(), "approval", &ctx).await.unwrap();
+    s.core.approvals.decide(&sv, &approval, true, Some(&step), "", &ctx).await.unwrap();
+    s.core.sweep_mail().await.unwrap();
+    sink.wait_for("資料を添付します。").await;
+    use mail_parser::MimeHeaders;
+    let raw = sink.raw_messages().pop().unwrap();
+    let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    let files: Vec<_> = parsed
+        .attachments()
+        .map(|a| (a.attachment_name().unwrap().to_owned(), a.contents().to_vec()))
+        .collect();
+    assert_eq!(files, [("a.pdf".to_owned(), b"%PDF-1.4 a".to_vec())]);
+    assert!(!String::from_utf8_lossy(&raw).contains("/mail-files/"));
+    assert!(s.audit("mail.release").await.iter().all(|e| !e.details.contains_key("attachment_links")));
+
+    // The security admin turns links on from the rules page; the sender's check page then says
+    // the attachments will go as links.
+    let b = s.signed_in("admin").await;
+    let csrf = b.csrf("/admin/mail-policy").await;
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("internal_domains", "center.example.jp"),
+        ("self_check_delay_secs", "60"),
+        ("hold_hours", "24"),
+        ("attachment_links", "on"),
+        ("link_hours", "24"),
+    ];
+    assert_eq!(b.post_form("/admin/mail-policy", &form).await.status(), 303);
+    let kept = s.core.mail_policy().await.unwrap();
+    assert!(kept.attachment_links && kept.link_hours == 24, "{kept:?}");
+    let html = b.get("/admin/mail-policy").await.text().await.unwrap();
+    assert!(html.contains("id=\"attachment-links\" checked"), "{html}");
+    let submission = mamori_core::outgoing_mail::Submission {
+        envelope_from: "op.a@center.example.jp".into(),
+        recipients: vec!["yamada@partner.example.com".into()],
+        message: message.clone(),
+    };
+    let mamori_core::outgoing_mail::Submitted::Held { id, .. } =
+        s.core.submit_mail(&op, submission, &ctx).await.unwrap()
+    else {
+        panic!("held")
+    };
+    let html = s.signed_in("op.a").await.get(&format!("/mail/{id}")).await.text().await.unwrap();
+    assert!(html.contains("id=\"mail-attachment-links\"") && html.contains("24"), "{html}");
+}
+both_backends!(attachments_leave_as_written_without_links);

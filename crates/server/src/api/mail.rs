@@ -93,8 +93,9 @@ pub async fn get_mail_policy(State(state): State<AppState>) -> ApiResult<Json<Ma
     Ok(Json(state.core.mail_policy().await?))
 }
 
-/// Internal domains, the self-check delay, the hold, and the recipient domains each client
-/// company allows (by client id).
+/// Internal domains, the self-check delay, the hold, the recipient domains each client
+/// company allows (by client id), and whether attachments to external recipients leave as
+/// one-time download links (`attachment_links`, working `link_hours`) instead of files.
 #[utoipa::path(put, path = "/api/v1/mail-policy", tag = "mail", request_body = MailPolicy,
     responses((status = 200, body = MailPolicy), (status = 403, body = proto::Problem),
         (status = 422, body = proto::Problem)))]

@@ -173,6 +173,8 @@ struct CheckPage {
     m: MailRow,
     /// The viewer sent it (only they confirm or cancel).
     own: bool,
+    /// Its attachments will leave as links that work this many hours (the rules say so).
+    links_hours: Option<u32>,
 }
 
 async fn check_view(state: &AppState, tr: Tr, p: &Principal, id: &str, error: Option<String>) -> Response {
@@ -182,7 +184,11 @@ async fn check_view(state: &AppState, tr: Tr, p: &Principal, id: &str, error: Op
         Err(e) => return super::message_page_text(tr, crate::problem::status_of(&e), error_text(tr, &e)),
     };
     let status = if error.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
+    let policy = state.core.mail_policy().await.unwrap_or_default();
+    let links_hours =
+        (policy.attachment_links && !view.summary.attachments.is_empty()).then_some(policy.link_hours);
     let page = CheckPage {
+        links_hours,
         c: Chrome::new(tr, "mail.check_title", Some(p), csrf_for(Some(p), None), "/mail").error(error),
         own: view.mail.sender_id == p.user.id,
         m: mail_row(tr, &view, state.core.now()),
@@ -278,6 +284,8 @@ struct PolicyPage {
     internal_domains: String,
     delay: u32,
     hold_hours: u32,
+    attachment_links: bool,
+    link_hours: u32,
     /// (client id, name, its allowed domains one per line)
     clients: Vec<(String, String, String)>,
 }
@@ -314,6 +322,8 @@ async fn policy_view(
         internal_domains: policy.internal_domains.join("\n"),
         delay: policy.self_check_delay_secs,
         hold_hours: policy.hold_hours,
+        attachment_links: policy.attachment_links,
+        link_hours: policy.link_hours,
         clients,
     };
     (status, render(&page)).into_response()
@@ -335,6 +345,10 @@ pub fn policy_summary(tr: Tr, p: &MailPolicy, client_name: impl Fn(&str) -> Stri
         format!("{}: {}", tr.t("mail.delay"), p.self_check_delay_secs),
         format!("{}: {}", tr.t("mail.hold_hours"), p.hold_hours),
     ];
+    if p.attachment_links {
+        parts.push(format!("{}: {}", tr.t("mail.attachment_links_short"), tr.t("common.yes")));
+        parts.push(format!("{}: {}", tr.t("mail.link_hours_short"), p.link_hours));
+    }
     for (client, domains) in &p.client_domains {
         let name = Some(client_name(client)).filter(|n| !n.is_empty()).unwrap_or_else(|| client.clone());
         parts.push(format!("{name}: {}", domains.join(", ")));
@@ -355,7 +369,13 @@ async fn save_policy(
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
     let number = |name: &str| form.text(name).trim().parse::<u32>();
-    let (Ok(delay), Ok(hold_hours)) = (number("self_check_delay_secs"), number("hold_hours")) else {
+    let link_hours = match form.text("link_hours").trim() {
+        "" => Ok(72),
+        _ => number("link_hours"),
+    };
+    let (Ok(delay), Ok(hold_hours), Ok(link_hours)) =
+        (number("self_check_delay_secs"), number("hold_hours"), link_hours)
+    else {
         let e = (StatusCode::UNPROCESSABLE_ENTITY, tr.t("mail.policy_numbers").to_owned());
         return policy_view(&state, tr, &p, None, None, Some(e)).await;
     };
@@ -372,6 +392,8 @@ async fn save_policy(
         self_check_delay_secs: delay,
         hold_hours,
         client_domains,
+        attachment_links: form.text("attachment_links") == "on",
+        link_hours,
     };
     match state.core.set_mail_policy(&p, policy.clone(), &ctx).await {
         Ok(_) => Redirect::to("/admin/mail-policy?done=mail_policy_saved").into_response(),

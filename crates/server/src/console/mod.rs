@@ -22,6 +22,7 @@ mod isms_transfer;
 mod isms_vendor_files;
 mod labels;
 mod mail;
+mod mail_files;
 mod privileged;
 mod profile;
 mod roster;
@@ -61,6 +62,7 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::POST, "/enrol-totp", EnrolmentAllowed, auth::enrol)
         .add(Method::GET, "/dashboard", SignedIn, home::home);
     let r = profile::routes(r);
+    let r = mail_files::routes(r);
     let r = audit::routes(r);
     let r = workspace::routes(r);
     let r = devices::routes(r);

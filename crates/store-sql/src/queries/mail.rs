@@ -83,6 +83,29 @@ macro_rules! mail_queries {
                     .await
                     .map_err(db_err)
             }
+
+            async fn mail_file_link(&mut self, token_digest: &str) -> StoreResult<Option<mamori_store::MailFileLink>> {
+                let row = sqlx::query_as::<$db, (String, String, String, String, String, i64, Vec<u8>, i64, i64, i64)>(
+                    "SELECT id, mail_id, token_digest, name, content_type, size, sealed, expires_at, downloads_left, \
+                     created_at FROM mail_attachment_links WHERE token_digest = $1",
+                )
+                .bind(token_digest)
+                .fetch_optional(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(row.map(|r| mamori_store::MailFileLink {
+                    id: r.0,
+                    mail_id: r.1,
+                    token_digest: r.2,
+                    name: r.3,
+                    content_type: r.4,
+                    size: r.5,
+                    sealed: r.6,
+                    expires_at: UnixMillis(r.7),
+                    downloads_left: r.8,
+                    created_at: UnixMillis(r.9),
+                }))
+            }
         }
 
         #[async_trait::async_trait]
@@ -292,6 +315,52 @@ macro_rules! mail_queries {
                 .await
                 .map_err(db_err)?;
                 Ok(())
+            }
+
+            async fn replace_outgoing_mail_message(&mut self, id: &str, sealed_message: &[u8]) -> StoreResult<()> {
+                sqlx::query::<$db>("UPDATE outgoing_mail SET message = $1 WHERE id = $2")
+                    .bind(sealed_message)
+                    .bind(id)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn insert_mail_file_link(&mut self, l: &mamori_store::MailFileLink) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO mail_attachment_links (id, mail_id, token_digest, name, content_type, size, sealed, \
+                     expires_at, downloads_left, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&l.id)
+                .bind(&l.mail_id)
+                .bind(&l.token_digest)
+                .bind(&l.name)
+                .bind(&l.content_type)
+                .bind(l.size)
+                .bind(&l.sealed)
+                .bind(l.expires_at.0)
+                .bind(l.downloads_left)
+                .bind(l.created_at.0)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn take_mail_file_download(&mut self, id: &str, now: UnixMillis) -> StoreResult<bool> {
+                // One statement decides: two downloads of the last one left (on any replica)
+                // cannot both take it.
+                let done = sqlx::query::<$db>(
+                    "UPDATE mail_attachment_links SET downloads_left = downloads_left - 1 \
+                     WHERE id = $1 AND downloads_left > 0 AND expires_at > $2",
+                )
+                .bind(id)
+                .bind(now.0)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(done.rows_affected() == 1)
             }
         }
     };
