@@ -1050,6 +1050,20 @@ catalogue! {
         ],
         summary: "a security admin changed the detection rules",
     };
+    NOTIFY_ROUTING_CHANGE = Action {
+        name: "notify.routing_change",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`mail_routing`",
+        details: &[
+            ("security_team_from", "alerts from this severity go to the security team's list (empty: none)"),
+            ("supervisors_from", "alerts from this severity go to the person's supervisors (empty: none)"),
+            ("incidents", "`true` when incidents and report reminders go to the security team's list"),
+            ("clients", "how many client companies have their own addresses"),
+            ("reason", "denied: `permission`"),
+        ],
+        summary: "a security admin changed who is told of alerts and incidents by e-mail",
+    };
     APPROVAL_POLICY_CHANGE = Action {
         name: "approval.policy_change",
         category: Category::Operation,

@@ -96,6 +96,7 @@ impl Core {
                     password_hash: Some(hash.clone()),
                     password_changed_at: Some(now),
                     totp_secret,
+                    mail_address: Some(format!("{prefix}{n:02}@{DEMO_MAIL_DOMAIN}")),
                     ..UserRecord::new(
                         id.clone(),
                         format!("{prefix}{n:02}"),

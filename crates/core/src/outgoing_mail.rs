@@ -298,6 +298,32 @@ impl Core {
         self.base.record_denied(ctx, e).await;
     }
 
+    /// A person with a mail address on record sends as that address only: on the envelope and
+    /// in From (a signed-in operator cannot pass a mail off as a colleague's or the
+    /// supervisor's). Someone with no address on record is not checked.
+    async fn check_sender_address(
+        &self,
+        principal: &Principal,
+        envelope_from: &str,
+        from: &[String],
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let Some(own) = principal.user.mail_address.as_deref() else {
+            return Ok(());
+        };
+        let envelope =
+            envelope_from.trim().trim_start_matches('<').trim_end_matches('>').to_ascii_lowercase();
+        if envelope == own && !from.is_empty() && from.iter().all(|a| a == own) {
+            return Ok(());
+        }
+        let e = AuditEvent::of(&actions::MAIL_SUBMIT, principal.actor(), Outcome::Denied)
+            .detail("reason", "not_own_address");
+        self.base.record_denied(ctx, e).await;
+        Err(CoreError::Forbidden(
+            "send as your own address (the one on your Mamori account) in MAIL FROM and From",
+        ))
+    }
+
     /// Reads, searches and routes a submitted mail.
     pub async fn submit_mail(
         &self,
@@ -314,6 +340,7 @@ impl Core {
         }
         let content = read_mail(&submission.message)
             .map_err(|e| CoreError::invalid("message", ErrorCode::InvalidValue, e.to_string()))?;
+        self.check_sender_address(principal, &submission.envelope_from, &content.from, ctx).await?;
         let policy = self.mail_policy().await?;
         let mut recipients = Vec::with_capacity(submission.recipients.len());
         for address in &submission.recipients {

@@ -12,6 +12,8 @@ pub const MAX_TEXT_CHARS: usize = 1_000_000;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MailContent {
     pub subject: String,
+    /// Addresses in From, lower-cased.
+    pub from: Vec<String>,
     /// Addresses in To and Cc, lower-cased.
     pub to: Vec<String>,
     pub cc: Vec<String>,
@@ -58,6 +60,7 @@ pub fn read_mail(raw: &[u8]) -> Result<MailContent, UnreadableMail> {
         .collect();
     Ok(MailContent {
         subject: message.subject().unwrap_or_default().chars().take(500).collect(),
+        from: addresses(message.from()),
         to: addresses(message.to()),
         cc: addresses(message.cc()),
         text,

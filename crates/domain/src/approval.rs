@@ -55,6 +55,18 @@ impl ApprovalKind {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
+    /// What it is, in Japanese and English, for words that leave the console (e-mail).
+    pub fn words(self) -> (&'static str, &'static str) {
+        match self {
+            ApprovalKind::Print => ("印刷", "print"),
+            ApprovalKind::Export => ("データ持ち出し", "customer export"),
+            ApprovalKind::TakeOut => ("持ち出し申請", "take-out"),
+            ApprovalKind::Mail => ("外部宛てメール", "external mail"),
+            ApprovalKind::Reveal => ("上限を超える表示", "reveal beyond the allowance"),
+            ApprovalKind::Privileged => ("特権操作", "privileged action"),
+        }
+    }
+
     /// The policy until the security admin sets one: an operator's work is approved by a
     /// supervisor of their team (or a security admin); privileged actions by a second security
     /// admin.

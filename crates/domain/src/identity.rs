@@ -89,6 +89,20 @@ pub fn validate_display_name(name: &str) -> Result<(), NameProblem> {
     }
 }
 
+/// A person's mail address as stored and compared: trimmed and lower-cased, one `@`, a local
+/// part of 1–64 printable ASCII characters without spaces, quotes, brackets, commas or
+/// semicolons, and a domain name with a dot. `None` when it is not such an address.
+pub fn normalize_mail_address(address: &str) -> Option<String> {
+    let a = address.trim().to_ascii_lowercase();
+    let (local, domain) = a.split_once('@')?;
+    let local_ok = (1..=64).contains(&local.len())
+        && local.bytes().all(|b| b.is_ascii_graphic() && !b"\"<>()[],;:@\\".contains(&b))
+        && !local.starts_with('.')
+        && !local.ends_with('.');
+    let domain = crate::mail::normalize_domain(domain).ok()?;
+    local_ok.then(|| format!("{local}@{domain}"))
+}
+
 /// Names of teams, sites and client companies follow the display-name rule.
 pub fn validate_org_name(name: &str) -> Result<(), NameProblem> {
     validate_display_name(name)
@@ -153,6 +167,29 @@ impl OrgKind {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mail_addresses_are_checked_and_lower_cased() {
+        use super::normalize_mail_address as n;
+        assert_eq!(n(" Sato.Hanako@Example.CO.JP ").as_deref(), Some("sato.hanako@example.co.jp"));
+        assert_eq!(n("a+tag@center.example").as_deref(), Some("a+tag@center.example"));
+        for bad in [
+            "",
+            "no-at",
+            "@example.jp",
+            "a@b",
+            "a b@example.jp",
+            "a@@example.jp",
+            "\"a\"@example.jp",
+            "a,b@example.jp",
+            ".a@example.jp",
+            "a@example..jp",
+            "佐藤@example.jp",
+            "a@-x.jp",
+        ] {
+            assert_eq!(n(bad), None, "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -15,6 +15,7 @@ pub mod incident;
 pub mod isms;
 pub mod lockout;
 pub mod mail;
+pub mod notify;
 pub mod password_policy;
 pub mod posture;
 pub mod rate;

@@ -51,6 +51,9 @@ pub struct User {
     pub team_id: Option<String>,
     pub site_id: Option<String>,
     pub client_ids: Vec<String>,
+    /// Where mail reaches them (approval notifications), and the only sender address the mail
+    /// relay accepts from them.
+    pub mail_address: Option<String>,
     pub totp_enabled: bool,
     /// Unix milliseconds; set while the account is locked.
     pub locked_until: Option<i64>,
@@ -75,6 +78,9 @@ pub struct InviteUser {
     pub site_id: Option<String>,
     #[serde(default)]
     pub client_ids: Vec<String>,
+    /// Like `sato@example.co.jp`; optional.
+    #[serde(default)]
+    pub mail_address: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -96,6 +102,10 @@ pub struct UpdateUser {
     #[serde(default, with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub site_id: Option<Option<String>>,
+    /// `null` (or "") removes the address.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub mail_address: Option<Option<String>>,
     pub roles: Option<Vec<Role>>,
     pub client_ids: Option<Vec<String>>,
 }

@@ -100,9 +100,9 @@ const KEYS: &[(&str, Kind, &str)] = &[
     (
         "notify.mail_url",
         Kind::Text,
-        "SMTP server reminders are sent through (issue 17: certificates about to lapse, reviews overdue): smtp://host:port, smtp://host:587?tls=required or smtps://host:465, user:password@ before the host to sign in",
+        "SMTP server notifications are sent through — reminders (issue 17: certificates about to lapse, reviews overdue) and approval steps to the people concerned (issue 15; to their account's mail address), usually the upstream relay: smtp://host:port, smtp://host:587?tls=required or smtps://host:465, user:password@ before the host to sign in",
     ),
-    ("notify.mail_from", Kind::Text, "the sender address of reminders (required with notify.mail_url)"),
+    ("notify.mail_from", Kind::Text, "the sender address of notifications (required with notify.mail_url)"),
     (
         "notify.mail_to",
         Kind::Text,

@@ -345,6 +345,7 @@ impl RelayHandler {
                     ),
                 ),
                 Err(CoreError::Invalid { message, .. }) => Response::custom(554, format!("5.6.0 {message}")),
+                Err(CoreError::Forbidden(message)) => Response::custom(550, format!("5.7.1 {message}")),
                 Err(e) => {
                     tracing::error!(error = %e, "the mail relay could not take a mail");
                     Response::custom(451, "4.3.0 Mamori could not take the mail now; try again".into())

@@ -47,6 +47,34 @@ async fn deliver(client: &reqwest::Client, hook: &Webhook, core: &Core, body: &s
     if r.status().is_success() { Ok(()) } else { Err(format!("the receiver answered {}", r.status())) }
 }
 
+/// A queued mail's `{{ja:key}}` and `{{en:key}}` filled with the console's labels (the
+/// services know codes, the console's catalogue their words); an unknown key stays as its code.
+pub fn fill_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let parsed = after.find("}}").and_then(|end| {
+            let (lang, key) = after[..end].split_once(':')?;
+            let tr = crate::i18n::Tr(mamori_domain::identity::Language::parse(lang)?);
+            Some((tr.get(key).unwrap_or(key.rsplit('.').next().unwrap_or(key)), end))
+        });
+        match parsed {
+            Some((word, end)) => {
+                out.push_str(word);
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str("{{");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Sends the queue, woken by each approval change and at least every second.
 pub fn spawn(core: Core, hook: Webhook) {
     tokio::spawn(async move {
@@ -81,8 +109,9 @@ pub fn spawn(core: Core, hook: Webhook) {
     });
 }
 
-/// Sends the reminders queued for e-mail (issue 17, item 7) through `notify.mail_url`, a plain
-/// UTF-8 text message to `notify.mail_to`; looks every five seconds. Fails at start when the
+/// Sends what is queued for e-mail through `notify.mail_url` as plain UTF-8 text: reminders
+/// (issue 17, item 7) to `notify.mail_to`, approval steps (issue 15, item 8) to the people
+/// concerned; looks every five seconds. Fails at start when the
 /// URL or an address does not parse.
 pub fn spawn_mail(core: Core, mail: crate::config::MailNotify) -> Result<(), String> {
     use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -102,13 +131,17 @@ pub fn spawn_mail(core: Core, mail: crate::config::MailNotify) -> Result<(), Str
             match core.claim_mail_notifications(20).await {
                 Ok(due) => {
                     for n in &due {
-                        let mut message = Message::builder().from(from.clone()).subject(n.subject.clone());
-                        for r in &to {
+                        let mut message =
+                            Message::builder().from(from.clone()).subject(fill_words(&n.subject));
+                        // A person's own notification (an approval step), else the team's list.
+                        let own: Vec<lettre::message::Mailbox> =
+                            n.recipients.iter().filter_map(|a| a.parse().ok()).collect();
+                        for r in if n.recipients.is_empty() { &to } else { &own } {
                             message = message.to(r.clone());
                         }
                         let outcome = match message
                             .header(lettre::message::header::ContentType::TEXT_PLAIN)
-                            .body(n.body.clone())
+                            .body(fill_words(&n.body))
                         {
                             Ok(m) => transport.send(m).await.map(drop).map_err(|e| e.to_string()),
                             Err(e) => Err(e.to_string()),
@@ -130,4 +163,23 @@ pub fn spawn_mail(core: Core, mail: crate::config::MailNotify) -> Result<(), Str
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fill_words;
+
+    #[test]
+    fn labels_are_filled_in_both_languages() {
+        assert_eq!(
+            fill_words("{{ja:audit_value.rule.usb_storage}} / {{en:audit_value.rule.usb_storage}}"),
+            "USBストレージの接続 / USB storage plugged in"
+        );
+        assert_eq!(fill_words("{{en:audit_value.rule.no_such_rule}}"), "no_such_rule");
+        // Anything that is not a marker stays as written.
+        for odd in ["{{", "a {{ b", "{{xx:y}}", "}} {{ja", "山田 {{", "{{en:x"] {
+            assert_eq!(fill_words(odd), odd);
+        }
+        assert_eq!(fill_words("[{{ja:}}]"), "[]");
+    }
 }

@@ -14,7 +14,7 @@ pub(crate) fn join_list<T: AsRef<str>>(items: &[T]) -> String {
     items.iter().map(|s| s.as_ref()).collect::<Vec<_>>().join(",")
 }
 
-fn split_list(s: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn split_list(s: &str) -> impl Iterator<Item = &str> {
     s.split(',').filter(|p| !p.is_empty())
 }
 
@@ -28,6 +28,7 @@ pub(crate) struct UserRow {
     language: Option<String>,
     team_id: Option<String>,
     site_id: Option<String>,
+    mail_address: Option<String>,
     password_hash: Option<String>,
     password_changed_at: Option<i64>,
     totp_secret: Option<Vec<u8>>,
@@ -40,7 +41,7 @@ pub(crate) struct UserRow {
 }
 
 pub(crate) const USER_COLUMNS: &str = "id, username, display_name, roles, status, language, team_id, site_id, \
-     password_hash, password_changed_at, totp_secret, totp_pending, totp_last_step, failed_signins, \
+     mail_address, password_hash, password_changed_at, totp_secret, totp_pending, totp_last_step, failed_signins, \
      locked_until, created_at, updated_at";
 
 impl TryFrom<UserRow> for UserRecord {
@@ -58,6 +59,7 @@ impl TryFrom<UserRow> for UserRecord {
             language: r.language,
             team_id: r.team_id,
             site_id: r.site_id,
+            mail_address: r.mail_address,
             password_hash: r.password_hash,
             password_changed_at: r.password_changed_at.map(UnixMillis),
             totp_secret: r.totp_secret,

@@ -18,6 +18,8 @@ pub struct MailNotification {
     pub next_at: UnixMillis,
     pub last_error: Option<String>,
     pub sent_at: Option<UnixMillis>,
+    /// Where it goes; empty: the security team's list (`notify.mail_to`).
+    pub recipients: Vec<String>,
 }
 
 /// What a read handle may do in this area.

@@ -14,6 +14,8 @@ pub struct UserRecord {
     pub language: Option<String>,
     pub team_id: Option<String>,
     pub site_id: Option<String>,
+    /// Where mail reaches them, and the only sender address the relay lets them use.
+    pub mail_address: Option<String>,
     pub password_hash: Option<String>,
     pub password_changed_at: Option<UnixMillis>,
     /// AES-GCM sealed base32 secret; present once TOTP is enrolled.
@@ -46,6 +48,7 @@ impl UserRecord {
             language: None,
             team_id: None,
             site_id: None,
+            mail_address: None,
             password_hash: None,
             password_changed_at: None,
             totp_secret: None,
@@ -69,6 +72,7 @@ pub struct UserProfile {
     pub display_name: String,
     pub team_id: Option<String>,
     pub site_id: Option<String>,
+    pub mail_address: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

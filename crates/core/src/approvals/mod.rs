@@ -186,19 +186,24 @@ impl Approvals {
         self.changes.send_modify(|v| *v = v.wrapping_add(1));
     }
 
-    /// Queues a notification of this step for the webhook, in the step's transaction (when a
-    /// webhook is configured). It tells the kind, the state, who asked, and the times — never
-    /// the content or the reason, which may name a customer.
+    /// Queues notifications of this step in the step's transaction: for the webhook, and by
+    /// e-mail to the people concerned — a new request to everyone who could decide it, a
+    /// decision or an expiry to the requester (when each is configured and has an address).
+    /// They tell the kind, the state, who asked, and the times — never the content or the
+    /// reason, which may name a customer.
     async fn notify_in(
         &self,
         tx: &mut Box<dyn mamori_store::StoreTx>,
         request: &Approval,
         event: &str,
     ) -> Result<(), CoreError> {
+        let requester = tx.user_by_id(&request.requester_id).await?;
+        if self.base.policies.notify_mail {
+            self.mail_in(tx, request, event, requester.as_ref()).await?;
+        }
         if !self.base.policies.notify_webhook {
             return Ok(());
         }
-        let requester = tx.user_by_id(&request.requester_id).await?;
         let payload = serde_json::json!({
             "event": event,
             "approval": {
@@ -213,6 +218,75 @@ impl Approvals {
             "path": "/approvals",
         });
         self.base.queue_webhook(tx, format!("approval:{}", request.id), event, payload).await
+    }
+
+    /// The e-mail of one step (see [`Approvals::notify_in`]), once per request and step.
+    async fn mail_in(
+        &self,
+        tx: &mut Box<dyn mamori_store::StoreTx>,
+        request: &Approval,
+        event: &str,
+        requester: Option<&mamori_store::UserRecord>,
+    ) -> Result<(), CoreError> {
+        let who = requester.map_or_else(String::new, |u| u.display_name.clone());
+        let recipients: Vec<String> = match event {
+            "approval.request" => {
+                let policy = self.policy(request.kind).await?;
+                tx.list_users()
+                    .await?
+                    .into_iter()
+                    .filter(|u| {
+                        u.id != request.requester_id
+                            && u.status == mamori_domain::identity::UserStatus::Active
+                            && policy.is_approver(
+                                &Decider {
+                                    user_id: &u.id,
+                                    roles: &u.roles,
+                                    team_id: u.team_id.as_deref(),
+                                    second_factor_at: None,
+                                },
+                                request.requester_team.as_deref(),
+                            )
+                    })
+                    .filter_map(|u| u.mail_address)
+                    .collect()
+            }
+            // A partial approval (more are needed) waits on; the requester hears of the outcome.
+            _ if request.state == ApprovalState::Pending => Vec::new(),
+            "approval.approve" | "approval.deny" | "approval.expire" => {
+                requester.and_then(|u| u.mail_address.clone()).into_iter().collect()
+            }
+            _ => Vec::new(),
+        };
+        if recipients.is_empty() {
+            return Ok(());
+        }
+        let (kind_ja, kind_en) = request.kind.words();
+        let (state_ja, state_en) = match (event, request.state) {
+            ("approval.request", _) => ("承認依頼", "approval asked"),
+            (_, ApprovalState::Granted) => ("承認されました", "approved"),
+            (_, ApprovalState::Denied) => ("却下されました", "denied"),
+            _ => ("期限切れ", "expired"),
+        };
+        let subject = format!("[Mamori] {kind_ja}の{state_ja} / {kind_en}: {state_en} ({who})");
+        let by = crate::jst::format_minute;
+        let mut body = format!(
+            "{kind_ja}: {state_ja}\n{kind_en}: {state_en}\n\n依頼者 (asked by): {who}\n依頼日時 (asked at): {asked}\n",
+            asked = by(request.created_at),
+        );
+        if request.state == ApprovalState::Pending {
+            body += &format!("判断期限 (decide by): {}\n", by(asked(request, &[]).decide_by));
+        }
+        if let Some(t) = request.grant_expires_at {
+            body += &format!("有効期限 (use by): {}\n", by(t));
+        }
+        body += &format!(
+            "\n内容と理由は Mamori の承認画面で確認してください (see the request in Mamori):\n{}/approvals\n",
+            self.base.policies.public_url
+        );
+        let key = format!("approval:{}:{}", request.id, event);
+        self.base.queue_mail_to(tx, recipients, key, subject, body).await?;
+        Ok(())
     }
 
     /// The policy of a kind: the one the security admin set, else the default.

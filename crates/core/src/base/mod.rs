@@ -125,6 +125,19 @@ impl Base {
         subject: String,
         body: String,
     ) -> Result<bool, CoreError> {
+        self.queue_mail_to(tx, Vec::new(), reminder, subject, body).await
+    }
+
+    /// Queues a notification by e-mail to `recipients` (the security team's list when empty),
+    /// once per `reminder` key (when e-mail is configured). Returns whether it was new.
+    pub(crate) async fn queue_mail_to(
+        &self,
+        tx: &mut Box<dyn StoreTx>,
+        recipients: Vec<String>,
+        reminder: String,
+        subject: String,
+        body: String,
+    ) -> Result<bool, CoreError> {
         if !self.policies.notify_mail {
             return Ok(false);
         }
@@ -139,6 +152,7 @@ impl Base {
             next_at: now,
             last_error: None,
             sent_at: None,
+            recipients,
         };
         Ok(tx.insert_mail_notification(&n).await?)
     }

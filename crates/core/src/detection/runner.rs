@@ -409,6 +409,7 @@ impl DetectionRunner {
             });
             self.core.base.queue_webhook(tx, format!("alert:{}", alert.id), "alert.raise", payload).await?;
         }
+        self.core.base.mail_alert_in(tx, &alert).await?;
         for response in &settings.responses {
             self.respond(tx, &alert, *response, person.as_deref(), woken).await?;
         }

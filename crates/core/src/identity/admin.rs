@@ -26,6 +26,8 @@ pub struct Invitation {
     pub team_id: Option<String>,
     pub site_id: Option<String>,
     pub client_ids: Vec<String>,
+    /// Where mail reaches them (optional).
+    pub mail_address: Option<String>,
 }
 
 /// An invitation just made; `token` goes into the link `/invite?token=…` and is not stored.
@@ -71,6 +73,20 @@ pub(crate) fn validate_display_name(name: &str) -> Result<String, CoreError> {
         CoreError::invalid("display_name", ErrorCode::DisplayNameInvalid, format!("the display name {p}"))
     })?;
     Ok(name.trim().to_owned())
+}
+
+/// A mail address as given (blank: none), checked and lower-cased.
+pub(crate) fn validate_mail_address(address: Option<&str>) -> Result<Option<String>, CoreError> {
+    match address.map(str::trim).filter(|a| !a.is_empty()) {
+        None => Ok(None),
+        Some(a) => identity::normalize_mail_address(a).map(Some).ok_or_else(|| {
+            CoreError::invalid(
+                "mail_address",
+                ErrorCode::InvalidValue,
+                "a mail address is like sato@example.co.jp (letters, digits and . _ + - before the @)",
+            )
+        }),
+    }
 }
 
 async fn check_org_ref(
@@ -119,6 +135,8 @@ pub struct UserChange {
     pub display_name: Option<String>,
     pub team_id: Option<Option<String>>,
     pub site_id: Option<Option<String>>,
+    /// `Some(None)` (or a blank address) clears it.
+    pub mail_address: Option<Option<String>>,
     pub roles: Option<Vec<Role>>,
     pub client_ids: Option<Vec<String>>,
 }
@@ -181,6 +199,7 @@ impl Identity {
         self.base.permitted(principal, Permission::UsersManage, &actions::USER_INVITE, ctx).await?;
         let username = validate_username(&inv.username)?;
         let display_name = validate_display_name(&inv.display_name)?;
+        let mail_address = validate_mail_address(inv.mail_address.as_deref())?;
         let roles = validate_roles(&inv.roles)?;
         if roles.contains(&Role::SecurityAdmin) {
             // Invite as another role, then ask for the grant (`grant_security_admin`).
@@ -201,6 +220,7 @@ impl Identity {
         let user = UserRecord {
             team_id: inv.team_id.clone(),
             site_id: inv.site_id.clone(),
+            mail_address,
             ..UserRecord::new(new_id(), username, display_name, roles, UserStatus::Invited, now)
         };
         tx.insert_user(&user).await?;
@@ -249,6 +269,7 @@ impl Identity {
             display_name: Some(profile.display_name.clone()),
             team_id: Some(profile.team_id.clone()),
             site_id: Some(profile.site_id.clone()),
+            mail_address: Some(profile.mail_address.clone()),
             ..Default::default()
         };
         self.change_user(principal, user_id, &change, ctx).await.map(drop)
@@ -317,6 +338,8 @@ impl Identity {
     ) -> Result<(User, Vec<String>), CoreError> {
         self.base.permitted(principal, Permission::UsersManage, &actions::USER_UPDATE, ctx).await?;
         let display_name = change.display_name.as_deref().map(validate_display_name).transpose()?;
+        let mail_address =
+            change.mail_address.as_ref().map(|a| validate_mail_address(a.as_deref())).transpose()?;
         let roles = change.roles.as_deref().map(validate_roles).transpose()?;
         if let Some(roles) = &roles
             && roles.contains(&Role::SecurityAdmin)
@@ -341,11 +364,16 @@ impl Identity {
         }
         let mut tx = self.base.store.begin().await?;
         let before = self.user_in(&mut tx, user_id).await?;
-        if display_name.is_some() || change.team_id.is_some() || change.site_id.is_some() {
+        if display_name.is_some()
+            || change.team_id.is_some()
+            || change.site_id.is_some()
+            || mail_address.is_some()
+        {
             let profile = UserProfile {
                 display_name: display_name.unwrap_or_else(|| before.display_name.clone()),
                 team_id: change.team_id.clone().unwrap_or_else(|| before.team_id.clone()),
                 site_id: change.site_id.clone().unwrap_or_else(|| before.site_id.clone()),
+                mail_address: mail_address.unwrap_or_else(|| before.mail_address.clone()),
             };
             check_org_ref(&mut tx, "team_id", profile.team_id.as_deref(), OrgKind::Team).await?;
             check_org_ref(&mut tx, "site_id", profile.site_id.as_deref(), OrgKind::Site).await?;
@@ -354,6 +382,7 @@ impl Identity {
                 ("display_name", before.display_name != profile.display_name),
                 ("team_id", before.team_id != profile.team_id),
                 ("site_id", before.site_id != profile.site_id),
+                ("mail_address", before.mail_address != profile.mail_address),
             ]
             .into_iter()
             .filter_map(|(field, differs)| differs.then_some(field))

@@ -325,7 +325,19 @@ impl Incidents {
             "detail": extra,
             "path": format!("/incidents/{}", incident.id),
         });
-        self.base.queue_webhook(tx, format!("incident:{}", incident.id), event, payload).await
+        self.base.queue_webhook(tx, format!("incident:{}", incident.id), event, payload).await?;
+        match event {
+            "incident.open" => self.base.mail_incident_in(tx, incident, event, None).await,
+            "incident.reminder" => {
+                let report = extra["report"].as_str().unwrap_or("final");
+                let due = extra["due_ms"].as_i64().map(mamori_domain::UnixMillis);
+                match due {
+                    Some(due) => self.base.mail_incident_in(tx, incident, event, Some((report, due))).await,
+                    None => Ok(()),
+                }
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn event(
@@ -723,7 +735,7 @@ impl Incidents {
                     .detail("due", due.0.to_string())
                     .detail("days_before", r.days_before.to_string());
                 self.base.audit(&mut tx, &RequestContext::default(), e).await?;
-                let extra = serde_json::json!({ "report": r.report, "due": due.rfc3339(), "days_before": r.days_before });
+                let extra = serde_json::json!({ "report": r.report, "due": due.rfc3339(), "due_ms": due.0, "days_before": r.days_before });
                 self.notify(&mut tx, &incident, "incident.reminder", extra).await?;
                 tx.commit().await?;
                 sent += 1;

@@ -77,6 +77,7 @@ async fn four_eyes(backend: Backend) {
         display_name: "兼務 SV".into(),
         team_id: sv.user.team_id.clone(),
         site_id: None,
+        mail_address: None,
     };
     s.core.identity.update_user_profile(&admin, &both.id, &profile, &ctx).await.unwrap();
     let both = person(&s, "sv.op").await;

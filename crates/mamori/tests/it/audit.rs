@@ -1127,6 +1127,7 @@ async fn every_action_is_catalogued(backend: Backend) {
         team_id: Some(team.id.clone()),
         site_id: None,
         client_ids: vec![a.id.clone()],
+        mail_address: None,
     };
     s.core.identity.invite_user(&admin, &invitation, &ctx).await.unwrap();
     let op_user = s.user("op.a", &[Role::Operator]).await;

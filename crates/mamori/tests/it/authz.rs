@@ -330,6 +330,7 @@ async fn services_apply_the_rule_whoever_calls(backend: Backend) {
         team_id: None,
         site_id: None,
         client_ids: vec![],
+        mail_address: None,
     };
     forbidden(s.core.identity.invite_user(&op, &invitation, &ctx).await.map(drop), "invite a user");
     forbidden(s.core.identity.set_totp_for_everyone(&op, false, &ctx).await, "turn TOTP off for everyone");

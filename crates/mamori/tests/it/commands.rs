@@ -27,6 +27,7 @@ pub(crate) async fn two_teams(s: &TestServer) -> (mamori_store::UserRecord, mamo
             display_name: name.to_owned(),
             team_id: Some(team.clone()),
             site_id: None,
+            mail_address: None,
         };
         s.core.identity.update_user_profile(&admin, &user.id, &profile, &ctx).await.unwrap();
     }

@@ -14,6 +14,7 @@ async fn invite(s: &TestServer, admin: &mamori_core::Principal, n: usize, prefix
             team_id: None,
             site_id: None,
             client_ids: vec![],
+            mail_address: None,
         };
         s.core.identity.invite_user(admin, &inv, &Default::default()).await.unwrap();
     }

@@ -215,6 +215,7 @@ async fn supervisors_see_only_their_team(backend: Backend) {
             display_name: user.display_name.clone(),
             team_id: Some(team.to_owned()),
             site_id: None,
+            mail_address: None,
         };
         (user.id.clone(), profile)
     };

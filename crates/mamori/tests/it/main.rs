@@ -24,6 +24,7 @@ mod isms_vendor_files;
 mod lists;
 mod mail;
 mod pages;
+mod people_mail;
 mod replicas;
 mod signals;
 mod storage;

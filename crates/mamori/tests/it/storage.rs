@@ -27,6 +27,7 @@ fn user(id: &str, name: &str) -> UserRecord {
         language: Some("ja".into()),
         team_id: None,
         site_id: None,
+        mail_address: Some("user@center.example.jp".into()),
         password_hash: Some("h0".into()),
         password_changed_at: Some(UnixMillis(1)),
         totp_secret: None,

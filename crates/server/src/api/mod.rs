@@ -31,6 +31,7 @@ pub mod isms_registers;
 pub mod isms_soa_export;
 pub mod isms_vendor_files;
 pub mod mail;
+pub mod notifications;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -152,6 +153,8 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(IncidentsRead), operation!(incidents::report_draft))
         .api(Permission(SettingsManage), operation!(incidents::get_incident_settings))
         .api(Permission(SettingsManage), operation!(incidents::put_incident_settings))
+        .api(Permission(SettingsManage), operation!(notifications::get_mail_routing))
+        .api(Permission(SettingsManage), operation!(notifications::put_mail_routing))
         .api(Permission(IsmsRead), operation!(isms::list_catalogs))
         .api(Permission(IsmsManage), operation!(isms::import_catalog))
         .api(Permission(IsmsRead), operation!(isms::get_soa))
@@ -233,6 +236,7 @@ pub(crate) fn user_json(u: &User, client_ids: Vec<String>) -> proto::User {
         team_id: u.team_id.clone(),
         site_id: u.site_id.clone(),
         client_ids,
+        mail_address: u.mail_address.clone(),
         totp_enabled: u.totp_enabled,
         locked_until: u.locked_until.map(|t| t.0),
         created_at: u.created_at.0,
@@ -285,6 +289,7 @@ pub async fn invite_user(
         team_id: body.team_id,
         site_id: body.site_id,
         client_ids: body.client_ids,
+        mail_address: body.mail_address,
     };
     let invited = state.core.identity.invite_user(&p, &inv, &ctx).await?;
     Ok((
@@ -321,6 +326,7 @@ pub async fn update_user(
         display_name: body.display_name,
         team_id: body.team_id,
         site_id: body.site_id,
+        mail_address: body.mail_address,
         roles: body.roles,
         client_ids: body.client_ids,
     };

@@ -55,6 +55,7 @@ pub struct UserView {
     pub status: &'static str,
     pub locked: bool,
     pub totp: bool,
+    pub mail_address: String,
 }
 
 fn user_view(u: &User, now: UnixMillis) -> UserView {
@@ -70,6 +71,7 @@ fn user_view(u: &User, now: UnixMillis) -> UserView {
         },
         locked: u.locked_until.is_some_and(|t| t > now),
         totp: u.totp_enabled,
+        mail_address: u.mail_address.clone().unwrap_or_default(),
     }
 }
 
@@ -206,6 +208,7 @@ async fn invite(
         team_id: form.optional("team_id"),
         site_id: form.optional("site_id"),
         client_ids: form.all("client_ids"),
+        mail_address: form.optional("mail_address"),
     };
     match state.core.identity.invite_user(&p, &inv, &ctx).await {
         Ok(invited) => {
@@ -318,6 +321,7 @@ async fn update_profile(
         display_name: form.text("display_name").to_owned(),
         team_id: form.optional("team_id"),
         site_id: form.optional("site_id"),
+        mail_address: form.optional("mail_address"),
     };
     let result = state.core.identity.update_user_profile(&p, &id, &profile, &ctx).await;
     user_outcome(&state, tr, &p, &ctx, &id, result, "user_updated").await
@@ -644,6 +648,10 @@ struct SettingsPage {
     totp_for_everyone: bool,
     /// Days to the preliminary breach report (1–5), set at `/admin/incident-settings`.
     preliminary_days: u32,
+    /// Who is told of alerts and incidents by e-mail, set at `/admin/mail-routing`.
+    routing: super::notifications::RoutingView,
+    /// Whether notifications are mailed at all (`notify.mail_url`).
+    mail_configured: bool,
 }
 
 async fn settings_page(
@@ -657,7 +665,9 @@ async fn settings_page(
     let c = Chrome::new(tr, "settings.title", Some(&p), csrf_for(Some(&p), None), "/admin/settings")
         .notice_key(q.done.as_deref());
     let preliminary_days = state.core.incidents.preliminary_days().await.unwrap_or(3);
-    render(&SettingsPage { c, totp_for_everyone: on, preliminary_days })
+    let routing = super::notifications::routing_view(&state, tr).await;
+    let mail_configured = state.config.mail_notify.is_some();
+    render(&SettingsPage { c, totp_for_everyone: on, preliminary_days, routing, mail_configured })
 }
 
 async fn save_settings(

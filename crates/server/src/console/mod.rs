@@ -23,6 +23,7 @@ mod isms_vendor_files;
 mod labels;
 mod mail;
 mod mail_files;
+mod notifications;
 mod privileged;
 mod profile;
 mod roster;
@@ -80,6 +81,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = exports::routes(r);
     let r = take_outs::routes(r);
     let r = mail::routes(r);
+    let r = notifications::routes(r);
     let r = privileged::routes(r);
     let r = roster::routes(r);
     let r = customers::routes(r);

@@ -200,8 +200,8 @@ macro_rules! identity_queries {
                 sqlx::query::<$db>(
                     "INSERT INTO users (id, username, display_name, roles, status, language, team_id, site_id, \
                      password_hash, password_changed_at, totp_secret, totp_pending, totp_last_step, \
-                     failed_signins, locked_until, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                     failed_signins, locked_until, created_at, updated_at, mail_address) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
                 )
                 .bind(&u.id)
                 .bind(&u.username)
@@ -220,6 +220,7 @@ macro_rules! identity_queries {
                 .bind(u.locked_until.map(|t| t.0))
                 .bind(u.created_at.0)
                 .bind(u.updated_at.0)
+                .bind(&u.mail_address)
                 .execute(self.handle.conn())
                 .await
                 .map_err(db_err)?;
@@ -243,13 +244,15 @@ macro_rules! identity_queries {
             async fn update_user_profile(&mut self, id: &str, p: &UserProfile, now: UnixMillis) -> StoreResult<()> {
                 self.identity_changed = true;
                 sqlx::query::<$db>(
-                    "UPDATE users SET display_name = $2, team_id = $3, site_id = $4, updated_at = $5 WHERE id = $1",
+                    "UPDATE users SET display_name = $2, team_id = $3, site_id = $4, updated_at = $5, \
+                     mail_address = $6 WHERE id = $1",
                 )
                 .bind(id)
                 .bind(&p.display_name)
                 .bind(&p.team_id)
                 .bind(&p.site_id)
                 .bind(now.0)
+                .bind(&p.mail_address)
                 .execute(self.handle.conn())
                 .await
                 .map_err(db_err)

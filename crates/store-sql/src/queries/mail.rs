@@ -200,8 +200,8 @@ macro_rules! mail_queries {
 
             async fn insert_mail_notification(&mut self, n: &MailNotification) -> StoreResult<bool> {
                 let done = sqlx::query::<$db>(
-                    "INSERT INTO mail_notifications (id, reminder, subject, body, created_at, attempts, next_at) \
-                     VALUES ($1, $2, $3, $4, $5, 0, $6) ON CONFLICT (reminder) DO NOTHING",
+                    "INSERT INTO mail_notifications (id, reminder, subject, body, created_at, attempts, next_at, recipients) \
+                     VALUES ($1, $2, $3, $4, $5, 0, $6, $7) ON CONFLICT (reminder) DO NOTHING",
                 )
                 .bind(&n.id)
                 .bind(&n.reminder)
@@ -209,6 +209,7 @@ macro_rules! mail_queries {
                 .bind(&n.body)
                 .bind(n.created_at.0)
                 .bind(n.next_at.0)
+                .bind(n.recipients.join(","))
                 .execute(self.handle.conn())
                 .await
                 .map_err(db_err)?;
@@ -222,8 +223,9 @@ macro_rules! mail_queries {
                 max_attempts: i64,
                 limit: i64,
             ) -> StoreResult<Vec<MailNotification>> {
-                let due = sqlx::query_as::<$db, (String, String, String, String, i64, i64, i64, Option<String>)>(
-                    "SELECT id, reminder, subject, body, created_at, attempts, next_at, last_error FROM mail_notifications \
+                let due = sqlx::query_as::<$db, (String, String, String, String, i64, i64, i64, Option<String>, String)>(
+                    "SELECT id, reminder, subject, body, created_at, attempts, next_at, last_error, recipients \
+                     FROM mail_notifications \
                      WHERE sent_at IS NULL AND next_at <= $1 AND attempts < $2 ORDER BY next_at, id LIMIT $3",
                 )
                 .bind(now.0)
@@ -255,6 +257,7 @@ macro_rules! mail_queries {
                             next_at: until,
                             last_error: r.7,
                             sent_at: None,
+                            recipients: crate::rows::split_list(&r.8).map(str::to_owned).collect(),
                         });
                     }
                 }
