@@ -287,6 +287,16 @@ impl Core {
         Ok(rewritten.files.len())
     }
 
+    /// Forgets the files of links that can no longer be downloaded — expired or used up: a file
+    /// that cannot leave again is not kept (run now and then by the server). Their rows stay,
+    /// so a late click is refused like any other.
+    pub async fn forget_mail_files(&self) -> Result<u64, CoreError> {
+        let mut tx = self.base.store.begin().await?;
+        let forgotten = tx.forget_mail_files(self.now()).await?;
+        tx.commit().await?;
+        Ok(forgotten)
+    }
+
     /// The link's file, if it can still be downloaded, for its page. Looking never takes a
     /// download (mail gateways open links). A refusal is recorded and says nothing of why.
     pub async fn mail_file(&self, token: &str, ctx: &RequestContext) -> Result<MailFileView, CoreError> {

@@ -425,6 +425,9 @@ fn spawn_housekeeping(state: AppState) {
             if let Err(e) = state.core.purge_used_keys().await {
                 tracing::warn!(error = %e, "purging expired single-use keys failed");
             }
+            if let Err(e) = state.core.forget_mail_files().await {
+                tracing::warn!(error = %e, "forgetting expired mail attachments failed");
+            }
         }
     });
 }

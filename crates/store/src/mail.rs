@@ -95,6 +95,9 @@ pub trait MailWrite: MailRead {
     /// Takes one download of a link that has one left and has not expired at `now`; false when
     /// it has none (another download took the last one) or has expired.
     async fn take_mail_file_download(&mut self, id: &str, now: UnixMillis) -> StoreResult<bool>;
+    /// Empties the sealed files of links expired at `now` or used up (the rows stay, so a late
+    /// click is still refused with its reason); how many were emptied.
+    async fn forget_mail_files(&mut self, now: UnixMillis) -> StoreResult<u64>;
 }
 
 /// An attachment of a released mail to external recipients, kept for download through a

@@ -809,6 +809,14 @@ async fn attachments_leave_as_links(backend: Backend) {
     s.clock.advance(Duration::from_secs(48 * 3600 + 60));
     assert_eq!(web.get(&second).send().await.unwrap().status(), 404);
     assert_eq!(web.post(&second).send().await.unwrap().status(), 404);
+    // Housekeeping forgets the files that can no longer leave (all three here: two used up,
+    // one expired); the refusals stay the same.
+    assert_eq!(s.core.forget_mail_files().await.unwrap(), 3);
+    assert_eq!(s.core.forget_mail_files().await.unwrap(), 0, "once");
+    let digest = mamori_crypto::tokens::digest(&tokens[1]);
+    let kept = s.core.store().read().await.unwrap().mail_file_link(&digest).await.unwrap().unwrap();
+    assert!(kept.sealed.is_empty() && kept.name == "控え.pdf");
+    assert_eq!(web.get(&second).send().await.unwrap().status(), 404);
 
     // In the log: how many files became links, each download and each refusal — no file name.
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -365,6 +365,19 @@ macro_rules! mail_queries {
                 .map_err(db_err)?;
                 Ok(done.rows_affected() == 1)
             }
+
+            async fn forget_mail_files(&mut self, now: UnixMillis) -> StoreResult<u64> {
+                let done = sqlx::query::<$db>(
+                    "UPDATE mail_attachment_links SET sealed = $1 \
+                     WHERE (expires_at <= $2 OR downloads_left <= 0) AND length(sealed) > 0",
+                )
+                .bind(Vec::<u8>::new())
+                .bind(now.0)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(done.rows_affected())
+            }
         }
     };
 }
