@@ -18,7 +18,7 @@
 use anyhow::Context;
 use mamori_audit::{Actor, AuditEvent, Outcome, actions};
 use mamori_domain::UnixMillis;
-use mamori_domain::detect::{Detector, Finding, Observed, RuleId, RuleSet, Severity};
+use mamori_domain::detect::{Detector, Finding, Observed, RuleId, RuleSet, Severity, signin_in_shift};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
@@ -152,6 +152,8 @@ const D_CLIENT_SCOPE: u32 = 6;
 const D_PERMISSION: u32 = 7;
 const D_CALL_END: u32 = 8;
 const D_ADMIN: u32 = 9;
+/// A sign-in the detection task marks outside the person's shifts.
+const D_OFF_SHIFT: u32 = 10;
 
 /// The actor `system` in every floor's table.
 const SYSTEM: u32 = 1;
@@ -229,6 +231,7 @@ impl Floor {
             map(&[("reason", "permission")]),
             map(&[("external_id", "CTI-20261201-000000")]),
             map(&[("changed", "clients")]),
+            map(&[("off_shift", "true"), ("shifts", "mon,tue,wed,thu,fri,sat,sun 09:00–18:00 (UTC+09:00)")]),
         ];
         let mut actors =
             vec![("anonymous".to_owned(), Actor::Anonymous), ("system".to_owned(), Actor::System)];
@@ -352,7 +355,9 @@ impl Floor {
         out.push(Entry { time: time as i64, action, actor, object, outcome, ip, details });
     }
 
-    fn sign_in(&self, rng: &mut Rng, p: &Person, at: f64, out: &mut Vec<Entry>) {
+    /// A sign-in during the shift `(start, end)`: marked `off_shift` as the detection task marks
+    /// it when it is outside (it reads the same shifts).
+    fn sign_in(&self, rng: &mut Rng, p: &Person, at: f64, shift: (f64, f64), out: &mut Vec<Entry>) {
         let user = Some(self.actors[p.actor as usize].0.clone());
         // A typo now and then: one failure in 16 sign-ins, two in 50.
         let failures = if rng.chance(0.02) {
@@ -369,7 +374,10 @@ impl Floor {
         }
         self.push(out, t, "signin.password", p.actor, user, "success", p.ip, D_NONE);
         let session = Some(format!("session:{}", rng.uuid()));
-        self.push(out, t + 300.0, "session.start", p.actor, session, "success", p.ip, D_NONE);
+        let started = t + 300.0;
+        let on_shift = |x: i64| (shift.0 as i64..shift.1 as i64).contains(&x);
+        let marks = if signin_in_shift(on_shift, started as i64) { D_NONE } else { D_OFF_SHIFT };
+        self.push(out, started, "session.start", p.actor, session, "success", p.ip, marks);
     }
 
     /// The phone lookup of a caller: one entry per customer found (two for a family's shared
@@ -471,9 +479,9 @@ impl Floor {
             self.push(out, t, "device.signal", SYSTEM, pc, "success", 0, p.silent_details);
         }
         let first = start - rng.between(1.0, 6.0) * MINUTE;
-        self.sign_in(rng, p, first, out);
+        self.sign_in(rng, p, first, (start, end), out);
         let back = breaks[1].1 + rng.between(0.0, 2.0) * MINUTE;
-        self.sign_in(rng, p, back, out);
+        self.sign_in(rng, p, back, (start, end), out);
         // A page the person's roles do not open, now and then.
         let refused = if rng.chance(0.03) {
             2
@@ -647,7 +655,11 @@ impl Alerts {
 /// Feeds `days` simulated days of the floor to a fresh detector with the default rules; the
 /// alerts, and the entries.
 pub(crate) fn run_days(floor: &Floor, days: u64) -> (Alerts, Vec<Entry>) {
-    let rules = RuleSet::defaults();
+    run_days_with(floor, days, RuleSet::defaults())
+}
+
+/// [`run_days`] with other rules.
+pub(crate) fn run_days_with(floor: &Floor, days: u64, rules: RuleSet) -> (Alerts, Vec<Entry>) {
     let mut detector = Detector::new(rules.clone());
     let mut alerts = Alerts::default();
     let mut entries = Vec::new();
@@ -705,6 +717,20 @@ pub(crate) fn day(seats: usize, seed: u64, days: u64, shared_numbers: f64) -> an
             subjects.len()
         );
     }
+    // The change window ships off (each organisation's own); what it would raise here if turned
+    // on as shipped (Monday to Friday, 09:00–18:00 JST), the late supervisors working to 22:00.
+    let mut with_window = RuleSet::defaults();
+    if let Some(s) = with_window.0.get_mut(&RuleId::AdminOffWindow) {
+        s.enabled = true;
+    }
+    let (windowed, _) = run_days_with(&floor, days, with_window);
+    let off_window: Vec<&SimAlert> =
+        windowed.alerts.iter().filter(|a| a.rule == RuleId::AdminOffWindow).collect();
+    println!(
+        "admin_off_window turned on (Mon–Fri 09:00–18:00 JST): {} findings, {} alerts",
+        windowed.findings.get(&RuleId::AdminOffWindow).copied().unwrap_or(0),
+        off_window.len()
+    );
     let high = alerts.high();
     println!("high-severity alerts: {}", high.len());
     for a in high {

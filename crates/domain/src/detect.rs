@@ -14,6 +14,7 @@
 //! differing in the last digits"); those patterns need the vault's help.
 
 use crate::UnixMillis;
+use crate::activity::{Shift, ShiftSchedule, Weekday};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
@@ -110,10 +111,19 @@ pub enum RuleId {
     /// Customers looked up outside the operator's shifts (`off_shift`, marked by the caller,
     /// who knows the shifts): an account used after its owner went home.
     OffShiftLookups,
+    /// An account signed in outside its owner's shifts (`off_shift`, marked by the caller).
+    SigninOffShift,
+    /// A person signing in from a network (an IPv4 /24, an IPv6 /48) not seen for them in the
+    /// last days ([`RuleSettings::memory_days`]); a person with no known network is learnt, not
+    /// judged.
+    FirstSeenNetwork,
+    /// Administrative actions (those [`RuleId::AdminBulk`] counts) outside the change window
+    /// ([`RuleSettings::change_window`]).
+    AdminOffWindow,
 }
 
 impl RuleId {
-    pub const ALL: [RuleId; 15] = [
+    pub const ALL: [RuleId; 18] = [
         RuleId::OffCallLookups,
         RuleId::LookupVolume,
         RuleId::OtherClientLookups,
@@ -129,6 +139,9 @@ impl RuleId {
         RuleId::HeartbeatLost,
         RuleId::KeystrokeRate,
         RuleId::OffShiftLookups,
+        RuleId::SigninOffShift,
+        RuleId::FirstSeenNetwork,
+        RuleId::AdminOffWindow,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -148,6 +161,9 @@ impl RuleId {
             RuleId::HeartbeatLost => "heartbeat_lost",
             RuleId::KeystrokeRate => "keystroke_rate",
             RuleId::OffShiftLookups => "off_shift_lookups",
+            RuleId::SigninOffShift => "signin_off_shift",
+            RuleId::FirstSeenNetwork => "first_seen_network",
+            RuleId::AdminOffWindow => "admin_off_window",
         }
     }
 
@@ -184,8 +200,121 @@ impl RuleId {
             RuleId::HeartbeatLost => (Severity::Medium, 1, 60, &[]),
             RuleId::KeystrokeRate => (Severity::Medium, 1, 60, &[]),
             RuleId::OffShiftLookups => (Severity::Medium, 3, 60, &[]),
+            RuleId::SigninOffShift => (Severity::Medium, 1, 480, &[]),
+            RuleId::FirstSeenNetwork => (Severity::Medium, 1, 480, &[]),
+            RuleId::AdminOffWindow => (Severity::Medium, 1, 60, &[]),
         };
-        RuleSettings { enabled: true, severity, threshold, window_minutes, responses: responses.to_vec() }
+        RuleSettings {
+            // A change window is each organisation's own: the rule ships with office hours set
+            // and off, for the security admin to adjust and turn on (tightening, not privileged).
+            enabled: self != RuleId::AdminOffWindow,
+            severity,
+            threshold,
+            window_minutes,
+            responses: responses.to_vec(),
+            scope: RuleScope::default(),
+            change_window: (self == RuleId::AdminOffWindow).then(office_hours),
+            memory_days: (self == RuleId::FirstSeenNetwork).then_some(DEFAULT_MEMORY_DAYS),
+        }
+    }
+
+    /// Whether the rule reads [`RuleSettings::change_window`].
+    pub fn has_change_window(self) -> bool {
+        self == RuleId::AdminOffWindow
+    }
+
+    /// Whether the rule reads [`RuleSettings::memory_days`].
+    pub fn has_memory(self) -> bool {
+        self == RuleId::FirstSeenNetwork
+    }
+}
+
+/// How long before a shift a sign-in still belongs to it (people sign in a few minutes early).
+pub const EARLY_SIGNIN_MS: i64 = 30 * 60_000;
+
+/// Whether a sign-in at `t` belongs to a shift (`on_shift` tells whether a time is in one): in
+/// it, or at most [`EARLY_SIGNIN_MS`] before it begins. The caller marks the others `off_shift`.
+pub fn signin_in_shift(on_shift: impl Fn(i64) -> bool, t: i64) -> bool {
+    on_shift(t) || on_shift(t + EARLY_SIGNIN_MS)
+}
+
+/// Monday to Friday, 09:00–18:00 JST: the change window that ships.
+pub fn office_hours() -> ShiftSchedule {
+    let days = vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri];
+    ShiftSchedule {
+        utc_offset_minutes: 540,
+        shifts: vec![Shift { days, start: "09:00".into(), end: "18:00".into() }],
+    }
+}
+
+/// How long a network stays known to a person, by default (days).
+pub const DEFAULT_MEMORY_DAYS: u32 = 30;
+/// The limits of [`RuleSettings::memory_days`].
+pub const MEMORY_RANGE_DAYS: std::ops::RangeInclusive<u32> = 1..=365;
+/// Networks remembered per person, at most (the most recently seen).
+pub const MAX_NETWORKS: usize = 32;
+/// Ids one scope list names, at most.
+pub const MAX_SCOPE_IDS: usize = 200;
+
+/// Where a rule applies: sites, teams and client companies (org unit ids). An empty list does
+/// not narrow; a person is in scope when they match every list that names something (any one
+/// id of it). A rule with a scope judges only people: findings about an address, a token or a
+/// PC with nobody on it are out of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleScope {
+    #[serde(default)]
+    pub sites: Vec<String>,
+    #[serde(default)]
+    pub teams: Vec<String>,
+    #[serde(default)]
+    pub clients: Vec<String>,
+}
+
+/// Where a person works, as a rule's scope asks it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Placement {
+    pub site: Option<String>,
+    pub team: Option<String>,
+    pub clients: Vec<String>,
+}
+
+impl RuleScope {
+    /// Everywhere: nothing named.
+    pub fn is_everywhere(&self) -> bool {
+        self.sites.is_empty() && self.teams.is_empty() && self.clients.is_empty()
+    }
+
+    /// Whether a finding about a person placed so (`None`: not a person) is in scope.
+    pub fn admits(&self, place: Option<&Placement>) -> bool {
+        if self.is_everywhere() {
+            return true;
+        }
+        let Some(p) = place else { return false };
+        let one = |ids: &[String], v: Option<&String>| ids.is_empty() || v.is_some_and(|v| ids.contains(v));
+        one(&self.sites, p.site.as_ref())
+            && one(&self.teams, p.team.as_ref())
+            && (self.clients.is_empty() || p.clients.iter().any(|c| self.clients.contains(c)))
+    }
+
+    /// Whether everyone `other` admits is admitted by this scope too (so changing `other` to
+    /// this does not narrow the rule).
+    pub fn covers(&self, other: &RuleScope) -> bool {
+        let list = |mine: &[String], theirs: &[String]| {
+            mine.is_empty() || (!theirs.is_empty() && theirs.iter().all(|id| mine.contains(id)))
+        };
+        list(&self.sites, &other.sites)
+            && list(&self.teams, &other.teams)
+            && list(&self.clients, &other.clients)
+    }
+
+    /// Sorted and without repeats, as stored.
+    pub fn normalised(mut self) -> Self {
+        for ids in [&mut self.sites, &mut self.teams, &mut self.clients] {
+            ids.sort();
+            ids.dedup();
+        }
+        self
     }
 }
 
@@ -201,6 +330,27 @@ pub struct RuleSettings {
     /// The sliding window, in minutes; also how long one cause stays one alert.
     pub window_minutes: u32,
     pub responses: Vec<Response>,
+    /// Where the rule applies (empty: everywhere).
+    #[serde(default, skip_serializing_if = "RuleScope::is_everywhere")]
+    pub scope: RuleScope,
+    /// `admin_off_window`: when administrators' changes are expected (days and local hours);
+    /// outside it each administrative action counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_window: Option<ShiftSchedule>,
+    /// `first_seen_network`: days a network stays known to a person after they last used it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_days: Option<u32>,
+}
+
+/// The settings a rule's row holds beyond the first five (stored as one JSON value).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleOptions {
+    #[serde(default, skip_serializing_if = "RuleScope::is_everywhere")]
+    pub scope: RuleScope,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_window: Option<ShiftSchedule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_days: Option<u32>,
 }
 
 /// The limits of a rule's settings.
@@ -214,6 +364,12 @@ pub enum RuleSettingsError {
     Threshold,
     #[error("the window is between 1 and 1440 minutes")]
     Window,
+    #[error("a scope names at most 200 ids of each kind")]
+    Scope,
+    #[error("the change window: {0}")]
+    ChangeWindow(String),
+    #[error("a network is remembered for 1 to 365 days")]
+    Memory,
 }
 
 impl RuleSettings {
@@ -224,7 +380,47 @@ impl RuleSettings {
         if !WINDOW_RANGE_MINUTES.contains(&self.window_minutes) {
             return Err(RuleSettingsError::Window);
         }
+        let s = &self.scope;
+        if [&s.sites, &s.teams, &s.clients].iter().any(|ids| ids.len() > MAX_SCOPE_IDS) {
+            return Err(RuleSettingsError::Scope);
+        }
+        if let Some(w) = &self.change_window {
+            if w.shifts.is_empty() {
+                return Err(RuleSettingsError::ChangeWindow("at least one period".into()));
+            }
+            w.clone().checked().map_err(|e| RuleSettingsError::ChangeWindow(e.to_string()))?;
+        }
+        if self.memory_days.is_some_and(|d| !MEMORY_RANGE_DAYS.contains(&d)) {
+            return Err(RuleSettingsError::Memory);
+        }
         Ok(())
+    }
+
+    /// The settings beyond the first five, as stored.
+    pub fn options(&self) -> RuleOptions {
+        RuleOptions {
+            scope: self.scope.clone().normalised(),
+            change_window: self.change_window.clone(),
+            memory_days: self.memory_days,
+        }
+    }
+
+    /// These settings with stored options.
+    pub fn with_options(mut self, o: RuleOptions) -> Self {
+        self.scope = o.scope;
+        self.change_window = o.change_window;
+        self.memory_days = o.memory_days;
+        self
+    }
+
+    /// The change window in force for `rule` (its default when unset).
+    pub fn change_window_or_default(&self) -> ShiftSchedule {
+        self.change_window.clone().unwrap_or_else(office_hours)
+    }
+
+    /// How long a network stays known, in ms.
+    pub fn memory_ms(&self) -> i64 {
+        i64::from(self.memory_days.unwrap_or(DEFAULT_MEMORY_DAYS)) * 86_400_000
     }
 
     pub fn window_ms(&self) -> i64 {
@@ -244,6 +440,20 @@ impl RuleSet {
     /// The settings of `rule` (its defaults when the set lacks it).
     pub fn get(&self, rule: RuleId) -> RuleSettings {
         self.0.get(&rule).cloned().unwrap_or_else(|| rule.defaults())
+    }
+
+    /// Whether a finding stands under its rule's scope, its subject placed so (`None`: not a
+    /// person, or no longer one).
+    pub fn admits(&self, f: &Finding, place: Option<&Placement>) -> bool {
+        match self.0.get(&f.rule) {
+            Some(s) => s.scope.admits(place),
+            None => true,
+        }
+    }
+
+    /// Whether any rule is narrowed to a scope.
+    pub fn has_scopes(&self) -> bool {
+        self.0.values().any(|s| !s.scope.is_everywhere())
     }
 }
 
@@ -312,6 +522,9 @@ pub struct Finding {
     pub baseline: Option<Baseline>,
     /// The entries in the window (the latest [`MAX_EVIDENCE`]).
     pub evidence: Vec<u64>,
+    /// What else explains it, by rule: the new network and how many were known, the change
+    /// window an action fell outside of, the shifts a sign-in fell outside of.
+    pub context: Vec<(&'static str, String)>,
 }
 
 /// Per person and hour: what the volume baseline is built from (stored, so history outlives a
@@ -394,10 +607,50 @@ struct Hours {
     dirty: bool,
 }
 
+/// The networks one person signed in from: (network, last seen), most recent last.
+#[derive(Debug, Default)]
+struct Networks {
+    seen: Vec<(Box<str>, i64)>,
+    loaded: bool,
+    /// Networks whose last time changed since [`Detector::take_network_updates`].
+    dirty: HashSet<Box<str>>,
+}
+
+/// A person's network as the first-seen rule keys it: an IPv4 /24 or an IPv6 /48 (an IPv4
+/// address mapped into IPv6 as IPv4); `None` for what is not an address.
+pub fn network_of(ip: &str) -> Option<String> {
+    let ip: std::net::IpAddr = ip.trim().parse().ok()?;
+    let v4 = match ip {
+        std::net::IpAddr::V4(a) => Some(a),
+        std::net::IpAddr::V6(a) => a.to_ipv4_mapped(),
+    };
+    match (v4, ip) {
+        (Some(a), _) => {
+            let [a, b, c, _] = a.octets();
+            Some(format!("{a}.{b}.{c}.0/24"))
+        }
+        (None, std::net::IpAddr::V6(a)) => {
+            let s = a.segments();
+            Some(format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2]))
+        }
+        (None, std::net::IpAddr::V4(_)) => None,
+    }
+}
+
+/// One remembered network of a person (stored, so first-seen outlives a restart).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenNetwork {
+    pub subject: String,
+    pub network: String,
+    pub last_seen: i64,
+}
+
 /// The state machine the detection task feeds.
 #[derive(Debug)]
 pub struct Detector {
     rules: RuleSet,
+    /// Per person, the networks they signed in from (first-seen network).
+    networks: HashMap<Box<str>, Networks>,
     windows: HashMap<(RuleId, Box<str>), Window>,
     /// Per operator, customers explained by a call or a note: key → last time.
     explained: HashMap<Box<str>, HashMap<Box<str>, i64>>,
@@ -429,8 +682,46 @@ impl Detector {
             windows: HashMap::new(),
             explained: HashMap::new(),
             hours: HashMap::new(),
+            networks: HashMap::new(),
             pruned_at: 0,
         }
+    }
+
+    /// Whether the networks of `subject` were handed in yet ([`Detector::set_networks`]).
+    pub fn has_networks(&self, subject: &str) -> bool {
+        self.networks.get(subject).is_some_and(|n| n.loaded)
+    }
+
+    /// The person's remembered networks (from storage): (network, last seen).
+    pub fn set_networks(&mut self, subject: &str, stored: Vec<(String, i64)>) {
+        let n = self.networks.entry(subject.into()).or_default();
+        for (net, t) in stored {
+            match n.seen.iter_mut().find(|(k, _)| **k == *net) {
+                Some((_, last)) => *last = (*last).max(t),
+                None => n.seen.push((net.into(), t)),
+            }
+        }
+        n.seen.sort_by_key(|(_, t)| *t);
+        let excess = n.seen.len().saturating_sub(MAX_NETWORKS);
+        n.seen.drain(..excess);
+        n.loaded = true;
+    }
+
+    /// The networks whose last time changed since the last call (to be stored).
+    pub fn take_network_updates(&mut self) -> Vec<SeenNetwork> {
+        let mut out = Vec::new();
+        for (subject, n) in &mut self.networks {
+            for net in n.dirty.drain() {
+                if let Some((_, t)) = n.seen.iter().find(|(k, _)| *k == net) {
+                    out.push(SeenNetwork {
+                        subject: subject.to_string(),
+                        network: net.to_string(),
+                        last_seen: *t,
+                    });
+                }
+            }
+        }
+        out
     }
 
     pub fn rules(&self) -> &RuleSet {
@@ -520,6 +811,7 @@ impl Detector {
                 }
             }
             ("device.signal", "success") => self.device_signal(e, &mut found),
+            ("session.start", "success") if e.actor.starts_with("user:") => self.signin(e, &mut found),
             ("account.shared_suspected", _) => {
                 if let Some(user) = e.object {
                     self.count(RuleId::SharedAccount, user, None, e, &mut found);
@@ -532,8 +824,53 @@ impl Detector {
         }
         if e.outcome == "success" && e.is_person() && ADMIN_ACTIONS.contains(&e.action) {
             self.count(RuleId::AdminBulk, e.actor, None, e, &mut found);
+            let settings = self.rules.get(RuleId::AdminOffWindow);
+            let window = settings.change_window_or_default();
+            if settings.enabled && !window.on_shift(e.time) {
+                let context = vec![("action", e.action.to_owned()), ("change_window", window_text(&window))];
+                self.count_with(RuleId::AdminOffWindow, e.actor, None, e, &mut found, context);
+            }
         }
         found
+    }
+
+    /// A session begun: outside the owner's shifts (`off_shift`, marked by the caller, who knows
+    /// the shifts, with `shifts` in words), and from a network new to them.
+    fn signin(&mut self, e: &Observed<'_>, found: &mut Vec<Finding>) {
+        if e.detail("off_shift") == Some("true") {
+            let context = e.detail("shifts").map(|s| vec![("shifts", s.to_owned())]).unwrap_or_default();
+            self.count_with(RuleId::SigninOffShift, e.actor, None, e, found, context);
+        }
+        let Some(net) = e.source_ip.and_then(network_of) else { return };
+        let settings = self.rules.get(RuleId::FirstSeenNetwork);
+        let since = e.time.0 - settings.memory_ms();
+        let n = self.networks.entry(e.actor.into()).or_default();
+        n.seen.retain(|(_, t)| *t > since);
+        let known = n.seen.len();
+        let last_known = n.seen.last().map(|(k, _)| k.to_string());
+        let is_new = match n.seen.iter().position(|(k, _)| **k == *net) {
+            Some(i) => {
+                let (k, _) = n.seen.remove(i);
+                n.seen.push((k, e.time.0));
+                false
+            }
+            None => {
+                n.seen.push((net.as_str().into(), e.time.0));
+                if n.seen.len() > MAX_NETWORKS {
+                    let (old, _) = n.seen.remove(0);
+                    n.dirty.remove(&old);
+                }
+                true
+            }
+        };
+        n.dirty.insert(net.as_str().into());
+        // A person with no network known (new, or back after the memory ran out) is learnt.
+        if is_new && known > 0 {
+            let mut context = vec![("network", net), ("known_networks", known.to_string())];
+            context.extend(last_known.map(|k| ("last_network", k)));
+            context.push(("memory_days", settings.memory_days.unwrap_or(DEFAULT_MEMORY_DAYS).to_string()));
+            self.count_with(RuleId::FirstSeenNetwork, e.actor, None, e, found, context);
+        }
     }
 
     /// A PC's signal, about its person when it has one (else the PC). A take-out in force
@@ -614,6 +951,23 @@ impl Detector {
         h.dirty = true;
     }
 
+    /// [`Detector::count`], with what else explains a finding of it.
+    fn count_with(
+        &mut self,
+        rule: RuleId,
+        subject: &str,
+        key: Option<&str>,
+        e: &Observed<'_>,
+        found: &mut Vec<Finding>,
+        context: Vec<(&'static str, String)>,
+    ) {
+        let before = found.len();
+        self.count(rule, subject, key, e, found);
+        if let Some(f) = found.get_mut(before) {
+            f.context = context;
+        }
+    }
+
     fn count(
         &mut self,
         rule: RuleId,
@@ -654,6 +1008,7 @@ impl Detector {
             window_minutes: settings.window_minutes,
             baseline,
             evidence,
+            context: Vec::new(),
         });
     }
 
@@ -671,6 +1026,33 @@ impl Detector {
         }
         self.explained.retain(|_, m| !m.is_empty());
     }
+}
+
+fn weekday_name(d: Weekday) -> &'static str {
+    match d {
+        Weekday::Mon => "mon",
+        Weekday::Tue => "tue",
+        Weekday::Wed => "wed",
+        Weekday::Thu => "thu",
+        Weekday::Fri => "fri",
+        Weekday::Sat => "sat",
+        Weekday::Sun => "sun",
+    }
+}
+
+/// A change window in words, for an alert: `mon,tue,wed,thu,fri 09:00–18:00 (UTC+09:00)`.
+pub fn window_text(w: &ShiftSchedule) -> String {
+    let periods: Vec<String> = w
+        .shifts
+        .iter()
+        .map(|s| {
+            let days: Vec<&str> = s.days.iter().map(|d| weekday_name(*d)).collect();
+            format!("{} {}–{}", days.join(","), s.start, s.end)
+        })
+        .collect();
+    let o = w.utc_offset_minutes;
+    let sign = if o < 0 { '-' } else { '+' };
+    format!("{} (UTC{sign}{:02}:{:02})", periods.join("; "), o.abs() / 60, o.abs() % 60)
 }
 
 /// The median/MAD baseline of `history` and the robust z-score of `value` against it; `None`
@@ -953,6 +1335,174 @@ mod tests {
         assert_eq!((found[0].rule, found[0].value), (RuleId::OffShiftLookups, 3));
     }
 
+    fn signin(
+        log: &mut Log,
+        d: &mut Detector,
+        t: i64,
+        ip: &str,
+        details: &BTreeMap<String, String>,
+    ) -> Vec<Finding> {
+        log.index += 1;
+        d.observe(&Observed {
+            index: log.index,
+            time: UnixMillis(t),
+            action: "session.start",
+            actor: "user:op",
+            object: Some("session:s"),
+            outcome: "success",
+            source_ip: Some(ip),
+            details,
+        })
+    }
+
+    #[test]
+    fn signing_in_just_before_the_shift_belongs_to_it() {
+        let (start, end) = (T0, T0 + 9 * HOUR_MS);
+        let on = |t: i64| (start..end).contains(&t);
+        assert!(signin_in_shift(on, start - 5 * 60_000), "five minutes early");
+        assert!(signin_in_shift(on, start + HOUR_MS));
+        assert!(!signin_in_shift(on, start - 45 * 60_000));
+        assert!(!signin_in_shift(on, end + 60_000), "after the shift");
+    }
+
+    #[test]
+    fn signing_in_outside_the_shift() {
+        let mut d = Detector::new(RuleSet::defaults());
+        let mut log = Log::new();
+        let empty = BTreeMap::new();
+        assert!(signin(&mut log, &mut d, T0, "10.0.0.9", &empty).is_empty(), "in the shift");
+        let off = BTreeMap::from([
+            ("off_shift".to_owned(), "true".to_owned()),
+            ("shifts".to_owned(), "mon 09:00–18:00 (UTC+09:00)".to_owned()),
+        ]);
+        let f = signin(&mut log, &mut d, T0 + 60_000, "10.0.0.9", &off);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].rule, f[0].subject.as_str(), f[0].value), (RuleId::SigninOffShift, "user:op", 1));
+        assert_eq!(f[0].severity, Severity::Medium);
+        assert_eq!(f[0].context, vec![("shifts", "mon 09:00–18:00 (UTC+09:00)".to_owned())]);
+        assert_eq!(f[0].evidence, vec![2]);
+    }
+
+    #[test]
+    fn networks_of_addresses() {
+        assert_eq!(network_of("203.0.113.77").as_deref(), Some("203.0.113.0/24"));
+        assert_eq!(network_of("::ffff:203.0.113.77").as_deref(), Some("203.0.113.0/24"));
+        assert_eq!(network_of("2001:db8:12:34::1").as_deref(), Some("2001:db8:12::/48"));
+        assert_eq!(network_of("not an address"), None);
+    }
+
+    #[test]
+    fn a_first_seen_network() {
+        let mut d = Detector::new(RuleSet::defaults());
+        let mut log = Log::new();
+        let empty = BTreeMap::new();
+        // The first sign-in is learnt; the same /24 again is known.
+        assert!(signin(&mut log, &mut d, T0, "10.0.0.9", &empty).is_empty());
+        assert!(signin(&mut log, &mut d, T0 + 1000, "10.0.0.200", &empty).is_empty());
+        let f = signin(&mut log, &mut d, T0 + 2000, "198.51.100.7", &empty);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].rule, RuleId::FirstSeenNetwork);
+        assert_eq!(f[0].evidence, vec![3]);
+        assert_eq!(
+            f[0].context,
+            vec![
+                ("network", "198.51.100.0/24".to_owned()),
+                ("known_networks", "1".to_owned()),
+                ("last_network", "10.0.0.0/24".to_owned()),
+                ("memory_days", "30".to_owned()),
+            ]
+        );
+        // Known now; and the updates to store name both networks once.
+        assert!(signin(&mut log, &mut d, T0 + 3000, "198.51.100.8", &empty).is_empty());
+        let mut updates = d.take_network_updates();
+        updates.sort_by(|a, b| a.network.cmp(&b.network));
+        assert_eq!(updates.len(), 2);
+        assert_eq!((updates[0].network.as_str(), updates[0].last_seen), ("10.0.0.0/24", T0 + 1000));
+        assert!(d.take_network_updates().is_empty(), "only what changed");
+
+        // After the memory (30 days) nothing is known: learnt again, not judged.
+        let later = T0 + 31 * 86_400_000;
+        assert!(signin(&mut log, &mut d, later, "192.0.2.1", &empty).is_empty());
+
+        // A restarted detector knows what was stored; a person's networks stay bounded.
+        let mut d = Detector::new(RuleSet::defaults());
+        assert!(!d.has_networks("user:op"));
+        d.set_networks("user:op", vec![("10.0.0.0/24".into(), T0)]);
+        assert!(d.has_networks("user:op"));
+        assert!(signin(&mut log, &mut d, T0 + 1000, "10.0.0.1", &empty).is_empty());
+        for i in 0..100 {
+            signin(&mut log, &mut d, T0 + 2000 + i, &format!("172.16.{i}.1"), &empty);
+        }
+        assert_eq!(d.networks["user:op"].seen.len(), MAX_NETWORKS);
+        assert_eq!(d.take_network_updates().len(), MAX_NETWORKS, "evicted ones are not stored");
+        // The oldest went first: 10.0.0.0/24 is new again.
+        assert_eq!(signin(&mut log, &mut d, T0 + 5000, "10.0.0.1", &empty).len(), 1);
+    }
+
+    #[test]
+    fn administrators_outside_the_change_window() {
+        let admin = |d: &mut Detector, log: &mut Log, t: i64| {
+            let empty = BTreeMap::new();
+            log.feed(d, t, "user.roles", "user:admin", Some("user:x"), "success", &empty)
+        };
+        // 2027-01-04 is a Monday; 10:00 JST is 01:00 UTC.
+        let monday_10 = 1_799_024_400_000;
+        let mut log = Log::new();
+        let mut d = Detector::new(RuleSet::defaults());
+        assert!(admin(&mut d, &mut log, monday_10 + 13 * 3_600_000).is_empty(), "off by default");
+        let mut rules = RuleSet::defaults();
+        rules.0.get_mut(&RuleId::AdminOffWindow).unwrap().enabled = true;
+        let mut d = Detector::new(rules);
+        assert!(admin(&mut d, &mut log, monday_10).is_empty(), "Monday 10:00 JST");
+        let f = admin(&mut d, &mut log, monday_10 + 9 * 3_600_000); // 19:00 JST
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].rule, RuleId::AdminOffWindow);
+        assert_eq!(f[0].context[0], ("action", "user.roles".to_owned()));
+        assert_eq!(f[0].context[1].1, "mon,tue,wed,thu,fri 09:00–18:00 (UTC+09:00)");
+        let saturday = monday_10 + 5 * 86_400_000;
+        assert_eq!(admin(&mut d, &mut log, saturday).len(), 1, "Saturday 10:00 JST");
+    }
+
+    #[test]
+    fn scopes_narrow_where_a_rule_applies() {
+        let place =
+            Placement { site: Some("s1".into()), team: Some("t1".into()), clients: vec!["c1".into()] };
+        let everywhere = RuleScope::default();
+        assert!(everywhere.admits(Some(&place)) && everywhere.admits(None));
+        let teams = RuleScope { teams: vec!["t2".into(), "t1".into()], ..Default::default() };
+        assert!(teams.admits(Some(&place)));
+        assert!(!teams.admits(None), "not a person");
+        assert!(!teams.admits(Some(&Placement { team: Some("t3".into()), ..place.clone() })));
+        assert!(!teams.admits(Some(&Placement { team: None, ..place.clone() })));
+        let both = RuleScope { sites: vec!["s1".into()], clients: vec!["c2".into()], ..Default::default() };
+        assert!(!both.admits(Some(&place)), "every list that names something");
+        let both = RuleScope { clients: vec!["c2".into(), "c1".into()], ..both };
+        assert!(both.admits(Some(&place)));
+
+        let mut rules = RuleSet::defaults();
+        rules.0.get_mut(&RuleId::OffCallLookups).unwrap().scope = teams.clone();
+        let mut d = Detector::new(rules.clone());
+        let mut log = Log::new();
+        let off = lookup_details(false);
+        let mut found = Vec::new();
+        for i in 0..15 {
+            let c = format!("customer:h:{i}");
+            found.extend(log.feed(&mut d, T0 + i, "customer.lookup", "user:op", Some(&c), "success", &off));
+        }
+        assert_eq!(found.len(), 1);
+        assert!(rules.admits(&found[0], Some(&place)));
+        assert!(!rules.admits(&found[0], Some(&Placement::default())));
+        assert!(rules.has_scopes() && !RuleSet::defaults().has_scopes());
+        assert!(everywhere.covers(&teams) && !teams.covers(&everywhere), "narrowing");
+        let more = RuleScope { teams: vec!["t1".into(), "t2".into(), "t3".into()], ..Default::default() };
+        assert!(more.covers(&teams) && !teams.covers(&more));
+        assert!(!both.covers(&teams) && teams.covers(&teams));
+        let options = rules.get(RuleId::OffCallLookups).options();
+        assert_eq!(options.scope.teams, ["t1", "t2"], "stored sorted");
+        let back = RuleId::OffCallLookups.defaults().with_options(options);
+        assert_eq!(back.scope.teams, ["t1", "t2"]);
+    }
+
     #[test]
     fn settings_are_checked() {
         let mut s = RuleId::LookupVolume.defaults();
@@ -966,5 +1516,20 @@ mod tests {
             assert_eq!(RuleId::parse(r.as_str()), Some(r));
             assert!(r.defaults().check().is_ok());
         }
+        let mut s = RuleId::FirstSeenNetwork.defaults();
+        s.memory_days = Some(0);
+        assert_eq!(s.check(), Err(RuleSettingsError::Memory));
+        let mut s = RuleId::AdminOffWindow.defaults();
+        s.change_window.as_mut().unwrap().shifts[0].start = "25:00".into();
+        assert!(matches!(s.check(), Err(RuleSettingsError::ChangeWindow(_))));
+        s.change_window.as_mut().unwrap().shifts.clear();
+        assert!(matches!(s.check(), Err(RuleSettingsError::ChangeWindow(_))));
+        let mut s = RuleId::DeniedAccess.defaults();
+        s.scope.teams = (0..201).map(|i| i.to_string()).collect();
+        assert_eq!(s.check(), Err(RuleSettingsError::Scope));
+        // Settings written before scopes and options still read (the API, approvals).
+        let old = r#"{"enabled":true,"severity":"high","threshold":5,"window_minutes":60,"responses":[]}"#;
+        let s: RuleSettings = yaml_serde::from_str(old).unwrap();
+        assert!(s.scope.is_everywhere() && s.change_window.is_none());
     }
 }

@@ -700,6 +700,8 @@ pub(crate) fn detection_rule_of(
             threshold: number(threshold, "threshold")?,
             window_minutes: number(window_minutes, "window")?,
             responses,
+            // The options (scope, change window, memory) are read with the row, then set.
+            ..id.defaults()
         },
     ))
 }

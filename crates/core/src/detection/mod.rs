@@ -160,6 +160,7 @@ impl Detection {
             .permitted(principal, Permission::SettingsManage, &actions::DETECTION_RULES_CHANGE, ctx)
             .await?;
         let rules = checked_rules(rules)?;
+        self.check_scopes(&rules).await?;
         let current = self.rule_set().await?;
         if turns_off(&current, &rules) {
             self.base
@@ -177,6 +178,7 @@ impl Detection {
         approval: Option<&str>,
         ctx: &RequestContext,
     ) -> Result<i64, CoreError> {
+        self.check_scopes(&rules).await?;
         let current = self.rule_set().await?;
         let changed: Vec<&str> = RuleId::ALL
             .into_iter()
@@ -195,7 +197,8 @@ impl Detection {
             .object("detection_rules")
             .detail("version", version.to_string())
             .detail("changed", changed.join(","))
-            .detail("disabled", disabled.join(","));
+            .detail("disabled", disabled.join(","))
+            .detail("narrowed", narrowed(&current, &rules).join(","));
         if let Some(a) = approval {
             e = e.detail("approval", a);
         }
@@ -444,6 +447,44 @@ impl Detection {
     }
 }
 
+impl Detection {
+    /// Refuses a rule scope naming a site, team or client company that does not exist (the
+    /// field and the rule named).
+    async fn check_scopes(&self, rules: &RuleSet) -> Result<(), CoreError> {
+        use mamori_domain::identity::OrgKind;
+        if !rules.has_scopes() {
+            return Ok(());
+        }
+        let mut read = self.base.store.read().await?;
+        let kinds = [
+            (OrgKind::Site, "scope.sites"),
+            (OrgKind::Team, "scope.teams"),
+            (OrgKind::Client, "scope.clients"),
+        ];
+        for (kind, field) in kinds {
+            let known: std::collections::HashSet<String> =
+                read.list_org_units(kind).await?.into_iter().map(|u| u.id).collect();
+            for (rule, settings) in &rules.0 {
+                let s = &settings.scope;
+                let ids = match kind {
+                    OrgKind::Site => &s.sites,
+                    OrgKind::Team => &s.teams,
+                    OrgKind::Client => &s.clients,
+                };
+                if let Some(bad) = ids.iter().find(|id| !known.contains(*id)) {
+                    let shown: String = bad.chars().take(64).collect();
+                    return Err(CoreError::invalid(
+                        field,
+                        ErrorCode::InvalidValue,
+                        format!("{}: no {} `{shown}`", rule.as_str(), kind.as_str()),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The rules checked (every rule's settings in range).
 pub(crate) fn checked_rules(rules: RuleSet) -> Result<RuleSet, CoreError> {
     for (rule, settings) in &rules.0 {
@@ -454,9 +495,19 @@ pub(crate) fn checked_rules(rules: RuleSet) -> Result<RuleSet, CoreError> {
     Ok(rules)
 }
 
-/// Whether `next` turns off a rule that `current` has on.
+/// Whether `next` turns off a rule that `current` has on, or narrows where one applies.
 fn turns_off(current: &RuleSet, next: &RuleSet) -> bool {
     RuleId::ALL.into_iter().any(|r| current.get(r).enabled && !next.get(r).enabled)
+        || !narrowed(current, next).is_empty()
+}
+
+/// The rules on in `current` whose scope `next` narrows (they judge fewer people).
+fn narrowed(current: &RuleSet, next: &RuleSet) -> Vec<&'static str> {
+    RuleId::ALL
+        .into_iter()
+        .filter(|r| current.get(*r).enabled && !next.get(*r).scope.covers(&current.get(*r).scope))
+        .map(RuleId::as_str)
+        .collect()
 }
 
 fn severity_rank(severity: &str) -> u8 {

@@ -15,7 +15,7 @@ use crate::{Core, CoreError, new_id};
 use mamori_audit::{Actor, AuditEntry, AuditEvent, Outcome, RequestContext, actions};
 use mamori_domain::UnixMillis;
 use mamori_domain::activity::ShiftSchedule;
-use mamori_domain::detect::{Detector, Finding, MAX_HISTORY_HOURS, Observed, Response, RuleId};
+use mamori_domain::detect::{Detector, Finding, MAX_HISTORY_HOURS, Observed, Placement, Response, RuleId};
 use mamori_store::{AlertRecord, AlertResponseRecord, StoreTx};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -44,7 +44,13 @@ pub struct DetectionRunner {
     claimed_at: Option<Instant>,
     /// Operators' shifts, read at most once a minute each: (schedule, when read).
     shifts: HashMap<String, (Option<ShiftSchedule>, Instant)>,
+    /// People's site, team and client companies (rule scopes), read at most once a minute
+    /// each: (placement, when read); `None` for an id that is no user.
+    places: HashMap<String, (Option<Placement>, Instant)>,
 }
+
+/// How long a person's shifts and placement are used before they are read again.
+const PEOPLE_RELOAD: Duration = Duration::from_secs(60);
 
 /// What one step did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +82,7 @@ impl Core {
             rules_read_at: Instant::now(),
             claimed_at: None,
             shifts: HashMap::new(),
+            places: HashMap::new(),
         }
     }
 }
@@ -165,6 +172,7 @@ impl DetectionRunner {
             let batch = self.with_take_outs(batch).await?;
             let batch = self.with_shifts(batch).await?;
             self.load_history(&mut detector, &batch, replay_from.0).await?;
+            self.load_networks(&mut detector, &batch).await?;
             for e in &batch {
                 detector.observe(&observed(e));
             }
@@ -196,15 +204,16 @@ impl DetectionRunner {
         Ok(entries)
     }
 
-    /// Marks what happened outside the person's shifts (detail `off_shift`): their lookups, and
+    /// Marks what happened outside the person's shifts (detail `off_shift`): their lookups,
+    /// their sign-ins (half an hour early still belongs to the shift; `shifts` names them), and
     /// their PC falling silent — a PC shut down at the end of a shift (or in its last half hour)
     /// is not a signal. A person with no shifts set has nothing marked (nothing to compare with).
     async fn with_shifts(&mut self, mut entries: Vec<AuditEntry>) -> Result<Vec<AuditEntry>, CoreError> {
-        const SHIFTS_RELOAD: Duration = Duration::from_secs(60);
+        const SHIFTS_RELOAD: Duration = PEOPLE_RELOAD;
         const END_OF_SHIFT_GRACE_MS: i64 = 30 * 60_000;
         for e in entries.iter_mut().filter(|e| e.outcome == Outcome::Success) {
             let (person, grace) = match e.action.as_str() {
-                "customer.lookup" => (e.actor.as_str(), 0),
+                "customer.lookup" | "session.start" => (e.actor.as_str(), 0),
                 "device.signal" if e.details.get("kind").map(String::as_str) == Some("heartbeat_lost") => {
                     match e.details.get("user") {
                         Some(user) => (user.as_str(), END_OF_SHIFT_GRACE_MS),
@@ -221,9 +230,18 @@ impl DetectionRunner {
             }
             let Some((Some(schedule), _)) = self.shifts.get(user) else { continue };
             let on_shift = |t: i64| schedule.on_shift(mamori_domain::UnixMillis(t));
-            let in_shift = on_shift(e.time.0) && on_shift(e.time.0 + grace);
+            let in_shift = if e.action == "session.start" {
+                // Signing in a few minutes before the shift is part of it.
+                mamori_domain::detect::signin_in_shift(on_shift, e.time.0)
+            } else {
+                on_shift(e.time.0) && on_shift(e.time.0 + grace)
+            };
             if !schedule.shifts.is_empty() && !in_shift {
                 e.details.insert("off_shift".into(), "true".into());
+                if e.action == "session.start" {
+                    // The alert names the shifts the sign-in fell outside of.
+                    e.details.insert("shifts".into(), mamori_domain::detect::window_text(schedule));
+                }
             }
         }
         Ok(entries)
@@ -253,6 +271,76 @@ impl DetectionRunner {
         Ok(())
     }
 
+    /// Hands the detector the stored networks of the people signing in in `entries` it lacks
+    /// (first-seen network): what was stored holds every sign-in before the cursor, so a
+    /// restarted process knows what the one before it knew.
+    async fn load_networks(&self, detector: &mut Detector, entries: &[AuditEntry]) -> Result<(), CoreError> {
+        let people: HashSet<&str> = entries
+            .iter()
+            .filter(|e| e.action == "session.start" && e.actor.starts_with("user:"))
+            .filter(|e| !detector.has_networks(&e.actor))
+            .map(|e| e.actor.as_str())
+            .collect();
+        if people.is_empty() {
+            return Ok(());
+        }
+        let memory = detector.rules().get(RuleId::FirstSeenNetwork).memory_ms();
+        let since = entries[0].time.0 - memory;
+        let mut read = self.core.base.store.read().await?;
+        for person in people {
+            let seen = read.detector_networks(person, since).await?;
+            detector.set_networks(person, seen);
+        }
+        Ok(())
+    }
+
+    /// Drops the findings of rules narrowed to a scope whose subject is outside it (a person
+    /// of another site, team or client company; anything not a person).
+    async fn in_scope(
+        &mut self,
+        detector: &Detector,
+        found: Vec<Finding>,
+    ) -> Result<Vec<Finding>, CoreError> {
+        let rules = detector.rules();
+        if !rules.has_scopes() {
+            return Ok(found);
+        }
+        let mut kept = Vec::with_capacity(found.len());
+        for f in found {
+            if rules.get(f.rule).scope.is_everywhere() {
+                kept.push(f);
+                continue;
+            }
+            let place = match f.subject.strip_prefix("user:") {
+                Some(user) => self.placement(user).await?,
+                None => None,
+            };
+            if rules.admits(&f, place.as_ref()) {
+                kept.push(f);
+            }
+        }
+        Ok(kept)
+    }
+
+    /// A person's site, team and client companies, read at most once a minute.
+    async fn placement(&mut self, user: &str) -> Result<Option<Placement>, CoreError> {
+        if let Some((place, at)) = self.places.get(user)
+            && at.elapsed() < PEOPLE_RELOAD
+        {
+            return Ok(place.clone());
+        }
+        let mut read = self.core.base.store.read().await?;
+        let place = match read.user_by_id(user).await? {
+            Some(u) => {
+                let clients = read.user_clients(user).await?;
+                Some(Placement { site: u.site_id, team: u.team_id, clients })
+            }
+            None => None,
+        };
+        self.places.insert(user.to_owned(), (place.clone(), Instant::now()));
+        Ok(place)
+    }
+
     async fn handle(
         &mut self,
         detector: &mut Detector,
@@ -261,19 +349,23 @@ impl DetectionRunner {
         // The history of people new to this process: stored hours before the first one it holds.
         let first_hour = entries[0].time.0.div_euclid(HOUR_MS) * HOUR_MS;
         self.load_history(detector, entries, first_hour).await?;
-        let mut merged: BTreeMap<(RuleId, String), Merged> = BTreeMap::new();
+        self.load_networks(detector, entries).await?;
+        let mut found = Vec::new();
         for e in entries {
-            for f in detector.observe(&observed(e)) {
-                match merged.get_mut(&(f.rule, f.subject.clone())) {
-                    Some(m) => {
-                        m.hits += 1;
-                        m.evidence.extend(&f.evidence);
-                        m.last = f;
-                    }
-                    None => {
-                        let key = (f.rule, f.subject.clone());
-                        merged.insert(key, Merged { hits: 1, evidence: f.evidence.clone(), last: f });
-                    }
+            found.extend(detector.observe(&observed(e)));
+        }
+        let found = self.in_scope(detector, found).await?;
+        let mut merged: BTreeMap<(RuleId, String), Merged> = BTreeMap::new();
+        for f in found {
+            match merged.get_mut(&(f.rule, f.subject.clone())) {
+                Some(m) => {
+                    m.hits += 1;
+                    m.evidence.extend(&f.evidence);
+                    m.last = f;
+                }
+                None => {
+                    let key = (f.rule, f.subject.clone());
+                    merged.insert(key, Merged { hits: 1, evidence: f.evidence.clone(), last: f });
                 }
             }
         }
@@ -290,6 +382,12 @@ impl DetectionRunner {
             }
         }
         tx.put_detector_hours(&detector.take_hour_stats()).await?;
+        let networks = detector.take_network_updates();
+        if !networks.is_empty() {
+            let memory = detector.rules().get(RuleId::FirstSeenNetwork).memory_ms();
+            let newest = networks.iter().map(|n| n.last_seen).max().unwrap_or(0);
+            tx.put_detector_networks(&networks, newest - memory).await?;
+        }
         let moved = self.feed.done_in(&mut tx).await?;
         if moved.is_none() {
             // The lease was lost: another replica handles these entries.
@@ -386,6 +484,9 @@ impl DetectionRunner {
             .detail("threshold", f.threshold.to_string())
             .detail("window_minutes", f.window_minutes.to_string())
             .detail("evidence", m.evidence.len().to_string());
+        for (key, value) in &f.context {
+            e = e.detail(*key, value.clone());
+        }
         if let Some(b) = baseline {
             e = e
                 .detail("baseline_median", format!("{:.1}", b.median))

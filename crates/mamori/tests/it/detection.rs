@@ -658,3 +658,198 @@ async fn ordinary_work_stays_quiet(backend: Backend) {
     assert_eq!(silent.record.subject_user_id.as_deref(), Some(op_a.id.as_str()), "op.b went home");
 }
 both_backends!(ordinary_work_stays_quiet);
+
+/// Rule scopes: a rule narrowed to team B judges only team B's people (op.a's off-call lookups
+/// raise nothing, op.b's do); unknown ids are refused naming the field; the change is audited,
+/// and narrowing a rule with a second security admin waits for their approval.
+async fn rule_scopes_narrow_who_is_judged(backend: Backend) {
+    use mamori_domain::detect::RuleId;
+    let s = TestServer::start(backend).await;
+    let (op_a, op_b) = two_teams(&s).await;
+    let (client, _) = client_with_customers(&s, 40).await;
+    let admin = person(&s, "admin").await;
+    let ctx = Default::default();
+    let mut read = s.core.store().read().await.unwrap();
+    let team_a = read.user_by_id(&op_a.id).await.unwrap().unwrap().team_id.unwrap();
+    let team_b = read.user_by_id(&op_b.id).await.unwrap().unwrap().team_id.unwrap();
+    drop(read);
+
+    // The API refuses a team that does not exist, naming the field.
+    let token = s.token(admin.user.clone(), &[Permission::SettingsManage, Permission::AlertsRead]).await;
+    let api = reqwest::Client::new();
+    let put = |body: Value| api.put(s.url("/api/v1/detection-rules")).bearer_auth(&token).json(&body).send();
+    let mut settings = serde_json::to_value(RuleId::OffCallLookups.defaults()).unwrap();
+    settings["scope"] = json!({"teams": ["no-such-team"]});
+    let r = put(json!({"rules": {"off_call_lookups": settings.clone()}})).await.unwrap();
+    assert_eq!(r.status(), 422);
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(problem["field"], "scope.teams", "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("off_call_lookups"), "{problem}");
+
+    settings["scope"] = json!({"teams": [team_b]});
+    let r = put(json!({"rules": {"off_call_lookups": settings}})).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["rules"]["off_call_lookups"]["scope"]["teams"], json!([team_b]));
+    assert!(body["rules"]["denied_access"].get("scope").is_none(), "everywhere: not shown");
+    let changed = s.audit("detection.rules_change").await;
+    assert_eq!(changed[0].details["changed"], "off_call_lookups");
+    assert_eq!(changed[0].details["narrowed"], "off_call_lookups");
+    let stored = s.core.detection.rules(&admin, &ctx).await.unwrap().rules;
+    assert_eq!(stored.get(RuleId::OffCallLookups).scope.teams, [team_b.clone()]);
+
+    // op.a (team A) and op.b (team B) each look up 15 customers off any call.
+    for (name, from) in [("op.a", 0), ("op.b", 20)] {
+        let mut p = person(&s, name).await;
+        p.client_ids = vec![client.clone()];
+        for i in 0..15 {
+            s.core.vault.find_customers_by_phone(&p, &phone(from + i), &off_call(), &ctx).await.unwrap();
+        }
+    }
+    alerts_until(&s, &admin, 1).await;
+    caught_up(&s).await;
+    let alerts = s.core.detection.alerts(&admin, 7, &[], &ctx).await.unwrap();
+    let off_call: Vec<_> = alerts.iter().filter(|a| a.record.rule == "off_call_lookups").collect();
+    assert_eq!(off_call.len(), 1, "{alerts:?}");
+    assert_eq!(off_call[0].record.subject_user_id.as_deref(), Some(op_b.id.as_str()));
+    assert!(!alerts.iter().any(|a| a.record.subject_user_id.as_deref() == Some(op_a.id.as_str())));
+
+    // With a second security admin, narrowing a scope further is privileged; widening is not.
+    s.user("admin2", &[Role::SecurityAdmin]).await;
+    let mut narrower = stored.clone();
+    narrower.0.get_mut(&RuleId::DeniedAccess).unwrap().scope.teams = vec![team_b.clone()];
+    let refused = s.core.detection.set_rules(&admin, narrower, &ctx).await.unwrap_err();
+    assert!(matches!(refused, mamori_core::CoreError::ApprovalRequired), "{refused:?}");
+    let mut wider = stored.clone();
+    wider.0.get_mut(&RuleId::OffCallLookups).unwrap().scope.teams.push(team_a);
+    s.core.detection.set_rules(&admin, wider, &ctx).await.unwrap();
+}
+both_backends!(rule_scopes_narrow_who_is_judged);
+
+/// Sign-ins: outside the owner's shifts (an operator with no shifts is not judged), and from a
+/// network not seen for the person — the networks are stored with the cursor, so a process
+/// that never saw the earlier sign-ins (a restart after the replay window) still knows them.
+async fn sign_ins_off_shift_and_from_new_networks(backend: Backend) {
+    use crate::support::PASSWORD;
+    use mamori_audit::RequestContext;
+    use mamori_domain::activity::{Shift, ShiftSchedule, Weekday};
+    use mamori_domain::detect::SeenNetwork;
+    let s = TestServer::start_with(backend, |c| c.signin_burst = 10_000).await;
+    let (op_a, op_b) = two_teams(&s).await;
+    let admin = person(&s, "admin").await;
+    let ctx = Default::default();
+    let from = |ip: &str| RequestContext { source_ip: Some(ip.to_owned()), ..Default::default() };
+    // op.a works one hour a day, starting three hours from now (JST); op.b has no shifts.
+    let now_jst_hour = (s.core.now().0 / 3_600_000 + 9) % 24;
+    let start = (now_jst_hour + 3) % 24;
+    let shift = Shift {
+        days: Weekday::ALL.to_vec(),
+        start: format!("{start:02}:00"),
+        end: format!("{:02}:00", start + 1),
+    };
+    let schedule = ShiftSchedule { utc_offset_minutes: 540, shifts: vec![shift] };
+    s.core.devices.set_user_shifts(&admin, &op_a.id, schedule, &ctx).await.unwrap();
+    // op.b's network from five days ago, as a process before this one stored it (the log
+    // holds no sign-in of theirs: only the stored networks can know it).
+    let mut tx = s.core.store().begin().await.unwrap();
+    let seen = SeenNetwork {
+        subject: format!("user:{}", op_b.id),
+        network: "10.20.30.0/24".into(),
+        last_seen: s.core.now().0 - 5 * 86_400_000,
+    };
+    tx.put_detector_networks(&[seen], 0).await.unwrap();
+    tx.commit().await.unwrap();
+
+    s.core.identity.sign_in("op.a", PASSWORD, &from("10.20.30.40")).await.unwrap();
+    s.core.identity.sign_in("op.b", PASSWORD, &from("198.51.100.7")).await.unwrap();
+    s.core.identity.sign_in("op.b", PASSWORD, &from("198.51.100.8")).await.unwrap();
+    s.core.identity.sign_in("op.b", PASSWORD, &from("10.20.30.41")).await.unwrap();
+    alerts_until(&s, &admin, 2).await;
+    caught_up(&s).await;
+    let alerts = s.core.detection.alerts(&admin, 7, &[], &ctx).await.unwrap();
+    let of = |rule: &str| alerts.iter().filter(|a| a.record.rule == rule).collect::<Vec<_>>();
+    let rules: Vec<_> = alerts.iter().map(|a| (a.record.rule.as_str(), a.record.subject.as_str())).collect();
+
+    let off_shift = of("signin_off_shift");
+    assert_eq!(off_shift.len(), 1, "{rules:?}");
+    assert_eq!(off_shift[0].record.subject_user_id.as_deref(), Some(op_a.id.as_str()), "op.b has no shifts");
+    assert_eq!(off_shift[0].record.severity, "medium");
+
+    // op.a's first sign-in is learnt; op.b's first from 198.51.100.0/24 is new (one hit: the
+    // second address is of the same /24; the third is the stored network).
+    let new_network = of("first_seen_network");
+    assert_eq!(new_network.len(), 1, "{rules:?}");
+    let alert = &new_network[0].record;
+    assert_eq!((alert.subject_user_id.as_deref(), alert.hits), (Some(op_b.id.as_str()), 1));
+    let detail = s.core.detection.alert(&admin, &alert.id, &ctx).await.unwrap();
+    assert_eq!(detail.evidence.len(), 1);
+    assert_eq!(detail.evidence[0].action, "session.start");
+    assert_eq!(detail.evidence[0].source_ip.as_deref(), Some("198.51.100.7"));
+    let raised = s.audit("alert.raise").await;
+    let raised = raised.iter().find(|e| e.details["rule"] == "first_seen_network").unwrap();
+    assert_eq!(raised.details["network"], "198.51.100.0/24");
+    assert_eq!(raised.details["known_networks"], "1");
+    assert_eq!(raised.details["last_network"], "10.20.30.0/24");
+    let shifts = s.audit("alert.raise").await;
+    let shifts = shifts.iter().find(|e| e.details["rule"] == "signin_off_shift").unwrap();
+    assert!(shifts.details["shifts"].contains(&format!("{start:02}:00")), "{shifts:?}");
+
+    // What the detectors learnt is stored with the cursor.
+    let mut read = s.core.store().read().await.unwrap();
+    let stored = read.detector_networks(&format!("user:{}", op_b.id), 0).await.unwrap();
+    let nets: Vec<&str> = stored.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(nets, ["198.51.100.0/24", "10.20.30.0/24"], "oldest first");
+    let stored_a = read.detector_networks(&format!("user:{}", op_a.id), 0).await.unwrap();
+    assert_eq!(stored_a.len(), 1);
+}
+both_backends!(sign_ins_off_shift_and_from_new_networks);
+
+/// Administrators outside the change window: off as shipped; turned on with a window that
+/// does not hold now, an administrative action (the rule change itself, then a role change)
+/// is an alert naming the action and the window.
+async fn administrators_outside_the_change_window(backend: Backend) {
+    use mamori_domain::activity::{Shift, Weekday};
+    use mamori_domain::detect::RuleId;
+    let s = TestServer::start(backend).await;
+    let (op_a, _) = two_teams(&s).await;
+    let admin = person(&s, "admin").await;
+    let ctx = Default::default();
+    let mut rules = s.core.detection.rules(&admin, &ctx).await.unwrap().rules;
+    assert!(!rules.get(RuleId::AdminOffWindow).enabled, "ships off");
+    // A window of one hour, starting three hours from now (JST).
+    let now_jst_hour = (s.core.now().0 / 3_600_000 + 9) % 24;
+    let start = (now_jst_hour + 3) % 24;
+    let setting = rules.0.get_mut(&RuleId::AdminOffWindow).unwrap();
+    setting.enabled = true;
+    setting.change_window.as_mut().unwrap().shifts = vec![Shift {
+        days: Weekday::ALL.to_vec(),
+        start: format!("{start:02}:00"),
+        end: format!("{:02}:00", start + 1),
+    }];
+    s.core.detection.set_rules(&admin, rules, &ctx).await.unwrap();
+    s.core
+        .identity
+        .set_user_roles(&admin, &op_a.id, &[Role::Operator, Role::Supervisor], &ctx)
+        .await
+        .unwrap();
+    let alerts = alerts_until(&s, &admin, 1).await;
+    caught_up(&s).await;
+    let alerts_now = s.core.detection.alerts(&admin, 7, &[], &ctx).await.unwrap();
+    let off_window: Vec<_> = alerts_now.iter().filter(|a| a.record.rule == "admin_off_window").collect();
+    assert_eq!(off_window.len(), 1, "{alerts:?}");
+    let alert = &off_window[0].record;
+    assert_eq!(alert.subject_user_id.as_deref(), Some(admin.user.id.as_str()));
+    assert_eq!(alert.value, 2, "the rule change and the role change, one alert");
+    let detail = s.core.detection.alert(&admin, &alert.id, &ctx).await.unwrap();
+    let actions: Vec<&str> = detail.evidence.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["detection.rules_change", "user.roles"]);
+    let raised = s.audit("alert.raise").await;
+    let raised = raised.iter().find(|e| e.details["rule"] == "admin_off_window").unwrap();
+    // The action of the latest firing it was raised from (one batch or two).
+    assert!(
+        ["detection.rules_change", "user.roles"].contains(&raised.details["action"].as_str()),
+        "{raised:?}"
+    );
+    assert!(raised.details["change_window"].contains(&format!("{start:02}:00")), "{raised:?}");
+}
+both_backends!(administrators_outside_the_change_window);

@@ -24,9 +24,10 @@ use mamori_core::detection::{
 };
 use mamori_core::{CoreError, Principal, User};
 use mamori_domain::Permission::{AlertsManage, AlertsRead, DevicesRead, SettingsManage, UsersRead};
+use mamori_domain::activity::{Shift, Weekday};
 use mamori_domain::authz::Access::Permission as Needs;
 use mamori_domain::detect::{
-    MIN_HISTORY_HOURS, Response as AutoResponse, RuleId, RuleSet, RuleSettings, Severity, VOLUME_Z,
+    MIN_HISTORY_HOURS, Response as AutoResponse, RuleId, RuleScope, RuleSet, RuleSettings, Severity, VOLUME_Z,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -785,6 +786,74 @@ pub struct RuleRow {
     pub record: String,
     /// "既定: 高・しきい値 15・8 時間".
     pub defaults: String,
+    /// Where it applies: (id, name, chosen) of each kind; `scope_text` in words.
+    pub sites: Vec<(String, String, bool)>,
+    pub teams: Vec<(String, String, bool)>,
+    pub clients: Vec<(String, String, bool)>,
+    pub scoped: bool,
+    pub scope_text: String,
+    /// `admin_off_window`: its change window's first period (days, start, end).
+    pub has_window: bool,
+    pub window_days: Vec<(&'static str, String, bool)>,
+    pub window_start: String,
+    pub window_end: String,
+    /// `first_seen_network`: days a network stays known.
+    pub has_memory: bool,
+    pub memory: String,
+}
+
+/// The sites, teams and client companies a rule's scope may name: (id, name).
+#[derive(Debug, Default, Clone)]
+pub struct ScopeUnits {
+    pub sites: Vec<(String, String)>,
+    pub teams: Vec<(String, String)>,
+    pub clients: Vec<(String, String)>,
+}
+
+impl ScopeUnits {
+    async fn read(state: &AppState) -> ScopeUnits {
+        use mamori_domain::identity::OrgKind;
+        let list = |kind| async move {
+            let units = state.core.identity.list_org(kind).await.unwrap_or_default();
+            units.into_iter().map(|u| (u.id, u.name)).collect::<Vec<_>>()
+        };
+        ScopeUnits {
+            sites: list(OrgKind::Site).await,
+            teams: list(OrgKind::Team).await,
+            clients: list(OrgKind::Client).await,
+        }
+    }
+
+    /// A scope in words: "チーム: Team A、Team B" (ids no longer known shown as they are).
+    fn text(&self, tr: Tr, scope: &RuleScope) -> String {
+        if scope.is_everywhere() {
+            return tr.t("rules.scope_everywhere").to_owned();
+        }
+        let sep = tr.t("common.list_separator");
+        let kinds = [
+            ("rules.scope_sites", &scope.sites, &self.sites),
+            ("rules.scope_teams", &scope.teams, &self.teams),
+            ("rules.scope_clients", &scope.clients, &self.clients),
+        ];
+        kinds
+            .iter()
+            .filter(|(_, ids, _)| !ids.is_empty())
+            .map(|(key, ids, units)| {
+                let names: Vec<String> = ids
+                    .iter()
+                    .map(|id| {
+                        units.iter().find(|(u, _)| u == id).map_or_else(|| id.clone(), |(_, n)| n.clone())
+                    })
+                    .collect();
+                format!("{}: {}", tr.t(key), names.join(sep))
+            })
+            .collect::<Vec<_>>()
+            .join(" / ")
+    }
+}
+
+fn units_chosen(units: &[(String, String)], ids: &[String]) -> Vec<(String, String, bool)> {
+    units.iter().map(|(id, name)| (id.clone(), name.clone(), ids.contains(id))).collect()
 }
 
 #[derive(Template)]
@@ -806,9 +875,17 @@ fn settings_summary(tr: Tr, s: &RuleSettings) -> String {
         .replace("{window}", &window_text(tr, i64::from(s.window_minutes)))
 }
 
-fn rule_row(tr: Tr, rule: RuleId, s: &RuleSettings, counts: &HashMap<String, (i64, i64)>) -> RuleRow {
+fn rule_row(
+    tr: Tr,
+    rule: RuleId,
+    s: &RuleSettings,
+    counts: &HashMap<String, (i64, i64)>,
+    units: &ScopeUnits,
+) -> RuleRow {
     let code = rule.as_str();
     let (alerts, false_positives) = counts.get(code).copied().unwrap_or((0, 0));
+    let window = s.change_window_or_default();
+    let first = window.shifts.first();
     RuleRow {
         code,
         name: rule_name(tr, code),
@@ -827,6 +904,23 @@ fn rule_row(tr: Tr, rule: RuleId, s: &RuleSettings, counts: &HashMap<String, (i6
             .replace("{alerts}", &alerts.to_string())
             .replace("{false_positives}", &false_positives.to_string()),
         defaults: settings_summary(tr, &rule.defaults()),
+        sites: units_chosen(&units.sites, &s.scope.sites),
+        teams: units_chosen(&units.teams, &s.scope.teams),
+        clients: units_chosen(&units.clients, &s.scope.clients),
+        scoped: !s.scope.is_everywhere(),
+        scope_text: units.text(tr, &s.scope),
+        has_window: rule.has_change_window(),
+        window_days: Weekday::ALL
+            .iter()
+            .map(|d| {
+                let key = super::devices::weekday_key(*d);
+                (key, tr.t(&format!("weekday.{key}")).to_owned(), first.is_some_and(|f| f.days.contains(d)))
+            })
+            .collect(),
+        window_start: first.map(|f| f.start.clone()).unwrap_or_default(),
+        window_end: first.map(|f| f.end.clone()).unwrap_or_default(),
+        has_memory: rule.has_memory(),
+        memory: s.memory_days.unwrap_or(mamori_domain::detect::DEFAULT_MEMORY_DAYS).to_string(),
     }
 }
 
@@ -834,6 +928,11 @@ fn rule_row(tr: Tr, rule: RuleId, s: &RuleSettings, counts: &HashMap<String, (i6
 /// it turns off, then each rule left on with its settings ("通話外の顧客参照（高・15・8 時間）").
 /// The approvals page shows a request's `rules` with it.
 pub fn rules_summary(tr: Tr, rules: &BTreeMap<RuleId, RuleSettings>) -> String {
+    rules_summary_with(tr, rules, &ScopeUnits::default())
+}
+
+/// [`rules_summary`], naming the scopes' sites, teams and clients.
+pub fn rules_summary_with(tr: Tr, rules: &BTreeMap<RuleId, RuleSettings>, units: &ScopeUnits) -> String {
     let set = RuleSet(rules.clone());
     let sep = tr.t("common.list_separator");
     let off: Vec<String> =
@@ -849,6 +948,12 @@ pub fn rules_summary(tr: Tr, rules: &BTreeMap<RuleId, RuleSettings>) -> String {
                 window_text(tr, i64::from(s.window_minutes)),
             ];
             parts.extend(s.responses.iter().map(|x| response_label(tr, x.as_str())));
+            if !s.scope.is_everywhere() {
+                parts.push(tr.t("rules.summary_scope").replace("{scope}", &units.text(tr, &s.scope)));
+            }
+            if r.has_change_window() {
+                parts.push(mamori_domain::detect::window_text(&s.change_window_or_default()));
+            }
             tr.t("rules.summary_rule")
                 .replace("{rule}", &rule_name(tr, r.as_str()))
                 .replace("{settings}", &parts.join(sep))
@@ -865,6 +970,8 @@ fn posted_rules(
     tr: Tr,
     form: &Form,
     counts: &HashMap<String, (i64, i64)>,
+    units: &ScopeUnits,
+    current: &RuleSet,
 ) -> (Vec<RuleRow>, Result<RuleSet, String>) {
     let mut rows = Vec::new();
     let mut rules = BTreeMap::new();
@@ -879,6 +986,44 @@ fn posted_rules(
         let responses: Vec<AutoResponse> =
             AutoResponse::ALL.into_iter().filter(|r| chosen.iter().any(|c| c == r.as_str())).collect();
         let name = rule_name(tr, code);
+        let ids = |kind: &str, known: &[(String, String)]| -> Vec<String> {
+            let posted = form.all(&format!("scope_{kind}_{code}"));
+            known.iter().filter(|(id, _)| posted.contains(id)).map(|(id, _)| id.clone()).collect()
+        };
+        let scope = RuleScope {
+            sites: ids("sites", &units.sites),
+            teams: ids("teams", &units.teams),
+            clients: ids("clients", &units.clients),
+        };
+        let days = form.all(&format!("window_days_{code}"));
+        let change_window = rule.has_change_window().then(|| {
+            let mut w = current.get(rule).change_window_or_default();
+            let first = Shift {
+                days: Weekday::ALL
+                    .into_iter()
+                    .filter(|d| days.iter().any(|x| x == super::devices::weekday_key(*d)))
+                    .collect(),
+                start: field("window_start"),
+                end: field("window_end"),
+            };
+            match w.shifts.first_mut() {
+                Some(f) => *f = first,
+                None => w.shifts.push(first),
+            }
+            w
+        });
+        let memory = field("memory");
+        let memory_days = if rule.has_memory() {
+            match memory.parse::<u32>() {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    problems.push(tr.t("rules.invalid_memory").replace("{rule}", &name));
+                    None
+                }
+            }
+        } else {
+            None
+        };
         match (severity, threshold, window) {
             (Some(severity), Ok(threshold), Ok(window_minutes)) => {
                 let s = RuleSettings {
@@ -887,27 +1032,42 @@ fn posted_rules(
                     threshold,
                     window_minutes,
                     responses,
+                    scope: scope.clone(),
+                    change_window,
+                    memory_days,
                 };
-                match s.check() {
-                    Ok(()) => {}
-                    Err(mamori_domain::detect::RuleSettingsError::Threshold) => {
-                        problems.push(tr.t("rules.invalid_threshold").replace("{rule}", &name));
-                    }
-                    Err(mamori_domain::detect::RuleSettingsError::Window) => {
-                        problems.push(tr.t("rules.invalid_window").replace("{rule}", &name));
-                    }
-                }
+                use mamori_domain::detect::RuleSettingsError as E;
+                let problem = match s.check() {
+                    Ok(()) => None,
+                    Err(E::Threshold) => Some("rules.invalid_threshold"),
+                    Err(E::Window) => Some("rules.invalid_window"),
+                    Err(E::Scope) => Some("rules.invalid_scope"),
+                    Err(E::ChangeWindow(_)) => Some("rules.invalid_change_window"),
+                    Err(E::Memory) => Some("rules.invalid_memory"),
+                };
+                problems.extend(problem.map(|key| tr.t(key).replace("{rule}", &name)));
                 rules.insert(rule, s);
             }
             (None, _, _) => problems.push(tr.t("rules.invalid_severity").replace("{rule}", &name)),
             (_, Err(_), _) => problems.push(tr.t("rules.invalid_threshold").replace("{rule}", &name)),
             (_, _, Err(_)) => problems.push(tr.t("rules.invalid_window").replace("{rule}", &name)),
         }
-        let mut row = rule_row(tr, rule, &rule.defaults(), counts);
+        let mut row = rule_row(tr, rule, &rule.defaults(), counts, units);
         row.enabled = form.text(&format!("enabled_{code}")) == "on";
         row.severity = field("severity");
         row.threshold = field("threshold");
         row.window = field("window");
+        row.sites = units_chosen(&units.sites, &scope.sites);
+        row.teams = units_chosen(&units.teams, &scope.teams);
+        row.clients = units_chosen(&units.clients, &scope.clients);
+        row.scoped = !scope.is_everywhere();
+        row.scope_text = units.text(tr, &scope);
+        for (key, _, on) in &mut row.window_days {
+            *on = days.iter().any(|x| x == key);
+        }
+        row.window_start = field("window_start");
+        row.window_end = field("window_end");
+        row.memory = memory;
         for (c, _, on) in &mut row.responses {
             *on = chosen.iter().any(|x| x == c);
         }
@@ -932,10 +1092,11 @@ async fn rules_view(
     };
     let counts: HashMap<String, (i64, i64)> =
         view.counts.iter().map(|c| (c.rule.clone(), (c.alerts, c.false_positives))).collect();
+    let units = ScopeUnits::read(state).await;
     let (rows, reason) = match posted {
         Some((rows, reason)) => (rows, reason),
         None => (
-            RuleId::ALL.iter().map(|r| rule_row(tr, *r, &view.rules.get(*r), &counts)).collect(),
+            RuleId::ALL.iter().map(|r| rule_row(tr, *r, &view.rules.get(*r), &counts, &units)).collect(),
             String::new(),
         ),
     };
@@ -983,12 +1144,15 @@ async fn save_rules(
     form: Form,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let counts = match state.core.detection.rules(&p, &ctx).await {
-        Ok(v) => v.counts.iter().map(|c| (c.rule.clone(), (c.alerts, c.false_positives))).collect(),
-        Err(_) => HashMap::new(),
+    let (counts, current) = match state.core.detection.rules(&p, &ctx).await {
+        Ok(v) => {
+            (v.counts.iter().map(|c| (c.rule.clone(), (c.alerts, c.false_positives))).collect(), v.rules)
+        }
+        Err(_) => (HashMap::new(), RuleSet::defaults()),
     };
+    let units = ScopeUnits::read(&state).await;
     let reason = form.text("reason").to_owned();
-    let (rows, rules) = posted_rules(tr, &form, &counts);
+    let (rows, rules) = posted_rules(tr, &form, &counts, &units, &current);
     let rules = match rules {
         Ok(r) => r,
         Err(problems) => {

@@ -116,15 +116,22 @@ macro_rules! detection_queries {
                 .await
                 .map_err(db_err)?;
                 let Some((version, changed_at, changed_by)) = latest else { return Ok(None) };
-                let rows = sqlx::query_as::<$db, DetectionRuleRow>(
-                    "SELECT rule, enabled, severity, threshold, window_minutes, responses FROM detection_rules \
-                     WHERE version = $1 ORDER BY rule",
+                let rows = sqlx::query_as::<$db, (String, i64, String, i64, i64, String, String)>(
+                    "SELECT rule, enabled, severity, threshold, window_minutes, responses, options \
+                     FROM detection_rules WHERE version = $1 ORDER BY rule",
                 )
                 .bind(version)
                 .fetch_all(self.handle.conn())
                 .await
                 .map_err(db_err)?;
-                let rules = rows.into_iter().map(detection_rule_of).collect::<StoreResult<Vec<_>>>()?;
+                let rules = rows
+                    .into_iter()
+                    .map(|(rule, enabled, severity, threshold, window, responses, options)| {
+                        let (id, settings) =
+                            detection_rule_of((rule, enabled, severity, threshold, window, responses))?;
+                        Ok((id, settings.with_options($crate::queries::detection::detection_rule_options(&options)?)))
+                    })
+                    .collect::<StoreResult<Vec<_>>>()?;
                 Ok(Some((RuleVersion { version, changed_at: UnixMillis(changed_at), changed_by }, rules)))
             }
 
@@ -141,6 +148,21 @@ macro_rules! detection_queries {
                     .into_iter()
                     .map(|(rule, alerts, false_positives)| RuleAlertCount { rule, alerts, false_positives })
                     .collect())
+            }
+
+            async fn detector_networks(&mut self, subject: &str, since: i64) -> StoreResult<Vec<(String, i64)>> {
+                let mut rows = sqlx::query_as::<$db, (String, i64)>(
+                    "SELECT network, last_seen FROM detector_networks WHERE subject = $1 AND last_seen > $2 \
+                     ORDER BY last_seen DESC, network LIMIT $3",
+                )
+                .bind(subject)
+                .bind(since)
+                .bind(mamori_domain::detect::MAX_NETWORKS as i64)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                rows.reverse();
+                Ok(rows)
             }
         }
 
@@ -293,6 +315,38 @@ macro_rules! detection_queries {
                 Ok(())
             }
 
+            async fn put_detector_networks(
+                &mut self,
+                seen: &[mamori_domain::detect::SeenNetwork],
+                forget_before: i64,
+            ) -> StoreResult<()> {
+                for chunk in seen.chunks(200) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO detector_networks (subject, network, last_seen) ",
+                    );
+                    q.push_values(chunk, |mut row, s| {
+                        row.push_bind(s.subject.clone()).push_bind(s.network.clone()).push_bind(s.last_seen);
+                    });
+                    q.push(
+                        " ON CONFLICT (subject, network) DO UPDATE SET last_seen = excluded.last_seen \
+                         WHERE excluded.last_seen > detector_networks.last_seen",
+                    );
+                    q.build().execute(self.handle.conn()).await.map_err(db_err)?;
+                }
+                let mut subjects: Vec<&str> = seen.iter().map(|s| s.subject.as_str()).collect();
+                subjects.sort_unstable();
+                subjects.dedup();
+                for subject in subjects {
+                    sqlx::query::<$db>("DELETE FROM detector_networks WHERE subject = $1 AND last_seen <= $2")
+                        .bind(subject)
+                        .bind(forget_before)
+                        .execute(self.handle.conn())
+                        .await
+                        .map_err(db_err)?;
+                }
+                Ok(())
+            }
+
             async fn put_detection_rules(
                 &mut self,
                 rules: &[(mamori_domain::detect::RuleId, mamori_domain::detect::RuleSettings)],
@@ -318,9 +372,15 @@ macro_rules! detection_queries {
                     responses.sort();
                     responses.dedup();
                     let responses: Vec<&str> = responses.iter().map(|r| r.as_str()).collect();
+                    let options = s.options();
+                    let options = if options == Default::default() {
+                        String::new()
+                    } else {
+                        serde_json::to_string(&options).map_err(|e| mamori_store::StoreError::Corrupt(e.to_string()))?
+                    };
                     sqlx::query::<$db>(
                         "INSERT INTO detection_rules (version, rule, enabled, severity, threshold, window_minutes, \
-                         responses) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                         responses, options) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                     )
                     .bind(version)
                     .bind(rule.as_str())
@@ -329,6 +389,7 @@ macro_rules! detection_queries {
                     .bind(i64::from(s.threshold))
                     .bind(i64::from(s.window_minutes))
                     .bind(join_list(&responses))
+                    .bind(options)
                     .execute(self.handle.conn())
                     .await
                     .map_err(db_err)?;
@@ -340,3 +401,14 @@ macro_rules! detection_queries {
 }
 
 pub(crate) use detection_queries;
+
+/// A rule's stored options ('' for none).
+pub(crate) fn detection_rule_options(
+    options: &str,
+) -> mamori_store::StoreResult<mamori_domain::detect::RuleOptions> {
+    if options.is_empty() {
+        return Ok(Default::default());
+    }
+    serde_json::from_str(options)
+        .map_err(|e| mamori_store::StoreError::Corrupt(format!("detection rule options: {e}")))
+}
