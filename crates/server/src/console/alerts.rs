@@ -33,6 +33,7 @@ use std::collections::{BTreeMap, HashMap};
 
 pub fn routes(r: Routes) -> Routes {
     r.add(Method::GET, "/alerts", Needs(AlertsRead), list_page)
+        .add(Method::GET, "/alerts/stream", Needs(AlertsRead), list_stream)
         .add(Method::GET, "/alerts/{id}", Needs(AlertsRead), alert_page)
         .add(Method::POST, "/alerts/{id}", Needs(AlertsManage), update)
         .add(Method::GET, "/alerts/{id}/responses/{response}/reverse", Needs(AlertsManage), confirm_reverse)
@@ -280,7 +281,8 @@ pub(super) fn alert_row(tr: Tr, a: &Alert, devices: &HashMap<String, String>) ->
 #[template(path = "alerts.html")]
 struct ListPage {
     c: Chrome,
-    rows: Vec<AlertRow>,
+    /// The live part, rendered ([`ListLive`]).
+    live: String,
     /// The filter as chosen (`""` for every state).
     state: String,
     days: u32,
@@ -292,20 +294,90 @@ struct ListPage {
     can_rules: bool,
 }
 
-async fn list_page(
+/// The list's live part: the table (or why there is none), swapped in place as alerts come.
+#[derive(Template)]
+#[template(path = "alerts_live.html")]
+struct ListLive {
+    tr: Tr,
+    rows: Vec<AlertRow>,
+    refused: bool,
+}
+
+/// The rows the filter asks for, or a problem page.
+async fn list_rows(
+    state: &AppState,
+    tr: Tr,
+    p: &Principal,
+    ctx: &RequestContext,
+    days: u32,
+    states: &[&str],
+) -> Result<Vec<AlertRow>, Response> {
+    match state.core.detection.alerts(p, days, states, ctx).await {
+        Ok(alerts) => {
+            // PCs by name, for alerts about a PC with no person.
+            let about_pc = alerts.iter().any(|a| a.record.subject.starts_with("device:"));
+            let devices = if about_pc { device_names(state, p).await } else { HashMap::new() };
+            Ok(alerts.iter().map(|a| alert_row(tr, a, &devices)).collect())
+        }
+        Err(e) => Err(super::message_page_text(tr, crate::problem::status_of(&e), alert_error(tr, &e))),
+    }
+}
+
+/// The list as server-sent events: at once, then after each alert raised or changed in this
+/// process (and at least every 15 s, for another replica's); a stream ends after a minute and
+/// the browser comes back through the session check. A filter the page refused streams nothing.
+async fn list_stream(
     State(state): State<AppState>,
     headers: HeaderMap,
     Caller(p): Caller,
     Ctx(ctx): Ctx,
     Query(q): Query<ListQuery>,
 ) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use std::time::Duration;
     let tr = tr_for(&headers, Some(&p));
-    let chosen = q.state.trim().to_owned();
-    let states: Vec<&str> = match chosen.as_str() {
+    let Ok((days, chosen)) = list_filter(tr, &q) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let changes = state.core.detection.watch_alerts();
+    let until = tokio::time::Instant::now() + Duration::from_secs(60);
+    let events = futures_util::stream::unfold(
+        (state, p, ctx, changes, true),
+        move |(state, p, ctx, mut changes, first)| {
+            let chosen = chosen.clone();
+            async move {
+                if !first {
+                    let wake = tokio::time::timeout(Duration::from_secs(15), changes.changed());
+                    match tokio::time::timeout_at(until, wake).await {
+                        Err(_) | Ok(Ok(Err(_))) => return None,
+                        Ok(_) => {}
+                    }
+                    changes.borrow_and_update();
+                }
+                let states = chosen_states(&chosen);
+                let rows = list_rows(&state, tr, &p, &ctx, days, &states).await.ok()?;
+                let html = ListLive { tr, rows, refused: false }.render().ok()?;
+                let event = Event::default().event("live").retry(Duration::from_millis(500)).data(html);
+                Some((Ok::<_, std::convert::Infallible>(event), (state, p, ctx, changes, false)))
+            }
+        },
+    );
+    Sse::new(events).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// The states a filter value stands for.
+fn chosen_states(chosen: &str) -> Vec<&str> {
+    match chosen {
         "" => Vec::new(),
         ACTIVE => ACTIVE_STATES.to_vec(),
         s => vec![s],
-    };
+    }
+}
+
+/// The period and the state filter of the list, or why they are refused (in words).
+fn list_filter(tr: Tr, q: &ListQuery) -> Result<(u32, String), (u32, String, String)> {
+    let chosen = q.state.trim().to_owned();
+    let states = chosen_states(&chosen);
     let mut refused = None;
     if let Some(bad) = states.iter().find(|s| !ALERT_STATES.contains(s)) {
         let allowed: Vec<String> = std::iter::once(ACTIVE)
@@ -332,20 +404,32 @@ async fn list_page(
             }
         },
     };
-    let rows = match refused {
+    match refused {
+        None => Ok((days, chosen)),
+        Some(why) => Err((days, chosen, why)),
+    }
+}
+
+async fn list_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let (days, chosen, refused) = match list_filter(tr, &q) {
+        Ok((days, chosen)) => (days, chosen, None),
+        Err((days, chosen, why)) => (days, chosen, Some(why)),
+    };
+    let rows = match &refused {
         Some(_) => Vec::new(),
-        None => match state.core.detection.alerts(&p, days, &states, &ctx).await {
-            Ok(alerts) => {
-                // PCs by name, for alerts about a PC with no person.
-                let about_pc = alerts.iter().any(|a| a.record.subject.starts_with("device:"));
-                let devices = if about_pc { device_names(&state, &p).await } else { HashMap::new() };
-                alerts.iter().map(|a| alert_row(tr, a, &devices)).collect()
-            }
-            Err(e) => {
-                return super::message_page_text(tr, crate::problem::status_of(&e), alert_error(tr, &e));
-            }
+        None => match list_rows(&state, tr, &p, &ctx, days, &chosen_states(&chosen)).await {
+            Ok(rows) => rows,
+            Err(page) => return page,
         },
     };
+    let live = ListLive { tr, rows, refused: refused.is_some() }.render().unwrap_or_default();
     let mut day_choices: Vec<u32> = DAY_CHOICES.to_vec();
     if !day_choices.contains(&days) {
         day_choices.push(days);
@@ -356,7 +440,7 @@ async fn list_page(
         c: Chrome::new(tr, "alerts.title", Some(&p), csrf_for(Some(&p), None), "/alerts")
             .notice_key(q.done.as_deref())
             .error(refused.clone()),
-        rows,
+        live,
         state: chosen,
         days,
         states: std::iter::once((ACTIVE, tr.t("alerts.state_active").to_owned()))
