@@ -793,6 +793,9 @@ catalogue! {
             ("action", "`admin_off_window`: the administrative action"),
             ("change_window", "`admin_off_window`: the change window it fell outside of"),
             ("shifts", "`signin_off_shift`: the owner's shifts the sign-in fell outside of"),
+            ("calls", "`lookups_per_call`: the calls the telephony reported for the operator in the window"),
+            ("customers_per_call", "`lookups_per_call`: distinct customers per call (calls counted as 1 when none)"),
+            ("min_customers", "`lookups_per_call`: customers in the window before it judges"),
         ],
         summary: "a detection rule raised an alert (actor `system`); further firings of the same cause are counted on it, not written again",
     };

@@ -120,10 +120,13 @@ pub enum RuleId {
     /// Administrative actions (those [`RuleId::AdminBulk`] counts) outside the change window
     /// ([`RuleSettings::change_window`]).
     AdminOffWindow,
+    /// Distinct customers an operator looked up per call they handled (the telephony's
+    /// `cti.call_start`) in the window: browsing while on few calls, on a call or not.
+    LookupsPerCall,
 }
 
 impl RuleId {
-    pub const ALL: [RuleId; 18] = [
+    pub const ALL: [RuleId; 19] = [
         RuleId::OffCallLookups,
         RuleId::LookupVolume,
         RuleId::OtherClientLookups,
@@ -142,6 +145,7 @@ impl RuleId {
         RuleId::SigninOffShift,
         RuleId::FirstSeenNetwork,
         RuleId::AdminOffWindow,
+        RuleId::LookupsPerCall,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -164,6 +168,7 @@ impl RuleId {
             RuleId::SigninOffShift => "signin_off_shift",
             RuleId::FirstSeenNetwork => "first_seen_network",
             RuleId::AdminOffWindow => "admin_off_window",
+            RuleId::LookupsPerCall => "lookups_per_call",
         }
     }
 
@@ -179,6 +184,7 @@ impl RuleId {
                 | RuleId::LookupVolume
                 | RuleId::OffShiftLookups
                 | RuleId::OtherClientLookups
+                | RuleId::LookupsPerCall
         )
     }
 
@@ -203,6 +209,7 @@ impl RuleId {
             RuleId::SigninOffShift => (Severity::Medium, 1, 480, &[]),
             RuleId::FirstSeenNetwork => (Severity::Medium, 1, 480, &[]),
             RuleId::AdminOffWindow => (Severity::Medium, 1, 60, &[]),
+            RuleId::LookupsPerCall => (Severity::Medium, 3, 60, &[]),
         };
         RuleSettings {
             // A change window is each organisation's own: the rule ships with office hours set
@@ -463,6 +470,9 @@ pub const VOLUME_Z: f64 = 3.5;
 pub const MIN_HISTORY_HOURS: usize = 8;
 /// Hours of history kept per operator (two weeks of active hours).
 pub const MAX_HISTORY_HOURS: usize = 336;
+/// `lookups_per_call` judges an operator's window only from this many distinct customers on
+/// (fewer is ordinary: a callback or two between calls, the first minutes of a shift).
+pub const PER_CALL_MIN_CUSTOMERS: u64 = 10;
 /// Entries named as evidence of one finding, at most (the latest).
 pub const MAX_EVIDENCE: usize = 200;
 
@@ -651,6 +661,11 @@ pub struct Detector {
     rules: RuleSet,
     /// Per person, the networks they signed in from (first-seen network).
     networks: HashMap<Box<str>, Networks>,
+    /// Per operator, the calls they took in the `lookups_per_call` window: (time, index).
+    calls: HashMap<Box<str>, VecDeque<(i64, u64)>>,
+    /// Per operator, when the telephony last reported a call of theirs (those with none within
+    /// the longest window are forgotten, and not judged by `lookups_per_call`).
+    calls_seen: HashMap<Box<str>, i64>,
     windows: HashMap<(RuleId, Box<str>), Window>,
     /// Per operator, customers explained by a call or a note: key → last time.
     explained: HashMap<Box<str>, HashMap<Box<str>, i64>>,
@@ -683,6 +698,8 @@ impl Detector {
             explained: HashMap::new(),
             hours: HashMap::new(),
             networks: HashMap::new(),
+            calls: HashMap::new(),
+            calls_seen: HashMap::new(),
             pruned_at: 0,
         }
     }
@@ -812,6 +829,11 @@ impl Detector {
             }
             ("device.signal", "success") => self.device_signal(e, &mut found),
             ("session.start", "success") if e.actor.starts_with("user:") => self.signin(e, &mut found),
+            ("cti.call_start", "success") => {
+                if let Some(operator) = e.detail("operator") {
+                    self.call_taken(&format!("user:{operator}"), e);
+                }
+            }
             ("account.shared_suspected", _) => {
                 if let Some(user) = e.object {
                     self.count(RuleId::SharedAccount, user, None, e, &mut found);
@@ -914,9 +936,73 @@ impl Detector {
             }
         }
         self.count(RuleId::LookupVolume, e.actor, Some(customer), e, found);
+        self.per_call(e, customer, found);
         if e.detail("off_shift") == Some("true") {
             self.count(RuleId::OffShiftLookups, e.actor, Some(customer), e, found);
         }
+    }
+
+    /// A call the operator took (the telephony reports it): the denominator of
+    /// `lookups_per_call`.
+    fn call_taken(&mut self, operator: &str, e: &Observed<'_>) {
+        let window_ms = self.rules.get(RuleId::LookupsPerCall).window_ms();
+        let calls = self.calls.entry(operator.into()).or_default();
+        while calls.front().is_some_and(|&(t, _)| t <= e.time.0 - window_ms) {
+            calls.pop_front();
+        }
+        calls.push_back((e.time.0, e.index));
+        self.calls_seen.insert(operator.into(), e.time.0);
+    }
+
+    /// Distinct customers looked up per call taken in the window, against the threshold (a
+    /// ratio), once the operator looked up [`PER_CALL_MIN_CUSTOMERS`].
+    fn per_call(&mut self, e: &Observed<'_>, customer: &str, found: &mut Vec<Finding>) {
+        let settings = self.rules.get(RuleId::LookupsPerCall);
+        if !settings.enabled {
+            return;
+        }
+        let window_ms = settings.window_ms();
+        let w = self.windows.entry((RuleId::LookupsPerCall, e.actor.into())).or_default();
+        w.push(e.time.0, e.index, Some(customer), window_ms);
+        let customers = w.value(true);
+        if customers < PER_CALL_MIN_CUSTOMERS {
+            return;
+        }
+        // An operator whose calls the telephony has not reported lately (no integration, or
+        // not on the phones) is not judged: nothing to divide by.
+        let Some(c) = self.calls.get_mut(e.actor) else { return };
+        while c.front().is_some_and(|&(t, _)| t <= e.time.0 - window_ms) {
+            c.pop_front();
+        }
+        let calls = c.len() as u64;
+        if customers < u64::from(settings.threshold) * calls.max(1) {
+            return;
+        }
+        let mut evidence = w.evidence();
+        if let Some(c) = self.calls.get(e.actor) {
+            evidence.extend(c.iter().map(|&(_, i)| i));
+            evidence.sort_unstable();
+            let skip = evidence.len().saturating_sub(MAX_EVIDENCE);
+            evidence.drain(..skip);
+        }
+        let ratio = customers as f64 / calls.max(1) as f64;
+        found.push(Finding {
+            rule: RuleId::LookupsPerCall,
+            subject: e.actor.to_owned(),
+            severity: settings.severity,
+            time: e.time,
+            index: e.index,
+            value: customers,
+            threshold: settings.threshold,
+            window_minutes: settings.window_minutes,
+            baseline: None,
+            evidence,
+            context: vec![
+                ("calls", calls.to_string()),
+                ("customers_per_call", format!("{ratio:.1}")),
+                ("min_customers", PER_CALL_MIN_CUSTOMERS.to_string()),
+            ],
+        });
     }
 
     /// A call or a note with this customer explains the operator's off-call lookups of them,
@@ -1025,6 +1111,9 @@ impl Detector {
             m.retain(|_, t| *t > cutoff);
         }
         self.explained.retain(|_, m| !m.is_empty());
+        self.calls_seen.retain(|_, t| *t > cutoff);
+        let seen = &self.calls_seen;
+        self.calls.retain(|k, _| seen.contains_key(k));
     }
 }
 
@@ -1501,6 +1590,62 @@ mod tests {
         assert_eq!(options.scope.teams, ["t1", "t2"], "stored sorted");
         let back = RuleId::OffCallLookups.defaults().with_options(options);
         assert_eq!(back.scope.teams, ["t1", "t2"]);
+    }
+
+    #[test]
+    fn lookups_per_handled_call() {
+        let mut d = Detector::new(RuleSet::defaults());
+        let mut log = Log::new();
+        let on = lookup_details(true);
+        let call = |log: &mut Log, d: &mut Detector, t: i64| {
+            let op = BTreeMap::from([("operator".to_owned(), "op".to_owned())]);
+            log.feed(d, t, "cti.call_start", "token:cti", Some("call:c"), "success", &op)
+        };
+        // An ordinary hour: ten calls, a customer or two on each.
+        let mut found = Vec::new();
+        for i in 0..10 {
+            let t = T0 + i * 5 * 60_000;
+            call(&mut log, &mut d, t);
+            for j in 0..2 {
+                let c = format!("customer:h:{i}-{j}");
+                found.extend(log.feed(
+                    &mut d,
+                    t + 10_000,
+                    "customer.lookup",
+                    "user:op",
+                    Some(&c),
+                    "success",
+                    &on,
+                ));
+            }
+        }
+        assert!(found.is_empty(), "{found:?}");
+
+        // Two calls, and on them 30 customers looked up: 15 a call.
+        let t1 = T0 + 3 * HOUR_MS;
+        call(&mut log, &mut d, t1);
+        call(&mut log, &mut d, t1 + 60_000);
+        let mut found = Vec::new();
+        for i in 0..30 {
+            let c = format!("customer:h:x{i}");
+            let f =
+                log.feed(&mut d, t1 + 120_000 + i, "customer.lookup", "user:op", Some(&c), "success", &on);
+            found.extend(f.into_iter().filter(|f| f.rule == RuleId::LookupsPerCall));
+        }
+        let first = found.first().unwrap();
+        assert_eq!((first.value, first.threshold), (10, 3), "from the tenth customer");
+        assert_eq!(first.context[0], ("calls", "2".to_owned()));
+        assert_eq!(first.context[1], ("customers_per_call", "5.0".to_owned()));
+        assert_eq!(first.evidence.len(), 12, "the two calls and ten lookups");
+        assert_eq!(found.last().unwrap().value, 30);
+        assert_eq!(first.severity, Severity::Medium);
+
+        // An operator whose calls the telephony never reported is not judged.
+        for i in 0..30 {
+            let c = format!("customer:h:y{i}");
+            let f = log.feed(&mut d, t1 + i, "customer.lookup", "user:no-cti", Some(&c), "success", &on);
+            assert!(f.iter().all(|f| f.rule != RuleId::LookupsPerCall), "{f:?}");
+        }
     }
 
     #[test]

@@ -853,3 +853,40 @@ async fn administrators_outside_the_change_window(backend: Backend) {
     assert!(raised.details["change_window"].contains(&format!("{start:02}:00")), "{raised:?}");
 }
 both_backends!(administrators_outside_the_change_window);
+
+/// Lookups per handled call: the telephony's calls are in the feed (`cti.call_start`), so an
+/// operator who took one call and looked up twelve customers is an alert naming the calls; an
+/// operator whose calls the telephony never reported is not judged.
+async fn lookups_per_handled_call(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (op_a, op_b) = two_teams(&s).await;
+    let (client, _) = client_with_customers(&s, 40).await;
+    let admin = person(&s, "admin").await;
+    let ctx = Default::default();
+    s.core.vault.call_started(mamori_audit::Actor::System, "pbx-1", "op.a", &phone(39), &ctx).await.unwrap();
+    s.core.vault.call_ended(mamori_audit::Actor::System, "pbx-1", &ctx).await.unwrap();
+    for (name, from) in [("op.a", 0), ("op.b", 20)] {
+        let mut p = person(&s, name).await;
+        p.client_ids = vec![client.clone()];
+        for i in 0..12 {
+            s.core.vault.find_customers_by_phone(&p, &phone(from + i), &off_call(), &ctx).await.unwrap();
+        }
+    }
+    alerts_until(&s, &admin, 1).await;
+    caught_up(&s).await;
+    let alerts = s.core.detection.alerts(&admin, 7, &[], &ctx).await.unwrap();
+    let per_call: Vec<_> = alerts.iter().filter(|a| a.record.rule == "lookups_per_call").collect();
+    assert_eq!(per_call.len(), 1, "{alerts:?}");
+    let alert = &per_call[0].record;
+    assert_eq!(alert.subject_user_id.as_deref(), Some(op_a.id.as_str()));
+    assert_eq!((alert.value, alert.threshold, alert.severity.as_str()), (12, 3, "medium"));
+    assert!(!alerts.iter().any(|a| a.record.subject_user_id.as_deref() == Some(op_b.id.as_str())));
+    let detail = s.core.detection.alert(&admin, &alert.id, &ctx).await.unwrap();
+    assert_eq!(detail.evidence[0].action, "cti.call_start", "the call behind it");
+    assert_eq!(detail.evidence.iter().filter(|e| e.action == "customer.lookup").count(), 12);
+    let raised = s.audit("alert.raise").await;
+    let raised = raised.iter().find(|e| e.details["rule"] == "lookups_per_call").unwrap();
+    assert_eq!(raised.details["calls"], "1");
+    assert_eq!(raised.details["customers_per_call"], "12.0");
+}
+both_backends!(lookups_per_handled_call);
