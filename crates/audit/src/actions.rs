@@ -796,6 +796,10 @@ catalogue! {
             ("calls", "`lookups_per_call`: the calls the telephony reported for the operator in the window"),
             ("customers_per_call", "`lookups_per_call`: distinct customers per call (calls counted as 1 when none)"),
             ("min_customers", "`lookups_per_call`: customers in the window before it judges"),
+            ("peers", "`lookup_volume`: the teammates who looked up customers in the same hour"),
+            ("peers_median", "`lookup_volume`: their median distinct customers this hour"),
+            ("peers_mad", "`lookup_volume`: their median absolute deviation"),
+            ("peers_deviation", "`lookup_volume`: the robust z-score of the operator's hour against them"),
         ],
         summary: "a detection rule raised an alert (actor `system`); further firings of the same cause are counted on it, not written again",
     };

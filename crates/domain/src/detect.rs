@@ -468,6 +468,9 @@ impl RuleSet {
 pub const VOLUME_Z: f64 = 3.5;
 /// Completed hours of history needed before the z-score is asked; below it, the floor alone.
 pub const MIN_HISTORY_HOURS: usize = 8;
+/// Teammates who looked up someone in the same hour needed before `lookup_volume` compares an
+/// operator with them.
+pub const MIN_PEERS: usize = 4;
 /// Hours of history kept per operator (two weeks of active hours).
 pub const MAX_HISTORY_HOURS: usize = 336;
 /// `lookups_per_call` judges an operator's window only from this many distinct customers on
@@ -661,6 +664,8 @@ pub struct Detector {
     rules: RuleSet,
     /// Per person, the networks they signed in from (first-seen network).
     networks: HashMap<Box<str>, Networks>,
+    /// Per operator, their team (`team`, marked on their lookups by the caller).
+    team_of: HashMap<Box<str>, Box<str>>,
     /// Per operator, the calls they took in the `lookups_per_call` window: (time, index).
     calls: HashMap<Box<str>, VecDeque<(i64, u64)>>,
     /// Per operator, when the telephony last reported a call of theirs (those with none within
@@ -700,6 +705,7 @@ impl Detector {
             networks: HashMap::new(),
             calls: HashMap::new(),
             calls_seen: HashMap::new(),
+            team_of: HashMap::new(),
             pruned_at: 0,
         }
     }
@@ -921,6 +927,11 @@ impl Detector {
     fn lookup(&mut self, e: &Observed<'_>, found: &mut Vec<Finding>) {
         let Some(customer) = e.object.filter(|o| *o != "customer:none") else { return };
         let on_call = e.detail("purpose") == Some("active_call");
+        if let Some(team) = e.detail("team")
+            && self.team_of.get(e.actor).is_none_or(|t| **t != *team)
+        {
+            self.team_of.insert(e.actor.into(), team.into());
+        }
         self.tally_hour(e, customer, on_call);
         if on_call {
             self.explain(e.actor, customer, e.time.0);
@@ -1082,6 +1093,23 @@ impl Detector {
         } else {
             None
         };
+        // Against the team too: an hour as busy as the teammates' (a campaign, a storm of
+        // calls) is not an anomaly.
+        let mut context = Vec::new();
+        if rule == RuleId::LookupVolume
+            && let Some(p) = self.peers_of(subject, e)
+        {
+            if p.z < VOLUME_Z {
+                return;
+            }
+            context = vec![
+                ("peers", p.hours.to_string()),
+                ("peers_median", format!("{:.1}", p.median)),
+                ("peers_mad", format!("{:.1}", p.mad)),
+                ("peers_deviation", format!("{:.1}", p.z)),
+            ];
+        }
+        let Some(w) = self.windows.get(&(rule, subject.into())) else { return };
         let evidence = w.evidence();
         found.push(Finding {
             rule,
@@ -1094,8 +1122,33 @@ impl Detector {
             window_minutes: settings.window_minutes,
             baseline,
             evidence,
-            context: Vec::new(),
+            context,
         });
+    }
+
+    /// The median/MAD of the distinct customers this clock hour of the operator's teammates
+    /// (`team`, marked by the caller, who knows the teams) who looked up anyone in it, and the
+    /// robust z-score of the operator's own hour against it (`hours`: the teammates); `None`
+    /// with fewer than [`MIN_PEERS`] of them.
+    fn peers_of(&self, subject: &str, e: &Observed<'_>) -> Option<Baseline> {
+        let team = e.detail("team")?;
+        let hour = e.time.0.div_euclid(HOUR_MS) * HOUR_MS;
+        let mine = self.hours.get(subject).filter(|h| h.hour == hour)?.customers.len() as u64;
+        let counts: Vec<f64> = self
+            .hours
+            .iter()
+            .filter(|(k, h)| &***k != subject && h.hour == hour && h.lookups > 0)
+            .filter(|(k, _)| self.team_of.get(*k).is_some_and(|t| **t == *team))
+            .map(|(_, h)| h.customers.len() as f64)
+            .collect();
+        if counts.len() < MIN_PEERS {
+            return None;
+        }
+        let n = counts.len();
+        let median = median(counts.clone());
+        let mad = median_of_deviations(&counts, median);
+        let z = 0.6745 * (mine as f64 - median) / mad.max(1.0);
+        Some(Baseline { median, mad, hours: n, z })
     }
 
     /// Forgets subjects idle for longer than any window (a day of windows stays bounded).
@@ -1155,6 +1208,10 @@ pub fn baseline_of(history: &VecDeque<u64>, value: u64) -> Option<Baseline> {
     // A perfectly regular history has no spread: one customer is then the unit of deviation.
     let z = 0.6745 * (value as f64 - median) / mad.max(1.0);
     Some(Baseline { median, mad, hours: history.len(), z })
+}
+
+fn median_of_deviations(values: &[f64], center: f64) -> f64 {
+    median(values.iter().map(|v| (v - center).abs()).collect())
 }
 
 fn median_abs_dev(history: &VecDeque<u64>, median_value: f64) -> f64 {
@@ -1590,6 +1647,85 @@ mod tests {
         assert_eq!(options.scope.teams, ["t1", "t2"], "stored sorted");
         let back = RuleId::OffCallLookups.defaults().with_options(options);
         assert_eq!(back.scope.teams, ["t1", "t2"]);
+    }
+
+    #[test]
+    fn volume_against_the_teams_hour() {
+        let mut rules = RuleSet::defaults();
+        rules.0.get_mut(&RuleId::LookupVolume).unwrap().threshold = 20;
+        let on = |team: &str| {
+            let mut d = lookup_details(true);
+            d.insert("team".into(), team.into());
+            d
+        };
+        let hour0 = T0 - T0 % HOUR_MS;
+        // A busy hour for the whole team: five teammates at 30 customers; op at 32.
+        let run = |peer_customers: u64, mine: u64| {
+            let mut d = Detector::new(rules.clone());
+            let mut log = Log::new();
+            let team_a = on("team-a");
+            for p in 0..5 {
+                for i in 0..peer_customers {
+                    let c = format!("customer:h:p{p}-{i}");
+                    log.feed(
+                        &mut d,
+                        hour0 + i as i64,
+                        "customer.lookup",
+                        &format!("user:peer{p}"),
+                        Some(&c),
+                        "success",
+                        &team_a,
+                    );
+                }
+            }
+            // Another team's people are no peers.
+            let team_b = on("team-b");
+            for p in 0..5 {
+                log.feed(
+                    &mut d,
+                    hour0,
+                    "customer.lookup",
+                    &format!("user:b{p}"),
+                    Some("customer:h:b"),
+                    "success",
+                    &team_b,
+                );
+            }
+            let mut found = Vec::new();
+            for i in 0..mine {
+                let c = format!("customer:h:me{i}");
+                let f = log.feed(
+                    &mut d,
+                    hour0 + 1000 + i as i64,
+                    "customer.lookup",
+                    "user:op",
+                    Some(&c),
+                    "success",
+                    &team_a,
+                );
+                found.extend(f.into_iter().filter(|f| f.rule == RuleId::LookupVolume));
+            }
+            found
+        };
+        assert!(run(30, 32).is_empty(), "as busy as the team");
+        let found = run(3, 32);
+        let first = found.first().expect("far above the team");
+        assert_eq!(first.value, 20);
+        assert_eq!(first.context[0], ("peers", "5".to_owned()));
+        assert_eq!(first.context[1], ("peers_median", "3.0".to_owned()));
+        assert!(first.baseline.is_none(), "no history of their own yet");
+        // Fewer than four teammates at work: the floor (and their own history) alone.
+        let mut d = Detector::new(rules.clone());
+        let mut log = Log::new();
+        let team_a = on("team-a");
+        for i in 0..20 {
+            let c = format!("customer:h:me{i}");
+            let f = log.feed(&mut d, hour0 + i, "customer.lookup", "user:op", Some(&c), "success", &team_a);
+            if i == 19 {
+                assert_eq!(f.len(), 1);
+                assert!(f[0].context.is_empty());
+            }
+        }
     }
 
     #[test]

@@ -110,6 +110,7 @@ impl DetectionRunner {
         self.prepare(entries[0].index).await?;
         let entries = self.with_take_outs(entries).await?;
         let entries = self.with_shifts(entries).await?;
+        let entries = self.with_teams(entries).await?;
         let Some(mut detector) = self.detector.take() else {
             return Err(CoreError::Internal("the detector was not prepared".into()));
         };
@@ -171,6 +172,7 @@ impl DetectionRunner {
             }
             let batch = self.with_take_outs(batch).await?;
             let batch = self.with_shifts(batch).await?;
+            let batch = self.with_teams(batch).await?;
             self.load_history(&mut detector, &batch, replay_from.0).await?;
             self.load_networks(&mut detector, &batch).await?;
             for e in &batch {
@@ -242,6 +244,22 @@ impl DetectionRunner {
                     // The alert names the shifts the sign-in fell outside of.
                     e.details.insert("shifts".into(), mamori_domain::detect::window_text(schedule));
                 }
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Marks each lookup with the operator's team (detail `team`), so the volume rule compares
+    /// an operator's hour with their teammates'. Read at most once a minute per person.
+    async fn with_teams(&mut self, mut entries: Vec<AuditEntry>) -> Result<Vec<AuditEntry>, CoreError> {
+        for e in entries.iter_mut() {
+            if e.action != "customer.lookup" || e.outcome != Outcome::Success {
+                continue;
+            }
+            let Some(user) = e.actor.strip_prefix("user:") else { continue };
+            let user = user.to_owned();
+            if let Some(team) = self.placement(&user).await?.and_then(|p| p.team) {
+                e.details.insert("team".into(), team);
             }
         }
         Ok(entries)

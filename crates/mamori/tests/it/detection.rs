@@ -890,3 +890,58 @@ async fn lookups_per_handled_call(backend: Backend) {
     assert_eq!(raised.details["customers_per_call"], "12.0");
 }
 both_backends!(lookups_per_handled_call);
+
+/// Peers' baselines: the volume rule also compares an operator's hour with their teammates'
+/// in the same hour (the runner marks each lookup with the team); the alert names the team's
+/// median and the deviation from it.
+async fn volume_against_the_team(backend: Backend) {
+    use mamori_domain::detect::RuleId;
+    let s = TestServer::start(backend).await;
+    let (op_a, _) = two_teams(&s).await;
+    let (client, _) = client_with_customers(&s, 40).await;
+    let admin = person(&s, "admin").await;
+    let ctx = Default::default();
+    let team_a = s.core.store().read().await.unwrap().user_by_id(&op_a.id).await.unwrap().unwrap().team_id;
+    let mut rules = s.core.detection.rules(&admin, &ctx).await.unwrap().rules;
+    rules.0.get_mut(&RuleId::LookupVolume).unwrap().threshold = 10;
+    rules.0.get_mut(&RuleId::LookupVolume).unwrap().responses.clear();
+    s.core.detection.set_rules(&admin, rules, &ctx).await.unwrap();
+    // Four teammates look up two customers each this hour.
+    for n in 0..4 {
+        let peer = s.user(&format!("peer.{n}"), &[Role::Operator]).await;
+        let profile = mamori_store::UserProfile {
+            display_name: format!("同僚 {n}"),
+            team_id: team_a.clone(),
+            site_id: None,
+            mail_address: None,
+        };
+        s.core.identity.update_user_profile(&admin, &peer.id, &profile, &ctx).await.unwrap();
+        let mut p = person(&s, &format!("peer.{n}")).await;
+        p.client_ids = vec![client.clone()];
+        for i in 0..2 {
+            s.core
+                .vault
+                .find_customers_by_phone(&p, &phone(20 + 2 * n + i), &off_call(), &ctx)
+                .await
+                .unwrap();
+        }
+    }
+    let mut a = person(&s, "op.a").await;
+    a.client_ids = vec![client.clone()];
+    for i in 0..12 {
+        s.core.vault.find_customers_by_phone(&a, &phone(i), &off_call(), &ctx).await.unwrap();
+    }
+    alerts_until(&s, &admin, 1).await;
+    caught_up(&s).await;
+    let alerts = s.core.detection.alerts(&admin, 7, &[], &ctx).await.unwrap();
+    let volume: Vec<_> = alerts.iter().filter(|a| a.record.rule == "lookup_volume").collect();
+    assert_eq!(volume.len(), 1, "{alerts:?}");
+    assert_eq!(volume[0].record.subject_user_id.as_deref(), Some(op_a.id.as_str()));
+    let raised = s.audit("alert.raise").await;
+    let raised = raised.iter().find(|e| e.details["rule"] == "lookup_volume").unwrap();
+    assert_eq!(raised.details["peers"], "4");
+    assert_eq!(raised.details["peers_median"], "2.0");
+    let z: f64 = raised.details["peers_deviation"].parse().unwrap();
+    assert!(z >= 3.5, "{raised:?}");
+}
+both_backends!(volume_against_the_team);
