@@ -759,6 +759,7 @@ async fn attachments_leave_as_links(backend: Backend) {
         let page = web.get(&link).send().await.unwrap();
         assert_eq!(page.status(), 200);
         let html = page.text().await.unwrap();
+        assert!(html.contains("ダウンロード") && html.contains("Download"), "both languages: {html}");
         assert!(
             html.contains("見積書.pdf") && html.contains(&format!("action=\"/mail-files/{}\"", tokens[0])),
             "{html}"
@@ -781,7 +782,10 @@ async fn attachments_leave_as_links(backend: Backend) {
     let unknown = web.post(s.url(&format!("/mail-files/{}", "A".repeat(43)))).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
     assert_eq!(unknown.text().await.unwrap(), used_page, "nothing tells a used link from an unknown one");
-    assert!(used_page.contains("再送"), "{used_page}");
+    assert!(
+        used_page.contains("再送") && used_page.contains("ask the sender"),
+        "both languages: {used_page}"
+    );
     assert_eq!(web.get(&link).send().await.unwrap().status(), 404);
     for bad in ["x", "%FF%FE", "..%2F..%2Fetc", &"あ".repeat(20)] {
         let r = web.post(s.url(&format!("/mail-files/{bad}"))).send().await.unwrap();

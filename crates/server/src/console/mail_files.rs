@@ -3,7 +3,8 @@
 //! token is what authorises. GET shows the file and never takes a download (mail security
 //! gateways open the links of the mail they pass); the page's button POSTs to the same path,
 //! which takes one download and hands the file out. An unknown, expired or used-up link gets
-//! one and the same page (404), so a guess learns nothing.
+//! one and the same page (404), so a guess learns nothing. The recipient's language is not
+//! known: the page speaks the browser's, with its sentences in the other language beneath.
 
 use super::{Chrome, error_text, local_time, render, tr_for};
 use crate::AppState;
@@ -17,6 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mamori_core::CoreError;
 use mamori_domain::authz::Access::Public;
+use mamori_domain::identity::Language;
 
 pub fn routes(r: Routes) -> Routes {
     // The POST is public and carries no CSRF token, deliberately: it has no ambient authority to
@@ -35,6 +37,8 @@ pub fn routes(r: Routes) -> Routes {
 #[template(path = "mail_file.html")]
 struct FilePage {
     c: Chrome,
+    /// The other of Japanese and English.
+    other: Tr,
     token: String,
     name: String,
     size: String,
@@ -50,9 +54,18 @@ fn size_text(bytes: i64) -> String {
     }
 }
 
-/// The one answer to a link that cannot be used, whatever the reason.
+/// The other of Japanese and English.
+fn other_language(tr: Tr) -> Tr {
+    Tr(match tr.0 {
+        Language::Ja => Language::En,
+        Language::En => Language::Ja,
+    })
+}
+
+/// The one answer to a link that cannot be used, whatever the reason, in both languages.
 fn gone(tr: Tr) -> Response {
-    super::message_page(tr, StatusCode::NOT_FOUND, "mail_files.gone")
+    let text = format!("{}\n{}", tr.t("mail_files.gone"), other_language(tr).t("mail_files.gone"));
+    super::message_page_text(tr, StatusCode::NOT_FOUND, text)
 }
 
 fn refused(tr: Tr, e: &CoreError) -> Response {
@@ -75,6 +88,7 @@ async fn file_page(
         Ok(f) => {
             let page = FilePage {
                 c: Chrome::new(tr, "mail_files.title", None, String::new(), ""),
+                other: other_language(tr),
                 name: f.name,
                 size: size_text(f.size),
                 expires: format!("{} JST", local_time(f.expires_at.0)),
