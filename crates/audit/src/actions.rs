@@ -586,8 +586,9 @@ catalogue! {
             ("reason_code", "the stated reason's code"),
             ("reason_text_chars", "length of the stated reason"),
             ("reason_text_sealed", "the stated reason, sealed under the customer's key"),
-            ("reason", "denied: `client_scope`"),
+            ("reason", "denied: `client_scope`; `lookups_held` (an alert's response paused the person's lookups)"),
             ("client", "denied: the customer's client company id"),
+            ("alert", "denied for `lookups_held`: the alert whose response holds them"),
         ],
         summary: "a customer was looked up (one entry per customer shown)",
     };

@@ -56,15 +56,18 @@ pub enum Response {
     LockPc,
     /// End the person's console sessions (they sign in again).
     EndSessions,
+    /// Pause the person's customer lookups until a supervisor releases them (reverses it).
+    HoldLookups,
 }
 
 impl Response {
-    pub const ALL: [Response; 2] = [Response::LockPc, Response::EndSessions];
+    pub const ALL: [Response; 3] = [Response::LockPc, Response::EndSessions, Response::HoldLookups];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Response::LockPc => "lock_pc",
             Response::EndSessions => "end_sessions",
+            Response::HoldLookups => "hold_lookups",
         }
     }
 

@@ -84,6 +84,9 @@ pub trait DetectionRead: Send {
     /// The audit indexes behind an alert, in log order.
     async fn alert_evidence(&mut self, alert_id: &str) -> StoreResult<Vec<u64>>;
     async fn alert_responses(&mut self, alert_id: &str) -> StoreResult<Vec<AlertResponseRecord>>;
+    /// The newest `hold_lookups` response on this person not reversed: their lookups wait for a
+    /// supervisor while there is one.
+    async fn lookup_hold(&mut self, user_id: &str) -> StoreResult<Option<AlertResponseRecord>>;
     async fn alert_response(&mut self, id: &str) -> StoreResult<Option<AlertResponseRecord>>;
     /// A subject's distinct customers per active hour in `[from, to)`, oldest first.
     async fn detector_hours(&mut self, subject: &str, from: i64, to: i64) -> StoreResult<Vec<u64>>;

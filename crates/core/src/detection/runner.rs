@@ -593,6 +593,13 @@ impl DetectionRunner {
                 };
                 self.lock(tx, alert, record, &device.id, woken).await
             }
+            // The hold is the response itself: lookups check for one not reversed (the vault's gate).
+            Response::HoldLookups => {
+                record.target = format!("user:{person}");
+                tx.insert_alert_response(&record).await?;
+                let e = entry(Outcome::Success).detail("target", record.target.clone());
+                self.core.base.audit(tx, &ctx, e).await
+            }
             Response::EndSessions => {
                 let ended = tx.delete_user_sessions(person).await?;
                 record.target = format!("user:{person}");

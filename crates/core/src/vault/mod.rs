@@ -4,7 +4,8 @@
 //!
 //! Here: creating records, lookups with a stated reason or an active call (CTI), reveals under a
 //! per-user allowance, key rotation and retirement. Beside it: `subject.rs` (data-subject
-//! requests), `policy.rs` (field classes and masks), `import.rs` (CSV imports).
+//! requests), `policy.rs` (field classes and masks), `import.rs` (CSV imports), `gate.rs` (whether a
+//! person may look customers up at all right now).
 
 pub(crate) mod policy;
 pub mod subject;
@@ -25,6 +26,7 @@ use mamori_domain::customer::{
 use mamori_proto::ErrorCode;
 use mamori_store::{CustomerRecord, NewCustomerRows, OrgKind};
 use std::collections::BTreeMap;
+mod gate;
 pub mod import;
 
 /// The vault service.
@@ -669,6 +671,7 @@ impl Vault {
         ctx: &RequestContext,
     ) -> Result<Vec<CustomerCard>, CoreError> {
         self.base.permitted(principal, Permission::CustomersRead, &actions::CUSTOMER_LOOKUP, ctx).await?;
+        self.lookup_gate(principal, ctx).await?;
         let policy = self.policy_in_force().await?;
         let mut read = self.base.store.read().await?;
         // Client isolation: another client's customers are not found, not even as "forbidden";

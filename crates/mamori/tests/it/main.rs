@@ -23,6 +23,7 @@ mod isms_legal;
 mod isms_transfer;
 mod isms_vendor_files;
 mod lists;
+mod lookup_hold;
 mod mail;
 mod pages;
 mod people_mail;

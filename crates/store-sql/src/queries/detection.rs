@@ -80,6 +80,18 @@ macro_rules! detection_queries {
                 .map(|rows| rows.into_iter().map(AlertResponseRecord::from).collect())
             }
 
+            async fn lookup_hold(&mut self, user_id: &str) -> StoreResult<Option<AlertResponseRecord>> {
+                sqlx::query_as::<$db, AlertResponseRow>(&format!(
+                    "SELECT {ALERT_RESPONSE_COLUMNS} FROM alert_responses WHERE target = $1 AND kind = 'hold_lookups' \
+                     AND state = 'done' AND reversed_at IS NULL ORDER BY created_at DESC LIMIT 1"
+                ))
+                .bind(format!("user:{user_id}"))
+                .fetch_optional(self.handle.conn())
+                .await
+                .map_err(db_err)
+                .map(|r| r.map(AlertResponseRecord::from))
+            }
+
             async fn alert_response(&mut self, id: &str) -> StoreResult<Option<AlertResponseRecord>> {
                 sqlx::query_as::<$db, AlertResponseRow>(&format!(
                     "SELECT {ALERT_RESPONSE_COLUMNS} FROM alert_responses WHERE id = $1"
