@@ -503,7 +503,7 @@ impl DetectionRunner {
             .detail("window_minutes", f.window_minutes.to_string())
             .detail("evidence", m.evidence.len().to_string());
         for (key, value) in &f.context {
-            e = e.detail(*key, value.clone());
+            e = e.detail(key, value.clone());
         }
         if let Some(b) = baseline {
             e = e

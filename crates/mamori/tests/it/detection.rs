@@ -696,7 +696,7 @@ async fn rule_scopes_narrow_who_is_judged(backend: Backend) {
     assert_eq!(changed[0].details["changed"], "off_call_lookups");
     assert_eq!(changed[0].details["narrowed"], "off_call_lookups");
     let stored = s.core.detection.rules(&admin, &ctx).await.unwrap().rules;
-    assert_eq!(stored.get(RuleId::OffCallLookups).scope.teams, [team_b.clone()]);
+    assert_eq!(stored.get(RuleId::OffCallLookups).scope.teams, std::slice::from_ref(&team_b));
 
     // op.a (team A) and op.b (team B) each look up 15 customers off any call.
     for (name, from) in [("op.a", 0), ("op.b", 20)] {
@@ -945,3 +945,79 @@ async fn volume_against_the_team(backend: Backend) {
     assert!(z >= 3.5, "{raised:?}");
 }
 both_backends!(volume_against_the_team);
+
+/// The rules page edits scopes, the change window and the days a network is remembered; a
+/// window that does not parse is refused with the rule named, nothing saved.
+async fn rules_page_edits_scopes_and_windows(backend: Backend) {
+    use mamori_domain::detect::RuleId;
+    let s = TestServer::start(backend).await;
+    let (_, op_b) = two_teams(&s).await;
+    let admin = person(&s, "admin").await;
+    let ctx = Default::default();
+    let team_b =
+        s.core.store().read().await.unwrap().user_by_id(&op_b.id).await.unwrap().unwrap().team_id.unwrap();
+    let b = s.signed_in("admin").await;
+    let page = b.get("/admin/detection-rules").await.text().await.unwrap();
+    assert!(page.contains("name=\"scope_teams_off_call_lookups\""), "{page}");
+    assert!(
+        page.contains("Team B") && page.contains("name=\"window_start_admin_off_window\" value=\"09:00\"")
+    );
+    assert!(page.contains("name=\"memory_first_seen_network\" min=\"1\" max=\"365\" value=\"30\""));
+
+    let rules = s.core.detection.rules(&admin, &ctx).await.unwrap().rules;
+    let form = |start: &str| {
+        let mut form: Vec<(String, String)> =
+            vec![("_csrf".into(), String::new()), ("reason".into(), String::new())];
+        for r in RuleId::ALL {
+            let (code, st) = (r.as_str(), rules.get(r));
+            if st.enabled {
+                form.push((format!("enabled_{code}"), "on".into()));
+            }
+            form.push((format!("severity_{code}"), st.severity.as_str().into()));
+            form.push((format!("threshold_{code}"), st.threshold.to_string()));
+            form.push((format!("window_{code}"), st.window_minutes.to_string()));
+            for x in &st.responses {
+                form.push((format!("responses_{code}"), x.as_str().into()));
+            }
+        }
+        form.push(("scope_teams_off_call_lookups".into(), team_b.clone()));
+        form.push(("scope_teams_off_call_lookups".into(), "not-a-team".into()));
+        for d in ["mon", "tue", "wed"] {
+            form.push(("window_days_admin_off_window".into(), d.into()));
+        }
+        form.push(("window_start_admin_off_window".into(), start.into()));
+        form.push(("window_end_admin_off_window".into(), "17:00".into()));
+        form.push(("memory_first_seen_network".into(), "45".into()));
+        form
+    };
+    let post = |mut form: Vec<(String, String)>, csrf: String| {
+        form[0].1 = csrf;
+        let b = &b;
+        async move {
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            b.post_form("/admin/detection-rules", &pairs).await
+        }
+    };
+    let csrf = b.csrf("/admin/detection-rules").await;
+    let refused = post(form("25:00"), csrf.clone()).await;
+    assert_eq!(refused.status(), 422);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("作業時間帯外の管理操作: 作業時間帯は"), "{html}");
+    assert!(s.core.detection.rules(&admin, &ctx).await.unwrap().version.is_none(), "nothing saved");
+
+    let saved = post(form("08:30"), csrf).await;
+    assert_eq!(saved.status(), 303);
+    let rules = s.core.detection.rules(&admin, &ctx).await.unwrap().rules;
+    assert_eq!(
+        rules.get(RuleId::OffCallLookups).scope.teams,
+        std::slice::from_ref(&team_b),
+        "unknown ids are not offered"
+    );
+    let window = rules.get(RuleId::AdminOffWindow).change_window.unwrap();
+    assert_eq!((window.shifts[0].start.as_str(), window.shifts[0].end.as_str()), ("08:30", "17:00"));
+    assert_eq!(window.shifts[0].days.len(), 3);
+    assert_eq!(rules.get(RuleId::FirstSeenNetwork).memory_days, Some(45));
+    let page = b.get("/admin/detection-rules").await.text().await.unwrap();
+    assert!(page.contains("チーム: Team B"), "the scope in words");
+}
+both_backends!(rules_page_edits_scopes_and_windows);
