@@ -533,3 +533,42 @@ pub fn is_closed(state: &str) -> bool {
 pub fn suppressed_at(alert: &AlertRecord, now: UnixMillis) -> Option<UnixMillis> {
     alert.suppressed_until.filter(|u| alert.state == "suppressed" && *u > now)
 }
+
+/// The details of an `alert.raise` entry that explain a finding beyond its value and baseline:
+/// the new network, the change window, the shifts, the calls, the team's median.
+pub const CONTEXT_KEYS: [&str; 14] = [
+    "network",
+    "known_networks",
+    "last_network",
+    "memory_days",
+    "action",
+    "change_window",
+    "shifts",
+    "calls",
+    "customers_per_call",
+    "min_customers",
+    "peers",
+    "peers_median",
+    "peers_mad",
+    "peers_deviation",
+];
+
+impl Detection {
+    /// What else explains an alert, from the `alert.raise` entry that raised it: (key, value)
+    /// of [`CONTEXT_KEYS`], in that order. For an alert the caller was allowed to read.
+    pub async fn alert_context(&self, alert: &AlertRecord) -> Result<Vec<(String, String)>, CoreError> {
+        let query = mamori_store::AuditQuery {
+            actions: Some(vec![actions::ALERT_RAISE.name.to_owned()]),
+            object: Some(format!("alert:{}", alert.id)),
+            from: Some(alert.first_at),
+            limit: 1,
+            ..Default::default()
+        };
+        let raised = self.base.store.read().await?.search_audit(&query).await?;
+        let Some(entry) = raised.into_iter().next() else { return Ok(Vec::new()) };
+        Ok(CONTEXT_KEYS
+            .iter()
+            .filter_map(|k| entry.details.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+            .collect())
+    }
+}

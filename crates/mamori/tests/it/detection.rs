@@ -790,6 +790,10 @@ async fn sign_ins_off_shift_and_from_new_networks(backend: Backend) {
     assert_eq!(raised.details["network"], "198.51.100.0/24");
     assert_eq!(raised.details["known_networks"], "1");
     assert_eq!(raised.details["last_network"], "10.20.30.0/24");
+    // The alert's page says it in words.
+    let page = s.signed_in("admin").await.get(&format!("/alerts/{}", alert.id)).await.text().await.unwrap();
+    assert!(page.contains("ネットワーク: 198.51.100.0/24"), "{page}");
+    assert!(page.contains("直前に使ったネットワーク: 10.20.30.0/24"), "{page}");
     let shifts = s.audit("alert.raise").await;
     let shifts = shifts.iter().find(|e| e.details["rule"] == "signin_off_shift").unwrap();
     assert!(shifts.details["shifts"].contains(&format!("{start:02}:00")), "{shifts:?}");

@@ -697,12 +697,19 @@ async fn alert_view(
         None => (StatusCode::OK, None, Typed::default()),
     };
     let closed = mamori_core::detection::is_closed(&r.state);
+    let mut lines = explanation_lines(tr, r);
+    // What the raising entry adds: the new network, the change window, the team's median, …
+    let context = state.core.detection.alert_context(r).await.unwrap_or_default();
+    lines.extend(context.iter().map(|(k, v)| {
+        let name = tr.get(&format!("audit_detail.{k}")).unwrap_or(k.as_str());
+        format!("{name}: {v}")
+    }));
     let mut page = AlertPage {
         c: Chrome::new(tr, "alerts.alert_title", Some(p), csrf_for(Some(p), None), "/alerts")
             .notice_key(done)
             .error(error),
         subject: subject_text(tr, a, true, &devices),
-        lines: explanation_lines(tr, r),
+        lines,
         updated,
         state_reason: r.state_reason.clone().unwrap_or_default(),
         responses: detail
@@ -1284,6 +1291,7 @@ mod tests {
                 ]);
             }
             keys.push("alert_explain.lookup_volume_floor".into());
+            keys.extend(mamori_core::detection::CONTEXT_KEYS.iter().map(|k| format!("audit_detail.{k}")));
             keys.extend(Severity::ALL.iter().map(|s| format!("audit_value.severity.{}", s.as_str())));
             keys.extend(AutoResponse::ALL.iter().map(|r| format!("audit_value.kind.{}", r.as_str())));
             keys.extend(ALERT_STATES.iter().map(|s| format!("alert_state.{s}")));
