@@ -930,7 +930,7 @@ catalogue! {
         denied_as: None,
         object: "`asset:<id>`",
         details: &[
-            ("change", "`create`, `update`, `retire`, or `sync` (a ledger PC or a client company's data followed, actor `system`)"),
+            ("change", "`create`, `update`, `retire`, `dispose` (retired by a disposal record, `disposal.record`), or `sync` (a ledger PC or a client company's data followed, actor `system`)"),
             ("version", "the asset's new version"),
             ("kind", "`customer_data`, `document`, `software`, `cloud_service`, `equipment`, `person`, `premises`"),
         ],
@@ -1005,6 +1005,20 @@ catalogue! {
             ("kind", "`law`, `regulation`, `guideline`, `contract`, `certification_rule`"),
         ],
         summary: "a requirement of the legal register (a law, a guideline, a contract…) was registered, changed or retired",
+    };
+    DISPOSAL_RECORD = Action {
+        name: "disposal.record",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`disposal:<id>`",
+        details: &[
+            ("kind", "`pc`, `disk`, `medium` or `paper`"),
+            ("method", "`overwrite`, `degauss`, `physical_destruction` or `dissolving`"),
+            ("witness", "the witness's user id"),
+            ("asset", "the asset it disposes of (retired with it, `asset.change` `dispose`), if any"),
+            ("device", "the ledger PC it disposes of (revoked before), if any"),
+        ],
+        summary: "a PC, disk, medium or batch of paper was recorded as disposed of (LEAK-3)",
     };
     CERTIFICATE_RECORD = Action {
         name: "certificate.record",

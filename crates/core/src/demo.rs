@@ -542,6 +542,7 @@ impl Core {
         for input in legal {
             self.isms.create_legal(&admin, input, &ctx).await?;
         }
+        self.load_demo_disposals(&admin).await?;
         Ok(())
     }
 
@@ -961,6 +962,64 @@ impl Core {
         }
         // The PCs enter the asset register now, not at the evidence task's next event.
         self.sync_followed_assets().await?;
+        Ok(())
+    }
+
+    /// The disposal register (issue 18, item 7; LEAK-3): the old PC of the asset register,
+    /// physically destroyed by a disposal company with its certificate (the asset retires with
+    /// the record), and eight boxes of paper past their retention dissolved.
+    async fn load_demo_disposals(&self, admin: &crate::Principal) -> Result<(), CoreError> {
+        use mamori_domain::isms::asset::{AssetInput, AssetKind, Availability, Confidentiality, Integrity};
+        use mamori_domain::isms::disposal::{DisposalInput, DisposalKind, DisposalMethod};
+        let ctx = mamori_audit::RequestContext::default();
+        let users = self.base.store.read().await?.list_users().await?;
+        let Some(witness) = users.iter().find(|u| u.roles.contains(&Role::Supervisor)) else {
+            return Ok(());
+        };
+        let day =
+            |days: i64| crate::jst::day(mamori_domain::UnixMillis(self.now().0 + days * crate::jst::DAY_MS));
+        let old_pc = AssetInput {
+            kind: AssetKind::Equipment,
+            name: "旧業務用PC（2019年導入）".into(),
+            owner_id: Some(admin.user.id.clone()),
+            location: "東京 3階 倉庫".into(),
+            confidentiality: Confidentiality::Internal,
+            integrity: Integrity::Medium,
+            availability: Availability::DaytimeStopOk,
+            allowed: None,
+            review_on: None,
+            notes: "端末台帳の導入前に使っていたPC。".into(),
+        };
+        let old_pc = self.isms.create_asset(admin, old_pc, &ctx).await?;
+        let pc = DisposalInput {
+            kind: DisposalKind::Pc,
+            method: DisposalMethod::PhysicalDestruction,
+            description: "旧業務用PC（2019年導入、SSD 破砕）".into(),
+            serial: "5CD9281XYZ".into(),
+            quantity: None,
+            disposed_on: day(-20),
+            witness_id: witness.id.clone(),
+            company: "株式会社東京リサイクルセンター（デモ）".into(),
+            certificate: "TRC-2026-0412".into(),
+            notes: String::new(),
+            asset_id: Some(old_pc),
+            device_id: None,
+        };
+        let paper = DisposalInput {
+            kind: DisposalKind::Paper,
+            method: DisposalMethod::Dissolving,
+            description: "申込書・応対メモ 2024年度分（保存期間満了）段ボール箱".into(),
+            serial: String::new(),
+            quantity: Some(8),
+            disposed_on: day(-45),
+            company: "株式会社機密文書リサイクル（デモ）".into(),
+            certificate: "KB-55102".into(),
+            asset_id: None,
+            ..pc.clone()
+        };
+        for input in [paper, pc] {
+            self.isms.record_disposal(admin, input, &ctx).await?;
+        }
         Ok(())
     }
 

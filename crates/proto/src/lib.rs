@@ -1256,6 +1256,10 @@ pub struct AssetView {
     pub changed_at: i64,
     /// An audit actor.
     pub changed_by: String,
+    /// A ledger PC's asset whose PC is revoked and whose disposal is not yet recorded (it
+    /// retires with its disposal record, LEAK-3); false in a history.
+    #[serde(default)]
+    pub revoked_not_disposed: bool,
 }
 
 /// Query of the vendor list (`GET /api/v1/isms/vendors`; the asset list has its own,
@@ -1534,6 +1538,53 @@ pub struct LegalDetailView {
     pub requirement: LegalView,
     /// Versions, newest first.
     pub history: Vec<LegalView>,
+}
+
+/// A record of the disposal register (LEAK-3): never changed once recorded.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DisposalView {
+    pub id: String,
+    /// `pc`, `disk`, `medium`, `paper`.
+    pub kind: String,
+    /// `overwrite` (上書き消去), `degauss` (磁気消去), `physical_destruction` (物理破壊),
+    /// `dissolving` (溶解).
+    pub method: String,
+    pub description: String,
+    pub serial: String,
+    pub quantity: Option<i64>,
+    /// `YYYY-MM-DD`, the day in Japan.
+    pub disposed_on: String,
+    pub witness_id: String,
+    pub witness_name: Option<String>,
+    /// The disposal company, empty when done in-house.
+    pub company: String,
+    /// The company's certificate of disposal.
+    pub certificate: String,
+    pub notes: String,
+    pub asset_id: Option<String>,
+    pub asset_name: Option<String>,
+    /// The ledger PC disposed of.
+    pub device_id: Option<String>,
+    pub device_hostname: Option<String>,
+    pub recorded_at: i64,
+    /// An audit actor (`user:<id>`).
+    pub recorded_by: String,
+    pub recorded_by_name: Option<String>,
+}
+
+/// The disposal register: its records, newest first, and the revoked PCs still to dispose of.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DisposalRegisterView {
+    pub disposals: Vec<DisposalView>,
+    /// Ledger PCs revoked whose disposal is not recorded.
+    pub revoked_not_disposed: Vec<DeviceRef>,
+}
+
+/// A ledger PC by id and host name.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeviceRef {
+    pub id: String,
+    pub hostname: String,
 }
 
 /// A review overdue or due within 30 days.

@@ -226,6 +226,30 @@ pub struct LegalRecord {
     pub changed_by: String,
 }
 
+/// One record of the disposal register (issue 18, item 7; LEAK-3): never changed once added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisposalRecord {
+    pub id: String,
+    /// A `DisposalKind`'s name.
+    pub kind: String,
+    /// A `DisposalMethod`'s name.
+    pub method: String,
+    pub description: String,
+    pub serial: String,
+    pub quantity: Option<i64>,
+    /// `YYYY-MM-DD`, the day in Japan.
+    pub disposed_on: String,
+    pub witness_id: String,
+    pub company: String,
+    pub certificate: String,
+    pub notes: String,
+    pub asset_id: Option<String>,
+    pub device_id: Option<String>,
+    pub recorded_at: UnixMillis,
+    /// An audit actor.
+    pub recorded_by: String,
+}
+
 /// An evidence file attached to a vendor, as listed (its sealed content apart).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VendorFileRecord {
@@ -327,6 +351,8 @@ pub trait IsmsRead: Send {
     async fn count_vendor_files_to_rewrap(&mut self, version: u32) -> StoreResult<i64>;
     /// How many vendor files are stored (the key evidence counts them with the customers).
     async fn count_vendor_files(&mut self) -> StoreResult<i64>;
+    /// The disposal register, the latest disposed first (then the latest recorded).
+    async fn disposals(&mut self) -> StoreResult<Vec<DisposalRecord>>;
 }
 
 /// What only a write transaction may do in this area.
@@ -373,6 +399,8 @@ pub trait IsmsWrite: IsmsRead {
         file: &VendorFileRecord,
         sealed: &VendorFileSealed,
     ) -> StoreResult<()>;
+    /// Adds a record to the disposal register (never changed afterwards).
+    async fn insert_disposal(&mut self, disposal: &DisposalRecord) -> StoreResult<()>;
     /// Replaces a file's wrapped data key if it is still `old`; returns whether it did.
     async fn rewrap_vendor_file(
         &mut self,

@@ -49,7 +49,7 @@ pub use identity::{IdentityRead, IdentityWrite};
 pub use incidents::{IncidentEvent, IncidentRead, IncidentRecord, IncidentWrite};
 pub use isms::{
     AssetListQuery, AssetOwnerFilter, AssetPage, AssetRecord, AssetSort, CatalogRecord, CertificateRecord,
-    ControlRecord, EvidenceRecord, IsmsRead, IsmsWrite, LegalRecord, RatedRecord, RiskAssessmentRecord,
+    ControlRecord, DisposalRecord, EvidenceRecord, IsmsRead, IsmsWrite, LegalRecord, RatedRecord, RiskAssessmentRecord,
     RiskRecord, SoaEntryRecord, VendorAssessmentRecord, VendorFileRecord, VendorFileSealed, VendorRecord,
     VendorVisitRecord,
 };

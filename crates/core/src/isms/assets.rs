@@ -2,6 +2,8 @@
 //! assets Mamori keeps in step — each ledger PC, and each client company's customer data in the
 //! vault. A followed asset takes its name, place and owner from its source; its ratings,
 //! review date and notes are the register's. Every version stays; every change is audited.
+//! Equipment — a ledger PC or a registered machine — retires only with its disposal record
+//! (`disposals.rs`, LEAK-3): a revoked PC's asset stays in force, flagged, until then.
 
 use super::Isms;
 use crate::{Core, CoreError, Principal, check_id, new_id};
@@ -19,6 +21,29 @@ use std::collections::HashMap;
 pub struct AssetView {
     pub record: AssetRecord,
     pub owner: Option<String>,
+    /// A ledger PC's asset in force whose PC is revoked: its disposal is still to be recorded.
+    pub revoked_not_disposed: bool,
+}
+
+/// The ledger PCs that are revoked (their assets in force await a disposal record).
+async fn revoked_devices(
+    read: &mut dyn mamori_store::StoreRead,
+) -> Result<std::collections::HashSet<String>, CoreError> {
+    Ok(read.list_devices().await?.into_iter().filter(|d| d.revoked_at.is_some()).map(|d| d.id).collect())
+}
+
+fn view_of(
+    record: AssetRecord,
+    names: &HashMap<String, String>,
+    revoked: &std::collections::HashSet<String>,
+) -> AssetView {
+    AssetView {
+        owner: record.owner_id.as_ref().and_then(|o| names.get(o)).cloned(),
+        revoked_not_disposed: record.retired_at.is_none()
+            && record.source == AssetSource::Device.as_str()
+            && record.source_id.as_ref().is_some_and(|d| revoked.contains(d)),
+        record,
+    }
 }
 
 /// A page of the asset register: its assets with their owners' names, and the counts of
@@ -114,14 +139,9 @@ impl Isms {
         self.base.permitted(principal, Permission::IsmsRead, &actions::ISMS_READ, ctx).await?;
         let mut read = self.base.store.read().await?;
         let names = display_names(&mut *read).await?;
+        let revoked = revoked_devices(&mut *read).await?;
         let assets = read.assets(include_retired).await?;
-        Ok(assets
-            .into_iter()
-            .map(|record| AssetView {
-                owner: record.owner_id.as_ref().and_then(|o| names.get(o)).cloned(),
-                record,
-            })
-            .collect())
+        Ok(assets.into_iter().map(|record| view_of(record, &names, &revoked)).collect())
     }
 
     /// One page of the assets `query` matches, in its order, with their owners' names; the
@@ -166,15 +186,9 @@ impl Isms {
         let mut read = self.base.store.read().await?;
         let page = read.asset_page(&query).await?;
         let names = display_names(&mut *read).await?;
+        let revoked = revoked_devices(&mut *read).await?;
         Ok(AssetPageView {
-            assets: page
-                .assets
-                .into_iter()
-                .map(|record| AssetView {
-                    owner: record.owner_id.as_ref().and_then(|o| names.get(o)).cloned(),
-                    record,
-                })
-                .collect(),
+            assets: page.assets.into_iter().map(|record| view_of(record, &names, &revoked)).collect(),
             total: page.total,
             overdue: page.overdue,
             offset: query.offset,
@@ -194,8 +208,8 @@ impl Isms {
         let record = read.asset(id).await?.ok_or(CoreError::NotFound { what: "asset" })?;
         let history = read.asset_history(id).await?;
         let names = display_names(&mut *read).await?;
-        let owner = record.owner_id.as_ref().and_then(|o| names.get(o)).cloned();
-        Ok(AssetDetail { asset: AssetView { record, owner }, history, names })
+        let revoked = revoked_devices(&mut *read).await?;
+        Ok(AssetDetail { asset: view_of(record, &names, &revoked), history, names })
     }
 
     /// Registers an asset a person describes; returns its id.
@@ -247,7 +261,8 @@ impl Isms {
         Ok(version)
     }
 
-    /// Retires an asset a person registered (a followed one retires with its source).
+    /// Retires an asset a person registered (a followed one retires with its source). Equipment
+    /// retires only with its disposal record (LEAK-3).
     pub async fn retire_asset(
         &self,
         principal: &Principal,
@@ -262,9 +277,22 @@ impl Isms {
             .await?
             .filter(|a| a.retired_at.is_none())
             .ok_or(CoreError::NotFound { what: "asset" })?;
+        if current.source == AssetSource::Device.as_str() {
+            return Err(CoreError::Conflict(
+                "this asset follows a PC of the device ledger: revoke the PC, then record its disposal in the \
+                 disposal register, which retires it"
+                    .into(),
+            ));
+        }
         if current.source != AssetSource::Manual.as_str() {
             return Err(CoreError::Conflict(
-                "this asset follows the device ledger or a client company: it retires when its source does"
+                "this asset follows a client company's data: it retires when its source does".into(),
+            ));
+        }
+        if current.kind == AssetKind::Equipment.as_str() {
+            return Err(CoreError::Conflict(
+                "equipment retires with its disposal: record how it was disposed of in the disposal register \
+                 (POST /api/v1/isms/disposals, naming this asset), which retires it"
                     .into(),
             ));
         }
@@ -308,7 +336,8 @@ pub(crate) async fn display_names(
 impl Core {
     /// Keeps the followed assets in step with their sources (actor `system`): a new ledger PC
     /// or client company gets its asset with default ratings; a changed name, place or person
-    /// is followed; a revoked PC's asset is retired. Returns how many assets changed.
+    /// is followed. A revoked PC's asset stays as it is, in force, until its disposal is
+    /// recorded (which retires it). Returns how many assets changed.
     pub async fn sync_followed_assets(&self) -> Result<usize, CoreError> {
         // Two replicas (or the evidence task and a request) may sync at once; the loser of the
         // race meets the winner's row, and a fresh look finds nothing left to do.
@@ -335,6 +364,7 @@ impl Core {
             .collect();
         drop(read);
         // What each source says now: its defaults (name, place, person) and whether it is gone.
+        // (`revoked` for a PC: no asset is made for it, and its asset is left alone.)
         let mut wanted: Vec<(AssetSource, String, AssetInput, bool, String)> = Vec::new();
         for d in devices {
             let place = d.site_id.as_ref().and_then(|s| sites.get(s)).cloned().unwrap_or_default();
@@ -353,9 +383,8 @@ impl Core {
                 None if retired => None,
                 None => Some(("create", record_of(new_asset_id, input, source, Some(source_id)))),
                 Some(a) if a.retired_at.is_some() => None,
-                Some(a) if retired => {
-                    Some(("retire", AssetRecord { retired_at: Some(self.base.now()), ..a.clone() }))
-                }
+                // Revoking cuts the agent; the machine still exists until it is disposed of.
+                Some(_) if retired => None,
                 Some(a) => {
                     let owner =
                         if input.kind == AssetKind::Equipment { input.owner_id } else { a.owner_id.clone() };

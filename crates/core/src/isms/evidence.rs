@@ -182,6 +182,10 @@ impl Core {
                 let alerts = self.base.store.read().await?.alerts_since(since, &[], 10_000).await?;
                 Measured::Count(alerts.iter().filter(|a| a.rule == "usb_storage").count() as u64)
             }
+            EvidenceKind::DevicesNotDisposed => {
+                let mut read = self.base.store.read().await?;
+                Measured::Count(super::disposals::count_revoked_not_disposed(&mut *read).await? as u64)
+            }
             EvidenceKind::OpenIncidents => {
                 let days = self.incidents.preliminary_days().await?;
                 let open = self.base.store.read().await?.open_incidents().await?;

@@ -8,6 +8,7 @@
 
 pub mod assets;
 pub mod dashboard;
+pub mod disposals;
 pub mod evidence;
 pub mod legal;
 pub mod risks;

@@ -557,6 +557,17 @@ impl Planner<'_> {
                 record.source_id.clone_from(&current.source_id);
             }
         }
+        // Equipment in force leaves the register only with its disposal record (LEAK-3).
+        let in_force = exists && self.r.assets[&id].retired_at.is_none();
+        if retired
+            && in_force
+            && (record.kind == AssetKind::Equipment.as_str() || source == AssetSource::Device)
+        {
+            return Err(row.error(
+                Some("retired"),
+                "equipment retires with its disposal: record it in the disposal register, which retires it",
+            ));
+        }
         versioned(row, self.now, exists, retired, record, &mut self.r.assets, &mut self.writes, Write::Asset)
     }
 

@@ -31,6 +31,8 @@ pub enum EvidenceKind {
     AntivirusSignatureAge,
     /// USB storage attached in the last 30 days with no take-out in force (LEAK-10).
     UsbWithoutTakeOut,
+    /// Ledger PCs revoked whose disposal is not recorded (LEAK-3).
+    DevicesNotDisposed,
     /// Incidents not closed, and those past a report deadline (LEAK-8).
     OpenIncidents,
     /// High-severity alerts still open, and those left more than a day.
@@ -105,7 +107,7 @@ pub struct Judged {
 }
 
 impl EvidenceKind {
-    pub const ALL: [EvidenceKind; 12] = [
+    pub const ALL: [EvidenceKind; 13] = [
         EvidenceKind::AuditLogVerified,
         EvidenceKind::AuditForwardingLag,
         EvidenceKind::PrivilegedSecondFactor,
@@ -115,6 +117,7 @@ impl EvidenceKind {
         EvidenceKind::CompliantDevices,
         EvidenceKind::AntivirusSignatureAge,
         EvidenceKind::UsbWithoutTakeOut,
+        EvidenceKind::DevicesNotDisposed,
         EvidenceKind::OpenIncidents,
         EvidenceKind::OpenHighAlerts,
         EvidenceKind::TimeToContain,
@@ -131,6 +134,7 @@ impl EvidenceKind {
             EvidenceKind::CompliantDevices => "compliant_devices",
             EvidenceKind::AntivirusSignatureAge => "antivirus_signature_age",
             EvidenceKind::UsbWithoutTakeOut => "usb_without_take_out",
+            EvidenceKind::DevicesNotDisposed => "devices_not_disposed",
             EvidenceKind::OpenIncidents => "open_incidents",
             EvidenceKind::OpenHighAlerts => "open_high_alerts",
             EvidenceKind::TimeToContain => "time_to_contain",
@@ -147,7 +151,9 @@ impl EvidenceKind {
             AuditLogVerified | AuditForwardingLag => EvidenceArea::Logging,
             PrivilegedSecondFactor | DormantAccounts => EvidenceArea::AccessControl,
             VaultKeyCurrent | KeyRotationAge => EvidenceArea::Cryptography,
-            CompliantDevices | AntivirusSignatureAge | UsbWithoutTakeOut => EvidenceArea::Endpoint,
+            CompliantDevices | AntivirusSignatureAge | UsbWithoutTakeOut | DevicesNotDisposed => {
+                EvidenceArea::Endpoint
+            }
             OpenIncidents | OpenHighAlerts | TimeToContain => EvidenceArea::IncidentManagement,
         }
     }
@@ -165,6 +171,7 @@ impl EvidenceKind {
             CompliantDevices => &["A.8.1", "A.8.8"],
             AntivirusSignatureAge => &["A.8.7"],
             UsbWithoutTakeOut => &["A.7.10", "A.8.12"],
+            DevicesNotDisposed => &["A.7.14"],
             OpenIncidents => &["A.5.24", "A.5.26"],
             OpenHighAlerts => &["A.5.25", "A.8.16"],
             TimeToContain => &["A.5.26"],
@@ -191,6 +198,7 @@ impl EvidenceKind {
                 prefix(&["device.", "site.policy", "devices."]) || action == "device.signal"
             }
             UsbWithoutTakeOut => action == "device.signal" || prefix(&["take_out."]),
+            DevicesNotDisposed => action == "device.revoke" || action == "disposal.record",
             OpenIncidents | TimeToContain => prefix(&["incident."]),
             OpenHighAlerts => prefix(&["alert."]),
         }
@@ -233,6 +241,8 @@ impl EvidenceKind {
             }
             (DormantAccounts, Measured::Count(n)) => judged(at_most(*n, 0, u64::MAX), n.to_string()),
             (UsbWithoutTakeOut, Measured::Count(n)) => judged(at_most(*n, 0, 0), n.to_string()),
+            // A revoked PC waits for the disposal company a while: worth a look, not a failure.
+            (DevicesNotDisposed, Measured::Count(n)) => judged(at_most(*n, 0, u64::MAX), n.to_string()),
             (KeyRotationAge | AntivirusSignatureAge, Measured::Days(None)) => {
                 judged(NotApplicable, String::new())
             }
@@ -286,6 +296,8 @@ mod tests {
             (CompliantDevices, Measured::Share { part: 0, whole: 0 }, NotApplicable),
             (DormantAccounts, Measured::Count(2), Warn),
             (UsbWithoutTakeOut, Measured::Count(1), Fail),
+            (DevicesNotDisposed, Measured::Count(0), Pass),
+            (DevicesNotDisposed, Measured::Count(2), Warn),
             (AntivirusSignatureAge, Measured::Days(Some(5)), Warn),
             (KeyRotationAge, Measured::Days(Some(800)), Fail),
             (OpenIncidents, Measured::Open { open: 2, overdue: 0 }, Warn),

@@ -439,7 +439,8 @@ async fn assets_until(
 
 /// The asset register (issue 17, item 1; ISMS-1, TW-2): a ledger PC and a client company's
 /// customer data appear as assets without retyping and stay in step (a revoked PC's asset
-/// retires); a person registers the rest with the article's ratings; every version stays.
+/// stays in force, flagged, and retires with its disposal record — LEAK-3); a person registers
+/// the rest with the article's ratings; every version stays.
 async fn assets_follow_the_ledger(backend: Backend) {
     let s = TestServer::start(backend).await;
     let admin = principal(s.user("sec", &[Role::SecurityAdmin]).await);
@@ -552,10 +553,29 @@ async fn assets_follow_the_ledger(backend: Backend) {
         .unwrap();
     assert_eq!(retire.status(), 204);
     s.core.devices.revoke_device(&admin, &pc.id, &ctx).await.unwrap();
-    let assets = assets_until(&s, &admin, |a| {
-        a.iter().any(|a| a.record.source == "device" && a.record.retired_at.is_some())
-    })
-    .await;
+    // Revoked: the asset stays in force, flagged, until its disposal is recorded.
+    assets_until(&s, &admin, |a| a.iter().any(|a| a.record.source == "device" && a.revoked_not_disposed)).await;
+    s.core.sync_followed_assets().await.unwrap();
+    let in_force = s.core.isms.assets(&admin, false, &ctx).await.unwrap();
+    assert_eq!(in_force.len(), 3, "the PC's asset is still in force");
+    let witness = s.user("sv.witness", &[Role::Supervisor]).await;
+    let disposal = mamori_domain::isms::disposal::DisposalInput {
+        kind: mamori_domain::isms::disposal::DisposalKind::Pc,
+        method: mamori_domain::isms::disposal::DisposalMethod::PhysicalDestruction,
+        description: "PC-A".into(),
+        serial: "SN-1".into(),
+        quantity: None,
+        disposed_on: mamori_domain::UnixMillis(s.core.now().0 + 9 * 3_600_000).rfc3339()[..10].to_owned(),
+        witness_id: witness.id.clone(),
+        company: String::new(),
+        certificate: String::new(),
+        notes: String::new(),
+        asset_id: None,
+        device_id: Some(pc.id.clone()),
+    };
+    s.core.isms.record_disposal(&admin, disposal, &ctx).await.unwrap();
+    let assets = s.core.isms.assets(&admin, true, &ctx).await.unwrap();
+    assert!(assets.iter().any(|a| a.record.source == "device" && a.record.retired_at.is_some()));
     assert_eq!(
         assets.iter().filter(|a| a.record.retired_at.is_none()).count(),
         2,
@@ -565,7 +585,7 @@ async fn assets_follow_the_ledger(backend: Backend) {
     assert_eq!(in_force.len(), 2);
     let changes: Vec<String> =
         s.audit("asset.change").await.iter().map(|e| e.details["change"].clone()).collect();
-    for change in ["create", "update", "retire"] {
+    for change in ["create", "update", "retire", "dispose"] {
         assert!(changes.iter().any(|c| c == change), "{changes:?}");
     }
 }

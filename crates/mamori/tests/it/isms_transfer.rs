@@ -95,7 +95,22 @@ async fn fill(s: &TestServer, admin: &mamori_core::Principal) {
     .await
     .unwrap();
     isms.create_risk(admin, None, risk("FAX の誤送信", vec![old.clone(), manual], None), &ctx).await.unwrap();
-    isms.retire_asset(admin, &old, &ctx).await.unwrap();
+    // Equipment retires with its disposal record (LEAK-3).
+    let disposal = mamori_domain::isms::disposal::DisposalInput {
+        kind: mamori_domain::isms::disposal::DisposalKind::Disk,
+        method: mamori_domain::isms::disposal::DisposalMethod::PhysicalDestruction,
+        description: "旧 FAX 機の内蔵メモリ".into(),
+        serial: "FX-0001".into(),
+        quantity: None,
+        disposed_on: "2026-01-15".into(),
+        witness_id: owner.clone(),
+        company: String::new(),
+        certificate: String::new(),
+        notes: String::new(),
+        asset_id: Some(old.clone()),
+        device_id: None,
+    };
+    isms.record_disposal(admin, disposal, &ctx).await.unwrap();
     let second = isms.create_risk_assessment(admin, "2027 年度", None, 2, &ctx).await.unwrap();
     isms.create_risk(admin, Some(&second), risk("在宅での覗き見", vec![crm], None), &ctx).await.unwrap();
     let decision = |applicable: bool, justification: &str| SoaDecision {

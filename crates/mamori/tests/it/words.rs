@@ -20,6 +20,7 @@ fn catalogue_codes() -> BTreeSet<String> {
     let mut codes: BTreeSet<String> = BTreeSet::new();
     codes.extend(section("event_kind"));
     codes.extend(section("posture_rule"));
+    codes.extend(section("disposal_method"));
     codes.extend(Permission::ALL.iter().map(|p| p.as_str().to_owned()));
     codes.extend(Role::ALL.iter().map(|r| r.as_str().to_owned()));
     codes.extend(["access", "authentication", "login", "operation", "security", "device"].map(String::from));

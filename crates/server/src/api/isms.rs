@@ -246,6 +246,7 @@ fn asset_json(
         retired_at: a.retired_at.map(|t| t.0),
         changed_at: a.changed_at.0,
         changed_by: a.changed_by,
+        revoked_not_disposed: false,
     }
 }
 
@@ -296,7 +297,10 @@ pub async fn list_assets(
                     (Some(id), Some(name)) => [(id.clone(), name)].into(),
                     _ => HashMap::new(),
                 };
-                asset_json(a.record, &names)
+                proto::AssetView {
+                    revoked_not_disposed: a.revoked_not_disposed,
+                    ..asset_json(a.record, &names)
+                }
             })
             .collect(),
     }))
@@ -324,7 +328,10 @@ pub async fn get_asset(
 ) -> ApiResult<Json<proto::AssetDetailView>> {
     let d = state.core.isms.asset(&p, &id, &ctx).await?;
     Ok(Json(proto::AssetDetailView {
-        asset: asset_json(d.asset.record, &d.names),
+        asset: proto::AssetView {
+            revoked_not_disposed: d.asset.revoked_not_disposed,
+            ..asset_json(d.asset.record, &d.names)
+        },
         history: d.history.into_iter().map(|a| asset_json(a, &d.names)).collect(),
     }))
 }

@@ -26,6 +26,7 @@ pub mod customers;
 pub mod devices;
 pub mod incidents;
 pub mod isms;
+pub mod isms_disposals;
 pub mod isms_legal;
 pub mod isms_registers;
 pub mod isms_soa_export;
@@ -196,6 +197,8 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(IsmsRead), operation!(isms_legal::get_legal))
         .api(Permission(IsmsManage), operation!(isms_legal::update_legal))
         .api(Permission(IsmsManage), operation!(isms_legal::retire_legal))
+        .api(Permission(IsmsRead), operation!(isms_disposals::list_disposals))
+        .api(Permission(IsmsManage), operation!(isms_disposals::record_disposal))
         .api(Permission(IsmsRead), operation!(isms::get_dashboard))
         .api(Permission(IsmsRead), operation!(isms_registers::export_registers))
         .api(

@@ -260,6 +260,7 @@ fn data_link(tr: Tr, p: &Principal, kind: EvidenceKind) -> Option<(String, Strin
         }
         CompliantDevices | AntivirusSignatureAge => ("/devices", DevicesRead, "isms.data_devices"),
         UsbWithoutTakeOut => ("/alerts?days=30", AlertsRead, "isms.data_usb_alerts"),
+        DevicesNotDisposed => ("/isms/disposals", IsmsRead, "isms.data_disposals"),
         OpenIncidents | TimeToContain => ("/incidents", IncidentsRead, "isms.data_incidents"),
         OpenHighAlerts => ("/alerts", AlertsRead, "isms.data_alerts"),
     };

@@ -117,6 +117,7 @@ pub(super) fn sub_tabs(tr: Tr, current: &str) -> Vec<SubTab> {
         ("/isms/risks", "isms_registers.tab_risks"),
         ("/isms/vendors", "isms_registers.tab_vendors"),
         ("/isms/legal", "isms_registers.tab_legal"),
+        ("/isms/disposals", "isms_registers.tab_disposals"),
         ("/isms/registers", "isms_registers.tab_transfer"),
     ]
     .into_iter()
@@ -1068,6 +1069,8 @@ pub struct AssetRow {
     pub review_on: String,
     pub review_overdue: bool,
     pub retired: bool,
+    /// A revoked ledger PC whose disposal is not recorded yet (LEAK-3).
+    pub revoked_not_disposed: bool,
 }
 
 fn asset_row(
@@ -1092,6 +1095,7 @@ fn asset_row(
         review_on: a.review_on.clone().unwrap_or_default(),
         review_overdue: a.retired_at.is_none() && review_overdue(a.review_on.as_ref(), today),
         retired: a.retired_at.is_some(),
+        revoked_not_disposed: false,
     }
 }
 
@@ -1350,8 +1354,14 @@ async fn assets_view(
         Err(e) => return refused_page(tr, &e),
     };
     let today = today();
-    let rows: Vec<AssetRow> =
-        page.assets.iter().map(|a| asset_row(tr, &a.record, a.owner.as_ref(), &today)).collect();
+    let rows: Vec<AssetRow> = page
+        .assets
+        .iter()
+        .map(|a| AssetRow {
+            revoked_not_disposed: a.revoked_not_disposed,
+            ..asset_row(tr, &a.record, a.owner.as_ref(), &today)
+        })
+        .collect();
     let shown = i64::try_from(rows.len()).unwrap_or(0);
     let range = (shown > 0).then(|| {
         tr.t("isms_registers.asset_range")
@@ -1464,6 +1474,8 @@ struct AssetPage {
     can_manage: bool,
     /// It follows the device ledger or a client company: only the register's fields change.
     followed: bool,
+    /// Equipment (a ledger PC or a registered machine) retires with its disposal record.
+    needs_disposal: bool,
     action: String,
     retire_href: String,
     form: AssetForm,
@@ -1541,7 +1553,11 @@ async fn asset_view(
     let page = AssetPage {
         c,
         tabs: sub_tabs(tr, "/isms/assets"),
-        row: asset_row(tr, a, d.asset.owner.as_ref(), &today),
+        row: AssetRow {
+            revoked_not_disposed: d.asset.revoked_not_disposed,
+            ..asset_row(tr, a, d.asset.owner.as_ref(), &today)
+        },
+        needs_disposal: a.kind == AssetKind::Equipment.as_str(),
         notes: a.notes.clone(),
         source_link,
         version: a.version,
@@ -1631,6 +1647,10 @@ async fn confirm_retire_asset(
     }
     if a.source != AssetSource::Manual.as_str() {
         let text = tr.t("isms_registers.retire_followed").to_owned();
+        return super::message_page_text(tr, StatusCode::CONFLICT, text);
+    }
+    if a.kind == AssetKind::Equipment.as_str() {
+        let text = tr.t("isms_registers.equipment_needs_disposal").to_owned();
         return super::message_page_text(tr, StatusCode::CONFLICT, text);
     }
     confirm_page(

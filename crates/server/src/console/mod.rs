@@ -16,6 +16,7 @@ mod home;
 mod import;
 pub(crate) mod incidents;
 pub(crate) mod isms;
+mod isms_disposals;
 mod isms_legal;
 mod isms_registers;
 mod isms_transfer;
@@ -74,6 +75,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = isms::routes(r);
     let r = isms_registers::routes(r);
     let r = isms_legal::routes(r);
+    let r = isms_disposals::routes(r);
     let r = isms_transfer::routes(r);
     let r = isms_vendor_files::routes(r);
     let r = floor::routes(r);

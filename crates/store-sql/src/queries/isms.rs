@@ -843,6 +843,16 @@ macro_rules! isms_queries {
                     .await
                     .map_err(db_err)
             }
+
+            async fn disposals(&mut self) -> StoreResult<Vec<DisposalRecord>> {
+                let rows = sqlx::query_as::<$db, DisposalRow>(&format!(
+                    "SELECT {DISPOSAL_COLUMNS} FROM disposals ORDER BY disposed_on DESC, recorded_at DESC, id"
+                ))
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(rows.into_iter().map(disposal_of).collect())
+            }
         }
 
         #[async_trait::async_trait]
@@ -1340,6 +1350,32 @@ macro_rules! isms_queries {
                 Ok(())
             }
 
+            async fn insert_disposal(&mut self, d: &DisposalRecord) -> StoreResult<()> {
+                sqlx::query::<$db>(&format!(
+                    "INSERT INTO disposals ({DISPOSAL_COLUMNS}) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                ))
+                .bind(&d.id)
+                .bind(&d.kind)
+                .bind(&d.method)
+                .bind(&d.description)
+                .bind(&d.serial)
+                .bind(d.quantity)
+                .bind(&d.disposed_on)
+                .bind(&d.witness_id)
+                .bind(&d.company)
+                .bind(&d.certificate)
+                .bind(&d.notes)
+                .bind(&d.asset_id)
+                .bind(&d.device_id)
+                .bind(d.recorded_at.0)
+                .bind(&d.recorded_by)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
             async fn rewrap_vendor_file(&mut self, id: &str, old: &[u8], new: &[u8], version: u32) -> StoreResult<bool> {
                 let done = sqlx::query::<$db>(
                     "UPDATE vendor_files SET wrapped_key = $3, kek_version = $4 WHERE id = $1 AND wrapped_key = $2",
@@ -1352,6 +1388,49 @@ macro_rules! isms_queries {
                 .await
                 .map_err(db_err)?;
                 Ok(done.rows_affected() == 1)
+            }
+        }
+
+        // The disposal register (LEAK-3).
+        const DISPOSAL_COLUMNS: &str = "id, kind, method, description, serial, quantity, disposed_on, witness_id, \
+                                        company, certificate, notes, asset_id, device_id, recorded_at, recorded_by";
+
+        #[derive(sqlx::FromRow)]
+        struct DisposalRow {
+            id: String,
+            kind: String,
+            method: String,
+            description: String,
+            serial: String,
+            quantity: Option<i64>,
+            disposed_on: String,
+            witness_id: String,
+            company: String,
+            certificate: String,
+            notes: String,
+            asset_id: Option<String>,
+            device_id: Option<String>,
+            recorded_at: i64,
+            recorded_by: String,
+        }
+
+        fn disposal_of(r: DisposalRow) -> DisposalRecord {
+            DisposalRecord {
+                id: r.id,
+                kind: r.kind,
+                method: r.method,
+                description: r.description,
+                serial: r.serial,
+                quantity: r.quantity,
+                disposed_on: r.disposed_on,
+                witness_id: r.witness_id,
+                company: r.company,
+                certificate: r.certificate,
+                notes: r.notes,
+                asset_id: r.asset_id,
+                device_id: r.device_id,
+                recorded_at: UnixMillis(r.recorded_at),
+                recorded_by: r.recorded_by,
             }
         }
 
