@@ -300,6 +300,32 @@ async fn the_disposal_page(backend: Backend) {
     assert!(table.contains(&witness.display_name) && !table.contains(&witness.id), "by name: {table}");
     assert!(!table.contains(">dissolving<") && !table.contains(">paper<"));
 
+    // A revoked PC: flagged on the asset list, offered by the form, retired by its record.
+    let sec = s.core.identity.list_users(&crate::support::inspector(), &Default::default()).await.unwrap();
+    let sec = sec.into_iter().find(|u| u.username == "sec").unwrap();
+    let admin = principal(sec.clone());
+    let token = s.token(sec, &[Permission::DevicesManage, Permission::DevicesRead]).await;
+    let op = s.user("op.a", &[Role::Operator]).await;
+    let pc = crate::devices::enrol_agent(&s, &token, &op.id, "PC-OLD").await;
+    s.core.sync_followed_assets().await.unwrap();
+    s.core.devices.revoke_device(&admin, &pc.id, &Default::default()).await.unwrap();
+    let list = b.get("/isms/assets?source=device").await.text().await.unwrap();
+    assert!(list.contains("PC-OLD") && list.contains("失効済み・廃棄未記録"), "{list}");
+    let asset = s.core.isms.assets(&admin, false, &Default::default()).await.unwrap();
+    let asset = asset.into_iter().find(|a| a.record.source == "device").unwrap().record.id;
+    let r = b.get(&format!("/isms/assets/{asset}/retire")).await;
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap().contains("廃棄記録"));
+    let page = b.get("/isms/disposals").await.text().await.unwrap();
+    assert!(page.contains("失効済みで廃棄が記録されていない端末が1台あります。"), "{page}");
+    assert!(page.contains(&format!("<option value=\"{}\"", pc.id)), "the PC is offered");
+    let mut pairs = form("physical_destruction");
+    pairs.retain(|(k, _)| !matches!(*k, "kind" | "quantity"));
+    pairs.extend([("kind", "pc".to_owned()), ("serial", "SN-OLD".to_owned()), ("device_id", pc.id.clone())]);
+    assert_eq!(post(pairs).await.status(), 303);
+    let page = b.get(&format!("/isms/assets/{asset}")).await.text().await.unwrap();
+    assert!(page.contains("廃止") && !page.contains("失効済み・廃棄未記録"), "{page}");
+
     // The auditor reads the register; no form, and a post is refused.
     let a = s.signed_in("kansa").await;
     let page = a.get("/isms/disposals").await.text().await.unwrap();
@@ -308,3 +334,56 @@ async fn the_disposal_page(backend: Backend) {
     assert_eq!(a.post_form("/isms/disposals", &[("_csrf", &csrf)]).await.status(), 403);
 }
 both_backends!(the_disposal_page);
+
+/// An import cannot retire equipment in force either (`retired` true on its row): the whole
+/// file is refused on that column, and the asset stays.
+async fn an_import_does_not_retire_equipment(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let sec = s.user("sec", &[Role::SecurityAdmin]).await;
+    let admin = principal(sec.clone());
+    let input = AssetInput {
+        kind: AssetKind::Equipment,
+        name: "旧 FAX 機".into(),
+        owner_id: None,
+        location: String::new(),
+        confidentiality: Confidentiality::Internal,
+        integrity: Integrity::Low,
+        availability: Availability::DaytimeStopOk,
+        allowed: None,
+        review_on: None,
+        notes: String::new(),
+    };
+    let fax = s.core.isms.create_asset(&admin, input, &Default::default()).await.unwrap();
+    let token = s.token(sec, &[Permission::IsmsRead, Permission::IsmsManage]).await;
+    let api = reqwest::Client::new();
+    let csv = api
+        .get(s.url("/api/v1/isms/registers/export?format=csv&register=assets"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let text = String::from_utf8(csv[3..].to_vec()).unwrap();
+    let edited: String = text
+        .split_inclusive('\n')
+        .map(|line| if line.contains(&fax) { line.replacen("false", "true", 1) } else { line.to_owned() })
+        .collect();
+    assert_ne!(edited, text);
+    let r = api
+        .post(s.url("/api/v1/isms/registers/import?register=assets"))
+        .bearer_auth(&token)
+        .header("content-type", "text/csv")
+        .body(edited)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let refused: Value = r.json().await.unwrap();
+    assert_eq!(refused["code"], "import_refused", "{refused}");
+    assert!(refused.to_string().contains("retired") && refused.to_string().contains("disposal"), "{refused}");
+    let fax = s.core.isms.asset(&admin, &fax, &Default::default()).await.unwrap();
+    assert!(fax.asset.record.retired_at.is_none());
+}
+both_backends!(an_import_does_not_retire_equipment);
