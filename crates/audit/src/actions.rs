@@ -589,6 +589,8 @@ catalogue! {
             ("reason", "denied: `client_scope`; `lookups_held` (an alert's response paused the person's lookups)"),
             ("client", "denied: the customer's client company id"),
             ("alert", "denied for `lookups_held`: the alert whose response holds them"),
+            ("near", "a lookup by phone with a reason that found no one: the number's block (all but its last two digits) as `phone_block:h:<keyed hash>`"),
+            ("probe", "with `near`: the number as `phone:h:<keyed hash>`"),
         ],
         summary: "a customer was looked up (one entry per customer shown)",
     };

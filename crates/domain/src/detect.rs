@@ -126,10 +126,14 @@ pub enum RuleId {
     /// Distinct customers an operator looked up per call they handled (the telephony's
     /// `cti.call_start`) in the window: browsing while on few calls, on a call or not.
     LookupsPerCall,
+    /// Lookups, not on a call, of phone numbers that find no one and differ only in their last
+    /// two digits (`near`: a keyed hash of the rest, `probe`: of the number, which the vault
+    /// adds): walking through a block of numbers to see who is a customer.
+    NeighbouringNumbers,
 }
 
 impl RuleId {
-    pub const ALL: [RuleId; 19] = [
+    pub const ALL: [RuleId; 20] = [
         RuleId::OffCallLookups,
         RuleId::LookupVolume,
         RuleId::OtherClientLookups,
@@ -149,6 +153,7 @@ impl RuleId {
         RuleId::FirstSeenNetwork,
         RuleId::AdminOffWindow,
         RuleId::LookupsPerCall,
+        RuleId::NeighbouringNumbers,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -172,6 +177,7 @@ impl RuleId {
             RuleId::FirstSeenNetwork => "first_seen_network",
             RuleId::AdminOffWindow => "admin_off_window",
             RuleId::LookupsPerCall => "lookups_per_call",
+            RuleId::NeighbouringNumbers => "neighbouring_numbers",
         }
     }
 
@@ -188,6 +194,7 @@ impl RuleId {
                 | RuleId::OffShiftLookups
                 | RuleId::OtherClientLookups
                 | RuleId::LookupsPerCall
+                | RuleId::NeighbouringNumbers
         )
     }
 
@@ -213,6 +220,7 @@ impl RuleId {
             RuleId::FirstSeenNetwork => (Severity::Medium, 1, 480, &[]),
             RuleId::AdminOffWindow => (Severity::Medium, 1, 60, &[]),
             RuleId::LookupsPerCall => (Severity::Medium, 3, 60, &[]),
+            RuleId::NeighbouringNumbers => (Severity::High, 5, 60, &[]),
         };
         RuleSettings {
             // A change window is each organisation's own: the rule ships with office hours set
@@ -801,7 +809,10 @@ impl Detector {
         let mut found = Vec::new();
         self.prune(e.time.0);
         match (e.action, e.outcome) {
-            ("customer.lookup", "success") => self.lookup(e, &mut found),
+            ("customer.lookup", "success") => {
+                self.lookup(e, &mut found);
+                self.neighbours(e, &mut found);
+            }
             ("customer.note_add", "success") => {
                 if let Some(customer) = e.object {
                     self.explain(e.actor, customer, e.time.0);
@@ -954,6 +965,37 @@ impl Detector {
         if e.detail("off_shift") == Some("true") {
             self.count(RuleId::OffShiftLookups, e.actor, Some(customer), e, found);
         }
+    }
+
+    /// A number that found no one near others the person tried (`near` and `probe`, added by
+    /// the vault for lookups by phone with a reason): distinct numbers per block.
+    fn neighbours(&mut self, e: &Observed<'_>, found: &mut Vec<Finding>) {
+        let (Some(near), Some(probe)) = (e.detail("near"), e.detail("probe")) else { return };
+        let rule = RuleId::NeighbouringNumbers;
+        let settings = self.rules.get(rule);
+        if !settings.enabled {
+            return;
+        }
+        // One window per person and block, in the map the hourly pruning already walks.
+        let w = self.windows.entry((rule, format!("{}\n{near}", e.actor).into())).or_default();
+        w.push(e.time.0, e.index, Some(probe), settings.window_ms());
+        let value = w.value(true);
+        if value < u64::from(settings.threshold) {
+            return;
+        }
+        found.push(Finding {
+            rule,
+            subject: e.actor.to_owned(),
+            severity: settings.severity,
+            time: e.time,
+            index: e.index,
+            value,
+            threshold: settings.threshold,
+            window_minutes: settings.window_minutes,
+            baseline: None,
+            evidence: w.evidence(),
+            context: Vec::new(),
+        });
     }
 
     /// A call the operator took (the telephony reports it): the denominator of
@@ -1275,6 +1317,40 @@ mod tests {
     }
 
     const T0: i64 = 1_800_000_000_000;
+
+    #[test]
+    fn a_block_of_neighbouring_numbers_is_seen() {
+        let mut d = Detector::new(RuleSet::defaults());
+        let mut log = Log::new();
+        let probe = |block: &str, number: &str| {
+            let mut details = lookup_details(false);
+            details.insert("near".into(), format!("phone_block:h:{block}"));
+            details.insert("probe".into(), format!("phone:h:{number}"));
+            details
+        };
+        let none = Some("customer:none");
+        let mut feed = |d: &mut Detector, i: i64, details: &BTreeMap<String, String>| {
+            log.feed(d, T0 + i * 60_000, "customer.lookup", "user:op", none, "success", details)
+        };
+        // Four numbers of one block (one tried twice), one of another: quiet.
+        for (i, (block, number)) in
+            [("a", "1"), ("a", "1"), ("a", "2"), ("a", "3"), ("b", "9"), ("a", "4")].into_iter().enumerate()
+        {
+            assert!(feed(&mut d, i as i64, &probe(block, number)).is_empty(), "{i}");
+        }
+        // The fifth distinct number of the block fires, about the person.
+        let found = feed(&mut d, 6, &probe("a", "5"));
+        let f = found.iter().find(|f| f.rule == RuleId::NeighbouringNumbers).expect("fired");
+        assert_eq!((f.subject.as_str(), f.value, f.threshold), ("user:op", 5, 5));
+        assert_eq!(f.evidence.len(), 6, "every try in the block is behind it");
+        // Lookups without a probe (found someone, on a call, by e-mail) are not counted.
+        let mut d = Detector::new(RuleSet::defaults());
+        let plain = lookup_details(false);
+        for i in 0..10 {
+            let found = feed(&mut d, i, &plain);
+            assert!(found.iter().all(|f| f.rule != RuleId::NeighbouringNumbers));
+        }
+    }
 
     #[test]
     fn twenty_three_customers_off_call_over_a_shift() {

@@ -29,6 +29,20 @@ use std::collections::BTreeMap;
 mod gate;
 pub mod import;
 
+/// What a lookup searched by: the blind index's kind and digest, and for a phone number with a
+/// reason its block ([`Vault::phone_block`]).
+struct Search<'a> {
+    kind: &'a str,
+    digest: &'a [u8],
+    near: Option<Probe>,
+}
+
+/// A phone number's block and the number, as keyed hashes (recorded when it finds no one).
+struct Probe {
+    block: String,
+    number: String,
+}
+
 /// The vault service.
 #[derive(Debug)]
 pub struct Vault {
@@ -579,7 +593,24 @@ impl Vault {
             Purpose::Reason { .. } => None,
         };
         drop(read);
-        self.show_customers(principal, kind, &digest, purpose, call, ctx).await
+        let near = match (key, purpose) {
+            (LookupKey::Phone(p), Purpose::Reason { .. }) => self.phone_block(p),
+            _ => None,
+        };
+        self.show_customers(principal, Search { kind, digest: &digest, near }, purpose, call, ctx).await
+    }
+
+    /// The block a phone number is in — all but its last two digits — and the number itself,
+    /// each as a keyed hash, for the detector to see someone probing neighbouring numbers
+    /// (issue 16) without the log holding a number or anything that leads back to one without
+    /// the audit-ids key.
+    fn phone_block(&self, phone: &str) -> Option<Probe> {
+        let number = normalize_phone(phone).ok()?;
+        let digits = number.len().checked_sub(2).filter(|n| *n >= 6)?;
+        Some(Probe {
+            block: self.base.audit_object("phone_block", &number[..digits]),
+            number: self.base.audit_object("phone", &number),
+        })
     }
 
     /// The blind-index digest of a value already normalized for its kind.
@@ -633,7 +664,8 @@ impl Vault {
             .find(|c| c.external_id == call_id.trim())
             .ok_or(CoreError::NotFound { what: "active call" })?;
         let digest = call.caller_digest.clone();
-        self.show_customers(principal, "phone", &digest, &Purpose::ActiveCall, Some(call), ctx).await
+        let search = Search { kind: "phone", digest: &digest, near: None };
+        self.show_customers(principal, search, &Purpose::ActiveCall, Some(call), ctx).await
     }
 
     /// The operator's calls that have not ended, newest first, each with its caller's number
@@ -664,12 +696,12 @@ impl Vault {
     async fn show_customers(
         &self,
         principal: &Principal,
-        kind: &str,
-        digest: &[u8],
+        search: Search<'_>,
         purpose: &Purpose,
         call: Option<mamori_store::CallRecord>,
         ctx: &RequestContext,
     ) -> Result<Vec<CustomerCard>, CoreError> {
+        let Search { kind, digest, near } = search;
         self.base.permitted(principal, Permission::CustomersRead, &actions::CUSTOMER_LOOKUP, ctx).await?;
         self.lookup_gate(principal, ctx).await?;
         let policy = self.policy_in_force().await?;
@@ -719,6 +751,11 @@ impl Vault {
             (Purpose::ActiveCall, Some(call)) => e.detail("purpose", "active_call").detail("call", call.id),
             (Purpose::ActiveCall, None) => e.detail("purpose", "active_call"),
         };
+        // A number that finds no one is what probing a block of numbers looks like; one that
+        // finds a customer is counted by the lookup rules already.
+        if let Some(probe) = near.filter(|_| records.is_empty()) {
+            e = e.detail("near", probe.block).detail("probe", probe.number);
+        }
         // One entry per customer shown, so "who read this customer" is a lookup by object.
         let events = if records.is_empty() {
             vec![e]

@@ -554,7 +554,8 @@ async fn assets_follow_the_ledger(backend: Backend) {
     assert_eq!(retire.status(), 204);
     s.core.devices.revoke_device(&admin, &pc.id, &ctx).await.unwrap();
     // Revoked: the asset stays in force, flagged, until its disposal is recorded.
-    assets_until(&s, &admin, |a| a.iter().any(|a| a.record.source == "device" && a.revoked_not_disposed)).await;
+    assets_until(&s, &admin, |a| a.iter().any(|a| a.record.source == "device" && a.revoked_not_disposed))
+        .await;
     s.core.sync_followed_assets().await.unwrap();
     let in_force = s.core.isms.assets(&admin, false, &ctx).await.unwrap();
     assert_eq!(in_force.len(), 3, "the PC's asset is still in force");

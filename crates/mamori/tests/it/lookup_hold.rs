@@ -80,3 +80,41 @@ async fn wait_for_alert(
     }
     panic!("no {rule} alert was raised");
 }
+
+/// Walking through a block of phone numbers (issue 16: enumeration, with the vault's help): an
+/// operator who tries, with a reason and no call, numbers that differ only in their last two
+/// digits and find no one raises `neighbouring_numbers`; the log holds the block and the number
+/// as keyed hashes, never a number. A number that finds a customer adds no probe.
+async fn a_walk_through_neighbouring_numbers_is_seen(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    two_teams(&s).await;
+    let (client, _) = client_with_customers(&s, 3).await;
+    let ctx = Default::default();
+    let (mut op, sv) = (person(&s, "op.a").await, person(&s, "sv.a").await);
+    op.client_ids = vec![client];
+    let look = |number: &str| LookupKey::Phone(number.to_owned());
+    // 03-1234-5678 is a customer; 5690–5694 are no one's, all in the block …56xx.
+    let found = s.core.vault.find_customers(&op, &look("03-1234-5678"), &off_call(), &ctx).await.unwrap();
+    assert_eq!(found.len(), 1);
+    for last in ["5690", "5691", "5691", "5692", "5693"] {
+        s.core.vault.find_customers(&op, &look(&format!("03-1234-{last}")), &off_call(), &ctx).await.unwrap();
+    }
+    // A number of another block (…57xx) is a block of its own.
+    s.core.vault.find_customers(&op, &look("03-1234-5790"), &off_call(), &ctx).await.unwrap();
+    let lookups = s.audit("customer.lookup").await;
+    let detail = |key: &str| lookups.iter().filter_map(|e| e.details.get(key).cloned()).collect::<Vec<_>>();
+    let blocks: std::collections::BTreeSet<String> = detail("near").into_iter().collect();
+    assert_eq!(blocks.len(), 2, "…56xx is one block, …57xx another: {blocks:?}");
+    assert!(blocks.iter().all(|b| b.starts_with("phone_block:h:")));
+    assert_eq!(detail("probe").len(), 6, "one per try that found no one");
+    // Four distinct numbers of the block so far (5691 twice): the fifth raises it.
+    s.core.vault.find_customers(&op, &look("03-1234-5694"), &off_call(), &ctx).await.unwrap();
+    let alert = wait_for_alert(&s, &sv, "neighbouring_numbers").await;
+    assert_eq!((alert.record.value, alert.record.threshold, alert.record.severity.as_str()), (5, 5, "high"));
+    let logged = serde_json::to_string(
+        &s.audit("customer.lookup").await.iter().map(|e| &e.details).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    assert!(!logged.contains("5690") && !logged.contains("31234"), "no number in the log");
+}
+both_backends!(a_walk_through_neighbouring_numbers_is_seen);
