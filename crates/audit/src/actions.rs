@@ -1282,6 +1282,8 @@ catalogue! {
             ("serial", "usb_attached: the stick's serial number"),
             ("mass_storage", "usb_attached: `true` for storage"),
             ("ip", "off_network: the address the PC connected from"),
+            ("failures", "posture_changed: comma-separated rules the PC now fails"),
+            ("shadow_it", "posture_changed: the software not on the allowlist (names, at most 300 characters)"),
         ],
         summary: "a PC raised a signal (actor `device:<id>`; `system` for those the server derived: off network, posture, silence, keystroke rate)",
     };

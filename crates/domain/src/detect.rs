@@ -130,10 +130,13 @@ pub enum RuleId {
     /// two digits (`near`: a keyed hash of the rest, `probe`: of the number, which the vault
     /// adds): walking through a block of numbers to see who is a customer.
     NeighbouringNumbers,
+    /// Software not on the site's allowlist found on a PC (TW-2; `posture_changed` with
+    /// `shadow_it` among its `failures`).
+    ShadowIt,
 }
 
 impl RuleId {
-    pub const ALL: [RuleId; 20] = [
+    pub const ALL: [RuleId; 21] = [
         RuleId::OffCallLookups,
         RuleId::LookupVolume,
         RuleId::OtherClientLookups,
@@ -154,6 +157,7 @@ impl RuleId {
         RuleId::AdminOffWindow,
         RuleId::LookupsPerCall,
         RuleId::NeighbouringNumbers,
+        RuleId::ShadowIt,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -178,6 +182,7 @@ impl RuleId {
             RuleId::AdminOffWindow => "admin_off_window",
             RuleId::LookupsPerCall => "lookups_per_call",
             RuleId::NeighbouringNumbers => "neighbouring_numbers",
+            RuleId::ShadowIt => "shadow_it",
         }
     }
 
@@ -221,6 +226,7 @@ impl RuleId {
             RuleId::AdminOffWindow => (Severity::Medium, 1, 60, &[]),
             RuleId::LookupsPerCall => (Severity::Medium, 3, 60, &[]),
             RuleId::NeighbouringNumbers => (Severity::High, 5, 60, &[]),
+            RuleId::ShadowIt => (Severity::Medium, 1, 1440, &[]),
         };
         RuleSettings {
             // A change window is each organisation's own: the rule ships with office hours set
@@ -935,6 +941,21 @@ impl Detector {
         }
         let Some(subject) = e.detail("user").or(e.object) else { return };
         let subject = subject.to_owned();
+        // Shadow IT is its own rule, with the software named; the PC's other failures (if any)
+        // stay a posture failure. A change with no failure listed (older entries) is one too.
+        if rule == RuleId::PostureFailure
+            && let Some(failures) = e.detail("failures")
+        {
+            let failures: Vec<&str> = failures.split(',').filter(|f| !f.is_empty()).collect();
+            if failures.contains(&"shadow_it") {
+                let context =
+                    e.detail("shadow_it").map(|s| vec![("software", s.to_owned())]).unwrap_or_default();
+                self.count_with(RuleId::ShadowIt, &subject, None, e, found, context);
+            }
+            if failures.iter().all(|f| *f == "shadow_it") {
+                return;
+            }
+        }
         self.count(rule, &subject, None, e, found);
     }
 
@@ -1317,6 +1338,41 @@ mod tests {
     }
 
     const T0: i64 = 1_800_000_000_000;
+
+    #[test]
+    fn shadow_it_is_its_own_alert() {
+        let mut d = Detector::new(RuleSet::defaults());
+        let mut log = Log::new();
+        let signal = |failures: Option<&str>| {
+            let mut details = BTreeMap::from([
+                ("kind".to_owned(), "posture_changed".to_owned()),
+                ("user".to_owned(), "user:op".to_owned()),
+            ]);
+            if let Some(f) = failures {
+                details.insert("failures".into(), f.into());
+                details.insert("shadow_it".into(), "not on the allowlist: Dropbox".into());
+            }
+            details
+        };
+        let mut rules = |d: &mut Detector, i: i64, failures: Option<&str>| -> Vec<RuleId> {
+            let details = signal(failures);
+            let found = log.feed(
+                d,
+                T0 + i * 86_400_000,
+                "device.signal",
+                "system",
+                Some("device:pc"),
+                "success",
+                &details,
+            );
+            found.iter().map(|f| f.rule).collect()
+        };
+        assert_eq!(rules(&mut d, 0, Some("shadow_it")), [RuleId::ShadowIt]);
+        let f = rules(&mut d, 2, Some("antivirus,shadow_it"));
+        assert!(f.contains(&RuleId::ShadowIt) && f.contains(&RuleId::PostureFailure), "{f:?}");
+        assert_eq!(rules(&mut d, 4, None), [RuleId::PostureFailure], "an entry without its failures");
+        assert_eq!(rules(&mut d, 6, Some("screen_lock")), [RuleId::PostureFailure]);
+    }
 
     #[test]
     fn a_block_of_neighbouring_numbers_is_seen() {

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod config;
 pub mod console;
+pub mod download;
 pub mod forwarding;
 pub mod i18n;
 pub mod mail_relay;

@@ -1100,6 +1100,18 @@ impl Devices {
         if let Some(mass_storage) = data.get("mass_storage").and_then(serde_json::Value::as_bool) {
             e = e.detail("mass_storage", mass_storage.to_string());
         }
+        // A posture change names the rules the PC now fails, and the shadow IT found.
+        if let Some(failures) = data.get("failures").and_then(serde_json::Value::as_array) {
+            let rule =
+                |f: &serde_json::Value| f.get("rule").and_then(serde_json::Value::as_str).map(str::to_owned);
+            e = e.detail("failures", failures.iter().filter_map(rule).collect::<Vec<_>>().join(","));
+            let shadow = failures
+                .iter()
+                .find(|f| f.get("rule").and_then(serde_json::Value::as_str) == Some("shadow_it"));
+            if let Some(text) = shadow.and_then(|f| f.get("detail")).and_then(serde_json::Value::as_str) {
+                e = e.detail("shadow_it", text.chars().take(300).collect::<String>());
+            }
+        }
         self.base.audit(tx, &RequestContext::default(), e).await
     }
 

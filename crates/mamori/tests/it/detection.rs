@@ -891,7 +891,10 @@ async fn lookups_per_handled_call(backend: Backend) {
     let raised = s.audit("alert.raise").await;
     let raised = raised.iter().find(|e| e.details["rule"] == "lookups_per_call").unwrap();
     assert_eq!(raised.details["calls"], "1");
-    assert_eq!(raised.details["customers_per_call"], "12.0");
+    // The raise entry tells the value when it first fired: at the tenth lookup or later, as the
+    // detection task's batches fell (the alert's value above keeps the largest).
+    let per_call: f64 = raised.details["customers_per_call"].parse().unwrap();
+    assert!((10.0..=12.0).contains(&per_call), "{:?}", raised.details);
 }
 both_backends!(lookups_per_handled_call);
 

@@ -396,6 +396,17 @@ async fn posture_and_networks(backend: Backend) {
     assert!(d["posture_failures"][1]["detail"].as_str().unwrap().contains("pkg0"));
     assert_eq!(d["network_approved"], true);
 
+    // Shadow IT is an alert of its own naming the software (issue 16); the PC's other failure
+    // (antivirus) stays a posture failure.
+    let admin_p = s.principal_of(&admin);
+    let alerts = crate::detection::alerts_until(&s, &admin_p, 2).await;
+    let shadow = alerts.iter().find(|a| a.record.rule == "shadow_it").expect("a shadow IT alert");
+    assert_eq!(shadow.person.as_ref().map(|p| p.id.as_str()), Some(op.id.as_str()));
+    assert!(alerts.iter().any(|a| a.record.rule == "posture_failure"), "{alerts:?}");
+    let raised = s.audit("alert.raise").await;
+    let entry = raised.iter().find(|e| e.details["rule"] == "shadow_it").unwrap();
+    assert!(entry.details["software"].contains("pkg0"), "{:?}", entry.details);
+
     // The PC is seen from elsewhere: a signal; back again: another.
     agent.from = Some("127.0.0.2".parse().unwrap());
     assert_eq!(agent.send("/api/v1/agent/heartbeat", &json!({})).await.0, 200);

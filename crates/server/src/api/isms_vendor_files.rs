@@ -158,36 +158,8 @@ pub async fn download_vendor_file(
     );
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(v) = HeaderValue::from_str(&content_disposition(&f.record.name)) {
+    if let Ok(v) = HeaderValue::from_str(&crate::download::content_disposition(&f.record.name)) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(resp)
-}
-
-/// `attachment` with an ASCII fallback name and the real one (RFC 6266, RFC 8187).
-fn content_disposition(name: &str) -> String {
-    let ascii: String = name
-        .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
-        .collect();
-    let mut encoded = String::new();
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
-            encoded.push(char::from(b));
-        } else {
-            encoded.push_str(&format!("%{b:02X}"));
-        }
-    }
-    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn disposition_is_safe() {
-        assert_eq!(
-            super::content_disposition("契約 \"a\".pdf"),
-            "attachment; filename=\"__ _a_.pdf\"; filename*=UTF-8''%E5%A5%91%E7%B4%84%20%22a%22.pdf"
-        );
-    }
 }

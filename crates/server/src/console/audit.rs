@@ -277,8 +277,8 @@ async fn audit_view(
 }
 
 /// Details whose value is a list of codes: permissions, roles, customer fields.
-const CODE_LISTS: [&str; 9] =
-    ["needs", "permissions", "roles", "from", "to", "fields", "confidential", "field", "grounds"];
+const CODE_LISTS: [&str; 10] =
+    ["needs", "permissions", "roles", "from", "to", "fields", "confidential", "field", "grounds", "failures"];
 /// Details whose value is a time in Unix milliseconds.
 const TIMES: [&str; 6] =
     ["expires_at", "locked_until", "filter_from", "filter_to", "suppressed_until", "due"];
@@ -310,6 +310,7 @@ pub(super) fn detail_value(tr: crate::i18n::Tr, key: &str, value: &str) -> Strin
             format!("role.{code}"),
             format!("customer_field.{code}"),
             format!("report_ground.{code}"),
+            format!("posture_rule.{code}"),
         ]
         .iter()
         .find_map(|k| tr.get(k))
