@@ -333,36 +333,17 @@ async fn list_stream(
     Ctx(ctx): Ctx,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    use axum::response::sse::{Event, KeepAlive, Sse};
-    use std::time::Duration;
     let tr = tr_for(&headers, Some(&p));
     let Ok((days, chosen)) = list_filter(tr, &q) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    let changes = state.core.detection.watch_alerts();
-    let until = tokio::time::Instant::now() + Duration::from_secs(60);
-    let events = futures_util::stream::unfold(
-        (state, p, ctx, changes, true),
-        move |(state, p, ctx, mut changes, first)| {
-            let chosen = chosen.clone();
-            async move {
-                if !first {
-                    let wake = tokio::time::timeout(Duration::from_secs(15), changes.changed());
-                    match tokio::time::timeout_at(until, wake).await {
-                        Err(_) | Ok(Ok(Err(_))) => return None,
-                        Ok(_) => {}
-                    }
-                    changes.borrow_and_update();
-                }
-                let states = chosen_states(&chosen);
-                let rows = list_rows(&state, tr, &p, &ctx, days, &states).await.ok()?;
-                let html = ListLive { tr, rows, refused: false }.render().ok()?;
-                let event = Event::default().event("live").retry(Duration::from_millis(500)).data(html);
-                Some((Ok::<_, std::convert::Infallible>(event), (state, p, ctx, changes, false)))
-            }
-        },
-    );
-    Sse::new(events).keep_alive(KeepAlive::default()).into_response()
+    super::live_stream(state.core.detection.watch_alerts(), super::LIVE_LISTS, move || {
+        let (state, p, ctx, chosen) = (state.clone(), p.clone(), ctx.clone(), chosen.clone());
+        async move {
+            let rows = list_rows(&state, tr, &p, &ctx, days, &chosen_states(&chosen)).await.ok()?;
+            ListLive { tr, rows, refused: false }.render().ok()
+        }
+    })
 }
 
 /// The states a filter value stands for.

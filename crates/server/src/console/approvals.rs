@@ -256,28 +256,11 @@ async fn live_part(
 /// every 15 s, for changes through another replica); a stream ends after a minute and the
 /// browser comes back through the session check.
 async fn inbox_stream(State(state): State<AppState>, headers: HeaderMap, Caller(p): Caller) -> Response {
-    use axum::response::sse::{Event, KeepAlive, Sse};
-    use std::time::Duration;
     let tr = tr_for(&headers, Some(&p));
-    let changes = state.core.approvals.watch();
-    let until = tokio::time::Instant::now() + Duration::from_secs(60);
-    let events = futures_util::stream::unfold(
-        (state, p, changes, true),
-        move |(state, p, mut changes, first)| async move {
-            if !first {
-                let wake = tokio::time::timeout(Duration::from_secs(15), changes.changed());
-                match tokio::time::timeout_at(until, wake).await {
-                    Err(_) | Ok(Ok(Err(_))) => return None,
-                    Ok(_) => {}
-                }
-                changes.borrow_and_update();
-            }
-            let html = live_part(&state, tr, &p).await.ok()?.render().ok()?;
-            let event = Event::default().event("live").retry(Duration::from_millis(500)).data(html);
-            Some((Ok::<_, std::convert::Infallible>(event), (state, p, changes, false)))
-        },
-    );
-    Sse::new(events).keep_alive(KeepAlive::default()).into_response()
+    super::live_stream(state.core.approvals.watch(), super::LIVE_LISTS, move || {
+        let (state, p) = (state.clone(), p.clone());
+        async move { live_part(&state, tr, &p).await.ok()?.render().ok() }
+    })
 }
 
 /// The inbox, with a notice after a redirect, or a refusal in words with its status.

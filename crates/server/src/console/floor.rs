@@ -18,7 +18,6 @@ use crate::routes::Routes;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use mamori_audit::RequestContext;
 use mamori_core::Principal;
@@ -32,9 +31,6 @@ use std::time::Duration;
 const REFRESH: Duration = Duration::from_secs(10);
 /// Changes arriving together (a batch of events, several PCs) make one rendering.
 const SETTLE: Duration = Duration::from_millis(100);
-/// A stream ends after this; the browser reconnects through the session check, so a revoked
-/// session stops seeing the floor within it.
-const STREAM_LIFETIME: Duration = Duration::from_secs(60);
 
 pub fn routes(r: Routes) -> Routes {
     r.add(Method::GET, "/floor", Needs(DevicesRead), floor_page)
@@ -303,26 +299,12 @@ async fn floor_stream(
     Query(q): Query<FloorQuery>,
 ) -> Response {
     let tr = tr_for(&headers, Some(&p));
-    let changes = state.core.devices.watch_floor();
-    let until = tokio::time::Instant::now() + STREAM_LIFETIME;
-    let start = (state, p, ctx, q, changes, true);
-    let events =
-        futures_util::stream::unfold(start, move |(state, p, ctx, q, mut changes, first)| async move {
-            if !first {
-                let wake = tokio::time::timeout(REFRESH, changes.changed());
-                match tokio::time::timeout_at(until, wake).await {
-                    Err(_) => return None,
-                    Ok(Ok(Err(_))) => return None,
-                    Ok(_) => tokio::time::sleep(SETTLE).await,
-                }
-                changes.borrow_and_update();
-            }
+    let how = super::Liveness { refresh: REFRESH, settle: SETTLE };
+    super::live_stream(state.core.devices.watch_floor(), how, move || {
+        let (state, p, ctx, q) = (state.clone(), p.clone(), ctx.clone(), q.clone());
+        async move {
             let teams = team_names(&state).await;
-            // On an error the stream ends; the browser's reconnection then meets the error itself.
-            let html = live_part(&state, tr, &p, &ctx, &q, &teams).await.ok()?.render().ok()?;
-            // When the stream ends (every minute), the browser comes back half a second later.
-            let event = Event::default().event("live").retry(Duration::from_millis(500)).data(html);
-            Some((Ok::<_, std::convert::Infallible>(event), (state, p, ctx, q, changes, false)))
-        });
-    Sse::new(events).keep_alive(KeepAlive::default()).into_response()
+            live_part(&state, tr, &p, &ctx, &q, &teams).await.ok()?.render().ok()
+        }
+    })
 }

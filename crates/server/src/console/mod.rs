@@ -282,6 +282,55 @@ pub fn render<T: Template>(page: &T) -> Response {
 }
 
 /// A service error as a sentence in the page's language.
+/// How a live part of a page follows changes ([`live_stream`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Liveness {
+    /// The longest it goes without a fresh rendering (changes through another replica).
+    pub refresh: std::time::Duration,
+    /// Changes arriving together wait this long to make one rendering.
+    pub settle: std::time::Duration,
+}
+
+/// The approvals inbox and the alerts list: every change at once, at least every 15 s.
+pub(crate) const LIVE_LISTS: Liveness =
+    Liveness { refresh: std::time::Duration::from_secs(15), settle: std::time::Duration::ZERO };
+
+/// A live part of a page as server-sent events (`live`, read by `live.js`): rendered at once,
+/// then after each change signalled on `changes` and at least every `refresh`. A stream ends
+/// after a minute and the browser comes back half a second later through the session check, so
+/// a revoked session stops seeing it; a rendering that fails ends it too (the reconnection then
+/// meets the error itself).
+pub(crate) fn live_stream<F, Fut>(
+    changes: tokio::sync::watch::Receiver<u64>,
+    how: Liveness,
+    render: F,
+) -> Response
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Option<String>> + Send,
+{
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let events = futures_util::stream::unfold(
+        (changes, render, true),
+        move |(mut changes, mut render, first)| async move {
+            if !first {
+                let wake = tokio::time::timeout(how.refresh, changes.changed());
+                match tokio::time::timeout_at(until, wake).await {
+                    Err(_) | Ok(Ok(Err(_))) => return None,
+                    Ok(_) => tokio::time::sleep(how.settle).await,
+                }
+                changes.borrow_and_update();
+            }
+            let html = render().await?;
+            let event =
+                Event::default().event("live").retry(std::time::Duration::from_millis(500)).data(html);
+            Some((Ok::<_, std::convert::Infallible>(event), (changes, render, false)))
+        },
+    );
+    Sse::new(events).keep_alive(KeepAlive::default()).into_response()
+}
+
 pub fn error_text(tr: Tr, e: &CoreError) -> String {
     if let CoreError::Store(_) | CoreError::Internal(_) = e {
         tracing::error!(error = %e, "console request failed");
