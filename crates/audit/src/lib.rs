@@ -165,6 +165,15 @@ pub struct RequestContext {
     pub source_ip: Option<String>,
     pub request_id: Option<String>,
     pub user_agent: Option<String>,
+    /// The console's browser, recognised by a long-lived cookie: [`browser_digest`] of it.
+    pub browser: Option<String>,
+}
+
+/// What the log keeps of a browser's recognition cookie: enough to tell browsers apart (64 bits
+/// of its SHA-256), not the value, which would let a reader pose as that browser.
+pub fn browser_digest(cookie: &str) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(cookie.as_bytes())[..8])
 }
 
 impl RequestContext {

@@ -133,10 +133,18 @@ pub enum RuleId {
     /// Software not on the site's allowlist found on a PC (TW-2; `posture_changed` with
     /// `shadow_it` among its `failures`).
     ShadowIt,
+    /// A person signing in from a browser not seen for them in the last days (`browser`, a
+    /// digest of the console's long-lived recognition cookie); learnt like
+    /// [`RuleId::FirstSeenNetwork`].
+    FirstSeenDevice,
+    /// Anything else a person did outside their shifts (`off_shift`, marked by the caller):
+    /// reveals, prints, exports, mails, pages read — an account used after its owner went home
+    /// by a session begun in the shift. Lookups and sign-ins have their own rules.
+    UsedOffShift,
 }
 
 impl RuleId {
-    pub const ALL: [RuleId; 21] = [
+    pub const ALL: [RuleId; 23] = [
         RuleId::OffCallLookups,
         RuleId::LookupVolume,
         RuleId::OtherClientLookups,
@@ -158,6 +166,8 @@ impl RuleId {
         RuleId::LookupsPerCall,
         RuleId::NeighbouringNumbers,
         RuleId::ShadowIt,
+        RuleId::FirstSeenDevice,
+        RuleId::UsedOffShift,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -183,6 +193,8 @@ impl RuleId {
             RuleId::LookupsPerCall => "lookups_per_call",
             RuleId::NeighbouringNumbers => "neighbouring_numbers",
             RuleId::ShadowIt => "shadow_it",
+            RuleId::FirstSeenDevice => "first_seen_device",
+            RuleId::UsedOffShift => "used_off_shift",
         }
     }
 
@@ -227,6 +239,9 @@ impl RuleId {
             RuleId::LookupsPerCall => (Severity::Medium, 3, 60, &[]),
             RuleId::NeighbouringNumbers => (Severity::High, 5, 60, &[]),
             RuleId::ShadowIt => (Severity::Medium, 1, 1440, &[]),
+            // Cleared browser data makes a known browser new again: low, for the record.
+            RuleId::FirstSeenDevice => (Severity::Low, 1, 480, &[]),
+            RuleId::UsedOffShift => (Severity::Medium, 5, 60, &[]),
         };
         RuleSettings {
             // A change window is each organisation's own: the rule ships with office hours set
@@ -238,7 +253,7 @@ impl RuleId {
             responses: responses.to_vec(),
             scope: RuleScope::default(),
             change_window: (self == RuleId::AdminOffWindow).then(office_hours),
-            memory_days: (self == RuleId::FirstSeenNetwork).then_some(DEFAULT_MEMORY_DAYS),
+            memory_days: self.has_memory().then_some(DEFAULT_MEMORY_DAYS),
         }
     }
 
@@ -249,7 +264,7 @@ impl RuleId {
 
     /// Whether the rule reads [`RuleSettings::memory_days`].
     pub fn has_memory(self) -> bool {
-        self == RuleId::FirstSeenNetwork
+        matches!(self, RuleId::FirstSeenNetwork | RuleId::FirstSeenDevice)
     }
 }
 
@@ -271,11 +286,11 @@ pub fn office_hours() -> ShiftSchedule {
     }
 }
 
-/// How long a network stays known to a person, by default (days).
+/// How long a network or a browser stays known to a person, by default (days).
 pub const DEFAULT_MEMORY_DAYS: u32 = 30;
 /// The limits of [`RuleSettings::memory_days`].
 pub const MEMORY_RANGE_DAYS: std::ops::RangeInclusive<u32> = 1..=365;
-/// Networks remembered per person, at most (the most recently seen).
+/// Networks (and browsers) remembered per person, at most (the most recently seen).
 pub const MAX_NETWORKS: usize = 32;
 /// Ids one scope list names, at most.
 pub const MAX_SCOPE_IDS: usize = 200;
@@ -361,7 +376,8 @@ pub struct RuleSettings {
     /// outside it each administrative action counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_window: Option<ShiftSchedule>,
-    /// `first_seen_network`: days a network stays known to a person after they last used it.
+    /// `first_seen_network`, `first_seen_device`: days a network or a browser stays known to a
+    /// person after they last used it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_days: Option<u32>,
 }
@@ -392,7 +408,7 @@ pub enum RuleSettingsError {
     Scope,
     #[error("the change window: {0}")]
     ChangeWindow(String),
-    #[error("a network is remembered for 1 to 365 days")]
+    #[error("a network or a browser is remembered for 1 to 365 days")]
     Memory,
 }
 
@@ -521,6 +537,27 @@ impl Observed<'_> {
     }
 }
 
+/// Whom an operator's hour was compared with (`lookup_volume`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerGroup {
+    /// The same team, serving one of the same client companies.
+    TeamAndClient,
+    /// The same team (too few of the same client at work, or no client assigned).
+    Team,
+    /// People serving one of the same client companies (no team assigned).
+    Client,
+}
+
+impl PeerGroup {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeerGroup::TeamAndClient => "team_and_client",
+            PeerGroup::Team => "team",
+            PeerGroup::Client => "client",
+        }
+    }
+}
+
 /// The operator's own history behind a volume finding.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Baseline {
@@ -637,12 +674,44 @@ struct Hours {
     dirty: bool,
 }
 
-/// The networks one person signed in from: (network, last seen), most recent last.
+/// What a person is recognised by when they sign in, each with its first-seen rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PlaceKind {
+    /// The network the sign-in came from ([`network_of`]).
+    Network,
+    /// The browser: a digest of the console's long-lived recognition cookie.
+    Browser,
+}
+
+impl PlaceKind {
+    pub const ALL: [PlaceKind; 2] = [PlaceKind::Network, PlaceKind::Browser];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlaceKind::Network => "network",
+            PlaceKind::Browser => "browser",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The rule that judges a place of this kind new to a person.
+    pub fn rule(self) -> RuleId {
+        match self {
+            PlaceKind::Network => RuleId::FirstSeenNetwork,
+            PlaceKind::Browser => RuleId::FirstSeenDevice,
+        }
+    }
+}
+
+/// The places of one kind one person signed in from: (place, last seen), most recent last.
 #[derive(Debug, Default)]
-struct Networks {
+struct Places {
     seen: Vec<(Box<str>, i64)>,
     loaded: bool,
-    /// Networks whose last time changed since [`Detector::take_network_updates`].
+    /// Places whose last time changed since [`Detector::take_place_updates`].
     dirty: HashSet<Box<str>>,
 }
 
@@ -667,11 +736,12 @@ pub fn network_of(ip: &str) -> Option<String> {
     }
 }
 
-/// One remembered network of a person (stored, so first-seen outlives a restart).
+/// One remembered network or browser of a person (stored, so first-seen outlives a restart).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeenNetwork {
+pub struct SeenPlace {
     pub subject: String,
-    pub network: String,
+    pub kind: PlaceKind,
+    pub place: String,
     pub last_seen: i64,
 }
 
@@ -679,10 +749,12 @@ pub struct SeenNetwork {
 #[derive(Debug)]
 pub struct Detector {
     rules: RuleSet,
-    /// Per person, the networks they signed in from (first-seen network).
-    networks: HashMap<Box<str>, Networks>,
+    /// Per person and kind, the networks and browsers they signed in from (first seen).
+    places: HashMap<(PlaceKind, Box<str>), Places>,
     /// Per operator, their team (`team`, marked on their lookups by the caller).
     team_of: HashMap<Box<str>, Box<str>>,
+    /// Per operator, their client companies (`clients`, marked likewise).
+    clients_of: HashMap<Box<str>, Box<str>>,
     /// Per operator, the calls they took in the `lookups_per_call` window: (time, index).
     calls: HashMap<Box<str>, VecDeque<(i64, u64)>>,
     /// Per operator, when the telephony last reported a call of theirs (those with none within
@@ -719,22 +791,23 @@ impl Detector {
             windows: HashMap::new(),
             explained: HashMap::new(),
             hours: HashMap::new(),
-            networks: HashMap::new(),
+            places: HashMap::new(),
             calls: HashMap::new(),
             calls_seen: HashMap::new(),
             team_of: HashMap::new(),
+            clients_of: HashMap::new(),
             pruned_at: 0,
         }
     }
 
-    /// Whether the networks of `subject` were handed in yet ([`Detector::set_networks`]).
-    pub fn has_networks(&self, subject: &str) -> bool {
-        self.networks.get(subject).is_some_and(|n| n.loaded)
+    /// Whether the places of `kind` of `subject` were handed in yet ([`Detector::set_places`]).
+    pub fn has_places(&self, kind: PlaceKind, subject: &str) -> bool {
+        self.places.get(&(kind, subject.into())).is_some_and(|n| n.loaded)
     }
 
-    /// The person's remembered networks (from storage): (network, last seen).
-    pub fn set_networks(&mut self, subject: &str, stored: Vec<(String, i64)>) {
-        let n = self.networks.entry(subject.into()).or_default();
+    /// The person's remembered places of `kind` (from storage): (place, last seen).
+    pub fn set_places(&mut self, kind: PlaceKind, subject: &str, stored: Vec<(String, i64)>) {
+        let n = self.places.entry((kind, subject.into())).or_default();
         for (net, t) in stored {
             match n.seen.iter_mut().find(|(k, _)| **k == *net) {
                 Some((_, last)) => *last = (*last).max(t),
@@ -747,15 +820,16 @@ impl Detector {
         n.loaded = true;
     }
 
-    /// The networks whose last time changed since the last call (to be stored).
-    pub fn take_network_updates(&mut self) -> Vec<SeenNetwork> {
+    /// The places whose last time changed since the last call (to be stored).
+    pub fn take_place_updates(&mut self) -> Vec<SeenPlace> {
         let mut out = Vec::new();
-        for (subject, n) in &mut self.networks {
-            for net in n.dirty.drain() {
-                if let Some((_, t)) = n.seen.iter().find(|(k, _)| *k == net) {
-                    out.push(SeenNetwork {
+        for ((kind, subject), n) in &mut self.places {
+            for place in n.dirty.drain() {
+                if let Some((_, t)) = n.seen.iter().find(|(k, _)| *k == place) {
+                    out.push(SeenPlace {
                         subject: subject.to_string(),
-                        network: net.to_string(),
+                        kind: *kind,
+                        place: place.to_string(),
                         last_seen: *t,
                     });
                 }
@@ -870,6 +944,14 @@ impl Detector {
         if e.outcome == "denied" && e.is_person() {
             self.count(RuleId::DeniedAccess, e.actor, None, e, &mut found);
         }
+        if e.outcome == "success"
+            && e.detail("off_shift") == Some("true")
+            && !matches!(e.action, "customer.lookup" | "session.start")
+        {
+            let mut context = vec![("action", e.action.to_owned())];
+            context.extend(e.detail("shifts").map(|s| ("shifts", s.to_owned())));
+            self.count_with(RuleId::UsedOffShift, e.actor, None, e, &mut found, context);
+        }
         if e.outcome == "success" && e.is_person() && ADMIN_ACTIONS.contains(&e.action) {
             self.count(RuleId::AdminBulk, e.actor, None, e, &mut found);
             let settings = self.rules.get(RuleId::AdminOffWindow);
@@ -889,21 +971,32 @@ impl Detector {
             let context = e.detail("shifts").map(|s| vec![("shifts", s.to_owned())]).unwrap_or_default();
             self.count_with(RuleId::SigninOffShift, e.actor, None, e, found, context);
         }
-        let Some(net) = e.source_ip.and_then(network_of) else { return };
-        let settings = self.rules.get(RuleId::FirstSeenNetwork);
+        if let Some(net) = e.source_ip.and_then(network_of) {
+            self.first_seen(PlaceKind::Network, net, e, found);
+        }
+        if let Some(browser) = e.detail("browser") {
+            self.first_seen(PlaceKind::Browser, browser.to_owned(), e, found);
+        }
+    }
+
+    /// A sign-in from `place`: remembered, and judged when the person has other places of the
+    /// kind known (someone with none — new, or back after the memory ran out — is learnt).
+    fn first_seen(&mut self, kind: PlaceKind, place: String, e: &Observed<'_>, found: &mut Vec<Finding>) {
+        let rule = kind.rule();
+        let settings = self.rules.get(rule);
         let since = e.time.0 - settings.memory_ms();
-        let n = self.networks.entry(e.actor.into()).or_default();
+        let n = self.places.entry((kind, e.actor.into())).or_default();
         n.seen.retain(|(_, t)| *t > since);
         let known = n.seen.len();
         let last_known = n.seen.last().map(|(k, _)| k.to_string());
-        let is_new = match n.seen.iter().position(|(k, _)| **k == *net) {
+        let is_new = match n.seen.iter().position(|(k, _)| **k == *place) {
             Some(i) => {
                 let (k, _) = n.seen.remove(i);
                 n.seen.push((k, e.time.0));
                 false
             }
             None => {
-                n.seen.push((net.as_str().into(), e.time.0));
+                n.seen.push((place.as_str().into(), e.time.0));
                 if n.seen.len() > MAX_NETWORKS {
                     let (old, _) = n.seen.remove(0);
                     n.dirty.remove(&old);
@@ -911,14 +1004,22 @@ impl Detector {
                 true
             }
         };
-        n.dirty.insert(net.as_str().into());
-        // A person with no network known (new, or back after the memory ran out) is learnt.
-        if is_new && known > 0 {
-            let mut context = vec![("network", net), ("known_networks", known.to_string())];
-            context.extend(last_known.map(|k| ("last_network", k)));
-            context.push(("memory_days", settings.memory_days.unwrap_or(DEFAULT_MEMORY_DAYS).to_string()));
-            self.count_with(RuleId::FirstSeenNetwork, e.actor, None, e, found, context);
+        n.dirty.insert(place.as_str().into());
+        if !is_new || known == 0 {
+            return;
         }
+        let memory = ("memory_days", settings.memory_days.unwrap_or(DEFAULT_MEMORY_DAYS).to_string());
+        let context = match kind {
+            PlaceKind::Network => {
+                let mut context = vec![("network", place), ("known_networks", known.to_string())];
+                context.extend(last_known.map(|k| ("last_network", k)));
+                context.push(memory);
+                context
+            }
+            // A digest means nothing to a reader: how many browsers were known says enough.
+            PlaceKind::Browser => vec![("known_browsers", known.to_string()), memory],
+        };
+        self.count_with(rule, e.actor, None, e, found, context);
     }
 
     /// A PC's signal, about its person when it has one (else the PC). A take-out in force
@@ -962,10 +1063,16 @@ impl Detector {
     fn lookup(&mut self, e: &Observed<'_>, found: &mut Vec<Finding>) {
         let Some(customer) = e.object.filter(|o| *o != "customer:none") else { return };
         let on_call = e.detail("purpose") == Some("active_call");
-        if let Some(team) = e.detail("team")
-            && self.team_of.get(e.actor).is_none_or(|t| **t != *team)
-        {
-            self.team_of.insert(e.actor.into(), team.into());
+        for (key, map) in [("team", &mut self.team_of), ("clients", &mut self.clients_of)] {
+            match e.detail(key) {
+                Some(v) if map.get(e.actor).is_none_or(|t| **t != *v) => {
+                    map.insert(e.actor.into(), v.into());
+                }
+                None if map.contains_key(e.actor) => {
+                    map.remove(e.actor);
+                }
+                _ => {}
+            }
         }
         self.tally_hour(e, customer, on_call);
         if on_call {
@@ -1163,12 +1270,13 @@ impl Detector {
         // calls) is not an anomaly.
         let mut context = Vec::new();
         if rule == RuleId::LookupVolume
-            && let Some(p) = self.peers_of(subject, e)
+            && let Some((p, group)) = self.peers_of(subject, e)
         {
             if p.z < VOLUME_Z {
                 return;
             }
             context = vec![
+                ("peer_group", group.as_str().to_owned()),
                 ("peers", p.hours.to_string()),
                 ("peers_median", format!("{:.1}", p.median)),
                 ("peers_mad", format!("{:.1}", p.mad)),
@@ -1192,29 +1300,49 @@ impl Detector {
         });
     }
 
-    /// The median/MAD of the distinct customers this clock hour of the operator's teammates
-    /// (`team`, marked by the caller, who knows the teams) who looked up anyone in it, and the
-    /// robust z-score of the operator's own hour against it (`hours`: the teammates); `None`
-    /// with fewer than [`MIN_PEERS`] of them.
-    fn peers_of(&self, subject: &str, e: &Observed<'_>) -> Option<Baseline> {
-        let team = e.detail("team")?;
+    /// The median/MAD of the distinct customers this clock hour of the operator's peers who
+    /// looked up anyone in it, and the robust z-score of the operator's own hour against it
+    /// (`hours`: the peers), with the group they were taken from; `None` with fewer than
+    /// [`MIN_PEERS`] of them. Peers are people of the same team (`team`) serving one of the
+    /// same client companies (`clients`, comma-separated; both marked by the caller, who knows
+    /// them) — a campaign for one client is busy for its operators only; with too few of
+    /// those at work, the whole team.
+    fn peers_of(&self, subject: &str, e: &Observed<'_>) -> Option<(Baseline, PeerGroup)> {
+        let team = e.detail("team");
+        let clients: Vec<&str> = e.detail("clients").map(|c| c.split(',').collect()).unwrap_or_default();
         let hour = e.time.0.div_euclid(HOUR_MS) * HOUR_MS;
         let mine = self.hours.get(subject).filter(|h| h.hour == hour)?.customers.len() as u64;
-        let counts: Vec<f64> = self
-            .hours
-            .iter()
-            .filter(|(k, h)| &***k != subject && h.hour == hour && h.lookups > 0)
-            .filter(|(k, _)| self.team_of.get(*k).is_some_and(|t| **t == *team))
-            .map(|(_, h)| h.customers.len() as f64)
-            .collect();
-        if counts.len() < MIN_PEERS {
-            return None;
-        }
+        let same_team = |k: &str| team.is_none_or(|team| self.team_of.get(k).is_some_and(|t| **t == *team));
+        let same_client = |k: &str| {
+            clients.is_empty()
+                || self
+                    .clients_of
+                    .get(k)
+                    .is_some_and(|theirs| theirs.split(',').any(|c| clients.contains(&c)))
+        };
+        let counts = |judge_clients: bool| -> Vec<f64> {
+            self.hours
+                .iter()
+                .filter(|(k, h)| &***k != subject && h.hour == hour && h.lookups > 0)
+                .filter(|(k, _)| same_team(k) && (!judge_clients || same_client(k)))
+                .map(|(_, h)| h.customers.len() as f64)
+                .collect()
+        };
+        let groups = match (team.is_some(), clients.is_empty()) {
+            (false, true) => return None,
+            (false, false) => vec![(PeerGroup::Client, true)],
+            (true, true) => vec![(PeerGroup::Team, false)],
+            (true, false) => vec![(PeerGroup::TeamAndClient, true), (PeerGroup::Team, false)],
+        };
+        let (counts, group) = groups
+            .into_iter()
+            .map(|(group, judge_clients)| (counts(judge_clients), group))
+            .find(|(counts, _)| counts.len() >= MIN_PEERS)?;
         let n = counts.len();
         let median = median(counts.clone());
         let mad = median_of_deviations(&counts, median);
         let z = 0.6745 * (mine as f64 - median) / mad.max(1.0);
-        Some(Baseline { median, mad, hours: n, z })
+        Some((Baseline { median, mad, hours: n, z }, group))
     }
 
     /// Forgets subjects idle for longer than any window (a day of windows stays bounded).
@@ -1695,11 +1823,12 @@ mod tests {
         );
         // Known now; and the updates to store name both networks once.
         assert!(signin(&mut log, &mut d, T0 + 3000, "198.51.100.8", &empty).is_empty());
-        let mut updates = d.take_network_updates();
-        updates.sort_by(|a, b| a.network.cmp(&b.network));
+        let mut updates = d.take_place_updates();
+        updates.sort_by(|a, b| a.place.cmp(&b.place));
         assert_eq!(updates.len(), 2);
-        assert_eq!((updates[0].network.as_str(), updates[0].last_seen), ("10.0.0.0/24", T0 + 1000));
-        assert!(d.take_network_updates().is_empty(), "only what changed");
+        assert_eq!((updates[0].place.as_str(), updates[0].last_seen), ("10.0.0.0/24", T0 + 1000));
+        assert_eq!(updates[0].kind, PlaceKind::Network);
+        assert!(d.take_place_updates().is_empty(), "only what changed");
 
         // After the memory (30 days) nothing is known: learnt again, not judged.
         let later = T0 + 31 * 86_400_000;
@@ -1707,15 +1836,15 @@ mod tests {
 
         // A restarted detector knows what was stored; a person's networks stay bounded.
         let mut d = Detector::new(RuleSet::defaults());
-        assert!(!d.has_networks("user:op"));
-        d.set_networks("user:op", vec![("10.0.0.0/24".into(), T0)]);
-        assert!(d.has_networks("user:op"));
+        assert!(!d.has_places(PlaceKind::Network, "user:op"));
+        d.set_places(PlaceKind::Network, "user:op", vec![("10.0.0.0/24".into(), T0)]);
+        assert!(d.has_places(PlaceKind::Network, "user:op"));
         assert!(signin(&mut log, &mut d, T0 + 1000, "10.0.0.1", &empty).is_empty());
         for i in 0..100 {
             signin(&mut log, &mut d, T0 + 2000 + i, &format!("172.16.{i}.1"), &empty);
         }
-        assert_eq!(d.networks["user:op"].seen.len(), MAX_NETWORKS);
-        assert_eq!(d.take_network_updates().len(), MAX_NETWORKS, "evicted ones are not stored");
+        assert_eq!(d.places[&(PlaceKind::Network, "user:op".into())].seen.len(), MAX_NETWORKS);
+        assert_eq!(d.take_place_updates().len(), MAX_NETWORKS, "evicted ones are not stored");
         // The oldest went first: 10.0.0.0/24 is new again.
         assert_eq!(signin(&mut log, &mut d, T0 + 5000, "10.0.0.1", &empty).len(), 1);
     }
@@ -1846,8 +1975,9 @@ mod tests {
         let found = run(3, 32);
         let first = found.first().expect("far above the team");
         assert_eq!(first.value, 20);
-        assert_eq!(first.context[0], ("peers", "5".to_owned()));
-        assert_eq!(first.context[1], ("peers_median", "3.0".to_owned()));
+        assert_eq!(first.context[0], ("peer_group", "team".to_owned()));
+        assert_eq!(first.context[1], ("peers", "5".to_owned()));
+        assert_eq!(first.context[2], ("peers_median", "3.0".to_owned()));
         assert!(first.baseline.is_none(), "no history of their own yet");
         // Fewer than four teammates at work: the floor (and their own history) alone.
         let mut d = Detector::new(rules.clone());
@@ -1917,6 +2047,135 @@ mod tests {
             let f = log.feed(&mut d, t1 + i, "customer.lookup", "user:no-cti", Some(&c), "success", &on);
             assert!(f.iter().all(|f| f.rule != RuleId::LookupsPerCall), "{f:?}");
         }
+    }
+
+    #[test]
+    fn a_first_seen_browser() {
+        let mut d = Detector::new(RuleSet::defaults());
+        let mut log = Log::new();
+        let browser = |b: &str| BTreeMap::from([("browser".to_owned(), b.to_owned())]);
+        // Learnt first; the same browser again is known, from any network of theirs.
+        assert!(signin(&mut log, &mut d, T0, "10.0.0.9", &browser("b1")).is_empty());
+        assert!(signin(&mut log, &mut d, T0 + 1000, "10.0.0.10", &browser("b1")).is_empty());
+        let f = signin(&mut log, &mut d, T0 + 2000, "10.0.0.11", &browser("b2"));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].rule, f[0].severity), (RuleId::FirstSeenDevice, Severity::Low));
+        assert_eq!(f[0].context, vec![("known_browsers", "1".to_owned()), ("memory_days", "30".to_owned())]);
+        // A new browser on a new network: two alerts, one per rule.
+        let f = signin(&mut log, &mut d, T0 + 3000, "198.51.100.7", &browser("b3"));
+        let rules: Vec<RuleId> = f.iter().map(|f| f.rule).collect();
+        assert_eq!(rules, vec![RuleId::FirstSeenNetwork, RuleId::FirstSeenDevice]);
+        let updates = d.take_place_updates();
+        assert_eq!(updates.iter().filter(|u| u.kind == PlaceKind::Browser).count(), 3);
+        // Stored browsers come back after a restart.
+        let mut d = Detector::new(RuleSet::defaults());
+        d.set_places(PlaceKind::Browser, "user:op", vec![("b1".into(), T0)]);
+        assert!(signin(&mut log, &mut d, T0 + 4000, "10.0.0.9", &browser("b1")).is_empty());
+        assert_eq!(signin(&mut log, &mut d, T0 + 5000, "10.0.0.9", &browser("b9")).len(), 1);
+    }
+
+    #[test]
+    fn an_account_used_after_the_shift() {
+        let mut d = Detector::new(RuleSet::defaults());
+        let mut log = Log::new();
+        let off = BTreeMap::from([
+            ("off_shift".to_owned(), "true".to_owned()),
+            ("shifts".to_owned(), "mon 09:00–18:00 (UTC+09:00)".to_owned()),
+        ]);
+        let empty = BTreeMap::new();
+        // In the shift: nothing; lookups off shift are their own rule, not this one.
+        for i in 0..10 {
+            assert!(
+                log.feed(&mut d, T0 + i, "customer.reveal", "user:op", Some("customer:c"), "success", &empty)
+                    .is_empty()
+            );
+            let f = log.feed(
+                &mut d,
+                T0 + 100 + i,
+                "customer.lookup",
+                "user:op",
+                Some("customer:c"),
+                "success",
+                &off,
+            );
+            assert!(f.iter().all(|f| f.rule != RuleId::UsedOffShift));
+        }
+        let mut found = Vec::new();
+        for i in 0..5 {
+            found.extend(log.feed(
+                &mut d,
+                T0 + 1000 + i,
+                "customer.print",
+                "user:op",
+                Some("customer:c"),
+                "success",
+                &off,
+            ));
+        }
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].rule, found[0].value), (RuleId::UsedOffShift, 5));
+        assert_eq!(found[0].context[0], ("action", "customer.print".to_owned()));
+        assert_eq!(found[0].context[1].0, "shifts");
+    }
+
+    #[test]
+    fn volume_against_the_same_clients_operators() {
+        let mut rules = RuleSet::defaults();
+        rules.0.get_mut(&RuleId::LookupVolume).unwrap().threshold = 20;
+        let hour0 = T0 - T0 % HOUR_MS;
+        let placed = |clients: &str| {
+            let mut d = lookup_details(true);
+            d.insert("team".into(), "team-a".into());
+            d.insert("clients".into(), clients.into());
+            d
+        };
+        // A campaign for client X: its four operators busy; the team's other six quiet.
+        let run = |my_clients: &str| {
+            let mut d = Detector::new(rules.clone());
+            let mut log = Log::new();
+            for (who, clients, n, people) in [("x", "client-x", 40, 4), ("y", "client-y", 2, 6)] {
+                for p in 0..people {
+                    for i in 0..n {
+                        let c = format!("customer:h:{who}{p}-{i}");
+                        let actor = format!("user:{who}{p}");
+                        log.feed(
+                            &mut d,
+                            hour0 + i as i64,
+                            "customer.lookup",
+                            &actor,
+                            Some(&c),
+                            "success",
+                            &placed(clients),
+                        );
+                    }
+                }
+            }
+            let mut found = Vec::new();
+            for i in 0..40 {
+                let c = format!("customer:h:me{i}");
+                let f = log.feed(
+                    &mut d,
+                    hour0 + 1000 + i,
+                    "customer.lookup",
+                    "user:op",
+                    Some(&c),
+                    "success",
+                    &placed(my_clients),
+                );
+                found.extend(f.into_iter().filter(|f| f.rule == RuleId::LookupVolume));
+            }
+            found
+        };
+        assert!(run("client-x,client-z").is_empty(), "as busy as the campaign's operators");
+        let found = run("client-y");
+        let first = found.first().expect("far above the other client's operators");
+        assert_eq!(first.context[0], ("peer_group", "team_and_client".to_owned()));
+        assert_eq!(first.context[1], ("peers", "6".to_owned()));
+        // A client of nobody else at work: the whole team (ten, most of them quiet).
+        let found = run("client-q");
+        let first = found.first().expect("compared with the team");
+        assert_eq!(first.context[0], ("peer_group", "team".to_owned()));
+        assert_eq!(first.context[1], ("peers", "10".to_owned()));
     }
 
     #[test]

@@ -287,6 +287,7 @@ impl RelayHandler {
             source_ip: Some(self.ip.to_string()),
             user_agent: Some("smtp".into()),
             request_id: None,
+            browser: None,
         }
     }
 

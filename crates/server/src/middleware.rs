@@ -16,6 +16,10 @@ use std::net::{IpAddr, SocketAddr};
 
 pub const SESSION_COOKIE: &str = "mamori_session";
 pub const CSRF_COOKIE: &str = "mamori_csrf";
+/// Recognises a browser across sessions (first-seen device); set at sign-in, kept 400 days.
+pub const BROWSER_COOKIE: &str = "mamori_browser";
+/// How long a browser's recognition cookie lasts (browsers cap cookies at 400 days).
+pub const BROWSER_COOKIE_SECONDS: u32 = 400 * 86_400;
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -105,6 +109,9 @@ pub async fn outer(State(state): State<AppState>, mut req: Request, next: Next) 
         source_ip: client_ip(&req, &state.config.trusted_proxies).map(|ip| ip.to_string()),
         request_id: Some(request_id.clone()),
         user_agent: req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        browser: cookie(req.headers(), BROWSER_COOKIE)
+            .filter(|v| v.len() >= 32 && v.len() <= 128)
+            .map(mamori_audit::browser_digest),
     };
     let existing_csrf = cookie(req.headers(), CSRF_COOKIE).filter(|v| v.len() >= 32).map(str::to_owned);
     let new_csrf = match existing_csrf {

@@ -94,9 +94,14 @@ pub trait DetectionRead: Send {
     async fn detection_rules(&mut self) -> StoreResult<Option<(RuleVersion, Vec<(RuleId, RuleSettings)>)>>;
     /// Per rule, alerts raised since `since` and those marked false positives.
     async fn alert_counts_by_rule(&mut self, since: UnixMillis) -> StoreResult<Vec<RuleAlertCount>>;
-    /// The networks a person signed in from since `since` (first-seen network): (network, last
-    /// seen), the most recent [`mamori_domain::detect::MAX_NETWORKS`].
-    async fn detector_networks(&mut self, subject: &str, since: i64) -> StoreResult<Vec<(String, i64)>>;
+    /// The networks or browsers a person signed in from since `since` (first seen): (place,
+    /// last seen), the most recent [`mamori_domain::detect::MAX_NETWORKS`].
+    async fn detector_places(
+        &mut self,
+        kind: mamori_domain::detect::PlaceKind,
+        subject: &str,
+        since: i64,
+    ) -> StoreResult<Vec<(String, i64)>>;
 }
 
 /// What only a write transaction may do in this area.
@@ -114,11 +119,12 @@ pub trait DetectionWrite: DetectionRead {
     async fn reverse_alert_response(&mut self, id: &str, at: UnixMillis, by: &str) -> StoreResult<bool>;
     /// Stores (or replaces) hourly counts.
     async fn put_detector_hours(&mut self, stats: &[HourStat]) -> StoreResult<()>;
-    /// Stores (or moves on) the networks people signed in from; a person's networks unused
-    /// since `forget_before` are dropped.
-    async fn put_detector_networks(
+    /// Stores (or moves on) the networks or browsers (`kind`) people signed in from; a person's
+    /// places of that kind unused since `forget_before` are dropped.
+    async fn put_detector_places(
         &mut self,
-        seen: &[mamori_domain::detect::SeenNetwork],
+        kind: mamori_domain::detect::PlaceKind,
+        seen: &[mamori_domain::detect::SeenPlace],
         forget_before: i64,
     ) -> StoreResult<()>;
     /// Stores a new version of the rules; returns its number.

@@ -536,10 +536,11 @@ pub fn suppressed_at(alert: &AlertRecord, now: UnixMillis) -> Option<UnixMillis>
 
 /// The details of an `alert.raise` entry that explain a finding beyond its value and baseline:
 /// the new network, the change window, the shifts, the calls, the team's median.
-pub const CONTEXT_KEYS: [&str; 14] = [
+pub const CONTEXT_KEYS: [&str; 16] = [
     "network",
     "known_networks",
     "last_network",
+    "known_browsers",
     "memory_days",
     "action",
     "change_window",
@@ -547,6 +548,7 @@ pub const CONTEXT_KEYS: [&str; 14] = [
     "calls",
     "customers_per_call",
     "min_customers",
+    "peer_group",
     "peers",
     "peers_median",
     "peers_mad",

@@ -12,10 +12,12 @@
 
 use crate::audit_log::feed::AuditFeed;
 use crate::{Core, CoreError, new_id};
-use mamori_audit::{Actor, AuditEntry, AuditEvent, Outcome, RequestContext, actions};
+use mamori_audit::{Actor, AuditEntry, AuditEvent, Category, Outcome, RequestContext, actions};
 use mamori_domain::UnixMillis;
 use mamori_domain::activity::ShiftSchedule;
-use mamori_domain::detect::{Detector, Finding, MAX_HISTORY_HOURS, Observed, Placement, Response, RuleId};
+use mamori_domain::detect::{
+    Detector, Finding, MAX_HISTORY_HOURS, Observed, PlaceKind, Placement, Response, RuleId, SeenPlace,
+};
 use mamori_store::{AlertRecord, AlertResponseRecord, StoreTx};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -174,7 +176,7 @@ impl DetectionRunner {
             let batch = self.with_shifts(batch).await?;
             let batch = self.with_teams(batch).await?;
             self.load_history(&mut detector, &batch, replay_from.0).await?;
-            self.load_networks(&mut detector, &batch).await?;
+            self.load_places(&mut detector, &batch).await?;
             for e in &batch {
                 detector.observe(&observed(e));
             }
@@ -215,14 +217,16 @@ impl DetectionRunner {
         const END_OF_SHIFT_GRACE_MS: i64 = 30 * 60_000;
         for e in entries.iter_mut().filter(|e| e.outcome == Outcome::Success) {
             let (person, grace) = match e.action.as_str() {
-                "customer.lookup" | "session.start" => (e.actor.as_str(), 0),
                 "device.signal" if e.details.get("kind").map(String::as_str) == Some("heartbeat_lost") => {
                     match e.details.get("user") {
                         Some(user) => (user.as_str(), END_OF_SHIFT_GRACE_MS),
                         None => continue,
                     }
                 }
-                _ => continue,
+                "session.start" => (e.actor.as_str(), 0),
+                // Signing out, a second factor, a renewed session: no use of the account.
+                _ if e.category == Category::Login => continue,
+                _ => (e.actor.as_str(), 0),
             };
             let Some(user) = person.strip_prefix("user:") else { continue };
             let fresh = self.shifts.get(user).is_some_and(|(_, at)| at.elapsed() < SHIFTS_RELOAD);
@@ -240,8 +244,8 @@ impl DetectionRunner {
             };
             if !schedule.shifts.is_empty() && !in_shift {
                 e.details.insert("off_shift".into(), "true".into());
-                if e.action == "session.start" {
-                    // The alert names the shifts the sign-in fell outside of.
+                if e.action != "customer.lookup" {
+                    // The alert names the shifts the sign-in (or the use) fell outside of.
                     e.details.insert("shifts".into(), mamori_domain::detect::window_text(schedule));
                 }
             }
@@ -249,8 +253,9 @@ impl DetectionRunner {
         Ok(entries)
     }
 
-    /// Marks each lookup with the operator's team (detail `team`), so the volume rule compares
-    /// an operator's hour with their teammates'. Read at most once a minute per person.
+    /// Marks each lookup with the operator's team and client companies (details `team` and
+    /// `clients`), so the volume rule compares an operator's hour with their peers'. Read at
+    /// most once a minute per person.
     async fn with_teams(&mut self, mut entries: Vec<AuditEntry>) -> Result<Vec<AuditEntry>, CoreError> {
         for e in entries.iter_mut() {
             if e.action != "customer.lookup" || e.outcome != Outcome::Success {
@@ -258,8 +263,14 @@ impl DetectionRunner {
             }
             let Some(user) = e.actor.strip_prefix("user:") else { continue };
             let user = user.to_owned();
-            if let Some(team) = self.placement(&user).await?.and_then(|p| p.team) {
+            let Some(place) = self.placement(&user).await? else { continue };
+            if let Some(team) = place.team {
                 e.details.insert("team".into(), team);
+            }
+            if !place.clients.is_empty() {
+                let mut clients = place.clients;
+                clients.sort();
+                e.details.insert("clients".into(), clients.join(","));
             }
         }
         Ok(entries)
@@ -289,25 +300,28 @@ impl DetectionRunner {
         Ok(())
     }
 
-    /// Hands the detector the stored networks of the people signing in in `entries` it lacks
-    /// (first-seen network): what was stored holds every sign-in before the cursor, so a
-    /// restarted process knows what the one before it knew.
-    async fn load_networks(&self, detector: &mut Detector, entries: &[AuditEntry]) -> Result<(), CoreError> {
+    /// Hands the detector the stored networks and browsers of the people signing in in
+    /// `entries` it lacks (first seen): what was stored holds every sign-in before the cursor,
+    /// so a restarted process knows what the one before it knew.
+    async fn load_places(&self, detector: &mut Detector, entries: &[AuditEntry]) -> Result<(), CoreError> {
         let people: HashSet<&str> = entries
             .iter()
             .filter(|e| e.action == "session.start" && e.actor.starts_with("user:"))
-            .filter(|e| !detector.has_networks(&e.actor))
+            .filter(|e| PlaceKind::ALL.iter().any(|k| !detector.has_places(*k, &e.actor)))
             .map(|e| e.actor.as_str())
             .collect();
         if people.is_empty() {
             return Ok(());
         }
-        let memory = detector.rules().get(RuleId::FirstSeenNetwork).memory_ms();
-        let since = entries[0].time.0 - memory;
         let mut read = self.core.base.store.read().await?;
-        for person in people {
-            let seen = read.detector_networks(person, since).await?;
-            detector.set_networks(person, seen);
+        for kind in PlaceKind::ALL {
+            let since = entries[0].time.0 - detector.rules().get(kind.rule()).memory_ms();
+            for person in &people {
+                if !detector.has_places(kind, person) {
+                    let seen = read.detector_places(kind, person, since).await?;
+                    detector.set_places(kind, person, seen);
+                }
+            }
         }
         Ok(())
     }
@@ -367,7 +381,7 @@ impl DetectionRunner {
         // The history of people new to this process: stored hours before the first one it holds.
         let first_hour = entries[0].time.0.div_euclid(HOUR_MS) * HOUR_MS;
         self.load_history(detector, entries, first_hour).await?;
-        self.load_networks(detector, entries).await?;
+        self.load_places(detector, entries).await?;
         let mut found = Vec::new();
         for e in entries {
             found.extend(detector.observe(&observed(e)));
@@ -400,11 +414,14 @@ impl DetectionRunner {
             }
         }
         tx.put_detector_hours(&detector.take_hour_stats()).await?;
-        let networks = detector.take_network_updates();
-        if !networks.is_empty() {
-            let memory = detector.rules().get(RuleId::FirstSeenNetwork).memory_ms();
-            let newest = networks.iter().map(|n| n.last_seen).max().unwrap_or(0);
-            tx.put_detector_networks(&networks, newest - memory).await?;
+        let places = detector.take_place_updates();
+        for kind in PlaceKind::ALL {
+            let seen: Vec<SeenPlace> = places.iter().filter(|p| p.kind == kind).cloned().collect();
+            if !seen.is_empty() {
+                let memory = detector.rules().get(kind.rule()).memory_ms();
+                let newest = seen.iter().map(|n| n.last_seen).max().unwrap_or(0);
+                tx.put_detector_places(kind, &seen, newest - memory).await?;
+            }
         }
         let moved = self.feed.done_in(&mut tx).await?;
         if moved.is_none() {

@@ -182,8 +182,12 @@ impl Identity {
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
         let now = self.base.now();
-        let start = AuditEvent::of(&actions::SESSION_START, Actor::User(user.id.clone()), Outcome::Success)
-            .object(format!("session:{session_id}"));
+        let mut start =
+            AuditEvent::of(&actions::SESSION_START, Actor::User(user.id.clone()), Outcome::Success)
+                .object(format!("session:{session_id}"));
+        if let Some(browser) = &ctx.browser {
+            start = start.detail("browser", browser.clone());
+        }
         self.base.audit(tx, ctx, start).await?;
         let others = tx.user_sessions(&user.id).await?;
         let elsewhere = others.iter().find(|s| {

@@ -103,7 +103,9 @@ pub struct TimelineItem {
     pub actor: String,
     pub person: Option<User>,
     /// The incident's own kinds (`opened`, `comment`, …), `alert` (an alert raised or firing
-    /// again), `response` (an automatic response to one of its alerts).
+    /// again), `response` (an automatic response to one of its alerts), `response_reversed`
+    /// (a supervisor undid one), `approval` and `approval_decision` (what the people involved
+    /// asked for and who decided, around the incident).
     pub kind: String,
     pub detail: String,
 }
@@ -151,6 +153,11 @@ fn text_of(field: &'static str, text: &str, max: usize, required: bool) -> Resul
     }
     Ok(text.to_owned())
 }
+
+/// How far before an incident was learned of its people's approvals are shown on its timeline.
+const APPROVALS_BEFORE_MS: i64 = 30 * 86_400_000;
+/// The latest approvals of each person read for it.
+const APPROVALS_PER_PERSON: i64 = 200;
 
 impl Incidents {
     pub(crate) fn new(base: Arc<Base>) -> Self {
@@ -425,6 +432,8 @@ impl Incidents {
         let user = |id: Option<&str>| id.and_then(|i| users.get(i)).cloned().map(User::from);
         let mut alerts = Vec::new();
         let mut timeline = Vec::new();
+        // The people involved: the reporter and whom its alerts are about.
+        let mut involved: Vec<String> = incident.reported_by.iter().cloned().collect();
         for alert_id in read.incident_alert_ids(id).await? {
             let Some(record) = read.alert(&alert_id).await? else { continue };
             let detail = format!("{}|{}|{}", record.rule, record.value, record.hits);
@@ -437,6 +446,15 @@ impl Incidents {
             });
             for r in read.alert_responses(&alert_id).await? {
                 let detail = format!("{}|{}|{}", r.kind, r.state, r.target);
+                if let (Some(at), Some(by)) = (r.reversed_at, &r.reversed_by) {
+                    timeline.push(TimelineItem {
+                        at,
+                        actor: format!("user:{by}"),
+                        person: user(Some(by)),
+                        kind: "response_reversed".into(),
+                        detail: detail.clone(),
+                    });
+                }
                 timeline.push(TimelineItem {
                     at: r.created_at,
                     actor: "system".into(),
@@ -445,6 +463,7 @@ impl Incidents {
                     detail,
                 });
             }
+            involved.extend(record.subject_user_id.clone());
             alerts.push(Alert {
                 person: user(record.subject_user_id.as_deref()),
                 assignee: user(record.assignee_id.as_deref()),
@@ -454,6 +473,36 @@ impl Incidents {
         for e in read.incident_events(id).await? {
             let person = user(e.actor.strip_prefix("user:"));
             timeline.push(TimelineItem { at: e.at, actor: e.actor, person, kind: e.kind, detail: e.detail });
+        }
+        // Their approvals from a month before it was learned of (a take-out of the PC since
+        // lost, the mail released to the wrong address) until it closed, with the decisions.
+        involved.sort();
+        involved.dedup();
+        let from = incident.learned_at.0 - APPROVALS_BEFORE_MS;
+        let until = incident.closed_at.map_or(i64::MAX, |t| t.0);
+        for person in &involved {
+            for a in read.approvals_of(person, APPROVALS_PER_PERSON).await? {
+                if a.created_at.0 < from || a.created_at.0 > until {
+                    continue;
+                }
+                let kind = a.kind.as_str();
+                timeline.push(TimelineItem {
+                    at: a.created_at,
+                    actor: format!("user:{person}"),
+                    person: user(Some(person)),
+                    kind: "approval".into(),
+                    detail: format!("{kind}|{}|{}", a.state.as_str(), a.id),
+                });
+                for d in read.approval_decisions(&a.id).await? {
+                    timeline.push(TimelineItem {
+                        at: d.at,
+                        actor: format!("user:{}", d.decider_id),
+                        person: user(Some(&d.decider_id)),
+                        kind: "approval_decision".into(),
+                        detail: format!("{kind}|{}|{}", d.approve, a.id),
+                    });
+                }
+            }
         }
         timeline.sort_by_key(|t| t.at);
         let done: HashMap<String, UnixMillis> =

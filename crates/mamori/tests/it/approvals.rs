@@ -33,7 +33,7 @@ pub(crate) async fn person(s: &TestServer, username: &str) -> mamori_core::Princ
     principal(s.core.store().read().await.unwrap().user_by_username(username).await.unwrap().unwrap())
 }
 
-fn print_of(customer: &str) -> NewRequest {
+pub(crate) fn print_of(customer: &str) -> NewRequest {
     NewRequest {
         kind: ApprovalKind::Print,
         content: json!({"customer": customer, "document": "customer_sheet"}),

@@ -487,7 +487,8 @@ async fn kill_9_loses_and_repeats_nothing(backend: Backend) {
 both_backends!(kill_9_loses_and_repeats_nothing);
 
 /// Lookups outside the operator's shifts are an alert of their own (an account used after its
-/// owner went home); an operator with no shifts set raises none.
+/// owner went home); an operator with no shifts set raises none. Anything else done outside
+/// the shifts (reveals here) is counted by `used_off_shift`.
 async fn lookups_outside_the_shift(backend: Backend) {
     use mamori_domain::activity::{Shift, ShiftSchedule, Weekday};
     let s = TestServer::start(backend).await;
@@ -507,16 +508,27 @@ async fn lookups_outside_the_shift(backend: Backend) {
     s.core.devices.set_user_shifts(&admin, &op_a.id, schedule, &ctx).await.unwrap();
     let mut a = person(&s, "op.a").await;
     a.client_ids = vec![client];
+    let mut cards = Vec::new();
     for i in 0..3 {
-        s.core.vault.find_customers_by_phone(&a, &phone(i), &off_call(), &ctx).await.unwrap();
+        cards.extend(s.core.vault.find_customers_by_phone(&a, &phone(i), &off_call(), &ctx).await.unwrap());
     }
-    alerts_until(&s, &admin, 1).await;
+    for card in cards.iter().take(5).cycle().take(5) {
+        s.core.vault.reveal_field(&a, &card.id, "phones", &off_call(), &ctx).await.unwrap();
+    }
+    alerts_until(&s, &admin, 2).await;
     caught_up(&s).await;
     let alerts = s.core.detection.alerts(&admin, 7, &[], &ctx).await.unwrap();
     let off_shift =
         alerts.iter().find(|x| x.record.rule == "off_shift_lookups").expect("the off-shift alert");
     assert_eq!((off_shift.record.value, off_shift.record.threshold), (3, 3));
     assert_eq!(off_shift.record.subject_user_id.as_deref(), Some(op_a.id.as_str()));
+    let used = alerts.iter().find(|x| x.record.rule == "used_off_shift").expect("the use outside the shift");
+    assert_eq!((used.record.value, used.record.threshold), (5, 5));
+    assert_eq!(used.record.subject_user_id.as_deref(), Some(op_a.id.as_str()));
+    let raised = s.audit("alert.raise").await;
+    let raised = raised.iter().find(|e| e.details["rule"] == "used_off_shift").unwrap();
+    assert_eq!(raised.details["action"], "customer.reveal");
+    assert!(raised.details["shifts"].contains(&format!("{start:02}:00")), "{raised:?}");
 }
 both_backends!(lookups_outside_the_shift);
 
@@ -733,12 +745,17 @@ async fn sign_ins_off_shift_and_from_new_networks(backend: Backend) {
     use crate::support::PASSWORD;
     use mamori_audit::RequestContext;
     use mamori_domain::activity::{Shift, ShiftSchedule, Weekday};
-    use mamori_domain::detect::SeenNetwork;
+    use mamori_domain::detect::{PlaceKind, SeenPlace};
     let s = TestServer::start_with(backend, |c| c.signin_burst = 10_000).await;
     let (op_a, op_b) = two_teams(&s).await;
     let admin = person(&s, "admin").await;
     let ctx = Default::default();
     let from = |ip: &str| RequestContext { source_ip: Some(ip.to_owned()), ..Default::default() };
+    let on = |ip: &str, browser: &str| RequestContext {
+        source_ip: Some(ip.to_owned()),
+        browser: Some(browser.to_owned()),
+        ..Default::default()
+    };
     // op.a works one hour a day, starting three hours from now (JST); op.b has no shifts.
     let now_jst_hour = (s.core.now().0 / 3_600_000 + 9) % 24;
     let start = (now_jst_hour + 3) % 24;
@@ -752,19 +769,22 @@ async fn sign_ins_off_shift_and_from_new_networks(backend: Backend) {
     // op.b's network from five days ago, as a process before this one stored it (the log
     // holds no sign-in of theirs: only the stored networks can know it).
     let mut tx = s.core.store().begin().await.unwrap();
-    let seen = SeenNetwork {
+    let seen = SeenPlace {
         subject: format!("user:{}", op_b.id),
-        network: "10.20.30.0/24".into(),
+        kind: PlaceKind::Network,
+        place: "10.20.30.0/24".into(),
         last_seen: s.core.now().0 - 5 * 86_400_000,
     };
-    tx.put_detector_networks(&[seen], 0).await.unwrap();
+    tx.put_detector_places(PlaceKind::Network, &[seen], 0).await.unwrap();
     tx.commit().await.unwrap();
 
-    s.core.identity.sign_in("op.a", PASSWORD, &from("10.20.30.40")).await.unwrap();
-    s.core.identity.sign_in("op.b", PASSWORD, &from("198.51.100.7")).await.unwrap();
+    s.core.identity.sign_in("op.a", PASSWORD, &on("10.20.30.40", "a0a0a0a0a0a0a0a0")).await.unwrap();
+    s.core.identity.sign_in("op.b", PASSWORD, &on("198.51.100.7", "b0b0b0b0b0b0b0b0")).await.unwrap();
     s.core.identity.sign_in("op.b", PASSWORD, &from("198.51.100.8")).await.unwrap();
-    s.core.identity.sign_in("op.b", PASSWORD, &from("10.20.30.41")).await.unwrap();
-    alerts_until(&s, &admin, 2).await;
+    s.core.identity.sign_in("op.b", PASSWORD, &on("10.20.30.41", "b0b0b0b0b0b0b0b0")).await.unwrap();
+    // A browser op.b has not used before (first-seen device): one alert, low.
+    s.core.identity.sign_in("op.b", PASSWORD, &on("10.20.30.42", "b1b1b1b1b1b1b1b1")).await.unwrap();
+    alerts_until(&s, &admin, 3).await;
     caught_up(&s).await;
     let alerts = s.core.detection.alerts(&admin, 7, &[], &ctx).await.unwrap();
     let of = |rule: &str| alerts.iter().filter(|a| a.record.rule == rule).collect::<Vec<_>>();
@@ -798,13 +818,56 @@ async fn sign_ins_off_shift_and_from_new_networks(backend: Backend) {
     let shifts = shifts.iter().find(|e| e.details["rule"] == "signin_off_shift").unwrap();
     assert!(shifts.details["shifts"].contains(&format!("{start:02}:00")), "{shifts:?}");
 
-    // What the detectors learnt is stored with the cursor.
+    let new_browser = of("first_seen_device");
+    assert_eq!(new_browser.len(), 1, "{rules:?}");
+    let alert = &new_browser[0].record;
+    assert_eq!((alert.subject_user_id.as_deref(), alert.severity.as_str()), (Some(op_b.id.as_str()), "low"));
+    let raised = s.audit("alert.raise").await;
+    let raised = raised.iter().find(|e| e.details["rule"] == "first_seen_device").unwrap();
+    assert_eq!(raised.details["known_browsers"], "1");
+
+    // What the detectors learnt is stored with the cursor, each kind apart.
     let mut read = s.core.store().read().await.unwrap();
-    let stored = read.detector_networks(&format!("user:{}", op_b.id), 0).await.unwrap();
+    let stored = read.detector_places(PlaceKind::Network, &format!("user:{}", op_b.id), 0).await.unwrap();
     let nets: Vec<&str> = stored.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(nets, ["198.51.100.0/24", "10.20.30.0/24"], "oldest first");
-    let stored_a = read.detector_networks(&format!("user:{}", op_a.id), 0).await.unwrap();
+    let stored_a = read.detector_places(PlaceKind::Network, &format!("user:{}", op_a.id), 0).await.unwrap();
     assert_eq!(stored_a.len(), 1);
+    let browsers = read.detector_places(PlaceKind::Browser, &format!("user:{}", op_b.id), 0).await.unwrap();
+    let mut browsers: Vec<&str> = browsers.iter().map(|(n, _)| n.as_str()).collect();
+    browsers.sort_unstable();
+    assert_eq!(browsers, ["b0b0b0b0b0b0b0b0", "b1b1b1b1b1b1b1b1"]);
+    drop(read);
+
+    // Through the console: a browser gets its recognition cookie with its first sign-in, and
+    // its sessions are recorded under a digest of it, never the value.
+    let b = s.browser();
+    let r = b.sign_in("op.b", PASSWORD).await;
+    let cookies: Vec<String> =
+        r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect();
+    let cookie = cookies.iter().find(|c| c.starts_with("mamori_browser=")).expect("the recognition cookie");
+    assert!(cookie.contains("Max-Age=34560000") && cookie.contains("HttpOnly"), "{cookie}");
+    let value = cookie.trim_start_matches("mamori_browser=").split(';').next().unwrap().to_owned();
+    let csrf = b.csrf("/profile").await;
+    assert_eq!(b.post_form("/signout", &[("_csrf", &csrf)]).await.status(), 303);
+    let r = b.sign_in("op.b", PASSWORD).await;
+    assert!(
+        r.headers().get_all("set-cookie").iter().all(|v| !v.to_str().unwrap().starts_with("mamori_browser=")),
+        "a known browser keeps its cookie"
+    );
+    let starts = s.audit("session.start").await;
+    let fixed = ["a0a0a0a0a0a0a0a0", "b0b0b0b0b0b0b0b0", "b1b1b1b1b1b1b1b1"];
+    let browsers: Vec<&str> = starts
+        .iter()
+        .filter(|e| e.actor == format!("user:{}", op_b.id))
+        .filter_map(|e| e.details.get("browser"))
+        .map(String::as_str)
+        .filter(|b| !fixed.contains(b))
+        .collect();
+    assert_eq!(browsers.len(), 2);
+    assert_eq!(browsers[0], browsers[1]);
+    assert_eq!(browsers[0], mamori_audit::browser_digest(&value));
+    assert!(starts.iter().all(|e| !format!("{e:?}").contains(&value)));
 }
 both_backends!(sign_ins_off_shift_and_from_new_networks);
 
@@ -946,6 +1009,7 @@ async fn volume_against_the_team(backend: Backend) {
     assert_eq!(volume[0].record.subject_user_id.as_deref(), Some(op_a.id.as_str()));
     let raised = s.audit("alert.raise").await;
     let raised = raised.iter().find(|e| e.details["rule"] == "lookup_volume").unwrap();
+    assert_eq!(raised.details["peer_group"], "team", "no client company assigned to anyone");
     assert_eq!(raised.details["peers"], "4");
     assert_eq!(raised.details["peers_median"], "2.0");
     let z: f64 = raised.details["peers_deviation"].parse().unwrap();
@@ -995,6 +1059,7 @@ async fn rules_page_edits_scopes_and_windows(backend: Backend) {
         form.push(("window_start_admin_off_window".into(), start.into()));
         form.push(("window_end_admin_off_window".into(), "17:00".into()));
         form.push(("memory_first_seen_network".into(), "45".into()));
+        form.push(("memory_first_seen_device".into(), "30".into()));
         form
     };
     let post = |mut form: Vec<(String, String)>, csrf: String| {

@@ -219,3 +219,48 @@ async fn alerts_become_an_incident(backend: Backend) {
     assert_eq!(s.audit("incident.open").await[0].details["via"], "alerts");
 }
 both_backends!(alerts_become_an_incident);
+
+/// The timeline shows what the people involved asked for around the incident and who decided
+/// (issue 16, item 4: "filled automatically from alerts, responses, approvals and comments"):
+/// the reporter's print, approved by their supervisor; another person's request is not on it.
+async fn approvals_of_the_people_involved(backend: Backend) {
+    use crate::approvals::{person, print_of};
+    let s = TestServer::start(backend).await;
+    crate::commands::two_teams(&s).await;
+    let ctx = Default::default();
+    let (op, sv, admin) = (person(&s, "op.a").await, person(&s, "sv.a").await, person(&s, "admin").await);
+    let ask = s.core.approvals.request(&op, &print_of("c1"), &ctx).await.unwrap();
+    s.clock.advance(Duration::from_secs(60));
+    let step = s.core.identity.step_up(&sv, &s.next_totp(), "approval", &ctx).await.unwrap();
+    s.core.approvals.decide(&sv, &ask.id, true, Some(&step), "", &ctx).await.unwrap();
+    s.clock.advance(Duration::from_secs(60));
+    let others = s.core.approvals.request(&person(&s, "op.b").await, &print_of("c2"), &ctx).await.unwrap();
+    let report = mamori_core::incidents::LeakReport {
+        kind: IncidentKind::LostDevice,
+        description: "印刷した顧客控えを紛失".into(),
+        anonymous: false,
+    };
+    let incident = s.core.incidents.report_leak(&op, &report, &ctx).await.unwrap();
+
+    let detail = s.core.incidents.incident(&admin, &incident.id, &ctx).await.unwrap();
+    let asked: Vec<_> = detail.timeline.iter().filter(|t| t.kind == "approval").collect();
+    assert_eq!(asked.len(), 1, "{:?}", detail.timeline);
+    assert_eq!(asked[0].detail, format!("print|granted|{}", ask.id));
+    assert_eq!(asked[0].person.as_ref().map(|u| u.id.as_str()), Some(op.user.id.as_str()));
+    assert!(detail.timeline.iter().all(|t| !t.detail.contains(&others.id)), "not involved");
+    let decided: Vec<_> = detail.timeline.iter().filter(|t| t.kind == "approval_decision").collect();
+    assert_eq!(decided.len(), 1);
+    assert_eq!(decided[0].person.as_ref().map(|u| u.id.as_str()), Some(sv.user.id.as_str()));
+    let order: Vec<&str> = detail.timeline.iter().map(|t| t.kind.as_str()).collect();
+    let at = |k: &str| order.iter().position(|x| *x == k).unwrap();
+    assert!(
+        at("approval") < at("approval_decision") && at("approval_decision") < at("reported"),
+        "{order:?}"
+    );
+    let page =
+        s.signed_in("admin").await.get(&format!("/incidents/{}", incident.id)).await.text().await.unwrap();
+    for expected in ["承認を申請: 印刷（現在: ", "承認: 印刷"] {
+        assert!(page.contains(expected), "{expected}: {page}");
+    }
+}
+both_backends!(approvals_of_the_people_involved);

@@ -683,7 +683,8 @@ async fn alert_view(
     let context = state.core.detection.alert_context(r).await.unwrap_or_default();
     lines.extend(context.iter().map(|(k, v)| {
         let name = tr.get(&format!("audit_detail.{k}")).unwrap_or(k.as_str());
-        format!("{name}: {v}")
+        let value = tr.get(&format!("audit_value.{k}.{v}")).unwrap_or(v.as_str());
+        format!("{name}: {value}")
     }));
     let mut page = AlertPage {
         c: Chrome::new(tr, "alerts.alert_title", Some(p), csrf_for(Some(p), None), "/alerts")

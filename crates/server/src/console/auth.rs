@@ -3,7 +3,8 @@
 use super::{Chrome, Form, csrf_for, error_text, render, tr_for};
 use crate::AppState;
 use crate::middleware::{
-    Caller, Ctx, MaybeCaller, PreSessionCsrf, SESSION_COOKIE, set_cookie, throttle_signin,
+    BROWSER_COOKIE, BROWSER_COOKIE_SECONDS, Caller, Ctx, MaybeCaller, PreSessionCsrf, SESSION_COOKIE,
+    set_cookie, throttle_signin,
 };
 use askama::Template;
 use axum::Extension;
@@ -67,23 +68,49 @@ pub async fn signin_page(
 pub async fn signin(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Ctx(ctx): Ctx,
+    Ctx(mut ctx): Ctx,
     pre: Option<Extension<PreSessionCsrf>>,
     form: Form,
 ) -> Response {
-    let tr = tr_for(&headers, None);
+    // A browser Mamori has not met gets its recognition cookie with this answer, and its session
+    // is recorded under it already (first-seen device).
+    let new_browser = if ctx.browser.is_none() { mamori_crypto::tokens::new_secret().ok() } else { None };
+    if let Some(b) = &new_browser {
+        ctx.browser = Some(mamori_audit::browser_digest(b));
+    }
+    let mut resp = signin_answer(&state, &headers, &ctx, pre, &form).await;
+    if let Some(b) = new_browser {
+        let secure = if state.uses_tls() { "; Secure" } else { "" };
+        let value = format!(
+            "{BROWSER_COOKIE}={b}; Path=/; HttpOnly; SameSite=Strict; Max-Age={BROWSER_COOKIE_SECONDS}{secure}"
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&value) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    resp
+}
+
+async fn signin_answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    ctx: &mamori_audit::RequestContext,
+    pre: Option<Extension<PreSessionCsrf>>,
+    form: &Form,
+) -> Response {
+    let tr = tr_for(headers, None);
     let username = form.text("username").to_owned();
     let again = |status: StatusCode, error: String| {
         let c = Chrome::new(tr, "signin.title", None, csrf_for(None, pre.as_deref()), "/signin")
             .error(Some(error));
         (status, render(&SigninPage { c, username: username.clone() })).into_response()
     };
-    if throttle_signin(&state, &ctx, &actions::SIGNIN_PASSWORD).await.is_err() {
+    if throttle_signin(state, ctx, &actions::SIGNIN_PASSWORD).await.is_err() {
         return again(StatusCode::TOO_MANY_REQUESTS, tr.t("error.throttled").to_owned());
     }
-    match state.core.identity.sign_in(&username, form.text("password"), &ctx).await {
-        Ok(SignIn::Complete(s)) => with_session_cookie(&state, &s.cookie, "/dashboard"),
-        Ok(SignIn::NeedsSecondFactor(s)) => with_session_cookie(&state, &s.cookie, "/signin/totp"),
+    match state.core.identity.sign_in(&username, form.text("password"), ctx).await {
+        Ok(SignIn::Complete(s)) => with_session_cookie(state, &s.cookie, "/dashboard"),
+        Ok(SignIn::NeedsSecondFactor(s)) => with_session_cookie(state, &s.cookie, "/signin/totp"),
         Err(e) => again(crate::problem::status_of(&e), error_text(tr, &e)),
     }
 }

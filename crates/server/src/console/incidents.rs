@@ -760,7 +760,7 @@ fn timeline_text(
             .replace("{rule}", &rule_name(tr, part(0)))
             .replace("{value}", part(1))
             .replace("{hits}", part(2)),
-        "response" => {
+        "response" | "response_reversed" => {
             let target = match part(2).split_once(':') {
                 Some(("device", id)) => {
                     devices.get(id).cloned().unwrap_or_else(|| tr.t("alerts.pc").to_owned())
@@ -774,6 +774,14 @@ fn timeline_text(
             text.replace("{response}", &super::alerts::response_label(tr, part(0)))
                 .replace("{state}", &label(tr, format!("alert_response_state.{}", part(1)), part(1)))
                 .replace("{target}", &target)
+        }
+        "approval" => text
+            .replace("{kind}", &label(tr, format!("audit_value.kind.{}", part(0)), part(0)))
+            .replace("{state}", &label(tr, format!("approvals.state_{}", part(1)), part(1))),
+        "approval_decision" => {
+            let key =
+                if part(1) == "true" { "timeline.approval_approved" } else { "timeline.approval_denied" };
+            tr.t(key).replace("{kind}", &label(tr, format!("audit_value.kind.{}", part(0)), part(0)))
         }
         _ => text.to_owned(),
     };

@@ -162,14 +162,21 @@ macro_rules! detection_queries {
                     .collect())
             }
 
-            async fn detector_networks(&mut self, subject: &str, since: i64) -> StoreResult<Vec<(String, i64)>> {
+            async fn detector_places(
+                &mut self,
+                kind: mamori_domain::detect::PlaceKind,
+                subject: &str,
+                since: i64,
+            ) -> StoreResult<Vec<(String, i64)>> {
                 let mut rows = sqlx::query_as::<$db, (String, i64)>(
-                    "SELECT network, last_seen FROM detector_networks WHERE subject = $1 AND last_seen > $2 \
+                    "SELECT network, last_seen FROM detector_networks \
+                     WHERE subject = $1 AND kind = $4 AND last_seen > $2 \
                      ORDER BY last_seen DESC, network LIMIT $3",
                 )
                 .bind(subject)
                 .bind(since)
                 .bind(mamori_domain::detect::MAX_NETWORKS as i64)
+                .bind(kind.as_str())
                 .fetch_all(self.handle.conn())
                 .await
                 .map_err(db_err)?;
@@ -327,17 +334,21 @@ macro_rules! detection_queries {
                 Ok(())
             }
 
-            async fn put_detector_networks(
+            async fn put_detector_places(
                 &mut self,
-                seen: &[mamori_domain::detect::SeenNetwork],
+                kind: mamori_domain::detect::PlaceKind,
+                seen: &[mamori_domain::detect::SeenPlace],
                 forget_before: i64,
             ) -> StoreResult<()> {
                 for chunk in seen.chunks(200) {
                     let mut q = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO detector_networks (subject, network, last_seen) ",
+                        "INSERT INTO detector_networks (subject, network, kind, last_seen) ",
                     );
                     q.push_values(chunk, |mut row, s| {
-                        row.push_bind(s.subject.clone()).push_bind(s.network.clone()).push_bind(s.last_seen);
+                        row.push_bind(s.subject.clone())
+                            .push_bind(s.place.clone())
+                            .push_bind(kind.as_str())
+                            .push_bind(s.last_seen);
                     });
                     q.push(
                         " ON CONFLICT (subject, network) DO UPDATE SET last_seen = excluded.last_seen \
@@ -349,9 +360,12 @@ macro_rules! detection_queries {
                 subjects.sort_unstable();
                 subjects.dedup();
                 for subject in subjects {
-                    sqlx::query::<$db>("DELETE FROM detector_networks WHERE subject = $1 AND last_seen <= $2")
-                        .bind(subject)
-                        .bind(forget_before)
+                    sqlx::query::<$db>(
+                        "DELETE FROM detector_networks WHERE subject = $1 AND kind = $3 AND last_seen <= $2",
+                    )
+                    .bind(subject)
+                    .bind(forget_before)
+                    .bind(kind.as_str())
                         .execute(self.handle.conn())
                         .await
                         .map_err(db_err)?;
