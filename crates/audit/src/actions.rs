@@ -589,9 +589,10 @@ catalogue! {
             ("reason_code", "the stated reason's code"),
             ("reason_text_chars", "length of the stated reason"),
             ("reason_text_sealed", "the stated reason, sealed under the customer's key"),
-            ("reason", "denied: `client_scope`; `lookups_held` (an alert's response paused the person's lookups)"),
+            ("reason", "denied: `client_scope`; `lookups_held` (an alert's response paused the person's lookups); `policy_not_acknowledged` (the current confidentiality pledge is not acknowledged and lookups require it)"),
             ("client", "denied: the customer's client company id"),
             ("alert", "denied for `lookups_held`: the alert whose response holds them"),
+            ("policy", "denied for `policy_not_acknowledged`: the policy (`isms_policy:<id>`) to acknowledge first"),
             ("near", "a lookup by phone with a reason that found no one: the number's block (all but its last two digits) as `phone_block:h:<keyed hash>`"),
             ("probe", "with `near`: the number as `phone:h:<keyed hash>`"),
         ],
@@ -1026,6 +1027,75 @@ catalogue! {
             ("device", "the ledger PC it disposes of (revoked before), if any"),
         ],
         summary: "a PC, disk, medium or batch of paper was recorded as disposed of (LEAK-3)",
+    };
+    ISMS_POLICY_READ = Action {
+        name: "isms_policy.read",
+        category: Category::Access,
+        denied_as: None,
+        object: "`isms_policy:<id>` or —",
+        details: &[("reason", "`permission`, `scope` (a document not published to the person)")],
+        summary: "refused: a policy document, without `policies.read` or outside its scope (only refusals are written)",
+    };
+    ISMS_POLICY_CREATE = Action {
+        name: "isms_policy.create",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`isms_policy:<id>`",
+        details: &[
+            ("kind", "`basic_policy`, `standard`, `procedure`, `privacy_policy` or `confidentiality_pledge`"),
+            ("version", "the first draft's version (1)"),
+        ],
+        summary: "a policy document was created, with its first draft (issue 18, item 1)",
+    };
+    ISMS_POLICY_DRAFT = Action {
+        name: "isms_policy.draft",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`isms_policy:<id>`",
+        details: &[("version", "the draft's version")],
+        summary: "a draft of a policy's next version was saved (not yet in force)",
+    };
+    ISMS_POLICY_PUBLISH = Action {
+        name: "isms_policy.publish",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`isms_policy:<id>`",
+        details: &[
+            ("version", "the version now in force"),
+            ("pending", "how many people in scope must acknowledge it"),
+        ],
+        summary: "a security admin approved and published a policy version; everyone in scope must acknowledge it",
+    };
+    ISMS_POLICY_ACKNOWLEDGE = Action {
+        name: "isms_policy.acknowledge",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`isms_policy:<id>`",
+        details: &[
+            ("version", "the version acknowledged"),
+            ("kind", "the document's kind"),
+        ],
+        summary: "a person acknowledged (同意) the version in force of a policy published to them",
+    };
+    ISMS_POLICY_REMIND = Action {
+        name: "isms_policy.remind",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`isms_policy:<id>`",
+        details: &[
+            ("version", "the version in force"),
+            ("pending", "how many have not acknowledged it"),
+            ("mailed", "how many of them were sent a reminder (those with a mail address)"),
+        ],
+        summary: "the people who have not acknowledged a policy were reminded by e-mail",
+    };
+    ISMS_POLICY_OPTION = Action {
+        name: "isms_policy.option",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`settings`",
+        details: &[("lookups_require_pledge", "`true` or `false`")],
+        summary: "customer lookups now require (or no longer require) the current confidentiality pledge acknowledged",
     };
     CERTIFICATE_RECORD = Action {
         name: "certificate.record",

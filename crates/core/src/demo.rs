@@ -543,6 +543,7 @@ impl Core {
             self.isms.create_legal(&admin, input, &ctx).await?;
         }
         self.load_demo_disposals(&admin).await?;
+        self.load_demo_policies(&admin).await?;
         Ok(())
     }
 
@@ -1023,6 +1024,77 @@ impl Core {
         Ok(())
     }
 
+    /// Policies with acknowledgements (issue 18, item 1): the three tiers, the privacy policy
+    /// and the confidentiality pledge, published. The pledge has a second version (SNS photos,
+    /// penalties): everyone acknowledged the first, and all but the last six operators the
+    /// second — they are listed as owing it again, their first acknowledgement kept. The option
+    /// that makes lookups wait for the pledge is left off, so the demo's floor keeps working.
+    async fn load_demo_policies(&self, admin: &crate::Principal) -> Result<(), CoreError> {
+        use mamori_domain::isms::policy::{DraftInput, PolicyInput, PolicyKind, PolicyScope};
+        let ctx = mamori_audit::RequestContext::default();
+        let staff = PolicyScope { roles: vec![Role::Operator, Role::Supervisor], ..Default::default() };
+        let documents = [
+            (PolicyKind::BasicPolicy, "情報セキュリティ基本方針", PolicyScope::default(), DEMO_BASIC_POLICY),
+            (PolicyKind::Standard, "情報セキュリティ対策基準", PolicyScope::default(), DEMO_STANDARD),
+            (PolicyKind::Procedure, "コールセンター業務の実施手順", staff.clone(), DEMO_PROCEDURE),
+            (
+                PolicyKind::PrivacyPolicy,
+                "個人情報保護方針（プライバシーポリシー）",
+                PolicyScope::default(),
+                DEMO_PRIVACY,
+            ),
+            (PolicyKind::ConfidentialityPledge, "機密保持誓約書", staff, DEMO_PLEDGE_V1),
+        ];
+        let users = self.base.store.read().await?.list_users().await?;
+        let people: Vec<crate::Principal> = users
+            .iter()
+            .filter(|u| u.username.starts_with("demo-"))
+            .map(|u| crate::Principal::direct(u, Vec::new()))
+            .collect();
+        let late = |p: &crate::Principal| {
+            p.user
+                .username
+                .strip_prefix("demo-op")
+                .and_then(|n| n.parse::<usize>().ok())
+                .is_some_and(|n| n > 24)
+        };
+        let mut pledge = None;
+        let in_scope = |scope: &PolicyScope, p: &crate::Principal| {
+            scope.roles.is_empty() || p.user.roles.iter().any(|r| scope.roles.contains(r))
+        };
+        for (kind, title, scope, body) in documents {
+            let input = PolicyInput {
+                kind,
+                title: title.into(),
+                scope: scope.clone(),
+                body: body.into(),
+                note: "初版".into(),
+            };
+            let id = self.isms.create_policy(admin, input, &ctx).await?;
+            self.isms.publish_policy(admin, &id, 1, &ctx).await?;
+            for p in people.iter().filter(|p| in_scope(&scope, p)) {
+                self.isms.acknowledge_policy(p, &id, 1, &ctx).await?;
+            }
+            if kind == PolicyKind::ConfidentialityPledge {
+                pledge = Some(id);
+            }
+        }
+        let Some(pledge) = pledge else { return Ok(()) };
+        let draft = DraftInput {
+            body: DEMO_PLEDGE_V2.into(),
+            note: "SNS への写真・動画の投稿と、違反時の処分を明記".into(),
+        };
+        self.isms.save_policy_draft(admin, &pledge, draft, &ctx).await?;
+        self.isms.publish_policy(admin, &pledge, 2, &ctx).await?;
+        for p in people
+            .iter()
+            .filter(|p| !late(p) && matches!(p.user.roles[..], [Role::Operator | Role::Supervisor]))
+        {
+            self.isms.acknowledge_policy(p, &pledge, 2, &ctx).await?;
+        }
+        Ok(())
+    }
+
     /// DEMO-PC-07's operator asked to take it home and their supervisor approved (issue 15,
     /// item 4), through the engine with the demo TOTP code as the step-up: when the PC shows up
     /// outside the office network, its signal reads "approved take-out".
@@ -1183,3 +1255,45 @@ impl Core {
         Ok(())
     }
 }
+
+// The demo's policies (issue 18, item 1): short, in Japanese, on the source articles' rules.
+const DEMO_BASIC_POLICY: &str = "# 情報セキュリティ基本方針（デモ）\n\n\
+当センターは、委託元企業からお預かりした顧客情報をはじめとする情報資産を、漏えい・改ざん・紛失から守ることを経営の最重要課題とします。\n\n\
+1. 法令・契約・委託元の定めを守ります。\n\
+2. 情報資産を特定し、リスクに応じた対策を講じます。\n\
+3. 全従業員に教育を行い、規程への同意を求めます。\n\
+4. 事故が起きた場合は速やかに報告し、再発を防ぎます。\n\
+5. この方針と対策を定期的に見直し、改善します。\n";
+
+const DEMO_STANDARD: &str = "# 情報セキュリティ対策基準（デモ）\n\n\
+## 物理的対策\n\n\
+- 執務エリアへの私物（スマートフォン、USB メモリ、筆記用具）の持ち込みを禁止し、ロッカーに保管する。\n\
+- 退席時は画面をロックし、机上に書類を残さない（クリアデスク）。\n\n\
+## 技術的対策\n\n\
+- 顧客情報の参照は通話中または理由の記録を必須とし、すべて監査ログに残す。\n\
+- USB 記憶媒体は承認された持ち出し以外では使用しない。\n";
+
+const DEMO_PROCEDURE: &str = "# コールセンター業務の実施手順（デモ）\n\n\
+1. 始業時に PC を起動し、自分のアカウントでサインインする（共用しない）。\n\
+2. 顧客情報は、応対中の顧客についてのみ参照する。\n\
+3. メールは送信前に宛先と本文を読み上げて確認する（ダブルチェック）。\n\
+4. 情報漏えいの疑いに気づいたら、ただちに SV に報告する。\n";
+
+const DEMO_PRIVACY: &str = "# 個人情報保護方針（デモ）\n\n\
+当センターは、個人情報の保護に関する法律その他の法令を遵守し、委託元企業の指示の範囲内で個人情報を取り扱います。\n\n\
+- 利用目的の範囲を超えて取り扱いません。\n\
+- 安全管理措置を講じ、従業者と委託先を監督します。\n\
+- 開示等の求めには、委託元企業と連携して対応します。\n";
+
+const DEMO_PLEDGE_V1: &str = "# 機密保持誓約書（デモ）\n\n\
+私は、業務に従事するにあたり、次の事項を遵守することを誓約します。\n\n\
+1. 業務上知り得た顧客情報・委託元の情報を、在職中も退職後も第三者に漏らしません。\n\
+2. 顧客情報を業務以外の目的で参照・複製・持ち出ししません。\n\
+3. SNS に業務に関する内容を書き込みません。\n";
+
+const DEMO_PLEDGE_V2: &str = "# 機密保持誓約書（デモ）\n\n\
+私は、業務に従事するにあたり、次の事項を遵守することを誓約します。\n\n\
+1. 業務上知り得た顧客情報・委託元の情報を、在職中も退職後も第三者に漏らしません。\n\
+2. 顧客情報を業務以外の目的で参照・複製・持ち出ししません。\n\
+3. SNS に業務に関する内容を、写真・動画を含めて投稿しません（私的なアカウントも同様です）。\n\
+4. 違反した場合、就業規則に基づく懲戒処分および損害賠償の対象となることを理解しています。\n";

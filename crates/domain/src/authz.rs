@@ -36,10 +36,17 @@ impl Role {
     pub fn permissions(self) -> &'static [Permission] {
         use Permission::*;
         match self {
-            Role::Operator => &[CustomersRead],
-            Role::Supervisor => {
-                &[UsersRead, OrgRead, CustomersRead, DevicesRead, DevicesCommand, AlertsRead, AlertsManage]
-            }
+            Role::Operator => &[CustomersRead, PoliciesRead],
+            Role::Supervisor => &[
+                UsersRead,
+                OrgRead,
+                CustomersRead,
+                DevicesRead,
+                DevicesCommand,
+                AlertsRead,
+                AlertsManage,
+                PoliciesRead,
+            ],
             Role::SecurityAdmin => &[
                 UsersRead,
                 UsersManage,
@@ -60,6 +67,7 @@ impl Role {
                 IncidentsManage,
                 IsmsRead,
                 IsmsManage,
+                PoliciesRead,
             ],
             Role::Auditor => &[
                 UsersRead,
@@ -70,6 +78,7 @@ impl Role {
                 AlertsRead,
                 IncidentsRead,
                 IsmsRead,
+                PoliciesRead,
             ],
         }
     }
@@ -162,10 +171,14 @@ pub enum Permission {
     /// Keep the ISMS registers: import catalogs, decide applicability and implementation.
     #[serde(rename = "isms.manage")]
     IsmsManage,
+    /// Read the policies published to oneself (by role, site, client company) and acknowledge
+    /// them (issue 18, item 1): everyone signed in who is in a document's scope.
+    #[serde(rename = "policies.read")]
+    PoliciesRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 20] = [
+    pub const ALL: [Permission; 21] = [
         Permission::UsersRead,
         Permission::UsersManage,
         Permission::OrgRead,
@@ -186,6 +199,7 @@ impl Permission {
         Permission::IncidentsManage,
         Permission::IsmsRead,
         Permission::IsmsManage,
+        Permission::PoliciesRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -210,6 +224,7 @@ impl Permission {
             Permission::IncidentsManage => "incidents.manage",
             Permission::IsmsRead => "isms.read",
             Permission::IsmsManage => "isms.manage",
+            Permission::PoliciesRead => "policies.read",
         }
     }
 }

@@ -1638,3 +1638,176 @@ pub struct IsmsDashboardView {
     pub open_high_alerts: usize,
     pub open_incidents: usize,
 }
+
+// --- Policies with acknowledgements (issue 18, item 1; ISMS-3, LEAK-7)
+
+/// A person by id and display name.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PersonRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// Who a document is published to (each list empty: everyone).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PolicyScopeView {
+    pub roles: Vec<Role>,
+    pub sites: Vec<String>,
+    pub clients: Vec<String>,
+}
+
+/// A document with who must still acknowledge its version in force.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PolicyStatusView {
+    pub id: String,
+    /// `basic_policy`, `standard`, `procedure`, `privacy_policy`, `confidentiality_pledge`.
+    pub kind: String,
+    pub title: String,
+    pub scope: PolicyScopeView,
+    /// The version in force (the highest published), if any.
+    pub version_in_force: Option<i64>,
+    /// The unpublished draft's version, if any.
+    pub draft_version: Option<i64>,
+    /// Active people in scope.
+    pub in_scope: usize,
+    /// Of them, those who acknowledged the version in force.
+    pub acknowledged: usize,
+    /// Those who have not, by name.
+    pub pending: Vec<PersonRef>,
+}
+
+/// Every document, problems first is the reader's job: each with its pending people.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PolicyOverviewView {
+    /// Whether customer lookups require the current confidentiality pledge acknowledged.
+    pub lookups_require_pledge: bool,
+    pub policies: Vec<PolicyStatusView>,
+}
+
+/// A document published to the caller.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MyPolicyView {
+    pub id: String,
+    pub kind: String,
+    pub title: String,
+    /// The version in force.
+    pub version: i64,
+    pub published_at: Option<i64>,
+    /// When the caller acknowledged the version in force; null: still to do.
+    pub acknowledged_at: Option<i64>,
+}
+
+/// Something the caller must do before looking customers up.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PrerequisiteView {
+    /// `policy_not_acknowledged`.
+    pub reason: String,
+    /// `isms_policy:<id>`.
+    pub object: String,
+    pub title: String,
+    /// The console page where it is done.
+    pub href: String,
+}
+
+/// The documents published to the caller, those to acknowledge first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MyPoliciesView {
+    pub policies: Vec<MyPolicyView>,
+    /// What keeps the caller from looking customers up (the policy options), if anything.
+    pub lookups_need: Vec<PrerequisiteView>,
+}
+
+/// One version of a document.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PolicyVersionView {
+    pub version: i64,
+    pub note: String,
+    /// Markdown as written.
+    pub body: String,
+    /// The Markdown rendered as safe HTML (raw HTML shown as text).
+    pub html: String,
+    pub drafted_at: i64,
+    pub drafted_by: String,
+    pub drafted_by_name: Option<String>,
+    /// Null: a draft.
+    pub published_at: Option<i64>,
+    pub published_by: Option<String>,
+    pub published_by_name: Option<String>,
+}
+
+/// An acknowledgement: kept forever, whatever version follows.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PolicyAckView {
+    pub user_id: String,
+    pub user_name: Option<String>,
+    pub version: i64,
+    pub acknowledged_at: i64,
+}
+
+/// One document: its versions (drafts only for `isms.read`), the caller's acknowledgement,
+/// and for `isms.read` its status and every acknowledgement.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PolicyDetailView {
+    pub id: String,
+    pub kind: String,
+    pub title: String,
+    pub scope: PolicyScopeView,
+    pub version_in_force: Option<i64>,
+    pub draft_version: Option<i64>,
+    /// Whether it is published to the caller.
+    pub in_my_scope: bool,
+    /// When the caller acknowledged the version in force.
+    pub acknowledged_at: Option<i64>,
+    /// Newest first.
+    pub versions: Vec<PolicyVersionView>,
+    pub status: Option<PolicyStatusView>,
+    pub acknowledgements: Vec<PolicyAckView>,
+}
+
+/// The version acknowledged (the one in force, as read).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyVersionBody {
+    pub version: i64,
+}
+
+/// What publishing did.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PolicyPublished {
+    pub version: i64,
+    /// How many people in scope must acknowledge it.
+    pub pending: usize,
+}
+
+/// What a reminder did.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PolicyReminded {
+    pub pending: usize,
+    /// Of them, those sent a mail (with a mail address, once a day).
+    pub mailed: usize,
+}
+
+/// The policy option.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyOption {
+    /// Customer lookups require the current confidentiality pledge acknowledged.
+    pub lookups_require_pledge: bool,
+}
+
+/// `from` and `to` versions of a diff.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PolicyDiffQuery {
+    pub from: i64,
+    pub to: i64,
+}
+
+/// The line diff between two versions.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PolicyDiffView {
+    pub from: i64,
+    pub to: i64,
+    pub lines: Vec<mamori_domain::isms::policy::DiffLine>,
+}

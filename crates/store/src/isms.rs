@@ -276,6 +276,49 @@ pub struct VendorFileSealed {
     pub content: Vec<u8>,
 }
 
+/// A policy document (issue 18, item 1): its kind, title and scope; its text is in its versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRecord {
+    pub id: String,
+    /// A `PolicyKind`'s name.
+    pub kind: String,
+    pub title: String,
+    /// Comma-separated role names, site ids, client company ids; empty: everyone.
+    pub scope_roles: String,
+    pub scope_sites: String,
+    pub scope_clients: String,
+    pub created_at: UnixMillis,
+    /// An audit actor.
+    pub created_by: String,
+    /// The highest published version (the one in force), if any (read only).
+    pub published_version: Option<i64>,
+    /// The unpublished draft's version, if any (read only).
+    pub draft_version: Option<i64>,
+}
+
+/// One version of a policy: a draft until a security admin publishes it; never changed after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyVersionRecord {
+    pub policy_id: String,
+    pub version: i64,
+    /// Markdown.
+    pub body: String,
+    pub note: String,
+    pub drafted_at: UnixMillis,
+    pub drafted_by: String,
+    pub published_at: Option<UnixMillis>,
+    pub published_by: Option<String>,
+}
+
+/// An acknowledgement [同意]: a person agreed to a version; kept forever.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyAckRecord {
+    pub policy_id: String,
+    pub version: i64,
+    pub user_id: String,
+    pub acknowledged_at: UnixMillis,
+}
+
 /// What a read handle may do in this area.
 #[async_trait]
 pub trait IsmsRead: Send {
@@ -353,6 +396,21 @@ pub trait IsmsRead: Send {
     async fn count_vendor_files(&mut self) -> StoreResult<i64>;
     /// The disposal register, the latest disposed first (then the latest recorded).
     async fn disposals(&mut self) -> StoreResult<Vec<DisposalRecord>>;
+    /// Every policy document, by kind then title, with its version in force and its draft.
+    async fn policies(&mut self) -> StoreResult<Vec<PolicyRecord>>;
+    async fn policy(&mut self, id: &str) -> StoreResult<Option<PolicyRecord>>;
+    /// A policy's versions, newest first.
+    async fn policy_versions(&mut self, policy_id: &str) -> StoreResult<Vec<PolicyVersionRecord>>;
+    /// The acknowledgements of the versions in force (each policy's highest published one).
+    async fn current_policy_acknowledgements(&mut self) -> StoreResult<Vec<PolicyAckRecord>>;
+    /// Every acknowledgement of one policy (all its versions) or of one person.
+    async fn policy_acknowledgements(
+        &mut self,
+        policy_id: Option<&str>,
+        user_id: Option<&str>,
+    ) -> StoreResult<Vec<PolicyAckRecord>>;
+    /// Every client assignment: (user id, client company id).
+    async fn all_user_clients(&mut self) -> StoreResult<Vec<(String, String)>>;
 }
 
 /// What only a write transaction may do in this area.
@@ -401,6 +459,19 @@ pub trait IsmsWrite: IsmsRead {
     ) -> StoreResult<()>;
     /// Adds a record to the disposal register (never changed afterwards).
     async fn insert_disposal(&mut self, disposal: &DisposalRecord) -> StoreResult<()>;
+    async fn insert_policy(&mut self, policy: &PolicyRecord) -> StoreResult<()>;
+    /// Stores a draft version, replacing the policy's unpublished draft if there is one.
+    async fn put_policy_draft(&mut self, draft: &PolicyVersionRecord) -> StoreResult<()>;
+    /// Publishes a draft; false when that version is not an unpublished draft.
+    async fn publish_policy_version(
+        &mut self,
+        policy_id: &str,
+        version: i64,
+        at: UnixMillis,
+        by: &str,
+    ) -> StoreResult<bool>;
+    /// Records an acknowledgement; false when that person had acknowledged that version already.
+    async fn insert_policy_acknowledgement(&mut self, ack: &PolicyAckRecord) -> StoreResult<bool>;
     /// Replaces a file's wrapped data key if it is still `old`; returns whether it did.
     async fn rewrap_vendor_file(
         &mut self,

@@ -49,9 +49,9 @@ pub use identity::{IdentityRead, IdentityWrite};
 pub use incidents::{IncidentEvent, IncidentRead, IncidentRecord, IncidentWrite};
 pub use isms::{
     AssetListQuery, AssetOwnerFilter, AssetPage, AssetRecord, AssetSort, CatalogRecord, CertificateRecord,
-    ControlRecord, DisposalRecord, EvidenceRecord, IsmsRead, IsmsWrite, LegalRecord, RatedRecord,
-    RiskAssessmentRecord, RiskRecord, SoaEntryRecord, VendorAssessmentRecord, VendorFileRecord,
-    VendorFileSealed, VendorRecord, VendorVisitRecord,
+    ControlRecord, DisposalRecord, EvidenceRecord, IsmsRead, IsmsWrite, LegalRecord, PolicyAckRecord,
+    PolicyRecord, PolicyVersionRecord, RatedRecord, RiskAssessmentRecord, RiskRecord, SoaEntryRecord,
+    VendorAssessmentRecord, VendorFileRecord, VendorFileSealed, VendorRecord, VendorVisitRecord,
 };
 pub use mail::{MailFileLink, MailNotification, MailRead, MailWrite};
 pub use records::*;

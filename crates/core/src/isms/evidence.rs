@@ -182,6 +182,11 @@ impl Core {
                 let alerts = self.base.store.read().await?.alerts_since(since, &[], 10_000).await?;
                 Measured::Count(alerts.iter().filter(|a| a.rule == "usb_storage").count() as u64)
             }
+            EvidenceKind::PolicyAcknowledgements => {
+                let mut read = self.base.store.read().await?;
+                let (part, whole) = super::policies::acknowledgement_share(&mut *read).await?;
+                Measured::Share { part, whole }
+            }
             EvidenceKind::DevicesNotDisposed => {
                 let mut read = self.base.store.read().await?;
                 Measured::Count(super::disposals::count_revoked_not_disposed(&mut *read).await? as u64)

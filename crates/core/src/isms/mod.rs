@@ -11,6 +11,7 @@ pub mod dashboard;
 pub mod disposals;
 pub mod evidence;
 pub mod legal;
+pub mod policies;
 pub mod risks;
 pub mod transfer;
 pub mod vendor_files;

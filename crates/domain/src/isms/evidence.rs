@@ -39,6 +39,9 @@ pub enum EvidenceKind {
     OpenHighAlerts,
     /// Median hours from an incident's opening to its containment, last 90 days.
     TimeToContain,
+    /// Share of the acknowledgements owed that are given: each person in scope of each
+    /// published policy, for its version in force (ISMS-3, LEAK-7).
+    PolicyAcknowledgements,
 }
 
 /// The area of the SoA a measurement belongs to (its heading on the page).
@@ -50,6 +53,8 @@ pub enum EvidenceArea {
     Cryptography,
     Endpoint,
     IncidentManagement,
+    /// People controls: policies acknowledged, training (Annex A 6).
+    People,
 }
 
 /// The verdict on one measurement.
@@ -107,7 +112,7 @@ pub struct Judged {
 }
 
 impl EvidenceKind {
-    pub const ALL: [EvidenceKind; 13] = [
+    pub const ALL: [EvidenceKind; 14] = [
         EvidenceKind::AuditLogVerified,
         EvidenceKind::AuditForwardingLag,
         EvidenceKind::PrivilegedSecondFactor,
@@ -121,6 +126,7 @@ impl EvidenceKind {
         EvidenceKind::OpenIncidents,
         EvidenceKind::OpenHighAlerts,
         EvidenceKind::TimeToContain,
+        EvidenceKind::PolicyAcknowledgements,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -138,6 +144,7 @@ impl EvidenceKind {
             EvidenceKind::OpenIncidents => "open_incidents",
             EvidenceKind::OpenHighAlerts => "open_high_alerts",
             EvidenceKind::TimeToContain => "time_to_contain",
+            EvidenceKind::PolicyAcknowledgements => "policy_acknowledgements",
         }
     }
 
@@ -155,6 +162,7 @@ impl EvidenceKind {
                 EvidenceArea::Endpoint
             }
             OpenIncidents | OpenHighAlerts | TimeToContain => EvidenceArea::IncidentManagement,
+            PolicyAcknowledgements => EvidenceArea::People,
         }
     }
 
@@ -175,6 +183,7 @@ impl EvidenceKind {
             OpenIncidents => &["A.5.24", "A.5.26"],
             OpenHighAlerts => &["A.5.25", "A.8.16"],
             TimeToContain => &["A.5.26"],
+            PolicyAcknowledgements => &["A.5.1", "A.6.2", "A.6.6"],
         }
     }
 
@@ -201,6 +210,7 @@ impl EvidenceKind {
             DevicesNotDisposed => action == "device.revoke" || action == "disposal.record",
             OpenIncidents | TimeToContain => prefix(&["incident."]),
             OpenHighAlerts => prefix(&["alert."]),
+            PolicyAcknowledgements => prefix(&["policy.", "user.", "invitation.", "setup."]),
         }
     }
 
@@ -230,7 +240,7 @@ impl EvidenceKind {
                 };
                 judged(status, format!("{part}/{whole}"))
             }
-            (CompliantDevices, Measured::Share { part, whole }) => {
+            (CompliantDevices | PolicyAcknowledgements, Measured::Share { part, whole }) => {
                 let status = match whole {
                     0 => NotApplicable,
                     w if part * 100 >= w * 95 => Pass,

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod disposal;
 pub mod evidence;
 pub mod legal;
+pub mod policy;
 pub mod risk;
 pub mod transfer;
 pub mod vendor;

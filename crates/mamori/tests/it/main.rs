@@ -21,6 +21,7 @@ mod isms;
 mod isms_console;
 mod isms_disposals;
 mod isms_legal;
+mod isms_policies;
 mod isms_transfer;
 mod isms_vendor_files;
 mod lists;

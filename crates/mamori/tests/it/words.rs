@@ -21,6 +21,7 @@ fn catalogue_codes() -> BTreeSet<String> {
     codes.extend(section("event_kind"));
     codes.extend(section("posture_rule"));
     codes.extend(section("disposal_method"));
+    codes.extend(section("policy_kind"));
     codes.extend(Permission::ALL.iter().map(|p| p.as_str().to_owned()));
     codes.extend(Role::ALL.iter().map(|r| r.as_str().to_owned()));
     codes.extend(["access", "authentication", "login", "operation", "security", "device"].map(String::from));
@@ -163,6 +164,11 @@ async fn japanese_pages_show_no_raw_codes(backend: Backend) {
         .map(String::from),
     );
     pages.push(format!("/devices/{device}/commands?kind=lock"));
+    // The demo's pledge (issue 18, item 1): two versions, some operators owing the second.
+    let pledge =
+        read().await.policies().await.unwrap().into_iter().find(|p| p.kind == "confidentiality_pledge");
+    let pledge = pledge.expect("the demo's pledge").id;
+    pages.extend([format!("/policies/{pledge}"), format!("/policies/{pledge}/diff?from=1&to=2")]);
 
     let mut problems = Vec::new();
     let mut read_pages = 0;

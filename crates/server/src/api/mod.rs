@@ -28,6 +28,7 @@ pub mod incidents;
 pub mod isms;
 pub mod isms_disposals;
 pub mod isms_legal;
+pub mod isms_policies;
 pub mod isms_registers;
 pub mod isms_soa_export;
 pub mod isms_vendor_files;
@@ -199,6 +200,16 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(IsmsManage), operation!(isms_legal::retire_legal))
         .api(Permission(IsmsRead), operation!(isms_disposals::list_disposals))
         .api(Permission(IsmsManage), operation!(isms_disposals::record_disposal))
+        .api(Permission(IsmsRead), operation!(isms_policies::list_isms_policies))
+        .api(Permission(IsmsManage), operation!(isms_policies::create_isms_policy))
+        .api(Permission(IsmsManage), operation!(isms_policies::set_isms_policy_option))
+        .api(Permission(IsmsManage), operation!(isms_policies::save_isms_policy_draft))
+        .api(Permission(IsmsManage), operation!(isms_policies::publish_isms_policy))
+        .api(Permission(IsmsManage), operation!(isms_policies::remind_isms_policy))
+        .api(Permission(PoliciesRead), operation!(isms_policies::list_my_policies))
+        .api(Permission(PoliciesRead), operation!(isms_policies::get_policy_document))
+        .api(Permission(PoliciesRead), operation!(isms_policies::get_policy_diff))
+        .api(Permission(PoliciesRead), operation!(isms_policies::acknowledge_policy_document))
         .api(Permission(IsmsRead), operation!(isms::get_dashboard))
         .api(Permission(IsmsRead), operation!(isms_registers::export_registers))
         .api(

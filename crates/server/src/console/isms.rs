@@ -47,12 +47,13 @@ const ANNEX_A: &str = "urn:mamori:catalog:iso27001-2022";
 /// The built-in catalogs, in the order their tabs are shown; imported ones follow.
 const TAB_ORDER: [&str; 3] = [ANNEX_A, "urn:mamori:catalog:telework", "urn:mamori:catalog:leak"];
 /// The areas of the evidence page, in order.
-const AREAS: [EvidenceArea; 5] = [
+const AREAS: [EvidenceArea; 6] = [
     EvidenceArea::Logging,
     EvidenceArea::AccessControl,
     EvidenceArea::Cryptography,
     EvidenceArea::Endpoint,
     EvidenceArea::IncidentManagement,
+    EvidenceArea::People,
 ];
 const DAY_MS: i64 = 86_400_000;
 const JST_MS: i64 = 9 * 3_600_000;
@@ -71,6 +72,7 @@ fn area_code(area: EvidenceArea) -> &'static str {
         EvidenceArea::Cryptography => "cryptography",
         EvidenceArea::Endpoint => "endpoint",
         EvidenceArea::IncidentManagement => "incident_management",
+        EvidenceArea::People => "people",
     }
 }
 
@@ -263,6 +265,7 @@ fn data_link(tr: Tr, p: &Principal, kind: EvidenceKind) -> Option<(String, Strin
         DevicesNotDisposed => ("/isms/disposals", IsmsRead, "isms.data_disposals"),
         OpenIncidents | TimeToContain => ("/incidents", IncidentsRead, "isms.data_incidents"),
         OpenHighAlerts => ("/alerts", AlertsRead, "isms.data_alerts"),
+        PolicyAcknowledgements => ("/isms/policies", IsmsRead, "isms.data_policies"),
     };
     p.can(needs).then(|| (href.to_owned(), tr.t(key).to_owned()))
 }

@@ -117,6 +117,7 @@ pub(super) fn sub_tabs(tr: Tr, current: &str) -> Vec<SubTab> {
         ("/isms/risks", "isms_registers.tab_risks"),
         ("/isms/vendors", "isms_registers.tab_vendors"),
         ("/isms/legal", "isms_registers.tab_legal"),
+        ("/isms/policies", "isms_registers.tab_policies"),
         ("/isms/disposals", "isms_registers.tab_disposals"),
         ("/isms/registers", "isms_registers.tab_transfer"),
     ]

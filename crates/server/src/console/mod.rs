@@ -25,6 +25,7 @@ mod labels;
 mod mail;
 mod mail_files;
 mod notifications;
+mod policies;
 mod privileged;
 mod profile;
 mod roster;
@@ -76,6 +77,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = isms_registers::routes(r);
     let r = isms_legal::routes(r);
     let r = isms_disposals::routes(r);
+    let r = policies::routes(r);
     let r = isms_transfer::routes(r);
     let r = isms_vendor_files::routes(r);
     let r = floor::routes(r);
@@ -146,6 +148,7 @@ pub const NAV: &[NavEntry] = {
         entry("/admin/tokens", "nav.tokens", Some(TokensManage), Admin),
         entry("/admin/vault-policy", "nav.vault_policy", Some(CustomersManage), Admin),
         entry("/admin/settings", "nav.settings", Some(SettingsManage), Admin),
+        entry("/policies", "nav.policies", Some(PoliciesRead), Own),
         entry("/my-pc", "nav.my_pc", None, Own),
         entry("/profile", "nav.profile", None, Own),
     ]

@@ -150,6 +150,8 @@ struct WorkspacePage {
     reveal_ask: Option<RevealAsk>,
     /// The approvals badge: one's requests waiting, one's grants to use.
     approvals: mamori_core::approvals::Badge,
+    /// What keeps the person from looking customers up (the policy options), as links.
+    needs: Vec<super::policies::NeedRow>,
 }
 
 /// A reveal the allowance refused, as the "ask the supervisor" form carries it.
@@ -300,7 +302,8 @@ async fn page(
         .error(error);
     let reasons = REASON_CODES.iter().map(|r| (*r, tr.t(&format!("reason.{r}")).to_owned())).collect();
     let approvals = state.core.approvals.badge(p).await.unwrap_or_default();
-    render(&WorkspacePage { c, calls, form, reasons, cards, revealed, reveal_ask, approvals })
+    let needs = super::policies::lookup_needs(state, p).await;
+    render(&WorkspacePage { c, calls, form, reasons, cards, revealed, reveal_ask, approvals, needs })
 }
 
 async fn workspace_page(

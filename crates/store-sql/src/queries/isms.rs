@@ -853,6 +853,76 @@ macro_rules! isms_queries {
                 .map_err(db_err)?;
                 Ok(rows.into_iter().map(disposal_of).collect())
             }
+
+            async fn policies(&mut self) -> StoreResult<Vec<PolicyRecord>> {
+                let rows = sqlx::query_as::<$db, PolicyRow>(&format!(
+                    "SELECT {POLICY_COLUMNS} FROM policies p ORDER BY kind, title, id"
+                ))
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(rows.into_iter().map(policy_of).collect())
+            }
+
+            async fn policy(&mut self, id: &str) -> StoreResult<Option<PolicyRecord>> {
+                let row = sqlx::query_as::<$db, PolicyRow>(&format!(
+                    "SELECT {POLICY_COLUMNS} FROM policies p WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(row.map(policy_of))
+            }
+
+            async fn policy_versions(&mut self, policy_id: &str) -> StoreResult<Vec<PolicyVersionRecord>> {
+                let rows = sqlx::query_as::<$db, PolicyVersionRow>(&format!(
+                    "SELECT {POLICY_VERSION_COLUMNS} FROM policy_versions WHERE policy_id = $1 ORDER BY version DESC"
+                ))
+                .bind(policy_id)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(rows.into_iter().map(policy_version_of).collect())
+            }
+
+            async fn current_policy_acknowledgements(&mut self) -> StoreResult<Vec<PolicyAckRecord>> {
+                let rows = sqlx::query_as::<$db, (String, i64, String, i64)>(
+                    "SELECT a.policy_id, a.version, a.user_id, a.acknowledged_at FROM policy_acknowledgements a \
+                     JOIN (SELECT policy_id, MAX(version) AS version FROM policy_versions \
+                           WHERE published_at IS NOT NULL GROUP BY policy_id) c \
+                     ON a.policy_id = c.policy_id AND a.version = c.version",
+                )
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(rows.into_iter().map(policy_ack_of).collect())
+            }
+
+            async fn policy_acknowledgements(
+                &mut self,
+                policy_id: Option<&str>,
+                user_id: Option<&str>,
+            ) -> StoreResult<Vec<PolicyAckRecord>> {
+                let rows = sqlx::query_as::<$db, (String, i64, String, i64)>(
+                    "SELECT policy_id, version, user_id, acknowledged_at FROM policy_acknowledgements \
+                     WHERE ($1 IS NULL OR policy_id = $1) AND ($2 IS NULL OR user_id = $2) \
+                     ORDER BY acknowledged_at DESC, policy_id, version DESC, user_id",
+                )
+                .bind(policy_id)
+                .bind(user_id)
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(rows.into_iter().map(policy_ack_of).collect())
+            }
+
+            async fn all_user_clients(&mut self) -> StoreResult<Vec<(String, String)>> {
+                sqlx::query_as::<$db, (String, String)>("SELECT user_id, client_id FROM user_clients")
+                    .fetch_all(self.handle.conn())
+                    .await
+                    .map_err(db_err)
+            }
         }
 
         #[async_trait::async_trait]
@@ -1376,6 +1446,82 @@ macro_rules! isms_queries {
                 Ok(())
             }
 
+            async fn insert_policy(&mut self, p: &PolicyRecord) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO policies (id, kind, title, scope_roles, scope_sites, scope_clients, created_at, created_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&p.id)
+                .bind(&p.kind)
+                .bind(&p.title)
+                .bind(&p.scope_roles)
+                .bind(&p.scope_sites)
+                .bind(&p.scope_clients)
+                .bind(p.created_at.0)
+                .bind(&p.created_by)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn put_policy_draft(&mut self, d: &PolicyVersionRecord) -> StoreResult<()> {
+                sqlx::query::<$db>("DELETE FROM policy_versions WHERE policy_id = $1 AND published_at IS NULL")
+                    .bind(&d.policy_id)
+                    .execute(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+                sqlx::query::<$db>(&format!(
+                    "INSERT INTO policy_versions ({POLICY_VERSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)"
+                ))
+                .bind(&d.policy_id)
+                .bind(d.version)
+                .bind(&d.body)
+                .bind(&d.note)
+                .bind(d.drafted_at.0)
+                .bind(&d.drafted_by)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn publish_policy_version(
+                &mut self,
+                policy_id: &str,
+                version: i64,
+                at: UnixMillis,
+                by: &str,
+            ) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>(
+                    "UPDATE policy_versions SET published_at = $3, published_by = $4 \
+                     WHERE policy_id = $1 AND version = $2 AND published_at IS NULL",
+                )
+                .bind(policy_id)
+                .bind(version)
+                .bind(at.0)
+                .bind(by)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn insert_policy_acknowledgement(&mut self, a: &PolicyAckRecord) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>(
+                    "INSERT INTO policy_acknowledgements (policy_id, version, user_id, acknowledged_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (policy_id, version, user_id) DO NOTHING",
+                )
+                .bind(&a.policy_id)
+                .bind(a.version)
+                .bind(&a.user_id)
+                .bind(a.acknowledged_at.0)
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn rewrap_vendor_file(&mut self, id: &str, old: &[u8], new: &[u8], version: u32) -> StoreResult<bool> {
                 let done = sqlx::query::<$db>(
                     "UPDATE vendor_files SET wrapped_key = $3, kek_version = $4 WHERE id = $1 AND wrapped_key = $2",
@@ -1389,6 +1535,71 @@ macro_rules! isms_queries {
                 .map_err(db_err)?;
                 Ok(done.rows_affected() == 1)
             }
+        }
+
+        // Policies with acknowledgements (issue 18, item 1).
+        const POLICY_COLUMNS: &str = "id, kind, title, scope_roles, scope_sites, scope_clients, created_at, created_by, \
+             (SELECT MAX(version) FROM policy_versions v WHERE v.policy_id = p.id AND v.published_at IS NOT NULL) AS published_version, \
+             (SELECT MAX(version) FROM policy_versions v WHERE v.policy_id = p.id AND v.published_at IS NULL) AS draft_version";
+        const POLICY_VERSION_COLUMNS: &str =
+            "policy_id, version, body, note, drafted_at, drafted_by, published_at, published_by";
+
+        #[derive(sqlx::FromRow)]
+        struct PolicyRow {
+            id: String,
+            kind: String,
+            title: String,
+            scope_roles: String,
+            scope_sites: String,
+            scope_clients: String,
+            created_at: i64,
+            created_by: String,
+            published_version: Option<i64>,
+            draft_version: Option<i64>,
+        }
+
+        fn policy_of(r: PolicyRow) -> PolicyRecord {
+            PolicyRecord {
+                id: r.id,
+                kind: r.kind,
+                title: r.title,
+                scope_roles: r.scope_roles,
+                scope_sites: r.scope_sites,
+                scope_clients: r.scope_clients,
+                created_at: UnixMillis(r.created_at),
+                created_by: r.created_by,
+                published_version: r.published_version,
+                draft_version: r.draft_version,
+            }
+        }
+
+        #[derive(sqlx::FromRow)]
+        struct PolicyVersionRow {
+            policy_id: String,
+            version: i64,
+            body: String,
+            note: String,
+            drafted_at: i64,
+            drafted_by: String,
+            published_at: Option<i64>,
+            published_by: Option<String>,
+        }
+
+        fn policy_version_of(r: PolicyVersionRow) -> PolicyVersionRecord {
+            PolicyVersionRecord {
+                policy_id: r.policy_id,
+                version: r.version,
+                body: r.body,
+                note: r.note,
+                drafted_at: UnixMillis(r.drafted_at),
+                drafted_by: r.drafted_by,
+                published_at: r.published_at.map(UnixMillis),
+                published_by: r.published_by,
+            }
+        }
+
+        fn policy_ack_of((policy_id, version, user_id, at): (String, i64, String, i64)) -> PolicyAckRecord {
+            PolicyAckRecord { policy_id, version, user_id, acknowledged_at: UnixMillis(at) }
         }
 
         // The disposal register (LEAK-3).
