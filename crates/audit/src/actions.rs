@@ -594,7 +594,7 @@ catalogue! {
             ("alert", "denied for `lookups_held`: the alert whose response holds them"),
             ("policy", "denied for `policy_not_acknowledged`: the policy (`isms_policy:<id>`) to acknowledge first"),
             ("near", "a lookup by phone with a reason that found no one: the number's block (all but its last two digits) as `phone_block:h:<keyed hash>`"),
-            ("probe", "with `near`: the number as `phone:h:<keyed hash>`"),
+            ("probe", "a lookup with a reason that found no one: with `near`, the number as `phone:h:<keyed hash>`; otherwise the key searched as `<kind>:h:<keyed hash>` (`email`, `name_birth`, `phone`)"),
         ],
         summary: "a customer was looked up (one entry per customer shown)",
     };

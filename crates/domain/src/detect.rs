@@ -141,10 +141,15 @@ pub enum RuleId {
     /// reveals, prints, exports, mails, pages read — an account used after its owner went home
     /// by a session begun in the shift. Lookups and sign-ins have their own rules.
     UsedOffShift,
+    /// Lookups with a reason that find no one (`probe`: a keyed hash of the key searched):
+    /// trying a list of numbers, addresses or names with birth dates to see who is a customer.
+    /// The vault matches whole keys only, so there is no alphabetical list to walk; a sweep of
+    /// names shows as misses.
+    LookupMisses,
 }
 
 impl RuleId {
-    pub const ALL: [RuleId; 23] = [
+    pub const ALL: [RuleId; 24] = [
         RuleId::OffCallLookups,
         RuleId::LookupVolume,
         RuleId::OtherClientLookups,
@@ -168,6 +173,7 @@ impl RuleId {
         RuleId::ShadowIt,
         RuleId::FirstSeenDevice,
         RuleId::UsedOffShift,
+        RuleId::LookupMisses,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -195,6 +201,7 @@ impl RuleId {
             RuleId::ShadowIt => "shadow_it",
             RuleId::FirstSeenDevice => "first_seen_device",
             RuleId::UsedOffShift => "used_off_shift",
+            RuleId::LookupMisses => "lookup_misses",
         }
     }
 
@@ -212,6 +219,7 @@ impl RuleId {
                 | RuleId::OtherClientLookups
                 | RuleId::LookupsPerCall
                 | RuleId::NeighbouringNumbers
+                | RuleId::LookupMisses
         )
     }
 
@@ -242,6 +250,7 @@ impl RuleId {
             // Cleared browser data makes a known browser new again: low, for the record.
             RuleId::FirstSeenDevice => (Severity::Low, 1, 480, &[]),
             RuleId::UsedOffShift => (Severity::Medium, 5, 60, &[]),
+            RuleId::LookupMisses => (Severity::Medium, 10, 60, &[]),
         };
         RuleSettings {
             // A change window is each organisation's own: the rule ships with office hours set
@@ -892,6 +901,12 @@ impl Detector {
             ("customer.lookup", "success") => {
                 self.lookup(e, &mut found);
                 self.neighbours(e, &mut found);
+                if e.object == Some("customer:none")
+                    && e.detail("purpose") == Some("reason")
+                    && let Some(probe) = e.detail("probe")
+                {
+                    self.count(RuleId::LookupMisses, e.actor, Some(probe), e, &mut found);
+                }
             }
             ("customer.note_add", "success") => {
                 if let Some(customer) = e.object {
@@ -2072,6 +2087,62 @@ mod tests {
         d.set_places(PlaceKind::Browser, "user:op", vec![("b1".into(), T0)]);
         assert!(signin(&mut log, &mut d, T0 + 4000, "10.0.0.9", &browser("b1")).is_empty());
         assert_eq!(signin(&mut log, &mut d, T0 + 5000, "10.0.0.9", &browser("b9")).len(), 1);
+    }
+
+    #[test]
+    fn keys_that_find_no_one() {
+        let mut d = Detector::new(RuleSet::defaults());
+        let mut log = Log::new();
+        let miss = |probe: &str, purpose: &str| {
+            BTreeMap::from([
+                ("purpose".to_owned(), purpose.to_owned()),
+                ("probe".to_owned(), probe.to_owned()),
+            ])
+        };
+        let none = Some("customer:none");
+        // The same name tried again is one key; on a call a miss is the caller's, not counted.
+        for _ in 0..5 {
+            let f = log.feed(
+                &mut d,
+                T0,
+                "customer.lookup",
+                "user:op",
+                none,
+                "success",
+                &miss("name_birth:h:1", "reason"),
+            );
+            assert!(f.is_empty());
+        }
+        for i in 0..20 {
+            let f = log.feed(
+                &mut d,
+                T0,
+                "customer.lookup",
+                "user:op",
+                none,
+                "success",
+                &miss(&format!("phone:h:c{i}"), "active_call"),
+            );
+            assert!(f.is_empty());
+        }
+        let mut found = Vec::new();
+        for i in 2..=10 {
+            let probe = format!("name_birth:h:{i}");
+            found.extend(log.feed(
+                &mut d,
+                T0 + i,
+                "customer.lookup",
+                "user:op",
+                none,
+                "success",
+                &miss(&probe, "reason"),
+            ));
+        }
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            (found[0].rule, found[0].value, found[0].severity),
+            (RuleId::LookupMisses, 10, Severity::Medium)
+        );
     }
 
     #[test]

@@ -751,10 +751,15 @@ impl Vault {
             (Purpose::ActiveCall, Some(call)) => e.detail("purpose", "active_call").detail("call", call.id),
             (Purpose::ActiveCall, None) => e.detail("purpose", "active_call"),
         };
-        // A number that finds no one is what probing a block of numbers looks like; one that
-        // finds a customer is counted by the lookup rules already.
-        if let Some(probe) = near.filter(|_| records.is_empty()) {
-            e = e.detail("near", probe.block).detail("probe", probe.number);
+        // A key that finds no one is what probing looks like (a block of numbers, a list of
+        // names to see who is a customer); one that finds a customer is counted by the lookup
+        // rules already.
+        if records.is_empty() && matches!(purpose, Purpose::Reason { .. }) {
+            e = match near {
+                Some(probe) => e.detail("near", probe.block).detail("probe", probe.number),
+                // Any other key that finds no one: which one, as a keyed hash (lookup misses).
+                None => e.detail("probe", self.base.audit_object(kind, &hex::encode(digest))),
+            };
         }
         // One entry per customer shown, so "who read this customer" is a lookup by object.
         let events = if records.is_empty() {

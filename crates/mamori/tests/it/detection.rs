@@ -1093,3 +1093,32 @@ async fn rules_page_edits_scopes_and_windows(backend: Backend) {
     assert!(page.contains("チーム: Team B"), "the scope in words");
 }
 both_backends!(rules_page_edits_scopes_and_windows);
+
+/// Keys that find no one (`lookup_misses`): names with birth dates tried with a reason, ten
+/// distinct ones in an hour, raise an alert; the log holds keyed hashes, not the names.
+async fn lookups_that_find_no_one(backend: Backend) {
+    use mamori_core::vault::LookupKey;
+    let s = TestServer::start(backend).await;
+    two_teams(&s).await;
+    let (client, _) = client_with_customers(&s, 2).await;
+    let admin = person(&s, "admin").await;
+    let ctx = Default::default();
+    let mut a = person(&s, "op.a").await;
+    a.client_ids = vec![client];
+    for i in 0..10 {
+        let key = LookupKey::NameBirth {
+            name: format!("存在しない 太郎{i}"),
+            birth_date: "1980-01-01".into(),
+        };
+        assert!(s.core.vault.find_customers(&a, &key, &off_call(), &ctx).await.unwrap().is_empty());
+    }
+    alerts_until(&s, &admin, 1).await;
+    caught_up(&s).await;
+    let alerts = s.core.detection.alerts(&admin, 7, &[], &ctx).await.unwrap();
+    let misses = alerts.iter().find(|x| x.record.rule == "lookup_misses").expect("the misses' alert");
+    assert_eq!((misses.record.value, misses.record.severity.as_str()), (10, "medium"));
+    let lookups = s.audit("customer.lookup").await;
+    assert!(lookups.iter().all(|e| e.details.get("probe").is_some_and(|p| p.starts_with("name_birth:h:"))));
+    assert!(lookups.iter().all(|e| !format!("{e:?}").contains("太郎")), "no name in the log");
+}
+both_backends!(lookups_that_find_no_one);
