@@ -1028,6 +1028,32 @@ catalogue! {
         ],
         summary: "a PC, disk, medium or batch of paper was recorded as disposed of (LEAK-3)",
     };
+    CONTINUITY_PLAN_CHANGE = Action {
+        name: "continuity.plan_change",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`continuity_plan:<id>`",
+        details: &[
+            ("change", "`create`, `update` or `retire`"),
+            ("version", "the plan's new version"),
+            ("scenario", "`earthquake`, `power_loss`, `intrusion`, `server_failure`, `network_failure`, `pandemic`, `other`"),
+            ("contacts", "how many people its contact tree holds"),
+        ],
+        summary: "a business-continuity plan was made, changed or retired (ISMS-5)",
+    };
+    CONTINUITY_DRILL = Action {
+        name: "continuity.drill",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`continuity_plan:<id>`",
+        details: &[
+            ("drill", "the drill's id"),
+            ("held_on", "the day it was held (`YYYY-MM-DD`)"),
+            ("result", "`achieved`, `partly` or `failed`"),
+            ("participants", "how many took part"),
+        ],
+        summary: "a drill of a business-continuity plan was recorded (ISMS-5)",
+    };
     ISMS_POLICY_READ = Action {
         name: "isms_policy.read",
         category: Category::Access,

@@ -544,6 +544,7 @@ impl Core {
         }
         self.load_demo_disposals(&admin).await?;
         self.load_demo_policies(&admin).await?;
+        self.load_demo_continuity(&admin).await?;
         Ok(())
     }
 
@@ -963,6 +964,107 @@ impl Core {
         }
         // The PCs enter the asset register now, not at the evidence task's next event.
         self.sync_followed_assets().await?;
+        Ok(())
+    }
+
+    /// Business continuity (issue 18, item 6; ISMS-5): an earthquake plan with its contact
+    /// tree, drilled two months ago; a power-cut plan whose yearly drill is overdue (the
+    /// dashboard shows it); an intruder plan not drilled yet.
+    async fn load_demo_continuity(&self, admin: &crate::Principal) -> Result<(), CoreError> {
+        use mamori_domain::isms::continuity::{Contact, DrillInput, DrillResult, PlanInput, Scenario};
+        let ctx = mamori_audit::RequestContext::default();
+        let users = self.base.store.read().await?.list_users().await?;
+        let supervisors: Vec<&mamori_store::UserRecord> =
+            users.iter().filter(|u| u.roles.contains(&Role::Supervisor)).take(2).collect();
+        let operators: Vec<String> = users
+            .iter()
+            .filter(|u| u.roles.contains(&Role::Operator))
+            .take(12)
+            .map(|u| u.id.clone())
+            .collect();
+        let day =
+            |days: i64| crate::jst::day(mamori_domain::UnixMillis(self.now().0 + days * crate::jst::DAY_MS));
+        let person = |user: Option<&&mamori_store::UserRecord>, role: &str, phone: &str, called_by| Contact {
+            user_id: user.map(|u| u.id.clone()),
+            name: if user.is_some() { String::new() } else { role.to_owned() },
+            role: role.into(),
+            phone: phone.into(),
+            called_by,
+        };
+        let outside = |name: &str, role: &str, phone: &str, called_by| Contact {
+            user_id: None,
+            name: name.into(),
+            role: role.into(),
+            phone: phone.into(),
+            called_by,
+        };
+        let tree = vec![
+            outside("センター長（デモ）", "責任者", "090-0000-1001", None),
+            person(supervisors.first(), "連絡係（SV）", "090-0000-1002", Some(0)),
+            person(supervisors.get(1), "連絡係（SV）", "090-0000-1003", Some(0)),
+            outside("丸の内ビル管理（デモ）", "ビル管理会社", "03-0000-2001", Some(0)),
+            outside("委託元 緊急窓口（デモ）", "委託元への連絡", "03-0000-3001", Some(1)),
+        ];
+        let plans = [
+            (
+                Scenario::Earthquake,
+                "地震発生時の対応",
+                "1. 机の下で身の安全を確保する（通話は「地震のため折り返します」と伝えて切る）\n\
+                 2. 揺れが収まったら SV が席ごとに点呼し、安否を連絡網で責任者へ\n\
+                 3. 顧客情報の紙・媒体は施錠保管庫へ。PC は画面ロック\n\
+                 4. 責任者が委託元へ受付停止を連絡し、IVR を停止案内に切り替える\n\
+                 5. 建物の安全確認後、再開または在宅切替を判断する",
+                6,
+                Some((
+                    -60,
+                    DrillResult::Partly,
+                    "2 名に電話が繋がらず（番号変更）",
+                    "連絡網の番号を四半期ごとに確認する",
+                )),
+            ),
+            (
+                Scenario::PowerLoss,
+                "停電時の対応",
+                "1. UPS で 15 分稼働: 通話中の顧客へ事情を伝えて終話\n\
+                 2. 書きかけの応対メモは紙に残さず、復電後に入力\n\
+                 3. ビル管理会社へ復旧見込みを確認し、30 分を超えるなら委託元へ連絡",
+                12,
+                Some((-400, DrillResult::Achieved, "手順どおりに終話・連絡できた", "")),
+            ),
+            (
+                Scenario::Intrusion,
+                "不審者侵入時の対応",
+                "1. 見つけた人は近づかず SV へ内線\n\
+                 2. SV はフロアの画面ロックを指示し、入退室記録を確認\n\
+                 3. 警備会社と責任者へ連絡",
+                12,
+                None,
+            ),
+        ];
+        for (scenario, title, steps, every, drill) in plans {
+            let input = PlanInput {
+                scenario,
+                title: title.into(),
+                steps: steps.into(),
+                owner_id: admin.user.id.clone(),
+                contacts: tree.clone(),
+                drill_every_months: every,
+            };
+            let id = self.isms.save_continuity_plan(admin, None, input, &ctx).await?;
+            if let Some((days, result, findings, actions)) = drill
+                && !operators.is_empty()
+            {
+                let drill = DrillInput {
+                    plan_id: id,
+                    held_on: day(days),
+                    participants: operators.clone(),
+                    result,
+                    findings: findings.into(),
+                    actions: actions.into(),
+                };
+                self.isms.record_drill(admin, drill, &ctx).await?;
+            }
+        }
         Ok(())
     }
 

@@ -1811,3 +1811,59 @@ pub struct PolicyDiffView {
     pub to: i64,
     pub lines: Vec<mamori_domain::isms::policy::DiffLine>,
 }
+
+/// One person of a business-continuity plan's contact tree (ISMS-5).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ContinuityContactView {
+    /// The user's display name, or the name typed for someone outside Mamori.
+    pub name: String,
+    pub role: String,
+    pub phone: String,
+    /// The position (from 0) of the contact who calls them; none for the top of the tree.
+    pub called_by: Option<usize>,
+}
+
+/// A business-continuity plan in force, with its next drill (ISMS-5).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ContinuityPlanView {
+    pub id: String,
+    pub version: i64,
+    /// `earthquake`, `power_loss`, `intrusion`, `server_failure`, `network_failure`,
+    /// `pandemic`, `other`.
+    pub scenario: String,
+    pub title: String,
+    pub steps: String,
+    pub owner_id: String,
+    pub owner_name: Option<String>,
+    pub contacts: Vec<ContinuityContactView>,
+    pub drill_every_months: i64,
+    /// The day of its latest drill (`YYYY-MM-DD`).
+    pub last_drill_on: Option<String>,
+    /// When the next drill is due (`YYYY-MM-DD`).
+    pub next_drill_on: String,
+    /// Days to it; negative when overdue.
+    pub days_left: i64,
+}
+
+/// A drill held.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ContinuityDrillView {
+    pub id: String,
+    pub plan_id: String,
+    pub plan_title: String,
+    pub held_on: String,
+    /// The participants' display names.
+    pub participants: Vec<String>,
+    /// `achieved`, `partly`, `failed`.
+    pub result: String,
+    pub findings: String,
+    pub actions: String,
+    pub recorded_at: i64,
+}
+
+/// The business-continuity register: plans (overdue drills first) and the drills held.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ContinuityRegisterView {
+    pub plans: Vec<ContinuityPlanView>,
+    pub drills: Vec<ContinuityDrillView>,
+}

@@ -17,6 +17,7 @@
 //! | alerts, their evidence and responses, hourly baselines, detection rules | [`DetectionRead`] | [`DetectionWrite`] | `detection.rs` |
 //! | incidents, their alerts, timeline and checklist | [`IncidentRead`] | [`IncidentWrite`] | `incidents.rs` |
 //! | ISMS registers: control catalogs, Statement of Applicability, live evidence | [`IsmsRead`] | [`IsmsWrite`] | `isms.rs` |
+//! | business continuity: plans, contact trees, drills | [`ContinuityRead`] | [`ContinuityWrite`] | `continuity.rs` |
 //! | outgoing mail held for a check, mail passwords | [`MailRead`] | [`MailWrite`] | `mail.rs` |
 //! | the customer vault and calls | [`VaultRead`] | [`VaultWrite`] | `vault.rs` |
 //! | devices: ledger, inventory, events, commands, activity | [`DeviceRead`] | [`DeviceWrite`] | `devices.rs` |
@@ -29,6 +30,7 @@
 
 mod approvals;
 mod audit;
+mod continuity;
 mod detection;
 mod devices;
 mod identity;
@@ -43,6 +45,7 @@ mod vault;
 
 pub use approvals::{ApprovalRead, ApprovalWrite};
 pub use audit::{AuditRead, AuditWrite};
+pub use continuity::{ContinuityDrillRecord, ContinuityPlanRecord, ContinuityRead, ContinuityWrite};
 pub use detection::{AlertRecord, AlertResponseRecord, DetectionRead, DetectionWrite, RuleAlertCount};
 pub use devices::{DeviceRead, DeviceWrite};
 pub use identity::{IdentityRead, IdentityWrite};
@@ -140,6 +143,7 @@ pub trait StoreRead:
     + DetectionRead
     + IncidentRead
     + IsmsRead
+    + ContinuityRead
     + Send
 {
 }
@@ -156,6 +160,7 @@ impl<
         + DetectionRead
         + IncidentRead
         + IsmsRead
+        + ContinuityRead
         + Send
         + ?Sized,
 > StoreRead for T
@@ -178,6 +183,7 @@ pub trait StoreTx:
     + DetectionWrite
     + IncidentWrite
     + IsmsWrite
+    + ContinuityWrite
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -185,7 +191,7 @@ pub trait StoreTx:
 /// The area traits, for `use mamori_store::prelude::*` where handles are used.
 pub mod prelude {
     pub use crate::{
-        ApprovalRead, ApprovalWrite, AuditRead, AuditWrite, DetectionRead, DetectionWrite, DeviceRead,
+        ApprovalRead, ApprovalWrite, AuditRead, AuditWrite, ContinuityRead, ContinuityWrite, DetectionRead, DetectionWrite, DeviceRead,
         DeviceWrite, IdentityRead, IdentityWrite, IncidentRead, IncidentWrite, IsmsRead, IsmsWrite, MailRead,
         MailWrite, RulesRead, RulesWrite, SettingsRead, SettingsWrite, SharedStateWrite, StoreRead, StoreTx,
         VaultRead, VaultWrite,

@@ -26,6 +26,8 @@ pub enum ReviewOf {
     VendorAssessment,
     /// A requirement of the legal register (ISMS-4).
     Legal,
+    /// A business-continuity plan's next drill (ISMS-5).
+    Drill,
 }
 
 impl ReviewOf {
@@ -37,6 +39,7 @@ impl ReviewOf {
             ReviewOf::Vendor => "vendor",
             ReviewOf::VendorAssessment => "vendor_assessment",
             ReviewOf::Legal => "legal",
+            ReviewOf::Drill => "drill",
         }
     }
 }
@@ -199,6 +202,9 @@ pub(crate) async fn due_reviews(
     }
     for l in read.legal_requirements(false).await? {
         push(ReviewOf::Legal, &l.id, &l.title, l.review_on.as_ref());
+    }
+    for (id, title, due) in super::continuity::drills_due(read).await? {
+        push(ReviewOf::Drill, &id, &title, Some(&due));
     }
     reviews.sort_by_key(|r| r.days_left);
     Ok(reviews)

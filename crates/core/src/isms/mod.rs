@@ -7,6 +7,7 @@
 //! catalogs and decides the SoA. Every change is an audit entry in its transaction.
 
 pub mod assets;
+pub mod continuity;
 pub mod dashboard;
 pub mod disposals;
 pub mod evidence;

@@ -4,6 +4,7 @@
 
 pub mod asset;
 pub mod catalog;
+pub mod continuity;
 pub mod disposal;
 pub mod evidence;
 pub mod legal;

@@ -19,6 +19,7 @@ mod incidents;
 mod input;
 mod isms;
 mod isms_console;
+mod isms_continuity;
 mod isms_disposals;
 mod isms_legal;
 mod isms_policies;

@@ -26,6 +26,7 @@ pub mod customers;
 pub mod devices;
 pub mod incidents;
 pub mod isms;
+pub mod isms_continuity;
 pub mod isms_disposals;
 pub mod isms_legal;
 pub mod isms_policies;
@@ -200,6 +201,11 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(IsmsManage), operation!(isms_legal::retire_legal))
         .api(Permission(IsmsRead), operation!(isms_disposals::list_disposals))
         .api(Permission(IsmsManage), operation!(isms_disposals::record_disposal))
+        .api(Permission(IsmsRead), operation!(isms_continuity::list_continuity))
+        .api(Permission(IsmsManage), operation!(isms_continuity::create_continuity_plan))
+        .api(Permission(IsmsManage), operation!(isms_continuity::update_continuity_plan))
+        .api(Permission(IsmsManage), operation!(isms_continuity::retire_continuity_plan))
+        .api(Permission(IsmsManage), operation!(isms_continuity::record_continuity_drill))
         .api(Permission(IsmsRead), operation!(isms_policies::list_isms_policies))
         .api(Permission(IsmsManage), operation!(isms_policies::create_isms_policy))
         .api(Permission(IsmsManage), operation!(isms_policies::set_isms_policy_option))

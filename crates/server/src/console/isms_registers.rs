@@ -119,6 +119,7 @@ pub(super) fn sub_tabs(tr: Tr, current: &str) -> Vec<SubTab> {
         ("/isms/legal", "isms_registers.tab_legal"),
         ("/isms/policies", "isms_registers.tab_policies"),
         ("/isms/disposals", "isms_registers.tab_disposals"),
+        ("/isms/continuity", "isms_registers.tab_continuity"),
         ("/isms/registers", "isms_registers.tab_transfer"),
     ]
     .into_iter()
@@ -127,7 +128,7 @@ pub(super) fn sub_tabs(tr: Tr, current: &str) -> Vec<SubTab> {
 }
 
 /// "あと 12 日" / "3 日超過" / "今日".
-fn days_text(tr: Tr, days_left: i64) -> String {
+pub(super) fn days_text(tr: Tr, days_left: i64) -> String {
     match days_left {
         0 => tr.t("isms_registers.due_today").to_owned(),
         d if d < 0 => tr.t("isms_registers.overdue_days").replace("{n}", &(-d).to_string()),
@@ -275,6 +276,7 @@ fn review_href(of: ReviewOf, id: &str) -> String {
         ReviewOf::Control => control_href(id),
         ReviewOf::Vendor | ReviewOf::VendorAssessment => format!("/isms/vendors/{}", segment(id)),
         ReviewOf::Legal => format!("/isms/legal/{}", segment(id)),
+        ReviewOf::Drill => format!("/isms/continuity#plan-{}", segment(id)),
     }
 }
 
@@ -2517,6 +2519,7 @@ mod tests {
                     ReviewOf::Vendor,
                     ReviewOf::VendorAssessment,
                     ReviewOf::Legal,
+                    ReviewOf::Drill,
                 ]
                 .iter()
                 .map(|r| format!("review_of.{}", r.as_str())),

@@ -16,6 +16,7 @@ mod home;
 mod import;
 pub(crate) mod incidents;
 pub(crate) mod isms;
+mod isms_continuity;
 mod isms_disposals;
 mod isms_legal;
 mod isms_registers;
@@ -77,6 +78,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = isms_registers::routes(r);
     let r = isms_legal::routes(r);
     let r = isms_disposals::routes(r);
+    let r = isms_continuity::routes(r);
     let r = policies::routes(r);
     let r = isms_transfer::routes(r);
     let r = isms_vendor_files::routes(r);

@@ -14,6 +14,7 @@
 
 pub(crate) mod approvals;
 pub(crate) mod audit;
+pub(crate) mod continuity;
 pub(crate) mod detection;
 pub(crate) mod devices;
 pub(crate) mod identity;
@@ -39,6 +40,7 @@ macro_rules! store_tx_impl {
         $crate::queries::detection::detection_queries!($handle, $db);
         $crate::queries::incidents::incidents_queries!($handle, $db);
         $crate::queries::isms::isms_queries!($handle, $db);
+        $crate::queries::continuity::continuity_queries!($handle, $db);
 
         #[async_trait::async_trait]
         impl mamori_store::StoreTx for $handle {
