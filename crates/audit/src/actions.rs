@@ -318,8 +318,12 @@ catalogue! {
         category: Category::Operation,
         denied_as: None,
         object: USER,
-        details: &[SESSIONS_ENDED, ("reason", "denied: `own_account`")],
-        summary: "an admin disabled a user",
+        details: &[
+            SESSIONS_ENDED,
+            ("reason", "denied: `own_account`"),
+            ("dormant_days", "actor `system`: disabled by the access-review policy after this many days without a sign-in"),
+        ],
+        summary: "an admin disabled a user (or the dormant-account policy did)",
     };
     USER_ENABLE = Action {
         name: "user.enable",
@@ -328,6 +332,84 @@ catalogue! {
         object: USER,
         details: &[],
         summary: "an admin re-enabled a user",
+    };
+    ACCESS_REVIEW_START = Action {
+        name: "access_review.start",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`access_review:<id>`",
+        details: &[
+            ("trigger", "`scheduled`, `manual` or `transfer` (a person's team, site, client companies or roles changed)"),
+            ("subject", "for `transfer`: the person reviewed (`user:<id>`)"),
+            ("entries", "how many entries were frozen (person × role, client company, PC)"),
+            ("flagged", "how many of them carry a flag"),
+            ("due", "the due date (Unix milliseconds)"),
+        ],
+        summary: "an access-right review campaign started; its population was frozen (issue 18, item 3; LEAK-6)",
+    };
+    ACCESS_REVIEW_READ = Action {
+        name: "access_review.read",
+        category: Category::Access,
+        denied_as: None,
+        object: "`access_review:<id>` or `access_review_entry:<id>`",
+        details: &[("reason", "`permission`, `not_reviewer` (a supervisor asking for entries they do not review)")],
+        summary: "refused: an access review, without the permission or not one's own entries (only refusals are written)",
+    };
+    ACCESS_REVIEW_DECIDE = Action {
+        name: "access_review.decide",
+        category: Category::Operation,
+        denied_as: Some(Category::Access),
+        object: "`access_review_entry:<id>`",
+        details: &[
+            ("campaign", "the campaign (`access_review:<id>`)"),
+            ("user", "the person whose access it is (`user:<id>`)"),
+            ("kind", "`role`, `client` or `device`"),
+            ("item", "the role's name, the client company's id or the PC's id"),
+            ("decision", "`approve`, `revoke` (taken away in the same transaction), `defer` or `escalate` (to the security admins)"),
+            ("flags", "the entry's flags at the freeze, comma-separated"),
+            ("reason_chars", "the length of the reason given (the reason itself is on the entry)"),
+            ("reason", "denied: `not_reviewer` (the entry is another reviewer's)"),
+        ],
+        summary: "a reviewer decided an access-review entry",
+    };
+    ACCESS_REVIEW_ESCALATE = Action {
+        name: "access_review.escalate",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`access_review:<id>`",
+        details: &[("entries", "how many open entries went to the security admins")],
+        summary: "a campaign passed its due date: its unfinished entries went to the security admins (actor `system`)",
+    };
+    ACCESS_REVIEW_FINISH = Action {
+        name: "access_review.finish",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`access_review:<id>`",
+        details: &[
+            ("entries", "entries in the campaign"),
+            ("revoked", "of them revoked"),
+        ],
+        summary: "the last entry of a campaign was approved or revoked: the campaign is finished",
+    };
+    ACCESS_REVIEW_EXPORT = Action {
+        name: "access_review.export",
+        category: Category::Access,
+        denied_as: None,
+        object: "`access_review:<id>`",
+        details: &[("entries", "how many entries the CSV holds")],
+        summary: "a campaign was exported as evidence (CSV)",
+    };
+    ACCESS_REVIEW_SETTINGS = Action {
+        name: "access_review.settings",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`settings`",
+        details: &[
+            ("every_months", "a campaign over everyone every this many months (0: off)"),
+            ("due_days", "the days a campaign has"),
+            ("disable_dormant_days", "accounts without a sign-in for this many days are disabled (0: off)"),
+        ],
+        summary: "the access-review settings changed",
     };
     USER_UNLOCK = Action {
         name: "user.unlock",

@@ -45,6 +45,8 @@ impl Role {
                 DevicesCommand,
                 AlertsRead,
                 AlertsManage,
+                AccessReviewsRead,
+                AccessReviewsDecide,
                 PoliciesRead,
             ],
             Role::SecurityAdmin => &[
@@ -67,6 +69,9 @@ impl Role {
                 IncidentsManage,
                 IsmsRead,
                 IsmsManage,
+                AccessReviewsRead,
+                AccessReviewsDecide,
+                AccessReviewsManage,
                 PoliciesRead,
             ],
             Role::Auditor => &[
@@ -78,6 +83,7 @@ impl Role {
                 AlertsRead,
                 IncidentsRead,
                 IsmsRead,
+                AccessReviewsRead,
                 PoliciesRead,
             ],
         }
@@ -171,6 +177,18 @@ pub enum Permission {
     /// Keep the ISMS registers: import catalogs, decide applicability and implementation.
     #[serde(rename = "isms.manage")]
     IsmsManage,
+    /// Read access-right reviews (issue 18, item 3; LEAK-6): a supervisor the entries they
+    /// review, security admins and auditors every campaign.
+    #[serde(rename = "access_reviews.read")]
+    AccessReviewsRead,
+    /// Decide the access-review entries one reviews (a supervisor their team's; a security admin
+    /// any): approve, revoke at once, defer with a reason, escalate.
+    #[serde(rename = "access_reviews.decide")]
+    AccessReviewsDecide,
+    /// Run access reviews: start campaigns, their schedule and the dormant-account option,
+    /// export a campaign as evidence.
+    #[serde(rename = "access_reviews.manage")]
+    AccessReviewsManage,
     /// Read the policies published to oneself (by role, site, client company) and acknowledge
     /// them (issue 18, item 1): everyone signed in who is in a document's scope.
     #[serde(rename = "policies.read")]
@@ -178,7 +196,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 21] = [
+    pub const ALL: [Permission; 24] = [
         Permission::UsersRead,
         Permission::UsersManage,
         Permission::OrgRead,
@@ -199,6 +217,9 @@ impl Permission {
         Permission::IncidentsManage,
         Permission::IsmsRead,
         Permission::IsmsManage,
+        Permission::AccessReviewsRead,
+        Permission::AccessReviewsDecide,
+        Permission::AccessReviewsManage,
         Permission::PoliciesRead,
     ];
 
@@ -224,6 +245,9 @@ impl Permission {
             Permission::IncidentsManage => "incidents.manage",
             Permission::IsmsRead => "isms.read",
             Permission::IsmsManage => "isms.manage",
+            Permission::AccessReviewsRead => "access_reviews.read",
+            Permission::AccessReviewsDecide => "access_reviews.decide",
+            Permission::AccessReviewsManage => "access_reviews.manage",
             Permission::PoliciesRead => "policies.read",
         }
     }

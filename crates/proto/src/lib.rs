@@ -1345,6 +1345,118 @@ pub struct Created {
     pub id: String,
 }
 
+// --- Access-right reviews (issue 18, item 3; LEAK-6)
+
+/// A campaign with its counts and the caller's part of it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccessReviewCampaignView {
+    pub id: String,
+    pub title: String,
+    /// `scheduled`, `manual` or `transfer`.
+    pub trigger: String,
+    /// The person a transfer campaign reviews.
+    pub subject: Option<PersonRef>,
+    /// Unix milliseconds.
+    pub started_at: i64,
+    /// Who started it (a name, or `system`).
+    pub started_by: String,
+    pub due_at: i64,
+    /// When its open entries went to the security admins (the due date passed).
+    pub escalated_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub entries: i64,
+    /// Approved or revoked.
+    pub decided: i64,
+    pub flagged: i64,
+    /// The caller's own entries and how many of them are decided.
+    pub mine: i64,
+    pub mine_decided: i64,
+}
+
+/// The campaigns, newest first, and the review settings.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccessReviewListView {
+    pub campaigns: Vec<AccessReviewCampaignView>,
+    pub settings: mamori_domain::isms::access_review::ReviewSettings,
+}
+
+/// One entry: a person's role, client company or PC as frozen, its flags and its decision.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccessReviewEntryView {
+    pub id: String,
+    pub user: PersonRef,
+    /// The person's team at the freeze (empty: none).
+    pub team: String,
+    pub kind: mamori_domain::isms::access_review::EntryKind,
+    /// The role's name, the client company's id or the PC's id.
+    pub item: String,
+    /// The client company's or PC's name at the freeze.
+    pub item_name: String,
+    pub flags: Vec<mamori_domain::isms::access_review::Flag>,
+    /// Who reviews it; empty: the security admins.
+    pub reviewers: Vec<PersonRef>,
+    /// `approve`, `revoke` or `defer`; absent: open.
+    pub decision: Option<String>,
+    pub reason: String,
+    pub decided_at: Option<i64>,
+    /// A name, or the actor.
+    pub decided_by: Option<String>,
+    pub escalated_at: Option<i64>,
+}
+
+/// A reviewer's progress (names empty: the security admins).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccessReviewProgressView {
+    pub reviewers: Vec<String>,
+    pub entries: i64,
+    pub decided: i64,
+    pub deferred: i64,
+    pub flagged: i64,
+}
+
+/// A page of a campaign's entries (50), flagged first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccessReviewPageView {
+    pub campaign: AccessReviewCampaignView,
+    pub entries: Vec<AccessReviewEntryView>,
+    /// Entries the query matches, on every page.
+    pub total: i64,
+    pub offset: i64,
+    pub limit: i64,
+    pub progress: Vec<AccessReviewProgressView>,
+}
+
+/// Query of a campaign's page.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AccessReviewPageQuery {
+    /// `mine` (the default: the entries the caller reviews) or `all` (security admins, auditors).
+    pub whose: Option<String>,
+    /// Only the entries not approved or revoked yet.
+    pub open_only: Option<bool>,
+    /// Entries to skip (a multiple of 50).
+    pub offset: Option<i64>,
+}
+
+/// A campaign started.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccessReviewStarted {
+    pub id: String,
+    /// Entries frozen.
+    pub entries: usize,
+}
+
+/// What a decision did.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccessReviewDecided {
+    pub decision: mamori_domain::isms::access_review::Decision,
+    /// The campaign finished with it.
+    pub finished: bool,
+    /// A revocation took something away (false: it was already gone).
+    pub removed: bool,
+}
+
 /// A risk assessment with its frozen matrix.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RiskAssessmentView {

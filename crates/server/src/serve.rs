@@ -344,7 +344,7 @@ fn spawn_checkpointer(core: Core) -> tokio::task::JoinHandle<()> {
 /// Wakes agents' waiting polls for commands issued on another replica, twice a second: one query
 /// per replica, however many agents wait. Every five seconds, records when PCs were last heard
 /// from; once a minute, signals PCs that went silent, marks timed-out commands, expires approval
-/// requests and sends the breach-report reminders that are due.
+/// requests, sends the breach-report reminders that are due and sweeps the access reviews.
 fn spawn_command_watch(core: Core) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -382,6 +382,13 @@ fn spawn_command_watch(core: Core) -> tokio::task::JoinHandle<()> {
                 && let Err(e) = core.incidents.send_reminders().await
             {
                 tracing::warn!(error = %e, "sending breach-report reminders failed");
+            }
+            // Once a minute: access reviews — the scheduled campaign, overdue ones to the
+            // security admins, dormant accounts disabled when the policy says so.
+            if n.is_multiple_of(120)
+                && let Err(e) = core.isms.sweep_access_reviews().await
+            {
+                tracing::warn!(error = %e, "the access-review sweep failed");
             }
             // Every five minutes: certificates about to lapse and reviews overdue, by e-mail.
             if n.is_multiple_of(600)

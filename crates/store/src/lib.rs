@@ -18,6 +18,7 @@
 //! | incidents, their alerts, timeline and checklist | [`IncidentRead`] | [`IncidentWrite`] | `incidents.rs` |
 //! | ISMS registers: control catalogs, Statement of Applicability, live evidence | [`IsmsRead`] | [`IsmsWrite`] | `isms.rs` |
 //! | business continuity: plans, contact trees, drills | [`ContinuityRead`] | [`ContinuityWrite`] | `continuity.rs` |
+//! | access-right reviews: campaigns, their frozen entries and decisions | [`AccessReviewRead`] | [`AccessReviewWrite`] | `access_reviews.rs` |
 //! | outgoing mail held for a check, mail passwords | [`MailRead`] | [`MailWrite`] | `mail.rs` |
 //! | the customer vault and calls | [`VaultRead`] | [`VaultWrite`] | `vault.rs` |
 //! | devices: ledger, inventory, events, commands, activity | [`DeviceRead`] | [`DeviceWrite`] | `devices.rs` |
@@ -28,6 +29,7 @@
 //! [`StoreTx`] is all of them at once, so one transaction can span areas; `mamori-store-sql` has
 //! the queries of each area in a file of the same name.
 
+mod access_reviews;
 mod approvals;
 mod audit;
 mod continuity;
@@ -43,6 +45,10 @@ mod settings;
 mod shared;
 mod vault;
 
+pub use access_reviews::{
+    AccessReviewCampaignRecord, AccessReviewEntryRecord, AccessReviewRead, AccessReviewWrite, ReviewerFilter,
+    ReviewerProgress,
+};
 pub use approvals::{ApprovalRead, ApprovalWrite};
 pub use audit::{AuditRead, AuditWrite};
 pub use continuity::{ContinuityDrillRecord, ContinuityPlanRecord, ContinuityRead, ContinuityWrite};
@@ -143,6 +149,7 @@ pub trait StoreRead:
     + DetectionRead
     + IncidentRead
     + IsmsRead
+    + AccessReviewRead
     + ContinuityRead
     + Send
 {
@@ -160,6 +167,7 @@ impl<
         + DetectionRead
         + IncidentRead
         + IsmsRead
+        + AccessReviewRead
         + ContinuityRead
         + Send
         + ?Sized,
@@ -183,6 +191,7 @@ pub trait StoreTx:
     + DetectionWrite
     + IncidentWrite
     + IsmsWrite
+    + AccessReviewWrite
     + ContinuityWrite
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
@@ -191,9 +200,10 @@ pub trait StoreTx:
 /// The area traits, for `use mamori_store::prelude::*` where handles are used.
 pub mod prelude {
     pub use crate::{
-        ApprovalRead, ApprovalWrite, AuditRead, AuditWrite, ContinuityRead, ContinuityWrite, DetectionRead, DetectionWrite, DeviceRead,
-        DeviceWrite, IdentityRead, IdentityWrite, IncidentRead, IncidentWrite, IsmsRead, IsmsWrite, MailRead,
-        MailWrite, RulesRead, RulesWrite, SettingsRead, SettingsWrite, SharedStateWrite, StoreRead, StoreTx,
-        VaultRead, VaultWrite,
+        AccessReviewRead, AccessReviewWrite, ApprovalRead, ApprovalWrite, AuditRead, AuditWrite,
+        ContinuityRead, ContinuityWrite, DetectionRead, DetectionWrite, DeviceRead, DeviceWrite,
+        IdentityRead, IdentityWrite, IncidentRead, IncidentWrite, IsmsRead, IsmsWrite, MailRead, MailWrite,
+        RulesRead, RulesWrite, SettingsRead, SettingsWrite, SharedStateWrite, StoreRead, StoreTx, VaultRead,
+        VaultWrite,
     };
 }

@@ -364,6 +364,7 @@ impl Identity {
         }
         let mut tx = self.base.store.begin().await?;
         let before = self.user_in(&mut tx, user_id).await?;
+        let before_clients = tx.user_clients(user_id).await?;
         if display_name.is_some()
             || change.team_id.is_some()
             || change.site_id.is_some()
@@ -413,6 +414,26 @@ impl Identity {
         }
         let after = self.user_in(&mut tx, user_id).await?;
         let clients = tx.user_clients(user_id).await?;
+        // A transfer — team, site, client companies or roles changed — starts an access review
+        // of that person, reviewed by their new team's supervisors (issue 18, item 3; LEAK-6).
+        let set = |v: &[String]| v.iter().cloned().collect::<std::collections::BTreeSet<_>>();
+        let role_set = |v: &[Role]| v.iter().copied().collect::<std::collections::BTreeSet<_>>();
+        if after.status != mamori_domain::identity::UserStatus::Disabled
+            && (before.team_id != after.team_id
+                || before.site_id != after.site_id
+                || role_set(&before.roles) != role_set(&after.roles)
+                || change.client_ids.is_some() && set(&before_clients) != set(&clients))
+        {
+            crate::isms::access_reviews::start_transfer_review(
+                &self.base,
+                &mut tx,
+                user_id,
+                &after.display_name,
+                principal.actor(),
+                ctx,
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok((after.into(), clients))
     }

@@ -6,6 +6,7 @@
 //! Who: `isms.read` (security admins, auditors) reads; `isms.manage` (security admins) imports
 //! catalogs and decides the SoA. Every change is an audit entry in its transaction.
 
+pub mod access_reviews;
 pub mod assets;
 pub mod continuity;
 pub mod dashboard;

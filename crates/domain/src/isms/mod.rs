@@ -2,6 +2,7 @@
 //! evidence Mamori measures of itself. Pure: reading catalog files, judging measurements, and
 //! the rules of an SoA decision.
 
+pub mod access_review;
 pub mod asset;
 pub mod catalog;
 pub mod continuity;

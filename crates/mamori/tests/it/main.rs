@@ -3,6 +3,7 @@
 //! Mamori's integration tests: one test binary, a module per feature. Every test that touches
 //! storage runs twice, on SQLite and on PostgreSQL (see `support::Backend`).
 
+mod access_reviews;
 mod alerts_live;
 mod approvals;
 mod audit;

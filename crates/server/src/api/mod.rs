@@ -19,6 +19,7 @@ use mamori_proto as proto;
 use mamori_proto::ErrorCode;
 use std::time::Duration;
 
+pub mod access_reviews;
 pub mod alerts;
 pub mod approvals;
 pub mod audit;
@@ -113,6 +114,13 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(SecurityEventsRead), operation!(security_events))
         .api(Permission(SettingsManage), operation!(get_settings))
         .api(Permission(SettingsManage), operation!(put_settings))
+        // A supervisor reads and decides only the entries they review: the service's check.
+        .api(Permission(AccessReviewsRead), operation!(access_reviews::list_access_reviews))
+        .api(Permission(AccessReviewsManage), operation!(access_reviews::start_access_review))
+        .api(Permission(AccessReviewsManage), operation!(access_reviews::set_access_review_settings))
+        .api(Permission(AccessReviewsRead), operation!(access_reviews::get_access_review))
+        .api(Permission(AccessReviewsRead), operation!(access_reviews::export_access_review))
+        .api(Permission(AccessReviewsDecide), operation!(access_reviews::decide_access_review_entry))
         // Anyone signed in may ask and see their own; who decides is the kind's policy's.
         .api(SignedIn, operation!(approvals::list_approvals))
         .api(SignedIn, operation!(approvals::create_approval))

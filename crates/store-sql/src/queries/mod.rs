@@ -12,6 +12,7 @@
 //! A new area: its traits in `crates/store/src/<area>.rs`, its queries in a file here with its
 //! own macro, called from `store_tx_impl!`, and its tables in both migration directories.
 
+pub(crate) mod access_reviews;
 pub(crate) mod approvals;
 pub(crate) mod audit;
 pub(crate) mod continuity;
@@ -40,6 +41,7 @@ macro_rules! store_tx_impl {
         $crate::queries::detection::detection_queries!($handle, $db);
         $crate::queries::incidents::incidents_queries!($handle, $db);
         $crate::queries::isms::isms_queries!($handle, $db);
+        $crate::queries::access_reviews::access_reviews_queries!($handle, $db);
         $crate::queries::continuity::continuity_queries!($handle, $db);
 
         #[async_trait::async_trait]
