@@ -671,10 +671,11 @@ catalogue! {
             ("reason_code", "the stated reason's code"),
             ("reason_text_chars", "length of the stated reason"),
             ("reason_text_sealed", "the stated reason, sealed under the customer's key"),
-            ("reason", "denied: `client_scope`; `lookups_held` (an alert's response paused the person's lookups); `policy_not_acknowledged` (the current confidentiality pledge is not acknowledged and lookups require it)"),
+            ("reason", "denied: `client_scope`; `lookups_held` (an alert's response paused the person's lookups); `policy_not_acknowledged` (the current confidentiality pledge is not acknowledged and lookups require it); `training_not_passed` (an onboarding course is not passed and lookups require it); `prerequisites_missing` (both)"),
             ("client", "denied: the customer's client company id"),
             ("alert", "denied for `lookups_held`: the alert whose response holds them"),
             ("policy", "denied for `policy_not_acknowledged`: the policy (`isms_policy:<id>`) to acknowledge first"),
+            ("course", "denied for `training_not_passed` or `prerequisites_missing`: the onboarding course (`training_course:<id>`) to pass first"),
             ("near", "a lookup by phone with a reason that found no one: the number's block (all but its last two digits) as `phone_block:h:<keyed hash>`"),
             ("probe", "a lookup with a reason that found no one: with `near`, the number as `phone:h:<keyed hash>`; otherwise the key searched as `<kind>:h:<keyed hash>` (`email`, `name_birth`, `phone`)"),
         ],
@@ -1204,6 +1205,99 @@ catalogue! {
         object: "`settings`",
         details: &[("lookups_require_pledge", "`true` or `false`")],
         summary: "customer lookups now require (or no longer require) the current confidentiality pledge acknowledged",
+    };
+    TRAINING_READ = Action {
+        name: "training.read",
+        category: Category::Access,
+        denied_as: None,
+        object: "`training_course:<id>` or —",
+        details: &[("reason", "`permission`, `scope` (a course not for the person and not assigned to them)")],
+        summary: "refused: a training course, without `training.take` or not for the person (only refusals are written)",
+    };
+    TRAINING_CREATE = Action {
+        name: "training.create",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`training_course:<id>`",
+        details: &[
+            ("kind", "`onboarding`, `annual` or `topic`"),
+            ("questions", "how many quiz questions"),
+            ("pass_mark", "the share of right answers needed to pass (%)"),
+        ],
+        summary: "a training course was created with its quiz (issue 18, item 2)",
+    };
+    TRAINING_IMAGE = Action {
+        name: "training.image",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`training_course:<id>`",
+        details: &[
+            ("image", "the image's id"),
+            ("content_type", "`image/png`, `image/jpeg`, `image/gif` or `image/webp`, told by its content"),
+            ("bytes", "its size"),
+        ],
+        summary: "an image was added to a training course",
+    };
+    TRAINING_RETIRE = Action {
+        name: "training.retire",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`training_course:<id>`",
+        details: &[],
+        summary: "a training course was retired: nobody owes it any more; its attempts stay",
+    };
+    TRAINING_ASSIGN = Action {
+        name: "training.assign",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`training_course:<id>`",
+        details: &[
+            ("reason", "`onboarding` (a new person), `annual` (a year since the last pass), `incident` (the people involved in an incident) or `manual`"),
+            ("users", "the people assigned (user ids, comma-separated)"),
+            ("incident", "for `incident`: the incident's id"),
+            ("due_on", "the due day (`YYYY-MM-DD`, Japan)"),
+        ],
+        summary: "a training course was assigned to people, with a due day",
+    };
+    TRAINING_ATTEMPT = Action {
+        name: "training.attempt",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`training_course:<id>`",
+        details: &[
+            ("attempt", "the attempt's id"),
+            ("score", "the share of right answers (%)"),
+            ("pass_mark", "the share needed (%)"),
+            ("passed", "`true` or `false`"),
+        ],
+        summary: "a person answered a course's quiz; the server graded it",
+    };
+    TRAINING_CERTIFICATE = Action {
+        name: "training.certificate",
+        category: Category::Access,
+        denied_as: None,
+        object: "`training_course:<id>`",
+        details: &[("attempt", "the passing attempt it certifies"), ("user", "whose certificate (user id)")],
+        summary: "a completion certificate (PDF) was downloaded",
+    };
+    TRAINING_REMIND = Action {
+        name: "training.remind",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`settings` (every course) or `training_course:<id>`",
+        details: &[
+            ("overdue", "how many courses owed are past their due day"),
+            ("mailed", "how many reminders were queued (people with a mail address, once a day each)"),
+        ],
+        summary: "the people overdue with their training were reminded by e-mail",
+    };
+    TRAINING_OPTION = Action {
+        name: "training.option",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`settings`",
+        details: &[("lookups_require_onboarding", "`true` or `false`")],
+        summary: "customer lookups now require (or no longer require) the onboarding courses passed",
     };
     CERTIFICATE_RECORD = Action {
         name: "certificate.record",

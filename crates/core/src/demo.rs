@@ -542,6 +542,7 @@ impl Core {
         for input in legal {
             self.isms.create_legal(&admin, input, &ctx).await?;
         }
+        self.load_demo_training(&admin).await?;
         self.load_demo_disposals(&admin).await?;
         self.load_demo_policies(&admin).await?;
         self.load_demo_continuity(&admin).await?;
@@ -1197,6 +1198,83 @@ impl Core {
         Ok(())
     }
 
+    /// Training (issue 18, item 2): the onboarding course on the floor's rules, for operators
+    /// and supervisors, with its quiz. Everyone was assigned it; all but the last four
+    /// operators passed (demo-op27 failed once first); demo-op27 and demo-op28 are overdue,
+    /// demo-op29 and demo-op30 still within their time. The option that makes lookups wait for
+    /// onboarding is left off, so the demo's floor keeps working.
+    async fn load_demo_training(&self, admin: &crate::Principal) -> Result<(), CoreError> {
+        use mamori_domain::isms::training::{CourseInput, CourseKind, parse_quiz};
+        let ctx = mamori_audit::RequestContext::default();
+        let questions = parse_quiz(DEMO_ONBOARDING_QUIZ)
+            .map_err(|e| CoreError::Internal(format!("the demo quiz: {}", e.message)))?;
+        let right: Vec<Option<usize>> = questions.iter().map(|q| Some(q.answer)).collect();
+        let input = CourseInput {
+            kind: CourseKind::Onboarding,
+            title: "入社時研修：情報漏えいを防ぐ職場のルール".into(),
+            title_en: "Onboarding: the floor's rules against leaks".into(),
+            summary: "クリアデスク、私物スマートフォン、USBメモリ、メール宛先の確認、漏えいを疑ったときの行動".into(),
+            summary_en: "Clean desk, personal phones, USB sticks, checking mail recipients, what to do when you suspect a leak".into(),
+            body: DEMO_ONBOARDING_BODY.into(),
+            pass_mark: 80,
+            roles: vec![Role::Operator, Role::Supervisor],
+            due_days: 14,
+            questions,
+        };
+        let course = self.isms.create_training_course(admin, input, &ctx).await?;
+        let users = self.base.store.read().await?.list_users().await?;
+        let staff: Vec<crate::Principal> = users
+            .iter()
+            .filter(|u| u.username.starts_with("demo-op") || u.username.starts_with("demo-sv"))
+            .map(|u| crate::Principal::direct(u, Vec::new()))
+            .collect();
+        let number = |p: &crate::Principal| {
+            p.user.username.strip_prefix("demo-op").and_then(|n| n.parse::<usize>().ok()).unwrap_or(0)
+        };
+        // Assigned as if invited: the late ones three weeks ago (overdue), the others today.
+        let today = mamori_domain::isms::vendor::parse_date(&crate::jst::day(self.base.now()))
+            .unwrap_or(time::Date::MIN);
+        let mut tx = self.base.store.begin().await?;
+        for p in &staff {
+            let late = matches!(number(p), 27 | 28);
+            tx.insert_training_assignment(&mamori_store::TrainingAssignmentRecord {
+                id: crate::new_id(),
+                course_id: course.clone(),
+                user_id: p.user.id.clone(),
+                reason: "onboarding".into(),
+                incident_id: None,
+                assigned_at: if late {
+                    self.base.now().minus(std::time::Duration::from_secs(21 * 86_400))
+                } else {
+                    self.base.now()
+                },
+                assigned_by: "system".into(),
+                due_on: if late { today - time::Duration::days(7) } else { today + time::Duration::days(14) }
+                    .to_string(),
+            })
+            .await?;
+        }
+        tx.commit().await?;
+        for p in &staff {
+            match number(p) {
+                27 => {
+                    // One wrong answer in two: failed, not retaken yet.
+                    let wrong: Vec<Option<usize>> = right
+                        .iter()
+                        .enumerate()
+                        .map(|(i, a)| if i % 2 == 0 { a.map(|x| (x + 1) % 3) } else { *a })
+                        .collect();
+                    self.isms.submit_training_attempt(p, &course, &wrong, &ctx).await?;
+                }
+                28..=30 => {}
+                _ => {
+                    self.isms.submit_training_attempt(p, &course, &right, &ctx).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// DEMO-PC-07's operator asked to take it home and their supervisor approved (issue 15,
     /// item 4), through the engine with the demo TOTP code as the step-up: when the PC shows up
     /// outside the office network, its signal reads "approved take-out".
@@ -1399,3 +1477,57 @@ const DEMO_PLEDGE_V2: &str = "# 機密保持誓約書（デモ）\n\n\
 2. 顧客情報を業務以外の目的で参照・複製・持ち出ししません。\n\
 3. SNS に業務に関する内容を、写真・動画を含めて投稿しません（私的なアカウントも同様です）。\n\
 4. 違反した場合、就業規則に基づく懲戒処分および損害賠償の対象となることを理解しています。\n";
+
+// The demo's onboarding course (issue 18, item 2): the source articles' rules, in plain Japanese.
+const DEMO_ONBOARDING_BODY: &str = "# 情報漏えいを防ぐ職場のルール\n\n\
+コールセンターでは、毎日たくさんのお客さまの情報を扱います。情報漏えいの多くは、うっかりしたミスや、ちょっとした油断から起こります。次の5つのルールを必ず守ってください。\n\n\
+## 1. 机の上には何も残さない（クリアデスク）\n\n\
+- 席を離れるときは、短い時間でも画面をロックします（Windows キー＋L）。\n\
+- メモや印刷した書類は机の上に置いたままにしません。業務が終わったら、決められた場所にしまうか、シュレッダーで処分します。\n\
+- お客さまの情報を付箋や手帳に書き写してはいけません。\n\n\
+## 2. 私物のスマートフォンは席に持ち込まない\n\n\
+- スマートフォン、スマートウォッチ、私物のノートやペンはロッカーに入れてから執務エリアに入ります。\n\
+- 画面を撮影すれば、一瞬で大量の情報が外に出てしまいます。急ぎの連絡が必要なときは SV に相談してください。\n\n\
+## 3. USB メモリは使わない\n\n\
+- USB メモリなどの記録媒体は、承認された持ち出し以外では使いません。PC に挿すと記録され、SV とセキュリティ管理者に通知されます。\n\
+- 拾った USB メモリを PC に挿してはいけません。ウイルスが仕込まれていることがあります。\n\n\
+## 4. メールは送る前に宛先を二人で確かめる\n\n\
+- 送信前に、宛先・CC・添付ファイルを声に出して読み上げ、もう一人に確認してもらいます（ダブルチェック）。\n\
+- 宛先の入力補完（オートコンプリート）をそのまま信じてはいけません。似た名前のアドレスが出てきます。\n\
+- 複数のお客さまに送るときは BCC を使います。\n\n\
+## 5. 漏えいかもしれないと思ったら、すぐに報告する\n\n\
+- メールの誤送信、書類や USB メモリの紛失、不審な電話やメールに気づいたら、自分で何とかしようとせず、すぐに SV に報告します。\n\
+- Mamori の「漏えいの可能性を報告」からも報告できます（名前を伏せて報告することもできます）。\n\
+- 個人情報の漏えいは、国（個人情報保護委員会）への報告期限があります。早く報告するほど、被害を小さくできます。報告したことで責められることはありません。\n";
+
+const DEMO_ONBOARDING_QUIZ: &str = "\
+? 5分だけ席を離れます。正しい行動はどれですか。
+- 5分ならそのままでよい
+* 画面をロックし、書類をしまってから離れる
+- 隣の人に画面を見ていてもらう
+
+? 私物のスマートフォンはどこに置きますか。
+- 机の引き出し
+- 電源を切ってポケットに入れる
+* ロッカー
+
+? 駐車場で USB メモリを拾いました。どうしますか。
+- 持ち主を探すため、PC に挿して中身を確認する
+* PC には挿さず、SV に渡す
+- 自宅の PC で確認する
+
+? お客さまにメールを送る前にすることはどれですか。
+* 宛先・CC・添付ファイルを読み上げ、もう一人に確認してもらう
+- 入力補完で出てきたアドレスなので、そのまま送る
+- 送ってから、宛先が正しかったか確かめる
+
+? 複数のお客さまに同じ案内をメールで送ります。宛先はどこに入れますか。
+- TO
+- CC
+* BCC
+
+? メールを違う相手に送ってしまったかもしれません。どうしますか。
+- 相手から連絡がなければ様子を見る
+- 自分で相手に電話して削除をお願いし、誰にも言わない
+* すぐに SV に報告する（Mamori から報告してもよい）
+";

@@ -36,7 +36,7 @@ impl Role {
     pub fn permissions(self) -> &'static [Permission] {
         use Permission::*;
         match self {
-            Role::Operator => &[CustomersRead, PoliciesRead],
+            Role::Operator => &[CustomersRead, PoliciesRead, TrainingTake],
             Role::Supervisor => &[
                 UsersRead,
                 OrgRead,
@@ -48,6 +48,7 @@ impl Role {
                 AccessReviewsRead,
                 AccessReviewsDecide,
                 PoliciesRead,
+                TrainingTake,
             ],
             Role::SecurityAdmin => &[
                 UsersRead,
@@ -73,6 +74,7 @@ impl Role {
                 AccessReviewsDecide,
                 AccessReviewsManage,
                 PoliciesRead,
+                TrainingTake,
             ],
             Role::Auditor => &[
                 UsersRead,
@@ -85,6 +87,7 @@ impl Role {
                 IsmsRead,
                 AccessReviewsRead,
                 PoliciesRead,
+                TrainingTake,
             ],
         }
     }
@@ -193,10 +196,14 @@ pub enum Permission {
     /// them (issue 18, item 1): everyone signed in who is in a document's scope.
     #[serde(rename = "policies.read")]
     PoliciesRead,
+    /// Take the training courses one owes or is assigned (issue 18, item 2; ISMS-8): read them,
+    /// answer their quizzes, download one's certificates — everyone signed in.
+    #[serde(rename = "training.take")]
+    TrainingTake,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 24] = [
+    pub const ALL: [Permission; 25] = [
         Permission::UsersRead,
         Permission::UsersManage,
         Permission::OrgRead,
@@ -221,6 +228,7 @@ impl Permission {
         Permission::AccessReviewsDecide,
         Permission::AccessReviewsManage,
         Permission::PoliciesRead,
+        Permission::TrainingTake,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -249,6 +257,7 @@ impl Permission {
             Permission::AccessReviewsDecide => "access_reviews.decide",
             Permission::AccessReviewsManage => "access_reviews.manage",
             Permission::PoliciesRead => "policies.read",
+            Permission::TrainingTake => "training.take",
         }
     }
 }

@@ -396,6 +396,12 @@ fn spawn_command_watch(core: Core) -> tokio::task::JoinHandle<()> {
             {
                 tracing::warn!(error = %e, "queueing ISMS reminders failed");
             }
+            // Every five minutes: annual training coming due, and reminders of training overdue.
+            if n.is_multiple_of(600)
+                && let Err(e) = core.isms.sweep_training().await
+            {
+                tracing::warn!(error = %e, "the training sweep failed");
+            }
         }
     })
 }

@@ -16,6 +16,7 @@
 //! | four-eyes requests, decisions, grants | [`ApprovalRead`] | [`ApprovalWrite`] | `approvals.rs` |
 //! | alerts, their evidence and responses, hourly baselines, detection rules | [`DetectionRead`] | [`DetectionWrite`] | `detection.rs` |
 //! | incidents, their alerts, timeline and checklist | [`IncidentRead`] | [`IncidentWrite`] | `incidents.rs` |
+//! | training: courses, their images, assignments and attempts | [`TrainingRead`] | [`TrainingWrite`] | `training.rs` |
 //! | ISMS registers: control catalogs, Statement of Applicability, live evidence | [`IsmsRead`] | [`IsmsWrite`] | `isms.rs` |
 //! | business continuity: plans, contact trees, drills | [`ContinuityRead`] | [`ContinuityWrite`] | `continuity.rs` |
 //! | access-right reviews: campaigns, their frozen entries and decisions | [`AccessReviewRead`] | [`AccessReviewWrite`] | `access_reviews.rs` |
@@ -43,6 +44,7 @@ mod records;
 mod rules;
 mod settings;
 mod shared;
+mod training;
 mod vault;
 
 pub use access_reviews::{
@@ -67,6 +69,10 @@ pub use records::*;
 pub use rules::{RuleVersion, RulesRead, RulesWrite};
 pub use settings::{SettingsRead, SettingsWrite};
 pub use shared::SharedStateWrite;
+pub use training::{
+    TrainingAssignmentRecord, TrainingAttemptRecord, TrainingCourseRecord, TrainingImageRecord, TrainingRead,
+    TrainingWrite,
+};
 pub use vault::{VaultRead, VaultWrite};
 
 use async_trait::async_trait;
@@ -148,6 +154,7 @@ pub trait StoreRead:
     + MailRead
     + DetectionRead
     + IncidentRead
+    + TrainingRead
     + IsmsRead
     + AccessReviewRead
     + ContinuityRead
@@ -166,6 +173,7 @@ impl<
         + MailRead
         + DetectionRead
         + IncidentRead
+        + TrainingRead
         + IsmsRead
         + AccessReviewRead
         + ContinuityRead
@@ -190,6 +198,7 @@ pub trait StoreTx:
     + MailWrite
     + DetectionWrite
     + IncidentWrite
+    + TrainingWrite
     + IsmsWrite
     + AccessReviewWrite
     + ContinuityWrite

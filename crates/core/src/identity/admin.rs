@@ -231,6 +231,8 @@ impl Identity {
             .detail("roles", roles.join(","))
             .detail("clients", clients.join(","));
         self.base.audit(&mut tx, ctx, e).await?;
+        // Onboarding training (issue 18, item 2; ISMS-8): assigned with the account, due later.
+        crate::isms::training::assign_onboarding(&self.base, &mut tx, &user, principal.actor(), ctx).await?;
         let client_ids = tx.user_clients(&user.id).await?;
         tx.commit().await?;
         Ok(Invited { user: user.into(), client_ids, token })

@@ -187,6 +187,13 @@ impl Core {
                 let (part, whole) = super::policies::acknowledgement_share(&mut *read).await?;
                 Measured::Share { part, whole }
             }
+            EvidenceKind::TrainingCompletion => {
+                let mut read = self.base.store.read().await?;
+                let today =
+                    mamori_domain::isms::vendor::parse_date(&crate::jst::day(now)).unwrap_or(time::Date::MIN);
+                let (part, whole) = super::training::completion_share(&mut *read, today).await?;
+                Measured::Share { part, whole }
+            }
             EvidenceKind::DevicesNotDisposed => {
                 let mut read = self.base.store.read().await?;
                 Measured::Count(super::disposals::count_revoked_not_disposed(&mut *read).await? as u64)

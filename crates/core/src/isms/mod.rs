@@ -15,6 +15,7 @@ pub mod evidence;
 pub mod legal;
 pub mod policies;
 pub mod risks;
+pub mod training;
 pub mod transfer;
 pub mod vendor_files;
 pub mod vendors;

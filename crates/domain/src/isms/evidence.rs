@@ -42,6 +42,9 @@ pub enum EvidenceKind {
     /// Share of the acknowledgements owed that are given: each person in scope of each
     /// published policy, for its version in force (ISMS-3, LEAK-7).
     PolicyAcknowledgements,
+    /// Share of the training owed that is done: each person with each onboarding and annual
+    /// course for them, and each topic course assigned (ISMS-8, TW-13).
+    TrainingCompletion,
 }
 
 /// The area of the SoA a measurement belongs to (its heading on the page).
@@ -112,7 +115,7 @@ pub struct Judged {
 }
 
 impl EvidenceKind {
-    pub const ALL: [EvidenceKind; 14] = [
+    pub const ALL: [EvidenceKind; 15] = [
         EvidenceKind::AuditLogVerified,
         EvidenceKind::AuditForwardingLag,
         EvidenceKind::PrivilegedSecondFactor,
@@ -127,6 +130,7 @@ impl EvidenceKind {
         EvidenceKind::OpenHighAlerts,
         EvidenceKind::TimeToContain,
         EvidenceKind::PolicyAcknowledgements,
+        EvidenceKind::TrainingCompletion,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -145,6 +149,7 @@ impl EvidenceKind {
             EvidenceKind::OpenHighAlerts => "open_high_alerts",
             EvidenceKind::TimeToContain => "time_to_contain",
             EvidenceKind::PolicyAcknowledgements => "policy_acknowledgements",
+            EvidenceKind::TrainingCompletion => "training_completion",
         }
     }
 
@@ -162,7 +167,7 @@ impl EvidenceKind {
                 EvidenceArea::Endpoint
             }
             OpenIncidents | OpenHighAlerts | TimeToContain => EvidenceArea::IncidentManagement,
-            PolicyAcknowledgements => EvidenceArea::People,
+            PolicyAcknowledgements | TrainingCompletion => EvidenceArea::People,
         }
     }
 
@@ -184,6 +189,7 @@ impl EvidenceKind {
             OpenHighAlerts => &["A.5.25", "A.8.16"],
             TimeToContain => &["A.5.26"],
             PolicyAcknowledgements => &["A.5.1", "A.6.2", "A.6.6"],
+            TrainingCompletion => &["A.6.3", "A.7.7"],
         }
     }
 
@@ -211,6 +217,7 @@ impl EvidenceKind {
             OpenIncidents | TimeToContain => prefix(&["incident."]),
             OpenHighAlerts => prefix(&["alert."]),
             PolicyAcknowledgements => prefix(&["policy.", "user.", "invitation.", "setup."]),
+            TrainingCompletion => prefix(&["training.", "user.", "invitation.", "setup."]),
         }
     }
 
@@ -240,7 +247,10 @@ impl EvidenceKind {
                 };
                 judged(status, format!("{part}/{whole}"))
             }
-            (CompliantDevices | PolicyAcknowledgements, Measured::Share { part, whole }) => {
+            (
+                CompliantDevices | PolicyAcknowledgements | TrainingCompletion,
+                Measured::Share { part, whole },
+            ) => {
                 let status = match whole {
                     0 => NotApplicable,
                     w if part * 100 >= w * 95 => Pass,

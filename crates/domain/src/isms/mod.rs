@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod legal;
 pub mod policy;
 pub mod risk;
+pub mod training;
 pub mod transfer;
 pub mod vendor;
 

@@ -233,10 +233,41 @@ pub fn pending<'a>(
 /// relative (a `javascript:` link) lose their address. Images are shown as their alt text
 /// (the page's CSP loads none from elsewhere anyway).
 pub fn render_markdown(body: &str) -> String {
+    render(body, None)
+}
+
+/// [`render_markdown`], keeping the images whose address is a path under `images` (a course's
+/// own, served by Mamori: `/training/images/`); every other image is shown as its alt text.
+/// Training (issue 18, item 2) renders its courses with it.
+pub fn render_markdown_with_images(body: &str, images: &str) -> String {
+    render(body, Some(images))
+}
+
+fn render(body: &str, images: Option<&str>) -> String {
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
-    let events = Parser::new_ext(body, options).filter_map(|event| match event {
+    let own_image = |url: &str| {
+        images.is_some_and(|prefix| {
+            url.strip_prefix(prefix).is_some_and(|rest| {
+                !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            })
+        })
+    };
+    let mut in_image = 0usize;
+    let events = Parser::new_ext(body, options).filter_map(move |event| match event {
         Event::Html(h) | Event::InlineHtml(h) => Some(Event::Text(h)),
-        Event::Start(Tag::Image { .. }) | Event::End(pulldown_cmark::TagEnd::Image) => None,
+        Event::Start(Tag::Image { link_type, dest_url, title, id })
+            if in_image == 0 && own_image(&dest_url) =>
+        {
+            Some(Event::Start(Tag::Image { link_type, dest_url, title, id }))
+        }
+        Event::Start(Tag::Image { .. }) => {
+            in_image += 1;
+            None
+        }
+        Event::End(pulldown_cmark::TagEnd::Image) if in_image > 0 => {
+            in_image -= 1;
+            None
+        }
         Event::Start(Tag::Link { link_type, dest_url, title, id }) => Some(Event::Start(Tag::Link {
             link_type,
             dest_url: if safe_url(&dest_url) { dest_url } else { CowStr::Borrowed("#") },

@@ -24,6 +24,7 @@ mod isms_continuity;
 mod isms_disposals;
 mod isms_legal;
 mod isms_policies;
+mod isms_training;
 mod isms_transfer;
 mod isms_vendor_files;
 mod lists;

@@ -36,6 +36,7 @@ pub mod isms_soa_export;
 pub mod isms_vendor_files;
 pub mod mail;
 pub mod notifications;
+pub mod training;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -224,6 +225,18 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(PoliciesRead), operation!(isms_policies::get_policy_document))
         .api(Permission(PoliciesRead), operation!(isms_policies::get_policy_diff))
         .api(Permission(PoliciesRead), operation!(isms_policies::acknowledge_policy_document))
+        .api(Permission(IsmsRead), operation!(training::list_isms_training))
+        .api(Permission(IsmsManage), operation!(training::create_isms_training))
+        .api(Permission(IsmsManage), operation!(training::set_isms_training_option))
+        .api(Permission(IsmsManage), operation!(training::remind_isms_training))
+        .api(Permission(IsmsManage), operation!(training::add_isms_training_image))
+        .api(Permission(IsmsManage), operation!(training::assign_isms_training))
+        .api(Permission(IsmsManage), operation!(training::retire_isms_training))
+        .api(Permission(TrainingTake), operation!(training::list_my_training))
+        .api(Permission(TrainingTake), operation!(training::get_training_image))
+        .api(Permission(TrainingTake), operation!(training::get_training_course))
+        .api(Permission(TrainingTake), operation!(training::submit_training_attempt))
+        .api(Permission(TrainingTake), operation!(training::get_training_certificate))
         .api(Permission(IsmsRead), operation!(isms::get_dashboard))
         .api(Permission(IsmsRead), operation!(isms_registers::export_registers))
         .api(

@@ -266,6 +266,7 @@ fn data_link(tr: Tr, p: &Principal, kind: EvidenceKind) -> Option<(String, Strin
         OpenIncidents | TimeToContain => ("/incidents", IncidentsRead, "isms.data_incidents"),
         OpenHighAlerts => ("/alerts", AlertsRead, "isms.data_alerts"),
         PolicyAcknowledgements => ("/isms/policies", IsmsRead, "isms.data_policies"),
+        TrainingCompletion => ("/isms/training", IsmsRead, "isms.data_training"),
     };
     p.can(needs).then(|| (href.to_owned(), tr.t(key).to_owned()))
 }

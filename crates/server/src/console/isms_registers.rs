@@ -118,6 +118,7 @@ pub(super) fn sub_tabs(tr: Tr, current: &str) -> Vec<SubTab> {
         ("/isms/vendors", "isms_registers.tab_vendors"),
         ("/isms/legal", "isms_registers.tab_legal"),
         ("/isms/policies", "isms_registers.tab_policies"),
+        ("/isms/training", "isms_registers.tab_training"),
         ("/isms/disposals", "isms_registers.tab_disposals"),
         ("/isms/continuity", "isms_registers.tab_continuity"),
         ("/isms/registers", "isms_registers.tab_transfer"),

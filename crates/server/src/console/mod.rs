@@ -32,6 +32,7 @@ mod profile;
 mod roster;
 mod signals;
 mod take_outs;
+mod training;
 mod workspace;
 
 use crate::AppState;
@@ -80,6 +81,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = isms_disposals::routes(r);
     let r = isms_continuity::routes(r);
     let r = policies::routes(r);
+    let r = training::routes(r);
     let r = isms_transfer::routes(r);
     let r = isms_vendor_files::routes(r);
     let r = floor::routes(r);
@@ -151,6 +153,7 @@ pub const NAV: &[NavEntry] = {
         entry("/admin/vault-policy", "nav.vault_policy", Some(CustomersManage), Admin),
         entry("/admin/settings", "nav.settings", Some(SettingsManage), Admin),
         entry("/policies", "nav.policies", Some(PoliciesRead), Own),
+        entry("/training", "nav.training", Some(TrainingTake), Own),
         entry("/my-pc", "nav.my_pc", None, Own),
         entry("/profile", "nav.profile", None, Own),
     ]

@@ -109,6 +109,8 @@ pub struct MyRow {
 pub struct NeedRow {
     pub href: String,
     pub title: String,
+    /// What to do there, as a catalogue key (acknowledge a policy, pass a course).
+    pub what: &'static str,
 }
 
 #[derive(Template)]
@@ -157,7 +159,15 @@ pub(super) async fn lookup_needs(state: &AppState, p: &Principal) -> Vec<NeedRow
         .await
         .unwrap_or_default()
         .into_iter()
-        .map(|n| NeedRow { href: n.href, title: n.title })
+        .map(|n| NeedRow {
+            what: if n.reason == "training_not_passed" {
+                "training.take_and_pass"
+            } else {
+                "policies.read_and_acknowledge"
+            },
+            href: n.href,
+            title: n.title,
+        })
         .collect()
 }
 

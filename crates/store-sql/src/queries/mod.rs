@@ -25,6 +25,7 @@ pub(crate) mod mail;
 pub(crate) mod rules;
 pub(crate) mod settings;
 pub(crate) mod shared;
+pub(crate) mod training;
 pub(crate) mod vault;
 
 macro_rules! store_tx_impl {
@@ -40,6 +41,7 @@ macro_rules! store_tx_impl {
         $crate::queries::mail::mail_queries!($handle, $db);
         $crate::queries::detection::detection_queries!($handle, $db);
         $crate::queries::incidents::incidents_queries!($handle, $db);
+        $crate::queries::training::training_queries!($handle, $db);
         $crate::queries::isms::isms_queries!($handle, $db);
         $crate::queries::access_reviews::access_reviews_queries!($handle, $db);
         $crate::queries::continuity::continuity_queries!($handle, $db);
