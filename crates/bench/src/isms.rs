@@ -221,7 +221,7 @@ async fn time_get(request: reqwest::RequestBuilder) -> anyhow::Result<(u16, usiz
 }
 
 /// Times `rounds` GETs after one to warm up; `None` when the warm-up is not a 200.
-async fn time_rounds(
+pub(crate) async fn time_rounds(
     rounds: usize,
     request: impl Fn() -> reqwest::RequestBuilder,
 ) -> anyhow::Result<Result<(Vec<f64>, usize), u16>> {
@@ -241,7 +241,7 @@ async fn time_rounds(
     Ok(Ok((times, size)))
 }
 
-fn row(what: &str, times: &[f64], bytes: usize) -> String {
+pub(crate) fn row(what: &str, times: &[f64], bytes: usize) -> String {
     format!(
         "| {what} | {:.0} kB | {:.1} | {:.1} | {:.1} |",
         bytes as f64 / 1000.0,
@@ -562,7 +562,7 @@ enum Probe {
 }
 
 /// The machine's 1-minute load average (other work on the same cores shows in the figures).
-fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|l| l.split_whitespace().next().map(str::to_owned))

@@ -14,6 +14,8 @@
 //!   false positives, and from an insider's burst to the alert and the lock (see [`detect`]).
 //! - `isms`: the asset, risk, vendor and SoA lists at 10,000 assets, 1,000 risks and 500
 //!   vendors, and the live evidence's delay after a change (see [`isms`]).
+//! - `policies`: the acknowledgement status of 5,000 people × 10 policy documents (see
+//!   [`policies`]).
 
 mod approvals;
 mod console;
@@ -22,6 +24,7 @@ mod export;
 mod fleet;
 mod isms;
 mod mail;
+mod policies;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -268,6 +271,21 @@ enum Command {
         #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
         postgres: String,
     },
+    /// Policies with acknowledgements (issue 18, item 1): the acknowledgement status of N people
+    /// × D documents (API and console page).
+    Policies {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        #[arg(long, default_value_t = 5_000)]
+        users: usize,
+        #[arg(long, default_value_t = 10)]
+        documents: usize,
+        /// Requests per endpoint (after one to warm up).
+        #[arg(long, default_value_t = 100)]
+        rounds: usize,
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -350,6 +368,9 @@ fn main() -> anyhow::Result<()> {
                 rounds,
                 evidence_samples,
             })),
+        Command::Policies { backend, users, documents, rounds, postgres } => {
+            runtime.block_on(policies::run(policies::Options { backend, postgres, users, documents, rounds }))
+        }
     }
 }
 

@@ -1751,7 +1751,7 @@ pub struct IsmsDashboardView {
     pub open_incidents: usize,
 }
 
-// --- Policies with acknowledgements (issue 18, item 1; ISMS-3, LEAK-7)
+// --- Policies with acknowledgements (issue 18, item 1; ISMS-2, ISMS-3, LEAK-7)
 
 /// A person by id and display name.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

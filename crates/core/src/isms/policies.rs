@@ -1,4 +1,4 @@
-//! Policies with acknowledgements (issue 18, item 1; ISMS-3, LEAK-7). A document — a tier of the
+//! Policies with acknowledgements (issue 18, item 1; ISMS-2, ISMS-3, LEAK-7). A document — a tier of the
 //! centre's rules, the privacy policy or the confidentiality pledge — has versions: a draft
 //! (one at a time, replaced while unpublished) becomes the version in force when a security
 //! admin publishes it, which is the approval. Everyone in its scope (roles, sites, client
@@ -112,7 +112,15 @@ impl People {
 /// The status of every published document (and drafts, with nothing owed), computed from the
 /// store in three reads — what the benchmark times for 5,000 people × 10 documents.
 async fn statuses(read: &mut dyn StoreRead) -> Result<Vec<PolicyStatus>, CoreError> {
-    let records = read.policies().await?;
+    statuses_of(read, None).await
+}
+
+/// [`statuses`] of one document only (`Some(id)`), or of all.
+async fn statuses_of(read: &mut dyn StoreRead, only: Option<&str>) -> Result<Vec<PolicyStatus>, CoreError> {
+    let mut records = read.policies().await?;
+    if let Some(id) = only {
+        records.retain(|r| r.id == id);
+    }
     let people = People::read(read).await?;
     let acks = read.current_policy_acknowledgements().await?;
     let scopes: Vec<PolicyScope> = records.iter().map(scope_of).collect();
@@ -270,7 +278,7 @@ impl Isms {
         let my_acknowledgement =
             mine.iter().find(|a| Some(a.version) == record.published_version).map(|a| a.acknowledged_at);
         let (status, acknowledgements) = if keeper {
-            let status = statuses(&mut *read).await?.into_iter().find(|s| s.record.id == id);
+            let status = statuses_of(&mut *read, Some(id)).await?.into_iter().next();
             (status, read.policy_acknowledgements(Some(id), None).await?)
         } else {
             (None, Vec::new())
@@ -418,8 +426,7 @@ impl Isms {
         if !tx.publish_policy_version(id, version, self.base.now(), &principal.actor().encode()).await? {
             return Err(CoreError::Conflict("this draft was published meanwhile".into()));
         }
-        let owed =
-            statuses(&mut *tx).await?.into_iter().find(|s| s.record.id == id).map_or(0, |s| s.pending.len());
+        let owed = statuses_of(&mut *tx, Some(id)).await?.into_iter().next().map_or(0, |s| s.pending.len());
         let e = AuditEvent::of(&actions::ISMS_POLICY_PUBLISH, principal.actor(), Outcome::Success)
             .object(format!("isms_policy:{id}"))
             .detail("version", version.to_string())
@@ -491,7 +498,7 @@ impl Isms {
                 "this document is not published yet: nobody owes an acknowledgement".into(),
             ));
         };
-        let status = statuses(&mut *tx).await?.into_iter().find(|s| s.record.id == id);
+        let status = statuses_of(&mut *tx, Some(id)).await?.into_iter().next();
         let pending = status.map(|s| s.pending).unwrap_or_default();
         let addresses: HashMap<String, String> =
             tx.list_users().await?.into_iter().filter_map(|u| u.mail_address.map(|a| (u.id, a))).collect();

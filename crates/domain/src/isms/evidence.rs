@@ -40,7 +40,7 @@ pub enum EvidenceKind {
     /// Median hours from an incident's opening to its containment, last 90 days.
     TimeToContain,
     /// Share of the acknowledgements owed that are given: each person in scope of each
-    /// published policy, for its version in force (ISMS-3, LEAK-7).
+    /// published policy, for its version in force (ISMS-2, ISMS-3, LEAK-7).
     PolicyAcknowledgements,
     /// Share of the training owed that is done: each person with each onboarding and annual
     /// course for them, and each topic course assigned (ISMS-8, TW-13).

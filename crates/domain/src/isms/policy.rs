@@ -1,4 +1,4 @@
-//! Policies with acknowledgements (issue 18, item 1; ISMS-3, LEAK-7): the three tiers of the
+//! Policies with acknowledgements (issue 18, item 1; ISMS-2, ISMS-3, LEAK-7): the three tiers of the
 //! centre's rules [基本方針・対策基準・実施手順], the privacy policy and the confidentiality pledge
 //! [機密保持誓約書] — versioned Markdown documents, published to the people in scope (roles, sites,
 //! client companies), each acknowledged [同意] by every one of them. Pure: what a document may

@@ -1,4 +1,4 @@
-//! Policies with acknowledgements (issue 18, item 1; ISMS-3, LEAK-7): a document's draft is in
+//! Policies with acknowledgements (issue 18, item 1; ISMS-2, ISMS-3, LEAK-7): a document's draft is in
 //! force only once a security admin publishes it; everyone in scope acknowledges the version
 //! in force; publishing a new version keeps the old acknowledgements and lists everyone who
 //! must acknowledge again; bad input is refused by field with nothing written; Markdown is

@@ -1,4 +1,4 @@
-//! Policies with acknowledgements (issue 18, item 1; ISMS-3, LEAK-7). `/api/v1/policies`: the
+//! Policies with acknowledgements (issue 18, item 1; ISMS-2, ISMS-3, LEAK-7). `/api/v1/policies`: the
 //! documents published to the caller, each to read and acknowledge [同意]; `/api/v1/isms/policies`:
 //! the security admin's side — documents, drafts, publishing (the approval), who has not
 //! acknowledged, reminders, and the option that makes customer lookups wait for the pledge.

@@ -1,4 +1,4 @@
-//! Policies with acknowledgements (issue 18, item 1; ISMS-3, LEAK-7) in the console.
+//! Policies with acknowledgements (issue 18, item 1; ISMS-2, ISMS-3, LEAK-7) in the console.
 //!
 //! - `/policies`: the documents published to me, those still to acknowledge first, and what
 //!   keeps me from looking customers up (the pledge, when the option is on);
