@@ -1124,6 +1124,33 @@ catalogue! {
         ],
         summary: "a business-continuity plan was made, changed or retired (ISMS-5)",
     };
+    INTERNAL_AUDIT_CHANGE = Action {
+        name: "internal_audit.change",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`internal_audit:<id>`",
+        details: &[
+            ("change", "`plan` or `report`"),
+            ("number", "the audit's number (`IA-<n>`)"),
+            ("controls", "plan: how many SoA controls it audits"),
+        ],
+        summary: "an internal audit was planned, or its report recorded (ISMS-7)",
+    };
+    INTERNAL_AUDIT_FINDING = Action {
+        name: "internal_audit.finding",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`audit_finding:<id>`",
+        details: &[
+            ("step", "`raise`, `plan`, `implemented`, `verify_effective`, `verify_not_effective`, `acknowledge`"),
+            ("number", "the finding's number (`F-<n>`)"),
+            ("kind", "raise: `major_nonconformity`, `minor_nonconformity`, `observation`, `improvement`"),
+            ("audit", "raise: the audit's id"),
+            ("from", "the state before: `open`, `action_planned`, `implemented`"),
+            ("to", "the state after: `action_planned`, `implemented`, `closed`"),
+        ],
+        summary: "a finding of an internal audit was raised, or a step of its corrective action taken (CAPA, ISMS-7)",
+    };
     CONTINUITY_DRILL = Action {
         name: "continuity.drill",
         category: Category::Operation,

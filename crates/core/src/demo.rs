@@ -546,6 +546,7 @@ impl Core {
         self.load_demo_disposals(&admin).await?;
         self.load_demo_policies(&admin).await?;
         self.load_demo_continuity(&admin).await?;
+        self.load_demo_internal_audits(&admin).await?;
         Ok(())
     }
 
@@ -965,6 +966,127 @@ impl Core {
         }
         // The PCs enter the asset register now, not at the evidence task's next event.
         self.sync_followed_assets().await?;
+        Ok(())
+    }
+
+    /// Internal audits (issue 18, item 5; ISMS-7): this year's audit of the Tokyo centre,
+    /// reported, with a minor nonconformity whose corrective action is overdue (the dashboard
+    /// shows it), one closed after its effectiveness check, and an observation.
+    async fn load_demo_internal_audits(&self, admin: &crate::Principal) -> Result<(), CoreError> {
+        use mamori_domain::isms::internal_audit::{AuditInput, FindingInput, FindingKind, FindingStep};
+        let ctx = mamori_audit::RequestContext::default();
+        let mut read = self.base.store.read().await?;
+        let controls = read.catalog_controls(None).await?;
+        let users = read.list_users().await?;
+        drop(read);
+        let urn = |ref_id: &str| controls.iter().find(|c| c.ref_id == ref_id).map(|c| c.urn.clone());
+        let (Some(a77), Some(a715), Some(a57)) = (urn("A.7.7"), urn("A.5.15"), urn("A.5.7")) else {
+            return Ok(());
+        };
+        // The effectiveness check is someone else's: another security admin, or an auditor.
+        let Some(checker) = users.iter().find(|u| {
+            u.id != admin.user.id
+                && (u.roles.contains(&Role::SecurityAdmin) || u.roles.contains(&Role::Auditor))
+        }) else {
+            return Ok(());
+        };
+        let checker = crate::Principal::direct(checker, Vec::new());
+        let day =
+            |days: i64| crate::jst::day(mamori_domain::UnixMillis(self.now().0 + days * crate::jst::DAY_MS));
+        let audit = AuditInput {
+            title: "2026年度 内部監査（東京センター）".into(),
+            scope: "東京センター 全チーム・入退室管理・端末管理".into(),
+            controls: vec![a77.clone(), a715.clone(), a57],
+            auditor_id: checker.user.id.clone(),
+            planned_on: day(-30),
+        };
+        let audit = self.isms.plan_internal_audit(admin, audit, &ctx).await?;
+        let finding = |kind, control: Option<&String>, text: &str| FindingInput {
+            kind,
+            control: control.cloned(),
+            description: text.into(),
+        };
+        let lock = self
+            .isms
+            .raise_finding(
+                admin,
+                &audit,
+                finding(
+                    FindingKind::MinorNonconformity,
+                    Some(&a77),
+                    "離席時に画面ロックされていない席が 3 席あった",
+                ),
+                &ctx,
+            )
+            .await?;
+        let access = self
+            .isms
+            .raise_finding(
+                admin,
+                &audit,
+                finding(
+                    FindingKind::MinorNonconformity,
+                    Some(&a715),
+                    "異動した SV 1 名の旧チームの権限が残っていた",
+                ),
+                &ctx,
+            )
+            .await?;
+        self.isms
+            .raise_finding(
+                admin,
+                &audit,
+                finding(FindingKind::Observation, None, "ロッカーの鍵の管理台帳が手書き"),
+                &ctx,
+            )
+            .await?;
+        let plan = |cause: &str, action: &str| FindingStep::Plan {
+            root_cause: cause.into(),
+            corrective_action: action.into(),
+            owner_id: admin.user.id.clone(),
+            due_on: day(0),
+        };
+        self.isms
+            .take_finding_step(
+                admin,
+                &lock,
+                plan("自動ロックが 15 分のままの PC があった", "端末ルールで 5 分に統一し、朝礼で周知"),
+                &ctx,
+            )
+            .await?;
+        self.isms
+            .take_finding_step(
+                admin,
+                &access,
+                plan("異動時の権限見直しの手順がなかった", "異動をきっかけに棚卸しを始める"),
+                &ctx,
+            )
+            .await?;
+        let done = FindingStep::Implemented { note: "棚卸しの手順を追加".into() };
+        self.isms.take_finding_step(admin, &access, done, &ctx).await?;
+        let check = FindingStep::Verify {
+            effective: true,
+            note: "翌月の異動 2 件で権限が外れたことを確認".into(),
+        };
+        self.isms.take_finding_step(&checker, &access, check, &ctx).await?;
+        // The demo cannot wait for a due date to pass: the screen-lock action was due ten days
+        // ago, as if planned then.
+        let mut tx = self.base.store.begin().await?;
+        if let Some(mut f) = tx.audit_finding(&lock).await? {
+            f.due_on = Some(day(-10));
+            let state = f.state.clone();
+            tx.move_audit_finding(&f, &state).await?;
+        }
+        tx.commit().await?;
+        self.isms
+            .report_internal_audit(
+                admin,
+                &audit,
+                &day(-28),
+                "不適合 2 件（軽微）、観察事項 1 件。詳細は指摘事項を参照。",
+                &ctx,
+            )
+            .await?;
         Ok(())
     }
 

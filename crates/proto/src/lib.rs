@@ -1979,3 +1979,82 @@ pub struct ContinuityRegisterView {
     pub plans: Vec<ContinuityPlanView>,
     pub drills: Vec<ContinuityDrillView>,
 }
+
+/// An internal audit (ISMS-7).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InternalAuditView {
+    pub id: String,
+    /// `IA-<n>`.
+    pub number: i64,
+    pub title: String,
+    pub scope: String,
+    /// The SoA controls audited: urn and `ref_id name`.
+    pub controls: Vec<NamedRef>,
+    pub auditor_id: String,
+    pub auditor_name: Option<String>,
+    pub planned_on: String,
+    /// Set when its report is recorded.
+    pub held_on: Option<String>,
+    pub report: String,
+    pub findings: usize,
+    pub findings_open: usize,
+}
+
+/// An id with the name a person reads.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NamedRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// A step of a finding's corrective action, as taken.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FindingStepView {
+    /// `raise`, `plan`, `implemented`, `verify_effective`, `verify_not_effective`, `acknowledge`.
+    pub step: String,
+    pub state: String,
+    pub at: i64,
+    pub actor_name: Option<String>,
+    pub note: String,
+}
+
+/// A finding of an internal audit and its CAPA.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditFindingView {
+    pub id: String,
+    /// `F-<n>`.
+    pub number: i64,
+    pub audit_id: String,
+    pub audit: String,
+    /// `major_nonconformity`, `minor_nonconformity`, `observation`, `improvement`.
+    pub kind: String,
+    pub control_urn: Option<String>,
+    pub control: Option<String>,
+    pub description: String,
+    /// `open`, `action_planned`, `implemented`, `closed`.
+    pub state: String,
+    pub root_cause: String,
+    pub corrective_action: String,
+    pub owner_id: Option<String>,
+    pub owner_name: Option<String>,
+    pub due_on: Option<String>,
+    /// Days to the due date while not closed; negative when overdue.
+    pub days_left: Option<i64>,
+    pub steps: Vec<FindingStepView>,
+}
+
+/// The internal audits and their findings (overdue first, closed last).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InternalAuditRegisterView {
+    pub audits: Vec<InternalAuditView>,
+    pub findings: Vec<AuditFindingView>,
+}
+
+/// An audit's report.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditReportInput {
+    /// The day it was held (`YYYY-MM-DD`), not after today.
+    pub held_on: String,
+    pub report: String,
+}

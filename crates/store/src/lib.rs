@@ -19,6 +19,7 @@
 //! | training: courses, their images, assignments and attempts | [`TrainingRead`] | [`TrainingWrite`] | `training.rs` |
 //! | ISMS registers: control catalogs, Statement of Applicability, live evidence | [`IsmsRead`] | [`IsmsWrite`] | `isms.rs` |
 //! | business continuity: plans, contact trees, drills | [`ContinuityRead`] | [`ContinuityWrite`] | `continuity.rs` |
+//! | internal audits: audits, findings, their corrective actions | [`InternalAuditRead`] | [`InternalAuditWrite`] | `internal_audits.rs` |
 //! | access-right reviews: campaigns, their frozen entries and decisions | [`AccessReviewRead`] | [`AccessReviewWrite`] | `access_reviews.rs` |
 //! | outgoing mail held for a check, mail passwords | [`MailRead`] | [`MailWrite`] | `mail.rs` |
 //! | the customer vault and calls | [`VaultRead`] | [`VaultWrite`] | `vault.rs` |
@@ -38,6 +39,7 @@ mod detection;
 mod devices;
 mod identity;
 mod incidents;
+mod internal_audits;
 mod isms;
 mod mail;
 mod records;
@@ -58,6 +60,9 @@ pub use detection::{AlertRecord, AlertResponseRecord, DetectionRead, DetectionWr
 pub use devices::{DeviceRead, DeviceWrite};
 pub use identity::{IdentityRead, IdentityWrite};
 pub use incidents::{IncidentEvent, IncidentRead, IncidentRecord, IncidentWrite};
+pub use internal_audits::{
+    AuditFindingRecord, FindingStepRecord, InternalAuditRead, InternalAuditRecord, InternalAuditWrite,
+};
 pub use isms::{
     AssetListQuery, AssetOwnerFilter, AssetPage, AssetRecord, AssetSort, CatalogRecord, CertificateRecord,
     ControlRecord, DisposalRecord, EvidenceRecord, IsmsRead, IsmsWrite, LegalRecord, PolicyAckRecord,
@@ -158,6 +163,7 @@ pub trait StoreRead:
     + IsmsRead
     + AccessReviewRead
     + ContinuityRead
+    + InternalAuditRead
     + Send
 {
 }
@@ -177,6 +183,7 @@ impl<
         + IsmsRead
         + AccessReviewRead
         + ContinuityRead
+        + InternalAuditRead
         + Send
         + ?Sized,
 > StoreRead for T
@@ -202,6 +209,7 @@ pub trait StoreTx:
     + IsmsWrite
     + AccessReviewWrite
     + ContinuityWrite
+    + InternalAuditWrite
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -211,8 +219,8 @@ pub mod prelude {
     pub use crate::{
         AccessReviewRead, AccessReviewWrite, ApprovalRead, ApprovalWrite, AuditRead, AuditWrite,
         ContinuityRead, ContinuityWrite, DetectionRead, DetectionWrite, DeviceRead, DeviceWrite,
-        IdentityRead, IdentityWrite, IncidentRead, IncidentWrite, IsmsRead, IsmsWrite, MailRead, MailWrite,
-        RulesRead, RulesWrite, SettingsRead, SettingsWrite, SharedStateWrite, StoreRead, StoreTx, VaultRead,
-        VaultWrite,
+        IdentityRead, IdentityWrite, IncidentRead, IncidentWrite, InternalAuditRead, InternalAuditWrite,
+        IsmsRead, IsmsWrite, MailRead, MailWrite, RulesRead, RulesWrite, SettingsRead, SettingsWrite,
+        SharedStateWrite, StoreRead, StoreTx, VaultRead, VaultWrite,
     };
 }

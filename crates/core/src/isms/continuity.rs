@@ -7,6 +7,7 @@
 
 use super::Isms;
 use super::assets::display_names;
+use super::check_user;
 use crate::{CoreError, Principal, new_id};
 use mamori_audit::{AuditEvent, Outcome, RequestContext, actions};
 use mamori_domain::Permission;
@@ -294,12 +295,4 @@ async fn plan_in_force(tx: &mut Box<dyn StoreTx>, id: &str) -> Result<Continuity
         Some(_) => Err(CoreError::Conflict("this plan is retired: make a new one".into())),
         None => Err(CoreError::NotFound { what: "continuity plan" }),
     }
-}
-
-async fn check_user(tx: &mut Box<dyn StoreTx>, field: &'static str, id: &str) -> Result<(), CoreError> {
-    let known = if uuid::Uuid::parse_str(id).is_ok() { tx.user_by_id(id).await? } else { None };
-    if known.is_none() {
-        return Err(CoreError::invalid(field, ErrorCode::InvalidValue, format!("no user has the id {id}")));
-    }
-    Ok(())
 }

@@ -28,6 +28,8 @@ pub enum ReviewOf {
     Legal,
     /// A business-continuity plan's next drill (ISMS-5).
     Drill,
+    /// An internal audit's finding, by its corrective action's due date (ISMS-7).
+    Finding,
 }
 
 impl ReviewOf {
@@ -40,6 +42,7 @@ impl ReviewOf {
             ReviewOf::VendorAssessment => "vendor_assessment",
             ReviewOf::Legal => "legal",
             ReviewOf::Drill => "drill",
+            ReviewOf::Finding => "finding",
         }
     }
 }
@@ -205,6 +208,9 @@ pub(crate) async fn due_reviews(
     }
     for (id, title, due) in super::continuity::drills_due(read).await? {
         push(ReviewOf::Drill, &id, &title, Some(&due));
+    }
+    for (id, name, due) in super::internal_audits::findings_due(read).await? {
+        push(ReviewOf::Finding, &id, &name, Some(&due));
     }
     reviews.sort_by_key(|r| r.days_left);
     Ok(reviews)

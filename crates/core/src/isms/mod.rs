@@ -12,6 +12,7 @@ pub mod continuity;
 pub mod dashboard;
 pub mod disposals;
 pub mod evidence;
+pub mod internal_audits;
 pub mod legal;
 pub mod policies;
 pub mod risks;
@@ -533,4 +534,21 @@ impl LineContext {
         assets.dedup();
         SoaLine { control, entry, owner, evidence, mapped, risks, assets }
     }
+}
+
+/// Refuses `id` in `field` unless it is a user's (an owner, a participant, an auditor).
+pub(crate) async fn check_user(
+    tx: &mut Box<dyn mamori_store::StoreTx>,
+    field: &'static str,
+    id: &str,
+) -> Result<(), CoreError> {
+    let known = if uuid::Uuid::parse_str(id).is_ok() { tx.user_by_id(id).await? } else { None };
+    if known.is_none() {
+        return Err(CoreError::invalid(
+            field,
+            mamori_proto::ErrorCode::InvalidValue,
+            format!("no user has the id {id}"),
+        ));
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod continuity;
 pub mod disposal;
 pub mod evidence;
+pub mod internal_audit;
 pub mod legal;
 pub mod policy;
 pub mod risk;

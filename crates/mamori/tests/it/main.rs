@@ -22,6 +22,7 @@ mod isms;
 mod isms_console;
 mod isms_continuity;
 mod isms_disposals;
+mod isms_internal_audits;
 mod isms_legal;
 mod isms_policies;
 mod isms_training;

@@ -29,6 +29,7 @@ pub mod incidents;
 pub mod isms;
 pub mod isms_continuity;
 pub mod isms_disposals;
+pub mod isms_internal_audits;
 pub mod isms_legal;
 pub mod isms_policies;
 pub mod isms_registers;
@@ -215,6 +216,11 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(IsmsManage), operation!(isms_continuity::update_continuity_plan))
         .api(Permission(IsmsManage), operation!(isms_continuity::retire_continuity_plan))
         .api(Permission(IsmsManage), operation!(isms_continuity::record_continuity_drill))
+        .api(Permission(IsmsRead), operation!(isms_internal_audits::list_internal_audits))
+        .api(Permission(IsmsManage), operation!(isms_internal_audits::plan_internal_audit))
+        .api(Permission(IsmsManage), operation!(isms_internal_audits::report_internal_audit))
+        .api(Permission(IsmsManage), operation!(isms_internal_audits::raise_audit_finding))
+        .api(Permission(IsmsManage), operation!(isms_internal_audits::take_finding_step))
         .api(Permission(IsmsRead), operation!(isms_policies::list_isms_policies))
         .api(Permission(IsmsManage), operation!(isms_policies::create_isms_policy))
         .api(Permission(IsmsManage), operation!(isms_policies::set_isms_policy_option))

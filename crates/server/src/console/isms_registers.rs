@@ -120,6 +120,7 @@ pub(super) fn sub_tabs(tr: Tr, current: &str) -> Vec<SubTab> {
         ("/isms/policies", "isms_registers.tab_policies"),
         ("/isms/training", "isms_registers.tab_training"),
         ("/isms/disposals", "isms_registers.tab_disposals"),
+        ("/isms/audits", "isms_registers.tab_audits"),
         ("/isms/continuity", "isms_registers.tab_continuity"),
         ("/isms/registers", "isms_registers.tab_transfer"),
     ]
@@ -278,6 +279,7 @@ fn review_href(of: ReviewOf, id: &str) -> String {
         ReviewOf::Vendor | ReviewOf::VendorAssessment => format!("/isms/vendors/{}", segment(id)),
         ReviewOf::Legal => format!("/isms/legal/{}", segment(id)),
         ReviewOf::Drill => format!("/isms/continuity#plan-{}", segment(id)),
+        ReviewOf::Finding => format!("/isms/audits#finding-{}", segment(id)),
     }
 }
 
@@ -2521,6 +2523,7 @@ mod tests {
                     ReviewOf::VendorAssessment,
                     ReviewOf::Legal,
                     ReviewOf::Drill,
+                    ReviewOf::Finding,
                 ]
                 .iter()
                 .map(|r| format!("review_of.{}", r.as_str())),

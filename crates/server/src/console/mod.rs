@@ -18,6 +18,7 @@ pub(crate) mod incidents;
 pub(crate) mod isms;
 mod isms_continuity;
 mod isms_disposals;
+mod isms_internal_audits;
 mod isms_legal;
 mod isms_registers;
 mod isms_transfer;
@@ -80,6 +81,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = isms_legal::routes(r);
     let r = isms_disposals::routes(r);
     let r = isms_continuity::routes(r);
+    let r = isms_internal_audits::routes(r);
     let r = policies::routes(r);
     let r = training::routes(r);
     let r = isms_transfer::routes(r);

@@ -20,6 +20,7 @@ pub(crate) mod detection;
 pub(crate) mod devices;
 pub(crate) mod identity;
 pub(crate) mod incidents;
+pub(crate) mod internal_audits;
 pub(crate) mod isms;
 pub(crate) mod mail;
 pub(crate) mod rules;
@@ -45,6 +46,7 @@ macro_rules! store_tx_impl {
         $crate::queries::isms::isms_queries!($handle, $db);
         $crate::queries::access_reviews::access_reviews_queries!($handle, $db);
         $crate::queries::continuity::continuity_queries!($handle, $db);
+        $crate::queries::internal_audits::internal_audits_queries!($handle, $db);
 
         #[async_trait::async_trait]
         impl mamori_store::StoreTx for $handle {
