@@ -1447,6 +1447,8 @@ impl Core {
         use mamori_proto::agent::{AgentEvent, EventData, UsbDevice};
         if feed.devices.is_empty() {
             self.load_demo_devices().await?;
+            // The access review freezes the PCs too, so it starts once they are enrolled.
+            self.load_demo_access_review().await?;
             feed.devices = self.base.store.read().await?.list_devices().await?;
         }
         feed.ticks += 1;

@@ -31,7 +31,7 @@ use std::time::Duration;
 pub const SETTINGS_KEY: &str = "access_review_settings";
 const DAY_MS: i64 = 86_400_000;
 /// Scheduled campaigns started, one per period across replicas.
-const PERIODS: Scope = Scope { name: "access_review_period", memory_when_alone: false };
+pub(crate) const PERIODS: Scope = Scope { name: "access_review_period", memory_when_alone: false };
 
 fn refused(e: ReviewError) -> CoreError {
     let code = if e.message == "required" { ErrorCode::Required } else { ErrorCode::InvalidValue };
@@ -407,26 +407,36 @@ impl Isms {
             read.access_review_entry_page(campaign_id, &filter, open_only, offset, PAGE_SIZE).await?;
         let raw = read.access_review_progress(campaign_id).await?;
         let names = super::assets::display_names(&mut *read).await?;
-        let progress = raw
-            .into_iter()
-            .filter(|p| {
-                everything
-                    || match &p.reviewers {
-                        Some(r) => reviewer_ids(Some(r)).contains(&principal.user.id),
-                        None => false,
-                    }
-            })
-            .map(|p| Progress {
-                reviewers: reviewer_ids(p.reviewers.as_deref())
-                    .iter()
-                    .map(|id| names.get(id).cloned().unwrap_or_else(|| id.clone()))
-                    .collect(),
-                entries: p.entries,
-                decided: p.decided,
-                deferred: p.deferred,
-                flagged: p.flagged,
-            })
-            .collect();
+        // Each reviewer's own count: an entry two supervisors share counts for both.
+        let mut per: std::collections::BTreeMap<Option<String>, Progress> = std::collections::BTreeMap::new();
+        for p in raw {
+            let ids = reviewer_ids(p.reviewers.as_deref());
+            let keys: Vec<Option<String>> =
+                if ids.is_empty() { vec![None] } else { ids.into_iter().map(Some).collect() };
+            for key in keys {
+                let visible = everything || key.as_deref() == Some(principal.user.id.as_str());
+                if !visible {
+                    continue;
+                }
+                let reviewers =
+                    key.iter().map(|id| names.get(id).cloned().unwrap_or_else(|| id.clone())).collect();
+                let g = per.entry(key).or_insert(Progress {
+                    reviewers,
+                    entries: 0,
+                    decided: 0,
+                    deferred: 0,
+                    flagged: 0,
+                });
+                g.entries += p.entries;
+                g.decided += p.decided;
+                g.deferred += p.deferred;
+                g.flagged += p.flagged;
+            }
+        }
+        let mut progress: Vec<Progress> = per.into_values().collect();
+        progress.sort_by(|a, b| {
+            (a.reviewers.is_empty(), &a.reviewers).cmp(&(b.reviewers.is_empty(), &b.reviewers))
+        });
         let subject_name = campaign.subject_user_id.as_ref().and_then(|s| names.get(s).cloned());
         Ok(ReviewPage {
             can_decide: principal.can(Permission::AccessReviewsDecide) && campaign.finished_at.is_none(),
@@ -440,6 +450,32 @@ impl Isms {
             names,
             subject_name,
         })
+    }
+
+    /// One entry, to its reviewers, security admins and auditors (a revocation's confirmation
+    /// names it); with the user ids and actors to names.
+    pub async fn access_review_entry(
+        &self,
+        principal: &Principal,
+        entry_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<(AccessReviewEntryRecord, HashMap<String, String>), CoreError> {
+        self.base
+            .permitted(principal, Permission::AccessReviewsRead, &actions::ACCESS_REVIEW_READ, ctx)
+            .await?;
+        crate::check_id(entry_id, "access review entry")?;
+        let mut read = self.base.store.read().await?;
+        let entry = read
+            .access_review_entry(entry_id)
+            .await?
+            .ok_or(CoreError::NotFound { what: "access review entry" })?;
+        if !principal.can(Permission::IsmsRead) && !Self::reviewer_may(principal, &entry) {
+            drop(read);
+            let object = format!("access_review_entry:{entry_id}");
+            return Err(self.not_reviewer(principal, &actions::ACCESS_REVIEW_READ, object, ctx).await);
+        }
+        let names = super::assets::display_names(&mut *read).await?;
+        Ok((entry, names))
     }
 
     /// Starts a campaign over everyone now (`access_reviews.manage`); returns its id and how
@@ -629,15 +665,9 @@ impl Isms {
         campaign_id: &str,
         ctx: &RequestContext,
     ) -> Result<(String, Vec<u8>), CoreError> {
-        self.base
-            .permitted(principal, Permission::AccessReviewsRead, &actions::ACCESS_REVIEW_EXPORT, ctx)
-            .await?;
+        // Evidence for the ISMS: security admins and auditors (`isms.read`), not supervisors.
+        self.base.permitted(principal, Permission::IsmsRead, &actions::ACCESS_REVIEW_EXPORT, ctx).await?;
         crate::check_id(campaign_id, "access review")?;
-        if !principal.can(Permission::IsmsRead) {
-            return Err(self
-                .not_reviewer(principal, &actions::ACCESS_REVIEW_EXPORT, campaign_object(campaign_id), ctx)
-                .await);
-        }
         let mut read = self.base.store.read().await?;
         let campaign = read
             .access_review_campaign(campaign_id)
@@ -831,5 +861,78 @@ impl Isms {
             }
         }
         Ok(report)
+    }
+}
+
+impl crate::Core {
+    /// The demo's access review (issue 18, item 10): the schedule on (quarterly), this
+    /// quarter's campaign over everyone started — PCs included — and about half done: the
+    /// 通販受注チーム's supervisor has decided all of their team (one operator's entries deferred
+    /// while a shared-account signal is looked into, another supervisor's second client company
+    /// revoked), the 保険サポートチーム's supervisor half of theirs; the 札幌夜間チーム and the
+    /// security admins' own entries wait. Done once.
+    pub(crate) async fn load_demo_access_review(&self) -> Result<(), CoreError> {
+        let ctx = RequestContext::default();
+        let base = &self.base;
+        if !base.store.read().await?.access_review_campaigns().await?.is_empty() {
+            return Ok(());
+        }
+        let now = base.now();
+        let settings = ReviewSettings { every_months: 3, ..ReviewSettings::default() };
+        let users = base.store.read().await?.list_users().await?;
+        let by_name = |name: &str| users.iter().find(|u| u.username == name).cloned();
+        let mut tx = base.store.begin().await?;
+        let json = serde_json::to_string(&settings).map_err(|e| CoreError::Internal(e.to_string()))?;
+        tx.put_setting(SETTINGS_KEY, &json).await?;
+        if let Some(op) = by_name("demo-op07") {
+            tx.insert_security_event(&mamori_store::SecurityEvent {
+                id: new_id(),
+                kind: "shared_account_suspected".into(),
+                user_id: Some(op.id.clone()),
+                details: serde_json::json!({"demo": true}).to_string(),
+                created_at: UnixMillis(now.0 - 5 * DAY_MS),
+            })
+            .await?;
+        }
+        let period = settings.period(now).unwrap_or_default();
+        let title = format!("四半期 / Quarterly {period}");
+        let (id, _) =
+            start_campaign(base, &mut tx, title, "scheduled", None, settings.due_days, Actor::System, &ctx)
+                .await?;
+        tx.commit().await?;
+        base.first_use(PERIODS, &period, now.plus(Duration::from_secs(400 * 86_400))).await?;
+        let entries = base.store.read().await?.access_review_entries(&id).await?;
+        let mut half = 0usize;
+        for (sv_name, all) in [("demo-sv01", true), ("demo-sv02", false)] {
+            let Some(sv) = by_name(sv_name) else { continue };
+            let sv = Principal::direct(&sv, Vec::new());
+            let mine: Vec<&AccessReviewEntryRecord> = entries
+                .iter()
+                .filter(|e| reviewer_ids(e.reviewers.as_deref()).contains(&sv.user.id))
+                .collect();
+            let count = if all { mine.len() } else { mine.len() / 2 };
+            for e in mine.into_iter().take(count) {
+                let username = users.iter().find(|u| u.id == e.user_id).map(|u| u.username.as_str());
+                let input = if e.flags.contains("shared_account") {
+                    DecisionInput {
+                        decision: Decision::Defer,
+                        reason: "共有の疑いを本人に確認中（来週の面談で確認）".into(),
+                    }
+                } else if username == Some("demo-sv04")
+                    && e.kind == "client"
+                    && e.item_name.contains("Insurance")
+                {
+                    DecisionInput {
+                        decision: Decision::Revoke, reason: "通販チームの担当外のため".into()
+                    }
+                } else {
+                    DecisionInput { decision: Decision::Approve, reason: String::new() }
+                };
+                self.isms.decide_access_review(&sv, &e.id, input, &ctx).await?;
+                half += 1;
+            }
+        }
+        tracing::debug!(decided = half, "the demo's access review");
+        Ok(())
     }
 }

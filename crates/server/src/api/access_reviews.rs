@@ -178,7 +178,7 @@ pub async fn decide_access_review_entry(
 }
 
 /// A campaign as CSV evidence (UTF-8 with a BOM): every entry with its flags, who decided
-/// what and when. Security admins and auditors; audited `access_review.export`.
+/// what and when. Security admins and auditors (`isms.read`); audited `access_review.export`.
 #[utoipa::path(get, path = "/api/v1/access-reviews/{id}/export", tag = "access_reviews",
     responses((status = 200, description = "The campaign as CSV.", content_type = "text/csv"),
         (status = 403, body = proto::Problem), (status = 404, body = proto::Problem)))]

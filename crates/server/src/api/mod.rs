@@ -121,7 +121,7 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(AccessReviewsManage), operation!(access_reviews::start_access_review))
         .api(Permission(AccessReviewsManage), operation!(access_reviews::set_access_review_settings))
         .api(Permission(AccessReviewsRead), operation!(access_reviews::get_access_review))
-        .api(Permission(AccessReviewsRead), operation!(access_reviews::export_access_review))
+        .api(Permission(IsmsRead), operation!(access_reviews::export_access_review))
         .api(Permission(AccessReviewsDecide), operation!(access_reviews::decide_access_review_entry))
         // Anyone signed in may ask and see their own; who decides is the kind's policy's.
         .api(SignedIn, operation!(approvals::list_approvals))

@@ -2,6 +2,7 @@
 //! Every form posts with a CSRF token ([`Form`] checks it) and answers with a page or a redirect.
 //! Later features slot into the navigation through [`NAV`].
 
+mod access_reviews;
 mod admin;
 pub(crate) mod alerts;
 mod approvals;
@@ -67,6 +68,7 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::GET, "/enrol-totp", EnrolmentAllowed, auth::enrol_page)
         .add(Method::POST, "/enrol-totp", EnrolmentAllowed, auth::enrol)
         .add(Method::GET, "/dashboard", SignedIn, home::home);
+    let r = access_reviews::routes(r);
     let r = profile::routes(r);
     let r = mail_files::routes(r);
     let r = audit::routes(r);
@@ -149,6 +151,7 @@ pub const NAV: &[NavEntry] = {
         entry("/mail", "nav.mail", None, Work),
         entry("/audit", "nav.audit", Some(AuditRead), Oversight),
         entry("/isms", "isms.nav", Some(IsmsRead), Oversight),
+        entry("/access-reviews", "nav.access_reviews", Some(AccessReviewsRead), Oversight),
         entry("/admin/users", "nav.users", Some(UsersRead), Admin),
         entry("/admin/org", "nav.org", Some(OrgRead), Admin),
         entry("/admin/tokens", "nav.tokens", Some(TokensManage), Admin),
