@@ -431,6 +431,17 @@ impl Isms {
         Ok(TrainingOverview { courses, overdue, lookups_require_onboarding })
     }
 
+    /// The courses in force, newest first (`isms.read`): what an incident's page offers to assign.
+    pub async fn training_courses(
+        &self,
+        principal: &Principal,
+        ctx: &RequestContext,
+    ) -> Result<Vec<Course>, CoreError> {
+        self.base.permitted(principal, Permission::IsmsRead, &actions::ISMS_READ, ctx).await?;
+        let mut read = self.base.store.read().await?;
+        read.training_courses(false).await?.into_iter().map(Course::of).collect()
+    }
+
     /// The courses for the caller — in scope or assigned — those owed first (overdue first).
     pub async fn my_training(
         &self,

@@ -366,6 +366,18 @@ async fn assignments_overdue_and_the_sweep(backend: Backend) {
     let overdue_at = page.find("training-overdue").expect("the overdue list");
     assert!(overdue_at < page.find("training-courses").unwrap(), "problems first");
     assert!(page.contains("期限切れ") && page.contains("山田 花子"));
+    // The incident's page offers the courses to assign to the people involved.
+    let page = browser.get(&format!("/incidents/{}", incident.id)).await.text().await.unwrap();
+    assert!(page.contains("incident-training-form") && page.contains("メール誤送信の再発防止"), "{page}");
+    let csrf = browser.csrf(&format!("/incidents/{}", incident.id)).await;
+    let r = browser
+        .post_form(
+            "/isms/training/assign",
+            &[("_csrf", &csrf), ("course_id", &topic), ("incident_id", &incident.id)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], format!("/incidents/{}?done=training_assigned", incident.id));
     // A retired course is owed by nobody; retiring is confirmed first.
     let confirm = browser.get(&format!("/isms/training/{topic}/retire")).await.text().await.unwrap();
     assert!(confirm.contains("廃止しますか"));

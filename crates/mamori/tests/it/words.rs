@@ -22,6 +22,7 @@ fn catalogue_codes() -> BTreeSet<String> {
     codes.extend(section("posture_rule"));
     codes.extend(section("disposal_method"));
     codes.extend(section("policy_kind"));
+    codes.extend(section("course_kind"));
     codes.extend(Permission::ALL.iter().map(|p| p.as_str().to_owned()));
     codes.extend(Role::ALL.iter().map(|r| r.as_str().to_owned()));
     codes.extend(["access", "authentication", "login", "operation", "security", "device"].map(String::from));
@@ -169,6 +170,9 @@ async fn japanese_pages_show_no_raw_codes(backend: Backend) {
         read().await.policies().await.unwrap().into_iter().find(|p| p.kind == "confidentiality_pledge");
     let pledge = pledge.expect("the demo's pledge").id;
     pages.extend([format!("/policies/{pledge}"), format!("/policies/{pledge}/diff?from=1&to=2")]);
+    // The demo's onboarding course (issue 18, item 2): its text, quiz and who still owes it.
+    let course = read().await.training_courses(false).await.unwrap().into_iter().next();
+    pages.push(format!("/training/{}", course.expect("the demo's course").id));
 
     let mut problems = Vec::new();
     let mut read_pages = 0;

@@ -658,6 +658,8 @@ struct IncidentPage {
     can_manage: bool,
     typed: Typed,
     max_text: usize,
+    /// Training courses in force to assign to the people involved (issue 18, item 2): (id, title).
+    courses: Vec<(String, String)>,
 }
 
 fn report_box(tr: Tr, d: &IncidentDetail, now: UnixMillis) -> ReportBox {
@@ -875,6 +877,13 @@ async fn incident_view(
         Vec::new()
     };
     let closed = current == IncidentState::Closed;
+    let courses = if p.can(mamori_domain::Permission::IsmsManage) {
+        let english = tr.0 == mamori_domain::identity::Language::En;
+        let all = state.core.isms.training_courses(p, ctx).await.unwrap_or_default();
+        all.iter().map(|c| (c.id().to_owned(), c.title_in(english).to_owned())).collect()
+    } else {
+        Vec::new()
+    };
     let page = IncidentPage {
         c: Chrome::new(tr, "incidents.incident_title", Some(p), csrf_for(Some(p), None), "/incidents")
             .notice_key(done)
@@ -940,6 +949,7 @@ async fn incident_view(
         can_manage,
         typed,
         max_text: MAX_TEXT_CHARS,
+        courses,
     };
     (status, render(&page)).into_response()
 }

@@ -41,6 +41,7 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::POST, "/isms/training", Needs(IsmsManage), create)
         .add(Method::POST, "/isms/training/option", Needs(IsmsManage), set_option)
         .add(Method::POST, "/isms/training/remind", Needs(IsmsManage), remind)
+        .add(Method::POST, "/isms/training/assign", Needs(IsmsManage), assign_after_incident)
         .add(Method::POST, "/isms/training/{id}/images", Needs(IsmsManage), upload_image)
         .add(Method::POST, "/isms/training/{id}/assign", Needs(IsmsManage), assign)
         .add(Method::GET, "/isms/training/{id}/retire", Needs(IsmsManage), confirm_retire)
@@ -726,6 +727,29 @@ async fn assign(
             let refused = Some((crate::problem::status_of(&e), form_error(tr, &e)));
             course_view(&state, tr, &p, &ctx, &id, None, None, refused, &[]).await
         }
+    }
+}
+
+/// From an incident's page: the chosen course to the people involved, back to the incident.
+async fn assign_after_incident(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Caller(p): Caller,
+    Ctx(ctx): Ctx,
+    form: Form,
+) -> Response {
+    let tr = tr_for(&headers, Some(&p));
+    let course = form.text("course_id").trim().to_owned();
+    let incident = form.text("incident_id").trim().to_owned();
+    if !is_uuid(&course) || !is_uuid(&incident) {
+        return not_found(tr);
+    }
+    let input = AssignInput { incident_id: Some(incident.clone()), ..Default::default() };
+    match state.core.isms.assign_training(&p, &course, input, &ctx).await {
+        Ok(_) => Redirect::to(&format!("/incidents/{incident}?done=training_assigned")).into_response(),
+        Err(CoreError::NotFound { .. }) => not_found(tr),
+        Err(e @ CoreError::Forbidden(_)) => refused_page(tr, &e),
+        Err(e) => message_page_text(tr, crate::problem::status_of(&e), form_error(tr, &e)),
     }
 }
 
