@@ -194,6 +194,21 @@ impl Core {
                 let (part, whole) = super::training::completion_share(&mut *read, today).await?;
                 Measured::Share { part, whole }
             }
+            EvidenceKind::OpenFindings => {
+                let today = crate::jst::day(now);
+                let findings = self.base.store.read().await?.audit_findings().await?;
+                let open: Vec<_> = findings
+                    .iter()
+                    .filter(|f| f.state != "closed")
+                    .filter(|f| {
+                        mamori_domain::isms::internal_audit::FindingKind::parse(&f.kind)
+                            .is_some_and(|k| k.is_nonconformity())
+                    })
+                    .collect();
+                let overdue =
+                    open.iter().filter(|f| f.due_on.as_deref().is_some_and(|d| d < today.as_str())).count();
+                Measured::Open { open: open.len() as u64, overdue: overdue as u64 }
+            }
             EvidenceKind::DevicesNotDisposed => {
                 let mut read = self.base.store.read().await?;
                 Measured::Count(super::disposals::count_revoked_not_disposed(&mut *read).await? as u64)

@@ -45,6 +45,9 @@ pub enum EvidenceKind {
     /// Share of the training owed that is done: each person with each onboarding and annual
     /// course for them, and each topic course assigned (ISMS-8, TW-13).
     TrainingCompletion,
+    /// Internal audits' nonconformities not closed, and those past their corrective action's
+    /// due date (ISMS-7).
+    OpenFindings,
 }
 
 /// The area of the SoA a measurement belongs to (its heading on the page).
@@ -58,6 +61,8 @@ pub enum EvidenceArea {
     IncidentManagement,
     /// People controls: policies acknowledged, training (Annex A 6).
     People,
+    /// Running the ISMS itself: internal audits' findings (ISMS-7).
+    Governance,
 }
 
 /// The verdict on one measurement.
@@ -115,7 +120,7 @@ pub struct Judged {
 }
 
 impl EvidenceKind {
-    pub const ALL: [EvidenceKind; 15] = [
+    pub const ALL: [EvidenceKind; 16] = [
         EvidenceKind::AuditLogVerified,
         EvidenceKind::AuditForwardingLag,
         EvidenceKind::PrivilegedSecondFactor,
@@ -131,6 +136,7 @@ impl EvidenceKind {
         EvidenceKind::TimeToContain,
         EvidenceKind::PolicyAcknowledgements,
         EvidenceKind::TrainingCompletion,
+        EvidenceKind::OpenFindings,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -150,6 +156,7 @@ impl EvidenceKind {
             EvidenceKind::TimeToContain => "time_to_contain",
             EvidenceKind::PolicyAcknowledgements => "policy_acknowledgements",
             EvidenceKind::TrainingCompletion => "training_completion",
+            EvidenceKind::OpenFindings => "open_findings",
         }
     }
 
@@ -168,6 +175,7 @@ impl EvidenceKind {
             }
             OpenIncidents | OpenHighAlerts | TimeToContain => EvidenceArea::IncidentManagement,
             PolicyAcknowledgements | TrainingCompletion => EvidenceArea::People,
+            OpenFindings => EvidenceArea::Governance,
         }
     }
 
@@ -190,6 +198,7 @@ impl EvidenceKind {
             TimeToContain => &["A.5.26"],
             PolicyAcknowledgements => &["A.5.1", "A.6.2", "A.6.6"],
             TrainingCompletion => &["A.6.3", "A.7.7"],
+            OpenFindings => &["A.5.35", "A.5.36"],
         }
     }
 
@@ -218,6 +227,7 @@ impl EvidenceKind {
             OpenHighAlerts => prefix(&["alert."]),
             PolicyAcknowledgements => prefix(&["policy.", "user.", "invitation.", "setup."]),
             TrainingCompletion => prefix(&["training.", "user.", "invitation.", "setup."]),
+            OpenFindings => prefix(&["internal_audit."]),
         }
     }
 
@@ -268,7 +278,7 @@ impl EvidenceKind {
             }
             (KeyRotationAge, Measured::Days(Some(d))) => judged(at_most(*d, 365, 730), d.to_string()),
             (AntivirusSignatureAge, Measured::Days(Some(d))) => judged(at_most(*d, 3, 7), d.to_string()),
-            (OpenIncidents | OpenHighAlerts, Measured::Open { open, overdue }) => {
+            (OpenIncidents | OpenHighAlerts | OpenFindings, Measured::Open { open, overdue }) => {
                 let status = match (open, overdue) {
                     (_, 1..) => Fail,
                     (1.., 0) => Warn,

@@ -8,6 +8,7 @@
 use crate::both_backends;
 use crate::support::{Backend, TestServer, principal};
 use mamori_core::isms::dashboard::ReviewOf;
+use mamori_domain::isms::evidence::{EvidenceKind, EvidenceStatus};
 use mamori_domain::{Permission, Role};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -97,6 +98,17 @@ async fn findings_are_tracked_to_closure(backend: Backend) {
     let due: Vec<_> = dashboard.reviews.iter().filter(|r| r.of == ReviewOf::Finding).collect();
     assert_eq!(due.len(), 1, "{due:?}");
     assert!(due[0].days_left < 0 && due[0].id == nc_id);
+    // The live evidence of A.5.35/A.5.36 fails while a corrective action is overdue.
+    let evidence = |s: &TestServer| {
+        let admin = admin.clone();
+        let s = s.core.clone();
+        async move {
+            let items = s.check_evidence_now(&admin, &Default::default()).await.unwrap();
+            let item = items.into_iter().find(|i| i.kind == EvidenceKind::OpenFindings).unwrap();
+            (item.status, item.value)
+        }
+    };
+    assert_eq!(evidence(&s).await, (EvidenceStatus::Fail, "1/1".to_owned()));
 
     // Done; the owner cannot check their own action; someone else finds it not effective (back
     // to a new action), then effective (closed).
@@ -128,6 +140,7 @@ async fn findings_are_tracked_to_closure(backend: Backend) {
         ["raise", "plan", "implemented", "verify_not_effective", "plan", "implemented", "verify_effective"]
     );
     assert_eq!(register["audits"][0]["findings_open"], 0);
+    assert_eq!(evidence(&s).await, (EvidenceStatus::Pass, "0/0".to_owned()), "closed after its check");
     let audited = s.audit("internal_audit.finding").await;
     assert_eq!(audited.len(), 9, "every step an entry");
 

@@ -47,13 +47,14 @@ const ANNEX_A: &str = "urn:mamori:catalog:iso27001-2022";
 /// The built-in catalogs, in the order their tabs are shown; imported ones follow.
 const TAB_ORDER: [&str; 3] = [ANNEX_A, "urn:mamori:catalog:telework", "urn:mamori:catalog:leak"];
 /// The areas of the evidence page, in order.
-const AREAS: [EvidenceArea; 6] = [
+const AREAS: [EvidenceArea; 7] = [
     EvidenceArea::Logging,
     EvidenceArea::AccessControl,
     EvidenceArea::Cryptography,
     EvidenceArea::Endpoint,
     EvidenceArea::IncidentManagement,
     EvidenceArea::People,
+    EvidenceArea::Governance,
 ];
 const DAY_MS: i64 = 86_400_000;
 const JST_MS: i64 = 9 * 3_600_000;
@@ -73,6 +74,7 @@ fn area_code(area: EvidenceArea) -> &'static str {
         EvidenceArea::Endpoint => "endpoint",
         EvidenceArea::IncidentManagement => "incident_management",
         EvidenceArea::People => "people",
+        EvidenceArea::Governance => "governance",
     }
 }
 
@@ -229,7 +231,9 @@ pub(crate) fn figure(tr: Tr, item: &EvidenceItem) -> String {
         },
         EvidenceKind::PrivilegedSecondFactor
         | EvidenceKind::VaultKeyCurrent
-        | EvidenceKind::CompliantDevices => {
+        | EvidenceKind::CompliantDevices
+        | EvidenceKind::PolicyAcknowledgements
+        | EvidenceKind::TrainingCompletion => {
             match item.value.split_once('/').map(|(a, b)| (number(a), number(b))) {
                 Some((Some(part), Some(whole))) => {
                     text.map(|t| t.replace("{part}", &thousands(part)).replace("{whole}", &thousands(whole)))
@@ -237,7 +241,7 @@ pub(crate) fn figure(tr: Tr, item: &EvidenceItem) -> String {
                 _ => None,
             }
         }
-        EvidenceKind::OpenIncidents | EvidenceKind::OpenHighAlerts => {
+        EvidenceKind::OpenIncidents | EvidenceKind::OpenHighAlerts | EvidenceKind::OpenFindings => {
             match item.value.split_once('/').map(|(a, b)| (number(a), number(b))) {
                 Some((Some(open), Some(overdue))) => text
                     .map(|t| t.replace("{open}", &thousands(open)).replace("{overdue}", &thousands(overdue))),
@@ -267,6 +271,7 @@ fn data_link(tr: Tr, p: &Principal, kind: EvidenceKind) -> Option<(String, Strin
         OpenHighAlerts => ("/alerts", AlertsRead, "isms.data_alerts"),
         PolicyAcknowledgements => ("/isms/policies", IsmsRead, "isms.data_policies"),
         TrainingCompletion => ("/isms/training", IsmsRead, "isms.data_training"),
+        OpenFindings => ("/isms/audits", IsmsRead, "isms.data_audits"),
     };
     p.can(needs).then(|| (href.to_owned(), tr.t(key).to_owned()))
 }
