@@ -256,6 +256,30 @@ impl Core {
         self.base.purge_used_keys().await
     }
 
+    /// What `/metrics` reports of the running system (issue 20, item 3): the audit log's size,
+    /// its last signed checkpoint, where each reader of the log stands, and the PCs enrolled
+    /// and connected (reported within `connected_within_ms`). Counts only, no names.
+    pub async fn operations_figures(&self, connected_within_ms: i64) -> Result<OperationsFigures, CoreError> {
+        let mut read = self.base.store.read().await?;
+        let audit_entries = read.audit_log_size().await?;
+        let checkpoint = read.latest_checkpoint().await?.map_or(0, |c| c.size);
+        let readers = read.audit_cursors().await?.into_iter().map(|(name, next, _)| (name, next)).collect();
+        let devices = read.list_devices().await?;
+        let now = self.base.now().0;
+        let enrolled: Vec<_> = devices.iter().filter(|d| d.revoked_at.is_none()).collect();
+        let connected = enrolled
+            .iter()
+            .filter(|d| d.last_seen_at.is_some_and(|t| now - t.0 <= connected_within_ms))
+            .count();
+        Ok(OperationsFigures {
+            audit_entries,
+            checkpoint,
+            readers,
+            devices_enrolled: enrolled.len() as u64,
+            agents_connected: connected as u64,
+        })
+    }
+
     /// The storage underneath, for tests and tools that inspect what is stored. The server
     /// never uses it (it is not built with this feature): it goes through the services.
     #[cfg(feature = "raw-store")]
@@ -295,4 +319,17 @@ pub(crate) async fn verify_password(password: &str, hash: Option<&str>) -> Resul
     })
     .await
     .map_err(|e| CoreError::Internal(e.to_string()))
+}
+
+/// What the operations metrics read of the running system: see [`Core::operations_figures`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OperationsFigures {
+    pub audit_entries: u64,
+    /// The size of the tree the last signed checkpoint covers.
+    pub checkpoint: u64,
+    /// Each reader of the log (SIEM destinations, `feed:detection`, `feed:evidence`): the next
+    /// entry it will read.
+    pub readers: Vec<(String, u64)>,
+    pub devices_enrolled: u64,
+    pub agents_connected: u64,
 }

@@ -203,9 +203,21 @@ fn load_config(
 }
 
 fn init_logging(filter: &str) {
+    init_logging_as(filter, false);
+}
+
+/// Text lines, or one JSON object a line (`log_format = "json"`) for a log shipper; the request
+/// log line carries the request id either way.
+fn init_logging_as(filter: &str, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let logs =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    if json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     // A panic message may quote data; log where it happened, never what it said (invariant 4).
     std::panic::set_hook(Box::new(|info| {
         let place = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
@@ -265,7 +277,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         flags.push(("insecure_http", toml::Value::Boolean(true)));
     }
     let config = load_config(&args.common, flags, args.demo)?;
-    init_logging(&config.log);
+    init_logging_as(&config.log, config.log_json);
     if config.tls.is_none() && !config.listen.ip().is_loopback() {
         tracing::warn!(listen = %config.listen, "serving plain HTTP on a non-loopback address (--insecure-http); put a TLS proxy in front");
     }

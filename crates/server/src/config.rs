@@ -28,6 +28,12 @@ const KEYS: &[(&str, Kind, &str)] = &[
     ("insecure_http", Kind::Boolean, "allow plain HTTP on a non-loopback address"),
     ("trusted_proxies", Kind::List, "addresses of reverse proxies whose X-Forwarded-For is believed"),
     ("log", Kind::Text, "log filter, e.g. `info` or `mamori=debug` (default info)"),
+    ("log_format", Kind::Text, "`text` (default) or `json`: one JSON object a line, with the request id"),
+    (
+        "metrics.token_file",
+        Kind::Text,
+        "file holding the token a Prometheus scrape of /metrics must bear (at least 32 characters); without it, /metrics answers loopback only",
+    ),
     ("session.idle_timeout_minutes", Kind::Integer, "a session unused this long ends (default 15)"),
     ("session.absolute_timeout_hours", Kind::Integer, "a session ends this long after sign-in (default 12)"),
     ("lockout.max_failures", Kind::Integer, "failed sign-ins in a row that lock an account (default 10)"),
@@ -213,6 +219,10 @@ pub struct ServerConfig {
     pub insecure_http: bool,
     pub trusted_proxies: Vec<IpAddr>,
     pub log: String,
+    /// Log lines as JSON objects (`log_format = "json"`) instead of text.
+    pub log_json: bool,
+    /// The token `/metrics` asks for; `None`: loopback only.
+    pub metrics_token: Option<String>,
     pub session: SessionPolicy,
     pub lockout: LockoutPolicy,
     pub signin_per_minute: u32,
@@ -268,6 +278,8 @@ impl ServerConfig {
             insecure_http: false,
             trusted_proxies: Vec::new(),
             log: "info".into(),
+            log_json: false,
+            metrics_token: None,
             session: SessionPolicy::default(),
             lockout: LockoutPolicy::default(),
             signin_per_minute: 60,
@@ -464,6 +476,23 @@ pub fn load(sources: &Sources) -> Result<ServerConfig, ConfigError> {
                     .collect::<Result<_, _>>()?;
             }
             "log" => c.log = text(k, &value)?,
+            "log_format" => {
+                c.log_json = match text(k, &value)?.as_str() {
+                    "text" => false,
+                    "json" => true,
+                    other => return Err(invalid(k, format!("`{other}` is neither `text` nor `json`"))),
+                }
+            }
+            "metrics.token_file" => {
+                let file = PathBuf::from(text(k, &value)?);
+                let token = std::fs::read_to_string(&file)
+                    .map_err(|e| invalid(k, format!("{}: {e}", file.display())))?;
+                let token = token.trim().to_owned();
+                if token.chars().count() < 32 {
+                    return Err(invalid(k, "the token is at least 32 characters"));
+                }
+                c.metrics_token = Some(token);
+            }
             "session.idle_timeout_minutes" => {
                 c.session.idle_timeout = Duration::from_secs(60 * integer(k, &value, 1, 24 * 60)?)
             }
@@ -838,5 +867,26 @@ mod tests {
         assert!(load(&s).unwrap().check_transport().is_err());
         s.flags.push(("insecure_http", toml::Value::Boolean(true)));
         assert!(load(&s).unwrap().check_transport().is_ok());
+    }
+
+    #[test]
+    fn log_format_and_metrics_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let short = dir.path().join("short");
+        std::fs::write(&short, "too-short").unwrap();
+        let good = dir.path().join("good");
+        std::fs::write(&good, format!("{}\n", "t".repeat(40))).unwrap();
+        let with = |text: String| {
+            let mut s = sources();
+            s.file = Some(("m.toml".into(), text));
+            load(&s)
+        };
+        assert!(with("log_format = \"json\"\n".into()).unwrap().log_json);
+        assert!(matches!(with("log_format = \"xml\"\n".into()), Err(ConfigError::Invalid { .. })));
+        let c = with(format!("[metrics]\ntoken_file = \"{}\"\n", good.display())).unwrap();
+        assert_eq!(c.metrics_token.as_deref(), Some("t".repeat(40).as_str()), "trimmed");
+        assert!(with(format!("[metrics]\ntoken_file = \"{}\"\n", short.display())).is_err());
+        assert!(with("[metrics]\ntoken_file = \"/nonexistent/token\"\n".into()).is_err());
+        assert_eq!(load(&sources()).unwrap().metrics_token, None, "loopback only by default");
     }
 }

@@ -15,6 +15,7 @@ pub mod download;
 pub mod forwarding;
 pub mod i18n;
 pub mod mail_relay;
+pub mod metrics;
 pub mod middleware;
 pub mod notify;
 pub mod openapi;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub signin_limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     /// Set once migrations have run and start-up finished; `/readyz` reports it.
     pub ready: Arc<AtomicBool>,
+    /// What `/metrics` reports.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -52,6 +55,7 @@ impl AppState {
             signin_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst))),
             config: Arc::new(config),
             ready: Arc::new(AtomicBool::new(false)),
+            metrics: Arc::new(metrics::Metrics::default()),
         }
     }
 

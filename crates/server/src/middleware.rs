@@ -160,6 +160,12 @@ pub async fn outer(State(state): State<AppState>, mut req: Request, next: Next) 
     if let Some(token) = new_csrf {
         h.append(header::SET_COOKIE, set_cookie(CSRF_COOKIE, &token, state.uses_tls(), false));
     }
+    let route = match resp.extensions().get::<crate::metrics::MatchedRoute>() {
+        Some(m) => m.0.as_str(),
+        None if is_static => "/static",
+        None => "unmatched",
+    };
+    state.metrics.observe(route, method.as_str(), resp.status().as_u16(), started.elapsed().as_secs_f64());
     // Path only: query strings can carry one-time link tokens.
     tracing::info!(
         request_id = %request_id,

@@ -320,7 +320,17 @@ pub fn decide(access: Access, principal: Option<&Principal>) -> Decision {
     }
 }
 
-async fn guard(
+/// [`guard_route`], with the route's template left on the response for the metrics.
+async fn guard(state: State<AppState>, matched: Option<MatchedPath>, req: Request, next: Next) -> Response {
+    let route = matched.as_ref().map(|m| m.as_str().to_owned());
+    let mut resp = guard_route(state, matched, req, next).await;
+    if let Some(route) = route {
+        resp.extensions_mut().insert(crate::metrics::MatchedRoute(route));
+    }
+    resp
+}
+
+async fn guard_route(
     State(state): State<AppState>,
     matched: Option<MatchedPath>,
     mut req: Request,

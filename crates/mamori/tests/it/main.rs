@@ -31,6 +31,7 @@ mod isms_vendor_files;
 mod lists;
 mod lookup_hold;
 mod mail;
+mod metrics;
 mod pages;
 mod people_mail;
 mod replicas;

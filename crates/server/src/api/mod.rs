@@ -49,6 +49,8 @@ pub fn routes(r: Routes) -> Routes {
         .api(Public, operation!(readyz))
         // The document itself is not one of its operations.
         .add(Method::GET, "/api/v1/openapi.json", Public, openapi::document)
+        // Public to the guard; the handler lets in the loopback or the scrape token only.
+        .add(Method::GET, "/metrics", Public, crate::metrics::metrics)
         .api(SignedIn, operation!(me))
         .api(Permission(UsersRead), operation!(list_users))
         .api(Permission(UsersManage), operation!(invite_user))
