@@ -14,6 +14,8 @@
 //!   false positives, and from an insider's burst to the alert and the lock (see [`detect`]).
 //! - `isms`: the asset, risk, vendor and SoA lists at 10,000 assets, 1,000 risks and 500
 //!   vendors, and the live evidence's delay after a change (see [`isms`]).
+//! - `training`: the training overview (every course, who owes it, everyone overdue) for
+//!   5,000 people (see [`training`]).
 //! - `policies`: the acknowledgement status of 5,000 people × 10 policy documents (see
 //!   [`policies`]).
 
@@ -25,6 +27,7 @@ mod fleet;
 mod isms;
 mod mail;
 mod policies;
+mod training;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -286,6 +289,21 @@ enum Command {
         #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
         postgres: String,
     },
+    /// Training (issue 18, item 2): the overview of C courses — who owes each, everyone
+    /// overdue — for N people (API, core, console page).
+    Training {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        #[arg(long, default_value_t = 5_000)]
+        users: usize,
+        #[arg(long, default_value_t = 6)]
+        courses: usize,
+        /// Requests per endpoint (after one to warm up).
+        #[arg(long, default_value_t = 100)]
+        rounds: usize,
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -370,6 +388,9 @@ fn main() -> anyhow::Result<()> {
             })),
         Command::Policies { backend, users, documents, rounds, postgres } => {
             runtime.block_on(policies::run(policies::Options { backend, postgres, users, documents, rounds }))
+        }
+        Command::Training { backend, users, courses, rounds, postgres } => {
+            runtime.block_on(training::run(training::Options { backend, postgres, users, courses, rounds }))
         }
     }
 }

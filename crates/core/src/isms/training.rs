@@ -207,8 +207,10 @@ pub struct Certificate {
 struct Ledger {
     courses: Vec<Course>,
     users: Vec<UserRecord>,
-    passes: HashMap<(String, String), i64>,
-    assignments: HashMap<(String, String), Vec<Assigned>>,
+    /// (course index, user index) → the latest pass (ms) and its JST day.
+    passes: HashMap<(usize, usize), (i64, Date)>,
+    /// (course index, user index) → their assignments.
+    assignments: HashMap<(usize, usize), Vec<Assigned>>,
 }
 
 fn day_of(ms: i64) -> Date {
@@ -217,51 +219,52 @@ fn day_of(ms: i64) -> Date {
 
 impl Ledger {
     async fn read(read: &mut dyn StoreRead) -> Result<Ledger, CoreError> {
-        let courses =
+        let courses: Vec<Course> =
             read.training_courses(false).await?.into_iter().map(Course::of).collect::<Result<Vec<_>, _>>()?;
-        let users = read.list_users().await?.into_iter().filter(|u| u.status == UserStatus::Active).collect();
-        let passes =
-            read.training_last_passes().await?.into_iter().map(|(c, u, at)| ((c, u), at.0)).collect();
-        let mut assignments: HashMap<(String, String), Vec<Assigned>> = HashMap::new();
+        let users: Vec<UserRecord> =
+            read.list_users().await?.into_iter().filter(|u| u.status == UserStatus::Active).collect();
+        // Ids to positions once, so the standings look up pairs of numbers, not strings.
+        let course_at: HashMap<&str, usize> = courses.iter().enumerate().map(|(i, c)| (c.id(), i)).collect();
+        let user_at: HashMap<&str, usize> =
+            users.iter().enumerate().map(|(i, u)| (u.id.as_str(), i)).collect();
+        let key = |c: &str, u: &str| Some((*course_at.get(c)?, *user_at.get(u)?));
+        let passes = read
+            .training_last_passes()
+            .await?
+            .into_iter()
+            .filter_map(|(c, u, at)| Some((key(&c, &u)?, (at.0, day_of(at.0)))))
+            .collect();
+        let mut assignments: HashMap<(usize, usize), Vec<Assigned>> = HashMap::new();
         for a in read.training_assignments(None).await? {
-            let Some(due) = parse_date(&a.due_on) else { continue };
-            assignments
-                .entry((a.course_id, a.user_id))
-                .or_default()
-                .push(Assigned { at_ms: a.assigned_at.0, due });
+            let (Some(k), Some(due)) = (key(&a.course_id, &a.user_id), parse_date(&a.due_on)) else {
+                continue;
+            };
+            assignments.entry(k).or_default().push(Assigned { at_ms: a.assigned_at.0, due });
         }
         Ok(Ledger { courses, users, passes, assignments })
     }
 
-    fn last_pass(&self, course: &str, user: &str) -> Option<(i64, Date)> {
-        self.passes.get(&(course.to_owned(), user.to_owned())).map(|at| (*at, day_of(*at)))
+    fn last_pass(&self, course: usize, user: usize) -> Option<(i64, Date)> {
+        self.passes.get(&(course, user)).copied()
     }
 
-    fn assigned(&self, course: &str, user: &str) -> &[Assigned] {
-        self.assignments.get(&(course.to_owned(), user.to_owned())).map_or(&[], |v| v.as_slice())
-    }
-
-    fn standing(&self, course: &Course, user: &UserRecord, today: Date) -> Standing {
-        standing(
-            course.kind,
-            course.covers(&user.roles),
-            self.last_pass(&course.record.id, &user.id),
-            self.assigned(&course.record.id, &user.id),
-            today,
-        )
+    fn assigned(&self, course: usize, user: usize) -> &[Assigned] {
+        self.assignments.get(&(course, user)).map_or(&[], |v| v.as_slice())
     }
 
     fn statuses(&self, today: Date) -> Vec<CourseStatus> {
         self.courses
             .iter()
-            .map(|course| {
+            .enumerate()
+            .map(|(ci, course)| {
                 let mut done = 0;
                 let mut owed = Vec::new();
-                for u in &self.users {
+                for (ui, u) in self.users.iter().enumerate() {
                     // A topic course is for those assigned it; the others, for those in scope too.
-                    let assigned = !self.assigned(&course.record.id, &u.id).is_empty();
-                    let for_them = assigned || (course.kind != CourseKind::Topic && course.covers(&u.roles));
-                    match self.standing(course, u, today) {
+                    let assigned = self.assigned(ci, ui);
+                    let in_scope = course.covers(&u.roles);
+                    let for_them = !assigned.is_empty() || (course.kind != CourseKind::Topic && in_scope);
+                    match standing(course.kind, in_scope, self.last_pass(ci, ui), assigned, today) {
                         Standing::Done if for_them => done += 1,
                         Standing::Done => {}
                         Standing::Owed { due, overdue } => owed.push(OwedRow {
@@ -912,13 +915,13 @@ impl Isms {
         drop(read);
         let mut made = 0;
         let mut tx = self.base.store.begin().await?;
-        for course in ledger.courses.iter().filter(|c| c.kind == CourseKind::Annual) {
+        for (ci, course) in ledger.courses.iter().enumerate().filter(|(_, c)| c.kind == CourseKind::Annual) {
             let mut by_due: HashMap<Date, Vec<String>> = HashMap::new();
-            for u in &ledger.users {
+            for (ui, u) in ledger.users.iter().enumerate() {
                 let due = annual_due(
                     course.covers(&u.roles),
-                    ledger.last_pass(&course.record.id, &u.id),
-                    ledger.assigned(&course.record.id, &u.id),
+                    ledger.last_pass(ci, ui),
+                    ledger.assigned(ci, ui),
                     today,
                     course.record.due_days,
                 );
