@@ -225,7 +225,7 @@ impl EvidenceKind {
             DevicesNotDisposed => action == "device.revoke" || action == "disposal.record",
             OpenIncidents | TimeToContain => prefix(&["incident."]),
             OpenHighAlerts => prefix(&["alert."]),
-            PolicyAcknowledgements => prefix(&["policy.", "user.", "invitation.", "setup."]),
+            PolicyAcknowledgements => prefix(&["isms_policy.", "user.", "invitation.", "setup."]),
             TrainingCompletion => prefix(&["training.", "user.", "invitation.", "setup."]),
             OpenFindings => prefix(&["internal_audit."]),
         }
@@ -351,5 +351,13 @@ mod tests {
                 assert!(annex_a.controls.iter().any(|c| c.urn == urn && c.assessable), "{urn}");
             }
         }
+    }
+
+    #[test]
+    fn people_and_audit_measurements_follow_their_actions() {
+        assert!(PolicyAcknowledgements.changed_by("isms_policy.acknowledge"));
+        assert!(PolicyAcknowledgements.changed_by("isms_policy.publish"));
+        assert!(OpenFindings.changed_by("internal_audit.finding"));
+        assert!(!OpenFindings.changed_by("customer.lookup"));
     }
 }
