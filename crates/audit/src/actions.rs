@@ -1164,6 +1164,55 @@ catalogue! {
         ],
         summary: "a drill of a business-continuity plan was recorded (ISMS-5)",
     };
+    CHECKS_CHECKLIST = Action {
+        name: "checks.checklist",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`checklist:<id>`",
+        details: &[
+            ("change", "`create`, `update` or `retire`"),
+            ("performer", "`self` (each operator, their own seat) or `supervisor` (a team's floor)"),
+            ("frequency", "`daily`, `weekly` or `monthly`"),
+            ("items", "how many items it has"),
+        ],
+        summary: "a checklist of the recurring checks was made, changed or retired (ISMS-7, LEAK-2, LEAK-4)",
+    };
+    CHECKS_RUN = Action {
+        name: "checks.run",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`checklist:<id>`",
+        details: &[
+            ("run", "the run's id"),
+            ("period", "the day, ISO week or month it counts for (`2026-11-30`, `2026-W49`, `2026-11`)"),
+            ("failed", "how many items were not ok (each opened a follow-up)"),
+            ("photos", "how many photos were attached (stored sealed)"),
+        ],
+        summary: "a check was done: each item ok, not ok or not applicable",
+    };
+    CHECKS_FOLLOW_UP = Action {
+        name: "checks.follow_up",
+        category: Category::Operation,
+        denied_as: None,
+        object: "`check_follow_up:<id>`",
+        details: &[
+            ("run", "the run whose failed item it is"),
+            ("item", "the item's number on the checklist (from 1)"),
+            ("overdue", "`true` when resolved after its due day"),
+        ],
+        summary: "a failed item of a check was put right and its follow-up resolved",
+    };
+    CHECKS_READ = Action {
+        name: "checks.read",
+        category: Category::Access,
+        denied_as: None,
+        object: "`checklist:<id>`, `check_run:<id>`, `check_follow_up:<id>` or —",
+        details: &[
+            ("reason", "`permission`, `scope` (a check the person does not owe, or another team's)"),
+            ("photo", "a photo opened: its id"),
+        ],
+        summary: "a check's photo was opened (sealed, checked against its digest); or refused: a check outside the person's scope",
+    };
     ISMS_POLICY_READ = Action {
         name: "isms_policy.read",
         category: Category::Access,

@@ -547,6 +547,125 @@ impl Core {
         self.load_demo_policies(&admin).await?;
         self.load_demo_continuity(&admin).await?;
         self.load_demo_internal_audits(&admin).await?;
+        self.load_demo_checks(&admin).await?;
+        Ok(())
+    }
+
+    /// Checks (issue 18, item 4; ISMS-7, LEAK-2, LEAK-4): the operators' daily self-check of
+    /// their seat and the supervisors' weekly floor check, in force for two weeks; yesterday
+    /// every operator did theirs but the first two (overdue now: first on `/isms/checks`, on
+    /// the dashboard and in the evidence), last week every team's floor was checked; today one
+    /// operator found a customer's form left on the desk — a follow-up for the supervisor.
+    async fn load_demo_checks(&self, admin: &crate::Principal) -> Result<(), CoreError> {
+        use mamori_domain::isms::checks::{
+            Answer, ChecklistInput, Frequency, ItemResult, Performer, RunInput, previous_period,
+        };
+        let ctx = mamori_audit::RequestContext::default();
+        let lists = [
+            (
+                "オペレーター自席点検（毎日）",
+                Performer::OwnSeat,
+                Frequency::Daily,
+                vec![
+                    "机の上に顧客情報の紙がない",
+                    "私物のスマートフォンはロッカー",
+                    "離席時の画面ロック",
+                    "USBメモリを差していない",
+                ],
+            ),
+            (
+                "SV フロア点検（毎週）",
+                Performer::Supervisor,
+                Frequency::Weekly,
+                vec![
+                    "帳票・媒体が所定の場所に施錠保管",
+                    "持ち出し台帳と実物が一致",
+                    "入退室記録の確認",
+                    "シュレッダー待ちの紙が溜まっていない",
+                    "私物持ち込み禁止の掲示がある",
+                ],
+            ),
+        ];
+        let mut ids = Vec::new();
+        for (title, performer, frequency, items) in lists {
+            let input = ChecklistInput {
+                title: title.into(),
+                items: items.into_iter().map(str::to_owned).collect(),
+                performer,
+                frequency,
+                site_id: None,
+                team_id: None,
+            };
+            ids.push((self.isms.save_checklist(admin, None, input, &ctx).await?, frequency, 4 + ids.len()));
+        }
+        let now = self.now();
+        let day = |days: i64| crate::jst::day(mamori_domain::UnixMillis(now.0 + days * crate::jst::DAY_MS));
+        let today = mamori_domain::isms::vendor::parse_date(&day(0)).unwrap_or(time::Date::MIN);
+        let mut tx = self.base.store.begin().await?;
+        for (id, ..) in &ids {
+            if let Some(mut list) = tx.checklist(id).await? {
+                list.created_on = day(-14);
+                tx.put_checklist(&list).await?;
+            }
+        }
+        let mut users: Vec<UserRecord> =
+            tx.list_users().await?.into_iter().filter(|u| u.status == UserStatus::Active).collect();
+        users.sort_by(|a, b| a.username.cmp(&b.username));
+        let operators: Vec<&UserRecord> =
+            users.iter().filter(|u| u.username.starts_with("demo-op")).collect();
+        let all_ok = |n: usize| {
+            let answers: Vec<Answer> =
+                (0..n).map(|item| Answer { item, result: ItemResult::Ok, note: String::new() }).collect();
+            serde_json::to_string(&answers).unwrap_or_default()
+        };
+        let run = |list: &str, period: String, user: &UserRecord, items: usize, ago: i64| {
+            mamori_store::CheckRunRecord {
+                id: new_id(),
+                checklist_id: list.to_owned(),
+                period,
+                user_id: user.id.clone(),
+                team_id: user.team_id.clone(),
+                done_at: mamori_domain::UnixMillis(now.0 - ago),
+                answers: all_ok(items),
+                note: String::new(),
+                failed: 0,
+            }
+        };
+        let (daily, _, daily_items) = &ids[0];
+        for op in operators.iter().skip(2) {
+            tx.insert_check_run(&run(daily, day(-1), op, *daily_items, crate::jst::DAY_MS)).await?;
+        }
+        let (weekly, weekly_frequency, weekly_items) = &ids[1];
+        let (last_week, _, _) = previous_period(*weekly_frequency, today);
+        let mut teams_done = std::collections::HashSet::new();
+        for sv in users.iter().filter(|u| u.roles.contains(&Role::Supervisor)) {
+            if let Some(team) = &sv.team_id
+                && teams_done.insert(team.clone())
+            {
+                tx.insert_check_run(&run(
+                    weekly,
+                    last_week.clone(),
+                    sv,
+                    *weekly_items,
+                    3 * crate::jst::DAY_MS,
+                ))
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        if let Some(op) = operators.get(2) {
+            let who = crate::Principal::direct((*op).clone(), Vec::new());
+            let mut answers: Vec<Answer> = (0..*daily_items)
+                .map(|item| Answer { item, result: ItemResult::Ok, note: String::new() })
+                .collect();
+            answers[0] = Answer {
+                item: 0,
+                result: ItemResult::NotOk,
+                note: "前の通話の申込書（控え）が机の端に残っていた".into(),
+            };
+            let input = RunInput { checklist_id: daily.clone(), answers, note: String::new() };
+            self.isms.record_check_run(&who, input, Vec::new(), &ctx).await?;
+        }
         Ok(())
     }
 

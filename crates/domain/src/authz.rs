@@ -36,7 +36,7 @@ impl Role {
     pub fn permissions(self) -> &'static [Permission] {
         use Permission::*;
         match self {
-            Role::Operator => &[CustomersRead, PoliciesRead, TrainingTake],
+            Role::Operator => &[CustomersRead, PoliciesRead, TrainingTake, ChecksDo],
             Role::Supervisor => &[
                 UsersRead,
                 OrgRead,
@@ -49,6 +49,7 @@ impl Role {
                 AccessReviewsDecide,
                 PoliciesRead,
                 TrainingTake,
+                ChecksDo,
             ],
             Role::SecurityAdmin => &[
                 UsersRead,
@@ -200,10 +201,14 @@ pub enum Permission {
     /// answer their quizzes, download one's certificates — everyone signed in.
     #[serde(rename = "training.take")]
     TrainingTake,
+    /// Do one's checks (issue 18, item 4; ISMS-7): an operator their own seat's, a supervisor
+    /// their team's floor; a supervisor also sees the team's runs and resolves its follow-ups.
+    #[serde(rename = "checks.do")]
+    ChecksDo,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 25] = [
+    pub const ALL: [Permission; 26] = [
         Permission::UsersRead,
         Permission::UsersManage,
         Permission::OrgRead,
@@ -229,6 +234,7 @@ impl Permission {
         Permission::AccessReviewsManage,
         Permission::PoliciesRead,
         Permission::TrainingTake,
+        Permission::ChecksDo,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -258,6 +264,7 @@ impl Permission {
             Permission::AccessReviewsManage => "access_reviews.manage",
             Permission::PoliciesRead => "policies.read",
             Permission::TrainingTake => "training.take",
+            Permission::ChecksDo => "checks.do",
         }
     }
 }

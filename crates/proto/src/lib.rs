@@ -2058,3 +2058,156 @@ pub struct AuditReportInput {
     pub held_on: String,
     pub report: String,
 }
+
+// --- Checks (issue 18, item 4; ISMS-7, LEAK-2, LEAK-4)
+
+/// A checklist in force.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChecklistView {
+    pub id: String,
+    pub title: String,
+    pub items: Vec<String>,
+    /// `self` (each operator, their own seat) or `supervisor` (a team's floor).
+    pub performer: String,
+    /// `daily`, `weekly`, `monthly`.
+    pub frequency: String,
+    pub site_id: Option<String>,
+    pub team_id: Option<String>,
+    /// The current period (`2026-11-30`, `2026-W49`, `2026-11`).
+    pub period: String,
+    /// Who owes it this period (people or teams), and how many have done it.
+    pub owed: usize,
+    pub done: usize,
+}
+
+/// A check missed: the last period passed without the run of someone who owes it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OverdueCheckView {
+    pub checklist_id: String,
+    pub title: String,
+    /// The person (own seat) or the team (floor check) who owes it.
+    pub user_id: Option<String>,
+    pub team_id: Option<String>,
+    pub who: String,
+    /// The period missed.
+    pub period: String,
+    /// Days since it ended.
+    pub days: i64,
+}
+
+/// One item's answer in a run.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CheckAnswerView {
+    pub item: usize,
+    pub text: String,
+    /// `ok`, `not_ok`, `na`.
+    pub result: String,
+    pub note: String,
+}
+
+/// A photo of a run (its content: `GET /api/v1/checks/photos/{id}`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CheckPhotoView {
+    pub id: String,
+    pub item: Option<i64>,
+    pub media_type: String,
+    pub size: i64,
+}
+
+/// A check done.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CheckRunView {
+    pub id: String,
+    pub checklist_id: String,
+    pub checklist_title: String,
+    pub period: String,
+    pub user_id: String,
+    pub user_name: String,
+    pub team_name: Option<String>,
+    pub done_at: i64,
+    pub answers: Vec<CheckAnswerView>,
+    pub note: String,
+    pub failed: i64,
+    pub photos: Vec<CheckPhotoView>,
+}
+
+/// A failed item to put right (overdue after 7 days).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CheckFollowUpView {
+    pub id: String,
+    pub run_id: String,
+    pub checklist_title: String,
+    /// From 0.
+    pub item: i64,
+    pub item_text: String,
+    pub note: String,
+    pub user_name: String,
+    pub opened_at: i64,
+    pub due_on: String,
+    pub overdue: bool,
+    pub resolved_at: Option<i64>,
+    pub resolved_by_name: Option<String>,
+    pub resolution: String,
+}
+
+/// One checklist a person owes this period.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MyCheckView {
+    pub checklist: ChecklistView,
+    /// The run that did this period, if any.
+    pub done_run_id: Option<String>,
+    /// The last period was missed and this one is not done yet.
+    pub overdue: bool,
+}
+
+/// A person's checks: owed (overdue first), follow-ups (a supervisor's team's, or one's own
+/// open ones), the latest runs.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MyChecksView {
+    pub checks: Vec<MyCheckView>,
+    pub follow_ups: Vec<CheckFollowUpView>,
+    pub runs: Vec<CheckRunView>,
+    pub supervisor: bool,
+}
+
+/// The security team's overview of the checks.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChecksOverviewView {
+    pub overdue: Vec<OverdueCheckView>,
+    pub follow_ups: Vec<CheckFollowUpView>,
+    pub checklists: Vec<ChecklistView>,
+    pub runs: Vec<CheckRunView>,
+}
+
+/// A photo sent with a run: base64 of a JPEG, PNG or WebP image (5 MiB at most).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckPhotoInput {
+    /// The item it shows (from 0); none for the run as a whole.
+    #[serde(default)]
+    pub item: Option<usize>,
+    /// The type claimed; it must agree with the content.
+    #[serde(default)]
+    pub media_type: String,
+    /// The image, base64 (standard alphabet).
+    pub data: String,
+}
+
+/// A run as sent: every item of the checklist answered once, photos optional.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRunInput {
+    pub checklist_id: String,
+    pub answers: Vec<mamori_domain::isms::checks::Answer>,
+    #[serde(default)]
+    pub note: String,
+    #[serde(default)]
+    pub photos: Vec<CheckPhotoInput>,
+}
+
+/// How a follow-up was put right.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckResolveInput {
+    pub note: String,
+}

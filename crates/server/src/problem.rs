@@ -41,6 +41,12 @@ pub const VENDOR_FILE_LIMIT: usize = 10 * 1024 * 1024;
 /// Largest console upload of a vendor file: the file and the form around it.
 pub const CONSOLE_VENDOR_FILE_LIMIT: usize = VENDOR_FILE_LIMIT + 64 * 1024;
 
+/// A check's run with its photos: `POST /api/v1/checks/runs` (JSON, the photos base64) and the
+/// console's `/checks/{id}` (multipart).
+pub const CHECK_RUN_API_PATH: &str = "/api/v1/checks/runs";
+/// Largest run: four photos of 5 MiB, base64, and the answers.
+pub const CHECK_RUN_LIMIT: usize = 28 * 1024 * 1024;
+
 /// Whether a path is a vendor's files (`…/vendors/{id}/files`) under `prefix`.
 fn is_vendor_files(path: &str, prefix: &str) -> bool {
     path.strip_prefix(prefix)
@@ -56,6 +62,10 @@ pub fn body_limit(path: &str) -> usize {
         REGISTERS_IMPORT_PATH | CONSOLE_REGISTERS_IMPORT_PATH => REGISTERS_IMPORT_LIMIT,
         _ if is_vendor_files(path, VENDOR_FILES_API_PREFIX) => VENDOR_FILE_LIMIT,
         _ if is_vendor_files(path, VENDOR_FILES_CONSOLE_PREFIX) => CONSOLE_VENDOR_FILE_LIMIT,
+        CHECK_RUN_API_PATH => CHECK_RUN_LIMIT,
+        _ if path.strip_prefix("/checks/").is_some_and(|id| !id.is_empty() && !id.contains('/')) => {
+            CHECK_RUN_LIMIT
+        }
         _ => BODY_LIMIT,
     }
 }

@@ -20,6 +20,7 @@
 //! | ISMS registers: control catalogs, Statement of Applicability, live evidence | [`IsmsRead`] | [`IsmsWrite`] | `isms.rs` |
 //! | business continuity: plans, contact trees, drills | [`ContinuityRead`] | [`ContinuityWrite`] | `continuity.rs` |
 //! | internal audits: audits, findings, their corrective actions | [`InternalAuditRead`] | [`InternalAuditWrite`] | `internal_audits.rs` |
+//! | checks: checklists, runs, follow-ups, sealed photos | [`ChecksRead`] | [`ChecksWrite`] | `checks.rs` |
 //! | access-right reviews: campaigns, their frozen entries and decisions | [`AccessReviewRead`] | [`AccessReviewWrite`] | `access_reviews.rs` |
 //! | outgoing mail held for a check, mail passwords | [`MailRead`] | [`MailWrite`] | `mail.rs` |
 //! | the customer vault and calls | [`VaultRead`] | [`VaultWrite`] | `vault.rs` |
@@ -34,6 +35,7 @@
 mod access_reviews;
 mod approvals;
 mod audit;
+mod checks;
 mod continuity;
 mod detection;
 mod devices;
@@ -55,6 +57,10 @@ pub use access_reviews::{
 };
 pub use approvals::{ApprovalRead, ApprovalWrite};
 pub use audit::{AuditRead, AuditWrite};
+pub use checks::{
+    CheckFollowUpRecord, CheckPhotoRecord, CheckPhotoSealed, CheckRunRecord, ChecklistRecord, ChecksRead,
+    ChecksWrite,
+};
 pub use continuity::{ContinuityDrillRecord, ContinuityPlanRecord, ContinuityRead, ContinuityWrite};
 pub use detection::{AlertRecord, AlertResponseRecord, DetectionRead, DetectionWrite, RuleAlertCount};
 pub use devices::{DeviceRead, DeviceWrite};
@@ -164,6 +170,7 @@ pub trait StoreRead:
     + AccessReviewRead
     + ContinuityRead
     + InternalAuditRead
+    + ChecksRead
     + Send
 {
 }
@@ -184,6 +191,7 @@ impl<
         + AccessReviewRead
         + ContinuityRead
         + InternalAuditRead
+        + ChecksRead
         + Send
         + ?Sized,
 > StoreRead for T
@@ -210,6 +218,7 @@ pub trait StoreTx:
     + AccessReviewWrite
     + ContinuityWrite
     + InternalAuditWrite
+    + ChecksWrite
 {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -217,8 +226,8 @@ pub trait StoreTx:
 /// The area traits, for `use mamori_store::prelude::*` where handles are used.
 pub mod prelude {
     pub use crate::{
-        AccessReviewRead, AccessReviewWrite, ApprovalRead, ApprovalWrite, AuditRead, AuditWrite,
-        ContinuityRead, ContinuityWrite, DetectionRead, DetectionWrite, DeviceRead, DeviceWrite,
+        AccessReviewRead, AccessReviewWrite, ApprovalRead, ApprovalWrite, AuditRead, AuditWrite, ChecksRead,
+        ChecksWrite, ContinuityRead, ContinuityWrite, DetectionRead, DetectionWrite, DeviceRead, DeviceWrite,
         IdentityRead, IdentityWrite, IncidentRead, IncidentWrite, InternalAuditRead, InternalAuditWrite,
         IsmsRead, IsmsWrite, MailRead, MailWrite, RulesRead, RulesWrite, SettingsRead, SettingsWrite,
         SharedStateWrite, StoreRead, StoreTx, VaultRead, VaultWrite,

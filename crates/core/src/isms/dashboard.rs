@@ -30,6 +30,8 @@ pub enum ReviewOf {
     Drill,
     /// An internal audit's finding, by its corrective action's due date (ISMS-7).
     Finding,
+    /// A checklist whose last period was missed by someone who owes it (ISMS-7, LEAK-4).
+    Check,
 }
 
 impl ReviewOf {
@@ -43,6 +45,7 @@ impl ReviewOf {
             ReviewOf::Legal => "legal",
             ReviewOf::Drill => "drill",
             ReviewOf::Finding => "finding",
+            ReviewOf::Check => "check",
         }
     }
 }
@@ -211,6 +214,9 @@ pub(crate) async fn due_reviews(
     }
     for (id, name, due) in super::internal_audits::findings_due(read).await? {
         push(ReviewOf::Finding, &id, &name, Some(&due));
+    }
+    for (id, name, due) in super::checks::checks_due(read, today).await? {
+        push(ReviewOf::Check, &id, &name, Some(&due));
     }
     reviews.sort_by_key(|r| r.days_left);
     Ok(reviews)

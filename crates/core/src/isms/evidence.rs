@@ -151,9 +151,12 @@ impl Core {
                 // Customers' records and vendors' evidence files: both sealed under the vault's key.
                 let mut read = self.base.store.read().await?;
                 let version = self.vault.key_version();
-                let total = read.count_customers().await? + read.count_vendor_files().await?;
+                let total = read.count_customers().await?
+                    + read.count_vendor_files().await?
+                    + read.count_check_photos().await?;
                 let pending = read.count_customers_to_rewrap(version).await?
-                    + read.count_vendor_files_to_rewrap(version).await?;
+                    + read.count_vendor_files_to_rewrap(version).await?
+                    + read.count_check_photos_to_rewrap(version).await?;
                 let (total, pending) =
                     (u64::try_from(total).unwrap_or(0), u64::try_from(pending).unwrap_or(0));
                 Measured::Share { part: total.saturating_sub(pending), whole: total }
@@ -208,6 +211,10 @@ impl Core {
                 let overdue =
                     open.iter().filter(|f| f.due_on.as_deref().is_some_and(|d| d < today.as_str())).count();
                 Measured::Open { open: open.len() as u64, overdue: overdue as u64 }
+            }
+            EvidenceKind::OverdueChecks => {
+                let mut read = self.base.store.read().await?;
+                Measured::Count(super::checks::overdue_checks(&mut *read, now).await?.len() as u64)
             }
             EvidenceKind::DevicesNotDisposed => {
                 let mut read = self.base.store.read().await?;

@@ -8,6 +8,7 @@
 
 pub mod access_reviews;
 pub mod assets;
+pub mod checks;
 pub mod continuity;
 pub mod dashboard;
 pub mod disposals;

@@ -850,6 +850,9 @@ impl Vault {
             batch,
         )
         .await?;
+        // And the checks' photos (crate::isms::checks).
+        done += crate::isms::checks::rewrap_check_photos(&self.base, self.vault_kek.as_ref(), version, batch)
+            .await?;
         progress(done, total);
         self.base
             .audit_access(&RequestContext::default(), event("done").detail("rewrapped", done.to_string()))
@@ -1228,7 +1231,8 @@ impl Vault {
     async fn to_rewrap(&self, version: u32) -> Result<i64, CoreError> {
         let mut read = self.base.store.read().await?;
         Ok(read.count_customers_to_rewrap(version).await?
-            + read.count_vendor_files_to_rewrap(version).await?)
+            + read.count_vendor_files_to_rewrap(version).await?
+            + read.count_check_photos_to_rewrap(version).await?)
     }
 
     /// Destroys the key versions older than the current one, once no record needs them (a

@@ -48,6 +48,9 @@ pub enum EvidenceKind {
     /// Internal audits' nonconformities not closed, and those past their corrective action's
     /// due date (ISMS-7).
     OpenFindings,
+    /// Checks overdue: a checklist's last period passed without the run of someone who owes it
+    /// (ISMS-7, LEAK-2, LEAK-4).
+    OverdueChecks,
 }
 
 /// The area of the SoA a measurement belongs to (its heading on the page).
@@ -120,7 +123,7 @@ pub struct Judged {
 }
 
 impl EvidenceKind {
-    pub const ALL: [EvidenceKind; 16] = [
+    pub const ALL: [EvidenceKind; 17] = [
         EvidenceKind::AuditLogVerified,
         EvidenceKind::AuditForwardingLag,
         EvidenceKind::PrivilegedSecondFactor,
@@ -137,6 +140,7 @@ impl EvidenceKind {
         EvidenceKind::PolicyAcknowledgements,
         EvidenceKind::TrainingCompletion,
         EvidenceKind::OpenFindings,
+        EvidenceKind::OverdueChecks,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -157,6 +161,7 @@ impl EvidenceKind {
             EvidenceKind::PolicyAcknowledgements => "policy_acknowledgements",
             EvidenceKind::TrainingCompletion => "training_completion",
             EvidenceKind::OpenFindings => "open_findings",
+            EvidenceKind::OverdueChecks => "overdue_checks",
         }
     }
 
@@ -174,7 +179,7 @@ impl EvidenceKind {
                 EvidenceArea::Endpoint
             }
             OpenIncidents | OpenHighAlerts | TimeToContain => EvidenceArea::IncidentManagement,
-            PolicyAcknowledgements | TrainingCompletion => EvidenceArea::People,
+            PolicyAcknowledgements | TrainingCompletion | OverdueChecks => EvidenceArea::People,
             OpenFindings => EvidenceArea::Governance,
         }
     }
@@ -199,6 +204,7 @@ impl EvidenceKind {
             PolicyAcknowledgements => &["A.5.1", "A.6.2", "A.6.6"],
             TrainingCompletion => &["A.6.3", "A.7.7"],
             OpenFindings => &["A.5.35", "A.5.36"],
+            OverdueChecks => &["A.5.10", "A.7.7", "A.7.10"],
         }
     }
 
@@ -228,6 +234,7 @@ impl EvidenceKind {
             PolicyAcknowledgements => prefix(&["isms_policy.", "user.", "invitation.", "setup."]),
             TrainingCompletion => prefix(&["training.", "user.", "invitation.", "setup."]),
             OpenFindings => prefix(&["internal_audit."]),
+            OverdueChecks => prefix(&["checks.", "user.", "invitation.", "setup."]),
         }
     }
 
@@ -273,6 +280,8 @@ impl EvidenceKind {
             (UsbWithoutTakeOut, Measured::Count(n)) => judged(at_most(*n, 0, 0), n.to_string()),
             // A revoked PC waits for the disposal company a while: worth a look, not a failure.
             (DevicesNotDisposed, Measured::Count(n)) => judged(at_most(*n, 0, u64::MAX), n.to_string()),
+            // A missed check or two is worth a look; more is a floor not being checked.
+            (OverdueChecks, Measured::Count(n)) => judged(at_most(*n, 0, 5), n.to_string()),
             (KeyRotationAge | AntivirusSignatureAge, Measured::Days(None)) => {
                 judged(NotApplicable, String::new())
             }
@@ -328,6 +337,9 @@ mod tests {
             (UsbWithoutTakeOut, Measured::Count(1), Fail),
             (DevicesNotDisposed, Measured::Count(0), Pass),
             (DevicesNotDisposed, Measured::Count(2), Warn),
+            (OverdueChecks, Measured::Count(0), Pass),
+            (OverdueChecks, Measured::Count(1), Warn),
+            (OverdueChecks, Measured::Count(6), Fail),
             (AntivirusSignatureAge, Measured::Days(Some(5)), Warn),
             (KeyRotationAge, Measured::Days(Some(800)), Fail),
             (OpenIncidents, Measured::Open { open: 2, overdue: 0 }, Warn),

@@ -5,6 +5,7 @@
 pub mod access_review;
 pub mod asset;
 pub mod catalog;
+pub mod checks;
 pub mod continuity;
 pub mod disposal;
 pub mod evidence;

@@ -43,6 +43,7 @@ async fn request(b: &Browser, spec: &RouteSpec, path: &str, csrf: &str) -> reqwe
         mamori_server::problem::CONSOLE_REGISTERS_IMPORT_PATH,
         "/isms/vendors/{id}/files",
         "/isms/training/{id}/images",
+        "/checks/{id}",
     ]
     .contains(&spec.path)
     {

@@ -19,6 +19,7 @@ mod identity;
 mod incidents;
 mod input;
 mod isms;
+mod isms_checks;
 mod isms_console;
 mod isms_continuity;
 mod isms_disposals;

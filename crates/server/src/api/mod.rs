@@ -23,6 +23,7 @@ pub mod access_reviews;
 pub mod alerts;
 pub mod approvals;
 pub mod audit;
+pub mod checks;
 pub mod customers;
 pub mod devices;
 pub mod incidents;
@@ -245,6 +246,20 @@ pub fn routes(r: Routes) -> Routes {
         .api(Permission(TrainingTake), operation!(training::get_training_course))
         .api(Permission(TrainingTake), operation!(training::submit_training_attempt))
         .api(Permission(TrainingTake), operation!(training::get_training_certificate))
+        .api(Permission(ChecksDo), operation!(checks::list_my_checks))
+        .api(
+            Permission(ChecksDo),
+            operation!(checks::record_check_run)
+                .map(|h| h.layer(axum::extract::DefaultBodyLimit::max(crate::problem::CHECK_RUN_LIMIT))),
+        )
+        .api(Permission(ChecksDo), operation!(checks::resolve_check_follow_up))
+        .api(Permission(ChecksDo), operation!(checks::get_check_photo))
+        .api(Permission(IsmsRead), operation!(checks::isms_checks_overview))
+        .api(Permission(IsmsRead), operation!(checks::get_isms_check_photo))
+        .api(Permission(IsmsManage), operation!(checks::create_checklist))
+        .api(Permission(IsmsManage), operation!(checks::update_checklist))
+        .api(Permission(IsmsManage), operation!(checks::retire_checklist))
+        .api(Permission(IsmsManage), operation!(checks::resolve_isms_check_follow_up))
         .api(Permission(IsmsRead), operation!(isms::get_dashboard))
         .api(Permission(IsmsRead), operation!(isms_registers::export_registers))
         .api(

@@ -272,6 +272,7 @@ fn data_link(tr: Tr, p: &Principal, kind: EvidenceKind) -> Option<(String, Strin
         PolicyAcknowledgements => ("/isms/policies", IsmsRead, "isms.data_policies"),
         TrainingCompletion => ("/isms/training", IsmsRead, "isms.data_training"),
         OpenFindings => ("/isms/audits", IsmsRead, "isms.data_audits"),
+        OverdueChecks => ("/isms/checks", IsmsRead, "isms.data_checks"),
     };
     p.can(needs).then(|| (href.to_owned(), tr.t(key).to_owned()))
 }

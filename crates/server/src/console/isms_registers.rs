@@ -122,6 +122,7 @@ pub(super) fn sub_tabs(tr: Tr, current: &str) -> Vec<SubTab> {
         ("/isms/disposals", "isms_registers.tab_disposals"),
         ("/isms/audits", "isms_registers.tab_audits"),
         ("/isms/continuity", "isms_registers.tab_continuity"),
+        ("/isms/checks", "isms_registers.tab_checks"),
         ("/isms/registers", "isms_registers.tab_transfer"),
     ]
     .into_iter()
@@ -280,6 +281,7 @@ fn review_href(of: ReviewOf, id: &str) -> String {
         ReviewOf::Legal => format!("/isms/legal/{}", segment(id)),
         ReviewOf::Drill => format!("/isms/continuity#plan-{}", segment(id)),
         ReviewOf::Finding => format!("/isms/audits#finding-{}", segment(id)),
+        ReviewOf::Check => format!("/isms/checks#checklist-{}", segment(id)),
     }
 }
 
@@ -2524,6 +2526,7 @@ mod tests {
                     ReviewOf::Legal,
                     ReviewOf::Drill,
                     ReviewOf::Finding,
+                    ReviewOf::Check,
                 ]
                 .iter()
                 .map(|r| format!("review_of.{}", r.as_str())),

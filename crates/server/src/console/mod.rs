@@ -8,6 +8,7 @@ pub(crate) mod alerts;
 mod approvals;
 mod audit;
 mod auth;
+mod checks;
 mod customers;
 mod device_policy;
 mod devices;
@@ -83,6 +84,7 @@ pub fn routes(r: Routes) -> Routes {
     let r = isms_legal::routes(r);
     let r = isms_disposals::routes(r);
     let r = isms_continuity::routes(r);
+    let r = checks::routes(r);
     let r = isms_internal_audits::routes(r);
     let r = policies::routes(r);
     let r = training::routes(r);
@@ -159,6 +161,7 @@ pub const NAV: &[NavEntry] = {
         entry("/admin/settings", "nav.settings", Some(SettingsManage), Admin),
         entry("/policies", "nav.policies", Some(PoliciesRead), Own),
         entry("/training", "nav.training", Some(TrainingTake), Own),
+        entry("/checks", "nav.checks", Some(ChecksDo), Own),
         entry("/my-pc", "nav.my_pc", None, Own),
         entry("/profile", "nav.profile", None, Own),
     ]

@@ -15,6 +15,7 @@
 pub(crate) mod access_reviews;
 pub(crate) mod approvals;
 pub(crate) mod audit;
+pub(crate) mod checks;
 pub(crate) mod continuity;
 pub(crate) mod detection;
 pub(crate) mod devices;
@@ -47,6 +48,7 @@ macro_rules! store_tx_impl {
         $crate::queries::access_reviews::access_reviews_queries!($handle, $db);
         $crate::queries::continuity::continuity_queries!($handle, $db);
         $crate::queries::internal_audits::internal_audits_queries!($handle, $db);
+        $crate::queries::checks::checks_queries!($handle, $db);
 
         #[async_trait::async_trait]
         impl mamori_store::StoreTx for $handle {
