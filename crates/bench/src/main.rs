@@ -18,7 +18,10 @@
 //!   5,000 people (see [`training`]).
 //! - `policies`: the acknowledgement status of 5,000 people × 10 policy documents (see
 //!   [`policies`]).
+//! - `access-reviews`: a campaign over 5,000 people frozen and flagged, then a reviewer's page
+//!   of 50 (see [`access_reviews`]).
 
+mod access_reviews;
 mod approvals;
 mod console;
 mod detect;
@@ -274,6 +277,22 @@ enum Command {
         #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
         postgres: String,
     },
+    /// Access-right reviews (issue 18, item 3): a campaign over N people × their roles, client
+    /// companies and PCs created (frozen, flagged), then a reviewer's page of 50 (API, console).
+    AccessReviews {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        #[arg(long, default_value_t = 5_000)]
+        users: usize,
+        /// Campaigns started one after the other (each timed).
+        #[arg(long, default_value_t = 3)]
+        campaigns: usize,
+        /// Requests per endpoint (after one to warm up).
+        #[arg(long, default_value_t = 100)]
+        rounds: usize,
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres: String,
+    },
     /// Policies with acknowledgements (issue 18, item 1): the acknowledgement status of N people
     /// × D documents (API and console page).
     Policies {
@@ -386,6 +405,15 @@ fn main() -> anyhow::Result<()> {
                 rounds,
                 evidence_samples,
             })),
+        Command::AccessReviews { backend, users, campaigns, rounds, postgres } => {
+            runtime.block_on(access_reviews::run(access_reviews::Options {
+                backend,
+                postgres,
+                users,
+                campaigns,
+                rounds,
+            }))
+        }
         Command::Policies { backend, users, documents, rounds, postgres } => {
             runtime.block_on(policies::run(policies::Options { backend, postgres, users, documents, rounds }))
         }

@@ -147,6 +147,12 @@ impl Core {
                     .count();
                 Measured::Count(dormant as u64)
             }
+            EvidenceKind::LastAccessReview => {
+                let last = self.base.store.read().await?.last_finished_access_review().await?;
+                Measured::Days(
+                    last.and_then(|c| c.finished_at).map(|t| ((now.0 - t.0).max(0) / DAY_MS) as u64),
+                )
+            }
             EvidenceKind::VaultKeyCurrent => {
                 // Customers' records and vendors' evidence files: both sealed under the vault's key.
                 let mut read = self.base.store.read().await?;

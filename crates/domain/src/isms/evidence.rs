@@ -21,6 +21,8 @@ pub enum EvidenceKind {
     PrivilegedSecondFactor,
     /// Enabled accounts not used for 30 days (LEAK-6).
     DormantAccounts,
+    /// Days since the last access-right review was finished (LEAK-6; issue 18, item 3).
+    LastAccessReview,
     /// Share of vault records sealed under the current key version.
     VaultKeyCurrent,
     /// Days since the vault's current key was made (the last rotation).
@@ -123,11 +125,12 @@ pub struct Judged {
 }
 
 impl EvidenceKind {
-    pub const ALL: [EvidenceKind; 17] = [
+    pub const ALL: [EvidenceKind; 18] = [
         EvidenceKind::AuditLogVerified,
         EvidenceKind::AuditForwardingLag,
         EvidenceKind::PrivilegedSecondFactor,
         EvidenceKind::DormantAccounts,
+        EvidenceKind::LastAccessReview,
         EvidenceKind::VaultKeyCurrent,
         EvidenceKind::KeyRotationAge,
         EvidenceKind::CompliantDevices,
@@ -149,6 +152,7 @@ impl EvidenceKind {
             EvidenceKind::AuditForwardingLag => "audit_forwarding_lag",
             EvidenceKind::PrivilegedSecondFactor => "privileged_second_factor",
             EvidenceKind::DormantAccounts => "dormant_accounts",
+            EvidenceKind::LastAccessReview => "last_access_review",
             EvidenceKind::VaultKeyCurrent => "vault_key_current",
             EvidenceKind::KeyRotationAge => "key_rotation_age",
             EvidenceKind::CompliantDevices => "compliant_devices",
@@ -173,7 +177,7 @@ impl EvidenceKind {
         use EvidenceKind::*;
         match self {
             AuditLogVerified | AuditForwardingLag => EvidenceArea::Logging,
-            PrivilegedSecondFactor | DormantAccounts => EvidenceArea::AccessControl,
+            PrivilegedSecondFactor | DormantAccounts | LastAccessReview => EvidenceArea::AccessControl,
             VaultKeyCurrent | KeyRotationAge => EvidenceArea::Cryptography,
             CompliantDevices | AntivirusSignatureAge | UsbWithoutTakeOut | DevicesNotDisposed => {
                 EvidenceArea::Endpoint
@@ -193,6 +197,7 @@ impl EvidenceKind {
             AuditForwardingLag => &["A.8.15", "A.8.16"],
             PrivilegedSecondFactor => &["A.8.2", "A.8.5"],
             DormantAccounts => &["A.5.16", "A.5.18"],
+            LastAccessReview => &["A.5.18", "A.8.2"],
             VaultKeyCurrent | KeyRotationAge => &["A.8.24"],
             CompliantDevices => &["A.8.1", "A.8.8"],
             AntivirusSignatureAge => &["A.8.7"],
@@ -221,6 +226,7 @@ impl EvidenceKind {
                 prefix(&["user.", "totp.", "setup.", "invitation."]) || action == "signin.totp"
             }
             DormantAccounts => prefix(&["user.", "setup.", "invitation.", "session.start"]),
+            LastAccessReview => prefix(&["access_review."]),
             VaultKeyCurrent | KeyRotationAge => {
                 prefix(&["keys.", "customer.import", "customer.create", "vendor.file_attach"])
             }
@@ -277,6 +283,9 @@ impl EvidenceKind {
                 judged(status, format!("{part}/{whole}"))
             }
             (DormantAccounts, Measured::Count(n)) => judged(at_most(*n, 0, u64::MAX), n.to_string()),
+            // Quarterly with a margin passes, twice that warns; none finished yet warns.
+            (LastAccessReview, Measured::Days(None)) => judged(Warn, String::new()),
+            (LastAccessReview, Measured::Days(Some(d))) => judged(at_most(*d, 100, 200), d.to_string()),
             (UsbWithoutTakeOut, Measured::Count(n)) => judged(at_most(*n, 0, 0), n.to_string()),
             // A revoked PC waits for the disposal company a while: worth a look, not a failure.
             (DevicesNotDisposed, Measured::Count(n)) => judged(at_most(*n, 0, u64::MAX), n.to_string()),

@@ -261,6 +261,7 @@ fn data_link(tr: Tr, p: &Principal, kind: EvidenceKind) -> Option<(String, Strin
         AuditLogVerified => ("/audit#audit-key", AuditRead, "isms.data_audit_verify"),
         AuditForwardingLag => ("/audit", AuditRead, "isms.data_audit"),
         PrivilegedSecondFactor | DormantAccounts => ("/admin/users", UsersRead, "isms.data_users"),
+        LastAccessReview => ("/access-reviews", IsmsRead, "isms.data_access_reviews"),
         VaultKeyCurrent | KeyRotationAge => {
             ("/audit?action=keys.rotate", AuditRead, "isms.data_key_rotations")
         }
