@@ -512,7 +512,16 @@ mod tests {
 
     #[test]
     fn operators_hold_no_admin_permission() {
-        assert_eq!(permissions_of(&[Role::Operator]), [Permission::CustomersRead].into());
+        assert_eq!(
+            permissions_of(&[Role::Operator]),
+            [
+                Permission::CustomersRead,
+                Permission::PoliciesRead,
+                Permission::TrainingTake,
+                Permission::ChecksDo
+            ]
+            .into()
+        );
         assert!(!permissions_of(&[Role::Auditor]).contains(&Permission::UsersManage));
     }
 
