@@ -294,3 +294,56 @@ async fn the_sweep_escalates_schedules_and_disables(backend: Backend) {
     assert_eq!(op.user.status, mamori_domain::identity::UserStatus::Disabled);
 }
 both_backends!(the_sweep_escalates_schedules_and_disables);
+
+/// A revoked PC is revoked in the ledger and a revoked last role disables the account, each in
+/// the decision's transaction; nobody decides their own access; auditors read everything.
+async fn revoking_a_pc_and_a_role(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (op_a, _) = two_teams(&s).await;
+    let ctx = Default::default();
+    let admin = person(&s, "admin").await;
+    let now = s.core.now();
+    let device = mamori_store::DeviceRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        public_key: "test-key".into(),
+        hostname: "PC-A".into(),
+        site_id: None,
+        user_id: Some(op_a.id.clone()),
+        enrolled_at: now,
+        revoked_at: None,
+        last_seen_at: None,
+        last_ip: None,
+    };
+    let mut tx = s.core.store().begin().await.unwrap();
+    tx.insert_device(&device).await.unwrap();
+    tx.commit().await.unwrap();
+    let input = mamori_domain::isms::access_review::CampaignInput { title: "全員".into(), due_days: None };
+    let (id, _) = s.core.isms.start_access_review(&admin, input, &ctx).await.unwrap();
+    let all = s.core.store().read().await.unwrap().access_review_entries(&id).await.unwrap();
+    let pc = all.iter().find(|e| e.kind == "device").unwrap();
+    assert_eq!(pc.item_name, "PC-A");
+    let role = all.iter().find(|e| e.kind == "role" && e.user_id == op_a.id).unwrap();
+    let own = all.iter().find(|e| e.user_id == admin.user.id).unwrap();
+    use mamori_domain::isms::access_review::{Decision, DecisionInput};
+    let revoke = || DecisionInput { decision: Decision::Revoke, reason: String::new() };
+    let refused = s.core.isms.decide_access_review(&admin, &own.id, revoke(), &ctx).await;
+    assert!(matches!(refused, Err(mamori_core::CoreError::Forbidden(_))), "{refused:?}");
+    let auditor = s.principal_of(s.user("audit.b", &[Role::Auditor]).await);
+    let page = s
+        .core
+        .isms
+        .access_review_page(&auditor, &id, mamori_core::isms::access_reviews::Whose::All, false, 0, &ctx)
+        .await
+        .unwrap();
+    assert!(!page.can_decide && page.total as usize == all.len(), "auditors read everything");
+    assert!(s.core.isms.decide_access_review(&auditor, &pc.id, revoke(), &ctx).await.is_err());
+    s.core.isms.decide_access_review(&admin, &pc.id, revoke(), &ctx).await.unwrap();
+    let stored = s.core.store().read().await.unwrap().device(&device.id).await.unwrap().unwrap();
+    assert!(stored.revoked_at.is_some(), "the PC is revoked in the ledger");
+    assert_eq!(s.audit("device.revoke").await.len(), 1);
+    s.core.isms.decide_access_review(&admin, &role.id, revoke(), &ctx).await.unwrap();
+    let op = person(&s, "op.a").await;
+    assert!(op.user.roles.is_empty());
+    assert_eq!(op.user.status, mamori_domain::identity::UserStatus::Disabled, "no role left: disabled");
+}
+both_backends!(revoking_a_pc_and_a_role);
