@@ -9,7 +9,7 @@ use super::vendors::WatchedCertificate;
 use crate::{CoreError, Principal};
 use mamori_audit::{RequestContext, actions};
 use mamori_domain::Permission;
-use mamori_domain::isms::evidence::EvidenceStatus;
+use mamori_domain::isms::evidence::{EvidenceKind, EvidenceStatus};
 use std::collections::HashMap;
 
 /// Reviews due within this many days are listed with the overdue ones.
@@ -90,7 +90,19 @@ pub struct Dashboard {
     pub open_alerts: usize,
     pub open_high_alerts: usize,
     pub open_incidents: usize,
+    /// The people controls' measurements (issue 18, item 9): acknowledgements, training,
+    /// the last access review, checks, internal audits' findings — as last measured.
+    pub people: Vec<super::EvidenceItem>,
 }
+
+/// What the dashboard's people section shows, in this order.
+pub const PEOPLE_EVIDENCE: [EvidenceKind; 5] = [
+    EvidenceKind::PolicyAcknowledgements,
+    EvidenceKind::TrainingCompletion,
+    EvidenceKind::LastAccessReview,
+    EvidenceKind::OverdueChecks,
+    EvidenceKind::OpenFindings,
+];
 
 impl Isms {
     pub async fn dashboard(
@@ -128,6 +140,10 @@ impl Isms {
             }
         }
         out.failing_controls.sort_by_key(|c| c.status);
+        for kind in PEOPLE_EVIDENCE {
+            let measured = soa.lines.iter().flat_map(|l| l.evidence.iter()).find(|e| e.kind == kind);
+            out.people.extend(measured.cloned());
+        }
 
         let register = self.risks(principal, None, ctx).await?;
         let levels = &register.assessment.matrix.levels;

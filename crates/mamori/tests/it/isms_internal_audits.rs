@@ -109,6 +109,10 @@ async fn findings_are_tracked_to_closure(backend: Backend) {
         }
     };
     assert_eq!(evidence(&s).await, (EvidenceStatus::Fail, "1/1".to_owned()));
+    // The dashboard's people controls show it among the part-2 measurements.
+    let dashboard = s.core.isms.dashboard(&admin, &Default::default()).await.unwrap();
+    let people: Vec<EvidenceKind> = dashboard.people.iter().map(|e| e.kind).collect();
+    assert!(people.contains(&EvidenceKind::OpenFindings), "{people:?}");
 
     // Done; the owner cannot check their own action; someone else finds it not effective (back
     // to a new action), then effective (closed).
@@ -162,6 +166,8 @@ async fn findings_are_tracked_to_closure(backend: Backend) {
     ] {
         assert!(html.contains(expected), "{expected}: {html}");
     }
+    let html = b.get("/isms").await.text().await.unwrap();
+    assert!(html.contains("人的対策") && html.contains("内部監査の指摘事項"), "{html}");
     let csrf = b.csrf("/isms/audits").await;
     let r = b
         .post_form(

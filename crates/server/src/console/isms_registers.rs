@@ -270,6 +270,17 @@ struct DashboardPage {
     open_incidents: usize,
     alerts_href: Option<&'static str>,
     incidents_href: Option<&'static str>,
+    /// The people controls' measurements (issue 18, item 9).
+    people: Vec<PeopleTile>,
+}
+
+/// One people control's measurement on the dashboard.
+pub struct PeopleTile {
+    pub label: String,
+    pub figure: String,
+    pub status: String,
+    pub status_class: &'static str,
+    pub raised: bool,
 }
 
 fn review_href(of: ReviewOf, id: &str) -> String {
@@ -362,6 +373,22 @@ async fn dashboard_page(
         open_incidents: d.open_incidents,
         alerts_href: p.can(AlertsRead).then_some("/alerts"),
         incidents_href: p.can(IncidentsRead).then_some("/incidents"),
+        people: d
+            .people
+            .iter()
+            .map(|e| PeopleTile {
+                label: super::isms::kind_label(tr, e.kind),
+                figure: super::isms::figure(tr, e),
+                status: super::isms::status_label(tr, e.status),
+                status_class: match e.status {
+                    EvidenceStatus::Fail => "warn",
+                    EvidenceStatus::Warn => "state-idle",
+                    EvidenceStatus::Pass => "state-working",
+                    EvidenceStatus::NotApplicable => "",
+                },
+                raised: matches!(e.status, EvidenceStatus::Fail | EvidenceStatus::Warn),
+            })
+            .collect(),
     };
     render(&page)
 }
