@@ -277,8 +277,20 @@ async fn audit_view(
 }
 
 /// Details whose value is a list of codes: permissions, roles, customer fields.
-const CODE_LISTS: [&str; 10] =
-    ["needs", "permissions", "roles", "from", "to", "fields", "confidential", "field", "grounds", "failures"];
+const CODE_LISTS: [&str; 12] = [
+    "needs",
+    "permissions",
+    "roles",
+    "from",
+    "to",
+    "fields",
+    "confidential",
+    "field",
+    "grounds",
+    "failures",
+    "item",
+    "flags",
+];
 /// Details whose value is a time in Unix milliseconds.
 const TIMES: [&str; 6] =
     ["expires_at", "locked_until", "filter_from", "filter_to", "suppressed_until", "due"];
@@ -311,6 +323,7 @@ pub(super) fn detail_value(tr: crate::i18n::Tr, key: &str, value: &str) -> Strin
             format!("customer_field.{code}"),
             format!("report_ground.{code}"),
             format!("posture_rule.{code}"),
+            format!("access_reviews.flag.{code}"),
         ]
         .iter()
         .find_map(|k| tr.get(k))
