@@ -233,7 +233,7 @@ async fn activity_and_messages_reach_the_desktop_through_the_service() {
     assert!(logged_on, "the helper's connection is a logon, named by the socket's peer");
 
     let mut kept = Vec::new();
-    for _ in 0..200 {
+    for _ in 0..600 {
         kept = core.devices.device_activity(&admin, &device.id, 1, &Default::default()).await.unwrap();
         if kept.iter().any(|a| a.bucket.keystrokes > 0) {
             break;
@@ -258,7 +258,7 @@ async fn activity_and_messages_reach_the_desktop_through_the_service() {
         .await
         .unwrap();
     let mut done = None;
-    for _ in 0..150 {
+    for _ in 0..600 {
         let c = core
             .devices
             .device_commands(&admin, &device.id, &Default::default())
